@@ -1,0 +1,260 @@
+"""Snapshot import speed against raw insert baselines measured in the same run.
+
+    .venv/bin/python bench/ingest.py [--records 1000000] [--backends sqlite,postgresql]
+        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--workdir DIR]
+
+1. Generates N synthetic records in the exact Kaggle ``arxiv-metadata-oai-snapshot``
+   format (14 fields; LaTeX accents in some names, hard-wrapped abstracts, 1-3
+   versions, a pool of authors so names repeat as in real data), cached by N.
+2. Baselines: a bare ``executemany`` of N five-column rows into SQLite (WAL,
+   synchronous=NORMAL, one transaction per 10,000 rows), and psycopg ``COPY`` of N
+   five-column rows into PostgreSQL.
+3. The full path, as ``paperboy ingest snapshot`` runs it (read, parse, normalise,
+   upsert papers, authors, categories, cursor per batch) into a freshly migrated
+   database of each backend.
+
+Prints records/s for each and the ratio full/baseline. Figures only; nothing asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CATS = ["cs.LG", "cs.CV", "cs.CL", "cs.AI", "stat.ML", "math.OC", "hep-th", "quant-ph", "cond-mat.str-el",
+        "astro-ph.GA", "math.PR", "physics.optics", "eess.SP", "cs.RO", "q-bio.NC", "econ.EM"]
+WORDS = ("learning model data network deep neural graph quantum field theory optimal transport "
+         "diffusion language vision robust adaptive sparse estimation inference bayesian spectral "
+         "convergence stochastic gradient kernel manifold equivariant attention energy lattice").split()
+FIRST = ["Anna", "Bo", "Carlos", "Dmitri", "Emma", "Fatima", "György", "Hiro", "Ines", "Jun", "Kofi",
+         "Lena", "Mateo", "Nadia", "Omar", "Priya", "Qing", "Rafael", "Sofia", "Tomás", "Uma", "Viktor"]
+LAST = ["Bal\\'azs", "M\\\"uller", "Nguyen", "Smith", "Garc\\'ia", "Kowalski", "Chen", "Okafor", "Rossi",
+        "Dubois", "Ivanova", "Sato", "Kim", "Hansen", "Novak", "Silva", "Patel", "Cohen", "Lund", "Ali"]
+DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def _wrap(text: str, width: int = 80) -> str:
+    lines, line = [], ""
+    for word in text.split():
+        if len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return "  " + "\n".join(lines) + "\n"
+
+
+def generate(path: Path, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    # ~n/4 distinct authors, each paper drawing 1-8 of them: names repeat as in arXiv.
+    pool = [(f"{rng.choice(FIRST)} {chr(65 + i % 26)}.", f"{rng.choice(LAST)}{i // 26 % 997 or ''}")
+            for i in range(max(1000, n // 4))]
+    abstracts = [_wrap(" ".join(rng.choice(WORDS) for _ in range(rng.randint(80, 220))).capitalize() + ".")
+                 for _ in range(2000)]
+    with path.open("wb") as fh:
+        for i in range(n):
+            month = i // 99_999
+            yymm = f"{15 + month // 12:02d}{month % 12 + 1:02d}"
+            arxiv_id = f"{yymm}.{i % 99_999 + 1:05d}"
+            names = rng.sample(pool, rng.randint(1, 8))
+            nver = rng.choice((1, 1, 1, 2, 2, 3))
+            versions = []
+            for v in range(nver):
+                versions.append({
+                    "version": f"v{v + 1}",
+                    "created": f"{rng.choice(DAYS)}, {rng.randint(1, 28)} {rng.choice(MONTHS)} "
+                               f"20{yymm[:2]} {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d} GMT",
+                })
+            cats = " ".join(rng.sample(CATS, rng.randint(1, 3)))
+            title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 14))).capitalize()
+            if len(title) > 60:
+                title = title[:60] + "\n  " + title[60:]
+            obj = {
+                "id": arxiv_id,
+                "submitter": f"{names[0][0]} {names[0][1]}",
+                "authors": ", ".join(f"{f} {last}" for f, last in names[:-1])
+                + (" and " if len(names) > 1 else "") + f"{names[-1][0]} {names[-1][1]}",
+                "title": title,
+                "comments": f"{rng.randint(4, 40)} pages, {rng.randint(0, 12)} figures" if rng.random() < 0.7 else None,
+                "journal-ref": f"Phys. Rev. D {rng.randint(1, 110)}, {rng.randint(1, 9999)}" if rng.random() < 0.2 else None,
+                "doi": f"10.1103/PhysRevD.{rng.randint(1, 110)}.{rng.randint(1, 99999)}" if rng.random() < 0.3 else None,
+                "report-no": None,
+                "categories": cats,
+                "license": "http://creativecommons.org/licenses/by/4.0/" if rng.random() < 0.4 else None,
+                "abstract": abstracts[i % len(abstracts)],
+                "versions": versions,
+                "update_date": f"20{yymm[:2]}-{yymm[2:]}-15",
+                "authors_parsed": [[last, first, ""] for first, last in names],
+            }
+            fh.write(orjson.dumps(obj) + b"\n")
+
+
+def ids_unique(path: Path) -> int:
+    seen = set()
+    with path.open("rb") as fh:
+        for line in fh:
+            seen.add(orjson.loads(line)["id"])
+    return len(seen)
+
+
+# --- baselines ---------------------------------------------------------------------------
+
+
+def _rows(n: int):
+    titles = [f"Title number {i} about learning" for i in range(1000)]
+    abstracts = [("An abstract of a paper " * 40) + str(i) for i in range(1000)]
+    authors = [f"Author {i}, Other {i + 1}, Third {i + 2}" for i in range(1000)]
+    for i in range(n):
+        k = i % 1000
+        yield (i, f"{2401 + i // 100_000}.{i % 100_000:05d}", titles[k], abstracts[k], authors[k])
+
+
+def baseline_sqlite(workdir: Path, n: int) -> float:
+    path = workdir / "baseline.db"
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, arxiv_id TEXT, title TEXT, abstract TEXT, authors TEXT)")
+    rows = _rows(n)
+    t0 = time.perf_counter()
+    while True:
+        chunk = [r for _, r in zip(range(10_000), rows, strict=False)]
+        if not chunk:
+            break
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", chunk)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    path.unlink(missing_ok=True)
+    return n / elapsed
+
+
+def _pg_conninfo(url: str, dbname: str | None = None) -> str:
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if dbname:
+        u = u.set(database=dbname)
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def baseline_postgres(pg_url: str, n: int) -> float:
+    import psycopg
+
+    with psycopg.connect(_pg_conninfo(pg_url)) as conn:
+        conn.execute("DROP TABLE IF EXISTS pb_bench_copy")
+        conn.execute("CREATE TABLE pb_bench_copy (id int PRIMARY KEY, arxiv_id text, title text, abstract text, authors text)")
+        conn.commit()
+        t0 = time.perf_counter()
+        with conn.cursor() as cur, cur.copy("COPY pb_bench_copy FROM STDIN") as copy:
+            for row in _rows(n):
+                copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - t0
+        conn.execute("DROP TABLE pb_bench_copy")
+        conn.commit()
+    return n / elapsed
+
+
+# --- the full path -------------------------------------------------------------------------
+
+
+def full_path(url: str, snapshot: Path, batch_size: int) -> tuple[float, dict]:
+    from paperboy.ingest.pipeline import run_source
+    from paperboy.ingest.snapshot import SOURCE, read_snapshot
+    from paperboy.store.db import make_engine
+    from paperboy.store.migrate import upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    t0, c0 = time.perf_counter(), time.process_time()
+    counts = run_source(engine, f"{SOURCE}:{snapshot}", read_snapshot(snapshot), batch_size=batch_size)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    engine.dispose()
+    return elapsed, {**counts.as_dict(), "client_cpu_s": round(cpu, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--pg-url", default=os.environ.get("PAPERBOY_BENCH_POSTGRES_URL")
+                    or os.environ.get("PAPERBOY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paperboy-bench")
+    ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument("--profile", action="store_true", help="cProfile the SQLite full path and print the top entries")
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    n = args.records
+    snapshot = args.workdir / f"snapshot-{n}.json"
+    if not snapshot.exists():
+        t0 = time.perf_counter()
+        tmp = snapshot.with_suffix(".part")
+        generate(tmp, n)
+        tmp.rename(snapshot)
+        print(f"generated {n:,} records ({snapshot.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f}s")
+    distinct = ids_unique(snapshot)
+    print(f"snapshot: {snapshot} ({n:,} lines, {distinct:,} distinct ids), batch size {args.batch_size}")
+    print(f"cpus: {os.cpu_count()}, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    backends = args.backends.split(",")
+
+    if "sqlite" in backends:
+        base = baseline_sqlite(args.workdir, n)
+        print(f"sqlite  baseline executemany (5 cols, WAL): {base:>10,.0f} rows/s")
+        db = args.workdir / "full.db"
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+        elapsed, counts = full_path(f"sqlite:///{db}", snapshot, args.batch_size)
+        if args.profile:
+            prof.disable()
+            pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        rate = n / elapsed
+        print(f"sqlite  full snapshot import path:          {rate:>10,.0f} records/s "
+              f"({elapsed:.1f}s, {counts}) = {rate / base:.1%} of baseline")
+
+    if "postgresql" in backends:
+        import psycopg
+
+        base = baseline_postgres(args.pg_url, n)
+        print(f"postgres baseline COPY (5 cols):             {base:>10,.0f} rows/s")
+        name = f"pbbench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(_pg_conninfo(args.pg_url), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            from sqlalchemy.engine import make_url
+
+            url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
+            elapsed, counts = full_path(url, snapshot, args.batch_size)
+            rate = n / elapsed
+            print(f"postgres full snapshot import path:          {rate:>10,.0f} records/s "
+                  f"({elapsed:.1f}s, {counts}) = {rate / base:.1%} of baseline")
+        finally:
+            with psycopg.connect(_pg_conninfo(args.pg_url), autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()

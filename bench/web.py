@@ -1,0 +1,203 @@
+"""Requests/s and p99 latency of Paperboy's hottest routes beside a bare Starlette app.
+
+    .venv/bin/python bench/web.py                 # imports the 10k sample once into /tmp/paperboy-bench
+    .venv/bin/python bench/web.py --seconds 15 --connections 16 --no-cache-too
+
+Each server runs in its own process under uvicorn (uvloop + httptools, one worker, no
+access log); the load generator is a small keep-alive HTTP/1.1 client on asyncio
+(uvloop) in another process, the same client for every target. Figures depend on what
+else the machine is doing: say so when you quote them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# --- servers ------------------------------------------------------------------------
+
+def hello_app():
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request):
+        return PlainTextResponse("hello")
+
+    return Starlette(routes=[Route("/", hello)])
+
+
+def paperboy_app(data_dir: str, cache: bool):
+    from paperboy.config import Settings
+    from paperboy.store.db import get_engine
+    from paperboy.web.app import create_app
+
+    settings = Settings(data_dir=Path(data_dir), embedder="null", mail_backend="null")
+    app = create_app(settings, get_engine(settings))
+    app.state.page_cache.enabled = cache
+    return app
+
+
+def _serve(kind: str, port: int, data_dir: str, cache: bool) -> None:
+    import uvicorn
+
+    app = hello_app() if kind == "hello" else paperboy_app(data_dir, cache)
+    uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                access_log=False, log_level="warning", workers=1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(kind: str, data_dir: str, cache: bool = True) -> tuple[mp.Process, int]:
+    port = free_port()
+    proc = mp.get_context("spawn").Process(target=_serve, args=(kind, port, data_dir, cache), daemon=True)
+    proc.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{kind} server did not start")
+
+
+# --- the load generator ----------------------------------------------------------------
+
+async def _connection(port: int, request: bytes, stop_at: float, warm_until: float, latencies: list, errors: list):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                return
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = None
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            if length is None:
+                raise RuntimeError("response without Content-Length")
+            await reader.readexactly(length)
+            t1 = time.perf_counter()
+            if status != 200:
+                errors.append(status)
+            if t0 >= warm_until:
+                latencies.append(t1 - t0)
+    finally:
+        writer.close()
+
+
+def _load(port: int, path: str, seconds: float, warmup: float, connections: int, out) -> None:
+    import uvloop
+
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n".encode()
+    latencies: list[float] = []
+    errors: list[int] = []
+
+    async def main():
+        start = time.perf_counter()
+        warm_until = start + warmup
+        stop_at = warm_until + seconds
+        await asyncio.gather(*[_connection(port, request, stop_at, warm_until, latencies, errors)
+                               for _ in range(connections)])
+        return time.perf_counter() - warm_until
+
+    elapsed = uvloop.run(main())
+    out.put((latencies, errors, elapsed))
+
+
+def measure(port: int, path: str, seconds: float, warmup: float, connections: int) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    proc = ctx.Process(target=_load, args=(port, path, seconds, warmup, connections, q))
+    proc.start()
+    latencies, errors, elapsed = q.get()
+    proc.join()
+    latencies.sort()
+    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
+    return {"rps": len(latencies) / elapsed, "p50": statistics.median(latencies) * 1000, "p99": p99 * 1000,
+            "errors": len(errors), "n": len(latencies)}
+
+
+# --- data ---------------------------------------------------------------------------
+
+def prepare(data_dir: str) -> str:
+    """Import the sample (once) and return the arXiv id of the first paper on the latest day."""
+    from sqlalchemy import func, select
+
+    from paperboy.config import Settings
+    from paperboy.ingest.demo import import_sample
+    from paperboy.store.db import get_engine
+    from paperboy.store.migrate import upgrade
+    from paperboy.store.models import Paper
+
+    settings = Settings(data_dir=Path(data_dir), embedder="null", mail_backend="null")
+    engine = get_engine(settings)
+    upgrade(engine)
+    with engine.connect() as conn:
+        n = conn.scalar(select(func.count()).select_from(Paper))
+    if n < 10_000:
+        import_sample(settings, engine)
+    with engine.connect() as conn:
+        n = conn.scalar(select(func.count()).select_from(Paper))
+        day = conn.scalar(select(func.max(Paper.announced_on)))
+        pid = conn.scalar(select(Paper.arxiv_id).where(Paper.announced_on == day).order_by(Paper.arxiv_id).limit(1))
+    print(f"data: {n} papers in {data_dir}; latest day {day}")
+    return pid
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", default="/tmp/paperboy-bench")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--no-cache-too", action="store_true", help="also measure Paperboy with its page cache off")
+    args = ap.parse_args()
+
+    pid = prepare(args.data_dir)
+    routes = [("/", "/"), ("paper page", f"/papers/{pid}"), ("/api/daily_papers", "/api/daily_papers")]
+    print(f"load: {args.connections} keep-alive connections, {args.warmup:g}s warm-up + {args.seconds:g}s per route, "
+          f"{os.cpu_count()} CPUs, load average before {os.getloadavg()[0]:.2f}")
+    rows = []
+    hello, port = start_server("hello", args.data_dir)
+    try:
+        base = measure(port, "/", args.seconds, args.warmup, args.connections)
+        rows.append(("bare Starlette hello", "/", base))
+    finally:
+        hello.terminate()
+    variants = [True, False] if args.no_cache_too else [True]
+    for cache in variants:
+        server, port = start_server("paperboy", args.data_dir, cache)
+        try:
+            for name, path in routes:
+                rows.append((f"paperboy{'' if cache else ' (no cache)'} {name}", path,
+                             measure(port, path, args.seconds, args.warmup, args.connections)))
+        finally:
+            server.terminate()
+    print(f"\n{'target':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs hello':>9}")
+    for name, _path, r in rows:
+        print(f"{name:44} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d} {r['rps'] / base['rps']:8.0%}")
+    print(f"\nload average after {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

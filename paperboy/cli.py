@@ -1,0 +1,103 @@
+"""The `paperboy` command. Each stage brings its own sub-commands."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from paperboy import clitools
+from paperboy.ingest.cli import app as ingest_app
+
+app = typer.Typer(help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True, pretty_exceptions_show_locals=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+
+
+def _register_stages() -> None:
+    from paperboy.community import cli as community_cli
+    from paperboy.digest import cli as digest_cli
+    from paperboy.index import cli as index_cli
+
+    for stage in (index_cli, community_cli, digest_cli):
+        stage.register(app)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the latest version."""
+    from paperboy.store.migrate import current_revision
+
+    engine = clitools.engine(migrate=True)
+    clitools.out.print(f"database {engine.url.render_as_string()} at revision {current_revision(engine)}")
+
+
+@app.command()
+def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+    """Counts of papers per source, category and announce date range."""
+    from paperboy.store.stats import collect_stats
+
+    data = collect_stats(clitools.engine())
+    if as_json:
+        clitools.out.print_json(json.dumps(data, default=str))
+        return
+    from rich.table import Table
+
+    c = clitools.out
+    c.print(f"[bold]{data['papers']}[/] papers, {data['authors']} authors")
+    if data["announced"]["first"]:
+        c.print(f"announced {data['announced']['first']} … {data['announced']['last']} on {data['announced']['days']} days")
+    for title, key in (("source", "sources"), ("category (primary)", "primary_categories")):
+        table = Table(title=f"papers per {title}")
+        table.add_column(title)
+        table.add_column("papers", justify="right")
+        for name, n in data[key].items():
+            table.add_row(name, str(n))
+        c.print(table)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Address to listen on (default: PAPERBOY_HOST)."),
+    port: int = typer.Option(None, help="Port to listen on (default: PAPERBOY_PORT)."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+    get: str = typer.Option(None, "--get", metavar="PATH",
+                            help="Answer one GET request for PATH in-process, print the response, exit 1 unless it is 2xx."),
+) -> None:
+    """Serve the web pages, feeds and JSON API."""
+    s = clitools.settings()
+    engine = clitools.engine()  # migrate before the first request
+    if isinstance(get, str):  # demo() calls serve() directly, leaving the option object
+        from starlette.testclient import TestClient
+
+        from paperboy.web.app import create_app
+
+        with TestClient(create_app(s, engine)) as client:
+            r = client.get(get, follow_redirects=False)
+        typer.echo(r.text)
+        raise typer.Exit(0 if 200 <= r.status_code < 300 else 1)
+    import uvicorn
+
+    clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
+    uvicorn.run("paperboy.web.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
+                log_level="warning", access_log=False, proxy_headers=True)
+
+
+@app.command()
+def demo(
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the web service afterwards."),
+) -> None:
+    """Import the sample papers (../shared/data, else the last week of arXiv) and serve them."""
+    from paperboy.ingest.demo import import_sample
+
+    import_sample(clitools.settings(), clitools.engine())
+    if serve_after:
+        serve(host=None, port=None, workers=1)
+
+
+_register_stages()
+
+
+def main() -> None:  # pragma: no cover
+    app()

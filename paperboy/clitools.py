@@ -1,0 +1,80 @@
+"""Shared CLI plumbing: the console, progress bars, settings and engine for commands."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from sqlalchemy.engine import Engine
+
+from paperboy.config import ConfigError, Settings, get_settings
+
+console = Console(stderr=True)
+out = Console()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a clear error and return the Exit to raise."""
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def engine(migrate: bool = True) -> Engine:
+    """The configured database, migrated to the latest schema unless told not to."""
+    from sqlalchemy.exc import OperationalError
+
+    from paperboy.store.db import get_engine
+    from paperboy.store.migrate import upgrade
+
+    s = settings()
+    eng = get_engine(s)
+    if migrate:
+        try:
+            upgrade(eng)
+        except OperationalError as exc:
+            raise fail(f"cannot reach the database {eng.url.render_as_string()}: {exc.orig}") from None
+    return eng
+
+
+def progress(transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+        disable=not sys.stderr.isatty() and False,
+    )
+
+
+@contextmanager
+def handled_errors():
+    """Turn expected failures into one-line errors with exit code 2 (no traceback)."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    except OperationalError as exc:
+        raise fail(f"database error: {exc.orig}") from None

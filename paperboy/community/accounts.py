@@ -1,0 +1,176 @@
+"""Accounts: argon2id password hashes, users, single-use emailed tokens, account mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from paperboy.community.models import AccountToken
+from paperboy.community.security import token_hash
+from paperboy.mail.interfaces import MailError
+from paperboy.mail.render import render_email
+from paperboy.store.models import User, utcnow
+
+log = logging.getLogger(__name__)
+EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
+MIN_PASSWORD = 10
+MAX_PASSWORD = 1024
+VERIFY_MAX_AGE = 3 * 86400
+TOKEN_MINUTES = {"reset": 60, "magic": 15}
+_EMAIL = re.compile(r"^[^@\s<>\"'()\[\],;:\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+_dummy_hash: str | None = None
+
+
+class AccountError(ValueError):
+    """Bad input for an account action; the message is safe to show."""
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise AccountError("Please enter a valid email address.")
+    return email
+
+
+def check_password(password: str) -> str:
+    if len(password or "") < MIN_PASSWORD:
+        raise AccountError(f"Passwords need at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise AccountError("That password is too long.")
+    return password
+
+
+def clean_display_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    return "".join(ch for ch in name if ch.isprintable())[:100]
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists (a dummy hash stands in)."""
+    global _dummy_hash
+    if not stored:
+        if _dummy_hash is None:
+            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+        stored, password = _dummy_hash, password + "x"
+        try:
+            _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def user_by_email(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(func.lower(User.email) == email.lower()))
+
+
+def create_user(db: Session, email: str, password: str | None, display_name: str = "",
+                is_admin: bool = False, verified: bool = False) -> User:
+    email = normalise_email(email)
+    if password is not None:
+        check_password(password)
+    user = User(email=email, password_hash=hash_password(password) if password else None,
+                display_name=clean_display_name(display_name), is_admin=is_admin,
+                email_verified_at=utcnow() if verified else None)
+    db.add(user)
+    db.flush()
+    return user
+
+
+def authenticate(db: Session, email: str, password: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except AccountError:
+        verify_password(None, password or "")
+        return None
+    user = user_by_email(db, email)
+    if not verify_password(user.password_hash if user else None, password or ""):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+# --- signed verification links (idempotent, so a signature with an age is enough)
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="paperboy-verify-email")
+
+
+def verify_token(secret: str, user: User) -> str:
+    return _serializer(secret).dumps([user.id, user.email])
+
+
+def read_verify_token(secret: str, token: str) -> tuple[int, str] | None:
+    try:
+        uid, email = _serializer(secret).loads(token, max_age=VERIFY_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return int(uid), str(email)
+
+
+# --- single-use tokens (reset, magic link): random, stored hashed, expire, used once
+
+
+def issue_token(engine: Engine, user_id: int, purpose: str, minutes: int | None = None) -> str:
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(AccountToken.__table__.insert().values(
+            id=token_hash(token), user_id=user_id, purpose=purpose, created_at=now,
+            expires_at=now + dt.timedelta(minutes=minutes or TOKEN_MINUTES[purpose])))
+    return token
+
+
+def peek_token(db: Session, token: str, purpose: str) -> AccountToken | None:
+    """The token's row if it is valid now (unused, unexpired), without using it."""
+    return db.scalar(select(AccountToken).where(
+        AccountToken.id == token_hash(token), AccountToken.purpose == purpose,
+        AccountToken.used_at.is_(None), AccountToken.expires_at > utcnow()))
+
+
+def consume_token(db: Session, token: str, purpose: str) -> int | None:
+    """Use the token once: the guarded UPDATE lets exactly one request win."""
+    h = token_hash(token)
+    result = db.execute(update(AccountToken).where(
+        AccountToken.id == h, AccountToken.purpose == purpose,
+        AccountToken.used_at.is_(None), AccountToken.expires_at > utcnow(),
+    ).values(used_at=utcnow()))
+    if result.rowcount != 1:
+        return None
+    return db.scalar(select(AccountToken.user_id).where(AccountToken.id == h))
+
+
+# --- mail ------------------------------------------------------------------------
+
+
+def send_account_mail(app, name: str, to: str, context: dict) -> None:
+    """Render ``templates/email/<name>`` and send it; failures are logged, never shown
+    (the page a visitor sees must not depend on whether an address is registered)."""
+    settings = app.state.settings
+    ctx = {"site_name": settings.site_name, "base_url": settings.resolved_base_url, **context}
+    msg = render_email(EMAIL_TEMPLATES, name, ctx, to=to, sender=settings.mail_from)
+    try:
+        app.state.mail.send(msg)
+    except MailError as exc:
+        log.warning("could not send %s mail: %s", name, exc)

@@ -1,0 +1,93 @@
+"""Moderation: hide/unhide papers and comments, suspend/unsuspend accounts (admins only)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from paperboy.community.models import Comment
+from paperboy.community.paper_views import _back, set_comment_hidden
+from paperboy.community.security import require_admin
+from paperboy.store.models import Paper, User, utcnow
+from paperboy.web.deps import get_db
+
+router = APIRouter(prefix="/admin")
+
+
+@router.get("", response_class=HTMLResponse)
+def admin_home(request: Request, q: str = Query("", max_length=320), admin: User = Depends(require_admin),
+               db: Session = Depends(get_db)):
+    users_q = select(User).order_by(User.created_at.desc()).limit(50)
+    if q.strip():
+        users_q = select(User).where(func.lower(User.email).contains(q.strip().lower(), autoescape=True)).order_by(User.email).limit(50)
+    users = list(db.scalars(users_q))
+    suspended = list(db.scalars(select(User).where(User.is_suspended.is_(True)).order_by(User.email)))
+    hidden_papers = list(db.scalars(select(Paper).where(Paper.hidden.is_(True)).order_by(Paper.modified_at.desc()).limit(100)))
+    hidden_comments = db.execute(
+        select(Comment, Paper.arxiv_id).join(Paper, Paper.id == Comment.paper_id)
+        .where(Comment.hidden.is_(True)).order_by(Comment.created_at.desc()).limit(100)).all()
+    recent_comments = db.execute(
+        select(Comment, Paper.arxiv_id, User.email).join(Paper, Paper.id == Comment.paper_id)
+        .outerjoin(User, User.id == Comment.user_id)
+        .where(Comment.deleted_at.is_(None)).order_by(Comment.created_at.desc()).limit(30)).all()
+    return request.app.state.templates.TemplateResponse(request, "community/admin.html", {
+        "q": q, "users": users, "suspended": suspended, "hidden_papers": hidden_papers,
+        "hidden_comments": hidden_comments, "recent_comments": recent_comments, "admin": admin})
+
+
+def _set_paper_hidden(db: Session, arxiv_id: str, hidden: bool) -> None:
+    done = db.execute(update(Paper).where(Paper.arxiv_id == arxiv_id)
+                      .values(hidden=hidden, modified_at=utcnow())).rowcount
+    if not done:
+        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+
+
+@router.post("/papers/{arxiv_id:path}/hide")
+def hide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+    _set_paper_hidden(db, arxiv_id, True)
+    return RedirectResponse(_back(request, "/admin"), status_code=303)
+
+
+@router.post("/papers/{arxiv_id:path}/unhide")
+def unhide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+    _set_paper_hidden(db, arxiv_id, False)
+    return RedirectResponse(_back(request, "/admin"), status_code=303)
+
+
+def _comment_hidden(request: Request, comment_id: int, hidden: bool):
+    arxiv_id = set_comment_hidden(request.app.state.engine, comment_id, hidden)
+    if arxiv_id is None:
+        raise HTTPException(404, "No such comment.")
+    return RedirectResponse(_back(request, f"/papers/{arxiv_id}#comment-{comment_id}"), status_code=303)
+
+
+@router.post("/comments/{comment_id}/hide")
+def hide_comment(request: Request, comment_id: int, admin: User = Depends(require_admin)):
+    return _comment_hidden(request, comment_id, True)
+
+
+@router.post("/comments/{comment_id}/unhide")
+def unhide_comment(request: Request, comment_id: int, admin: User = Depends(require_admin)):
+    return _comment_hidden(request, comment_id, False)
+
+
+def _suspend(db: Session, user_id: int, admin: User, value: bool) -> None:
+    if user_id == admin.id:
+        raise HTTPException(400, "You cannot suspend yourself.")
+    if not db.execute(update(User).where(User.id == user_id).values(is_suspended=value)).rowcount:
+        raise HTTPException(404, "No such account.")
+
+
+@router.post("/users/{user_id}/suspend")
+def suspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+    _suspend(db, user_id, admin, True)
+    return RedirectResponse(_back(request, "/admin"), status_code=303)
+
+
+@router.post("/users/{user_id}/unsuspend")
+def unsuspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+    _suspend(db, user_id, admin, False)
+    return RedirectResponse(_back(request, "/admin"), status_code=303)

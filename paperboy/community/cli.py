@@ -1,0 +1,42 @@
+"""CLI commands of the community stage (registered by paperboy.cli): ``paperboy users ...``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+users_app = typer.Typer(help="Member accounts.", no_args_is_help=True)
+
+
+@users_app.command("create")
+def create(
+    email: str = typer.Argument(..., help="The account's email address."),
+    admin: bool = typer.Option(False, "--admin", help="Make the account an administrator (moderator)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+    name: str = typer.Option("", "--name", help="Display name."),
+) -> None:
+    """Create a verified account (asks for the password unless --password-stdin)."""
+    from paperboy import clitools
+    from paperboy.community import accounts
+    from paperboy.store.db import session_scope
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = clitools.engine()
+    try:
+        with session_scope(engine) as db:
+            if accounts.user_by_email(db, accounts.normalise_email(email)) is not None:
+                raise clitools.fail(f"an account for {email} exists already")
+            user = accounts.create_user(db, email, password, name, is_admin=admin, verified=True)
+            uid = user.id
+    except accounts.AccountError as exc:
+        raise clitools.fail(str(exc)) from None
+    clitools.out.print(f"created {'admin ' if admin else ''}account {uid} for {email.strip().lower()}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the main app."""
+    app.add_typer(users_app, name="users")

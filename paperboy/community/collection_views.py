@@ -1,0 +1,261 @@
+"""Collections (named reading lists, public or private, BibTeX export) and follows."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from paperboy.community import ratelimit
+from paperboy.community.models import Collection, CollectionItem
+from paperboy.community.paper_views import _back
+from paperboy.community.security import (
+    AuthError,
+    current_user,
+    require_member,
+    require_user,
+    wants_json,
+)
+from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, User, utcnow
+from paperboy.web.deps import get_db
+
+router = APIRouter()
+PAGE = 30
+
+
+def _name(name: str) -> str:
+    name = " ".join((name or "").split())
+    name = "".join(ch for ch in name if ch.isprintable())[:100]
+    if not name:
+        raise HTTPException(400, "A collection needs a name.")
+    return name
+
+
+def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, f"community/{name}", ctx, status_code=status)
+
+
+def _visible_collection(db: Session, cid: int, request: Request) -> Collection:
+    coll = db.get(Collection, cid)
+    user = current_user(request)
+    if coll is None or (not coll.is_public and (user is None or user.id != coll.user_id)):
+        raise HTTPException(404, "No such collection (or it is private).")
+    return coll
+
+
+def _own_collection(db: Session, cid: int, user: User) -> Collection:
+    coll = db.get(Collection, cid)
+    if coll is None:
+        raise HTTPException(404, "No such collection.")
+    if coll.user_id != user.id:
+        raise AuthError(403, "You can only change your own collections.")
+    return coll
+
+
+def _paper_id(db: Session, arxiv_id: str) -> int:
+    from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+
+    arxiv_id = (arxiv_id or "").strip()[:300]
+    try:
+        arxiv_id = parse_arxiv_id(arxiv_id)[0]
+    except BadRecord:
+        pass
+    pid = db.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id))
+    if pid is None:
+        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+    return pid
+
+
+def _done(request: Request, fallback: str, **data):
+    if wants_json(request):
+        return JSONResponse(data)
+    return RedirectResponse(_back(request, fallback), status_code=303)
+
+
+@router.get("/collections", response_class=HTMLResponse)
+def my_collections(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db)):
+    rows = db.execute(
+        select(Collection, func.count(CollectionItem.paper_id))
+        .outerjoin(CollectionItem, CollectionItem.collection_id == Collection.id)
+        .where(Collection.user_id == user.id).group_by(Collection.id).order_by(Collection.name)
+    ).all()
+    return _page(request, "collections.html", {"rows": rows})
+
+
+@router.post("/collections")
+def create_collection(request: Request, name: str = Form(""), public: str = Form(""), arxiv_id: str = Form(""),
+                      user: User = Depends(require_member), db: Session = Depends(get_db)):
+    ratelimit.check(request, "write", str(user.id))
+    name = _name(name)
+    coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
+    if coll is None:
+        coll = Collection(user_id=user.id, name=name, is_public=bool(public))
+        db.add(coll)
+        try:
+            db.flush()
+        except IntegrityError:  # the same name created concurrently
+            db.rollback()
+            coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
+    if arxiv_id:
+        _add(db, coll, _paper_id(db, arxiv_id))
+    db.commit()
+    if arxiv_id:
+        return _done(request, f"/collections/{coll.id}", id=coll.id, saved=True)
+    if wants_json(request):
+        return JSONResponse({"id": coll.id})
+    return RedirectResponse(f"/collections/{coll.id}", status_code=303)
+
+
+def _add(db: Session, coll: Collection, paper_id: int) -> None:
+    present = db.scalar(select(exists().where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == paper_id)))
+    if not present:
+        try:
+            with db.begin_nested():
+                db.execute(insert(CollectionItem).values(collection_id=coll.id, paper_id=paper_id, added_at=utcnow()))
+        except IntegrityError:
+            pass  # added concurrently: same end state
+    db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
+
+
+@router.get("/collections/{cid}", response_class=HTMLResponse)
+def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000), db: Session = Depends(get_db)):
+    from paperboy.web.cards import build_cards
+
+    coll = _visible_collection(db, cid, request)
+    owner = db.get(User, coll.user_id)
+    base = (select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
+            .where(CollectionItem.collection_id == coll.id, Paper.hidden.is_(False)))
+    total = db.scalar(select(func.count()).select_from(base.subquery()))
+    papers = list(db.scalars(base.order_by(CollectionItem.added_at.desc(), Paper.id).limit(PAGE).offset((p - 1) * PAGE)))
+    cards = build_cards(db, papers, current_user(request))
+    pages = max(1, -(-total // PAGE))
+    pager = {"page": p, "pages": pages,
+             "prev_url": f"/collections/{cid}?p={p - 1}" if p > 1 else None,
+             "next_url": f"/collections/{cid}?p={p + 1}" if p < pages else None}
+    return _page(request, "collection.html", {"coll": coll, "owner": owner, "cards": cards, "total": total, "pager": pager})
+
+
+@router.post("/collections/{cid}/add")
+def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
+                      db: Session = Depends(get_db)):
+    ratelimit.check(request, "write", str(user.id))
+    coll = _own_collection(db, cid, user)
+    _add(db, coll, _paper_id(db, arxiv_id))
+    return _done(request, f"/collections/{cid}", saved=True)
+
+
+@router.post("/collections/{cid}/remove")
+def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
+                           db: Session = Depends(get_db)):
+    ratelimit.check(request, "write", str(user.id))
+    coll = _own_collection(db, cid, user)
+    pid = _paper_id(db, arxiv_id)
+    db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == pid))
+    db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
+    return _done(request, f"/collections/{cid}", saved=False)
+
+
+@router.post("/collections/{cid}/edit")
+def edit_collection(request: Request, cid: int, name: str = Form(""), public: str = Form(""),
+                    user: User = Depends(require_member), db: Session = Depends(get_db)):
+    coll = _own_collection(db, cid, user)
+    new = _name(name)
+    clash = db.scalar(select(Collection.id).where(Collection.user_id == user.id, Collection.name == new, Collection.id != cid))
+    if clash is not None:
+        raise HTTPException(409, "You already have a collection with that name.")
+    coll.name, coll.is_public, coll.updated_at = new, bool(public), utcnow()
+    return RedirectResponse(f"/collections/{cid}", status_code=303)
+
+
+@router.post("/collections/{cid}/delete")
+def delete_collection(request: Request, cid: int, user: User = Depends(require_user), db: Session = Depends(get_db)):
+    coll = _own_collection(db, cid, user)
+    db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id))
+    db.delete(coll)
+    return RedirectResponse("/collections", status_code=303)
+
+
+def _bibkey(arxiv_id: str) -> str:
+    return "arxiv_" + re.sub(r"[^0-9A-Za-z]", "_", arxiv_id)
+
+
+@router.get("/collections/{cid}/export.bib")
+def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db)):
+    from paperboy.web.cards import build_cards
+    from paperboy.web.pages import bibtex
+
+    coll = _visible_collection(db, cid, request)
+    papers = list(db.scalars(
+        select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
+        .where(CollectionItem.collection_id == coll.id, Paper.hidden.is_(False))
+        .order_by(CollectionItem.added_at, Paper.id)))
+    cards = build_cards(db, papers)
+    entries = [bibtex(card, paper) for card, paper in zip(cards, papers, strict=True)]
+    filename = re.sub(r"[^0-9A-Za-z_-]+", "-", coll.name).strip("-") or f"collection-{cid}"
+    return PlainTextResponse("\n\n".join(entries) + ("\n" if entries else ""), media_type="application/x-bibtex; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{filename}.bib"'})
+
+
+# --- follows ---------------------------------------------------------------------
+
+KINDS = ("author", "category")
+
+
+@router.post("/follows")
+def follow(request: Request, kind: str = Form(""), target: str = Form(""), action: str = Form("follow"),
+           user: User = Depends(require_member), db: Session = Depends(get_db)):
+    if kind not in KINDS:
+        raise HTTPException(400, "You can follow an author or a category.")
+    target = " ".join((target or "").split())[:300]
+    if not target:
+        raise HTTPException(400, "Follow whom?")
+    ratelimit.check(request, "write", str(user.id))
+    cond = (Follow.user_id == user.id, Follow.kind == kind, Follow.target == target)
+    if action == "unfollow":
+        db.execute(delete(Follow).where(*cond))
+        following = False
+    else:
+        if db.scalar(select(exists().where(*cond))) is False:
+            try:
+                with db.begin_nested():
+                    db.execute(insert(Follow).values(user_id=user.id, kind=kind, target=target, created_at=utcnow()))
+            except IntegrityError:
+                pass
+        following = True
+    return _done(request, "/following", following=following)
+
+
+def following_query(user_id: int):
+    cats = select(Follow.target).where(Follow.user_id == user_id, Follow.kind == "category")
+    names = select(Follow.target).where(Follow.user_id == user_id, Follow.kind == "author")
+    by_cat = exists().where(PaperCategory.paper_id == Paper.id, PaperCategory.category.in_(cats))
+    by_author = exists().where(PaperAuthor.paper_id == Paper.id, PaperAuthor.author_id == Author.id,
+                               Author.name.in_(names))
+    return select(Paper).where(Paper.hidden.is_(False), or_(by_cat, by_author))
+
+
+@router.get("/following", response_class=HTMLResponse)
+def following(request: Request, p: int = Query(1, ge=1, le=10_000), user: User = Depends(require_user),
+              db: Session = Depends(get_db)):
+    from paperboy.web.cards import build_cards
+
+    follows = db.execute(select(Follow.kind, Follow.target).where(Follow.user_id == user.id)
+                         .order_by(Follow.kind, Follow.target)).all()
+    cards, total = [], 0
+    if follows:
+        base = following_query(user.id)
+        total = db.scalar(select(func.count()).select_from(base.subquery()))
+        day = func.coalesce(Paper.featured_on, Paper.announced_on)
+        papers = list(db.scalars(base.order_by(day.desc().nulls_last(), Paper.upvotes.desc(), Paper.id.desc())
+                                 .limit(PAGE).offset((p - 1) * PAGE)))
+        cards = build_cards(db, papers, user)
+    pages = max(1, -(-total // PAGE))
+    pager = {"page": p, "pages": pages,
+             "prev_url": f"/following?p={p - 1}" if p > 1 else None,
+             "next_url": f"/following?p={p + 1}" if p < pages else None}
+    return _page(request, "following.html", {"follows": follows, "cards": cards, "total": total, "pager": pager})

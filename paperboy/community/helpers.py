@@ -1,0 +1,155 @@
+"""Template helpers: one query per request each, cached on the request.
+
+Templates of every stage may call these (they are Jinja globals):
+``comments_for(request, paper)``, ``user_collections(request)``,
+``saved_in(request, paper_id)``, ``is_following(request, kind, target)``,
+``user_votes(request)`` (set of paper ids the member voted for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from paperboy.community.models import Collection, CollectionItem, Comment
+from paperboy.store.models import Follow, User, Vote
+
+_CACHE = "paperboy.community.cache"
+
+
+def _cache(request) -> dict:
+    return request.scope.setdefault(_CACHE, {})
+
+
+def _user(request):
+    from paperboy.community.security import current_user
+
+    return current_user(request)
+
+
+@dataclass
+class ThreadItem:
+    comment: Comment
+    author: str
+    author_id: int | None
+    depth: int
+    children: list[ThreadItem] = field(default_factory=list)
+
+    @property
+    def removed(self) -> bool:
+        return self.comment.deleted_at is not None or self.comment.hidden
+
+
+def comments_for(request, paper) -> list[ThreadItem]:
+    """The paper's comments as a flat list in thread order (each with its depth).
+
+    Deleted and hidden comments stay as placeholders when they have replies, so the
+    thread keeps its shape; moderators see hidden ones.
+    """
+    user = _user(request)
+    with request.app.state.sessions() as db:
+        rows = db.execute(
+            select(Comment, User.display_name, User.email)
+            .outerjoin(User, User.id == Comment.user_id)
+            .where(Comment.paper_id == paper.id)
+            .order_by(Comment.created_at, Comment.id)
+        ).all()
+    items = {c.id: ThreadItem(c, name or (email.split("@")[0] if email else "[deleted]"), c.user_id, 0)
+             for c, name, email in rows}
+    roots: list[ThreadItem] = []
+    for item in items.values():
+        parent = items.get(item.comment.parent_id) if item.comment.parent_id else None
+        (parent.children if parent else roots).append(item)
+    out: list[ThreadItem] = []
+    is_mod = bool(user and user.is_admin)
+
+    def walk(item: ThreadItem, depth: int) -> bool:
+        item.depth = depth
+        start = len(out)
+        out.append(item)
+        kept_child = False
+        for child in item.children:
+            kept_child = walk(child, depth + 1) or kept_child
+        if item.removed and not kept_child and not (is_mod and item.comment.hidden and item.comment.deleted_at is None):
+            del out[start:]
+            return False
+        return True
+
+    for root in roots:
+        walk(root, 0)
+    return out
+
+
+def user_collections(request) -> list[Collection]:
+    cache = _cache(request)
+    if "collections" not in cache:
+        user = _user(request)
+        if user is None:
+            cache["collections"] = []
+        else:
+            with request.app.state.sessions() as db:
+                cache["collections"] = list(db.scalars(
+                    select(Collection).where(Collection.user_id == user.id).order_by(Collection.name)))
+    return cache["collections"]
+
+
+def saved_in(request, paper_id: int) -> set[int]:
+    """Ids of the member's collections holding this paper."""
+    cache = _cache(request)
+    if "saved" not in cache:
+        saved: dict[int, set[int]] = {}
+        ids = [c.id for c in user_collections(request)]
+        if ids:
+            with request.app.state.sessions() as db:
+                for cid, pid in db.execute(select(CollectionItem.collection_id, CollectionItem.paper_id)
+                                           .where(CollectionItem.collection_id.in_(ids))):
+                    saved.setdefault(pid, set()).add(cid)
+        cache["saved"] = saved
+    return cache["saved"].get(paper_id, set())
+
+
+def follows(request) -> set[tuple[str, str]]:
+    cache = _cache(request)
+    if "follows" not in cache:
+        user = _user(request)
+        result: set[tuple[str, str]] = set()
+        if user is not None:
+            with request.app.state.sessions() as db:
+                result = {(k, t) for k, t in db.execute(
+                    select(Follow.kind, Follow.target).where(Follow.user_id == user.id))}
+        cache["follows"] = result
+    return cache["follows"]
+
+
+def is_following(request, kind: str, target: str) -> bool:
+    return (kind, target) in follows(request)
+
+
+def user_votes(request) -> set[int]:
+    cache = _cache(request)
+    if "votes" not in cache:
+        user = _user(request)
+        result: set[int] = set()
+        if user is not None:
+            with request.app.state.sessions() as db:
+                result = set(db.scalars(select(Vote.paper_id).where(Vote.user_id == user.id)))
+        cache["votes"] = result
+    return cache["votes"]
+
+
+def display_name(user: User | None) -> str:
+    if user is None:
+        return ""
+    return user.display_name or user.email.split("@")[0]
+
+
+def template_globals() -> dict:
+    return {
+        "comments_for": comments_for,
+        "user_collections": user_collections,
+        "saved_in": saved_in,
+        "is_following": is_following,
+        "user_votes": user_votes,
+        "display_name": display_name,
+    }

@@ -1,0 +1,296 @@
+"""Votes, comments and submissions: the routes that change a paper's community state.
+
+Counters stay exact under concurrency:
+- votes: the vote row is inserted or deleted first (the statement that takes the write
+  lock), then ``upvotes`` moves by one, guarded by that statement's rowcount, all in
+  one transaction; a racing double insert hits the primary key and is retried.
+- comments: the paper row is locked first (an UPDATE of ``modified_at``), then the
+  comment changes, then ``num_comments`` is recounted from the rows, in one transaction.
+Every such write sets ``papers.modified_at``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from sqlalchemy import and_, delete, func, insert, literal, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from paperboy.community import markdown, ratelimit
+from paperboy.community.account_views import safe_next
+from paperboy.community.models import Comment, Submission
+from paperboy.community.security import (
+    SUSPENDED,
+    AuthError,
+    current_user,
+    require_member,
+    require_user,
+    wants_json,
+)
+from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
+from paperboy.web.deps import get_db
+
+router = APIRouter()
+
+
+def _back(request: Request, fallback: str) -> str:
+    ref = request.headers.get("referer")
+    if ref:
+        parts = urlsplit(ref)
+        if parts.netloc in ("", request.headers.get("host", "")):
+            return safe_next(parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else ""))
+    return fallback
+
+
+# --- votes -----------------------------------------------------------------------
+
+
+def toggle_vote(conn: Connection, user_id: int, arxiv_id: str) -> tuple[int, bool] | None:
+    """Flip one member's vote on a visible paper; (upvotes, voted) or None if no such paper."""
+    now = utcnow()
+    visible = and_(Paper.arxiv_id == arxiv_id, Paper.hidden.is_(False))
+    pid = select(Paper.id).where(visible).scalar_subquery()
+    # RETURNING rather than rowcount: psycopg reports -1 for INSERT ... SELECT.
+    removed = conn.execute(delete(Vote).where(Vote.user_id == user_id, Vote.paper_id == pid)
+                           .returning(Vote.paper_id)).all()
+    if removed:
+        delta, voted = -1, False
+    else:
+        added = conn.execute(insert(Vote).from_select(
+            ["user_id", "paper_id", "created_at"],
+            select(literal(user_id), Paper.id, literal(now, UTCDateTime())).where(visible),
+        ).returning(Vote.paper_id)).all()
+        if not added:
+            return None
+        delta, voted = 1, True
+    upvotes = conn.execute(
+        update(Paper).where(Paper.arxiv_id == arxiv_id)
+        .values(upvotes=Paper.upvotes + delta, modified_at=now).returning(Paper.upvotes)
+    ).scalar_one()
+    return upvotes, voted
+
+
+def _acting_user(request: Request, what: str) -> User:
+    user = current_user(request)
+    if user is None:
+        raise AuthError(401, f"Sign in to {what}.")
+    if user.is_suspended:
+        raise AuthError(403, SUSPENDED)
+    return user
+
+
+@router.post("/papers/{arxiv_id:path}/vote")
+def vote(request: Request, arxiv_id: str):
+    user = _acting_user(request, "vote")
+    ratelimit.check(request, "vote", str(user.id))
+    engine = request.app.state.engine
+    result = None
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                result = toggle_vote(conn, user.id, arxiv_id)
+            break
+        except IntegrityError:  # a concurrent request inserted the same vote first
+            if attempt == 4:
+                raise
+    if result is None:
+        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+    upvotes, voted = result
+    if wants_json(request):
+        return JSONResponse({"upvotes": upvotes, "voted": voted})
+    return RedirectResponse(_back(request, f"/papers/{arxiv_id}"), status_code=303)
+
+
+# --- comments ----------------------------------------------------------------------
+
+
+def _lock_paper(conn: Connection, paper_id: int | None = None, arxiv_id: str | None = None) -> int | None:
+    """Take the paper row's write lock (and mark it modified); its id, or None if hidden/absent."""
+    cond = Paper.id == paper_id if paper_id is not None else Paper.arxiv_id == arxiv_id
+    return conn.execute(update(Paper).where(cond, Paper.hidden.is_(False))
+                        .values(modified_at=utcnow()).returning(Paper.id)).scalar()
+
+
+def recount_comments(conn: Connection, paper_id: int) -> int:
+    n = select(func.count()).select_from(Comment).where(
+        Comment.paper_id == paper_id, Comment.deleted_at.is_(None), Comment.hidden.is_(False)
+    ).scalar_subquery()
+    return conn.execute(update(Paper).where(Paper.id == paper_id).values(num_comments=n)
+                        .returning(Paper.num_comments)).scalar_one()
+
+
+def _clean_body(body: str) -> str:
+    body = (body or "").replace("\r\n", "\n").strip()
+    if not body:
+        raise HTTPException(400, "A comment cannot be empty.")
+    if len(body) > markdown.MAX_BODY:
+        raise HTTPException(400, f"Comments are limited to {markdown.MAX_BODY} characters.")
+    return body
+
+
+@router.post("/papers/{arxiv_id:path}/comments")
+def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id: str = Form("")):
+    user = _acting_user(request, "comment")
+    text = _clean_body(body)
+    ratelimit.check(request, "comment", str(user.id))
+    parent = int(parent_id) if parent_id.strip().isdigit() else None
+    with request.app.state.engine.begin() as conn:
+        pid = _lock_paper(conn, arxiv_id=arxiv_id)
+        if pid is None:
+            raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+        if parent is not None:
+            ok = conn.scalar(select(Comment.id).where(Comment.id == parent, Comment.paper_id == pid,
+                                                      Comment.deleted_at.is_(None), Comment.hidden.is_(False)))
+            if ok is None:
+                raise HTTPException(400, "The comment you replied to is gone.")
+        cid = conn.execute(insert(Comment).values(
+            paper_id=pid, user_id=user.id, parent_id=parent, body=text, body_html=markdown.render(text),
+            hidden=False, created_at=utcnow()).returning(Comment.id)).scalar_one()
+        n = recount_comments(conn, pid)
+    if wants_json(request):
+        return JSONResponse({"id": cid, "num_comments": n})
+    return RedirectResponse(f"/papers/{arxiv_id}#comment-{cid}", status_code=303)
+
+
+def _own_comment(db: Session, comment_id: int, user: User) -> tuple[Comment, str]:
+    row = db.execute(select(Comment, Paper.arxiv_id).join(Paper, Paper.id == Comment.paper_id)
+                     .where(Comment.id == comment_id)).first()
+    if row is None or row[0].deleted_at is not None:
+        raise HTTPException(404, "No such comment.")
+    if row[0].user_id != user.id:
+        raise AuthError(403, "You can only change your own comments.")
+    return row[0], row[1]
+
+
+@router.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
+def edit_comment_form(request: Request, comment_id: int, user: User = Depends(require_member),
+                      db: Session = Depends(get_db)):
+    comment, arxiv_id = _own_comment(db, comment_id, user)
+    return request.app.state.templates.TemplateResponse(
+        request, "community/comment_edit.html", {"comment": comment, "arxiv_id": arxiv_id})
+
+
+@router.post("/comments/{comment_id}/edit")
+def edit_comment(request: Request, comment_id: int, body: str = Form(""), user: User = Depends(require_member),
+                 db: Session = Depends(get_db)):
+    comment, arxiv_id = _own_comment(db, comment_id, user)
+    text = _clean_body(body)
+    ratelimit.check(request, "comment", str(user.id))
+    with request.app.state.engine.begin() as conn:
+        _lock_paper(conn, paper_id=comment.paper_id)
+        conn.execute(update(Comment).where(Comment.id == comment_id, Comment.user_id == user.id,
+                                           Comment.deleted_at.is_(None))
+                     .values(body=text, body_html=markdown.render(text), edited_at=utcnow()))
+    return RedirectResponse(f"/papers/{arxiv_id}#comment-{comment_id}", status_code=303)
+
+
+@router.post("/comments/{comment_id}/delete")
+def delete_comment(request: Request, comment_id: int, user: User = Depends(require_user),
+                   db: Session = Depends(get_db)):
+    """The author removes a comment (suspended authors may still remove their own)."""
+    comment, arxiv_id = _own_comment(db, comment_id, user)
+    db.rollback()
+    with request.app.state.engine.begin() as conn:
+        _touch_paper(conn, comment.paper_id)
+        conn.execute(update(Comment).where(Comment.id == comment_id, Comment.user_id == user.id,
+                                           Comment.deleted_at.is_(None))
+                     .values(deleted_at=utcnow(), body="", body_html=""))
+        n = recount_comments(conn, comment.paper_id)
+    if wants_json(request):
+        return JSONResponse({"deleted": True, "num_comments": n})
+    return RedirectResponse(f"/papers/{arxiv_id}#comments", status_code=303)
+
+
+def _touch_paper(conn: Connection, paper_id: int) -> None:
+    """Lock the paper row whether or not it is hidden (moderation works on hidden papers)."""
+    conn.execute(update(Paper).where(Paper.id == paper_id).values(modified_at=utcnow()))
+
+
+def set_comment_hidden(engine, comment_id: int, hidden: bool) -> str | None:
+    """Moderation: hide or show one comment; the paper's arXiv id, or None if no such comment."""
+    with engine.begin() as conn:
+        pid = conn.scalar(select(Comment.paper_id).where(Comment.id == comment_id))
+        if pid is None:
+            return None
+        _touch_paper(conn, pid)
+        conn.execute(update(Comment).where(Comment.id == comment_id).values(hidden=hidden))
+        recount_comments(conn, pid)
+        return conn.scalar(select(Paper.arxiv_id).where(Paper.id == pid))
+
+
+# --- submissions -------------------------------------------------------------------
+
+
+def _today() -> dt.date:
+    return utcnow().date()
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_form(request: Request, user: User = Depends(require_member)):
+    return request.app.state.templates.TemplateResponse(request, "community/submit.html", {})
+
+
+def _submit_page(request: Request, status: int, error: str = "", value: str = "", link: str | None = None):
+    return request.app.state.templates.TemplateResponse(
+        request, "community/submit.html", {"error": error, "value": value, "link": link}, status_code=status)
+
+
+@router.post("/submit", response_class=HTMLResponse)
+def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require_member)):
+    from paperboy.ingest.http import SourceError
+    from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+
+    settings = request.app.state.settings
+    engine = request.app.state.engine
+    value = arxiv.strip()[:300]
+    try:
+        arxiv_id, _version = parse_arxiv_id(value)
+    except BadRecord:
+        return _submit_page(request, 400, "That is not an arXiv id or arXiv URL (e.g. 2403.01234 or https://arxiv.org/abs/2403.01234).", value)
+    ratelimit.check(request, "submit", str(user.id))
+
+    with engine.connect() as conn:
+        paper = conn.execute(select(Paper.id, Paper.hidden, Paper.featured_on).where(Paper.arxiv_id == arxiv_id)).first()
+    if paper is None:
+        from paperboy.ingest.arxiv_api import fetch_ids
+
+        try:
+            fetch_ids(settings, engine, [arxiv_id])
+        except BadRecord:
+            return _submit_page(request, 404, f"arXiv has no paper {arxiv_id}.", value)
+        except SourceError:
+            return _submit_page(request, 502, "arXiv could not be reached just now; please try again in a minute.", value)
+        with engine.connect() as conn:
+            paper = conn.execute(select(Paper.id, Paper.hidden, Paper.featured_on).where(Paper.arxiv_id == arxiv_id)).first()
+        if paper is None:
+            return _submit_page(request, 502, "arXiv answered, but the paper could not be stored; please try again.", value)
+    if paper.hidden:
+        return _submit_page(request, 403, f"arXiv:{arxiv_id} has been hidden by the moderators and cannot be submitted.", value)
+    if paper.featured_on is not None:
+        return _submit_page(request, 409, f"arXiv:{arxiv_id} is already featured (on {paper.featured_on.isoformat()}).",
+                            value, link=f"/papers/{arxiv_id}")
+
+    # The daily cap is a counter in the database, so parallel requests cannot overrun it.
+    cap_key = f"submit_day:{user.id}"
+    if not ratelimit.hit(engine, cap_key, settings.submissions_per_day, 86400):
+        ratelimit.undo(engine, cap_key, 86400)
+        return _submit_page(request, 429, f"You have reached today's limit of {settings.submissions_per_day} submissions; try again tomorrow (UTC).", value)
+    now = utcnow()
+    with engine.begin() as conn:
+        won = conn.execute(update(Paper).where(Paper.id == paper.id, Paper.featured_on.is_(None), Paper.hidden.is_(False))
+                           .values(featured_on=now.date(), submitted_by_id=user.id, modified_at=now)).rowcount
+        if won == 1:
+            sources = conn.scalar(select(Paper.sources).where(Paper.id == paper.id)) or ""
+            merged = ",".join(sorted({s for s in sources.split(",") if s} | {"submission"}))
+            conn.execute(update(Paper).where(Paper.id == paper.id).values(sources=merged))
+            conn.execute(insert(Submission).values(user_id=user.id, paper_id=paper.id, created_at=now))
+    if won != 1:
+        ratelimit.undo(engine, cap_key, 86400)
+        return _submit_page(request, 409, f"arXiv:{arxiv_id} is already featured.", value, link=f"/papers/{arxiv_id}")
+    return RedirectResponse(f"/papers/{arxiv_id}", status_code=303)

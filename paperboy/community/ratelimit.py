@@ -1,0 +1,92 @@
+"""Rate limits kept in the database, so they hold across every server process.
+
+Fixed windows: one row per (key, window number) whose ``count`` is bumped with one
+atomic upsert, in its own short transaction (a refused request still counts, and a
+failed request does not undo its hit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from paperboy.community.models import RateLimit
+from paperboy.store.models import utcnow
+
+# name -> (how many, per how many seconds). ``install`` copies this onto
+# ``app.state.rate_limits`` so an instance or a test can change one figure.
+DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
+    "signin_fail_email": (5, 900),  # failed sign-ins per address
+    "signin_fail_ip": (30, 900),  # failed sign-ins per client address
+    "signup_ip": (10, 3600),
+    "mail_email": (3, 3600),  # reset / magic-link / verification mails per address
+    "mail_ip": (20, 3600),
+    "vote": (120, 60),
+    "comment": (10, 60),
+    "submit": (20, 3600),
+    "write": (120, 60),  # collections, follows
+}
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int, message: str = "Too many requests; please try again later."):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.message = message
+
+
+def _window(seconds: int) -> tuple[int, int]:
+    now = int(time.time())
+    return now // seconds, seconds - now % seconds
+
+
+def hit(engine: Engine, key: str, limit: int, seconds: int) -> bool:
+    """Count one event under ``key``; True while the window's count is within ``limit``."""
+    window, _ = _window(seconds)
+    expires = utcnow() + dt.timedelta(seconds=seconds)
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(RateLimit).values(key=key[:200], window=window, count=1, expires_at=expires)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[RateLimit.key, RateLimit.window], set_={"count": RateLimit.count + 1}
+    ).returning(RateLimit.count)
+    with engine.begin() as conn:
+        count = conn.execute(stmt).scalar_one()
+        if random.random() < 0.01:
+            conn.execute(delete(RateLimit).where(RateLimit.expires_at < utcnow()))
+    return count <= limit
+
+
+def undo(engine: Engine, key: str, seconds: int) -> None:
+    """Give back one counted event (the action it guarded did not happen)."""
+    window, _ = _window(seconds)
+    with engine.begin() as conn:
+        conn.execute(update(RateLimit).where(RateLimit.key == key[:200], RateLimit.window == window,
+                                             RateLimit.count > 0).values(count=RateLimit.count - 1))
+
+
+def count(engine: Engine, key: str, seconds: int) -> int:
+    window, _ = _window(seconds)
+    with engine.connect() as conn:
+        return conn.scalar(
+            select(RateLimit.count).where(RateLimit.key == key[:200], RateLimit.window == window)
+        ) or 0
+
+
+def retry_after(seconds: int) -> int:
+    return _window(seconds)[1]
+
+
+def check(request, name: str, subject: str) -> None:
+    """Count one ``name`` event for ``subject``; raise RateLimited past the limit."""
+    limit, seconds = request.app.state.rate_limits[name]
+    if not hit(request.app.state.engine, f"{name}:{subject}", limit, seconds):
+        raise RateLimited(retry_after(seconds))
+
+
+def client_ip(request) -> str:
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,388 @@
+"""Sessions, current user and CSRF.
+
+Contract used by every other stage:
+- ``install(app)`` adds the session/CSRF middleware and the error pages.
+- ``current_user(request) -> User | None``; ``csrf_input(request) -> Markup``.
+- ``template_globals()`` gives templates ``current_user``, ``csrf_input``,
+  ``csrf_token`` and the community helpers (``comments_for``, ``user_collections``...).
+- FastAPI dependencies ``require_user`` (signed in), ``require_member`` (signed in and
+  not suspended) and ``require_admin``.
+
+Sessions are server-side (table ``user_sessions``): the ``pb_session`` cookie holds a
+random token and the table only its SHA-256. Every browser that is shown a form gets
+a ``pb_csrf`` cookie (random); the token in forms and in the ``X-CSRF-Token`` header is
+an HMAC of it under the secret key, compared in constant time on every POST, PUT,
+PATCH and DELETE. Cookies are HttpOnly, SameSite=Lax, and Secure when base_url is https.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from markupsafe import Markup
+from sqlalchemy import delete, select, update
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.routing import Match
+
+from paperboy.community.models import UserSession
+from paperboy.community.ratelimit import DEFAULT_LIMITS, RateLimited
+from paperboy.store.models import User, utcnow
+
+SESSION_COOKIE = "pb_session"
+CSRF_COOKIE = "pb_csrf"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SESSION_DAYS = 30
+CSRF_MAX_AGE = 365 * 86400  # outlives browser restarts, so pages kept in the HTTP cache still post
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+MAX_FORM_BYTES = 1_000_000
+_CTX = "paperboy.auth"
+_UNSET = object()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_exempt(endpoint):
+    """Mark a route as needing no CSRF token (only for requests with no ambient
+    credentials, e.g. RFC 8058 one-click unsubscribe POSTs from mail clients)."""
+    endpoint.csrf_exempt = True
+    return endpoint
+
+
+# --- errors raised by the dependencies ---------------------------------------------
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def message_page(request: Request, message: str, status: int = 200, title: str = "") -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(
+        request, "community/message.html", {"message": message, "title": title}, status_code=status
+    )
+
+
+async def _auth_error(request: Request, exc: AuthError):
+    if wants_json(request):
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+    if exc.status == 401:
+        from urllib.parse import quote, urlsplit
+
+        target = request.url.path
+        if request.method != "GET":
+            ref = urlsplit(request.headers.get("referer", ""))
+            target = ref.path or "/"
+            if ref.query:
+                target += "?" + ref.query
+        return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+    return message_page(request, exc.message, exc.status, title="Not allowed" if exc.status == 403 else "Please sign in")
+
+
+async def _rate_limited(request: Request, exc: RateLimited):
+    headers = {"Retry-After": str(exc.retry_after)}
+    if wants_json(request):
+        return JSONResponse({"detail": exc.message}, status_code=429, headers=headers)
+    resp = message_page(request, exc.message, 429, title="Slow down")
+    resp.headers.update(headers)
+    return resp
+
+
+# --- the middleware ------------------------------------------------------------------
+
+
+def _cookie_header(settings, name: str, value: str, max_age: int | None) -> str:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    if settings.resolved_base_url.startswith("https://"):
+        parts.append("Secure")
+    return "; ".join(parts)
+
+
+def _cookies(headers: Headers) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for raw in headers.getlist("cookie"):
+        for part in raw.split(";"):
+            if "=" in part:
+                k, v = part.split("=", 1)
+                out.setdefault(k.strip(), v.strip())
+    return out
+
+
+def flat_routes(routes):
+    """(route, endpoint) pairs in matching order, looking inside included routers
+    (FastAPI >= 0.16x keeps them nested; older versions flatten them)."""
+    for route in routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        if contexts is not None:
+            for ctx in contexts():
+                yield (ctx.starlette_route or ctx.original_route), (ctx.endpoint or getattr(ctx.original_route, "endpoint", None))
+        else:
+            yield route, getattr(route, "endpoint", None)
+
+
+class CommunityMiddleware:
+    """Reads the cookies once per request and refuses unsafe requests without a valid token."""
+
+    def __init__(self, app, fastapi_app) -> None:
+        self.app = app
+        self.fastapi_app = fastapi_app
+
+    def _exempt(self, scope) -> bool:
+        for route, endpoint in flat_routes(self.fastapi_app.router.routes):
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return bool(getattr(endpoint, "csrf_exempt", False))
+        return False
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        cookies = _cookies(headers)
+        ctx = {"csrf_cookie": cookies.get(CSRF_COOKIE) or None, "session_token": cookies.get(SESSION_COOKIE) or None,
+               "new_csrf": None, "user": _UNSET}
+        scope[_CTX] = ctx
+        settings = self.fastapi_app.state.settings
+
+        if scope["method"] not in SAFE_METHODS and not self._exempt(scope):
+            body = b""
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > MAX_FORM_BYTES:
+                    await _plain(send, 413, "Request too large.")
+                    return
+            token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
+            if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
+                accept = headers.get("accept", "")
+                msg = "CSRF token missing or wrong: reload the page and try again."
+                if "application/json" in accept:
+                    await _json(send, 403, msg)
+                else:
+                    await _plain(send, 403, msg)
+                return
+            sent = False
+
+            async def replay():
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            receive = replay
+
+        async def send_with_cookies(message):
+            if message["type"] == "http.response.start" and ctx["new_csrf"]:
+                out = MutableHeaders(scope=message)
+                already = any(v.startswith(f"{CSRF_COOKIE}=") for v in out.getlist("set-cookie"))
+                if not already:
+                    out.append("set-cookie", _cookie_header(settings, CSRF_COOKIE, ctx["new_csrf"], CSRF_MAX_AGE))
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
+async def _form_token(scope, body: bytes, headers: Headers) -> str | None:
+    ctype = headers.get("content-type", "")
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        for k, v in parse_qsl(body.decode("latin-1"), keep_blank_values=True):
+            if k == CSRF_FIELD:
+                return v
+        return None
+    if ctype.startswith("multipart/form-data"):
+        sent = False
+
+        async def once():
+            nonlocal sent
+            if sent:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        req = Request(scope, receive=once)
+        try:
+            form = await req.form()
+            value = form.get(CSRF_FIELD)
+            await form.close()
+        except Exception:  # malformed body: no token
+            return None
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def _plain(send, status: int, text: str) -> None:
+    body = f"<!doctype html><title>{status}</title><p>{text}</p>".encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _json(send, status: int, text: str) -> None:
+    import json
+
+    body = json.dumps({"detail": text}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _csrf_for(app, cookie: str) -> str:
+    return hmac.new(app.state.csrf_key, b"csrf|" + cookie.encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(app, cookie: str | None, token: str | None) -> bool:
+    if not cookie or not token:
+        return False
+    return hmac.compare_digest(_csrf_for(app, cookie), token)
+
+
+def install(app) -> None:
+    settings = app.state.settings
+    app.state.csrf_key = hashlib.sha256(b"paperboy-csrf|" + settings.resolved_secret_key().encode()).digest()
+    app.state.rate_limits = dict(DEFAULT_LIMITS)
+    app.add_middleware(CommunityMiddleware, fastapi_app=app)
+    app.add_exception_handler(AuthError, _auth_error)
+    app.add_exception_handler(RateLimited, _rate_limited)
+
+
+# --- CSRF in templates -------------------------------------------------------------
+
+
+def csrf_token(request: Request) -> str:
+    ctx = request.scope.get(_CTX)
+    if ctx is None:
+        return ""
+    cookie = ctx["new_csrf"] or ctx["csrf_cookie"]
+    if not cookie:
+        cookie = ctx["new_csrf"] = secrets.token_urlsafe(32)
+    return _csrf_for(request.app, cookie)
+
+
+def csrf_input(request: Request) -> Markup:
+    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(request))
+
+
+# --- sessions --------------------------------------------------------------------
+
+
+def current_user(request: Request) -> User | None:
+    """The signed-in member of this request (detached ORM object), or None."""
+    ctx = request.scope.get(_CTX)
+    if ctx is None:
+        return None
+    if ctx["user"] is not _UNSET:
+        return ctx["user"]
+    user = None
+    token = ctx["session_token"]
+    if token:
+        now = utcnow()
+        with request.app.state.sessions() as db:
+            row = db.execute(
+                select(UserSession, User).join(User, User.id == UserSession.user_id)
+                .where(UserSession.id == token_hash(token), UserSession.expires_at > now)
+            ).first()
+            if row is not None:
+                sess, user = row
+                if now - sess.last_seen_at > dt.timedelta(hours=12):
+                    db.execute(update(UserSession).where(UserSession.id == sess.id).values(
+                        last_seen_at=now, expires_at=now + dt.timedelta(days=SESSION_DAYS)))
+                    db.commit()
+                db.expunge(user)
+    ctx["user"] = user
+    return user
+
+
+def start_session(request: Request, response, user_id: int) -> None:
+    """Sign in: a brand-new session id (any old one is dropped) and a new CSRF cookie."""
+    settings = request.app.state.settings
+    engine = request.app.state.engine
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with engine.begin() as conn:
+        old = (request.scope.get(_CTX) or {}).get("session_token")
+        if old:
+            conn.execute(delete(UserSession).where(UserSession.id == token_hash(old)))
+        conn.execute(UserSession.__table__.insert().values(
+            id=token_hash(token), user_id=user_id, created_at=now, last_seen_at=now,
+            expires_at=now + dt.timedelta(days=SESSION_DAYS)))
+        if secrets.randbelow(50) == 0:
+            conn.execute(delete(UserSession).where(UserSession.expires_at < now))
+    response.raw_headers.append((b"set-cookie", _cookie_header(settings, SESSION_COOKIE, token, SESSION_DAYS * 86400).encode()))
+    response.raw_headers.append((b"set-cookie", _cookie_header(settings, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE).encode()))
+
+
+def end_session(request: Request, response) -> None:
+    settings = request.app.state.settings
+    token = (request.scope.get(_CTX) or {}).get("session_token")
+    if token:
+        with request.app.state.engine.begin() as conn:
+            conn.execute(delete(UserSession).where(UserSession.id == token_hash(token)))
+    response.raw_headers.append((b"set-cookie", _cookie_header(settings, SESSION_COOKIE, "", 0).encode()))
+    response.raw_headers.append((b"set-cookie", _cookie_header(settings, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE).encode()))
+
+
+def end_all_sessions(engine, user_id: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+# --- dependencies ------------------------------------------------------------------
+
+SUSPENDED = "Your account is suspended: you cannot vote, comment or submit. Contact the administrators if you think this is a mistake."
+
+
+def require_user(request: Request) -> User:
+    """Any signed-in account (suspended ones too: they may still read and sign out)."""
+    user = current_user(request)
+    if user is None:
+        raise AuthError(401, "Please sign in first.")
+    return user
+
+
+def require_member(request: Request) -> User:
+    """A signed-in account allowed to act (not suspended)."""
+    user = require_user(request)
+    if user.is_suspended:
+        raise AuthError(403, SUSPENDED)
+    return user
+
+
+def require_admin(request: Request) -> User:
+    user = require_user(request)
+    if not user.is_admin or user.is_suspended:
+        raise AuthError(403, "Only administrators may do this.")
+    return user
+
+
+def template_globals() -> dict:
+    from paperboy.community import helpers
+
+    return {
+        "current_user": current_user,
+        "csrf_input": csrf_input,
+        "csrf_token": csrf_token,
+        **helpers.template_globals(),
+    }

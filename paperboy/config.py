@@ -1,0 +1,184 @@
+"""All settings in one place.
+
+Every setting has a default and a line of help. Values come, in rising order of
+precedence, from the defaults below, an optional TOML file (``PAPERBOY_CONFIG`` or
+``paperboy.toml`` in the working directory) and ``PAPERBOY_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "paperboy"
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or contradicts another one."""
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the optional TOML file; keys are the setting names without the prefix."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None):
+        super().__init__(settings_cls)
+        self.data: dict[str, Any] = {}
+        if path is None:
+            return
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        # Allow both a flat file and a [paperboy] table.
+        raw = raw.get("paperboy", raw)
+        unknown = sorted(set(raw) - set(settings_cls.model_fields))
+        if unknown:
+            raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+        self.data = raw
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def _config_path() -> Path | None:
+    env = os.environ.get("PAPERBOY_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    local = Path("paperboy.toml")
+    return local if local.exists() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAPERBOY_", extra="ignore", validate_default=True)
+
+    # --- storage
+    data_dir: Path = Field(_default_data_dir(), description="Folder for the SQLite file, indexes and caches.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file paperboy.db in data_dir.")
+
+    # --- web
+    host: str = Field("127.0.0.1", description="Address `paperboy serve` listens on.")
+    port: int = Field(8000, description="Port `paperboy serve` listens on.", ge=1, le=65535)
+    base_url: str = Field("", description="Public URL of this instance, used in mail and feeds; empty means http://host:port.")
+    secret_key: str = Field("", description="Key for sessions, CSRF and signed links; empty means a random key kept in data_dir/secret_key.")
+    site_name: str = Field("Paperboy", description="Name shown in the header, mail and feeds.")
+    feed_mode: str = Field("all", description="'all' shows every announced paper in the daily feed; 'submitted' only community submissions (the HF way).")
+    categories: str = Field("", description="Space-separated arXiv categories this instance follows (empty: all it has).")
+
+    # --- ingest
+    arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API endpoint.")
+    arxiv_oai_url: str = Field("https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint.")
+    arxiv_delay: float = Field(3.0, description="Seconds between requests to arXiv (their terms ask for 3).", ge=0)
+    http_timeout: float = Field(30.0, description="Seconds before an HTTP request to a source times out.", gt=0)
+    http_retries: int = Field(5, description="Retries of a failed HTTP request (5xx, time-out, cut connection).", ge=0)
+    sample_data_dir: str = Field("", description="Folder of daily listings imported by `paperboy demo` (default: ../shared/data/arxiv/daily when present).")
+
+    # --- index and search
+    embedder: str = Field("minilm", description="'minilm' (offline all-MiniLM-L6-v2), 'null' (no vectors), or any sentence-transformers model name.")
+    search_backend: str = Field("tantivy", description="Keyword engine: 'tantivy' (index files in data_dir) or 'database' (the database's own full-text search).")
+    index_dir: str = Field("", description="Folder for search index files; empty means data_dir/index.")
+
+    # --- mail
+    smtp_url: str = Field("", description="smtp://user:pass@host:587?starttls=1 or smtps://...; empty sends mail to the console.")
+    mail_from: str = Field("Paperboy <paperboy@localhost>", description="From: address of every mail.")
+    mail_backend: str = Field("", description="'smtp', 'console' or 'null'; empty picks smtp when smtp_url is set, else console.")
+    digest_default_hour: int = Field(7, description="Local hour (0-23) a new subscription receives its digest.", ge=0, le=23)
+    digest_default_timezone: str = Field("UTC", description="IANA time zone of new subscriptions (e.g. Europe/Paris).")
+    digest_default_top_n: int = Field(10, description="Trending papers in a new subscription's digest.", ge=0, le=100)
+    digest_batch_size: int = Field(200, description="Outbox rows one worker claims at a time.", ge=1)
+    digest_lease_seconds: float = Field(600.0, description="How long a claimed or sending outbox row stays a worker's before another may take it over (keep well above the SMTP time-out).", gt=0)
+    digest_retry_base_seconds: float = Field(60.0, description="First retry delay after a transient mail failure; doubles each attempt.", ge=0)
+    digest_retry_max_seconds: float = Field(6 * 3600.0, description="Longest delay between two retries of one digest.", ge=0)
+    digest_max_attempts: int = Field(8, description="Attempts before a digest is given up as failed (counts as a bounce).", ge=1)
+    digest_bounce_limit: int = Field(3, description="Digests failed in a row that pause a subscription.", ge=1)
+    worker_poll_seconds: float = Field(30.0, description="How often `paperboy worker` looks for due jobs.", gt=0)
+    worker_ingest_minutes: int = Field(60, description="Minutes between ingest (and index refresh) runs of the worker.", ge=1)
+    worker_digest_minutes: int = Field(5, description="Minutes between digest passes of the worker.", ge=1)
+    worker_job_lease_seconds: float = Field(3 * 3600.0, description="A job claimed by a worker that died is run again after this long.", gt=0)
+
+    # --- community
+    submissions_per_day: int = Field(10, description="How many papers one member may submit a day.", ge=0)
+    trending_half_life_hours: float = Field(48.0, description="Half-life of a vote's weight in the trending score.", gt=0)
+
+    @field_validator("feed_mode")
+    @classmethod
+    def _feed_mode(cls, v: str) -> str:
+        if v not in ("all", "submitted"):
+            raise ValueError("must be 'all' or 'submitted'")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        if v.startswith("postgres://") or v.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; make the short form work.
+            v = "postgresql+psycopg://" + v.split("://", 1)[1]
+        return v
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, _TomlSource(settings_cls, _config_path()))
+
+    # --- derived values
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'paperboy.db'}"
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return Path(self.index_dir) if self.index_dir else self.data_dir / "index"
+
+    @property
+    def resolved_base_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated once and kept in data_dir (never a constant)."""
+        if self.secret_key:
+            return self.secret_key
+        import secrets
+
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning pydantic's errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"])
+            lines.append(f"PAPERBOY_{name.upper()}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,216 @@
+"""CLI commands of the digest stage: `paperboy digest ...`, `paperboy subscribers ...`, `paperboy worker`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import typer
+
+from paperboy import clitools
+
+digest_app = typer.Typer(help="Compose and send email digests.", no_args_is_help=True)
+subscribers_app = typer.Typer(help="Manage digest subscribers.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this stage's commands to the main app."""
+    app.add_typer(digest_app, name="digest")
+    app.add_typer(subscribers_app, name="subscribers")
+    app.command("worker")(worker)
+
+
+def _sender(settings):
+    from paperboy.config import ConfigError
+    from paperboy.mail.senders import get_mail_sender
+
+    try:
+        sender = get_mail_sender(settings)
+    except ConfigError as exc:
+        raise clitools.fail(str(exc)) from None
+    if sender.name == "console":
+        clitools.console.print(
+            "[yellow]note:[/] no SMTP server configured (PAPERBOY_SMTP_URL): mail is printed to the console, not sent"
+        )
+    elif sender.name == "null":
+        clitools.console.print("[yellow]note:[/] PAPERBOY_MAIL_BACKEND=null: mail is dropped")
+    return sender
+
+
+def _search_factory(settings, engine):
+    def make():
+        from paperboy.index.service import get_search_service
+
+        return get_search_service(settings, engine)
+
+    return make
+
+
+@digest_app.command("run")
+def digest_run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show who would get what; write and send nothing."),
+    period: str = typer.Option(None, "--period", help="Send this period to every active subscription of its kind, whatever its hour: 2025-01-15 (daily) or 2025-W03 (weekly)."),
+    wait: float = typer.Option(0.0, "--wait", min=0, help="Also wait up to this many seconds for retries and expired leases."),
+) -> None:
+    """One pass by hand: queue the digests that are due, then deliver the outbox."""
+    from paperboy.digest.outbox import deliver, enqueue_due
+    from paperboy.digest.schedule import parse_period
+
+    settings = clitools.settings()
+    if period:
+        try:
+            parse_period(period)
+        except ValueError as exc:
+            raise clitools.fail(str(exc)) from None
+    with clitools.handled_errors():
+        engine = clitools.engine()
+        report = enqueue_due(settings, engine, period=period, search=_search_factory(settings, engine), dry_run=dry_run)
+        out = clitools.out
+        if dry_run:
+            for p in report.planned[:200]:
+                typer.echo(f"{p.email}\t{p.period}\t{p.papers} papers\t{'would skip (empty)' if p.state == 'skipped' else 'would send'}")
+            if len(report.planned) > 200:
+                out.print(f"... and {len(report.planned) - 200} more")
+            out.print(f"dry run: {report.queued} to send, {report.skipped_empty} empty, {report.already} already in the outbox")
+            return
+        out.print(f"queued {report.queued} digests ({report.skipped_empty} empty skipped, {report.already} already queued)")
+        sender = _sender(settings)
+        r = deliver(settings, engine, sender, wait=wait)
+    out.print(
+        f"sent {r.sent}, retry later {r.retried}, failed {r.failed}, cancelled {r.cancelled}, "
+        f"taken over from dead workers {r.taken_over} (of which resent with the same Message-ID {r.uncertain})"
+    )
+    for email in r.paused:
+        clitools.console.print(f"[yellow]paused[/] {email}")
+
+
+@digest_app.command("status")
+def digest_status(period: str = typer.Option(None, help="Only this period.")) -> None:
+    """Outbox rows per state."""
+    from paperboy.digest.outbox import outbox_counts
+
+    counts = outbox_counts(clitools.engine(), period)
+    for state, n in sorted(counts.items()):
+        typer.echo(f"{state}\t{n}")
+
+
+# --- subscribers ---------------------------------------------------------------------
+
+
+def _add_many(emails: list[tuple[int | None, str]], confirmed: bool, weekly: bool) -> tuple[int, int, list[str]]:
+    from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe
+    from paperboy.store.db import session_scope
+
+    settings = clitools.settings()
+    engine = clitools.engine()
+    sender = None if confirmed else _sender(settings)
+    added = existing = 0
+    errors: list[str] = []
+    to_confirm = []
+    with session_scope(engine) as db:
+        for line, raw in emails:
+            try:
+                res = subscribe(db, settings, raw, confirmed=confirmed, weekly=weekly)
+            except SubscriptionError as exc:
+                errors.append(f"line {line}: {exc}" if line else str(exc))
+                continue
+            added += res.created
+            existing += not res.created
+            if res.needs_confirmation:
+                to_confirm.append(res.subscription)
+    for sub in to_confirm:
+        send_confirmation(settings, sender, sub)
+    return added, existing, errors
+
+
+@subscribers_app.command("add")
+def subscribers_add(
+    emails: list[str] = typer.Argument(..., help="Addresses to subscribe."),
+    confirmed: bool = typer.Option(False, "--confirmed", help="Skip the double opt-in (you have their consent)."),
+    weekly: bool = typer.Option(False, "--weekly", help="Weekly instead of daily digests."),
+) -> None:
+    """Subscribe addresses; without --confirmed each gets a confirmation link first."""
+    added, existing, errors = _add_many([(None, e) for e in emails], confirmed, weekly)
+    for err in errors:
+        clitools.console.print(f"[red]skipped[/] {err}")
+    clitools.out.print(f"{added} added, {existing} already known" + ("" if confirmed else " (confirmation mail sent to the pending ones)"))
+    if errors:
+        raise typer.Exit(1)
+
+
+def read_addresses(text: str) -> list[tuple[int, str]]:
+    """(line number, address) from a CSV with an ``email`` column, or one address a line."""
+    lines = text.splitlines()
+    first = next((ln for ln in lines if ln.strip()), "")
+    if "," in first or ";" in first or first.strip().lower() in ("email", "e-mail"):
+        dialect = csv.Sniffer().sniff(first, delimiters=",;\t") if ("," in first or ";" in first) else csv.excel
+        reader = csv.reader(io.StringIO(text), dialect)
+        header = [h.strip().lower() for h in next(reader, [])]
+        col = next((i for i, h in enumerate(header) if h in ("email", "e-mail", "mail", "address")), None)
+        if col is None:
+            raise ValueError("CSV file has no 'email' column in its first line")
+        out = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            out.append((reader.line_num, row[col] if col < len(row) else ""))
+        return out
+    return [(i, ln.strip()) for i, ln in enumerate(lines, 1) if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+@subscribers_app.command("import")
+def subscribers_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV with an email column, or one address a line."),
+    confirmed: bool = typer.Option(False, "--confirmed", help="Skip the double opt-in (you have their consent)."),
+    weekly: bool = typer.Option(False, "--weekly", help="Weekly instead of daily digests."),
+) -> None:
+    """Subscribe every address in FILE; bad lines are reported with their line numbers."""
+    try:
+        rows = read_addresses(file.read_text(encoding="utf-8-sig"))
+    except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+        raise clitools.fail(f"{file}: {exc}") from None
+    added, existing, errors = _add_many(rows, confirmed, weekly)
+    for err in errors:
+        clitools.console.print(f"[red]skipped[/] {file}: {err}")
+    clitools.out.print(f"{added} added, {existing} already known, {len(errors)} bad lines")
+    if errors:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("list")
+def subscribers_list(status: str = typer.Option(None, help="Only pending, active, paused or unsubscribed.")) -> None:
+    """Every subscription: address, status, frequency and schedule."""
+    from sqlalchemy import select
+
+    from paperboy.digest.models import Subscription
+
+    engine = clitools.engine()
+    stmt = select(Subscription).order_by(Subscription.id)
+    if status:
+        stmt = stmt.where(Subscription.status == status)
+    from paperboy.store.db import session_scope
+
+    with session_scope(engine) as db:
+        n = 0
+        for sub in db.scalars(stmt):
+            when = f"{sub.frequency}{' ' + 'MTWTFSS'[sub.weekday] if sub.frequency == 'weekly' else ''} {sub.send_hour:02d}:00 {sub.timezone}"
+            extra = f"\t{sub.paused_reason}" if sub.paused_reason else ""
+            typer.echo(f"{sub.email}\t{sub.status}\t{when}{extra}")
+            n += 1
+    clitools.console.print(f"{n} subscriptions")
+
+
+# --- worker --------------------------------------------------------------------------
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run the jobs that are due now, then exit."),
+) -> None:
+    """Run the schedule: ingest new papers, refresh the index, send due digests."""
+    from paperboy.jobs import Worker
+
+    settings = clitools.settings()
+    engine = clitools.engine()
+    sender = _sender(settings)
+    Worker(settings, engine, sender).run(once=once)

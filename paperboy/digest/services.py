@@ -1,0 +1,185 @@
+"""Subscriptions: subscribe (double opt-in), confirm once, unsubscribe, change settings."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperboy.config import Settings
+from paperboy.digest.models import Subscription
+from paperboy.digest.schedule import valid_timezone
+from paperboy.digest.tokens import links, unsign
+from paperboy.mail.interfaces import MailSender
+from paperboy.mail.render import render_email
+from paperboy.store.models import utcnow
+
+EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
+# Deliberately simple: one @, no spaces, a dot in the domain, sane length.
+EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})\.[A-Za-z]{2,63}$")
+CATEGORY_RE = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+
+
+class SubscriptionError(ValueError):
+    """Bad input from a form or the CLI; the message is shown to the person."""
+
+
+def normalise_email(raw: str) -> str:
+    email = (raw or "").strip()
+    if not email.isascii() or not EMAIL_RE.match(email) or ".." in email:
+        raise SubscriptionError(f"{raw.strip()[:100]!r} is not an email address")
+    local, domain = email.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def defaults(settings: Settings) -> dict:
+    return {
+        "frequency": "daily",
+        "weekday": 0,
+        "send_hour": settings.digest_default_hour,
+        "timezone": settings.digest_default_timezone if valid_timezone(settings.digest_default_timezone) else "UTC",
+        "top_n": settings.digest_default_top_n,
+        "categories": "",
+        "include_follows": True,
+        "alerts": [],
+        "skip_empty": True,
+        "bounces": 0,
+    }
+
+
+@dataclass
+class SubscribeResult:
+    subscription: Subscription
+    created: bool
+    needs_confirmation: bool
+
+
+def subscribe(
+    db: Session, settings: Settings, raw_email: str, *, confirmed: bool = False, weekly: bool = False,
+    user_id: int | None = None,
+) -> SubscribeResult:
+    """Create (or revive) a subscription. Unconfirmed ones get a fresh one-time nonce."""
+    email = normalise_email(raw_email)
+    sub = db.scalars(select(Subscription).where(Subscription.email == email)).one_or_none()
+    created = sub is None
+    if sub is None:
+        sub = Subscription(email=email, token=new_token(), status="pending", **defaults(settings))
+        if weekly:
+            sub.frequency = "weekly"
+        db.add(sub)
+    if user_id and not sub.user_id:
+        sub.user_id = user_id
+    if confirmed:
+        if sub.status != "active":
+            sub.status, sub.confirmed_at, sub.confirm_nonce = "active", utcnow(), None
+            sub.paused_reason, sub.unsubscribed_at, sub.bounces = None, None, 0
+    elif sub.status != "active":
+        # pending, paused or unsubscribed: ask again; the previous link stops working.
+        sub.status = "pending"
+        sub.confirm_nonce = secrets.token_urlsafe(16)
+    db.flush()
+    return SubscribeResult(sub, created, sub.status == "pending")
+
+
+def send_confirmation(settings: Settings, sender: MailSender, sub: Subscription) -> None:
+    urls = links(settings, sub.token, sub.confirm_nonce)
+    msg = render_email(
+        EMAIL_TEMPLATES, "confirm",
+        {"site_name": settings.site_name, "email": sub.email, "confirm_url": urls["confirm"]},
+        to=sub.email, sender=settings.mail_from,
+    )
+    sender.send(msg)
+
+
+def confirm(db: Session, settings: Settings, signed: str) -> tuple[str, Subscription | None]:
+    """('confirmed' | 'used' | 'invalid', subscription). A link works once."""
+    payload = unsign(settings, "confirm", signed)
+    if not payload or len(payload) != 2:
+        return "invalid", None
+    token, nonce = payload
+    sub = db.scalars(select(Subscription).where(Subscription.token == token).with_for_update()).one_or_none()
+    if sub is None:
+        return "invalid", None
+    if sub.status != "pending" or not sub.confirm_nonce or not secrets.compare_digest(sub.confirm_nonce, nonce):
+        return "used", sub
+    sub.status, sub.confirmed_at, sub.confirm_nonce = "active", utcnow(), None
+    sub.paused_reason, sub.unsubscribed_at, sub.bounces = None, None, 0
+    db.flush()
+    return "confirmed", sub
+
+
+def by_signed(db: Session, settings: Settings, purpose: str, signed: str) -> Subscription | None:
+    payload = unsign(settings, purpose, signed)
+    if not payload or len(payload) != 1:
+        return None
+    return db.scalars(select(Subscription).where(Subscription.token == payload[0])).one_or_none()
+
+
+def unsubscribe(db: Session, sub: Subscription) -> bool:
+    """Stop every digest at once (rows not yet sending are skipped by the deliverer)."""
+    if sub.status == "unsubscribed":
+        return False
+    sub.status, sub.unsubscribed_at, sub.confirm_nonce = "unsubscribed", utcnow(), None
+    db.flush()
+    return True
+
+
+def resume(db: Session, sub: Subscription) -> None:
+    """Settings page "resume" after a pause (the person fixed their mailbox)."""
+    if sub.status == "paused":
+        sub.status, sub.paused_reason, sub.bounces = "active", None, 0
+        db.flush()
+
+
+def update_settings(sub: Subscription, form: dict) -> None:
+    """Apply a settings form (strings from HTML or the CLI); SubscriptionError on bad values."""
+    freq = form.get("frequency", sub.frequency)
+    if freq not in ("daily", "weekly"):
+        raise SubscriptionError("frequency must be daily or weekly")
+    try:
+        hour = int(form.get("send_hour", sub.send_hour))
+        weekday = int(form.get("weekday", sub.weekday))
+        top_n = int(form.get("top_n", sub.top_n))
+    except (TypeError, ValueError):
+        raise SubscriptionError("hour, weekday and number of papers must be whole numbers") from None
+    if not 0 <= hour <= 23:
+        raise SubscriptionError("hour must be between 0 and 23")
+    if not 0 <= weekday <= 6:
+        raise SubscriptionError("weekday must be between 0 (Monday) and 6 (Sunday)")
+    if not 0 <= top_n <= 100:
+        raise SubscriptionError("the number of trending papers must be between 0 and 100")
+    tz = (form.get("timezone") or sub.timezone).strip()
+    if not valid_timezone(tz):
+        raise SubscriptionError(f"{tz[:64]!r} is not an IANA time zone (e.g. Europe/Paris)")
+    cats = (form.get("categories", sub.categories) or "").replace(",", " ").split()
+    bad = [c for c in cats if not CATEGORY_RE.match(c) or len(c) > 40]
+    if bad or len(cats) > 30:
+        raise SubscriptionError(f"not arXiv categories: {' '.join(bad)[:200]}" if bad else "at most 30 categories")
+    alerts_raw = form.get("alerts")
+    if alerts_raw is None:
+        alerts = list(sub.alerts or [])
+    else:
+        alerts = [" ".join(line.split())[:200] for line in str(alerts_raw).splitlines() if line.strip()]
+    if len(alerts) > 20:
+        raise SubscriptionError("at most 20 saved searches")
+    sub.frequency, sub.send_hour, sub.weekday, sub.top_n, sub.timezone = freq, hour, weekday, top_n, tz
+    sub.categories = " ".join(dict.fromkeys(cats))
+    sub.alerts = list(dict.fromkeys(alerts))
+    sub.include_follows = _flag(form.get("include_follows"), sub.include_follows)
+    sub.skip_empty = _flag(form.get("skip_empty"), sub.skip_empty)
+
+
+def _flag(value, current: bool) -> bool:
+    if value is None:
+        return current
+    if isinstance(value, bool):
+        return value
+    return str(value).lower() in ("1", "on", "true", "yes")

@@ -1,0 +1,227 @@
+"""Routes for subscribing, confirming, unsubscribing, settings and previews (owned by digest).
+
+Every link carries a signed token (see ``tokens.py``): no sign-in needed. The one-click
+unsubscribe POST (RFC 8058) comes from mail clients without cookies or CSRF tokens, so
+it is exempt from CSRF by design; it only ever turns digests off.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+
+from paperboy.community import security
+from paperboy.digest import services
+from paperboy.digest.compose import Composer, PaperCache, SubView, digest_context
+from paperboy.digest.models import Subscription
+from paperboy.digest.schedule import next_due
+from paperboy.digest.tokens import links, sign
+from paperboy.mail.interfaces import MailError
+from paperboy.mail.render import _envs
+from paperboy.store.models import utcnow
+
+router = APIRouter()
+csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_TIMEZONES: list[str] = []
+
+
+def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def _message(request: Request, title: str, message: str, status: int = 200, settings_url: str | None = None):
+    return _page(request, "digest/message.html", {"title": title, "message": message, "settings_url": settings_url}, status)
+
+
+def _current_user(request: Request):
+    try:
+        return security.current_user(request)
+    except Exception:  # sessions table missing or community not installed: act signed out
+        return None
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+async def subscribe(request: Request) -> HTMLResponse:
+    form = await request.form()
+    settings = request.app.state.settings
+    user = _current_user(request)
+    try:
+        with request.app.state.sessions() as db:
+            res = services.subscribe(db, settings, str(form.get("email", ""))[:400],
+                                     user_id=user.id if user is not None else None)
+            db.commit()
+            sub = res.subscription
+    except services.SubscriptionError as exc:
+        return _message(request, "Not subscribed", str(exc), 400)
+    if res.needs_confirmation:
+        try:
+            services.send_confirmation(settings, request.app.state.mail, sub)
+        except MailError:
+            return _message(request, "Try again later", "We could not send the confirmation mail just now.", 503)
+    # The same answer whether the address was new, pending or already active.
+    return _message(request, "Check your inbox",
+                    f"If {sub.email} is not subscribed yet, a confirmation link is on its way. "
+                    "Digests start once you open it.")
+
+
+@router.get("/subscriptions/confirm/{signed}", response_class=HTMLResponse)
+def confirm(request: Request, signed: str) -> HTMLResponse:
+    settings = request.app.state.settings
+    with request.app.state.sessions() as db:
+        outcome, sub = services.confirm(db, settings, signed)
+        db.commit()
+    if outcome == "invalid":
+        return _message(request, "Link not valid", "This confirmation link is not valid.", 404)
+    manage = links(settings, sub.token)["settings"]
+    if outcome == "used":
+        return _message(request, "Link already used",
+                        "This confirmation link has already been used or replaced by a newer one.", 410, manage)
+    return _message(request, "Subscribed", f"{sub.email} will receive digests from now on.", 200, manage)
+
+
+def _unsubscribe_sub(request: Request, signed: str):
+    with request.app.state.sessions() as db:
+        return services.by_signed(db, request.app.state.settings, "unsubscribe", signed)
+
+
+@router.get("/subscriptions/unsubscribe/{signed}", response_class=HTMLResponse)
+def unsubscribe_page(request: Request, signed: str) -> HTMLResponse:
+    sub = _unsubscribe_sub(request, signed)
+    if sub is None:
+        return _message(request, "Link not valid", "This unsubscribe link is not valid.", 404)
+    return _page(request, "digest/unsubscribe.html", {"sub": sub, "action": request.url.path})
+
+
+@router.post("/subscriptions/unsubscribe/{signed}", response_class=HTMLResponse)
+@csrf_exempt
+def unsubscribe(request: Request, signed: str) -> HTMLResponse:
+    """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``) and the page's button."""
+    settings = request.app.state.settings
+    with request.app.state.sessions() as db:
+        sub = services.by_signed(db, settings, "unsubscribe", signed)
+        if sub is None:
+            return _message(request, "Link not valid", "This unsubscribe link is not valid.", 404)
+        services.unsubscribe(db, sub)
+        db.commit()
+    return _message(request, "Unsubscribed", f"{sub.email} gets no more digests.")
+
+
+def _settings_sub(db, request: Request, signed: str) -> Subscription | None:
+    return services.by_signed(db, request.app.state.settings, "settings", signed)
+
+
+def _settings_page(request: Request, sub: Subscription, signed: str, **extra) -> HTMLResponse:
+    global _TIMEZONES
+    if not _TIMEZONES:
+        _TIMEZONES = sorted(available_timezones())
+    settings = request.app.state.settings
+    period, due = next_due(sub.frequency, sub.send_hour, sub.timezone, sub.weekday, utcnow())
+    ctx = {
+        "sub": sub,
+        "base": f"/subscriptions/{signed}",
+        "weekdays": WEEKDAYS,
+        "timezones": _TIMEZONES,
+        "next_label": f"{period.key}, {due:%Y-%m-%d %H:%M} UTC",
+        "unsubscribe_url": links(settings, sub.token)["unsubscribe"],
+        "error": None,
+        "saved": False,
+        **extra,
+    }
+    return _page(request, "digest/settings.html", ctx, 400 if extra.get("error") else 200)
+
+
+@router.get("/subscriptions/{signed}/settings", response_class=HTMLResponse)
+def settings_page(request: Request, signed: str) -> HTMLResponse:
+    with request.app.state.sessions() as db:
+        sub = _settings_sub(db, request, signed)
+    if sub is None:
+        return _message(request, "Link not valid", "This settings link is not valid.", 404)
+    return _settings_page(request, sub, signed)
+
+
+@router.post("/subscriptions/{signed}/settings", response_class=HTMLResponse)
+async def settings_save(request: Request, signed: str) -> HTMLResponse:
+    form = await request.form()
+    with request.app.state.sessions() as db:
+        sub = _settings_sub(db, request, signed)
+        if sub is None:
+            return _message(request, "Link not valid", "This settings link is not valid.", 404)
+        try:
+            services.update_settings(sub, {k: form.get(k) for k in form.keys()})
+        except services.SubscriptionError as exc:
+            db.rollback()
+            sub = _settings_sub(db, request, signed)
+            return _settings_page(request, sub, signed, error=str(exc))
+        db.commit()
+    return _settings_page(request, sub, signed, saved=True)
+
+
+@router.post("/subscriptions/{signed}/resume", response_class=HTMLResponse)
+def resume(request: Request, signed: str):
+    with request.app.state.sessions() as db:
+        sub = _settings_sub(db, request, signed)
+        if sub is None:
+            return _message(request, "Link not valid", "This settings link is not valid.", 404)
+        services.resume(db, sub)
+        db.commit()
+    return RedirectResponse(f"/subscriptions/{signed}/settings", status_code=303)
+
+
+@router.get("/subscriptions/{signed}/preview", response_class=HTMLResponse)
+def preview(request: Request, signed: str) -> HTMLResponse:
+    """The next digest as it would be mailed now (papers chosen now, nothing recorded)."""
+    settings = request.app.state.settings
+    with request.app.state.sessions() as db:
+        sub = _settings_sub(db, request, signed)
+        if sub is None:
+            return _message(request, "Link not valid", "This preview link is not valid.", 404)
+        view = SubView.of(sub)
+        period, _due = next_due(sub.frequency, sub.send_hour, sub.timezone, sub.weekday, utcnow())
+        conn = db.connection()
+        # Between announcements the next period may have no papers yet: show the latest ones.
+        latest = conn.scalar(select(_max_announced()))
+        if latest is not None and latest < period.first_day:
+            shift = period.last_day - latest
+            period = type(period)(period.key, period.frequency, period.first_day - shift, latest)
+        composer = Composer(conn, settings, getattr(request.app.state, "search", None))
+        content = {"sections": composer.sections(view, period)}
+        papers = PaperCache(conn, settings)
+        papers.load(i for s in content["sections"] for i in s["ids"])
+        ctx = digest_context(settings, view, period, content, papers)
+    html_env, _ = _envs(str(services.EMAIL_TEMPLATES))
+    return HTMLResponse(html_env.get_template("digest/body.html").render(ctx))
+
+
+def _max_announced():
+    from sqlalchemy import func
+
+    from paperboy.store.models import Paper
+
+    return func.max(Paper.announced_on)
+
+
+@router.get("/account/digest")
+def my_digest(request: Request, user=Depends(security.require_user)):
+    """A member's own digest settings (created on first visit for their address)."""
+    settings = request.app.state.settings
+    with request.app.state.sessions() as db:
+        sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
+        if sub is None:
+            res = services.subscribe(db, settings, user.email, user_id=user.id,
+                                     confirmed=user.email_verified_at is not None)
+            sub = res.subscription
+            if res.needs_confirmation:
+                db.commit()
+                try:
+                    services.send_confirmation(settings, request.app.state.mail, sub)
+                except MailError:
+                    pass
+        db.commit()
+        token = sub.token
+    return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', token)}/settings", status_code=303)
+
+

@@ -1,0 +1,330 @@
+"""Keeping the indexes up to date: incremental, resumable, never in a request's way.
+
+``refresh_index`` runs three steps, each resumable after a kill -9:
+
+1. keyword: papers whose ``modified_at`` is at or after the stored watermark (minus a
+   slack for transactions that committed late) are (re)written into tantivy; the
+   watermark is saved after each tantivy commit. Re-indexing a paper is idempotent.
+2. embed: papers with no vector for the current model, or whose ``content_hash``
+   changed since, are embedded in batches; each batch is committed to
+   ``paper_embeddings`` on its own, so a kill loses at most one batch.
+3. vectors: embeddings written since the ANN file's watermark are added to it
+   (changed ones replaced); the file is replaced atomically. This also runs every
+   ``ANN_EVERY_S`` seconds during a long embedding run, so semantic coverage grows
+   while it works.
+
+One process refreshes an index dir at a time (an advisory file lock); others skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import tantivy
+from sqlalchemy import and_, delete, false, func, insert, or_, select
+from sqlalchemy.engine import Engine
+
+from paperboy.config import Settings
+from paperboy.index import keyword as kw
+from paperboy.index import vectors as vx
+from paperboy.index.embedder import Embedder, get_embedder, paper_text
+from paperboy.index.models import PaperEmbedding
+from paperboy.store.models import Paper, utcnow
+
+log = logging.getLogger(__name__)
+
+papers = Paper.__table__
+emb_t = PaperEmbedding.__table__
+
+KEYWORD_SCHEMA_VERSION = 2
+SLACK = dt.timedelta(seconds=120)  # re-read window for late-committing writers
+KEYWORD_BATCH = 20_000
+EMBED_BATCH = 256
+ANN_EVERY_S = 60.0
+
+
+def keyword_dir(settings: Settings) -> Path:
+    return settings.resolved_index_dir / "keyword"
+
+
+def _state_path(settings: Settings, name: str) -> Path:
+    return settings.resolved_index_dir / f"{name}-state.json"
+
+
+def read_state(settings: Settings, name: str) -> dict:
+    try:
+        return json.loads(_state_path(settings, name).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def write_state(settings: Settings, name: str, state: dict) -> None:
+    path = _state_path(settings, name)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(state, default=str))
+    os.replace(tmp, path)
+
+
+def _ts(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+@contextlib.contextmanager
+def refresh_lock(settings: Settings):
+    """Yield True if this caller holds the index dir's refresh lock, else False."""
+    settings.resolved_index_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(settings.resolved_index_dir / ".refresh.lock", "a+")  # noqa: SIM115
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+class _Bars:
+    """Rich progress bars when asked for, nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar = None
+        if enabled:
+            from paperboy import clitools
+
+            self.bar = clitools.progress()
+            self.bar.start()
+
+    def task(self, name: str, total: int | None):
+        return self.bar.add_task(name, total=total, status="") if self.bar else None
+
+    def advance(self, task, n: int, status: str = "") -> None:
+        if self.bar is not None and task is not None:
+            self.bar.update(task, advance=n, status=status)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+# --- 1. keyword -----------------------------------------------------------------------
+
+
+def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = None) -> dict:
+    state = read_state(settings, "keyword")
+    path = keyword_dir(settings)
+    if state.get("schema") != KEYWORD_SCHEMA_VERSION or not path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+        state = {"schema": KEYWORD_SCHEMA_VERSION, "watermark": None}
+    index = kw.open_index(path)
+    schema = index.schema
+    fresh = index.searcher().num_docs == 0
+    since = _ts(state.get("watermark"))
+    cols = (papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors_text, papers.c.categories,
+            papers.c.announced_on, papers.c.submitted_at, papers.c.upvotes, papers.c.hidden, papers.c.modified_at)
+    cond = papers.c.modified_at >= since - SLACK if since else True
+    with engine.connect() as conn:
+        todo = conn.execute(select(func.count()).select_from(papers).where(cond)).scalar_one()
+    done = 0
+    if todo == 0:
+        write_state(settings, "keyword", state)
+        return {"keyword_indexed": 0}
+    task = bars.task("keyword index", todo) if bars else None
+    writer = index.writer(heap_size=128_000_000, num_threads=1)
+    try:
+        pending = 0
+        last = None
+        buffer: list = []
+
+        def flush() -> None:
+            # Replace, not duplicate: delete the batch's ids (ops apply in order), then add.
+            if not fresh and buffer:
+                writer.delete_documents_by_query(
+                    tantivy.Query.term_set_query(schema, "id", [int(r.id) for r in buffer]))
+            for r in buffer:
+                writer.add_document(kw.paper_document(schema, r))
+            buffer.clear()
+
+        with engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+                select(*cols).where(cond).order_by(papers.c.modified_at, papers.c.id)
+            )
+            for row in result:
+                buffer.append(row)
+                pending += 1
+                last = row.modified_at
+                if len(buffer) >= 2000:
+                    flush()
+                if pending >= KEYWORD_BATCH:
+                    writer.commit()
+                    state["watermark"] = last.isoformat()
+                    write_state(settings, "keyword", state)
+                    done += pending
+                    if bars:
+                        bars.advance(task, pending)
+                    pending = 0
+            flush()
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.rollback()
+        raise
+    done += pending
+    if bars:
+        bars.advance(task, pending)
+    if last is not None:
+        state["watermark"] = last.isoformat()
+    write_state(settings, "keyword", state)
+    return {"keyword_indexed": done}
+
+
+# --- 2. embeddings --------------------------------------------------------------------
+
+
+def _missing_condition(model: str):
+    joined = papers.outerjoin(emb_t, and_(emb_t.c.paper_id == papers.c.id, emb_t.c.model == model))
+    cond = and_(papers.c.hidden == false(),
+                or_(emb_t.c.paper_id.is_(None), emb_t.c.content_hash != papers.c.content_hash))
+    return joined, cond
+
+
+def count_missing(engine: Engine, model: str) -> int:
+    joined, cond = _missing_condition(model)
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(joined).where(cond)).scalar_one()
+
+
+def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = None,
+                  batch_size: int = EMBED_BATCH, on_batch=None, stop: threading.Event | None = None) -> int:
+    """Embed new and changed papers; returns how many were embedded."""
+    joined, cond = _missing_condition(embedder.name)
+    total = count_missing(engine, embedder.name)
+    if total == 0:
+        return 0
+    task = bars.task(f"embedding ({embedder.name})", total) if bars else None
+    done, last_id = 0, 0
+    started = time.perf_counter()
+    while not (stop and stop.is_set()):
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash)
+                .select_from(joined).where(cond, papers.c.id > last_id).order_by(papers.c.id).limit(batch_size)
+            ).all()
+        if not rows:
+            break
+        vecs = embedder.embed([paper_text(r.title, r.abstract) for r in rows])
+        now = utcnow()
+        ids = [r.id for r in rows]
+        with engine.begin() as conn:
+            conn.execute(delete(emb_t).where(emb_t.c.model == embedder.name, emb_t.c.paper_id.in_(ids)))
+            conn.execute(insert(emb_t), [
+                {"paper_id": r.id, "model": embedder.name, "content_hash": r.content_hash,
+                 "dim": embedder.dim, "vector": v.astype("<f4").tobytes(), "embedded_at": now}
+                for r, v in zip(rows, vecs, strict=True)
+            ])
+        last_id = ids[-1]
+        done += len(rows)
+        if bars:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bars.advance(task, len(rows), f"{rate:.1f} papers/s")
+        if on_batch:
+            on_batch()
+    return done
+
+
+# --- 3. ANN file ----------------------------------------------------------------------
+
+
+def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> dict:
+    name = embedder.name
+    path = vx.vector_file(settings.resolved_index_dir, name)
+    states = read_state(settings, "vectors")
+    state = states.get(name, {})
+    index = vx.load_hnsw(path) if state and path.exists() else None
+    if index is None:
+        index, state = vx.new_hnsw(embedder.dim), {}
+    since = _ts(state.get("watermark"))
+    cond = emb_t.c.model == name
+    if since:
+        cond = and_(cond, emb_t.c.embedded_at >= since - SLACK)
+    added, last = 0, since
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=5000).execute(
+            select(emb_t.c.paper_id, emb_t.c.vector, emb_t.c.embedded_at).where(cond).order_by(emb_t.c.embedded_at)
+        )
+        while chunk := result.fetchmany(5000):
+            ids = np.array([r.paper_id for r in chunk], dtype=np.uint64)
+            mat = np.frombuffer(b"".join(r.vector for r in chunk), dtype="<f4").reshape(len(chunk), embedder.dim)
+            vx.upsert(index, ids, mat)
+            added += len(chunk)
+            last = chunk[-1].embedded_at
+    if added or not path.exists():
+        vx.save_hnsw(index, path)
+    if last is not None:
+        state["watermark"] = last.isoformat()
+    state["size"] = len(index)
+    states[name] = state
+    write_state(settings, "vectors", states)
+    return {"vectors_added": added, "vectors_total": len(index)}
+
+
+# --- all of it ------------------------------------------------------------------------
+
+
+def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, embed: bool = True,
+                  embedder: Embedder | None = None, stop: threading.Event | None = None) -> dict:
+    """Bring the keyword index, the stored embeddings and the ANN file up to date."""
+    with refresh_lock(settings) as mine:
+        if not mine:
+            return {"skipped": "another process or thread is refreshing this index dir"}
+        bars = _Bars(progress)
+        try:
+            stats = refresh_keyword(settings, engine, bars)
+            emb = embedder or get_embedder(settings.embedder) if embed else None
+            if emb is None or emb.dim == 0:
+                return stats
+            last_ann = [time.monotonic()]
+
+            def maybe_ann() -> None:
+                if time.monotonic() - last_ann[0] >= ANN_EVERY_S:
+                    refresh_vectors(settings, engine, emb)
+                    last_ann[0] = time.monotonic()
+
+            stats["embedded"] = embed_missing(engine, emb, bars=bars, on_batch=maybe_ann, stop=stop)
+            stats.update(refresh_vectors(settings, engine, emb))
+            return stats
+        finally:
+            bars.close()
+
+
+def start_background_indexer(settings: Settings, engine: Engine, *, interval: float = 30.0) -> threading.Thread:
+    """A daemon thread that keeps refreshing the indexes (keyword first, then vectors)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                refresh_index(settings, engine, progress=False, stop=stop)
+            except Exception:  # keep serving; the next round retries
+                log.exception("index refresh failed")
+            stop.wait(interval)
+
+    thread = threading.Thread(target=loop, name="paperboy-indexer", daemon=True)
+    thread.stop = stop  # type: ignore[attr-defined]
+    thread.start()
+    return thread

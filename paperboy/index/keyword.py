@@ -1,0 +1,233 @@
+"""The keyword index: tantivy (BM25 per field, summed with field weights).
+
+One tantivy index per node under ``settings.resolved_index_dir / "keyword"``, fed from
+the database (the system of record) by ``jobs.refresh_index``. Queries are built from
+``query.ParsedQuery`` with tantivy's query objects; user text never reaches tantivy's
+own query parser, so its operators mean nothing here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import tantivy
+
+from paperboy.index.query import ParsedQuery
+
+# Field weights (boosts on per-field BM25), tuned on SciFact train (docs/search.md).
+# ``body`` is title + abstract (one BM25 field measured best: 0.695 vs 0.689 for
+# separate fields at their best weights); ``title`` adds a bonus on top, so a title
+# match beats the same match in the abstract; ``authors`` counts least.
+TITLE_BOOST = 0.2
+BODY_BOOST = 1.0
+AUTHORS_BOOST = 0.3
+
+TEXT = "pb_text"
+NAME = "pb_name"
+CATS = "pb_cats"
+
+
+def _text_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _name_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def _cats_analyzer() -> tantivy.TextAnalyzer:
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).filter(tantivy.Filter.lowercase()).build()
+
+
+TEXT_ANALYZER = _text_analyzer()
+NAME_ANALYZER = _name_analyzer()
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> tuple[str, ...]:
+    """The index terms of one word (as the title/abstract fields analyse it)."""
+    return tuple(TEXT_ANALYZER.analyze(word))
+
+
+def text_terms(text: str) -> list[str]:
+    return list(TEXT_ANALYZER.analyze(text))
+
+
+def name_terms(text: str) -> list[str]:
+    return list(NAME_ANALYZER.analyze(text))
+
+
+def build_schema() -> tantivy.Schema:
+    b = tantivy.SchemaBuilder()
+    b.add_unsigned_field("id", stored=False, indexed=True, fast=True)
+    b.add_text_field("title", stored=False, tokenizer_name=TEXT)
+    b.add_text_field("body", stored=False, tokenizer_name=TEXT)  # title + abstract
+    b.add_text_field("authors", stored=False, tokenizer_name=NAME)
+    b.add_text_field("cats", stored=False, tokenizer_name=CATS, index_option="basic")
+    b.add_integer_field("day", indexed=True, fast=True)  # YYYYMMDD of the announce date
+    b.add_integer_field("votes", indexed=False, fast=True)
+    b.add_unsigned_field("hidden", indexed=True, fast=True)
+    return b.build()
+
+
+def day_number(day: dt.date | None) -> int:
+    return day.year * 10000 + day.month * 100 + day.day if day else 0
+
+
+def open_index(path: Path) -> tantivy.Index:
+    path.mkdir(parents=True, exist_ok=True)
+    index = tantivy.Index(build_schema(), path=str(path), reuse=True)
+    index.register_tokenizer(TEXT, _text_analyzer())
+    index.register_tokenizer(NAME, _name_analyzer())
+    index.register_tokenizer(CATS, _cats_analyzer())
+    return index
+
+
+@dataclass
+class KeywordResult:
+    ids: list[int]
+    scores: list[float]
+    total: int
+
+
+class KeywordIndex:
+    """Read side of the keyword index (thread-safe; call ``reload`` to see new commits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.index = open_index(path)
+        self.schema = self.index.schema
+
+    def reload(self) -> None:
+        self.index.reload()
+
+    def num_docs(self) -> int:
+        return self.index.searcher().num_docs
+
+    # --- query building
+    def _term(self, field: str, value) -> tantivy.Query:
+        return tantivy.Query.term_query(self.schema, field, value)
+
+    def _text_match(self, terms: list[str], field: str) -> tantivy.Query | None:
+        if not terms:
+            return None
+        if len(terms) == 1:
+            return self._term(field, terms[0])
+        return tantivy.Query.phrase_query(self.schema, field, terms)
+
+    def _any_field(self, clauses: list[tantivy.Query | None]) -> tantivy.Query | None:
+        clauses = [c for c in clauses if c is not None]
+        if not clauses:
+            return None
+        if len(clauses) == 1:
+            return clauses[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
+
+    def words_query(self, words: list[str], *, title_boost: float = TITLE_BOOST,
+                    body_boost: float = BODY_BOOST, authors_boost: float = AUTHORS_BOOST) -> tantivy.Query | None:
+        """Free words: BM25 over title, abstract and authors, any word may match."""
+        should: list[tuple] = []
+        for word in words:
+            for term in text_terms(word):
+                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("title", term), title_boost)))
+                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("body", term), body_boost)))
+            if authors_boost > 0:
+                for term in name_terms(word):
+                    should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("authors", term), authors_boost)))
+        if not should:
+            return None
+        return tantivy.Query.boolean_query(should)
+
+    def filter_clauses(self, q: ParsedQuery) -> list[tuple]:
+        """Everything but the free words: phrases, exclusions, filters, hidden."""
+        Occur = tantivy.Occur
+        clauses: list[tuple] = []
+        for phrase in q.phrases:
+            terms = text_terms(phrase)
+            match = self._text_match(terms, "body")
+            if match is not None:
+                clauses.append((Occur.Must, match))
+        for ex in q.excluded:
+            terms = text_terms(ex)
+            match = self._text_match(terms, "body")
+            if match is not None:
+                clauses.append((Occur.MustNot, match))
+        for author in q.authors:
+            match = self._text_match(name_terms(author), "authors")
+            if match is None:
+                match = tantivy.Query.empty_query()
+            clauses.append((Occur.Must, match))
+        for cat in q.categories:
+            clauses.append((Occur.Must, self._term("cats", cat.lower())))
+        if q.date_from or q.date_to:
+            clauses.append((Occur.Must, tantivy.Query.range_query(
+                self.schema, "day", tantivy.FieldType.Integer,
+                day_number(q.date_from) if q.date_from else None,
+                day_number(q.date_to) if q.date_to else None,
+            )))
+        clauses.append((Occur.MustNot, self._term("hidden", 1)))
+        return clauses
+
+    def build(self, q: ParsedQuery, *, with_words: bool = True, **boosts) -> tantivy.Query:
+        clauses = self.filter_clauses(q)
+        words = self.words_query(q.words, **boosts) if with_words else None
+        if words is not None:
+            clauses.append((tantivy.Occur.Must, words))
+        if not any(occ == tantivy.Occur.Must for occ, _ in clauses):
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    # --- searching
+    def search(self, query: tantivy.Query, *, limit: int, offset: int = 0, order_by: str | None = None,
+               count: bool = True) -> KeywordResult:
+        searcher = self.index.searcher()
+        if limit <= 0:
+            res = searcher.search(query, limit=1, count=True)
+            return KeywordResult([], [], res.count or 0)
+        kwargs = {"order_by_field": order_by, "order": tantivy.Order.Desc} if order_by else {}
+        res = searcher.search(query, limit=limit, offset=offset, count=count, **kwargs)
+        addrs = [addr for _, addr in res.hits]
+        ids = searcher.fast_field_values("id", addrs) if addrs else []
+        scores = [float(s) for s, _ in res.hits]
+        return KeywordResult([int(i) for i in ids], scores, int(res.count or 0) if count else len(ids))
+
+    def restrict(self, q: ParsedQuery, ids: list[int]) -> set[int]:
+        """Which of ``ids`` pass the query's filters (phrases, exclusions, filters, hidden)."""
+        if not ids:
+            return set()
+        clauses = self.filter_clauses(q)
+        clauses.append((tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", [int(i) for i in ids])))
+        res = self.search(tantivy.Query.boolean_query(clauses), limit=len(ids), count=False)
+        return set(res.ids)
+
+
+def paper_document(schema: tantivy.Schema, row) -> tantivy.Document:
+    day = row.announced_on or (row.submitted_at.date() if row.submitted_at else None)
+    return tantivy.Document.from_dict(
+        {
+            "id": int(row.id),
+            "title": row.title or "",
+            "body": f"{row.title or ''}\n{row.abstract or ''}",
+            "authors": row.authors_text or "",
+            "cats": row.categories or "",
+            "day": day_number(day),
+            "votes": int(row.upvotes or 0),
+            "hidden": 1 if row.hidden else 0,
+        },
+        schema,
+    )

@@ -1,0 +1,356 @@
+"""Search service (owned by index): hybrid keyword + semantic search and similar papers.
+
+Contract used by the web, digest and CLI:
+    service.search(query: str, *, limit=20, offset=0, category=None, date_from=None,
+                   date_to=None, author=None, sort="relevance") -> SearchResults
+    service.similar(arxiv_id: str, *, limit=10) -> list[Hit]
+
+One service object per (index dir, database) is shared by all threads of a process.
+It re-opens the index files when another process (the worker) has changed them, and
+never raises for a query: problems come back as ``messages`` / ``error``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from paperboy.config import Settings
+from paperboy.index import fusion, jobs
+from paperboy.index.embedder import Embedder, embedder_name, get_embedder
+from paperboy.index.keyword import KeywordIndex, text_terms
+from paperboy.index.models import PaperEmbedding
+from paperboy.index.query import ParsedQuery, parse_date_range, parse_query
+from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
+from paperboy.index.vectors import VectorSearcher, vector_file
+from paperboy.store.models import Paper
+
+log = logging.getLogger(__name__)
+
+SORTS = ("relevance", "date", "votes")
+MODES = ("hybrid", "keyword", "semantic")
+MAX_LIMIT = 1000
+MAX_OFFSET = 10_000
+CANDIDATES = 100  # per ranker, before fusion
+SYNC_BUILD_MAX = 50_000
+# Semantic matches below this cosine are noise (all-MiniLM-L6-v2: the median of a SciFact
+# claim's top-100 is 0.38; cutting at 0.25 changes no SciFact figure). Without it every
+# query, even gibberish, would "match" its nearest papers.
+MIN_SIMILARITY = 0.25  # a fresh instance indexes this many papers inline on first use
+
+
+@dataclass
+class Hit:
+    paper_id: int
+    arxiv_id: str
+    score: float
+    snippet: str = ""  # HTML-safe snippet with <mark> around matched terms
+    title_html: str = ""  # HTML-safe title with <mark> around matched terms
+
+
+@dataclass
+class SearchResults:
+    hits: list[Hit]
+    total: int
+    query: str
+    semantic_coverage: float = 0.0  # share of the corpus with vectors
+    messages: list[str] = field(default_factory=list)
+    redirect_arxiv_id: str | None = None  # the query was an arXiv id/URL of a stored paper
+    error: str | None = None  # the query could not run at all (messages say why)
+    mode: str = "hybrid"  # what actually ran: hybrid, keyword, semantic
+
+
+def _stamp(path) -> tuple | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _as_date(value, name: str, messages: list[str], *, end: bool) -> dt.date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        lo, hi = parse_date_range(str(value).strip())
+        return hi if end else lo
+    except ValueError:
+        messages.append(f"{name} '{str(value)[:40]}' is not a date (YYYY-MM-DD); ignored.")
+        return None
+
+
+class SearchService:
+    def __init__(self, settings: Settings, engine: Engine, *, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._embedder = embedder
+        self.model = embedder.name if embedder else embedder_name(settings.embedder)
+        self.semantic_enabled = self.model != "null"
+        self._lock = threading.RLock()
+        self._kw: KeywordIndex | None = None
+        self._kw_stamp: float | None = None
+        self._vec = VectorSearcher(vector_file(settings.resolved_index_dir, self.model)) if self.semantic_enabled else None
+        self._visible_docs = 0
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # --- readers --------------------------------------------------------------------
+    def _keyword_stamp(self):
+        return _stamp(self.settings.resolved_index_dir / "keyword-state.json")
+
+    def _ensure_keyword_index(self) -> None:
+        """A fresh small instance builds its keyword index inline (seconds); bigger ones wait for the indexer."""
+        if self._keyword_stamp() is not None:
+            return
+        with self.engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(Paper)).scalar_one()
+        if n <= SYNC_BUILD_MAX:
+            # Blocks only if another thread or process holds the lock (it is building it).
+            for _ in range(600):
+                done = jobs.refresh_index(self.settings, self.engine, progress=False, embed=False)
+                if "skipped" not in done or self._keyword_stamp() is not None:
+                    return
+                time.sleep(0.1)
+
+    def _refresh_readers(self) -> None:
+        """Re-open what another process (or thread) changed: two stat() calls when nothing did."""
+        stamp = self._keyword_stamp()
+        vstamp = _stamp(self._vec.path) if self._vec is not None else None
+        if self._kw is not None and stamp == self._kw_stamp and (self._vec is None or vstamp == self._vec.stamp):
+            return
+        with self._lock:
+            if stamp is None:
+                self._ensure_keyword_index()
+                stamp = self._keyword_stamp()
+            if self._kw is None and stamp is not None:
+                self._kw = KeywordIndex(jobs.keyword_dir(self.settings))
+                self._kw_stamp = None
+            if self._kw is not None and stamp != self._kw_stamp:
+                self._kw.reload()
+                q = self._kw.build(ParsedQuery(raw=""))
+                self._visible_docs = self._kw.search(q, limit=0).total
+                self._kw_stamp = stamp
+            if self._vec is not None and _stamp(self._vec.path) != self._vec.stamp:
+                self._vec = VectorSearcher(self._vec.path)
+
+    def semantic_coverage(self) -> float:
+        if self._vec is None or self._visible_docs == 0:
+            return 0.0
+        return round(min(1.0, self._vec.size / self._visible_docs), 4)
+
+    def _embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            if text in self._qcache:
+                self._qcache.move_to_end(text)
+                return self._qcache[text]
+            if self._embedder is None:
+                self._embedder = get_embedder(self.settings.embedder)
+        vec = self._embedder.embed_query(text)
+        with self._lock:
+            self._qcache[text] = vec
+            while len(self._qcache) > 2048:
+                self._qcache.popitem(last=False)
+        return vec
+
+    # --- search ---------------------------------------------------------------------
+    def search(self, query: str, *, limit: int = 20, offset: int = 0, category: str | None = None,
+               date_from=None, date_to=None, author: str | None = None, sort: str = "relevance",
+               mode: str = "hybrid") -> SearchResults:
+        text = query if isinstance(query, str) else ("" if query is None else str(query))
+        try:
+            return self._search(text, limit=limit, offset=offset, category=category, date_from=date_from,
+                                date_to=date_to, author=author, sort=sort, mode=mode)
+        except Exception:
+            log.exception("search failed for %r", text[:200])
+            return SearchResults([], 0, text, self.semantic_coverage(),
+                                 ["Search failed; the error was logged."], error="Search failed.")
+
+    def _search(self, text: str, *, limit, offset, category, date_from, date_to, author, sort, mode) -> SearchResults:
+        q = parse_query(text)
+        messages = list(q.messages)
+        try:
+            limit = max(1, min(int(limit), MAX_LIMIT))
+            offset = max(0, min(int(offset), MAX_OFFSET))
+        except (TypeError, ValueError):
+            limit, offset = 20, 0
+        if sort not in SORTS:
+            messages.append(f"Unknown sort '{str(sort)[:20]}'; sorted by relevance.")
+            sort = "relevance"
+        if mode not in MODES:
+            mode = "hybrid"
+        if q.arxiv_id:
+            self._refresh_readers()
+            return self._redirect(q, text, messages)
+        extra = parse_query(" ".join(
+            ([f'cat:{c}' for c in str(category).split()] if category else [])
+            + ([f'author:"{str(author).replace(chr(34), " ")}"'] if author else [])
+        ))
+        q.categories += extra.categories
+        q.authors += extra.authors
+        messages += extra.messages
+        lo = _as_date(date_from, "date_from", messages, end=False)
+        hi = _as_date(date_to, "date_to", messages, end=True)
+        if lo and (q.date_from is None or lo > q.date_from):
+            q.date_from = lo
+        if hi and (q.date_to is None or hi < q.date_to):
+            q.date_to = hi
+
+        self._refresh_readers()
+        coverage = self.semantic_coverage()
+        if q.is_empty:
+            return SearchResults([], 0, text, coverage, messages or ["Type something to search for."],
+                                 error="Empty query.", mode=mode)
+        kwi = self._kw
+        if kwi is None:
+            messages.append("The search index is being built; try again in a moment.")
+            return SearchResults([], 0, text, coverage, messages, mode=mode)
+
+        ranking_text = q.text
+        if sort != "relevance" or not ranking_text:
+            order_by = "votes" if sort == "votes" else "day"
+            res = kwi.search(kwi.build(q), limit=limit, offset=offset, order_by=order_by)
+            hits = self._hits(res.ids, [float(s) for s in res.scores], q)
+            return SearchResults(hits, res.total, text, coverage, messages, mode="keyword")
+
+        k = max(CANDIDATES, offset + limit)
+        keyword = ([], [])
+        total_kw = 0
+        if mode != "semantic":
+            res = kwi.search(kwi.build(q), limit=k)
+            keyword, total_kw = (res.ids, res.scores), res.total
+        semantic: tuple[list[int], list[float]] = ([], [])
+        vec = self._vec
+        if mode != "keyword":
+            if vec is None:
+                if mode == "semantic":
+                    messages.append("Semantic search is switched off on this instance (embedder 'null').")
+            elif vec.size == 0:
+                messages.append("Semantic search is not ready yet: paper vectors are still being computed.")
+            else:
+                qv = self._embed_query(ranking_text)
+                want = k * (4 if (q.has_filters or q.phrases or q.excluded) else 1) + 10
+                ids, scores = vec.search(qv, want)
+                allowed = kwi.restrict(q, ids)
+                pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if i in allowed and s >= MIN_SIMILARITY][:k]
+                semantic = ([i for i, _ in pairs], [s for _, s in pairs])
+                if coverage < 0.99:
+                    messages.append(f"Semantic matches cover {coverage:.0%} of the papers so far; the rest are being embedded.")
+        if mode == "keyword" or not semantic[0]:
+            ranked, ran = keyword, ("keyword" if mode != "semantic" else "semantic")
+        elif mode == "semantic":
+            ranked, ran = semantic, "semantic"
+        else:
+            ranked, ran = fusion.fuse(keyword, semantic), "hybrid"
+        kw_set = set(keyword[0])
+        total = total_kw if ran == "keyword" else total_kw + sum(1 for i in semantic[0] if i not in kw_set)
+        if ran == "semantic":
+            total = len(semantic[0])
+        page_ids = ranked[0][offset:offset + limit]
+        page_scores = ranked[1][offset:offset + limit]
+        hits = self._hits(page_ids, page_scores, q)
+        return SearchResults(hits, total, text, coverage, messages, mode=ran)
+
+    def _redirect(self, q: ParsedQuery, text: str, messages: list[str]) -> SearchResults:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract).where(
+                    Paper.arxiv_id == q.arxiv_id, Paper.hidden.is_(False))
+            ).first()
+        coverage = self.semantic_coverage()
+        if row is None:
+            messages.append(f"arXiv:{q.arxiv_id} is not in this instance (yet).")
+            return SearchResults([], 0, text, coverage, messages, mode="id")
+        messages.append(f"Going straight to arXiv:{row.arxiv_id}.")
+        hit = Hit(row.id, row.arxiv_id, 1.0, highlight(row.abstract, set(), window=WINDOW_CHARS), html.escape(row.title))
+        return SearchResults([hit], 1, text, coverage, messages, redirect_arxiv_id=row.arxiv_id, mode="id")
+
+    def _hits(self, ids: list[int], scores: list[float], q: ParsedQuery | None) -> list[Hit]:
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = {r.id: r for r in conn.execute(
+                select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.hidden).where(Paper.id.in_(ids))
+            )}
+        terms = query_terms(q.words + q.phrases) if q else set()
+        hits = []
+        for pid, score in zip(ids, scores, strict=True):
+            row = rows.get(pid)
+            if row is None or row.hidden:
+                continue  # deleted or hidden since the index was written
+            hits.append(Hit(pid, row.arxiv_id, float(score), highlight(row.abstract or "", terms, window=WINDOW_CHARS),
+                            highlight(row.title or "", terms)))
+        return hits
+
+    # --- similar --------------------------------------------------------------------
+    def similar(self, arxiv_id: str, *, limit: int = 10) -> list[Hit]:
+        try:
+            return self._similar(arxiv_id, limit=limit)
+        except Exception:
+            log.exception("similar failed for %r", str(arxiv_id)[:100])
+            return []
+
+    def _similar(self, arxiv_id: str, *, limit: int) -> list[Hit]:
+        from paperboy.index.query import match_arxiv_id
+
+        ident = match_arxiv_id(str(arxiv_id or "")) or str(arxiv_id or "").strip()
+        limit = max(1, min(int(limit), 100))
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(Paper.id, Paper.title, Paper.abstract).where(Paper.arxiv_id == ident, Paper.hidden.is_(False))
+            ).first()
+            if row is None:
+                return []
+            stored = None
+            if self.semantic_enabled:
+                stored = conn.execute(select(PaperEmbedding.vector).where(
+                    PaperEmbedding.paper_id == row.id, PaperEmbedding.model == self.model)).scalar()
+        self._refresh_readers()
+        kwi, vec = self._kw, self._vec
+        if kwi is None:
+            return []
+        empty = ParsedQuery(raw="")
+        if vec is not None and vec.size > 0:
+            v = vec.vector(row.id)
+            if v is None and stored is not None:
+                v = np.frombuffer(stored, dtype="<f4")
+            if v is None:
+                from paperboy.index.embedder import paper_text
+
+                v = self._embed_query(paper_text(row.title, row.abstract))
+            ids, scores = vec.search(v, limit * 2 + 10)
+            pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if i != row.id]
+            allowed = kwi.restrict(empty, [i for i, _ in pairs])
+            pairs = [(i, s) for i, s in pairs if i in allowed][:limit]
+        else:
+            # No vectors: more-like-this over the title and the start of the abstract.
+            words = (row.title + " " + " ".join((row.abstract or "").split()[:60])).split()
+            words = [w for w in dict.fromkeys(x.lower() for x in words) if text_terms(w)][:48]
+            res = kwi.search(kwi.build(ParsedQuery(raw="", words=words)), limit=limit + 1)
+            pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id][:limit]
+        return self._hits([i for i, _ in pairs], [s for _, s in pairs], None)
+
+
+_services: dict[tuple, SearchService] = {}
+_services_lock = threading.Lock()
+
+
+def get_search_service(settings: Settings, engine: Engine) -> SearchService:
+    """The process-wide service for these settings and this engine (thread-safe)."""
+    key = (str(settings.resolved_index_dir.resolve()), settings.embedder, id(engine))
+    with _services_lock:
+        svc = _services.get(key)
+        if svc is None or svc.engine is not engine:
+            svc = _services[key] = SearchService(settings, engine)
+        return svc

@@ -1,0 +1,74 @@
+"""HTML-safe snippets: the text is escaped piece by piece and only our <mark> is added.
+
+A word is marked when it analyses (lower-case, ASCII fold, English stem) to one of the
+query's terms, so "transformers" is marked for the query "transformer". A regex built
+from the terms' prefixes finds the candidates; each is then checked with the analyser.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+
+from paperboy.index.keyword import stem
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+WINDOW_CHARS = 280
+
+
+def query_terms(words: list[str]) -> set[str]:
+    terms: set[str] = set()
+    for w in words:
+        for m in _WORD.finditer(w):
+            terms.update(stem(m.group(0)[:40]))
+    return terms
+
+
+@lru_cache(maxsize=1024)
+def _candidates(terms: frozenset[str]) -> re.Pattern | None:
+    prefixes = sorted({t[: max(1, min(len(t) - 1, 6))] if len(t) > 3 else t for t in terms if t}, key=len, reverse=True)
+    if not prefixes:
+        return None
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*", re.IGNORECASE)
+
+
+def highlight(text: str, terms: set[str], *, window: int | None = None) -> str:
+    """``text`` escaped, matched words in <mark>; cut to the ``window`` characters with most matches."""
+    text = text or ""
+    pattern = _candidates(frozenset(terms)) if terms else None
+    spans: list[tuple[int, int]] = []
+    if pattern is not None:
+        for m in pattern.finditer(text):
+            if any(t in terms for t in stem(m.group(0)[:40])):
+                spans.append(m.span())
+    lo, hi = 0, len(text)
+    if window and len(text) > window:
+        start = 0
+        if spans:
+            best, j = -1, 0
+            for i, (s, _) in enumerate(spans):
+                while j < len(spans) and spans[j][1] <= s + window - 40:
+                    j += 1
+                if j - i > best:
+                    best, start = j - i, s
+            start = max(0, min(start - 40, len(text) - window))
+        if start > 0:
+            space = text.find(" ", start)
+            start = space + 1 if 0 <= space < start + 30 else start
+        lo, hi = start, min(len(text), start + window)
+        if hi < len(text):
+            space = text.rfind(" ", lo, hi)
+            hi = space if space > lo + window // 2 else hi
+    out: list[str] = ["… "] if lo > 0 else []
+    pos = lo
+    for s, e in spans:
+        if s < lo or e > hi:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:hi]))
+    if hi < len(text):
+        out.append(" …")
+    return "".join(out)

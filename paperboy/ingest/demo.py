@@ -1,0 +1,43 @@
+"""First-run data: the recorded sample listings when present, else last week of arXiv."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from paperboy.clitools import console, progress
+from paperboy.config import Settings
+from paperboy.ingest.listing import SOURCE, listing_files, read_listing
+from paperboy.ingest.pipeline import UpsertCounts, run_source
+from paperboy.store.models import Paper
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def sample_dir(settings: Settings) -> Path | None:
+    candidates = [Path(settings.sample_data_dir)] if settings.sample_data_dir else []
+    candidates.append(PROJECT.parent / "shared" / "data" / "arxiv" / "daily")
+    return next((p for p in candidates if p.is_dir()), None)
+
+
+def import_sample(settings: Settings, engine: Engine) -> UpsertCounts:
+    folder = sample_dir(settings)
+    total = UpsertCounts()
+    if folder is None:
+        from paperboy.ingest.arxiv_api import ingest_recent
+
+        console.print("no sample data found: fetching the last 7 days of arXiv (cs.*) instead")
+        return ingest_recent(settings, engine, since=dt.date.today() - dt.timedelta(days=7))
+    files = listing_files([folder])
+    with progress() as bar:
+        task = bar.add_task("sample papers", total=len(files), status="")
+        for path in files:
+            total.add(run_source(engine, f"{SOURCE}:{path.resolve()}", read_listing(path)))
+            bar.update(task, advance=1, status=path.name)
+    with engine.connect() as conn:
+        n = conn.scalar(select(func.count()).select_from(Paper))
+    console.print(f"sample imported from {folder}: {total.inserted} new, {n} papers stored")
+    return total

@@ -1,0 +1,376 @@
+"""One normaliser for every source: ids, names, text, dates, categories, links.
+
+Every source module turns its raw format into ``PaperRecord`` through these helpers,
+so the same paper from the API, OAI-PMH, a snapshot or a daily listing compares equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+import orjson
+
+
+class BadRecord(ValueError):
+    """A record that cannot be stored; the message says which field and why."""
+
+
+# --- arXiv ids -------------------------------------------------------------------
+
+_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
+_PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}")
+_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
+_ID_PREFIX = re.compile(
+    r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.IGNORECASE
+)
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None]:
+    """``'arXiv:2503.11731v2'`` → ``('2503.11731', 2)``; accepts URLs and old-style ids.
+
+    Raises BadRecord for anything that is not an arXiv identifier.
+    """
+    if not isinstance(text, str):
+        raise BadRecord(f"arXiv id must be text, got {type(text).__name__}")
+    m = _PLAIN_NEW_ID.fullmatch(text)
+    if m:  # fast path: a bare new-style id without version, the common case
+        return text, None
+    s = _ID_PREFIX.sub("", text.strip())
+    s = s.removesuffix(".pdf").rstrip("/")
+    for pattern in (_NEW_ID, _OLD_ID):
+        m = pattern.fullmatch(s)
+        if m:
+            arxiv_id = m.group("id")
+            if pattern is _NEW_ID:
+                yymm = int(arxiv_id[2:4])
+                if not 1 <= yymm <= 12:
+                    break
+            return arxiv_id, int(m.group("v")) if m.group("v") else None
+    raise BadRecord(f"not an arXiv id: {text[:80]!r}")
+
+
+def is_arxiv_id(text: str) -> bool:
+    try:
+        parse_arxiv_id(text)
+    except BadRecord:
+        return False
+    return True
+
+
+# --- text ------------------------------------------------------------------------
+
+_WS = re.compile(r"\s+")
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse the hard line breaks and runs of spaces arXiv keeps in titles and abstracts."""
+    if not text:
+        return ""
+    if text.isascii():
+        # Fast path for the common hard-wrapped ASCII text: only single newlines to mend.
+        t = text.strip().replace("\n", " ")
+        if "  " not in t and "\t" not in t and "\r" not in t and "\x0b" not in t and "\x0c" not in t \
+                and not (_HAS_LOW_SEP(t) and _ODD_ASCII_WS.search(t)):
+            return t
+    # Same result as _WS.sub(" ", text).strip() (both use str.isspace), several times faster.
+    return " ".join(text.split())
+
+
+_ODD_ASCII_WS = re.compile(r"[\t\r\x0b\x0c\x1c-\x1f]")
+
+
+def _HAS_LOW_SEP(t: str) -> bool:  # noqa: N802 - reads as a constant test
+    return "\x1c" in t or "\x1d" in t or "\x1e" in t or "\x1f" in t
+
+
+def clean_optional(text: str | None) -> str | None:
+    cleaned = clean_text(text)
+    return cleaned or None
+
+
+_ACCENTS = {
+    "'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303",
+    "=": "\u0304", ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306",
+    "H": "\u030b", "k": "\u0328", "r": "\u030a", "d": "\u0323", "b": "\u0331",
+}
+_LETTERS = {
+    "ss": "ß", "o": "ø", "O": "Ø", "l": "ł", "L": "Ł", "ae": "æ", "AE": "Æ",
+    "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å", "i": "ı", "j": "ȷ",
+}
+# \'a  \'{a}  {\'a}  \c{c}  \c c  \v{s}  \"{\i}
+_ACCENT_RE = re.compile(
+    r"\{?\\(?P<cmd>['`^\"~=.]|[cvuHkrdb](?=[{\s]))\s*(?:\{\s*(?P<a>\\?[A-Za-z]{1,2})\s*\}|(?P<b>\\?[A-Za-z]))\}?"
+)
+_LETTER_RE = re.compile(r"\{?\\(?P<name>ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])\s*(?:\{\})?\}?")
+
+
+def latex_to_unicode(text: str) -> str:
+    """Turn the LaTeX accents arXiv keeps in author names into Unicode (``Bal\\'azs`` → ``Balázs``)."""
+    if "\\" not in text:
+        return text
+
+    def accent(m: re.Match) -> str:
+        base = m.group("a") or m.group("b")
+        if base.startswith("\\"):
+            base = _LETTERS.get(base[1:], base[1:])
+        return unicodedata.normalize("NFC", base + _ACCENTS[m.group("cmd")])
+
+    text = _ACCENT_RE.sub(accent, text)
+    text = _LETTER_RE.sub(lambda m: _LETTERS[m.group("name")], text)
+    return text
+
+
+_NAME_CACHE: dict[str, str] = {}
+_CACHE_MAX = 500_000
+
+
+def clean_name(name: str) -> str:
+    """A display name: LaTeX accents to Unicode, braces dropped, spaces collapsed, NFC.
+
+    Memoised (names repeat across papers); the memo is bounded.
+    """
+    cached = _NAME_CACHE.get(name)
+    if cached is not None:
+        return cached
+    if len(_NAME_CACHE) >= _CACHE_MAX:
+        _NAME_CACHE.clear()
+    result = _NAME_CACHE[name] = _clean_name(name)
+    return result
+
+
+def _clean_name(name: str) -> str:
+    name = latex_to_unicode(name)
+    # Braces protecting capitals ({Van} der Berg) carry no meaning once rendered.
+    if "{" in name or "}" in name:
+        name = name.replace("{", "").replace("}", "")
+    if name.isascii():
+        return " ".join(name.split())
+    return unicodedata.normalize("NFC", " ".join(name.split()))
+
+
+def name_key(name: str) -> str:
+    """Accent- and case-folded form used to look authors up."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+_AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
+_PAREN = re.compile(r"\([^()]*\)")
+
+
+def split_authors(text: str) -> list[str]:
+    """Split arXiv's ``'A. One, B. Two and C. Three'`` (affiliations in parentheses dropped)."""
+    text = clean_text(text)
+    while "(" in text and _PAREN.search(text):
+        text = _PAREN.sub("", text)
+    names = [clean_name(part) for part in _AUTHOR_SPLIT.split(text)]
+    return [n for n in names if n]
+
+
+# --- categories ------------------------------------------------------------------
+
+_ARXIV_CAT = re.compile(r"^[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
+_MSC = re.compile(r"^\d{2}(?:[A-Z\-]\d{2}|[A-Z]xx|-XX|-\d{2})?\b")
+_ACM = re.compile(r"^[A-K](?:\.\d+|\.m)*\b")
+
+
+def split_categories(values: list[str] | str | None) -> tuple[list[str], list[str], list[str]]:
+    """Separate arXiv categories from MSC and ACM class codes mixed into listings.
+
+    Returns ``(arxiv_categories, msc_classes, acm_classes)``, order kept, primary first.
+    """
+    if values is None:
+        return [], [], []
+    if isinstance(values, str):
+        cached = _CATS_CACHE.get(values)
+        if cached is None:
+            if len(_CATS_CACHE) >= 100_000:
+                _CATS_CACHE.clear()
+            cached = _CATS_CACHE[values] = _split_categories(values.split())
+        return cached[0][:], cached[1][:], cached[2][:]
+    return _split_categories(values)
+
+
+_CATS_CACHE: dict[str, tuple[list[str], list[str], list[str]]] = {}
+
+
+def _split_categories(values: list[str]) -> tuple[list[str], list[str], list[str]]:
+    cats: list[str] = []
+    msc: list[str] = []
+    acm: list[str] = []
+    for raw in values:
+        value = clean_text(raw)
+        if not value:
+            continue
+        if _ARXIV_CAT.match(value):
+            if value not in cats:
+                cats.append(value)
+        elif value[0].isdigit():
+            msc.append(value)
+        elif _ACM.match(value):
+            acm.append(value)
+        else:
+            # Unknown shape: keep it with the class codes rather than pollute categories.
+            acm.append(value)
+    return cats, msc, acm
+
+
+# --- links -----------------------------------------------------------------------
+
+_URL = re.compile(r"https?://[^\s<>\"'{}\\^`]+", re.IGNORECASE)
+_CODE_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org", "huggingface.co")
+_NOT_PROJECT = ("arxiv.org", "doi.org", "creativecommons.org")
+
+
+def find_links(*texts: str | None) -> list[dict]:
+    """Code and project links found in an abstract or comment, in order, without repeats."""
+    found: list[dict] = []
+    seen: set[str] = set()
+    for text in texts:
+        if not text or "://" not in text:
+            continue
+        # arXiv wraps long URLs over lines; rejoin "https://x.io/\n  path" first.
+        joined = text if "\n" not in text else re.sub(r"(https?://\S+)\s*\n\s*(?=[\w/.-]+(?:\s|$))", r"\1", text)
+        for m in _URL.finditer(joined):
+            url = m.group(0).rstrip(".,;:)]}")
+            if url.count("(") < url.count(")"):
+                url = url.rstrip(")")
+            host = url.split("/")[2].lower().removeprefix("www.")
+            if any(host == h or host.endswith("." + h) for h in _NOT_PROJECT):
+                continue
+            if url in seen:
+                continue
+            seen.add(url)
+            kind = "code" if any(host == h for h in _CODE_HOSTS) else "project"
+            found.append({"kind": kind, "url": url})
+    return found
+
+
+# --- dates -----------------------------------------------------------------------
+
+
+def parse_datetime(value: str | None, *, field_name: str = "date") -> dt.datetime | None:
+    """ISO 8601, RFC 2822 (``Mon, 2 Apr 2007 19:18:42 GMT``) or a bare date, to aware UTC."""
+    if value is None or value == "":
+        return None
+    value = value.strip()
+    try:
+        if re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+            return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+        if value[:4].isdigit():
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        else:
+            from email.utils import parsedate_to_datetime
+
+            parsed = parsedate_to_datetime(value)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise BadRecord(f"bad {field_name}: {value[:60]!r}") from exc
+    if parsed is None:
+        raise BadRecord(f"bad {field_name}: {value[:60]!r}")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def parse_date(value: str | None, *, field_name: str = "date") -> dt.date | None:
+    parsed = parse_datetime(value, field_name=field_name)
+    return parsed.date() if parsed else None
+
+
+# --- the normalised record ---------------------------------------------------------
+
+MAX_TITLE = 2_000
+MAX_ABSTRACT = 20_000
+MAX_AUTHORS = 5_000
+
+
+@dataclass(slots=True)
+class PaperRecord:
+    arxiv_id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    version: int | None = None
+    categories: list[str] = field(default_factory=list)
+    msc_classes: list[str] = field(default_factory=list)
+    acm_classes: list[str] = field(default_factory=list)
+    submitted_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    announced_on: dt.date | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    source: str = ""
+
+    def validate(self) -> PaperRecord:
+        if not self.title:
+            raise BadRecord(f"{self.arxiv_id}: empty title")
+        if len(self.title) > MAX_TITLE:
+            raise BadRecord(f"{self.arxiv_id}: title longer than {MAX_TITLE} characters")
+        if len(self.abstract) > MAX_ABSTRACT:
+            raise BadRecord(f"{self.arxiv_id}: abstract longer than {MAX_ABSTRACT} characters")
+        if len(self.authors) > MAX_AUTHORS:
+            raise BadRecord(f"{self.arxiv_id}: more than {MAX_AUTHORS} authors")
+        for text in (self.title, self.abstract, *self.authors):
+            if "\x00" in text:
+                raise BadRecord(f"{self.arxiv_id}: NUL character in text")
+        return self
+
+
+def make_record(
+    *,
+    arxiv_id: str,
+    title: str | None,
+    abstract: str | None = None,
+    authors: list[str] | str | None = None,
+    categories: list[str] | str | None = None,
+    primary_category: str | None = None,
+    **fields,
+) -> PaperRecord:
+    """Normalise raw fields from any source into a validated PaperRecord."""
+    pid, version = parse_arxiv_id(arxiv_id)
+    if fields.get("version") is not None:
+        version = int(fields.pop("version"))
+    else:
+        fields.pop("version", None)
+    if isinstance(authors, str):
+        names = split_authors(authors)
+    else:
+        names = [n for n in (clean_name(a) for a in (authors or []) if isinstance(a, str)) if n]
+    cats, msc, acm = split_categories(categories)
+    if primary_category and primary_category in cats:
+        cats.remove(primary_category)
+        cats.insert(0, primary_category)
+    elif primary_category and _ARXIV_CAT.match(primary_category):
+        cats.insert(0, primary_category)
+    for key in ("comment", "journal_ref", "doi", "license"):
+        if key in fields:
+            fields[key] = clean_optional(fields[key])
+    rec = PaperRecord(
+        arxiv_id=pid,
+        version=version,
+        title=clean_text(title),
+        abstract=clean_text(abstract),
+        authors=names,
+        categories=cats,
+        msc_classes=msc + list(fields.pop("msc_classes", []) or []),
+        acm_classes=acm + list(fields.pop("acm_classes", []) or []),
+        **fields,
+    )
+    return rec.validate()
+
+
+def content_hash(row: dict) -> str:
+    """Stable hash of the stored content fields of a merged paper row."""
+    keys = (
+        "version", "title", "abstract", "authors", "primary_category", "categories",
+        "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on",
+        "comment", "journal_ref", "doi", "license", "abs_url", "pdf_url", "sources",
+    )
+    payload = orjson.dumps({k: row.get(k) for k in keys}, default=str)
+    return hashlib.md5(payload, usedforsecurity=False).hexdigest()

@@ -1,0 +1,512 @@
+"""The one idempotent upsert every source feeds, and the resumable batch runner.
+
+A batch is merged with what is stored (newer version wins, nothing is erased by a
+poorer source, first-seen dates kept), written with set-based statements, and
+committed together with the source's cursor. A crash therefore loses at most the
+uncommitted batch, and the re-run resumes from the cursor: the end state is the same
+as an uninterrupted run.
+"""
+
+# SQL here is assembled only from the fixed column and table names below; every value is bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from paperboy.ingest.normalise import BadRecord, PaperRecord, content_hash, find_links, name_key
+from paperboy.store.models import Author, IngestCursor, Paper, PaperAuthor, PaperCategory, utcnow
+
+papers = Paper.__table__
+authors_t = Author.__table__
+paper_authors = PaperAuthor.__table__
+paper_categories = PaperCategory.__table__
+cursors = IngestCursor.__table__
+
+# Fields where the newer version's value replaces the stored one.
+_VERSIONED = (
+    "title", "abstract", "authors", "primary_category", "categories", "msc_classes",
+    "acm_classes", "comment", "journal_ref", "doi", "license",
+)
+_MERGE_COLUMNS = (
+    papers.c.id, papers.c.arxiv_id, papers.c.version, papers.c.title, papers.c.abstract,
+    papers.c.authors_text, papers.c.primary_category, papers.c.categories,
+    papers.c.msc_classes, papers.c.acm_classes, papers.c.submitted_at, papers.c.updated_at,
+    papers.c.announced_on, papers.c.comment, papers.c.journal_ref, papers.c.doi,
+    papers.c.license, papers.c.abs_url, papers.c.pdf_url, papers.c.sources,
+    papers.c.content_hash,
+)
+
+
+@dataclass
+class UpsertCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: UpsertCounts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.errors.extend(other.errors)
+
+    @property
+    def seen(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def as_dict(self) -> dict:
+        return {
+            "inserted": self.inserted, "updated": self.updated,
+            "unchanged": self.unchanged, "failed": self.failed,
+        }
+
+
+def _record_row(rec: PaperRecord) -> dict:
+    return {
+        "arxiv_id": rec.arxiv_id,
+        # Listings carry no version; unknown counts as v1 so a real v2 still wins.
+        "version": rec.version or 1,
+        "title": rec.title,
+        "abstract": rec.abstract,
+        "authors": list(rec.authors),
+        "primary_category": rec.categories[0] if rec.categories else None,
+        "categories": " ".join(rec.categories),
+        "msc_classes": "; ".join(rec.msc_classes) or None,
+        "acm_classes": "; ".join(rec.acm_classes) or None,
+        "submitted_at": rec.submitted_at,
+        "updated_at": rec.updated_at,
+        "announced_on": rec.announced_on,
+        "comment": rec.comment,
+        "journal_ref": rec.journal_ref,
+        "doi": rec.doi,
+        "license": rec.license,
+        "sources": rec.source,
+    }
+
+
+def _stored_row(row) -> dict:
+    d = dict(row._mapping)
+    d["authors"] = d.pop("authors_text").split(", ") if d["authors_text"] else []
+    return d
+
+
+def _min(a, b):
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a, b):
+    return b if a is None else a if b is None else max(a, b)
+
+
+def merge(old: dict | None, new: dict) -> dict:
+    """Merge an incoming normalised row into the stored one (or none).
+
+    The higher version's values win; at equal (or unknown) versions the stored value
+    stays and the incoming one only fills gaps, so re-importing is a no-op and the
+    result does not depend on which source came first for first-seen dates.
+    """
+    if old is None:
+        merged = dict(new)
+    else:
+        newer = new["version"] > old["version"]
+        merged = dict(old)
+        for key in _VERSIONED:
+            incoming, stored = new.get(key), old.get(key)
+            if newer:
+                merged[key] = incoming if incoming not in (None, "", []) else stored
+            elif stored in (None, "", []):
+                merged[key] = incoming
+        merged["version"] = max(old["version"], new["version"])
+        merged["submitted_at"] = _min(old["submitted_at"], new["submitted_at"])
+        merged["updated_at"] = _max(old["updated_at"], new["updated_at"])
+        merged["announced_on"] = _min(old["announced_on"], new["announced_on"])
+        merged["sources"] = ",".join(
+            sorted(set(filter(None, (old["sources"] or "").split(",") + [new["sources"]])))
+        )
+    if "," in merged["sources"]:
+        merged["sources"] = ",".join(sorted(set(filter(None, merged["sources"].split(",")))))
+    arxiv_id = merged["arxiv_id"]
+    merged["abs_url"] = f"https://arxiv.org/abs/{arxiv_id}"
+    merged["pdf_url"] = f"https://arxiv.org/pdf/{arxiv_id}"
+    merged["content_hash"] = content_hash(merged)
+    return merged
+
+
+def _to_columns(row: dict) -> dict:
+    out = {k: v for k, v in row.items() if k not in ("authors", "id")}
+    out["authors_text"] = ", ".join(row["authors"])
+    out["links"] = find_links(row["abstract"], row["comment"])
+    return out
+
+
+class AuthorCache:
+    """name → id for the run; new names inserted set-wise.
+
+    ``prime`` loads the whole (not too large) authors table once, after which a name
+    not in the cache is known to be new without asking the database; otherwise
+    unknown names are looked up in chunks. A name another writer inserted meanwhile is
+    caught by the unique key (insert-or-ignore, then a look-up of what was ignored).
+    """
+
+    PRIME_LIMIT = 2_000_000
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.complete = False
+
+    def prime(self, conn: Connection) -> None:
+        n = conn.exec_driver_sql("SELECT count(*) FROM authors").scalar() or 0
+        if n <= self.PRIME_LIMIT:
+            self.ids = dict(conn.exec_driver_sql("SELECT name, id FROM authors").all())
+            self.complete = True
+
+    def _lookup(self, conn: Connection, names: list[str]) -> None:
+        for chunk in _chunks(names, 500):
+            for name, id_ in conn.execute(select(authors_t.c.name, authors_t.c.id).where(authors_t.c.name.in_(chunk))):
+                self.ids[name] = id_
+
+    def resolve(self, conn: Connection, names: Iterable[str]) -> dict[str, int]:
+        ids = self.ids
+        missing = sorted({n for n in names if n not in ids})
+        if not missing:
+            return ids
+        if not self.complete:
+            self._lookup(conn, missing)
+            missing = [n for n in missing if n not in ids]
+            if not missing:
+                return ids
+        rows = [(n, name_key(n)[:300]) for n in missing]
+        if conn.dialect.name == "postgresql":
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur:
+                cur.execute("CREATE TEMP TABLE IF NOT EXISTS pb_stage_authors (name text, name_key text) ON COMMIT DELETE ROWS")
+                cur.execute("TRUNCATE pb_stage_authors")
+                with cur.copy("COPY pb_stage_authors (name, name_key) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(
+                    "INSERT INTO authors (name, name_key) SELECT name, name_key FROM pb_stage_authors "
+                    "ON CONFLICT (name) DO NOTHING"
+                )
+                cur.execute("SELECT a.name, a.id FROM authors a JOIN pb_stage_authors s ON s.name = a.name")
+                ids.update(cur.fetchall())
+        else:
+            cur = conn.connection.driver_connection.cursor()
+            base = cur.execute("SELECT coalesce(max(id), 0) FROM authors").fetchone()[0]
+            cur.executemany(
+                "INSERT INTO authors (id, name, name_key) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                [(base + i, n, k) for i, (n, k) in enumerate(rows, 1)],
+            )
+            if cur.rowcount == len(rows):
+                ids.update((n, base + i) for i, (n, _k) in enumerate(rows, 1))
+            else:  # another writer had some of these names: ask which ids won
+                self._lookup(conn, missing)
+            cur.close()
+        return ids
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# Columns an upsert writes; community state (votes, comments, hidden, featured,
+# submitter) is never touched by ingest, and created_at only on insert.
+_CONTENT = (
+    "arxiv_id", "version", "title", "abstract", "authors_text", "primary_category", "categories",
+    "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on", "comment",
+    "journal_ref", "doi", "license", "abs_url", "pdf_url", "links", "sources", "content_hash",
+    "modified_at",
+)
+_ON_INSERT = ("upvotes", "num_comments", "hidden", "created_at")
+
+
+def _sqlite_datetime(v: dt.datetime) -> str:
+    # Exactly what UTCDateTime + SQLAlchemy's SQLite DATETIME store, without their layers.
+    if v.utcoffset():
+        v = v.astimezone(dt.UTC)
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+
+
+def _sqlite_date(v: dt.date) -> str:
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
+
+
+def _json_list(v: list) -> str:
+    return json.dumps(v) if v else "[]"
+
+
+class _Writer:
+    """Raw, prepared statements and value converters for one dialect (built once)."""
+
+    def __init__(self, dialect) -> None:
+        self.dialect = dialect.name
+        sqlite = self.dialect == "sqlite"
+        self.insert_cols = (("id",) if sqlite else ()) + _CONTENT + _ON_INSERT
+        self.update_cols = _CONTENT[1:]
+        if sqlite:
+            convert = {"submitted_at": _sqlite_datetime, "updated_at": _sqlite_datetime,
+                       "announced_on": _sqlite_date, "links": _json_list, "hidden": int}
+            self.batch_time = _sqlite_datetime
+        else:  # psycopg adapts dates and booleans itself; JSON goes as text
+            convert = {"links": _json_list}
+            self.batch_time = lambda v: v
+        # created_at / modified_at are the batch's time, converted once per batch.
+        self.insert_conv = [(i, convert[n]) for i, n in enumerate(self.insert_cols) if n in convert]
+        self.update_conv = [(i, convert[n]) for i, n in enumerate(self.update_cols) if n in convert]
+        self.select_sql = "SELECT " + ", ".join(c.name for c in _MERGE_COLUMNS) + " FROM papers WHERE arxiv_id IN "
+        self.result_procs = [c.type._cached_result_processor(dialect, None) for c in _MERGE_COLUMNS]
+        if sqlite:
+            self.insert_sql = (
+                f"INSERT INTO papers ({', '.join(self.insert_cols)}) VALUES ({', '.join('?' * len(self.insert_cols))})"
+            )
+            self.update_sql = "UPDATE papers SET " + ", ".join(f"{c} = ?" for c in self.update_cols) + " WHERE id = ?"
+        else:
+            names = ", ".join(self.insert_cols)
+            self.stage_sql = (
+                f"CREATE TEMP TABLE IF NOT EXISTS pb_stage_papers ON COMMIT DELETE ROWS AS "
+                f"SELECT {names} FROM papers WITH NO DATA"
+            )
+            self.copy_sql = f"COPY pb_stage_papers ({names}) FROM STDIN"
+            self.upsert_sql = (
+                f"INSERT INTO papers ({names}) SELECT {names} FROM pb_stage_papers "
+                f"ON CONFLICT (arxiv_id) DO UPDATE SET "
+                + ", ".join(f"{c} = EXCLUDED.{c}" for c in self.update_cols)
+                + " RETURNING arxiv_id, id"
+            )
+
+    @staticmethod
+    def row(cols: dict, names: tuple, convs: list) -> list:
+        out = [cols[n] for n in names]
+        for i, fn in convs:
+            v = out[i]
+            if v is not None:
+                out[i] = fn(v)
+        return out
+
+
+_writers: dict[str, _Writer] = {}
+
+
+def _writer(conn: Connection) -> _Writer:
+    w = _writers.get(conn.dialect.name)
+    if w is None:
+        w = _writers[conn.dialect.name] = _Writer(conn.dialect)
+    return w
+
+
+def _select_stored(conn: Connection, w: _Writer, ids: list[str]) -> dict[str, dict]:
+    stored: dict[str, dict] = {}
+    names = [c.name for c in _MERGE_COLUMNS]
+    procs = w.result_procs
+    raw = conn.connection.driver_connection
+    mark = "?" if w.dialect == "sqlite" else "%s"
+    for chunk in _chunks(ids, 900):
+        cur = raw.cursor()
+        cur.execute(w.select_sql + "(" + ", ".join([mark] * len(chunk)) + ")", chunk)
+        for values in cur.fetchall():
+            d = {n: (p(v) if p is not None else v) for n, p, v in zip(names, procs, values, strict=True)}
+            d["authors"] = d.pop("authors_text").split(", ") if d["authors_text"] else []
+            stored[d["arxiv_id"]] = d
+        cur.close()
+    return stored
+
+
+def upsert_batch(conn: Connection, records: list[PaperRecord], authors: AuthorCache | None = None) -> UpsertCounts:
+    """Merge ``records`` into the store inside the caller's transaction."""
+    counts = UpsertCounts()
+    authors = authors or AuthorCache()
+    w = _writer(conn)
+    # Merge duplicates inside the batch first (a listing repeats cross-lists).
+    incoming: dict[str, dict] = {}
+    for rec in records:
+        row = _record_row(rec)
+        prev = incoming.get(rec.arxiv_id)
+        incoming[rec.arxiv_id] = row if prev is None else merge(prev, row)
+    stored = _select_stored(conn, w, list(incoming))
+
+    now = w.batch_time(utcnow())
+    to_insert: list[dict] = []
+    to_update: list[dict] = []
+    author_changed: dict[str, list[str]] = {}
+    cats_changed: dict[str, list[str]] = {}
+    for arxiv_id, new in incoming.items():
+        old = stored.get(arxiv_id)
+        merged = merge(old, new)
+        if old is not None and merged["content_hash"] == old["content_hash"]:
+            counts.unchanged += 1
+            continue
+        cols = _to_columns(merged)
+        cols["modified_at"] = now
+        if old is None:
+            cols.update(created_at=now, upvotes=0, num_comments=0, hidden=False)
+            to_insert.append(cols)
+            author_changed[arxiv_id] = merged["authors"]
+            cats_changed[arxiv_id] = merged["categories"].split()
+        else:
+            cols["id"] = old["id"]
+            to_update.append(cols)
+            if merged["authors"] != old["authors"]:
+                author_changed[arxiv_id] = merged["authors"]
+            if merged["categories"] != old["categories"]:
+                cats_changed[arxiv_id] = merged["categories"].split()
+    counts.inserted, counts.updated = len(to_insert), len(to_update)
+
+    id_of = {aid: row["id"] for aid, row in stored.items()}
+    raw = conn.connection.driver_connection
+    if w.dialect == "sqlite":
+        cur = raw.cursor()
+        if to_insert:
+            base = cur.execute("SELECT coalesce(max(id), 0) FROM papers").fetchone()[0]
+            for i, cols in enumerate(to_insert, 1):
+                cols["id"] = id_of[cols["arxiv_id"]] = base + i
+            cur.executemany(w.insert_sql, [w.row(c, w.insert_cols, w.insert_conv) for c in to_insert])
+        if to_update:
+            cur.executemany(w.update_sql, [w.row(c, w.update_cols, w.update_conv) + [c["id"]] for c in to_update])
+    elif to_insert or to_update:
+        cur = raw.cursor()
+        cur.execute(w.stage_sql)
+        cur.execute("TRUNCATE pb_stage_papers")
+        with cur.copy(w.copy_sql) as copy:
+            for cols in to_insert:
+                copy.write_row(w.row(cols, w.insert_cols, w.insert_conv))
+            for cols in to_update:
+                cols.update(created_at=now, upvotes=0, num_comments=0, hidden=False)  # ignored on conflict
+                copy.write_row(w.row(cols, w.insert_cols, w.insert_conv))
+        cur.execute(w.upsert_sql)
+        id_of.update(cur.fetchall())
+    else:
+        cur = raw.cursor()
+
+    if author_changed:
+        name_ids = authors.resolve(conn, {n for names in author_changed.values() for n in names})
+        changed = [id_of[a] for a in author_changed if a in stored]
+        rows = [
+            (id_of[aid], pos, name_ids[name])
+            for aid, names in author_changed.items()
+            for pos, name in enumerate(names)
+        ]
+        _replace_children(conn, cur, w, "paper_authors", ("paper_id", "position", "author_id"), changed, rows)
+    if cats_changed:
+        changed = [id_of[a] for a in cats_changed if a in stored]
+        rows = [
+            (id_of[aid], cat, pos == 0)
+            for aid, cats in cats_changed.items()
+            for pos, cat in enumerate(cats)
+        ]
+        _replace_children(conn, cur, w, "paper_categories", ("paper_id", "category", "is_primary"), changed, rows)
+    cur.close()
+    return counts
+
+
+def _replace_children(conn, cur, w: _Writer, table: str, cols: tuple, paper_ids: list[int], rows: list[tuple]) -> None:
+    """Delete the rows of updated papers (new papers have none) and insert the new set."""
+    if w.dialect == "sqlite":
+        for chunk in _chunks(paper_ids, 900):
+            cur.execute(f"DELETE FROM {table} WHERE paper_id IN ({', '.join('?' * len(chunk))})", chunk)
+        if rows:
+            cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+    else:
+        if paper_ids:
+            cur.execute(f"DELETE FROM {table} WHERE paper_id = ANY(%s)", (paper_ids,))
+        if rows:
+            with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+
+# --- cursors -----------------------------------------------------------------------
+
+
+def read_cursor(conn: Connection, source: str) -> dict:
+    row = conn.execute(select(cursors.c.value).where(cursors.c.source == source)).first()
+    return dict(row.value) if row else {}
+
+
+def write_cursor(conn: Connection, source: str, value: dict) -> None:
+    now = utcnow()
+    done = conn.execute(update(cursors).where(cursors.c.source == source).values(value=value, updated_at=now))
+    if done.rowcount == 0:
+        conn.execute(insert(cursors).values(source=source, value=value, updated_at=now))
+
+
+# --- the runner ---------------------------------------------------------------------
+
+# An item from a source: (cursor value after this item, record or error message, or
+# None for a commit point: flush the batch now with this cursor, e.g. at a page's end).
+Item = tuple[dict, "PaperRecord | BadRecord | None"]
+
+
+def run_source(
+    engine: Engine,
+    source: str,
+    items: Iterable[Item],
+    *,
+    batch_size: int = 2000,
+    on_progress: Callable[[dict, UpsertCounts], None] | None = None,
+    max_errors_shown: int = 20,
+) -> UpsertCounts:
+    """Upsert a source's records in batches, committing the cursor with each batch.
+
+    Bad records are counted and reported (first ``max_errors_shown`` kept) and the run
+    goes on: each is independent, so skipping one cannot corrupt another.
+    """
+    total = UpsertCounts()
+    cache = AuthorCache()
+    batch: list[PaperRecord] = []
+    position: dict | None = None
+    batch_failed = 0
+    primed = False
+
+    def flush() -> None:
+        nonlocal batch, batch_failed, position, primed
+        if position is None:
+            return
+        with engine.begin() as conn:
+            if not primed:
+                cache.prime(conn)
+                primed = True
+            counts = upsert_batch(conn, batch, cache) if batch else UpsertCounts()
+            write_cursor(conn, source, position)
+        counts.failed += batch_failed
+        total.add(counts)
+        batch, batch_failed = [], 0
+        if on_progress:
+            on_progress(position, total)
+        position = None
+
+    try:
+        for pos, item in items:
+            position = pos
+            if item is None:
+                # A commit point (end of a page): store what is gathered with this cursor.
+                flush()
+                continue
+            if isinstance(item, BadRecord):
+                batch_failed += 1
+                if len(total.errors) < max_errors_shown:
+                    total.errors.append(str(item))
+            else:
+                batch.append(item)
+            if len(batch) + batch_failed >= batch_size:
+                flush()
+        flush()
+    except BaseException:
+        # The author cache may hold ids from a rolled-back batch; never reuse it.
+        cache.ids.clear()
+        cache.complete = False
+        raise
+    return total
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()

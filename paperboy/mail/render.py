@@ -1,0 +1,54 @@
+"""Email from template folders: ``<dir>/<name>/{subject.txt, body.txt, body.html}``.
+
+The HTML part is rendered with autoescaping on; the text and subject parts with it off
+(they are not HTML), so untrusted titles are escaped where it matters and never
+double-escaped where it does not.
+"""
+
+from __future__ import annotations
+
+import functools
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from paperboy.store.models import utcnow
+
+
+@functools.lru_cache(maxsize=16)
+def _envs(template_dir: str) -> tuple[Environment, Environment]:
+    loader = FileSystemLoader(template_dir)
+    html = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+    return html, text
+
+
+def render_email(
+    template_dir: Path,
+    name: str,
+    context: dict,
+    *,
+    to: str,
+    sender: str,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
+) -> EmailMessage:
+    """Render one message; ``body.html`` is optional (text-only mail)."""
+    html_env, text_env = _envs(str(template_dir))
+    subject = " ".join(text_env.get_template(f"{name}/subject.txt").render(context).split())
+    text = text_env.get_template(f"{name}/body.txt").render(context)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Date"] = format_datetime(utcnow())
+    domain = sender.rsplit("@", 1)[-1].rstrip(">") or "localhost"
+    msg["Message-ID"] = message_id or make_msgid(domain=domain)
+    for key, value in (headers or {}).items():
+        msg[key] = value
+    msg.set_content(text)
+    if (template_dir / name / "body.html").exists():
+        msg.add_alternative(html_env.get_template(f"{name}/body.html").render(context), subtype="html")
+    return msg

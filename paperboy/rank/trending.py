@@ -1,0 +1,92 @@
+"""Trending: upvotes and freshness, both decaying with a half-life.
+
+    score(paper) = 2^(-age(paper)/h) + Σ over its votes 2^(-age(vote)/h)
+
+``age(paper)`` is the time since the start of the paper's day (the day it was featured
+by a member, else announced), ``age(vote)`` since the vote was cast, and ``h`` the
+half-life (``settings.trending_half_life_hours``, 48 h by default). A paper counts like
+one fresh vote on its day; a vote counts 1 when cast and half as much every ``h`` hours.
+
+Ages are measured from ``now`` — or, when the instance has had no new papers or votes
+for a while (a paused import, the demo data), from its latest activity, so that the list
+shows what was trending then instead of nothing. Only papers whose day or votes fall in
+the last ``WINDOW_HALF_LIVES`` half-lives are candidates; older ones score below
+2^-WINDOW_HALF_LIVES per event anyway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import false, func, or_, select
+from sqlalchemy.engine import Connection
+
+from paperboy.store.models import Paper, PaperCategory, Vote
+
+DEFAULT_HALF_LIFE_HOURS = 48.0
+WINDOW_HALF_LIVES = 10
+
+
+def _as_utc(value: dt.datetime | dt.date) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+
+
+def reference_time(conn: Connection, now: dt.datetime) -> dt.datetime:
+    """``now``, or the latest paper day / vote when that is older (a paused instance)."""
+    visible = Paper.hidden == false()
+    latest = [
+        conn.scalar(select(func.max(Paper.announced_on)).where(visible)),
+        conn.scalar(select(func.max(Paper.featured_on)).where(visible)),
+    ]
+    days = [_as_utc(d) + dt.timedelta(days=1) for d in latest if d is not None]
+    vote = conn.scalar(select(func.max(Vote.created_at)))
+    if vote is not None:
+        days.append(_as_utc(vote))
+    return min(now, max(days)) if days else now
+
+
+def trending(conn: Connection, *, now: dt.datetime | None = None, limit: int = 100,
+             category: str | None = None, half_life_hours: float | None = None) -> tuple[list[int], list[float]]:
+    """Paper ids, best first, and their scores (see the module docstring)."""
+    now = _as_utc(now) if now else dt.datetime.now(dt.UTC)
+    h = float(half_life_hours or DEFAULT_HALF_LIFE_HOURS)
+    ref = reference_time(conn, now)
+    since = ref - dt.timedelta(hours=h * WINDOW_HALF_LIVES)
+    since_day = since.date()
+
+    voted = select(Vote.paper_id).where(Vote.created_at >= since, Vote.created_at <= ref)
+    stmt = select(Paper.id, Paper.announced_on, Paper.featured_on).where(
+        Paper.hidden == false(),
+        or_(Paper.announced_on >= since_day, Paper.featured_on >= since_day, Paper.id.in_(voted)),
+    )
+    if category:
+        stmt = stmt.where(Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category == category)))
+    rows = conn.execute(stmt).all()
+    if not rows:
+        return [], []
+
+    def decay(t: dt.datetime) -> float:
+        age_h = max(0.0, (ref - t).total_seconds() / 3600.0)
+        return 0.5 ** (age_h / h)
+
+    scores: dict[int, float] = {}
+    for pid, announced, featured in rows:
+        day = featured or announced
+        scores[pid] = decay(_as_utc(day)) if day and _as_utc(day) <= ref else (1.0 if day else 0.0)
+    vote_rows = conn.execute(
+        select(Vote.paper_id, Vote.created_at).where(Vote.created_at >= since, Vote.created_at <= ref)
+    ).all()
+    for pid, created in vote_rows:
+        if pid in scores:
+            scores[pid] += decay(_as_utc(created))
+    ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -kv[0]))[: max(0, limit)]
+    return [pid for pid, _ in ranked], [round(s, 6) for _, s in ranked]
+
+
+def explanation(half_life_hours: float) -> str:
+    h = f"{half_life_hours:g}"
+    return (f"Each upvote counts 1 when cast and loses half its weight every {h} hours; "
+            f"a paper also starts with the weight of one vote on the day it appears, which fades the same way. "
+            f"The score is the sum, so fresh papers with recent votes rise to the top.")

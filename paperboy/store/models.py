@@ -1,0 +1,189 @@
+"""Core tables: papers, their authors and categories, ingest cursors, accounts.
+
+Each stage adds the tables it owns in its own ``models.py`` (community, digest,
+index), on the same ``Base`` so that one metadata describes the whole schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both backends (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Paper(Base):
+    """One paper, keyed by its arXiv id without version."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    arxiv_id: Mapped[str] = mapped_column(String(40), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    # Denormalised "A, B, C" so cards and the keyword index need no join.
+    authors_text: Mapped[str] = mapped_column(Text, default="")
+    primary_category: Mapped[str | None] = mapped_column(String(40))
+    # Space-separated arXiv categories, primary first (MSC/ACM classes kept apart).
+    categories: Mapped[str] = mapped_column(Text, default="")
+    msc_classes: Mapped[str | None] = mapped_column(Text)
+    acm_classes: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    announced_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(String(255))
+    license: Mapped[str | None] = mapped_column(String(255))
+    abs_url: Mapped[str | None] = mapped_column(String(255))
+    pdf_url: Mapped[str | None] = mapped_column(String(255))
+    # [{"kind": "code"|"project", "url": ...}] found in the abstract or comment.
+    links: Mapped[list] = mapped_column(JSON, default=list)
+    # Comma-separated sorted set of sources: listing, snapshot, api, oai, submission.
+    sources: Mapped[str] = mapped_column(String(255), default="")
+    # Hash of the normalised content, so unchanged re-imports write nothing.
+    content_hash: Mapped[str] = mapped_column(String(32), default="")
+
+    # Community state kept on the row so feeds sort without joins.
+    upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    num_comments: Mapped[int] = mapped_column(Integer, default=0)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    featured_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    modified_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author_links: Mapped[list[PaperAuthor]] = relationship(
+        order_by="PaperAuthor.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    # Every write that changes what a page shows about a paper (content, votes,
+    # comments, hidden, featured) sets modified_at, so caches can check one max().
+    __table_args__ = (
+        Index("ix_papers_announced_votes", "announced_on", "upvotes"),
+        Index("ix_papers_modified_at", "modified_at"),
+    )
+
+    @property
+    def author_names(self) -> list[str]:
+        return [link.author.name for link in self.author_links]
+
+    @property
+    def category_list(self) -> list[str]:
+        return self.categories.split() if self.categories else []
+
+
+class Author(Base):
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    # Lower-cased, accent-folded name for look-ups ("balazs" finds "Balázs").
+    name_key: Mapped[str] = mapped_column(String(300), index=True)
+
+
+class PaperAuthor(Base):
+    __tablename__ = "paper_authors"
+
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), index=True)
+    author: Mapped[Author] = relationship(lazy="joined")
+
+
+class PaperCategory(Base):
+    __tablename__ = "paper_categories"
+
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_paper_categories_category", "category", "paper_id"),)
+
+
+class IngestCursor(Base):
+    """Where a source stopped, so a re-run resumes (JSON value, source-specific)."""
+
+    __tablename__ = "ingest_cursors"
+
+    source: Mapped[str] = mapped_column(String(500), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Vote(Base):
+    """One upvote per member per paper; papers.upvotes is kept equal to the row count."""
+
+    __tablename__ = "votes"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Trending reads recent votes by time.
+    __table_args__ = (Index("ix_votes_paper_created", "paper_id", "created_at"), Index("ix_votes_created", "created_at"))
+
+
+class Follow(Base):
+    """A member follows an author (target = author name) or a category (target = cs.LG)."""
+
+    __tablename__ = "follows"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # 'author' | 'category'
+    target: Mapped[str] = mapped_column(String(300), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

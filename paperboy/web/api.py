@@ -1,0 +1,322 @@
+"""JSON API. ``/api/daily_papers`` answers in Hugging Face's shape so HF clients work.
+
+Items of ``/api/daily_papers`` and ``/api/papers/search``::
+
+    {"paper": {"id", "authors": [{"name"}], "publishedAt", "submittedOnDailyAt", "title",
+               "summary", "upvotes", "numComments", ...},
+     "publishedAt", "title", "numComments", "submittedBy", "isAuthorParticipating"}
+
+Pages are 0-based (``p=0`` is the first, as on HF); a ``Link: <...>; rel="next"`` header
+points to the next page when there is one. Errors are ``{"error", "detail", "status"}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+from paperboy.rank.trending import trending
+from paperboy.store.models import Paper, User
+from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})
+from paperboy.web import queries as q
+from paperboy.web.cards import safe_url
+from paperboy.web.deps import get_db
+
+router = APIRouter(prefix="/api", tags=["api"])
+docs_router = APIRouter(include_in_schema=False)
+MAX_LIMIT = 100
+
+
+# --- documented shapes --------------------------------------------------------------
+
+class AuthorOut(BaseModel):
+    name: str
+
+
+class PaperOut(BaseModel):
+    id: str = Field(description="arXiv id without version, e.g. 2501.01234 or hep-th/9901001")
+    authors: list[AuthorOut]
+    publishedAt: dt.datetime | None = Field(description="First submitted to arXiv (UTC); the announce day when unknown")
+    submittedOnDailyAt: dt.datetime | None = Field(description="Start of the paper's day in the daily feed (UTC)")
+    title: str
+    summary: str
+    upvotes: int
+    numComments: int
+    version: int
+    categories: list[str]
+    primaryCategory: str | None
+    arxivUrl: str
+    pdfUrl: str
+    githubRepo: str | None = None
+    projectPage: str | None = None
+    comment: str | None = None
+    journalRef: str | None = None
+    doi: str | None = None
+
+
+class SubmittedByOut(BaseModel):
+    name: str
+    fullname: str
+    type: str = "user"
+
+
+class DailyPaperOut(BaseModel):
+    paper: PaperOut
+    publishedAt: dt.datetime | None
+    title: str
+    numComments: int
+    submittedBy: SubmittedByOut | None
+    isAuthorParticipating: bool = False
+    score: float | None = Field(None, description="Trending score (sort=trending) or search relevance")
+    highlight: str | None = Field(None, description="Search only: HTML snippet with <mark> around matches")
+
+
+class ErrorOut(BaseModel):
+    error: str
+    detail: str
+    status: int
+
+
+ERRORS = {404: {"model": ErrorOut, "description": "Not found"}, 422: {"model": ErrorOut, "description": "Bad parameter"}}
+
+
+# --- serialisation ------------------------------------------------------------------
+
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def paper_json(p: Paper, authors: list[str], submitted_by: str | None = None) -> dict:
+    links = p.links or []
+    code = next((safe_url(link.get("url")) for link in links if isinstance(link, dict) and link.get("kind") == "code"), None)
+    project = next((safe_url(link.get("url")) for link in links if isinstance(link, dict) and link.get("kind") == "project"), None)
+    day = p.featured_on if (submitted_by and p.featured_on) else p.announced_on
+    return {
+        "id": p.arxiv_id,
+        "authors": [{"name": n} for n in authors],
+        "publishedAt": _iso(p.submitted_at or p.announced_on),
+        "submittedOnDailyAt": _iso(day),
+        "title": p.title,
+        "summary": p.abstract or "",
+        "upvotes": p.upvotes or 0,
+        "numComments": p.num_comments or 0,
+        "version": p.version or 1,
+        "categories": p.category_list,
+        "primaryCategory": p.primary_category,
+        "arxivUrl": safe_url(p.abs_url) or f"https://arxiv.org/abs/{p.arxiv_id}",
+        "pdfUrl": safe_url(p.pdf_url) or f"https://arxiv.org/pdf/{p.arxiv_id}",
+        "githubRepo": code,
+        "projectPage": project,
+        "comment": p.comment,
+        "journalRef": p.journal_ref,
+        "doi": p.doi,
+    }
+
+
+def submitters(db: Session, papers: list[Paper]) -> dict[int, str]:
+    ids = {p.submitted_by_id for p in papers if p.submitted_by_id and p.featured_on}
+    if not ids:
+        return {}
+    return {i: (n or "member") for i, n in db.execute(select(User.id, User.display_name).where(User.id.in_(ids)))}
+
+
+def items_json(db: Session, papers: list[Paper], scores: dict[int, float] | None = None,
+               highlights: dict[int, str] | None = None) -> list[dict]:
+    names = submitters(db, papers)
+    authors = q.author_names(db, papers)
+    out = []
+    for p in papers:
+        by = names.get(p.submitted_by_id) if p.submitted_by_id and p.featured_on else None
+        paper = paper_json(p, authors[p.id], by)
+        item = {
+            "paper": paper,
+            "publishedAt": paper["submittedOnDailyAt"],
+            "title": p.title,
+            "numComments": paper["numComments"],
+            "submittedBy": {"name": by, "fullname": by, "type": "user"} if by else None,
+            "isAuthorParticipating": False,
+        }
+        if scores is not None:
+            item["score"] = scores.get(p.id)
+        if highlights is not None:
+            item["highlight"] = highlights.get(p.id) or None
+        out.append(item)
+    return out
+
+
+def json_response(data, *, request: Request | None = None, has_next: bool = False, page: int = 0) -> Response:
+    headers = {}
+    if has_next and request is not None:
+        params = dict(request.query_params)
+        params["p"] = str(page + 1)
+        nxt = f"{request.url.path}?{urlencode(params)}"
+        headers["Link"] = f'<{nxt}>; rel="next"'
+    return Response(orjson.dumps(data), media_type="application/json", headers=headers)
+
+
+def _period(date, week, month) -> q.Period | None:
+    try:
+        return q.parse_period(date, week, month)
+    except q.BadParameter as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def _arxiv(arxiv_id: str) -> str:
+    try:
+        return parse_arxiv_id(arxiv_id)[0]
+    except BadRecord:
+        raise HTTPException(404, f"{arxiv_id!r} is not an arXiv id") from None
+
+
+# --- routes -------------------------------------------------------------------------
+
+@router.get("/daily_papers", response_model=list[DailyPaperOut], responses=ERRORS,
+            summary="Papers of a day, week or month (Hugging Face shape)")
+def daily_papers(
+    request: Request,
+    date: str | None = Query(None, description="A day, YYYY-MM-DD"),
+    week: str | None = Query(None, description="An ISO week, YYYY-Www"),
+    month: str | None = Query(None, description="A month, YYYY-MM"),
+    sort: Literal["publishedAt", "trending"] = Query("publishedAt", description="publishedAt: newest day first, then most upvoted; trending: by trending score (without a period), or most upvoted within the period"),
+    p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT})"),
+    category: str | None = Query(None, max_length=40, description="Only papers in this arXiv category"),
+    db: Session = Depends(get_db),
+):
+    settings = request.app.state.settings
+    period = _period(date, week, month)
+    if period is None and sort == "trending":
+        ids, scores = trending(db.connection(), limit=(p + 1) * limit + 1, category=category,
+                               half_life_hours=settings.trending_half_life_hours)
+        page_ids = ids[p * limit:(p + 1) * limit]
+        papers = q.papers_by_ids(db, page_ids)
+        data = items_json(db, papers, scores=dict(zip(ids, scores, strict=True)))
+        return json_response(data, request=request, has_next=len(ids) > (p + 1) * limit, page=p)
+    if period is None:
+        latest = q.latest_day(db, settings)
+        if latest is None:
+            return json_response([])
+        period = q.day_period(latest)
+    papers, total = q.feed_papers(db, settings, period, limit=limit, offset=p * limit,
+                                  sort="votes" if sort == "trending" else "publishedAt", category=category)
+    return json_response(items_json(db, papers), request=request, has_next=(p + 1) * limit < total, page=p)
+
+
+@router.get("/papers/search", response_model=list[DailyPaperOut], responses=ERRORS, summary="Search papers")
+def search_papers(
+    request: Request,
+    q_: str = Query(..., alias="q", min_length=1, max_length=500, description="Query text"),
+    limit: int = Query(20, ge=1, le=MAX_LIMIT),
+    p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
+    category: str | None = Query(None, max_length=40),
+    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD"),
+    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD"),
+    sort: Literal["relevance", "date", "votes"] = "relevance",
+    db: Session = Depends(get_db),
+):
+    try:
+        d_from = q.parse_date(date_from, "from") if date_from else None
+        d_to = q.parse_date(date_to, "to") if date_to else None
+    except q.BadParameter as exc:
+        raise HTTPException(422, str(exc)) from None
+    results = request.app.state.search.search(q_, limit=limit, offset=p * limit, category=category,
+                                              date_from=d_from, date_to=d_to, author=None, sort=sort)
+    papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
+    data = items_json(db, papers, scores={h.paper_id: h.score for h in results.hits},
+                      highlights={h.paper_id: h.snippet for h in results.hits})
+    return json_response(data, request=request, has_next=(p + 1) * limit < results.total, page=p)
+
+
+@router.get("/papers/{arxiv_id:arxiv}/similar", response_model=list[PaperOut], responses=ERRORS,
+            summary="Papers similar to one paper")
+def similar_papers(request: Request, arxiv_id: str, limit: int = Query(10, ge=1, le=50), db: Session = Depends(get_db)):
+    pid = _arxiv(arxiv_id)
+    if q.paper_by_arxiv_id(db, pid) is None:
+        raise HTTPException(404, f"no paper arXiv:{pid} here")
+    db.commit()  # give the connection back before the search service takes its own
+    hits = request.app.state.search.similar(pid, limit=limit + 1)
+    papers = q.papers_by_ids(db, [h.paper_id for h in hits if h.arxiv_id != pid][:limit])
+    names = submitters(db, papers)
+    authors = q.author_names(db, papers)
+    return json_response([paper_json(x, authors[x.id], names.get(x.submitted_by_id)) for x in papers])
+
+
+@router.get("/papers/{arxiv_id:arxiv}", response_model=PaperOut, responses=ERRORS, summary="One paper")
+def get_paper(arxiv_id: str, db: Session = Depends(get_db)):
+    pid = _arxiv(arxiv_id)
+    paper = q.paper_by_arxiv_id(db, pid)
+    if paper is None:
+        raise HTTPException(404, f"no paper arXiv:{pid} here")
+    authors = q.author_names(db, [paper])[paper.id]
+    return json_response(paper_json(paper, authors, submitters(db, [paper]).get(paper.submitted_by_id)))
+
+
+@router.get("/papers/{anything:path}", include_in_schema=False)
+def not_a_paper(anything: str):
+    raise HTTPException(404, f"{anything!r} is not an arXiv id")
+
+
+@router.get("/trending", response_model=list[DailyPaperOut], responses=ERRORS, summary="Trending papers with scores")
+def trending_papers(request: Request, limit: int = Query(50, ge=1, le=MAX_LIMIT),
+                    category: str | None = Query(None, max_length=40), db: Session = Depends(get_db)):
+    settings = request.app.state.settings
+    ids, scores = trending(db.connection(), limit=limit, category=category,
+                           half_life_hours=settings.trending_half_life_hours)
+    return json_response(items_json(db, q.papers_by_ids(db, ids), scores=dict(zip(ids, scores, strict=True))))
+
+
+# --- /docs: the OpenAPI document as a page (no CDN, no JavaScript) --------------------
+
+EXAMPLES = {
+    "/api/daily_papers": "/api/daily_papers?limit=5",
+    "/api/papers/search": "/api/papers/search?q=diffusion&limit=5",
+    "/api/trending": "/api/trending?limit=5",
+}
+
+
+def _type(schema: dict) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " | ".join(_type(s) for s in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"list[{_type(schema.get('items', {}))}]"
+    if "enum" in schema:
+        return " | ".join(repr(v) for v in schema["enum"])
+    return schema.get("type", "any") + (f" ({schema['format']})" if "format" in schema else "")
+
+
+@docs_router.get("/docs")
+def api_docs(request: Request):
+    spec = request.app.openapi()
+    operations = []
+    for path, methods in spec.get("paths", {}).items():
+        for method, op in methods.items():
+            params = [{"name": p["name"], "in": p["in"], "required": p.get("required", False),
+                       "type": _type(p.get("schema", {})), "description": p.get("description") or p.get("schema", {}).get("description", "")}
+                      for p in op.get("parameters", [])]
+            responses = [(code, r.get("description", "")) for code, r in op.get("responses", {}).items()]
+            operations.append({"id": op.get("operationId", path), "method": method.upper(), "path": path,
+                               "summary": op.get("summary", ""), "description": op.get("description", ""),
+                               "params": params, "responses": responses, "example": EXAMPLES.get(path)})
+    schemas = []
+    for name, schema in spec.get("components", {}).get("schemas", {}).items():
+        if name in ("HTTPValidationError", "ValidationError"):
+            continue
+        fields = [(f, _type(fs), fs.get("description", "")) for f, fs in schema.get("properties", {}).items()]
+        schemas.append((name, fields))
+    return request.app.state.templates.TemplateResponse(request, "api_docs.html", {
+        "spec": spec, "operations": operations, "schemas": schemas})

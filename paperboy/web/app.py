@@ -1,0 +1,55 @@
+"""The ASGI application: one factory that wires settings, store and services to routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+
+from paperboy.config import Settings, get_settings
+from paperboy.store.db import get_engine, session_factory
+
+STATIC = Path(__file__).with_name("static")
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. Services are chosen from ``settings``; tests pass their own."""
+    from paperboy.community import security
+    from paperboy.community import views as community_views
+    from paperboy.digest import views as digest_views
+    from paperboy.index.service import get_search_service
+    from paperboy.mail.senders import get_mail_sender
+    from paperboy.web import api, errors, feeds, pages
+    from paperboy.web.cache import PageCache, PageCacheMiddleware
+    from paperboy.web.head import HeadAsGetMiddleware
+    from paperboy.web.templating import make_templates
+
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+    app = FastAPI(
+        dependencies=[Depends(errors.no_nul_characters)],
+        title=settings.site_name,
+        description="Research papers, daily: feeds, search, votes and digests.",
+        docs_url=None,  # /docs is our own page (web/api.py): no CDN assets
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.templates = make_templates(settings)
+    app.state.mail = get_mail_sender(settings)
+    app.state.search = get_search_service(settings, engine)
+
+    errors.install(app)
+    # Added before the community middleware, so it runs inside it (see web/cache.py).
+    app.state.page_cache = PageCache(engine)
+    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
+    security.install(app)
+    app.add_middleware(HeadAsGetMiddleware)  # outermost: HEAD is served like GET, cache included
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (pages, api, feeds, community_views, digest_views):
+        app.include_router(module.router)
+    app.include_router(api.docs_router)
+    return app

@@ -1,0 +1,131 @@
+"""Cards: what one paper looks like in any list (feeds, search, trending, following...).
+
+``build_cards(db, papers, user=None)`` turns Paper rows into ``Card`` objects for the
+``_card.html`` partial; other stages reuse both for their own lists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperboy.store.models import Paper, User, Vote
+from paperboy.web.mathtext import plain_text, render_math
+
+AUTHORS_SHOWN = 5
+ABSTRACT_CLAMP = 420  # characters; longer abstracts get a "more" toggle
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links from untrusted data become hrefs."""
+    if url and url.lower().startswith(("https://", "http://")):
+        return url
+    return None
+
+
+@dataclass
+class Card:
+    paper_id: int
+    arxiv_id: str
+    version: int
+    title: str
+    title_html: Markup
+    authors: list[str]
+    abstract: str
+    abstract_html: Markup
+    categories: list[str]
+    links: list[tuple[str, str]]
+    upvotes: int
+    num_comments: int
+    day: dt.date | None
+    announced_on: dt.date | None
+    submitted_at: dt.datetime | None
+    comment: str | None = None
+    submitted_by: str | None = None
+    featured_on: dt.date | None = None
+    voted: bool = False
+    score: float | None = None
+    snippet: Markup | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"/papers/{self.arxiv_id}"
+
+    @property
+    def authors_shown(self) -> list[str]:
+        return self.authors[:AUTHORS_SHOWN] if len(self.authors) > AUTHORS_SHOWN + 1 else self.authors
+
+    @property
+    def authors_more(self) -> list[str]:
+        return self.authors[len(self.authors_shown):]
+
+    @property
+    def long_abstract(self) -> bool:
+        return len(self.abstract) > ABSTRACT_CLAMP
+
+    @property
+    def plain_title(self) -> str:
+        return plain_text(self.title)
+
+
+def paper_links(p: Paper) -> list[tuple[str, str]]:
+    links = [("arXiv", safe_url(p.abs_url) or f"https://arxiv.org/abs/{p.arxiv_id}"),
+             ("PDF", safe_url(p.pdf_url) or f"https://arxiv.org/pdf/{p.arxiv_id}")]
+    seen = set()
+    for link in p.links or []:
+        if not isinstance(link, dict):
+            continue
+        url = safe_url(link.get("url"))
+        kind = link.get("kind")
+        if url and url not in seen and kind in ("code", "project"):
+            seen.add(url)
+            links.append(("Code" if kind == "code" else "Project page", url))
+    return links
+
+
+def build_cards(db: Session, papers: list[Paper], user: User | None = None) -> list[Card]:
+    """Cards for ``papers`` in the same order; ``user`` marks the ones they voted for."""
+    submitter_ids = {p.submitted_by_id for p in papers if p.submitted_by_id}
+    names: dict[int, str] = {}
+    if submitter_ids:
+        names = dict(db.execute(select(User.id, User.display_name).where(User.id.in_(submitter_ids))).all())
+    voted: set[int] = set()
+    if user is not None and papers:
+        voted = set(db.scalars(select(Vote.paper_id).where(
+            Vote.user_id == user.id, Vote.paper_id.in_([p.id for p in papers]))))
+    from paperboy.web.queries import author_names
+
+    names_of = author_names(db, papers)
+    cards = []
+    for p in papers:
+        submitted_by = None
+        if p.submitted_by_id and p.featured_on:
+            submitted_by = names.get(p.submitted_by_id) or "a member"
+        authors = names_of.get(p.id) or [a.strip() for a in (p.authors_text or "").split(",") if a.strip()]
+        cards.append(Card(
+            paper_id=p.id,
+            arxiv_id=p.arxiv_id,
+            version=p.version or 1,
+            title=p.title,
+            title_html=render_math(p.title),
+            authors=authors,
+            abstract=p.abstract or "",
+            abstract_html=render_math(p.abstract),
+            categories=p.category_list,
+            links=paper_links(p),
+            upvotes=p.upvotes or 0,
+            num_comments=p.num_comments or 0,
+            day=p.featured_on if submitted_by else p.announced_on,
+            announced_on=p.announced_on,
+            submitted_at=p.submitted_at,
+            comment=p.comment,
+            submitted_by=submitted_by,
+            featured_on=p.featured_on,
+            voted=p.id in voted,
+        ))
+    return cards

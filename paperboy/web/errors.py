@@ -1,0 +1,83 @@
+"""Errors as a friendly HTML page for people and as JSON for the API.
+
+A request gets JSON when its path is under /api/ or it asks for JSON (Accept), else the
+error page. Validation errors (bad query parameters) become one readable sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def error_response(request: Request, status: int, message: str, headers: dict | None = None, errors=None):
+    if wants_json(request):
+        body = {"error": _reason(status), "detail": message, "status": status}
+        if errors is not None:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=status, headers=headers)
+    templates = request.app.state.templates
+    reason = {400: "Bad request", 404: "Not found", 422: "Invalid request"}.get(status, _reason(status))
+    return templates.TemplateResponse(request, "error.html", {
+        "status_code": status, "reason": reason, "message": message,
+    }, status_code=status, headers=headers)
+
+
+def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
+    parts, errors = [], []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+        name = ".".join(loc) or "request"
+        value = err.get("input")
+        msg = err.get("msg", "is invalid")
+        parts.append(f"{name}={value!r}: {msg}" if value is not None and not isinstance(value, dict) else f"{name}: {msg}")
+        errors.append({"param": name, "message": msg})
+    return "Invalid parameter " + "; ".join(parts), errors
+
+
+def no_nul_characters(request: Request) -> None:
+    """A global dependency: NUL characters in the URL are refused before any query runs
+    (PostgreSQL cannot even compare text containing them)."""
+    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b"") \
+            or any("\x00" in v for v in request.query_params.values()):
+        raise StarletteHTTPException(400, "The address contains a NUL character.")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        message = exc.detail if isinstance(exc.detail, str) else _reason(exc.status_code)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"There is no page at {request.url.path}."
+        return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        message, errors = describe_validation(exc)
+        return error_response(request, 422, message, errors=errors)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception):
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, 500, "Something went wrong on our side; it has been logged.")

@@ -1,0 +1,310 @@
+"""HTML pages: the daily/weekly/monthly feed, trending, a paper, search, authors, categories.
+
+Every page works without JavaScript; static/app.js only enhances (votes without reload,
+expanding abstracts, copying BibTeX). Bad parameters are answered with a friendly 4xx page
+(see errors.py), never a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import nh3
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paperboy.community import security
+from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+from paperboy.rank.trending import explanation, trending
+from paperboy.store.models import Paper, PaperCategory
+from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})
+from paperboy.web import queries as q
+from paperboy.web.cards import build_cards
+from paperboy.web.deps import get_db
+from paperboy.web.mathtext import plain_text
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+@dataclass
+class Pager:
+    page: int
+    pages: int
+    prev_url: str | None
+    next_url: str | None
+
+
+def make_pager(request: Request, page: int, total: int, size: int) -> Pager:
+    pages = max(1, math.ceil(total / size))
+
+    def url(n: int) -> str:
+        params = dict(request.query_params)
+        params["p"] = str(n)
+        if n == 1:
+            params.pop("p")
+        return request.url.path + ("?" + urlencode(params) if params else "")
+
+    return Pager(page, pages, url(page - 1) if page > 1 else None, url(page + 1) if page < pages else None)
+
+
+def get_page_db(request: Request) -> Iterator[Session]:
+    """The request's session, opened after the member is known.
+
+    Together with ``release`` this keeps a request from ever holding two pooled
+    connections at once (the member look-up, the search service and other stages'
+    template includes open their own), which under load would exhaust the pool.
+    """
+    security.current_user(request)
+    yield from get_db(request)
+
+
+def release(db: Session) -> None:
+    """End the read transaction and give its connection back to the pool."""
+    db.commit()
+
+
+def render(request: Request, name: str, context: dict, db: Session | None = None, status_code: int = 200) -> HTMLResponse:
+    if db is not None:
+        release(db)
+    return request.app.state.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def bad(message: str) -> HTTPException:
+    return HTTPException(status_code=422, detail=message)
+
+
+def page_param(p: int = Query(1, ge=1, le=q.MAX_PAGE, description="Page number, from 1.")) -> int:
+    return p
+
+
+def user_of(request: Request):
+    return security.current_user(request)
+
+
+# --- feeds ------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, p: int = Depends(page_param), db: Session = Depends(get_page_db)) -> HTMLResponse:
+    settings = request.app.state.settings
+    day = q.latest_day(db, settings) or dt.date.today()
+    return _feed(request, db, q.day_period(day), p, nav="daily")
+
+
+@router.get("/papers", response_class=HTMLResponse)
+def papers(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
+           p: int = Depends(page_param), db: Session = Depends(get_page_db)) -> HTMLResponse:
+    try:
+        period = q.parse_period(date, week, month)
+    except q.BadParameter as exc:
+        raise bad(str(exc)) from None
+    if period is None:
+        settings = request.app.state.settings
+        period = q.day_period(q.latest_day(db, settings) or dt.date.today())
+    return _feed(request, db, period, p, nav="daily")
+
+
+def _feed(request: Request, db: Session, period: q.Period, page: int, nav: str) -> HTMLResponse:
+    settings = request.app.state.settings
+    papers, total = q.feed_papers(db, settings, period, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    latest = q.latest_day(db, settings)
+    if period.kind == "date":
+        before = q.neighbour_day(db, settings, period.start, -1)
+        after = q.neighbour_day(db, settings, period.start, +1)
+        prev_url = f"/papers?date={before.isoformat()}" if before else None
+        next_url = f"/papers?date={after.isoformat()}" if after else None
+        prev_label = before.strftime("%b %-d") if before else ""
+        next_label = after.strftime("%b %-d") if after else ""
+    else:
+        before, after = period.shifted(-1), period.shifted(1)
+        prev_url = f"/papers?{period.kind}={before.value}"
+        next_url = f"/papers?{period.kind}={after.value}" if latest and after.start <= latest else None
+        prev_label = f"Previous {period.kind}"
+        next_label = f"Next {period.kind}"
+    anchor = period.start if period.kind == "date" else min(period.end, latest or period.end)
+    return render(request, "feed.html", db=db, context={
+        "nav": nav, "period": period, "heading": period.label, "total": total,
+        "cards": build_cards(db, papers, user_of(request)),
+        "pager": make_pager(request, page, total, PAGE_SIZE),
+        "prev_url": prev_url, "next_url": next_url, "prev_label": prev_label, "next_label": next_label,
+        "anchor": anchor, "week_value": q.week_period(anchor).value, "month_value": q.month_period(anchor).value,
+        "latest": latest, "max_day": latest, "settings_mode": settings.feed_mode,
+    })
+
+
+# --- trending ---------------------------------------------------------------------
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending_page(request: Request, category: str | None = Query(None, max_length=40),
+                  db: Session = Depends(get_page_db)) -> HTMLResponse:
+    settings = request.app.state.settings
+    category = (category or "").strip() or None
+    ids, scores = trending(db.connection(), limit=50, category=category,
+                           half_life_hours=settings.trending_half_life_hours)
+    by_id = dict(zip(ids, scores, strict=True))
+    cards = build_cards(db, q.papers_by_ids(db, ids), user_of(request))
+    for card in cards:
+        card.score = by_id[card.paper_id]
+    return render(request, "trending.html", db=db, context={
+        "nav": "trending", "cards": cards, "category": category,
+        "explanation": explanation(settings.trending_half_life_hours),
+    })
+
+
+# --- one paper --------------------------------------------------------------------
+
+def canonical_id(arxiv_id: str) -> tuple[str, int | None]:
+    try:
+        return parse_arxiv_id(arxiv_id)
+    except BadRecord:
+        raise HTTPException(404, f"{arxiv_id!r} is not an arXiv id") from None
+
+
+def bibtex(card, paper: Paper) -> str:
+    first = (card.authors[0].split()[-1] if card.authors else "anon")
+    year = (paper.submitted_at or (dt.datetime.combine(paper.announced_on, dt.time()) if paper.announced_on else None))
+    key_word = next((w for w in plain_text(card.title).split() if w.isalpha() and len(w) > 3), "paper")
+    key = "".join(ch for ch in f"{first}{year.year if year else ''}{key_word}".lower() if ch.isalnum())
+    lines = [f"@misc{{{key},",
+             f"  title = {{{plain_text(card.title)}}},",
+             f"  author = {{{' and '.join(card.authors)}}},"]
+    if year:
+        lines.append(f"  year = {{{year.year}}},")
+    lines += [f"  eprint = {{{card.arxiv_id}}},", "  archivePrefix = {arXiv},"]
+    if card.categories:
+        lines.append(f"  primaryClass = {{{card.categories[0]}}},")
+    if paper.doi:
+        lines.append(f"  doi = {{{paper.doi}}},")
+    lines.append(f"  url = {{https://arxiv.org/abs/{card.arxiv_id}}},")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+@router.get("/papers/{arxiv_id:arxiv}", response_class=HTMLResponse)
+def paper_page(request: Request, arxiv_id: str, db: Session = Depends(get_page_db)):
+    pid, version = canonical_id(arxiv_id)
+    if pid != arxiv_id:
+        return RedirectResponse(f"/papers/{pid}", status_code=301)
+    paper = q.paper_by_arxiv_id(db, pid)
+    if paper is None:
+        raise HTTPException(404, f"No paper arXiv:{pid} here. It may not be imported yet; try https://arxiv.org/abs/{pid}")
+    user = user_of(request)
+    card = build_cards(db, [paper], user)[0]
+    similar, similar_message = [], None
+    release(db)
+    try:
+        hits = request.app.state.search.similar(pid, limit=7)
+        ids = [h.paper_id for h in hits if h.arxiv_id != pid][:6]
+        similar = build_cards(db, q.papers_by_ids(db, ids), user)
+    except Exception:  # the page stays useful when the index is missing or broken
+        log.exception("similar papers for %s failed", pid)
+        similar_message = "Similar papers are unavailable right now."
+    when = paper.submitted_at.date() if paper.submitted_at else paper.announced_on
+    return render(request, "paper.html", db=db, context={
+        "paper": paper, "card": card, "similar": similar, "similar_message": similar_message,
+        "bibtex": bibtex(card, paper), "citation_date": when.strftime("%Y/%m/%d") if when else None,
+        "abs_url": card.links[0][1], "pdf_url": card.links[1][1],
+        "base_url": request.app.state.settings.resolved_base_url,
+    })
+
+
+# --- search -----------------------------------------------------------------------
+
+SNIPPET_TAGS = {"mark", "b", "em"}
+
+
+def clean_snippet(snippet: str) -> Markup:
+    return Markup(nh3.clean(snippet or "", tags=SNIPPET_TAGS, attributes={}))
+
+
+def _opt_date(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return q.parse_date(value, name)
+    except q.BadParameter as exc:
+        raise bad(str(exc)) from None
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(request: Request, q_: str = Query("", alias="q", max_length=500),
+                category: str | None = Query(None, max_length=40),
+                from_: str | None = Query(None, alias="from"), to: str | None = None,
+                sort: str = Query("relevance", pattern="^(relevance|date|votes)$"),
+                p: int = Depends(page_param), db: Session = Depends(get_page_db)):
+    text = q_.strip()
+    date_from, date_to = _opt_date(from_, "from"), _opt_date(to, "to")
+    category = (category or "").strip() or None
+    size = 20
+    context = {"nav": "search", "q": text, "category": category, "date_from": from_, "date_to": to,
+               "sort": sort, "cards": [], "total": 0, "messages": [], "pager": None,
+               "top_categories": top_categories(db)}
+    if not text:
+        return render(request, "search.html", context, db)
+    try:
+        pid, _ = parse_arxiv_id(text)
+    except BadRecord:
+        pid = None
+    if pid and q.paper_by_arxiv_id(db, pid):
+        return RedirectResponse(f"/papers/{pid}", status_code=303)
+    release(db)
+    results = request.app.state.search.search(
+        text, limit=size, offset=(p - 1) * size, category=category,
+        date_from=date_from, date_to=date_to, author=None, sort=sort)
+    redirect = getattr(results, "redirect_arxiv_id", None)
+    if redirect and q.paper_by_arxiv_id(db, redirect):
+        return RedirectResponse(f"/papers/{redirect}", status_code=303)
+    papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
+    cards = build_cards(db, papers, user_of(request))
+    snippets = {h.paper_id: h.snippet for h in results.hits}
+    for card in cards:
+        if snippets.get(card.paper_id):
+            card.snippet = clean_snippet(snippets[card.paper_id])
+    context.update(cards=cards, total=results.total, messages=list(results.messages or []),
+                   pager=make_pager(request, p, results.total, size))
+    if pid:
+        context["messages"].insert(0, f"arXiv:{pid} is not on this instance; showing matching papers instead.")
+    return render(request, "search.html", context, db)
+
+
+def top_categories(db: Session, n: int = 40) -> list[str]:
+    stmt = (select(PaperCategory.category).group_by(PaperCategory.category)
+            .order_by(func.count().desc()).limit(n))
+    return list(db.scalars(stmt))
+
+
+# --- authors and categories -------------------------------------------------------
+
+@router.get("/authors/{name:path}", response_class=HTMLResponse)
+def author_page(request: Request, name: str, p: int = Depends(page_param), db: Session = Depends(get_page_db)):
+    if not name.strip() or len(name) > 300:
+        raise HTTPException(404, "No such author")
+    papers, total, found = q.author_papers(db, name, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
+    if found is None:
+        raise HTTPException(404, f"No papers by an author named {name!r} here.")
+    return render(request, "listing.html", db=db, context={
+        "heading": found, "eyebrow": "Author", "total": total, "feed_url": None,
+        "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
+    })
+
+
+@router.get("/categories/{cat}", response_class=HTMLResponse)
+def category_page(request: Request, cat: str, p: int = Depends(page_param), db: Session = Depends(get_page_db)):
+    if len(cat) > 40:
+        raise HTTPException(404, "No such category")
+    papers, total = q.category_papers(db, cat, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
+    if total == 0:
+        raise HTTPException(404, f"No papers in category {cat!r} here.")
+    return render(request, "listing.html", db=db, context={
+        "heading": cat, "eyebrow": "Category", "total": total, "feed_url": f"/feeds/categories/{cat}",
+        "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
+    })

@@ -1,0 +1,258 @@
+"""The reads behind the feed pages, the API and the feeds (one place, both backends).
+
+A paper's day is the day it was announced, or, for community submissions, the day it was
+featured on this instance. ``settings.feed_mode`` decides which of the two count:
+'all' shows announced papers plus featured submissions, 'submitted' only featured ones.
+Hidden papers never leave this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy.orm import Session, lazyload
+
+from paperboy.config import Settings
+from paperboy.store.models import Author, Paper, PaperAuthor, PaperCategory
+
+MAX_PAGE = 10_000
+
+
+class BadParameter(ValueError):
+    """A query parameter that cannot be understood; the message says which and why."""
+
+
+def visible():
+    return Paper.hidden == false()
+
+
+def papers_query():
+    """Papers without eager author links (``author_names`` reads the names of many papers in one light query)."""
+    return select(Paper).options(lazyload(Paper.author_links))
+
+
+def author_names(db: Session, papers: list[Paper]) -> dict[int, list[str]]:
+    """Paper id → author names in order, for many papers in one query."""
+    ids = [p.id for p in papers]
+    if not ids:
+        return {}
+    out: dict[int, list[str]] = {i: [] for i in ids}
+    rows = db.execute(select(PaperAuthor.paper_id, Author.name).join(Author, Author.id == PaperAuthor.author_id)
+                      .where(PaperAuthor.paper_id.in_(ids)).order_by(PaperAuthor.paper_id, PaperAuthor.position))
+    for pid, name in rows:
+        out[pid].append(name)
+    return out
+
+
+# --- periods ----------------------------------------------------------------------
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WEEK = re.compile(r"^(\d{4})-W(\d{1,2})$", re.IGNORECASE)
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # 'date' | 'week' | 'month'
+    start: dt.date
+    end: dt.date  # inclusive
+
+    @property
+    def value(self) -> str:
+        if self.kind == "date":
+            return self.start.isoformat()
+        if self.kind == "week":
+            y, w, _ = self.start.isocalendar()
+            return f"{y}-W{w:02d}"
+        return f"{self.start.year}-{self.start.month:02d}"
+
+    @property
+    def label(self) -> str:
+        if self.kind == "date":
+            return self.start.strftime("%A, %B %-d, %Y")
+        if self.kind == "week":
+            y, w, _ = self.start.isocalendar()
+            return f"Week {w}, {y} ({self.start.strftime('%b %-d')} – {self.end.strftime('%b %-d')})"
+        return self.start.strftime("%B %Y")
+
+    def shifted(self, steps: int) -> Period:
+        if self.kind == "date":
+            return day_period(self.start + dt.timedelta(days=steps))
+        if self.kind == "week":
+            return week_period(self.start + dt.timedelta(weeks=steps))
+        m = self.start.year * 12 + self.start.month - 1 + steps
+        return month_period(dt.date(m // 12, m % 12 + 1, 1))
+
+
+def day_period(d: dt.date) -> Period:
+    return Period("date", d, d)
+
+
+def week_period(d: dt.date) -> Period:
+    start = d - dt.timedelta(days=d.weekday())
+    return Period("week", start, start + dt.timedelta(days=6))
+
+
+def month_period(d: dt.date) -> Period:
+    start = d.replace(day=1)
+    nxt = dt.date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    return Period("month", start, nxt - dt.timedelta(days=1))
+
+
+def parse_date(value: str, name: str = "date") -> dt.date:
+    if not _DATE.match(value or ""):
+        raise BadParameter(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2025-06-16")
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise BadParameter(f"{name}={value!r} is not a real calendar date") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise BadParameter(f"{name}={value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+    return day
+
+
+MIN_YEAR, MAX_YEAR = 1900, 9000
+
+
+def _in_range(period: Period, value: str) -> Period:
+    if not MIN_YEAR <= period.start.year <= MAX_YEAR:
+        raise BadParameter(f"{value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+    return period
+
+
+def parse_period(date: str | None, week: str | None, month: str | None) -> Period | None:
+    """At most one of date (YYYY-MM-DD), week (YYYY-Www) or month (YYYY-MM)."""
+    period = _parse_period(date, week, month)
+    return _in_range(period, date or week or month or "") if period else None
+
+
+def _parse_period(date: str | None, week: str | None, month: str | None) -> Period | None:
+    given = [(k, v) for k, v in (("date", date), ("week", week), ("month", month)) if v is not None]
+    if len(given) > 1:
+        raise BadParameter("give only one of date, week or month")
+    if not given:
+        return None
+    kind, value = given[0]
+    if kind == "date":
+        return day_period(parse_date(value))
+    if kind == "week":
+        m = _WEEK.match(value)
+        if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
+            raise BadParameter(f"week={value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+        try:
+            if not m:
+                raise ValueError
+            return week_period(dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
+        except ValueError:
+            raise BadParameter(f"week={value!r} is not an ISO week; use YYYY-Www, e.g. 2025-W25") from None
+    m = _MONTH.match(value)
+    if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
+        raise BadParameter(f"month={value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+    try:
+        if not m:
+            raise ValueError
+        return month_period(dt.date(int(m.group(1)), int(m.group(2)), 1))
+    except ValueError:
+        raise BadParameter(f"month={value!r} is not a month; use YYYY-MM, e.g. 2025-06") from None
+
+
+# --- the daily feed ----------------------------------------------------------------
+
+def in_period(settings: Settings, start: dt.date, end: dt.date):
+    featured = and_(Paper.featured_on >= start, Paper.featured_on <= end)
+    if settings.feed_mode == "submitted":
+        return featured
+    announced = and_(Paper.announced_on >= start, Paper.announced_on <= end)
+    return or_(announced, and_(featured, Paper.submitted_by_id.is_not(None)))
+
+
+def _day_columns(settings: Settings):
+    if settings.feed_mode == "submitted":
+        return [Paper.featured_on]
+    return [Paper.announced_on, Paper.featured_on]
+
+
+def latest_day(db: Session, settings: Settings) -> dt.date | None:
+    days = [db.scalar(select(func.max(col)).where(visible(), col.is_not(None))) for col in _day_columns(settings)]
+    days = [d for d in days if d is not None]
+    return max(days) if days else None
+
+
+def neighbour_day(db: Session, settings: Settings, day: dt.date, direction: int) -> dt.date | None:
+    """The closest earlier (-1) or later (+1) day that has papers."""
+    found = []
+    for col in _day_columns(settings):
+        if direction < 0:
+            stmt = select(func.max(col)).where(visible(), col < day)
+        else:
+            stmt = select(func.min(col)).where(visible(), col > day)
+        if col is Paper.featured_on and settings.feed_mode == "all":
+            stmt = stmt.where(Paper.submitted_by_id.is_not(None))
+        d = db.scalar(stmt)
+        if d is not None:
+            found.append(d)
+    if not found:
+        return None
+    return max(found) if direction < 0 else min(found)
+
+
+def feed_day():
+    """The day a paper is listed under: featured day for submissions, else announced day."""
+    submitted = and_(Paper.submitted_by_id.is_not(None), Paper.featured_on.is_not(None))
+    return case((submitted, Paper.featured_on), else_=Paper.announced_on)
+
+
+def feed_order(sort: str = "votes"):
+    if sort == "publishedAt":
+        return [feed_day().desc(), Paper.upvotes.desc(), Paper.num_comments.desc(), Paper.arxiv_id]
+    # Votes first; then comments; then the listing's own order (arXiv id).
+    return [Paper.upvotes.desc(), Paper.num_comments.desc(), Paper.arxiv_id]
+
+
+def feed_papers(db: Session, settings: Settings, period: Period, *, limit: int, offset: int = 0,
+                sort: str = "votes", category: str | None = None) -> tuple[list[Paper], int]:
+    cond = and_(visible(), in_period(settings, period.start, period.end))
+    if category:
+        cond = and_(cond, Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category == category)))
+    total = db.scalar(select(func.count()).select_from(Paper).where(cond)) or 0
+    papers = list(db.scalars(papers_query().where(cond).order_by(*feed_order(sort)).limit(limit).offset(offset)))
+    return papers, total
+
+
+def papers_by_ids(db: Session, ids: list[int]) -> list[Paper]:
+    """Visible papers in the order of ``ids`` (hidden or missing ones dropped)."""
+    if not ids:
+        return []
+    rows = {p.id: p for p in db.scalars(papers_query().where(Paper.id.in_(ids), visible()))}
+    return [rows[i] for i in ids if i in rows]
+
+
+def paper_by_arxiv_id(db: Session, arxiv_id: str) -> Paper | None:
+    return db.scalar(papers_query().where(Paper.arxiv_id == arxiv_id, visible()))
+
+
+def category_papers(db: Session, category: str, *, limit: int, offset: int) -> tuple[list[Paper], int]:
+    ids = select(PaperCategory.paper_id).where(PaperCategory.category == category)
+    cond = and_(visible(), Paper.id.in_(ids))
+    total = db.scalar(select(func.count()).select_from(Paper).where(cond)) or 0
+    stmt = papers_query().where(cond).order_by(Paper.announced_on.desc().nulls_last(), Paper.upvotes.desc(), Paper.arxiv_id.desc())
+    return list(db.scalars(stmt.limit(limit).offset(offset))), total
+
+
+def author_papers(db: Session, name: str, *, limit: int, offset: int) -> tuple[list[Paper], int, str | None]:
+    """Papers by the author of that exact name (else the name key), newest first."""
+    author = db.scalar(select(Author).where(Author.name == name))
+    if author is None:
+        from paperboy.ingest.normalise import name_key
+
+        author = db.scalar(select(Author).where(Author.name_key == name_key(name)).limit(1))
+    if author is None:
+        return [], 0, None
+    ids = select(PaperAuthor.paper_id).where(PaperAuthor.author_id == author.id)
+    cond = and_(visible(), Paper.id.in_(ids))
+    total = db.scalar(select(func.count()).select_from(Paper).where(cond)) or 0
+    stmt = papers_query().where(cond).order_by(Paper.announced_on.desc().nulls_last(), Paper.arxiv_id.desc())
+    return list(db.scalars(stmt.limit(limit).offset(offset))), total, author.name

@@ -1,0 +1,164 @@
+"""In real Chromium: hostile content stays inert, and a member's whole first day works."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from paperboy.community import accounts
+from paperboy.community.models import Collection
+from paperboy.store.db import session_scope
+from paperboy.web.app import create_app
+from tests.community.conftest import PASSWORD, Site, make_settings
+from tests.support.fake_arxiv import FakeArxiv
+from tests.support.servers import serve_app_in_thread
+
+pytestmark = pytest.mark.browser
+
+PAYLOADS = [
+    "<script>window.__pwned = 'script'</script>",
+    "<img src=x onerror=\"window.__pwned = 'img'\">",
+    "<svg onload=\"window.__pwned = 'svg'\"></svg>",
+    "\"><script>window.__pwned = 'attr'</script>",
+    "javascript:window.__pwned='js'",
+]
+MARKDOWN_TRICKS = [
+    "[click me](javascript:window.__pwned='md-link')",
+    "[click me](JAVASCRIPT:window.__pwned='md-upper')",
+    "![img](x\" onerror=\"window.__pwned='md-img')",
+    "<a href=\"javascript:window.__pwned='raw-a'\">raw</a>",
+    "[x](data:text/html,<script>window.__pwned='data'</script>)",
+    "$<img src=x onerror=\"window.__pwned='math'\">$",
+    "$\\href{javascript:window.__pwned='href'}{x}$",
+    "<details open ontoggle=\"window.__pwned='details'\">",
+    "[ok](https://example.org) and <https://example.org/\" onclick=\"window.__pwned='auto'>",
+]
+
+
+def _watch(page):
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    return dialogs
+
+
+def _sign_in(page, base, email, password=PASSWORD):
+    page.goto(base + "/signin")
+    page.fill('input[name="email"]', email)
+    page.fill('input[name="password"]', password)
+    page.locator('form.account-form button[type="submit"]').click()
+    page.wait_for_load_state()
+
+
+def test_hostile_comments_names_and_collections_render_inert(fresh_engine, tmp_path, page):
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    site.app.state.rate_limits["comment"] = (100, 60)
+    paper = site.paper()
+    admin = site.user(admin=True, name=PAYLOADS[1])
+    _, client = site.member(name=PAYLOADS[0])
+    for body in PAYLOADS + MARKDOWN_TRICKS:
+        assert client.form(f"/papers/{paper.arxiv_id}/comments", {"body": body}, page="/").status_code == 303
+    for i, name in enumerate(PAYLOADS):
+        client.form("/collections", {"name": f"{name} {i}", "public": "1", "arxiv_id": paper.arxiv_id}, page="/")
+    with site.engine.connect() as conn:
+        coll_ids = list(conn.scalars(select(Collection.id)))
+    client.form("/follows", {"kind": "author", "target": PAYLOADS[2]}, page="/")
+    dialogs = _watch(page)
+    # Control: the detector does see a payload that runs.
+    page.set_content(PAYLOADS[1])
+    page.wait_for_function("() => window.__pwned === 'img'")
+    page.goto("about:blank")
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, admin.email)
+        urls = [f"/papers/{paper.arxiv_id}", "/admin", "/collections", "/following", "/account"]
+        urls += [f"/collections/{cid}" for cid in coll_ids]
+        for url in urls:
+            page.goto(base + url)
+            page.wait_for_load_state("load")
+            # Open every reply box and menu, hover every link in comments.
+            for summary in page.locator("details > summary").all()[:20]:
+                summary.click()
+            assert page.evaluate("window.__pwned") is None, url
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        hrefs = page.eval_on_selector_all(".comment-body a", "els => els.map(e => e.getAttribute('href'))")
+        assert hrefs and all(h.startswith(("http://", "https://", "mailto:")) for h in hrefs), hrefs
+        rels = page.eval_on_selector_all(".comment-body a", "els => els.map(e => e.rel)")
+        assert all(r == "nofollow noopener" for r in rels)
+        assert page.locator(".comment-body script, .comment-body img, .comment-body svg, .comment-body iframe").count() == 0
+        # The payloads are shown as text, not swallowed.
+        assert "window.__pwned = 'script'" in page.locator("#comments").inner_text()
+        for link in page.locator(".comment-body a").all():
+            link.click(modifiers=["Control"])  # opens nothing harmful; javascript: links do not exist
+        assert page.evaluate("window.__pwned") is None
+    assert dialogs == [] and page.js_errors == []
+
+
+@pytest.mark.slow
+def test_sign_up_verify_submit_vote_comment_collect_export(fresh_engine, tmp_path, page, smtp_server, shared_data):
+    with FakeArxiv() as fake:
+        fake.load_api_recordings(shared_data / "arxiv/api/new_api_2026_json_wrapped")
+        settings = make_settings(tmp_path, mail_backend="", smtp_url=smtp_server.url, arxiv_api_url=fake.api_url,
+                                 arxiv_delay=0, http_timeout=5.0)
+        app = create_app(settings, fresh_engine)
+        dialogs = _watch(page)
+        email = "ada@example.org"
+        with serve_app_in_thread(app) as base:
+            page.goto(base + "/")
+            page.get_by_role("link", name="Sign up").click()
+            page.fill('input[name="email"]', email)
+            page.fill('input[name="display_name"]', "Ada")
+            page.fill('input[name="password"]', PASSWORD)
+            page.locator('form.account-form button[type="submit"]').click()
+            page.wait_for_load_state()
+            assert "Check your inbox" in page.content()
+
+            (mail,) = smtp_server.wait_for(email)
+            text = mail.get_body(("plain",)).get_content()
+            path = re.search(r"https?://[^/\s]+(/verify/\S+)", text).group(1)
+            page.goto(base + path)
+            assert "/signin" in page.url and "confirmed" in page.content()
+            page.fill('input[name="email"]', email)
+            page.fill('input[name="password"]', PASSWORD)
+            page.locator('form.account-form button[type="submit"]').click()
+            page.wait_for_load_state()
+            assert page.locator(".account-name").inner_text() == "Ada"
+
+            # Submit a paper arXiv does know (served by the loopback stand-in).
+            page.get_by_role("link", name="Submit").first.click()
+            page.fill('input[name="arxiv"]', "https://arxiv.org/abs/1605.08386")
+            page.locator("form.submit-form button").click()
+            page.wait_for_url(re.compile(r"/papers/1605\.08386$"))
+            assert "submitted by Ada" in page.content()
+
+            # Vote (the page's script sends it with fetch and updates the count in place).
+            button = page.locator(".paper-head .vote-button")
+            button.click()
+            page.wait_for_function("() => document.querySelector('.paper-head .vote-count').textContent.trim() === '1'")
+
+            # Comment, with math.
+            page.fill("#comment-body", "Nice bound: $O(n \\log n)$, see [the code](https://example.org/code).")
+            page.locator("#new-comment button").click()
+            page.wait_for_load_state()
+            assert page.locator(".comment-body math").count() == 1
+            assert "Discussion (1)" in page.content()
+
+            # A public collection, the paper in it, and its BibTeX.
+            page.goto(base + "/collections")
+            page.fill('input[name="name"]', "Reading group")
+            page.check('input[name="public"]')
+            page.locator('form.account-form button[type="submit"]').click()
+            page.wait_for_url(re.compile(r"/collections/\d+$"))
+            page.locator(".collection-settings summary").click()
+            page.fill('.add-paper-form input[name="arxiv_id"]', "1605.08386")
+            page.locator(".add-paper-form button").click()
+            page.wait_for_load_state()
+            assert page.locator(".card").count() == 1
+            with page.expect_download() as info:
+                page.locator("a.export-bibtex").click()
+            bib = open(info.value.path(), encoding="utf-8").read()
+            assert "eprint = {1605.08386}" in bib and "Stanley" in bib
+    assert dialogs == [] and page.js_errors == []
+    with session_scope(fresh_engine) as db:
+        user = accounts.user_by_email(db, email)
+        assert user.email_verified_at is not None

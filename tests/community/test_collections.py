@@ -1,0 +1,81 @@
+"""Collections (public/private, BibTeX) and follows (the /following feed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+
+from paperboy.community.models import Collection
+from paperboy.store.models import Follow
+
+
+def _coll_id(site, name):
+    with site.engine.connect() as conn:
+        return conn.scalar(select(Collection.id).where(Collection.name == name))
+
+
+def test_collections_save_list_and_export(site):
+    p1 = site.paper(title="Attention is all you need", authors=["Ashish Vaswani", "Noam Shazeer"], doi="10.1/xyz")
+    p2 = site.paper(title="Deep residual learning")
+    user, client = site.member()
+    r = client.form("/collections", {"name": "To read", "arxiv_id": p1.arxiv_id}, page="/")
+    assert r.status_code == 303
+    cid = _coll_id(site, "To read")
+    # Save from a card: the card shows the member's collections with add/remove forms.
+    card_html = client.get(f"/collections/{cid}").text
+    assert f'action="/collections/{cid}/remove"' in card_html
+    assert client.form(f"/collections/{cid}/add", {"arxiv_id": p2.arxiv_id}, page="/").status_code == 303
+    page = client.get(f"/collections/{cid}").text
+    assert "Attention is all you need" in page and "Deep residual learning" in page and "2 papers" in page
+    bib = client.get(f"/collections/{cid}/export.bib")
+    assert bib.status_code == 200 and bib.headers["content-type"].startswith("application/x-bibtex")
+    assert bib.text.count("@misc{") == 2 and "eprint = {" + p1.arxiv_id + "}" in bib.text
+    assert "Vaswani" in bib.text and 'filename="To-read.bib"' in bib.headers["content-disposition"]
+    client.form(f"/collections/{cid}/remove", {"arxiv_id": p1.arxiv_id}, page="/")
+    assert client.get(f"/collections/{cid}/export.bib").text.count("@misc{") == 1
+    assert "To read" in client.get("/collections").text
+
+
+def test_private_collections_stay_private_and_public_ones_are_shared(site):
+    paper = site.paper()
+    _, alice = site.member()
+    alice.form("/collections", {"name": "Secret list", "arxiv_id": paper.arxiv_id}, page="/")
+    alice.form("/collections", {"name": "Shared list", "public": "1", "arxiv_id": paper.arxiv_id}, page="/")
+    secret, shared = _coll_id(site, "Secret list"), _coll_id(site, "Shared list")
+    _, bob = site.member()
+    anon = site.client()
+    for viewer in (bob, anon):
+        assert viewer.get(f"/collections/{secret}").status_code == 404
+        assert viewer.get(f"/collections/{secret}/export.bib").status_code == 404
+        assert viewer.get(f"/collections/{shared}").status_code == 200
+        assert viewer.get(f"/collections/{shared}/export.bib").text.count("@misc{") == 1
+    # Renaming and making private, then deleting.
+    alice.form(f"/collections/{shared}/edit", {"name": "Now private"}, page="/")
+    assert bob.get(f"/collections/{shared}").status_code == 404
+    assert alice.form(f"/collections/{shared}/edit", {"name": "Secret list"}, page="/").status_code == 409
+    alice.form(f"/collections/{shared}/delete", page="/")
+    assert alice.get(f"/collections/{shared}").status_code == 404
+
+
+def test_following_authors_and_categories(site):
+    by_author = site.paper(authors=["Grace Hopper"], categories=["cs.PL"], title="Compilers by Hopper")
+    by_cat = site.paper(authors=["Someone Else"], categories=["math.CO", "cs.DM"], title="Graphs",
+                        announced_on=dt.date(2025, 2, 1))
+    site.paper(authors=["Nobody"], categories=["astro-ph.GA"], title="Galaxies")
+    user, client = site.member()
+    assert "You follow nobody yet" in client.get("/following").text
+    client.form("/follows", {"kind": "author", "target": "Grace Hopper"}, page="/")
+    client.form("/follows", {"kind": "category", "target": "cs.DM"}, page="/")
+    client.form("/follows", {"kind": "category", "target": "cs.DM"}, page="/")  # twice: one row
+    with site.engine.connect() as conn:
+        assert conn.execute(select(Follow.kind, Follow.target).where(Follow.user_id == user.id)
+                            .order_by(Follow.kind)).all() == [("author", "Grace Hopper"), ("category", "cs.DM")]
+    page = client.get("/following").text
+    titles = re.findall(r'class="card-title"><a [^>]*>([^<]+)<', page)
+    assert titles == [by_cat.title, by_author.title]
+    assert client.form("/follows", {"kind": "user", "target": "x"}, page="/").status_code == 400
+    client.form("/follows", {"kind": "author", "target": "Grace Hopper", "action": "unfollow"}, page="/")
+    titles = re.findall(r'class="card-title"><a [^>]*>([^<]+)<', client.get("/following").text)
+    assert titles == [by_cat.title]

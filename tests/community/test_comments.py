@@ -1,0 +1,94 @@
+"""Comments: threads, safe Markdown with math, edit/delete by the author, exact counts."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from paperboy.community.markdown import render
+from paperboy.community.models import Comment
+
+
+def test_markdown_renders_math_and_keeps_only_safe_markup():
+    html = render("**bold** and $a^2 + b^2$ and\n\n$$\\frac{1}{2}$$")
+    assert "<strong>bold</strong>" in html and "<math" in html and "<mfrac>" in html
+    hostile = [
+        "<script>alert(1)</script>", "[x](javascript:alert(1))", "[x](JaVaScRiPt:alert(1))",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)", "<img src=x onerror=alert(1)>", "![a](https://x.org/a.png)",
+        '[a](https://ok.org "t" onmouseover=alert(1))', "$<img src=x onerror=alert(1)>$",
+        "$\\href{javascript:alert(1)}{x}$", "<a href='javascript:alert(1)'>x</a>", "<svg onload=alert(1)>",
+        "<iframe src=//evil></iframe>", "[x](vbscript:msgbox)", "<style>*{}</style>",
+        "[x](java\tscript:alert(1))", "[x](&#106;avascript:alert(1))", "<https://ok.org\" onclick=\"alert(1)>",
+    ]
+    for text in hostile:
+        out = render(text)
+        for tag in re.findall(r"<[^>]+>", out):
+            name = re.match(r"</?([a-z0-9]+)", tag).group(1)
+            assert name not in {"script", "img", "svg", "iframe", "style", "object", "embed"}, (text, out)
+            assert not re.search(r"\son\w+=", tag), (text, out)
+            for href in re.findall(r'href="([^"]*)"', tag):
+                assert href.startswith(("http://", "https://", "mailto:")), (text, out)
+    links = render("[a](https://ok.org) and <mailto:me@example.org>")
+    assert links.count('rel="nofollow noopener"') == 2
+
+
+def _num_comments(site, arxiv_id):
+    paper = site.get_paper(arxiv_id)
+    with site.engine.connect() as conn:
+        visible = conn.scalar(select(func.count()).select_from(Comment).where(
+            Comment.paper_id == paper.id, Comment.deleted_at.is_(None), Comment.hidden.is_(False)))
+    assert paper.num_comments == visible
+    return paper.num_comments
+
+
+def _comment_ids(site):
+    with site.engine.connect() as conn:
+        return list(conn.scalars(select(Comment.id).order_by(Comment.id)))
+
+
+def test_threaded_comments_and_exact_counts(site):
+    paper = site.paper()
+    a = paper.arxiv_id
+    _, alice = site.member(name="Alice")
+    _, bob = site.member(name="Bob")
+    before = site.get_paper(a).modified_at
+    r = alice.form(f"/papers/{a}/comments", {"body": "First! $E=mc^2$"}, page="/")
+    assert r.status_code == 303 and re.fullmatch(rf"/papers/{a}#comment-\d+", r.headers["location"])
+    first = _comment_ids(site)[0]
+    bob.form(f"/papers/{a}/comments", {"body": "A reply", "parent_id": str(first)}, page="/")
+    alice.form(f"/papers/{a}/comments", {"body": "Reply to the reply", "parent_id": str(first + 1)}, page="/")
+    assert _num_comments(site, a) == 3
+    assert site.get_paper(a).modified_at > before
+    page = alice.get(f"/papers/{a}").text
+    depths = re.findall(r'id="comment-(\d+)"[^>]*data-depth="(\d+)"', page)
+    assert [(int(i), int(d)) for i, d in depths] == [(first, 0), (first + 1, 1), (first + 2, 2)]
+    assert "<math" in page and "Discussion (3)" in page
+
+    # Edit by the author.
+    r = alice.form(f"/comments/{first}/edit", {"body": "First, edited"}, page="/")
+    assert r.status_code == 303
+    assert "First, edited" in alice.get(f"/papers/{a}").text
+    # Delete by the author keeps the thread's shape, and the count follows.
+    alice.form(f"/comments/{first}/delete", page="/")
+    assert _num_comments(site, a) == 2
+    page = bob.get(f"/papers/{a}").text
+    assert "[deleted]" in page and "A reply" in page and "First, edited" not in page
+    # A reply to a deleted comment is refused; an empty comment too.
+    assert bob.form(f"/papers/{a}/comments", {"body": "late", "parent_id": str(first)}, page="/").status_code == 400
+    assert bob.form(f"/papers/{a}/comments", {"body": "   "}, page="/").status_code == 400
+    assert _num_comments(site, a) == 2
+
+
+def test_comment_rate_limit(site):
+    paper = site.paper()
+    site.app.state.rate_limits["comment"] = (2, 3600)
+    _, client = site.member()
+    codes = [client.form(f"/papers/{paper.arxiv_id}/comments", {"body": f"c{i}"}, page="/").status_code for i in range(3)]
+    assert codes == [303, 303, 429]
+    assert _num_comments(site, paper.arxiv_id) == 2
+
+
+def test_comments_on_a_missing_paper_are_404(site):
+    _, client = site.member()
+    assert client.form("/papers/2501.00000/comments", {"body": "hi"}, page="/").status_code == 404

@@ -1,0 +1,68 @@
+"""Moderators hide papers and comments and suspend accounts; counts and caches follow."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from paperboy.community.models import Comment
+from paperboy.store.models import User
+
+JSON = {"Accept": "application/json"}
+
+
+def test_hide_and_unhide_a_comment_keeps_num_comments_exact(site):
+    paper = site.paper()
+    a = paper.arxiv_id
+    _, member = site.member()
+    _, admin = site.member(admin=True)
+    member.form(f"/papers/{a}/comments", {"body": "rude words"}, page="/")
+    member.form(f"/papers/{a}/comments", {"body": "kind words"}, page="/")
+    with site.engine.connect() as conn:
+        cid = conn.scalar(select(Comment.id).where(Comment.body == "rude words"))
+    before = site.get_paper(a).modified_at
+    assert admin.form(f"/admin/comments/{cid}/hide", page="/").status_code == 303
+    assert site.get_paper(a).num_comments == 1 and site.get_paper(a).modified_at > before
+    assert admin.form(f"/admin/comments/{cid}/hide", page="/").status_code == 303  # twice: no double count
+    assert site.get_paper(a).num_comments == 1
+    assert "rude words" not in member.get(f"/papers/{a}").text
+    assert "rude words" in admin.get(f"/papers/{a}").text  # moderators still see it, marked hidden
+    assert "rude words" in admin.get("/admin").text
+    admin.form(f"/admin/comments/{cid}/unhide", page="/")
+    assert site.get_paper(a).num_comments == 2
+    # The author deletes a hidden comment: still exact.
+    admin.form(f"/admin/comments/{cid}/hide", page="/")
+    member.form(f"/comments/{cid}/delete", page="/")
+    admin.form(f"/admin/comments/{cid}/unhide", page="/")
+    assert site.get_paper(a).num_comments == 1
+
+
+def test_hide_a_paper(site):
+    paper = site.paper()
+    _, admin = site.member(admin=True)
+    _, member = site.member()
+    before = site.get_paper(paper.arxiv_id).modified_at
+    assert admin.form(f"/admin/papers/{paper.arxiv_id}/hide", page="/").status_code == 303
+    hidden = site.get_paper(paper.arxiv_id)
+    assert hidden.hidden and hidden.modified_at > before
+    r = member.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": member.token("/")})
+    assert r.status_code == 404
+    assert member.form(f"/papers/{paper.arxiv_id}/comments", {"body": "x"}, page="/").status_code == 404
+    assert paper.arxiv_id in admin.get("/admin").text
+    admin.form(f"/admin/papers/{paper.arxiv_id}/unhide", page="/")
+    assert not site.get_paper(paper.arxiv_id).hidden
+
+
+def test_suspend_and_unsuspend_an_account(site):
+    paper = site.paper()
+    user, member = site.member()
+    admin_user, admin = site.member(admin=True)
+    assert admin.form(f"/admin/users/{user.id}/suspend", page="/").status_code == 303
+    r = member.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": member.token("/")})
+    assert r.status_code == 403 and "suspended" in r.json()["detail"]
+    assert "suspended" in member.get("/account").text
+    assert admin.form(f"/admin/users/{admin_user.id}/suspend", page="/").status_code == 400  # not oneself
+    admin.form(f"/admin/users/{user.id}/unsuspend", page="/")
+    r = member.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": member.token("/")})
+    assert r.status_code == 200
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(User.is_suspended).where(User.id == user.id)) is False

@@ -1,0 +1,86 @@
+"""Submissions: by id or URL, fetched from (a loopback stand-in for) arXiv when unknown."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from paperboy.community.models import Submission
+from paperboy.store.models import utcnow
+from paperboy.web.app import create_app
+from tests.community.conftest import Site, make_settings
+from tests.support.fake_arxiv import FakeArxiv
+
+API_JSON = "arxiv/api/new_api_2026_json_wrapped"
+
+
+@pytest.fixture
+def arxiv_site(shared_data, fresh_engine, tmp_path):
+    with FakeArxiv() as fake:
+        fake.load_api_recordings(shared_data / API_JSON)
+        settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, http_timeout=5.0,
+                                 http_retries=1, submissions_per_day=2)
+        yield Site(create_app(settings, fresh_engine), fresh_engine)
+
+
+def test_submitting_an_unknown_paper_fetches_it_and_features_it_today(arxiv_site):
+    site = arxiv_site
+    user, client = site.member()
+    r = client.form("/submit", {"arxiv": "https://arxiv.org/abs/1605.08386v1"}, page="/submit")
+    assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386"
+    paper = site.get_paper("1605.08386")
+    assert paper.featured_on == utcnow().date() and paper.submitted_by_id == user.id
+    assert "submission" in paper.sources.split(",") and "api" in paper.sources.split(",")
+    assert paper.authors_text == "Caprice Stanley, Tobias Windisch"
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(Submission.user_id)) == user.id
+    # Again, by anyone: a clear "already featured".
+    _, other = site.member()
+    r = other.form("/submit", {"arxiv": "1605.08386"}, page="/submit")
+    assert r.status_code == 409 and "already featured" in r.text and "/papers/1605.08386" in r.text
+
+
+def test_a_known_paper_is_featured_without_fetching(arxiv_site):
+    site = arxiv_site
+    paper = site.paper(arxiv_id="2501.04242")
+    _, client = site.member()
+    assert client.form("/submit", {"arxiv": "arXiv:2501.04242v3"}, page="/submit").status_code == 303
+    got = site.get_paper(paper.arxiv_id)
+    assert got.featured_on == utcnow().date() and got.sources == "listing,submission"
+    assert got.modified_at > paper.modified_at
+
+
+def test_bad_and_unknown_ids_get_clear_answers(arxiv_site):
+    site = arxiv_site
+    _, client = site.member()
+    r = client.form("/submit", {"arxiv": "not a paper"}, page="/submit")
+    assert r.status_code == 400 and "not an arXiv id" in r.text
+    r = client.form("/submit", {"arxiv": "0808.05394"}, page="/submit")
+    assert r.status_code == 404 and "arXiv has no paper 0808.05394" in r.text
+
+
+def test_the_daily_cap(arxiv_site):
+    site = arxiv_site
+    papers = [site.paper() for _ in range(3)]
+    _, client = site.member()
+    codes = [client.form("/submit", {"arxiv": p.arxiv_id}, page="/submit").status_code for p in papers]
+    assert codes == [303, 303, 429]
+    assert site.get_paper(papers[2].arxiv_id).featured_on is None
+    r = client.form("/submit", {"arxiv": papers[2].arxiv_id}, page="/submit")
+    assert "limit of 2 submissions" in r.text
+
+
+def test_an_unreachable_arxiv_is_a_clear_error(fresh_engine, tmp_path):
+    from tests.support.servers import free_port
+
+    settings = make_settings(tmp_path, arxiv_api_url=f"http://127.0.0.1:{free_port()}/api/query", arxiv_delay=0,
+                             http_timeout=1.0, http_retries=0)
+    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    _, client = site.member()
+    r = client.form("/submit", {"arxiv": "1605.08386"}, page="/submit")
+    assert r.status_code == 502 and "could not be reached" in r.text
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(arxiv_site):
+    r = arxiv_site.client().get("/submit", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/signin?next=/submit"

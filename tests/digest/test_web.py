@@ -1,0 +1,196 @@
+"""Subscribe box, double opt-in, one-click unsubscribe, settings and preview, over HTTP
+against the app served by uvicorn, with mail through a real SMTP server."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from paperboy.digest.models import Subscription
+from paperboy.digest.outbox import deliver, enqueue_due
+from paperboy.mail.senders import SMTPSender
+from paperboy.store.db import session_scope
+from paperboy.web.app import create_app
+from tests.digest.conftest import PERIOD, by_recipient, make_settings, seed_papers, seed_subscribers
+from tests.support.servers import free_port, serve_app_in_thread
+
+
+@pytest.fixture
+def site(fresh_engine, smtp_server, tmp_path):
+    """(settings, base URL, client) of the app served on the port its settings name."""
+    port = free_port()
+    settings = make_settings(tmp_path, smtp_url=smtp_server.url, host="127.0.0.1", port=port)
+    app = create_app(settings, fresh_engine)
+    with serve_app_in_thread(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+        # serve_app_in_thread picks its own port: links in mail must point at it.
+        app.state.settings = settings = settings.model_copy(update={"base_url": base})
+        yield settings, base, client
+
+
+def csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([^"]*)"', html)
+    return m.group(1) if m else ""
+
+
+def status_of(engine, email: str) -> str:
+    with session_scope(engine) as db:
+        return db.scalars(select(Subscription.status).where(Subscription.email == email)).one()
+
+
+def run_digest(settings, engine):
+    enqueue_due(settings, engine, period=PERIOD)
+    return deliver(settings, engine, SMTPSender(settings.smtp_url))
+
+
+def test_double_opt_in_from_the_footer_box(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    seed_papers(fresh_engine, 3)
+    home = client.get("/search")
+    assert 'action="/subscribe"' in home.text
+    r = client.post("/subscribe", data={"email": "new@example.org", "csrf_token": csrf(home.text)})
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    mail = smtp_server.wait_for("new@example.org")[0]
+    link = re.search(r"(http://\S+/subscriptions/confirm/\S+)", mail.get_body(("plain",)).get_content()).group(1)
+
+    # Not confirmed yet: no digest.
+    assert status_of(fresh_engine, "new@example.org") == "pending"
+    run_digest(settings, fresh_engine)
+    assert len(smtp_server.to("new@example.org")) == 1  # the confirmation only
+
+    assert link.startswith(base)
+    first = client.get(link)
+    assert first.status_code == 200 and "Subscribed" in first.text
+    again = client.get(link)
+    assert again.status_code == 410 and "already been used" in again.text
+    assert client.get(link[:-3] + "abc").status_code == 404  # tampered
+
+    run_digest(settings, fresh_engine)
+    digests = [m for m in smtp_server.to("new@example.org") if m["List-Unsubscribe"]]
+    assert len(digests) == 1
+
+
+def test_subscribe_again_makes_the_old_link_stop_working(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    page = client.get("/search")
+    for _ in range(2):
+        client.post("/subscribe", data={"email": "twice@example.org", "csrf_token": csrf(page.text)})
+    mails = smtp_server.wait_for("twice@example.org", 2)
+    links = [re.search(r"(http://\S+/confirm/\S+)", m.get_body(("plain",)).get_content()).group(1) for m in mails]
+    assert client.get(links[0]).status_code == 410
+    assert client.get(links[1]).status_code == 200
+
+
+def test_one_click_unsubscribe_from_the_header(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    seed_papers(fresh_engine, 2)
+    seed_subscribers(fresh_engine, settings, ["one@example.org"])
+    run_digest(settings, fresh_engine)
+    msg = smtp_server.wait_for("one@example.org")[0]
+    url = str(msg["List-Unsubscribe"]).strip("<>")
+    # As a mail client does it (RFC 8058): a POST with no cookies and no CSRF token.
+    r = httpx.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)
+    assert r.status_code == 200 and "no more digests" in r.text
+    assert status_of(fresh_engine, "one@example.org") == "unsubscribed"
+    assert enqueue_due(settings, fresh_engine, period="2025-01-16").due == 0  # a later period: nothing
+
+
+def test_unsubscribe_link_shows_a_confirmation_page(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    seed_papers(fresh_engine, 2)
+    seed_subscribers(fresh_engine, settings, ["page@example.org"])
+    run_digest(settings, fresh_engine)
+    html = smtp_server.wait_for("page@example.org")[0].get_body(("html",)).get_content()
+    url = re.search(r'href="([^"]+/subscriptions/unsubscribe/[^"]+)"', html).group(1)
+    page = client.get(url)
+    assert page.status_code == 200 and "Stop sending" in page.text
+    assert status_of(fresh_engine, "page@example.org") == "active"  # GET changes nothing
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    r = client.post(action, data={"List-Unsubscribe": "One-Click"})
+    assert r.status_code == 200
+    assert status_of(fresh_engine, "page@example.org") == "unsubscribed"
+
+
+def test_links_in_the_digest_resolve_and_settings_change_the_next_one(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    seed_papers(fresh_engine, 3, title="Plain <b>bold</b> title")
+    seed_subscribers(fresh_engine, settings, ["links@example.org"])
+    run_digest(settings, fresh_engine)
+    msg = smtp_server.wait_for("links@example.org")[0]
+    html = msg.get_body(("html",)).get_content()
+    hrefs = set(re.findall(r'href="([^"]+)"', html))
+    ours = [h.replace("&amp;", "&") for h in hrefs if h.startswith(base)]
+    assert any("/papers/" in h for h in ours) and any("/settings" in h for h in ours)
+    for href in ours:
+        r = client.get(href)
+        assert r.status_code == 200, href
+    settings_url = next(h for h in ours if h.endswith("/settings"))
+    page = client.get(settings_url)
+    assert "links@example.org" in page.text
+    form = {"csrf_token": csrf(page.text), "frequency": "weekly", "weekday": "4", "send_hour": "18",
+            "timezone": "Europe/Paris", "top_n": "5", "categories": "cs.LG math.AG", "alerts": "diffusion\n",
+            "include_follows": "1", "skip_empty": "0"}
+    r = client.post(settings_url, data=form)
+    assert r.status_code == 200 and "Saved" in r.text
+    bad = client.post(settings_url, data={**form, "timezone": "Mars/Olympus"})
+    assert bad.status_code == 400 and "not an IANA time zone" in bad.text
+    with session_scope(fresh_engine) as db:
+        sub = db.scalars(select(Subscription).where(Subscription.email == "links@example.org")).one()
+        assert (sub.frequency, sub.weekday, sub.send_hour, sub.timezone, sub.top_n) == ("weekly", 4, 18, "Europe/Paris", 5)
+        assert sub.categories == "cs.LG math.AG" and sub.alerts == ["diffusion"] and sub.skip_empty is False
+    preview = client.get(settings_url.replace("/settings", "/preview"))
+    assert preview.status_code == 200 and "Plain &lt;b&gt;bold&lt;/b&gt; title" in preview.text
+    assert "<b>bold</b>" not in preview.text
+
+
+def test_a_permanent_failure_pauses_and_the_settings_page_says_why(site, fresh_engine, tmp_path):
+    from tests.digest.test_delivery_failures import RejectingSMTP
+
+    settings, base, client = site
+    seed_papers(fresh_engine, 2)
+    with RejectingSMTP({"gone@example.org"}) as server:
+        s2 = settings.model_copy(update={"smtp_url": server.url})
+        seed_subscribers(fresh_engine, s2, ["gone@example.org", "fine@example.org"])
+        enqueue_due(s2, fresh_engine, period=PERIOD)
+        r = deliver(s2, fresh_engine, SMTPSender(server.url))
+        assert (r.sent, r.failed, r.paused) == (1, 1, ["gone@example.org"])
+        assert sorted(by_recipient(server.messages)) == ["fine@example.org"]
+    assert status_of(fresh_engine, "gone@example.org") == "paused"
+    from paperboy.digest.tokens import links
+
+    with session_scope(fresh_engine) as db:
+        token = db.scalars(select(Subscription.token).where(Subscription.email == "gone@example.org")).one()
+    page = client.get(links(settings, token)["settings"].replace(settings.resolved_base_url, base))
+    assert "Paused" in page.text and "550" in page.text and "permanently" in page.text
+
+
+def test_a_signed_in_member_gets_settings_and_digests_with_follows(site, fresh_engine, smtp_server):
+    from paperboy.community import accounts
+    from paperboy.store.models import Follow
+    from tests.support.factories import make_paper
+
+    settings, base, client = site
+    with session_scope(fresh_engine) as db:
+        user = accounts.create_user(db, "member@example.org", "correct horse battery staple", "Member",
+                                    verified=True)
+        db.add(Follow(user_id=user.id, kind="author", target="Grace Hopper"))
+        make_paper(db, title="Followed work", authors=["Grace Hopper"], categories=["cs.PL"])
+    assert client.get("/account/digest", follow_redirects=False).status_code in (303, 307, 401)  # signed out
+    page = client.get("/signin")
+    r = client.post("/signin", data={"csrf_token": csrf(page.text), "email": "member@example.org",
+                                     "password": "correct horse battery staple"}, follow_redirects=False)
+    assert r.status_code == 303
+    r = client.get("/account/digest", follow_redirects=False)
+    assert r.status_code == 303 and "/settings" in r.headers["location"]
+    page = client.get(r.headers["location"])
+    assert "Digest settings for member@example.org" in page.text and "Not confirmed" not in page.text
+    assert status_of(fresh_engine, "member@example.org") == "active"  # verified address: no opt-in mail
+    form = {"csrf_token": csrf(page.text), "frequency": "daily", "send_hour": "7", "timezone": "UTC", "top_n": "0",
+            "categories": "", "alerts": "", "include_follows": "1", "skip_empty": "1"}
+    assert "Saved" in client.post(r.headers["location"], data=form).text
+    run_digest(settings, fresh_engine)
+    msg = smtp_server.wait_for("member@example.org")[0]
+    text = msg.get_body(("plain",)).get_content()
+    assert "== By Grace Hopper ==" in text and "Followed work" in text

@@ -1,0 +1,156 @@
+"""Ranking, filters, sorting, redirects, snippets and hostile input, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from paperboy.index.jobs import refresh_index
+from paperboy.index.service import SearchResults
+from tests.index.conftest import CORPUS, add_papers, ids, set_paper
+from tests.index.test_query import HOSTILE
+
+
+def test_title_match_beats_abstract_match(service):
+    res = service.search("protein", mode="keyword")
+    assert ids(res)[0] == "2401.00002"
+    # "survey" is in one title and one abstract: the title wins
+    res = service.search("graph survey", mode="keyword")
+    assert ids(res)[0] == "2402.00003"
+
+
+def test_field_order_title_over_abstract_over_authors(fresh_engine, settings):
+    add_papers(fresh_engine, [
+        ("2501.10001", "Hinton networks", "Nothing else here to see.", ["A B"], ["cs.LG"], dt.date(2025, 1, 1)),
+        ("2501.10002", "Something else", "We discuss hinton networks here.", ["C D"], ["cs.LG"], dt.date(2025, 1, 1)),
+        ("2501.10003", "Unrelated study", "Nothing about it.", ["Geoffrey Hinton"], ["cs.LG"], dt.date(2025, 1, 1)),
+    ])
+    refresh_index(settings, fresh_engine, progress=False)
+    from paperboy.index.service import SearchService
+
+    res = SearchService(settings, fresh_engine).search("hinton", mode="keyword")
+    assert ids(res) == ["2501.10001", "2501.10002", "2501.10003"]
+
+
+def test_phrase_must_match_exactly(service):
+    res = service.search('"graph neural networks"', mode="keyword")
+    assert set(ids(res)) == {"2401.00001", "2401.00002", "2402.00003"}
+    res = service.search('"neural graph"', mode="keyword")
+    assert ids(res) == []
+
+
+def test_exclusions(service):
+    res = service.search("graph neural networks -survey", mode="keyword")
+    assert "2402.00003" not in ids(res) and "2401.00001" in ids(res)
+    res = service.search('graph -"message passing"', mode="keyword")
+    assert "2401.00001" not in ids(res) and "2401.00002" in ids(res)
+
+
+def test_filters_in_query_and_as_arguments(service):
+    def kw(q, **kw):
+        return set(ids(service.search(q, mode="keyword", **kw)))
+
+    assert kw("networks cat:q-bio.BM") == {"2401.00001", "2401.00002"}
+    assert kw("models", category="cs.CV") == {"2407.00006"}
+    assert kw('author:"Yann LeCun"') == {"2403.00004", "2407.00006", "2501.00007"}
+    assert kw("models", author="yann lecun") == {"2407.00006", "2501.00007"}
+    assert kw("models year:2025") == {"2501.00007"}
+    assert kw("date:2024-01..2024-02") == {"2401.00001", "2401.00002", "2402.00003"}
+    assert kw("networks", date_from=dt.date(2024, 1, 11), date_to="2024-02") == {"2401.00002", "2402.00003"}
+    assert "2502.00008" in kw("molecules cat:cs.LG")  # a cross-listed category counts too
+    # hybrid results (semantic matches included) obey the same filters
+    cats = {c[0]: c[4] for c in CORPUS}
+    res = service.search("models", category="cs.CV")
+    assert res.hits and all("cs.CV" in cats[a] for a in ids(res))
+    lecun = {c[0] for c in CORPUS if "Yann LeCun" in c[3]}
+    assert set(ids(service.search("learning", author="Yann LeCun"))) <= lecun
+
+
+def test_filters_apply_to_semantic_matches(service):
+    res = service.search("robot grasping", category="cs.LG")
+    assert "2406.00005" not in ids(res)
+    res = service.search("robot grasping", mode="semantic")
+    assert ids(res)[0] == "2406.00005"
+
+
+def test_sort_by_date_and_votes_and_pagination(service, corpus):
+    res = service.search("networks", sort="date", mode="keyword")
+    days = [dict((c[0], c[5]) for c in CORPUS)[a] for a in ids(res)]
+    assert days == sorted(days, reverse=True)
+    set_paper(corpus, "2402.00003", upvotes=7)
+    set_paper(corpus, "2401.00002", upvotes=3)
+    refresh_index(service.settings, corpus, progress=False)
+    assert ids(service.search("networks", sort="votes"))[:2] == ["2402.00003", "2401.00002"]
+    full = ids(service.search("networks molecules", limit=50))
+    pages = ids(service.search("networks molecules", limit=2)) + ids(service.search("networks molecules", limit=2, offset=2))
+    assert pages == full[:4]
+    res = service.search("networks molecules", limit=2)
+    assert res.total >= len(full)
+
+
+def test_hidden_papers_never_appear(service, corpus):
+    assert "2401.00001" in ids(service.search("molecules"))
+    set_paper(corpus, "2401.00001", hidden=True)
+    # even before the index knows, results are checked against the database
+    assert "2401.00001" not in ids(service.search("molecules"))
+    refresh_index(service.settings, corpus, progress=False)
+    for query in ("molecules", "graph", 'author:"Alice Smith"', "2401.00001", "cat:cs.LG"):
+        assert "2401.00001" not in ids(service.search(query))
+    assert all(h.arxiv_id != "2401.00001" for h in service.similar("2502.00008"))
+    assert service.similar("2401.00001") == []
+
+
+def test_arxiv_id_and_url_redirect(service):
+    for q in ("2403.00004", "arXiv:2403.00004v2", "https://arxiv.org/abs/2403.00004"):
+        res = service.search(q)
+        assert res.redirect_arxiv_id == "2403.00004"
+        assert ids(res) == ["2403.00004"]
+        assert res.messages
+    res = service.search("2499.99999")
+    assert res.redirect_arxiv_id is None and res.hits == [] and "not in this instance" in res.messages[0]
+
+
+def test_snippets_are_safe_html_with_marks(corpus, settings):
+    add_papers(corpus, [("2509.00009", "<script>alert('x')</script> Attention & masks",
+                         'We show <img src=x onerror=alert(1)> that "attention" masks matter.',
+                         ["Mallory <b>Evil</b>"], ["cs.LG"], dt.date(2025, 9, 1))])
+    refresh_index(settings, corpus, progress=False)
+    from paperboy.index.service import SearchService
+
+    hit = SearchService(settings, corpus).search("attention masks").hits[0]
+    assert hit.arxiv_id == "2509.00009"
+    for html in (hit.snippet, hit.title_html):
+        assert "<script" not in html and "<img" not in html
+        assert html.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+    assert "&lt;script&gt;" in hit.title_html
+    assert "<mark>Attention</mark>" in hit.title_html
+    assert "<mark>masks</mark>" in hit.snippet and "&lt;img" in hit.snippet
+
+
+def test_hostile_queries_give_results_or_a_message(service):
+    for text in [*HOSTILE, None, 12345, b"bytes"]:
+        for mode in ("hybrid", "keyword", "semantic"):
+            res = service.search(text, mode=mode)
+            assert isinstance(res, SearchResults), text
+            assert res.error is None or res.messages, text
+
+
+def test_bad_arguments_are_reported(service):
+    res = service.search("networks", sort="random", limit=-5, offset=-1, date_from="junk")
+    assert res.hits and any("sort" in m for m in res.messages) and any("date_from" in m for m in res.messages)
+    assert service.search("networks", limit=10**9).hits
+    assert service.search("").error
+
+
+def test_similar_papers(service):
+    sims = service.similar("2401.00001", limit=3)
+    assert sims and all(h.arxiv_id != "2401.00001" for h in sims)
+    assert sims[0].arxiv_id == "2502.00008"  # same topic, shared words
+    assert service.similar("https://arxiv.org/abs/2401.00001v1", limit=3)[0].arxiv_id == "2502.00008"
+    assert service.similar("9999.99999") == []
+    assert service.similar("'; DROP TABLE papers") == []
+
+
+def test_hybrid_reports_semantic_coverage(service):
+    res = service.search("graph networks")
+    assert res.semantic_coverage == 1.0
+    assert res.mode == "hybrid"

@@ -1,0 +1,87 @@
+"""The ANN index against exact search, the real all-MiniLM-L6-v2 model, the null embedder."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from paperboy.config import Settings
+from paperboy.index import vectors as vx
+from paperboy.index.embedder import HashEmbedder, get_embedder, minilm_path
+from paperboy.index.jobs import refresh_index
+from paperboy.index.service import SearchService
+from tests.index.conftest import CORPUS, add_papers, ids
+
+
+def test_hnsw_agrees_with_exact_search(tmp_path):
+    rng = np.random.default_rng(0)
+    # clustered data, like embeddings: 3000 points around 60 centres
+    centres = rng.normal(size=(60, 64))
+    data = centres[rng.integers(0, 60, 3000)] + 0.3 * rng.normal(size=(3000, 64))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    ids = np.arange(1, 3001, dtype=np.uint64)
+    index = vx.new_hnsw(64)
+    vx.upsert(index, ids, data)
+    path = tmp_path / "v.usearch"
+    vx.save_hnsw(index, path)
+    exact = vx.VectorSearcher(path, brute_force_max=10_000)
+    ann = vx.VectorSearcher(path, brute_force_max=0)
+    assert exact.matrix is not None and ann.hnsw is not None
+    queries = data[rng.integers(0, 3000, 50)] + 0.05 * rng.normal(size=(50, 64)).astype(np.float32)
+    recall = []
+    for q in queries:
+        q = q / np.linalg.norm(q)
+        e_ids, e_scores = exact.search(q, 10)
+        a_ids, a_scores = ann.search(q, 10)
+        assert e_scores == sorted(e_scores, reverse=True)
+        recall.append(len(set(e_ids) & set(a_ids)) / 10)
+    assert np.mean(recall) >= 0.95
+    # replacing a vector replaces it (no duplicate key)
+    vx.upsert(index, ids[:1], -data[:1])
+    assert len(index) == 3000
+    assert np.allclose(np.asarray(index.get(ids[:1])).reshape(-1), -data[0], atol=2e-3)  # stored as f16
+
+
+def test_hash_embedder_is_deterministic_and_normalised():
+    e = HashEmbedder()
+    a, b = e.embed(["graph neural networks", "graph neural networks"]), e.embed(["robots"])
+    assert np.allclose(a[0], a[1]) and np.isclose(np.linalg.norm(b[0]), 1.0)
+    assert float(a[0] @ e.embed_query("neural graph networks")) > float(a[0] @ b[0])
+
+
+def test_null_embedder_gives_keyword_only(fresh_engine, tmp_path):
+    settings = Settings(data_dir=tmp_path, embedder="null")
+    add_papers(fresh_engine, CORPUS)
+    stats = refresh_index(settings, fresh_engine, progress=False)
+    assert "embedded" not in stats
+    svc = SearchService(settings, fresh_engine)
+    res = svc.search("graph networks")
+    assert res.hits and res.mode == "keyword" and res.semantic_coverage == 0.0
+    sims = svc.similar("2401.00001", limit=3)  # falls back to more-like-this on words
+    assert sims and sims[0].arxiv_id == "2502.00008"
+
+
+def test_minilm_loads_offline_from_the_package():
+    assert os.path.exists(os.path.join(minilm_path(), "model.safetensors"))
+    emb = get_embedder("minilm")
+    assert emb.dim == 384 and emb.name == "all-MiniLM-L6-v2@256"
+    v = emb.embed(["A cat sits on the mat.", "A kitten is resting on a rug.", "Quarterly tax filing deadlines."])
+    assert v.shape == (3, 384) and np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+
+
+@pytest.mark.slow
+def test_semantic_search_with_the_real_model(fresh_engine, tmp_path):
+    settings = Settings(data_dir=tmp_path)  # the default embedder: minilm
+    add_papers(fresh_engine, CORPUS)
+    stats = refresh_index(settings, fresh_engine, progress=False)
+    assert stats["embedded"] == len(CORPUS)
+    svc = SearchService(settings, fresh_engine)
+    # no shared words with the paper, found by meaning
+    res = svc.search("picking up objects with a mechanical arm", mode="semantic")
+    assert ids(res)[0] == "2406.00005"
+    res = svc.search("picking up objects with a mechanical arm")
+    assert ids(res)[0] == "2406.00005" and res.semantic_coverage == 1.0
+    assert svc.similar("2401.00001", limit=1)[0].arxiv_id == "2502.00008"

@@ -1,0 +1,114 @@
+import datetime as dt
+import json
+
+import orjson
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from paperboy.ingest.pipeline import run_source
+from paperboy.ingest.snapshot import read_snapshot
+from paperboy.store.models import Paper, PaperCategory
+from tests.ingest.conftest import KAGGLE
+
+
+def _count(engine, model=Paper):
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(model))
+
+
+def _paper(engine, arxiv_id):
+    with engine.connect() as conn:
+        return conn.execute(select(Paper).where(Paper.arxiv_id == arxiv_id)).one()
+
+
+def test_the_real_snapshot_lines_are_stored_with_versions_and_dates(fresh_engine, shared_data):
+    counts = run_source(fresh_engine, "t", read_snapshot(KAGGLE))
+    lines = [json.loads(line) for line in KAGGLE.open(encoding="utf-8")]
+    assert counts.inserted == len({o["id"] for o in lines}) == _count(fresh_engine) and counts.failed == 0
+    p = _paper(fresh_engine, "0704.0001")
+    assert p.version == 2 and p.sources == "snapshot"
+    assert p.submitted_at == dt.datetime(2007, 4, 2, 19, 18, 42, tzinfo=dt.UTC)
+    assert p.updated_at == dt.datetime(2007, 7, 24, 20, 10, 27, tzinfo=dt.UTC)
+    assert p.authors_text == "C. Balázs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan"
+    assert p.title == "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    assert (p.doi, p.journal_ref) == ("10.1103/PhysRevD.76.013009", "Phys.Rev.D76:013009,2007")
+    assert p.comment == "37 pages, 15 figures; published version" and p.primary_category == "hep-ph"
+    assert _count(fresh_engine, PaperCategory) == sum(len(o["categories"].split()) for o in lines)
+
+
+def test_malformed_lines_are_reported_with_file_and_line_and_the_rest_stored(fresh_engine, tmp_path, shared_data):
+    real = [orjson.loads(line) for line in KAGGLE.open("rb")][:3]
+    bad_date = {**real[1], "versions": [{"version": "v1", "created": "Mon, 31 Feb 2007 10:00:00 GMT"}]}
+    bad_id = {**real[2], "id": "07040.003"}
+    path = tmp_path / "snap.json"
+    path.write_bytes(
+        orjson.dumps(real[0]) + b"\n"
+        + orjson.dumps(real[0])[:40] + b"\n"                       # truncated
+        + orjson.dumps(bad_date) + b"\n"
+        + orjson.dumps(bad_id) + b"\n"
+        + orjson.dumps(real[0]).replace(b"Tevatron", b"Tevatr\xe9n") + b"\n"  # Latin-1 byte
+        + b"[1, 2]\n"
+        + orjson.dumps({**real[2], "versions": "v1"}) + b"\n"
+        + orjson.dumps(real[2])                                   # last line, no newline
+    )
+    counts = run_source(fresh_engine, "t", read_snapshot(path))
+    assert (counts.inserted, counts.failed) == (2, 6)
+    by_line = {int(e.removeprefix(f"{path}:").split(":")[0]): e for e in counts.errors}
+    assert sorted(by_line) == [2, 3, 4, 5, 6, 7]
+    for line, what in ((2, "malformed JSON"), (3, "bad version date"), (4, "not an arXiv id"),
+                       (5, "malformed JSON"), (6, "JSON object"), (7, "versions")):
+        assert what in by_line[line], by_line[line]
+
+
+def test_an_interrupted_import_resumes_at_the_cursor_and_ends_the_same(fresh_engine, databases, tmp_path, shared_data):
+    from tests.ingest.test_listing import _dump
+
+    def crash_after(items, n):
+        for i, item in enumerate(items):
+            if i == n:
+                raise KeyboardInterrupt
+            yield item
+
+    try:
+        run_source(fresh_engine, "snap", crash_after(read_snapshot(KAGGLE), 130), batch_size=50)
+    except KeyboardInterrupt:
+        pass
+    with fresh_engine.connect() as conn:
+        from paperboy.ingest.pipeline import read_cursor
+
+        cursor = read_cursor(conn, "snap")
+    assert cursor["line"] == 100 and _count(fresh_engine) == 100
+    rest = run_source(fresh_engine, "snap", read_snapshot(KAGGLE, cursor["offset"], cursor["line"]), batch_size=50)
+    assert rest.inserted == 100
+    reference = databases.new_engine()
+    run_source(reference, "snap", read_snapshot(KAGGLE))
+    assert _dump(fresh_engine) == _dump(reference)
+
+
+def test_the_cli_imports_resumes_and_reports(fresh_url, shared_data, monkeypatch):
+    from paperboy.cli import app
+    from paperboy.config import get_settings
+
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", fresh_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(app, list(args))
+        result.text = " ".join(result.output.split())  # rich wraps long lines
+        return result
+
+    try:
+        first = run("ingest", "snapshot", str(KAGGLE))
+        assert first.exit_code == 0, first.output
+        assert "200 new, 0 updated, 0 unchanged, 0 failed" in first.text
+        second = run("ingest", "snapshot", str(KAGGLE))
+        assert second.exit_code == 0 and "0 new" in second.text
+        again = run("ingest", "snapshot", "--restart", str(KAGGLE))
+        assert "0 new, 0 updated, 200 unchanged" in again.text
+        stats = json.loads(runner.invoke(app, ["stats", "--json"]).output)
+        assert stats["papers"] == 200 and stats["sources"] == {"snapshot": 200}
+        missing = run("ingest", "snapshot", "/nonexistent.json")
+        assert missing.exit_code == 2 and "no such file" in missing.text
+    finally:
+        get_settings.cache_clear()

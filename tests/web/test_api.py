@@ -1,0 +1,157 @@
+"""The JSON API: Hugging Face's daily_papers shape, pagination, errors, OpenAPI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+# The item shape of https://huggingface.co/api/daily_papers (fields HF clients read),
+# plus a few of ours; every value's type is checked.
+ITEM_FIELDS = {"paper": dict, "publishedAt": str, "title": str, "numComments": int,
+               "submittedBy": (dict, type(None)), "isAuthorParticipating": bool}
+PAPER_FIELDS = {"id": str, "authors": list, "publishedAt": str, "submittedOnDailyAt": str, "title": str,
+                "summary": str, "upvotes": int, "numComments": int, "version": int, "categories": list,
+                "primaryCategory": (str, type(None)), "arxivUrl": str, "pdfUrl": str,
+                "githubRepo": (str, type(None)), "projectPage": (str, type(None)), "comment": (str, type(None)),
+                "journalRef": (str, type(None)), "doi": (str, type(None))}
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def check_item(item):
+    assert set(item) == set(ITEM_FIELDS)
+    for key, kind in ITEM_FIELDS.items():
+        assert isinstance(item[key], kind), key
+    check_paper(item["paper"])
+    assert item["title"] == item["paper"]["title"]
+    assert item["numComments"] == item["paper"]["numComments"]
+    assert ISO.match(item["publishedAt"])
+
+
+def check_paper(paper):
+    assert set(paper) == set(PAPER_FIELDS)
+    for key, kind in PAPER_FIELDS.items():
+        assert isinstance(paper[key], kind), key
+    assert all(set(a) == {"name"} and isinstance(a["name"], str) for a in paper["authors"])
+    assert ISO.match(paper["publishedAt"]) and ISO.match(paper["submittedOnDailyAt"])
+
+
+def test_daily_papers_latest_day_in_hf_shape(site, client):
+    r = client.get("/api/daily_papers")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    items = r.json()
+    for item in items:
+        check_item(item)
+    assert [it["paper"]["id"] for it in items][:2] == [site.ids["wed_top"], site.ids["wed_mid"]]
+    top = items[0]
+    assert top["paper"]["upvotes"] == 3
+    assert top["paper"]["authors"] == [{"name": "Ada Lovelace"}, {"name": top["paper"]["authors"][1]["name"]}]
+    assert top["paper"]["githubRepo"] == "https://github.com/acme/guidance"
+    assert top["publishedAt"] == "2025-01-15T00:00:00.000Z"
+    assert top["submittedBy"] is None
+    assert site.ids["hidden"] not in r.text
+
+
+def test_daily_papers_submitted_by(site, client):
+    items = client.get("/api/daily_papers?date=2025-01-14").json()
+    sub = next(it for it in items if it["paper"]["id"] == site.ids["submitted"])
+    assert sub["submittedBy"] == {"name": "Grace Hopper", "fullname": "Grace Hopper", "type": "user"}
+    assert sub["publishedAt"] == "2025-01-14T00:00:00.000Z"
+
+
+def test_daily_papers_pagination_with_link_header(site, client):
+    seen = []
+    url = "/api/daily_papers?week=2025-W03&limit=3"
+    pages = 0
+    while url:
+        r = client.get(url)
+        assert r.status_code == 200
+        seen += [it["paper"]["id"] for it in r.json()]
+        link = r.headers.get("link")
+        url = re.match(r'<([^>]+)>; rel="next"', link).group(1) if link else None
+        pages += 1
+    visible = {v for k, v in site.ids.items() if k != "hidden"}
+    assert sorted(seen) == sorted(visible) and pages == 3
+
+
+def test_daily_papers_sorts(site, client):
+    trending = client.get("/api/daily_papers?sort=trending&limit=100").json()
+    assert trending[0]["paper"]["id"] == site.ids["wed_top"]
+    by_date = client.get("/api/daily_papers?month=2025-01&sort=publishedAt&limit=100").json()
+    days = [it["paper"]["submittedOnDailyAt"] for it in by_date]
+    assert days == sorted(days, reverse=True)
+
+
+@pytest.mark.parametrize("query, status, message", [
+    ("date=2025-13-45", 422, "not a real calendar date"),
+    ("week=abc", 422, "not an ISO week"),
+    ("month=2025-00", 422, "not a month"),
+    ("limit=100000", 422, "limit"),
+    ("limit=0", 422, "limit"),
+    ("p=-1", 422, "p="),
+    ("sort=hot", 422, "sort"),
+    ("month=0001-01", 422, "out of range"),
+    ("week=9999-W52", 422, "out of range"),
+])
+def test_daily_papers_bad_parameters(client, query, status, message):
+    r = client.get(f"/api/daily_papers?{query}")
+    assert r.status_code == status
+    body = r.json()
+    assert body["status"] == status and message in body["detail"]
+
+
+def test_one_paper_and_errors(site, client):
+    r = client.get(f"/api/papers/{site.ids['wed_top']}")
+    assert r.status_code == 200
+    check_paper(r.json())
+    assert client.get("/api/papers/hep-th/9901001").json()["id"] == "hep-th/9901001"
+    for path in ["/api/papers/2501.99999", f"/api/papers/{site.ids['hidden']}", "/api/papers/garbage"]:
+        r = client.get(path)
+        assert r.status_code == 404 and r.headers["content-type"] == "application/json"
+        assert r.json()["error"] == "Not Found" and r.json()["detail"]
+    assert client.get("/api/nothing-here").json()["status"] == 404
+
+
+def test_search_api(site, client):
+    r = client.get("/api/papers/search?q=diffusion&limit=2")
+    assert r.status_code == 200
+    items = r.json()
+    assert len(items) == 2 and 'rel="next"' in r.headers["link"]
+    for item in items:
+        assert set(item) == set(ITEM_FIELDS) | {"score", "highlight"}
+        check_paper(item["paper"])
+    assert client.get("/api/papers/search").status_code == 422
+    assert client.get("/api/papers/search?q=x&limit=5000").status_code == 422
+    assert "not a real calendar date" in client.get("/api/papers/search?q=x&from=2025-02-30").json()["detail"]
+
+
+def test_similar_api(site, client):
+    r = client.get(f"/api/papers/{site.ids['wed_top']}/similar?limit=3")
+    assert r.status_code == 200
+    papers = r.json()
+    assert len(papers) <= 3
+    for paper in papers:
+        check_paper(paper)
+        assert paper["id"] not in (site.ids["wed_top"], site.ids["hidden"])
+    assert client.get("/api/papers/2501.99999/similar").status_code == 404
+
+
+def test_trending_api(site, client):
+    items = client.get("/api/trending?limit=3").json()
+    assert items[0]["paper"]["id"] == site.ids["wed_top"]
+    assert all(isinstance(it["score"], float) for it in items)
+    scores = [it["score"] for it in items]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_openapi_document_is_valid(client):
+    r = client.get("/openapi.json")
+    doc = r.json()
+    validate(doc)
+    for path in ["/api/daily_papers", "/api/papers/{arxiv_id}", "/api/papers/search", "/api/papers/{arxiv_id}/similar"]:
+        assert path in doc["paths"], path
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
+    assert "GET /api/daily_papers" in docs.text and "DailyPaperOut" in docs.text
+    assert "cdn" not in docs.text.lower() and "<script src=\"http" not in docs.text

@@ -1,0 +1,143 @@
+"""End to end in real Chromium against the app served by uvicorn over TCP."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+from paperboy.web.app import create_app
+from tests.support.servers import serve_app_in_thread
+from tests.web.conftest import seed, settings_for
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def live(databases, tmp_path_factory):
+    if databases.backend != "sqlite":
+        pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
+    engine = databases.new_engine()
+    ids = seed(engine)
+    app = create_app(settings_for(tmp_path_factory.mktemp("live")), engine)
+    with serve_app_in_thread(app) as base:
+        yield base, ids, app
+
+
+def test_browse_expand_search_open_similar(live, page):
+    base, ids, _ = live
+    page.goto(base + "/")
+    assert page.locator("h1").inner_text() == "Wednesday, January 15, 2025"
+
+    # expand a long abstract
+    card = page.locator(f'article[data-arxiv-id="{ids["wed_top"]}"]')
+    abstract = card.locator(".abstract")
+    toggle = card.locator("button.abstract-toggle")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    collapsed = abstract.bounding_box()["height"]
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert abstract.bounding_box()["height"] > collapsed
+    assert "Code: https://github.com/acme/guidance" in abstract.inner_text()
+
+    # long author list expands without JavaScript (details/summary)
+    many = page.locator(f'article[data-arxiv-id="{ids["wed_many"]}"]')
+    assert not many.get_by_text("Collaborator 39").is_visible()
+    many.get_by_text("+35 more").click()
+    assert many.get_by_text("Collaborator 39").is_visible()
+
+    # previous day
+    page.get_by_role("link", name="← Jan 14").click()
+    page.wait_for_url(re.compile(r"/papers\?date=2025-01-14$"))
+    assert page.locator("h1").inner_text() == "Tuesday, January 14, 2025"
+    assert page.get_by_text("submitted by Grace Hopper").is_visible()
+
+    # search from the header
+    page.get_by_label("Search papers").fill("classifier guidance")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q=classifier"))
+    assert page.locator("mark").first.is_visible()
+    page.get_by_role("link", name="Diffusion guidance without classifier gradients").click()
+    page.wait_for_url(f"{base}/papers/{ids['wed_top']}")
+    assert page.locator('meta[name="citation_arxiv_id"]').get_attribute("content") == ids["wed_top"]
+
+    # follow a similar paper
+    similar = page.locator("section.similar .card-title a").first
+    title = similar.inner_text()
+    similar.click()
+    page.wait_for_url(re.compile(r"/papers/(?!" + re.escape(ids["wed_top"]) + ")"))
+    assert page.locator("h1.paper-title").inner_text() == title
+    assert page.js_errors == []
+
+
+def test_hostile_titles_show_as_text_and_run_nothing(live, page):
+    base, ids, _ = live
+    for path in ["/", f"/papers/{ids['wed_xss']}", "/search?q=attack", "/papers?week=2025-W03"]:
+        page.goto(base + path)
+        assert page.evaluate("window.__pwned") is None, path
+        assert page.get_by_text("<script>window.__pwned = 1</script>", exact=False).first.is_visible(), path
+    assert page.locator("img").count() == 0
+    assert page.js_errors == []
+
+
+def test_keyboard_skip_link_and_math(live, page):
+    base, ids, _ = live
+    page.goto(base + f"/papers/{ids['wed_mid']}")
+    page.keyboard.press("Tab")
+    skip = page.locator(".skip-link")
+    assert skip.evaluate("el => el === document.activeElement")
+    assert skip.is_visible()
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+    assert page.locator("h1.paper-title math").count() == 2
+    assert page.js_errors == []
+
+
+def test_anonymous_vote_goes_to_sign_in(live, page):
+    base, ids, _ = live
+    page.goto(base + "/papers?date=2025-01-13")
+    page.locator(f'article[data-arxiv-id="{ids["mon_b"]}"] .vote-button').click()
+    page.wait_for_url(re.compile(r"/(login|signin)\?next="))  # /login sends on to /signin
+    assert unquote(page.url).endswith("next=/papers?date=2025-01-13")
+
+
+def test_front_page_screenshots(live, browser):
+    base, _, _ = live
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        ctx = browser.new_context(viewport={"width": 1200, "height": 900}, color_scheme=scheme)
+        pg = ctx.new_page()
+        pg.goto(base + "/")
+        bg = pg.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert (bg == "rgb(251, 250, 247)") == (scheme == "light")
+        pg.screenshot(path=str(SCREENSHOTS / f"test-front-{scheme}.png"))
+        ctx.close()
+
+
+def test_signed_in_vote_updates_without_reload(live, page):
+    """Runs last in this module: it adds a vote."""
+    from paperboy.community import accounts
+    from paperboy.store.db import session_scope
+
+    base, ids, app = live
+    with session_scope(app.state.engine) as db:
+        accounts.create_user(db, "voter@example.org", "a long enough password 1", "Voter", verified=True)
+    page.goto(base + "/signin")
+    page.fill('input[name="email"]', "voter@example.org")
+    page.fill('input[name="password"]', "a long enough password 1")
+    page.locator('form.account-form button[type="submit"], form.account-form input[type="submit"]').first.click()
+    page.wait_for_load_state()
+    page.goto(base + "/papers?date=2025-01-13")
+    page.evaluate("window.__same_document = true")
+    button = page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"] .vote-button')
+    assert button.locator(".vote-count").inner_text() == "0"
+    button.click()
+    selector = f'[data-arxiv-id="{ids["mon_a"]}"] .vote-button'
+    page.wait_for_function("s => document.querySelector(s).getAttribute('aria-pressed') === 'true'", arg=selector)
+    assert button.locator(".vote-count").inner_text() == "1"
+    assert page.evaluate("window.__same_document") is True  # no reload happened
+    page.reload()
+    assert page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"] .vote-count').inner_text() == "1"
+    assert page.js_errors == []

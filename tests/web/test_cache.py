@@ -1,0 +1,126 @@
+"""The page cache: hits, invalidation through papers.modified_at, per-visitor CSRF tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import update
+from starlette.testclient import TestClient
+
+from paperboy.community.security import check_csrf
+from paperboy.store.db import session_scope
+from paperboy.store.models import Paper
+from paperboy.web.app import create_app
+from tests.web.conftest import seed, settings_for
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def fresh_site(fresh_engine, tmp_path):
+    ids = seed(fresh_engine)
+    app = create_app(settings_for(tmp_path), fresh_engine)
+    app.state.page_cache.check_interval = 0  # check the version on every request
+    return app, fresh_engine, ids
+
+
+def write(engine, arxiv_id, **values):
+    with session_scope(engine) as db:
+        db.execute(update(Paper).where(Paper.arxiv_id == arxiv_id).values(
+            modified_at=dt.datetime.now(dt.UTC), **values))
+
+
+def test_second_anonymous_request_is_a_hit_with_the_same_page(fresh_site):
+    app, _, _ = fresh_site
+    c = TestClient(app)
+    first = c.get("/")
+    second = c.get("/")
+    assert first.headers["x-paperboy-cache"] == "miss"
+    assert second.headers["x-paperboy-cache"] == "hit"
+    assert second.text == first.text
+    assert int(second.headers["content-length"]) == len(second.content)
+    api = [c.get("/api/daily_papers") for _ in range(2)]
+    assert [r.headers["x-paperboy-cache"] for r in api] == ["miss", "hit"]
+    assert api[0].json() == api[1].json()
+
+
+def test_writes_to_papers_invalidate(fresh_site):
+    app, engine, ids = fresh_site
+    c = TestClient(app)
+    assert '<span class="vote-count">3</span>' in c.get(f"/papers/{ids['wed_top']}").text
+    write(engine, ids["wed_top"], upvotes=7)
+    r = c.get(f"/papers/{ids['wed_top']}")
+    assert r.headers["x-paperboy-cache"] == "miss"
+    assert '<span class="vote-count">7</span>' in r.text
+    assert ids["wed_mid"] in c.get("/").text
+    write(engine, ids["wed_mid"], hidden=True)
+    assert ids["wed_mid"] not in c.get("/").text
+    assert c.get(f"/api/papers/{ids['wed_mid']}").status_code == 404
+
+
+def test_each_visitor_gets_their_own_valid_csrf_token_from_a_cached_page(fresh_site):
+    app, _, _ = fresh_site
+    seen = []
+    for _ in range(3):
+        c = TestClient(app)
+        r = c.get("/")
+        tokens = set(TOKEN.findall(r.text))
+        assert len(tokens) == 1
+        token = tokens.pop()
+        cookie = c.cookies.get("pb_csrf")
+        assert cookie and check_csrf(app, cookie, token)
+        seen.append((r.headers["x-paperboy-cache"], token))
+        # the same visitor again: same token, served from the cache, no new cookie
+        again = c.get("/")
+        assert again.headers["x-paperboy-cache"] == "hit"
+        assert TOKEN.findall(again.text)[0] == token and "set-cookie" not in again.headers
+    assert [s[0] for s in seen] == ["miss", "hit", "hit"]
+    assert len({s[1] for s in seen}) == 3
+
+
+def test_signed_in_requests_and_errors_bypass_the_cache(fresh_site):
+    app, _, _ = fresh_site
+    c = TestClient(app)
+    c.cookies.set("pb_session", "not-a-real-session")
+    for _ in range(2):
+        assert "x-paperboy-cache" not in c.get("/").headers
+    anon = TestClient(app)
+    for _ in range(2):
+        r = anon.get("/papers?date=2025-13-45")
+        assert r.status_code == 422 and r.headers["x-paperboy-cache"] == "miss"
+    assert "x-paperboy-cache" not in anon.get("/static/style.css").headers
+
+
+def test_concurrent_misses_render_a_page_once(fresh_site):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    app, _, _ = fresh_site
+
+    async def get(path: str) -> tuple[int, bytes]:
+        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [(b"host", b"testserver")], "http_version": "1.1", "scheme": "http",
+                 "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+    async def main():
+        return await asyncio.gather(*[get("/api/daily_papers") for _ in range(8)])
+
+    cache = app.state.page_cache
+    # its own thread: the Playwright fixtures may own this thread's event loop
+    with ThreadPoolExecutor(1) as pool:
+        results = pool.submit(asyncio.run, main()).result()
+    assert {status for status, _ in results} == {200}
+    assert len({body for _, body in results}) == 1
+    assert (cache.misses, cache.hits) == (1, 7)

@@ -1,0 +1,256 @@
+"""The HTML pages, in-process, on both backends."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from paperboy.config import Settings
+from paperboy.web.app import create_app
+from tests.web.conftest import MANY_AUTHORS, TUE
+
+
+def card_ids(html: str) -> list[str]:
+    return re.findall(r'<article class="card" id="[^"]+" data-arxiv-id="([^"]+)"', html)
+
+
+def test_front_page_shows_latest_day_most_voted_first(site, client):
+    r = client.get("/")
+    assert r.status_code == 200
+    ids = card_ids(r.text)
+    i = site.ids
+    assert ids[:2] == [i["wed_top"], i["wed_mid"]]
+    assert set(ids) == {i["wed_top"], i["wed_mid"], i["wed_xss"], i["wed_many"], i["wed_old"]}
+    assert i["hidden"] not in r.text
+    assert "Wednesday, January 15, 2025" in r.text
+    # previous day has papers: Tuesday; there is no next day
+    assert 'href="/papers?date=2025-01-14" rel="prev"' in r.text
+    assert 'rel="next" data-nav' not in r.text
+    assert '<input id="date-input" type="date" name="date" value="2025-01-15"' in r.text
+
+
+def test_vote_form_contract_on_every_card(site, client):
+    html = client.get("/").text
+    forms = re.findall(r'<form method="post" action="/papers/([^"]+)/vote" class="vote-form">(.*?)</form>', html, re.S)
+    assert [f[0] for f in forms] == card_ids(html)
+    for _, inner in forms:
+        assert re.search(r'<button type="submit"[^>]*>▲ <span class="vote-count">\d+</span></button>$', inner)
+    top = dict(forms)[site.ids["wed_top"]]
+    assert '<span class="vote-count">3</span>' in top
+
+
+def test_day_navigation_and_submitted_paper_label(site, client):
+    r = client.get(f"/papers?date={TUE}")
+    assert r.status_code == 200
+    ids = card_ids(r.text)
+    assert set(ids) == {site.ids["tue"], site.ids["submitted"]}
+    assert "submitted by Grace Hopper" in r.text
+    assert 'href="/papers?date=2025-01-13" rel="prev"' in r.text
+    assert 'href="/papers?date=2025-01-15" rel="next"' in r.text
+
+
+def test_week_and_month(site, client):
+    week = client.get("/papers?week=2025-W03")
+    month = client.get("/papers?month=2025-01")
+    assert week.status_code == month.status_code == 200
+    visible = {k: v for k, v in site.ids.items() if k != "hidden"}
+    assert set(card_ids(week.text)) == set(visible.values())
+    assert set(card_ids(month.text)) == set(visible.values())
+    assert card_ids(week.text)[0] == site.ids["wed_top"]
+    assert "/papers?week=2025-W02" in week.text
+    assert "/papers?month=2024-12" in month.text
+    assert client.get("/papers?week=2025-W02").text.count('class="card"') == 0
+
+
+@pytest.mark.parametrize("query, message", [
+    ("date=2025-13-45", "not a real calendar date"),
+    ("date=yesterday", "use YYYY-MM-DD"),
+    ("week=abc", "not an ISO week"),
+    ("week=2025-W60", "not an ISO week"),
+    ("month=2025-13", "not a month"),
+    ("date=2025-01-15&week=2025-W03", "only one of"),
+    ("p=0", "greater than or equal to 1"),
+    ("week=0001-W01", "out of range"),
+    ("month=0001-01", "out of range"),
+    ("date=9999-12-31", "out of range"),
+    ("p=99999999999999999999", "less than or equal to"),
+    ("p=abc", "valid integer"),
+])
+def test_bad_feed_parameters_get_a_friendly_4xx_page(client, query, message):
+    r = client.get(f"/papers?{query}")
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert message in r.text
+    assert "Back to today" in r.text
+
+
+def test_feed_mode_submitted_shows_only_featured_papers(site, tmp_path):
+    app = create_app(Settings(data_dir=tmp_path, secret_key="x", mail_backend="null", embedder="null",
+                              feed_mode="submitted"), site.engine)
+    from starlette.testclient import TestClient
+
+    c = TestClient(app)
+    r = c.get("/")
+    assert card_ids(r.text) == [site.ids["submitted"]]
+    assert "submitted by Grace Hopper" in r.text
+
+
+def test_paper_page_full_record_meta_tags_and_bibtex(site, client):
+    pid = site.ids["wed_top"]
+    r = client.get(f"/papers/{pid}")
+    assert r.status_code == 200
+    html = r.text
+    assert '<meta name="citation_title" content="Diffusion guidance without classifier gradients">' in html
+    assert html.count('<meta name="citation_author"') == 2
+    assert '<meta name="citation_date" content="2025/01/15">' in html
+    assert f'<meta name="citation_arxiv_id" content="{pid}">' in html
+    assert f'<meta name="citation_pdf_url" content="https://arxiv.org/pdf/{pid}">' in html
+    assert "@misc{" in html and f"eprint = {{{pid}}}" in html and "archivePrefix = {arXiv}" in html
+    assert 'href="https://github.com/acme/guidance"' in html
+    assert 'data-copy="bibtex-text"' in html
+    assert '/papers/' + pid + '/vote' in html
+
+
+def test_versioned_and_old_style_ids(site, client):
+    pid = site.ids["wed_top"]
+    r = client.get(f"/papers/{pid}v2", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == f"/papers/{pid}"
+    r = client.get("/papers/hep-th/9901001")
+    assert r.status_code == 200 and "old-style identifier" in r.text
+
+
+@pytest.mark.parametrize("path, status, text", [
+    ("/papers/2501.99999", 404, "No paper arXiv:2501.99999"),
+    ("/papers/not-an-id", 404, "There is no page"),
+    ("/papers/1399.00001", 404, "is not an arXiv id"),
+    ("/categories/xx.NOPE", 404, "No papers in category"),
+    ("/authors/Nobody%20At%20All", 404, "No papers by an author"),
+])
+def test_unknown_things_are_friendly_404s(client, path, status, text):
+    r = client.get(path)
+    assert r.status_code == status
+    assert text in r.text
+    assert r.headers["content-type"].startswith("text/html")
+
+
+def test_hidden_paper_is_nowhere(site, client):
+    hid = site.ids["hidden"]
+    assert client.get(f"/papers/{hid}").status_code == 404
+    for path in ["/", "/papers?week=2025-W03", "/trending", "/categories/cs.LG", "/authors/Ada%20Lovelace",
+                 "/search?q=diffusion", "/search?q=spam"]:
+        assert hid not in client.get(path).text, path
+
+
+def test_untrusted_titles_are_escaped(site, client):
+    for path in ["/", f"/papers/{site.ids['wed_xss']}"]:
+        html = client.get(path).text
+        assert "<script>window.__pwned" not in html
+        assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+        assert "<img src=x" not in html and '<img src="x"' not in html
+        assert "Mallory &lt;b&gt;Evil&lt;/b&gt;" in html
+
+
+def test_math_is_rendered_to_mathml_with_fallback(site, client):
+    html = client.get(f"/papers/{site.ids['wed_mid']}").text
+    assert "<math" in html and "<msup><mi>n</mi><mn>2</mn></msup>" in html
+    assert "<mfrac>" in html
+    assert '<code class="tex">$\\frac{1}{$</code>' in html
+    # meta tags carry plain text
+    assert '<meta name="citation_title" content="Bounds for O(n^2) sorting with \\alpha-approximations">' in html
+
+
+def test_long_author_lists_are_shortened_and_expandable(site, client):
+    html = client.get("/").text
+    card = html[html.index(f'data-arxiv-id="{site.ids["wed_many"]}"'):]
+    card = card[:card.index("</article>")]
+    assert '<details class="more-authors"><summary>+35 more</summary>' in card
+    assert all(name in card for name in MANY_AUTHORS)
+    assert "data-long" in html  # the long abstract gets a toggle from app.js
+
+
+def test_author_and_category_pages(site, client):
+    r = client.get("/authors/Ada%20Lovelace")
+    assert r.status_code == 200
+    assert len(card_ids(r.text)) == len(site.ids) - 3  # hidden, many-authors and Mallory's are not Ada's
+    r = client.get("/categories/q-bio.BM")
+    assert card_ids(r.text) == [site.ids["tue"]]
+    assert 'href="/feeds/categories/q-bio.BM.rss"' in r.text
+
+
+def test_trending_page_shows_scores_and_explanation(site, client):
+    r = client.get("/trending")
+    assert r.status_code == 200
+    ids = card_ids(r.text)
+    assert ids[0] == site.ids["wed_top"]
+    assert site.ids["hidden"] not in ids
+    assert "loses half its weight every 48 hours" in r.text
+    assert re.search(r'<span class="score" title="Trending score">score \d+\.\d\d</span>', r.text)
+    r = client.get("/trending?category=q-bio.BM")
+    assert card_ids(r.text) == [site.ids["tue"]]
+
+
+def test_search_page(site, client):
+    r = client.get("/search?q=diffusion")
+    assert r.status_code == 200
+    ids = card_ids(r.text)
+    assert site.ids["wed_top"] in ids and site.ids["hidden"] not in ids
+    assert re.search(r"\d+ results? for “diffusion”", r.text)
+    assert "<mark>" in r.text
+    r = client.get("/search?q=diffusion&category=hep-th")
+    assert card_ids(r.text) == [site.ids["wed_old"]]
+
+
+def test_search_for_an_arxiv_id_redirects(site, client):
+    pid = site.ids["tue"]
+    r = client.get(f"/search?q={pid}v1", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/papers/{pid}"
+    r = client.get("/search?q=arXiv:hep-th/9901001", follow_redirects=False)
+    assert r.headers["location"] == "/papers/hep-th/9901001"
+
+
+@pytest.mark.parametrize("query", ["q=x&from=2025-02-30", "q=x&to=soon", "q=x&sort=random", "q=x&p=-1"])
+def test_bad_search_parameters(client, query):
+    r = client.get(f"/search?{query}")
+    assert r.status_code == 422
+    assert "Invalid parameter" in r.text or "not a" in r.text
+
+
+def test_search_page_without_query(client):
+    r = client.get("/search")
+    assert r.status_code == 200 and 'name="q"' in r.text and "result" not in r.text.split("</form>")[-1]
+
+
+def test_assets_are_served_by_the_app(client):
+    html = client.get("/").text
+    assert "//cdn" not in html and "https://fonts" not in html
+    for path in re.findall(r'(?:href|src)="(/static/[^"?]+)', html):
+        assert client.get(path).status_code == 200, path
+    assert 'class="skip-link" href="#main"' in html
+    css = client.get("/static/style.css").text
+    assert "prefers-color-scheme: dark" in css and ":focus-visible" in css
+
+
+def test_an_empty_instance_still_answers(fresh_engine, tmp_path):
+    import feedparser
+    from starlette.testclient import TestClient
+
+    from tests.web.conftest import settings_for
+
+    c = TestClient(create_app(settings_for(tmp_path), fresh_engine))
+    r = c.get("/")
+    assert r.status_code == 200 and "No papers on this day" in r.text
+    assert c.get("/trending").status_code == 200
+    assert c.get("/api/daily_papers").json() == []
+    assert c.get("/api/daily_papers?sort=trending").json() == []
+    assert not feedparser.parse(c.get("/feeds/daily.atom").content).bozo
+    assert c.get("/search?q=anything").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/papers?date=2025-01-14", "/api/daily_papers", "/feeds/daily.rss", "/static/style.css"])
+def test_head_is_answered_like_get(client, path):
+    head, get = client.head(path), client.get(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert int(head.headers["content-length"]) == len(get.content)
