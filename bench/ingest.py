@@ -177,14 +177,15 @@ def baseline_postgres(pg_url: str, n: int) -> float:
 
 def full_path(url: str, snapshot: Path, batch_size: int) -> tuple[float, dict]:
     from paperboy.ingest.pipeline import run_source
-    from paperboy.ingest.snapshot import SOURCE, read_snapshot
+    from paperboy.ingest.snapshot import SOURCE, read_snapshot_prepared
     from paperboy.store.db import make_engine
     from paperboy.store.migrate import upgrade
 
     engine = make_engine(url)
     upgrade(engine)
     t0, c0 = time.perf_counter(), time.process_time()
-    counts = run_source(engine, f"{SOURCE}:{snapshot}", read_snapshot(snapshot), batch_size=batch_size)
+    items = read_snapshot_prepared(snapshot, engine.dialect.name)
+    counts = run_source(engine, f"{SOURCE}:{snapshot}", items, batch_size=batch_size)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     engine.dispose()
     return elapsed, {**counts.as_dict(), "client_cpu_s": round(cpu, 1)}

@@ -79,6 +79,13 @@ def serve(
         raise typer.Exit(0 if 200 <= r.status_code < 300 else 1)
     import uvicorn
 
+    if s.serve_worker:
+        from paperboy.jobs import start_in_process
+        from paperboy.mail.senders import get_mail_sender
+
+        start_in_process(s, engine, get_mail_sender(s))
+        clitools.console.print("worker schedule and indexer running in this process "
+                               "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
     clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
     uvicorn.run("paperboy.web.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
                 log_level="warning", access_log=False, proxy_headers=True)

@@ -87,7 +87,6 @@ class Settings(BaseSettings):
 
     # --- index and search
     embedder: str = Field("minilm", description="'minilm' (offline all-MiniLM-L6-v2), 'null' (no vectors), or any sentence-transformers model name.")
-    search_backend: str = Field("tantivy", description="Keyword engine: 'tantivy' (index files in data_dir) or 'database' (the database's own full-text search).")
     index_dir: str = Field("", description="Folder for search index files; empty means data_dir/index.")
 
     # --- mail
@@ -107,6 +106,8 @@ class Settings(BaseSettings):
     worker_ingest_minutes: int = Field(60, description="Minutes between ingest (and index refresh) runs of the worker.", ge=1)
     worker_digest_minutes: int = Field(5, description="Minutes between digest passes of the worker.", ge=1)
     worker_job_lease_seconds: float = Field(3 * 3600.0, description="A job claimed by a worker that died is run again after this long.", gt=0)
+    serve_worker: bool = Field(True, description="Run the worker's schedule and the indexer inside `paperboy serve` (single node); set false when `paperboy worker` processes run.")
+    index_refresh_seconds: float = Field(30.0, description="How often the indexer inside `paperboy serve` picks up new papers.", gt=0)
 
     # --- community
     submissions_per_day: int = Field(10, description="How many papers one member may submit a day.", ge=0)

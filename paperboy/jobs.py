@@ -167,3 +167,16 @@ class Worker:
             if once:
                 break
             self.stop.wait(self.settings.worker_poll_seconds)
+
+
+def start_in_process(settings: Settings, engine: Engine, sender: MailSender) -> Worker:
+    """The single-node setup: the worker's schedule and the indexer as daemon threads of
+    the web process. The indexer refreshes every ``index_refresh_seconds`` so new and
+    submitted papers become searchable quickly; the index job of the schedule then
+    finds little to do (one refresh at a time: the index dir has a file lock)."""
+    from paperboy.index.jobs import start_background_indexer
+
+    start_background_indexer(settings, engine, interval=settings.index_refresh_seconds)
+    worker = Worker(settings, engine, sender)
+    threading.Thread(target=worker.run, name="paperboy-worker", daemon=True).start()
+    return worker

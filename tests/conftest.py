@@ -53,7 +53,7 @@ def databases(backend, tmp_path_factory):
 @pytest.fixture(scope="session")
 def engine(databases):
     """One migrated database per backend for the session; use ``db`` to stay isolated."""
-    return databases.new_engine()
+    return databases.new_engine(keep=True)
 
 
 @pytest.fixture
@@ -79,6 +79,17 @@ def fresh_engine(databases):
 @pytest.fixture
 def fresh_url(databases) -> str:
     return databases.new_url()
+
+
+@pytest.fixture(autouse=True)
+def _drop_what_the_test_made():
+    """Close the pools and drop the databases a test made, so long runs stay within
+    the PostgreSQL server's connection limit."""
+    from tests.support.databases import LIVE_FACTORIES
+
+    yield
+    for factory in list(LIVE_FACTORIES):
+        factory.end_of_test()
 
 
 @pytest.fixture

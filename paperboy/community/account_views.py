@@ -81,7 +81,7 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
         email = accounts.normalise_email(email)
         accounts.check_password(password)
     except AccountError as exc:
-        return _page(request, "signup.html", 400, error=str(exc), email=email, display_name=display_name)
+        return _page(request, "signup.html", 400, error=str(exc), email=email, chosen_name=display_name)
     existing = accounts.user_by_email(db, email)
     if existing is not None:
         accounts.hash_password(password)  # same work as a real sign-up

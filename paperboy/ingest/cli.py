@@ -96,7 +96,7 @@ def ingest_snapshot(
     restart: bool = typer.Option(False, help="Ignore the stored cursor and read the file from the start."),
 ) -> None:
     """Import the Kaggle arXiv metadata snapshot, streamed; a re-run resumes where it stopped."""
-    from paperboy.ingest.snapshot import SOURCE, read_snapshot
+    from paperboy.ingest.snapshot import SOURCE, read_snapshot_prepared
 
     with clitools.handled_errors():
         if not path.is_file():
@@ -115,7 +115,7 @@ def ingest_snapshot(
         if start < size:
             try:
                 total = run_source(
-                    engine, key, read_snapshot(path, start, cursor.get("line", 0)),
+                    engine, key, read_snapshot_prepared(path, engine.dialect.name, start, cursor.get("line", 0)),
                     batch_size=batch_size, on_progress=_ByteProgress(bar, task, "", start),
                 )
             except OSError as exc:

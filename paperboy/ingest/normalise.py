@@ -365,12 +365,20 @@ def make_record(
     return rec.validate()
 
 
+# The fields a content hash covers, in the order they are hashed.
+CONTENT_KEYS = (
+    "version", "title", "abstract", "authors", "primary_category", "categories",
+    "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on",
+    "comment", "journal_ref", "doi", "license", "abs_url", "pdf_url", "sources",
+)
+
+
 def content_hash(row: dict) -> str:
     """Stable hash of the stored content fields of a merged paper row."""
-    keys = (
-        "version", "title", "abstract", "authors", "primary_category", "categories",
-        "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on",
-        "comment", "journal_ref", "doi", "license", "abs_url", "pdf_url", "sources",
-    )
-    payload = orjson.dumps({k: row.get(k) for k in keys}, default=str)
+    return content_digest(dict(zip(CONTENT_KEYS, map(row.get, CONTENT_KEYS), strict=True)))
+
+
+def content_digest(fields: dict) -> str:
+    """``content_hash`` of a dict holding exactly CONTENT_KEYS, in that order."""
+    payload = orjson.dumps(fields, default=str)
     return hashlib.md5(payload, usedforsecurity=False).hexdigest()

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from paperboy.ingest.normalise import BadRecord, PaperRecord, content_hash, find_links, name_key
+from paperboy.ingest.normalise import (
+    BadRecord,
+    PaperRecord,
+    content_digest,
+    content_hash,
+    find_links,
+    name_key,
+)
+from paperboy.store.db import bulk_write_connection
 from paperboy.store.models import Author, IngestCursor, Paper, PaperAuthor, PaperCategory, utcnow
 
 papers = Paper.__table__
@@ -148,6 +156,116 @@ def _to_columns(row: dict) -> dict:
     return out
 
 
+# --- prepared rows -------------------------------------------------------------------
+#
+# Most of the per-record work (joins, links, content hash, date formatting) does not
+# depend on what is stored: it gives the row the paper gets when it is new. ``prepare``
+# does that work up front, in the driver's value form, so a source can do it in a
+# worker process (``snapshot.read_snapshot_prepared``). The writer then inserts those
+# rows as they are and merges only the few ids already stored or repeated in a batch.
+
+# The columns of a prepared row, in order. Ids, community state and the batch's time
+# (created_at, modified_at) are added when the row is written.
+ROW = (
+    "arxiv_id", "version", "title", "abstract", "authors_text", "primary_category", "categories",
+    "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on", "comment",
+    "journal_ref", "doi", "license", "abs_url", "pdf_url", "links", "sources", "content_hash",
+)
+_CATEGORIES = ROW.index("categories")
+# (values in ROW order, author names in order): plain tuples and lists pickle fast.
+Prepared = tuple[tuple, list[str]]
+# Columns written after ROW on insert; on update only modified_at, so community state
+# (votes, comments, hidden, featured, submitter) is never touched by ingest.
+_TAIL = ("modified_at", "upvotes", "num_comments", "hidden", "created_at")
+
+
+def _sqlite_datetime(v: dt.datetime) -> str:
+    # Exactly what UTCDateTime + SQLAlchemy's SQLite DATETIME store, without their layers.
+    if v.utcoffset():
+        v = v.astimezone(dt.UTC)
+    return v.isoformat(" ", "microseconds")[:26]  # YYYY-MM-DD HH:MM:SS.ffffff, offset cut
+
+
+def _sqlite_date(v: dt.date) -> str:
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
+
+
+def _json_list(v: list) -> str:
+    return json.dumps(v) if v else "[]"
+
+
+def _db_values(cols: dict, dialect: str) -> tuple:
+    """A column dict as the driver takes it (ROW order): dates as text, links as JSON text.
+
+    PostgreSQL gets the UTC offset spelled out, so the session's time zone cannot shift it.
+    """
+    zone = "" if dialect == "sqlite" else "+00:00"
+    sub, upd, ann = cols["submitted_at"], cols["updated_at"], cols["announced_on"]
+    return (
+        cols["arxiv_id"], cols["version"], cols["title"], cols["abstract"], cols["authors_text"],
+        cols["primary_category"], cols["categories"], cols["msc_classes"], cols["acm_classes"],
+        None if sub is None else _sqlite_datetime(sub) + zone,
+        None if upd is None else _sqlite_datetime(upd) + zone,
+        None if ann is None else _sqlite_date(ann),
+        cols["comment"], cols["journal_ref"], cols["doi"], cols["license"], cols["abs_url"],
+        cols["pdf_url"], _json_list(cols["links"]), cols["sources"], cols["content_hash"],
+    )
+
+
+def _typed(values: tuple, authors: list[str]) -> dict:
+    """Back from a prepared row to the incoming row ``merge`` takes (the rare path)."""
+    row = dict(zip(ROW, values, strict=True))
+    for key in ("authors_text", "abs_url", "pdf_url", "links", "content_hash"):
+        del row[key]
+    row["authors"] = list(authors)
+    for key in ("submitted_at", "updated_at"):
+        if row[key] is not None:
+            v = dt.datetime.fromisoformat(row[key])
+            row[key] = v if v.tzinfo else v.replace(tzinfo=dt.UTC)
+    if row["announced_on"] is not None:
+        row["announced_on"] = dt.date.fromisoformat(row["announced_on"])
+    return row
+
+
+def prepare(rec: PaperRecord, dialect: str) -> Prepared:
+    """The row ``rec`` gives a paper that is not stored yet, in the driver's values.
+
+    Equal to ``_prepared(merge(None, _record_row(rec)))`` (a test holds them equal),
+    without the intermediate dicts: this runs once per record of every import.
+    """
+    arxiv_id, title, abstract, comment = rec.arxiv_id, rec.title, rec.abstract, rec.comment
+    cats = rec.categories
+    categories = " ".join(cats)
+    primary = cats[0] if cats else None
+    msc = "; ".join(rec.msc_classes) or None
+    acm = "; ".join(rec.acm_classes) or None
+    sources = rec.source
+    if "," in sources:
+        sources = ",".join(sorted(set(filter(None, sources.split(",")))))
+    version = rec.version or 1
+    authors = list(rec.authors)
+    sub, upd, ann = rec.submitted_at, rec.updated_at, rec.announced_on
+    abs_url = f"https://arxiv.org/abs/{arxiv_id}"
+    pdf_url = f"https://arxiv.org/pdf/{arxiv_id}"
+    digest = content_digest({
+        "version": version, "title": title, "abstract": abstract, "authors": authors,
+        "primary_category": primary, "categories": categories, "msc_classes": msc,
+        "acm_classes": acm, "submitted_at": sub, "updated_at": upd, "announced_on": ann,
+        "comment": comment, "journal_ref": rec.journal_ref, "doi": rec.doi, "license": rec.license,
+        "abs_url": abs_url, "pdf_url": pdf_url, "sources": sources,
+    })
+    zone = "" if dialect == "sqlite" else "+00:00"
+    links = find_links(abstract, comment)
+    return (
+        arxiv_id, version, title, abstract, ", ".join(authors), primary, categories, msc, acm,
+        None if sub is None else _sqlite_datetime(sub) + zone,
+        None if upd is None else _sqlite_datetime(upd) + zone,
+        None if ann is None else _sqlite_date(ann),
+        comment, rec.journal_ref, rec.doi, rec.license, abs_url, pdf_url,
+        json.dumps(links) if links else "[]", sources, digest,
+    ), authors
+
+
 class AuthorCache:
     """name → id for the run; new names inserted set-wise.
 
@@ -189,7 +307,7 @@ class AuthorCache:
             raw = conn.connection.driver_connection
             with raw.cursor() as cur:
                 cur.execute("CREATE TEMP TABLE IF NOT EXISTS pb_stage_authors (name text, name_key text) ON COMMIT DELETE ROWS")
-                cur.execute("TRUNCATE pb_stage_authors")
+                cur.execute("DELETE FROM pb_stage_authors")
                 with cur.copy("COPY pb_stage_authors (name, name_key) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
@@ -219,79 +337,37 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[i : i + size]
 
 
-# Columns an upsert writes; community state (votes, comments, hidden, featured,
-# submitter) is never touched by ingest, and created_at only on insert.
-_CONTENT = (
-    "arxiv_id", "version", "title", "abstract", "authors_text", "primary_category", "categories",
-    "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on", "comment",
-    "journal_ref", "doi", "license", "abs_url", "pdf_url", "links", "sources", "content_hash",
-    "modified_at",
-)
-_ON_INSERT = ("upvotes", "num_comments", "hidden", "created_at")
-
-
-def _sqlite_datetime(v: dt.datetime) -> str:
-    # Exactly what UTCDateTime + SQLAlchemy's SQLite DATETIME store, without their layers.
-    if v.utcoffset():
-        v = v.astimezone(dt.UTC)
-    return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
-
-
-def _sqlite_date(v: dt.date) -> str:
-    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
-
-
-def _json_list(v: list) -> str:
-    return json.dumps(v) if v else "[]"
-
-
 class _Writer:
-    """Raw, prepared statements and value converters for one dialect (built once)."""
+    """Raw, prepared statements for one dialect (built once)."""
 
     def __init__(self, dialect) -> None:
         self.dialect = dialect.name
-        sqlite = self.dialect == "sqlite"
-        self.insert_cols = (("id",) if sqlite else ()) + _CONTENT + _ON_INSERT
-        self.update_cols = _CONTENT[1:]
-        if sqlite:
-            convert = {"submitted_at": _sqlite_datetime, "updated_at": _sqlite_datetime,
-                       "announced_on": _sqlite_date, "links": _json_list, "hidden": int}
-            self.batch_time = _sqlite_datetime
-        else:  # psycopg adapts dates and booleans itself; JSON goes as text
-            convert = {"links": _json_list}
-            self.batch_time = lambda v: v
-        # created_at / modified_at are the batch's time, converted once per batch.
-        self.insert_conv = [(i, convert[n]) for i, n in enumerate(self.insert_cols) if n in convert]
-        self.update_conv = [(i, convert[n]) for i, n in enumerate(self.update_cols) if n in convert]
         self.select_sql = "SELECT " + ", ".join(c.name for c in _MERGE_COLUMNS) + " FROM papers WHERE arxiv_id IN "
         self.result_procs = [c.type._cached_result_processor(dialect, None) for c in _MERGE_COLUMNS]
-        if sqlite:
-            self.insert_sql = (
-                f"INSERT INTO papers ({', '.join(self.insert_cols)}) VALUES ({', '.join('?' * len(self.insert_cols))})"
+        if self.dialect == "sqlite":
+            self.batch_time = _sqlite_datetime
+            cols = ("id", *ROW, *_TAIL)
+            self.insert_sql = f"INSERT INTO papers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            self.update_sql = (
+                "UPDATE papers SET " + ", ".join(f"{c} = ?" for c in (*ROW[1:], "modified_at")) + " WHERE id = ?"
             )
-            self.update_sql = "UPDATE papers SET " + ", ".join(f"{c} = ?" for c in self.update_cols) + " WHERE id = ?"
-        else:
-            names = ", ".join(self.insert_cols)
+        else:  # psycopg adapts the batch time itself
+            self.batch_time = lambda v: v
+            names = ", ".join(ROW)
             self.stage_sql = (
                 f"CREATE TEMP TABLE IF NOT EXISTS pb_stage_papers ON COMMIT DELETE ROWS AS "
                 f"SELECT {names} FROM papers WITH NO DATA"
             )
             self.copy_sql = f"COPY pb_stage_papers ({names}) FROM STDIN"
+            # One set-based statement for the whole batch; created_at and the community
+            # columns only count on insert (the update list leaves them alone).
             self.upsert_sql = (
-                f"INSERT INTO papers ({names}) SELECT {names} FROM pb_stage_papers "
+                f"INSERT INTO papers ({names}, {', '.join(_TAIL)}) "
+                f"SELECT {names}, %(now)s, 0, 0, false, %(now)s FROM pb_stage_papers "
                 f"ON CONFLICT (arxiv_id) DO UPDATE SET "
-                + ", ".join(f"{c} = EXCLUDED.{c}" for c in self.update_cols)
+                + ", ".join(f"{c} = EXCLUDED.{c}" for c in (*ROW[1:], "modified_at"))
                 + " RETURNING arxiv_id, id"
             )
-
-    @staticmethod
-    def row(cols: dict, names: tuple, convs: list) -> list:
-        out = [cols[n] for n in names]
-        for i, fn in convs:
-            v = out[i]
-            if v is not None:
-                out[i] = fn(v)
-        return out
 
 
 _writers: dict[str, _Writer] = {}
@@ -321,94 +397,104 @@ def _select_stored(conn: Connection, w: _Writer, ids: list[str]) -> dict[str, di
     return stored
 
 
-def upsert_batch(conn: Connection, records: list[PaperRecord], authors: AuthorCache | None = None) -> UpsertCounts:
-    """Merge ``records`` into the store inside the caller's transaction."""
+def upsert_batch(
+    conn: Connection, records: list[PaperRecord | Prepared], authors: AuthorCache | None = None
+) -> UpsertCounts:
+    """Merge ``records`` (records, or rows from ``prepare``) into the store inside the caller's transaction."""
     counts = UpsertCounts()
     authors = authors or AuthorCache()
     w = _writer(conn)
-    # Merge duplicates inside the batch first (a listing repeats cross-lists).
-    incoming: dict[str, dict] = {}
+    # Duplicates inside the batch are merged first (a listing repeats cross-lists).
+    incoming: dict[str, Prepared] = {}
+    repeated: dict[str, dict] = {}
     for rec in records:
-        row = _record_row(rec)
-        prev = incoming.get(rec.arxiv_id)
-        incoming[rec.arxiv_id] = row if prev is None else merge(prev, row)
+        item = rec if isinstance(rec, tuple) else prepare(rec, w.dialect)
+        arxiv_id = item[0][0]
+        prev = incoming.get(arxiv_id)
+        if prev is None:
+            incoming[arxiv_id] = item
+        else:
+            repeated[arxiv_id] = merge(repeated.get(arxiv_id) or _typed(*prev), _typed(*item))
     stored = _select_stored(conn, w, list(incoming))
 
-    now = w.batch_time(utcnow())
-    to_insert: list[dict] = []
-    to_update: list[dict] = []
-    author_changed: dict[str, list[str]] = {}
-    cats_changed: dict[str, list[str]] = {}
-    for arxiv_id, new in incoming.items():
+    # The common case, a paper neither stored nor repeated, is inserted as prepared.
+    to_insert: list[Prepared] = []
+    to_update: list[tuple[tuple, int]] = []
+    author_changed: dict[int, list[str]] = {}
+    cats_changed: dict[int, list[str]] = {}
+    for arxiv_id, item in incoming.items():
         old = stored.get(arxiv_id)
-        merged = merge(old, new)
-        if old is not None and merged["content_hash"] == old["content_hash"]:
+        if old is None and arxiv_id not in repeated:
+            to_insert.append(item)
+            continue
+        new = repeated.get(arxiv_id)
+        if old is None:
+            to_insert.append(item if new is None else _prepared(merge(None, new), w.dialect))
+            continue
+        merged = merge(old, new or _typed(*item))
+        if merged["content_hash"] == old["content_hash"]:
             counts.unchanged += 1
             continue
-        cols = _to_columns(merged)
-        cols["modified_at"] = now
-        if old is None:
-            cols.update(created_at=now, upvotes=0, num_comments=0, hidden=False)
-            to_insert.append(cols)
-            author_changed[arxiv_id] = merged["authors"]
-            cats_changed[arxiv_id] = merged["categories"].split()
-        else:
-            cols["id"] = old["id"]
-            to_update.append(cols)
-            if merged["authors"] != old["authors"]:
-                author_changed[arxiv_id] = merged["authors"]
-            if merged["categories"] != old["categories"]:
-                cats_changed[arxiv_id] = merged["categories"].split()
+        to_update.append((_prepared(merged, w.dialect)[0], old["id"]))
+        if merged["authors"] != old["authors"]:
+            author_changed[old["id"]] = merged["authors"]
+        if merged["categories"] != old["categories"]:
+            cats_changed[old["id"]] = merged["categories"].split()
     counts.inserted, counts.updated = len(to_insert), len(to_update)
+    if not to_insert and not to_update:
+        return counts
 
-    id_of = {aid: row["id"] for aid, row in stored.items()}
+    now = w.batch_time(utcnow())
     raw = conn.connection.driver_connection
+    cur = raw.cursor()
     if w.dialect == "sqlite":
-        cur = raw.cursor()
+        new_ids = []
         if to_insert:
             base = cur.execute("SELECT coalesce(max(id), 0) FROM papers").fetchone()[0]
-            for i, cols in enumerate(to_insert, 1):
-                cols["id"] = id_of[cols["arxiv_id"]] = base + i
-            cur.executemany(w.insert_sql, [w.row(c, w.insert_cols, w.insert_conv) for c in to_insert])
+            new_ids = range(base + 1, base + 1 + len(to_insert))
+            tail = (now, 0, 0, 0, now)
+            cur.executemany(w.insert_sql, [(i, *v, *tail) for i, (v, _a) in zip(new_ids, to_insert, strict=True)])
         if to_update:
-            cur.executemany(w.update_sql, [w.row(c, w.update_cols, w.update_conv) + [c["id"]] for c in to_update])
-    elif to_insert or to_update:
-        cur = raw.cursor()
-        cur.execute(w.stage_sql)
-        cur.execute("TRUNCATE pb_stage_papers")
-        with cur.copy(w.copy_sql) as copy:
-            for cols in to_insert:
-                copy.write_row(w.row(cols, w.insert_cols, w.insert_conv))
-            for cols in to_update:
-                cols.update(created_at=now, upvotes=0, num_comments=0, hidden=False)  # ignored on conflict
-                copy.write_row(w.row(cols, w.insert_cols, w.insert_conv))
-        cur.execute(w.upsert_sql)
-        id_of.update(cur.fetchall())
+            cur.executemany(w.update_sql, [(*v[1:], now, id_) for v, id_ in to_update])
     else:
-        cur = raw.cursor()
+        cur.execute(w.stage_sql)
+        cur.execute("DELETE FROM pb_stage_papers")  # empty unless called twice in one transaction
+        with cur.copy(w.copy_sql) as copy:
+            for v, _a in to_insert:
+                copy.write_row(v)
+            for v, _id in to_update:
+                copy.write_row(v)
+        cur.execute(w.upsert_sql, {"now": now})
+        id_of = dict(cur.fetchall())
+        new_ids = [id_of[v[0]] for v, _a in to_insert]
 
-    if author_changed:
-        name_ids = authors.resolve(conn, {n for names in author_changed.values() for n in names})
-        changed = [id_of[a] for a in author_changed if a in stored]
-        rows = [
-            (id_of[aid], pos, name_ids[name])
-            for aid, names in author_changed.items()
-            for pos, name in enumerate(names)
-        ]
-        _replace_children(conn, cur, w, "paper_authors", ("paper_id", "position", "author_id"), changed, rows)
-    if cats_changed:
-        changed = [id_of[a] for a in cats_changed if a in stored]
-        rows = [
-            (id_of[aid], cat, pos == 0)
-            for aid, cats in cats_changed.items()
-            for pos, cat in enumerate(cats)
-        ]
-        _replace_children(conn, cur, w, "paper_categories", ("paper_id", "category", "is_primary"), changed, rows)
+    names = {n for _v, a in to_insert for n in a}
+    for a in author_changed.values():
+        names.update(a)
+    name_ids = authors.resolve(conn, names)
+    rows = [
+        (pid, pos, name_ids[name])
+        for pid, (_v, a) in zip(new_ids, to_insert, strict=True)
+        for pos, name in enumerate(a)
+    ]
+    rows += [(pid, pos, name_ids[name]) for pid, a in author_changed.items() for pos, name in enumerate(a)]
+    _replace_children(cur, w, "paper_authors", ("paper_id", "position", "author_id"), list(author_changed), rows)
+    rows = [
+        (pid, cat, pos == 0)
+        for pid, (v, _a) in zip(new_ids, to_insert, strict=True)
+        for pos, cat in enumerate(v[_CATEGORIES].split())
+    ]
+    rows += [(pid, cat, pos == 0) for pid, cats in cats_changed.items() for pos, cat in enumerate(cats)]
+    _replace_children(cur, w, "paper_categories", ("paper_id", "category", "is_primary"), list(cats_changed), rows)
     cur.close()
     return counts
 
 
-def _replace_children(conn, cur, w: _Writer, table: str, cols: tuple, paper_ids: list[int], rows: list[tuple]) -> None:
+def _prepared(merged: dict, dialect: str) -> Prepared:
+    return _db_values(_to_columns(merged), dialect), merged["authors"]
+
+
+def _replace_children(cur, w: _Writer, table: str, cols: tuple, paper_ids: list[int], rows: list[tuple]) -> None:
     """Delete the rows of updated papers (new papers have none) and insert the new set."""
     if w.dialect == "sqlite":
         for chunk in _chunks(paper_ids, 900):
@@ -443,7 +529,7 @@ def write_cursor(conn: Connection, source: str, value: dict) -> None:
 
 # An item from a source: (cursor value after this item, record or error message, or
 # None for a commit point: flush the batch now with this cursor, e.g. at a page's end).
-Item = tuple[dict, "PaperRecord | BadRecord | None"]
+Item = tuple[dict, "PaperRecord | Prepared | BadRecord | None"]
 
 
 def run_source(
@@ -462,16 +548,20 @@ def run_source(
     """
     total = UpsertCounts()
     cache = AuthorCache()
-    batch: list[PaperRecord] = []
+    batch: list[PaperRecord | Prepared] = []
     position: dict | None = None
     batch_failed = 0
     primed = False
 
-    def flush() -> None:
+    def flush(conn: Connection) -> None:
         nonlocal batch, batch_failed, position, primed
         if position is None:
             return
-        with engine.begin() as conn:
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # A crash may lose the last few committed batches, never corrupt them;
+                # their cursor is lost with them, so the re-run redoes exactly those.
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             if not primed:
                 cache.prime(conn)
                 primed = True
@@ -484,27 +574,29 @@ def run_source(
             on_progress(position, total)
         position = None
 
-    try:
-        for pos, item in items:
-            position = pos
-            if item is None:
-                # A commit point (end of a page): store what is gathered with this cursor.
-                flush()
-                continue
-            if isinstance(item, BadRecord):
-                batch_failed += 1
-                if len(total.errors) < max_errors_shown:
-                    total.errors.append(str(item))
-            else:
-                batch.append(item)
-            if len(batch) + batch_failed >= batch_size:
-                flush()
-        flush()
-    except BaseException:
-        # The author cache may hold ids from a rolled-back batch; never reuse it.
-        cache.ids.clear()
-        cache.complete = False
-        raise
+    # One connection for the whole run, tuned for bulk writes (see bulk_write_connection).
+    with engine.connect() as conn, bulk_write_connection(conn):
+        try:
+            for pos, item in items:
+                position = pos
+                if item is None:
+                    # A commit point (end of a page): store what is gathered with this cursor.
+                    flush(conn)
+                    continue
+                if isinstance(item, BadRecord):
+                    batch_failed += 1
+                    if len(total.errors) < max_errors_shown:
+                        total.errors.append(str(item))
+                else:
+                    batch.append(item)
+                if len(batch) + batch_failed >= batch_size:
+                    flush(conn)
+            flush(conn)
+        except BaseException:
+            # The author cache may hold ids from a rolled-back batch; never reuse it.
+            cache.ids.clear()
+            cache.complete = False
+            raise
     return total
 
 

@@ -13,9 +13,11 @@ same person gets one author row whatever the source.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -28,6 +30,9 @@ from paperboy.ingest.normalise import (
     split_authors,
     split_categories,
 )
+
+if TYPE_CHECKING:
+    from paperboy.ingest.pipeline import Prepared
 
 SOURCE = "snapshot"
 
@@ -120,3 +125,131 @@ def read_snapshot(path: Path, start_offset: int = 0, start_line: int = 0) -> Ite
                 yield cursor, parse_line(raw)
             except BadRecord as exc:
                 yield cursor, BadRecord(f"{path}:{line_no}: {exc}")
+
+
+# --- the fast path: parse and prepare in a worker process ------------------------------
+#
+# Parsing a line (JSON, names, LaTeX, dates) and preparing its row (links, content hash,
+# driver values) is independent per line, so a second process does it while this one
+# writes to the database. It sends chunks of ``(offset after the line, line number,
+# prepared row or error text)`` in file order, and this process turns each line back into
+# the item ``read_snapshot`` would give: the same cursors, the same batches, the same
+# database. If this process dies (kill -9), the worker's next send fails and it exits.
+
+CHUNK_LINES = 1000
+# Below this many bytes to read, starting a process costs more than it saves.
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+def _prepared_chunks(path: Path, start_offset: int, start_line: int, dialect: str,
+                     chunk_lines: int = CHUNK_LINES) -> Iterator[list]:
+    from paperboy.ingest.pipeline import prepare
+
+    line_no = start_line
+    offset = start_offset
+    chunk: list = []
+    with path.open("rb", buffering=1 << 20) as fh:
+        fh.seek(start_offset)
+        for raw in fh:
+            line_no += 1
+            offset += len(raw)
+            if raw.isspace():
+                continue
+            try:
+                item = prepare(parse_line(raw), dialect)
+            except BadRecord as exc:
+                item = f"{path}:{line_no}: {exc}"
+            chunk.append((offset, line_no, item))
+            if len(chunk) >= chunk_lines:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _worker_main(argv: list[str]) -> None:
+    """The worker process: ``python -c ... <fd> <path> <offset> <line> <dialect> <chunk lines>``.
+
+    Writes pickled chunks to the pipe ``fd``, then ``None``; an exception is sent as
+    ``("error", exc)`` for the parent to raise.
+    """
+    import pickle
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    fd, path, offset, line, dialect, chunk_lines = argv
+    with open(int(fd), "wb", buffering=1 << 20) as out:
+        try:
+            try:
+                for chunk in _prepared_chunks(Path(path), int(offset), int(line), dialect, int(chunk_lines)):
+                    pickle.dump(chunk, out, protocol=pickle.HIGHEST_PROTOCOL)
+                msg: object = None
+            except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+                msg = ("error", exc)
+            try:
+                pickle.dump(msg, out, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - e.g. an exception that cannot be pickled
+                pickle.dump(("error", RuntimeError(f"snapshot worker: {msg!r}")), out)
+            out.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the parent is gone
+
+
+def _chunks_from_worker(path: Path, start_offset: int, start_line: int, dialect: str,
+                        chunk_lines: int) -> Iterator[list]:
+    import pickle
+    import subprocess
+    import sys
+
+    # A fresh interpreter (not a fork: no copies of this process's database connections,
+    # threads or locks; not multiprocessing's spawn, which re-runs the main script).
+    read_fd, write_fd = os.pipe()
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
+    code = "import sys; from paperboy.ingest.snapshot import _worker_main; _worker_main(sys.argv[1:])"
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+            [sys.executable, "-c", code, str(write_fd), str(path), str(start_offset), str(start_line), dialect,
+             str(chunk_lines)],
+            pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+        )
+    finally:
+        os.close(write_fd)  # only the worker writes; its writes fail once this process is gone
+    reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
+    try:
+        while True:
+            try:
+                msg = pickle.load(reader)  # noqa: S301 - from our own child process
+            except EOFError:
+                raise RuntimeError(f"the snapshot worker for {path} ended unexpectedly") from None
+            if msg is None:
+                return
+            if isinstance(msg, tuple):
+                raise msg[1]
+            yield msg
+    finally:
+        reader.close()
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait()
+
+
+def read_snapshot_prepared(
+    path: Path, dialect: str, start_offset: int = 0, start_line: int = 0, *,
+    parallel: bool | None = None, chunk_lines: int = CHUNK_LINES,
+) -> Iterator[tuple[dict, Prepared | BadRecord]]:
+    """``read_snapshot`` yielding rows ready for the database (``pipeline.prepare``).
+
+    ``parallel`` (default: when there is enough to read and more than one CPU) parses
+    in a worker process; the items are the same either way.
+    """
+    size = path.stat().st_size
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) > 1 and size - start_offset >= PARALLEL_MIN_BYTES
+    chunks = (_chunks_from_worker if parallel else _prepared_chunks)(path, start_offset, start_line, dialect, chunk_lines)
+    try:
+        for chunk in chunks:
+            for offset, line_no, item in chunk:
+                yield {"offset": offset, "line": line_no, "size": size}, BadRecord(item) if isinstance(item, str) else item
+    finally:
+        chunks.close()

@@ -131,6 +131,10 @@ class PaperAuthor(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"), index=True)
     author: Mapped[Author] = relationship(lazy="joined")
 
+    # On SQLite the row lives in its primary-key B-tree (migration 0005): one B-tree
+    # fewer to write per row, and a paper's authors are one clustered range.
+    __table_args__ = {"sqlite_with_rowid": False}
+
 
 class PaperCategory(Base):
     __tablename__ = "paper_categories"
@@ -139,7 +143,10 @@ class PaperCategory(Base):
     category: Mapped[str] = mapped_column(String(40), primary_key=True)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_paper_categories_category", "category", "paper_id"),)
+    __table_args__ = (
+        Index("ix_paper_categories_category", "category", "paper_id"),
+        {"sqlite_with_rowid": False},  # as paper_authors (migration 0005)
+    )
 
 
 class IngestCursor(Base):

@@ -22,6 +22,9 @@ from paperboy.store.migrate import upgrade
 
 PG_ENV = "PAPERBOY_TEST_POSTGRES_URL"
 
+# Every live factory, so a per-test hook can drop what each test made (see end_of_test).
+LIVE_FACTORIES: list[DatabaseFactory] = []
+
 
 def postgres_admin_url() -> str | None:
     url = os.environ.get(PG_ENV, "").strip()
@@ -40,6 +43,10 @@ class DatabaseFactory:
         self.workdir = workdir
         self.created: list[str] = []
         self.engines: list[Engine] = []
+        # Made by the running test and dropped when it ends: a PostgreSQL server has a
+        # hundred connections, and pools left open by finished tests exhaust them.
+        self.per_test_urls: list[str] = []
+        self.per_test_engines: list[Engine] = []
         self.prefix = f"pbtest_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self._template: str | None = None
         if backend == "postgresql":
@@ -47,6 +54,7 @@ class DatabaseFactory:
             assert admin, f"set {PG_ENV} to run the PostgreSQL tests"
             self.admin_url = make_url(admin)
             self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", pool_size=1)
+        LIVE_FACTORIES.append(self)
 
     # -- templates
     def template_url(self) -> str:
@@ -72,20 +80,55 @@ class DatabaseFactory:
         if self.backend == "sqlite":
             path = self.workdir / f"db_{uuid.uuid4().hex[:8]}.db"
             shutil.copyfile(template.split("///", 1)[1], path)
-            return f"sqlite:///{path}"
+            url = f"sqlite:///{path}"
+            self.per_test_urls.append(url)
+            return url
         name = f"{self.prefix}_{uuid.uuid4().hex[:8]}"
         tmpl = make_url(template).database
         with self.admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{tmpl}"'))
         self.created.append(name)
-        return self.admin_url.set(database=name).render_as_string(hide_password=False)
+        url = self.admin_url.set(database=name).render_as_string(hide_password=False)
+        self.per_test_urls.append(url)
+        return url
 
-    def new_engine(self) -> Engine:
-        eng = make_engine(self.new_url())
-        self.engines.append(eng)
+    def new_engine(self, *, keep: bool = False) -> Engine:
+        """A migrated engine; dropped at the end of the test unless ``keep``."""
+        url = self.new_url()
+        eng = make_engine(url)
+        if keep:
+            self.per_test_urls.remove(url)
+            self.engines.append(eng)
+        else:
+            self.per_test_engines.append(eng)
         return eng
 
+    def end_of_test(self) -> None:
+        """Close every pool the test opened and drop the databases it made."""
+        from paperboy.store import db as store_db
+
+        for eng in self.per_test_engines:
+            eng.dispose()
+        self.per_test_engines.clear()
+        for eng in list(store_db._engines.values()):
+            eng.dispose()
+        store_db._engines.clear()
+        if self.backend == "postgresql":
+            with self.admin.connect() as conn:
+                for url in self.per_test_urls:
+                    name = make_url(url).database
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    self.created.remove(name)
+        else:
+            for url in self.per_test_urls:
+                path = Path(url.split("///", 1)[1])
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(path) + suffix).unlink(missing_ok=True)
+        self.per_test_urls.clear()
+
     def close(self) -> None:
+        if self in LIVE_FACTORIES:
+            LIVE_FACTORIES.remove(self)
         for eng in self.engines:
             eng.dispose()
         if self.backend == "postgresql":

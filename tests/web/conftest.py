@@ -81,7 +81,7 @@ def seed(engine: Engine) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def site(databases, tmp_path_factory) -> Site:
-    engine = databases.new_engine()
+    engine = databases.new_engine(keep=True)
     ids = seed(engine)
     settings = settings_for(tmp_path_factory.mktemp("web"))
     app = create_app(settings, engine)

@@ -19,7 +19,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 def live(databases, tmp_path_factory):
     if databases.backend != "sqlite":
         pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
-    engine = databases.new_engine()
+    engine = databases.new_engine(keep=True)
     ids = seed(engine)
     app = create_app(settings_for(tmp_path_factory.mktemp("live")), engine)
     with serve_app_in_thread(app) as base:
