@@ -99,8 +99,10 @@ def send_confirmation(settings: Settings, sender: MailSender, sub: Subscription)
     sender.send(msg)
 
 
-def confirm(db: Session, settings: Settings, signed: str) -> tuple[str, Subscription | None]:
-    """('confirmed' | 'used' | 'invalid', subscription). A link works once."""
+def confirm(db: Session, settings: Settings, signed: str, *, check_only: bool = False) -> tuple[str, Subscription | None]:
+    """('confirmed' | 'used' | 'invalid', subscription). A link works once.
+
+    With ``check_only`` nothing changes and a link that would confirm answers 'valid'."""
     payload = unsign(settings, "confirm", signed)
     if not payload or len(payload) != 2:
         return "invalid", None
@@ -110,6 +112,8 @@ def confirm(db: Session, settings: Settings, signed: str) -> tuple[str, Subscrip
         return "invalid", None
     if sub.status != "pending" or not sub.confirm_nonce or not secrets.compare_digest(sub.confirm_nonce, nonce):
         return "used", sub
+    if check_only:
+        return "valid", sub
     sub.status, sub.confirmed_at, sub.confirm_nonce = "active", utcnow(), None
     sub.paused_reason, sub.unsubscribed_at, sub.bounces = None, None, 0
     db.flush()

@@ -12,8 +12,9 @@ from zoneinfo import available_timezones
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
-from paperboy.community import security
+from paperboy.community import ratelimit, security
 from paperboy.digest import services
 from paperboy.digest.compose import Composer, PaperCache, SubView, digest_context
 from paperboy.digest.models import Subscription
@@ -49,6 +50,7 @@ async def subscribe(request: Request) -> HTMLResponse:
     form = await request.form()
     settings = request.app.state.settings
     user = _current_user(request)
+    await run_in_threadpool(ratelimit.check, request, "subscribe_ip", ratelimit.client_ip(request))
     try:
         with request.app.state.sessions() as db:
             res = services.subscribe(db, settings, str(form.get("email", ""))[:400],
@@ -57,7 +59,11 @@ async def subscribe(request: Request) -> HTMLResponse:
             sub = res.subscription
     except services.SubscriptionError as exc:
         return _message(request, "Not subscribed", str(exc), 400)
-    if res.needs_confirmation:
+    # At most a few confirmation mails per address an hour, so the box cannot be used to
+    # flood someone's inbox; past that the answer is the same and nothing is sent.
+    mail_allowed = await run_in_threadpool(
+        ratelimit.hit, request.app.state.engine, f"mail_email:{sub.email}", *request.app.state.rate_limits["mail_email"])
+    if res.needs_confirmation and mail_allowed:
         try:
             services.send_confirmation(settings, request.app.state.mail, sub)
         except MailError:
@@ -69,11 +75,24 @@ async def subscribe(request: Request) -> HTMLResponse:
 
 
 @router.get("/subscriptions/confirm/{signed}", response_class=HTMLResponse)
+def confirm_page(request: Request, signed: str) -> HTMLResponse:
+    """The link in the mail only asks: mail scanners and link previews fetch every link
+    they see, and a GET that confirmed would subscribe addresses nobody confirmed."""
+    return _confirm(request, signed, check_only=True)
+
+
+@router.post("/subscriptions/confirm/{signed}", response_class=HTMLResponse)
 def confirm(request: Request, signed: str) -> HTMLResponse:
+    return _confirm(request, signed, check_only=False)
+
+
+def _confirm(request: Request, signed: str, *, check_only: bool) -> HTMLResponse:
     settings = request.app.state.settings
     with request.app.state.sessions() as db:
-        outcome, sub = services.confirm(db, settings, signed)
+        outcome, sub = services.confirm(db, settings, signed, check_only=check_only)
         db.commit()
+    if outcome == "valid":
+        return _page(request, "digest/confirm.html", {"sub": sub, "action": request.url.path})
     if outcome == "invalid":
         return _message(request, "Link not valid", "This confirmation link is not valid.", 404)
     manage = links(settings, sub.token)["settings"]

@@ -4,11 +4,13 @@ against the app served by uvicorn, with mail through a real SMTP server."""
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from paperboy.community.ratelimit import DEFAULT_LIMITS
 from paperboy.digest.models import Subscription
 from paperboy.digest.outbox import deliver, enqueue_due
 from paperboy.mail.senders import SMTPSender
@@ -61,11 +63,21 @@ def test_double_opt_in_from_the_footer_box(site, fresh_engine, smtp_server):
     assert len(smtp_server.to("new@example.org")) == 1  # the confirmation only
 
     assert link.startswith(base)
-    first = client.get(link)
+    # Opening the link (as a mail scanner or a link preview would) only asks.
+    asked = client.get(link)
+    assert asked.status_code == 200 and "Yes, subscribe" in asked.text and "new@example.org" in asked.text
+    assert client.get(link).status_code == 200
+    assert status_of(fresh_engine, "new@example.org") == "pending"
+    # Pressing the button (a form with the visitor's CSRF token) confirms, once.
+    assert client.post(link).status_code == 403
+    first = client.post(link, data={"csrf_token": csrf(asked.text)})
     assert first.status_code == 200 and "Subscribed" in first.text
-    again = client.get(link)
+    assert status_of(fresh_engine, "new@example.org") == "active"
+    again = client.post(link, data={"csrf_token": csrf(asked.text)})
     assert again.status_code == 410 and "already been used" in again.text
+    assert client.get(link).status_code == 410
     assert client.get(link[:-3] + "abc").status_code == 404  # tampered
+    assert client.post(link[:-3] + "abc", data={"csrf_token": csrf(asked.text)}).status_code == 404
 
     run_digest(settings, fresh_engine)
     digests = [m for m in smtp_server.to("new@example.org") if m["List-Unsubscribe"]]
@@ -79,8 +91,9 @@ def test_subscribe_again_makes_the_old_link_stop_working(site, fresh_engine, smt
         client.post("/subscribe", data={"email": "twice@example.org", "csrf_token": csrf(page.text)})
     mails = smtp_server.wait_for("twice@example.org", 2)
     links = [re.search(r"(http://\S+/confirm/\S+)", m.get_body(("plain",)).get_content()).group(1) for m in mails]
-    assert client.get(links[0]).status_code == 410
-    assert client.get(links[1]).status_code == 200
+    token = csrf(client.get(links[1]).text)
+    assert client.post(links[0], data={"csrf_token": token}).status_code == 410
+    assert client.post(links[1], data={"csrf_token": token}).status_code == 200
 
 
 def test_one_click_unsubscribe_from_the_header(site, fresh_engine, smtp_server):
@@ -194,3 +207,34 @@ def test_a_signed_in_member_gets_settings_and_digests_with_follows(site, fresh_e
     msg = smtp_server.wait_for("member@example.org")[0]
     text = msg.get_body(("plain",)).get_content()
     assert "== By Grace Hopper ==" in text and "Followed work" in text
+
+
+def test_the_subscribe_box_cannot_flood_an_inbox_or_be_hammered(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    page = client.get("/search")
+    mails_allowed = DEFAULT_LIMITS["mail_email"][0]
+    answers = [client.post("/subscribe", data={"email": "victim@example.org", "csrf_token": csrf(page.text)})
+               for _ in range(mails_allowed + 2)]
+    # The same answer every time, but only the first few confirmations are mailed.
+    assert all(r.status_code == 200 and "Check your inbox" in r.text for r in answers)
+    smtp_server.wait_for("victim@example.org", mails_allowed)
+    time.sleep(0.5)
+    assert len(smtp_server.to("victim@example.org")) == mails_allowed
+
+
+@pytest.fixture
+def tight_site(fresh_engine, tmp_path):
+    settings = make_settings(tmp_path)
+    app = create_app(settings, fresh_engine)
+    app.state.rate_limits["subscribe_ip"] = (3, 3600)
+    return app
+
+
+def test_one_client_address_may_ask_for_a_few_subscriptions_an_hour(tight_site):
+    from starlette.testclient import TestClient
+
+    with TestClient(tight_site) as client:
+        page = client.get("/search")
+        codes = [client.post("/subscribe", data={"email": f"a{i}@example.org", "csrf_token": csrf(page.text)}).status_code
+                 for i in range(5)]
+    assert codes == [200, 200, 200, 429, 429]

@@ -37,7 +37,7 @@
     fetch(form.action, { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 401) {
-          window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname + window.location.search);
+          window.location.href = "/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search);
           return null;
         }
         if (!response.ok) throw new Error("vote failed: " + response.status);
