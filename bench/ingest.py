@@ -10,8 +10,8 @@
    synchronous=NORMAL, one transaction per 10,000 rows), and psycopg ``COPY`` of N
    five-column rows into PostgreSQL.
 3. The full path, as ``paperboy ingest snapshot`` runs it (read, parse, normalise,
-   upsert papers, authors, categories, cursor per batch) into a freshly migrated
-   database of each backend.
+   upsert papers, authors, categories, cursor per batch; parsing in a second process,
+   ``read_snapshot_prepared``) into a freshly migrated database of each backend.
 
 Prints records/s for each and the ratio full/baseline. Figures only; nothing asserted.
 """
@@ -198,8 +198,10 @@ def main() -> None:
     ap.add_argument("--pg-url", default=os.environ.get("PAPERBOY_BENCH_POSTGRES_URL")
                     or os.environ.get("PAPERBOY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paperboy-bench")
-    ap.add_argument("--batch-size", type=int, default=5000)
-    ap.add_argument("--profile", action="store_true", help="cProfile the SQLite full path and print the top entries")
+    ap.add_argument("--batch-size", type=int, default=50_000, help="as `paperboy ingest snapshot` (its default)")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile the SQLite full path and print the top entries (this process only: the "
+                         "parser runs in its own process; profile it with read_snapshot_prepared(parallel=False))")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     n = args.records

@@ -92,8 +92,15 @@ def _date(value: str | None, option: str):
 @app.command("snapshot")
 def ingest_snapshot(
     path: Path = typer.Argument(..., help="The Kaggle arxiv-metadata-oai-snapshot.json (JSON lines)."),
-    batch_size: int = typer.Option(5000, min=1, help="Records written per transaction."),
+    batch_size: int = typer.Option(
+        50_000, min=1,
+        help="Records written per transaction (large: each commit rewrites the pages of the author-link index).",
+    ),
     restart: bool = typer.Option(False, help="Ignore the stored cursor and read the file from the start."),
+    parallel: bool = typer.Option(
+        None, "--parallel/--serial",
+        help="Parse in a second process while this one writes (default: when the file is large and there are 2+ CPUs).",
+    ),
 ) -> None:
     """Import the Kaggle arXiv metadata snapshot, streamed; a re-run resumes where it stopped."""
     from paperboy.ingest.snapshot import SOURCE, read_snapshot_prepared
@@ -115,7 +122,8 @@ def ingest_snapshot(
         if start < size:
             try:
                 total = run_source(
-                    engine, key, read_snapshot_prepared(path, engine.dialect.name, start, cursor.get("line", 0)),
+                    engine, key,
+                    read_snapshot_prepared(path, engine.dialect.name, start, cursor.get("line", 0), parallel=parallel),
                     batch_size=batch_size, on_progress=_ByteProgress(bar, task, "", start),
                 )
             except OSError as exc:

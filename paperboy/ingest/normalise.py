@@ -154,6 +154,8 @@ def _clean_name(name: str) -> str:
 
 def name_key(name: str) -> str:
     """Accent- and case-folded form used to look authors up."""
+    if name.isascii():  # nothing to decompose; ASCII casefold is lower
+        return name.lower()
     decomposed = unicodedata.normalize("NFKD", name)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 

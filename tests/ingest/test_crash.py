@@ -65,11 +65,24 @@ def big_snapshot(tmp_path_factory, shared_data) -> Path:
     return path
 
 
-def _run(url: str, path: Path) -> subprocess.Popen:
+def _run(url: str, path: Path, mode: str = "--serial") -> subprocess.Popen:
     env = {**os.environ, "PAPERBOY_DATABASE_URL": url, "COLUMNS": "100"}
     env.pop("PAPERBOY_CONFIG", None)
-    return subprocess.Popen([*PAPERBOY, "ingest", "snapshot", str(path), "--batch-size", "97"],
+    return subprocess.Popen([*PAPERBOY, "ingest", "snapshot", str(path), "--batch-size", "97", mode],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _workers_reading(path: Path) -> list[int]:
+    """Pids of snapshot parser processes (``--parallel``) still reading ``path``."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"_worker_main" in arg for arg in cmdline) and str(path).encode() in cmdline:
+            found.append(int(proc.name))
+    return found
 
 
 def _offset(engine, key: str) -> int:
@@ -94,17 +107,20 @@ def test_kill_9_at_random_points_then_rerun_gives_the_same_database(databases, b
     key = f"snapshot:{big_snapshot.resolve()}"
     size = big_snapshot.stat().st_size
     for attempt in range(3):
+        # The parser in a worker process (attempts 0 and 2) or in line: the same database.
+        mode = "--serial" if attempt == 1 else "--parallel"
         url = databases.new_url()
         engine = make_engine(url)
-        target = rng.uniform(0.1, 0.8) * size
-        child = _run(url, big_snapshot)
+        target = rng.uniform(0.1, 0.7) * size
+        child = _run(url, big_snapshot, mode)
         killed_at = 0
         deadline = time.monotonic() + 120
         while child.poll() is None and time.monotonic() < deadline:
             killed_at = _offset(engine, key)
             if killed_at >= target:
-                # Let it get a random way into the next batch before the kill.
-                time.sleep(rng.uniform(0, 0.05))
+                # Let it get a random way into the next batch before the kill (a batch of
+                # 97 lines takes a few milliseconds now: a longer wait could overshoot the end).
+                time.sleep(rng.uniform(0, 0.005))
                 child.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.005)
@@ -113,11 +129,16 @@ def test_kill_9_at_random_points_then_rerun_gives_the_same_database(databases, b
         assert 0 < killed_at < size
         partial = full_dump(engine)
         assert 0 < len(partial[0]) < len(reference[0])
-        again = _run(url, big_snapshot)
+        again = _run(url, big_snapshot, mode)
         out, err = again.communicate(timeout=300)
         assert again.returncode == 0, err.decode()
         assert "resumed at line" in " ".join(out.decode().split())
         assert full_dump(engine) == reference, f"attempt {attempt}: killed at byte {killed_at}"
+        # The killed import's parser noticed its parent was gone and ended.
+        deadline = time.monotonic() + 30
+        while _workers_reading(big_snapshot) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _workers_reading(big_snapshot), f"attempt {attempt}: a parser process outlived its import"
         engine.dispose()
 
 

@@ -1,0 +1,106 @@
+"""The snapshot fast path: rows prepared up front, optionally in a worker process, give
+exactly the items and the database of the plain record path."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from paperboy.ingest import pipeline
+from paperboy.ingest.listing import read_listing
+from paperboy.ingest.normalise import BadRecord
+from paperboy.ingest.pipeline import run_source
+from paperboy.ingest.snapshot import read_snapshot, read_snapshot_prepared
+from tests.conftest import DAILY
+from tests.ingest.conftest import KAGGLE
+from tests.ingest.test_crash import full_dump
+
+
+def _mixed_file(tmp_path):
+    """Real lines, bad lines of every kind, a blank line, a repeated id with a newer version."""
+    real = [orjson.loads(line) for line in KAGGLE.open("rb")][:12]
+    newer = {**real[3], "versions": [*real[3]["versions"], {"version": "v9", "created": "Tue, 9 Jan 2024 10:00:00 GMT"}],
+             "title": real[3]["title"] + " (revised)"}
+    lines = [orjson.dumps(o) for o in real[:5]]
+    lines += [
+        orjson.dumps(real[5])[:40],                                                    # truncated
+        orjson.dumps({**real[6], "versions": [{"version": "v1", "created": "Mon, 31 Feb 2007 10:00:00 GMT"}]}),
+        b"   ",                                                                        # blank: skipped
+        orjson.dumps({**real[7], "id": "07040.003"}),                                  # not an arXiv id
+        orjson.dumps(newer),                                                           # same id again, v9
+        b"[1, 2]",
+        *[orjson.dumps(o) for o in real[8:]],
+    ]
+    path = tmp_path / "mixed.json"
+    path.write_bytes(b"\n".join(lines))  # the last line has no newline
+    return path
+
+
+def _plain(items):
+    return [(cursor, str(item) if isinstance(item, BadRecord) else item) for cursor, item in items]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_prepare_equals_merging_into_nothing(dialect, shared_data):
+    records = [rec for _c, rec in read_snapshot(KAGGLE)]
+    records += [rec for _c, rec in read_listing(DAILY / "2025-03-18.jsonl") if not isinstance(rec, BadRecord)]
+    for rec in records:
+        generic = pipeline._prepared(pipeline.merge(None, pipeline._record_row(rec)), dialect)
+        assert pipeline.prepare(rec, dialect) == generic
+        values, authors = generic
+        assert pipeline._typed(values, authors) == pipeline._record_row(rec)
+
+
+def test_the_worker_gives_the_same_items_in_order_with_errors_naming_file_and_line(tmp_path, shared_data):
+    path = _mixed_file(tmp_path)
+    serial = _plain(read_snapshot_prepared(path, "sqlite", parallel=False))
+    # Chunks of 3 lines: bad lines fall in different chunks, and at their edges.
+    parallel = _plain(read_snapshot_prepared(path, "sqlite", parallel=True, chunk_lines=3))
+    assert parallel == serial
+    # The same cursors and errors as the record reader, and the same records prepared.
+    plain = _plain(read_snapshot(path))
+    assert [c for c, _ in parallel] == [c for c, _ in plain]
+    for (_c, mine), (_c2, theirs) in zip(parallel, plain, strict=True):
+        assert mine == (theirs if isinstance(theirs, str) else pipeline.prepare(theirs, "sqlite"))
+    errors = {c["line"]: item for c, item in parallel if isinstance(item, str)}
+    assert sorted(errors) == [6, 7, 9, 11]
+    assert all(e.startswith(f"{path}:{line}: ") for line, e in errors.items())
+    assert "malformed JSON" in errors[6] and "bad version date" in errors[7] and "not an arXiv id" in errors[9]
+
+
+def test_resuming_mid_file_in_the_worker_reads_the_rest(tmp_path, shared_data):
+    path = _mixed_file(tmp_path)
+    everything = _plain(read_snapshot_prepared(path, "postgresql", parallel=False))
+    cursor = everything[4][0]
+    rest = _plain(read_snapshot_prepared(path, "postgresql", cursor["offset"], cursor["line"], parallel=True,
+                                         chunk_lines=2))
+    assert rest == everything[5:]
+
+
+def test_a_failure_in_the_worker_is_raised_here(tmp_path):
+    folder = tmp_path / "not-a-file"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError):
+        list(read_snapshot_prepared(folder, "sqlite", parallel=True))
+
+
+def test_stopping_early_stops_the_worker(tmp_path, shared_data):
+    items = read_snapshot_prepared(_mixed_file(tmp_path), "sqlite", parallel=True, chunk_lines=1)
+    assert next(items)[0]["line"] == 1
+    items.close()  # terminates and reaps the worker; nothing left hanging
+
+
+def test_the_parallel_import_gives_the_same_database_as_the_record_path(fresh_engine, databases, tmp_path,
+                                                                        shared_data):
+    path = _mixed_file(tmp_path)
+    fast = run_source(fresh_engine, "snap", read_snapshot_prepared(path, fresh_engine.dialect.name, parallel=True,
+                                                                   chunk_lines=4), batch_size=5)
+    reference = databases.new_engine()
+    plain = run_source(reference, "snap", read_snapshot(path), batch_size=5)
+    assert fast.as_dict() == plain.as_dict() and fast.errors == plain.errors
+    assert (fast.inserted, fast.updated, fast.failed) == (12 - 3, 1, 4)
+    assert full_dump(fresh_engine) == full_dump(reference)
+    # Importing again changes nothing, whichever path runs.
+    again = run_source(fresh_engine, "snap2", read_snapshot_prepared(path, fresh_engine.dialect.name, parallel=True))
+    assert (again.inserted, again.updated) == (0, 0)
+    assert full_dump(fresh_engine) == full_dump(reference)
