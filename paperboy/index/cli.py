@@ -113,6 +113,8 @@ def eval_beir(
     split: str = typer.Option("test", help="Which qrels file to score."),
     embedder: str = typer.Option("", help="Embedder setting for the run (default: PAPERBOY_EMBEDDER)."),
     seq_length: int = typer.Option(0, help="Max word pieces per document (0: the default)."),
+    query_precision: str = typer.Option("", help="Query embeddings in fp32 or bf16 (default: auto, "
+                                                 "bf16 where this CPU runs it faster)."),
 ) -> None:
     """nDCG@10 and recall@100 of keyword, vector and hybrid search on a BEIR collection."""
     from paperboy.index.beir import load_beir
@@ -125,6 +127,10 @@ def eval_beir(
     name = embedder or s.embedder
     emb = get_embedder(name, max_seq_length=seq_length or DEFAULT_MAX_SEQ_LENGTH)
     emb = emb if emb.dim else None
+    if query_precision and emb is not None and hasattr(emb, "query_precision"):
+        if query_precision not in ("auto", "fp32", "bf16"):
+            raise typer.BadParameter("--query-precision: auto, fp32 or bf16")
+        emb.query_precision, emb._query_model = query_precision, None
     clitools.console.print(f"{len(col.corpus)} documents, {len(col.qrels)} judged queries ({split}); "
                            f"embedder {emb.name if emb else 'none'}")
     with clitools.progress() as bar:
@@ -138,6 +144,8 @@ def eval_beir(
         bar.update(task, completed=len(col.corpus))
     for mode, sc in results.items():
         clitools.out.print(f"{mode:<8} nDCG@10={sc.ndcg10:.3f} recall@100={sc.recall100:.3f} ({sc.queries} queries)")
+    if emb is not None and hasattr(emb, "query_dtype"):
+        clitools.out.print(f"query embeddings in {emb.query_dtype}")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,8 +1,9 @@
 """HTML-safe snippets: the text is escaped piece by piece and only our <mark> is added.
 
 A word is marked when it analyses (lower-case, ASCII fold, English stem) to one of the
-query's terms, so "transformers" is marked for the query "transformer". A regex built
-from the terms' prefixes finds the candidates; each is then checked with the analyser.
+query's terms, so "transformers" is marked for the query "transformer". The terms'
+prefixes, found with ``str.find`` in the lower-cased text, give the candidates; each is
+then checked with the analyser.
 """
 
 from __future__ import annotations
@@ -26,22 +27,55 @@ def query_terms(words: list[str]) -> set[str]:
 
 
 @lru_cache(maxsize=1024)
+def _prefixes(terms: frozenset[str]) -> tuple[str, ...]:
+    """What a word must start with to be a candidate: a term's first up-to-6 characters
+    (the stemmer may have cut or changed its end), longest first."""
+    return tuple(sorted({t[: max(1, min(len(t) - 1, 6))] if len(t) > 3 else t for t in terms if t},
+                        key=len, reverse=True))
+
+
+@lru_cache(maxsize=1024)
 def _candidates(terms: frozenset[str]) -> re.Pattern | None:
-    prefixes = sorted({t[: max(1, min(len(t) - 1, 6))] if len(t) > 3 else t for t in terms if t}, key=len, reverse=True)
+    prefixes = _prefixes(terms)
     if not prefixes:
         return None
     return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*", re.IGNORECASE)
 
 
+def _spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
+    """(start, end) of the words of ``text`` whose index terms are among ``terms``.
+
+    Candidates are the words starting with a term's prefix, found with ``str.find`` on the
+    lower-cased text (C speed, nothing to compile per query; a regex alternation cost
+    ~0.25 ms to compile for every new query); each is then checked with the analyser.
+    Text whose lower-casing changes its length (rare Unicode) takes the regex path."""
+    key = frozenset(terms)
+    prefixes = _prefixes(key)
+    if not prefixes:
+        return []
+    low = text.lower()
+    if len(low) != len(text):
+        pattern = _candidates(key)
+        return [m.span() for m in pattern.finditer(text) if any(t in terms for t in stem(m.group(0)[:40]))]
+    starts: set[int] = set()
+    for prefix in prefixes:
+        i = low.find(prefix)
+        while i >= 0:
+            if i == 0 or not low[i - 1].isalnum():
+                starts.add(i)
+            i = low.find(prefix, i + 1)
+    spans = []
+    for i in sorted(starts):
+        m = _WORD.match(text, i)
+        if m is not None and any(t in terms for t in stem(m.group(0)[:40])):
+            spans.append(m.span())
+    return spans
+
+
 def highlight(text: str, terms: set[str], *, window: int | None = None) -> str:
     """``text`` escaped, matched words in <mark>; cut to the ``window`` characters with most matches."""
     text = text or ""
-    pattern = _candidates(frozenset(terms)) if terms else None
-    spans: list[tuple[int, int]] = []
-    if pattern is not None:
-        for m in pattern.finditer(text):
-            if any(t in terms for t in stem(m.group(0)[:40])):
-                spans.append(m.span())
+    spans = _spans(text, terms) if terms and text else []
     lo, hi = 0, len(text)
     if window and len(text) > window:
         start = 0
