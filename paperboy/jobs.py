@@ -143,7 +143,7 @@ class Worker:
                 update(J).where(J.c.id == job.id, J.c.lease_owner == self.name)
                 .values(state=state, finished_at=utcnow(), lease_owner=None, lease_until=None, result=result[:4000])
             )
-        log.info("job %s (%s): %s %s", job.name, job.slot, state, result.splitlines()[0] if result else "")
+        log.debug("job %s (%s): %s %s", job.name, job.slot, state, result.splitlines()[0] if result else "")
         return job.name, result
 
     def run_due(self) -> list[tuple[str, str]]:
@@ -155,15 +155,19 @@ class Worker:
             done.append(got)
         return done
 
-    def run(self, once: bool = False) -> None:
+    def run(self, once: bool = False, echo: bool = True) -> None:
+        """Loop over the schedule until stopped. ``echo`` prints a line per job run (the
+        `paperboy worker` console); inside `paperboy serve` only failures are logged."""
         if not once and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop.set())
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        if echo:
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
         while not self.stop.is_set():
             self.schedule()
             for name, result in self.run_due():
-                print(f"{utcnow():%Y-%m-%d %H:%M:%S} {name}: {result.splitlines()[0] if result else ''}", flush=True)
+                if echo:
+                    print(f"{utcnow():%Y-%m-%d %H:%M:%S} {name}: {result.splitlines()[0] if result else ''}", flush=True)
             if once:
                 break
             self.stop.wait(self.settings.worker_poll_seconds)
@@ -178,5 +182,5 @@ def start_in_process(settings: Settings, engine: Engine, sender: MailSender) -> 
 
     start_background_indexer(settings, engine, interval=settings.index_refresh_seconds)
     worker = Worker(settings, engine, sender)
-    threading.Thread(target=worker.run, name="paperboy-worker", daemon=True).start()
+    threading.Thread(target=worker.run, kwargs={"echo": False}, name="paperboy-worker", daemon=True).start()
     return worker
