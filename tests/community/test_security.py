@@ -187,7 +187,8 @@ def test_sign_up_then_verify_by_signed_link_then_sign_in(site):
     assert r.status_code == 200 and "Check your inbox" in r.text
     assert client.form("/signin", {"email": "new@example.org", "password": PASSWORD}).status_code == 403  # not verified
     link = _link(site.outbox[-1], "/verify/")
-    assert client.get(link[:-2] + "xx", follow_redirects=False).status_code == 400  # tampered
+    tampered = link[:-2] + ("xx" if not link.endswith("xx") else "yy")
+    assert client.get(tampered, follow_redirects=False).status_code == 400
     r = client.get(link, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/signin?verified=1"
     client.sign_in("new@example.org")
