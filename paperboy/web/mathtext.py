@@ -77,6 +77,10 @@ def render_math(text: str | None) -> Markup:
     return Markup("".join(out))
 
 
+def has_math(text: str | None) -> bool:
+    return bool(text) and _MATH.search(text) is not None
+
+
 _TEX_DELIMS = re.compile(r"\$\$?|\\\(|\\\)|\\\[|\\\]")
 
 

@@ -29,7 +29,7 @@ from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})
 from paperboy.web import queries as q
 from paperboy.web.cards import build_cards
 from paperboy.web.deps import get_db
-from paperboy.web.mathtext import plain_text
+from paperboy.web.mathtext import has_math, plain_text
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -265,10 +265,18 @@ def search_page(request: Request, q_: str = Query("", alias="q", max_length=500)
         return RedirectResponse(f"/papers/{redirect}", status_code=303)
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
     cards = build_cards(db, papers, user_of(request))
-    snippets = {h.paper_id: h.snippet for h in results.hits}
+    by_id = {h.paper_id: h for h in results.hits}
+    titles = {p.id: p.title for p in papers}
     for card in cards:
-        if snippets.get(card.paper_id):
-            card.snippet = clean_snippet(snippets[card.paper_id])
+        hit = by_id.get(card.paper_id)
+        if hit is None:
+            continue
+        if hit.snippet:
+            card.snippet = clean_snippet(hit.snippet)
+        # Matched words are marked in titles too, unless the title has math: its MathML
+        # rendering wins over highlighting.
+        if "<mark>" in hit.title_html and not has_math(titles.get(card.paper_id)):
+            card.title_html = clean_snippet(hit.title_html)
     context.update(cards=cards, total=results.total, messages=list(results.messages or []),
                    pager=make_pager(request, p, results.total, size))
     if pid:

@@ -201,6 +201,19 @@ def test_search_page(site, client):
     assert card_ids(r.text) == [site.ids["wed_old"]]
 
 
+def test_search_marks_matched_words_in_titles_but_leaves_math_and_markup_alone(site, client):
+    r = client.get("/search?q=diffusion+titles")
+    titles = dict(re.findall(r'data-arxiv-id="([^"]+)".*?<h2 class="card-title"><a [^>]*>(.*?)</a></h2>', r.text, re.S))
+    assert titles[site.ids["wed_top"]] == "<mark>Diffusion</mark> guidance without classifier gradients"
+    # A hostile title stays text, with only the <mark> added.
+    assert "<script>" not in titles[site.ids["wed_xss"]] and "&lt;script&gt;" in titles[site.ids["wed_xss"]]
+    assert "<mark>titles</mark>" in titles[site.ids["wed_xss"]]
+    # A title with math keeps its MathML rather than highlighting.
+    r = client.get("/search?q=sorting")
+    titles = dict(re.findall(r'data-arxiv-id="([^"]+)".*?<h2 class="card-title"><a [^>]*>(.*?)</a></h2>', r.text, re.S))
+    assert "<math" in titles[site.ids["wed_mid"]] and "<mark>" not in titles[site.ids["wed_mid"]]
+
+
 def test_search_for_an_arxiv_id_redirects(site, client):
     pid = site.ids["tue"]
     r = client.get(f"/search?q={pid}v1", follow_redirects=False)
