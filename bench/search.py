@@ -60,6 +60,16 @@ def dir_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
 
 
+def time_each(fn, items) -> list[float]:
+    """Seconds each ``fn(item)`` took."""
+    times = []
+    for item in items:
+        t = time.perf_counter()
+        fn(item)
+        times.append(time.perf_counter() - t)
+    return times
+
+
 def pct(samples: list[float]) -> str:
     a = np.array(samples) * 1000
     return f"p50 {np.percentile(a, 50):7.2f} ms  p95 {np.percentile(a, 95):7.2f} ms  p99 {np.percentile(a, 99):7.2f} ms"
@@ -265,19 +275,11 @@ def bench_queries(settings, engine, queries: list[str], vecs: np.ndarray) -> Non
           f"(HNSW memory-mapped: {svc._vec.hnsw is not None}); {load()}")
 
     kw = svc._kw
+    parsed = [parse_query(q) for q in queries]
     for round_ in (1, 2):  # alternate raw and service: the machine is shared
-        times = []
-        for q in queries:
-            pq = parse_query(q)
-            t = time.perf_counter()
-            kw.search(kw.build(pq), limit=20)
-            times.append(time.perf_counter() - t)
+        times = time_each(lambda pq: kw.search(kw.build(pq), limit=20), parsed)
         print(f"  tantivy BM25 top-20 (raw)               {pct(times)}  round {round_}")
-        times = []
-        for q in queries:
-            t = time.perf_counter()
-            svc.search(q, mode="keyword")
-            times.append(time.perf_counter() - t)
+        times = time_each(lambda q: svc.search(q, mode="keyword"), queries)
         print(f"  keyword search (service: +hits, snippets) {pct(times)}  round {round_}, {load()}")
 
     exact_ids, times = [], []
@@ -308,46 +310,25 @@ def bench_queries(settings, engine, queries: list[str], vecs: np.ndarray) -> Non
     torch.set_num_threads(1)
     raw("warm up")
     for round_ in (1, 2):
-        times = []
-        for q in queries:
-            t = time.perf_counter()
-            raw(q)
-            times.append(time.perf_counter() - t)
+        times = time_each(raw, queries)
         print(f"  baseline raw MiniLM forward, 1 thread   {pct(times)}  round {round_}")
-        times = []
-        for q in queries:
-            t = time.perf_counter()
-            emb.model.encode([q], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            times.append(time.perf_counter() - t)
+        times = time_each(lambda q: emb.model.encode([q], normalize_embeddings=True, convert_to_numpy=True,
+                                                     show_progress_bar=False), queries)
         print(f"  sentence-transformers encode(), 1 thread {pct(times)}  round {round_}")
-        times = []
-        for q in queries:
-            t = time.perf_counter()
-            emb.embed_query(q)
-            times.append(time.perf_counter() - t)
+        times = time_each(emb.embed_query, queries)
         print(f"  query embedding (embedder.embed_query)   {pct(times)}  round {round_}, {load()}")
     torch.set_num_threads(threads)
 
-    clear = getattr(svc, "clear_query_cache", None) or svc._qcache.clear
-    for round_ in (1, 2):
-        clear()
-        times = []
-        for q in queries:
-            t = time.perf_counter()
-            svc.search(q + " hybrid", mode="hybrid")
-            times.append(time.perf_counter() - t)
-        print(f"  hybrid search incl. query embedding      {pct(times)}  round {round_}, {load()}")
-    times = []
-    for q in queries:
-        t = time.perf_counter()
+    def hybrid(q: str) -> None:
         svc.search(q + " hybrid", mode="hybrid")
-        times.append(time.perf_counter() - t)
+
+    for round_ in (1, 2):
+        svc.clear_query_cache()
+        times = time_each(hybrid, queries)
+        print(f"  hybrid search incl. query embedding      {pct(times)}  round {round_}, {load()}")
+    times = time_each(hybrid, queries)
     print(f"  hybrid, repeated query (cached embed)    {pct(times)}")
-    times = []
-    for q in queries:
-        t = time.perf_counter()
-        svc.search(q + " hybrid", mode="hybrid", category="cs.CV")
-        times.append(time.perf_counter() - t)
+    times = time_each(lambda q: svc.search(q + " hybrid", mode="hybrid", category="cs.CV"), queries)
     print(f"  hybrid + category filter (cached embed)  {pct(times)}")
 
 
