@@ -49,16 +49,6 @@ def _link(request: Request, path: str) -> str:
     return request.app.state.settings.resolved_base_url + path
 
 
-def _mail_allowed(request: Request, email: str) -> bool:
-    limits = request.app.state.rate_limits
-    engine = request.app.state.engine
-    n, s = limits["mail_email"]
-    ok_email = ratelimit.hit(engine, f"mail_email:{email}", n, s)
-    n, s = limits["mail_ip"]
-    ok_ip = ratelimit.hit(engine, f"mail_ip:{ratelimit.client_ip(request)}", n, s)
-    return ok_email and ok_ip
-
-
 def send_verification(request: Request, user: User) -> None:
     token = accounts.verify_token(_secret(request), user)
     accounts.send_account_mail(request.app, "verify", user.email,
@@ -85,12 +75,12 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
     existing = accounts.user_by_email(db, email)
     if existing is not None:
         accounts.hash_password(password)  # same work as a real sign-up
-        if _mail_allowed(request, email):
+        if ratelimit.mail_allowed(request, email):
             accounts.send_account_mail(request.app, "signup_exists", email, {})
     else:
         user = accounts.create_user(db, email, password, display_name)
         db.commit()
-        if _mail_allowed(request, email):
+        if ratelimit.mail_allowed(request, email):
             send_verification(request, user)
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 
@@ -145,7 +135,7 @@ def signin(request: Request, email: str = Form(""), password: str = Form(""), ne
         ratelimit.hit(engine, f"signin_fail_ip:{ip}", ni, si)
         return _page(request, "signin.html", 400, error="Wrong email or password.", email=email, next=safe_next(next))
     if user.email_verified_at is None:
-        if _mail_allowed(request, user.email):
+        if ratelimit.mail_allowed(request, user.email):
             send_verification(request, user)
         return _page(request, "signin.html", 403, email=email, next=safe_next(next),
                      error="Please confirm your email address first: we have sent you a new link.")
@@ -176,7 +166,7 @@ def reset_request(request: Request, email: str = Form(""), db: Session = Depends
         email = accounts.normalise_email(email)
     except AccountError as exc:
         return _page(request, "reset_request.html", 400, error=str(exc))
-    if _mail_allowed(request, email):
+    if ratelimit.mail_allowed(request, email):
         user = accounts.user_by_email(db, email)
         if user is not None:
             token = accounts.issue_token(request.app.state.engine, user.id, "reset")
@@ -229,7 +219,7 @@ def magic_request(request: Request, email: str = Form(""), db: Session = Depends
         email = accounts.normalise_email(email)
     except AccountError as exc:
         return _page(request, "magic_request.html", 400, error=str(exc))
-    if _mail_allowed(request, email):
+    if ratelimit.mail_allowed(request, email):
         user = accounts.user_by_email(db, email)
         if user is not None:
             token = accounts.issue_token(request.app.state.engine, user.id, "magic")

@@ -82,11 +82,23 @@ def retry_after(seconds: int) -> int:
     return _window(seconds)[1]
 
 
+def allow(request, name: str, subject: str) -> bool:
+    """Count one ``name`` event for ``subject``; False past the limit."""
+    limit, seconds = request.app.state.rate_limits[name]
+    return hit(request.app.state.engine, f"{name}:{subject}", limit, seconds)
+
+
+def mail_allowed(request, email: str) -> bool:
+    """Whether one more mail may go to ``email`` at this client's request (both counted)."""
+    ok_email = allow(request, "mail_email", email)
+    ok_ip = allow(request, "mail_ip", client_ip(request))
+    return ok_email and ok_ip
+
+
 def check(request, name: str, subject: str) -> None:
     """Count one ``name`` event for ``subject``; raise RateLimited past the limit."""
-    limit, seconds = request.app.state.rate_limits[name]
-    if not hit(request.app.state.engine, f"{name}:{subject}", limit, seconds):
-        raise RateLimited(retry_after(seconds))
+    if not allow(request, name, subject):
+        raise RateLimited(retry_after(request.app.state.rate_limits[name][1]))
 
 
 def client_ip(request) -> str:

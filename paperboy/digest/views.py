@@ -61,8 +61,7 @@ async def subscribe(request: Request) -> HTMLResponse:
         return _message(request, "Not subscribed", str(exc), 400)
     # At most a few confirmation mails per address an hour, so the box cannot be used to
     # flood someone's inbox; past that the answer is the same and nothing is sent.
-    mail_allowed = await run_in_threadpool(
-        ratelimit.hit, request.app.state.engine, f"mail_email:{sub.email}", *request.app.state.rate_limits["mail_email"])
+    mail_allowed = await run_in_threadpool(ratelimit.mail_allowed, request, sub.email)
     if res.needs_confirmation and mail_allowed:
         try:
             services.send_confirmation(settings, request.app.state.mail, sub)
