@@ -27,10 +27,15 @@ def _register_stages() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
+    from paperboy.store import bulk
     from paperboy.store.migrate import current_revision
 
     engine = clitools.engine(migrate=True)
     clitools.out.print(f"database {engine.url.render_as_string()} at revision {current_revision(engine)}")
+    # Indexes an interrupted bulk import set aside (`paperboy ingest snapshot` also does this).
+    rebuilt = bulk.restore_all(engine, lambda name, i, n: clitools.out.print(f"building index {i}/{n}: {name}"))
+    if rebuilt:
+        clitools.out.print(f"rebuilt {rebuilt} index(es) an interrupted bulk import had set aside")
 
 
 @app.command()

@@ -101,9 +101,15 @@ def ingest_snapshot(
         None, "--parallel/--serial",
         help="Parse in a second process while this one writes (default: when the file is large and there are 2+ CPUs).",
     ),
+    defer_indexes: bool = typer.Option(
+        None, "--defer-indexes/--keep-indexes",
+        help="Drop the secondary indexes while importing and build them once at the end (default: when the "
+             "file brings at least 100,000 papers and more than are stored; pages are slower meanwhile).",
+    ),
 ) -> None:
     """Import the Kaggle arXiv metadata snapshot, streamed; a re-run resumes where it stopped."""
-    from paperboy.ingest.snapshot import SOURCE, read_snapshot_prepared
+    from paperboy.ingest.snapshot import SOURCE, estimated_records, read_snapshot_prepared
+    from paperboy.store import bulk
 
     with clitools.handled_errors():
         if not path.is_file():
@@ -116,21 +122,39 @@ def ingest_snapshot(
     if cursor.get("size") != size:
         cursor = {}  # a different file (or none read yet): read it whole; upserts are idempotent
     start = min(cursor.get("offset", 0), size)
+    if defer_indexes is None:
+        defer_indexes = start < size and bulk.worth_deferring(estimated_records(size - start), _stored_papers(engine))
     total = UpsertCounts()
     with clitools.progress() as bar:
         task = bar.add_task(path.name, total=size, status="", completed=start)
+
+        def rebuilding(name: str, i: int, n: int) -> None:
+            bar.update(task, status=f"building index {i}/{n} ({name})")
+
+        if not defer_indexes:  # finish what an interrupted bulk import set aside
+            bulk.restore_all(engine, rebuilding)
         if start < size:
             try:
                 total = run_source(
                     engine, key,
                     read_snapshot_prepared(path, engine.dialect.name, start, cursor.get("line", 0), parallel=parallel),
                     batch_size=batch_size, on_progress=_ByteProgress(bar, task, "", start),
+                    defer_indexes=defer_indexes, on_rebuild=rebuilding,
                 )
             except OSError as exc:
                 raise clitools.fail(f"{path}: {exc}") from None
     report(f"snapshot {path.name}" + (f" (resumed at line {cursor['line'] + 1})" if start else ""), total)
     if total.failed and not total.seen:
         raise typer.Exit(1)
+
+
+def _stored_papers(engine) -> int:
+    from sqlalchemy import func, select
+
+    from paperboy.store.models import Paper
+
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(Paper.__table__)) or 0
 
 
 @app.command("arxiv")

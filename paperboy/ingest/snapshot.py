@@ -13,6 +13,7 @@ same person gets one author row whatever the source.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -22,9 +23,15 @@ from typing import TYPE_CHECKING
 import orjson
 
 from paperboy.ingest.normalise import (
+    _PLAIN_NEW_ID,
+    MAX_ABSTRACT,
+    MAX_AUTHORS,
+    MAX_TITLE,
     BadRecord,
     PaperRecord,
     clean_text,
+    content_digest,
+    find_links,
     parse_arxiv_id,
     split_authors,
     split_categories,
@@ -115,6 +122,14 @@ def parse_line(raw: bytes) -> PaperRecord:
     ).validate()
 
 
+# The real snapshot's lines average ~1.7 kB; a low guess errs toward a bulk import.
+AVERAGE_LINE_BYTES = 1500
+
+
+def estimated_records(nbytes: int) -> int:
+    return nbytes // AVERAGE_LINE_BYTES
+
+
 def read_snapshot(path: Path, start_offset: int = 0, start_line: int = 0) -> Iterator[tuple[dict, PaperRecord | BadRecord]]:
     """Yield ``(cursor, record-or-error)``; the cursor is the byte offset after the line."""
     size = path.stat().st_size
@@ -132,6 +147,108 @@ def read_snapshot(path: Path, start_offset: int = 0, start_line: int = 0) -> Ite
                 yield cursor, parse_line(raw)
             except BadRecord as exc:
                 yield cursor, BadRecord(f"{path}:{line_no}: {exc}")
+
+
+# --- one line straight to its prepared row ---------------------------------------------
+#
+# ``prepare(parse_line(raw))`` builds a PaperRecord and datetimes only to turn them into
+# strings again. For the shape nearly every snapshot line has (a plain new-style id, text
+# fields, versions with well-formed dates) ``prepare_line`` goes from the JSON object to
+# the row directly, about twice as fast; anything else (old-style ids, odd types, bad
+# dates, limits exceeded) takes the general path, which also words the errors. A test
+# holds the two equal line by line.
+
+_MDAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _iso_parts(value: object) -> tuple[str, str] | None:
+    """``"Mon, 2 Apr 2007 19:18:42 GMT"`` → ``("2007-04-02", "19:18:42")``, None if not valid."""
+    m = _RFC2822.fullmatch(value) if type(value) is str else None
+    if m is None:
+        return None
+    day, mon, year, hour, minute, second = m.groups()
+    month, d, y = _MONTHS.get(mon), int(day), int(year)
+    if not month or y < 1 or d < 1 or hour > "23" or minute > "59" or second > "59":
+        return None
+    if d > _MDAYS[month] and not (month == 2 and d == 29 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)):
+        return None
+    return f"{year}-{month:02d}-{d:02d}", f"{hour}:{minute}:{second}"
+
+
+def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    get = obj.get
+    arxiv_id, title, abstract, authors_raw, cats_raw, versions = (
+        get("id"), get("title"), get("abstract"), get("authors"), get("categories"), get("versions"))
+    comments, journal_ref, doi, license_ = get("comments"), get("journal-ref"), get("doi"), get("license")
+    if (type(arxiv_id) is not str or type(title) is not str or type(authors_raw) is not str
+            or type(cats_raw) is not str or type(versions) is not list or not versions
+            or not _PLAIN_NEW_ID.fullmatch(arxiv_id)):
+        return None
+    for value in (abstract, comments, journal_ref, doi, license_):
+        if value is not None and type(value) is not str:
+            return None
+    first, last = versions[0], versions[-1]
+    if type(first) is not dict or type(last) is not dict or (
+            len(versions) > 2 and not all(type(v) is dict for v in versions)):
+        return None
+    label = last.get("version")
+    if type(label) is not str or not label.startswith("v") or not label[1:].isdigit():
+        return None
+    sub = _iso_parts(first.get("created"))
+    upd = sub if last is first else _iso_parts(last.get("created"))
+    if sub is None or upd is None:
+        return None
+    title = clean_text(title)
+    abstract = clean_text(abstract)
+    authors = split_authors(authors_raw)
+    if (not title or len(title) > MAX_TITLE or len(abstract) > MAX_ABSTRACT or len(authors) > MAX_AUTHORS
+            or "\x00" in title or "\x00" in abstract or any("\x00" in a for a in authors)):
+        return None
+    cats, msc_list, acm_list = split_categories(cats_raw)
+    comment = (clean_text(comments) or None) if comments else None
+    journal_ref = (clean_text(journal_ref) or None) if journal_ref else None
+    doi = (clean_text(doi) or None) if doi else None
+    license_ = (clean_text(license_) or None) if license_ else None
+    categories = " ".join(cats)
+    primary = cats[0] if cats else None
+    msc = "; ".join(msc_list) or None
+    acm = "; ".join(acm_list) or None
+    version = int(label[1:]) or 1
+    abs_url = f"https://arxiv.org/abs/{arxiv_id}"
+    pdf_url = f"https://arxiv.org/pdf/{arxiv_id}"
+    # What content_digest gets from prepare: orjson writes an aware UTC datetime with no
+    # microseconds as "YYYY-MM-DDTHH:MM:SS+00:00", so these strings hash the same.
+    digest = content_digest({
+        "version": version, "title": title, "abstract": abstract, "authors": authors,
+        "primary_category": primary, "categories": categories, "msc_classes": msc,
+        "acm_classes": acm, "submitted_at": f"{sub[0]}T{sub[1]}+00:00", "updated_at": f"{upd[0]}T{upd[1]}+00:00",
+        "announced_on": None, "comment": comment, "journal_ref": journal_ref, "doi": doi, "license": license_,
+        "abs_url": abs_url, "pdf_url": pdf_url, "sources": SOURCE,
+    })
+    zone = ".000000" if dialect == "sqlite" else ".000000+00:00"
+    links = find_links(abstract, comment)
+    return (
+        arxiv_id, version, title, abstract, ", ".join(authors), primary, categories, msc, acm,
+        f"{sub[0]} {sub[1]}{zone}", f"{upd[0]} {upd[1]}{zone}", None,
+        comment, journal_ref, doi, license_, abs_url, pdf_url,
+        json.dumps(links) if links else "[]", SOURCE, digest,
+    ), authors
+
+
+def prepare_line(raw: bytes, dialect: str) -> Prepared:
+    """``pipeline.prepare(parse_line(raw), dialect)``; raises BadRecord as parse_line does."""
+    row = _fast_row(raw, dialect)
+    if row is not None:
+        return row
+    from paperboy.ingest.pipeline import prepare
+
+    return prepare(parse_line(raw), dialect)
 
 
 # --- the fast path: parse and prepare in a worker process ------------------------------
@@ -152,8 +269,6 @@ PARALLEL_MIN_BYTES = 8 << 20
 
 def _prepared_chunks(path: Path, start_offset: int, start_line: int, dialect: str,
                      chunk_lines: int = CHUNK_LINES) -> Iterator[list]:
-    from paperboy.ingest.pipeline import prepare
-
     line_no = start_line
     offset = start_offset
     chunk: list = []
@@ -165,7 +280,7 @@ def _prepared_chunks(path: Path, start_offset: int, start_line: int, dialect: st
             if raw.isspace():
                 continue
             try:
-                item = prepare(parse_line(raw), dialect)
+                item = prepare_line(raw, dialect)
             except BadRecord as exc:
                 item = f"{path}:{line_no}: {exc}"
             chunk.append((offset, line_no, item))

@@ -159,6 +159,19 @@ class IngestCursor(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class DeferredDDL(Base):
+    """An index or constraint a bulk import dropped, with the statement that recreates it
+    (paperboy/store/bulk.py); the table is empty except during (or after a killed) bulk import."""
+
+    __tablename__ = "deferred_ddl"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))  # 'index' | 'foreign key'
+    ddl: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class User(Base):
     __tablename__ = "users"
 

@@ -104,3 +104,53 @@ def test_the_parallel_import_gives_the_same_database_as_the_record_path(fresh_en
     again = run_source(fresh_engine, "snap2", read_snapshot_prepared(path, fresh_engine.dialect.name, parallel=True))
     assert (again.inserted, again.updated) == (0, 0)
     assert full_dump(fresh_engine) == full_dump(reference)
+
+
+def _variants() -> list[bytes]:
+    """The real lines, and edits of them that exercise every check of the direct path."""
+    real = [orjson.loads(line) for line in KAGGLE.open("rb")]
+    base = real[0]
+    edits = [
+        {"authors": "Bal\\'azs Szegedy (MIT), J. M\\\"uller and {\\L}ukasz Kaiser", "title": "  Two\n  lines  "},
+        {"abstract": "Code at https://github.com/x/y and\n https://example.org/pro\n ject page.", "comments": "see http://x.io"},
+        {"categories": "math.PR 60J10 68T05 cs.LG math.PR"},
+        {"versions": [{"version": "v1", "created": "Tue, 29 Feb 2000 10:00:00 GMT"}]},    # a leap day
+        {"versions": [{"version": "v1", "created": "Mon, 29 Feb 1900 10:00:00 GMT"}]},    # not one
+        {"versions": [{"version": "v1", "created": "Mon, 30 Feb 2007 10:00:00 GMT"}]},
+        {"versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 24:00:00 GMT"}]},
+        {"versions": [{"version": "v1", "created": "Mon, 2 Apr 0000 10:00:00 GMT"}]},
+        {"versions": [{"version": "v1", "created": 20070402}]},
+        {"versions": [{"version": "v0", "created": "Mon, 2 Apr 2007 10:00:00 GMT"}]},
+        {"versions": [{"version": "1", "created": "Mon, 2 Apr 2007 10:00:00 GMT"}]},
+        {"versions": [base["versions"][0], "v2", base["versions"][0]]},
+        {"versions": []},
+        {"id": "hep-th/9901001"}, {"id": "2401.00001v3"}, {"id": "2413.00001"}, {"id": 2401.00001},
+        {"title": 42}, {"title": "   "}, {"title": "x" * 2001}, {"abstract": None}, {"abstract": "a\x00b"},
+        {"abstract": ["list"]}, {"comments": "  "}, {"doi": 7}, {"license": None}, {"categories": None},
+        {"authors": None}, {"authors": ", ".join(f"A{i} B" for i in range(5001))},
+        {"title": "Ünïcödé  title\u2028with odd spaces", "journal-ref": " Phys.\n Rev. "},
+    ]
+    lines = [orjson.dumps(o) for o in real]
+    lines += [orjson.dumps({**base, **edit}) for edit in edits]
+    lines += [b"[1, 2]", b'{"id": "2401.00001"', b'"text"']
+    return lines
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_the_direct_row_path_equals_the_record_path_line_by_line(dialect, shared_data):
+    from paperboy.ingest.snapshot import _fast_row, parse_line, prepare_line
+
+    lines = _variants()
+    direct = 0
+    for raw in lines:
+        try:
+            expected = pipeline.prepare(parse_line(raw), dialect)
+        except BadRecord as exc:
+            with pytest.raises(BadRecord) as got:
+                prepare_line(raw, dialect)
+            assert str(got.value) == str(exc)
+            continue
+        assert prepare_line(raw, dialect) == expected, raw[:200]
+        direct += _fast_row(raw, dialect) is not None
+    # Every real line and the well-formed edits take the direct path.
+    assert direct >= 200 + 5

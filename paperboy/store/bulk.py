@@ -1,0 +1,135 @@
+"""Indexes and foreign keys set aside during a bulk import, and put back after it.
+
+A million papers cost far less to load when the secondary indexes that serve only reads
+(feed dates, categories, author look-ups) are built once at the end, by a sort, instead
+of updated row by row at random places; on PostgreSQL the same holds for the child
+tables' foreign keys, whose per-row triggers cost more than the rows (docs/ingest.md,
+"Speed"). Unique and primary keys stay: the upsert needs them.
+
+Crash safety: ``defer`` drops each object and records the statement that recreates it
+(table ``deferred_ddl``) inside the caller's transaction, the one that writes the
+import's first batch; ``restore`` recreates each object and deletes its record in one
+transaction per object. A kill -9 at any point therefore leaves every object either in
+place or recorded, and ``restore`` (at the end of a bulk import, at the start of the
+next snapshot import, and on ``paperboy db upgrade``) finishes the job. Meanwhile reads
+are correct, only slower.
+"""
+
+# Statements here are built from names read from the database's own catalogue.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Connection, Engine
+
+from paperboy.store.models import DeferredDDL, utcnow
+
+# The tables whose secondary indexes a bulk import sets aside. Not papers': its indexes
+# (feed dates, modification time) take appends during an import, cost little, and keep
+# the front page fast meanwhile; the author and category indexes take random inserts.
+TABLES = ("authors", "paper_authors", "paper_categories")
+# On PostgreSQL, the tables whose foreign keys are set aside as well.
+CHILD_TABLES = ("paper_authors", "paper_categories")
+
+_records = DeferredDDL.__table__
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _droppable(conn: Connection) -> list[tuple[str, str, str, str, str]]:
+    """``(name, table, kind, create statement, drop statement)`` of what a bulk import may set aside."""
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(TABLES))
+        rows = conn.exec_driver_sql(
+            f"SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name IN ({marks}) "
+            "AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
+            TABLES,
+        ).all()
+        return [(name, table, "index", sql, f"DROP INDEX {_quote(name)}") for name, table, sql in rows]
+    found = []
+    for name, table, ddl in conn.exec_driver_sql(
+        "SELECT i.relname, t.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = current_schema() AND t.relname = ANY(%(tables)s) "
+        "AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.relname",
+        {"tables": list(TABLES)},
+    ):
+        found.append((name, table, "index", ddl, f"DROP INDEX {_quote(name)}"))
+    for name, table, definition in conn.exec_driver_sql(
+        "SELECT c.conname, t.relname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.contype = 'f' AND t.relname = ANY(%(tables)s) "
+        "ORDER BY c.conname",
+        {"tables": list(CHILD_TABLES)},
+    ):
+        found.append((
+            name, table, "foreign key",
+            f"ALTER TABLE {_quote(table)} ADD CONSTRAINT {_quote(name)} {definition}",
+            f"ALTER TABLE {_quote(table)} DROP CONSTRAINT {_quote(name)}",
+        ))
+    return found
+
+
+def defer(conn: Connection) -> int:
+    """Drop the secondary indexes (and PostgreSQL child foreign keys), recording how to
+    recreate them, inside the caller's transaction. Returns how many were dropped
+    (none when an interrupted bulk import already did)."""
+    objects = _droppable(conn)
+    now = utcnow()
+    for name, table, kind, ddl, drop in objects:
+        conn.execute(insert(_records).values(name=name, table_name=table, kind=kind, ddl=ddl, created_at=now))
+        conn.exec_driver_sql(drop)
+    return len(objects)
+
+
+def pending(engine: Engine) -> list[str]:
+    """Names of the objects set aside and not yet restored."""
+    with engine.connect() as conn:
+        return list(conn.scalars(select(_records.c.name).order_by(_records.c.name)))
+
+
+def restore(conn: Connection, on_step: Callable[[str, int, int], None] | None = None) -> int:
+    """Recreate every recorded object, each in its own transaction; returns how many.
+
+    Indexes come first, so checking the foreign keys reads sorted indexes. ``conn`` must
+    not be in a transaction.
+    """
+    if conn.dialect.name == "sqlite":
+        # CREATE INDEX may sort in a helper thread (raw: a PRAGMA needs no transaction).
+        conn.connection.driver_connection.execute("PRAGMA threads = 2")
+    with conn.begin():
+        todo = conn.execute(
+            select(_records.c.name, _records.c.kind, _records.c.ddl)
+            .order_by((_records.c.kind == "foreign key"), _records.c.name)
+        ).all()
+    for i, (name, _kind, ddl) in enumerate(todo, 1):
+        if on_step:
+            on_step(name, i, len(todo))
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                # Index builds sort in memory when they may (the default is 64 MB).
+                conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
+            conn.exec_driver_sql(ddl)
+            conn.execute(delete(_records).where(_records.c.name == name))
+    return len(todo)
+
+
+def restore_all(engine: Engine, on_step: Callable[[str, int, int], None] | None = None) -> int:
+    with engine.connect() as conn:
+        return restore(conn, on_step)
+
+
+# An import is worth running with the indexes set aside when it brings at least this
+# many papers and at least as many as are stored (then building the indexes once over
+# everything costs less than keeping them up to date row by row).
+BULK_MIN_RECORDS = 100_000
+
+
+def worth_deferring(incoming: int, stored: int) -> bool:
+    return incoming >= BULK_MIN_RECORDS and incoming >= stored
