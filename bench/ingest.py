@@ -211,7 +211,7 @@ def main() -> None:
     ap.add_argument("--pg-url", default=os.environ.get("PAPERBOY_BENCH_POSTGRES_URL")
                     or os.environ.get("PAPERBOY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paperboy-bench")
-    ap.add_argument("--batch-size", type=int, default=50_000, help="as `paperboy ingest snapshot` (its default)")
+    ap.add_argument("--batch-size", type=int, default=20_000, help="as `paperboy ingest snapshot` (its default)")
     ap.add_argument("--defer-indexes", action=argparse.BooleanOptionalAction, default=None,
                     help="as the CLI option (default: the CLI's automatic choice)")
     ap.add_argument("--profile", action="store_true",

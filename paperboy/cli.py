@@ -53,6 +53,9 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
     c.print(f"[bold]{data['papers']}[/] papers, {data['authors']} authors")
     if data["announced"]["first"]:
         c.print(f"announced {data['announced']['first']} … {data['announced']['last']} on {data['announced']['days']} days")
+    if data["indexes_set_aside"]:
+        c.print(f"[yellow]{len(data['indexes_set_aside'])} index(es) set aside by a bulk import[/] "
+                f"(rebuilt when it ends; if it was interrupted: paperboy db upgrade)")
     for title, key in (("source", "sources"), ("category (primary)", "primary_categories")):
         table = Table(title=f"papers per {title}")
         table.add_column(title)

@@ -93,8 +93,8 @@ def _date(value: str | None, option: str):
 def ingest_snapshot(
     path: Path = typer.Argument(..., help="The Kaggle arxiv-metadata-oai-snapshot.json (JSON lines)."),
     batch_size: int = typer.Option(
-        50_000, min=1,
-        help="Records written per transaction (large: each commit rewrites the pages of the author-link index).",
+        20_000, min=1,
+        help="Records written per transaction (smaller than the parsers' read-ahead, so parsing never stops for a commit).",
     ),
     restart: bool = typer.Option(False, help="Ignore the stored cursor and read the file from the start."),
     parallel: bool = typer.Option(

@@ -251,51 +251,67 @@ def prepare_line(raw: bytes, dialect: str) -> Prepared:
     return prepare(parse_line(raw), dialect)
 
 
-# --- the fast path: parse and prepare in a worker process ------------------------------
+# --- the fast path: parse and prepare in worker processes -------------------------------
 #
 # Parsing a line (JSON, names, LaTeX, dates) and preparing its row (links, content hash,
-# driver values) is independent per line, so a second process does it while this one
-# writes to the database. It sends chunks of ``(offset after the line, line number,
-# prepared row or error text)`` in file order, and this process turns each line back into
-# the item ``read_snapshot`` would give: the same cursors, the same batches, the same
-# database. If this process dies (kill -9), the worker's next send fails and it exits.
+# driver values) is independent per line, so worker processes do it while this one
+# writes to the database. The file is cut into chunks of ``chunk_lines`` lines; with N
+# workers, worker k prepares chunks k, k+N, k+2N, ... (every worker reads every line but
+# parses only its own) and sends each as a list of ``(offset after the line, line number,
+# prepared row or error text)``. This process takes the chunks in file order, round
+# robin, and turns each line back into the item ``read_snapshot`` would give: the same
+# cursors, the same batches, the same database. If this process dies (kill -9), each
+# worker's next send fails and it exits.
 
 CHUNK_LINES = 1000
-# Chunks the worker may have ready before the parent takes them (~2 MB each).
+# Chunks a worker may have ready before the parent takes them (~2 MB each): together
+# more than a batch (20,000), so parsing goes on while a batch is written.
 AHEAD_CHUNKS = 24
 # Below this many bytes to read, starting a process costs more than it saves.
 PARALLEL_MIN_BYTES = 8 << 20
 
 
+def parser_processes() -> int:
+    """Two on two cores: the writer spends a third of its time waiting on SQLite or the
+    server, which a second parser fills (docs/ingest.md, "Speed"); at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def _prepared_chunks(path: Path, start_offset: int, start_line: int, dialect: str,
-                     chunk_lines: int = CHUNK_LINES) -> Iterator[list]:
+                     chunk_lines: int = CHUNK_LINES, part: int = 0, parts: int = 1) -> Iterator[list]:
+    """Chunk ``part``, ``part + parts``, ... of the file from ``start_offset``; every chunk
+    of this part is yielded, even one of blank lines only (the reader counts on it)."""
     line_no = start_line
     offset = start_offset
     chunk: list = []
+    index = lines_in_chunk = 0
     with path.open("rb", buffering=1 << 20) as fh:
         fh.seek(start_offset)
         for raw in fh:
             line_no += 1
             offset += len(raw)
-            if raw.isspace():
-                continue
-            try:
-                item = prepare_line(raw, dialect)
-            except BadRecord as exc:
-                item = f"{path}:{line_no}: {exc}"
-            chunk.append((offset, line_no, item))
-            if len(chunk) >= chunk_lines:
-                yield chunk
-                chunk = []
-    if chunk:
+            lines_in_chunk += 1
+            if index % parts == part and not raw.isspace():
+                try:
+                    item = prepare_line(raw, dialect)
+                except BadRecord as exc:
+                    item = f"{path}:{line_no}: {exc}"
+                chunk.append((offset, line_no, item))
+            if lines_in_chunk == chunk_lines:
+                if index % parts == part:
+                    yield chunk
+                    chunk = []
+                index += 1
+                lines_in_chunk = 0
+    if lines_in_chunk and index % parts == part:
         yield chunk
 
 
 def _worker_main(argv: list[str]) -> None:
-    """The worker process: ``python -c ... <fd> <path> <offset> <line> <dialect> <chunk lines>``.
+    """A worker process: ``python -c ... <fd> <path> <offset> <line> <dialect> <chunk lines> <part> <parts>``.
 
-    Writes pickled chunks to the pipe ``fd``, then ``None``; an exception is sent as
-    ``("error", exc)`` for the parent to raise.
+    Writes its pickled chunks to the pipe ``fd``, then ``None``; an exception is sent as
+    ``("error", exc)`` in place of the chunk it happened in, for the parent to raise.
     """
     import gc
     import pickle
@@ -306,7 +322,7 @@ def _worker_main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     # Lines make no reference cycles; collecting every 700 allocations cost ~20 % here.
     gc.set_threshold(100_000, 50, 1000)
-    fd, path, offset, line, dialect, chunk_lines = argv
+    fd, path, offset, line, dialect, chunk_lines, part, parts = argv
     # A thread writes to the pipe, so parsing runs ahead while the parent is busy
     # writing a batch and not reading (the pipe itself holds less than one chunk).
     ahead: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD_CHUNKS)
@@ -328,7 +344,7 @@ def _worker_main(argv: list[str]) -> None:
         ahead.put(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
 
     try:
-        for chunk in _prepared_chunks(Path(path), int(offset), int(line), dialect, int(chunk_lines)):
+        for chunk in _prepared_chunks(Path(path), int(offset), int(line), dialect, int(chunk_lines), int(part), int(parts)):
             send(chunk)
         send(None)
     except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
@@ -340,63 +356,77 @@ def _worker_main(argv: list[str]) -> None:
     writer.join()
 
 
-def _chunks_from_worker(path: Path, start_offset: int, start_line: int, dialect: str,
-                        chunk_lines: int) -> Iterator[list]:
+def _chunks_from_workers(path: Path, start_offset: int, start_line: int, dialect: str,
+                         chunk_lines: int, parts: int) -> Iterator[list]:
     import contextlib
     import fcntl
     import pickle
     import subprocess
     import sys
 
-    # A fresh interpreter (not a fork: no copies of this process's database connections,
-    # threads or locks; not multiprocessing's spawn, which re-runs the main script).
-    read_fd, write_fd = os.pipe()
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
     code = "import sys; from paperboy.ingest.snapshot import _worker_main; _worker_main(sys.argv[1:])"
+    procs: list[subprocess.Popen] = []
+    readers = []
     try:
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-            [sys.executable, "-c", code, str(write_fd), str(path), str(start_offset), str(start_line), dialect,
-             str(chunk_lines)],
-            pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
-        )
-    finally:
-        os.close(write_fd)  # only the worker writes; its writes fail once this process is gone
-    with contextlib.suppress(OSError):  # a 1 MiB pipe: a chunk crosses in a few writes, not dozens
-        fcntl.fcntl(read_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    reader = os.fdopen(read_fd, "rb", buffering=1 << 20)
-    try:
+        for part in range(parts):
+            # A fresh interpreter (not a fork: no copies of this process's database
+            # connections, threads or locks; not multiprocessing's spawn, which re-runs
+            # the main script).
+            read_fd, write_fd = os.pipe()
+            try:
+                procs.append(subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+                    [sys.executable, "-c", code, str(write_fd), str(path), str(start_offset), str(start_line),
+                     dialect, str(chunk_lines), str(part), str(parts)],
+                    pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+                ))
+            finally:
+                os.close(write_fd)  # only the worker writes; its writes fail once this process is gone
+            with contextlib.suppress(OSError):  # a 1 MiB pipe: a chunk crosses in a few writes, not dozens
+                fcntl.fcntl(read_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+            readers.append(os.fdopen(read_fd, "rb", buffering=1 << 20))
+        index = 0
         while True:
+            reader = readers[index % parts]
             header = reader.read(8)
             data = reader.read(int.from_bytes(header, "little")) if len(header) == 8 else b""
             if not data:
-                raise RuntimeError(f"the snapshot worker for {path} ended unexpectedly")
+                raise RuntimeError(f"a snapshot worker for {path} ended unexpectedly")
             msg = pickle.loads(data)  # noqa: S301 - from our own child process
-            if msg is None:
+            if msg is None:  # the file has no chunk ``index``: all is read
                 return
             if isinstance(msg, tuple):
                 raise msg[1]
             yield msg
+            index += 1
     finally:
-        reader.close()
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait()
+        for reader in readers:
+            reader.close()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+            proc.wait()
 
 
 def read_snapshot_prepared(
     path: Path, dialect: str, start_offset: int = 0, start_line: int = 0, *,
-    parallel: bool | None = None, chunk_lines: int = CHUNK_LINES,
+    parallel: bool | None = None, chunk_lines: int = CHUNK_LINES, workers: int | None = None,
 ) -> Iterator[tuple[dict, Prepared | BadRecord]]:
     """``read_snapshot`` yielding rows ready for the database (``pipeline.prepare``).
 
     ``parallel`` (default: when there is enough to read and more than one CPU) parses
-    in a worker process; the items are the same either way.
+    in ``workers`` processes (default ``parser_processes()``); the items are the same
+    either way.
     """
     size = path.stat().st_size
     if parallel is None:
         parallel = (os.cpu_count() or 1) > 1 and size - start_offset >= PARALLEL_MIN_BYTES
-    chunks = (_chunks_from_worker if parallel else _prepared_chunks)(path, start_offset, start_line, dialect, chunk_lines)
+    if parallel:
+        chunks = _chunks_from_workers(path, start_offset, start_line, dialect, chunk_lines,
+                                      workers or parser_processes())
+    else:
+        chunks = _prepared_chunks(path, start_offset, start_line, dialect, chunk_lines)
     try:
         for chunk in chunks:
             for offset, line_no, item in chunk:

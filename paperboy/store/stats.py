@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from paperboy.store import bulk
 from paperboy.store.models import Author, Paper
 
 
@@ -34,4 +35,6 @@ def collect_stats(engine: Engine, top: int = 30) -> dict:
         "primary_categories": {c or "unknown": n for c, n in cats},
         "announced": {"first": first, "last": last, "days": days},
         "submitted": {"first": submitted[0], "last": submitted[1]},
+        # Indexes a bulk import set aside and has not rebuilt yet (running, or killed).
+        "indexes_set_aside": bulk.pending(engine),
     }

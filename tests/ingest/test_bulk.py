@@ -85,10 +85,13 @@ def test_db_upgrade_rebuilds_what_an_interrupted_bulk_import_left(cli, fresh_url
     before = schema(engine)
     with engine.begin() as conn:
         n = bulk.defer(conn)
+    shown = cli("stats")
+    assert f"{n} index(es) set aside by a bulk import" in " ".join(shown.output.split())
     result = cli("db", "upgrade")
     assert result.exit_code == 0, result.output
     assert f"rebuilt {n} index(es)" in result.output
     assert schema(engine) == before
+    assert "set aside" not in cli("stats").output
     engine.dispose()
 
 

@@ -154,3 +154,14 @@ def test_the_direct_row_path_equals_the_record_path_line_by_line(dialect, shared
         direct += _fast_row(raw, dialect) is not None
     # Every real line and the well-formed edits take the direct path.
     assert direct >= 200 + 5
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_any_number_of_parser_processes_gives_the_same_items_in_order(tmp_path, shared_data, workers):
+    path = _mixed_file(tmp_path)
+    serial = _plain(read_snapshot_prepared(path, "sqlite", parallel=False))
+    # Chunks of one line: the blank line is a chunk with no item, which its worker must
+    # still send for the round robin to stay in step; chunks of 4: the last one is short.
+    for chunk_lines in (1, 4):
+        got = _plain(read_snapshot_prepared(path, "sqlite", parallel=True, chunk_lines=chunk_lines, workers=workers))
+        assert got == serial, f"{workers} workers, chunks of {chunk_lines}"
