@@ -373,11 +373,11 @@ def _chunks_from_workers(path: Path, start_offset: int, start_line: int, dialect
         for part in range(parts):
             # A fresh interpreter (not a fork: no copies of this process's database
             # connections, threads or locks; not multiprocessing's spawn, which re-runs
-            # the main script).
+            # the main script); -P: this package, not a "paperboy" in the working directory.
             read_fd, write_fd = os.pipe()
             try:
                 procs.append(subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-                    [sys.executable, "-c", code, str(write_fd), str(path), str(start_offset), str(start_line),
+                    [sys.executable, "-P", "-c", code, str(write_fd), str(path), str(start_offset), str(start_line),
                      dialect, str(chunk_lines), str(part), str(parts)],
                     pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
                 ))
