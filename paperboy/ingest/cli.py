@@ -99,7 +99,7 @@ def ingest_snapshot(
     restart: bool = typer.Option(False, help="Ignore the stored cursor and read the file from the start."),
     parallel: bool = typer.Option(
         None, "--parallel/--serial",
-        help="Parse in a second process while this one writes (default: when the file is large and there are 2+ CPUs).",
+        help="Parse in worker processes while this one writes (default: when the file is large and there are 2+ CPUs).",
     ),
     defer_indexes: bool = typer.Option(
         None, "--defer-indexes/--keep-indexes",

@@ -488,39 +488,44 @@ def upsert_batch(
     for a in author_changed.values():
         names.update(a)
     author_id = authors.resolve(conn, names).__getitem__
-    rows: list[tuple] = []
-    if w.dialect == "sqlite" and new_ids:
-        # New papers' children are expanded by SQLite itself: one bound JSON array of
-        # author ids per paper (position = array index), and the categories from the
-        # rows just inserted; a third of the cost of binding every child row.
-        cur.executemany(
-            "INSERT INTO paper_authors (paper_id, position, author_id) SELECT ?, key, value FROM json_each(?)",
-            [(pid, "[" + ",".join(map(str, map(author_id, a))) + "]")
-             for pid, (_v, a) in zip(new_ids, to_insert, strict=True) if a],
-        )
-        # Categories are checked to be [a-z.-A-Z] (normalise.split_categories): no quoting needed.
-        cur.execute(
-            "INSERT INTO paper_categories (paper_id, category, is_primary) "
-            "SELECT p.id, j.value, j.key = 0 FROM papers p, "
-            "json_each('[\"' || replace(p.categories, ' ', '\",\"') || '\"]') j "
-            "WHERE p.id BETWEEN ? AND ? AND p.categories != ''",
-            (new_ids[0], new_ids[-1]),
-        )
-    else:
-        for pid, (_v, a) in zip(new_ids, to_insert, strict=True):
-            rows.extend(zip(repeat(pid), range(len(a)), map(author_id, a)))
+    author_rows: list[tuple] = []
+    cat_rows: list[tuple] = []
+    if w.dialect == "sqlite":
+        _insert_new_children_sqlite(cur, new_ids, to_insert, author_id)
+    else:  # child rows in key order, built by C-level zips, for COPY
+        for pid, (v, a) in zip(new_ids, to_insert, strict=True):
+            author_rows.extend(zip(repeat(pid), range(len(a)), map(author_id, a)))
+            cat_rows.extend(zip(repeat(pid), v[_CATEGORIES].split(), chain((True,), repeat(False))))  # primary first
     for pid, a in author_changed.items():
-        rows.extend(zip(repeat(pid), range(len(a)), map(author_id, a)))
-    _replace_children(cur, w, "paper_authors", ("paper_id", "position", "author_id"), list(author_changed), rows)
-    rows = []
-    if w.dialect != "sqlite":
-        for pid, (v, _a) in zip(new_ids, to_insert, strict=True):
-            rows.extend(zip(repeat(pid), v[_CATEGORIES].split(), chain((True,), repeat(False))))  # primary first
+        author_rows.extend(zip(repeat(pid), range(len(a)), map(author_id, a)))
     for pid, cats in cats_changed.items():
-        rows.extend(zip(repeat(pid), cats, chain((True,), repeat(False))))
-    _replace_children(cur, w, "paper_categories", ("paper_id", "category", "is_primary"), list(cats_changed), rows)
+        cat_rows.extend(zip(repeat(pid), cats, chain((True,), repeat(False))))
+    _replace_children(cur, w, "paper_authors", ("paper_id", "position", "author_id"), list(author_changed), author_rows)
+    _replace_children(cur, w, "paper_categories", ("paper_id", "category", "is_primary"), list(cats_changed), cat_rows)
     cur.close()
     return counts
+
+
+def _insert_new_children_sqlite(cur, new_ids, to_insert: list[Prepared], author_id: Callable[[str], int]) -> None:
+    """New papers' author links and categories, expanded by SQLite itself: one bound JSON
+    array of author ids per paper (position = array index), and the categories straight
+    from the rows just inserted (ids ``new_ids``); a third of the cost of binding every
+    child row (docs/ingest.md, "Speed")."""
+    if not new_ids:
+        return
+    cur.executemany(
+        "INSERT INTO paper_authors (paper_id, position, author_id) SELECT ?, key, value FROM json_each(?)",
+        [(pid, "[" + ",".join(map(str, map(author_id, a))) + "]")
+         for pid, (_v, a) in zip(new_ids, to_insert, strict=True) if a],
+    )
+    # Categories are checked to be [a-z.-A-Z] (normalise.split_categories): no quoting needed.
+    cur.execute(
+        "INSERT INTO paper_categories (paper_id, category, is_primary) "
+        "SELECT p.id, j.value, j.key = 0 FROM papers p, "
+        "json_each('[\"' || replace(p.categories, ' ', '\",\"') || '\"]') j "
+        "WHERE p.id BETWEEN ? AND ? AND p.categories != ''",
+        (new_ids[0], new_ids[-1]),
+    )
 
 
 def _prepared(merged: dict, dialect: str) -> Prepared:

@@ -1,8 +1,8 @@
 """Indexes and foreign keys set aside during a bulk import, and put back after it.
 
 A million papers cost far less to load when the secondary indexes that serve only reads
-(feed dates, categories, author look-ups) are built once at the end, by a sort, instead
-of updated row by row at random places; on PostgreSQL the same holds for the child
+(author look-ups, category filters) are built once at the end, by a sort, instead of
+updated row by row at random places; on PostgreSQL the same holds for the child
 tables' foreign keys, whose per-row triggers cost more than the rows (docs/ingest.md,
 "Speed"). Unique and primary keys stay: the upsert needs them.
 

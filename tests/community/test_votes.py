@@ -128,7 +128,10 @@ def test_a_thousand_concurrent_votes_from_a_hundred_members_end_exact(fresh_url,
     with serve_app_in_process(env, workers=2) as base:
         clients = []
         for t in tokens:
-            c = httpx.Client(base_url=base, cookies={SESSION_COOKIE: t}, timeout=120)
+            # A connection per request: a kept-alive one that sat idle past the server's
+            # 5 s keep-alive (a slow run) can be closed just as a vote is sent on it, and
+            # the vote, a toggle, must not be retried blindly.
+            c = httpx.Client(base_url=base, cookies={SESSION_COOKIE: t}, timeout=120, headers={"Connection": "close"})
             token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', c.get("/submit").text).group(1)
             clients.append((c, token))
 

@@ -3,9 +3,9 @@
 Revision ID: 0006
 Revises: 0005
 
-A large import into a (nearly) empty store drops the read-only secondary indexes of
-the paper tables (and, on PostgreSQL, the child tables' foreign keys) and builds them
-once at the end (paperboy/store/bulk.py). Each dropped object's CREATE statement is
+A large import into a (nearly) empty store drops the secondary indexes of the author
+and category tables (and, on PostgreSQL, the child tables' foreign keys) and builds
+them once at the end (paperboy/store/bulk.py). Each dropped object's CREATE statement is
 stored here in the same transaction as the DROP, so a kill -9 at any point leaves
 either the object or the statement that recreates it.
 """
