@@ -110,3 +110,23 @@ def test_the_snapshot_command_leaves_no_index_aside(cli, fresh_url, shared_data,
     assert bulk.pending(engine) == []
     assert "ix_paper_authors_author_id" in schema(engine)
     engine.dispose()
+
+
+def test_a_foreign_key_added_but_not_yet_validated_is_only_validated(databases, shared_data):
+    """Killed between a foreign key's ADD ... NOT VALID and its VALIDATE: the next restore
+    validates it and does not try to add it twice."""
+    engine = databases.new_engine()
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's foreign keys are part of the table and never set aside")
+    before = schema(engine)
+    with engine.begin() as conn:
+        bulk.defer(conn)
+        ddl = conn.exec_driver_sql(
+            "SELECT ddl FROM deferred_ddl WHERE name = 'paper_authors_paper_id_fkey'").scalar_one()
+        conn.exec_driver_sql(ddl + " NOT VALID")
+    bulk.restore_all(engine)
+    assert schema(engine) == before and bulk.pending(engine) == []
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(
+            "SELECT bool_and(convalidated) FROM pg_constraint WHERE contype = 'f' "
+            "AND conrelid IN ('paper_authors'::regclass, 'paper_categories'::regclass)").scalar_one()
