@@ -48,18 +48,28 @@ _RFC2822 = re.compile(r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) (\
 
 
 def parse_created(value: object, arxiv_id: str) -> dt.datetime:
-    m = _RFC2822.fullmatch(value) if isinstance(value, str) else None
-    if m is None:
+    parts = _iso_parts(value)
+    if parts is None:
         raise BadRecord(f"{arxiv_id}: bad version date: {value!r:.60}" if not isinstance(value, str)
                         else f"{arxiv_id}: bad version date: {value[:60]!r}")
+    return dt.datetime.fromisoformat(f"{parts[0]}T{parts[1]}+00:00")
+
+
+_MDAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _iso_parts(value: object) -> tuple[str, str] | None:
+    """``"Mon, 2 Apr 2007 19:18:42 GMT"`` → ``("2007-04-02", "19:18:42")``, None if not a valid date."""
+    m = _RFC2822.fullmatch(value) if type(value) is str else None
+    if m is None:
+        return None
     day, mon, year, hour, minute, second = m.groups()
-    month = _MONTHS.get(mon)
-    try:
-        if not month:
-            raise ValueError(mon)
-        return dt.datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=dt.UTC)
-    except ValueError:
-        raise BadRecord(f"{arxiv_id}: bad version date: {value[:60]!r}") from None
+    month, d, y = _MONTHS.get(mon), int(day), int(year)
+    if not month or y < 1 or d < 1 or hour > "23" or minute > "59" or second > "59":
+        return None
+    if d > _MDAYS[month] and not (month == 2 and d == 29 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)):
+        return None
+    return f"{year}-{month:02d}-{d:02d}", f"{hour}:{minute}:{second}"
 
 
 def _versions(obj: dict, arxiv_id: str) -> tuple[int | None, dt.datetime | None, dt.datetime | None]:
@@ -157,22 +167,6 @@ def read_snapshot(path: Path, start_offset: int = 0, start_line: int = 0) -> Ite
 # the row directly, about twice as fast; anything else (old-style ids, odd types, bad
 # dates, limits exceeded) takes the general path, which also words the errors. A test
 # holds the two equal line by line.
-
-_MDAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-
-
-def _iso_parts(value: object) -> tuple[str, str] | None:
-    """``"Mon, 2 Apr 2007 19:18:42 GMT"`` → ``("2007-04-02", "19:18:42")``, None if not valid."""
-    m = _RFC2822.fullmatch(value) if type(value) is str else None
-    if m is None:
-        return None
-    day, mon, year, hour, minute, second = m.groups()
-    month, d, y = _MONTHS.get(mon), int(day), int(year)
-    if not month or y < 1 or d < 1 or hour > "23" or minute > "59" or second > "59":
-        return None
-    if d > _MDAYS[month] and not (month == 2 and d == 29 and y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)):
-        return None
-    return f"{year}-{month:02d}-{d:02d}", f"{hour}:{minute}:{second}"
 
 
 def _fast_row(raw: bytes, dialect: str) -> Prepared | None:

@@ -105,14 +105,14 @@ def restore(conn: Connection, on_step: Callable[[str, int, int], None] | None = 
         conn.connection.driver_connection.execute("PRAGMA threads = 2")
     with conn.begin():
         todo = conn.execute(
-            select(_records.c.name, _records.c.kind, _records.c.ddl)
+            select(_records.c.name, _records.c.table_name, _records.c.kind, _records.c.ddl)
             .order_by((_records.c.kind == "foreign key"), _records.c.name)
         ).all()
-    for i, (name, kind, ddl) in enumerate(todo, 1):
+    for i, (name, table, kind, ddl) in enumerate(todo, 1):
         if on_step:
             on_step(name, i, len(todo))
         if kind == "foreign key":
-            _restore_foreign_key(conn, name, ddl)
+            _restore_foreign_key(conn, name, table, ddl)
             continue
         with conn.begin():
             if conn.dialect.name == "postgresql":
@@ -123,20 +123,19 @@ def restore(conn: Connection, on_step: Callable[[str, int, int], None] | None = 
     return len(todo)
 
 
-def _restore_foreign_key(conn: Connection, name: str, ddl: str) -> None:
+def _restore_foreign_key(conn: Connection, name: str, table: str, ddl: str) -> None:
     """Add the constraint NOT VALID (a brief lock), then check the rows in a second
     transaction: VALIDATE does not block writes to papers (votes) as a plain ADD does
     for the whole check. Killed between the two, the next restore only validates."""
-    table = ddl.split(" ADD CONSTRAINT ", 1)[0].removeprefix("ALTER TABLE ")
     with conn.begin():
         exists = conn.exec_driver_sql(
             "SELECT 1 FROM pg_constraint WHERE conname = %(name)s AND conrelid = %(table)s::regclass",
-            {"name": name, "table": table},
+            {"name": name, "table": _quote(table)},
         ).first()
         if not exists:
             conn.exec_driver_sql(ddl + " NOT VALID")
     with conn.begin():
-        conn.exec_driver_sql(f"ALTER TABLE {table} VALIDATE CONSTRAINT {_quote(name)}")
+        conn.exec_driver_sql(f"ALTER TABLE {_quote(table)} VALIDATE CONSTRAINT {_quote(name)}")
         conn.execute(delete(_records).where(_records.c.name == name))
 
 

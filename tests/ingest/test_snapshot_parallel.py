@@ -3,6 +3,8 @@ exactly the items and the database of the plain record path."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import orjson
 import pytest
 
@@ -165,3 +167,24 @@ def test_any_number_of_parser_processes_gives_the_same_items_in_order(tmp_path, 
     for chunk_lines in (1, 4):
         got = _plain(read_snapshot_prepared(path, "sqlite", parallel=True, chunk_lines=chunk_lines, workers=workers))
         assert got == serial, f"{workers} workers, chunks of {chunk_lines}"
+
+
+def test_version_dates_are_valid_exactly_when_the_calendar_says_so():
+    """The snapshot's own date check (used by both paths) against datetime's."""
+    from paperboy.ingest.snapshot import _iso_parts, parse_created
+
+    for year, month, day, hms in [(2000, 2, 29, "10:00:00"), (1900, 2, 29, "10:00:00"), (2004, 2, 29, "00:00:00"),
+                                  (2007, 2, 30, "10:00:00"), (2007, 4, 31, "10:00:00"), (2007, 12, 31, "23:59:59"),
+                                  (2007, 1, 0, "10:00:00"), (0, 1, 1, "10:00:00"), (2007, 4, 2, "24:00:00"),
+                                  (2007, 4, 2, "10:60:00"), (2007, 4, 2, "10:00:60"), (9999, 12, 31, "23:59:59")]:
+        text = f"Mon, {day} {'JanFebMarAprMayJunJulAugSepOctNovDec'[3 * month - 3:3 * month]} {year:04d} {hms} GMT"
+        try:
+            expected = dt.datetime(year, month, day, *map(int, hms.split(":")), tzinfo=dt.UTC)
+        except ValueError:
+            expected = None
+        assert (_iso_parts(text) is None) == (expected is None), text
+        if expected is None:
+            with pytest.raises(BadRecord, match="bad version date"):
+                parse_created(text, "2401.00001")
+        else:
+            assert parse_created(text, "2401.00001") == expected
