@@ -341,7 +341,8 @@ def main() -> None:
     ap.add_argument("--defer-indexes", action=argparse.BooleanOptionalAction, default=None,
                     help="as the CLI option (default: the CLI's automatic choice)")
     ap.add_argument("--floor", action="store_true",
-                    help="also time the baseline's insert with the snapshot's own title/abstract/authors (SQLite)")
+                    help="also time the baseline's insert with the snapshot's own title/abstract/authors (SQLite) "
+                         "and the schema floor: the import's rows written with no parsing (both backends)")
     ap.add_argument("--profile", action="store_true",
                     help="cProfile the SQLite full path and print the top entries (this process only: the "
                          "parser runs in its own process; profile it with read_snapshot_prepared(parallel=False))")
