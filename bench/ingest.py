@@ -176,19 +176,21 @@ def floor_sqlite(workdir: Path, snapshot: Path, n: int) -> float:
 # --- the schema floor: the import's rows written with no parsing and no Python per row ---
 
 
-def _staged_rows(snapshot: Path) -> tuple[list[tuple], list[tuple], list[tuple], list[tuple]]:
+def staged_rows(snapshot: Path, dialect: str) -> tuple[list[tuple], list[tuple], list[tuple], list[tuple]]:
     """Papers (id first), authors, author links and categories exactly as the import
-    writes them for this file (not timed)."""
+    writes them for this file of distinct, valid lines (not timed)."""
     from paperboy.ingest.normalise import name_key
+    from paperboy.ingest.pipeline import ROW
     from paperboy.ingest.snapshot import prepare_line
 
+    categories = ROW.index("categories")
     papers, links, cats, author_ids = [], [], [], {}
     with snapshot.open("rb") as fh:
         for pid, raw in enumerate(fh, 1):
-            values, names = prepare_line(raw, "sqlite")
+            values, names = prepare_line(raw, dialect)
             papers.append((pid, *values))
             links.extend((pid, pos, author_ids.setdefault(name, len(author_ids) + 1)) for pos, name in enumerate(names))
-            cats.extend((pid, cat, pos == 0) for pos, cat in enumerate(values[6].split()))
+            cats.extend((pid, cat, pos == 0) for pos, cat in enumerate(values[categories].split()))
     authors = [(id_, name, name_key(name)[:300]) for name, id_ in author_ids.items()]
     return papers, authors, links, cats
 
@@ -266,6 +268,7 @@ def schema_floor(url: str, staged: tuple, batch_size: int) -> float:
         bulk.restore(conn)
         if engine.dialect.name == "sqlite":
             raw.execute("DETACH st")
+            stage.unlink()
     elapsed = time.perf_counter() - t0  # the SQLite checkpoint at the end (leaving bulk mode) included
     engine.dispose()
     return len(papers) / elapsed
@@ -360,7 +363,6 @@ def main() -> None:
     print(f"snapshot: {snapshot} ({n:,} lines, {distinct:,} distinct ids), batch size {args.batch_size}")
     print(f"cpus: {os.cpu_count()}, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     backends = args.backends.split(",")
-    staged = None  # --floor: the rows the import writes, parsed once for both backends
 
     if "sqlite" in backends:
         base = baseline_sqlite(args.workdir, n)
@@ -368,10 +370,10 @@ def main() -> None:
         if args.floor:
             floor = floor_sqlite(args.workdir, snapshot, n)
             print(f"sqlite  same insert, these papers' fields:  {floor:>10,.0f} rows/s = {floor / base:.1%} of baseline")
-            staged = staged or _staged_rows(snapshot)
-            rate = schema_floor(f"sqlite:///{args.workdir / 'floor.db'}", staged, args.batch_size)
+            rate = schema_floor(f"sqlite:///{args.workdir / 'floor.db'}", staged_rows(snapshot, "sqlite"),
+                                args.batch_size)
             print(f"sqlite  schema floor (C only, no parsing):  {rate:>10,.0f} records/s = {rate / base:.1%} of baseline")
-            for suffix in ("", "-wal", "-shm", ".stage"):
+            for suffix in ("", "-wal", "-shm"):
                 Path(f"{args.workdir / 'floor.db'}{suffix}").unlink(missing_ok=True)
         db = args.workdir / "full.db"
         for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
@@ -403,8 +405,7 @@ def main() -> None:
 
             url = make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
             if args.floor:
-                staged = staged or _staged_rows(snapshot)
-                rate = schema_floor(url, staged, args.batch_size)
+                rate = schema_floor(url, staged_rows(snapshot, "postgresql"), args.batch_size)
                 print(f"postgres schema floor (COPY, no parsing):   {rate:>10,.0f} records/s = {rate / base:.1%} of baseline")
                 with psycopg.connect(_pg_conninfo(args.pg_url), autocommit=True) as admin:
                     admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
