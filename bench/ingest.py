@@ -274,6 +274,11 @@ def schema_floor(url: str, staged: tuple, batch_size: int) -> float:
     return len(papers) / elapsed
 
 
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def _pg_conninfo(url: str, dbname: str | None = None) -> str:
     from sqlalchemy.engine import make_url
 
@@ -370,14 +375,13 @@ def main() -> None:
         if args.floor:
             floor = floor_sqlite(args.workdir, snapshot, n)
             print(f"sqlite  same insert, these papers' fields:  {floor:>10,.0f} rows/s = {floor / base:.1%} of baseline")
+            _remove_sqlite(args.workdir / "floor.db")
             rate = schema_floor(f"sqlite:///{args.workdir / 'floor.db'}", staged_rows(snapshot, "sqlite"),
                                 args.batch_size)
             print(f"sqlite  schema floor (C only, no parsing):  {rate:>10,.0f} records/s = {rate / base:.1%} of baseline")
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{args.workdir / 'floor.db'}{suffix}").unlink(missing_ok=True)
+            _remove_sqlite(args.workdir / "floor.db")
         db = args.workdir / "full.db"
-        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
-            p.unlink(missing_ok=True)
+        _remove_sqlite(db)
         if args.profile:
             import cProfile
             import pstats
