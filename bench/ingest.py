@@ -159,18 +159,12 @@ def baseline_sqlite(workdir: Path, n: int) -> float:
     return _sqlite_insert_rate(workdir / "baseline.db", _rows(n), n)
 
 
-def floor_sqlite(workdir: Path, snapshot: Path, n: int) -> float:
+def floor_sqlite(workdir: Path, papers: list[tuple]) -> float:
     """The baseline's insert with these papers' own five fields (id, arxiv id, title,
-    abstract, authors) instead of its 1,000 repeated strings: what the paper rows alone
-    cost, before authors, categories, the other 21 columns and parsing (not timed)."""
-    from paperboy.ingest.snapshot import prepare_line
-
-    rows = []
-    with snapshot.open("rb") as fh:
-        for i, raw in enumerate(fh):
-            v, _authors = prepare_line(raw, "sqlite")
-            rows.append((i, v[0], v[2], v[3], v[4]))
-    return _sqlite_insert_rate(workdir / "floor.db", rows, n)
+    abstract, authors; ``staged_rows``' papers) instead of its 1,000 repeated strings:
+    what the paper rows alone cost, before authors, categories, the other 21 columns and
+    parsing."""
+    return _sqlite_insert_rate(workdir / "floor.db", [p[:2] + p[3:6] for p in papers], len(papers))
 
 
 # --- the schema floor: the import's rows written with no parsing and no Python per row ---
@@ -180,17 +174,16 @@ def staged_rows(snapshot: Path, dialect: str) -> tuple[list[tuple], list[tuple],
     """Papers (id first), authors, author links and categories exactly as the import
     writes them for this file of distinct, valid lines (not timed)."""
     from paperboy.ingest.normalise import name_key
-    from paperboy.ingest.pipeline import ROW
+    from paperboy.ingest.pipeline import _CATEGORIES
     from paperboy.ingest.snapshot import prepare_line
 
-    categories = ROW.index("categories")
     papers, links, cats, author_ids = [], [], [], {}
     with snapshot.open("rb") as fh:
         for pid, raw in enumerate(fh, 1):
             values, names = prepare_line(raw, dialect)
             papers.append((pid, *values))
             links.extend((pid, pos, author_ids.setdefault(name, len(author_ids) + 1)) for pos, name in enumerate(names))
-            cats.extend((pid, cat, pos == 0) for pos, cat in enumerate(values[categories].split()))
+            cats.extend((pid, cat, pos == 0) for pos, cat in enumerate(values[_CATEGORIES].split()))
     authors = [(id_, name, name_key(name)[:300]) for name, id_ in author_ids.items()]
     return papers, authors, links, cats
 
@@ -201,7 +194,7 @@ def schema_floor(url: str, staged: tuple, batch_size: int) -> float:
     import's indexes set aside and rebuilt: SQLite ``INSERT ... SELECT`` from an attached
     staging database (C only; categories by the import's own statement), PostgreSQL
     ``COPY`` straight into the tables. What the database alone costs for this schema."""
-    from paperboy.ingest.pipeline import _TAIL, ROW
+    from paperboy.ingest.pipeline import _TAIL, ROW, SQLITE_CATEGORIES_OF_PAPERS
     from paperboy.store import bulk
     from paperboy.store.db import bulk_write_connection, make_engine
     from paperboy.store.migrate import upgrade
@@ -247,11 +240,7 @@ def schema_floor(url: str, staged: tuple, batch_size: int) -> float:
                                 f"SELECT id, {cols}, {tail} FROM st.p WHERE id > ? AND id <= ?", (lo, hi))
                     raw.execute("INSERT INTO paper_authors SELECT * FROM st.pa WHERE paper_id > ? AND paper_id <= ?",
                                 (lo, hi))
-                    raw.execute(
-                        "INSERT INTO paper_categories (paper_id, category, is_primary) "
-                        "SELECT p.id, j.value, j.key = 0 FROM papers p, "
-                        "json_each('[\"' || replace(p.categories, ' ', '\",\"') || '\"]') j "
-                        "WHERE p.id > ? AND p.id <= ? AND p.categories != ''", (lo, hi))
+                    raw.execute(SQLITE_CATEGORIES_OF_PAPERS, (lo + 1, hi))
                     continue
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 cur = raw.cursor()
@@ -373,11 +362,12 @@ def main() -> None:
         base = baseline_sqlite(args.workdir, n)
         print(f"sqlite  baseline executemany (5 cols, WAL): {base:>10,.0f} rows/s")
         if args.floor:
-            floor = floor_sqlite(args.workdir, snapshot, n)
+            staged = staged_rows(snapshot, "sqlite")  # parsed once for both floors (not timed)
+            floor = floor_sqlite(args.workdir, staged[0])
             print(f"sqlite  same insert, these papers' fields:  {floor:>10,.0f} rows/s = {floor / base:.1%} of baseline")
             _remove_sqlite(args.workdir / "floor.db")
-            rate = schema_floor(f"sqlite:///{args.workdir / 'floor.db'}", staged_rows(snapshot, "sqlite"),
-                                args.batch_size)
+            rate = schema_floor(f"sqlite:///{args.workdir / 'floor.db'}", staged, args.batch_size)
+            del staged  # not held during the full path
             print(f"sqlite  schema floor (C only, no parsing):  {rate:>10,.0f} records/s = {rate / base:.1%} of baseline")
             _remove_sqlite(args.workdir / "floor.db")
         db = args.workdir / "full.db"

@@ -506,6 +506,17 @@ def upsert_batch(
     return counts
 
 
+# The category rows of papers ``id BETWEEN ? AND ?``, from their own ``categories``
+# column. Categories are checked to be [a-z.-A-Z] (normalise.split_categories): no
+# quoting needed.
+SQLITE_CATEGORIES_OF_PAPERS = (
+    "INSERT INTO paper_categories (paper_id, category, is_primary) "
+    "SELECT p.id, j.value, j.key = 0 FROM papers p, "
+    "json_each('[\"' || replace(p.categories, ' ', '\",\"') || '\"]') j "
+    "WHERE p.id BETWEEN ? AND ? AND p.categories != ''"
+)
+
+
 def _insert_new_children_sqlite(cur, new_ids, to_insert: list[Prepared], author_id: Callable[[str], int]) -> None:
     """New papers' author links and categories, expanded by SQLite itself: one bound JSON
     array of author ids per paper (position = array index), and the categories straight
@@ -518,14 +529,7 @@ def _insert_new_children_sqlite(cur, new_ids, to_insert: list[Prepared], author_
         [(pid, "[" + ",".join(map(str, map(author_id, a))) + "]")
          for pid, (_v, a) in zip(new_ids, to_insert, strict=True) if a],
     )
-    # Categories are checked to be [a-z.-A-Z] (normalise.split_categories): no quoting needed.
-    cur.execute(
-        "INSERT INTO paper_categories (paper_id, category, is_primary) "
-        "SELECT p.id, j.value, j.key = 0 FROM papers p, "
-        "json_each('[\"' || replace(p.categories, ' ', '\",\"') || '\"]') j "
-        "WHERE p.id BETWEEN ? AND ? AND p.categories != ''",
-        (new_ids[0], new_ids[-1]),
-    )
+    cur.execute(SQLITE_CATEGORIES_OF_PAPERS, (new_ids[0], new_ids[-1]))
 
 
 def _prepared(merged: dict, dialect: str) -> Prepared:
