@@ -26,6 +26,7 @@ from paperboy.config import Settings
 from paperboy.digest.models import Job
 from paperboy.digest.outbox import insert_ignore, worker_name
 from paperboy.mail.interfaces import MailSender
+from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
 
 log = logging.getLogger("paperboy.jobs")
@@ -106,7 +107,7 @@ class Worker:
             start = slot_of(now, spec.interval_seconds)
             rows.append({"name": spec.name, "slot": start.strftime("%Y-%m-%dT%H:%M"), "state": "due",
                          "due_at": start, "attempts": 0})
-        with self.engine.begin() as conn:
+        with write_tx(self.engine) as conn:
             insert_ignore(conn, J, rows)
 
     def claim(self, now: dt.datetime | None = None):
@@ -124,7 +125,7 @@ class Worker:
                     lease_until=now + dt.timedelta(seconds=self.settings.worker_job_lease_seconds))
             .returning(J.c.id, J.c.name, J.c.slot)
         )
-        with self.engine.begin() as conn:
+        with write_tx(self.engine) as conn:
             return conn.execute(stmt).first()
 
     def run_one(self) -> tuple[str, str] | None:
@@ -138,7 +139,7 @@ class Worker:
         except Exception as exc:  # a failed job is recorded and retried in its next slot
             log.exception("job %s (%s) failed", job.name, job.slot)
             result, state = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", "failed"
-        with self.engine.begin() as conn:
+        with write_tx(self.engine) as conn:
             conn.execute(
                 update(J).where(J.c.id == job.id, J.c.lease_owner == self.name)
                 .values(state=state, finished_at=utcnow(), lease_owner=None, lease_until=None, result=result[:4000])

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import update
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.community import accounts, ratelimit
@@ -65,28 +66,33 @@ def signup_form(request: Request):
 
 @router.post("/signup", response_class=HTMLResponse)
 def signup(request: Request, email: str = Form(""), password: str = Form(""),
-           display_name: str = Form(""), db: Session = Depends(get_db)):
+           display_name: str = Form(""), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "signup_ip", ratelimit.client_ip(request))
     try:
         email = accounts.normalise_email(email)
         accounts.check_password(password)
     except AccountError as exc:
         return _page(request, "signup.html", 400, error=str(exc), email=email, chosen_name=display_name)
-    existing = accounts.user_by_email(db, email)
-    if existing is not None:
-        accounts.hash_password(password)  # same work as a real sign-up
-        if ratelimit.mail_allowed(request, email):
+    registered = accounts.user_by_email(db, email) is not None
+    db.commit()  # hold no connection (nor SQLite's write lock) through argon2
+    password_hash = accounts.hash_password(password)  # the same work either way
+    user = None
+    if not registered:
+        try:
+            user = accounts.create_user(db, email, None, display_name, password_hash=password_hash)
+            db.commit()
+        except IntegrityError:  # the same address signed up concurrently
+            db.rollback()
+    if ratelimit.mail_allowed(request, email):
+        if user is None:
             accounts.send_account_mail(request.app, "signup_exists", email, {})
-    else:
-        user = accounts.create_user(db, email, password, display_name)
-        db.commit()
-        if ratelimit.mail_allowed(request, email):
+        else:
             send_verification(request, user)
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 
 
 @router.get("/verify/{token}", response_class=HTMLResponse)
-def verify(request: Request, token: str, db: Session = Depends(get_db)):
+def verify(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
     found = accounts.read_verify_token(_secret(request), token)
     if found is not None:
         uid, email = found
@@ -119,27 +125,33 @@ def login_alias(next: str = "/"):
 
 @router.post("/signin", response_class=HTMLResponse)
 def signin(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
-           db: Session = Depends(get_db)):
+           db: Session = Depends(get_db, scope="function")):
     limits = request.app.state.rate_limits
     engine = request.app.state.engine
     key_email = (email or "").strip().lower()[:254]
-    ip = ratelimit.client_ip(request)
-    (ne, se), (ni, si) = limits["signin_fail_email"], limits["signin_fail_ip"]
-    if (ratelimit.count(engine, f"signin_fail_email:{key_email}", se) >= ne
-            or ratelimit.count(engine, f"signin_fail_ip:{ip}", si) >= ni):
-        raise ratelimit.RateLimited(ratelimit.retry_after(max(se, si)),
+    keys = {f"signin_fail_email:{key_email}": limits["signin_fail_email"],
+            f"signin_fail_ip:{ratelimit.client_ip(request)}": limits["signin_fail_ip"]}
+    # Count the attempt before checking the password, so concurrent guesses cannot all
+    # pass a limit that is only read first; a right password gives its count back.
+    allowed = [ratelimit.hit(engine, key, n, seconds) for key, (n, seconds) in keys.items()]
+    if not all(allowed):
+        raise ratelimit.RateLimited(ratelimit.retry_after(max(s for _, s in keys.values())),
                                     "Too many failed sign-ins: wait a few minutes, or reset your password.")
-    user = accounts.authenticate(db, email, password)
-    if user is None:
-        ratelimit.hit(engine, f"signin_fail_email:{key_email}", ne, se)
-        ratelimit.hit(engine, f"signin_fail_ip:{ip}", ni, si)
+    user = accounts.find_for_signin(db, email)
+    db.commit()  # hold no connection through argon2
+    if not accounts.verify_password(user.password_hash if user else None, password or ""):
         return _page(request, "signin.html", 400, error="Wrong email or password.", email=email, next=safe_next(next))
+    for key, (_n, seconds) in keys.items():
+        ratelimit.undo(engine, key, seconds)
+    if accounts.needs_rehash(user.password_hash):
+        new_hash = accounts.hash_password(password)
+        db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+        db.commit()
     if user.email_verified_at is None:
         if ratelimit.mail_allowed(request, user.email):
             send_verification(request, user)
         return _page(request, "signin.html", 403, email=email, next=safe_next(next),
                      error="Please confirm your email address first: we have sent you a new link.")
-    db.commit()  # a rehashed password
     response = RedirectResponse(safe_next(next), status_code=303)
     start_session(request, response, user.id)
     return response
@@ -161,7 +173,7 @@ def reset_request_form(request: Request):
 
 
 @router.post("/reset", response_class=HTMLResponse)
-def reset_request(request: Request, email: str = Form(""), db: Session = Depends(get_db)):
+def reset_request(request: Request, email: str = Form(""), db: Session = Depends(get_db, scope="function")):
     try:
         email = accounts.normalise_email(email)
     except AccountError as exc:
@@ -169,7 +181,8 @@ def reset_request(request: Request, email: str = Form(""), db: Session = Depends
     if ratelimit.mail_allowed(request, email):
         user = accounts.user_by_email(db, email)
         if user is not None:
-            token = accounts.issue_token(request.app.state.engine, user.id, "reset")
+            token = accounts.issue_token(db, user.id, "reset")
+            db.commit()
             accounts.send_account_mail(request.app, "reset", user.email, {"link": _link(request, f"/reset/{token}")})
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 
@@ -178,28 +191,32 @@ _BAD_LINK = "This link is invalid, was already used or has expired. Ask for a ne
 
 
 @router.get("/reset/{token}", response_class=HTMLResponse)
-def reset_form(request: Request, token: str, db: Session = Depends(get_db)):
+def reset_form(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
     if accounts.peek_token(db, token, "reset") is None:
         return message_page(request, _BAD_LINK, 400, title="Link not valid")
     return _page(request, "reset_form.html", token=token)
 
 
 @router.post("/reset/{token}", response_class=HTMLResponse)
-def reset_password(request: Request, token: str, password: str = Form(""), db: Session = Depends(get_db)):
+def reset_password(request: Request, token: str, password: str = Form(""), db: Session = Depends(get_db, scope="function")):
     try:
         accounts.check_password(password)
     except AccountError as exc:
         if accounts.peek_token(db, token, "reset") is None:
             return message_page(request, _BAD_LINK, 400, title="Link not valid")
         return _page(request, "reset_form.html", 400, token=token, error=str(exc))
+    password_hash = accounts.hash_password(password)  # before the write lock is taken
     uid = accounts.consume_token(db, token, "reset")
     if uid is None:
         return message_page(request, _BAD_LINK, 400, title="Link not valid")
     db.execute(update(User).where(User.id == uid).values(
-        password_hash=accounts.hash_password(password),
-        email_verified_at=utcnow()))  # the mail reached its owner
+        password_hash=password_hash,
+        email_verified_at=func.coalesce(User.email_verified_at, utcnow())))  # the mail reached its owner
+    # A new password ends everything the old one (or a leaked link) may have opened:
+    # every other reset and magic link, and every session.
+    accounts.revoke_tokens(db, uid)
+    end_all_sessions(db, uid)
     db.commit()
-    end_all_sessions(request.app.state.engine, uid)
     response = RedirectResponse("/", status_code=303)
     start_session(request, response, uid)
     return response
@@ -214,7 +231,7 @@ def magic_request_form(request: Request):
 
 
 @router.post("/signin/magic", response_class=HTMLResponse)
-def magic_request(request: Request, email: str = Form(""), db: Session = Depends(get_db)):
+def magic_request(request: Request, email: str = Form(""), db: Session = Depends(get_db, scope="function")):
     try:
         email = accounts.normalise_email(email)
     except AccountError as exc:
@@ -222,14 +239,15 @@ def magic_request(request: Request, email: str = Form(""), db: Session = Depends
     if ratelimit.mail_allowed(request, email):
         user = accounts.user_by_email(db, email)
         if user is not None:
-            token = accounts.issue_token(request.app.state.engine, user.id, "magic")
+            token = accounts.issue_token(db, user.id, "magic")
+            db.commit()
             accounts.send_account_mail(request.app, "magic", user.email,
                                        {"link": _link(request, f"/signin/magic/{token}")})
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 
 
 @router.get("/signin/magic/{token}", response_class=HTMLResponse)
-def magic_confirm(request: Request, token: str, db: Session = Depends(get_db)):
+def magic_confirm(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
     # A GET only shows a button: mail scanners that follow links must not use the token.
     if accounts.peek_token(db, token, "magic") is None:
         return message_page(request, _BAD_LINK, 400, title="Link not valid")
@@ -237,7 +255,7 @@ def magic_confirm(request: Request, token: str, db: Session = Depends(get_db)):
 
 
 @router.post("/signin/magic/{token}")
-def magic_signin(request: Request, token: str, db: Session = Depends(get_db)):
+def magic_signin(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
     uid = accounts.consume_token(db, token, "magic")
     if uid is None:
         return message_page(request, _BAD_LINK, 400, title="Link not valid")
@@ -258,7 +276,7 @@ def account_page(request: Request, user: User = Depends(require_user)):
 
 @router.post("/account", response_class=HTMLResponse)
 def account_update(request: Request, display_name: str = Form(""), user: User = Depends(require_user),
-                   db: Session = Depends(get_db)):
+                   db: Session = Depends(get_db, scope="function")):
     name = accounts.clean_display_name(display_name)
     db.execute(update(User).where(User.id == user.id).values(display_name=name))
     return RedirectResponse("/account", status_code=303)

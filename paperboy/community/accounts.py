@@ -12,7 +12,6 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from paperboy.community.models import AccountToken
@@ -84,16 +83,35 @@ def user_by_email(db: Session, email: str) -> User | None:
 
 
 def create_user(db: Session, email: str, password: str | None, display_name: str = "",
-                is_admin: bool = False, verified: bool = False) -> User:
+                is_admin: bool = False, verified: bool = False, password_hash: str | None = None) -> User:
+    """A new account; ``password_hash`` lets a caller hash before taking a connection."""
     email = normalise_email(email)
     if password is not None:
         check_password(password)
-    user = User(email=email, password_hash=hash_password(password) if password else None,
+        password_hash = hash_password(password)
+    user = User(email=email, password_hash=password_hash,
                 display_name=clean_display_name(display_name), is_admin=is_admin,
                 email_verified_at=utcnow() if verified else None)
     db.add(user)
     db.flush()
     return user
+
+
+def find_for_signin(db: Session, email: str) -> User | None:
+    """The account an address signs in to (detached), or None for a malformed or
+    unknown address: the caller checks the password with no connection held."""
+    try:
+        email = normalise_email(email)
+    except AccountError:
+        return None
+    user = user_by_email(db, email)
+    if user is not None:
+        db.expunge(user)
+    return user
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
 
 
 def authenticate(db: Session, email: str, password: str) -> User | None:
@@ -132,14 +150,20 @@ def read_verify_token(secret: str, token: str) -> tuple[int, str] | None:
 # --- single-use tokens (reset, magic link): random, stored hashed, expire, used once
 
 
-def issue_token(engine: Engine, user_id: int, purpose: str, minutes: int | None = None) -> str:
+def issue_token(db: Session, user_id: int, purpose: str, minutes: int | None = None) -> str:
+    """A new single-use token, stored (hashed) in the caller's transaction."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    with engine.begin() as conn:
-        conn.execute(AccountToken.__table__.insert().values(
-            id=token_hash(token), user_id=user_id, purpose=purpose, created_at=now,
-            expires_at=now + dt.timedelta(minutes=minutes or TOKEN_MINUTES[purpose])))
+    db.execute(AccountToken.__table__.insert().values(
+        id=token_hash(token), user_id=user_id, purpose=purpose, created_at=now,
+        expires_at=now + dt.timedelta(minutes=minutes or TOKEN_MINUTES[purpose])))
     return token
+
+
+def revoke_tokens(db: Session, user_id: int) -> None:
+    """Every unused reset and magic link of the account stops working."""
+    db.execute(update(AccountToken).where(AccountToken.user_id == user_id, AccountToken.used_at.is_(None))
+               .values(used_at=utcnow()))
 
 
 def peek_token(db: Session, token: str, purpose: str) -> AccountToken | None:

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/admin")
 
 @router.get("", response_class=HTMLResponse)
 def admin_home(request: Request, q: str = Query("", max_length=320), admin: User = Depends(require_admin),
-               db: Session = Depends(get_db)):
+               db: Session = Depends(get_db, scope="function")):
     users_q = select(User).order_by(User.created_at.desc()).limit(50)
     if q.strip():
         users_q = select(User).where(func.lower(User.email).contains(q.strip().lower(), autoescape=True)).order_by(User.email).limit(50)
@@ -46,13 +46,13 @@ def _set_paper_hidden(db: Session, arxiv_id: str, hidden: bool) -> None:
 
 
 @router.post("/papers/{arxiv_id:path}/hide")
-def hide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+def hide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _set_paper_hidden(db, arxiv_id, True)
     return RedirectResponse(_back(request, "/admin"), status_code=303)
 
 
 @router.post("/papers/{arxiv_id:path}/unhide")
-def unhide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+def unhide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _set_paper_hidden(db, arxiv_id, False)
     return RedirectResponse(_back(request, "/admin"), status_code=303)
 
@@ -82,12 +82,12 @@ def _suspend(db: Session, user_id: int, admin: User, value: bool) -> None:
 
 
 @router.post("/users/{user_id}/suspend")
-def suspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+def suspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, True)
     return RedirectResponse(_back(request, "/admin"), status_code=303)
 
 
 @router.post("/users/{user_id}/unsuspend")
-def unsuspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db)):
+def unsuspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, False)
     return RedirectResponse(_back(request, "/admin"), status_code=303)

@@ -50,8 +50,10 @@ def _visible_collection(db: Session, cid: int, request: Request) -> Collection:
 
 def _own_collection(db: Session, cid: int, user: User) -> Collection:
     coll = db.get(Collection, cid)
-    if coll is None:
-        raise HTTPException(404, "No such collection.")
+    # Someone else's private collection answers exactly as a missing one: the answer
+    # must not tell whether the id exists.
+    if coll is None or (coll.user_id != user.id and not coll.is_public):
+        raise HTTPException(404, "No such collection (or it is private).")
     if coll.user_id != user.id:
         raise AuthError(403, "You can only change your own collections.")
     return coll
@@ -78,7 +80,7 @@ def _done(request: Request, fallback: str, **data):
 
 
 @router.get("/collections", response_class=HTMLResponse)
-def my_collections(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db)):
+def my_collections(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
     rows = db.execute(
         select(Collection, func.count(CollectionItem.paper_id))
         .outerjoin(CollectionItem, CollectionItem.collection_id == Collection.id)
@@ -89,7 +91,7 @@ def my_collections(request: Request, user: User = Depends(require_user), db: Ses
 
 @router.post("/collections")
 def create_collection(request: Request, name: str = Form(""), public: str = Form(""), arxiv_id: str = Form(""),
-                      user: User = Depends(require_member), db: Session = Depends(get_db)):
+                      user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     name = _name(name)
     coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
@@ -123,7 +125,7 @@ def _add(db: Session, coll: Collection, paper_id: int) -> None:
 
 
 @router.get("/collections/{cid}", response_class=HTMLResponse)
-def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000), db: Session = Depends(get_db)):
+def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000), db: Session = Depends(get_db, scope="function")):
     from paperboy.web.cards import build_cards
 
     coll = _visible_collection(db, cid, request)
@@ -142,7 +144,7 @@ def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_00
 
 @router.post("/collections/{cid}/add")
 def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
-                      db: Session = Depends(get_db)):
+                      db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     coll = _own_collection(db, cid, user)
     _add(db, coll, _paper_id(db, arxiv_id))
@@ -151,7 +153,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
 
 @router.post("/collections/{cid}/remove")
 def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
-                           db: Session = Depends(get_db)):
+                           db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     coll = _own_collection(db, cid, user)
     pid = _paper_id(db, arxiv_id)
@@ -162,21 +164,28 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
 
 @router.post("/collections/{cid}/edit")
 def edit_collection(request: Request, cid: int, name: str = Form(""), public: str = Form(""),
-                    user: User = Depends(require_member), db: Session = Depends(get_db)):
+                    user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     coll = _own_collection(db, cid, user)
     new = _name(name)
     clash = db.scalar(select(Collection.id).where(Collection.user_id == user.id, Collection.name == new, Collection.id != cid))
     if clash is not None:
         raise HTTPException(409, "You already have a collection with that name.")
-    coll.name, coll.is_public, coll.updated_at = new, bool(public), utcnow()
+    try:
+        with db.begin_nested():
+            db.execute(update(Collection).where(Collection.id == coll.id)
+                       .values(name=new, is_public=bool(public), updated_at=utcnow()))
+    except IntegrityError:  # the same name taken concurrently by another of theirs
+        raise HTTPException(409, "You already have a collection with that name.") from None
     return RedirectResponse(f"/collections/{cid}", status_code=303)
 
 
 @router.post("/collections/{cid}/delete")
-def delete_collection(request: Request, cid: int, user: User = Depends(require_user), db: Session = Depends(get_db)):
+def delete_collection(request: Request, cid: int, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
     coll = _own_collection(db, cid, user)
+    # Statements, not ORM deletes: a concurrent delete of the same collection leaves
+    # nothing to match, which is the same end state, not an error.
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id))
-    db.delete(coll)
+    db.execute(delete(Collection).where(Collection.id == coll.id))
     return RedirectResponse("/collections", status_code=303)
 
 
@@ -185,7 +194,7 @@ def _bibkey(arxiv_id: str) -> str:
 
 
 @router.get("/collections/{cid}/export.bib")
-def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db)):
+def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scope="function")):
     from paperboy.web.cards import build_cards
     from paperboy.web.pages import bibtex
 
@@ -208,7 +217,7 @@ KINDS = ("author", "category")
 
 @router.post("/follows")
 def follow(request: Request, kind: str = Form(""), target: str = Form(""), action: str = Form("follow"),
-           user: User = Depends(require_member), db: Session = Depends(get_db)):
+           user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     if kind not in KINDS:
         raise HTTPException(400, "You can follow an author or a category.")
     target = " ".join((target or "").split())[:300]
@@ -241,7 +250,7 @@ def following_query(user_id: int):
 
 @router.get("/following", response_class=HTMLResponse)
 def following(request: Request, p: int = Query(1, ge=1, le=10_000), user: User = Depends(require_user),
-              db: Session = Depends(get_db)):
+              db: Session = Depends(get_db, scope="function")):
     from paperboy.web.cards import build_cards
 
     follows = db.execute(select(Follow.kind, Follow.target).where(Follow.user_id == user.id)

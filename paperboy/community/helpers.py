@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from paperboy.community.models import Collection, CollectionItem, Comment
 from paperboy.store.models import Follow, User, Vote
+from paperboy.web.deps import request_session
 
 _CACHE = "paperboy.community.cache"
 
@@ -48,13 +49,13 @@ def comments_for(request, paper) -> list[ThreadItem]:
     thread keeps its shape; moderators see hidden ones.
     """
     user = _user(request)
-    with request.app.state.sessions() as db:
-        rows = db.execute(
-            select(Comment, User.display_name, User.email)
-            .outerjoin(User, User.id == Comment.user_id)
-            .where(Comment.paper_id == paper.id)
-            .order_by(Comment.created_at, Comment.id)
-        ).all()
+    db = request_session(request)
+    rows = db.execute(
+        select(Comment, User.display_name, User.email)
+        .outerjoin(User, User.id == Comment.user_id)
+        .where(Comment.paper_id == paper.id)
+        .order_by(Comment.created_at, Comment.id)
+    ).all()
     items = {c.id: ThreadItem(c, name or (email.split("@")[0] if email else "[deleted]"), c.user_id, 0)
              for c, name, email in rows}
     roots: list[ThreadItem] = []
@@ -88,9 +89,9 @@ def user_collections(request) -> list[Collection]:
         if user is None:
             cache["collections"] = []
         else:
-            with request.app.state.sessions() as db:
-                cache["collections"] = list(db.scalars(
-                    select(Collection).where(Collection.user_id == user.id).order_by(Collection.name)))
+            db = request_session(request)
+            cache["collections"] = list(db.scalars(
+                select(Collection).where(Collection.user_id == user.id).order_by(Collection.name)))
     return cache["collections"]
 
 
@@ -101,10 +102,10 @@ def saved_in(request, paper_id: int) -> set[int]:
         saved: dict[int, set[int]] = {}
         ids = [c.id for c in user_collections(request)]
         if ids:
-            with request.app.state.sessions() as db:
-                for cid, pid in db.execute(select(CollectionItem.collection_id, CollectionItem.paper_id)
-                                           .where(CollectionItem.collection_id.in_(ids))):
-                    saved.setdefault(pid, set()).add(cid)
+            db = request_session(request)
+            for cid, pid in db.execute(select(CollectionItem.collection_id, CollectionItem.paper_id)
+                                       .where(CollectionItem.collection_id.in_(ids))):
+                saved.setdefault(pid, set()).add(cid)
         cache["saved"] = saved
     return cache["saved"].get(paper_id, set())
 
@@ -115,9 +116,9 @@ def follows(request) -> set[tuple[str, str]]:
         user = _user(request)
         result: set[tuple[str, str]] = set()
         if user is not None:
-            with request.app.state.sessions() as db:
-                result = {(k, t) for k, t in db.execute(
-                    select(Follow.kind, Follow.target).where(Follow.user_id == user.id))}
+            db = request_session(request)
+            result = {(k, t) for k, t in db.execute(
+                select(Follow.kind, Follow.target).where(Follow.user_id == user.id))}
         cache["follows"] = result
     return cache["follows"]
 
@@ -132,8 +133,8 @@ def user_votes(request) -> set[int]:
         user = _user(request)
         result: set[int] = set()
         if user is not None:
-            with request.app.state.sessions() as db:
-                result = set(db.scalars(select(Vote.paper_id).where(Vote.user_id == user.id)))
+            db = request_session(request)
+            result = set(db.scalars(select(Vote.paper_id).where(Vote.user_id == user.id)))
         cache["votes"] = result
     return cache["votes"]
 

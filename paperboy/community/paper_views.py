@@ -33,10 +33,12 @@ from paperboy.community.security import (
     require_user,
     wants_json,
 )
+from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
 from paperboy.web.deps import get_db
 
 router = APIRouter()
+MAX_ID = 2**63 - 1  # the largest id the databases store; a larger one names nothing
 
 
 def _back(request: Request, fallback: str) -> str:
@@ -93,7 +95,7 @@ def vote(request: Request, arxiv_id: str):
     result = None
     for attempt in range(5):
         try:
-            with engine.begin() as conn:
+            with write_tx(engine) as conn:
                 result = toggle_vote(conn, user.id, arxiv_id)
             break
         except IntegrityError:  # a concurrent request inserted the same vote first
@@ -140,7 +142,9 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id
     text = _clean_body(body)
     ratelimit.check(request, "comment", str(user.id))
     parent = int(parent_id) if parent_id.strip().isdigit() else None
-    with request.app.state.engine.begin() as conn:
+    if parent is not None and not 0 < parent <= MAX_ID:
+        raise HTTPException(400, "The comment you replied to is gone.")
+    with write_tx(request.app.state.engine) as conn:
         pid = _lock_paper(conn, arxiv_id=arxiv_id)
         if pid is None:
             raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
@@ -170,7 +174,7 @@ def _own_comment(db: Session, comment_id: int, user: User) -> tuple[Comment, str
 
 @router.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
 def edit_comment_form(request: Request, comment_id: int, user: User = Depends(require_member),
-                      db: Session = Depends(get_db)):
+                      db: Session = Depends(get_db, scope="function")):
     comment, arxiv_id = _own_comment(db, comment_id, user)
     return request.app.state.templates.TemplateResponse(
         request, "community/comment_edit.html", {"comment": comment, "arxiv_id": arxiv_id})
@@ -178,30 +182,30 @@ def edit_comment_form(request: Request, comment_id: int, user: User = Depends(re
 
 @router.post("/comments/{comment_id}/edit")
 def edit_comment(request: Request, comment_id: int, body: str = Form(""), user: User = Depends(require_member),
-                 db: Session = Depends(get_db)):
-    comment, arxiv_id = _own_comment(db, comment_id, user)
-    text = _clean_body(body)
+                 db: Session = Depends(get_db, scope="function")):
+    # The rate-limit count commits on its own, before this request's unit of work begins.
     ratelimit.check(request, "comment", str(user.id))
-    with request.app.state.engine.begin() as conn:
-        _lock_paper(conn, paper_id=comment.paper_id)
-        conn.execute(update(Comment).where(Comment.id == comment_id, Comment.user_id == user.id,
-                                           Comment.deleted_at.is_(None))
-                     .values(body=text, body_html=markdown.render(text), edited_at=utcnow()))
+    text = _clean_body(body)
+    comment, arxiv_id = _own_comment(db, comment_id, user)
+    conn = db.connection()
+    _lock_paper(conn, paper_id=comment.paper_id)
+    conn.execute(update(Comment).where(Comment.id == comment_id, Comment.user_id == user.id,
+                                       Comment.deleted_at.is_(None))
+                 .values(body=text, body_html=markdown.render(text), edited_at=utcnow()))
     return RedirectResponse(f"/papers/{arxiv_id}#comment-{comment_id}", status_code=303)
 
 
 @router.post("/comments/{comment_id}/delete")
 def delete_comment(request: Request, comment_id: int, user: User = Depends(require_user),
-                   db: Session = Depends(get_db)):
+                   db: Session = Depends(get_db, scope="function")):
     """The author removes a comment (suspended authors may still remove their own)."""
     comment, arxiv_id = _own_comment(db, comment_id, user)
-    db.rollback()
-    with request.app.state.engine.begin() as conn:
-        _touch_paper(conn, comment.paper_id)
-        conn.execute(update(Comment).where(Comment.id == comment_id, Comment.user_id == user.id,
-                                           Comment.deleted_at.is_(None))
-                     .values(deleted_at=utcnow(), body="", body_html=""))
-        n = recount_comments(conn, comment.paper_id)
+    conn = db.connection()
+    _touch_paper(conn, comment.paper_id)
+    conn.execute(update(Comment).where(Comment.id == comment_id, Comment.user_id == user.id,
+                                       Comment.deleted_at.is_(None))
+                 .values(deleted_at=utcnow(), body="", body_html=""))
+    n = recount_comments(conn, comment.paper_id)
     if wants_json(request):
         return JSONResponse({"deleted": True, "num_comments": n})
     return RedirectResponse(f"/papers/{arxiv_id}#comments", status_code=303)
@@ -214,7 +218,7 @@ def _touch_paper(conn: Connection, paper_id: int) -> None:
 
 def set_comment_hidden(engine, comment_id: int, hidden: bool) -> str | None:
     """Moderation: hide or show one comment; the paper's arXiv id, or None if no such comment."""
-    with engine.begin() as conn:
+    with write_tx(engine) as conn:
         pid = conn.scalar(select(Comment.paper_id).where(Comment.id == comment_id))
         if pid is None:
             return None
@@ -282,7 +286,7 @@ def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require
         ratelimit.undo(engine, cap_key, 86400)
         return _submit_page(request, 429, f"You have reached today's limit of {settings.submissions_per_day} submissions; try again tomorrow (UTC).", value)
     now = utcnow()
-    with engine.begin() as conn:
+    with write_tx(engine) as conn:
         won = conn.execute(update(Paper).where(Paper.id == paper.id, Paper.featured_on.is_(None), Paper.hidden.is_(False))
                            .values(featured_on=now.date(), submitted_by_id=user.id, modified_at=now)).rowcount
         if won == 1:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from paperboy.community.models import RateLimit
+from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
 
 # name -> (how many, per how many seconds). ``install`` copies this onto
@@ -55,7 +56,7 @@ def hit(engine: Engine, key: str, limit: int, seconds: int) -> bool:
     stmt = stmt.on_conflict_do_update(
         index_elements=[RateLimit.key, RateLimit.window], set_={"count": RateLimit.count + 1}
     ).returning(RateLimit.count)
-    with engine.begin() as conn:
+    with write_tx(engine) as conn:
         count = conn.execute(stmt).scalar_one()
         if random.random() < 0.01:
             conn.execute(delete(RateLimit).where(RateLimit.expires_at < utcnow()))
@@ -65,7 +66,7 @@ def hit(engine: Engine, key: str, limit: int, seconds: int) -> bool:
 def undo(engine: Engine, key: str, seconds: int) -> None:
     """Give back one counted event (the action it guarded did not happen)."""
     window, _ = _window(seconds)
-    with engine.begin() as conn:
+    with write_tx(engine) as conn:
         conn.execute(update(RateLimit).where(RateLimit.key == key[:200], RateLimit.window == window,
                                              RateLimit.count > 0).values(count=RateLimit.count - 1))
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from urllib.parse import parse_qsl
 
@@ -27,12 +28,19 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import Match
 
 from paperboy.community.models import UserSession
 from paperboy.community.ratelimit import DEFAULT_LIMITS, RateLimited
+from paperboy.store.db import write_tx
 from paperboy.store.models import User, utcnow
+from paperboy.web.deps import request_session
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "pb_session"
 CSRF_COOKIE = "pb_csrf"
@@ -202,7 +210,11 @@ class CommunityMiddleware:
                     out.append("set-cookie", _cookie_header(settings, CSRF_COOKIE, ctx["new_csrf"], CSRF_MAX_AGE))
             await send(message)
 
-        await self.app(scope, receive, send_with_cookies)
+        try:
+            await self.app(scope, receive, send_with_cookies)
+        finally:
+            if ctx.get("touch"):
+                await run_in_threadpool(touch_session, self.fastapi_app.state.engine, ctx["touch"])
 
 
 async def _form_token(scope, body: bytes, headers: Headers) -> str | None:
@@ -289,7 +301,11 @@ def csrf_input(request: Request) -> Markup:
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in member of this request (detached ORM object), or None."""
+    """The signed-in member of this request (detached ORM object), or None.
+
+    Read through the request's one session; a session seen again after 12 hours is
+    extended once the response is out (``touch_session``), so a read-only request
+    never writes."""
     ctx = request.scope.get(_CTX)
     if ctx is None:
         return None
@@ -299,20 +315,38 @@ def current_user(request: Request) -> User | None:
     token = ctx["session_token"]
     if token:
         now = utcnow()
-        with request.app.state.sessions() as db:
-            row = db.execute(
-                select(UserSession, User).join(User, User.id == UserSession.user_id)
-                .where(UserSession.id == token_hash(token), UserSession.expires_at > now)
-            ).first()
+        stmt = (select(UserSession.id, UserSession.last_seen_at, User).join(User, User.id == UserSession.user_id)
+                .where(UserSession.id == token_hash(token), UserSession.expires_at > now))
+        db = request_session(request)
+        if db.in_transaction():  # the request's connection is held: read through it
+            row = db.execute(stmt).first()
             if row is not None:
-                sess, user = row
-                if now - sess.last_seen_at > dt.timedelta(hours=12):
-                    db.execute(update(UserSession).where(UserSession.id == sess.id).values(
-                        last_seen_at=now, expires_at=now + dt.timedelta(days=SESSION_DAYS)))
-                    db.commit()
-                db.expunge(user)
+                db.expunge(row[2])
+        else:
+            # Usually the first query of a request: a short read of its own, so a write
+            # request's unit of work (which takes SQLite's write lock when it begins)
+            # has not begun yet, and rate-limit counts can still commit on their own.
+            with Session(request.app.state.engine, expire_on_commit=False) as own:
+                row = own.execute(stmt).first()
+                if row is not None:
+                    own.expunge(row[2])
+        if row is not None:
+            sid, last_seen, user = row
+            if now - last_seen > dt.timedelta(hours=12):
+                ctx["touch"] = sid
     ctx["user"] = user
     return user
+
+
+def touch_session(engine, session_id: str) -> None:
+    """Extend a session that is in use (best effort: the next request tries again)."""
+    now = utcnow()
+    try:
+        with write_tx(engine) as conn:
+            conn.execute(update(UserSession).where(UserSession.id == session_id).values(
+                last_seen_at=now, expires_at=now + dt.timedelta(days=SESSION_DAYS)))
+    except OperationalError as exc:
+        log.warning("could not extend a session: %s", exc)
 
 
 def start_session(request: Request, response, user_id: int) -> None:
@@ -321,7 +355,7 @@ def start_session(request: Request, response, user_id: int) -> None:
     engine = request.app.state.engine
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    with engine.begin() as conn:
+    with write_tx(engine) as conn:
         old = (request.scope.get(_CTX) or {}).get("session_token")
         if old:
             conn.execute(delete(UserSession).where(UserSession.id == token_hash(old)))
@@ -338,15 +372,15 @@ def end_session(request: Request, response) -> None:
     settings = request.app.state.settings
     token = (request.scope.get(_CTX) or {}).get("session_token")
     if token:
-        with request.app.state.engine.begin() as conn:
+        with write_tx(request.app.state.engine) as conn:
             conn.execute(delete(UserSession).where(UserSession.id == token_hash(token)))
     response.raw_headers.append((b"set-cookie", _cookie_header(settings, SESSION_COOKIE, "", 0).encode()))
     response.raw_headers.append((b"set-cookie", _cookie_header(settings, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE).encode()))
 
 
-def end_all_sessions(engine, user_id: int) -> None:
-    with engine.begin() as conn:
-        conn.execute(delete(UserSession).where(UserSession.user_id == user_id))
+def end_all_sessions(db, user_id: int) -> None:
+    """Sign the account out everywhere, in the caller's transaction."""
+    db.execute(delete(UserSession).where(UserSession.user_id == user_id))
 
 
 # --- dependencies ------------------------------------------------------------------

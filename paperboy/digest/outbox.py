@@ -40,6 +40,7 @@ from paperboy.digest.models import OutboxEntry, Subscription
 from paperboy.digest.schedule import Period, latest_due, parse_period
 from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
 from paperboy.mail.senders import open_session
+from paperboy.store.db import write_tx
 from paperboy.store.models import UTCDateTime, utcnow
 
 OB = OutboxEntry.__table__
@@ -164,7 +165,7 @@ def enqueue_due(
             }
             for p in planned[start : start + chunk]
         ]
-        with engine.begin() as conn:
+        with write_tx(engine) as conn:
             insert_ignore(conn, OB, rows)
     report.queued = sum(1 for p in planned if p.state == "queued")
     report.skipped_empty = len(planned) - report.queued
@@ -259,7 +260,7 @@ class Deliverer:
     def _advance(self, prev: tuple[int, int | None] | None, row, report: DeliverReport) -> bool:
         now = self.clock()
         lease = dt.timedelta(seconds=self.settings.digest_lease_seconds)
-        with self.engine.begin() as conn:
+        with write_tx(self.engine) as conn:
             if prev is not None:
                 self._mark_sent(conn, prev[0], now, report)
                 if prev[1] is not None:  # delivered again: the bounce streak is over
@@ -296,7 +297,7 @@ class Deliverer:
         attempts = row.attempts + 1
         permanent = isinstance(exc, PermanentMailError)
         give_up = permanent or attempts >= self.settings.digest_max_attempts
-        with self.engine.begin() as conn:
+        with write_tx(self.engine) as conn:
             if not give_up:
                 conn.execute(
                     update(OB)
@@ -338,7 +339,7 @@ class Deliverer:
                 select(OB.c.id, OB.c.state).where(OB.c.state.in_(("claimed", "sending")), OB.c.lease_until < now)
             ).all())
             conn.rollback()
-        with self.engine.begin() as conn:
+        with write_tx(self.engine) as conn:
             rows = claim(conn, self.worker, now, self.settings.digest_lease_seconds,
                          limit or self.settings.digest_batch_size)
         if not rows:

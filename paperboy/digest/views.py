@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import available_timezones
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +23,7 @@ from paperboy.digest.tokens import links, sign
 from paperboy.mail.interfaces import MailError
 from paperboy.mail.render import _envs
 from paperboy.store.models import utcnow
+from paperboy.web.deps import unit_of_work
 
 router = APIRouter()
 csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
@@ -46,14 +47,15 @@ def _current_user(request: Request):
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-async def subscribe(request: Request) -> HTMLResponse:
-    form = await request.form()
+def subscribe(request: Request, email: str = Form("")) -> HTMLResponse:
+    # A plain def: it runs in the threadpool, so a slow database or mail server never
+    # stalls the event loop (and every other request with it).
     settings = request.app.state.settings
     user = _current_user(request)
-    await run_in_threadpool(ratelimit.check, request, "subscribe_ip", ratelimit.client_ip(request))
+    ratelimit.check(request, "subscribe_ip", ratelimit.client_ip(request))
     try:
-        with request.app.state.sessions() as db:
-            res = services.subscribe(db, settings, str(form.get("email", ""))[:400],
+        with unit_of_work(request) as db:
+            res = services.subscribe(db, settings, email[:400],
                                      user_id=user.id if user is not None else None)
             db.commit()
             sub = res.subscription
@@ -61,7 +63,7 @@ async def subscribe(request: Request) -> HTMLResponse:
         return _message(request, "Not subscribed", str(exc), 400)
     # At most a few confirmation mails per address an hour, so the box cannot be used to
     # flood someone's inbox; past that the answer is the same and nothing is sent.
-    mail_allowed = await run_in_threadpool(ratelimit.mail_allowed, request, sub.email)
+    mail_allowed = ratelimit.mail_allowed(request, sub.email)
     if res.needs_confirmation and mail_allowed:
         try:
             services.send_confirmation(settings, request.app.state.mail, sub)
@@ -87,7 +89,7 @@ def confirm(request: Request, signed: str) -> HTMLResponse:
 
 def _confirm(request: Request, signed: str, *, check_only: bool) -> HTMLResponse:
     settings = request.app.state.settings
-    with request.app.state.sessions() as db:
+    with unit_of_work(request) as db:
         outcome, sub = services.confirm(db, settings, signed, check_only=check_only)
         db.commit()
     if outcome == "valid":
@@ -102,7 +104,7 @@ def _confirm(request: Request, signed: str, *, check_only: bool) -> HTMLResponse
 
 
 def _unsubscribe_sub(request: Request, signed: str):
-    with request.app.state.sessions() as db:
+    with unit_of_work(request) as db:
         return services.by_signed(db, request.app.state.settings, "unsubscribe", signed)
 
 
@@ -119,7 +121,7 @@ def unsubscribe_page(request: Request, signed: str) -> HTMLResponse:
 def unsubscribe(request: Request, signed: str) -> HTMLResponse:
     """RFC 8058 one-click (body ``List-Unsubscribe=One-Click``) and the page's button."""
     settings = request.app.state.settings
-    with request.app.state.sessions() as db:
+    with unit_of_work(request) as db:
         sub = services.by_signed(db, settings, "unsubscribe", signed)
         if sub is None:
             return _message(request, "Link not valid", "This unsubscribe link is not valid.", 404)
@@ -154,7 +156,7 @@ def _settings_page(request: Request, sub: Subscription, signed: str, **extra) ->
 
 @router.get("/subscriptions/{signed}/settings", response_class=HTMLResponse)
 def settings_page(request: Request, signed: str) -> HTMLResponse:
-    with request.app.state.sessions() as db:
+    with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
     if sub is None:
         return _message(request, "Link not valid", "This settings link is not valid.", 404)
@@ -164,12 +166,17 @@ def settings_page(request: Request, signed: str) -> HTMLResponse:
 @router.post("/subscriptions/{signed}/settings", response_class=HTMLResponse)
 async def settings_save(request: Request, signed: str) -> HTMLResponse:
     form = await request.form()
-    with request.app.state.sessions() as db:
+    values = {k: form.get(k) for k in form.keys()}
+    return await run_in_threadpool(_save_settings, request, signed, values)
+
+
+def _save_settings(request: Request, signed: str, values: dict) -> HTMLResponse:
+    with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This settings link is not valid.", 404)
         try:
-            services.update_settings(sub, {k: form.get(k) for k in form.keys()})
+            services.update_settings(sub, values)
         except services.SubscriptionError as exc:
             db.rollback()
             sub = _settings_sub(db, request, signed)
@@ -180,7 +187,7 @@ async def settings_save(request: Request, signed: str) -> HTMLResponse:
 
 @router.post("/subscriptions/{signed}/resume", response_class=HTMLResponse)
 def resume(request: Request, signed: str):
-    with request.app.state.sessions() as db:
+    with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This settings link is not valid.", 404)
@@ -193,7 +200,7 @@ def resume(request: Request, signed: str):
 def preview(request: Request, signed: str) -> HTMLResponse:
     """The next digest as it would be mailed now (papers chosen now, nothing recorded)."""
     settings = request.app.state.settings
-    with request.app.state.sessions() as db:
+    with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This preview link is not valid.", 404)
@@ -226,7 +233,7 @@ def _max_announced():
 def my_digest(request: Request, user=Depends(security.require_user)):
     """A member's own digest settings (created on first visit for their address)."""
     settings = request.app.state.settings
-    with request.app.state.sessions() as db:
+    with unit_of_work(request) as db:
         sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
         if sub is None:
             res = services.subscribe(db, settings, user.email, user_id=user.id,

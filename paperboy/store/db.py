@@ -1,4 +1,15 @@
-"""Engines and sessions for SQLite (embedded default) and PostgreSQL."""
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL.
+
+Transactions that write say so up front (``writer(engine)``, ``write_tx(engine)``, or a
+session bound to ``writer(engine)``): on SQLite they start with ``BEGIN IMMEDIATE``, which
+takes the database's one write lock before the first read. A deferred ``BEGIN`` that
+reads and then writes fails at once ("database is locked", a busy snapshot that no
+busy timeout can wait out) when another write landed in between; an immediate one
+waits its turn (``busy_timeout``) and then sees the latest data. Read-only transactions
+keep the deferred ``BEGIN`` so readers never queue behind a writer (WAL). On
+PostgreSQL both are a plain ``BEGIN`` (READ COMMITTED; writers use row locks and
+``ON CONFLICT``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from paperboy.config import Settings, get_settings
 
+_SQLITE_BEGIN = "paperboy_sqlite_begin"
+# How long a SQLite writer waits for the write lock before "database is locked". Short
+# enough that a request answers (503, retry) rather than hanging; imports commit in
+# batches far shorter than this.
+SQLITE_BUSY_MS = 10_000
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
@@ -20,7 +37,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
@@ -32,14 +49,15 @@ def make_engine(url: str, **kwargs) -> Engine:
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}, **kwargs
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so
         # SAVEPOINTs and read-modify-write sequences behave as on PostgreSQL.
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN")
+        def _begin(conn):
+            mode = conn.get_execution_options().get(_SQLITE_BEGIN, "")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "immediate" else "BEGIN")
 
         @event.listens_for(engine, "connect")
         def _no_autobegin(dbapi_conn, _record):
@@ -47,6 +65,31 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool), whose transactions take the write lock up front."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{_SQLITE_BEGIN: "immediate"})
+
+
+@contextmanager
+def write_tx(engine: Engine) -> Iterator[Connection]:
+    """One short write transaction: committed on success, rolled back on error."""
+    with writer(engine).begin() as conn:
+        yield conn
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether an error means the database was busy (SQLite's write lock timed out,
+    or a PostgreSQL serialization failure/deadlock): the whole unit may be retried."""
+    orig = getattr(exc, "orig", exc)
+    text = str(orig).lower()
+    if "database is locked" in text or "database table is locked" in text:
+        return True
+    sqlstate = getattr(orig, "sqlstate", None)
+    return sqlstate in ("40001", "40P01", "55P03")
 
 
 # What a long import sets on its own SQLite connection, and what the pool gets back.

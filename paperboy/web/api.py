@@ -194,7 +194,7 @@ def daily_papers(
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT})"),
     category: str | None = Query(None, max_length=40, description="Only papers in this arXiv category"),
-    db: Session = Depends(get_db),
+    db: Session = Depends(get_db, scope="function"),
 ):
     settings = request.app.state.settings
     period = _period(date, week, month)
@@ -225,7 +225,7 @@ def search_papers(
     date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD"),
     date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD"),
     sort: Literal["relevance", "date", "votes"] = "relevance",
-    db: Session = Depends(get_db),
+    db: Session = Depends(get_db, scope="function"),
 ):
     try:
         d_from = q.parse_date(date_from, "from") if date_from else None
@@ -242,7 +242,7 @@ def search_papers(
 
 @router.get("/papers/{arxiv_id:arxiv}/similar", response_model=list[PaperOut], responses=ERRORS,
             summary="Papers similar to one paper")
-def similar_papers(request: Request, arxiv_id: str, limit: int = Query(10, ge=1, le=50), db: Session = Depends(get_db)):
+def similar_papers(request: Request, arxiv_id: str, limit: int = Query(10, ge=1, le=50), db: Session = Depends(get_db, scope="function")):
     pid = _arxiv(arxiv_id)
     if q.paper_by_arxiv_id(db, pid) is None:
         raise HTTPException(404, f"no paper arXiv:{pid} here")
@@ -255,7 +255,7 @@ def similar_papers(request: Request, arxiv_id: str, limit: int = Query(10, ge=1,
 
 
 @router.get("/papers/{arxiv_id:arxiv}", response_model=PaperOut, responses=ERRORS, summary="One paper")
-def get_paper(arxiv_id: str, db: Session = Depends(get_db)):
+def get_paper(arxiv_id: str, db: Session = Depends(get_db, scope="function")):
     pid = _arxiv(arxiv_id)
     paper = q.paper_by_arxiv_id(db, pid)
     if paper is None:
@@ -271,7 +271,7 @@ def not_a_paper(anything: str):
 
 @router.get("/trending", response_model=list[DailyPaperOut], responses=ERRORS, summary="Trending papers with scores")
 def trending_papers(request: Request, limit: int = Query(50, ge=1, le=MAX_LIMIT),
-                    category: str | None = Query(None, max_length=40), db: Session = Depends(get_db)):
+                    category: str | None = Query(None, max_length=40), db: Session = Depends(get_db, scope="function")):
     settings = request.app.state.settings
     ids, scores = trending(db.connection(), limit=limit, category=category,
                            half_life_hours=settings.trending_half_life_hours)

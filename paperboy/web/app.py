@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from paperboy.digest import views as digest_views
     from paperboy.index.service import get_search_service
     from paperboy.mail.senders import get_mail_sender
-    from paperboy.web import api, errors, feeds, pages
+    from paperboy.web import api, deps, errors, feeds, pages
     from paperboy.web.cache import PageCache, PageCacheMiddleware
     from paperboy.web.head import HeadAsGetMiddleware
     from paperboy.web.templating import make_templates
@@ -43,6 +43,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.search = get_search_service(settings, engine)
 
     errors.install(app)
+    deps.install(app)
+    # Innermost: the request's one session is closed (and a busy unit re-run) here.
+    app.add_middleware(deps.UnitOfWorkMiddleware)
     # Added before the community middleware, so it runs inside it (see web/cache.py).
     app.state.page_cache = PageCache(engine)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)

@@ -113,7 +113,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
 
 
 @router.get("/daily.{fmt}")
-def daily_feed(request: Request, fmt: Format, date: str | None = None, db: Session = Depends(get_db)):
+def daily_feed(request: Request, fmt: Format, date: str | None = None, db: Session = Depends(get_db, scope="function")):
     settings = request.app.state.settings
     try:
         day = q.parse_date(date) if date else q.latest_day(db, settings)
@@ -128,7 +128,7 @@ def daily_feed(request: Request, fmt: Format, date: str | None = None, db: Sessi
 
 @router.get("/trending.{fmt}")
 def trending_feed(request: Request, fmt: Format, category: str | None = Query(None, max_length=40),
-                  db: Session = Depends(get_db)):
+                  db: Session = Depends(get_db, scope="function")):
     settings = request.app.state.settings
     ids, _ = trending(db.connection(), limit=ITEMS, category=category or None,
                       half_life_hours=settings.trending_half_life_hours)
@@ -137,7 +137,7 @@ def trending_feed(request: Request, fmt: Format, category: str | None = Query(No
 
 
 @router.get("/categories/{cat}.{fmt}")
-def category_feed(request: Request, cat: str, fmt: Format, db: Session = Depends(get_db)):
+def category_feed(request: Request, cat: str, fmt: Format, db: Session = Depends(get_db, scope="function")):
     papers, total = q.category_papers(db, cat, limit=ITEMS, offset=0)
     if total == 0:
         raise HTTPException(404, f"No papers in category {cat!r} here.")
@@ -146,7 +146,7 @@ def category_feed(request: Request, cat: str, fmt: Format, db: Session = Depends
 
 @router.get("/search.{fmt}")
 def search_feed(request: Request, fmt: Format, q_: str = Query(..., alias="q", min_length=1, max_length=500),
-                db: Session = Depends(get_db)):
+                db: Session = Depends(get_db, scope="function")):
     results = request.app.state.search.search(q_, limit=ITEMS, offset=0, category=None, date_from=None,
                                               date_to=None, author=None, sort="date")
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])

@@ -94,7 +94,7 @@ def user_of(request: Request):
 # --- feeds ------------------------------------------------------------------------
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, p: int = Depends(page_param), db: Session = Depends(get_page_db)) -> HTMLResponse:
+def home(request: Request, p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
     settings = request.app.state.settings
     day = q.latest_day(db, settings) or dt.date.today()
     return _feed(request, db, q.day_period(day), p, nav="daily")
@@ -102,7 +102,7 @@ def home(request: Request, p: int = Depends(page_param), db: Session = Depends(g
 
 @router.get("/papers", response_class=HTMLResponse)
 def papers(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
-           p: int = Depends(page_param), db: Session = Depends(get_page_db)) -> HTMLResponse:
+           p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
     try:
         period = q.parse_period(date, week, month)
     except q.BadParameter as exc:
@@ -145,7 +145,7 @@ def _feed(request: Request, db: Session, period: q.Period, page: int, nav: str) 
 
 @router.get("/trending", response_class=HTMLResponse)
 def trending_page(request: Request, category: str | None = Query(None, max_length=40),
-                  db: Session = Depends(get_page_db)) -> HTMLResponse:
+                  db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
     settings = request.app.state.settings
     category = (category or "").strip() or None
     ids, scores = trending(db.connection(), limit=50, category=category,
@@ -190,7 +190,7 @@ def bibtex(card, paper: Paper) -> str:
 
 
 @router.get("/papers/{arxiv_id:arxiv}", response_class=HTMLResponse)
-def paper_page(request: Request, arxiv_id: str, db: Session = Depends(get_page_db)):
+def paper_page(request: Request, arxiv_id: str, db: Session = Depends(get_page_db, scope="function")):
     pid, version = canonical_id(arxiv_id)
     if pid != arxiv_id:
         return RedirectResponse(f"/papers/{pid}", status_code=301)
@@ -240,7 +240,7 @@ def search_page(request: Request, q_: str = Query("", alias="q", max_length=500)
                 category: str | None = Query(None, max_length=40),
                 from_: str | None = Query(None, alias="from"), to: str | None = None,
                 sort: str = Query("relevance", pattern="^(relevance|date|votes)$"),
-                p: int = Depends(page_param), db: Session = Depends(get_page_db)):
+                p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")):
     text = q_.strip()
     date_from, date_to = _opt_date(from_, "from"), _opt_date(to, "to")
     category = (category or "").strip() or None
@@ -293,7 +293,7 @@ def top_categories(db: Session, n: int = 40) -> list[str]:
 # --- authors and categories -------------------------------------------------------
 
 @router.get("/authors/{name:path}", response_class=HTMLResponse)
-def author_page(request: Request, name: str, p: int = Depends(page_param), db: Session = Depends(get_page_db)):
+def author_page(request: Request, name: str, p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")):
     if not name.strip() or len(name) > 300:
         raise HTTPException(404, "No such author")
     papers, total, found = q.author_papers(db, name, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
@@ -306,7 +306,7 @@ def author_page(request: Request, name: str, p: int = Depends(page_param), db: S
 
 
 @router.get("/categories/{cat}", response_class=HTMLResponse)
-def category_page(request: Request, cat: str, p: int = Depends(page_param), db: Session = Depends(get_page_db)):
+def category_page(request: Request, cat: str, p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")):
     if len(cat) > 40:
         raise HTTPException(404, "No such category")
     papers, total = q.category_papers(db, cat, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)

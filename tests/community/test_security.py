@@ -245,7 +245,7 @@ def test_members_cannot_change_each_others_comments_or_collections(site):
     _, alice = site.member()
     _, bob = site.member()
     alice.form(f"/papers/{paper.arxiv_id}/comments", {"body": "mine"}, page="/")
-    alice.form("/collections", {"name": "Alice's"}, page="/")
+    alice.form("/collections", {"name": "Alice's", "public": "1"}, page="/")
     from paperboy.community.models import Collection, Comment
 
     with site.engine.connect() as conn:
@@ -260,6 +260,27 @@ def test_members_cannot_change_each_others_comments_or_collections(site):
     with site.engine.connect() as conn:
         assert conn.scalar(select(Comment.body)) == "mine"
         assert conn.scalar(select(Collection.name)) == "Alice's"
+
+
+def test_someone_elses_private_collection_answers_like_a_missing_one(site):
+    """Writing to another member's private collection must not confirm that it exists."""
+    paper = site.paper()
+    _, alice = site.member()
+    _, bob = site.member()
+    alice.form("/collections", {"name": "Private reading"}, page="/")
+    from paperboy.community.models import Collection
+
+    with site.engine.connect() as conn:
+        coll = conn.scalar(select(Collection.id))
+    missing = coll + 1000
+    for action, data in (("add", {"arxiv_id": paper.arxiv_id}), ("remove", {"arxiv_id": paper.arxiv_id}),
+                         ("edit", {"name": "mine now"}), ("delete", {})):
+        private = bob.form(f"/collections/{coll}/{action}", data, page="/")
+        absent = bob.form(f"/collections/{missing}/{action}", data, page="/")
+        assert (private.status_code, absent.status_code) == (404, 404), action
+        assert private.text.replace(f"/collections/{coll}/", "/X/") == absent.text.replace(f"/collections/{missing}/", "/X/"), action
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(Collection.name)) == "Private reading"
 
 
 def test_a_suspended_member_cannot_vote_comment_or_submit(site):
