@@ -12,6 +12,7 @@ from paperboy.community.models import Comment
 from paperboy.community.paper_views import _back, set_comment_hidden
 from paperboy.community.security import require_admin
 from paperboy.store.models import Paper, User, utcnow
+from paperboy.web import convertors  # noqa: F401  (registers {x:id})
 from paperboy.web.deps import get_db
 
 router = APIRouter(prefix="/admin")
@@ -64,12 +65,12 @@ def _comment_hidden(request: Request, comment_id: int, hidden: bool):
     return RedirectResponse(_back(request, f"/papers/{arxiv_id}#comment-{comment_id}"), status_code=303)
 
 
-@router.post("/comments/{comment_id}/hide")
+@router.post("/comments/{comment_id:id}/hide")
 def hide_comment(request: Request, comment_id: int, admin: User = Depends(require_admin)):
     return _comment_hidden(request, comment_id, True)
 
 
-@router.post("/comments/{comment_id}/unhide")
+@router.post("/comments/{comment_id:id}/unhide")
 def unhide_comment(request: Request, comment_id: int, admin: User = Depends(require_admin)):
     return _comment_hidden(request, comment_id, False)
 
@@ -81,13 +82,13 @@ def _suspend(db: Session, user_id: int, admin: User, value: bool) -> None:
         raise HTTPException(404, "No such account.")
 
 
-@router.post("/users/{user_id}/suspend")
+@router.post("/users/{user_id:id}/suspend")
 def suspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, True)
     return RedirectResponse(_back(request, "/admin"), status_code=303)
 
 
-@router.post("/users/{user_id}/unsuspend")
+@router.post("/users/{user_id:id}/unsuspend")
 def unsuspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, False)
     return RedirectResponse(_back(request, "/admin"), status_code=303)

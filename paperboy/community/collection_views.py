@@ -22,9 +22,10 @@ from paperboy.community.security import (
     wants_json,
 )
 from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, User, utcnow
+from paperboy.web import convertors  # noqa: F401  (registers {x:id})
 from paperboy.web.deps import get_db
 
-router = APIRouter()
+router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 PAGE = 30
 
 
@@ -124,7 +125,7 @@ def _add(db: Session, coll: Collection, paper_id: int) -> None:
     db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
 
 
-@router.get("/collections/{cid}", response_class=HTMLResponse)
+@router.get("/collections/{cid:id}", response_class=HTMLResponse)
 def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000), db: Session = Depends(get_db, scope="function")):
     from paperboy.web.cards import build_cards
 
@@ -142,7 +143,7 @@ def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_00
     return _page(request, "collection.html", {"coll": coll, "owner": owner, "cards": cards, "total": total, "pager": pager})
 
 
-@router.post("/collections/{cid}/add")
+@router.post("/collections/{cid:id}/add")
 def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
                       db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
@@ -151,7 +152,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
     return _done(request, f"/collections/{cid}", saved=True)
 
 
-@router.post("/collections/{cid}/remove")
+@router.post("/collections/{cid:id}/remove")
 def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
                            db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
@@ -162,7 +163,7 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
     return _done(request, f"/collections/{cid}", saved=False)
 
 
-@router.post("/collections/{cid}/edit")
+@router.post("/collections/{cid:id}/edit")
 def edit_collection(request: Request, cid: int, name: str = Form(""), public: str = Form(""),
                     user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     coll = _own_collection(db, cid, user)
@@ -179,7 +180,7 @@ def edit_collection(request: Request, cid: int, name: str = Form(""), public: st
     return RedirectResponse(f"/collections/{cid}", status_code=303)
 
 
-@router.post("/collections/{cid}/delete")
+@router.post("/collections/{cid:id}/delete")
 def delete_collection(request: Request, cid: int, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
     coll = _own_collection(db, cid, user)
     # Statements, not ORM deletes: a concurrent delete of the same collection leaves
@@ -193,7 +194,7 @@ def _bibkey(arxiv_id: str) -> str:
     return "arxiv_" + re.sub(r"[^0-9A-Za-z]", "_", arxiv_id)
 
 
-@router.get("/collections/{cid}/export.bib")
+@router.get("/collections/{cid:id}/export.bib")
 def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scope="function")):
     from paperboy.web.cards import build_cards
     from paperboy.web.pages import bibtex

@@ -35,10 +35,10 @@ from paperboy.community.security import (
 )
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
+from paperboy.web.convertors import MAX_ID  # importing it registers {x:id}
 from paperboy.web.deps import get_db
 
-router = APIRouter()
-MAX_ID = 2**63 - 1  # the largest id the databases store; a larger one names nothing
+router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 
 
 def _back(request: Request, fallback: str) -> str:
@@ -172,7 +172,7 @@ def _own_comment(db: Session, comment_id: int, user: User) -> tuple[Comment, str
     return row[0], row[1]
 
 
-@router.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
+@router.get("/comments/{comment_id:id}/edit", response_class=HTMLResponse)
 def edit_comment_form(request: Request, comment_id: int, user: User = Depends(require_member),
                       db: Session = Depends(get_db, scope="function")):
     comment, arxiv_id = _own_comment(db, comment_id, user)
@@ -180,7 +180,7 @@ def edit_comment_form(request: Request, comment_id: int, user: User = Depends(re
         request, "community/comment_edit.html", {"comment": comment, "arxiv_id": arxiv_id})
 
 
-@router.post("/comments/{comment_id}/edit")
+@router.post("/comments/{comment_id:id}/edit")
 def edit_comment(request: Request, comment_id: int, body: str = Form(""), user: User = Depends(require_member),
                  db: Session = Depends(get_db, scope="function")):
     # The rate-limit count commits on its own, before this request's unit of work begins.
@@ -195,7 +195,7 @@ def edit_comment(request: Request, comment_id: int, body: str = Form(""), user: 
     return RedirectResponse(f"/papers/{arxiv_id}#comment-{comment_id}", status_code=303)
 
 
-@router.post("/comments/{comment_id}/delete")
+@router.post("/comments/{comment_id:id}/delete")
 def delete_comment(request: Request, comment_id: int, user: User = Depends(require_user),
                    db: Session = Depends(get_db, scope="function")):
     """The author removes a comment (suspended authors may still remove their own)."""

@@ -56,12 +56,19 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
     return "Invalid parameter " + "; ".join(parts), errors
 
 
-def no_nul_characters(request: Request) -> None:
-    """A global dependency: NUL characters in the URL are refused before any query runs
-    (PostgreSQL cannot even compare text containing them)."""
+async def no_nul_characters(request: Request) -> None:
+    """A global dependency: NUL characters in the URL or in a form's fields are refused
+    before any query runs (PostgreSQL cannot even compare text containing them)."""
     if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b"") \
             or any("\x00" in v for v in request.query_params.values()):
         raise StarletteHTTPException(400, "The address contains a NUL character.")
+    ctype = request.headers.get("content-type", "")
+    if request.method in ("POST", "PUT", "PATCH") and ctype.startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()  # cached on the request: the route reads the same
+        for name, value in form.multi_items():
+            if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+                raise StarletteHTTPException(400, f"The form field {name.replace(chr(0), '')!r} contains a NUL character.")
 
 
 def install(app: FastAPI) -> None:

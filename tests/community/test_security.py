@@ -229,6 +229,29 @@ def test_password_reset_signs_out_every_other_session(site):
     assert fresh.get("/account").status_code == 200
 
 
+def test_a_password_reset_revokes_every_other_reset_and_magic_link(site):
+    user = site.user()
+    client = site.client()
+    client.form("/reset", {"email": user.email})
+    first = _link(site.outbox[-1], "/reset/")
+    client.form("/reset", {"email": user.email})
+    second = _link(site.outbox[-1], "/reset/")
+    client.form("/signin/magic", {"email": user.email})
+    magic = _link(site.outbox[-1], "/signin/magic/")
+
+    r = client.post(first, data={"csrf_token": client.token(first), "password": "a brand new password"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+
+    other = site.client()
+    assert other.get(second).status_code == 400
+    assert other.post(second, data={"csrf_token": other.token("/"), "password": "an attacker's choice"}).status_code == 400
+    assert other.get(magic).status_code == 400
+    r = other.post(magic, data={"csrf_token": other.token("/")}, follow_redirects=False)
+    assert r.status_code == 400 and not other.cookies.get(SESSION_COOKIE)
+    site.client().sign_in(user.email, "a brand new password")
+
+
 def test_magic_link_needs_a_click_and_works_once(site):
     user = site.user()
     client = site.client()

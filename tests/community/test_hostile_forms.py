@@ -1,0 +1,48 @@
+"""Forms and ids no database can hold: NUL characters and numbers past 64 bits get a
+clear 4xx on both backends, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+HUGE = "99999999999999999999"  # 20 digits: past any 64-bit id
+JUST_PAST = str(2**63)  # 19 digits, one past the largest id
+
+
+def test_nul_characters_in_any_form_field_are_refused(site):
+    paper = site.paper()
+    _, member = site.member()
+    anonymous = site.client()
+    forms = [
+        (member, f"/papers/{paper.arxiv_id}/comments", {"body": "hi\x00there"}),
+        (member, "/follows", {"kind": "author", "target": "Ada\x00"}),
+        (member, "/collections", {"name": "list\x00"}),
+        (anonymous, "/signup", {"email": "a\x00@example.org", "password": "x" * 12}),
+        (anonymous, "/signin", {"email": "a@example.org\x00", "password": "x" * 12}),
+        (anonymous, "/reset", {"email": "\x00a@example.org"}),
+        (anonymous, "/signin/magic", {"email": "a@exa\x00mple.org"}),
+        (anonymous, "/subscribe", {"email": "a@example.org\x00"}),
+        (member, "/account", {"display_name": "Ada\x00"}),
+    ]
+    for client, path, data in forms:
+        r = client.form(path, data, page="/")
+        assert r.status_code == 400, (path, r.status_code)
+        assert "NUL character" in r.text, path
+
+
+@pytest.mark.parametrize("number", [HUGE, JUST_PAST, "0"])
+def test_ids_no_row_can_have_are_not_found(site, number):
+    _, member = site.member()
+    assert member.get(f"/collections/{number}").status_code == 404
+    assert member.get(f"/collections/{number}/export.bib").status_code == 404
+    assert member.get(f"/comments/{number}/edit").status_code == 404
+    for path in (f"/collections/{number}/edit", f"/collections/{number}/delete", f"/comments/{number}/delete"):
+        assert member.form(path, {"name": "x"}, page="/").status_code == 404, path
+
+
+def test_a_reply_to_a_comment_id_past_64_bits_is_refused(site):
+    paper = site.paper()
+    _, member = site.member()
+    for parent in (HUGE, JUST_PAST):
+        r = member.form(f"/papers/{paper.arxiv_id}/comments", {"body": "reply", "parent_id": parent}, page="/")
+        assert r.status_code == 400
