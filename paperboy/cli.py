@@ -96,7 +96,15 @@ def serve(
                                "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
     clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
     uvicorn.run("paperboy.web.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
-                log_level="warning", access_log=False, proxy_headers=True)
+                log_level="warning", access_log=False, **proxy_options(s))
+
+
+def proxy_options(s) -> dict:
+    """uvicorn's proxy settings: X-Forwarded-* is believed only from the proxies named in
+    PAPERBOY_TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1, so anything on the
+    host could pick the client address that per-client rate limits count)."""
+    proxies = ",".join(p.strip() for p in s.trusted_proxies.replace(" ", ",").split(",") if p.strip())
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or ""}
 
 
 @app.command()

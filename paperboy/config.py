@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `paperboy serve` listens on.", ge=1, le=65535)
     base_url: str = Field("", description="Public URL of this instance, used in mail and feeds; empty means http://host:port.")
     secret_key: str = Field("", description="Key for sessions, CSRF and signed links; empty means a random key kept in data_dir/secret_key.")
+    trusted_proxies: str = Field("", description="Addresses (IPs or CIDRs, comma-separated) of reverse proxies whose X-Forwarded-For/-Proto headers are believed; empty trusts none, so per-client limits see the real peer.")
     site_name: str = Field("Paperboy", description="Name shown in the header, mail and feeds.")
     feed_mode: str = Field("all", description="'all' shows every announced paper in the daily feed; 'submitted' only community submissions (the HF way).")
     categories: str = Field("", description="Space-separated arXiv categories this instance follows (empty: all it has).")
@@ -118,6 +119,19 @@ class Settings(BaseSettings):
     def _feed_mode(cls, v: str) -> str:
         if v not in ("all", "submitted"):
             raise ValueError("must be 'all' or 'submitted'")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, v: str) -> str:
+        import ipaddress
+
+        for part in v.replace(" ", ",").split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"{part.strip()!r} is not an IP address or CIDR range") from None
         return v
 
     @field_validator("database_url")

@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from paperboy.web import api, deps, errors, feeds, pages
     from paperboy.web.cache import PageCache, PageCacheMiddleware
     from paperboy.web.head import HeadAsGetMiddleware
+    from paperboy.web.headers import SecurityHeadersMiddleware
     from paperboy.web.templating import make_templates
 
     settings = settings or get_settings()
@@ -50,7 +51,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.page_cache = PageCache(engine)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     security.install(app)
-    app.add_middleware(HeadAsGetMiddleware)  # outermost: HEAD is served like GET, cache included
+    app.add_middleware(HeadAsGetMiddleware)  # HEAD is served like GET, cache included
+    # Outermost: every answer gets the headers, the middlewares' own 403/413 too.
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.resolved_base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (pages, api, feeds, community_views, digest_views):
         app.include_router(module.router)

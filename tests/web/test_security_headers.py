@@ -1,0 +1,107 @@
+"""Security headers on every kind of response, and whose X-Forwarded-For is believed."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from paperboy.cli import proxy_options
+from paperboy.community.models import RateLimit
+from paperboy.config import ConfigError, Settings, load_settings
+from paperboy.web.app import create_app
+from tests.support.servers import free_port, wait_for_http
+
+
+def _settings(tmp_path, **kw) -> Settings:
+    return Settings(data_dir=tmp_path, secret_key="test", mail_backend="null", embedder="null", **kw)
+
+
+@pytest.fixture
+def client(fresh_engine, tmp_path):
+    return TestClient(create_app(_settings(tmp_path), fresh_engine))
+
+
+def test_every_kind_of_response_carries_the_security_headers(client):
+    answers = {
+        "page": client.get("/"),
+        "api": client.get("/api/daily_papers"),
+        "static": client.get("/static/style.css"),
+        "not found": client.get("/no/such/page"),
+        "csrf refusal": client.post("/follows", data={"kind": "author", "target": "x"}),
+        "feed": client.get("/rss"),
+    }
+    assert answers["csrf refusal"].status_code == 403
+    for what, r in answers.items():
+        csp = r.headers.get("content-security-policy", "")
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0], what
+        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, what
+        assert r.headers["x-content-type-options"] == "nosniff", what
+        assert r.headers["x-frame-options"] == "DENY", what
+        assert r.headers["referrer-policy"] == "strict-origin-when-cross-origin", what
+        assert "strict-transport-security" not in r.headers, what  # plain http
+
+
+def test_hsts_only_when_the_public_url_is_https(fresh_engine, tmp_path):
+    app = create_app(_settings(tmp_path, base_url="https://papers.example.org"), fresh_engine)
+    r = TestClient(app).get("/")
+    assert r.headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+def test_no_page_has_inline_scripts_or_event_handlers(client):
+    import re
+
+    for path in ("/", "/signin", "/signup", "/search?q=graph", "/trending", "/submit", "/docs"):
+        html = client.get(path).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
+        assert not re.search(r"\son[a-z]+\s*=", html), path
+
+
+@contextlib.contextmanager
+def _serve(app, settings):
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **proxy_options(settings))
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(base + "/docs")
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _failed_signin_keys(engine, base) -> set[str]:
+    http = httpx.Client(base_url=base)
+    import re
+
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', http.get("/signin").text).group(1)
+    r = http.post("/signin", data={"csrf_token": token, "email": "x@example.org", "password": "wrong password"},
+                  headers={"X-Forwarded-For": "203.0.113.7"})
+    assert r.status_code == 400
+    with engine.connect() as conn:
+        return {k for k in conn.scalars(select(RateLimit.key)) if k.startswith("signin_fail_ip:")}
+
+
+def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(fresh_engine, tmp_path):
+    settings = _settings(tmp_path)
+    with _serve(create_app(settings, fresh_engine), settings) as base:
+        assert _failed_signin_keys(fresh_engine, base) == {"signin_fail_ip:127.0.0.1"}
+
+
+def test_forwarded_for_is_believed_from_a_trusted_proxy(fresh_engine, tmp_path):
+    settings = _settings(tmp_path, trusted_proxies="127.0.0.1")
+    with _serve(create_app(settings, fresh_engine), settings) as base:
+        assert _failed_signin_keys(fresh_engine, base) == {"signin_fail_ip:203.0.113.7"}
+
+
+def test_a_malformed_trusted_proxy_is_a_clear_config_error():
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES.*not an IP address"):
+        load_settings(trusted_proxies="127.0.0.1, proxy.local")
