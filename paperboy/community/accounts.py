@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import secrets
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from paperboy.community.models import AccountToken
 from paperboy.community.security import token_hash
+from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.interfaces import MailError
 from paperboy.mail.render import render_email
 from paperboy.store.models import User, utcnow
@@ -26,7 +26,6 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 VERIFY_MAX_AGE = 3 * 86400
 TOKEN_MINUTES = {"reset": 60, "magic": 15}
-_EMAIL = re.compile(r"^[^@\s<>\"'()\[\],;:\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _dummy_hash: str | None = None
@@ -37,10 +36,11 @@ class AccountError(ValueError):
 
 
 def normalise_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise AccountError("Please enter a valid email address.")
-    return email
+    """Validated (``mail.addresses``) and lower-cased: one account per mailbox."""
+    try:
+        return normalise_address(email).lower()
+    except AddressError:
+        raise AccountError("Please enter a valid email address.") from None
 
 
 def check_password(password: str) -> str:

@@ -14,13 +14,12 @@ from paperboy.config import Settings
 from paperboy.digest.models import Subscription
 from paperboy.digest.schedule import valid_timezone
 from paperboy.digest.tokens import links, unsign
+from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.render import render_email
 from paperboy.store.models import utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
-# Deliberately simple: one @, no spaces, a dot in the domain, sane length.
-EMAIL_RE = re.compile(r"^[^@\s<>,;\"']{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253})\.[A-Za-z]{2,63}$")
 CATEGORY_RE = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
 
 
@@ -29,11 +28,10 @@ class SubscriptionError(ValueError):
 
 
 def normalise_email(raw: str) -> str:
-    email = (raw or "").strip()
-    if not email.isascii() or not EMAIL_RE.match(email) or ".." in email:
-        raise SubscriptionError(f"{raw.strip()[:100]!r} is not an email address")
-    local, domain = email.rsplit("@", 1)
-    return f"{local}@{domain.lower()}"
+    try:
+        return normalise_address(raw)
+    except AddressError as exc:
+        raise SubscriptionError(str(exc)) from None
 
 
 def new_token() -> str:
@@ -66,7 +64,10 @@ def subscribe(
     db: Session, settings: Settings, raw_email: str, *, confirmed: bool = False, weekly: bool = False,
     user_id: int | None = None,
 ) -> SubscribeResult:
-    """Create (or revive) a subscription. Unconfirmed ones get a fresh one-time nonce."""
+    """Create (or revive) a subscription. Unconfirmed ones get a fresh one-time nonce.
+
+    ``user_id`` ties the subscription to a member: pass it only when the address is that
+    member's own, verified one (its settings links are then shown on their account)."""
     email = normalise_email(raw_email)
     sub = db.scalars(select(Subscription).where(Subscription.email == email)).one_or_none()
     created = sub is None

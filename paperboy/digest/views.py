@@ -54,9 +54,13 @@ def subscribe(request: Request, email: str = Form("")) -> HTMLResponse:
     user = _current_user(request)
     ratelimit.check(request, "subscribe_ip", ratelimit.client_ip(request))
     try:
+        address = services.normalise_email(email[:400])
         with unit_of_work(request) as db:
-            res = services.subscribe(db, settings, email[:400],
-                                     user_id=user.id if user is not None else None)
+            # Tied to the member only when it is their own, verified address: typing
+            # someone else's address must never hand over that subscription's links.
+            owner = user.id if user is not None and user.email_verified_at is not None \
+                and user.email.lower() == address.lower() else None
+            res = services.subscribe(db, settings, address, user_id=owner)
             db.commit()
             sub = res.subscription
     except services.SubscriptionError as exc:
@@ -229,24 +233,32 @@ def _max_announced():
     return func.max(Paper.announced_on)
 
 
-@router.get("/account/digest")
+@router.get("/account/digest", response_class=HTMLResponse)
 def my_digest(request: Request, user=Depends(security.require_user)):
-    """A member's own digest settings (created on first visit for their address)."""
+    """A member's own digest: its settings when it exists, else a button that starts it.
+    A GET never creates anything (a cross-site link must not subscribe anyone)."""
     settings = request.app.state.settings
     with unit_of_work(request) as db:
         sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
+    if sub is not None:
+        return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', sub.token)}/settings", status_code=303)
+    return _page(request, "digest/start.html", {"email": user.email,
+                                                "verified": user.email_verified_at is not None})
+
+
+@router.post("/account/digest")
+def start_my_digest(request: Request, user=Depends(security.require_member)):
+    """Start the member's digest at their own address. Only a verified address is tied
+    to the account (and so to its settings links): an anonymous subscription of the
+    same mailbox becomes theirs only once they have proved they read that mailbox."""
+    settings = request.app.state.settings
+    if user.email_verified_at is None:
+        return _message(request, "Confirm your address first",
+                        f"Open the confirmation link we sent to {user.email}, then start your digest.", 403)
+    with unit_of_work(request) as db:
+        sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
         if sub is None:
-            res = services.subscribe(db, settings, user.email, user_id=user.id,
-                                     confirmed=user.email_verified_at is not None)
-            sub = res.subscription
-            if res.needs_confirmation:
-                db.commit()
-                try:
-                    services.send_confirmation(settings, request.app.state.mail, sub)
-                except MailError:
-                    pass
+            sub = services.subscribe(db, settings, user.email, user_id=user.id, confirmed=True).subscription
         db.commit()
         token = sub.token
     return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', token)}/settings", status_code=303)
-
-

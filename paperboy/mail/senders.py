@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from paperboy.config import ConfigError, Settings
+from paperboy.mail.addresses import AddressError, sole_recipient
 from paperboy.mail.interfaces import MailError, MailSender, PermanentMailError, TransientMailError
 
 
@@ -90,8 +91,9 @@ class SMTPSender:
             conn = self._open()
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise _connect_error(self, exc) from exc
+        to = _envelope_recipient(message)
         with conn:
-            _deliver(self, lambda c: c.send_message(message), conn)
+            _deliver(self, lambda c: c.send_message(message, to_addrs=[to]), conn)
 
     def session(self) -> SMTPSession:
         """A connection kept open across many ``send`` calls (for batches such as digests)."""
@@ -131,7 +133,8 @@ class SMTPSession:
                 conn.close()
 
     def send(self, message: EmailMessage) -> None:
-        self._send(lambda conn: conn.send_message(message))
+        to = _envelope_recipient(message)
+        self._send(lambda conn: conn.send_message(message, to_addrs=[to]))
 
     def send_raw(self, mail_from: str, to: list[str], data: bytes) -> None:
         """Send an already serialised message (CRLF line ends): batch senders skip re-parsing."""
@@ -187,6 +190,15 @@ def open_session(sender: MailSender):
     pooling connections when the sender can."""
     factory = getattr(sender, "session", None)
     return factory() if factory is not None else _SingleSession(sender)
+
+
+def _envelope_recipient(message: EmailMessage) -> str:
+    """RCPT TO comes from the message's one To address, never from a parse of whatever
+    the header holds (a group such as ``a,b:victim@x`` would name several)."""
+    try:
+        return sole_recipient(message)
+    except AddressError as exc:
+        raise PermanentMailError(str(exc)) from None
 
 
 def _connect_error(sender: SMTPSender, exc: BaseException) -> MailError:

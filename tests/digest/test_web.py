@@ -196,8 +196,11 @@ def test_a_signed_in_member_gets_settings_and_digests_with_follows(site, fresh_e
     r = client.post("/signin", data={"csrf_token": csrf(page.text), "email": "member@example.org",
                                      "password": "correct horse battery staple"}, follow_redirects=False)
     assert r.status_code == 303
-    r = client.get("/account/digest", follow_redirects=False)
+    start = client.get("/account/digest", follow_redirects=False)
+    assert start.status_code == 200 and "Start my digest" in start.text
+    r = client.post("/account/digest", data={"csrf_token": csrf(start.text)}, follow_redirects=False)
     assert r.status_code == 303 and "/settings" in r.headers["location"]
+    assert client.get("/account/digest", follow_redirects=False).headers["location"] == r.headers["location"]
     page = client.get(r.headers["location"])
     assert "Digest settings for member@example.org" in page.text and "Not confirmed" not in page.text
     assert status_of(fresh_engine, "member@example.org") == "active"  # verified address: no opt-in mail
@@ -239,3 +242,82 @@ def test_one_client_address_may_ask_for_a_few_subscriptions_an_hour(tight_site):
         codes = [client.post("/subscribe", data={"email": f"a{i}@example.org", "csrf_token": csrf(page.text)}).status_code
                  for i in range(5)]
     assert codes == [200, 200, 200, 429, 429]
+
+
+def _member(client, engine, email: str, verified: bool = True) -> None:
+    from paperboy.community import accounts
+
+    with session_scope(engine) as db:
+        accounts.create_user(db, email, "correct horse battery staple", "M", verified=verified)
+    page = client.get("/signin")
+    r = client.post("/signin", data={"csrf_token": csrf(page.text), "email": email,
+                                     "password": "correct horse battery staple"}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_opening_the_account_digest_page_creates_nothing(site, fresh_engine):
+    """A cross-site link to /account/digest (a GET) must not subscribe the member."""
+    settings, base, client = site
+    _member(client, fresh_engine, "member@example.org")
+    for _ in range(3):
+        assert client.get("/account/digest", follow_redirects=False).status_code == 200
+    with session_scope(fresh_engine) as db:
+        assert db.scalars(select(Subscription)).all() == []
+
+
+def test_a_member_cannot_take_over_someone_elses_subscription(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    seed_subscribers(fresh_engine, settings, ["victim@example.org"])
+    _member(client, fresh_engine, "attacker@example.org")
+    page = client.get("/search")
+    r = client.post("/subscribe", data={"email": "victim@example.org", "csrf_token": csrf(page.text)})
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    with session_scope(fresh_engine) as db:
+        sub = db.scalars(select(Subscription).where(Subscription.email == "victim@example.org")).one()
+        assert sub.user_id is None and sub.status == "active"
+    # The attacker's own digest page offers to start theirs; it never shows the victim's links.
+    mine = client.get("/account/digest", follow_redirects=False)
+    assert mine.status_code == 200 and "victim" not in mine.text
+    assert "/subscriptions/" not in mine.text
+
+
+@pytest.mark.parametrize("address", [
+    "promo0,promo1,promo2:victim@example.org",
+    "a:victim@example.org",
+    "Friend <victim@example.org>",
+    "victim@example.org, other@example.org",
+    "(comment)victim@example.org",
+    "\\victim@example.org",
+    "victim@[127.0.0.1]",
+])
+def test_addresses_that_are_not_one_plain_mailbox_are_refused(site, fresh_engine, smtp_server, address):
+    settings, base, client = site
+    page = client.get("/search")
+    r = client.post("/subscribe", data={"email": address, "csrf_token": csrf(page.text)})
+    assert r.status_code == 400 and "not an email address" in r.text
+    r = client.post("/signup", data={"email": address, "password": "correct horse battery staple",
+                                     "csrf_token": csrf(client.get("/signup").text)})
+    assert r.status_code == 400 and "valid email address" in r.text
+    time.sleep(0.2)
+    assert smtp_server.envelopes == []
+
+
+def test_the_smtp_sender_delivers_only_to_the_one_to_address(smtp_server):
+    from email.message import EmailMessage
+
+    from paperboy.mail.interfaces import PermanentMailError
+
+    sender = SMTPSender(smtp_server.url)
+    ok = EmailMessage()
+    ok["From"], ok["To"], ok["Subject"] = "site@example.org", "reader@example.org", "hello"
+    ok.set_content("hi")
+    sender.send(ok)
+    for to in ("promo0,promo1:victim@example.org, reader@example.org;", "a@example.org, b@example.org"):
+        bad = EmailMessage()
+        bad["From"], bad["Subject"] = "site@example.org", "hello"
+        bad["To"] = to
+        bad.set_content("hi")
+        with pytest.raises(PermanentMailError, match="exactly one address"):
+            sender.send(bad)
+    smtp_server.wait_for("reader@example.org")
+    assert [rcpts for _, rcpts in smtp_server.envelopes] == [["reader@example.org"]]
