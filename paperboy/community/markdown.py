@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
+from urllib.parse import quote
 
 import nh3
 from latex2mathml.converter import convert as latex_to_mathml
@@ -35,7 +37,7 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
 _INLINE = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
-_PLACEHOLDER = "\u2063MATH{}\u2063"
+_TAG = re.compile(r"<[^>]*>")
 
 
 def _math(tex: str, display: bool) -> str:
@@ -47,21 +49,42 @@ def _math(tex: str, display: bool) -> str:
 
 
 def render(body: str) -> str:
-    """Markdown with math to sanitised HTML."""
+    """Markdown with math to sanitised HTML.
+
+    Formulas are set aside behind placeholders while Markdown renders. Each render's
+    placeholders carry a random nonce, so text a member types can never be taken for
+    one; and a formula that Markdown put inside a tag (a link's address) goes back as
+    its escaped source, never as MathML inside an attribute."""
     body = body[:MAX_BODY]
-    chunks: list[str] = []
+    nonce = secrets.token_hex(8)
+    formulas: list[tuple[str, bool]] = []
 
     def keep(display: bool):
         def sub(m: re.Match) -> str:
-            chunks.append(_math(m.group(1).strip(), display))
-            return _PLACEHOLDER.format(len(chunks) - 1)
+            formulas.append((m.group(1).strip(), display))
+            return f"\u2063M{nonce}x{len(formulas) - 1}\u2063"
         return sub
 
     text = _DISPLAY.sub(keep(True), body)
     text = _INLINE.sub(keep(False), text)
     rendered = _md.render(text)
-    for i, chunk in enumerate(chunks):
-        rendered = rendered.replace(_PLACEHOLDER.format(i), chunk)
+    if not formulas:
+        return clean(rendered)
+    placeholder = re.compile(f"\u2063M{nonce}x(\\d+)\u2063")
+
+    def source(m: re.Match) -> str:
+        tex, display = formulas[int(m.group(1))]
+        return html.escape(f"$${tex}$$" if display else f"${tex}$")
+
+    # Markdown percent-encodes a link's address, the placeholder's marks included.
+    encoded = re.compile(f"%E2%81%A3M{nonce}x(\\d+)%E2%81%A3")
+
+    def url_source(m: re.Match) -> str:
+        tex, display = formulas[int(m.group(1))]
+        return quote(f"$${tex}$$" if display else f"${tex}$", safe="")
+
+    rendered = _TAG.sub(lambda tag: encoded.sub(url_source, placeholder.sub(source, tag.group(0))), rendered)
+    rendered = placeholder.sub(lambda m: _math(*formulas[int(m.group(1))]), rendered)
     return clean(rendered)
 
 

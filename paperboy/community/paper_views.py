@@ -12,6 +12,7 @@ Every such write sets ``papers.modified_at``.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -240,6 +241,17 @@ def submit_form(request: Request, user: User = Depends(require_member)):
     return request.app.state.templates.TemplateResponse(request, "community/submit.html", {})
 
 
+# A member waits for the look-up, so it gets one short try (no retries with backoff),
+# and only a few run at once: each holds a worker thread while arXiv answers.
+LOOKUP_SECONDS = 4.0
+_LOOKUPS = threading.BoundedSemaphore(4)
+
+
+def _interactive(settings):
+    return settings.model_copy(update={"http_timeout": min(settings.http_timeout, LOOKUP_SECONDS),
+                                       "http_retries": 0})
+
+
 def _submit_page(request: Request, status: int, error: str = "", value: str = "", link: str | None = None):
     return request.app.state.templates.TemplateResponse(
         request, "community/submit.html", {"error": error, "value": value, "link": link}, status_code=status)
@@ -264,12 +276,16 @@ def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require
     if paper is None:
         from paperboy.ingest.arxiv_api import fetch_ids
 
+        if not _LOOKUPS.acquire(blocking=False):
+            return _submit_page(request, 503, "Several papers are being looked up on arXiv right now; please try again in a minute.", value)
         try:
-            fetch_ids(settings, engine, [arxiv_id])
+            fetch_ids(_interactive(settings), engine, [arxiv_id])
         except BadRecord:
             return _submit_page(request, 404, f"arXiv has no paper {arxiv_id}.", value)
         except SourceError:
-            return _submit_page(request, 502, "arXiv could not be reached just now; please try again in a minute.", value)
+            return _submit_page(request, 502, "arXiv did not answer in time; please try again in a minute.", value)
+        finally:
+            _LOOKUPS.release()
         with engine.connect() as conn:
             paper = conn.execute(select(Paper.id, Paper.hidden, Paper.featured_on).where(Paper.arxiv_id == arxiv_id)).first()
         if paper is None:

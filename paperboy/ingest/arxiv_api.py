@@ -35,6 +35,7 @@ from paperboy.ingest.pipeline import (
     upsert_batch,
 )
 from paperboy.ingest.xml import parse_xml, text_of
+from paperboy.store.db import write_tx
 
 SOURCE = "api"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -217,7 +218,7 @@ def fetch_ids(settings: Settings, engine: Engine, ids: list[str]) -> list[str]:
     unknown = [i for i in wanted if i not in found]
     if unknown:
         raise BadRecord(f"arXiv does not know {', '.join(unknown)}")
-    with engine.begin() as conn:
+    with write_tx(engine) as conn:
         upsert_batch(conn, [found[i] for i in dict.fromkeys(wanted)], AuthorCache())
     return wanted
 

@@ -92,3 +92,14 @@ def test_comment_rate_limit(site):
 def test_comments_on_a_missing_paper_are_404(site):
     _, client = site.member()
     assert client.form("/papers/2501.00000/comments", {"body": "hi"}, page="/").status_code == 404
+
+
+def test_typed_placeholders_and_math_in_links_never_move_mathml_into_attributes():
+    from paperboy.community import markdown
+
+    html = markdown.render("Energy $E=mc^2$, [click](http://a.example/\u2063MATH0\u2063) "
+                           "and [b](http://x.org/$y$ \"title $w$\")")
+    assert html.count("<math") == 1  # only the formula in the text
+    assert 'href="http://a.example/%E2%81%A3MATH0%E2%81%A3"' in html  # typed text stays text
+    assert 'href="http://x.org/%24y%24"' in html and 'title="title $w$"' in html
+    assert not re.search(r'="[^"]*<', html)  # no markup inside any attribute

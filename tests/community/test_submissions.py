@@ -78,9 +78,41 @@ def test_an_unreachable_arxiv_is_a_clear_error(fresh_engine, tmp_path):
     site = Site(create_app(settings, fresh_engine), fresh_engine)
     _, client = site.member()
     r = client.form("/submit", {"arxiv": "1605.08386"}, page="/submit")
-    assert r.status_code == 502 and "could not be reached" in r.text
+    assert r.status_code == 502 and "did not answer in time" in r.text
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(arxiv_site):
     r = arxiv_site.client().get("/submit", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/signin?next=/submit"
+
+
+def test_a_slow_arxiv_never_holds_a_submission_long_nor_stalls_the_site(shared_data, fresh_engine, tmp_path):
+    """With the production retry settings, a member who submits while arXiv hangs gets
+    an answer within 10 s; a burst of such submissions leaves other pages answering."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.community.test_concurrency import Member
+    from tests.support.servers import serve_app_in_thread
+
+    with FakeArxiv() as fake:
+        fake.load_api_recordings(shared_data / API_JSON)
+        fake.fail_next("slow", times=50, seconds=20)
+        settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, http_timeout=30.0, http_retries=5)
+        site = Site(create_app(settings, fresh_engine), fresh_engine)
+        user = site.user()
+        with serve_app_in_thread(site.app) as base:
+            members = [Member(base, user.email) for _ in range(8)]
+            started = time.monotonic()
+            with ThreadPoolExecutor(9) as pool:
+                tries = [pool.submit(m.post, "/submit", {"arxiv": "1605.08386"}) for m in members]
+                time.sleep(0.5)
+                unrelated = httpx.get(base + "/api/daily_papers", timeout=30)
+                answers = [t.result() for t in tries]
+            waited = time.monotonic() - started
+    assert unrelated.status_code == 200
+    assert sorted({r.status_code for r in answers}) == [502, 503]
+    assert all("try again in a minute" in r.text for r in answers)
+    assert waited < 10
