@@ -26,6 +26,7 @@ from paperboy.config import Settings
 from paperboy.digest.models import Job
 from paperboy.digest.outbox import insert_ignore, worker_name
 from paperboy.mail.interfaces import MailSender
+from paperboy.mail.outbox import MailOutbox
 from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
 
@@ -72,8 +73,12 @@ def run_digest(w: Worker) -> str:
 
     q = enqueue_due(w.settings, w.engine, search=lambda: get_search_service(w.settings, w.engine))
     r = Deliverer(w.settings, w.engine, w.sender, worker=w.name).run(should_stop=w.stop.is_set)
+    # Mail queued by web processes (account links, confirmations) that no web process
+    # delivered, e.g. because it died: sent here.
+    m = MailOutbox(w.engine, w.sender).deliver_due()
     return (f"queued {q.queued} ({q.skipped_empty} empty); sent {r.sent}, retry {r.retried}, "
-            f"failed {r.failed}, resent after a dead worker {r.uncertain}")
+            f"failed {r.failed}, resent after a dead worker {r.uncertain}; "
+            f"other mail sent {m.sent}, retry {m.retried}, failed {m.failed}")
 
 
 def default_jobs(settings: Settings) -> list[JobSpec]:

@@ -50,9 +50,9 @@ def _link(request: Request, path: str) -> str:
     return request.app.state.settings.resolved_base_url + path
 
 
-def send_verification(request: Request, user: User) -> None:
+def send_verification(request: Request, db: Session, user: User) -> None:
     token = accounts.verify_token(_secret(request), user)
-    accounts.send_account_mail(request.app, "verify", user.email,
+    accounts.send_account_mail(request.app, db, "verify", user.email,
                                {"name": user.display_name, "link": _link(request, f"/verify/{token}")})
 
 
@@ -85,9 +85,9 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
             db.rollback()
     if ratelimit.mail_allowed(request, email):
         if user is None:
-            accounts.send_account_mail(request.app, "signup_exists", email, {})
+            accounts.send_account_mail(request.app, db, "signup_exists", email, {})
         else:
-            send_verification(request, user)
+            send_verification(request, db, user)
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 
 
@@ -149,7 +149,7 @@ def signin(request: Request, email: str = Form(""), password: str = Form(""), ne
         db.commit()
     if user.email_verified_at is None:
         if ratelimit.mail_allowed(request, user.email):
-            send_verification(request, user)
+            send_verification(request, db, user)
         return _page(request, "signin.html", 403, email=email, next=safe_next(next),
                      error="Please confirm your email address first: we have sent you a new link.")
     response = RedirectResponse(safe_next(next), status_code=303)
@@ -182,8 +182,7 @@ def reset_request(request: Request, email: str = Form(""), db: Session = Depends
         user = accounts.user_by_email(db, email)
         if user is not None:
             token = accounts.issue_token(db, user.id, "reset")
-            db.commit()
-            accounts.send_account_mail(request.app, "reset", user.email, {"link": _link(request, f"/reset/{token}")})
+            accounts.send_account_mail(request.app, db, "reset", user.email, {"link": _link(request, f"/reset/{token}")})
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 
 
@@ -240,8 +239,7 @@ def magic_request(request: Request, email: str = Form(""), db: Session = Depends
         user = accounts.user_by_email(db, email)
         if user is not None:
             token = accounts.issue_token(db, user.id, "magic")
-            db.commit()
-            accounts.send_account_mail(request.app, "magic", user.email,
+            accounts.send_account_mail(request.app, db, "magic", user.email,
                                        {"link": _link(request, f"/signin/magic/{token}")})
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from paperboy.community.models import AccountToken
 from paperboy.community.security import token_hash
 from paperboy.mail.addresses import AddressError, normalise_address
-from paperboy.mail.interfaces import MailError
 from paperboy.mail.render import render_email
 from paperboy.store.models import User, utcnow
 
@@ -188,13 +187,11 @@ def consume_token(db: Session, token: str, purpose: str) -> int | None:
 # --- mail ------------------------------------------------------------------------
 
 
-def send_account_mail(app, name: str, to: str, context: dict) -> None:
-    """Render ``templates/email/<name>`` and send it; failures are logged, never shown
-    (the page a visitor sees must not depend on whether an address is registered)."""
+def send_account_mail(app, db: Session, name: str, to: str, context: dict) -> None:
+    """Render ``templates/email/<name>`` and queue it in ``db``'s transaction (the mail
+    outbox sends it once that commits): the request's answer and its timing never
+    depend on a mail server, nor on whether an address is registered."""
     settings = app.state.settings
     ctx = {"site_name": settings.site_name, "base_url": settings.resolved_base_url, **context}
     msg = render_email(EMAIL_TEMPLATES, name, ctx, to=to, sender=settings.mail_from)
-    try:
-        app.state.mail.send(msg)
-    except MailError as exc:
-        log.warning("could not send %s mail: %s", name, exc)
+    app.state.outbox.enqueue(db, msg, kind=name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import select
@@ -90,14 +91,18 @@ def subscribe(
     return SubscribeResult(sub, created, sub.status == "pending")
 
 
-def send_confirmation(settings: Settings, sender: MailSender, sub: Subscription) -> None:
+def confirmation_mail(settings: Settings, sub: Subscription) -> EmailMessage:
     urls = links(settings, sub.token, sub.confirm_nonce)
-    msg = render_email(
+    return render_email(
         EMAIL_TEMPLATES, "confirm",
         {"site_name": settings.site_name, "email": sub.email, "confirm_url": urls["confirm"]},
         to=sub.email, sender=settings.mail_from,
     )
-    sender.send(msg)
+
+
+def send_confirmation(settings: Settings, sender: MailSender, sub: Subscription) -> None:
+    """Send at once (the CLI); requests queue ``confirmation_mail`` in the mail outbox."""
+    sender.send(confirmation_mail(settings, sub))
 
 
 def confirm(db: Session, settings: Settings, signed: str, *, check_only: bool = False) -> tuple[str, Subscription | None]:

@@ -20,7 +20,6 @@ from paperboy.digest.compose import Composer, PaperCache, SubView, digest_contex
 from paperboy.digest.models import Subscription
 from paperboy.digest.schedule import next_due
 from paperboy.digest.tokens import links, sign
-from paperboy.mail.interfaces import MailError
 from paperboy.mail.render import _envs
 from paperboy.store.models import utcnow
 from paperboy.web.deps import unit_of_work
@@ -69,10 +68,9 @@ def subscribe(request: Request, email: str = Form("")) -> HTMLResponse:
     # flood someone's inbox; past that the answer is the same and nothing is sent.
     mail_allowed = ratelimit.mail_allowed(request, sub.email)
     if res.needs_confirmation and mail_allowed:
-        try:
-            services.send_confirmation(settings, request.app.state.mail, sub)
-        except MailError:
-            return _message(request, "Try again later", "We could not send the confirmation mail just now.", 503)
+        with unit_of_work(request) as db:
+            request.app.state.outbox.enqueue(db, services.confirmation_mail(settings, sub), kind="confirm")
+            db.commit()
     # The same answer whether the address was new, pending or already active.
     return _message(request, "Check your inbox",
                     f"If {sub.email} is not subscribed yet, a confirmation link is on its way. "

@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from paperboy.community import views as community_views
     from paperboy.digest import views as digest_views
     from paperboy.index.service import get_search_service
+    from paperboy.mail.outbox import MailOutbox
     from paperboy.mail.senders import get_mail_sender
     from paperboy.web import api, deps, errors, feeds, pages
     from paperboy.web.cache import PageCache, PageCacheMiddleware
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessions = session_factory(engine)
     app.state.templates = make_templates(settings)
     app.state.mail = get_mail_sender(settings)
+    app.state.outbox = MailOutbox(engine, app.state.mail)
     app.state.search = get_search_service(settings, engine)
 
     errors.install(app)

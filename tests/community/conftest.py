@@ -4,9 +4,10 @@ through the real forms, and a CSRF-aware test client."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from paperboy.community import accounts
@@ -44,6 +45,22 @@ class Browser(TestClient):
         return r
 
 
+def drain_mail(app, timeout: float = 10.0) -> None:
+    """Deliver what requests queued (the app's own deliverer thread may be sending some
+    of it right now: wait until no row is left pending)."""
+    from paperboy.mail.models import OutgoingMail
+
+    deadline = time.monotonic() + timeout
+    while True:
+        app.state.outbox.deliver_due()
+        with app.state.engine.connect() as conn:
+            pending = conn.scalar(select(func.count()).select_from(OutgoingMail).where(OutgoingMail.state == "pending"))
+        if not pending:
+            return
+        assert time.monotonic() < deadline, f"{pending} mail(s) still queued"
+        time.sleep(0.02)
+
+
 class Site:
     def __init__(self, app, engine):
         self.app = app
@@ -51,6 +68,8 @@ class Site:
 
     @property
     def outbox(self):
+        """The mail sent so far, once the mail outbox has nothing left to send."""
+        drain_mail(self.app)
         return self.app.state.mail.outbox
 
     def client(self, base_url: str = "http://testserver") -> Browser:

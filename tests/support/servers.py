@@ -6,6 +6,7 @@ real SMTP conversation with aiosmtpd.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import random
@@ -91,23 +92,27 @@ def serve_app_in_process(env: dict[str, str], workers: int = 1) -> Iterator[str]
 class SMTPSink:
     """An aiosmtpd server on loopback that keeps what it receives.
 
+    ``delay`` makes it wait that many seconds before answering DATA (a slow server).
     ``refuse_rate`` makes it answer a share of transactions with a transient 451 at
     DATA, chosen at random (seeded), to test retries.
     """
 
-    def __init__(self, refuse_rate: float = 0.0, seed: int = 1) -> None:
+    def __init__(self, refuse_rate: float = 0.0, seed: int = 1, delay: float = 0.0) -> None:
         from aiosmtpd.controller import Controller
 
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refused = 0
         self.refuse_rate = refuse_rate
+        self.delay = delay
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         sink = self
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)  # a slow mail server
                 with sink._lock:
                     if sink.refuse_rate and sink._rng.random() < sink.refuse_rate:
                         sink.refused += 1

@@ -1,0 +1,153 @@
+"""Mail a request asks for is queued, never sent inside the request.
+
+``MailOutbox.enqueue(db, message, kind)`` adds the message to ``mail_outbox`` in the
+caller's transaction (so a request that fails sends nothing) and wakes the deliverer
+once that transaction commits. The deliverer is a daemon thread of the web process;
+``paperboy worker`` drains the same table, so mail queued by a process that died is
+still sent. Rows are claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
+SQLite the claim's transaction holds the write lock), so several deliverers never send
+one row at the same time. Transient failures are retried with exponential backoff;
+permanent ones (5xx, a malformed recipient) and rows out of attempts end as ``failed``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from sqlalchemy import and_, event, insert, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from paperboy.mail.addresses import sole_recipient
+from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
+from paperboy.mail.models import OutgoingMail
+from paperboy.store.db import write_tx
+from paperboy.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryCounts:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class MailOutbox:
+    """Queue and deliver one service's mail through ``sender``."""
+
+    def __init__(self, engine: Engine, sender: MailSender, *, lease_seconds: float = 300.0,
+                 max_attempts: int = 8, retry_base_seconds: float = 30.0, poll_seconds: float = 30.0) -> None:
+        self.engine = engine
+        self.sender = sender
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base_seconds
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._stop = False
+
+    # --- queueing ------------------------------------------------------------------
+
+    def enqueue(self, db: Session, message: EmailMessage, kind: str) -> None:
+        """Queue ``message`` in ``db``'s transaction; it goes out once that commits."""
+        now = utcnow()
+        db.execute(insert(OutgoingMail).values(
+            kind=kind, recipient=sole_recipient(message), message=bytes(message), state="pending",
+            attempts=0, next_attempt_at=now, created_at=now))
+        event.listen(db, "after_commit", self._committed, once=True)
+
+    def _committed(self, _session) -> None:
+        self.wake()
+
+    # --- the background deliverer ----------------------------------------------------
+
+    def wake(self) -> None:
+        """Start the deliverer thread if it is not running, and have it look now."""
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="mail-outbox", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop = True
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop:
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            try:
+                self.deliver_due()
+            except Exception:  # noqa: BLE001 - keep delivering; the rows stay queued
+                log.exception("mail delivery pass failed")
+
+    # --- delivery ------------------------------------------------------------------
+
+    def deliver_due(self, limit: int = 100) -> DeliveryCounts:
+        """Send every due message (in batches of ``limit``); what happened to them."""
+        counts = DeliveryCounts()
+        while True:
+            claimed = self._claim(limit)
+            for row_id, lease in claimed:
+                self._deliver_one(row_id, lease, counts)
+            if len(claimed) < limit:
+                return counts
+
+    def _claim(self, limit: int) -> list[tuple[int, dt.datetime]]:
+        now = utcnow()
+        lease = now + self.lease
+        due = and_(OutgoingMail.state == "pending", OutgoingMail.next_attempt_at <= now,
+                   or_(OutgoingMail.lease_until.is_(None), OutgoingMail.lease_until < now))
+        query = select(OutgoingMail.id).where(due).order_by(OutgoingMail.id).limit(limit)
+        with write_tx(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            ids = list(conn.scalars(query))
+            if ids:
+                conn.execute(update(OutgoingMail).where(OutgoingMail.id.in_(ids)).values(lease_until=lease))
+        return [(i, lease) for i in ids]
+
+    def _deliver_one(self, row_id: int, lease: dt.datetime, counts: DeliveryCounts) -> None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(OutgoingMail.message, OutgoingMail.attempts)
+                               .where(OutgoingMail.id == row_id)).one()
+        ours = and_(OutgoingMail.id == row_id, OutgoingMail.lease_until == lease)
+        attempts = row.attempts + 1
+        try:
+            self.sender.send(message_from_bytes(row.message, policy=policy.default))
+        except TransientMailError as exc:
+            if attempts >= self.max_attempts:
+                return self._finish(ours, counts, "failed", attempts, str(exc))
+            delay = self.retry_base * 2 ** (attempts - 1)
+            with write_tx(self.engine) as conn:
+                conn.execute(update(OutgoingMail).where(ours).values(
+                    attempts=attempts, lease_until=None, last_error=str(exc)[:2000],
+                    next_attempt_at=utcnow() + dt.timedelta(seconds=delay)))
+            counts.retried += 1
+            return None
+        except PermanentMailError as exc:
+            return self._finish(ours, counts, "failed", attempts, str(exc))
+        self._finish(ours, counts, "sent", attempts, None)
+        return None
+
+    def _finish(self, ours, counts: DeliveryCounts, state: str, attempts: int, error: str | None) -> None:
+        now = utcnow()
+        with write_tx(self.engine) as conn:
+            conn.execute(update(OutgoingMail).where(ours).values(
+                state=state, attempts=attempts, lease_until=None, last_error=error and error[:2000],
+                sent_at=now if state == "sent" else None))
+        if state == "sent":
+            counts.sent += 1
+        else:
+            counts.failed += 1
+            log.warning("mail %s for good: %s", state, error)

@@ -1,0 +1,104 @@
+"""Mail a request asks for is queued in the database and sent in the background: no
+request waits for the mail server, registered and unknown addresses answer alike, and
+queued mail survives the process that queued it."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from paperboy.mail.models import OutgoingMail
+from paperboy.mail.outbox import MailOutbox
+from paperboy.mail.senders import SMTPSender
+from paperboy.store.db import session_scope
+from paperboy.web.app import create_app
+from tests.community.conftest import Site, make_settings
+from tests.community.test_concurrency import _anonymous
+from tests.support.servers import SMTPSink, serve_app_in_thread
+
+SLOW = 3.0  # seconds the mail server takes to accept a message
+
+
+@pytest.fixture
+def slow_smtp():
+    sink = SMTPSink(delay=SLOW).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def slow_mail_site(fresh_engine, tmp_path, slow_smtp):
+    settings = make_settings(tmp_path, mail_backend="smtp", smtp_url=slow_smtp.url)
+    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    with serve_app_in_thread(site.app) as base:
+        yield site, base
+
+
+def _timed(fn):
+    started = time.monotonic()
+    r = fn()
+    return r, time.monotonic() - started
+
+
+def test_account_mail_never_makes_a_request_wait_for_the_mail_server(slow_mail_site, slow_smtp):
+    site, base = slow_mail_site
+    user = site.user()
+    answers = {}
+    for label, email in (("registered", user.email), ("unknown", "nobody@example.org")):
+        for path in ("/reset", "/signin/magic"):
+            guest = _anonymous(base)
+            answers[(label, path)] = _timed(lambda g=guest, p=path, e=email: g.post(p, {"email": e}))
+    for key, (r, seconds) in answers.items():
+        assert r.status_code == 200 and "Check your inbox" in r.text, key
+        assert seconds < SLOW / 2, key  # the mail server was never waited for
+    got = slow_smtp.wait_for(user.email, count=2, timeout=4 * SLOW + 5)
+    assert {m["Subject"] for m in got} and slow_smtp.to("nobody@example.org") == []
+
+
+def test_a_slow_mail_server_does_not_stall_other_requests(slow_mail_site, slow_smtp):
+    site, base = slow_mail_site
+    guests = [_anonymous(base) for _ in range(4)]
+    with ThreadPoolExecutor(5) as pool:
+        subscribes = [pool.submit(_timed, lambda g=g, i=i: g.post("/subscribe", {"email": f"reader{i}@example.org"}))
+                      for i, g in enumerate(guests)]
+        time.sleep(0.1)
+        page, page_seconds = _timed(lambda: httpx.get(base + "/", timeout=30))
+        answered = [f.result() for f in subscribes]
+    assert page.status_code == 200 and page_seconds < SLOW / 2
+    assert all(r.status_code == 200 and seconds < SLOW / 2 for r, seconds in answered)
+    for i in range(4):
+        slow_smtp.wait_for(f"reader{i}@example.org", timeout=6 * SLOW + 5)
+
+
+def test_queued_mail_outlives_the_process_and_is_sent_once(fresh_engine, tmp_path):
+    from tests.support.servers import SMTPSink
+
+    sink = SMTPSink().start()
+    try:
+        settings = make_settings(tmp_path, mail_backend="smtp", smtp_url=sink.url)
+        app = create_app(settings, fresh_engine)
+        site = Site(app, fresh_engine)
+        user = site.user()
+        # Queued and committed, but the process "dies" before its deliverer runs.
+        from paperboy.community import accounts
+
+        dead = MailOutbox(fresh_engine, SMTPSender(sink.url))
+        dead.stop()  # its deliverer never gets to send
+        app.state.outbox = dead
+        with session_scope(fresh_engine) as db:
+            accounts.send_account_mail(app, db, "reset", user.email, {"link": "http://x/reset/abc"})
+        # A worker (another process) drains the table: once, however often it runs.
+        worker = MailOutbox(fresh_engine, SMTPSender(sink.url))
+        assert worker.deliver_due().sent == 1
+        assert worker.deliver_due().sent == 0
+        sink.wait_for(user.email)
+        time.sleep(0.3)
+        assert len(sink.to(user.email)) == 1
+        with fresh_engine.connect() as conn:
+            assert conn.execute(select(OutgoingMail.state, OutgoingMail.attempts)).all() == [("sent", 1)]
+    finally:
+        sink.stop()
