@@ -318,8 +318,10 @@ class PaperRecord:
             raise BadRecord(f"{self.arxiv_id}: abstract longer than {MAX_ABSTRACT} characters")
         if len(self.authors) > MAX_AUTHORS:
             raise BadRecord(f"{self.arxiv_id}: more than {MAX_AUTHORS} authors")
-        for text in (self.title, self.abstract, *self.authors):
-            if "\x00" in text:
+        # PostgreSQL cannot store a NUL in text: such a record is skipped, not the import.
+        for text in (self.title, self.abstract, *self.authors, *self.categories, self.comment,
+                     self.journal_ref, self.doi, self.license):
+            if text and "\x00" in text:
                 raise BadRecord(f"{self.arxiv_id}: NUL character in text")
         return self
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from itertools import chain, repeat
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from paperboy.ingest.normalise import (
     BadRecord,
@@ -32,7 +35,7 @@ from paperboy.ingest.normalise import (
     name_key,
 )
 from paperboy.store import bulk
-from paperboy.store.db import bulk_write_connection
+from paperboy.store.db import bulk_write_connection, is_busy, writer
 from paperboy.store.models import Author, IngestCursor, Paper, PaperAuthor, PaperCategory, utcnow
 
 papers = Paper.__table__
@@ -574,6 +577,10 @@ def write_cursor(conn: Connection, source: str, value: dict) -> None:
 Item = tuple[dict, "PaperRecord | Prepared | BadRecord | None"]
 
 
+log = logging.getLogger(__name__)
+BUSY_RETRIES = 3  # a batch that found the database busy is tried this many more times
+
+
 def run_source(
     engine: Engine,
     source: str,
@@ -601,22 +608,47 @@ def run_source(
     batch_failed = 0
     primed = False
 
-    def flush(conn: Connection) -> None:
-        nonlocal batch, batch_failed, position, primed
-        if position is None:
-            return
+    def write(conn: Connection) -> UpsertCounts:
+        nonlocal primed
+        # On SQLite the transaction takes the write lock up front (the connection comes
+        # from store.db.writer), so a site's vote landing between this batch's reads and
+        # writes cannot fail it; the site's writes wait at most one batch.
         with conn.begin():
             if conn.dialect.name == "postgresql":
                 # A crash may lose the last few committed batches, never corrupt them;
                 # their cursor is lost with them, so the re-run redoes exactly those.
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            if not primed:
-                if defer_indexes:
-                    bulk.defer(conn)
-                cache.prime(conn)
-                primed = True
-            counts = upsert_batch(conn, batch, cache) if batch else UpsertCounts()
-            write_cursor(conn, source, position)
+            first = not primed
+            try:
+                if first:
+                    if defer_indexes:
+                        bulk.defer(conn)
+                    cache.prime(conn)
+                    primed = True
+                counts = upsert_batch(conn, batch, cache) if batch else UpsertCounts()
+                write_cursor(conn, source, position)
+            except BaseException:
+                # The author cache may hold ids of this rolled-back batch: start it afresh.
+                cache.ids.clear()
+                cache.complete = False
+                primed = primed and not first
+                raise
+        return counts
+
+    def flush(conn: Connection) -> None:
+        nonlocal batch, batch_failed, position
+        if position is None:
+            return
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                counts = write(conn)
+                break
+            except OperationalError as exc:
+                # Busy past the timeout (a long write elsewhere): the batch is still in
+                # memory and nothing of it was stored; try it again a few times.
+                if not is_busy(exc) or attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
         counts.failed += batch_failed
         total.add(counts)
         batch, batch_failed = [], 0
@@ -625,7 +657,7 @@ def run_source(
         position = None
 
     # One connection for the whole run, tuned for bulk writes (see bulk_write_connection).
-    with engine.connect() as conn, bulk_write_connection(conn), _fewer_gc_passes():
+    with writer(engine).connect() as conn, bulk_write_connection(conn), _fewer_gc_passes():
         try:
             for pos, item in items:
                 position = pos
@@ -648,8 +680,22 @@ def run_source(
             # The author cache may hold ids from a rolled-back batch; never reuse it.
             cache.ids.clear()
             cache.complete = False
+            if defer_indexes and primed:
+                # A failed import must not leave the site without its indexes until the
+                # next import: put them back now (a kill -9 leaves them recorded, and
+                # the next import or `paperboy db upgrade` puts them back).
+                _restore_after_failure(conn)
             raise
     return total
+
+
+def _restore_after_failure(conn: Connection) -> None:
+    try:
+        if conn.in_transaction():
+            conn.rollback()
+        bulk.restore(conn)
+    except Exception:  # noqa: BLE001 - the original error is the one to report
+        log.exception("could not put back the indexes set aside; the next import will")
 
 
 @contextmanager

@@ -89,7 +89,13 @@ def _versions(obj: dict, arxiv_id: str) -> tuple[int | None, dt.datetime | None,
 _TEXT_FIELDS = ("title", "abstract", "comments", "journal-ref", "doi", "license", "categories")
 
 
+# JSON can only carry a NUL as this escape; PostgreSQL cannot store one in text.
+_NUL = b"\\u0000"
+
+
 def parse_line(raw: bytes) -> PaperRecord:
+    if _NUL in raw:
+        raise BadRecord("a NUL character (\\u0000) in the record")
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -237,6 +243,8 @@ def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
 
 def prepare_line(raw: bytes, dialect: str) -> Prepared:
     """``pipeline.prepare(parse_line(raw), dialect)``; raises BadRecord as parse_line does."""
+    if _NUL in raw:
+        raise BadRecord("a NUL character (\\u0000) in the record")
     row = _fast_row(raw, dialect)
     if row is not None:
         return row

@@ -112,3 +112,22 @@ def test_the_cli_imports_resumes_and_reports(fresh_url, shared_data, monkeypatch
         assert missing.exit_code == 2 and "no such file" in missing.text
     finally:
         get_settings.cache_clear()
+
+
+def test_nul_characters_skip_their_record_with_file_and_line_not_the_import(fresh_engine, tmp_path, shared_data):
+    """PostgreSQL cannot store a NUL in text: the record is skipped, the rest imported."""
+    from paperboy.ingest.snapshot import read_snapshot_prepared
+
+    real = [orjson.loads(line) for line in KAGGLE.open("rb")][:4]
+    path = tmp_path / "snap.json"
+    lines = [real[0], {**real[1], "comments": "a\x00b"}, {**real[2], "journal-ref": "J\x00"},
+             {**real[3], "doi": "10.1/\x00"}]
+    path.write_bytes(b"\n".join(orjson.dumps(o) for o in lines) + b"\n")
+    dialect = fresh_engine.dialect.name
+    for reader in (read_snapshot(path), read_snapshot_prepared(path, dialect, parallel=False),
+                   read_snapshot_prepared(path, dialect, parallel=True, workers=2)):
+        counts = run_source(fresh_engine, "t", reader)
+        assert counts.failed == 3
+        assert sorted(int(e.removeprefix(f"{path}:").split(":")[0]) for e in counts.errors) == [2, 3, 4]
+        assert all("NUL" in e for e in counts.errors)
+    assert _count(fresh_engine) == 1
