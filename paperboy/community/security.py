@@ -152,11 +152,13 @@ class CommunityMiddleware:
         self.app = app
         self.fastapi_app = fastapi_app
 
-    def _exempt(self, scope) -> bool:
+    def _needs_token(self, scope) -> bool:
+        """Whether the request reaches a route that needs a CSRF token. A method or path
+        no route takes runs nothing: the router answers it (405 with Allow, or 404)."""
         for route, endpoint in flat_routes(self.fastapi_app.router.routes):
             match, _ = route.matches(scope)
             if match == Match.FULL:
-                return bool(getattr(endpoint, "csrf_exempt", False))
+                return not getattr(endpoint, "csrf_exempt", False)
         return False
 
     async def __call__(self, scope, receive, send):
@@ -170,7 +172,7 @@ class CommunityMiddleware:
         scope[_CTX] = ctx
         settings = self.fastapi_app.state.settings
 
-        if scope["method"] not in SAFE_METHODS and not self._exempt(scope):
+        if scope["method"] not in SAFE_METHODS and self._needs_token(scope):
             body = b""
             more = True
             while more:
@@ -263,6 +265,12 @@ async def _json(send, status: int, text: str) -> None:
 
 def _csrf_for(app, cookie: str) -> str:
     return hmac.new(app.state.csrf_key, b"csrf|" + cookie.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_pair(app) -> tuple[str, str]:
+    """A fresh (cookie, token) pair, as a browser gets them (for scripts and tests)."""
+    cookie = secrets.token_urlsafe(32)
+    return cookie, _csrf_for(app, cookie)
 
 
 def check_csrf(app, cookie: str | None, token: str | None) -> bool:

@@ -24,7 +24,9 @@ from paperboy.mail.render import _envs
 from paperboy.store.models import utcnow
 from paperboy.web.deps import unit_of_work
 
-router = APIRouter()
+# Pages for people (HTML forms and signed links), like every other page: the OpenAPI
+# document describes the JSON API (/api/...), which scripts use.
+router = APIRouter(include_in_schema=False)
 csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIMEZONES: list[str] = []

@@ -86,7 +86,27 @@ class ErrorOut(BaseModel):
     status: int
 
 
+# What the document says a period may be (the routes parse them themselves, with
+# messages that say what is wrong): years 1900-9000, real months, weeks 01-52
+# (week 53 exists only in some years; the service accepts it there).
+_YEAR = r"(19[0-9]{2}|[2-8][0-9]{3}|9000)"
+DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+WEEK_PATTERN = rf"^{_YEAR}-W(0[1-9]|[1-4][0-9]|5[0-2])$"
+MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
 ERRORS = {404: {"model": ErrorOut, "description": "Not found"}, 422: {"model": ErrorOut, "description": "Bad parameter"}}
+
+
+def finish_document(spec: dict) -> dict:
+    """What FastAPI cannot say from the signatures: no parameter may hold a NUL
+    character (every route refuses one with 400, PostgreSQL cannot compare it)."""
+    for methods in spec.get("paths", {}).values():
+        for operation in methods.values():
+            for param in operation.get("parameters", []):
+                schema = param.get("schema", {})
+                for alt in schema.get("anyOf", [schema]):
+                    if alt.get("type") == "string" and not {"pattern", "enum", "format"} & alt.keys():
+                        alt["pattern"] = "^[^\\u0000]*$"
+    return spec
 
 
 # --- serialisation ------------------------------------------------------------------
@@ -169,7 +189,7 @@ def json_response(data, *, request: Request | None = None, has_next: bool = Fals
 
 def _period(date, week, month) -> q.Period | None:
     try:
-        return q.parse_period(date, week, month)
+        return q.parse_period(date, week, month, narrowest=True)
     except q.BadParameter as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -187,9 +207,10 @@ def _arxiv(arxiv_id: str) -> str:
             summary="Papers of a day, week or month (Hugging Face shape)")
 def daily_papers(
     request: Request,
-    date: str | None = Query(None, description="A day, YYYY-MM-DD"),
-    week: str | None = Query(None, description="An ISO week, YYYY-Www"),
-    month: str | None = Query(None, description="A month, YYYY-MM"),
+    date: str | None = Query(None, description="A day, YYYY-MM-DD (wins over week and month)",
+                             json_schema_extra={"pattern": DATE_PATTERN, "format": "date"}),
+    week: str | None = Query(None, description="An ISO week, YYYY-Www (wins over month)", json_schema_extra={"pattern": WEEK_PATTERN}),
+    month: str | None = Query(None, description="A month, YYYY-MM", json_schema_extra={"pattern": MONTH_PATTERN}),
     sort: Literal["publishedAt", "trending"] = Query("publishedAt", description="publishedAt: newest day first, then most upvoted; trending: by trending score (without a period), or most upvoted within the period"),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT})"),
@@ -222,8 +243,10 @@ def search_papers(
     limit: int = Query(20, ge=1, le=MAX_LIMIT),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     category: str | None = Query(None, max_length=40),
-    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD"),
-    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD"),
+    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD",
+                                  json_schema_extra={"pattern": DATE_PATTERN, "format": "date"}),
+    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD",
+                                json_schema_extra={"pattern": DATE_PATTERN, "format": "date"}),
     sort: Literal["relevance", "date", "votes"] = "relevance",
     db: Session = Depends(get_db, scope="function"),
 ):

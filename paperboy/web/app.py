@@ -60,4 +60,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (pages, api, feeds, community_views, digest_views):
         app.include_router(module.router)
     app.include_router(api.docs_router)
+    _finish_openapi(app, api.finish_document)
     return app
+
+
+def _finish_openapi(app: FastAPI, finish) -> None:
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = finish(build())
+        return app.openapi_schema
+
+    app.openapi = openapi
