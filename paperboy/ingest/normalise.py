@@ -288,6 +288,11 @@ def parse_date(value: str | None, *, field_name: str = "date") -> dt.date | None
 MAX_TITLE = 2_000
 MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 5_000
+# Column widths (store/models.py): PostgreSQL refuses a longer value, failing the batch.
+MAX_NAME = 300
+MAX_CATEGORY = 40
+MAX_SHORT_FIELD = 255  # doi, license
+MAX_VERSION = 2**31 - 1
 
 
 @dataclass(slots=True)
@@ -318,12 +323,39 @@ class PaperRecord:
             raise BadRecord(f"{self.arxiv_id}: abstract longer than {MAX_ABSTRACT} characters")
         if len(self.authors) > MAX_AUTHORS:
             raise BadRecord(f"{self.arxiv_id}: more than {MAX_AUTHORS} authors")
+        if self.version is not None and not 0 <= self.version <= MAX_VERSION:
+            raise BadRecord(f"{self.arxiv_id}: version {self.version} out of range")
+        for name in ("doi", "license"):
+            if len(getattr(self, name) or "") > MAX_SHORT_FIELD:
+                raise BadRecord(f"{self.arxiv_id}: {name} longer than {MAX_SHORT_FIELD} characters")
+        if any(len(a) > MAX_NAME for a in self.authors):
+            raise BadRecord(f"{self.arxiv_id}: an author name longer than {MAX_NAME} characters")
+        if any(len(c) > MAX_CATEGORY for c in self.categories):
+            raise BadRecord(f"{self.arxiv_id}: a category longer than {MAX_CATEGORY} characters")
         # PostgreSQL cannot store a NUL in text: such a record is skipped, not the import.
         for text in (self.title, self.abstract, *self.authors, *self.categories, self.comment,
                      self.journal_ref, self.doi, self.license):
             if text and "\x00" in text:
                 raise BadRecord(f"{self.arxiv_id}: NUL character in text")
         return self
+
+
+_TEXT_KEYS = ("comment", "journal_ref", "doi", "license")
+
+
+def _check_types(arxiv_id: object, title: object, abstract: object, categories: object,
+                 primary_category: object, fields: dict) -> None:
+    """JSON sources can put any type anywhere: refuse what is not text, naming the field."""
+    if not isinstance(arxiv_id, str):
+        raise BadRecord(f"'id' must be a string, not {type(arxiv_id).__name__}")
+    texts = {"title": title, "abstract": abstract, "primary_category": primary_category,
+             **{k: fields.get(k) for k in _TEXT_KEYS}}
+    for key, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise BadRecord(f"{arxiv_id[:40]}: {key!r} must be a string, not {type(value).__name__}")
+    if categories is not None and not isinstance(categories, str) and not (
+            isinstance(categories, list) and all(isinstance(c, str) for c in categories)):
+        raise BadRecord(f"{arxiv_id[:40]}: 'categories' must be a string or a list of strings")
 
 
 def make_record(
@@ -337,6 +369,7 @@ def make_record(
     **fields,
 ) -> PaperRecord:
     """Normalise raw fields from any source into a validated PaperRecord."""
+    _check_types(arxiv_id, title, abstract, categories, primary_category, fields)
     pid, version = parse_arxiv_id(arxiv_id)
     if fields.get("version") is not None:
         version = int(fields.pop("version"))

@@ -579,6 +579,12 @@ Item = tuple[dict, "PaperRecord | Prepared | BadRecord | None"]
 
 log = logging.getLogger(__name__)
 BUSY_RETRIES = 3  # a batch that found the database busy is tried this many more times
+# SQLite has one write lock for the whole database: while a batch is written the site's
+# votes and sign-ins wait for it. Batches there are cut so that one transaction takes
+# about this long (measured batch by batch), so a site write waits at most about that,
+# whatever ``batch_size`` asks and however slow the disk (docs/ingest.md).
+SQLITE_BATCH_SECONDS = 0.25
+SQLITE_MIN_BATCH = 100
 
 
 def run_source(
@@ -607,6 +613,8 @@ def run_source(
     position: dict | None = None
     batch_failed = 0
     primed = False
+    # SQLite: start small, then grow or shrink to the measured time per transaction.
+    limit = batch_size if engine.dialect.name != "sqlite" else min(batch_size, 1000)
 
     def write(conn: Connection) -> UpsertCounts:
         nonlocal primed
@@ -636,10 +644,11 @@ def run_source(
         return counts
 
     def flush(conn: Connection) -> None:
-        nonlocal batch, batch_failed, position
+        nonlocal batch, batch_failed, position, limit
         if position is None:
             return
         for attempt in range(BUSY_RETRIES + 1):
+            started = time.monotonic()
             try:
                 counts = write(conn)
                 break
@@ -649,6 +658,8 @@ def run_source(
                 if not is_busy(exc) or attempt == BUSY_RETRIES:
                     raise
                 time.sleep(0.5 * (attempt + 1))
+        if conn.dialect.name == "sqlite":
+            limit = next_batch_limit(len(batch) + batch_failed, time.monotonic() - started, batch_size)
         counts.failed += batch_failed
         total.add(counts)
         batch, batch_failed = [], 0
@@ -671,7 +682,7 @@ def run_source(
                         total.errors.append(str(item))
                 else:
                     batch.append(item)
-                if len(batch) + batch_failed >= batch_size:
+                if len(batch) + batch_failed >= limit:
                     flush(conn)
             flush(conn)
             if defer_indexes:
@@ -687,6 +698,15 @@ def run_source(
                 _restore_after_failure(conn)
             raise
     return total
+
+
+def next_batch_limit(items: int, seconds: float, ceiling: int) -> int:
+    """The next SQLite batch's size: as many items as the last batch wrote in
+    ``SQLITE_BATCH_SECONDS``, never more than ``ceiling`` (what was asked for) nor
+    fewer than ``SQLITE_MIN_BATCH`` (each commit has its cost)."""
+    if items <= 0 or seconds <= 0:
+        return ceiling
+    return max(min(SQLITE_MIN_BATCH, ceiling), min(ceiling, int(items * SQLITE_BATCH_SECONDS / seconds)))
 
 
 def _restore_after_failure(conn: Connection) -> None:

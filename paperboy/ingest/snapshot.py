@@ -26,6 +26,9 @@ from paperboy.ingest.normalise import (
     _PLAIN_NEW_ID,
     MAX_ABSTRACT,
     MAX_AUTHORS,
+    MAX_CATEGORY,
+    MAX_NAME,
+    MAX_SHORT_FIELD,
     MAX_TITLE,
     BadRecord,
     PaperRecord,
@@ -198,7 +201,7 @@ def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
             len(versions) > 2 and not all(type(v) is dict for v in versions)):
         return None
     label = last.get("version")
-    if type(label) is not str or not label.startswith("v") or not label[1:].isdigit():
+    if type(label) is not str or not label.startswith("v") or not label[1:].isdigit() or len(label) > 8:
         return None
     sub = _iso_parts(first.get("created"))
     upd = sub if last is first else _iso_parts(last.get("created"))
@@ -211,6 +214,9 @@ def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
             or "\x00" in title or "\x00" in abstract or any("\x00" in a for a in authors)):
         return None
     cats, msc_list, acm_list = split_categories(cats_raw)
+    if (any(len(a) > MAX_NAME for a in authors) or any(len(c) > MAX_CATEGORY for c in cats)
+            or len(doi or "") > MAX_SHORT_FIELD or len(license_ or "") > MAX_SHORT_FIELD):
+        return None  # over a column's width: the general path words the error
     comment = (clean_text(comments) or None) if comments else None
     journal_ref = (clean_text(journal_ref) or None) if journal_ref else None
     doi = (clean_text(doi) or None) if doi else None
