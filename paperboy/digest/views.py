@@ -246,7 +246,7 @@ def my_digest(request: Request, user=Depends(security.require_user)):
                                                 "verified": user.email_verified_at is not None})
 
 
-@router.post("/account/digest")
+@router.post("/account/digest", response_class=HTMLResponse)
 def start_my_digest(request: Request, user=Depends(security.require_member)):
     """Start the member's digest at their own address. Only a verified address is tied
     to the account (and so to its settings links): an anonymous subscription of the

@@ -88,6 +88,16 @@ class ErrorOut(BaseModel):
 
 ERRORS = {404: {"model": ErrorOut, "description": "Not found"}, 422: {"model": ErrorOut, "description": "Bad parameter"}}
 
+# What the service accepts, as patterns, so the document and the parser agree: years
+# q.MIN_YEAR..q.MAX_YEAR (1900..9000) and real calendar days (29 February in leap years).
+_YEAR = r"(19\d\d|[2-8]\d\d\d|9000)"
+_LEAP = r"((19|[2-8]\d)([02468][48]|[13579][26]|[2468]0)|(2[048]|3[26]|4[048]|5[26]|6[048]|7[26]|8[048])00)"
+_MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+DATE_PATTERN = rf"^({_YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)$"
+# Weeks 01-52 exist in every year; week 53 only in long ISO years (also accepted).
+WEEK_PATTERN = rf"^{_YEAR}-W(0[1-9]|[1-4]\d|5[0-2])$"
+MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
+
 
 # --- serialisation ------------------------------------------------------------------
 
@@ -187,9 +197,11 @@ def _arxiv(arxiv_id: str) -> str:
             summary="Papers of a day, week or month (Hugging Face shape)")
 def daily_papers(
     request: Request,
-    date: str | None = Query(None, description="A day, YYYY-MM-DD"),
-    week: str | None = Query(None, description="An ISO week, YYYY-Www"),
-    month: str | None = Query(None, description="A month, YYYY-MM"),
+    date: str | None = Query(None, description="A day, YYYY-MM-DD (give at most one of date, week, month)",
+                             json_schema_extra={"pattern": DATE_PATTERN}),
+    week: str | None = Query(None, description="An ISO week, YYYY-Www (week 53 too in years that have one)",
+                             json_schema_extra={"pattern": WEEK_PATTERN}),
+    month: str | None = Query(None, description="A month, YYYY-MM", json_schema_extra={"pattern": MONTH_PATTERN}),
     sort: Literal["publishedAt", "trending"] = Query("publishedAt", description="publishedAt: newest day first, then most upvoted; trending: by trending score (without a period), or most upvoted within the period"),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT})"),
@@ -222,8 +234,9 @@ def search_papers(
     limit: int = Query(20, ge=1, le=MAX_LIMIT),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     category: str | None = Query(None, max_length=40),
-    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD"),
-    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD"),
+    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD",
+                                  json_schema_extra={"pattern": DATE_PATTERN}),
+    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD", json_schema_extra={"pattern": DATE_PATTERN}),
     sort: Literal["relevance", "date", "votes"] = "relevance",
     db: Session = Depends(get_db, scope="function"),
 ):

@@ -21,10 +21,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from paperboy.digest import views as digest_views
     from paperboy.index.service import get_search_service
     from paperboy.mail.senders import get_mail_sender
-    from paperboy.web import api, deps, errors, feeds, pages
+    from paperboy.web import api, deps, errors, feeds, openapi, pages
     from paperboy.web.cache import PageCache, PageCacheMiddleware
     from paperboy.web.head import HeadAsGetMiddleware
     from paperboy.web.headers import SecurityHeadersMiddleware
+    from paperboy.web.methods import MethodNotAllowedMiddleware
     from paperboy.web.templating import make_templates
 
     settings = settings or get_settings()
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.page_cache = PageCache(engine)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     security.install(app)
+    # Outside the CSRF check: an unknown method on a known path is a 405, not a forged form.
+    app.add_middleware(MethodNotAllowedMiddleware, fastapi_app=app)
     app.add_middleware(HeadAsGetMiddleware)  # HEAD is served like GET, cache included
     # Outermost: every answer gets the headers, the middlewares' own 403/413 too.
     app.add_middleware(SecurityHeadersMiddleware, https=settings.resolved_base_url.startswith("https://"))
@@ -58,4 +61,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (pages, api, feeds, community_views, digest_views):
         app.include_router(module.router)
     app.include_router(api.docs_router)
+    openapi.install(app)
     return app
