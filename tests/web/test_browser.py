@@ -127,13 +127,28 @@ def _record_csp_violations(page) -> list[str]:
     return seen
 
 
+def _thread_of_comments(db, arxiv_id: str, user_id: int) -> None:
+    """A comment and a nested reply (replies are indented by a class, not a style attribute)."""
+    from sqlalchemy import select
+
+    from paperboy.community.models import Comment
+    from paperboy.store.models import Paper
+
+    paper_id = db.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id))
+    top = Comment(paper_id=paper_id, user_id=user_id, body="First", body_html="<p>First</p>")
+    db.add(top)
+    db.flush()
+    db.add(Comment(paper_id=paper_id, user_id=user_id, parent_id=top.id, body="Reply", body_html="<p>Reply</p>"))
+
+
 def test_no_main_page_breaks_the_content_security_policy(live, page):
     from paperboy.community import accounts
     from paperboy.store.db import session_scope
 
     base, ids, app = live
     with session_scope(app.state.engine) as db:
-        accounts.create_user(db, "csp@example.org", "a long enough password 1", "Policy Reader", verified=True)
+        reader = accounts.create_user(db, "csp@example.org", "a long enough password 1", "Policy Reader", verified=True)
+        _thread_of_comments(db, ids["wed_top"], reader.id)
     console = _record_csp_violations(page)
     anonymous = ["/", "/papers?date=2025-01-13", "/papers?week=2025-W03", f"/papers/{ids['wed_mid']}",
                  f"/papers/{ids['wed_top']}", "/search?q=guidance", "/trending", "/signup", "/signin", "/reset",
@@ -154,6 +169,9 @@ def test_no_main_page_breaks_the_content_security_policy(live, page):
     for path in members:
         page.goto(base + path)
         events["member " + path] = page.csp_events()
+    page.goto(base + f"/papers/{ids['wed_top']}")
+    reply = page.locator("li.comment[data-depth=\"1\"]")
+    assert reply.evaluate("el => getComputedStyle(el).marginLeft") != "0px"  # nesting shows
     # the abstract toggle (static app.js) still runs
     page.goto(base + "/")
     toggle = page.locator(f'article[data-arxiv-id="{ids["wed_top"]}"] button.abstract-toggle')
