@@ -84,6 +84,7 @@ class ErrorOut(BaseModel):
     error: str
     detail: str
     status: int
+    errors: list[dict] | None = Field(None, description="Validation errors only: one {param, message} per bad parameter")
 
 
 ERRORS = {404: {"model": ErrorOut, "description": "Not found"}, 422: {"model": ErrorOut, "description": "Bad parameter"}}
@@ -97,6 +98,8 @@ DATE_PATTERN = rf"^({_YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)$"
 # Weeks 01-52 exist in every year; week 53 only in long ISO years (also accepted).
 WEEK_PATTERN = rf"^{_YEAR}-W(0[1-9]|[1-4]\d|5[0-2])$"
 MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
+# Search's from/to come from an HTML form too, where an empty field means "no limit".
+OPTIONAL_DATE_PATTERN = rf"^$|{DATE_PATTERN}"
 
 
 # --- serialisation ------------------------------------------------------------------
@@ -234,9 +237,10 @@ def search_papers(
     limit: int = Query(20, ge=1, le=MAX_LIMIT),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     category: str | None = Query(None, max_length=40),
-    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD",
-                                  json_schema_extra={"pattern": DATE_PATTERN}),
-    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD", json_schema_extra={"pattern": DATE_PATTERN}),
+    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD; empty: no limit",
+                                  json_schema_extra={"pattern": OPTIONAL_DATE_PATTERN}),
+    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD; empty: no limit",
+                                json_schema_extra={"pattern": OPTIONAL_DATE_PATTERN}),
     sort: Literal["relevance", "date", "votes"] = "relevance",
     db: Session = Depends(get_db, scope="function"),
 ):
