@@ -24,9 +24,7 @@ from paperboy.mail.render import _envs
 from paperboy.store.models import utcnow
 from paperboy.web.deps import unit_of_work
 
-# Pages for people (HTML forms and signed links), like every other page: the OpenAPI
-# document describes the JSON API (/api/...), which scripts use.
-router = APIRouter(include_in_schema=False)
+router = APIRouter()
 csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIMEZONES: list[str] = []
@@ -246,7 +244,7 @@ def my_digest(request: Request, user=Depends(security.require_user)):
                                                 "verified": user.email_verified_at is not None})
 
 
-@router.post("/account/digest")
+@router.post("/account/digest", response_class=HTMLResponse)
 def start_my_digest(request: Request, user=Depends(security.require_member)):
     """Start the member's digest at their own address. Only a verified address is tied
     to the account (and so to its settings links): an anonymous subscription of the

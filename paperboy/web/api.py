@@ -84,29 +84,22 @@ class ErrorOut(BaseModel):
     error: str
     detail: str
     status: int
+    errors: list[dict] | None = Field(None, description="Validation errors only: one {param, message} per bad parameter")
 
 
-# What the document says a period may be (the routes parse them themselves, with
-# messages that say what is wrong): years 1900-9000, real months, weeks 01-52
-# (week 53 exists only in some years; the service accepts it there).
-_YEAR = r"(19[0-9]{2}|[2-8][0-9]{3}|9000)"
-DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
-WEEK_PATTERN = rf"^{_YEAR}-W(0[1-9]|[1-4][0-9]|5[0-2])$"
-MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
 ERRORS = {404: {"model": ErrorOut, "description": "Not found"}, 422: {"model": ErrorOut, "description": "Bad parameter"}}
 
-
-def finish_document(spec: dict) -> dict:
-    """What FastAPI cannot say from the signatures: no parameter may hold a NUL
-    character (every route refuses one with 400, PostgreSQL cannot compare it)."""
-    for methods in spec.get("paths", {}).values():
-        for operation in methods.values():
-            for param in operation.get("parameters", []):
-                schema = param.get("schema", {})
-                for alt in schema.get("anyOf", [schema]):
-                    if alt.get("type") == "string" and not {"pattern", "enum", "format"} & alt.keys():
-                        alt["pattern"] = "^[^\\u0000]*$"
-    return spec
+# What the service accepts, as patterns, so the document and the parser agree: years
+# q.MIN_YEAR..q.MAX_YEAR (1900..9000) and real calendar days (29 February in leap years).
+_YEAR = r"(19\d\d|[2-8]\d\d\d|9000)"
+_LEAP = r"((19|[2-8]\d)([02468][48]|[13579][26]|[2468]0)|(2[048]|3[26]|4[048]|5[26]|6[048]|7[26]|8[048])00)"
+_MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+DATE_PATTERN = rf"^({_YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)$"
+# Weeks 01-52 exist in every year; week 53 only in long ISO years (also accepted).
+WEEK_PATTERN = rf"^{_YEAR}-W(0[1-9]|[1-4]\d|5[0-2])$"
+MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
+# Search's from/to come from an HTML form too, where an empty field means "no limit".
+OPTIONAL_DATE_PATTERN = rf"^$|{DATE_PATTERN}"
 
 
 # --- serialisation ------------------------------------------------------------------
@@ -189,7 +182,7 @@ def json_response(data, *, request: Request | None = None, has_next: bool = Fals
 
 def _period(date, week, month) -> q.Period | None:
     try:
-        return q.parse_period(date, week, month, narrowest=True)
+        return q.parse_period(date, week, month)
     except q.BadParameter as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -207,9 +200,10 @@ def _arxiv(arxiv_id: str) -> str:
             summary="Papers of a day, week or month (Hugging Face shape)")
 def daily_papers(
     request: Request,
-    date: str | None = Query(None, description="A day, YYYY-MM-DD (wins over week and month)",
-                             json_schema_extra={"pattern": DATE_PATTERN, "format": "date"}),
-    week: str | None = Query(None, description="An ISO week, YYYY-Www (wins over month)", json_schema_extra={"pattern": WEEK_PATTERN}),
+    date: str | None = Query(None, description="A day, YYYY-MM-DD (give at most one of date, week, month)",
+                             json_schema_extra={"pattern": DATE_PATTERN}),
+    week: str | None = Query(None, description="An ISO week, YYYY-Www (week 53 too in years that have one)",
+                             json_schema_extra={"pattern": WEEK_PATTERN}),
     month: str | None = Query(None, description="A month, YYYY-MM", json_schema_extra={"pattern": MONTH_PATTERN}),
     sort: Literal["publishedAt", "trending"] = Query("publishedAt", description="publishedAt: newest day first, then most upvoted; trending: by trending score (without a period), or most upvoted within the period"),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
@@ -243,10 +237,10 @@ def search_papers(
     limit: int = Query(20, ge=1, le=MAX_LIMIT),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     category: str | None = Query(None, max_length=40),
-    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD",
-                                  json_schema_extra={"pattern": DATE_PATTERN, "format": "date"}),
-    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD",
-                                json_schema_extra={"pattern": DATE_PATTERN, "format": "date"}),
+    date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD; empty: no limit",
+                                  json_schema_extra={"pattern": OPTIONAL_DATE_PATTERN}),
+    date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD; empty: no limit",
+                                json_schema_extra={"pattern": OPTIONAL_DATE_PATTERN}),
     sort: Literal["relevance", "date", "votes"] = "relevance",
     db: Session = Depends(get_db, scope="function"),
 ):

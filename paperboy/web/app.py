@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from paperboy.index.service import get_search_service
     from paperboy.mail.outbox import MailOutbox
     from paperboy.mail.senders import get_mail_sender
-    from paperboy.web import api, deps, errors, feeds, pages
+    from paperboy.web import api, deps, errors, feeds, openapi, pages
     from paperboy.web.cache import PageCache, PageCacheMiddleware
     from paperboy.web.head import HeadAsGetMiddleware
     from paperboy.web.headers import SecurityHeadersMiddleware
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.page_cache = PageCache(engine)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     security.install(app)
+    # Outside the CSRF check: an unknown method on a known path is a 405, not a forged form.
     app.add_middleware(HeadAsGetMiddleware)  # HEAD is served like GET, cache included
     # Outermost: every answer gets the headers, the middlewares' own 403/413 too.
     app.add_middleware(SecurityHeadersMiddleware, https=settings.resolved_base_url.startswith("https://"))
@@ -60,16 +61,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (pages, api, feeds, community_views, digest_views):
         app.include_router(module.router)
     app.include_router(api.docs_router)
-    _finish_openapi(app, api.finish_document)
+    openapi.install(app)
     return app
 
-
-def _finish_openapi(app: FastAPI, finish) -> None:
-    build = app.openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            app.openapi_schema = finish(build())
-        return app.openapi_schema
-
-    app.openapi = openapi

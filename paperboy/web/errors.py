@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +72,28 @@ async def no_nul_characters(request: Request) -> None:
                 raise StarletteHTTPException(400, f"The form field {name.replace(chr(0), '')!r} contains a NUL character.")
 
 
+def _allowed_methods(request: Request) -> set[str]:
+    """Every method some route takes on this path (the router names only the first
+    route's), and HEAD wherever GET is taken (web/head.py serves it)."""
+    allowed = set()
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.add(method)
+    return allowed | ({"HEAD"} if "GET" in allowed else set())
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else _reason(exc.status_code)
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and message == "Not Found":
             message = f"There is no page at {request.url.path}."
-        return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
+            message = f"{request.method} is not allowed here; use {headers['Allow']}."
+        return error_response(request, exc.status_code, message, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -2,20 +2,19 @@
 
 The policy follows what Django's SecurityMiddleware and PyPI's warehouse send: scripts
 only from this site (no inline script, no eval), no plugins, no framing, forms post
-only here, and the referrer reduced to the origin when leaving the site. Styles may be
-inline: the mail preview page shows a digest exactly as mailed, and mail clients only
-understand inline styles. HSTS is sent only when the public URL is https, since a
-browser that saw it would refuse plain http for a year.
+only here, and the referrer reduced to the origin when leaving the site. No page uses
+inline styles either; the one exception is the digest preview, which shows a mail exactly
+as mailed, and mail clients only understand inline styles. HSTS is sent only when the
+public URL is https, since a browser that saw it would refuse plain http for a year.
 """
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import MutableHeaders
 
-CSP = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
+_CSP_REST = [
     "img-src 'self' data: https:",
     "font-src 'self'",
     "connect-src 'self'",
@@ -23,13 +22,17 @@ CSP = "; ".join([
     "base-uri 'self'",
     "frame-ancestors 'none'",
     "form-action 'self'",
-])
+]
+CSP = "; ".join(["default-src 'self'", "script-src 'self'", "style-src 'self'", *_CSP_REST])
+# The digest preview (a mail as mailed) may style inline; scripts stay as strict.
+MAIL_CSP = "; ".join(["default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", *_CSP_REST])
+MAIL_PAGES = re.compile(r"^/subscriptions/[^/]+/preview$")
 HSTS = "max-age=31536000; includeSubDomains"
 
 
-def security_headers(https: bool) -> list[tuple[str, str]]:
+def security_headers(https: bool, csp: str = CSP) -> list[tuple[str, str]]:
     headers = [
-        ("content-security-policy", CSP),
+        ("content-security-policy", csp),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "strict-origin-when-cross-origin"),
@@ -46,16 +49,19 @@ class SecurityHeadersMiddleware:
     def __init__(self, app, https: bool) -> None:
         self.app = app
         self.headers = security_headers(https)
+        self.mail_headers = security_headers(https, MAIL_CSP)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        headers = self.mail_headers if MAIL_PAGES.match(scope.get("path", "")) else self.headers
+
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                for name, value in self.headers:
+                for name, value in headers:
                     if name not in out:
                         out[name] = value
             await send(message)

@@ -123,12 +123,8 @@ def _in_range(period: Period, value: str) -> Period:
     return period
 
 
-def parse_period(date: str | None, week: str | None, month: str | None, *, narrowest: bool = False) -> Period | None:
-    """At most one of date (YYYY-MM-DD), week (YYYY-Www) or month (YYYY-MM); with
-    ``narrowest`` (the JSON API, whose document cannot say "only one of"), the narrowest
-    one given wins instead."""
-    if narrowest:
-        date, week, month = date, (week if date is None else None), (month if date is None and week is None else None)
+def parse_period(date: str | None, week: str | None, month: str | None) -> Period | None:
+    """At most one of date (YYYY-MM-DD), week (YYYY-Www) or month (YYYY-MM)."""
     period = _parse_period(date, week, month)
     return _in_range(period, date or week or month or "") if period else None
 

@@ -116,6 +116,72 @@ def test_front_page_screenshots(live, browser):
         ctx.close()
 
 
+def _record_csp_violations(page) -> list[str]:
+    """Every Content-Security-Policy violation the page reports, from both the console
+    ("Refused to ...") and securitypolicyviolation events."""
+    seen: list[str] = []
+    page.on("console", lambda m: seen.append(m.text) if "Refused to" in m.text else None)
+    page.add_init_script("document.addEventListener('securitypolicyviolation', e =>"
+                         " (window.__csp = window.__csp || []).push(e.violatedDirective + ' ' + e.blockedURI))")
+    page.csp_events = lambda: page.evaluate("window.__csp || []")  # type: ignore[attr-defined]
+    return seen
+
+
+def _thread_of_comments(db, arxiv_id: str, user_id: int) -> None:
+    """A comment and a nested reply (replies are indented by a class, not a style attribute)."""
+    from sqlalchemy import select
+
+    from paperboy.community.models import Comment
+    from paperboy.store.models import Paper
+
+    paper_id = db.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id))
+    top = Comment(paper_id=paper_id, user_id=user_id, body="First", body_html="<p>First</p>")
+    db.add(top)
+    db.flush()
+    db.add(Comment(paper_id=paper_id, user_id=user_id, parent_id=top.id, body="Reply", body_html="<p>Reply</p>"))
+
+
+def test_no_main_page_breaks_the_content_security_policy(live, page):
+    from paperboy.community import accounts
+    from paperboy.store.db import session_scope
+
+    base, ids, app = live
+    with session_scope(app.state.engine) as db:
+        reader = accounts.create_user(db, "csp@example.org", "a long enough password 1", "Policy Reader", verified=True)
+        _thread_of_comments(db, ids["wed_top"], reader.id)
+    console = _record_csp_violations(page)
+    anonymous = ["/", "/papers?date=2025-01-13", "/papers?week=2025-W03", f"/papers/{ids['wed_mid']}",
+                 f"/papers/{ids['wed_top']}", "/search?q=guidance", "/trending", "/signup", "/signin", "/reset",
+                 "/signin/magic", "/docs", "/no/such/page"]
+    members = ["/account", "/account/digest", "/collections", "/following", "/submit", f"/papers/{ids['wed_top']}"]
+    events: dict[str, list] = {}
+    for path in anonymous:
+        page.goto(base + path)
+        events[path] = page.csp_events()
+    # MathML is rendered on the server and shows under the policy
+    page.goto(base + f"/papers/{ids['wed_mid']}")
+    assert page.locator("h1.paper-title math").first.is_visible()
+    page.goto(base + "/signin")
+    page.fill('input[name="email"]', "csp@example.org")
+    page.fill('input[name="password"]', "a long enough password 1")
+    page.locator('form.account-form button[type="submit"], form.account-form input[type="submit"]').first.click()
+    page.wait_for_load_state()
+    for path in members:
+        page.goto(base + path)
+        events["member " + path] = page.csp_events()
+    page.goto(base + f"/papers/{ids['wed_top']}")
+    reply = page.locator("li.comment[data-depth=\"1\"]")
+    assert reply.evaluate("el => getComputedStyle(el).marginLeft") != "0px"  # nesting shows
+    # the abstract toggle (static app.js) still runs
+    page.goto(base + "/")
+    toggle = page.locator(f'article[data-arxiv-id="{ids["wed_top"]}"] button.abstract-toggle')
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    assert {p: e for p, e in events.items() if e} == {}
+    assert console == []
+    assert page.js_errors == []
+
+
 def test_signed_in_vote_updates_without_reload(live, page):
     """Runs last in this module: it adds a vote."""
     from paperboy.community import accounts

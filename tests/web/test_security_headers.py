@@ -47,6 +47,16 @@ def test_every_kind_of_response_carries_the_security_headers(client):
         assert "strict-transport-security" not in r.headers, what  # plain http
 
 
+def test_pages_allow_no_inline_style_except_the_mail_preview(client):
+    def style_src(r):
+        return r.headers["content-security-policy"].split("style-src")[1].split(";")[0]
+
+    assert style_src(client.get("/")) == " 'self'"
+    assert style_src(client.get("/papers?date=2025-01-15")) == " 'self'"
+    # A digest preview shows a mail as mailed; mail clients only understand inline styles.
+    assert "'unsafe-inline'" in style_src(client.get("/subscriptions/any-link/preview"))
+
+
 def test_hsts_only_when_the_public_url_is_https(fresh_engine, tmp_path):
     app = create_app(_settings(tmp_path, base_url="https://papers.example.org"), fresh_engine)
     r = TestClient(app).get("/")
@@ -60,6 +70,7 @@ def test_no_page_has_inline_scripts_or_event_handlers(client):
         html = client.get(path).text
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert not re.search(r"\son[a-z]+\s*=", html), path
+        assert not re.search(r"<style|\sstyle\s*=", html), path
 
 
 @contextlib.contextmanager
