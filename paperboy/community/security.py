@@ -38,7 +38,7 @@ from paperboy.community.models import UserSession
 from paperboy.community.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.store.db import write_tx
 from paperboy.store.models import User, utcnow
-from paperboy.web.deps import request_session
+from paperboy.web.deps import BodyTooLarge, read_body, replaying, request_session
 
 log = logging.getLogger(__name__)
 
@@ -173,17 +173,13 @@ class CommunityMiddleware:
         settings = self.fastapi_app.state.settings
 
         if scope["method"] not in SAFE_METHODS and self._needs_token(scope):
-            body = b""
-            more = True
-            while more:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > MAX_FORM_BYTES:
-                    await _plain(send, 413, "Request too large.")
-                    return
+            try:
+                body = await read_body(receive, MAX_FORM_BYTES)
+            except BodyTooLarge:
+                await _plain(send, 413, "Request too large.")
+                return
+            if body is None:
+                return
             token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
             if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
                 accept = headers.get("accept", "")
@@ -193,16 +189,7 @@ class CommunityMiddleware:
                 else:
                     await _plain(send, 403, msg)
                 return
-            sent = False
-
-            async def replay():
-                nonlocal sent
-                if not sent:
-                    sent = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            receive = replay
+            receive = replaying(body, receive)
 
         async def send_with_cookies(message):
             if message["type"] == "http.response.start" and ctx["new_csrf"]:

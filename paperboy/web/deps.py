@@ -128,13 +128,9 @@ class UnitOfWorkMiddleware:
             finally:
                 await _close(scope)
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
+        body = await read_body(receive)
+        if body is None:
+            return
         for attempt in range(BUSY_RETRIES + 1):
             if not await self._attempt(scope, body, receive, send, last=attempt == BUSY_RETRIES):
                 return
@@ -143,15 +139,8 @@ class UnitOfWorkMiddleware:
 
     async def _attempt(self, scope, body: bytes, receive, send, last: bool) -> bool:
         """Run the request once; True if it must be run again (busy, nothing sent)."""
-        replayed = False
         busy = False
-
-        async def replay():
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        replay = replaying(body, receive)
 
         async def send_unless_busy(message):
             nonlocal busy
@@ -167,6 +156,40 @@ class UnitOfWorkMiddleware:
         finally:
             await _close(attempt_scope)
         return busy
+
+
+async def read_body(receive, limit: int | None = None) -> bytes | None:
+    """The whole request body, or None if the client went away; ``BodyTooLarge`` once
+    it grows past ``limit`` bytes."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if limit is not None and len(body) > limit:
+            raise BodyTooLarge
+    return body
+
+
+class BodyTooLarge(Exception):
+    """A request body past the limit its reader set."""
+
+
+def replaying(body: bytes, receive):
+    """An ASGI ``receive`` that hands the app a body already read, then the real one
+    (for the disconnect message)."""
+    sent = False
+
+    async def replay():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 async def _close(scope) -> None:

@@ -45,12 +45,13 @@ def wait_for_http(url: str, timeout: float = 30.0) -> None:
 
 
 @contextlib.contextmanager
-def serve_app_in_thread(app) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread; yields its base URL."""
+def serve_app_in_thread(app, **options) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread (``options`` go to uvicorn.Config);
+    yields its base URL."""
     import uvicorn
 
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **options)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

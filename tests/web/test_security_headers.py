@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
@@ -15,7 +11,7 @@ from paperboy.cli import proxy_options
 from paperboy.community.models import RateLimit
 from paperboy.config import ConfigError, Settings, load_settings
 from paperboy.web.app import create_app
-from tests.support.servers import free_port, wait_for_http
+from tests.support.servers import serve_app_in_thread
 
 
 def _settings(tmp_path, **kw) -> Settings:
@@ -73,22 +69,6 @@ def test_no_page_has_inline_scripts_or_event_handlers(client):
         assert not re.search(r"<style|\sstyle\s*=", html), path
 
 
-@contextlib.contextmanager
-def _serve(app, settings):
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **proxy_options(settings))
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(base + "/docs")
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def _failed_signin_keys(engine, base) -> set[str]:
     http = httpx.Client(base_url=base)
     import re
@@ -103,13 +83,13 @@ def _failed_signin_keys(engine, base) -> set[str]:
 
 def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(fresh_engine, tmp_path):
     settings = _settings(tmp_path)
-    with _serve(create_app(settings, fresh_engine), settings) as base:
+    with serve_app_in_thread(create_app(settings, fresh_engine), **proxy_options(settings)) as base:
         assert _failed_signin_keys(fresh_engine, base) == {"signin_fail_ip:127.0.0.1"}
 
 
 def test_forwarded_for_is_believed_from_a_trusted_proxy(fresh_engine, tmp_path):
     settings = _settings(tmp_path, trusted_proxies="127.0.0.1")
-    with _serve(create_app(settings, fresh_engine), settings) as base:
+    with serve_app_in_thread(create_app(settings, fresh_engine), **proxy_options(settings)) as base:
         assert _failed_signin_keys(fresh_engine, base) == {"signin_fail_ip:203.0.113.7"}
 
 
