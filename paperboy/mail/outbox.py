@@ -71,25 +71,40 @@ class MailOutbox:
     # --- the background deliverer ----------------------------------------------------
 
     def wake(self) -> None:
-        """Start the deliverer thread if it is not running, and have it look now."""
+        """Have the deliverer thread look now, starting it if it is not running."""
         with self._start_lock:
-            if self._thread is None or not self._thread.is_alive():
+            self._wake.set()
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="mail-outbox", daemon=True)
                 self._thread.start()
-        self._wake.set()
 
     def stop(self) -> None:
         self._stop = True
         self._wake.set()
 
     def _run(self) -> None:
+        """Deliver until nothing is left pending (retries included), then end: the next
+        enqueue starts the thread again, and `paperboy worker` drains what is left."""
         while not self._stop:
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
             try:
                 self.deliver_due()
-            except Exception:  # noqa: BLE001 - keep delivering; the rows stay queued
+                idle = not self._pending()
+            except Exception:  # noqa: BLE001 - the rows stay queued for the next wake or the worker
                 log.exception("mail delivery pass failed")
+                idle = True
+            if idle:
+                with self._start_lock:
+                    if not self._wake.is_set():
+                        self._thread = None
+                        return
+        with self._start_lock:
+            self._thread = None
+
+    def _pending(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(OutgoingMail.id).where(OutgoingMail.state == "pending").limit(1)) is not None
 
     # --- delivery ------------------------------------------------------------------
 

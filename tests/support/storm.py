@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -286,7 +287,9 @@ def run_storm(url: str, data_dir: Path, *, clients: int = 50, rounds: int = 4, r
         waiter = threading.Thread(target=wait_import, daemon=True)
         waiter.start()
         expected = Expected()
-        asyncio.run(_storm(base, result, expected, paper_ids, emails, clients, rounds))
+        # Its own thread: the caller may already run an event loop (browser tests do).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _storm(base, result, expected, paper_ids, emails, clients, rounds)).result()
         result.storm_seconds = time.monotonic() - started
         waiter.join(timeout=900)
         result.import_seconds = finished.get("at", time.monotonic()) - started
