@@ -137,14 +137,26 @@ def _clean_body(body: str) -> str:
     return body
 
 
+def _parent_comment_id(value: str) -> int | None:
+    """The reply's parent as a row id, or None for a top-level comment (an empty field).
+
+    Anything else that is not a row id (negative, zero, past 64 bits, not a number) is
+    refused rather than quietly posted as a top-level comment, and never reaches the
+    database, which cannot hold numbers past 64 bits."""
+    value = value.strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) <= MAX_ID:
+        raise HTTPException(400, f"parent_id must be a comment's id (a whole number from 1 to {MAX_ID}).")
+    return int(value)
+
+
 @router.post("/papers/{arxiv_id:path}/comments")
 def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id: str = Form("")):
     user = _acting_user(request, "comment")
     text = _clean_body(body)
     ratelimit.check(request, "comment", str(user.id))
-    parent = int(parent_id) if parent_id.strip().isdigit() else None
-    if parent is not None and not 0 < parent <= MAX_ID:
-        raise HTTPException(400, "The comment you replied to is gone.")
+    parent = _parent_comment_id(parent_id)
     with write_tx(request.app.state.engine) as conn:
         pid = _lock_paper(conn, arxiv_id=arxiv_id)
         if pid is None:

@@ -30,7 +30,7 @@ def test_nul_characters_in_any_form_field_are_refused(site):
         assert "NUL character" in r.text, path
 
 
-@pytest.mark.parametrize("number", [HUGE, JUST_PAST, "0"])
+@pytest.mark.parametrize("number", [HUGE, JUST_PAST, "0", "-1", "00"])
 def test_ids_no_row_can_have_are_not_found(site, number):
     _, member = site.member()
     assert member.get(f"/collections/{number}").status_code == 404
@@ -46,3 +46,13 @@ def test_a_reply_to_a_comment_id_past_64_bits_is_refused(site):
     for parent in (HUGE, JUST_PAST):
         r = member.form(f"/papers/{paper.arxiv_id}/comments", {"body": "reply", "parent_id": parent}, page="/")
         assert r.status_code == 400
+
+
+def test_a_reply_whose_parent_is_not_a_row_id_is_refused_not_posted_top_level(site):
+    paper = site.paper()
+    _, member = site.member()
+    for parent in ("-1", "0", "abc", "1.5", "\u0663", HUGE):  # \u0663: an Arabic-Indic digit
+        r = member.form(f"/papers/{paper.arxiv_id}/comments", {"body": "reply", "parent_id": parent}, page="/")
+        assert r.status_code == 400, parent
+        assert "parent_id must be a comment" in r.text and "from 1 to" in r.text, parent
+    assert site.get_paper(paper.arxiv_id).num_comments == 0  # nothing was posted top-level
