@@ -104,14 +104,18 @@ def test_queued_mail_outlives_the_process_and_is_sent_once(fresh_engine, tmp_pat
         sink.stop()
 
 
-def _queue_one(engine, outbox: MailOutbox, to: str) -> None:
+def _message(to: str):
     from email.message import EmailMessage
 
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "paperboy@example.org", to, "hello"
     msg.set_content("queued")
+    return msg
+
+
+def _queue_one(engine, outbox: MailOutbox, to: str) -> None:
     with session_scope(engine) as db:
-        outbox.enqueue(db, msg, "test")
+        outbox.enqueue(db, _message(to), "test", to=to)
 
 
 def _rows(engine):
@@ -154,5 +158,26 @@ def test_a_leased_row_is_not_sent_twice_and_a_dead_deliverers_lease_runs_out(fre
         assert other.deliver_due().sent == 0
         assert _rows(fresh_engine) == [("sent", 1)]
         assert len(sink.wait_for("reader@example.org")) == 1
+    finally:
+        sink.stop()
+
+
+def test_mail_goes_only_to_the_stored_address_it_was_queued_for(fresh_engine):
+    from paperboy.mail.addresses import AddressError
+
+    sink = SMTPSink().start()
+    try:
+        outbox = MailOutbox(fresh_engine, SMTPSender(sink.url))
+        outbox.stop()
+        with session_scope(fresh_engine) as db, pytest.raises(AddressError, match="not the stored address"):
+            outbox.enqueue(db, _message("reader@example.org"), "test", to="other@example.org")
+        assert _rows(fresh_engine) == []
+        # A queued message whose To no longer names the stored address is never sent.
+        _queue_one(fresh_engine, outbox, "reader@example.org")
+        with session_scope(fresh_engine) as db:
+            db.execute(OutgoingMail.__table__.update().values(message=bytes(_message("victim@example.org"))))
+        assert outbox.deliver_due().failed == 1
+        assert _rows(fresh_engine) == [("failed", 1)]
+        assert sink.messages == []
     finally:
         sink.stop()
