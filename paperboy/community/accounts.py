@@ -194,4 +194,4 @@ def send_account_mail(app, db: Session, name: str, to: str, context: dict) -> No
     settings = app.state.settings
     ctx = {"site_name": settings.site_name, "base_url": settings.resolved_base_url, **context}
     msg = render_email(EMAIL_TEMPLATES, name, ctx, to=to, sender=settings.mail_from)
-    app.state.outbox.enqueue(db, msg, kind=name)
+    app.state.outbox.enqueue(db, msg, kind=name, to=to)

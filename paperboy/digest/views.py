@@ -69,7 +69,8 @@ def subscribe(request: Request, email: str = Form("")) -> HTMLResponse:
     mail_allowed = ratelimit.mail_allowed(request, sub.email)
     if res.needs_confirmation and mail_allowed:
         with unit_of_work(request) as db:
-            request.app.state.outbox.enqueue(db, services.confirmation_mail(settings, sub), kind="confirm")
+            request.app.state.outbox.enqueue(db, services.confirmation_mail(settings, sub), kind="confirm",
+                                             to=sub.email)
             db.commit()
     # The same answer whether the address was new, pending or already active.
     return _message(request, "Check your inbox",

@@ -1,13 +1,17 @@
 """Mail a request asks for is queued, never sent inside the request.
 
-``MailOutbox.enqueue(db, message, kind)`` adds the message to ``mail_outbox`` in the
-caller's transaction (so a request that fails sends nothing) and wakes the deliverer
+``MailOutbox.enqueue(db, message, kind, to=address)`` adds the message to ``mail_outbox``
+in the caller's transaction (so a request that fails sends nothing) and wakes the deliverer
 once that transaction commits. The deliverer is a daemon thread of the web process;
 ``paperboy worker`` drains the same table, so mail queued by a process that died is
 still sent. Rows are claimed with a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
 SQLite the claim's transaction holds the write lock), so several deliverers never send
 one row at the same time. Transient failures are retried with exponential backoff;
 permanent ones (5xx, a malformed recipient) and rows out of attempts end as ``failed``.
+
+The recipient is the stored address the caller passes (``to``), never one read back
+from the message's headers: a message whose To disagrees with it is refused when
+queued, and checked again before it is sent.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy import and_, event, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from paperboy.mail.addresses import sole_recipient
+from paperboy.mail.addresses import AddressError, sole_recipient
 from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
 from paperboy.mail.models import OutgoingMail
 from paperboy.store.db import write_tx
@@ -57,11 +61,14 @@ class MailOutbox:
 
     # --- queueing ------------------------------------------------------------------
 
-    def enqueue(self, db: Session, message: EmailMessage, kind: str) -> None:
-        """Queue ``message`` in ``db``'s transaction; it goes out once that commits."""
+    def enqueue(self, db: Session, message: EmailMessage, kind: str, *, to: str) -> None:
+        """Queue ``message`` for ``to`` (the address as stored) in ``db``'s transaction;
+        it goes out once that commits. Raises AddressError if the message's one To
+        address is not ``to``."""
+        _check_recipient(message, to)
         now = utcnow()
         db.execute(insert(OutgoingMail).values(
-            kind=kind, recipient=sole_recipient(message), message=bytes(message), state="pending",
+            kind=kind, recipient=to, message=bytes(message), state="pending",
             attempts=0, next_attempt_at=now, created_at=now))
         event.listen(db, "after_commit", self._committed, once=True)
 
@@ -134,12 +141,18 @@ class MailOutbox:
 
     def _deliver_one(self, row_id: int, lease: dt.datetime, counts: DeliveryCounts) -> None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(OutgoingMail.message, OutgoingMail.attempts)
+            row = conn.execute(select(OutgoingMail.message, OutgoingMail.attempts, OutgoingMail.recipient)
                                .where(OutgoingMail.id == row_id)).one()
         ours = and_(OutgoingMail.id == row_id, OutgoingMail.lease_until == lease)
         attempts = row.attempts + 1
         try:
-            self.sender.send(message_from_bytes(row.message, policy=policy.default))
+            message = message_from_bytes(row.message, policy=policy.default)
+            # The sender's envelope comes from the one To address; it must still be the
+            # stored one (a row written by hand or an older version is not trusted).
+            _check_recipient(message, row.recipient)
+            self.sender.send(message)
+        except AddressError as exc:
+            return self._finish(ours, counts, "failed", attempts, str(exc))
         except TransientMailError as exc:
             if attempts >= self.max_attempts:
                 return self._finish(ours, counts, "failed", attempts, str(exc))
@@ -166,3 +179,9 @@ class MailOutbox:
         else:
             counts.failed += 1
             log.warning("mail %s for good: %s", state, error)
+
+
+def _check_recipient(message: EmailMessage, to: str) -> None:
+    named = sole_recipient(message)
+    if named != to:
+        raise AddressError(f"refusing to send: To names {named!r}, not the stored address {to!r}")

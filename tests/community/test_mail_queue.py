@@ -102,3 +102,82 @@ def test_queued_mail_outlives_the_process_and_is_sent_once(fresh_engine, tmp_pat
             assert conn.execute(select(OutgoingMail.state, OutgoingMail.attempts)).all() == [("sent", 1)]
     finally:
         sink.stop()
+
+
+def _message(to: str):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "paperboy@example.org", to, "hello"
+    msg.set_content("queued")
+    return msg
+
+
+def _queue_one(engine, outbox: MailOutbox, to: str) -> None:
+    with session_scope(engine) as db:
+        outbox.enqueue(db, _message(to), "test", to=to)
+
+
+def _rows(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(OutgoingMail.state, OutgoingMail.attempts)).all()
+
+
+def test_a_transient_refusal_is_retried_later_and_then_sent_once(fresh_engine):
+    sink = SMTPSink(refuse_rate=1.0).start()  # every DATA answered 451 for now
+    try:
+        outbox = MailOutbox(fresh_engine, SMTPSender(sink.url), retry_base_seconds=3600)
+        outbox.stop()  # only the explicit passes below deliver
+        _queue_one(fresh_engine, outbox, "reader@example.org")
+        assert outbox.deliver_due().retried == 1
+        assert _rows(fresh_engine) == [("pending", 1)]
+        sink.refuse_rate = 0.0
+        assert outbox.deliver_due().sent == 0  # backing off: not due for an hour
+        with session_scope(fresh_engine) as db:  # the hour has passed
+            db.execute(OutgoingMail.__table__.update().values(next_attempt_at=OutgoingMail.created_at))
+        assert outbox.deliver_due().sent == 1
+        assert _rows(fresh_engine) == [("sent", 2)]
+        assert len(sink.wait_for("reader@example.org")) == 1
+    finally:
+        sink.stop()
+
+
+def test_a_leased_row_is_not_sent_twice_and_a_dead_deliverers_lease_runs_out(fresh_engine):
+    sink = SMTPSink().start()
+    try:
+        dead = MailOutbox(fresh_engine, SMTPSender(sink.url), lease_seconds=3600)
+        dead.stop()
+        _queue_one(fresh_engine, dead, "reader@example.org")
+        assert len(dead._claim(10)) == 1  # claimed, then the process is killed mid-send
+        other = MailOutbox(fresh_engine, SMTPSender(sink.url))
+        other.stop()
+        assert other.deliver_due().sent == 0  # the lease still holds: never sent twice at once
+        with session_scope(fresh_engine) as db:  # the hour-long lease has run out
+            db.execute(OutgoingMail.__table__.update().values(lease_until=OutgoingMail.created_at))
+        assert other.deliver_due().sent == 1  # nothing the dead deliverer claimed is lost
+        assert other.deliver_due().sent == 0
+        assert _rows(fresh_engine) == [("sent", 1)]
+        assert len(sink.wait_for("reader@example.org")) == 1
+    finally:
+        sink.stop()
+
+
+def test_mail_goes_only_to_the_stored_address_it_was_queued_for(fresh_engine):
+    from paperboy.mail.addresses import AddressError
+
+    sink = SMTPSink().start()
+    try:
+        outbox = MailOutbox(fresh_engine, SMTPSender(sink.url))
+        outbox.stop()
+        with session_scope(fresh_engine) as db, pytest.raises(AddressError, match="not the stored address"):
+            outbox.enqueue(db, _message("reader@example.org"), "test", to="other@example.org")
+        assert _rows(fresh_engine) == []
+        # A queued message whose To no longer names the stored address is never sent.
+        _queue_one(fresh_engine, outbox, "reader@example.org")
+        with session_scope(fresh_engine) as db:
+            db.execute(OutgoingMail.__table__.update().values(message=bytes(_message("victim@example.org"))))
+        assert outbox.deliver_due().failed == 1
+        assert _rows(fresh_engine) == [("failed", 1)]
+        assert sink.messages == []
+    finally:
+        sink.stop()
