@@ -182,6 +182,15 @@ class Settings(BaseSettings):
         return key
 
 
+def settings_markdown() -> str:
+    """The table of every setting in docs/settings.md (a test keeps the two equal)."""
+    rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = "$XDG_DATA_HOME/paperboy (~/.local/share/paperboy)" if name == "data_dir" else field.default
+        rows.append(f"| `PAPERBOY_{name.upper()}` | `{default}` | {field.description} |")
+    return "\n".join(rows)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning pydantic's errors into one readable ConfigError."""
     try:

@@ -46,10 +46,8 @@ def run_ingest(w: Worker) -> str:
     cats = w.settings.categories.split()
     if not cats:
         return "skipped: no categories configured (PAPERBOY_CATEGORIES)"
-    try:
-        from paperboy.ingest.arxiv_api import ingest_recent
-    except ImportError:
-        return "skipped: paperboy.ingest.arxiv_api is not available"
+    # Imported here: a worker that runs no ingest never loads the sources.
+    from paperboy.ingest.arxiv_api import ingest_recent
     with w.engine.connect() as conn:
         last = conn.scalar(
             select(J.c.started_at).where(J.c.name == "ingest", J.c.state == "done").order_by(J.c.started_at.desc()).limit(1)
@@ -60,10 +58,8 @@ def run_ingest(w: Worker) -> str:
 
 
 def run_index(w: Worker) -> str:
-    try:
-        from paperboy.index.jobs import refresh_index
-    except ImportError:
-        return "skipped: paperboy.index.jobs is not available"
+    # Imported here: it loads the embedder's heavy dependencies (torch).
+    from paperboy.index.jobs import refresh_index
     return f"index refreshed: {refresh_index(w.settings, w.engine, progress=False)}"
 
 

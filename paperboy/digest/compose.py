@@ -26,6 +26,7 @@ from paperboy.config import Settings
 from paperboy.digest.schedule import Period
 from paperboy.digest.tokens import links
 from paperboy.mail.render import render_email
+from paperboy.rank.trending import trending
 from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
@@ -56,14 +57,6 @@ class SubView:
         )
 
 
-def _trending_ranker():
-    try:
-        from paperboy.rank.trending import trending
-    except ImportError:  # the rank stage has not landed: fall back to votes in the window
-        return None
-    return trending
-
-
 class Composer:
     def __init__(self, conn: Connection, settings: Settings, search=None) -> None:
         """``search``: a search service, or a function making one (called at the first alert)."""
@@ -92,13 +85,9 @@ class Composer:
         """Top ``n`` trending at the end of the period, topped up with the period's most voted."""
 
         def compute() -> list[int]:
-            ids: list[int] = []
-            ranker = _trending_ranker()
-            if ranker is not None:
-                end = dt.datetime.combine(period.last_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-                got, _scores = ranker(self.conn, now=end, limit=n,
-                                      half_life_hours=self.settings.trending_half_life_hours)
-                ids = list(got)[:n]
+            end = dt.datetime.combine(period.last_day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+            got, _scores = trending(self.conn, now=end, limit=n, half_life_hours=self.settings.trending_half_life_hours)
+            ids = list(got)[:n]
             if len(ids) < n:
                 seen = set(ids)
                 ids += [i for i in self._by_votes(period, n + len(ids)) if i not in seen][: n - len(ids)]

@@ -30,28 +30,29 @@ _SQLITE_BEGIN = "paperboy_sqlite_begin"
 SQLITE_BUSY_MS = 10_000
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = SQLITE_BUSY_MS) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets readers run while one writer writes; NORMAL is durable across
     # process crashes (kill -9), which is what we promise.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine with the right pragmas and pool for the URL's backend."""
+def make_engine(url: str, *, sqlite_busy_ms: int = SQLITE_BUSY_MS, **kwargs) -> Engine:
+    """An engine with the right pragmas and pool for the URL's backend (``sqlite_busy_ms``:
+    how long a SQLite connection waits for a lock)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_MS / 1000}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": sqlite_busy_ms / 1000}, **kwargs
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", lambda conn, record: _sqlite_pragmas(conn, record, sqlite_busy_ms))
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so
         # SAVEPOINTs and read-modify-write sequences behave as on PostgreSQL.
         @event.listens_for(engine, "begin")

@@ -185,3 +185,44 @@ def test_a_burst_of_wrong_sign_ins_leaves_the_site_answering(small_pool_site):
         counted = conn.scalar(select(func.sum(RateLimit.count)).where(RateLimit.key.like("signin_fail_email:%")))
         assert conn.scalar(select(User.email).where(User.id == user.id)) == user.email
     assert counted == 30
+
+
+def test_a_write_that_finds_the_database_busy_is_retried_then_answered_503(tmp_path):
+    """SQLite: while another process holds the write lock past every retry, a member's
+    write answers 503 with Retry-After (never a 500, never an acknowledged loss); once
+    the lock is let go within the retries, the same write is stored."""
+    import sqlite3
+    import threading
+    import time
+
+    from paperboy.store.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    engine = make_engine(url, sqlite_busy_ms=100)
+    upgrade(engine)
+    site = Site(create_app(make_settings(tmp_path), engine), engine)
+    user = site.user()
+    client = site.client()
+    client.sign_in(user.email)
+
+    def hold_lock(seconds: float, held: threading.Event) -> None:
+        other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        held.set()
+        time.sleep(seconds)
+        other.execute("ROLLBACK")
+        other.close()
+
+    for seconds, expected in ((5.0, 503), (0.3, 303)):
+        held = threading.Event()
+        holder = threading.Thread(target=hold_lock, args=(seconds, held))
+        holder.start()
+        held.wait()
+        r = client.form("/follows", {"kind": "category", "target": f"cs.B{seconds}"}, page="/")
+        holder.join()
+        assert r.status_code == expected, r.text[-300:]
+        if expected == 503:
+            assert r.headers["retry-after"] == "1" and "busy" in r.text
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(Follow.target))) == {"cs.B0.3"}
+    engine.dispose()
