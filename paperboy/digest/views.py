@@ -7,7 +7,7 @@ it is exempt from CSRF by design; it only ever turns digests off.
 
 from __future__ import annotations
 
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -137,6 +137,14 @@ def _settings_sub(db, request: Request, signed: str) -> Subscription | None:
     return services.by_signed(db, request.app.state.settings, "settings", signed)
 
 
+def next_digest_label(due, timezone: str) -> str:
+    """When the next digest goes out, in the subscriber's time zone (and UTC beside it),
+    e.g. "Friday 4 December 2026, 07:00 (Europe/Paris; 06:00 UTC)"."""
+    local = due.astimezone(ZoneInfo(timezone))
+    label = f"{local:%A} {local.day} {local:%B %Y}, {local:%H:%M}"
+    return f"{label} UTC" if timezone == "UTC" else f"{label} ({timezone}; {due:%H:%M} UTC)"
+
+
 def _settings_page(request: Request, sub: Subscription, signed: str, **extra) -> HTMLResponse:
     global _TIMEZONES
     if not _TIMEZONES:
@@ -148,7 +156,7 @@ def _settings_page(request: Request, sub: Subscription, signed: str, **extra) ->
         "base": f"/subscriptions/{signed}",
         "weekdays": WEEKDAYS,
         "timezones": _TIMEZONES,
-        "next_label": f"{period.key}, {due:%Y-%m-%d %H:%M} UTC",
+        "next_label": next_digest_label(due, sub.timezone),
         "unsubscribe_url": links(settings, sub.token)["unsubscribe"],
         "error": None,
         "saved": False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from markupsafe import Markup
 from sqlalchemy import select
@@ -84,8 +85,25 @@ def paper_links(p: Paper) -> list[tuple[str, str]]:
         kind = link.get("kind")
         if url and url not in seen and kind in ("code", "project"):
             seen.add(url)
-            links.append(("Code" if kind == "code" else "Project page", url))
+            links.append((link_label(url, kind), url))
     return links
+
+
+# What a Hugging Face address holds, by its first path segment.
+_HF_KINDS = {"datasets": "Dataset", "spaces": "Space", "papers": "Hugging Face page", "docs": "Project page"}
+
+
+def link_label(url: str, kind: str) -> str:
+    """A link's label by what it points at: Code (a repository), Model, Dataset or Space
+    (Hugging Face), else Project page."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.")
+    if host in ("huggingface.co", "hf.co"):
+        segments = [s for s in parts.path.split("/") if s]
+        if not segments:
+            return "Project page"
+        return _HF_KINDS.get(segments[0], "Model")
+    return "Code" if kind == "code" else "Project page"
 
 
 def build_cards(db: Session, papers: list[Paper], user: User | None = None) -> list[Card]:

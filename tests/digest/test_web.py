@@ -321,3 +321,13 @@ def test_the_smtp_sender_delivers_only_to_the_one_to_address(smtp_server):
             sender.send(bad)
     smtp_server.wait_for("reader@example.org")
     assert [rcpts for _, rcpts in smtp_server.envelopes] == [["reader@example.org"]]
+
+
+def test_the_next_digest_is_named_once_in_the_subscribers_time_zone():
+    import datetime as dt
+
+    from paperboy.digest.views import next_digest_label
+
+    due = dt.datetime(2026, 12, 4, 6, 0, tzinfo=dt.UTC)
+    assert next_digest_label(due, "UTC") == "Friday 4 December 2026, 06:00 UTC"
+    assert next_digest_label(due, "Europe/Paris") == "Friday 4 December 2026, 07:00 (Europe/Paris; 06:00 UTC)"

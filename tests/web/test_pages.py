@@ -267,3 +267,13 @@ def test_head_is_answered_like_get(client, path):
     assert head.content == b""
     assert head.headers["content-type"] == get.headers["content-type"]
     assert int(head.headers["content-length"]) == len(get.content)
+
+
+def test_links_are_labelled_by_what_they_point_at():
+    from paperboy.web.cards import link_label
+
+    assert link_label("https://github.com/acme/guidance", "code") == "Code"
+    assert link_label("https://huggingface.co/acme/guidance-7b", "code") == "Model"
+    assert link_label("https://huggingface.co/datasets/acme/prompts", "code") == "Dataset"
+    assert link_label("https://huggingface.co/spaces/acme/demo", "code") == "Space"
+    assert link_label("https://acme.github.io/guidance/", "project") == "Project page"
