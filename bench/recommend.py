@@ -3,7 +3,8 @@
     PYTHONPATH=. .venv/bin/python bench/recommend.py            # everything (see docs/recommend.md)
     PYTHONPATH=. .venv/bin/python bench/recommend.py --embed-only
 
-Work in progress.
+Protocol, results and what was tried: docs/recommend.md. Expensive intermediate results
+(embeddings, tf-idf, per-event results) are cached under ~/.cache/paperboy-bench/.
 """
 
 from __future__ import annotations
