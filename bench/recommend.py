@@ -375,7 +375,7 @@ def tune_ranker(f: Features, events: list[Event], authors: bool, base=None):
 
     best_w, best = base or pr.Weights(), -1.0
     for k in (1, 3, 5):
-        w0 = replace(best_w, knn_k=k)
+        w0 = replace(best_w, knn_k=k, words_knn=max(best_w.words_knn, 0.25))
         raw = [ranker_parts(f, e, authors, w0) for e in events]
         jit = [jitter(e) for e in events]
 
@@ -385,10 +385,10 @@ def tune_ranker(f: Features, events: list[Event], authors: bool, base=None):
             return macro(res)[0]
 
         w, cur = w0, value(w0)
-        names = ["knn", "centroid", "linear", "words", "category"] + (["follow"] if authors else [])
+        names = ["knn", "centroid", "linear", "words", "words_knn", "category"] + (["follow"] if authors else [])
         for _ in range(2):
             for name in names:
-                for v in (0.0, 0.25, 0.5, 1.0, 2.0) if name != "follow" else (0.5, 1.0, 2.0, 3.0, 5.0):
+                for v in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0) if name != "follow" else (0.5, 1.0, 2.0, 3.0, 5.0):
                     cand = replace(w, **{name: v})
                     val = value(cand)
                     if val > cur + 1e-6:

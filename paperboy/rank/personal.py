@@ -13,6 +13,7 @@ the candidate set (so the weights mean the same for a day of 200 or 2,000 papers
                 from the liked papers against the background of recent papers; it
                 needs no per-member optimisation, so it refits instantly and in bulk;
 * ``words``     cosine of the paper's tf-idf to the liked papers' mean tf-idf;
+* ``words_knn`` mean tf-idf cosine to its ``knn_k`` nearest liked papers;
 * ``category``  the share of liked papers in the paper's categories (plus followed
                 categories);
 * ``negative``  minus the cosine to the nearest "not interested" paper;
@@ -33,21 +34,23 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-PARTS = ("knn", "centroid", "linear", "words", "category", "negative")
+PARTS = ("knn", "centroid", "linear", "words", "words_knn", "category", "negative")
 
 
 @dataclass(frozen=True)
 class Weights:
-    """Weights of the standardised parts (tuned on the bench's even split)."""
+    """Weights of the standardised parts: the content-only weights tuned on the bench's
+    even split (docs/recommend.md), with the follow weight tuned there too."""
 
-    knn: float = 1.0
-    centroid: float = 0.5
-    linear: float = 0.5
+    knn: float = 0.25
+    centroid: float = 1.0
+    linear: float = 0.25
     words: float = 0.5
+    words_knn: float = 0.25
     category: float = 0.25
     negative: float = 0.5
-    follow: float = 3.0
-    knn_k: int = 3
+    follow: float = 5.0
+    knn_k: int = 5
     # the linear part is used once there are this many liked papers (fewer: too noisy)
     linear_min_positives: int = 3
 
@@ -113,6 +116,7 @@ class Model:
     centroid: np.ndarray | None
     direction: np.ndarray | None  # linear part's weight vector
     term_centroid: np.ndarray | None  # dense (V,) mean tf-idf of liked papers
+    terms: sparse.csr_matrix | None  # the liked papers' tf-idf rows
     category_share: dict[str, float]
     negatives: np.ndarray | None
     follows: frozenset[str]
@@ -151,7 +155,7 @@ def fit(profile: Profile, background: Background | None = None, weights: Weights
     if profile.negatives is not None and len(profile.negatives):
         neg = np.asarray(profile.negatives, dtype=np.float32)
     return Model(pos, list(profile.positive_ids), list(profile.positive_titles), centroid, direction,
-                 term_centroid, share, neg, frozenset(profile.follows))
+                 term_centroid, profile.positive_terms, share, neg, frozenset(profile.follows))
 
 
 def parts(model: Model, cands: Candidates, weights: Weights = Weights()) -> dict[str, np.ndarray]:
@@ -167,6 +171,10 @@ def parts(model: Model, cands: Candidates, weights: Weights = Weights()) -> dict
         out["linear"] = v @ model.direction
     if model.term_centroid is not None and cands.terms is not None:
         out["words"] = np.asarray(cands.terms @ model.term_centroid).ravel()
+        if weights.words_knn:
+            tsims = (cands.terms @ model.terms.T).toarray()
+            k = min(weights.knn_k, tsims.shape[1])
+            out["words_knn"] = np.sort(tsims, axis=1)[:, -k:].mean(axis=1)
     if model.category_share and cands.categories:
         out["category"] = np.array([max((model.category_share.get(c, 0.0) for c in cats), default=0.0)
                                     for cats in cands.categories], dtype=np.float32)
@@ -258,8 +266,8 @@ def bulk_scores(liked: sparse.csr_matrix, pool_vectors: np.ndarray, new_vectors:
     new = np.asarray(new_vectors, dtype=np.float32)
     sims = np.asarray(pool_vectors, dtype=np.float32) @ new.T  # (pool, n): each pair once
     words = None
-    if pool_terms is not None and new_terms is not None and weights.words:
-        words = (pool_terms @ new_terms.T).toarray().astype(np.float32)
+    if pool_terms is not None and new_terms is not None and (weights.words or weights.words_knn):
+        words = (pool_terms @ new_terms.T).toarray().astype(np.float32)  # (pool, n)
     n_members, n_new = liked.shape[0], new.shape[0]
     top = min(top, n_new)
     out_ids = np.zeros((n_members, top), dtype=np.int32)
@@ -270,16 +278,19 @@ def bulk_scores(liked: sparse.csr_matrix, pool_vectors: np.ndarray, new_vectors:
         total = np.zeros((rows.shape[0], n_new), dtype=np.float32)
         mean_sim = (rows @ sims) / denom
         total += weights.centroid * _row_standardise(mean_sim)
-        if weights.knn:
+        nearest = [(weights.knn, sims)] + ([(weights.words_knn, words)] if words is not None else [])
+        for w, table in nearest:
+            if not w:
+                continue
             knn = np.zeros_like(mean_sim)
             for r in range(rows.shape[0]):
                 idx = rows.indices[rows.indptr[r]:rows.indptr[r + 1]]
                 if len(idx):
-                    s = sims[idx]
+                    s = table[idx]
                     k = min(weights.knn_k, len(idx))
                     knn[r] = np.partition(s, len(idx) - k, axis=0)[-k:].mean(axis=0) if k < len(idx) else s.mean(axis=0)
-            total += weights.knn * _row_standardise(knn)
-        if words is not None:
+            total += w * _row_standardise(knn)
+        if words is not None and weights.words:
             total += weights.words * _row_standardise((rows @ words) / denom)
         if background is not None and weights.linear:
             mean_vec = (rows @ pool_vectors) / denom - background.mean

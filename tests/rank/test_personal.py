@@ -43,7 +43,7 @@ def test_two_interests_are_both_served_by_the_nearest_neighbour_part(rng):
     mixture = unit(np.tile(np.eye(16, dtype=np.float32)[0] + np.eye(16, dtype=np.float32)[1] + np.eye(16, dtype=np.float32)[2], (2, 1)))
     cands = pr.Candidates(ids=[1, 2, 3, 4], vectors=np.vstack([topic(rng, 0, 1, noise=0.05),
                                                                topic(rng, 1, 1, noise=0.05), mixture]))
-    w = pr.Weights(knn=1.0, centroid=0.0, linear=0.0, words=0.0, category=0.0)
+    w = pr.Weights(knn=1.0, centroid=0.0, linear=0.0, words=0.0, category=0.0, knn_k=1)
     ids, _ = pr.score(pr.fit(pr.Profile(positives=liked)), cands, w)
     assert set(ids[:2]) == {1, 2}
 
