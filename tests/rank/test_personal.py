@@ -1,0 +1,134 @@
+"""The personal ranker on synthetic data where the right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from paperboy.rank import personal as pr
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def topic(rng: np.random.Generator, axis: int, n: int, dim: int = 16, noise: float = 0.2) -> np.ndarray:
+    """n vectors around basis direction ``axis``."""
+    base = np.zeros(dim, dtype=np.float32)
+    base[axis] = 1.0
+    return unit(base + noise * rng.standard_normal((n, dim)))
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(7)
+
+
+def test_papers_on_the_liked_topic_rank_first(rng):
+    liked = topic(rng, 0, 5)
+    cands = pr.Candidates(ids=list(range(100, 120)),
+                          vectors=np.vstack([topic(rng, 3, 15), topic(rng, 0, 5)]))
+    background = pr.Background.fit(np.vstack([topic(rng, a, 40) for a in range(8)]))
+    model = pr.fit(pr.Profile(positives=liked, positive_ids=[1, 2, 3, 4, 5]), background)
+    ids, scores = pr.score(model, cands)
+    assert set(ids[:5]) == {115, 116, 117, 118, 119}
+    assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_two_interests_are_both_served_by_the_nearest_neighbour_part(rng):
+    # liked: topics 0 and 1; the centroid lies between them, near the 0+1 mixture papers
+    liked = np.vstack([topic(rng, 0, 3, noise=0.05), topic(rng, 1, 3, noise=0.05)])
+    mixture = unit(np.tile(np.eye(16, dtype=np.float32)[0] + np.eye(16, dtype=np.float32)[1] + np.eye(16, dtype=np.float32)[2], (2, 1)))
+    cands = pr.Candidates(ids=[1, 2, 3, 4], vectors=np.vstack([topic(rng, 0, 1, noise=0.05),
+                                                               topic(rng, 1, 1, noise=0.05), mixture]))
+    w = pr.Weights(knn=1.0, centroid=0.0, linear=0.0, words=0.0, category=0.0, knn_k=1)
+    ids, _ = pr.score(pr.fit(pr.Profile(positives=liked)), cands, w)
+    assert set(ids[:2]) == {1, 2}
+
+
+def test_not_interested_pushes_similar_papers_down(rng):
+    liked = topic(rng, 0, 4)
+    disliked_kind = topic(rng, 0, 1, noise=0.05) + 0.0
+    disliked_kind[0, 5] += 0.8
+    disliked_kind = unit(disliked_kind)
+    near_dislike = unit(disliked_kind + 0.01 * rng.standard_normal((1, 16)))
+    plain = topic(rng, 0, 1, noise=0.05)
+    cands = pr.Candidates(ids=[10, 11, 12], vectors=np.vstack([near_dislike, plain, topic(rng, 4, 1)]))
+    w = pr.Weights(negative=5.0)
+    without = pr.score(pr.fit(pr.Profile(positives=liked)), cands, w)[0]
+    with_neg = pr.score(pr.fit(pr.Profile(positives=liked, negatives=disliked_kind)), cands, w)[0]
+    assert with_neg.index(10) > with_neg.index(11)
+    assert with_neg.index(10) >= without.index(10)
+
+
+def test_followed_author_and_category_cold_start(rng):
+    cands = pr.Candidates(ids=[1, 2, 3], vectors=topic(rng, 2, 3),
+                          categories=[["cs.CV"], ["math.OC"], ["cs.CL"]],
+                          authors=[["ada lovelace"], ["alan turing"], ["grace hopper"]])
+    # no liked papers at all: follows and followed categories decide
+    model = pr.fit(pr.Profile(positives=np.zeros((0, 16), np.float32), follows=frozenset({"grace hopper"}),
+                              followed_categories=frozenset({"math.OC"})))
+    ids, _ = pr.score(model, cands)
+    assert ids[:2] == [3, 2]
+    assert "grace hopper (followed)" in pr.why(model, cands, 3)
+    assert "math.OC" in pr.why(model, cands, 2)
+
+
+def test_already_seen_and_liked_papers_are_never_recommended(rng):
+    liked = topic(rng, 0, 2)
+    cands = pr.Candidates(ids=[1, 2, 3, 4], vectors=np.vstack([liked, topic(rng, 0, 2)]))
+    model = pr.fit(pr.Profile(positives=liked, positive_ids=[1, 2]))
+    ids, scores = pr.score(model, cands, exclude={3})
+    assert ids == [4] and len(scores) == 1
+
+
+def test_why_names_the_nearest_liked_paper_and_the_shared_words(rng):
+    liked = np.vstack([topic(rng, 0, 1, noise=0.01), topic(rng, 1, 1, noise=0.01)])
+    vocab = ["fair", "division", "graph", "robot"]
+    liked_terms = sparse.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 0]], np.float32))
+    cand_terms = sparse.csr_matrix(np.array([[0.6, 0.8, 0, 0], [0, 0, 0, 1]], np.float32))
+    cands = pr.Candidates(ids=[7, 8], vectors=np.vstack([topic(rng, 1, 1, noise=0.01), topic(rng, 5, 1)]),
+                          terms=cand_terms)
+    model = pr.fit(pr.Profile(positives=liked, positive_ids=[100, 200],
+                              positive_titles=["Envy-free cake cutting", "Graph coloring"],
+                              positive_terms=liked_terms))
+    line = pr.why(model, cands, 7, vocabulary=vocab)
+    assert "Graph coloring" in line
+    assert "words: division, fair" in line
+    assert "robot" not in pr.why(model, cands, 8, vocabulary=vocab)
+
+
+def test_linear_part_needs_enough_positives(rng):
+    background = pr.Background.fit(np.vstack([topic(rng, a, 30) for a in range(4)]))
+    assert pr.fit(pr.Profile(positives=topic(rng, 0, 2)), background).direction is None
+    assert pr.fit(pr.Profile(positives=topic(rng, 0, 3)), background).direction is not None
+
+
+def test_mismatched_candidates_are_refused(rng):
+    model = pr.fit(pr.Profile(positives=topic(rng, 0, 2)))
+    with pytest.raises(ValueError, match="3 candidate ids but 2 vectors"):
+        pr.score(model, pr.Candidates(ids=[1, 2, 3], vectors=topic(rng, 0, 2)))
+    with pytest.raises(ValueError, match="at least 2 vectors"):
+        pr.Background.fit(topic(rng, 0, 1))
+
+
+def test_bulk_scores_agree_with_one_member_at_a_time(rng):
+    pool = np.vstack([topic(rng, a, 10) for a in range(6)])
+    new = np.vstack([topic(rng, a, 5) for a in range(6)])
+    pool_terms = sparse.random(60, 50, density=0.2, format="csr", dtype=np.float32, random_state=1)
+    new_terms = sparse.random(30, 50, density=0.2, format="csr", dtype=np.float32, random_state=2)
+    background = pr.Background.fit(pool)
+    members = [[0, 1, 2, 3], [12, 25, 40], [55], [5, 15, 25, 35, 45]]
+    liked = sparse.lil_matrix((len(members), len(pool)), dtype=np.float32)
+    for m, idx in enumerate(members):
+        liked[m, idx] = 1.0
+    w = pr.Weights(category=0.0, negative=0.0)
+    ids, scores = pr.bulk_scores(liked.tocsr(), pool, new, pool_terms=pool_terms, new_terms=new_terms,
+                                 background=background, weights=w, top=10, chunk=3)
+    for m, idx in enumerate(members):
+        model = pr.fit(pr.Profile(positives=pool[idx], positive_terms=pool_terms[idx]), background, w)
+        one_ids, one_scores = pr.score(model, pr.Candidates(ids=list(range(30)), vectors=new, terms=new_terms), w)
+        assert list(ids[m]) == one_ids[:10]
+        np.testing.assert_allclose(scores[m], one_scores[:10], rtol=1e-3, atol=1e-3)
