@@ -4,9 +4,12 @@ completes. (bench/storm.py runs the same storm bigger and prints its figures.)""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.storm import run_storm
 
 
+@pytest.mark.slow
 def test_a_storm_of_member_and_anonymous_traffic_during_an_import(fresh_url, tmp_path, shared_data):
     result = run_storm(fresh_url, tmp_path / "storm", clients=50, rounds=3, records=4000)
     print(result.summary())

@@ -1,13 +1,15 @@
 """A storm of mixed traffic against a real Paperboy server while a snapshot import runs.
 
 Used by tests/reliability/test_storm.py (small and bounded) and bench/storm.py (as big
-as asked). Members vote, follow, create, rename and delete collections and comment;
+as asked). Members vote and vote back, follow and unfollow, create, fill, rename and
+delete collections and comment;
 anonymous clients fail sign-ins, sign up and subscribe; others read pages whose latency
 is recorded. Every write the server acknowledged is then looked for in the database.
 
 Each member acts sequentially on objects of their own, so the expected end state of
-every acknowledged write is unambiguous (the last vote answer says voted or not; a
-renamed collection has its last acknowledged name; a deleted one is gone).
+every acknowledged write is unambiguous (the last vote answer says voted or not, the
+last acknowledged follow or unfollow holds; a renamed collection has its last
+acknowledged name and the paper added to it; a deleted one is gone).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import orjson
 from sqlalchemy import func, select
 
 from paperboy.community import accounts
-from paperboy.community.models import Collection, Comment
+from paperboy.community.models import Collection, CollectionItem, Comment
 from paperboy.store.db import make_engine, session_scope
 from paperboy.store.models import Follow, Paper, User, Vote
 
@@ -151,8 +153,9 @@ class Client:
 @dataclass
 class Expected:
     votes: dict = field(default_factory=dict)  # (email, arxiv_id) -> voted
-    follows: set = field(default_factory=set)  # (email, target)
+    follows: dict = field(default_factory=dict)  # (email, target) -> following
     collections: dict = field(default_factory=dict)  # id -> name, or None when deleted
+    items: set = field(default_factory=set)  # (collection id, arxiv id) saved
     comments: set = field(default_factory=set)  # body
     signups: set = field(default_factory=set)  # email
 
@@ -166,24 +169,44 @@ async def _signed_in(base, result, email) -> Client:
     return c
 
 
+async def _vote(c, expected, email, paper) -> None:
+    r = await c.request("POST", f"/papers/{paper}/vote", json=True)
+    if r.status_code == 200:
+        expected.votes[(email, paper)] = r.json()["voted"]
+
+
+async def _follow(c, expected, email, target, action) -> None:
+    data = {"kind": "category", "target": target, "action": action}
+    if (await c.request("POST", "/follows", data)).status_code == 303:
+        expected.follows[(email, target)] = action == "follow"
+
+
+async def _collection(c, expected, paper, i, j) -> None:
+    r = await c.request("POST", "/collections", {"name": f"storm {i}-{j}"}, json=True)
+    if r.status_code != 200:
+        return
+    cid = r.json()["id"]
+    expected.collections[cid] = f"storm {i}-{j}"
+    if (await c.request("POST", f"/collections/{cid}/add", {"arxiv_id": paper})).status_code == 303:
+        expected.items.add((cid, paper))
+    if (await c.request("POST", f"/collections/{cid}/edit", {"name": f"renamed {i}-{j}"})).status_code == 303:
+        expected.collections[cid] = f"renamed {i}-{j}"
+    if j % 2 and (await c.request("POST", f"/collections/{cid}/delete")).status_code == 303:
+        expected.collections[cid] = None
+
+
 async def _member(c, result, expected, email, papers, i, rounds):
     mine = papers[(i * 3) % len(papers):(i * 3) % len(papers) + 3] or papers[:3]
     for j in range(rounds):
         paper = mine[j % len(mine)]
-        r = await c.request("POST", f"/papers/{paper}/vote", json=True)
-        if r.status_code == 200:
-            expected.votes[(email, paper)] = r.json()["voted"]
+        await _vote(c, expected, email, paper)
+        if j % 2:  # a toggle back: the last acknowledged answer is the state to find
+            await _vote(c, expected, email, paper)
         target = f"cs.S{i}x{j}"
-        if (await c.request("POST", "/follows", {"kind": "category", "target": target})).status_code == 303:
-            expected.follows.add((email, target))
-        r = await c.request("POST", "/collections", {"name": f"storm {i}-{j}"}, json=True)
-        if r.status_code == 200:
-            cid = r.json()["id"]
-            expected.collections[cid] = f"storm {i}-{j}"
-            if (await c.request("POST", f"/collections/{cid}/edit", {"name": f"renamed {i}-{j}"})).status_code == 303:
-                expected.collections[cid] = f"renamed {i}-{j}"
-            if j % 2 and (await c.request("POST", f"/collections/{cid}/delete")).status_code == 303:
-                expected.collections[cid] = None
+        await _follow(c, expected, email, target, "follow")
+        if j % 2:
+            await _follow(c, expected, email, target, "unfollow")
+        await _collection(c, expected, paper, i, j)
         body = f"storm comment {i}-{j} $x^{j}$"
         if (await c.request("POST", f"/papers/{paper}/comments", {"body": body})).status_code == 303:
             expected.comments.add(body)
@@ -234,15 +257,20 @@ def verify(url: str, expected: Expected, result: StormResult) -> None:
         votes = set(conn.execute(select(Vote.user_id, Paper.arxiv_id).join(Paper, Paper.id == Vote.paper_id)).all())
         follows = set(conn.execute(select(Follow.user_id, Follow.target)).all())
         names = dict(conn.execute(select(Collection.id, Collection.name)).all())
+        items = set(conn.execute(select(CollectionItem.collection_id, Paper.arxiv_id)
+                                 .join(Paper, Paper.id == CollectionItem.paper_id)).all())
         bodies = set(conn.scalars(select(Comment.body)))
     engine.dispose()
     checks: list[tuple[bool, str]] = []
     for (email, paper), voted in expected.votes.items():
         checks.append((((users[email], paper) in votes) == voted, f"vote {email} {paper} voted={voted}"))
-    for email, target in expected.follows:
-        checks.append(((users[email], target) in follows, f"follow {email} {target}"))
+    for (email, target), following in expected.follows.items():
+        checks.append((((users[email], target) in follows) == following, f"follow {email} {target} following={following}"))
     for cid, name in expected.collections.items():
         checks.append((names.get(cid) == name, f"collection {cid} {name!r} (stored {names.get(cid)!r})"))
+    for cid, paper in expected.items:
+        if expected.collections.get(cid) is not None:  # a deleted collection takes its items with it
+            checks.append(((cid, paper) in items, f"collection {cid} holds {paper}"))
     for body in expected.comments:
         checks.append((body in bodies, f"comment {body!r}"))
     for email in expected.signups:
