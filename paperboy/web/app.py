@@ -9,7 +9,10 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings, get_settings
+from paperboy.mail.outbox import MailOutbox
 from paperboy.store.db import get_engine, session_factory
+from paperboy.web import deps, openapi
+from paperboy.web.headers import SecurityHeadersMiddleware
 
 STATIC = Path(__file__).with_name("static")
 
@@ -20,12 +23,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from paperboy.community import views as community_views
     from paperboy.digest import views as digest_views
     from paperboy.index.service import get_search_service
-    from paperboy.mail.outbox import MailOutbox
     from paperboy.mail.senders import get_mail_sender
-    from paperboy.web import api, deps, errors, feeds, openapi, pages
+    from paperboy.web import api, errors, feeds, pages
     from paperboy.web.cache import PageCache, PageCacheMiddleware
     from paperboy.web.head import HeadAsGetMiddleware
-    from paperboy.web.headers import SecurityHeadersMiddleware
     from paperboy.web.templating import make_templates
 
     settings = settings or get_settings()
