@@ -19,8 +19,9 @@ def _register_stages() -> None:
     from paperboy.community import cli as community_cli
     from paperboy.digest import cli as digest_cli
     from paperboy.index import cli as index_cli
+    from paperboy.worker import cli as worker_cli
 
-    for stage in (index_cli, community_cli, digest_cli):
+    for stage in (index_cli, community_cli, digest_cli, worker_cli):
         stage.register(app)
 
 
@@ -88,8 +89,8 @@ def serve(
     import uvicorn
 
     if s.serve_worker:
-        from paperboy.jobs import start_in_process
         from paperboy.mail.senders import get_mail_sender
+        from paperboy.worker.jobs import start_in_process
 
         start_in_process(s, engine, get_mail_sender(s))
         clitools.console.print("worker schedule and indexer running in this process "

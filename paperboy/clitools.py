@@ -17,6 +17,8 @@ from rich.progress import (
 from sqlalchemy.engine import Engine
 
 from paperboy.config import ConfigError, Settings, get_settings
+from paperboy.mail.interfaces import MailSender
+from paperboy.mail.senders import get_mail_sender
 
 console = Console(stderr=True)
 out = Console()
@@ -76,3 +78,18 @@ def handled_errors():
         raise fail(str(exc)) from None
     except OperationalError as exc:
         raise fail(f"database error: {exc.orig}") from None
+
+
+def mail_sender(settings: Settings) -> MailSender:
+    """The configured mail sender, saying so when mail is printed or dropped, not sent."""
+    try:
+        sender = get_mail_sender(settings)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    if sender.name == "console":
+        console.print(
+            "[yellow]note:[/] no SMTP server configured (PAPERBOY_SMTP_URL): mail is printed to the console, not sent"
+        )
+    elif sender.name == "null":
+        console.print("[yellow]note:[/] PAPERBOY_MAIL_BACKEND=null: mail is dropped")
+    return sender

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from paperboy.digest.models import Job
 from paperboy.store.db import make_engine, session_scope
+from paperboy.worker.models import Job
 from tests.support.factories import make_paper
 from tests.support.servers import serve_app_in_process
 

@@ -1,4 +1,4 @@
-"""CLI commands of the digest stage: `paperboy digest ...`, `paperboy subscribers ...`, `paperboy worker`."""
+"""CLI commands of the digest stage: `paperboy digest ...`, `paperboy subscribers ...`."""
 
 from __future__ import annotations
 
@@ -18,24 +18,6 @@ def register(app: typer.Typer) -> None:
     """Add this stage's commands to the main app."""
     app.add_typer(digest_app, name="digest")
     app.add_typer(subscribers_app, name="subscribers")
-    app.command("worker")(worker)
-
-
-def _sender(settings):
-    from paperboy.config import ConfigError
-    from paperboy.mail.senders import get_mail_sender
-
-    try:
-        sender = get_mail_sender(settings)
-    except ConfigError as exc:
-        raise clitools.fail(str(exc)) from None
-    if sender.name == "console":
-        clitools.console.print(
-            "[yellow]note:[/] no SMTP server configured (PAPERBOY_SMTP_URL): mail is printed to the console, not sent"
-        )
-    elif sender.name == "null":
-        clitools.console.print("[yellow]note:[/] PAPERBOY_MAIL_BACKEND=null: mail is dropped")
-    return sender
 
 
 def _search_factory(settings, engine):
@@ -75,7 +57,7 @@ def digest_run(
             out.print(f"dry run: {report.queued} to send, {report.skipped_empty} empty, {report.already} already in the outbox")
             return
         out.print(f"queued {report.queued} digests ({report.skipped_empty} empty skipped, {report.already} already queued)")
-        sender = _sender(settings)
+        sender = clitools.mail_sender(settings)
         r = deliver(settings, engine, sender, wait=wait)
     out.print(
         f"sent {r.sent}, retry later {r.retried}, failed {r.failed}, cancelled {r.cancelled}, "
@@ -104,7 +86,7 @@ def _add_many(emails: list[tuple[int | None, str]], confirmed: bool, weekly: boo
 
     settings = clitools.settings()
     engine = clitools.engine()
-    sender = None if confirmed else _sender(settings)
+    sender = None if confirmed else clitools.mail_sender(settings)
     added = existing = 0
     errors: list[str] = []
     to_confirm = []
@@ -199,18 +181,3 @@ def subscribers_list(status: str = typer.Option(None, help="Only pending, active
             typer.echo(f"{sub.email}\t{sub.status}\t{when}{extra}")
             n += 1
     clitools.console.print(f"{n} subscriptions")
-
-
-# --- worker --------------------------------------------------------------------------
-
-
-def worker(
-    once: bool = typer.Option(False, "--once", help="Run the jobs that are due now, then exit."),
-) -> None:
-    """Run the schedule: ingest new papers, refresh the index, send due digests."""
-    from paperboy.jobs import Worker
-
-    settings = clitools.settings()
-    engine = clitools.engine()
-    sender = _sender(settings)
-    Worker(settings, engine, sender).run(once=once)

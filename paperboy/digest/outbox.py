@@ -24,10 +24,7 @@ Life of an ``digest_outbox`` row, keyed by (subscription, period):
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +37,7 @@ from paperboy.digest.models import OutboxEntry, Subscription
 from paperboy.digest.schedule import Period, latest_due, parse_period
 from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
 from paperboy.mail.senders import open_session
+from paperboy.store.claims import claim_rows, insert_ignore, worker_name
 from paperboy.store.db import write_tx
 from paperboy.store.models import UTCDateTime, utcnow
 
@@ -47,22 +45,6 @@ OB = OutboxEntry.__table__
 S = Subscription.__table__
 SUB_COLUMNS = (S.c.id, S.c.email, S.c.token, S.c.user_id, S.c.frequency, S.c.top_n, S.c.categories,
                S.c.include_follows, S.c.alerts, S.c.skip_empty)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def insert_ignore(conn: Connection, table, rows: list[dict]) -> int:
-    """INSERT rows, skipping those whose unique key exists (both backends)."""
-    if not rows:
-        return 0
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    result = conn.execute(insert(table).on_conflict_do_nothing(), rows)
-    return max(result.rowcount or 0, 0)
 
 
 # --- enqueue -------------------------------------------------------------------------
@@ -201,28 +183,17 @@ def _claimable(now: dt.datetime):
 
 def claim(conn: Connection, worker: str, now: dt.datetime, lease: float, limit: int):
     """Take up to ``limit`` rows for ``worker`` in one statement; returns them."""
-    pick = (
-        select(OB.c.id)
-        .where(_claimable(now))
-        .order_by(OB.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
+    return claim_rows(
+        conn, OB, claimable=_claimable(now), order_by=[OB.c.id], limit=limit,
+        values={
+            "state": "claimed",
+            "lease_owner": worker,
+            "lease_until": now + dt.timedelta(seconds=lease),
+            "uncertain": OB.c.uncertain + case((OB.c.state == "sending", 1), else_=0),
+        },
+        returning=[OB.c.subscription_id, OB.c.period, OB.c.message_id, OB.c.content,
+                   OB.c.attempts, OB.c.lease_until, OB.c.next_attempt_at],
     )
-    stmt = (
-        update(OB)
-        .where(OB.c.id.in_(pick), _claimable(now))
-        .values(
-            state="claimed",
-            lease_owner=worker,
-            lease_until=now + dt.timedelta(seconds=lease),
-            uncertain=OB.c.uncertain + case((OB.c.state == "sending", 1), else_=0),
-        )
-        .returning(OB.c.id, OB.c.subscription_id, OB.c.period, OB.c.message_id, OB.c.content,
-                   OB.c.attempts, OB.c.lease_until, OB.c.next_attempt_at)
-    )
-    rows = conn.execute(stmt).all()
-    return sorted(rows, key=lambda r: r.id)
 
 
 # The two statements run for every message: plain SQL, no construction per call.

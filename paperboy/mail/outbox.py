@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from paperboy.mail.addresses import AddressError, sole_recipient
 from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
 from paperboy.mail.models import OutgoingMail
+from paperboy.store.claims import claim_rows
 from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
 
@@ -128,16 +129,12 @@ class MailOutbox:
     def _claim(self, limit: int) -> list[tuple[int, dt.datetime]]:
         now = utcnow()
         lease = now + self.lease
-        due = and_(OutgoingMail.state == "pending", OutgoingMail.next_attempt_at <= now,
-                   or_(OutgoingMail.lease_until.is_(None), OutgoingMail.lease_until < now))
-        query = select(OutgoingMail.id).where(due).order_by(OutgoingMail.id).limit(limit)
+        t = OutgoingMail.__table__
+        due = and_(t.c.state == "pending", t.c.next_attempt_at <= now,
+                   or_(t.c.lease_until.is_(None), t.c.lease_until < now))
         with write_tx(self.engine) as conn:
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(conn.scalars(query))
-            if ids:
-                conn.execute(update(OutgoingMail).where(OutgoingMail.id.in_(ids)).values(lease_until=lease))
-        return [(i, lease) for i in ids]
+            rows = claim_rows(conn, t, claimable=due, values={"lease_until": lease}, order_by=[t.c.id], limit=limit)
+        return [(r.id, lease) for r in rows]
 
     def _deliver_one(self, row_id: int, lease: dt.datetime, counts: DeliveryCounts) -> None:
         with self.engine.connect() as conn:

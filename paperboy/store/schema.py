@@ -1,11 +1,11 @@
-"""The whole schema: importing every stage's models registers them on Base.metadata."""
+"""The whole schema: importing every package's models registers them on Base.metadata,
+so migrations and tests see every table."""
 
-import paperboy.community.models  # noqa: E402,F401
-import paperboy.digest.models  # noqa: E402,F401
-
-# Each stage that owns tables is imported here so migrations and tests see them all.
-import paperboy.index.models  # noqa: E402,F401
-import paperboy.mail.models  # noqa: E402,F401
+import paperboy.community.models  # noqa: F401
+import paperboy.digest.models  # noqa: F401
+import paperboy.index.models  # noqa: F401
+import paperboy.mail.models  # noqa: F401
+import paperboy.worker.models  # noqa: F401
 from paperboy.store.models import Base
 
 metadata = Base.metadata

@@ -63,10 +63,11 @@ def test_worker_once_runs_the_schedule_and_sends_due_digests(fresh_url, tmp_path
 
     from sqlalchemy import select, update
 
-    from paperboy.digest.models import Job, Subscription
+    from paperboy.digest.models import Subscription
     from paperboy.digest.schedule import latest_due
     from paperboy.store.db import session_scope
     from paperboy.store.models import utcnow
+    from paperboy.worker.models import Job
     from tests.digest.conftest import seed_subscribers
     from tests.support.factories import make_paper
 

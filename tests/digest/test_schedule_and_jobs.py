@@ -8,13 +8,15 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from paperboy.digest.models import Job, OutboxEntry
+from paperboy.digest.models import OutboxEntry
 from paperboy.digest.outbox import enqueue_due
 from paperboy.digest.schedule import latest_due, parse_period
-from paperboy.jobs import JobSpec, Worker
 from paperboy.mail.senders import NullSender
 from paperboy.store.db import session_scope
 from paperboy.store.models import Follow
+from paperboy.worker.jobs import default_jobs, run_ingest
+from paperboy.worker.loop import JobSpec, Worker
+from paperboy.worker.models import Job
 from tests.digest.conftest import PERIOD, make_settings, seed_papers, seed_subscribers
 from tests.support.factories import make_paper, make_user
 
@@ -110,8 +112,6 @@ def test_several_workers_run_each_job_slot_once(fresh_engine, tmp_path):
 
 
 def test_jobs_without_configuration_are_skipped_not_failed(fresh_engine, tmp_path):
-    from paperboy.jobs import run_ingest
-
     settings = make_settings(tmp_path, categories="")
-    w = Worker(settings, fresh_engine, NullSender())
+    w = Worker(settings, fresh_engine, NullSender(), default_jobs(settings))
     assert run_ingest(w).startswith("skipped")

@@ -1,12 +1,13 @@
-"""The worker loop and its schedule: ingest, index, digest.
+"""The worker loop: schedule every job's current slot, claim due ones, run them.
 
 Each job runs once per *slot* (its interval, aligned to the epoch in UTC). A worker
 writes the current slot of every job into the ``jobs`` table (unique on name and
 slot, so several workers writing it is harmless), then claims due rows one at a time
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises writers) with a lease.
-So N workers on PostgreSQL never run the same slot twice; a worker that dies while
-running a job leaves a lease that runs out, and the slot is run again by another
-(every job is idempotent: the ingest upsert, the index refresh, the digest outbox).
+with a lease (``paperboy.store.claims``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
+SQLite serialises writers). So N workers on PostgreSQL never run the same slot twice;
+a worker that dies while running a job leaves a lease that runs out, and the slot is
+run again by another (every job is idempotent: the ingest upsert, the index refresh,
+the digest outbox).
 """
 
 from __future__ import annotations
@@ -19,18 +20,17 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, update
 from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings
-from paperboy.digest.models import Job
-from paperboy.digest.outbox import insert_ignore, worker_name
 from paperboy.mail.interfaces import MailSender
-from paperboy.mail.outbox import MailOutbox
+from paperboy.store.claims import claim_rows, insert_ignore, worker_name
 from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
+from paperboy.worker.models import Job
 
-log = logging.getLogger("paperboy.jobs")
+log = logging.getLogger("paperboy.worker")
 J = Job.__table__
 ORDER = ("ingest", "index", "digest")
 
@@ -42,61 +42,18 @@ class JobSpec:
     run: Callable[[Worker], str]
 
 
-def run_ingest(w: Worker) -> str:
-    cats = w.settings.categories.split()
-    if not cats:
-        return "skipped: no categories configured (PAPERBOY_CATEGORIES)"
-    # Imported here: a worker that runs no ingest never loads the sources.
-    from paperboy.ingest.arxiv_api import ingest_recent
-    with w.engine.connect() as conn:
-        last = conn.scalar(
-            select(J.c.started_at).where(J.c.name == "ingest", J.c.state == "done").order_by(J.c.started_at.desc()).limit(1)
-        )
-    since = (last or utcnow() - dt.timedelta(days=3)).date() - dt.timedelta(days=1)
-    result = ingest_recent(w.settings, w.engine, since=since)
-    return f"ingested since {since}: {result}"
-
-
-def run_index(w: Worker) -> str:
-    # Imported here: it loads the embedder's heavy dependencies (torch).
-    from paperboy.index.jobs import refresh_index
-    return f"index refreshed: {refresh_index(w.settings, w.engine, progress=False)}"
-
-
-def run_digest(w: Worker) -> str:
-    from paperboy.digest.outbox import Deliverer, enqueue_due
-    from paperboy.index.service import get_search_service
-
-    q = enqueue_due(w.settings, w.engine, search=lambda: get_search_service(w.settings, w.engine))
-    r = Deliverer(w.settings, w.engine, w.sender, worker=w.name).run(should_stop=w.stop.is_set)
-    # Mail queued by web processes (account links, confirmations) that no web process
-    # delivered, e.g. because it died: sent here.
-    m = MailOutbox(w.engine, w.sender).deliver_due()
-    return (f"queued {q.queued} ({q.skipped_empty} empty); sent {r.sent}, retry {r.retried}, "
-            f"failed {r.failed}, resent after a dead worker {r.uncertain}; "
-            f"other mail sent {m.sent}, retry {m.retried}, failed {m.failed}")
-
-
-def default_jobs(settings: Settings) -> list[JobSpec]:
-    return [
-        JobSpec("ingest", settings.worker_ingest_minutes * 60, run_ingest),
-        JobSpec("index", settings.worker_ingest_minutes * 60, run_index),
-        JobSpec("digest", settings.worker_digest_minutes * 60, run_digest),
-    ]
-
-
 def slot_of(now: dt.datetime, interval: int) -> dt.datetime:
     epoch = int(now.timestamp())
     return dt.datetime.fromtimestamp(epoch - epoch % interval, dt.UTC)
 
 
 class Worker:
-    def __init__(self, settings: Settings, engine: Engine, sender: MailSender, jobs: list[JobSpec] | None = None,
+    def __init__(self, settings: Settings, engine: Engine, sender: MailSender, jobs: list[JobSpec],
                  name: str | None = None) -> None:
         self.settings = settings
         self.engine = engine
         self.sender = sender
-        self.jobs = {j.name: j for j in (jobs if jobs is not None else default_jobs(settings))}
+        self.jobs = {j.name: j for j in jobs}
         self.name = name or worker_name()
         self.stop = threading.Event()
 
@@ -115,19 +72,16 @@ class Worker:
         now = now or utcnow()
         claimable = ((J.c.state == "due") & (J.c.due_at <= now)) | ((J.c.state == "running") & (J.c.lease_until < now))
         priority = case(*[(J.c.name == n, i) for i, n in enumerate(ORDER)], else_=len(ORDER))
-        pick = (
-            select(J.c.id).where(claimable, J.c.name.in_(list(self.jobs)))
-            .order_by(J.c.due_at, priority, J.c.id).limit(1)
-            .with_for_update(skip_locked=True).scalar_subquery()
-        )
-        stmt = (
-            update(J).where(J.c.id == pick, claimable)
-            .values(state="running", lease_owner=self.name, attempts=J.c.attempts + 1, started_at=now,
-                    lease_until=now + dt.timedelta(seconds=self.settings.worker_job_lease_seconds))
-            .returning(J.c.id, J.c.name, J.c.slot)
-        )
         with write_tx(self.engine) as conn:
-            return conn.execute(stmt).first()
+            rows = claim_rows(
+                conn, J, claimable=claimable & J.c.name.in_(list(self.jobs)),
+                order_by=[J.c.due_at, priority, J.c.id],
+                values={"state": "running", "lease_owner": self.name, "attempts": J.c.attempts + 1,
+                        "started_at": now,
+                        "lease_until": now + dt.timedelta(seconds=self.settings.worker_job_lease_seconds)},
+                returning=[J.c.name, J.c.slot],
+            )
+        return rows[0] if rows else None
 
     def run_one(self) -> tuple[str, str] | None:
         """Claim and run one due job; (name, result) or None when nothing is due."""
@@ -173,16 +127,3 @@ class Worker:
             if once:
                 break
             self.stop.wait(self.settings.worker_poll_seconds)
-
-
-def start_in_process(settings: Settings, engine: Engine, sender: MailSender) -> Worker:
-    """The single-node setup: the worker's schedule and the indexer as daemon threads of
-    the web process. The indexer refreshes every ``index_refresh_seconds`` so new and
-    submitted papers become searchable quickly; the index job of the schedule then
-    finds little to do (one refresh at a time: the index dir has a file lock)."""
-    from paperboy.index.jobs import start_background_indexer
-
-    start_background_indexer(settings, engine, interval=settings.index_refresh_seconds)
-    worker = Worker(settings, engine, sender)
-    threading.Thread(target=worker.run, kwargs={"echo": False}, name="paperboy-worker", daemon=True).start()
-    return worker

@@ -1,0 +1,22 @@
+"""`paperboy worker`: run the schedule in this process until stopped."""
+
+from __future__ import annotations
+
+import typer
+
+from paperboy import clitools
+from paperboy.worker.jobs import default_jobs
+from paperboy.worker.loop import Worker
+
+
+def register(app: typer.Typer) -> None:
+    """Add the worker's command to the main app."""
+    app.command("worker")(worker)
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run the jobs that are due now, then exit."),
+) -> None:
+    """Run the schedule: ingest new papers, refresh the index, send due digests."""
+    settings = clitools.settings()
+    Worker(settings, clitools.engine(), clitools.mail_sender(settings), default_jobs(settings)).run(once=once)

@@ -1,0 +1,66 @@
+"""What each scheduled job does: ingest new papers, refresh the index, send due digests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from paperboy.config import Settings
+from paperboy.digest.outbox import Deliverer, enqueue_due
+from paperboy.index.jobs import refresh_index, start_background_indexer
+from paperboy.index.service import get_search_service
+from paperboy.ingest.arxiv_api import ingest_recent
+from paperboy.mail.interfaces import MailSender
+from paperboy.mail.outbox import MailOutbox
+from paperboy.store.models import utcnow
+from paperboy.worker.loop import J, JobSpec, Worker
+
+
+def run_ingest(w: Worker) -> str:
+    cats = w.settings.categories.split()
+    if not cats:
+        return "skipped: no categories configured (PAPERBOY_CATEGORIES)"
+    with w.engine.connect() as conn:
+        last = conn.scalar(
+            select(J.c.started_at).where(J.c.name == "ingest", J.c.state == "done").order_by(J.c.started_at.desc()).limit(1)
+        )
+    since = (last or utcnow() - dt.timedelta(days=3)).date() - dt.timedelta(days=1)
+    result = ingest_recent(w.settings, w.engine, since=since)
+    return f"ingested since {since}: {result}"
+
+
+def run_index(w: Worker) -> str:
+    return f"index refreshed: {refresh_index(w.settings, w.engine, progress=False)}"
+
+
+def run_digest(w: Worker) -> str:
+    q = enqueue_due(w.settings, w.engine, search=lambda: get_search_service(w.settings, w.engine))
+    r = Deliverer(w.settings, w.engine, w.sender, worker=w.name).run(should_stop=w.stop.is_set)
+    # Mail queued by web processes (account links, confirmations) that no web process
+    # delivered, e.g. because it died: sent here.
+    m = MailOutbox(w.engine, w.sender).deliver_due()
+    return (f"queued {q.queued} ({q.skipped_empty} empty); sent {r.sent}, retry {r.retried}, "
+            f"failed {r.failed}, resent after a dead worker {r.uncertain}; "
+            f"other mail sent {m.sent}, retry {m.retried}, failed {m.failed}")
+
+
+def default_jobs(settings: Settings) -> list[JobSpec]:
+    return [
+        JobSpec("ingest", settings.worker_ingest_minutes * 60, run_ingest),
+        JobSpec("index", settings.worker_ingest_minutes * 60, run_index),
+        JobSpec("digest", settings.worker_digest_minutes * 60, run_digest),
+    ]
+
+
+def start_in_process(settings: Settings, engine: Engine, sender: MailSender) -> Worker:
+    """The single-node setup: the worker's schedule and the indexer as daemon threads of
+    the web process. The indexer refreshes every ``index_refresh_seconds`` so new and
+    submitted papers become searchable quickly; the index job of the schedule then
+    finds little to do (one refresh at a time: the index dir has a file lock)."""
+    start_background_indexer(settings, engine, interval=settings.index_refresh_seconds)
+    worker = Worker(settings, engine, sender, default_jobs(settings))
+    threading.Thread(target=worker.run, kwargs={"echo": False}, name="paperboy-worker", daemon=True).start()
+    return worker
