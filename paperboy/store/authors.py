@@ -66,8 +66,11 @@ def authors_named(db, identity: str, typed: str = "") -> list[tuple[int, str]]:
         conds.append(Author.name_key == name_key(clean_name(typed)))
     if not conds:
         return []
-    rows = db.execute(select(Author.id, Author.name).where(or_(*conds)).order_by(Author.id)).all()
-    return [(aid, name) for aid, name in rows if author_identity(name) == identity]
+    # Sorted here, not by ORDER BY: with bound parameters SQLite would rather walk the
+    # whole table in id order than use the name_key index (measured: 590 ms against
+    # about 1 ms at 500,000 authors).
+    rows = db.execute(select(Author.id, Author.name).where(or_(*conds))).all()
+    return sorted((aid, name) for aid, name in rows if author_identity(name) == identity)
 
 
 def author_ids(db, names: Iterable[str]) -> set[int]:
