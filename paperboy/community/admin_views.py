@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from paperboy.community.models import Comment
+from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import _back, set_comment_hidden
 from paperboy.community.security import require_admin
 from paperboy.store.models import Paper, User, utcnow
@@ -49,13 +50,14 @@ def _set_paper_hidden(db: Session, arxiv_id: str, hidden: bool) -> None:
 @router.post("/papers/{arxiv_id:path}/hide")
 def hide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _set_paper_hidden(db, arxiv_id, True)
-    return RedirectResponse(_back(request, "/admin"), status_code=303)
+    # Not back to the paper: its page is gone for everyone now. /admin lists it with Unhide.
+    return RedirectResponse(with_notice("/admin#hidden-papers", "hidden"), status_code=303)
 
 
 @router.post("/papers/{arxiv_id:path}/unhide")
 def unhide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _set_paper_hidden(db, arxiv_id, False)
-    return RedirectResponse(_back(request, "/admin"), status_code=303)
+    return RedirectResponse(with_notice(_back(request, "/admin"), "unhidden"), status_code=303)
 
 
 def _comment_hidden(request: Request, comment_id: int, hidden: bool):

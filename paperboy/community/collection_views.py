@@ -1,4 +1,5 @@
-"""Collections (named reading lists, public or private, BibTeX export) and follows."""
+"""Collections (named reading lists, public or private, BibTeX export) and follows
+(what a follow matches is decided in ``follows.py``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import re
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
-from sqlalchemy import delete, exists, func, insert, or_, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.community import ratelimit
+from paperboy.community import follows, ratelimit
+from paperboy.community.account_views import safe_next
 from paperboy.community.models import Collection, CollectionItem
+from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import _back
 from paperboy.community.security import (
     AuthError,
@@ -21,7 +24,7 @@ from paperboy.community.security import (
     require_user,
     wants_json,
 )
-from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, User, utcnow
+from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import convertors  # noqa: F401  (registers {x:id})
 from paperboy.web.deps import get_db
 
@@ -74,10 +77,13 @@ def _paper_id(db: Session, arxiv_id: str) -> int:
     return pid
 
 
-def _done(request: Request, fallback: str, **data):
+def _done(request: Request, fallback: str, notice: str = "", in_: int | None = None, **data):
     if wants_json(request):
         return JSONResponse(data)
-    return RedirectResponse(_back(request, fallback), status_code=303)
+    url = _back(request, fallback)
+    if notice:
+        url = with_notice(url, notice, **({"in": str(in_)} if in_ is not None else {}))
+    return RedirectResponse(url, status_code=303)
 
 
 @router.get("/collections", response_class=HTMLResponse)
@@ -108,7 +114,7 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
         _add(db, coll, _paper_id(db, arxiv_id))
     db.commit()
     if arxiv_id:
-        return _done(request, f"/collections/{coll.id}", id=coll.id, saved=True)
+        return _done(request, f"/collections/{coll.id}", "saved", coll.id, id=coll.id, saved=True)
     if wants_json(request):
         return JSONResponse({"id": coll.id})
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
@@ -149,7 +155,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
     ratelimit.check(request, "write", str(user.id))
     coll = _own_collection(db, cid, user)
     _add(db, coll, _paper_id(db, arxiv_id))
-    return _done(request, f"/collections/{cid}", saved=True)
+    return _done(request, f"/collections/{cid}", "saved", cid, saved=True)
 
 
 @router.post("/collections/{cid:id}/remove")
@@ -160,7 +166,7 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
     pid = _paper_id(db, arxiv_id)
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == pid))
     db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
-    return _done(request, f"/collections/{cid}", saved=False)
+    return _done(request, f"/collections/{cid}", "unsaved", cid, saved=False)
 
 
 @router.post("/collections/{cid:id}/edit")
@@ -213,52 +219,53 @@ def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scop
 
 # --- follows ---------------------------------------------------------------------
 
-KINDS = ("author", "category")
+
+def _back_to(request: Request, next_: str, fallback: str) -> str:
+    """Where a form sent without JavaScript returns: its ``next`` field, else the referring page."""
+    return safe_next(next_) if next_ else _back(request, fallback)
 
 
 @router.post("/follows")
 def follow(request: Request, kind: str = Form(""), target: str = Form(""), action: str = Form("follow"),
-           user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
-    if kind not in KINDS:
+           next_: str = Form("", alias="next"), user: User = Depends(require_member),
+           db: Session = Depends(get_db, scope="function")):
+    if kind not in follows.KINDS:
         raise HTTPException(400, "You can follow an author or a category.")
-    target = " ".join((target or "").split())[:300]
-    if not target:
-        raise HTTPException(400, "Follow whom?")
+    if not " ".join((target or "").split()):
+        raise HTTPException(400, "Follow whom? Give an author's name or a category such as cs.LG.")
     ratelimit.check(request, "write", str(user.id))
-    cond = (Follow.user_id == user.id, Follow.kind == kind, Follow.target == target)
     if action == "unfollow":
-        db.execute(delete(Follow).where(*cond))
-        following = False
+        follows.unfollow(db, user.id, kind, target)
+        name, following_now = " ".join(target.split())[:300], False
     else:
-        if db.scalar(select(exists().where(*cond))) is False:
-            try:
-                with db.begin_nested():
-                    db.execute(insert(Follow).values(user_id=user.id, kind=kind, target=target, created_at=utcnow()))
-            except IntegrityError:
-                pass
-        following = True
-    return _done(request, "/following", following=following)
-
-
-def following_query(user_id: int):
-    cats = select(Follow.target).where(Follow.user_id == user_id, Follow.kind == "category")
-    names = select(Follow.target).where(Follow.user_id == user_id, Follow.kind == "author")
-    by_cat = exists().where(PaperCategory.paper_id == Paper.id, PaperCategory.category.in_(cats))
-    by_author = exists().where(PaperAuthor.paper_id == Paper.id, PaperAuthor.author_id == Author.id,
-                               Author.name.in_(names))
-    return select(Paper).where(Paper.hidden.is_(False), or_(by_cat, by_author))
+        try:
+            name = follows.follow(db, user.id, kind, target)
+        except follows.NotFollowable as exc:
+            if wants_json(request):
+                raise HTTPException(422, str(exc)) from None
+            return _following_page(request, db, user, 1, error=str(exc), typed=(kind, target[:300]), status=422)
+        following_now = True
+    if wants_json(request):
+        return JSONResponse({"following": following_now, "target": name})
+    url = _back_to(request, next_, "/following")
+    return RedirectResponse(with_notice(url, "followed" if following_now else "unfollowed", who=name, kind=kind),
+                            status_code=303)
 
 
 @router.get("/following", response_class=HTMLResponse)
 def following(request: Request, p: int = Query(1, ge=1, le=10_000), user: User = Depends(require_user),
               db: Session = Depends(get_db, scope="function")):
+    return _following_page(request, db, user, p)
+
+
+def _following_page(request: Request, db: Session, user: User, p: int, error: str = "",
+                    typed: tuple[str, str] = ("category", ""), status: int = 200) -> HTMLResponse:
     from paperboy.web.cards import build_cards
 
-    follows = db.execute(select(Follow.kind, Follow.target).where(Follow.user_id == user.id)
-                         .order_by(Follow.kind, Follow.target)).all()
+    mine = follows.followed(db, user.id)
     cards, total = [], 0
-    if follows:
-        base = following_query(user.id)
+    if mine:
+        base = follows.papers_followed(db, mine)
         total = db.scalar(select(func.count()).select_from(base.subquery()))
         day = func.coalesce(Paper.featured_on, Paper.announced_on)
         papers = list(db.scalars(base.order_by(day.desc().nulls_last(), Paper.upvotes.desc(), Paper.id.desc())
@@ -268,4 +275,7 @@ def following(request: Request, p: int = Query(1, ge=1, le=10_000), user: User =
     pager = {"page": p, "pages": pages,
              "prev_url": f"/following?p={p - 1}" if p > 1 else None,
              "next_url": f"/following?p={p + 1}" if p < pages else None}
-    return _page(request, "following.html", {"follows": follows, "cards": cards, "total": total, "pager": pager})
+    return _page(request, "following.html", {
+        "follows": mine, "cards": cards, "total": total, "pager": pager, "error": error,
+        "typed_kind": typed[0], "typed_target": typed[1], "suggestions": follows.suggestions(db, user.id),
+    }, status=status)

@@ -3,7 +3,8 @@
 Templates of every stage may call these (they are Jinja globals):
 ``comments_for(request, paper)``, ``user_collections(request)``,
 ``saved_in(request, paper_id)``, ``is_following(request, kind, target)``,
-``user_votes(request)`` (set of paper ids the member voted for).
+``user_votes(request)`` (set of paper ids the member voted for),
+``notice(request, allowed)`` (the message after a form sent without JavaScript).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from paperboy.community.models import Collection, CollectionItem, Comment
+from paperboy.community.notices import notice
+from paperboy.store.authors import author_identity
 from paperboy.store.models import Follow, User, Vote
 from paperboy.web.deps import request_session
 
@@ -111,20 +114,26 @@ def saved_in(request, paper_id: int) -> set[int]:
 
 
 def follows(request) -> set[tuple[str, str]]:
+    """The member's follows as (kind, key): an author's key is its identity."""
     cache = _cache(request)
     if "follows" not in cache:
         user = _user(request)
         result: set[tuple[str, str]] = set()
         if user is not None:
             db = request_session(request)
-            result = {(k, t) for k, t in db.execute(
+            result = {(k, _key(k, t)) for k, t in db.execute(
                 select(Follow.kind, Follow.target).where(Follow.user_id == user.id))}
         cache["follows"] = result
     return cache["follows"]
 
 
+def _key(kind: str, target: str) -> str:
+    return author_identity(target) if kind == "author" else target
+
+
 def is_following(request, kind: str, target: str) -> bool:
-    return (kind, target) in follows(request)
+    """Whether the member follows this author (by identity: any spelling) or category."""
+    return (kind, _key(kind, target)) in follows(request)
 
 
 def user_votes(request) -> set[int]:
@@ -153,4 +162,5 @@ def template_globals() -> dict:
         "is_following": is_following,
         "user_votes": user_votes,
         "display_name": display_name,
+        "notice": notice,
     }

@@ -27,7 +27,8 @@ from paperboy.digest.schedule import Period
 from paperboy.digest.tokens import links
 from paperboy.mail.render import render_email
 from paperboy.rank.trending import trending
-from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, utcnow
+from paperboy.store.authors import author_ids
+from paperboy.store.models import Follow, Paper, PaperAuthor, PaperCategory, utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
 SECTION_LIMIT = 15
@@ -100,11 +101,15 @@ class Composer:
 
     def author(self, period: Period, name: str) -> list[int]:
         def compute() -> list[int]:
+            # A follow names an author by identity (any spelling, accents, spacing):
+            # the same rule as the /following page.
+            ids = author_ids(self.conn, [name])
+            if not ids:
+                return []
             stmt = (
                 select(Paper.id)
-                .join(PaperAuthor, PaperAuthor.paper_id == Paper.id)
-                .join(Author, Author.id == PaperAuthor.author_id)
-                .where(self._window(period), Author.name == name)
+                .where(self._window(period), Paper.id.in_(
+                    select(PaperAuthor.paper_id).where(PaperAuthor.author_id.in_(ids))))
                 .order_by(Paper.upvotes.desc(), Paper.id)
                 .limit(SECTION_LIMIT)
             )

@@ -189,6 +189,15 @@ def bibtex(card, paper: Paper) -> str:
     return "\n".join(lines)
 
 
+def html_url(arxiv_id: str) -> str | None:
+    """arXiv's HTML rendering of the paper, offered only for papers from December 2023 on
+    (new-style ids 2312 and later), the papers arXiv renders; older ones have none."""
+    head, _, tail = arxiv_id.partition(".")
+    if "/" in arxiv_id or not tail or len(head) != 4 or not head.isdigit() or head < "2312":
+        return None
+    return f"https://arxiv.org/html/{arxiv_id}"
+
+
 @router.get("/papers/{arxiv_id:arxiv}", response_class=HTMLResponse)
 def paper_page(request: Request, arxiv_id: str, db: Session = Depends(get_page_db, scope="function")):
     pid, version = canonical_id(arxiv_id)
@@ -212,7 +221,7 @@ def paper_page(request: Request, arxiv_id: str, db: Session = Depends(get_page_d
     return render(request, "paper.html", db=db, context={
         "paper": paper, "card": card, "similar": similar, "similar_message": similar_message,
         "bibtex": bibtex(card, paper), "citation_date": when.strftime("%Y/%m/%d") if when else None,
-        "abs_url": card.links[0][1], "pdf_url": card.links[1][1],
+        "abs_url": card.links[0][1], "pdf_url": card.links[1][1], "html_url": html_url(pid),
         "base_url": request.app.state.settings.resolved_base_url,
     })
 
@@ -301,6 +310,7 @@ def author_page(request: Request, name: str, p: int = Depends(page_param), db: S
         raise HTTPException(404, f"No papers by an author named {name!r} here.")
     return render(request, "listing.html", db=db, context={
         "heading": found, "eyebrow": "Author", "total": total, "feed_url": None,
+        "follow_kind": "author", "follow_target": found,
         "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
     })
 
@@ -314,5 +324,6 @@ def category_page(request: Request, cat: str, p: int = Depends(page_param), db: 
         raise HTTPException(404, f"No papers in category {cat!r} here.")
     return render(request, "listing.html", db=db, context={
         "heading": cat, "eyebrow": "Category", "total": total, "feed_url": f"/feeds/categories/{cat}",
+        "follow_kind": "category", "follow_target": cat,
         "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
     })

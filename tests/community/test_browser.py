@@ -54,7 +54,7 @@ def _sign_in(page, base, email, password=PASSWORD):
 def test_hostile_comments_names_and_collections_render_inert(fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     site.app.state.rate_limits["comment"] = (100, 60)
-    paper = site.paper()
+    paper = site.paper(authors=["Ada Lovelace", PAYLOADS[2]])  # a hostile author, followed below
     admin = site.user(admin=True, name=PAYLOADS[1])
     _, client = site.member(name=PAYLOADS[0])
     for body in PAYLOADS + MARKDOWN_TRICKS:
@@ -63,7 +63,7 @@ def test_hostile_comments_names_and_collections_render_inert(fresh_engine, tmp_p
         client.form("/collections", {"name": f"{name} {i}", "public": "1", "arxiv_id": paper.arxiv_id}, page="/")
     with site.engine.connect() as conn:
         coll_ids = list(conn.scalars(select(Collection.id)))
-    client.form("/follows", {"kind": "author", "target": PAYLOADS[2]}, page="/")
+    assert client.form("/follows", {"kind": "author", "target": PAYLOADS[2]}, page="/").status_code == 303
     dialogs = _watch(page)
     # Control: the detector does see a payload that runs.
     page.set_content(PAYLOADS[1])
@@ -162,3 +162,50 @@ def test_sign_up_verify_submit_vote_comment_collect_export(fresh_engine, tmp_pat
     with session_scope(fresh_engine) as db:
         user = accounts.user_by_email(db, email)
         assert user.email_verified_at is not None
+
+
+def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(fresh_engine, tmp_path, page):
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Protein diffusion models", abstract="Diffusion for proteins.",
+                       authors=["Ada Lovelace", "José García"], categories=["q-bio.BM"])
+    site.paper(title="Protein diffusion, again", abstract="Diffusion for proteins again.", authors=["Other Person"])
+    user = site.user()
+    dialogs = _watch(page)
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        actions = page.locator("#paper-actions")
+        # Save this paper to a new collection, from the menu of the paper itself.
+        actions.locator("summary", has_text="Save").click()
+        actions.get_by_label("New collection name").fill("Proteins")
+        actions.get_by_role("button", name="Create the collection and save “Protein diffusion models” in it").click()
+        page.wait_for_load_state()
+        assert page.url.startswith(base + f"/papers/{paper.arxiv_id}?notice=saved")
+        assert "Saved to “Proteins”." in page.locator("#paper-actions .notice").inner_text()
+        # Follow one of its authors.
+        actions.locator("summary", has_text="Follow authors or categories").click()
+        actions.get_by_role("button", name="Follow José García").click()
+        page.wait_for_load_state()
+        assert "You now follow José García" in page.locator("#paper-actions .notice").inner_text()
+        assert actions.get_by_role("button", name="Follow José García").get_attribute("aria-pressed") == "true"
+        # The Following page lists the author and the paper.
+        page.get_by_role("link", name="Following").first.click()
+        page.wait_for_load_state()
+        assert "author: José García" in page.locator("ul.follows").inner_text()
+        assert "Protein diffusion models" in page.locator(".cards").inner_text()
+        # Unfollow from the author's own page.
+        page.locator("ul.follows").get_by_role("link", name="José García").click()
+        page.wait_for_load_state()
+        assert page.locator("h1").inner_text() == "José García"
+        button = page.locator(".follow-row").get_by_role("button", name="Follow José García")
+        assert button.get_attribute("aria-pressed") == "true"
+        button.click()
+        page.wait_for_load_state()
+        assert "You no longer follow José García" in page.locator(".notice").inner_text()
+        assert page.locator(".follow-row button").get_attribute("aria-pressed") == "false"
+        page.goto(base + "/following")
+        assert page.locator("ul.follows").count() == 0
+    with session_scope(fresh_engine) as db:
+        names = list(db.scalars(select(Collection.name)))
+    assert names == ["Proteins"]
+    assert dialogs == [] and page.js_errors == []

@@ -1,0 +1,41 @@
+"""The arXiv category taxonomy, as data: which category names are real.
+
+A follow of a category is accepted when arXiv has that category (this list) or when a
+stored paper carries it (an instance may hold categories newer than this list). Names
+are matched without regard to case and answered in arXiv's own spelling (``cs.lg`` is
+``cs.LG``). Source: https://arxiv.org/category_taxonomy, including the archives of
+old-style identifiers (``hep-th``, ``solv-int``...) that papers before 2007 carry.
+"""
+
+from __future__ import annotations
+
+_GROUPS: dict[str, str] = {
+    "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS NA NE NI "
+          "OH OS PF PL RO SC SD SE SI SY",
+    "econ": "EM GN TH",
+    "eess": "AS IV SP SY",
+    "math": "AC AG AP AT CA CO CT CV DG DS FA GM GN GR GT HO IT KT LO MG MP NA NT OA OC PR QA RA RT SG "
+            "SP ST",
+    "astro-ph": "CO EP GA HE IM SR",
+    "cond-mat": "dis-nn mes-hall mtrl-sci other quant-gas soft stat-mech str-el supr-con",
+    "nlin": "AO CD CG PS SI",
+    "physics": "acc-ph ao-ph app-ph atm-clus atom-ph bio-ph chem-ph class-ph comp-ph data-an ed-ph flu-dyn "
+               "gen-ph geo-ph hist-ph ins-det med-ph optics plasm-ph pop-ph soc-ph space-ph",
+    "q-bio": "BM CB GN MN NC OT PE QM SC TO",
+    "q-fin": "CP EC GN MF PM PR RM ST TR",
+    "stat": "AP CO ME ML OT TH",
+}
+# Archives that are categories by themselves (no subject class), current and old-style.
+_SINGLE = ("astro-ph cond-mat gr-qc hep-ex hep-lat hep-ph hep-th math-ph nucl-ex nucl-th quant-ph "
+           "acc-phys adap-org alg-geom ao-sci atom-ph bayes-an chao-dyn chem-ph cmp-lg comp-gas dg-ga "
+           "funct-an mtrl-th patt-sol plasm-ph q-alg solv-int supr-con")
+
+CATEGORIES: frozenset[str] = frozenset(
+    [f"{group}.{sub}" for group, subs in _GROUPS.items() for sub in subs.split()] + _SINGLE.split()
+)
+_BY_FOLDED = {c.casefold(): c for c in CATEGORIES}
+
+
+def known_category(name: str) -> str | None:
+    """arXiv's spelling of ``name`` if arXiv has such a category, else None."""
+    return _BY_FOLDED.get(name.strip().casefold())

@@ -1,0 +1,53 @@
+"""One-line notices after a form is sent without JavaScript ("You now follow X.").
+
+A redirect carries a short code (``?notice=followed``), never the message itself, so a
+link cannot make the site say anything it would not; names in a message come from the
+page's own data (the author's heading, the member's own collection).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+# code: (message naming its object, message when the object cannot be vouched for)
+MESSAGES = {
+    "followed": ("You now follow {name}: their new papers appear on your Following page.", "Followed."),
+    "unfollowed": ("You no longer follow {name}.", "Unfollowed."),
+    "saved": ("Saved to {name}.", "Saved."),
+    "unsaved": ("Removed from {name}.", "Removed from the collection."),
+    "hidden": ("The paper is hidden: it is listed under Hidden papers below, where Unhide brings it back.",) * 2,
+    "unhidden": ("The paper is visible again.",) * 2,
+}
+
+
+def with_notice(url: str, code: str, **params: str) -> str:
+    """``url`` with ``notice=code`` (and ``params``) in its query, any old notice replaced."""
+    parts = urlsplit(url)
+    drop = {"notice", "who", "kind", "in", *params}
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in drop]
+    query += [("notice", code), *params.items()]
+    return urlunsplit(("", "", parts.path, urlencode(query), parts.fragment))
+
+
+def notice(request, allowed: list[str] | tuple[str, ...] = ()) -> str:
+    """The message for the request's notice code, or "" (unknown codes say nothing).
+
+    A name from the query is shown only when it is true: "followed" names a follow the
+    member has, "unfollowed" one they do not have that the page itself shows (``allowed``:
+    its author, its paper's authors and categories), "saved" one of their own collections."""
+    from paperboy.community.helpers import is_following, user_collections
+
+    params = request.query_params
+    pair = MESSAGES.get(params.get("notice", ""))
+    if pair is None:
+        return ""
+    named, plain = pair
+    who, kind = params.get("who", ""), params.get("kind", "")
+    name = ""
+    if who and kind in ("author", "category"):
+        following = is_following(request, kind, who)
+        if following if params["notice"] == "followed" else (who in allowed and not following):
+            name = who
+    elif params.get("in"):
+        name = next((f"“{c.name}”" for c in user_collections(request) if str(c.id) == params["in"]), "")
+    return named.format(name=name) if name else plain

@@ -1,0 +1,146 @@
+"""Following authors (by identity, not spelling) and real categories, from where the reader is."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import insert, select
+
+from paperboy.config import Settings
+from paperboy.digest.compose import Composer
+from paperboy.digest.schedule import parse_period
+from paperboy.store.authors import author_identity
+from paperboy.store.models import Follow, Paper, utcnow
+
+JSON = {"Accept": "application/json"}
+
+
+def _titles(html: str) -> list[str]:
+    return re.findall(r'class="card-title"><a [^>]*>([^<]+)<', html)
+
+
+def _follows(site, user_id: int) -> list[tuple[str, str]]:
+    with site.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(Follow.kind, Follow.target)
+                                               .where(Follow.user_id == user_id).order_by(Follow.kind))]
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("José  García", "Jose Garcia"), ("JOSÉ GARCÍA", "josé garcía"), ("Jean-Pierre Dupont", "Jean Pierre Dupont"),
+    ("Bal\\'azs Szegedy", "Balazs Szegedy"), ("O'Brien, Ann", "O Brien Ann"), ("Zoë  Ng ", "zoe ng"),
+])
+def test_spellings_of_one_author_share_an_identity(a, b):
+    assert author_identity(a) == author_identity(b) != ""
+
+
+@pytest.mark.parametrize(("a", "b"), [("J. Garcia", "Jose Garcia"), ("Jose Garcia", "Jose Garcia Lopez"),
+                                      ("Ann Lee", "Anne Lee")])
+def test_initials_and_other_names_are_other_authors(a, b):
+    assert author_identity(a) != author_identity(b)
+
+
+def test_a_follow_matches_every_spelling_but_not_initials_or_namesakes(site):
+    accented = site.paper(authors=["José García"], categories=["cs.CL"], title="Accented spelling")
+    plain = site.paper(authors=["Jose  Garcia"], categories=["cs.CL"], title="Plain spelling")
+    site.paper(authors=["J. Garcia"], categories=["cs.CL"], title="By an initial")
+    site.paper(authors=["Jose Garcia Lopez"], categories=["cs.CL"], title="A longer name")
+    user, client = site.member()
+    r = client.form("/follows", {"kind": "author", "target": "  jose   GARCÍA "}, page="/following")
+    assert r.status_code == 303
+    # Stored once, under the oldest stored spelling; a second spelling is the same follow.
+    client.form("/follows", {"kind": "author", "target": "Jose Garcia"}, page="/following")
+    assert _follows(site, user.id) == [("author", "José García")]
+    assert sorted(_titles(client.get("/following").text)) == sorted([accented.title, plain.title])
+    # Unfollowing by any spelling removes it.
+    client.form("/follows", {"kind": "author", "target": "JOSE garcia", "action": "unfollow"}, page="/following")
+    assert _follows(site, user.id) == []
+
+
+def test_made_up_authors_and_categories_are_refused_with_a_message(site):
+    site.paper(authors=["Grace Hopper"], categories=["cs.PL"])
+    site.paper(authors=["Someone"], categories=["xx.NEW"])  # a category newer than our list
+    user, client = site.member()
+    r = client.form("/follows", {"kind": "author", "target": "Nobody Invented"}, page="/following")
+    assert r.status_code == 422 and "No paper here has an author named “Nobody Invented”" in r.text
+    assert 'value="Nobody Invented"' in r.text  # the form keeps what was typed
+    r = client.form("/follows", {"kind": "category", "target": "cs.XYZ"}, page="/following")
+    assert r.status_code == 422 and "“cs.XYZ” is not an arXiv category" in r.text
+    r = client.post("/follows", data={"kind": "category", "target": "cs.XYZ"},
+                    headers={**JSON, "X-CSRF-Token": client.token("/following")})
+    assert r.status_code == 422 and "not an arXiv category" in r.json()["detail"]
+    assert _follows(site, user.id) == []
+    # Real ones: arXiv's list (in arXiv's spelling, with no paper here yet) and stored ones.
+    client.form("/follows", {"kind": "category", "target": "cs.lg"}, page="/following")
+    client.form("/follows", {"kind": "category", "target": "xx.NEW"}, page="/following")
+    client.form("/follows", {"kind": "author", "target": "grace hopper"}, page="/following")
+    assert sorted(_follows(site, user.id)) == [("author", "Grace Hopper"), ("category", "cs.LG"),
+                                                ("category", "xx.NEW")]
+
+
+def test_follows_stored_before_normalising_keep_working(site):
+    paper = site.paper(authors=["Zoë Ng"], title="Old follow still matches")
+    user, client = site.member()
+    with site.engine.begin() as conn:  # as an earlier version stored a typed name
+        conn.execute(insert(Follow).values(user_id=user.id, kind="author", target="zoe  NG", created_at=utcnow()))
+    assert _titles(client.get("/following").text) == [paper.title]
+    page = client.get("/authors/Zoë Ng").text
+    assert 'aria-pressed="true"' in page  # the author page knows it is followed
+    client.form("/follows", {"kind": "author", "target": "Zoë Ng", "action": "unfollow"}, page="/authors/Zoë Ng")
+    assert _follows(site, user.id) == []
+
+
+def test_follow_and_unfollow_from_the_author_page_without_javascript(site):
+    site.paper(authors=["Ada Lovelace"], categories=["math.HO"])
+    user, client = site.member()
+    page = client.get("/authors/Ada Lovelace").text
+    form = re.search(r'<form method="post" action="/follows" class="follow-form">.*?</form>', page, re.S).group(0)
+    assert 'name="csrf_token"' in form and 'name="next" value="/authors/Ada Lovelace"' in form
+    assert 'aria-pressed="false"' in form
+    r = client.form("/follows", {"kind": "author", "target": "Ada Lovelace", "next": "/authors/Ada Lovelace"},
+                    page="/authors/Ada Lovelace")
+    assert r.status_code == 303 and r.headers["location"].startswith("/authors/Ada%20Lovelace?notice=followed")
+    page = client.get(r.headers["location"]).text
+    assert "You now follow Ada Lovelace" in page and 'aria-pressed="true"' in page
+    r = client.form("/follows", {"kind": "author", "target": "Ada Lovelace", "action": "unfollow",
+                                 "next": "/authors/Ada Lovelace"}, page="/authors/Ada Lovelace")
+    page = client.get(r.headers["location"]).text
+    assert "You no longer follow Ada Lovelace" in page and 'aria-pressed="false"' in page
+    # A notice naming something untrue is not shown: the page vouches for its names only.
+    forged = client.get("/authors/Ada Lovelace?notice=followed&kind=author&who=Ada Lovelace").text
+    assert "You now follow Ada Lovelace" not in forged and "Followed." in forged
+    assert "Sign in to follow this author" in site.client().get("/authors/Ada Lovelace").text
+    # The JSON answer is unchanged for scripts.
+    r = client.post("/follows", data={"kind": "category", "target": "math.HO"},
+                    headers={**JSON, "X-CSRF-Token": client.token("/categories/math.HO")})
+    assert r.json() == {"following": True, "target": "math.HO"}
+    assert 'aria-pressed="true"' in client.get("/categories/math.HO").text
+    assert _follows(site, user.id) == [("category", "math.HO")]
+
+
+def test_following_suggests_authors_and_categories_of_papers_voted_or_saved(site):
+    voted = site.paper(authors=["Grace Hopper", "Alan Turing"], categories=["cs.PL", "cs.LO"])
+    saved = site.paper(authors=["Grace Hopper", "Kurt Gödel"], categories=["math.LO"])
+    site.paper(authors=["Unrelated Person"], categories=["astro-ph.GA"])
+    user, client = site.member()
+    client.post(f"/papers/{voted.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": client.token("/")})
+    client.form("/collections", {"name": "Logic", "arxiv_id": saved.arxiv_id}, page="/")
+    client.form("/follows", {"kind": "author", "target": "Alan Turing"}, page="/following")
+    page = client.get("/following").text
+    box = page[page.index('id="suggest-h"'):page.index('class="follow-form follow-typed"')]
+    for name in ("Grace Hopper", "Kurt Gödel", "cs.PL", "cs.LO", "math.LO"):
+        assert f'aria-label="Follow {name}"' in box, name
+    assert "Alan Turing" not in box and "Unrelated Person" not in box and "astro-ph.GA" not in box
+    assert box.index("Grace Hopper") < box.index("Kurt Gödel")  # on two of my papers, so first
+    client.form("/follows", {"kind": "author", "target": "Grace Hopper", "next": "/following"}, page="/following")
+    assert 'aria-label="Follow Grace Hopper"' not in client.get("/following").text.split('id="suggest-h"')[1]
+
+
+def test_digests_match_followed_authors_by_identity(site, tmp_path):
+    site.paper(authors=["José García"], title="One")
+    site.paper(authors=["Jose Garcia"], title="Two")
+    site.paper(authors=["J. Garcia"], title="Three")
+    with site.engine.connect() as conn:
+        ids = Composer(conn, Settings(data_dir=tmp_path, embedder="null")).author(parse_period("2025-01-15"), "jose  garcía")
+        titles = set(conn.scalars(select(Paper.title).where(Paper.id.in_(ids))))
+    assert titles == {"One", "Two"}
