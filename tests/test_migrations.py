@@ -3,8 +3,8 @@
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from paperboy.schema import metadata
 from paperboy.store.migrate import head_revision, is_up_to_date, upgrade
-from paperboy.store.schema import metadata
 
 
 def test_migrated_database_matches_the_models(fresh_engine):

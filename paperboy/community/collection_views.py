@@ -64,7 +64,7 @@ def _own_collection(db: Session, cid: int, user: User) -> Collection:
 
 
 def _paper_id(db: Session, arxiv_id: str) -> int:
-    from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+    from paperboy.papers.ids import BadRecord, parse_arxiv_id
 
     arxiv_id = (arxiv_id or "").strip()[:300]
     try:

@@ -1,6 +1,6 @@
 """What a follow means: author identity, real categories, and the papers a follow matches.
 
-An author is followed by *identity*, not by the exact string (``store/authors.py``:
+An author is followed by *identity*, not by the exact string (``papers/authors.py``:
 case, accents, spacing and punctuation do not matter, so "José  García" follows "Jose
 Garcia"). Initials are *not* expanded: "J. Garcia" follows only papers whose author is
 written "J. Garcia" (or "J Garcia"), never every Garcia; following namesakes by initial
@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.community.arxiv_taxonomy import known_category
-from paperboy.store.authors import author_identity, author_ids, authors_named
+from paperboy.papers.authors import author_identity, author_ids, authors_named
 from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, Vote, utcnow
 
 KINDS = ("author", "category")

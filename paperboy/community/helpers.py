@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from paperboy.community.models import Collection, CollectionItem, Comment
 from paperboy.community.notices import notice
-from paperboy.store.authors import author_identity
+from paperboy.papers.authors import author_identity
 from paperboy.store.models import Follow, User, Vote
 from paperboy.web.deps import request_session
 

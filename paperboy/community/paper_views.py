@@ -272,7 +272,7 @@ def _submit_page(request: Request, status: int, error: str = "", value: str = ""
 @router.post("/submit", response_class=HTMLResponse)
 def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require_member)):
     from paperboy.ingest.http import SourceError
-    from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+    from paperboy.papers.ids import BadRecord, parse_arxiv_id
 
     settings = request.app.state.settings
     engine = request.app.state.engine

@@ -26,8 +26,8 @@ from paperboy.config import Settings
 from paperboy.digest.schedule import Period
 from paperboy.digest.tokens import links
 from paperboy.mail.render import render_email
+from paperboy.papers.authors import author_ids
 from paperboy.rank.trending import trending
-from paperboy.store.authors import author_ids
 from paperboy.store.models import Follow, Paper, PaperAuthor, PaperCategory, utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"

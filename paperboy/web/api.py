@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.rank.trending import trending
 from paperboy.store.models import Paper, User
 from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})

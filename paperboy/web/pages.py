@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paperboy.community import security
-from paperboy.ingest.normalise import BadRecord, parse_arxiv_id
+from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.rank.trending import explanation, trending
 from paperboy.store.models import Paper, PaperCategory
 from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})

@@ -246,7 +246,7 @@ def author_papers(db: Session, name: str, *, limit: int, offset: int) -> tuple[l
     """Papers by the author of that exact name (else the name key), newest first."""
     author = db.scalar(select(Author).where(Author.name == name))
     if author is None:
-        from paperboy.ingest.normalise import name_key
+        from paperboy.papers.text import name_key
 
         author = db.scalar(select(Author).where(Author.name_key == name_key(name)).limit(1))
     if author is None:

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 from paperboy.config import Settings
 from paperboy.digest.compose import Composer
 from paperboy.digest.schedule import parse_period
-from paperboy.store.authors import author_identity
+from paperboy.papers.authors import author_identity
 from paperboy.store.models import Follow, Paper, utcnow
 
 JSON = {"Accept": "application/json"}

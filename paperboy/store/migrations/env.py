@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from paperboy.store.schema import metadata
+from paperboy.schema import metadata
 
 config = context.config
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import and_, or_, select
 
-from paperboy.ingest.normalise import clean_name, name_key
+from paperboy.papers.text import clean_name, name_key
 from paperboy.store.models import Author
 
 _WORD = re.compile(r"[^\W_]+")  # letters and digits of any script

@@ -1,5 +1,8 @@
 """The whole schema: importing every package's models registers them on Base.metadata,
-so migrations and tests see every table."""
+so migrations (``store/migrations/env.py``) and tests see every table.
+
+It sits above every package that owns tables (store's core tables, community, digest,
+index, mail, worker), so no lower layer has to know about the ones above it."""
 
 import paperboy.community.models  # noqa: F401
 import paperboy.digest.models  # noqa: F401

@@ -1,0 +1,53 @@
+"""arXiv identifiers: ``2401.01234v2``, ``hep-th/9901001``, their URLs and ``arXiv:`` forms."""
+
+from __future__ import annotations
+
+import re
+
+
+class BadRecord(ValueError):
+    """A record that cannot be stored; the message says which field and why."""
+
+
+# --- arXiv ids -------------------------------------------------------------------
+
+_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
+_PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}")
+_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
+_ID_PREFIX = re.compile(
+    r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.IGNORECASE
+)
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None]:
+    """``'arXiv:2503.11731v2'`` → ``('2503.11731', 2)``; accepts URLs and old-style ids.
+
+    Raises BadRecord for anything that is not an arXiv identifier.
+    """
+    if not isinstance(text, str):
+        raise BadRecord(f"arXiv id must be text, got {type(text).__name__}")
+    m = _PLAIN_NEW_ID.fullmatch(text)
+    if m:  # fast path: a bare new-style id without version, the common case
+        return text, None
+    s = _ID_PREFIX.sub("", text.strip())
+    s = s.removesuffix(".pdf").rstrip("/")
+    for pattern in (_NEW_ID, _OLD_ID):
+        m = pattern.fullmatch(s)
+        if m:
+            arxiv_id = m.group("id")
+            if pattern is _NEW_ID:
+                yymm = int(arxiv_id[2:4])
+                if not 1 <= yymm <= 12:
+                    break
+            return arxiv_id, int(m.group("v")) if m.group("v") else None
+    raise BadRecord(f"not an arXiv id: {text[:80]!r}")
+
+
+def is_arxiv_id(text: str) -> bool:
+    try:
+        parse_arxiv_id(text)
+    except BadRecord:
+        return False
+    return True
+
+
