@@ -40,8 +40,8 @@ def hello_app():
 
 def paperboy_app(data_dir: str, cache: bool):
     from paperboy.config import Settings
+    from paperboy.site import create_app
     from paperboy.store.db import get_engine
-    from paperboy.web.app import create_app
 
     settings = Settings(data_dir=Path(data_dir), embedder="null", mail_backend="null")
     app = create_app(settings, get_engine(settings))

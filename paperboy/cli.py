@@ -80,7 +80,7 @@ def serve(
     if isinstance(get, str):  # demo() calls serve() directly, leaving the option object
         from starlette.testclient import TestClient
 
-        from paperboy.web.app import create_app
+        from paperboy.site import create_app
 
         with TestClient(create_app(s, engine)) as client:
             r = client.get(get, follow_redirects=False)
@@ -96,7 +96,7 @@ def serve(
         clitools.console.print("worker schedule and indexer running in this process "
                                "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
     clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
-    uvicorn.run("paperboy.web.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
+    uvicorn.run("paperboy.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
                 log_level="warning", access_log=False, **proxy_options(s))
 
 

@@ -11,17 +11,18 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperboy.community import accounts, ratelimit
+from paperboy.community import accounts
 from paperboy.community.accounts import AccountError
-from paperboy.community.security import (
+from paperboy.store.models import User, utcnow
+from paperboy.web import ratelimit
+from paperboy.web.deps import get_db
+from paperboy.web.security import (
     end_all_sessions,
     end_session,
     message_page,
     require_user,
     start_session,
 )
-from paperboy.store.models import User, utcnow
-from paperboy.web.deps import get_db
 
 router = APIRouter()
 

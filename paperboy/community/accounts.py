@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from paperboy.community.models import AccountToken
-from paperboy.community.security import token_hash
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.render import render_email
 from paperboy.store.models import User, utcnow
+from paperboy.web.security import token_hash
 
 log = logging.getLogger(__name__)
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"

@@ -11,10 +11,10 @@ from starlette.exceptions import HTTPException
 from paperboy.community.models import Comment
 from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import _back, set_comment_hidden
-from paperboy.community.security import require_admin
 from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import convertors  # noqa: F401  (registers {x:id})
 from paperboy.web.deps import get_db
+from paperboy.web.security import require_admin
 
 router = APIRouter(prefix="/admin")
 

@@ -12,21 +12,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.community import follows, ratelimit
+from paperboy.community import follows
 from paperboy.community.account_views import safe_next
 from paperboy.community.models import Collection, CollectionItem
 from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import _back
-from paperboy.community.security import (
+from paperboy.store.models import Paper, User, utcnow
+from paperboy.web import (
+    convertors,  # noqa: F401  (registers {x:id})
+    ratelimit,
+)
+from paperboy.web.cards import bibtex, build_cards
+from paperboy.web.deps import get_db
+from paperboy.web.security import (
     AuthError,
     current_user,
     require_member,
     require_user,
     wants_json,
 )
-from paperboy.store.models import Paper, User, utcnow
-from paperboy.web import convertors  # noqa: F401  (registers {x:id})
-from paperboy.web.deps import get_db
 
 router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 PAGE = 30
@@ -133,7 +137,6 @@ def _add(db: Session, coll: Collection, paper_id: int) -> None:
 
 @router.get("/collections/{cid:id}", response_class=HTMLResponse)
 def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000), db: Session = Depends(get_db, scope="function")):
-    from paperboy.web.cards import build_cards
 
     coll = _visible_collection(db, cid, request)
     owner = db.get(User, coll.user_id)
@@ -202,8 +205,6 @@ def _bibkey(arxiv_id: str) -> str:
 
 @router.get("/collections/{cid:id}/export.bib")
 def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scope="function")):
-    from paperboy.web.cards import build_cards
-    from paperboy.web.pages import bibtex
 
     coll = _visible_collection(db, cid, request)
     papers = list(db.scalars(
@@ -260,7 +261,6 @@ def following(request: Request, p: int = Query(1, ge=1, le=10_000), user: User =
 
 def _following_page(request: Request, db: Session, user: User, p: int, error: str = "",
                     typed: tuple[str, str] = ("category", ""), status: int = 200) -> HTMLResponse:
-    from paperboy.web.cards import build_cards
 
     mine = follows.followed(db, user.id)
     cards, total = [], 0

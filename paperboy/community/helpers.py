@@ -27,7 +27,7 @@ def _cache(request) -> dict:
 
 
 def _user(request):
-    from paperboy.community.security import current_user
+    from paperboy.web.security import current_user
 
     return current_user(request)
 

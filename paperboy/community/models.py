@@ -1,6 +1,7 @@
 """Tables owned by the community stage.
 
-Accounts themselves (``users``), ``votes`` and ``follows`` are core tables in
+Accounts themselves (``users``), their sessions (``user_sessions``), ``rate_limits``,
+``votes`` and ``follows`` are core tables in
 ``paperboy.store.models``; the counters they feed (``papers.upvotes``,
 ``papers.num_comments``) live on the paper row.
 """
@@ -23,18 +24,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from paperboy.store.models import Base, UTCDateTime, utcnow
 
 
-class UserSession(Base):
-    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored."""
-
-    __tablename__ = "user_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie token
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
-
-
 class AccountToken(Base):
     """A single-use emailed token (password reset, magic sign-in link); stored hashed."""
 
@@ -46,17 +35,6 @@ class AccountToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-class RateLimit(Base):
-    """Fixed-window counters shared by every server process (key + window start)."""
-
-    __tablename__ = "rate_limits"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // window length
-    count: Mapped[int] = mapped_column(Integer, default=0)
-    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Comment(Base):

@@ -23,10 +23,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.community import markdown, ratelimit
+from paperboy.community import markdown
 from paperboy.community.account_views import safe_next
 from paperboy.community.models import Comment, Submission
-from paperboy.community.security import (
+from paperboy.store.db import write_tx
+from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
+from paperboy.web import ratelimit
+from paperboy.web.convertors import MAX_ID  # importing it registers {x:id}
+from paperboy.web.deps import get_db
+from paperboy.web.security import (
     SUSPENDED,
     AuthError,
     current_user,
@@ -34,10 +39,6 @@ from paperboy.community.security import (
     require_user,
     wants_json,
 )
-from paperboy.store.db import write_tx
-from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
-from paperboy.web.convertors import MAX_ID  # importing it registers {x:id}
-from paperboy.web.deps import get_db
 
 router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 

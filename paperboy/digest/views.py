@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from paperboy.community import ratelimit, security
 from paperboy.digest import services
 from paperboy.digest.compose import Composer, PaperCache, SubView, digest_context
 from paperboy.digest.models import Subscription
@@ -22,6 +21,7 @@ from paperboy.digest.schedule import next_due
 from paperboy.digest.tokens import links, sign
 from paperboy.mail.render import _envs
 from paperboy.store.models import utcnow
+from paperboy.web import ratelimit, security
 from paperboy.web.deps import unit_of_work
 
 router = APIRouter()

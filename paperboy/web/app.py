@@ -1,7 +1,12 @@
-"""The ASGI application: one factory that wires settings, store and services to routes."""
+"""The foundation's app factory: settings, store and services wired to the features' routes.
+
+``build_app`` knows no feature: ``paperboy.site`` hands it the list (pages, api,
+community, digest, ...), each with its routers, template folder and template globals.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -9,48 +14,45 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings, get_settings
+from paperboy.index.service import get_search_service
 from paperboy.mail.outbox import MailOutbox
+from paperboy.mail.senders import get_mail_sender
 from paperboy.store.db import get_engine, session_factory
-from paperboy.web import deps, openapi
+from paperboy.web import deps, errors, openapi, security
+from paperboy.web.cache import PageCache, PageCacheMiddleware
+from paperboy.web.features import Feature
+from paperboy.web.head import HeadAsGetMiddleware
 from paperboy.web.headers import SecurityHeadersMiddleware
+from paperboy.web.templating import make_templates
 
 STATIC = Path(__file__).with_name("static")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """Build the app. Services are chosen from ``settings``; tests pass their own."""
-    from paperboy.community import security
-    from paperboy.community import views as community_views
-    from paperboy.digest import views as digest_views
-    from paperboy.index.service import get_search_service
-    from paperboy.mail.senders import get_mail_sender
-    from paperboy.web import api, errors, feeds, pages
-    from paperboy.web.cache import PageCache, PageCacheMiddleware
-    from paperboy.web.head import HeadAsGetMiddleware
-    from paperboy.web.templating import make_templates
-
+def build_app(features: Sequence[Feature], settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app from ``features``. Services are chosen from ``settings``; tests pass their own."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings)
     app = FastAPI(
         dependencies=[Depends(errors.no_nul_characters)],
         title=settings.site_name,
         description="Research papers, daily: feeds, search, votes and digests.",
-        docs_url=None,  # /docs is our own page (web/api.py): no CDN assets
+        docs_url=None,  # /docs is our own page (api feature): no CDN assets
         redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
-    app.state.templates = make_templates(settings)
+    app.state.templates = make_templates(settings, features)
     app.state.mail = get_mail_sender(settings)
     app.state.outbox = MailOutbox(engine, app.state.mail)
     app.state.search = get_search_service(settings, engine)
+    app.state.features = tuple(f.name for f in features)
 
     errors.install(app)
     deps.install(app)
     # Innermost: the request's one session is closed (and a busy unit re-run) here.
     app.add_middleware(deps.UnitOfWorkMiddleware)
-    # Added before the community middleware, so it runs inside it (see web/cache.py).
+    # Added before the security middleware, so it runs inside it (see web/cache.py).
     app.state.page_cache = PageCache(engine)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     security.install(app)
@@ -59,9 +61,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Outermost: every answer gets the headers, the middlewares' own 403/413 too.
     app.add_middleware(SecurityHeadersMiddleware, https=settings.resolved_base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (pages, api, feeds, community_views, digest_views):
-        app.include_router(module.router)
-    app.include_router(api.docs_router)
+    for feature in features:
+        for router in feature.routers:
+            app.include_router(router)
     openapi.install(app)
     return app
-

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
 from paperboy.store.models import Paper
+from paperboy.web.security import csrf_token
 
 CACHEABLE_PREFIXES = ("/papers", "/trending", "/search", "/authors/", "/categories/", "/api/", "/feeds/")
 SESSION_COOKIES = (b"pb_session=",)
@@ -121,8 +122,6 @@ def _cacheable_request(scope) -> bool:
 
 
 def _csrf_token(scope) -> str:
-    from paperboy.community.security import csrf_token
-
     return csrf_token(Request(scope))
 
 

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from paperboy.papers.queries import author_names
 from paperboy.store.models import Paper, User, Vote
 from paperboy.web.mathtext import plain_text, render_math
 
@@ -116,7 +117,6 @@ def build_cards(db: Session, papers: list[Paper], user: User | None = None) -> l
     if user is not None and papers:
         voted = set(db.scalars(select(Vote.paper_id).where(
             Vote.user_id == user.id, Vote.paper_id.in_([p.id for p in papers]))))
-    from paperboy.web.queries import author_names
 
     names_of = author_names(db, papers)
     cards = []
@@ -147,3 +147,24 @@ def build_cards(db: Session, papers: list[Paper], user: User | None = None) -> l
             voted=p.id in voted,
         ))
     return cards
+
+
+def bibtex(card: Card, paper: Paper) -> str:
+    """A BibTeX @misc entry for a paper (paper page and collection export)."""
+    first = (card.authors[0].split()[-1] if card.authors else "anon")
+    year = (paper.submitted_at or (dt.datetime.combine(paper.announced_on, dt.time()) if paper.announced_on else None))
+    key_word = next((w for w in plain_text(card.title).split() if w.isalpha() and len(w) > 3), "paper")
+    key = "".join(ch for ch in f"{first}{year.year if year else ''}{key_word}".lower() if ch.isalnum())
+    lines = [f"@misc{{{key},",
+             f"  title = {{{plain_text(card.title)}}},",
+             f"  author = {{{' and '.join(card.authors)}}},"]
+    if year:
+        lines.append(f"  year = {{{year.year}}},")
+    lines += [f"  eprint = {{{card.arxiv_id}}},", "  archivePrefix = {arXiv},"]
+    if card.categories:
+        lines.append(f"  primaryClass = {{{card.categories[0]}}},")
+    if paper.doi:
+        lines.append(f"  doi = {{{paper.doi}}},")
+    lines.append(f"  url = {{https://arxiv.org/abs/{card.arxiv_id}}},")
+    lines.append("}")
+    return "\n".join(lines)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from paperboy.config import Settings
+from paperboy.web.features import Feature
+from paperboy.web.security import template_globals
 
 PACKAGE = Path(__file__).resolve().parents[1]
-TEMPLATE_DIRS = [
-    PACKAGE / "web" / "templates",
-    PACKAGE / "community" / "templates",
-    PACKAGE / "digest" / "templates" / "web",
-]
+TEMPLATES = Path(__file__).with_name("templates")
 
 
 def static_version() -> str:
@@ -29,16 +28,18 @@ def static_version() -> str:
     return h.hexdigest()[:10]
 
 
-def make_templates(settings: Settings) -> Jinja2Templates:
+def make_templates(settings: Settings, features: Sequence[Feature] = ()) -> Jinja2Templates:
+    """The foundation's templates first, then each feature's folder; its globals added."""
+    folders = [TEMPLATES, *(d for f in features for d in f.templates)]
     env = Environment(
-        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in TEMPLATE_DIRS]),
+        loader=ChoiceLoader([FileSystemLoader(str(d)) for d in folders]),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.globals["site_name"] = settings.site_name
     env.globals["static_version"] = static_version()
-    from paperboy.community.security import template_globals
-
     env.globals.update(template_globals())
+    for feature in features:
+        env.globals.update(feature.template_globals())
     return Jinja2Templates(env=env)

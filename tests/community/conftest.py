@@ -12,9 +12,9 @@ from starlette.testclient import TestClient
 
 from paperboy.community import accounts
 from paperboy.config import Settings
+from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Paper, User
-from paperboy.web.app import create_app
 from tests.support.factories import make_paper
 
 PASSWORD = "correct horse battery staple"

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from paperboy.mail.models import OutgoingMail
 from paperboy.mail.outbox import MailOutbox
 from paperboy.mail.senders import SMTPSender
+from paperboy.site import create_app
 from paperboy.store.db import session_scope
-from paperboy.web.app import create_app
 from tests.community.conftest import Site, make_settings
 from tests.community.test_concurrency import _anonymous
 from tests.support.servers import SMTPSink, serve_app_in_thread

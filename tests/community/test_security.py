@@ -9,9 +9,9 @@ import subprocess
 from sqlalchemy import select, update
 from starlette.routing import Mount
 
-from paperboy.community.models import AccountToken, UserSession
-from paperboy.community.security import SAFE_METHODS, SESSION_COOKIE, flat_routes, token_hash
-from paperboy.store.models import User, utcnow
+from paperboy.community.models import AccountToken
+from paperboy.store.models import User, UserSession, utcnow
+from paperboy.web.security import SAFE_METHODS, SESSION_COOKIE, flat_routes, token_hash
 from tests.community.conftest import PASSWORD, make_settings
 from tests.support.servers import ROOT
 
@@ -82,7 +82,7 @@ def test_session_cookies_carry_the_right_flags(fresh_engine, tmp_path):
     from tests.community.conftest import Site
 
     for base, secure in (("https://papers.example.org", True), ("", False)):
-        app = __import__("paperboy.web.app", fromlist=["create_app"]).create_app(
+        app = __import__("paperboy.site", fromlist=["create_app"]).create_app(
             make_settings(tmp_path, base_url=base), fresh_engine)
         s = Site(app, fresh_engine)
         user = s.user()
@@ -152,7 +152,7 @@ def test_sign_in_is_throttled_after_repeated_failures(site):
 
 
 def test_rate_limits_hold_across_app_instances_sharing_a_database(fresh_engine, tmp_path):
-    from paperboy.web.app import create_app
+    from paperboy.site import create_app
     from tests.community.conftest import Site
 
     a = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)

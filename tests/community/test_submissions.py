@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from paperboy.community.models import Submission
+from paperboy.site import create_app
 from paperboy.store.models import utcnow
-from paperboy.web.app import create_app
 from tests.community.conftest import Site, make_settings
 from tests.support.fake_arxiv import FakeArxiv
 

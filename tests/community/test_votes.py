@@ -11,10 +11,9 @@ import httpx
 import pytest
 from sqlalchemy import func, insert, select
 
-from paperboy.community.models import UserSession
-from paperboy.community.security import SESSION_COOKIE, token_hash
 from paperboy.store.db import make_engine, session_scope
-from paperboy.store.models import Paper, User, Vote, utcnow
+from paperboy.store.models import Paper, User, UserSession, Vote, utcnow
+from paperboy.web.security import SESSION_COOKIE, token_hash
 from tests.support.factories import make_paper
 from tests.support.servers import serve_app_in_process
 

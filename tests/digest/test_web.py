@@ -10,12 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from paperboy.community.ratelimit import DEFAULT_LIMITS
 from paperboy.digest.models import Subscription
 from paperboy.digest.outbox import deliver, enqueue_due
 from paperboy.mail.senders import SMTPSender
+from paperboy.site import create_app
 from paperboy.store.db import session_scope
-from paperboy.web.app import create_app
+from paperboy.web.ratelimit import DEFAULT_LIMITS
 from tests.digest.conftest import PERIOD, by_recipient, make_settings, seed_papers, seed_subscribers
 from tests.support.servers import free_port, serve_app_in_thread
 

@@ -12,11 +12,11 @@ import orjson
 import pytest
 from sqlalchemy import func, insert, select
 
-from paperboy.community.models import RateLimit
 from paperboy.ingest.pipeline import SQLITE_MIN_BATCH, next_batch_limit, run_source
 from paperboy.ingest.snapshot import read_snapshot_prepared
 from paperboy.store import bulk
 from paperboy.store.db import write_tx
+from paperboy.store.models import RateLimit
 from tests.ingest.conftest import KAGGLE
 from tests.ingest.test_crash import schema
 

@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from paperboy.config import Settings
+from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Paper, Vote
-from paperboy.web.app import create_app
 from tests.support.factories import make_paper, make_user
 
 MON, TUE, WED = dt.date(2025, 1, 13), dt.date(2025, 1, 14), dt.date(2025, 1, 15)

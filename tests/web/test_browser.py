@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from paperboy.web.app import create_app
+from paperboy.site import create_app
 from tests.support.servers import serve_app_in_thread
 from tests.web.conftest import seed, settings_for
 

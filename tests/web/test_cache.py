@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
-from paperboy.community.security import check_csrf
+from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Paper
-from paperboy.web.app import create_app
+from paperboy.web.security import check_csrf
 from tests.web.conftest import seed, settings_for
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

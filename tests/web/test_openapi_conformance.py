@@ -12,8 +12,8 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 from schemathesis.core.failures import FailureGroup
 
-from paperboy.community.security import CSRF_COOKIE, CSRF_HEADER
-from paperboy.web.app import create_app
+from paperboy.site import create_app
+from paperboy.web.security import CSRF_COOKIE, CSRF_HEADER
 from tests.web.conftest import seed, settings_for
 
 CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.status_code_conformance,

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from paperboy.config import Settings
-from paperboy.web.app import create_app
+from paperboy.site import create_app
 from tests.web.conftest import MANY_AUTHORS, TUE
 
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from paperboy.cli import proxy_options
-from paperboy.community.models import RateLimit
 from paperboy.config import ConfigError, Settings, load_settings
-from paperboy.web.app import create_app
+from paperboy.site import create_app
+from paperboy.store.models import RateLimit
 from tests.support.servers import serve_app_in_thread
 
 

@@ -21,15 +21,17 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from paperboy.community import security
+from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.rank.trending import explanation, trending
-from paperboy.store.models import Paper, PaperCategory
-from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})
-from paperboy.web import queries as q
-from paperboy.web.cards import build_cards
+from paperboy.store.models import PaperCategory
+from paperboy.web import (
+    convertors,  # noqa: F401  (registers {x:arxiv})
+    security,
+)
+from paperboy.web.cards import bibtex, build_cards
 from paperboy.web.deps import get_db
-from paperboy.web.mathtext import has_math, plain_text
+from paperboy.web.mathtext import has_math
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -167,26 +169,6 @@ def canonical_id(arxiv_id: str) -> tuple[str, int | None]:
         return parse_arxiv_id(arxiv_id)
     except BadRecord:
         raise HTTPException(404, f"{arxiv_id!r} is not an arXiv id") from None
-
-
-def bibtex(card, paper: Paper) -> str:
-    first = (card.authors[0].split()[-1] if card.authors else "anon")
-    year = (paper.submitted_at or (dt.datetime.combine(paper.announced_on, dt.time()) if paper.announced_on else None))
-    key_word = next((w for w in plain_text(card.title).split() if w.isalpha() and len(w) > 3), "paper")
-    key = "".join(ch for ch in f"{first}{year.year if year else ''}{key_word}".lower() if ch.isalnum())
-    lines = [f"@misc{{{key},",
-             f"  title = {{{plain_text(card.title)}}},",
-             f"  author = {{{' and '.join(card.authors)}}},"]
-    if year:
-        lines.append(f"  year = {{{year.year}}},")
-    lines += [f"  eprint = {{{card.arxiv_id}}},", "  archivePrefix = {arXiv},"]
-    if card.categories:
-        lines.append(f"  primaryClass = {{{card.categories[0]}}},")
-    if paper.doi:
-        lines.append(f"  doi = {{{paper.doi}}},")
-    lines.append(f"  url = {{https://arxiv.org/abs/{card.arxiv_id}}},")
-    lines.append("}")
-    return "\n".join(lines)
 
 
 def html_url(arxiv_id: str) -> str | None:

@@ -23,11 +23,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.rank.trending import trending
 from paperboy.store.models import Paper, User
 from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})
-from paperboy.web import queries as q
 from paperboy.web.cards import safe_url
 from paperboy.web.deps import get_db
 

@@ -21,9 +21,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from paperboy.papers import queries as q
 from paperboy.rank.trending import trending
 from paperboy.store.models import Paper
-from paperboy.web import queries as q
 from paperboy.web.deps import get_db
 from paperboy.web.mathtext import plain_text
 

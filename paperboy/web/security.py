@@ -34,11 +34,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import Match
 
-from paperboy.community.models import UserSession
-from paperboy.community.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.store.db import write_tx
-from paperboy.store.models import User, utcnow
+from paperboy.store.models import User, UserSession, utcnow
 from paperboy.web.deps import BodyTooLarge, read_body, replaying, request_session
+from paperboy.web.ratelimit import DEFAULT_LIMITS, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -407,11 +406,4 @@ def require_admin(request: Request) -> User:
 
 
 def template_globals() -> dict:
-    from paperboy.community import helpers
-
-    return {
-        "current_user": current_user,
-        "csrf_input": csrf_input,
-        "csrf_token": csrf_token,
-        **helpers.template_globals(),
-    }
+    return {"current_user": current_user, "csrf_input": csrf_input, "csrf_token": csrf_token}

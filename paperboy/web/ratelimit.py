@@ -15,9 +15,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from paperboy.community.models import RateLimit
 from paperboy.store.db import write_tx
-from paperboy.store.models import utcnow
+from paperboy.store.models import RateLimit, utcnow
 
 # name -> (how many, per how many seconds). ``install`` copies this onto
 # ``app.state.rate_limits`` so an instance or a test can change one figure.

@@ -1,0 +1,8 @@
+"""The digest feature as the app factory takes it: subscribing, settings and previews."""
+
+from pathlib import Path
+
+from paperboy.digest import views
+from paperboy.web.features import Feature
+
+FEATURE = Feature("digest", routers=(views.router,), templates=(Path(__file__).parent / "templates" / "web",))
