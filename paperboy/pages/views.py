@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
-from paperboy.rank.trending import explanation, trending
+from paperboy.rank.trending import WINDOW_HALF_LIVES, explanation, reference_time, trending
 from paperboy.store.models import PaperCategory
 from paperboy.web import (
     convertors,  # noqa: F401  (registers {x:arxiv})
@@ -44,19 +44,38 @@ class Pager:
     pages: int
     prev_url: str | None
     next_url: str | None
+    total: int = 0
+    size: int = PAGE_SIZE
+    last_url: str | None = None
+
+    @property
+    def first_item(self) -> int:
+        return min(self.total, (self.page - 1) * self.size + 1)
+
+    @property
+    def last_item(self) -> int:
+        return min(self.total, self.page * self.size)
+
+    @property
+    def past_end(self) -> bool:
+        """A page number beyond the last page (a stale link, a hand-edited URL)."""
+        return self.page > self.pages
+
+
+def page_url(request: Request, n: int) -> str:
+    """This URL with page ``n`` (the first page has no ``p``), every other parameter kept."""
+    params = dict(request.query_params)
+    params["p"] = str(n)
+    if n == 1:
+        params.pop("p")
+    return request.url.path + ("?" + urlencode(params) if params else "")
 
 
 def make_pager(request: Request, page: int, total: int, size: int) -> Pager:
     pages = max(1, math.ceil(total / size))
-
-    def url(n: int) -> str:
-        params = dict(request.query_params)
-        params["p"] = str(n)
-        if n == 1:
-            params.pop("p")
-        return request.url.path + ("?" + urlencode(params) if params else "")
-
-    return Pager(page, pages, url(page - 1) if page > 1 else None, url(page + 1) if page < pages else None)
+    prev_url = page_url(request, min(page - 1, pages)) if page > 1 else None
+    next_url = page_url(request, page + 1) if page < pages else None
+    return Pager(page, pages, prev_url, next_url, total, size, page_url(request, pages))
 
 
 def get_page_db(request: Request) -> Iterator[Session]:
@@ -95,16 +114,26 @@ def user_of(request: Request):
 
 # --- feeds ------------------------------------------------------------------------
 
+def feed_filters(category: str | None = Query(None, max_length=40, description="Only papers in this category, e.g. cs.LG."),
+                 sort: str | None = Query(None, max_length=40, description="votes (the default) or newest.")) -> tuple[str | None, str]:
+    try:
+        return q.parse_category(category), q.parse_sort(sort)
+    except q.BadParameter as exc:
+        raise bad(str(exc)) from None
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
+def home(request: Request, p: int = Depends(page_param), filters: tuple = Depends(feed_filters),
+         db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
     settings = request.app.state.settings
     day = q.latest_day(db, settings) or dt.date.today()
-    return _feed(request, db, q.day_period(day), p, nav="daily")
+    return _feed(request, db, q.day_period(day), p, filters)
 
 
 @router.get("/papers", response_class=HTMLResponse)
 def papers(request: Request, date: str | None = None, week: str | None = None, month: str | None = None,
-           p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
+           p: int = Depends(page_param), filters: tuple = Depends(feed_filters),
+           db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
     try:
         period = q.parse_period(date, week, month)
     except q.BadParameter as exc:
@@ -112,12 +141,21 @@ def papers(request: Request, date: str | None = None, week: str | None = None, m
     if period is None:
         settings = request.app.state.settings
         period = q.day_period(q.latest_day(db, settings) or dt.date.today())
-    return _feed(request, db, period, p, nav="daily")
+    return _feed(request, db, period, p, filters)
 
 
-def _feed(request: Request, db: Session, period: q.Period, page: int, nav: str) -> HTMLResponse:
+def _with_filters(url: str, category: str | None, sort: str) -> str:
+    """A period link that keeps the chosen category and sort (defaults are left out)."""
+    extra = {k: v for k, v in (("category", category), ("sort", sort)) if v and not (k == "sort" and v == "votes")}
+    return url + ("&" + urlencode(extra) if extra else "")
+
+
+def _feed(request: Request, db: Session, period: q.Period, page: int, filters: tuple[str | None, str]) -> HTMLResponse:
     settings = request.app.state.settings
-    papers, total = q.feed_papers(db, settings, period, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    category, sort = filters
+    papers, total = q.feed_papers(db, settings, period, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+                                  sort=sort, category=category)
+    categories = q.period_categories(db, settings, period.start, period.end)
     latest = q.latest_day(db, settings)
     if period.kind == "date":
         before = q.neighbour_day(db, settings, period.start, -1)
@@ -133,32 +171,54 @@ def _feed(request: Request, db: Session, period: q.Period, page: int, nav: str) 
         prev_label = f"Previous {period.kind}"
         next_label = f"Next {period.kind}"
     anchor = period.start if period.kind == "date" else min(period.end, latest or period.end)
-    return render(request, "feed.html", db=db, context={
-        "nav": nav, "period": period, "heading": period.label, "total": total,
-        "cards": build_cards(db, papers, user_of(request)),
-        "pager": make_pager(request, page, total, PAGE_SIZE),
-        "prev_url": prev_url, "next_url": next_url, "prev_label": prev_label, "next_label": next_label,
+    pager = make_pager(request, page, total, PAGE_SIZE)
+    cards = build_cards(db, papers, user_of(request))
+    if settings.feed_mode == "submitted":  # here a paper's day is the day it was featured
+        for card in cards:
+            card.day = card.featured_on
+    link = lambda url: _with_filters(url, category, sort) if url else None  # noqa: E731
+    return render(request, "feed.html", db=db, status_code=404 if pager.past_end and total else 200, context={
+        "nav": "daily", "period": period, "heading": period.label, "total": total,
+        "cards": cards, "pager": pager, "category": category, "sort": sort, "sorts": q.SORTS,
+        "categories": categories, "category_known": category is None or category in dict(categories),
+        "prev_url": link(prev_url), "next_url": link(next_url), "prev_label": prev_label, "next_label": next_label,
         "anchor": anchor, "week_value": q.week_period(anchor).value, "month_value": q.month_period(anchor).value,
         "latest": latest, "max_day": latest, "settings_mode": settings.feed_mode,
+        "day_url": link(f"/papers?date={anchor.isoformat()}"),
+        "week_url": link(f"/papers?week={q.week_period(anchor).value}"),
+        "month_url": link(f"/papers?month={q.month_period(anchor).value}"),
     })
 
 
 # --- trending ---------------------------------------------------------------------
 
+TRENDING_SIZE = 50
+
+
 @router.get("/trending", response_class=HTMLResponse)
 def trending_page(request: Request, category: str | None = Query(None, max_length=40),
                   db: Session = Depends(get_page_db, scope="function")) -> HTMLResponse:
     settings = request.app.state.settings
-    category = (category or "").strip() or None
-    ids, scores = trending(db.connection(), limit=50, category=category,
-                           half_life_hours=settings.trending_half_life_hours)
+    try:
+        category = q.parse_category(category)
+    except q.BadParameter as exc:
+        raise bad(str(exc)) from None
+    h = settings.trending_half_life_hours
+    ids, scores = trending(db.connection(), limit=TRENDING_SIZE, category=category, half_life_hours=h)
+    now = dt.datetime.now(dt.UTC)
+    ref = reference_time(db.connection(), now)
+    window_start = (ref - dt.timedelta(hours=h * WINDOW_HALF_LIVES)).date()
+    categories = q.period_categories(db, settings, window_start, ref.date())
     by_id = dict(zip(ids, scores, strict=True))
     cards = build_cards(db, q.papers_by_ids(db, ids), user_of(request))
     for card in cards:
         card.score = by_id[card.paper_id]
     return render(request, "trending.html", db=db, context={
-        "nav": "trending", "cards": cards, "category": category,
-        "explanation": explanation(settings.trending_half_life_hours),
+        "nav": "trending", "cards": cards, "category": category, "categories": categories,
+        "category_known": category is None or category in dict(categories),
+        # On an old corpus the list is as of its newest papers; say so instead of implying "now".
+        "as_of": ref.date() - dt.timedelta(days=1) if now - ref > dt.timedelta(days=1) else None,
+        "explanation": explanation(h),
     })
 
 

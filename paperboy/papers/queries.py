@@ -1,8 +1,9 @@
 """The reads behind the feed pages, the API and the feeds (one place, both backends).
 
-A paper's day is the day it was announced, or, for community submissions, the day it was
-featured on this instance. ``settings.feed_mode`` decides which of the two count:
-'all' shows announced papers plus featured submissions, 'submitted' only featured ones.
+A paper's day is the day arXiv announced it (``settings.feed_mode='all'``, the default);
+a community submission joins its announce day, estimated from its submission time when
+no listing was imported (``days.py``). With ``feed_mode='submitted'`` only featured
+submissions are shown, each on the day a member featured it (the Hugging Face way).
 Hidden papers never leave this module.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import and_, case, false, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from paperboy.config import Settings
+from paperboy.papers.days import listing_day
 from paperboy.store.models import Author, Paper, PaperAuthor, PaperCategory
 
 MAX_PAGE = 10_000
@@ -161,65 +163,122 @@ def _parse_period(date: str | None, week: str | None, month: str | None) -> Peri
 
 # --- the daily feed ----------------------------------------------------------------
 
-def in_period(settings: Settings, start: dt.date, end: dt.date):
-    featured = and_(Paper.featured_on >= start, Paper.featured_on <= end)
+def estimated_days(db: Session, settings: Settings) -> dict[int, dt.date]:
+    """Community submissions with no imported listing → their estimated listing day.
+
+    In 'all' mode a submission is listed on its arXiv announce day, not on the day a
+    member featured it (which would make a lone paper the newest day). Papers fetched
+    one by one have no ``announced_on``; their day is estimated from ``submitted_at``.
+    Submissions are few (a daily cap per member), so this is one small indexed read.
+    """
     if settings.feed_mode == "submitted":
-        return featured
+        return {}
+    rows = db.execute(select(Paper.id, Paper.submitted_at, Paper.featured_on).where(
+        Paper.featured_on.is_not(None), Paper.submitted_by_id.is_not(None),
+        Paper.announced_on.is_(None), visible()))
+    return {pid: listing_day(sub) if sub else featured for pid, sub, featured in rows}
+
+
+def in_period(settings: Settings, start: dt.date, end: dt.date, estimated: dict[int, dt.date] | None = None):
+    if settings.feed_mode == "submitted":
+        return and_(Paper.featured_on >= start, Paper.featured_on <= end)
     announced = and_(Paper.announced_on >= start, Paper.announced_on <= end)
-    return or_(announced, and_(featured, Paper.submitted_by_id.is_not(None)))
-
-
-def _day_columns(settings: Settings):
-    if settings.feed_mode == "submitted":
-        return [Paper.featured_on]
-    return [Paper.announced_on, Paper.featured_on]
+    extra = [pid for pid, day in (estimated or {}).items() if start <= day <= end]
+    return or_(announced, Paper.id.in_(extra)) if extra else announced
 
 
 def latest_day(db: Session, settings: Settings) -> dt.date | None:
-    days = [db.scalar(select(func.max(col)).where(visible(), col.is_not(None))) for col in _day_columns(settings)]
-    days = [d for d in days if d is not None]
-    return max(days) if days else None
+    """The newest day with announced papers (the front page); submissions never move it."""
+    if settings.feed_mode == "submitted":
+        return db.scalar(select(func.max(Paper.featured_on)).where(visible()))
+    day = db.scalar(select(func.max(Paper.announced_on)).where(visible()))
+    if day is None:  # an instance that only has submissions
+        day = max(estimated_days(db, settings).values(), default=None)
+    return day
 
 
 def neighbour_day(db: Session, settings: Settings, day: dt.date, direction: int) -> dt.date | None:
     """The closest earlier (-1) or later (+1) day that has papers."""
-    found = []
-    for col in _day_columns(settings):
-        if direction < 0:
-            stmt = select(func.max(col)).where(visible(), col < day)
-        else:
-            stmt = select(func.min(col)).where(visible(), col > day)
-        if col is Paper.featured_on and settings.feed_mode == "all":
-            stmt = stmt.where(Paper.submitted_by_id.is_not(None))
-        d = db.scalar(stmt)
-        if d is not None:
-            found.append(d)
+    col = Paper.featured_on if settings.feed_mode == "submitted" else Paper.announced_on
+    if direction < 0:
+        stmt = select(func.max(col)).where(visible(), col < day)
+    else:
+        stmt = select(func.min(col)).where(visible(), col > day)
+    found = [d for d in estimated_days(db, settings).values() if (d < day if direction < 0 else d > day)]
+    if (d := db.scalar(stmt)) is not None:
+        found.append(d)
     if not found:
         return None
     return max(found) if direction < 0 else min(found)
 
 
-def feed_day():
-    """The day a paper is listed under: featured day for submissions, else announced day."""
-    submitted = and_(Paper.submitted_by_id.is_not(None), Paper.featured_on.is_not(None))
-    return case((submitted, Paper.featured_on), else_=Paper.announced_on)
+def feed_day(settings: Settings | None = None, estimated: dict[int, dt.date] | None = None):
+    """The day a paper is listed under, as SQL (for ordering): the day it was featured in
+    'submitted' mode, else its announce day or, for a submission without one, its estimate."""
+    if settings is not None and settings.feed_mode == "submitted":
+        return Paper.featured_on
+    if estimated:
+        return case(estimated, value=Paper.id, else_=Paper.announced_on)
+    return Paper.announced_on
 
 
-def feed_order(sort: str = "votes"):
+SORTS = {"votes": "most upvoted first", "newest": "newest first"}
+
+
+def feed_order(sort: str = "votes", settings: Settings | None = None, estimated: dict[int, dt.date] | None = None):
+    day = feed_day(settings, estimated)
     if sort == "publishedAt":
-        return [feed_day().desc(), Paper.upvotes.desc(), Paper.num_comments.desc(), Paper.arxiv_id]
+        return [day.desc(), Paper.upvotes.desc(), Paper.num_comments.desc(), Paper.arxiv_id]
+    if sort == "newest":
+        # Within a day arXiv numbers papers in the order they were submitted.
+        return [day.desc(), Paper.arxiv_id.desc()]
     # Votes first; then comments; then the listing's own order (arXiv id).
     return [Paper.upvotes.desc(), Paper.num_comments.desc(), Paper.arxiv_id]
 
 
+def in_category(category: str):
+    return Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category == category))
+
+
 def feed_papers(db: Session, settings: Settings, period: Period, *, limit: int, offset: int = 0,
                 sort: str = "votes", category: str | None = None) -> tuple[list[Paper], int]:
-    cond = and_(visible(), in_period(settings, period.start, period.end))
+    estimated = estimated_days(db, settings)
+    cond = and_(visible(), in_period(settings, period.start, period.end, estimated))
     if category:
-        cond = and_(cond, Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category == category)))
+        cond = and_(cond, in_category(category))
     total = db.scalar(select(func.count()).select_from(Paper).where(cond)) or 0
-    papers = list(db.scalars(papers_query().where(cond).order_by(*feed_order(sort)).limit(limit).offset(offset)))
+    order = feed_order(sort, settings, estimated)
+    papers = list(db.scalars(papers_query().where(cond).order_by(*order).limit(limit).offset(offset)))
     return papers, total
+
+
+def period_categories(db: Session, settings: Settings, start: dt.date, end: dt.date) -> list[tuple[str, int]]:
+    """The categories of the papers listed from ``start`` to ``end`` with their counts, most papers first."""
+    cond = and_(visible(), in_period(settings, start, end, estimated_days(db, settings)))
+    stmt = (select(PaperCategory.category, func.count()).join(Paper, Paper.id == PaperCategory.paper_id)
+            .where(cond).group_by(PaperCategory.category).order_by(func.count().desc(), PaperCategory.category))
+    return [(c, n) for c, n in db.execute(stmt)]
+
+
+# arXiv categories (cs.LG, hep-th) and the MSC/ACM class codes mixed into listings (68T50, I.2.7).
+_CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,39}$")
+
+
+def parse_category(value: str | None) -> str | None:
+    """An arXiv category such as cs.LG (or an MSC/ACM class code); empty means none."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not _CATEGORY.match(value):
+        raise BadParameter(f"category={value[:40]!r} is not a category name; use one like cs.LG")
+    return value
+
+
+def parse_sort(value: str | None) -> str:
+    value = (value or "votes").strip()
+    if value not in SORTS:
+        raise BadParameter(f"sort={value[:40]!r} is not a sort; use one of: {', '.join(SORTS)}")
+    return value
 
 
 def papers_by_ids(db: Session, ids: list[int]) -> list[Paper]:

@@ -7,18 +7,24 @@ by a member, else announced), ``age(vote)`` since the vote was cast, and ``h`` t
 half-life (``settings.trending_half_life_hours``, 48 h by default). A paper counts like
 one fresh vote on its day; a vote counts 1 when cast and half as much every ``h`` hours.
 
-Ages are measured from ``now`` — or, when the instance has had no new papers or votes
-for a while (a paused import, the demo data), from its latest activity, so that the list
-shows what was trending then instead of nothing. Only papers whose day or votes fall in
-the last ``WINDOW_HALF_LIVES`` half-lives are candidates; older ones score below
-2^-WINDOW_HALF_LIVES per event anyway.
+Ages are measured from a reference time that follows the newest papers, not the wall
+clock: the end of the latest announce day in the store, or ``now`` when that is earlier.
+On a live instance the two agree; on an old corpus (the demo, a paused import) the list
+shows what was trending on its newest day, and a vote cast today counts in full (its age
+is taken as zero) instead of ageing every paper of the corpus to nothing. Only papers
+whose day or votes fall in the ``WINDOW_HALF_LIVES`` half-lives before the reference are
+candidates; older ones score below 2^-WINDOW_HALF_LIVES per event anyway. Votes after
+``now`` never count (a digest ranks as of the end of its period).
+
+A paper's day is its arXiv announce day; a community submission without one uses the day
+it was featured.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.engine import Connection
 
 from paperboy.store.models import Paper, PaperCategory, Vote
@@ -34,17 +40,14 @@ def _as_utc(value: dt.datetime | dt.date) -> dt.datetime:
 
 
 def reference_time(conn: Connection, now: dt.datetime) -> dt.datetime:
-    """``now``, or the latest paper day / vote when that is older (a paused instance)."""
+    """The end of the newest paper day in the store, or ``now`` when that is earlier."""
     visible = Paper.hidden == false()
-    latest = [
-        conn.scalar(select(func.max(Paper.announced_on)).where(visible)),
-        conn.scalar(select(func.max(Paper.featured_on)).where(visible)),
-    ]
-    days = [_as_utc(d) + dt.timedelta(days=1) for d in latest if d is not None]
-    vote = conn.scalar(select(func.max(Vote.created_at)))
-    if vote is not None:
-        days.append(_as_utc(vote))
-    return min(now, max(days)) if days else now
+    latest = conn.scalar(select(func.max(Paper.announced_on)).where(visible))
+    if latest is None:  # only submissions without an imported listing
+        latest = conn.scalar(select(func.max(Paper.featured_on)).where(visible))
+    if latest is None:
+        return now
+    return min(now, _as_utc(latest) + dt.timedelta(days=1))
 
 
 def trending(conn: Connection, *, now: dt.datetime | None = None, limit: int = 100,
@@ -56,10 +59,12 @@ def trending(conn: Connection, *, now: dt.datetime | None = None, limit: int = 1
     since = ref - dt.timedelta(hours=h * WINDOW_HALF_LIVES)
     since_day = since.date()
 
-    voted = select(Vote.paper_id).where(Vote.created_at >= since, Vote.created_at <= ref)
+    in_window = (Vote.created_at >= since, Vote.created_at <= now)
+    voted = select(Vote.paper_id).where(*in_window)
     stmt = select(Paper.id, Paper.announced_on, Paper.featured_on).where(
         Paper.hidden == false(),
-        or_(Paper.announced_on >= since_day, Paper.featured_on >= since_day, Paper.id.in_(voted)),
+        or_(Paper.announced_on >= since_day, and_(Paper.announced_on.is_(None), Paper.featured_on >= since_day),
+            Paper.id.in_(voted)),
     )
     if category:
         stmt = stmt.where(Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category == category)))
@@ -68,17 +73,14 @@ def trending(conn: Connection, *, now: dt.datetime | None = None, limit: int = 1
         return [], []
 
     def decay(t: dt.datetime) -> float:
-        age_h = max(0.0, (ref - t).total_seconds() / 3600.0)
+        age_h = max(0.0, (ref - t).total_seconds() / 3600.0)  # after the reference: fresh
         return 0.5 ** (age_h / h)
 
     scores: dict[int, float] = {}
     for pid, announced, featured in rows:
-        day = featured or announced
-        scores[pid] = decay(_as_utc(day)) if day and _as_utc(day) <= ref else (1.0 if day else 0.0)
-    vote_rows = conn.execute(
-        select(Vote.paper_id, Vote.created_at).where(Vote.created_at >= since, Vote.created_at <= ref)
-    ).all()
-    for pid, created in vote_rows:
+        day = announced or featured
+        scores[pid] = decay(_as_utc(day)) if day else 0.0
+    for pid, created in conn.execute(select(Vote.paper_id, Vote.created_at).where(*in_window)).all():
         if pid in scores:
             scores[pid] += decay(_as_utc(created))
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], -kv[0]))[: max(0, limit)]

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from paperboy.papers.days import listing_day
 from paperboy.papers.queries import author_names
 from paperboy.store.models import Paper, User, Vote
 from paperboy.web.mathtext import plain_text, render_math
@@ -138,7 +139,8 @@ def build_cards(db: Session, papers: list[Paper], user: User | None = None) -> l
             links=paper_links(p),
             upvotes=p.upvotes or 0,
             num_comments=p.num_comments or 0,
-            day=p.featured_on if submitted_by else p.announced_on,
+            # A submission is listed on its arXiv announce day (web/queries.py).
+            day=p.announced_on or (listing_day(p.submitted_at) if submitted_by and p.submitted_at else p.featured_on),
             announced_on=p.announced_on,
             submitted_at=p.submitted_at,
             comment=p.comment,

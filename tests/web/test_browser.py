@@ -52,7 +52,8 @@ def test_browse_expand_search_open_similar(live, page):
     page.get_by_role("link", name="← Jan 14").click()
     page.wait_for_url(re.compile(r"/papers\?date=2025-01-14$"))
     assert page.locator("h1").inner_text() == "Tuesday, January 14, 2025"
-    assert page.get_by_text("submitted by Grace Hopper").is_visible()
+    # the submission featured on Tuesday is listed on its own announce day (December 2), not here
+    assert page.locator("article.card").count() == 1
 
     # search from the header
     page.get_by_label("Search papers").fill("classifier guidance")

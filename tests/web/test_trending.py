@@ -74,3 +74,37 @@ def test_a_paused_instance_ranks_as_of_its_latest_activity(db):
     later = dt.datetime(2031, 6, 1, tzinfo=dt.UTC)
     ids, scores = trending(db.connection(), now=later, half_life_hours=48)
     assert ids[0] == p.id and scores[0] == pytest.approx(0.5 ** (24 / 48), rel=1e-5)
+
+
+def test_a_vote_today_on_an_old_corpus_keeps_its_newest_day_ranked(db):
+    """The demo's papers are months old: a vote cast now must not age every other paper to nothing."""
+    day = dt.date(2031, 1, 1)
+    papers = [make_paper(db, announced_on=day) for _ in range(3)]
+    earlier = make_paper(db, announced_on=day - dt.timedelta(days=1))
+    later = dt.datetime(2031, 6, 1, tzinfo=dt.UTC)
+    vote(db, papers[2], make_user(db), later - dt.timedelta(hours=1))
+    ids, scores = trending(db.connection(), now=later, half_life_hours=48)
+    by_id = dict(zip(ids, scores, strict=True))
+    assert ids[0] == papers[2].id
+    assert set(ids) == {p.id for p in [*papers, earlier]}
+    # ages count from the end of the newest day; the vote, cast after it, counts in full
+    assert by_id[papers[2].id] == pytest.approx(0.5 ** (24 / 48) + 1, rel=1e-5)
+    assert by_id[papers[0].id] == pytest.approx(0.5 ** (24 / 48), rel=1e-5)
+    assert by_id[earlier.id] == pytest.approx(0.5 ** (48 / 48), rel=1e-5)
+
+
+def test_votes_after_now_do_not_count(db):
+    """A digest ranks as of the end of its period: later votes are not part of it."""
+    p = make_paper(db, announced_on=TODAY)
+    vote(db, p, make_user(db), NOW + dt.timedelta(hours=1))
+    ids, scores = trending(db.connection(), now=NOW, half_life_hours=48)
+    assert dict(zip(ids, scores, strict=True))[p.id] == pytest.approx(0.5 ** (12 / 48), rel=1e-5)
+
+
+def test_a_submission_counts_from_its_announce_day_not_the_day_it_was_featured(db):
+    member = make_user(db)
+    fresh = make_paper(db, announced_on=TODAY)
+    old = make_paper(db, announced_on=TODAY - dt.timedelta(days=90))
+    db.execute(update(Paper).where(Paper.id == old.id).values(featured_on=TODAY, submitted_by_id=member.id))
+    ids, _ = trending(db.connection(), now=NOW, half_life_hours=48)
+    assert fresh.id in ids and old.id not in ids
