@@ -208,3 +208,39 @@ def _first_link(shot: Shot, written: set[str]) -> str:
         if name in written:
             return f"screenshots/{name}"
     return ""
+
+
+def _inside_viewport(page, selector: str) -> bool:
+    return page.locator(selector).evaluate(
+        "el => { const r = el.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; }")
+
+
+def test_menus_work_by_keyboard_fit_a_phone_and_close_on_escape_or_a_click_elsewhere(gallery, browser):
+    base, _ = gallery
+    ctx = browser.new_context(viewport=DEVICES["phone"], storage_state=_signed_in_state(browser, base))
+    page = ctx.new_page()
+    page.goto(base + "/")
+    menu = page.locator(".account-menu")
+    for _ in range(12):  # skip link, brand, the three sections, then the account menu
+        page.keyboard.press("Tab")
+        if menu.locator("summary").evaluate("el => el === document.activeElement"):
+            break
+    summary = menu.locator("summary")
+    assert summary.evaluate("el => el === document.activeElement"), "the account menu is not reachable by Tab"
+    assert summary.evaluate("el => getComputedStyle(el).outlineStyle") != "none"  # focus is visible
+    page.keyboard.press("Enter")
+    assert menu.evaluate("el => el.open")
+    assert page.get_by_role("link", name="Submit a paper").is_visible()  # the bar's Submit moves into the menu
+    assert _inside_viewport(page, ".account-menu .menu-panel")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.keyboard.press("Escape")
+    assert not menu.evaluate("el => el.open")
+    assert summary.evaluate("el => el === document.activeElement")
+
+    save = page.locator(".save-menu").first
+    save.locator("summary").click()
+    assert save.evaluate("el => el.open") and _inside_viewport(page, ".save-menu[open] .menu-panel")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.locator("h1").click()
+    assert not save.evaluate("el => el.open")
+    ctx.close()
