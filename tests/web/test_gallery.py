@@ -93,6 +93,7 @@ def gallery(databases, tmp_path_factory):
         Shot("signup", "/signup"),
         Shot("account", "/account", signed_out=False),
         Shot("following", "/following", signed_out=False),
+        Shot("comment-edit", f"/comments/{nested}/edit", signed_out=False),
         Shot("collections", "/collections", signed_out=False),
         Shot("collection", collection),
         Shot("digest", digest),
@@ -143,6 +144,8 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         continue
                     where = f"{shot.name} {who} {scheme} {device}"
                     response = page.goto(base + shot.path)
+                    if shot.name == "comment-edit":  # the preview of the stored text, with its formula
+                        page.locator(".comment-preview math").wait_for()
                     if response.status != shot.status:
                         problems.append(f"{where}: status {response.status}")
                     facts = page.evaluate("""() => ({
@@ -186,15 +189,16 @@ def _write_gallery_page(shots: list[Shot], written: set[str]) -> None:
         "",
         "Every page as `tests/web/test_gallery.py` saw it in Chromium: signed out and signed in (as an",
         "administrator), light and dark colour scheme, phone (390×844) and desktop (1366×900). Regenerate",
-        "with `PAPERBOY_GALLERY=1 scripts/test tests/web/test_gallery.py` (or pytest on that file);",
-        "the run rewrites the images and this page. A dash: the page is for members only.",
+        "with `PAPERBOY_GALLERY=1 scripts/test tests/web/test_gallery.py -k sqlite`; the run rewrites",
+        "the images and this page. A dash: the page is for members only (signed out it sends you to sign in).",
         "",
         "| " + " | ".join(head) + " |",
         "| " + " | ".join("---" for _ in head) + " |",
     ]
     for shot in shots:
         path = re.sub(r"/subscriptions/[^/]+/", "/subscriptions/…/", shot.path.split("#")[0])
-        cells = [f"[{shot.name}]({_first_link(shot, written)}) `{path}`"]
+        first = _first_link(shot, written)
+        cells = [f'<a href="{first}"><img src="{first}" width="200" alt="{shot.name}"></a><br>{shot.name} `{path}`']
         for who, scheme, device in combos:
             name = _file(shot, who, scheme, device)
             cells.append(f"[{device}](screenshots/{name})" if name in written else "–")
