@@ -176,6 +176,19 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id
     return RedirectResponse(f"/papers/{arxiv_id}#comment-{cid}", status_code=303)
 
 
+@router.post("/comments/preview")
+def preview_comment(request: Request, body: str = Form("")) -> JSONResponse:
+    """The comment box's live preview: ``{"html": ...}`` rendered by the very function
+    that renders a stored comment, so what a member sees is what will be posted. Stores
+    nothing; signed-in members only and rate-limited, since rendering costs CPU."""
+    user = _acting_user(request, "preview comments")
+    ratelimit.check(request, "preview", str(user.id))
+    text = (body or "").replace("\r\n", "\n").strip()
+    if len(text) > markdown.MAX_BODY:
+        raise HTTPException(400, f"Comments are limited to {markdown.MAX_BODY} characters.")
+    return JSONResponse({"html": markdown.render(text) if text else ""})
+
+
 def _own_comment(db: Session, comment_id: int, user: User) -> tuple[Comment, str]:
     row = db.execute(select(Comment, Paper.arxiv_id).join(Paper, Paper.id == Comment.paper_id)
                      .where(Comment.id == comment_id)).first()

@@ -28,6 +28,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "mail_ip": (20, 3600),
     "vote": (120, 60),
     "comment": (10, 60),
+    "preview": (120, 60),  # live comment previews (sent after a pause in typing)
     "submit": (20, 3600),
     "write": (120, 60),  # collections, follows
     "subscribe_ip": (20, 3600),  # digest subscriptions asked for from one client address

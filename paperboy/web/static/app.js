@@ -73,7 +73,83 @@
     });
   }
 
-  function init() { setupAbstracts(document); setupCopy(document); }
+  // Live comment preview. The server renders the text with the same function as a
+  // stored comment (Markdown, math to MathML, then an allow-list sanitiser), so the
+  // preview is exactly what will be posted; its HTML is already clean when it arrives.
+  function setupPreviews(root) {
+    root.querySelectorAll("textarea[data-preview]").forEach(function (area) {
+      var token = area.form && area.form.querySelector('input[name="csrf_token"]');
+      if (area.dataset.enhanced || !token) return;
+      area.dataset.enhanced = "1";
+      var box = document.createElement("div");
+      box.className = "comment-preview";
+      box.hidden = true;
+      box.setAttribute("aria-live", "polite");
+      var label = document.createElement("p");
+      label.className = "comment-preview-label";
+      label.textContent = "Preview";
+      var body = document.createElement("div");
+      body.className = "comment-body";
+      box.appendChild(label);
+      box.appendChild(body);
+      area.insertAdjacentElement("afterend", box);
+      var timer = null, busy = false, again = false, shown = null;
+
+      function show(html, failed) {
+        if (failed) body.textContent = html; else body.innerHTML = html;
+        box.classList.toggle("preview-error", !!failed);
+        box.hidden = false;
+      }
+
+      function send() {
+        // One request at a time; the newest text is sent when the last one returns.
+        if (busy) { again = true; return; }
+        var text = area.value;
+        if (text === shown) return;
+        if (!text.trim()) { box.hidden = true; shown = text; return; }
+        busy = true;
+        var data = new FormData();
+        data.append("body", text);
+        fetch(area.dataset.preview, {
+          method: "POST", body: data, credentials: "same-origin",
+          headers: { "Accept": "application/json", "X-CSRF-Token": token.value }
+        })
+          .then(function (response) {
+            return response.json().catch(function () { return {}; }).then(function (json) {
+              if (!response.ok) throw new Error(json.detail || "Preview unavailable (" + response.status + ").");
+              return json;
+            });
+          })
+          .then(function (json) { shown = text; show(json.html, false); })
+          .catch(function (error) { show(error.message, true); })
+          .finally(function () { busy = false; if (again) { again = false; send(); } });
+      }
+
+      area.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(send, 250);
+      });
+      if (area.value.trim()) send();
+    });
+  }
+
+  // Menus are <details>: close an open one on a click elsewhere or on Escape.
+  var MENUS = "details.menu[open], details.save-menu[open]";
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll(MENUS).forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll(MENUS).forEach(function (menu) {
+      var inside = menu.contains(document.activeElement);
+      menu.open = false;
+      if (inside) menu.querySelector("summary").focus();
+    });
+  });
+
+  function init() { setupAbstracts(document); setupCopy(document); setupPreviews(document); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();

@@ -1,0 +1,250 @@
+"""Every page, signed out and signed in, light and dark, on a phone and a desktop.
+
+Each page must render with the stylesheet applied, fit the phone's width (no sideways
+scrolling), and keep the header compact. With ``PAPERBOY_GALLERY=1`` the run also writes a
+viewport screenshot of each into ``docs/screenshots/`` and the table ``docs/gallery.md``,
+so the gallery always shows what the tests saw.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import select
+
+from paperboy.community import accounts
+from paperboy.site import create_app
+from paperboy.store.db import session_scope
+from paperboy.store.models import Author
+from tests.community.conftest import PASSWORD, Browser
+from tests.support.servers import serve_app_in_thread
+from tests.web.conftest import seed, settings_for
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SHOTS = DOCS / "screenshots"
+WRITE = os.environ.get("PAPERBOY_GALLERY") == "1"
+DEVICES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "height": 900}}
+HEADER_MAX = {"phone": 80, "desktop": 64}  # px: a compact bar, never a third of the screen
+LIGHT_BG = "rgb(251, 250, 247)"  # --bg in light mode
+ADMIN_EMAIL = "ada@example.org"
+
+
+@dataclass(frozen=True)
+class Shot:
+    name: str
+    path: str
+    signed_out: bool = True  # member-only pages are shown signed in only
+    status: int = 200
+
+
+@pytest.fixture(scope="module")
+def gallery(databases, tmp_path_factory):
+    """The web tests' papers, plus an admin with comments (math, replies), a public
+    collection, follows and a digest; served over TCP."""
+    if databases.backend != "sqlite":
+        pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
+    engine = databases.new_engine(keep=True)
+    ids = seed(engine)
+    app = create_app(settings_for(tmp_path_factory.mktemp("gallery")), engine)
+    with session_scope(engine) as db:
+        accounts.create_user(db, ADMIN_EMAIL, PASSWORD, "Ada Lovelace", is_admin=True, verified=True)
+        accounts.create_user(db, "grace@example.org", PASSWORD, "Grace Hopper", verified=True)
+        author = db.scalar(select(Author.name).order_by(Author.id).limit(1))
+    ada, grace = Browser(app), Browser(app)
+    ada.sign_in(ADMIN_EMAIL)
+    grace.sign_in("grace@example.org")
+    top = ids["wed_top"]
+    first = grace.form(f"/papers/{top}/comments", {"body": "Does the bound $O(n^2)$ hold for **every** guidance scale?"}, page="/")
+    parent = re.search(r"#comment-(\d+)", first.headers["location"]).group(1)
+    reply = ada.form(f"/papers/{top}/comments", {"body": "Yes: see eq. 3, $$\\sum_{i=1}^n i = \\frac{n(n+1)}{2}$$",
+                                                 "parent_id": parent}, page="/")
+    nested = re.search(r"#comment-(\d+)", reply.headers["location"]).group(1)
+    grace.form(f"/papers/{top}/comments", {"body": "Thanks, that settles it.", "parent_id": nested}, page="/")
+    ada.form(f"/papers/{top}/comments", {"body": "Code and data are linked in the abstract; "
+                                                "a *very* readable paper."}, page="/")
+    made = ada.form("/collections", {"name": "Reading group", "public": "1", "arxiv_id": top}, page="/")
+    collection = made.headers["location"] if "/collections/" in made.headers.get("location", "") else None
+    if collection is None:
+        collection = re.search(r'href="(/collections/\d+)"', ada.get("/collections").text).group(1)
+    for name in ("wed_mid", "tue"):
+        ada.form(f"{collection}/add", {"arxiv_id": ids[name]}, page="/")
+    ada.form("/follows", {"kind": "category", "target": "cs.LG"}, page="/")
+    ada.form("/follows", {"kind": "author", "target": author}, page="/")
+    digest = ada.form("/account/digest", page="/").headers["location"]
+    shots = [
+        Shot("front", "/"),
+        Shot("day", "/papers?date=2025-01-14"),
+        Shot("week", "/papers?week=2025-W03"),
+        Shot("month", "/papers?month=2025-01"),
+        Shot("trending", "/trending"),
+        Shot("search", "/search?q=diffusion"),
+        Shot("paper", f"/papers/{top}#comments"),
+        Shot("author", "/authors/" + quote(author)),
+        Shot("category", "/categories/cs.LG"),
+        Shot("submit", "/submit", signed_out=False),
+        Shot("signin", "/signin"),
+        Shot("signup", "/signup"),
+        Shot("account", "/account", signed_out=False),
+        Shot("following", "/following", signed_out=False),
+        Shot("comment-edit", f"/comments/{nested}/edit", signed_out=False),
+        Shot("collections", "/collections", signed_out=False),
+        Shot("collection", collection),
+        Shot("digest", digest),
+        Shot("admin", "/admin", signed_out=False),
+        Shot("api-docs", "/docs"),
+        Shot("not-found", "/no/such/page", status=404),
+    ]
+    with serve_app_in_thread(app) as base:
+        yield base, shots
+
+
+def _signed_in_state(browser, base: str) -> dict:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(base + "/signin")
+    page.fill('input[name="email"]', ADMIN_EMAIL)
+    page.fill('input[name="password"]', PASSWORD)
+    page.locator('form.account-form button[type="submit"]').click()
+    page.wait_for_load_state()
+    state = ctx.storage_state()
+    ctx.close()
+    return state
+
+
+def _file(shot: Shot, who: str, scheme: str, device: str) -> str:
+    return f"{shot.name}-{who}-{scheme}-{device}.jpg"
+
+
+def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, browser):
+    base, shots = gallery
+    states = {"out": None, "in": _signed_in_state(browser, base)}
+    # Without writing, light covers layout and dark is checked on one size (colours only).
+    schemes = ("light", "dark")
+    problems: list[str] = []
+    written: set[str] = set()
+    for who, state in states.items():
+        for device, viewport in DEVICES.items():
+            for scheme in schemes:
+                if not WRITE and scheme == "dark" and device == "phone":
+                    continue
+                ctx = browser.new_context(viewport=viewport, color_scheme=scheme, storage_state=state,
+                                          reduced_motion="reduce")
+                page = ctx.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+                for shot in shots:
+                    if who == "out" and not shot.signed_out:
+                        continue
+                    where = f"{shot.name} {who} {scheme} {device}"
+                    response = page.goto(base + shot.path)
+                    if shot.name == "comment-edit":  # the preview of the stored text, with its formula
+                        page.locator(".comment-preview math").wait_for()
+                    if response.status != shot.status:
+                        problems.append(f"{where}: status {response.status}")
+                    facts = page.evaluate("""() => ({
+                        font: getComputedStyle(document.body).fontFamily,
+                        bg: getComputedStyle(document.body).backgroundColor,
+                        scroll: document.documentElement.scrollWidth,
+                        width: window.innerWidth,
+                        header: document.querySelector('.site-header').getBoundingClientRect().height,
+                        signedIn: !!document.querySelector('.account-menu'),
+                    })""")
+                    if "system-ui" not in facts["font"]:
+                        problems.append(f"{where}: unstyled (body font {facts['font']})")
+                    if (facts["bg"] == LIGHT_BG) != (scheme == "light"):
+                        problems.append(f"{where}: background {facts['bg']} is not the {scheme} one")
+                    if facts["scroll"] > facts["width"]:
+                        problems.append(f"{where}: {facts['scroll']} px wide in a {facts['width']} px window")
+                    if facts["header"] >= HEADER_MAX[device]:
+                        problems.append(f"{where}: header {facts['header']:.0f} px high")
+                    if facts["signedIn"] != (who == "in"):
+                        problems.append(f"{where}: signed-in header is {facts['signedIn']}")
+                    if WRITE:
+                        name = _file(shot, who, scheme, device)
+                        page.screenshot(path=str(SHOTS / name), type="jpeg", quality=60)
+                        written.add(name)
+                problems += [f"{who} {scheme} {device}: script error {e}" for e in errors]
+                ctx.close()
+    assert not problems, "\n".join(problems)
+    if WRITE:
+        _write_gallery_page(shots, written)
+
+
+def _write_gallery_page(shots: list[Shot], written: set[str]) -> None:
+    """docs/gallery.md: one row per page, a link per (signed in/out, scheme, device)."""
+    for stale in SHOTS.glob("*.jpg"):
+        if stale.name not in written:
+            stale.unlink()
+    combos = [(who, scheme, device) for who in ("out", "in") for scheme in ("light", "dark") for device in DEVICES]
+    head = ["page"] + [f"{'signed in' if who == 'in' else 'signed out'}, {scheme}, {device}" for who, scheme, device in combos]
+    lines = [
+        "# Gallery",
+        "",
+        "Every page as `tests/web/test_gallery.py` saw it in Chromium: signed out and signed in (as an",
+        "administrator), light and dark colour scheme, phone (390×844) and desktop (1366×900). Regenerate",
+        "with `PAPERBOY_GALLERY=1 scripts/test tests/web/test_gallery.py -k sqlite`; the run rewrites",
+        "the images and this page. A dash: the page is for members only (signed out it sends you to sign in).",
+        "",
+        "| " + " | ".join(head) + " |",
+        "| " + " | ".join("---" for _ in head) + " |",
+    ]
+    for shot in shots:
+        path = re.sub(r"/subscriptions/[^/]+/", "/subscriptions/…/", shot.path.split("#")[0])
+        first = _first_link(shot, written)
+        cells = [f'<a href="{first}"><img src="{first}" width="200" alt="{shot.name}"></a><br>{shot.name} `{path}`']
+        for who, scheme, device in combos:
+            name = _file(shot, who, scheme, device)
+            cells.append(f"[{device}](screenshots/{name})" if name in written else "–")
+        lines.append("| " + " | ".join(cells) + " |")
+    (DOCS / "gallery.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _first_link(shot: Shot, written: set[str]) -> str:
+    for who in ("out", "in"):
+        name = _file(shot, who, "light", "desktop")
+        if name in written:
+            return f"screenshots/{name}"
+    return ""
+
+
+def _inside_viewport(page, selector: str) -> bool:
+    return page.locator(selector).evaluate(
+        "el => { const r = el.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; }")
+
+
+def test_menus_work_by_keyboard_fit_a_phone_and_close_on_escape_or_a_click_elsewhere(gallery, browser):
+    base, _ = gallery
+    ctx = browser.new_context(viewport=DEVICES["phone"], storage_state=_signed_in_state(browser, base))
+    page = ctx.new_page()
+    page.goto(base + "/")
+    menu = page.locator(".account-menu")
+    for _ in range(12):  # skip link, brand, the three sections, then the account menu
+        page.keyboard.press("Tab")
+        if menu.locator("summary").evaluate("el => el === document.activeElement"):
+            break
+    summary = menu.locator("summary")
+    assert summary.evaluate("el => el === document.activeElement"), "the account menu is not reachable by Tab"
+    assert summary.evaluate("el => getComputedStyle(el).outlineStyle") != "none"  # focus is visible
+    page.keyboard.press("Enter")
+    assert menu.evaluate("el => el.open")
+    assert page.get_by_role("link", name="Submit a paper").is_visible()  # the bar's Submit moves into the menu
+    assert _inside_viewport(page, ".account-menu .menu-panel")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.keyboard.press("Escape")
+    assert not menu.evaluate("el => el.open")
+    assert summary.evaluate("el => el === document.activeElement")
+
+    save = page.locator(".save-menu").first
+    save.locator("summary").click()
+    assert save.evaluate("el => el.open") and _inside_viewport(page, ".save-menu[open] .menu-panel")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.locator("h1").click()
+    assert not save.evaluate("el => el.open")
+    ctx.close()
