@@ -51,6 +51,7 @@ SLACK = dt.timedelta(seconds=120)  # re-read window for late-committing writers
 KEYWORD_BATCH = 20_000
 EMBED_BATCH = 256
 ANN_EVERY_S = 60.0
+NO_DAY = dt.date(1, 1, 1)  # sorts papers without an announce date after all others
 
 
 def keyword_dir(settings: Settings) -> Path:
@@ -209,27 +210,44 @@ def count_missing(engine: Engine, model: str) -> int:
         return conn.execute(select(func.count()).select_from(joined).where(cond)).scalar_one()
 
 
+def _newest_first():
+    """Newest papers first: by announce date (papers without one last), then by id. The
+    first hour after an import then gives semantic search and similar papers for the
+    papers people look at (today's), not for the oldest ones."""
+    return (func.coalesce(papers.c.announced_on, NO_DAY).desc(), papers.c.id.desc())
+
+
 def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = None,
                   batch_size: int = EMBED_BATCH, on_batch=None, stop: threading.Event | None = None) -> int:
-    """Embed new and changed papers; returns how many were embedded."""
+    """Embed new and changed papers, newest first; returns how many were embedded.
+
+    Each batch is the newest ``batch_size`` papers still missing a vector, read afresh (no
+    cursor): what a batch commits leaves the missing set, and papers imported during a
+    long run are embedded next rather than after all older ones."""
     joined, cond = _missing_condition(embedder.name)
     total = count_missing(engine, embedder.name)
     if total == 0:
         return 0
     task = bars.task(f"embedding ({embedder.name})", total) if bars else None
-    done, last_id = 0, 0
+    done = 0
+    embedded: set[int] = set()
     started = time.perf_counter()
     while not (stop and stop.is_set()):
         with engine.connect() as conn:
             rows = conn.execute(
                 select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash)
-                .select_from(joined).where(cond, papers.c.id > last_id).order_by(papers.c.id).limit(batch_size)
+                .select_from(joined).where(cond).order_by(*_newest_first()).limit(batch_size)
             ).all()
         if not rows:
             break
+        ids = [r.id for r in rows]
+        if embedded.issuperset(ids):
+            # Only papers this run already embedded came back: their rows keep changing
+            # under us (or cannot be written). Stop rather than loop; the next run retries.
+            log.warning("embedding stopped: %d papers still differ after being embedded", len(ids))
+            break
         vecs = embedder.embed([paper_text(r.title, r.abstract) for r in rows])
         now = utcnow()
-        ids = [r.id for r in rows]
         with engine.begin() as conn:
             conn.execute(delete(emb_t).where(emb_t.c.model == embedder.name, emb_t.c.paper_id.in_(ids)))
             conn.execute(insert(emb_t), [
@@ -237,7 +255,7 @@ def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = No
                  "dim": embedder.dim, "vector": v.astype("<f4").tobytes(), "embedded_at": now}
                 for r, v in zip(rows, vecs, strict=True)
             ])
-        last_id = ids[-1]
+        embedded.update(ids)
         done += len(rows)
         if bars:
             rate = done / max(time.perf_counter() - started, 1e-9)
