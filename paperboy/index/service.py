@@ -48,6 +48,11 @@ SYNC_BUILD_MAX = 50_000  # a fresh instance indexes this many papers inline on f
 # claim's top-100 is 0.38; cutting at 0.25 changes no SciFact figure). Without it every
 # query, even gibberish, would "match" its nearest papers.
 MIN_SIMILARITY = 0.25
+# Similar papers come from vectors only once the paper has one and this share of the
+# corpus does; before that (the first hour after an import) from a keyword
+# more-like-this: the nearest vectors of a partly embedded corpus all come from the part
+# embedded so far (seen: every neighbour of the newest papers came from one year).
+SIMILAR_MIN_COVERAGE = 0.9
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
 _ROWS_SQL = sql_text(
     "SELECT id, arxiv_id, title, abstract FROM papers WHERE hidden = false AND id IN :ids"
@@ -381,21 +386,19 @@ class SearchService:
         kwi, vec = self._kw, self._vec
         if kwi is None:
             return []
-        empty = ParsedQuery(raw="")
-        if vec is not None and vec.size > 0:
+        v = None
+        if vec is not None and self.semantic_coverage() >= SIMILAR_MIN_COVERAGE:
             v = vec.vector(row.id)
             if v is None and stored is not None:
                 v = np.frombuffer(stored, dtype="<f4")
-            if v is None:
-                from paperboy.index.embedder import paper_text
-
-                v = self._embed_query(paper_text(row.title, row.abstract))
+        if v is not None:
             ids, scores = vec.search(v, limit * 2 + 10)
             pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if i != row.id]
-            allowed = kwi.restrict(empty, [i for i, _ in pairs])
+            allowed = kwi.restrict(ParsedQuery(raw=""), [i for i, _ in pairs])
             pairs = [(i, s) for i, s in pairs if i in allowed][:limit]
         else:
-            # No vectors: more-like-this over the title and the start of the abstract.
+            # More-like-this over the title and the start of the abstract: while vectors cover
+            # only part of the corpus, nearest vectors would all come from that part.
             words = (row.title + " " + " ".join((row.abstract or "").split()[:60])).split()
             words = [w for w in dict.fromkeys(x.lower() for x in words) if text_terms(w)][:48]
             res = kwi.search(kwi.build(ParsedQuery(raw="", words=words)), limit=limit + 1)
