@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from paperboy.config import Settings
 from paperboy.index import keyword as kw
 from paperboy.index import vectors as vx
-from paperboy.index.embedder import Embedder, get_embedder, paper_text
+from paperboy.index.embedder import Embedder, NullEmbedder, get_embedder, paper_text
 from paperboy.index.models import PaperEmbedding
 from paperboy.store.models import Paper, utcnow
 
@@ -268,14 +268,24 @@ def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = No
 # --- 3. ANN file ----------------------------------------------------------------------
 
 
+def _stored_dim(engine: Engine, model: str) -> int | None:
+    with engine.connect() as conn:
+        return conn.execute(select(emb_t.c.dim).where(emb_t.c.model == model).limit(1)).scalar()
+
+
 def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> dict:
+    """Add the vectors stored since the ANN file's watermark to it. Only the embedder's
+    name is used (the dimension is the stored vectors'), so no model is loaded here."""
     name = embedder.name
+    dim = _stored_dim(engine, name)
+    if dim is None:
+        return {"vectors_added": 0, "vectors_total": 0}
     path = vx.vector_file(settings.resolved_index_dir, name)
     states = read_state(settings, "vectors")
     state = states.get(name, {})
     index = vx.load_hnsw(path) if state and path.exists() else None
     if index is None:
-        index, state = vx.new_hnsw(embedder.dim), {}
+        index, state = vx.new_hnsw(dim), {}
     since = _ts(state.get("watermark"))
     cond = emb_t.c.model == name
     if since:
@@ -287,7 +297,7 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> d
         )
         while chunk := result.fetchmany(5000):
             ids = np.array([r.paper_id for r in chunk], dtype=np.uint64)
-            mat = np.frombuffer(b"".join(r.vector for r in chunk), dtype="<f4").reshape(len(chunk), embedder.dim)
+            mat = np.frombuffer(b"".join(r.vector for r in chunk), dtype="<f4").reshape(len(chunk), dim)
             vx.upsert(index, ids, mat)
             added += len(chunk)
             last = chunk[-1].embedded_at
@@ -304,17 +314,32 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> d
 # --- all of it ------------------------------------------------------------------------
 
 
+def indexing_embedder(settings: Settings) -> Embedder:
+    """What ``refresh_index`` embeds papers with: a model runs in a niced child process
+    (``embedproc``: searches in this process never wait for it), started only when
+    there is something to embed; ``hash`` and ``null`` need no model and stay here."""
+    setting = (settings.embedder or "").strip() or "minilm"
+    if setting in ("null", "hash"):
+        return get_embedder(setting)
+    from paperboy.index.embedproc import ProcessEmbedder
+
+    return ProcessEmbedder(setting)
+
+
 def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, embed: bool = True,
                   embedder: Embedder | None = None, stop: threading.Event | None = None) -> dict:
-    """Bring the keyword index, the stored embeddings and the ANN file up to date."""
+    """Bring the keyword index, the stored embeddings and the ANN file up to date.
+
+    ``embedder``: embed in this process with it; by default ``indexing_embedder``."""
     with refresh_lock(settings) as mine:
         if not mine:
             return {"skipped": "another process or thread is refreshing this index dir"}
         bars = _Bars(progress)
+        emb = None
         try:
             stats = refresh_keyword(settings, engine, bars)
-            emb = embedder or get_embedder(settings.embedder) if embed else None
-            if emb is None or emb.dim == 0:
+            emb = (embedder or indexing_embedder(settings)) if embed else None
+            if emb is None or emb.name == NullEmbedder.name:
                 return stats
             last_ann = [time.monotonic()]
 
@@ -327,6 +352,8 @@ def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, 
             stats.update(refresh_vectors(settings, engine, emb))
             return stats
         finally:
+            if embedder is None and hasattr(emb, "close"):
+                emb.close()
             bars.close()
 
 
