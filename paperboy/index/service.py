@@ -115,6 +115,7 @@ class SearchService:
         self.model = embedder.name if embedder else embedder_name(settings.embedder)
         self.semantic_enabled = self.model != "null"
         self._lock = threading.RLock()
+        self._reload_lock = threading.Lock()  # one thread re-opens changed index files
         self._kw: KeywordIndex | None = None
         self._kw_stamp: float | None = None
         self._vec = VectorSearcher(vector_file(settings.resolved_index_dir, self.model)) if self.semantic_enabled else None
@@ -142,12 +143,18 @@ class SearchService:
                 time.sleep(0.1)
 
     def _refresh_readers(self) -> None:
-        """Re-open what another process (or thread) changed: two stat() calls when nothing did."""
+        """Re-open what another process (or thread) changed: two stat() calls when nothing did.
+
+        One thread re-opens; the others meanwhile search the readers they have (the
+        indexer's previous refresh, a consistent snapshot) instead of waiting for it. Only
+        a service with no keyword reader yet waits: it has nothing to search."""
         stamp = self._keyword_stamp()
         vstamp = _stamp(self._vec.path) if self._vec is not None else None
         if self._kw is not None and stamp == self._kw_stamp and (self._vec is None or vstamp == self._vec.stamp):
             return
-        with self._lock:
+        if not self._reload_lock.acquire(blocking=self._kw is None):
+            return
+        try:
             if stamp is None:
                 self._ensure_keyword_index()
                 stamp = self._keyword_stamp()
@@ -161,7 +168,9 @@ class SearchService:
                 self._hidden = self._kw.hidden_ids()
                 self._kw_stamp = stamp
             if self._vec is not None and _stamp(self._vec.path) != self._vec.stamp:
-                self._vec = VectorSearcher(self._vec.path)
+                self._vec = VectorSearcher(self._vec.path)  # built, then swapped in whole
+        finally:
+            self._reload_lock.release()
 
     def semantic_coverage(self) -> float:
         if self._vec is None or self._visible_docs == 0:

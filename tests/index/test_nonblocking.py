@@ -10,9 +10,11 @@ import numpy as np
 
 from paperboy.config import Settings
 from paperboy.index import jobs
+from paperboy.index import service as service_module
 from paperboy.index.embedder import HashEmbedder, get_embedder
 from paperboy.index.embedproc import NICE, ProcessEmbedder
 from paperboy.index.service import SearchService
+from paperboy.index.vectors import VectorSearcher
 from tests.index.conftest import add_papers, ids
 
 NEW = [("2510.00010", "Quantum error correction codes", "Surface codes protect logical qubits from noise.",
@@ -90,3 +92,33 @@ def test_the_indexer_embeds_with_a_model_in_a_child_process_only():
     assert lazy.name == "all-MiniLM-L6-v2@256"
     assert isinstance(jobs.indexing_embedder(Settings(embedder="hash")), HashEmbedder)  # instant: no process
     assert jobs.indexing_embedder(Settings(embedder="null")).dim == 0
+
+
+def test_a_search_uses_the_current_readers_while_another_thread_reopens_them(corpus, settings, monkeypatch):
+    svc = SearchService(settings, corpus)
+    assert ids(svc.search("qubits", mode="keyword")) == []
+    add_papers(corpus, NEW)
+    jobs.refresh_index(settings, corpus, progress=False)  # a new keyword commit and ANN file
+
+    inside, release = threading.Event(), threading.Event()
+
+    class SlowToOpen(VectorSearcher):
+        def __init__(self, *args, **kwargs) -> None:
+            inside.set()
+            release.wait(120)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(service_module, "VectorSearcher", SlowToOpen)
+    opener, first = run_in_thread(lambda: svc.search("qubits"))
+    try:
+        assert inside.wait(60)
+        other, second = run_in_thread(lambda: svc.search("graph networks"))
+        other.join(60)
+        assert not other.is_alive(), "the search waited for another thread to re-open the index files"
+        assert second[0].mode == "hybrid" and second[0].hits  # the previous vectors, still searchable
+        assert opener.is_alive()
+    finally:
+        release.set()
+        opener.join(60)
+    assert set(ids(first[0])) == {"2510.00010", "2510.00011"}
+    assert svc.search("qubits").semantic_coverage == 1.0
