@@ -6,6 +6,8 @@
     # build the 1M corpus once (the HNSW build is most of the time), then time queries on it:
     .venv/bin/python bench/search.py --dir /tmp/pbwork/bench1m --build-only --only search
     .venv/bin/python bench/search.py --dir /tmp/pbwork/bench1m --reuse
+    # search latency while the indexer embeds real papers, against the idle index:
+    .venv/bin/python bench/search.py --only during-index --index-papers 2000
 
 Prints p50/p95/p99 per query kind, index build times, sizes and memory, with raw
 baselines from the same run: SQLite FTS5 bm25() for keywords, a numpy brute-force
@@ -358,11 +360,114 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def import_daily(settings, engine, n: int) -> int:
+    """Real papers: whole daily listing files of ../shared/data/arxiv/daily until n are stored."""
+    from sqlalchemy import func, select
+
+    from paperboy.ingest.listing import SOURCE, listing_files, read_listing
+    from paperboy.ingest.pipeline import run_source
+
+    daily = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv" / "daily"
+    stored = 0
+    for path in listing_files([daily]):
+        run_source(engine, f"{SOURCE}:{path.resolve()}", read_listing(path))
+        with engine.connect() as conn:
+            stored = conn.scalar(select(func.count()).select_from(Paper))
+        if stored >= n:
+            break
+    return stored
+
+
+def title_queries(engine, count: int) -> list[str]:
+    """Distinct 2-4 word pieces of real titles, like typed queries."""
+    rng = np.random.default_rng(46)
+    with engine.connect() as conn:
+        titles = [t for (t,) in conn.exec_driver_sql("SELECT title FROM papers ORDER BY id")]
+    out: dict[str, None] = {}
+    while len(out) < count:
+        words = titles[int(rng.integers(len(titles)))].split()
+        k = int(rng.integers(2, 5))
+        start = int(rng.integers(max(1, len(words) - k + 1)))
+        out[" ".join(words[start:start + k]).strip(".,:;()")] = None
+    return list(out)
+
+
+def bench_during_index(n: int, count: int, pace: float) -> None:
+    """p50/p95 of the service's search (default hybrid mode, query embedded every time)
+    while the indexer `paperboy serve` runs embeds every paper, against the same queries
+    on the idle index before (keyword only: no vectors yet) and after (all vectors)."""
+    from paperboy.index.jobs import count_missing, refresh_index, start_background_indexer
+
+    tmp = tempfile.TemporaryDirectory(prefix="paperboy-bench-idx-")
+    settings = Settings(data_dir=Path(tmp.name), embedder="minilm")
+    engine = make_engine(settings.resolved_database_url)
+    upgrade(engine)
+    stored = import_daily(settings, engine, n)
+    refresh_index(settings, engine, progress=False, embed=False)
+    queries = title_queries(engine, count)
+    svc = SearchService(settings, engine)
+    svc.search(queries[0])
+    svc._embed_query("warm up the query model")
+    print(f"{stored:,} real papers, keyword index built, no vectors; {len(queries)} distinct title queries, "
+          f"{pace * 1000:.0f} ms apart; {load()}")
+
+    def timed(q: str) -> tuple[float, str]:
+        t = time.perf_counter()
+        res = svc.search(q)
+        return time.perf_counter() - t, res.mode
+
+    def report(label: str, samples: list[tuple[float, str]], mode: str | None = None) -> list[float]:
+        times = [t for t, m in samples if mode is None or m == mode]
+        if times:
+            print(f"  {label:<44} {pct(times)}  n={len(times)}")
+        return times
+
+    idle_kw = [timed(q) for q in queries]
+    report("idle, no vectors (keyword)", idle_kw)
+
+    during: list[tuple[float, str]] = []
+    started = time.perf_counter()
+    indexer = start_background_indexer(settings, engine, interval=5.0)
+    done_at = None
+    while done_at is None:
+        svc.clear_query_cache()
+        for q in queries:
+            during.append(timed(q))
+            time.sleep(pace)
+        if count_missing(engine, svc.model) == 0 and svc.search(queries[0]).semantic_coverage >= 1.0:
+            done_at = time.perf_counter() - started
+    indexer.stop.set()
+    indexer.join(120)
+    print(f"  indexer embedded {stored:,} papers in {done_at:.0f} s ({stored / done_at:.1f} papers/s, incl. "
+          f"model load; the last ANN refresh included); {load()}")
+    d_kw = report("during embedding, keyword (no vectors yet)", during, "keyword")
+    d_hy = report("during embedding, hybrid", during, "hybrid")
+    report("during embedding, all", during)
+
+    after: list[tuple[float, str]] = []
+    for _ in (1, 2):
+        svc.clear_query_cache()
+        for q in queries:
+            after.append(timed(q))
+            time.sleep(pace)
+    a_hy = report("idle, all vectors (hybrid)", after, "hybrid")
+    i_kw = [t for t, _ in idle_kw]
+    if d_kw:
+        print(f"  p95 ratio keyword during/idle {np.percentile(d_kw, 95) / np.percentile(i_kw, 95):.2f}")
+    if d_hy and a_hy:
+        print(f"  p95 ratio hybrid during/idle {np.percentile(d_hy, 95) / np.percentile(a_hy, 95):.2f}; "
+              f"max during {max(d_hy) * 1000:.0f} ms; {load()}")
+    engine.dispose()
+    tmp.cleanup()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--papers", type=int, default=1_000_000)
     ap.add_argument("--queries", type=int, default=300)
-    ap.add_argument("--only", choices=["search", "embed", "all"], default="all")
+    ap.add_argument("--only", choices=["search", "embed", "during-index", "all"], default="all")
+    ap.add_argument("--index-papers", type=int, default=2000, help="Real papers for --only during-index.")
+    ap.add_argument("--pace", type=float, default=0.05, help="Seconds between queries in --only during-index.")
     ap.add_argument("--embed-papers", type=int, default=400)
     ap.add_argument("--postgres", default=os.environ.get("PAPERBOY_TEST_POSTGRES_URL", ""),
                     help="Also time PostgreSQL's own FTS on the same papers (server URL).")
@@ -376,6 +481,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(f"cores {os.cpu_count()}, {load()} at start")
+    if args.only == "during-index":
+        bench_during_index(args.index_papers, min(args.queries, 200), args.pace)
+        return
     if args.only in ("embed", "all") and not args.build_only:
         bench_embedding(args.embed_papers)
     if args.only == "embed":

@@ -117,15 +117,19 @@ class SentenceTransformerEmbedder:
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                        else self.model.get_sentence_embedding_dimension())
         self.name = f"{name or model}@{max_seq_length}"
-        # One model, many threads (web requests + the background indexer): torch is
-        # thread-safe for inference, but serialising keeps memory and latency bounded.
+        # Batches and queries each go one at a time (bounded memory), but never wait for
+        # each other: a query has its own lock and its own tokenizer (a fast tokenizer
+        # cannot be used by two threads at once), so a search never waits for an
+        # indexing batch that runs in this process. torch inference is thread-safe.
         self._lock = threading.Lock()
+        self._query_lock = threading.Lock()
         import torch
 
         self._torch = torch
         self.threads = torch.get_num_threads()
         self.model.eval()
         self._direct = self._direct_parts()
+        self._query_tokenizer = copy.deepcopy(self._direct[0]) if self._direct else None
         self.query_precision = query_precision  # "auto": decided by measurement at the first query
         self._query_model = None  # the transformer used for queries (fp32, or a bf16 copy)
 
@@ -165,9 +169,8 @@ class SentenceTransformerEmbedder:
         return np.asarray(out, dtype=np.float32)
 
     def embed(self, texts: list[str], *, batch_size: int = 16) -> np.ndarray:
-        """Embed many texts. The model lock is held for one slice of ``batch_size`` texts
-        at a time (sorted by length, so slices pad little), so a search request waiting
-        to embed its query waits for one slice at most, never for a whole batch."""
+        """Embed many texts, in slices of ``batch_size`` sorted by length (little padding).
+        The batch lock is held for one slice at a time; queries do not take it."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if len(texts) <= 4:
@@ -180,8 +183,8 @@ class SentenceTransformerEmbedder:
         return out
 
     def _forward(self, model, text: str) -> np.ndarray:
-        """tokenizer -> transformer -> mean pooling -> L2 norm, as ``encode`` does (lock held)."""
-        tokenizer = self._direct[0]
+        """tokenizer -> transformer -> mean pooling -> L2 norm, as ``encode`` does (query lock held)."""
+        tokenizer = self._query_tokenizer
         torch = self._torch
         with torch.inference_mode():
             enc = tokenizer([text], truncation=True, max_length=self.model.max_seq_length, return_tensors="pt")
@@ -231,7 +234,7 @@ class SentenceTransformerEmbedder:
         equals ``encode()``'s (tests check both)."""
         if self._direct is None:
             return self.embed([text], batch_size=1)[0]
-        with self._lock:
+        with self._query_lock:
             self._set_threads(1)
             if self._query_model is None:
                 self._query_model = self._pick_query_model()

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from paperboy.config import Settings
 from paperboy.index import keyword as kw
 from paperboy.index import vectors as vx
-from paperboy.index.embedder import Embedder, get_embedder, paper_text
+from paperboy.index.embedder import Embedder, NullEmbedder, get_embedder, paper_text
 from paperboy.index.models import PaperEmbedding
 from paperboy.store.models import Paper, utcnow
 
@@ -51,6 +51,7 @@ SLACK = dt.timedelta(seconds=120)  # re-read window for late-committing writers
 KEYWORD_BATCH = 20_000
 EMBED_BATCH = 256
 ANN_EVERY_S = 60.0
+NO_DAY = dt.date(1, 1, 1)  # sorts papers without an announce date after all others
 
 
 def keyword_dir(settings: Settings) -> Path:
@@ -209,27 +210,44 @@ def count_missing(engine: Engine, model: str) -> int:
         return conn.execute(select(func.count()).select_from(joined).where(cond)).scalar_one()
 
 
+def _newest_first():
+    """Newest papers first: by announce date (papers without one last), then by id. The
+    first hour after an import then gives semantic search and similar papers for the
+    papers people look at (today's), not for the oldest ones."""
+    return (func.coalesce(papers.c.announced_on, NO_DAY).desc(), papers.c.id.desc())
+
+
 def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = None,
                   batch_size: int = EMBED_BATCH, on_batch=None, stop: threading.Event | None = None) -> int:
-    """Embed new and changed papers; returns how many were embedded."""
+    """Embed new and changed papers, newest first; returns how many were embedded.
+
+    Each batch is the newest ``batch_size`` papers still missing a vector, read afresh (no
+    cursor): what a batch commits leaves the missing set, and papers imported during a
+    long run are embedded next rather than after all older ones."""
     joined, cond = _missing_condition(embedder.name)
     total = count_missing(engine, embedder.name)
     if total == 0:
         return 0
     task = bars.task(f"embedding ({embedder.name})", total) if bars else None
-    done, last_id = 0, 0
+    done = 0
+    embedded: set[int] = set()
     started = time.perf_counter()
     while not (stop and stop.is_set()):
         with engine.connect() as conn:
             rows = conn.execute(
                 select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash)
-                .select_from(joined).where(cond, papers.c.id > last_id).order_by(papers.c.id).limit(batch_size)
+                .select_from(joined).where(cond).order_by(*_newest_first()).limit(batch_size)
             ).all()
         if not rows:
             break
+        ids = [r.id for r in rows]
+        if embedded.issuperset(ids):
+            # Only papers this run already embedded came back: their rows keep changing
+            # under us (or cannot be written). Stop rather than loop; the next run retries.
+            log.warning("embedding stopped: %d papers still differ after being embedded", len(ids))
+            break
         vecs = embedder.embed([paper_text(r.title, r.abstract) for r in rows])
         now = utcnow()
-        ids = [r.id for r in rows]
         with engine.begin() as conn:
             conn.execute(delete(emb_t).where(emb_t.c.model == embedder.name, emb_t.c.paper_id.in_(ids)))
             conn.execute(insert(emb_t), [
@@ -237,7 +255,7 @@ def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = No
                  "dim": embedder.dim, "vector": v.astype("<f4").tobytes(), "embedded_at": now}
                 for r, v in zip(rows, vecs, strict=True)
             ])
-        last_id = ids[-1]
+        embedded.update(ids)
         done += len(rows)
         if bars:
             rate = done / max(time.perf_counter() - started, 1e-9)
@@ -250,14 +268,24 @@ def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = No
 # --- 3. ANN file ----------------------------------------------------------------------
 
 
+def _stored_dim(engine: Engine, model: str) -> int | None:
+    with engine.connect() as conn:
+        return conn.execute(select(emb_t.c.dim).where(emb_t.c.model == model).limit(1)).scalar()
+
+
 def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> dict:
+    """Add the vectors stored since the ANN file's watermark to it. Only the embedder's
+    name is used (the dimension is the stored vectors'), so no model is loaded here."""
     name = embedder.name
+    dim = _stored_dim(engine, name)
+    if dim is None:
+        return {"vectors_added": 0, "vectors_total": 0}
     path = vx.vector_file(settings.resolved_index_dir, name)
     states = read_state(settings, "vectors")
     state = states.get(name, {})
     index = vx.load_hnsw(path) if state and path.exists() else None
     if index is None:
-        index, state = vx.new_hnsw(embedder.dim), {}
+        index, state = vx.new_hnsw(dim), {}
     since = _ts(state.get("watermark"))
     cond = emb_t.c.model == name
     if since:
@@ -269,7 +297,7 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> d
         )
         while chunk := result.fetchmany(5000):
             ids = np.array([r.paper_id for r in chunk], dtype=np.uint64)
-            mat = np.frombuffer(b"".join(r.vector for r in chunk), dtype="<f4").reshape(len(chunk), embedder.dim)
+            mat = np.frombuffer(b"".join(r.vector for r in chunk), dtype="<f4").reshape(len(chunk), dim)
             vx.upsert(index, ids, mat)
             added += len(chunk)
             last = chunk[-1].embedded_at
@@ -286,17 +314,32 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> d
 # --- all of it ------------------------------------------------------------------------
 
 
+def indexing_embedder(settings: Settings) -> Embedder:
+    """What ``refresh_index`` embeds papers with: a model runs in a niced child process
+    (``embedproc``: searches in this process never wait for it), started only when
+    there is something to embed; ``hash`` and ``null`` need no model and stay here."""
+    setting = (settings.embedder or "").strip() or "minilm"
+    if setting in ("null", "hash"):
+        return get_embedder(setting)
+    from paperboy.index.embedproc import ProcessEmbedder
+
+    return ProcessEmbedder(setting)
+
+
 def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, embed: bool = True,
                   embedder: Embedder | None = None, stop: threading.Event | None = None) -> dict:
-    """Bring the keyword index, the stored embeddings and the ANN file up to date."""
+    """Bring the keyword index, the stored embeddings and the ANN file up to date.
+
+    ``embedder``: embed in this process with it; by default ``indexing_embedder``."""
     with refresh_lock(settings) as mine:
         if not mine:
             return {"skipped": "another process or thread is refreshing this index dir"}
         bars = _Bars(progress)
+        emb = None
         try:
             stats = refresh_keyword(settings, engine, bars)
-            emb = embedder or get_embedder(settings.embedder) if embed else None
-            if emb is None or emb.dim == 0:
+            emb = (embedder or indexing_embedder(settings)) if embed else None
+            if emb is None or emb.name == NullEmbedder.name:
                 return stats
             last_ann = [time.monotonic()]
 
@@ -309,6 +352,8 @@ def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, 
             stats.update(refresh_vectors(settings, engine, emb))
             return stats
         finally:
+            if embedder is None and hasattr(emb, "close"):
+                emb.close()
             bars.close()
 
 

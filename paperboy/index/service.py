@@ -48,6 +48,11 @@ SYNC_BUILD_MAX = 50_000  # a fresh instance indexes this many papers inline on f
 # claim's top-100 is 0.38; cutting at 0.25 changes no SciFact figure). Without it every
 # query, even gibberish, would "match" its nearest papers.
 MIN_SIMILARITY = 0.25
+# Similar papers come from vectors only once the paper has one and this share of the
+# corpus does; before that (the first hour after an import) from a keyword
+# more-like-this: the nearest vectors of a partly embedded corpus all come from the part
+# embedded so far (seen: every neighbour of the newest papers came from one year).
+SIMILAR_MIN_COVERAGE = 0.9
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
 _ROWS_SQL = sql_text(
     "SELECT id, arxiv_id, title, abstract FROM papers WHERE hidden = false AND id IN :ids"
@@ -110,6 +115,7 @@ class SearchService:
         self.model = embedder.name if embedder else embedder_name(settings.embedder)
         self.semantic_enabled = self.model != "null"
         self._lock = threading.RLock()
+        self._reload_lock = threading.Lock()  # one thread re-opens changed index files
         self._kw: KeywordIndex | None = None
         self._kw_stamp: float | None = None
         self._vec = VectorSearcher(vector_file(settings.resolved_index_dir, self.model)) if self.semantic_enabled else None
@@ -137,12 +143,18 @@ class SearchService:
                 time.sleep(0.1)
 
     def _refresh_readers(self) -> None:
-        """Re-open what another process (or thread) changed: two stat() calls when nothing did."""
+        """Re-open what another process (or thread) changed: two stat() calls when nothing did.
+
+        One thread re-opens; the others meanwhile search the readers they have (the
+        indexer's previous refresh, a consistent snapshot) instead of waiting for it. Only
+        a service with no keyword reader yet waits: it has nothing to search."""
         stamp = self._keyword_stamp()
         vstamp = _stamp(self._vec.path) if self._vec is not None else None
         if self._kw is not None and stamp == self._kw_stamp and (self._vec is None or vstamp == self._vec.stamp):
             return
-        with self._lock:
+        if not self._reload_lock.acquire(blocking=self._kw is None):
+            return
+        try:
             if stamp is None:
                 self._ensure_keyword_index()
                 stamp = self._keyword_stamp()
@@ -156,7 +168,9 @@ class SearchService:
                 self._hidden = self._kw.hidden_ids()
                 self._kw_stamp = stamp
             if self._vec is not None and _stamp(self._vec.path) != self._vec.stamp:
-                self._vec = VectorSearcher(self._vec.path)
+                self._vec = VectorSearcher(self._vec.path)  # built, then swapped in whole
+        finally:
+            self._reload_lock.release()
 
     def semantic_coverage(self) -> float:
         if self._vec is None or self._visible_docs == 0:
@@ -381,21 +395,19 @@ class SearchService:
         kwi, vec = self._kw, self._vec
         if kwi is None:
             return []
-        empty = ParsedQuery(raw="")
-        if vec is not None and vec.size > 0:
+        v = None
+        if vec is not None and self.semantic_coverage() >= SIMILAR_MIN_COVERAGE:
             v = vec.vector(row.id)
             if v is None and stored is not None:
                 v = np.frombuffer(stored, dtype="<f4")
-            if v is None:
-                from paperboy.index.embedder import paper_text
-
-                v = self._embed_query(paper_text(row.title, row.abstract))
+        if v is not None:
             ids, scores = vec.search(v, limit * 2 + 10)
             pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if i != row.id]
-            allowed = kwi.restrict(empty, [i for i, _ in pairs])
+            allowed = kwi.restrict(ParsedQuery(raw=""), [i for i, _ in pairs])
             pairs = [(i, s) for i, s in pairs if i in allowed][:limit]
         else:
-            # No vectors: more-like-this over the title and the start of the abstract.
+            # More-like-this over the title and the start of the abstract: while vectors cover
+            # only part of the corpus, nearest vectors would all come from that part.
             words = (row.title + " " + " ".join((row.abstract or "").split()[:60])).split()
             words = [w for w in dict.fromkeys(x.lower() for x in words) if text_terms(w)][:48]
             res = kwi.search(kwi.build(ParsedQuery(raw="", words=words)), limit=limit + 1)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from paperboy.config import Settings
 from paperboy.index import jobs
-from paperboy.index.embedder import get_embedder
+from paperboy.index.embedder import HashEmbedder, get_embedder
 from paperboy.index.jobs import refresh_index
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.service import SearchService
@@ -135,3 +135,45 @@ def test_background_indexer(fresh_engine, settings):
         thread.stop.set()
         thread.join(30)
     assert not thread.is_alive()
+
+
+class RecordingEmbedder(HashEmbedder):
+    """The configured test embedder (hash), noting the titles of each batch it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    def embed(self, texts: list[str], *, batch_size: int = 32):
+        self.batches.append([t.split(". ")[0] for t in texts])
+        return super().embed(texts, batch_size=batch_size)
+
+
+def test_vectors_are_computed_newest_first(fresh_engine, settings):
+    # Inserted in an order unlike their dates, so the row id order is not the date order.
+    for i in (3, 0, 7, 5, 1, 6, 2, 4):
+        add_papers(fresh_engine, [CORPUS[i]])
+    same_day = ("2502.00009", "Crystal graphs", "Crystals as graphs.", ["Ann Lee"], ["cs.LG"], CORPUS[7][5])
+    undated = ("2409.00011", "An undated paper", "It has no announce date.", ["Al Bo"], ["cs.LG"], None)
+    add_papers(fresh_engine, [undated, same_day])
+    assert settings.embedder == "hash"
+    emb = RecordingEmbedder()
+    assert emb.name == get_embedder(settings.embedder).name
+
+    added = []
+
+    def after_batch() -> None:
+        # a paper announced later than all others arrives during the run: it comes next
+        if not added:
+            add_papers(fresh_engine, [NEW])
+            added.append(NEW)
+
+    done = jobs.embed_missing(fresh_engine, emb, batch_size=3, on_batch=after_batch)
+    assert done == len(CORPUS) + 3
+    by_date = [row[1] for row in sorted(CORPUS, key=lambda r: r[5], reverse=True)]
+    # same day: the later row (higher id) first; undated papers last
+    expected = ["Crystal graphs"] + by_date
+    assert emb.batches[0] == expected[:3]
+    assert emb.batches[1][0] == NEW[1]
+    assert [t for b in emb.batches[1:] for t in b] == [NEW[1]] + expected[3:] + ["An undated paper"]
+    assert jobs.count_missing(fresh_engine, emb.name) == 0

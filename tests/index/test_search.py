@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
+from paperboy.index import jobs
+from paperboy.index.embedder import HashEmbedder
 from paperboy.index.jobs import refresh_index
-from paperboy.index.service import SearchResults
+from paperboy.index.service import SIMILAR_MIN_COVERAGE, SearchResults
 from tests.index.conftest import CORPUS, add_papers, ids, set_paper
 from tests.index.test_query import HOSTILE
 
@@ -154,3 +157,43 @@ def test_hybrid_reports_semantic_coverage(service):
     res = service.search("graph networks")
     assert res.semantic_coverage == 1.0
     assert res.mode == "hybrid"
+
+
+TWIN = ("2403.00020", "Graph neural networks for molecules and crystals",
+        "We study message passing on molecular graphs and crystals and predict chemical properties.",
+        ["Jo Park"], ["cs.LG"], dt.date(2024, 3, 2))
+LATER = [("2508.00030", "Sparse attention for long documents", "Attention over long documents made sparse.",
+          ["Kim Lo"], ["cs.CL"], dt.date(2025, 8, 1)),
+         ("2508.00031", "Weather forecasting with neural operators", "Operators learn the weather.",
+          ["Lu Ma"], ["physics.ao-ph"], dt.date(2025, 8, 2))]
+
+
+def test_similar_papers_use_words_until_most_papers_have_vectors(service, corpus, settings):
+    """The twin of 2401.00001 has no vector: only the keyword more-like-this can find it."""
+    emb = HashEmbedder()
+    add_papers(corpus, [TWIN])
+    jobs.refresh_keyword(settings, corpus)
+    assert service.search("graph").semantic_coverage == round(8 / 9, 4) < SIMILAR_MIN_COVERAGE
+    assert ids_of(service.similar("2401.00001", limit=3))[0] == TWIN[0]
+
+    # two newer papers get vectors (newest first), the twin does not: 10 of 11 is over 90%
+    add_papers(corpus, LATER)
+    jobs.refresh_keyword(settings, corpus)
+    stop = threading.Event()
+    assert jobs.embed_missing(corpus, emb, batch_size=2, on_batch=stop.set, stop=stop) == 2
+    jobs.refresh_vectors(settings, corpus, emb)
+    assert service.search("graph").semantic_coverage == round(10 / 11, 4) >= SIMILAR_MIN_COVERAGE
+    sims = service.similar("2401.00001", limit=3)
+    assert TWIN[0] not in ids_of(sims) and sims[0].arxiv_id == "2502.00008"
+    assert all(h.score <= 1.0 for h in sims)  # cosines
+    # ... but a paper without a vector still gets the words' neighbours (BM25 scores)
+    twin_sims = service.similar(TWIN[0], limit=3)
+    assert twin_sims[0].arxiv_id == "2401.00001" and twin_sims[0].score > 1.0
+
+    refresh_index(settings, corpus, progress=False)
+    assert TWIN[0] in ids_of(service.similar("2401.00001", limit=3))
+    assert all(h.score <= 1.0 for h in service.similar(TWIN[0], limit=3))
+
+
+def ids_of(hits) -> list[str]:
+    return [h.arxiv_id for h in hits]
