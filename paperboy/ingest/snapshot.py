@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import orjson
 
 from paperboy.ingest.normalise import (
-    _PLAIN_NEW_ID,
     MAX_ABSTRACT,
     MAX_AUTHORS,
     MAX_CATEGORY,
@@ -39,6 +38,7 @@ from paperboy.ingest.normalise import (
     split_authors,
     split_categories,
 )
+from paperboy.papers.ids import PLAIN_NEW_ID
 
 if TYPE_CHECKING:
     from paperboy.ingest.pipeline import Prepared
@@ -191,7 +191,7 @@ def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
     comments, journal_ref, doi, license_ = get("comments"), get("journal-ref"), get("doi"), get("license")
     if (type(arxiv_id) is not str or type(title) is not str or type(authors_raw) is not str
             or type(cats_raw) is not str or type(versions) is not list or not versions
-            or not _PLAIN_NEW_ID.fullmatch(arxiv_id)):
+            or not PLAIN_NEW_ID.fullmatch(arxiv_id)):
         return None
     for value in (abstract, comments, journal_ref, doi, license_):
         if value is not None and type(value) is not str:

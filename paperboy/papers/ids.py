@@ -12,7 +12,7 @@ class BadRecord(ValueError):
 # --- arXiv ids -------------------------------------------------------------------
 
 _NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
-_PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}")
+PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}")
 _OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
 _ID_PREFIX = re.compile(
     r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.IGNORECASE
@@ -26,7 +26,7 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
     """
     if not isinstance(text, str):
         raise BadRecord(f"arXiv id must be text, got {type(text).__name__}")
-    m = _PLAIN_NEW_ID.fullmatch(text)
+    m = PLAIN_NEW_ID.fullmatch(text)
     if m:  # fast path: a bare new-style id without version, the common case
         return text, None
     s = _ID_PREFIX.sub("", text.strip())
