@@ -15,7 +15,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from paperboy.community import ratelimit, security
-from paperboy.digest import services
+from paperboy.digest import account, services
 from paperboy.digest.compose import Composer, PaperCache, SubView, digest_context
 from paperboy.digest.models import Subscription
 from paperboy.digest.schedule import next_due
@@ -25,6 +25,7 @@ from paperboy.store.models import utcnow
 from paperboy.web.deps import unit_of_work
 
 router = APIRouter()
+account.register()  # the member's subscriptions go with their account (export, deletion, new address)
 csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIMEZONES: list[str] = []
