@@ -263,3 +263,38 @@ def test_deleting_the_account_removing_comments_keeps_other_members_replies(site
     with session_scope(site.engine) as db:
         body, author = db.execute(select(Comment.body, Comment.user_id).where(Comment.id == mine)).one()
     assert body == "" and author is None
+
+
+# --- in a real browser ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_in_a_browser_change_the_password_download_the_data_then_delete_the_account(site, page):
+    from tests.community.test_browser import _sign_in
+    from tests.support.servers import serve_app_in_thread
+
+    user = site.user(email="browser@example.org", name="Browsing Member")
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + "/account")
+        page.fill('input[name="current_password"]', PASSWORD)
+        page.fill('input[name="new_password"]', NEW_PASSWORD)
+        page.locator("form.password-form button").click()
+        page.wait_for_load_state()
+        assert "Your password is changed" in page.locator(".notice").inner_text()
+
+        with page.expect_download() as got:
+            page.locator("form.export-form button").click()
+        data = json.loads(open(got.value.path(), encoding="utf-8").read())
+        assert data["profile"]["email"] == user.email
+
+        page.locator('input[name="comments"][value="remove"]').check()
+        page.locator('form.delete-form input[name="password"]').fill(NEW_PASSWORD)
+        page.locator("form.delete-form button").click()
+        page.wait_for_load_state()
+        assert "Your account is deleted" in page.content()
+        assert page.get_by_role("link", name="Sign in").count() >= 1
+        page.goto(base + "/account")
+        assert "/signin" in page.url
+    assert page.js_errors == []
+    assert _count(site.engine, User, User.email == user.email) == 0
