@@ -5,20 +5,24 @@ Every answer about an address reads the same whether or not it is registered.
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func, update
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperboy.community import accounts
+from paperboy.community import account_data, accounts
 from paperboy.community.accounts import AccountError
 from paperboy.store.models import User, utcnow
-from paperboy.web import ratelimit
+from paperboy.web import member_data, ratelimit
 from paperboy.web.deps import get_db
 from paperboy.web.security import (
     end_all_sessions,
+    end_other_sessions,
     end_session,
+    forget_current_user,
     message_page,
     require_user,
     start_session,
@@ -107,6 +111,45 @@ def verify(request: Request, token: str, db: Session = Depends(get_db, scope="fu
                         400, title="Link not valid")
 
 
+# --- password guesses: sign-in and the account forms that ask for the password share
+# one count per address and per client, so a stolen session gets no extra guesses
+
+
+def _count_password_guess(request: Request, email: str,
+                          refused: str = "Too many failed sign-ins: wait a few minutes, or reset your password.",
+                          ) -> dict[str, tuple[int, int]]:
+    """Count one guess before the password is checked (concurrent guesses cannot all pass
+    a limit that is only read first); raise RateLimited past the limits."""
+    limits = request.app.state.rate_limits
+    key_email = (email or "").strip().lower()[:254]
+    keys = {f"signin_fail_email:{key_email}": limits["signin_fail_email"],
+            f"signin_fail_ip:{ratelimit.client_ip(request)}": limits["signin_fail_ip"]}
+    engine = request.app.state.engine
+    allowed = [ratelimit.hit(engine, key, n, seconds) for key, (n, seconds) in keys.items()]
+    if not all(allowed):
+        raise ratelimit.RateLimited(ratelimit.retry_after(max(s for _, s in keys.values())), refused)
+    return keys
+
+
+def _give_back_guess(request: Request, keys: dict[str, tuple[int, int]]) -> None:
+    """A right password gives its count back."""
+    for key, (_n, seconds) in keys.items():
+        ratelimit.undo(request.app.state.engine, key, seconds)
+
+
+def _confirm_password(request: Request, db: Session, user: User, password: str) -> bool:
+    """Whether ``password`` is the member's current one (counted as a sign-in guess).
+    Must run before ``db`` is first used: the counts commit on their own."""
+    keys = _count_password_guess(request, user.email,
+                                 "Too many wrong passwords: wait a few minutes, or reset your password.")
+    stored = db.scalar(select(User.password_hash).where(User.id == user.id))
+    db.commit()  # hold no connection (nor SQLite's write lock) through argon2
+    if not accounts.verify_password(stored, password or ""):
+        return False
+    _give_back_guess(request, keys)
+    return True
+
+
 # --- sign in / out -----------------------------------------------------------------
 
 
@@ -127,23 +170,12 @@ def login_alias(next: str = "/"):
 @router.post("/signin", response_class=HTMLResponse)
 def signin(request: Request, email: str = Form(""), password: str = Form(""), next: str = Form("/"),
            db: Session = Depends(get_db, scope="function")):
-    limits = request.app.state.rate_limits
-    engine = request.app.state.engine
-    key_email = (email or "").strip().lower()[:254]
-    keys = {f"signin_fail_email:{key_email}": limits["signin_fail_email"],
-            f"signin_fail_ip:{ratelimit.client_ip(request)}": limits["signin_fail_ip"]}
-    # Count the attempt before checking the password, so concurrent guesses cannot all
-    # pass a limit that is only read first; a right password gives its count back.
-    allowed = [ratelimit.hit(engine, key, n, seconds) for key, (n, seconds) in keys.items()]
-    if not all(allowed):
-        raise ratelimit.RateLimited(ratelimit.retry_after(max(s for _, s in keys.values())),
-                                    "Too many failed sign-ins: wait a few minutes, or reset your password.")
+    keys = _count_password_guess(request, email)
     user = accounts.find_for_signin(db, email)
     db.commit()  # hold no connection through argon2
     if not accounts.verify_password(user.password_hash if user else None, password or ""):
         return _page(request, "signin.html", 400, error="Wrong email or password.", email=email, next=safe_next(next))
-    for key, (_n, seconds) in keys.items():
-        ratelimit.undo(engine, key, seconds)
+    _give_back_guess(request, keys)
     if accounts.needs_rehash(user.password_hash):
         new_hash = accounts.hash_password(password)
         db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
@@ -267,10 +299,21 @@ def magic_signin(request: Request, token: str, db: Session = Depends(get_db, sco
 
 # --- account settings --------------------------------------------------------------
 
+# What a finished action says when the browser lands back on /account (?done=...).
+DONE = {
+    "name": "Your display name is saved.",
+    "password": "Your password is changed. Every other browser signed in to this account is signed out.",
+}
+WRONG_PASSWORD = "That is not your current password."
+
+
+def _account(request: Request, user: User, status: int = 200, **ctx) -> HTMLResponse:
+    return _page(request, "account.html", status, user=user, **ctx)
+
 
 @router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, user: User = Depends(require_user)):
-    return _page(request, "account.html", user=user)
+def account_page(request: Request, done: str = "", user: User = Depends(require_user)):
+    return _account(request, user, notice=DONE.get(done, ""))
 
 
 @router.post("/account", response_class=HTMLResponse)
@@ -278,4 +321,120 @@ def account_update(request: Request, display_name: str = Form(""), user: User = 
                    db: Session = Depends(get_db, scope="function")):
     name = accounts.clean_display_name(display_name)
     db.execute(update(User).where(User.id == user.id).values(display_name=name))
-    return RedirectResponse("/account", status_code=303)
+    return RedirectResponse("/account?done=name", status_code=303)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def change_password(request: Request, current_password: str = Form(""), new_password: str = Form(""),
+                    user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    try:
+        accounts.check_password(new_password)
+    except AccountError as exc:
+        return _account(request, user, 400, password_error=str(exc))
+    if not _confirm_password(request, db, user, current_password):
+        return _account(request, user, 400, password_error=WRONG_PASSWORD)
+    password_hash = accounts.hash_password(new_password)  # before the write lock is taken
+    db.execute(update(User).where(User.id == user.id).values(password_hash=password_hash))
+    # As after a reset: whatever the old password (or a link mailed under it) opened ends,
+    # except this browser, which just proved it knows both.
+    accounts.revoke_tokens(db, user.id)
+    end_other_sessions(request, db, user.id)
+    return RedirectResponse("/account?done=password", status_code=303)
+
+
+@router.post("/account/email", response_class=HTMLResponse)
+def change_email_request(request: Request, new_email: str = Form(""), password: str = Form(""),
+                         user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    """Mail a confirmation link to the new address and a notice to the current one; the
+    address changes only when the link is opened. The answer is the same whether or not
+    the new address already has an account (it then gets no link)."""
+    try:
+        new = accounts.normalise_email(new_email)
+    except AccountError as exc:
+        return _account(request, user, 400, email_error=str(exc), new_email=new_email)
+    if new == user.email:
+        return _account(request, user, 400, email_error="That is already your address.", new_email=new_email)
+    if not _confirm_password(request, db, user, password):
+        return _account(request, user, 400, email_error=WRONG_PASSWORD, new_email=new_email)
+    if ratelimit.mail_allowed(request, new):
+        if accounts.user_by_email(db, new) is None:
+            token = accounts.email_change_token(_secret(request), user, new)
+            accounts.send_account_mail(request.app, db, "email_change", new, {
+                "name": user.display_name, "old": user.email, "link": _link(request, f"/account/email/{token}")})
+        accounts.send_account_mail(request.app, db, "email_change_notice", user.email, {
+            "name": user.display_name, "new": new, "reset_link": _link(request, "/reset")})
+    return message_page(request, f"A confirmation link is on its way to {new}. Your address stays {user.email} "
+                        "until you open it (within a day).", title="Check your inbox")
+
+
+def _email_change(request: Request, db: Session, token: str) -> tuple[int, str, str] | None:
+    """The link's (user id, old, new) while it can still be used: the account it was
+    made for still has the address it moves from."""
+    found = accounts.read_email_change_token(_secret(request), token)
+    if found is None:
+        return None
+    uid, created, old, new = found
+    row = db.execute(select(User.email, User.created_at).where(User.id == uid)).first()
+    if row is None or row.email != old or row.created_at.isoformat() != created:
+        return None
+    return uid, old, new
+
+
+_BAD_CHANGE_LINK = "This link is invalid, was already used or has expired. Ask for a new one on your account page."
+
+
+@router.get("/account/email/{token}", response_class=HTMLResponse)
+def change_email_confirm_form(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
+    # A GET only shows a button: mail scanners that follow links must not change anything.
+    found = _email_change(request, db, token)
+    if found is None:
+        return message_page(request, _BAD_CHANGE_LINK, 400, title="Link not valid")
+    return _page(request, "email_confirm.html", old=found[1], new=found[2], action=request.url.path)
+
+
+@router.post("/account/email/{token}", response_class=HTMLResponse)
+def change_email_confirm(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
+    found = _email_change(request, db, token)
+    if found is None:
+        return message_page(request, _BAD_CHANGE_LINK, 400, title="Link not valid")
+    uid, old, new = found
+    taken = "Another account uses that address now, so this account keeps its address."
+    if accounts.user_by_email(db, new) is not None:
+        return message_page(request, taken, 409, title="Address in use")
+    try:
+        with db.begin_nested():
+            db.execute(update(User).where(User.id == uid, User.email == old)
+                       .values(email=new, email_verified_at=utcnow()))
+    except IntegrityError:  # claimed by a sign-up at the same moment
+        return message_page(request, taken, 409, title="Address in use")
+    # Links mailed to the old address (reset, magic sign-in) must not open the account now.
+    accounts.revoke_tokens(db, uid)
+    member_data.address_changed(db, uid, old, new)
+    return message_page(request, f"This account's address is now {new}.", title="Address changed")
+
+
+@router.post("/account/export")
+def export_data(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    """Everything stored about the member, as a JSON file to keep."""
+    ratelimit.check(request, "account_export", str(user.id))
+    data = account_data.export_account(db, user.id)
+    return Response(json.dumps(data, ensure_ascii=False, indent=2), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="my-account-data.json"',
+                             "Cache-Control": "no-store"})
+
+
+@router.post("/account/delete", response_class=HTMLResponse)
+def delete_account(request: Request, password: str = Form(""), comments: str = Form(""),
+                   user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    if comments not in ("keep", "remove"):
+        return _account(request, user, 400, delete_error="Choose whether your comments stay or go.")
+    if not _confirm_password(request, db, user, password):
+        return _account(request, user, 400, delete_error=WRONG_PASSWORD, comments=comments)
+    account_data.delete_account(db, user.id, keep_comments=comments == "keep")
+    db.commit()
+    forget_current_user(request)
+    response = message_page(request, "Your account is deleted, and you are signed out. "
+                            + ("Your comments stay, signed \u201cdeleted member\u201d." if comments == "keep"
+                               else "Your comments are removed."), title="Account deleted")
+    end_session(request, response)
+    return response

@@ -24,6 +24,7 @@ EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 VERIFY_MAX_AGE = 3 * 86400
+EMAIL_CHANGE_MAX_AGE = 86400
 TOKEN_MINUTES = {"reset": 60, "magic": 15}
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -144,6 +145,29 @@ def read_verify_token(secret: str, token: str) -> tuple[int, str] | None:
     except (BadSignature, ValueError, TypeError):
         return None
     return int(uid), str(email)
+
+
+# --- signed links that move an account to a new address. Applying one is idempotent
+# and it names the address it moves from, so once the address has changed (by this
+# link or another) every outstanding link stops working. It also names the account's
+# creation time: SQLite may give a deleted account's id to the next one.
+
+
+def _email_change_serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="paperboy-change-email")
+
+
+def email_change_token(secret: str, user: User, new: str) -> str:
+    return _email_change_serializer(secret).dumps([user.id, user.created_at.isoformat(), user.email, new])
+
+
+def read_email_change_token(secret: str, token: str) -> tuple[int, str, str, str] | None:
+    """(user id, account created at, old address, new address) of a valid link, or None."""
+    try:
+        uid, created, old, new = _email_change_serializer(secret).loads(token, max_age=EMAIL_CHANGE_MAX_AGE)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return int(uid), str(created), str(old), str(new)
 
 
 # --- single-use tokens (reset, magic link): random, stored hashed, expire, used once

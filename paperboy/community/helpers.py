@@ -59,7 +59,7 @@ def comments_for(request, paper) -> list[ThreadItem]:
         .where(Comment.paper_id == paper.id)
         .order_by(Comment.created_at, Comment.id)
     ).all()
-    items = {c.id: ThreadItem(c, name or (email.split("@")[0] if email else "[deleted]"), c.user_id, 0)
+    items = {c.id: ThreadItem(c, name or (email.split("@")[0] if email else "deleted member"), c.user_id, 0)
              for c, name, email in rows}
     roots: list[ThreadItem] = []
     for item in items.values():

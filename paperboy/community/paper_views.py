@@ -12,7 +12,6 @@ Every such write sets ``papers.modified_at``.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -23,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.community import markdown
+from paperboy.community import lookup, markdown
 from paperboy.community.account_views import safe_next
 from paperboy.community.models import Comment, Submission
 from paperboy.store.db import write_tx
@@ -267,15 +266,14 @@ def submit_form(request: Request, user: User = Depends(require_member)):
     return request.app.state.templates.TemplateResponse(request, "community/submit.html", {})
 
 
-# A member waits for the look-up, so it gets one short try (no retries with backoff),
-# and only a few run at once: each holds a worker thread while arXiv answers.
-LOOKUP_SECONDS = 4.0
-_LOOKUPS = threading.BoundedSemaphore(4)
-
-
-def _interactive(settings):
-    return settings.model_copy(update={"http_timeout": min(settings.http_timeout, LOOKUP_SECONDS),
-                                       "http_retries": 0})
+# What the member is told when the look-up did not bring the paper.
+_LOOKUP_ANSWERS = {
+    lookup.Outcome.UNKNOWN: (404, "arXiv has no paper {arxiv_id}."),
+    lookup.Outcome.UNREACHABLE: (502, "arXiv did not answer; try again in a minute."),
+    lookup.Outcome.PENDING: (503, "arXiv has not answered yet. We keep asking in the background: "
+                                  "try again in a minute, and if arXiv has answered by then the paper is found at once."),
+    lookup.Outcome.BUSY: (503, "Several papers are being looked up on arXiv right now; try again in a minute."),
+}
 
 
 def _submit_page(request: Request, status: int, error: str = "", value: str = "", link: str | None = None):
@@ -285,7 +283,6 @@ def _submit_page(request: Request, status: int, error: str = "", value: str = ""
 
 @router.post("/submit", response_class=HTMLResponse)
 def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require_member)):
-    from paperboy.ingest.http import SourceError
     from paperboy.papers.ids import BadRecord, parse_arxiv_id
 
     settings = request.app.state.settings
@@ -300,18 +297,13 @@ def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require
     with engine.connect() as conn:
         paper = conn.execute(select(Paper.id, Paper.hidden, Paper.featured_on).where(Paper.arxiv_id == arxiv_id)).first()
     if paper is None:
-        from paperboy.ingest.arxiv_api import fetch_ids
-
-        if not _LOOKUPS.acquire(blocking=False):
-            return _submit_page(request, 503, "Several papers are being looked up on arXiv right now; please try again in a minute.", value)
-        try:
-            fetch_ids(_interactive(settings), engine, [arxiv_id])
-        except BadRecord:
-            return _submit_page(request, 404, f"arXiv has no paper {arxiv_id}.", value)
-        except SourceError:
-            return _submit_page(request, 502, "arXiv did not answer in time; please try again in a minute.", value)
-        finally:
-            _LOOKUPS.release()
+        outcome = lookup.look_up(settings, engine, arxiv_id)
+        if outcome is not lookup.Outcome.STORED:
+            status, message = _LOOKUP_ANSWERS[outcome]
+            page = _submit_page(request, status, message.format(arxiv_id=arxiv_id), value)
+            if status == 503:
+                page.headers["Retry-After"] = "60"
+            return page
         with engine.connect() as conn:
             paper = conn.execute(select(Paper.id, Paper.hidden, Paper.featured_on).where(Paper.arxiv_id == arxiv_id)).first()
         if paper is None:

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from email import message_from_bytes, policy
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -301,6 +302,13 @@ class BatchRenderer:
                 self.cache.clear()
             self.cache[key] = got
         return got
+
+    def html(self, sub: SubView, period: Period, content: dict, papers: PaperCache) -> str:
+        """The HTML part of the message ``render`` makes, read back as a mail client reads
+        it (line ends aside): the digest preview shows exactly this."""
+        _to, data = self.render(sub, period, content, papers, "<preview@localhost>")
+        message = message_from_bytes(data, policy=policy.default)
+        return message.get_body(("html",)).get_content().replace("\r\n", "\n")
 
     def render(self, sub: SubView, period: Period, content: dict, papers: PaperCache, msg_id: str) -> tuple[str, bytes]:
         """(recipient, MIME bytes) of one reader's digest."""

@@ -2,7 +2,12 @@
 
 from pathlib import Path
 
-from paperboy.digest import views
+from paperboy.digest import account, views
 from paperboy.web.features import Feature
 
-FEATURE = Feature("digest", routers=(views.router,), templates=(Path(__file__).parent / "templates" / "web",))
+FEATURE = Feature(
+    "digest",
+    routers=(views.router,),
+    templates=(Path(__file__).parent / "templates" / "web",),
+    member_data=(account.PART,),  # subscriptions go with the account (export, deletion, new address)
+)

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo, available_timezones
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from paperboy.digest import services
-from paperboy.digest.compose import Composer, PaperCache, SubView, digest_context
-from paperboy.digest.models import Subscription
-from paperboy.digest.schedule import next_due
+from paperboy.digest.compose import BatchRenderer, Composer, PaperCache, SubView
+from paperboy.digest.models import OutboxEntry, Subscription
+from paperboy.digest.schedule import next_due, parse_period
 from paperboy.digest.tokens import links, sign
-from paperboy.mail.render import _envs
-from paperboy.store.models import utcnow
+from paperboy.store.models import Paper, utcnow
 from paperboy.web import ratelimit, security
 from paperboy.web.deps import unit_of_work
 
@@ -208,36 +207,45 @@ def resume(request: Request, signed: str):
 
 
 @router.get("/subscriptions/{signed}/preview", response_class=HTMLResponse)
-def preview(request: Request, signed: str) -> HTMLResponse:
-    """The next digest as it would be mailed now (papers chosen now, nothing recorded)."""
+def preview(request: Request, signed: str, period: str = Query(
+        "", pattern=r"^(\d{4}-\d{2}-\d{2}|\d{4}-W\d{2})?$",
+        description="A day (2025-01-15) or ISO week (2025-W03) of this subscription's frequency; "
+                    "default: the next digest")) -> HTMLResponse:
+    """A digest exactly as mailed: rendered by the deliverer's own renderer and read back
+    from the message bytes. For a period already queued or sent it holds the papers
+    chosen then; otherwise the papers chosen now (nothing is recorded)."""
     settings = request.app.state.settings
     with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This preview link is not valid.", 404)
         view = SubView.of(sub)
-        period, _due = next_due(sub.frequency, sub.send_hour, sub.timezone, sub.weekday, utcnow())
         conn = db.connection()
-        # Between announcements the next period may have no papers yet: show the latest ones.
-        latest = conn.scalar(select(_max_announced()))
-        if latest is not None and latest < period.first_day:
-            shift = period.last_day - latest
-            period = type(period)(period.key, period.frequency, period.first_day - shift, latest)
-        composer = Composer(conn, settings, getattr(request.app.state, "search", None))
-        content = {"sections": composer.sections(view, period)}
+        if period:
+            try:
+                chosen = parse_period(period)
+            except ValueError as exc:
+                return _message(request, "No such digest", str(exc), 400)
+            if chosen.frequency != sub.frequency:
+                return _message(request, "No such digest", f"This subscription's digests are {sub.frequency}.", 400)
+        else:
+            chosen, _due = next_due(sub.frequency, sub.send_hour, sub.timezone, sub.weekday, utcnow())
+            # Between announcements the next period may have no papers yet: show the latest ones.
+            latest = conn.scalar(select(func.max(Paper.announced_on)))
+            if latest is not None and latest < chosen.first_day:
+                shift = chosen.last_day - latest
+                chosen = type(chosen)(chosen.key, chosen.frequency, chosen.first_day - shift, latest)
+        stored = conn.scalar(select(OutboxEntry.content).where(OutboxEntry.subscription_id == sub.id,
+                                                               OutboxEntry.period == chosen.key))
+        if period and stored is not None:
+            content = stored
+        else:
+            composer = Composer(conn, settings, getattr(request.app.state, "search", None))
+            content = {"sections": composer.sections(view, chosen)}
         papers = PaperCache(conn, settings)
-        papers.load(i for s in content["sections"] for i in s["ids"])
-        ctx = digest_context(settings, view, period, content, papers)
-    html_env, _ = _envs(str(services.EMAIL_TEMPLATES))
-    return HTMLResponse(html_env.get_template("digest/body.html").render(ctx))
-
-
-def _max_announced():
-    from sqlalchemy import func
-
-    from paperboy.store.models import Paper
-
-    return func.max(Paper.announced_on)
+        papers.load(i for s in content.get("sections", []) for i in s["ids"])
+        html = BatchRenderer(settings).html(view, chosen, content, papers)
+    return HTMLResponse(html)
 
 
 @router.get("/account/digest", response_class=HTMLResponse)

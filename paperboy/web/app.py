@@ -18,7 +18,7 @@ from paperboy.index.service import get_search_service
 from paperboy.mail.outbox import MailOutbox
 from paperboy.mail.senders import get_mail_sender
 from paperboy.store.db import get_engine, session_factory
-from paperboy.web import deps, errors, openapi, security
+from paperboy.web import deps, errors, member_data, openapi, security
 from paperboy.web.cache import PageCache, PageCacheMiddleware
 from paperboy.web.features import Feature
 from paperboy.web.head import HeadAsGetMiddleware
@@ -64,5 +64,7 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
     for feature in features:
         for router in feature.routers:
             app.include_router(router)
+        for part in feature.member_data:
+            member_data.register(part)
     openapi.install(app)
     return app

@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from paperboy.web.member_data import MemberDataPart
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -22,3 +24,4 @@ class Feature:
     routers: Sequence[APIRouter] = ()
     templates: Sequence[Path] = ()  # folders searched after the foundation's own
     template_globals: Callable[[], dict[str, Any]] = field(default=dict)
+    member_data: Sequence[MemberDataPart] = ()  # rows about a member: exported and deleted with the account

@@ -31,7 +31,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "preview": (120, 60),  # live comment previews (sent after a pause in typing)
     "submit": (20, 3600),
     "write": (120, 60),  # collections, follows
-    "subscribe_ip": (20, 3600),  # digest subscriptions asked for from one client address
+    "subscribe_ip": (20, 3600),
+    "account_export": (10, 3600),  # data exports per member (each reads everything they have)  # digest subscriptions asked for from one client address
 }
 
 

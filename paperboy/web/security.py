@@ -377,6 +377,20 @@ def end_all_sessions(db, user_id: int) -> None:
     db.execute(delete(UserSession).where(UserSession.user_id == user_id))
 
 
+def end_other_sessions(request: Request, db, user_id: int) -> None:
+    """Sign the account out everywhere but in this browser, in the caller's transaction."""
+    token = (request.scope.get(_CTX) or {}).get("session_token")
+    keep = token_hash(token) if token else ""
+    db.execute(delete(UserSession).where(UserSession.user_id == user_id, UserSession.id != keep))
+
+
+def forget_current_user(request: Request) -> None:
+    """The rest of this request renders as signed out (the account was just deleted)."""
+    ctx = request.scope.get(_CTX)
+    if ctx is not None:
+        ctx["user"] = None
+
+
 # --- dependencies ------------------------------------------------------------------
 
 SUSPENDED = "Your account is suspended: you cannot vote, comment or submit. Contact the administrators if you think this is a mistake."

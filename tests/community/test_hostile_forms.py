@@ -23,6 +23,9 @@ def test_nul_characters_in_any_form_field_are_refused(site):
         (anonymous, "/signin/magic", {"email": "a@exa\x00mple.org"}),
         (anonymous, "/subscribe", {"email": "a@example.org\x00"}),
         (member, "/account", {"display_name": "Ada\x00"}),
+        (member, "/account/email", {"new_email": "new@example.org\x00", "password": "x" * 12}),
+        (member, "/account/password", {"current_password": "x" * 12, "new_password": "y\x00" * 6}),
+        (member, "/account/delete", {"password": "x\x00" * 6, "comments": "keep"}),
     ]
     for client, path, data in forms:
         r = client.form(path, data, page="/")
