@@ -7,7 +7,18 @@ import json
 import typer
 
 from paperboy import clitools
+from paperboy.community import cli as community_cli
+from paperboy.digest import cli as digest_cli
+from paperboy.index import cli as index_cli
 from paperboy.ingest.cli import app as ingest_app
+from paperboy.ingest.demo import import_sample
+from paperboy.mail.senders import get_mail_sender
+from paperboy.site import create_app
+from paperboy.store import bulk
+from paperboy.store.migrate import current_revision
+from paperboy.store.stats import collect_stats
+from paperboy.worker import cli as worker_cli
+from paperboy.worker.jobs import start_in_process
 
 app = typer.Typer(help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -16,10 +27,6 @@ app.add_typer(ingest_app, name="ingest")
 
 
 def _register_stages() -> None:
-    from paperboy.community import cli as community_cli
-    from paperboy.digest import cli as digest_cli
-    from paperboy.index import cli as index_cli
-    from paperboy.worker import cli as worker_cli
 
     for stage in (index_cli, community_cli, digest_cli, worker_cli):
         stage.register(app)
@@ -28,8 +35,6 @@ def _register_stages() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
-    from paperboy.store import bulk
-    from paperboy.store.migrate import current_revision
 
     engine = clitools.engine(migrate=True)
     clitools.out.print(f"database {engine.url.render_as_string()} at revision {current_revision(engine)}")
@@ -42,7 +47,6 @@ def db_upgrade() -> None:
 @app.command()
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
     """Counts of papers per source, category and announce date range."""
-    from paperboy.store.stats import collect_stats
 
     data = collect_stats(clitools.engine())
     if as_json:
@@ -80,8 +84,6 @@ def serve(
     if isinstance(get, str):  # demo() calls serve() directly, leaving the option object
         from starlette.testclient import TestClient
 
-        from paperboy.site import create_app
-
         with TestClient(create_app(s, engine)) as client:
             r = client.get(get, follow_redirects=False)
         typer.echo(r.text)
@@ -89,8 +91,6 @@ def serve(
     import uvicorn
 
     if s.serve_worker:
-        from paperboy.mail.senders import get_mail_sender
-        from paperboy.worker.jobs import start_in_process
 
         start_in_process(s, engine, get_mail_sender(s))
         clitools.console.print("worker schedule and indexer running in this process "
@@ -113,7 +113,6 @@ def demo(
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the web service afterwards."),
 ) -> None:
     """Import the sample papers (../shared/data, else the last week of arXiv) and serve them."""
-    from paperboy.ingest.demo import import_sample
 
     import_sample(clitools.settings(), clitools.engine())
     if serve_after:

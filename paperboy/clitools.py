@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine
 from paperboy.config import ConfigError, Settings, get_settings
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.senders import get_mail_sender
+from paperboy.store.db import get_engine
+from paperboy.store.migrate import upgrade
 
 console = Console(stderr=True)
 out = Console()
@@ -40,9 +42,6 @@ def settings() -> Settings:
 def engine(migrate: bool = True) -> Engine:
     """The configured database, migrated to the latest schema unless told not to."""
     from sqlalchemy.exc import OperationalError
-
-    from paperboy.store.db import get_engine
-    from paperboy.store.migrate import upgrade
 
     s = settings()
     eng = get_engine(s)

@@ -17,6 +17,7 @@ from paperboy.community.account_views import safe_next
 from paperboy.community.models import Collection, CollectionItem
 from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import _back
+from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import (
     convertors,  # noqa: F401  (registers {x:id})
@@ -68,7 +69,6 @@ def _own_collection(db: Session, cid: int, user: User) -> Collection:
 
 
 def _paper_id(db: Session, arxiv_id: str) -> int:
-    from paperboy.papers.ids import BadRecord, parse_arxiv_id
 
     arxiv_id = (arxiv_id or "").strip()[:300]
     try:

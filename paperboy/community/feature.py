@@ -3,12 +3,12 @@ comments, collections, follows and moderation, with the member's template helper
 
 from pathlib import Path
 
-from paperboy.community import helpers, views
+from paperboy.community import helpers, notices, views
 from paperboy.web.features import Feature
 
 FEATURE = Feature(
     "community",
     routers=(views.router,),
     templates=(Path(__file__).with_name("templates"),),
-    template_globals=helpers.template_globals,
+    template_globals=lambda: {**helpers.template_globals(), "notice": notices.notice},
 )

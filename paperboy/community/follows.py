@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.community.arxiv_taxonomy import known_category
+from paperboy.community.models import Collection, CollectionItem
 from paperboy.papers.authors import author_identity, author_ids, authors_named
 from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, Vote, utcnow
 
@@ -111,7 +112,6 @@ def papers_followed(db, follows: Iterable[tuple[str, str]]):
 def suggestions(db, user_id: int, authors: int = 8, categories: int = 6) -> list[tuple[str, str]]:
     """(kind, name) worth following: the authors and categories of the papers the member
     voted for or saved, most frequent first, leaving out what they already follow."""
-    from paperboy.community.models import Collection, CollectionItem
 
     voted = select(Vote.paper_id).where(Vote.user_id == user_id)
     saved = (select(CollectionItem.paper_id).join(Collection, Collection.id == CollectionItem.collection_id)

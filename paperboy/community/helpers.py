@@ -4,7 +4,7 @@ Templates of every stage may call these (they are Jinja globals):
 ``comments_for(request, paper)``, ``user_collections(request)``,
 ``saved_in(request, paper_id)``, ``is_following(request, kind, target)``,
 ``user_votes(request)`` (set of paper ids the member voted for),
-``notice(request, allowed)`` (the message after a form sent without JavaScript).
+(``notice``, the message after a form sent without JavaScript, comes from ``notices``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from paperboy.community.models import Collection, CollectionItem, Comment
-from paperboy.community.notices import notice
 from paperboy.papers.authors import author_identity
 from paperboy.store.models import Follow, User, Vote
 from paperboy.web.deps import request_session
+from paperboy.web.security import current_user
 
 _CACHE = "paperboy.community.cache"
 
@@ -27,7 +27,6 @@ def _cache(request) -> dict:
 
 
 def _user(request):
-    from paperboy.web.security import current_user
 
     return current_user(request)
 
@@ -162,5 +161,4 @@ def template_globals() -> dict:
         "is_following": is_following,
         "user_votes": user_votes,
         "display_name": display_name,
-        "notice": notice,
     }

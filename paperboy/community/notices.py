@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from paperboy.community.helpers import is_following, user_collections
+
 # code: (message naming its object, message when the object cannot be vouched for)
 MESSAGES = {
     "followed": ("You now follow {name}: their new papers appear on your Following page.", "Followed."),
@@ -35,7 +37,6 @@ def notice(request, allowed: list[str] | tuple[str, ...] = ()) -> str:
     A name from the query is shown only when it is true: "followed" names a follow the
     member has, "unfollowed" one they do not have that the page itself shows (``allowed``:
     its author, its paper's authors and categories), "saved" one of their own collections."""
-    from paperboy.community.helpers import is_following, user_collections
 
     params = request.query_params
     pair = MESSAGES.get(params.get("notice", ""))

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from paperboy.community import lookup, markdown
 from paperboy.community.account_views import safe_next
 from paperboy.community.models import Comment, Submission
+from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
 from paperboy.web import ratelimit
@@ -283,7 +284,6 @@ def _submit_page(request: Request, status: int, error: str = "", value: str = ""
 
 @router.post("/submit", response_class=HTMLResponse)
 def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require_member)):
-    from paperboy.papers.ids import BadRecord, parse_arxiv_id
 
     settings = request.app.state.settings
     engine = request.app.state.engine

@@ -16,6 +16,11 @@ from pathlib import Path
 import typer
 
 from paperboy import clitools
+from paperboy.index.beir import load_beir
+from paperboy.index.embedder import DEFAULT_MAX_SEQ_LENGTH, get_embedder
+from paperboy.index.evaluate import evaluate
+from paperboy.index.jobs import refresh_index
+from paperboy.index.service import get_search_service
 
 index_app = typer.Typer(help="Search indexes (keyword, embeddings, vectors).", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure search quality.", no_args_is_help=True)
@@ -26,7 +31,6 @@ def index_build(
     no_embed: bool = typer.Option(False, "--no-embed", help="Only the keyword index."),
 ) -> None:
     """Index new and changed papers, embed what is missing, update the ANN index (resumable)."""
-    from paperboy.index.jobs import refresh_index
 
     s = clitools.settings()
     with clitools.handled_errors():
@@ -69,7 +73,6 @@ def search_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Search the papers (keyword + semantic)."""
-    from paperboy.index.service import get_search_service
 
     with clitools.handled_errors():
         svc = get_search_service(clitools.settings(), clitools.engine())
@@ -95,7 +98,6 @@ def similar_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Papers most similar to one paper."""
-    from paperboy.index.service import get_search_service
 
     with clitools.handled_errors():
         hits = get_search_service(clitools.settings(), clitools.engine()).similar(arxiv_id, limit=limit)
@@ -117,9 +119,6 @@ def eval_beir(
                                                  "bf16 where this CPU runs it faster)."),
 ) -> None:
     """nDCG@10 and recall@100 of keyword, vector and hybrid search on a BEIR collection."""
-    from paperboy.index.beir import load_beir
-    from paperboy.index.embedder import DEFAULT_MAX_SEQ_LENGTH, get_embedder
-    from paperboy.index.evaluate import evaluate
 
     s = clitools.settings()
     with clitools.handled_errors():

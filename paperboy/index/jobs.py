@@ -34,10 +34,12 @@ import tantivy
 from sqlalchemy import and_, delete, false, func, insert, or_, select
 from sqlalchemy.engine import Engine
 
+from paperboy import clitools
 from paperboy.config import Settings
 from paperboy.index import keyword as kw
 from paperboy.index import vectors as vx
 from paperboy.index.embedder import Embedder, NullEmbedder, get_embedder, paper_text
+from paperboy.index.embedproc import ProcessEmbedder
 from paperboy.index.models import PaperEmbedding
 from paperboy.store.models import Paper, utcnow
 
@@ -105,7 +107,6 @@ class _Bars:
     def __init__(self, enabled: bool) -> None:
         self.bar = None
         if enabled:
-            from paperboy import clitools
 
             self.bar = clitools.progress()
             self.bar.start()
@@ -321,7 +322,6 @@ def indexing_embedder(settings: Settings) -> Embedder:
     setting = (settings.embedder or "").strip() or "minilm"
     if setting in ("null", "hash"):
         return get_embedder(setting)
-    from paperboy.index.embedproc import ProcessEmbedder
 
     return ProcessEmbedder(setting)
 

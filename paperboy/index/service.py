@@ -31,7 +31,7 @@ from paperboy.index import fusion, jobs
 from paperboy.index.embedder import Embedder, embedder_name, get_embedder
 from paperboy.index.keyword import KeywordIndex, text_terms
 from paperboy.index.models import PaperEmbedding
-from paperboy.index.query import ParsedQuery, parse_date_range, parse_query
+from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
 from paperboy.index.vectors import VectorSearcher, vector_file
 from paperboy.store.models import Paper
@@ -377,7 +377,6 @@ class SearchService:
             return []
 
     def _similar(self, arxiv_id: str, *, limit: int) -> list[Hit]:
-        from paperboy.index.query import match_arxiv_id
 
         ident = match_arxiv_id(str(arxiv_id or "")) or str(arxiv_id or "").strip()
         limit = max(1, min(int(limit), 100))

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from paperboy.clitools import console, progress
 from paperboy.config import Settings
+from paperboy.ingest.arxiv_api import ingest_recent
 from paperboy.ingest.listing import SOURCE, listing_files, read_listing
 from paperboy.ingest.pipeline import UpsertCounts, run_source
 from paperboy.store.models import Paper
@@ -27,7 +28,6 @@ def import_sample(settings: Settings, engine: Engine) -> UpsertCounts:
     folder = sample_dir(settings)
     total = UpsertCounts()
     if folder is None:
-        from paperboy.ingest.arxiv_api import ingest_recent
 
         console.print("no sample data found: fetching the last 7 days of arXiv (cs.*) instead")
         return ingest_recent(settings, engine, since=dt.date.today() - dt.timedelta(days=7))

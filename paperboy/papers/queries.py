@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from paperboy.config import Settings
 from paperboy.papers.days import listing_day
+from paperboy.papers.text import name_key
 from paperboy.store.models import Author, Paper, PaperAuthor, PaperCategory
 
 MAX_PAGE = 10_000
@@ -305,7 +306,6 @@ def author_papers(db: Session, name: str, *, limit: int, offset: int) -> tuple[l
     """Papers by the author of that exact name (else the name key), newest first."""
     author = db.scalar(select(Author).where(Author.name == name))
     if author is None:
-        from paperboy.papers.text import name_key
 
         author = db.scalar(select(Author).where(Author.name_key == name_key(name)).limit(1))
     if author is None:
