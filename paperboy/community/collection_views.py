@@ -18,6 +18,7 @@ from paperboy.community.models import Collection, CollectionItem
 from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import _back
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import (
     convertors,  # noqa: F401  (registers {x:id})
@@ -141,7 +142,7 @@ def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_00
     coll = _visible_collection(db, cid, request)
     owner = db.get(User, coll.user_id)
     base = (select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
-            .where(CollectionItem.collection_id == coll.id, Paper.hidden.is_(False)))
+            .where(CollectionItem.collection_id == coll.id, visible()))
     total = db.scalar(select(func.count()).select_from(base.subquery()))
     papers = list(db.scalars(base.order_by(CollectionItem.added_at.desc(), Paper.id).limit(PAGE).offset((p - 1) * PAGE)))
     cards = build_cards(db, papers, current_user(request))
@@ -209,7 +210,7 @@ def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scop
     coll = _visible_collection(db, cid, request)
     papers = list(db.scalars(
         select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
-        .where(CollectionItem.collection_id == coll.id, Paper.hidden.is_(False))
+        .where(CollectionItem.collection_id == coll.id, visible())
         .order_by(CollectionItem.added_at, Paper.id)))
     cards = build_cards(db, papers)
     entries = [bibtex(card, paper) for card, paper in zip(cards, papers, strict=True)]

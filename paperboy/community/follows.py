@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from paperboy.community.arxiv_taxonomy import known_category
 from paperboy.community.models import Collection, CollectionItem
 from paperboy.papers.authors import author_identity, author_ids, authors_named
+from paperboy.papers.visibility import visible
 from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, Vote, utcnow
 
 KINDS = ("author", "category")
@@ -106,7 +107,7 @@ def papers_followed(db, follows: Iterable[tuple[str, str]]):
     ids = author_ids(db, [t for k, t in follows if k == "author"])
     by_cat = Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category.in_(cats)))
     by_author = Paper.id.in_(select(PaperAuthor.paper_id).where(PaperAuthor.author_id.in_(ids)))
-    return select(Paper).where(Paper.hidden.is_(False), or_(by_cat, by_author))
+    return select(Paper).where(visible(), or_(by_cat, by_author))
 
 
 def suggestions(db, user_id: int, authors: int = 8, categories: int = 6) -> list[tuple[str, str]]:
@@ -116,7 +117,7 @@ def suggestions(db, user_id: int, authors: int = 8, categories: int = 6) -> list
     voted = select(Vote.paper_id).where(Vote.user_id == user_id)
     saved = (select(CollectionItem.paper_id).join(Collection, Collection.id == CollectionItem.collection_id)
              .where(Collection.user_id == user_id))
-    liked = select(Paper.id).where(Paper.hidden.is_(False), or_(Paper.id.in_(voted), Paper.id.in_(saved)))
+    liked = select(Paper.id).where(visible(), or_(Paper.id.in_(voted), Paper.id.in_(saved)))
     have = followed(db, user_id)
     have_authors = {author_identity(t) for k, t in have if k == "author"}
     have_cats = {t for k, t in have if k == "category"}

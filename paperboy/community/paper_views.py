@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from sqlalchemy import and_, delete, func, insert, literal, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from paperboy.community import lookup, markdown
 from paperboy.community.account_views import safe_next
 from paperboy.community.models import Comment, Submission
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
 from paperboy.web import ratelimit
@@ -58,8 +59,7 @@ def _back(request: Request, fallback: str) -> str:
 def toggle_vote(conn: Connection, user_id: int, arxiv_id: str) -> tuple[int, bool] | None:
     """Flip one member's vote on a visible paper; (upvotes, voted) or None if no such paper."""
     now = utcnow()
-    visible = and_(Paper.arxiv_id == arxiv_id, Paper.hidden.is_(False))
-    pid = select(Paper.id).where(visible).scalar_subquery()
+    pid = select(Paper.id).where(Paper.arxiv_id == arxiv_id, visible()).scalar_subquery()
     # RETURNING rather than rowcount: psycopg reports -1 for INSERT ... SELECT.
     removed = conn.execute(delete(Vote).where(Vote.user_id == user_id, Vote.paper_id == pid)
                            .returning(Vote.paper_id)).all()
@@ -68,7 +68,7 @@ def toggle_vote(conn: Connection, user_id: int, arxiv_id: str) -> tuple[int, boo
     else:
         added = conn.execute(insert(Vote).from_select(
             ["user_id", "paper_id", "created_at"],
-            select(literal(user_id), Paper.id, literal(now, UTCDateTime())).where(visible),
+            select(literal(user_id), Paper.id, literal(now, UTCDateTime())).where(Paper.arxiv_id == arxiv_id, visible()),
         ).returning(Vote.paper_id)).all()
         if not added:
             return None
@@ -117,7 +117,7 @@ def vote(request: Request, arxiv_id: str):
 def _lock_paper(conn: Connection, paper_id: int | None = None, arxiv_id: str | None = None) -> int | None:
     """Take the paper row's write lock (and mark it modified); its id, or None if hidden/absent."""
     cond = Paper.id == paper_id if paper_id is not None else Paper.arxiv_id == arxiv_id
-    return conn.execute(update(Paper).where(cond, Paper.hidden.is_(False))
+    return conn.execute(update(Paper).where(cond, visible())
                         .values(modified_at=utcnow()).returning(Paper.id)).scalar()
 
 
@@ -321,7 +321,7 @@ def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require
         return _submit_page(request, 429, f"You have reached today's limit of {settings.submissions_per_day} submissions; try again tomorrow (UTC).", value)
     now = utcnow()
     with write_tx(engine) as conn:
-        won = conn.execute(update(Paper).where(Paper.id == paper.id, Paper.featured_on.is_(None), Paper.hidden.is_(False))
+        won = conn.execute(update(Paper).where(Paper.id == paper.id, Paper.featured_on.is_(None), visible())
                            .values(featured_on=now.date(), submitted_by_id=user.id, modified_at=now)).rowcount
         if won == 1:
             sources = conn.scalar(select(Paper.sources).where(Paper.id == paper.id)) or ""

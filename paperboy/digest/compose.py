@@ -28,6 +28,7 @@ from paperboy.digest.schedule import Period
 from paperboy.digest.tokens import links
 from paperboy.mail.render import render_email
 from paperboy.papers.authors import author_ids
+from paperboy.papers.visibility import visible
 from paperboy.rank.trending import trending
 from paperboy.store.models import Follow, Paper, PaperAuthor, PaperCategory, utcnow
 
@@ -74,7 +75,7 @@ class Composer:
         return self._memo[key]
 
     def _window(self, period: Period):
-        return and_(Paper.announced_on >= period.first_day, Paper.announced_on <= period.last_day, Paper.hidden.is_(False))
+        return and_(Paper.announced_on >= period.first_day, Paper.announced_on <= period.last_day, visible())
 
     def _by_votes(self, period: Period, limit: int, category: str | None = None) -> list[int]:
         stmt = select(Paper.id).where(self._window(period))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
-from sqlalchemy import and_, delete, false, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.engine import Engine
 
 from paperboy import clitools
@@ -41,6 +41,7 @@ from paperboy.index import vectors as vx
 from paperboy.index.embedder import Embedder, NullEmbedder, get_embedder, paper_text
 from paperboy.index.embedproc import ProcessEmbedder
 from paperboy.index.models import PaperEmbedding
+from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper, utcnow
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,7 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
 
 def _missing_condition(model: str):
     joined = papers.outerjoin(emb_t, and_(emb_t.c.paper_id == papers.c.id, emb_t.c.model == model))
-    cond = and_(papers.c.hidden == false(),
+    cond = and_(visible(),
                 or_(emb_t.c.paper_id.is_(None), emb_t.c.content_hash != papers.c.content_hash))
     return joined, cond
 

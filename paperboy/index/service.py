@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import bindparam, func, select
-from sqlalchemy import text as sql_text
 from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings
@@ -34,6 +33,7 @@ from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
 from paperboy.index.vectors import VectorSearcher, vector_file
+from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,10 @@ MIN_SIMILARITY = 0.25
 # embedded so far (seen: every neighbour of the newest papers came from one year).
 SIMILAR_MIN_COVERAGE = 0.9
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
-_ROWS_SQL = sql_text(
-    "SELECT id, arxiv_id, title, abstract FROM papers WHERE hidden = false AND id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
+_ROWS_SQL = (
+    select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract)
+    .where(visible(), Paper.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 @dataclass
@@ -337,7 +338,7 @@ class SearchService:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract).where(
-                    Paper.arxiv_id == q.arxiv_id, Paper.hidden.is_(False))
+                    Paper.arxiv_id == q.arxiv_id, visible())
             ).first()
         coverage = self.semantic_coverage()
         if row is None:
@@ -382,7 +383,7 @@ class SearchService:
         limit = max(1, min(int(limit), 100))
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(Paper.id, Paper.title, Paper.abstract).where(Paper.arxiv_id == ident, Paper.hidden.is_(False))
+                select(Paper.id, Paper.title, Paper.abstract).where(Paper.arxiv_id == ident, visible())
             ).first()
             if row is None:
                 return []

@@ -13,12 +13,13 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, false, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from paperboy.config import Settings
 from paperboy.papers.days import listing_day
 from paperboy.papers.text import name_key
+from paperboy.papers.visibility import visible
 from paperboy.store.models import Author, Paper, PaperAuthor, PaperCategory
 
 MAX_PAGE = 10_000
@@ -26,10 +27,6 @@ MAX_PAGE = 10_000
 
 class BadParameter(ValueError):
     """A query parameter that cannot be understood; the message says which and why."""
-
-
-def visible():
-    return Paper.hidden == false()
 
 
 def papers_query():

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper, PaperCategory, Vote
 
 DEFAULT_HALF_LIFE_HOURS = 48.0
@@ -41,10 +42,9 @@ def _as_utc(value: dt.datetime | dt.date) -> dt.datetime:
 
 def reference_time(conn: Connection, now: dt.datetime) -> dt.datetime:
     """The end of the newest paper day in the store, or ``now`` when that is earlier."""
-    visible = Paper.hidden == false()
-    latest = conn.scalar(select(func.max(Paper.announced_on)).where(visible))
+    latest = conn.scalar(select(func.max(Paper.announced_on)).where(visible()))
     if latest is None:  # only submissions without an imported listing
-        latest = conn.scalar(select(func.max(Paper.featured_on)).where(visible))
+        latest = conn.scalar(select(func.max(Paper.featured_on)).where(visible()))
     if latest is None:
         return now
     return min(now, _as_utc(latest) + dt.timedelta(days=1))
@@ -62,7 +62,7 @@ def trending(conn: Connection, *, now: dt.datetime | None = None, limit: int = 1
     in_window = (Vote.created_at >= since, Vote.created_at <= now)
     voted = select(Vote.paper_id).where(*in_window)
     stmt = select(Paper.id, Paper.announced_on, Paper.featured_on).where(
-        Paper.hidden == false(),
+        visible(),
         or_(Paper.announced_on >= since_day, and_(Paper.announced_on.is_(None), Paper.featured_on >= since_day),
             Paper.id.in_(voted)),
     )
