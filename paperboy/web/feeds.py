@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from paperboy.rank.trending import trending
 from paperboy.store.models import Paper
+from paperboy.textclean import clean_tex
 from paperboy.web import queries as q
 from paperboy.web.deps import get_db
 from paperboy.web.mathtext import plain_text
@@ -79,7 +80,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
             _sub(item, "link", url)
             _sub(item, "guid", url, isPermaLink="true")
             _sub(item, "pubDate", format_datetime(_when(p)))
-            _sub(item, "description", p.abstract)
+            _sub(item, "description", clean_tex(p.abstract))
             for name in authors[p.id]:
                 _sub(item, f"{{{DC_NS}}}creator", name)
             for cat in p.category_list:
@@ -107,7 +108,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
             _sub(a, f"{{{ATOM_NS}}}name", name)
         for cat in p.category_list:
             _sub(entry, f"{{{ATOM_NS}}}category", term=cat)
-        _sub(entry, f"{{{ATOM_NS}}}summary", p.abstract, type="text")
+        _sub(entry, f"{{{ATOM_NS}}}summary", clean_tex(p.abstract), type="text")
     body = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return Response(body, media_type="application/atom+xml; charset=utf-8")
 
