@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from paperboy.config import Settings
 from paperboy.index import fusion, jobs
 from paperboy.index.embedder import Embedder, embedder_name, get_embedder
-from paperboy.index.keyword import KeywordIndex, text_terms
+from paperboy.index.keyword import KeywordIndex
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
@@ -48,6 +48,7 @@ SYNC_BUILD_MAX = 50_000  # a fresh instance indexes this many papers inline on f
 # claim's top-100 is 0.38; cutting at 0.25 changes no SciFact figure). Without it every
 # query, even gibberish, would "match" its nearest papers.
 MIN_SIMILARITY = 0.25
+LIKE_MARKED = 10  # "papers like this text": its most distinctive terms marked in snippets
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
 _ROWS_SQL = sql_text(
     "SELECT id, arxiv_id, title, abstract FROM papers WHERE hidden = false AND id IN :ids"
@@ -73,6 +74,7 @@ class SearchResults:
     redirect_arxiv_id: str | None = None  # the query was an arXiv id/URL of a stored paper
     error: str | None = None  # the query could not run at all (messages say why)
     mode: str = "hybrid"  # what actually ran: hybrid, keyword, semantic
+    related: int = 0  # of ``total``, the papers found by meaning only (without the words)
 
 
 def _stamp(path) -> tuple | None:
@@ -246,10 +248,23 @@ class SearchService:
         if q.is_empty:
             return SearchResults([], 0, text, coverage, messages or ["Type something to search for."],
                                  error="Empty query.", mode=mode)
+        if q.only_stop_words:
+            words = ", ".join(f"“{w}”" for w in dict.fromkeys(w.lower() for w in q.stop_words))
+            messages.append(f"{words}: words nearly every paper uses are not searched for. Add a more "
+                            "specific word, or put the words in quotes to search for that exact phrase.")
+            return SearchResults([], 0, text, coverage, messages, error="Only common words.", mode=mode)
         kwi = self._kw
         if kwi is None:
             messages.append("The search index is being built; try again in a moment.")
             return SearchResults([], 0, text, coverage, messages, mode=mode)
+        if q.like_text:
+            q.like_terms = kwi.distinctive_terms(q.like_text)
+            shown = ", ".join(q.like_terms[:8])
+            messages.append(f"Papers like this text: by its most distinctive words ({shown}…)"
+                            + (" and by meaning." if self._vec is not None and self._vec.size else "."))
+        elif q.stop_words and q.content_words:
+            words = ", ".join(dict.fromkeys(w.lower() for w in q.stop_words))
+            messages.append(f"Common words not searched for: {words}.")
 
         ranking_text = q.text
         if sort != "relevance" or not ranking_text:
@@ -310,14 +325,17 @@ class SearchService:
             ranked, ran = semantic, "semantic"
         else:
             ranked, ran = fusion.fuse(keyword, semantic), "hybrid"
+        # The total is what can be paged through: every paper with the words (tantivy's
+        # count), plus, in hybrid mode, the semantic candidates without them ("related").
         kw_set = set(keyword[0])
-        total = total_kw if ran == "keyword" else total_kw + sum(1 for i in semantic[0] if i not in kw_set)
+        related = 0 if ran == "keyword" else sum(1 for i in semantic[0] if i not in kw_set)
+        total = total_kw + related
         if ran == "semantic":
-            total = len(semantic[0])
+            total, related = len(semantic[0]), 0
         page_ids = ranked[0][offset:offset + limit]
         page_scores = ranked[1][offset:offset + limit]
         hits = self._hits(page_ids, page_scores, q)
-        return SearchResults(hits, total, text, coverage, messages, mode=ran)
+        return SearchResults(hits, total, text, coverage, messages, mode=ran, related=related)
 
     def _redirect(self, q: ParsedQuery, text: str, messages: list[str]) -> SearchResults:
         with self.engine.connect() as conn:
@@ -343,7 +361,12 @@ class SearchService:
         if not ids:
             return []
         rows = self._rows(ids)
-        terms = query_terms(q.words + q.phrases) if q else set()
+        if q is None:
+            terms: set[str] = set()
+        elif q.like_text:
+            terms = set(q.like_terms[:LIKE_MARKED])
+        else:
+            terms = query_terms(q.content_words + q.phrases)
         hits = []
         for pid, score in zip(ids, scores, strict=True):
             row = rows.get(pid)
@@ -395,10 +418,10 @@ class SearchService:
             allowed = kwi.restrict(empty, [i for i, _ in pairs])
             pairs = [(i, s) for i, s in pairs if i in allowed][:limit]
         else:
-            # No vectors: more-like-this over the title and the start of the abstract.
-            words = (row.title + " " + " ".join((row.abstract or "").split()[:60])).split()
-            words = [w for w in dict.fromkeys(x.lower() for x in words) if text_terms(w)][:48]
-            res = kwi.search(kwi.build(ParsedQuery(raw="", words=words)), limit=limit + 1)
+            # No vectors: more-like-this, the paper's distinctive words as for a pasted text.
+            like = f"{row.title}\n{row.abstract or ''}"
+            query = ParsedQuery(raw="", like_text=like, like_terms=kwi.distinctive_terms(like))
+            res = kwi.search(kwi.build(query), limit=limit + 1)
             pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id][:limit]
         return self._hits([i for i, _ in pairs], [s for _, s in pairs], None)
 

@@ -154,3 +154,41 @@ def test_hybrid_reports_semantic_coverage(service):
     res = service.search("graph networks")
     assert res.semantic_coverage == 1.0
     assert res.mode == "hybrid"
+
+
+def test_every_word_but_the_common_ones_must_match_and_the_count_is_honest(service):
+    res = service.search("neural networks for molecules", mode="keyword")
+    # Only these two contain "neural", "networks" and "molecules"; "for" is in many more.
+    assert sorted(ids(res)) == ["2401.00001", "2502.00008"] and res.total == 2
+    assert res.messages == ["Common words not searched for: for."]
+    title = next(h.title_html for h in res.hits if h.arxiv_id == "2401.00001")
+    assert title == "Graph neural <mark>networks</mark> for <mark>molecules</mark>".replace("neural", "<mark>neural</mark>")
+    assert "<mark>for</mark>" not in " ".join(h.snippet for h in res.hits)
+    # Longer queries need all but a quarter of their words: 4 words -> any 3.
+    res = service.search("graph neural networks molecules", mode="keyword")
+    assert sorted(ids(res)) == ["2401.00001", "2401.00002", "2402.00003", "2502.00008"] and res.total == 4
+
+
+def test_a_query_of_only_common_words_explains_itself(service):
+    res = service.search("the of and for", mode="keyword")
+    assert res.hits == [] and res.total == 0 and res.error
+    assert "“the”, “of”, “and”, “for”" in res.messages[0] and "quotes" in res.messages[0]
+    # In quotes they are a phrase, searched as typed.
+    assert ids(service.search('"models for image"', mode="keyword")) == ["2407.00006"]
+
+
+PASSAGE = ("Molecules are graphs of atoms. We predict chemical properties of molecules with message passing "
+           "neural networks that exchange messages along the bonds of molecular graphs; the model is trained "
+           "on quantum chemistry data and compared with fingerprints. Results show that learned molecular "
+           "representations beat hand-made descriptors on most property prediction tasks we tried.")
+
+
+def test_a_pasted_abstract_finds_papers_like_it(service):
+    res = service.search(PASSAGE, mode="keyword")
+    assert res.error is None and ids(res)[:2] in (["2502.00008", "2401.00001"], ["2401.00001", "2502.00008"])
+    assert "2406.00005" not in ids(res)  # robot grasping shares none of its distinctive words
+    assert res.total == len(res.hits) < 8
+    assert res.messages[0].startswith("Papers like this text: by its most distinctive words (")
+    # Over 10,000 characters it is cut, with a message, and still runs.
+    res = service.search(PASSAGE * 40, mode="keyword")
+    assert "The text was cut to its first 10,000 characters." in res.messages and res.hits
