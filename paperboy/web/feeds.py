@@ -146,11 +146,15 @@ def category_feed(request: Request, cat: str, fmt: Format, db: Session = Depends
 
 
 @router.get("/search.{fmt}")
-def search_feed(request: Request, fmt: Format, q_: str = Query(..., alias="q", min_length=1, max_length=500),
+def search_feed(request: Request, fmt: Format, q_: str = Query(..., alias="q", min_length=1),
                 db: Session = Depends(get_db, scope="function")):
+    # No length limit: the search page links here for any query it shows (a pasted
+    # abstract too), and the service cuts the text at 10,000 characters.
     results = request.app.state.search.search(q_, limit=ITEMS, offset=0, category=None, date_from=None,
                                               date_to=None, author=None, sort="date")
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
     from urllib.parse import quote
 
-    return render_feed(request, db, fmt, f"search “{q_}”", f"/search?q={quote(q_)}", papers)
+    named = " ".join(q_.split())
+    named = named if len(named) <= 80 else named[:79] + "…"  # a pasted abstract, named briefly
+    return render_feed(request, db, fmt, f"search “{named}”", f"/search?q={quote(q_)}", papers)
