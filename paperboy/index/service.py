@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Engine
 from paperboy.config import Settings
 from paperboy.index import fusion, jobs
 from paperboy.index.embedder import Embedder, embedder_name, get_embedder
-from paperboy.index.keyword import KeywordIndex
+from paperboy.index.keyword import KeywordIndex, stem
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
@@ -83,6 +84,16 @@ def _stamp(path) -> tuple | None:
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _surface_forms(text: str, terms: list[str]) -> list[str]:
+    """Each index term (a stem: "hemodynam") as the text first spells it ("hemodynamic")."""
+    wanted, seen = set(terms), {}
+    for m in re.finditer(r"[^\W_]+", text):
+        for term in stem(m.group(0)[:40]):
+            if term in wanted and term not in seen:
+                seen[term] = m.group(0).lower()
+    return [seen.get(t, t) for t in terms]
 
 
 def _as_date(value, name: str, messages: list[str], *, end: bool) -> dt.date | None:
@@ -259,9 +270,14 @@ class SearchService:
             return SearchResults([], 0, text, coverage, messages, mode=mode)
         if q.like_text:
             q.like_terms = kwi.distinctive_terms(q.like_text)
-            shown = ", ".join(q.like_terms[:8])
-            messages.append(f"Papers like this text: by its most distinctive words ({shown}…)"
-                            + (" and by meaning." if self._vec is not None and self._vec.size else "."))
+            by_meaning = self._vec is not None and self._vec.size > 0
+            if q.like_terms:
+                shown = ", ".join(_surface_forms(q.like_text, q.like_terms[:8]))
+                messages.append(f"Papers like this text: by its most distinctive words ({shown}…)"
+                                + (" and by meaning." if by_meaning else "."))
+            else:
+                messages.append("Papers like this text: none of its words is used by enough papers here to "
+                                "compare by words" + ("; by meaning only." if by_meaning else "."))
         elif q.stop_words and q.content_words:
             words = ", ".join(dict.fromkeys(w.lower() for w in q.stop_words))
             messages.append(f"Common words not searched for: {words}.")

@@ -192,3 +192,8 @@ def test_a_pasted_abstract_finds_papers_like_it(service):
     # Over 10,000 characters it is cut, with a message, and still runs.
     res = service.search(PASSAGE * 40, mode="keyword")
     assert "The text was cut to its first 10,000 characters." in res.messages and res.hits
+
+
+def test_a_pasted_text_of_words_no_paper_has_matches_nothing(service):
+    res = service.search("zyxxy qwortle " * 30, mode="keyword")
+    assert res.hits == [] and res.total == 0 and res.messages[0].startswith("Papers like this text")
