@@ -172,3 +172,10 @@ def test_bad_category_is_reported():
 def test_empty():
     for text in ("", "   ", None, "\x00\x01"):
         assert parse_query(text).is_empty
+
+
+def test_how_many_words_a_match_needs():
+    from paperboy.index.keyword import required_matches
+
+    # a few keywords: all; 4-5 words: all but one; a sentence (6+): a quarter
+    assert [required_matches(n) for n in range(1, 13)] == [1, 2, 3, 3, 4, 2, 2, 2, 3, 3, 3, 3]
