@@ -9,7 +9,7 @@ from paperboy.textclean import clean_tex, clean_tex_html, leftover_commands
 
 @pytest.mark.parametrize("tex, text", [
     (r"We \emph{propose} a \textit{new} and \textbf{fast} method", "We propose a new and fast method"),
-    (r"by Bu~and~Tao", "by Bu and Tao"),
+    (r"by Bu~and~Tao at 0.35~m/s, ~50\% less", "by Bu and Tao at 0.35 m/s, ~50% less"),
     (r"so-called ``grokking'' happens", "so-called “grokking” happens"),
     (r"models of 4B--671B parameters---all of them", "models of 4B–671B parameters—all of them"),
     (r"Erd\H{o}s, Gr\"obner, {\"u}ber, caf\'e, \'{e}t\'e, na\"{\i}ve, \c{c}a, \v{S}ablon, \ss", "Erdős, Gröbner, über, café, été, naïve, ça, Šablon, ß"),
