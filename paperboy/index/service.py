@@ -36,6 +36,7 @@ from paperboy.index.query import ParsedQuery, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
 from paperboy.index.vectors import VectorSearcher, vector_file
 from paperboy.store.models import Paper
+from paperboy.textclean import clean_tex
 
 log = logging.getLogger(__name__)
 
@@ -364,7 +365,8 @@ class SearchService:
             messages.append(f"arXiv:{q.arxiv_id} is not in this instance (yet).")
             return SearchResults([], 0, text, coverage, messages, mode="id")
         messages.append(f"Going straight to arXiv:{row.arxiv_id}.")
-        hit = Hit(row.id, row.arxiv_id, 1.0, highlight(row.abstract, set(), window=WINDOW_CHARS), html.escape(row.title))
+        hit = Hit(row.id, row.arxiv_id, 1.0, highlight(clean_tex(row.abstract), set(), window=WINDOW_CHARS),
+                  html.escape(clean_tex(row.title)))
         return SearchResults([hit], 1, text, coverage, messages, redirect_arxiv_id=row.arxiv_id, mode="id")
 
     def _rows(self, ids: list[int]) -> dict[int, tuple]:
@@ -389,8 +391,9 @@ class SearchService:
             if row is None:
                 continue  # deleted or hidden since the index was written
             _, arxiv_id, title, abstract = row
-            hits.append(Hit(pid, arxiv_id, float(score), highlight(abstract or "", terms, window=WINDOW_CHARS),
-                            highlight(title or "", terms)))
+            # Snippets show the text as cards do: TeX markup outside math cleaned first.
+            hits.append(Hit(pid, arxiv_id, float(score), highlight(clean_tex(abstract), terms, window=WINDOW_CHARS),
+                            highlight(clean_tex(title), terms)))
         return hits
 
     # --- similar --------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from paperboy.index.jobs import refresh_index
-from paperboy.index.service import SearchResults
+from paperboy.index.service import SearchResults, SearchService
 from tests.index.conftest import CORPUS, add_papers, ids, set_paper
 from tests.index.test_query import HOSTILE
 
@@ -197,3 +197,13 @@ def test_a_pasted_abstract_finds_papers_like_it(service):
 def test_a_pasted_text_of_words_no_paper_has_matches_nothing(service):
     res = service.search("zyxxy qwortle " * 30, mode="keyword")
     assert res.hits == [] and res.total == 0 and res.messages[0].startswith("Papers like this text")
+
+
+def test_snippets_show_text_cleaned_of_tex(fresh_engine, settings):
+    add_papers(fresh_engine, [("2501.20001", r"\emph{Sparse} attention by Bu~and~Tao",
+                               r"We make attention \textbf{sparse} for 4B--671B models, ``cheaply''.",
+                               ["A B"], ["cs.LG"], dt.date(2025, 1, 1))])
+    refresh_index(settings, fresh_engine, progress=False)
+    hit = SearchService(settings, fresh_engine).search("sparse attention", mode="keyword").hits[0]
+    assert hit.snippet == "We make <mark>attention</mark> <mark>sparse</mark> for 4B–671B models, “cheaply”."
+    assert hit.title_html == "<mark>Sparse</mark> <mark>attention</mark> by Bu and Tao"
