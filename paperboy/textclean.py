@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from functools import lru_cache
 
 from markupsafe import escape
 
@@ -185,10 +186,13 @@ def _pieces(text: str, clean: Callable[[str], str], math: Callable[[re.Match], s
     return "".join(out)
 
 
+@lru_cache(maxsize=4096)  # the abstracts of hot pages and search results; bounded memory
 def clean_tex(text: str | None) -> str:
     """``text`` with the TeX markup outside math replaced by what it means; math as written."""
     if not text:
         return ""
+    if "$" not in text and "\\" not in text:  # no math, no command (most abstracts): one segment
+        return _clean_segment(text.replace(_OPEN_EMPH, "").replace(_CLOSE_EMPH, ""))
     text = text.replace(_OPEN_EMPH, "").replace(_CLOSE_EMPH, "")
     if "\\" in text:
         text = _unwrap(text, "", "")
