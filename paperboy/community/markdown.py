@@ -1,7 +1,7 @@
 """Comment Markdown to safe HTML: markdown-it (raw HTML off) + TeX math + nh3.
 
-``$x$`` and ``$$x$$`` become MathML (latex2mathml); everything is then cleaned by nh3
-with an allow-list, so whatever a comment contains renders inert: links keep only
+``$x$``, ``\\(x\\)``, ``$$x$$`` and ``\\[x\\]`` become MathML (latex2mathml); everything
+is then cleaned by nh3 with an allow-list, so whatever a comment contains renders inert: links keep only
 http, https and mailto and get rel="nofollow noopener"; no attribute can hold script.
 """
 
@@ -37,6 +37,10 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": 
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
 _INLINE = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")
+# \[...\] and \(...\): Markdown would read "\(" as an escaped "(" and print "(x^2)", so
+# they are set aside before it runs, like the dollars.
+_DISPLAY_BRACKETS = re.compile(r"(?<!\\)\\\[(.+?)\\\]", re.S)
+_INLINE_PARENS = re.compile(r"(?<!\\)\\\((.+?)\\\)", re.S)
 _TAG = re.compile(r"<[^>]*>")
 
 
@@ -57,34 +61,34 @@ def render(body: str) -> str:
     its escaped source, never as MathML inside an attribute."""
     body = body[:MAX_BODY]
     nonce = secrets.token_hex(8)
-    formulas: list[tuple[str, bool]] = []
+    formulas: list[tuple[str, bool, str]] = []  # (TeX, display, source as typed)
 
     def keep(display: bool):
         def sub(m: re.Match) -> str:
-            formulas.append((m.group(1).strip(), display))
+            formulas.append((m.group(1).strip(), display, m.group(0)))
             return f"\u2063M{nonce}x{len(formulas) - 1}\u2063"
         return sub
 
     text = _DISPLAY.sub(keep(True), body)
+    text = _DISPLAY_BRACKETS.sub(keep(True), text)
     text = _INLINE.sub(keep(False), text)
+    text = _INLINE_PARENS.sub(keep(False), text)
     rendered = _md.render(text)
     if not formulas:
         return clean(rendered)
     placeholder = re.compile(f"\u2063M{nonce}x(\\d+)\u2063")
 
     def source(m: re.Match) -> str:
-        tex, display = formulas[int(m.group(1))]
-        return html.escape(f"$${tex}$$" if display else f"${tex}$")
+        return html.escape(formulas[int(m.group(1))][2])
 
     # Markdown percent-encodes a link's address, the placeholder's marks included.
     encoded = re.compile(f"%E2%81%A3M{nonce}x(\\d+)%E2%81%A3")
 
     def url_source(m: re.Match) -> str:
-        tex, display = formulas[int(m.group(1))]
-        return quote(f"$${tex}$$" if display else f"${tex}$", safe="")
+        return quote(formulas[int(m.group(1))][2], safe="")
 
     rendered = _TAG.sub(lambda tag: encoded.sub(url_source, placeholder.sub(source, tag.group(0))), rendered)
-    rendered = placeholder.sub(lambda m: _math(*formulas[int(m.group(1))]), rendered)
+    rendered = placeholder.sub(lambda m: _math(*formulas[int(m.group(1))][:2]), rendered)
     return clean(rendered)
 
 

@@ -28,6 +28,7 @@ from paperboy.digest.schedule import Period
 from paperboy.digest.tokens import links
 from paperboy.mail.render import render_email
 from paperboy.papers.authors import author_ids
+from paperboy.papers.textclean import clean_tex
 from paperboy.papers.visibility import visible
 from paperboy.rank.trending import trending
 from paperboy.store.models import Follow, Paper, PaperAuthor, PaperCategory, utcnow
@@ -203,13 +204,13 @@ def paper_view(settings: Settings, row) -> dict:
     shown = ", ".join(authors[:6]) + (f" and {len(authors) - 6} more" if len(authors) > 6 else "")
     return {
         "arxiv_id": row.arxiv_id,
-        "title": " ".join((row.title or "").split()),
+        "title": " ".join(clean_tex(row.title).split()),
         "authors": shown,
         "categories": (row.categories or "").split()[:3],
         "upvotes": row.upvotes or 0,
         "url": f"{settings.resolved_base_url}/papers/{row.arxiv_id}",
         "pdf_url": row.pdf_url or f"https://arxiv.org/pdf/{row.arxiv_id}",
-        "excerpt": _excerpt(row.abstract or ""),
+        "excerpt": _excerpt(clean_tex(row.abstract)),
     }
 
 

@@ -9,6 +9,8 @@ own query parser, so its operators mean nothing here.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import tantivy
 
 from paperboy.index.query import ParsedQuery
+from paperboy.index.stopwords import stop_terms
 
 # Field weights (boosts on per-field BM25), tuned on SciFact train (docs/search.md).
 # ``body`` is title + abstract (one BM25 field measured best: 0.695 vs 0.689 for
@@ -24,6 +27,23 @@ from paperboy.index.query import ParsedQuery
 TITLE_BOOST = 0.2
 BODY_BOOST = 1.0
 AUTHORS_BOOST = 0.3
+
+# Free words: what a paper must contain to count as a match (common words never count).
+# A few keywords (up to ALL_WORDS_UP_TO) must all be there; 4-5 words, all but one; a
+# longer query is a sentence, whose words papers phrase differently: a quarter of them,
+# BM25 ranking the rest. Measured on SciFact (sentence queries) and natural queries over
+# the real sample in docs/search.md: stricter sentence rules lost most of SciFact's recall.
+ALL_WORDS_UP_TO = 3
+SENTENCE_FROM = 6
+SENTENCE_SHARE = 0.25
+# "Papers like this text": its LIKE_TERMS most distinctive terms (tf x idf against the
+# index), of which a paper must contain LIKE_MIN_SHARE. A term fewer than LIKE_MIN_DF
+# papers use (a name the text coins) says nothing about which papers are like it. Chosen
+# on abstracts of the real sample pasted back (docs/search.md): a share of 0.3 found
+# only the paper itself, 0.15 up to 1,510 papers, 0.2 between 3 and 436.
+LIKE_TERMS = 25
+LIKE_MIN_SHARE = 0.2
+LIKE_MIN_DF = 3
 
 RESTRICT_TERMS_MAX = 2000  # ids checked with term queries; more with one term-set query
 
@@ -58,6 +78,15 @@ def _cats_analyzer() -> tantivy.TextAnalyzer:
 
 TEXT_ANALYZER = _text_analyzer()
 NAME_ANALYZER = _name_analyzer()
+
+
+def required_matches(n: int) -> int:
+    """How many of a query's ``n`` (non-common) free words a paper must contain."""
+    if n <= ALL_WORDS_UP_TO:
+        return n
+    if n < SENTENCE_FROM:
+        return n - 1
+    return math.ceil(n * SENTENCE_SHARE)
 
 
 @lru_cache(maxsize=200_000)
@@ -140,20 +169,59 @@ class KeywordIndex:
             return clauses[0]
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
 
+    def _word_clause(self, terms: tuple[str, ...], names: tuple[str, ...], title_boost: float, body_boost: float,
+                     authors_boost: float) -> tantivy.Query:
+        """One word: any of its terms in the title, the abstract or (as a name) the authors."""
+        should: list[tuple] = []
+        for term in terms:
+            should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("title", term), title_boost)))
+            should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("body", term), body_boost)))
+        if authors_boost > 0:
+            for term in names:
+                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("authors", term), authors_boost)))
+        return should[0][1] if len(should) == 1 else tantivy.Query.boolean_query(should)
+
     def words_query(self, words: list[str], *, title_boost: float = TITLE_BOOST,
                     body_boost: float = BODY_BOOST, authors_boost: float = AUTHORS_BOOST) -> tantivy.Query | None:
-        """Free words: BM25 over title, abstract and authors, any word may match."""
-        should: list[tuple] = []
+        """Free words: BM25 over title, abstract and authors (the score of each word summed),
+        matching papers that contain ``required_matches`` of the words; common words skipped."""
+        stops = stop_terms()
+        groups: dict[tuple[str, ...], tantivy.Query] = {}
         for word in words:
-            for term in text_terms(word):
-                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("title", term), title_boost)))
-                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("body", term), body_boost)))
-            if authors_boost > 0:
-                for term in name_terms(word):
-                    should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("authors", term), authors_boost)))
-        if not should:
+            terms = tuple(t for t in dict.fromkeys(text_terms(word)) if t not in stops)
+            if terms and terms not in groups:
+                names = tuple(name_terms(word))
+                groups[terms] = self._word_clause(terms, names, title_boost, body_boost, authors_boost)
+        return self._at_least(list(groups.values()), required_matches(len(groups)))
+
+    def _at_least(self, clauses: list[tantivy.Query], needed: int) -> tantivy.Query | None:
+        if not clauses:
             return None
-        return tantivy.Query.boolean_query(should)
+        if len(clauses) == 1:
+            return clauses[0]
+        should = [(tantivy.Occur.Should, c) for c in clauses]
+        return tantivy.Query.boolean_query(should, needed if needed > 1 else None)
+
+    def distinctive_terms(self, text: str, k: int = LIKE_TERMS) -> list[str]:
+        """The ``k`` terms of ``text`` that best tell it apart from the indexed papers
+        (log tf x BM25 idf of the abstract field); terms no paper has are skipped."""
+        stops = stop_terms()
+        counts = Counter(t for t in text_terms(text) if t not in stops and len(t) > 1 and not t.isdigit())
+        searcher = self.index.searcher()
+        n = max(1, searcher.num_docs)
+        scored = []
+        for term, tf in counts.items():
+            df = searcher.doc_freq("body", term)
+            if df >= LIKE_MIN_DF:
+                scored.append(((1 + math.log(tf)) * math.log(1 + (n - df + 0.5) / (df + 0.5)), term))
+        scored.sort(key=lambda st: (-st[0], st[1]))
+        return [t for _, t in scored[:k]]
+
+    def like_query(self, terms: list[str]) -> tantivy.Query | None:
+        """Papers like a text whose distinctive ``terms`` are given: BM25 over them, a paper
+        holding at least ``LIKE_MIN_SHARE`` of them."""
+        clauses = [self._word_clause((t,), (), TITLE_BOOST, BODY_BOOST, 0) for t in terms]
+        return self._at_least(clauses, max(1, math.ceil(len(clauses) * LIKE_MIN_SHARE)))
 
     def filter_clauses(self, q: ParsedQuery) -> list[tuple]:
         """Everything but the free words: phrases, exclusions, filters, hidden."""
@@ -189,7 +257,12 @@ class KeywordIndex:
         """The query for ``q``. ``none_hidden``: the caller knows the index holds no hidden
         paper, so free words alone are searched as a bare disjunction (same matches, same
         scores; ~15% less work for tantivy than inside a boolean with the hidden clause)."""
-        words = self.words_query(q.words, **boosts) if with_words else None
+        words = None
+        if with_words:
+            if q.like_text:  # no distinctive term known here: nothing is like it by its words
+                words = self.like_query(q.like_terms) or tantivy.Query.empty_query()
+            else:
+                words = self.words_query(q.words, **boosts)
         if (none_hidden and words is not None and not (q.phrases or q.excluded or q.authors or q.categories
                                                        or q.date_from or q.date_to)):
             return words

@@ -8,6 +8,9 @@
     year:2024                       announce year
     date:2024-01..2024-06           date range; either side may be open (date:2024-03..)
     2403.01234, arXiv:2403.01234v2, https://arxiv.org/abs/2403.01234   go to the paper
+    a pasted passage (an abstract: 40+ words)   papers like this text (no syntax read)
+
+Common words ("for", "the"; ``stopwords.py``) are not searched for unless quoted.
 
 Anything else that looks like syntax (``title:x``, ``AND``, ``*``, ``(``, SQL) is
 just text. Problems (unbalanced quote, bad date, too long) are reported as messages
@@ -21,8 +24,15 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-MAX_QUERY_CHARS = 1000
+from paperboy.index.stopwords import is_stop_word
+
+MAX_QUERY_CHARS = 1000  # a query typed in the query language
+MAX_TEXT_CHARS = 10_000  # a pasted passage ("papers like this text")
 MAX_TERMS = 64
+# A query this many words long (and over LIKE_TEXT_MIN_CHARS) is a passage someone pasted,
+# an abstract or a paragraph: its quotes, dashes and colons are prose, not syntax.
+LIKE_TEXT_MIN_WORDS = 40
+LIKE_TEXT_MIN_CHARS = 200
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u2028\u2029\ufeff]")
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"'})
@@ -50,12 +60,25 @@ class ParsedQuery:
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     arxiv_id: str | None = None  # the query is an arXiv id or URL
+    like_text: str | None = None  # a pasted passage: find papers like it
+    like_terms: list[str] = field(default_factory=list)  # its distinctive terms (set by the search)
     messages: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
-        """The ranking text (free words and phrases), e.g. for the query embedding."""
+        """The ranking text (free words and phrases, or the passage), e.g. for the query embedding."""
+        if self.like_text:
+            return self.like_text
         return " ".join(self.words + self.phrases).strip()
+
+    @property
+    def content_words(self) -> list[str]:
+        """The free words that are searched for: all but the common ones."""
+        return [w for w in self.words if not is_stop_word(w)]
+
+    @property
+    def stop_words(self) -> list[str]:
+        return [w for w in self.words if is_stop_word(w)]
 
     @property
     def has_filters(self) -> bool:
@@ -64,6 +87,12 @@ class ParsedQuery:
     @property
     def is_empty(self) -> bool:
         return not (self.text or self.excluded or self.has_filters or self.arxiv_id)
+
+    @property
+    def only_stop_words(self) -> bool:
+        """Free words were typed, but all are common words, and nothing else narrows the search."""
+        return bool(self.words) and not (self.content_words or self.phrases or self.excluded or self.has_filters
+                                         or self.like_text)
 
 
 def match_arxiv_id(text: str) -> str | None:
@@ -157,9 +186,11 @@ def parse_query(raw: str | None) -> ParsedQuery:
     raw = raw if isinstance(raw, str) else ("" if raw is None else str(raw))
     q = ParsedQuery(raw=raw)
     text = _CONTROL.sub(" ", raw).translate(_QUOTES)
-    if len(text) > MAX_QUERY_CHARS:
-        text = text[:MAX_QUERY_CHARS]
-        q.messages.append(f"The query was cut to its first {MAX_QUERY_CHARS} characters.")
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
+        space = text.rfind(" ", MAX_TEXT_CHARS - 100)
+        text = text[:space] if space > 0 else text
+        q.messages.append(f"The text was cut to its first {MAX_TEXT_CHARS:,} characters.")
     text = text.strip()
     if not text:
         return q
@@ -168,6 +199,12 @@ def parse_query(raw: str | None) -> ParsedQuery:
     if ident:
         q.arxiv_id = ident
         return q
+    if len(text) >= LIKE_TEXT_MIN_CHARS and len(text.split()) >= LIKE_TEXT_MIN_WORDS:
+        q.like_text = " ".join(text.split())
+        return q
+    if len(text) > MAX_QUERY_CHARS:
+        text = text[:MAX_QUERY_CHARS]
+        q.messages.append(f"The query was cut to its first {MAX_QUERY_CHARS:,} characters.")
 
     tokens, unbalanced = _tokens(text)
     if unbalanced:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -28,11 +29,12 @@ from sqlalchemy.engine import Engine
 from paperboy.config import Settings
 from paperboy.index import fusion, jobs
 from paperboy.index.embedder import Embedder, embedder_name, get_embedder
-from paperboy.index.keyword import KeywordIndex, text_terms
+from paperboy.index.keyword import KeywordIndex, stem
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
 from paperboy.index.vectors import VectorSearcher, vector_file
+from paperboy.papers.textclean import clean_tex
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper
 
@@ -53,6 +55,7 @@ MIN_SIMILARITY = 0.25
 # more-like-this: the nearest vectors of a partly embedded corpus all come from the part
 # embedded so far (seen: every neighbour of the newest papers came from one year).
 SIMILAR_MIN_COVERAGE = 0.9
+LIKE_MARKED = 10  # "papers like this text": its most distinctive terms marked in snippets
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
 _ROWS_SQL = (
     select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract)
@@ -79,6 +82,7 @@ class SearchResults:
     redirect_arxiv_id: str | None = None  # the query was an arXiv id/URL of a stored paper
     error: str | None = None  # the query could not run at all (messages say why)
     mode: str = "hybrid"  # what actually ran: hybrid, keyword, semantic
+    related: int = 0  # of ``total``, the papers found by meaning only (without the words)
 
 
 def _stamp(path) -> tuple | None:
@@ -87,6 +91,16 @@ def _stamp(path) -> tuple | None:
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _surface_forms(text: str, terms: list[str]) -> list[str]:
+    """Each index term (a stem: "hemodynam") as the text first spells it ("hemodynamic")."""
+    wanted, seen = set(terms), {}
+    for m in re.finditer(r"[^\W_]+", text):
+        for term in stem(m.group(0)[:40]):
+            if term in wanted and term not in seen:
+                seen[term] = m.group(0).lower()
+    return [seen.get(t, t) for t in terms]
 
 
 def _as_date(value, name: str, messages: list[str], *, end: bool) -> dt.date | None:
@@ -261,10 +275,28 @@ class SearchService:
         if q.is_empty:
             return SearchResults([], 0, text, coverage, messages or ["Type something to search for."],
                                  error="Empty query.", mode=mode)
+        if q.only_stop_words:
+            words = ", ".join(f"“{w}”" for w in dict.fromkeys(w.lower() for w in q.stop_words))
+            messages.append(f"{words}: words nearly every paper uses are not searched for. Add a more "
+                            "specific word, or put the words in quotes to search for that exact phrase.")
+            return SearchResults([], 0, text, coverage, messages, error="Only common words.", mode=mode)
         kwi = self._kw
         if kwi is None:
             messages.append("The search index is being built; try again in a moment.")
             return SearchResults([], 0, text, coverage, messages, mode=mode)
+        if q.like_text:
+            q.like_terms = kwi.distinctive_terms(q.like_text)
+            by_meaning = self._vec is not None and self._vec.size > 0
+            if q.like_terms:
+                shown = ", ".join(_surface_forms(q.like_text, q.like_terms[:8]))
+                messages.append(f"Papers like this text: by its most distinctive words ({shown}…)"
+                                + (" and by meaning." if by_meaning else "."))
+            else:
+                messages.append("Papers like this text: none of its words is used by enough papers here to "
+                                "compare by words" + ("; by meaning only." if by_meaning else "."))
+        elif q.stop_words and q.content_words:
+            words = ", ".join(dict.fromkeys(w.lower() for w in q.stop_words))
+            messages.append(f"Common words not searched for: {words}.")
 
         ranking_text = q.text
         if sort != "relevance" or not ranking_text:
@@ -325,14 +357,17 @@ class SearchService:
             ranked, ran = semantic, "semantic"
         else:
             ranked, ran = fusion.fuse(keyword, semantic), "hybrid"
+        # The total is what can be paged through: every paper with the words (tantivy's
+        # count), plus, in hybrid mode, the semantic candidates without them ("related").
         kw_set = set(keyword[0])
-        total = total_kw if ran == "keyword" else total_kw + sum(1 for i in semantic[0] if i not in kw_set)
+        related = 0 if ran == "keyword" else sum(1 for i in semantic[0] if i not in kw_set)
+        total = total_kw + related
         if ran == "semantic":
-            total = len(semantic[0])
+            total, related = len(semantic[0]), 0
         page_ids = ranked[0][offset:offset + limit]
         page_scores = ranked[1][offset:offset + limit]
         hits = self._hits(page_ids, page_scores, q)
-        return SearchResults(hits, total, text, coverage, messages, mode=ran)
+        return SearchResults(hits, total, text, coverage, messages, mode=ran, related=related)
 
     def _redirect(self, q: ParsedQuery, text: str, messages: list[str]) -> SearchResults:
         with self.engine.connect() as conn:
@@ -345,7 +380,8 @@ class SearchService:
             messages.append(f"arXiv:{q.arxiv_id} is not in this instance (yet).")
             return SearchResults([], 0, text, coverage, messages, mode="id")
         messages.append(f"Going straight to arXiv:{row.arxiv_id}.")
-        hit = Hit(row.id, row.arxiv_id, 1.0, highlight(row.abstract, set(), window=WINDOW_CHARS), html.escape(row.title))
+        hit = Hit(row.id, row.arxiv_id, 1.0, highlight(clean_tex(row.abstract), set(), window=WINDOW_CHARS),
+                  html.escape(clean_tex(row.title)))
         return SearchResults([hit], 1, text, coverage, messages, redirect_arxiv_id=row.arxiv_id, mode="id")
 
     def _rows(self, ids: list[int]) -> dict[int, tuple]:
@@ -358,15 +394,21 @@ class SearchService:
         if not ids:
             return []
         rows = self._rows(ids)
-        terms = query_terms(q.words + q.phrases) if q else set()
+        if q is None:
+            terms: set[str] = set()
+        elif q.like_text:
+            terms = set(q.like_terms[:LIKE_MARKED])
+        else:
+            terms = query_terms(q.content_words + q.phrases)
         hits = []
         for pid, score in zip(ids, scores, strict=True):
             row = rows.get(pid)
             if row is None:
                 continue  # deleted or hidden since the index was written
             _, arxiv_id, title, abstract = row
-            hits.append(Hit(pid, arxiv_id, float(score), highlight(abstract or "", terms, window=WINDOW_CHARS),
-                            highlight(title or "", terms)))
+            # Snippets show the text as cards do: TeX markup outside math cleaned first.
+            hits.append(Hit(pid, arxiv_id, float(score), highlight(clean_tex(abstract), terms, window=WINDOW_CHARS),
+                            highlight(clean_tex(title), terms)))
         return hits
 
     # --- similar --------------------------------------------------------------------
@@ -406,11 +448,11 @@ class SearchService:
             allowed = kwi.restrict(ParsedQuery(raw=""), [i for i, _ in pairs])
             pairs = [(i, s) for i, s in pairs if i in allowed][:limit]
         else:
-            # More-like-this over the title and the start of the abstract: while vectors cover
-            # only part of the corpus, nearest vectors would all come from that part.
-            words = (row.title + " " + " ".join((row.abstract or "").split()[:60])).split()
-            words = [w for w in dict.fromkeys(x.lower() for x in words) if text_terms(w)][:48]
-            res = kwi.search(kwi.build(ParsedQuery(raw="", words=words)), limit=limit + 1)
+            # More-like-this while vectors cover only part of the corpus (nearest vectors
+            # would all come from that part): the paper's distinctive words, as for a pasted text.
+            like = f"{row.title}\n{row.abstract or ''}"
+            query = ParsedQuery(raw="", like_text=like, like_terms=kwi.distinctive_terms(like))
+            res = kwi.search(kwi.build(query), limit=limit + 1)
             pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id][:limit]
         return self._hits([i for i, _ in pairs], [s for _, s in pairs], None)
 

@@ -1,7 +1,9 @@
 """HTML-safe snippets: the text is escaped piece by piece and only our <mark> is added.
 
 A word is marked when it analyses (lower-case, ASCII fold, English stem) to one of the
-query's terms, so "transformers" is marked for the query "transformer". The terms'
+query's terms, so "transformers" is marked for the query "transformer". Common words
+("for", "the") are never marked, not even inside a quoted phrase, unless the query has
+nothing else. The terms'
 prefixes, found with ``str.find`` in the lower-cased text, give the candidates; each is
 then checked with the analyser.
 """
@@ -13,6 +15,7 @@ import re
 from functools import lru_cache
 
 from paperboy.index.keyword import stem
+from paperboy.index.stopwords import stop_terms
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 WINDOW_CHARS = 280
@@ -23,7 +26,7 @@ def query_terms(words: list[str]) -> set[str]:
     for w in words:
         for m in _WORD.finditer(w):
             terms.update(stem(m.group(0)[:40]))
-    return terms
+    return (terms - stop_terms()) or terms
 
 
 @lru_cache(maxsize=1024)

@@ -30,6 +30,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from paperboy.papers import queries as q
+from paperboy.papers.textclean import clean_tex
 from paperboy.rank.trending import trending
 from paperboy.store.models import Paper
 from paperboy.web.deps import get_db
@@ -145,7 +146,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
             _sub(item, "link", url)
             _sub(item, "guid", url, isPermaLink="true")
             _sub(item, "pubDate", format_datetime(_when(p)))
-            _sub(item, "description", p.abstract)
+            _sub(item, "description", clean_tex(p.abstract))
             for name in authors[p.id]:
                 _sub(item, f"{{{DC_NS}}}creator", name)
             for cat in p.category_list:
@@ -182,7 +183,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
             _sub(a, f"{{{ATOM_NS}}}name", name)
         for cat in p.category_list:
             _sub(entry, f"{{{ATOM_NS}}}category", term=cat)
-        _sub(entry, f"{{{ATOM_NS}}}summary", p.abstract, type="text")
+        _sub(entry, f"{{{ATOM_NS}}}summary", clean_tex(p.abstract), type="text")
     if paging.has_next:
         entry = _sub(feed, f"{{{ATOM_NS}}}entry")
         _sub(entry, f"{{{ATOM_NS}}}id", next_feed)
@@ -247,11 +248,15 @@ def category_feed(request: Request, cat: str, fmt: Format, page: int = Depends(p
 
 
 @router.get("/search.{fmt}")
-def search_feed(request: Request, fmt: Format, q_: str = Query(..., alias="q", min_length=1, max_length=500),
+def search_feed(request: Request, fmt: Format, q_: str = Query(..., alias="q", min_length=1),
                 page: int = Depends(page_param), db: Session = Depends(get_db, scope="function")):
+    # No length limit: the search page links here for any query it shows (a pasted
+    # abstract too), and the service cuts the text at 10,000 characters.
     results = request.app.state.search.search(q_, limit=ITEMS, offset=(page - 1) * ITEMS, category=None,
                                               date_from=None, date_to=None, author=None, sort="date")
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
     html = f"/search?{urlencode({'q': q_, 'sort': 'date'})}"
     paging = FeedPage(page, page * ITEMS < results.total, results.total, html)
-    return render_feed(request, db, fmt, f"search “{q_}”", html, papers, paging)
+    named = " ".join(q_.split())
+    named = named if len(named) <= 80 else named[:79] + "…"  # a pasted abstract, named briefly
+    return render_feed(request, db, fmt, f"search “{named}”", html, papers, paging)

@@ -277,27 +277,67 @@ def clean_snippet(snippet: str) -> Markup:
     return Markup(nh3.clean(snippet or "", tags=SNIPPET_TAGS, attributes={}))
 
 
-def _opt_date(value: str | None, name: str) -> dt.date | None:
+def _search_date(value: str | None, name: str, messages: list[str]) -> dt.date | None:
     if not value:
         return None
     try:
         return q.parse_date(value, name)
     except q.BadParameter as exc:
-        raise bad(str(exc)) from None
+        messages.append(f"{exc}; ignored.")
+        return None
 
 
+def _search_page_number(value: str | None, messages: list[str]) -> int:
+    if value is None or value == "":
+        return 1
+    try:
+        number = int(value)
+    except ValueError:
+        messages.append(f"'{value[:20]}' is not a page number; showing the first page.")
+        return 1
+    if not 1 <= number <= q.MAX_PAGE:
+        messages.append(f"Pages run from 1 to {q.MAX_PAGE:,}; showing page {min(max(number, 1), q.MAX_PAGE):,}.")
+    return min(max(number, 1), q.MAX_PAGE)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """A long query (a pasted abstract) named briefly in headings and the title."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit] + "…"
+
+
+MAX_CATEGORY_CHARS = 40
+SEARCH_SORTS = ("relevance", "date", "votes")
+
+
+# Every parameter is read leniently here: a person who pastes an abstract or edits the
+# address gets the results page with a message, never a 4xx page (the JSON API keeps its
+# 422s for programs). The service cuts the text at 10,000 characters, with a message.
 @router.get("/search", response_class=HTMLResponse)
-def search_page(request: Request, q_: str = Query("", alias="q", max_length=500),
-                category: str | None = Query(None, max_length=40),
+def search_page(request: Request, q_: str = Query("", alias="q"),
+                category: str | None = Query(None),
                 from_: str | None = Query(None, alias="from"), to: str | None = None,
-                sort: str = Query("relevance", pattern="^(relevance|date|votes)$"),
-                p: int = Depends(page_param), db: Session = Depends(get_page_db, scope="function")):
+                sort: str = Query("relevance", description="relevance, date or votes"),
+                p: str | None = Query(None, description="Page number, from 1."),
+                db: Session = Depends(get_page_db, scope="function")):
     text = q_.strip()
-    date_from, date_to = _opt_date(from_, "from"), _opt_date(to, "to")
+    messages: list[str] = []
+    date_from, date_to = _search_date(from_, "from", messages), _search_date(to, "to", messages)
     category = (category or "").strip() or None
+    if category and len(category) > MAX_CATEGORY_CHARS:
+        messages.append(f"'{category[:MAX_CATEGORY_CHARS]}…' is not an arXiv category (like cs.LG); ignored.")
+        category = None
+    if sort not in SEARCH_SORTS:
+        messages.append(f"Unknown sort '{sort[:20]}'; sorted by relevance.")
+        sort = "relevance"
+    page = _search_page_number(p, messages)
     size = 20
-    context = {"nav": "search", "q": text, "category": category, "date_from": from_, "date_to": to,
-               "sort": sort, "cards": [], "total": 0, "messages": [], "pager": None,
+    context = {"nav": "search", "q": text, "q_short": _shorten(text), "category": category,
+               "date_from": date_from.isoformat() if date_from else "", "date_to": date_to.isoformat() if date_to else "",
+               "sort": sort, "cards": [], "total": 0, "related": 0, "messages": messages, "pager": None,
                "top_categories": top_categories(db)}
     if not text:
         return render(request, "search.html", context, db)
@@ -309,7 +349,7 @@ def search_page(request: Request, q_: str = Query("", alias="q", max_length=500)
         return RedirectResponse(f"/papers/{pid}", status_code=303)
     release(db)
     results = request.app.state.search.search(
-        text, limit=size, offset=(p - 1) * size, category=category,
+        text, limit=size, offset=(page - 1) * size, category=category,
         date_from=date_from, date_to=date_to, author=None, sort=sort)
     redirect = getattr(results, "redirect_arxiv_id", None)
     if redirect and q.paper_by_arxiv_id(db, redirect):
@@ -328,10 +368,10 @@ def search_page(request: Request, q_: str = Query("", alias="q", max_length=500)
         # rendering wins over highlighting.
         if "<mark>" in hit.title_html and not has_math(titles.get(card.paper_id)):
             card.title_html = clean_snippet(hit.title_html)
-    context.update(cards=cards, total=results.total, messages=list(results.messages or []),
-                   pager=make_pager(request, p, results.total, size))
-    if pid:
-        context["messages"].insert(0, f"arXiv:{pid} is not on this instance; showing matching papers instead.")
+    # An arXiv id that is not here is reported once, by the search service.
+    context.update(cards=cards, total=results.total, related=getattr(results, "related", 0),
+                   messages=messages + list(results.messages or []),
+                   pager=make_pager(request, page, results.total, size))
     return render(request, "search.html", context, db)
 
 

@@ -75,6 +75,10 @@ class Card:
     def plain_title(self) -> str:
         return plain_text(self.title)
 
+    @property
+    def plain_abstract(self) -> str:
+        return plain_text(self.abstract)
+
 
 def paper_links(p: Paper) -> list[tuple[str, str]]:
     links = [("arXiv", safe_url(p.abs_url) or f"https://arxiv.org/abs/{p.arxiv_id}"),

@@ -4,7 +4,9 @@ Titles and abstracts come from outside. Everything is escaped, except math betwe
 ``$...$``, ``$$...$$``, ``\\(...\\)`` and ``\\[...\\]``, which latex2mathml turns into
 MathML; that MathML is then passed through an allow-list sanitiser (nh3), so even a
 ``\\text{<script>}`` inside math ends up as text. When a formula cannot be converted,
-its TeX source is shown as (escaped) code instead.
+its TeX source is shown as (escaped) code instead. TeX markup outside math
+(``\\emph{…}``, ``~``, ``--``, accents…) is cleaned by ``paperboy.papers.textclean``, the same
+function feeds and digest mails use.
 """
 
 from __future__ import annotations
@@ -15,10 +17,9 @@ from functools import lru_cache
 import nh3
 from markupsafe import Markup, escape
 
-_MATH = re.compile(
-    r"\$\$(?P<dd>.+?)\$\$|(?<!\\)\$(?P<d>[^$]+?)(?<!\\)\$|\\\((?P<p>.+?)\\\)|\\\[(?P<b>.+?)\\\]",
-    re.DOTALL,
-)
+from paperboy.papers.textclean import MATH as _MATH
+from paperboy.papers.textclean import clean_tex, clean_tex_html
+
 _MAX_FORMULA = 400
 
 _MATHML_TAGS = {
@@ -44,37 +45,55 @@ _MATHML_ATTRS = {
 }
 
 
+# Function names that latex2mathml sets as bare <mi> with no space after them, so
+# "\log\log n" read "loglogn". TeX puts a thin space after them unless a bracket
+# follows; we add that \, (an <mspace>) ourselves. (\max, \lim… become <mo>, which
+# browsers space already.) The scripts are matched possessively: backing off "\log_2("
+# to "\log" would put the space before the subscript.
+_FUNCTIONS = ("log", "ln", "lg", "exp", "sin", "cos", "tan", "sec", "csc", "cot", "sinh", "cosh",
+              "tanh", "coth", "arcsin", "arccos", "arctan", "deg", "dim", "ker", "hom")
+_FUNCTION = re.compile(
+    r"\\(" + "|".join(sorted(_FUNCTIONS, key=len, reverse=True)) + r")(?![A-Za-z])"
+    r"((?:\s*[_^]\s*(?:\{[^{}]*\}|\\[A-Za-z]+|[^\s{}\\]))*+)"  # scripts: \log_2, \sin^2
+    r"(?!\s*(?:[(\[|.,;:)\]}]|\\[,;:! ]|\\left|\\\{|\\right|$))"
+)
+
+
+def space_functions(tex: str) -> str:
+    """``\\log\\log n`` -> ``\\log\\,\\log\\, n``; ``\\arg`` as an operator name (latex2mathml
+    prints it as "\\arg")."""
+    tex = _FUNCTION.sub(lambda m: f"\\{m.group(1)}{m.group(2)}\\,", tex)
+    return re.sub(r"\\arg(?![A-Za-z])", r"\\operatorname{arg}", tex)
+
+
 def _to_mathml(tex: str, display: bool) -> str | None:
     if len(tex) > _MAX_FORMULA or not tex.strip():
         return None
     try:
         from latex2mathml.converter import convert
 
-        raw = convert(tex, display="block" if display else "inline")
+        raw = convert(space_functions(tex), display="block" if display else "inline")
     except Exception:  # latex2mathml raises many kinds of errors on bad TeX
         return None
     return nh3.clean(raw, tags=_MATHML_TAGS, attributes=_MATHML_ATTRS, link_rel=None)
 
 
+def _math_html(m: re.Match) -> str:
+    tex = m.group("dd") or m.group("d") or m.group("p") or m.group("b") or ""
+    display = m.group("dd") is not None or m.group("b") is not None
+    mathml = _to_mathml(tex, display)
+    if mathml:
+        return f'<span class="math" title="{escape(tex.strip())}">{mathml}</span>'
+    return f'<code class="tex">{escape(m.group(0))}</code>'
+
+
 @lru_cache(maxsize=8192)  # titles and abstracts of the hot pages; bounded memory
 def render_math(text: str | None) -> Markup:
-    """Escape ``text``, rendering its math to sanitised MathML (plain TeX when that fails)."""
+    """Escape ``text``, rendering its math to sanitised MathML (plain TeX when that fails)
+    and cleaning the TeX markup around it (``\\emph{x}`` -> <em>x</em>, ``~`` -> space…)."""
     if not text:
         return Markup("")
-    out: list[str] = []
-    pos = 0
-    for m in _MATH.finditer(text):
-        out.append(str(escape(text[pos:m.start()])))
-        tex = m.group("dd") or m.group("d") or m.group("p") or m.group("b") or ""
-        display = m.group("dd") is not None or m.group("b") is not None
-        mathml = _to_mathml(tex, display)
-        if mathml:
-            out.append(f'<span class="math" title="{escape(tex.strip())}">{mathml}</span>')
-        else:
-            out.append(f'<code class="tex">{escape(m.group(0))}</code>')
-        pos = m.end()
-    out.append(str(escape(text[pos:])))
-    return Markup("".join(out))
+    return Markup(clean_tex_html(text, _math_html))
 
 
 def has_math(text: str | None) -> bool:
@@ -85,5 +104,6 @@ _TEX_DELIMS = re.compile(r"\$\$?|\\\(|\\\)|\\\[|\\\]")
 
 
 def plain_text(text: str | None) -> str:
-    """The text with math delimiters dropped: for feeds, meta tags and e-mail subjects."""
-    return _TEX_DELIMS.sub("", text or "").strip()
+    """The text cleaned of TeX markup, math delimiters dropped: for feeds' titles, meta
+    tags and e-mail subjects."""
+    return _TEX_DELIMS.sub("", clean_tex(text)).strip()

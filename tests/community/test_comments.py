@@ -103,3 +103,14 @@ def test_typed_placeholders_and_math_in_links_never_move_mathml_into_attributes(
     assert 'href="http://a.example/%E2%81%A3MATH0%E2%81%A3"' in html  # typed text stays text
     assert 'href="http://x.org/%24y%24"' in html and 'title="title $w$"' in html
     assert not re.search(r'="[^"]*<', html)  # no markup inside any attribute
+
+
+def test_bracket_and_paren_math_render_like_dollars():
+    html = render(r"Inline \(x^2\) and display \[\frac{1}{2}\] and $y$.")
+    assert html.count("<math") == 3 and "<msup>" in html and "<mfrac>" in html
+    assert "(x^2)" not in html and "[\\frac" not in html
+    assert 'display="block"' in html  # \[...\] is display math, like $$...$$
+    # An escaped backslash is not a delimiter, and a formula in a link's address stays text.
+    assert "<math" not in render(r"a \\(x\\) b")
+    linked = render(r"[see](http://x.org/\(y\))")
+    assert "<math" not in linked and 'href="http://x.org/%5C%28y%5C%29"' in linked

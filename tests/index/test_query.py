@@ -4,7 +4,13 @@ import datetime as dt
 
 import pytest
 
-from paperboy.index.query import MAX_QUERY_CHARS, MAX_TERMS, match_arxiv_id, parse_query
+from paperboy.index.query import (
+    MAX_QUERY_CHARS,
+    MAX_TERMS,
+    MAX_TEXT_CHARS,
+    match_arxiv_id,
+    parse_query,
+)
 
 
 def test_free_words_phrases_and_exclusions():
@@ -118,7 +124,7 @@ HOSTILE = [
 @pytest.mark.parametrize("text", HOSTILE)
 def test_hostile_input_never_raises(text):
     q = parse_query(text)
-    assert len(q.text) <= MAX_QUERY_CHARS
+    assert len(q.text) <= (MAX_TEXT_CHARS if q.like_text else MAX_QUERY_CHARS)
     assert len(q.words) + len(q.phrases) + len(q.excluded) <= MAX_TERMS
     assert "\x00" not in q.text
 
@@ -135,6 +141,29 @@ def test_long_query_is_cut_with_a_message():
     assert "cut" in q.messages[0]
 
 
+def test_a_pasted_passage_is_text_to_find_papers_like_not_syntax():
+    abstract = ('We study "classifier-free guidance" -- a widely used trick -- in diffusion models: '
+                "author: nobody. " + "Guidance trades diversity for fidelity in sampling. " * 6)
+    q = parse_query(abstract)
+    assert q.like_text == " ".join(abstract.split()) and q.text == q.like_text
+    assert not (q.phrases or q.excluded or q.authors or q.words) and not q.messages
+    # Up to 10,000 characters are kept whole; beyond, cut at a word with a message.
+    q = parse_query("protein " * 3000)
+    assert len(q.like_text) <= MAX_TEXT_CHARS and q.like_text.endswith("protein")
+    assert q.messages == ["The text was cut to its first 10,000 characters."]
+    # A short query keeps its syntax.
+    assert parse_query('"exact phrase" -survey').phrases == ["exact phrase"]
+
+
+def test_common_words_are_set_apart():
+    q = parse_query("diffusion models for protein design")
+    assert q.content_words == ["diffusion", "models", "protein", "design"] and q.stop_words == ["for"]
+    assert q.text == "diffusion models for protein design"  # the embedder still reads the whole query
+    assert parse_query("The of and").only_stop_words
+    assert not parse_query('"the of"').only_stop_words  # quoted: searched as a phrase
+    assert not parse_query("the cat:cs.LG").only_stop_words
+
+
 def test_bad_category_is_reported():
     q = parse_query("cat:'; --")
     assert q.categories == [] and q.messages
@@ -143,3 +172,10 @@ def test_bad_category_is_reported():
 def test_empty():
     for text in ("", "   ", None, "\x00\x01"):
         assert parse_query(text).is_empty
+
+
+def test_how_many_words_a_match_needs():
+    from paperboy.index.keyword import required_matches
+
+    # a few keywords: all; 4-5 words: all but one; a sentence (6+): a quarter
+    assert [required_matches(n) for n in range(1, 13)] == [1, 2, 3, 3, 4, 2, 2, 2, 3, 3, 3, 3]

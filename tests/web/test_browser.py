@@ -73,6 +73,22 @@ def test_browse_expand_search_open_similar(live, page):
     assert page.js_errors == []
 
 
+def test_pasting_a_long_text_into_the_header_search_shows_results_and_messages(live, page):
+    base, ids, _ = live
+    page.goto(base + "/")
+    abstract = ("We study classifier-free guidance for diffusion models: guidance trades the diversity of "
+                "samples for their fidelity, and we show when it helps image generation and when it hurts. ")
+    # Over 10,000 characters through uvicorn: cut with a message, never an error page.
+    page.get_by_label("Search papers").fill(abstract * 60)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/search\?q=We\+study"))
+    notices = page.locator("p.notice").all_inner_texts()
+    assert "The text was cut to its first 10,000 characters." in notices
+    assert any(n.startswith("Papers like this text") for n in notices)
+    assert page.locator(f'article[data-arxiv-id="{ids["wed_top"]}"]').is_visible()
+    assert page.js_errors == []
+
+
 def test_hostile_titles_show_as_text_and_run_nothing(live, page):
     base, ids, _ = live
     for path in ["/", f"/papers/{ids['wed_xss']}", "/search?q=attack", "/papers?week=2025-W03"]:

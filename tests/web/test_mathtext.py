@@ -36,3 +36,20 @@ def test_bad_formula_falls_back_to_tex_text():
 def test_plain_text_drops_delimiters():
     assert plain_text(r"On $\alpha$-nets and \(x^2\)") == r"On \alpha-nets and x^2"
     assert render_math(None) == "" and render_math("") == ""
+
+
+def test_function_names_in_math_are_spaced_like_tex():
+    html = str(render_math(r"in $O(\log\log n)$ time"))
+    # "loglogn" without this: each name is followed by a thin space (TeX's \,)
+    assert "<mi>log</mi><mspace width=\"0.167em\"></mspace><mi>log</mi><mspace width=\"0.167em\"></mspace><mi>n</mi>" in html
+    # ...but not before a bracket, and not between a name and its subscript
+    html = str(render_math(r"$\log_2(x) + \exp(y)$"))
+    assert "mspace" not in html
+    assert "<mo>arg</mo>" in str(render_math(r"$\arg\max_x f$"))
+
+
+def test_markup_around_math_is_cleaned_in_html():
+    html = str(render_math(r"\emph{Fast} sorting by Bu~and~Tao in $O(n\log n)$, ``really''"))
+    assert html.startswith("<em>Fast</em> sorting by Bu and Tao in <span class=\"math\"")
+    assert html.endswith(", “really”")
+    assert plain_text(r"\textbf{Bold} $x$ by Erd\H{o}s") == "Bold x by Erdős"

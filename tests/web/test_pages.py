@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -206,9 +207,11 @@ def test_search_page(site, client):
 
 
 def test_search_marks_matched_words_in_titles_but_leaves_math_and_markup_alone(site, client):
-    r = client.get("/search?q=diffusion+titles")
+    r = client.get("/search?q=diffusion")
     titles = dict(re.findall(r'data-arxiv-id="([^"]+)".*?<h2 class="card-title"><a [^>]*>(.*?)</a></h2>', r.text, re.S))
     assert titles[site.ids["wed_top"]] == "<mark>Diffusion</mark> guidance without classifier gradients"
+    r = client.get("/search?q=attack+titles")  # every word must match now: the hostile title has both
+    titles = dict(re.findall(r'data-arxiv-id="([^"]+)".*?<h2 class="card-title"><a [^>]*>(.*?)</a></h2>', r.text, re.S))
     # A hostile title stays text, with only the <mark> added.
     assert "<script>" not in titles[site.ids["wed_xss"]] and "&lt;script&gt;" in titles[site.ids["wed_xss"]]
     assert "<mark>titles</mark>" in titles[site.ids["wed_xss"]]
@@ -226,11 +229,57 @@ def test_search_for_an_arxiv_id_redirects(site, client):
     assert r.headers["location"] == "/papers/hep-th/9901001"
 
 
-@pytest.mark.parametrize("query", ["q=x&from=2025-02-30", "q=x&to=soon", "q=x&sort=random", "q=x&p=-1"])
-def test_bad_search_parameters(client, query):
+@pytest.mark.parametrize("query, message", [
+    ("q=x&from=2025-02-30", "from"), ("q=x&to=soon", "to"), ("q=x&sort=random", "Unknown sort 'random'"),
+    ("q=x&p=-1", "Pages run from 1"), ("q=x&p=two", "not a page number"),
+    ("q=x&category=" + "c" * 41, "not an arXiv category"),
+])
+def test_bad_search_parameters_give_a_message_on_the_results_page(client, query, message):
     r = client.get(f"/search?{query}")
-    assert r.status_code == 422
-    assert "Invalid parameter" in r.text or "not a" in r.text
+    assert r.status_code == 200 and 'class="result-count"' in r.text
+    said = notices(r.text)
+    assert any(message in n for n in said), said
+
+
+def notices(page: str) -> list[str]:
+    return [html.unescape(n) for n in re.findall(r'<p class="notice">(.*?)</p>', page)]
+
+
+def test_a_pasted_abstract_in_the_header_search_finds_papers_like_it(site, client):
+    abstract = ("We study classifier-free guidance for diffusion models: guidance trades the diversity of "
+                "samples for their fidelity, and we show when it helps image generation and when it hurts. "
+                "Unlike the usual recipe, our sampler needs no gradients from a separately trained classifier, "
+                "and it scales to large text-to-image diffusion models at no extra cost in sampling time. "
+                "We analyse the guidance scale, the schedule of the noise and the number of sampling steps, "
+                "and release the code and the trained models for others to build on.")
+    assert len(abstract) > 500  # more than the page used to take before answering 422
+    r = client.get("/search", params={"q": abstract})
+    assert r.status_code == 200
+    assert card_ids(r.text)[0] == site.ids["wed_top"]
+    assert any(n.startswith("Papers like this text") for n in notices(r.text))
+    # Headings and the title name the text briefly instead of repeating all of it.
+    count = re.search(r'<p class="result-count" role="status">(.*?)</p>', r.text, re.S).group(1)
+    assert "We study classifier-free guidance" in count and abstract not in count
+    assert abstract not in r.text.split("<title>")[1].split("</title>")[0]
+
+
+def test_text_over_ten_thousand_characters_is_cut_with_a_message(client):
+    r = client.get("/search", params={"q": "diffusion guidance sampling fidelity " * 400})
+    assert r.status_code == 200
+    assert "The text was cut to its first 10,000 characters." in notices(r.text)
+
+
+def test_only_common_words_get_a_helpful_message(client):
+    r = client.get("/search?q=the+of+for")
+    assert r.status_code == 200 and card_ids(r.text) == []
+    assert any("quotes" in n and n.startswith("“the”, “of”, “for”") for n in notices(r.text))
+
+
+def test_an_old_style_id_that_is_not_here_is_reported_once(client):
+    for query in ("hep-th/9901002", "arXiv:hep-th/9901002v2", "2501.99999"):
+        r = client.get("/search", params={"q": query})
+        said = [n for n in notices(r.text) if query.split(":")[-1].removesuffix("v2") in n]
+        assert len(said) == 1, said
 
 
 def test_search_page_without_query(client):
