@@ -9,10 +9,19 @@ Contract used by every other stage:
   not suspended) and ``require_admin``.
 
 Sessions are server-side (table ``user_sessions``): the ``pb_session`` cookie holds a
-random token and the table only its SHA-256. Every browser that is shown a form gets
-a ``pb_csrf`` cookie (random); the token in forms and in the ``X-CSRF-Token`` header is
-an HMAC of it under the secret key, compared in constant time on every POST, PUT,
-PATCH and DELETE. Cookies are HttpOnly, SameSite=Lax, and Secure when base_url is https.
+random token and the table only its SHA-256. Cookies are HttpOnly, SameSite=Lax, and
+Secure when base_url is https.
+
+CSRF: every POST, PUT, PATCH and DELETE that a route takes is judged by what the
+browser says about where it comes from (``cross_origin_verdict``, as datasette's csrf
+and Go's ``net/http`` CrossOriginProtection): ``Sec-Fetch-Site: same-origin`` (or
+``none``, typed by the user) passes, any other value is refused; without it, an
+``Origin`` equal to this host passes and any other is refused. Only a request with
+neither header (browsers from before ~2020, scripts) needs the token: every browser
+shown a form gets a ``pb_csrf`` cookie (random), and the token in forms and in the
+``X-CSRF-Token`` header is an HMAC of it under the secret key, compared in constant
+time. Forms carry the token through a slot (``web/slots.py``), filled per response, so
+cached HTML never holds one.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -39,6 +48,7 @@ from paperboy.community.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.store.db import write_tx
 from paperboy.store.models import User, utcnow
 from paperboy.web.deps import BodyTooLarge, read_body, replaying, request_session
+from paperboy.web.slots import UNKNOWN, Member, slot
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +182,12 @@ class CommunityMiddleware:
         scope[_CTX] = ctx
         settings = self.fastapi_app.state.settings
 
-        if scope["method"] not in SAFE_METHODS and self._needs_token(scope):
+        protected = scope["method"] not in SAFE_METHODS and self._needs_token(scope)
+        verdict = cross_origin_verdict(headers, settings) if protected else ALLOW
+        if verdict == REFUSE:
+            await _refuse(send, headers, "Cross-origin request refused: this form or request came from another site.")
+            return
+        if verdict == TOKEN:
             try:
                 body = await read_body(receive, MAX_FORM_BYTES)
             except BodyTooLarge:
@@ -182,12 +197,7 @@ class CommunityMiddleware:
                 return
             token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
             if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
-                accept = headers.get("accept", "")
-                msg = "CSRF token missing or wrong: reload the page and try again."
-                if "application/json" in accept:
-                    await _json(send, 403, msg)
-                else:
-                    await _plain(send, 403, msg)
+                await _refuse(send, headers, "CSRF token missing or wrong: reload the page and try again.")
                 return
             receive = replaying(body, receive)
 
@@ -204,6 +214,45 @@ class CommunityMiddleware:
         finally:
             if ctx.get("touch"):
                 await run_in_threadpool(touch_session, self.fastapi_app.state.engine, ctx["touch"])
+
+
+ALLOW, REFUSE, TOKEN = "allow", "refuse", "token"
+
+
+def cross_origin_verdict(headers: Headers, settings) -> str:
+    """ALLOW, REFUSE, or TOKEN (the browser said nothing: the CSRF token decides).
+
+    ``Sec-Fetch-Site`` is set by the browser and cannot be forged by a page; ``Origin``
+    is its older equivalent. ``same-site`` is refused too: a sibling subdomain is not
+    this application."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return ALLOW if site in ("same-origin", "none") else REFUSE
+    origin = headers.get("origin")
+    if origin is None:
+        return TOKEN
+    return ALLOW if origin_matches(origin, headers.get("host", ""), settings) else REFUSE
+
+
+def origin_matches(origin: str, host: str, settings) -> bool:
+    """Whether ``Origin`` names this site: its host:port equals the request's Host (as
+    Go compares them), or it equals the configured public URL's origin."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # "null" (sandboxed frames, file:), or garbage
+    if host and parts.netloc.lower() == host.lower():
+        return True
+    if settings.base_url:
+        base = urlsplit(settings.resolved_base_url)
+        return (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower())
+    return False
+
+
+async def _refuse(send, headers: Headers, msg: str) -> None:
+    if "application/json" in headers.get("accept", ""):
+        await _json(send, 403, msg)
+    else:
+        await _plain(send, 403, msg)
 
 
 async def _form_token(scope, body: bytes, headers: Headers) -> str | None:
@@ -289,7 +338,9 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_input(request: Request) -> Markup:
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(request))
+    """The token input of a form, as a slot: filled with this visitor's token when the
+    response is sent, so a cached page holds no one's token."""
+    return slot(request, "csrf")
 
 
 # --- sessions --------------------------------------------------------------------
@@ -331,6 +382,64 @@ def current_user(request: Request) -> User | None:
                 ctx["touch"] = sid
     ctx["user"] = user
     return user
+
+
+def as_member(user: User | None) -> Member | None:
+    if user is None:
+        return None
+    return Member(user.id, user.display_name or user.email.split("@")[0], bool(user.is_admin), bool(user.is_suspended))
+
+
+_MEMBER_SQL = (select(User.id, User.display_name, User.email, User.is_admin, User.is_suspended)
+               .join(UserSession, UserSession.user_id == User.id))
+
+
+def member_of(conn, scope) -> Member | None:
+    """The request's member for the page cache, on ``conn``: the one ``current_user``
+    found if it ran, else one indexed look-up of the session (no ORM object, no touch:
+    pages served from the cache extend no session; the next routed request does)."""
+    ctx = scope.get(_CTX)
+    if ctx is None:
+        return None
+    if ctx["user"] is not _UNSET:
+        return as_member(ctx["user"])
+    token = ctx["session_token"]
+    if not token:
+        return None
+    row = conn.execute(_MEMBER_SQL.where(UserSession.id == token_hash(token), UserSession.expires_at > utcnow())).first()
+    if row is None:
+        return None
+    uid, name, email, is_admin, is_suspended = row
+    return Member(uid, name or email.split("@")[0], bool(is_admin), bool(is_suspended))
+
+
+def known_member(scope):
+    """The member, if known without a query: None without a session cookie, the one
+    ``current_user`` found if it ran, else ``slots.UNKNOWN``."""
+    ctx = scope.get(_CTX)
+    if ctx is None or not ctx["session_token"]:
+        return None
+    if ctx["user"] is not _UNSET:
+        return as_member(ctx["user"])
+    return UNKNOWN
+
+
+# Renders a page shared by all ordinary members: it stands in for the real one, so
+# nothing a template reads from ``current_user`` can be someone's own (web/cache.py).
+def stand_in_member() -> User:
+    return User(id=0, email="member@invalid", display_name="", is_admin=False, is_suspended=False)
+
+
+def render_as(scope, user: User | None) -> None:
+    """Make ``current_user`` answer ``user`` for the rest of this request."""
+    ctx = scope.get(_CTX)
+    if ctx is not None:
+        ctx["user"] = user
+
+
+def has_session_cookie(scope) -> bool:
+    ctx = scope.get(_CTX)
+    return bool(ctx and ctx["session_token"])
 
 
 def touch_session(engine, session_id: str) -> None:
@@ -413,5 +522,6 @@ def template_globals() -> dict:
         "current_user": current_user,
         "csrf_input": csrf_input,
         "csrf_token": csrf_token,
+        "slot": slot,
         **helpers.template_globals(),
     }
