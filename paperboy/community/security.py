@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from markupsafe import Markup
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -46,7 +46,7 @@ from starlette.routing import Match
 from paperboy.community.models import UserSession
 from paperboy.community.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.store.db import write_tx
-from paperboy.store.models import User, utcnow
+from paperboy.store.models import User, UTCDateTime, utcnow
 from paperboy.web.deps import BodyTooLarge, read_body, replaying, request_session
 from paperboy.web.slots import UNKNOWN, Member, slot
 
@@ -390,8 +390,10 @@ def as_member(user: User | None) -> Member | None:
     return Member(user.id, user.display_name or user.email.split("@")[0], bool(user.is_admin), bool(user.is_suspended))
 
 
+# Built once: building a statement costs more than running this one.
 _MEMBER_SQL = (select(User.id, User.display_name, User.email, User.is_admin, User.is_suspended)
-               .join(UserSession, UserSession.user_id == User.id))
+               .join(UserSession, UserSession.user_id == User.id)
+               .where(UserSession.id == bindparam("sid"), UserSession.expires_at > bindparam("now", type_=UTCDateTime)))
 
 
 def member_of(conn, scope) -> Member | None:
@@ -406,7 +408,7 @@ def member_of(conn, scope) -> Member | None:
     token = ctx["session_token"]
     if not token:
         return None
-    row = conn.execute(_MEMBER_SQL.where(UserSession.id == token_hash(token), UserSession.expires_at > utcnow())).first()
+    row = conn.execute(_MEMBER_SQL, {"sid": token_hash(token), "now": utcnow()}).first()
     if row is None:
         return None
     uid, name, email, is_admin, is_suspended = row

@@ -110,8 +110,12 @@ class PageCache:
             self._version = None
 
 
+_MAX_MODIFIED = select(func.max(Paper.modified_at))
+_VERSION = select(func.max(Paper.modified_at), func.count()).select_from(Paper)
+
+
 def version_on(conn) -> tuple:
-    row = conn.execute(select(func.max(Paper.modified_at), func.count()).select_from(Paper)).one()
+    row = conn.execute(_VERSION).one()
     return (str(row[0]), int(row[1]))
 
 
@@ -122,6 +126,14 @@ def _cacheable_request(scope) -> bool:
     if path != "/" and not path.startswith(CACHEABLE_PREFIXES):
         return False
     return not any(name == b"authorization" for name, _ in scope["headers"])
+
+
+def _key(member, scope) -> bytes:
+    return (b"m:" if member else b"a:") + scope["path"].encode() + b"?" + scope["query_string"]
+
+
+def _ordinary(member) -> bool:
+    return member is not None and not member.is_admin and not member.is_suspended
 
 
 class PageCacheMiddleware:
@@ -141,21 +153,19 @@ class PageCacheMiddleware:
                 if scope["method"] not in ("GET", "HEAD"):
                     cache._checked = 0.0  # this process's own writes show on the very next page
             return
-        member = None
+        counted = await cache.version()
+        member = visitor = None
         if security.has_session_cookie(scope):
             if scope["path"].startswith(NOT_FOR_MEMBERS):
                 await self._routed(scope, receive, send)
                 return
-            # A member's page is always checked against the current version: they pay
-            # one trip to the database for their session anyway, and their own vote or
-            # comment must show on the page they are sent back to, whichever process serves it.
-            member, version = await anyio.to_thread.run_sync(self._member_and_version, scope)
-            if member is not None and (member.is_admin or member.is_suspended):
+            member, version, visitor = await anyio.to_thread.run_sync(self._member_trip, scope, counted)
+            if member is not None and not _ordinary(member):
                 await self._routed(scope, receive, send, member)
                 return
-        if member is None:
-            version = await cache.version()
-        key = (b"m:" if member else b"a:") + scope["path"].encode() + b"?" + scope["query_string"]
+        else:
+            version = counted
+        key = _key(member, scope)
         entry = cache.get(key, version)
         if entry is None and key in cache.inflight:
             # Another request is rendering this page (say, just after a vote): wait for
@@ -165,7 +175,9 @@ class PageCacheMiddleware:
             entry = cache.get(key, version)
         if entry is not None:
             cache.hits += 1
-            await self._send(scope, send, entry.status, entry.headers, entry.body, entry.parts, member, b"hit")
+            if visitor is not None and visitor.page is not entry.parts:
+                visitor = None  # prepared for another rendering of the page: prepare again
+            await self._send(scope, send, entry.status, entry.headers, entry.body, entry.parts, member, b"hit", visitor)
             return
         cache.misses += 1
         owner = key not in cache.inflight
@@ -179,12 +191,27 @@ class PageCacheMiddleware:
             if owner:
                 cache.inflight.pop(key).set()
 
-    def _member_and_version(self, scope) -> tuple[slots.Member | None, tuple]:
+    def _member_trip(self, scope, counted: tuple) -> tuple:
+        """One trip to the database for a member's request (in a worker thread): who they
+        are, the current version, and, when the page is cached already, their state
+        behind its slots. The version's max(modified_at) is read now, not up to
+        ``check_interval`` ago, so the page a member is sent back to after their own
+        vote or comment shows it, whichever process serves it; the paper count (which
+        only deletions change, and counting is slow on a big table) is the shared one."""
         with self.cache.engine.connect() as conn:
-            return security.member_of(conn, scope), version_on(conn)
+            member = security.member_of(conn, scope)
+            if not _ordinary(member):
+                return member, counted, None
+            version = (str(conn.scalar(_MAX_MODIFIED)), counted[1])
+            entry = self.cache.entries.get(_key(member, scope))  # a peek: the loop thread decides
+            visitor = None
+            if entry is not None and entry.version == version and entry.parts is not None:
+                visitor = slots.Visitor(member, page=entry.parts)
+                slots.load_state(conn, visitor, entry.parts)
+        return member, version, visitor
 
     def _state(self, scope, parts: slots.Parts, member) -> slots.Visitor:
-        """The visitor's own state behind the page's slots (runs in a worker thread)."""
+        """The visitor's own state behind the page's slots (in a worker thread)."""
         with self.cache.engine.connect() as conn:
             if member is slots.UNKNOWN:
                 member = security.member_of(conn, scope)
@@ -192,17 +219,20 @@ class PageCacheMiddleware:
             slots.load_state(conn, visitor, parts)
         return visitor
 
-    async def _send(self, scope, send, status: int, headers: list, body: bytes | None, parts, member, tag: bytes) -> None:
+    async def _send(self, scope, send, status: int, headers: list, body: bytes | None, parts, member, tag: bytes,
+                    visitor: slots.Visitor | None = None) -> None:
         if body is None:
-            if member is slots.UNKNOWN:
-                member = security.known_member(scope)
-            if member is None or all(p[0] == "csrf" for p in parts[1::2]):
-                visitor = slots.Visitor(None if member is slots.UNKNOWN else member)  # nothing of theirs to read
-            else:
-                visitor = await anyio.to_thread.run_sync(self._state, scope, parts, member)
-            if any(p[0] in ("csrf", "save", "own") for p in parts[1::2]):
+            kinds = slots.kinds(parts)
+            if visitor is None:
+                if member is slots.UNKNOWN:
+                    member = security.known_member(scope)
+                if member is None or kinds <= {"csrf"}:
+                    visitor = slots.Visitor(None if member is slots.UNKNOWN else member)  # nothing of theirs to read
+                else:
+                    visitor = await anyio.to_thread.run_sync(self._state, scope, parts, member)
+            if kinds & {"csrf", "save", "own"}:
                 visitor.token = security.csrf_token(Request(scope))
-            body = slots.fill(parts, visitor).encode()
+            body = slots.fill(parts, visitor)
         headers = [*headers, (b"content-length", str(len(body)).encode()), (b"x-paperboy-cache", tag)]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -224,7 +254,7 @@ class PageCacheMiddleware:
                 if message.get("more_body"):
                     return
                 body = b"".join(chunks)
-                parts = slots.split(body.decode()) if slots.START_B in body else None
+                parts = slots.split(body) if slots.START_B in body else None
                 headers = _without_length(start.get("headers", []))
                 await self._send(scope, send, start["status"], headers, body if parts is None else None, parts,
                                  member, b"pass")
@@ -252,12 +282,11 @@ class PageCacheMiddleware:
         hdrs = start.get("headers", [])
         storable = start["status"] == 200 and len(body) <= cache.max_body and not any(
             n == b"set-cookie" or (n == b"cache-control" and (b"no-store" in v or b"private" in v)) for n, v in hdrs)
-        parts = slots.split(body.decode()) if slots.START_B in body else None
+        parts = slots.split(body) if slots.START_B in body else None
         headers = _without_length(hdrs)
         if storable:
-            size = len(body)
             cache.put(key, Entry(version, time.monotonic(), start["status"], headers,
-                                 body if parts is None else None, parts, size))
+                                 body if parts is None else None, parts, len(body)))
         await self._send(scope, send, start["status"], headers, body if parts is None else None, parts,
                          member, b"miss")
 
