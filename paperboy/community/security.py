@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
@@ -390,29 +391,72 @@ def as_member(user: User | None) -> Member | None:
     return Member(user.id, user.display_name or user.email.split("@")[0], bool(user.is_admin), bool(user.is_suspended))
 
 
-# Built once: building a statement costs more than running this one.
-_MEMBER_SQL = (select(User.id, User.display_name, User.email, User.is_admin, User.is_suspended)
-               .join(UserSession, UserSession.user_id == User.id)
-               .where(UserSession.id == bindparam("sid"), UserSession.expires_at > bindparam("now", type_=UTCDateTime)))
+def member_query(*extra):
+    """The session's member (and ``extra`` columns), to build once: building a
+    statement costs more than running this one. Parameters: ``session_params``."""
+    return (select(User.id, User.display_name, User.email, User.is_admin, User.is_suspended, *extra)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.id == bindparam("sid"), UserSession.expires_at > bindparam("now", type_=UTCDateTime)))
 
 
-def member_of(conn, scope) -> Member | None:
-    """The request's member for the page cache, on ``conn``: the one ``current_user``
-    found if it ran, else one indexed look-up of the session (no ORM object, no touch:
-    pages served from the cache extend no session; the next routed request does)."""
+def session_params(scope) -> dict | None:
     ctx = scope.get(_CTX)
-    if ctx is None:
-        return None
-    if ctx["user"] is not _UNSET:
-        return as_member(ctx["user"])
-    token = ctx["session_token"]
-    if not token:
-        return None
-    row = conn.execute(_MEMBER_SQL, {"sid": token_hash(token), "now": utcnow()}).first()
-    if row is None:
-        return None
-    uid, name, email, is_admin, is_suspended = row
+    token = ctx and ctx["session_token"]
+    return {"sid": token_hash(token), "now": utcnow()} if token else None
+
+
+def member_from_row(row) -> Member:
+    uid, name, email, is_admin, is_suspended = row[:5]
     return Member(uid, name or email.split("@")[0], bool(is_admin), bool(is_suspended))
+
+
+_MEMBER_SQL = member_query()
+
+
+class MemberCache:
+    """Members by session token hash, for the page cache, each kept ``ttl`` seconds.
+
+    Signing out (``end_session``) and signing out everywhere (``end_all_sessions``)
+    forget the entries at once in this process. Another process keeps showing a
+    signed-out or suspended session its member's cached pages for at most ``ttl``
+    seconds; anything it would change goes through ``current_user``, which reads the
+    session table every time."""
+
+    def __init__(self, ttl: float = 2.0, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Member | None, float]] = {}
+
+    def get(self, conn, scope) -> Member | None:
+        ctx = scope.get(_CTX)
+        if ctx is None:
+            return None
+        if ctx["user"] is not _UNSET:
+            return as_member(ctx["user"])
+        params = session_params(scope)
+        if params is None:
+            return None
+        now = time.monotonic()
+        hit = self._entries.get(params["sid"])
+        if hit is not None and now - hit[1] < self.ttl:
+            return hit[0]
+        row = conn.execute(_MEMBER_SQL, params).first()
+        member = member_from_row(row) if row else None
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[params["sid"]] = (member, now)
+        return member
+
+    def forget(self, session_id: str) -> None:
+        self._entries.pop(session_id, None)
+
+    def forget_user(self, user_id: int) -> None:
+        for sid, (member, _) in list(self._entries.items()):
+            if member is not None and member.id == user_id:
+                self._entries.pop(sid, None)
+
+
+MEMBERS = MemberCache()
 
 
 def known_member(scope):
@@ -480,6 +524,7 @@ def end_session(request: Request, response) -> None:
     if token:
         with write_tx(request.app.state.engine) as conn:
             conn.execute(delete(UserSession).where(UserSession.id == token_hash(token)))
+        MEMBERS.forget(token_hash(token))
     response.raw_headers.append((b"set-cookie", _cookie_header(settings, SESSION_COOKIE, "", 0).encode()))
     response.raw_headers.append((b"set-cookie", _cookie_header(settings, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE).encode()))
 
@@ -487,6 +532,7 @@ def end_session(request: Request, response) -> None:
 def end_all_sessions(db, user_id: int) -> None:
     """Sign the account out everywhere, in the caller's transaction."""
     db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    MEMBERS.forget_user(user_id)
 
 
 # --- dependencies ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -47,6 +48,7 @@ class Visitor:
     collections: list[tuple[int, str]] = field(default_factory=list)  # (id, name), by name
     saved: dict[int, set[int]] = field(default_factory=dict)  # paper id -> collection ids
     page: list | None = None  # the page the state was read for
+    menus: dict = field(default_factory=dict)  # fills built once for this response
 
 
 def slot(request, kind: str, *args) -> Markup:
@@ -58,6 +60,13 @@ Parts = list  # [literal bytes, (kind, args), literal bytes, ..., literal bytes]
 END_B = END.encode()
 
 
+class Slot(NamedTuple):
+    kind: str
+    args: tuple[str, ...]
+    filler: Callable[..., bytes]
+    prepared: tuple  # the args as the filler takes them (ints, escaped bytes)
+
+
 def split(body: bytes) -> Parts:
     """The page as literals and slots, once, so each later fill is one pass over bytes."""
     pieces = body.split(START_B)
@@ -65,111 +74,145 @@ def split(body: bytes) -> Parts:
     for piece in pieces[1:]:
         spec, _, rest = piece.partition(END_B)
         kind, *args = spec.decode().split(SEP)
-        parts.append((kind, tuple(args)))
+        filler, prepare = FILLERS.get(kind, (_nothing, None))
+        parts.append(Slot(kind, tuple(args), filler, prepare(*args) if prepare else ()))
         parts.append(rest)
     return parts
 
 
 def slot_args(parts: Parts, kind: str) -> list[tuple]:
-    return [p[1] for p in parts[1::2] if p[0] == kind]
+    """The arguments of every slot of one kind."""
+    return [p.args for p in parts[1::2] if p.kind == kind]
 
 
 def kinds(parts: Parts) -> set[str]:
-    return {p[0] for p in parts[1::2]}
+    return {p.kind for p in parts[1::2]}
 
 
 def fill(parts: Parts, visitor: Visitor) -> bytes:
     out = [parts[0]]
     append = out.append
     for i in range(1, len(parts), 2):
-        kind, args = parts[i]
-        filler = FILLERS.get(kind)
-        if filler is not None:
-            append(filler(visitor, *args).encode())
+        slot_ = parts[i]
+        append(slot_.filler(visitor, *slot_.prepared))
         append(parts[i + 1])
     return b"".join(out)
 
 
-# --- the fillers ---------------------------------------------------------------------
+# --- the fillers: each returns bytes, and what repeats is built once per response -------
 
-def _csrf(v: Visitor) -> str:
-    if not v.token:
-        return ""
-    return f'<input type="hidden" name="csrf_token" value="{v.token}">'
+def _nothing(v: Visitor, *args) -> bytes:
+    return b""
 
 
-def _name(v: Visitor) -> str:
-    return str(escape(v.member.name)) if v.member else ""
+def _csrf_str(v: Visitor) -> str:
+    return f'<input type="hidden" name="csrf_token" value="{v.token}">' if v.token else ""
 
 
-_VOTED = 'class="vote-button voted" aria-pressed="true"'
-_NOT_VOTED = 'class="vote-button" aria-pressed="false"'
+def _csrf(v: Visitor) -> bytes:
+    if "csrf" not in v.menus:
+        v.menus["csrf"] = _csrf_str(v).encode()
+    return v.menus["csrf"]
 
 
-def _vote(v: Visitor, paper_id: str) -> str:
-    return _VOTED if v.votes and int(paper_id) in v.votes else _NOT_VOTED
+def _name(v: Visitor) -> bytes:
+    return str(escape(v.member.name)).encode() if v.member else b""
 
 
-def _save(v: Visitor, paper_id: str, arxiv_id: str) -> str:
-    """The save-to-collection menu in a card (members only)."""
+_VOTED = b'class="vote-button voted" aria-pressed="true"'
+_NOT_VOTED = b'class="vote-button" aria-pressed="false"'
+
+
+def _vote(v: Visitor, paper_id: int) -> bytes:
+    return _VOTED if paper_id in v.votes else _NOT_VOTED
+
+
+_ARXIV = "\x00arxiv\x00"
+_NONE: frozenset = frozenset()
+
+
+def _save(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
+    """The save-to-collection menu in a card (members only), built once per response
+    for each set of collections a paper is in (most cards: none) and reused."""
     if v.member is None:
-        return ""
-    saved = v.saved.get(int(paper_id), ())
-    arxiv = escape(arxiv_id)
-    token = _csrf(v)
+        return b""
+    saved = v.saved.get(paper_id)
+    key = frozenset(saved) if saved else _NONE
+    chunks = v.menus.get(key)
+    if chunks is None:
+        chunks = v.menus[key] = [c.encode() for c in _save_menu(v, key).split(_ARXIV)]
+    return arxiv_id.join(chunks)
+
+
+def _save_menu(v: Visitor, saved: frozenset) -> str:
+    token = _csrf_str(v)
+    arxiv = f'<input type="hidden" name="arxiv_id" value="{_ARXIV}">'
     forms = []
     for cid, name in v.collections:
         on = cid in saved
         forms.append(f'<form method="post" action="/collections/{cid}/{"remove" if on else "add"}" class="save-form">'
-                     f'{token}<input type="hidden" name="arxiv_id" value="{arxiv}">'
-                     f'<button type="submit">{"✓ " if on else "+ "}{escape(name)}</button></form>')
+                     f'{token}{arxiv}<button type="submit">{"✓ " if on else "+ "}{escape(name)}</button></form>')
     return (f'<details class="card-actions save-menu"><summary>{"Saved" if saved else "Save"}</summary>'
             + "".join(forms)
-            + f'<form method="post" action="/collections" class="save-form new-collection">{token}'
-            f'<input type="hidden" name="arxiv_id" value="{arxiv}">'
+            + f'<form method="post" action="/collections" class="save-form new-collection">{token}{arxiv}'
             '<input type="text" name="name" placeholder="New collection" maxlength="100" required aria-label="New collection name">'
             '<button type="submit">Create and save</button></form></details>')
 
 
-def _own_comment(v: Visitor, comment_id: str, author_id: str) -> str:
+def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
     """Edit and delete on the visitor's own comment."""
     me = v.member
     if me is None or not author_id or str(me.id) != author_id:
-        return ""
-    edit = "" if me.is_suspended else f'<a href="/comments/{int(comment_id)}/edit">Edit</a>'
-    return (f'{edit}<form method="post" action="/comments/{int(comment_id)}/delete" class="inline-form">'
-            f'{_csrf(v)}<button type="submit">Delete</button></form>')
+        return b""
+    edit = "" if me.is_suspended else f'<a href="/comments/{comment_id}/edit">Edit</a>'
+    return (f'{edit}<form method="post" action="/comments/{comment_id}/delete" class="inline-form">'
+            f'{_csrf_str(v)}<button type="submit">Delete</button></form>').encode()
 
 
-FILLERS: dict[str, Callable[..., str]] = {
-    "csrf": _csrf, "name": _name, "vote": _vote, "save": _save, "own": _own_comment,
+# kind -> (filler, how its marker's args become the filler's)
+FILLERS: dict[str, tuple[Callable[..., bytes], Callable[..., tuple] | None]] = {
+    "csrf": (_csrf, None),
+    "name": (_name, None),
+    "vote": (_vote, lambda pid: (int(pid),)),
+    "save": (_save, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
+    "own": (_own_comment, lambda cid, author: (int(cid), author)),
 }
 
 
 # --- the member's state behind the slots of one page ----------------------------------
 
-def load_state(conn, visitor: Visitor, parts: Parts) -> None:
-    """Votes and saves of ``visitor.member`` among the papers this page shows: at most
-    three indexed queries, none when the page has no such slot. Plain SQL with integer
-    parameters: building and compiling expressions cost more than the queries here
-    (only placeholders are formatted into the SQL: hence the noqa)."""
+def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
+    """Votes, collections and saves of ``visitor.member`` among the papers this page
+    shows, and the papers' max(modified_at) (the cache's version), in one query. Plain
+    SQL with integer parameters: building and compiling an expression costs more than
+    this query (only placeholders are formatted into it: hence the noqa)."""
     me = visitor.member
-    if me is None:
-        return
+    vote_ids = sorted({int(a[0]) for a in slot_args(parts, "vote")}) if parts and me else []
+    save_ids = sorted({int(a[0]) for a in slot_args(parts, "save")}) if parts and me else []
     q = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    vote_ids = sorted({int(a[0]) for a in slot_args(parts, "vote")})
+    selects = ["SELECT 3, NULL, CAST(max(modified_at) AS TEXT) FROM papers"]
+    params: list = []
     if vote_ids:
-        visitor.votes = {r[0] for r in conn.exec_driver_sql(
-            f"SELECT paper_id FROM votes WHERE user_id = {q} AND paper_id IN ({', '.join([q] * len(vote_ids))})",  # noqa: S608
-            (me.id, *vote_ids))}
-    save_ids = sorted({int(a[0]) for a in slot_args(parts, "save")})
+        selects.append(f"SELECT 0, paper_id, NULL FROM votes WHERE user_id = {q} "  # noqa: S608
+                       f"AND paper_id IN ({', '.join([q] * len(vote_ids))})")
+        params += [me.id, *vote_ids]
     if save_ids:
-        visitor.collections = [(r[0], r[1]) for r in conn.exec_driver_sql(
-            f"SELECT id, name FROM collections WHERE user_id = {q} ORDER BY name", (me.id,))]  # noqa: S608
-        if visitor.collections:
-            cids = [c[0] for c in visitor.collections]
-            rows = conn.exec_driver_sql(
-                f"SELECT paper_id, collection_id FROM collection_items WHERE collection_id IN ({', '.join([q] * len(cids))})"  # noqa: S608
-                f" AND paper_id IN ({', '.join([q] * len(save_ids))})", (*cids, *save_ids))
-            for pid, cid in rows:
-                visitor.saved.setdefault(pid, set()).add(cid)
+        selects.append(f"SELECT 1, id, name FROM collections WHERE user_id = {q}")  # noqa: S608
+        selects.append("SELECT 2, i.paper_id, CAST(i.collection_id AS TEXT) FROM collection_items i "  # noqa: S608
+                       f"JOIN collections c ON c.id = i.collection_id WHERE c.user_id = {q} "
+                       f"AND i.paper_id IN ({', '.join([q] * len(save_ids))})")
+        params += [me.id, me.id, *save_ids]
+    collections = []
+    version = ""
+    for kind, a, b in conn.exec_driver_sql(" UNION ALL ".join(selects), tuple(params)):
+        if kind == 0:
+            visitor.votes.add(a)
+        elif kind == 1:
+            collections.append((a, b))
+        elif kind == 2:
+            visitor.saved.setdefault(a, set()).add(int(b))
+        else:
+            version = str(b)
+    visitor.collections = sorted(collections, key=lambda c: c[1])
+    visitor.page = parts
+    return version
