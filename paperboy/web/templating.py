@@ -41,4 +41,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     from paperboy.community.security import template_globals
 
     env.globals.update(template_globals())
+    from paperboy.web.cards import CardCache, card_renderer
+
+    env.globals["card_html"] = card_renderer(env, CardCache())
     return Jinja2Templates(env=env)
