@@ -214,4 +214,5 @@ def card_renderer(env, cache: CardCache):
                 cache.put(key, html)
         return html
 
+    card_html.cache = cache
     return card_html
