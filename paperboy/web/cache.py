@@ -52,6 +52,7 @@ class Entry:
     body: bytes | None  # a response without slots, sent as it is
     parts: slots.Parts | None  # else the page split at its slots
     size: int
+    anonymous: list[bytes] | None = None  # for anonymous readers: split at their token only
 
 
 class PageCache:
@@ -198,6 +199,12 @@ class PageCacheMiddleware:
             entry = cache.get(key, version)
         if entry is not None:
             cache.hits += 1
+            if member is None and entry.anonymous is not None:
+                pieces = entry.anonymous
+                body = pieces[0] if len(pieces) == 1 else slots.fill_anonymous(
+                    pieces, slots.Visitor(token=security.csrf_token(Request(scope))))
+                await self._send(scope, send, entry.status, entry.headers, body, None, None, b"hit")
+                return
             if visitor is not None and (entry.parts is None or visitor.page is not entry.parts):
                 visitor = None  # read for another rendering of the page: read again
             await self._send(scope, send, entry.status, entry.headers, entry.body, entry.parts, member, b"hit", visitor)
@@ -307,7 +314,8 @@ class PageCacheMiddleware:
         headers = _without_length(hdrs)
         if storable:
             cache.put(key, Entry(version, time.monotonic(), start["status"], headers,
-                                 body if parts is None else None, parts, len(body)))
+                                 body if parts is None else None, parts, len(body),
+                                 slots.anonymous(parts) if parts is not None and member is None else None))
         await self._send(scope, send, start["status"], headers, body if parts is None else None, parts,
                          member, b"miss")
 

@@ -99,6 +99,28 @@ def fill(parts: Parts, visitor: Visitor) -> bytes:
     return b"".join(out)
 
 
+def anonymous(parts: Parts) -> list[bytes]:
+    """The page as an anonymous reader gets it, split where their CSRF token goes: all
+    else is the same for every anonymous reader, so it is filled once."""
+    nobody = Visitor()
+    out, current = [], [parts[0]]
+    for i in range(1, len(parts), 2):
+        slot_ = parts[i]
+        if slot_.kind == "csrf":
+            out.append(b"".join(current))
+            current = []
+        else:
+            current.append(slot_.filler(nobody, *slot_.prepared))
+        current.append(parts[i + 1])
+    out.append(b"".join(current))
+    return out
+
+
+def fill_anonymous(pieces: list[bytes], visitor: Visitor) -> bytes:
+    """``anonymous(parts)`` with this reader's token."""
+    return _csrf(visitor).join(pieces)
+
+
 # --- the fillers: each returns bytes, and what repeats is built once per response -------
 
 def _nothing(v: Visitor, *args) -> bytes:
