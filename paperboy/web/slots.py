@@ -56,7 +56,11 @@ def slot(request, kind: str, *args) -> Markup:
     return Markup(START + SEP.join((kind, *(str(a) for a in args))) + END)
 
 
-Parts = list  # [literal bytes, (kind, args), literal bytes, ..., literal bytes]
+class Parts(list):
+    """[literal bytes, Slot, literal bytes, ..., literal bytes], and what the slots need."""
+
+    kinds: frozenset = frozenset()
+    paper_ids: dict  # slot kind -> sorted paper ids (votes and saves read only these)
 END_B = END.encode()
 
 
@@ -70,13 +74,15 @@ class Slot(NamedTuple):
 def split(body: bytes) -> Parts:
     """The page as literals and slots, once, so each later fill is one pass over bytes."""
     pieces = body.split(START_B)
-    parts: Parts = [pieces[0]]
+    parts = Parts([pieces[0]])
     for piece in pieces[1:]:
         spec, _, rest = piece.partition(END_B)
         kind, *args = spec.decode().split(SEP)
         filler, prepare = FILLERS.get(kind, (_nothing, None))
         parts.append(Slot(kind, tuple(args), filler, prepare(*args) if prepare else ()))
         parts.append(rest)
+    parts.kinds = frozenset(p.kind for p in parts[1::2])
+    parts.paper_ids = {kind: sorted({int(a[0]) for a in slot_args(parts, kind)}) for kind in ("vote", "save")}
     return parts
 
 
@@ -85,8 +91,8 @@ def slot_args(parts: Parts, kind: str) -> list[tuple]:
     return [p.args for p in parts[1::2] if p.kind == kind]
 
 
-def kinds(parts: Parts) -> set[str]:
-    return {p.kind for p in parts[1::2]}
+def kinds(parts: Parts) -> frozenset[str]:
+    return parts.kinds
 
 
 def fill(parts: Parts, visitor: Visitor) -> bytes:
@@ -209,8 +215,8 @@ def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
     SQL with integer parameters: building and compiling an expression costs more than
     this query (only placeholders are formatted into it: hence the noqa)."""
     me = visitor.member
-    vote_ids = sorted({int(a[0]) for a in slot_args(parts, "vote")}) if parts and me else []
-    save_ids = sorted({int(a[0]) for a in slot_args(parts, "save")}) if parts and me else []
+    vote_ids = parts.paper_ids["vote"] if parts and me else []
+    save_ids = parts.paper_ids["save"] if parts and me else []
     q = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     selects = ["SELECT 3, NULL, CAST(max(modified_at) AS TEXT) FROM papers"]
     params: list = []
