@@ -188,18 +188,19 @@ class CommunityMiddleware:
         if verdict == REFUSE:
             await _refuse(send, headers, "Cross-origin request refused: this form or request came from another site.")
             return
-        if verdict == TOKEN:
-            try:
+        if protected:
+            try:  # the size cap holds whatever decides the CSRF question
                 body = await read_body(receive, MAX_FORM_BYTES)
             except BodyTooLarge:
                 await _plain(send, 413, "Request too large.")
                 return
             if body is None:
                 return
-            token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
-            if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
-                await _refuse(send, headers, "CSRF token missing or wrong: reload the page and try again.")
-                return
+            if verdict == TOKEN:
+                token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
+                if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
+                    await _refuse(send, headers, "CSRF token missing or wrong: reload the page and try again.")
+                    return
             receive = replaying(body, receive)
 
         async def send_with_cookies(message):

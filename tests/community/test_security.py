@@ -417,3 +417,13 @@ def test_the_public_url_counts_as_this_origin_behind_a_proxy(fresh_engine, tmp_p
     assert r.status_code == 200
     r = client.post(f"/papers/{paper.arxiv_id}/vote", headers={"Origin": "http://papers.example.org", "Accept": "application/json"})
     assert r.status_code == 403
+
+
+def test_bodies_past_the_form_cap_are_refused_however_the_origin_is_judged(site):
+    paper = site.paper()
+    _, client = site.member()
+    big = {"body": "x" * 1_100_000}
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://testserver"}, {"X-CSRF-Token": client.token("/")}):
+        r = client.post(f"/papers/{paper.arxiv_id}/comments", data=big, headers=headers, follow_redirects=False)
+        assert r.status_code == 413, headers
+    assert site.get_paper(paper.arxiv_id).num_comments == 0
