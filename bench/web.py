@@ -1,7 +1,11 @@
 """Requests/s and p99 latency of Paperboy's hottest routes beside a bare Starlette app.
 
     .venv/bin/python bench/web.py                 # imports the 10k sample once into /tmp/paperboy-bench
-    .venv/bin/python bench/web.py --seconds 15 --connections 16 --no-cache-too
+    .venv/bin/python bench/web.py --seconds 15 --connections 64 --no-cache-too
+
+Each Paperboy route is measured anonymously and as a signed-in member (a session made
+in the bench database, with votes and a collection, so the member's own state is
+filled into every page they get).
 
 Each server runs in its own process under uvicorn (uvloop + httptools, one worker, no
 access log); the load generator is a small keep-alive HTTP/1.1 client on asyncio
@@ -105,10 +109,11 @@ async def _connection(port: int, request: bytes, stop_at: float, warm_until: flo
         writer.close()
 
 
-def _load(port: int, path: str, seconds: float, warmup: float, connections: int, out) -> None:
+def _load(port: int, path: str, seconds: float, warmup: float, connections: int, out, cookie: str = "") -> None:
     import uvloop
 
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n".encode()
+    extra = f"Cookie: {cookie}\r\n" if cookie else ""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n{extra}\r\n".encode()
     latencies: list[float] = []
     errors: list[int] = []
 
@@ -124,10 +129,10 @@ def _load(port: int, path: str, seconds: float, warmup: float, connections: int,
     out.put((latencies, errors, elapsed))
 
 
-def measure(port: int, path: str, seconds: float, warmup: float, connections: int) -> dict:
+def measure(port: int, path: str, seconds: float, warmup: float, connections: int, cookie: str = "") -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    proc = ctx.Process(target=_load, args=(port, path, seconds, warmup, connections, q))
+    proc = ctx.Process(target=_load, args=(port, path, seconds, warmup, connections, q, cookie))
     proc.start()
     latencies, errors, elapsed = q.get()
     proc.join()
@@ -160,8 +165,42 @@ def prepare(data_dir: str) -> str:
         n = conn.scalar(select(func.count()).select_from(Paper))
         day = conn.scalar(select(func.max(Paper.announced_on)))
         pid = conn.scalar(select(Paper.arxiv_id).where(Paper.announced_on == day).order_by(Paper.arxiv_id).limit(1))
+        ids = list(conn.scalars(select(Paper.id).where(Paper.announced_on == day).order_by(Paper.arxiv_id).limit(60)))
     print(f"data: {n} papers in {data_dir}; latest day {day}")
+    make_member(engine, ids)
     return pid
+
+
+MEMBER_TOKEN = "bench-member-session-token"
+
+
+def make_member(engine, paper_ids: list[int]) -> None:
+    """A member with a live session, votes for a few of the day's papers and two
+    collections (one holding a paper), so their pages have state to fill in."""
+    import datetime as dt
+
+    from sqlalchemy import delete, insert, select
+
+    from paperboy.community.models import Collection, CollectionItem, UserSession
+    from paperboy.store.models import User, Vote, utcnow
+    from paperboy.web.security import token_hash
+
+    now = utcnow()
+    with engine.begin() as conn:
+        uid = conn.scalar(select(User.id).where(User.email == "bench@example.org"))
+        if uid is None:
+            uid = conn.execute(insert(User).values(email="bench@example.org", display_name="Bench Member",
+                                                   created_at=now).returning(User.id)).scalar()
+            conn.execute(insert(Vote), [{"user_id": uid, "paper_id": pid, "created_at": now} for pid in paper_ids[:10:3]])
+            for name in ("Reading", "To cite"):
+                cid = conn.execute(insert(Collection).values(user_id=uid, name=name).returning(Collection.id)).scalar()
+            conn.execute(insert(CollectionItem).values(collection_id=cid, paper_id=paper_ids[1]))
+        conn.execute(delete(UserSession).where(UserSession.id == token_hash(MEMBER_TOKEN)))
+        conn.execute(insert(UserSession).values(id=token_hash(MEMBER_TOKEN), user_id=uid, created_at=now,
+                                                last_seen_at=now, expires_at=now + dt.timedelta(days=30)))
+
+
+MEMBER_ROUTES = ("/", "paper page")
 
 
 def main() -> None:
@@ -189,13 +228,16 @@ def main() -> None:
         server, port = start_server("paperboy", args.data_dir, cache)
         try:
             for name, path in routes:
-                rows.append((f"paperboy{'' if cache else ' (no cache)'} {name}", path,
-                             measure(port, path, args.seconds, args.warmup, args.connections)))
+                label = f"paperboy{'' if cache else ' (no cache)'} {name}"
+                rows.append((label, path, measure(port, path, args.seconds, args.warmup, args.connections)))
+                if name in MEMBER_ROUTES:
+                    rows.append((f"{label}, signed in", path, measure(
+                        port, path, args.seconds, args.warmup, args.connections, f"pb_session={MEMBER_TOKEN}")))
         finally:
             server.terminate()
-    print(f"\n{'target':44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs hello':>9}")
+    print(f"\n{'target':56} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs hello':>9}")
     for name, _path, r in rows:
-        print(f"{name:44} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d} {r['rps'] / base['rps']:8.0%}")
+        print(f"{name:56} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:7d} {r['rps'] / base['rps']:8.0%}")
     print(f"\nload average after {os.getloadavg()[0]:.2f}")
 
 

@@ -17,18 +17,16 @@ from paperboy.community.models import Collection, CollectionItem, Comment
 from paperboy.papers.authors import author_identity
 from paperboy.store.models import Follow, User, Vote
 from paperboy.web.deps import request_session
-from paperboy.web.security import current_user
-
-_CACHE = "paperboy.community.cache"
+from paperboy.web.security import current_user, member_state_user, memo
 
 
 def _cache(request) -> dict:
-    return request.scope.setdefault(_CACHE, {})
+    return memo(request)
 
 
 def _user(request):
-
-    return current_user(request)
+    """The member whose own state a helper reads (see ``security.member_state_user``)."""
+    return member_state_user(request)
 
 
 @dataclass
@@ -50,7 +48,7 @@ def comments_for(request, paper) -> list[ThreadItem]:
     Deleted and hidden comments stay as placeholders when they have replies, so the
     thread keeps its shape; moderators see hidden ones.
     """
-    user = _user(request)
+    user = current_user(request)  # only whether they moderate: admins are never shared
     db = request_session(request)
     rows = db.execute(
         select(Comment, User.display_name, User.email)

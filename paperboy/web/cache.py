@@ -1,4 +1,4 @@
-"""A cache of rendered anonymous GET responses, invalidated by the papers table.
+"""A cache of rendered GET responses, shared by visitors, invalidated by the papers table.
 
 Every write that changes what a page shows about a paper sets ``papers.modified_at``
 (a contract with ingest, community and index), so ``SELECT max(modified_at), count(*)
@@ -6,17 +6,23 @@ FROM papers`` is a version of everything the pages, feeds and API show. The cach
 that version at most every ``check_interval`` seconds; an entry made under another
 version is rendered again. Entries also expire after ``max_age`` seconds, which bounds
 how stale time-dependent pages (trending) and things outside ``papers`` (a member's
-display name) can be.
+display name on a card they submitted) can be.
 
-Only requests without a session cookie or Authorization header are served from the
-cache, and only 200 responses that set no cookie are stored. Forms on cached pages carry
-the visitor's own CSRF token: a stored page is kept split at the token of the visitor
-it was rendered for, and joined with the current visitor's token when it is served (the middleware
-sits inside the community middleware, which owns the CSRF cookie).
+Two kinds of visitor share entries: anonymous ones, and ordinary members (signed in,
+neither admin nor suspended), whose pages are rendered once with a stand-in member
+(``security.stand_in_member``), so no template can put one member's data into a page
+another will get. What is a visitor's own (CSRF token, my votes, my collections, my
+name, my comments' actions) is a slot (``web/slots.py``), filled per response from the
+member's state among the page's papers: the session look-up and at most three indexed
+queries, in one trip to a worker thread. Admins and suspended members, and members on
+the API and feeds, are served by the routes as before. Only 200 responses that set no
+cookie are stored. Every HTML response, cached or not, has its slots filled here (the
+middleware sits inside the community middleware, which owns the CSRF cookie).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -25,13 +31,15 @@ from dataclasses import dataclass
 import anyio
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 
+from paperboy.store.db import make_engine
 from paperboy.store.models import Paper
-from paperboy.web.security import csrf_token
+from paperboy.web import security, slots
 
 CACHEABLE_PREFIXES = ("/papers", "/trending", "/search", "/authors/", "/categories/", "/api/", "/feeds/")
-SESSION_COOKIES = (b"pb_session=",)
+NOT_FOR_MEMBERS = ("/api/", "/feeds/")  # other stages' API routes may read the member: routed
 
 
 @dataclass
@@ -40,11 +48,10 @@ class Entry:
     created: float
     status: int
     headers: list[tuple[bytes, bytes]]
-    parts: list[bytes]  # the body split at the CSRF placeholder: b"".join when there is none
-
-    @property
-    def size(self) -> int:
-        return sum(len(p) for p in self.parts)
+    body: bytes | None  # a response without slots, sent as it is
+    parts: slots.Parts | None  # else the page split at its slots
+    size: int
+    anonymous: list[bytes] | None = None  # for anonymous readers: split at their token only
 
 
 class PageCache:
@@ -64,11 +71,12 @@ class PageCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
         self.inflight: dict[bytes, anyio.Event] = {}  # keys being rendered right now
+        self.personal: set[bytes] = set()  # member pages that read member state outside slots
+        self.loop_engine = _loop_engine(engine)
 
     def read_version(self) -> tuple:
         with self.engine.connect() as conn:
-            row = conn.execute(select(func.max(Paper.modified_at), func.count()).select_from(Paper)).one()
-        return (str(row[0]), int(row[1]))
+            return version_on(conn)
 
     async def version(self) -> tuple:
         now = time.monotonic()
@@ -107,22 +115,43 @@ class PageCache:
             self._version = None
 
 
+def _loop_engine(engine: Engine) -> Engine | None:
+    """For a SQLite file: one connection of its own for a member's read on the event
+    loop. A WAL reader does not wait for writers, and the read (~0.15 ms) costs less
+    than the hop to a worker thread; a connection of its own keeps the loop from ever
+    waiting on the request pool. It gives up on a lock after 50 ms (the read then runs
+    in a worker thread). On PostgreSQL the read is a network round trip: None, so
+    it runs in a worker thread."""
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    from sqlalchemy.pool import StaticPool
+
+    return make_engine(engine.url.render_as_string(hide_password=False), sqlite_busy_ms=50, poolclass=StaticPool)
+
+
+_VERSION = select(func.max(Paper.modified_at), func.count()).select_from(Paper)
+
+
+def version_on(conn) -> tuple:
+    row = conn.execute(_VERSION).one()
+    return (str(row[0]), int(row[1]))
+
+
 def _cacheable_request(scope) -> bool:
     if scope["type"] != "http" or scope["method"] != "GET":
         return False
     path = scope["path"]
     if path != "/" and not path.startswith(CACHEABLE_PREFIXES):
         return False
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            return False
-        if name == b"cookie" and any(c in value for c in SESSION_COOKIES):
-            return False
-    return True
+    return not any(name == b"authorization" for name, _ in scope["headers"])
 
 
-def _csrf_token(scope) -> str:
-    return csrf_token(Request(scope))
+def _key(member, scope) -> bytes:
+    return (b"m:" if member else b"a:") + scope["path"].encode() + b"?" + scope["query_string"]
+
+
+def _ordinary(member) -> bool:
+    return member is not None and not member.is_admin and not member.is_suspended
 
 
 class PageCacheMiddleware:
@@ -132,11 +161,35 @@ class PageCacheMiddleware:
 
     async def __call__(self, scope, receive, send):
         cache = self.cache
-        if not cache.enabled or not _cacheable_request(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        key = scope["path"].encode() + b"?" + scope["query_string"]
-        version = await cache.version()
+        if not cache.enabled or not _cacheable_request(scope):
+            try:
+                await self._routed(scope, receive, send)
+            finally:
+                if scope["method"] not in ("GET", "HEAD"):
+                    cache._checked = 0.0  # this process's own writes show on the very next page
+            return
+        counted = await cache.version()
+        member = visitor = None
+        if security.has_session_cookie(scope):
+            if scope["path"].startswith(NOT_FOR_MEMBERS):
+                await self._routed(scope, receive, send)
+                return
+            trip = None
+            if cache.loop_engine is not None:
+                with contextlib.suppress(OperationalError):  # busy: the worker thread waits instead
+                    trip = self._member_trip(scope, counted, cache.loop_engine)
+            if trip is None:
+                trip = await anyio.to_thread.run_sync(self._member_trip, scope, counted, cache.engine)
+            member, version, visitor = trip
+            if member is not None and not _ordinary(member):
+                await self._routed(scope, receive, send, member)
+                return
+        else:
+            version = counted
+        key = _key(member, scope)
         entry = cache.get(key, version)
         if entry is None and key in cache.inflight:
             # Another request is rendering this page (say, just after a vote): wait for
@@ -146,55 +199,139 @@ class PageCacheMiddleware:
             entry = cache.get(key, version)
         if entry is not None:
             cache.hits += 1
-            parts = entry.parts
-            body = _csrf_token(scope).encode().join(parts) if len(parts) > 1 else parts[0]
-            headers = [*entry.headers, (b"content-length", str(len(body)).encode()), (b"x-paperboy-cache", b"hit")]
-            await send({"type": "http.response.start", "status": entry.status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            if member is None and entry.anonymous is not None:
+                pieces = entry.anonymous
+                body = pieces[0] if len(pieces) == 1 else slots.fill_anonymous(
+                    pieces, slots.Visitor(token=security.csrf_token(Request(scope))))
+                await self._send(scope, send, entry.status, entry.headers, body, None, None, b"hit")
+                return
+            if visitor is not None and (entry.parts is None or visitor.page is not entry.parts):
+                visitor = None  # read for another rendering of the page: read again
+            await self._send(scope, send, entry.status, entry.headers, entry.body, entry.parts, member, b"hit", visitor)
             return
         cache.misses += 1
         owner = key not in cache.inflight
         if owner:
             cache.inflight[key] = anyio.Event()
         try:
-            await self._render_and_store(scope, receive, send, key, version)
+            if member is not None:
+                if key in cache.personal:  # read the member's own state outside slots: theirs
+                    await self._routed(scope, receive, send, member)
+                    return
+                security.render_as(scope, security.stand_in_member())
+            await self._render_and_store(scope, receive, send, key, version, member)
         finally:
             if owner:
                 cache.inflight.pop(key).set()
 
-    async def _render_and_store(self, scope, receive, send, key: bytes, version: tuple) -> None:
-        cache = self.cache
+    def _member_trip(self, scope, counted: tuple, engine: Engine) -> tuple:
+        """One trip to the database for a member's request (in a worker thread): who they
+        are (``security.MemberCache``), then one query for the current version and, when
+        the page is cached already, the member's state behind its slots. The version's
+        max(modified_at) is read now, not up to ``check_interval`` ago, so the page a
+        member is sent back to after their own vote or comment shows it, whichever
+        process serves it; the paper count (which only deletions change, and counting
+        a big table is slow) is the shared one."""
+        with engine.connect() as conn:
+            member = security.MEMBERS.get(conn, scope)
+            if not _ordinary(member):
+                return member, counted, None
+            entry = self.cache.entries.get(_key(member, scope))  # a peek: the event loop decides
+            visitor = slots.Visitor(member)
+            version = (slots.load_state(conn, visitor, entry.parts if entry else None), counted[1])
+        return member, version, visitor
+
+    def _state(self, scope, parts: slots.Parts, member) -> slots.Visitor:
+        """The visitor's own state behind the page's slots (in a worker thread)."""
+        with self.cache.engine.connect() as conn:
+            if member is slots.UNKNOWN:
+                member = security.MEMBERS.get(conn, scope)
+            visitor = slots.Visitor(member)
+            slots.load_state(conn, visitor, parts)
+        return visitor
+
+    async def _send(self, scope, send, status: int, headers: list, body: bytes | None, parts, member, tag: bytes,
+                    visitor: slots.Visitor | None = None) -> None:
+        if body is None:
+            kinds = slots.kinds(parts)
+            if visitor is None:
+                if member is slots.UNKNOWN:
+                    member = security.known_member(scope)
+                if member is None or kinds <= {"csrf"}:
+                    visitor = slots.Visitor(None if member is slots.UNKNOWN else member)  # nothing of theirs to read
+                else:
+                    visitor = await anyio.to_thread.run_sync(self._state, scope, parts, member)
+            if kinds & {"csrf", "save", "own", "follow"}:
+                visitor.token = security.csrf_token(Request(scope))
+            body = slots.fill(parts, visitor)
+        headers = [*headers, (b"content-length", str(len(body)).encode()), (b"x-paperboy-cache", tag)]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _routed(self, scope, receive, send, member=slots.UNKNOWN) -> None:
+        """A response not from the cache: HTML ones are held back to fill their slots."""
         start: dict | None = None
         chunks: list[bytes] = []
-        size = 0
-        storable = True
 
         async def capture(message):
-            nonlocal start, size, storable
+            nonlocal start
             if message["type"] == "http.response.start":
-                start = message
-                hdrs = message.get("headers", [])
-                if message["status"] != 200 or any(
-                        n == b"set-cookie" or (n == b"cache-control" and (b"no-store" in v or b"private" in v))
-                        for n, v in hdrs):
-                    storable = False
-                message = {**message, "headers": [*hdrs, (b"x-paperboy-cache", b"miss")]}
-            elif message["type"] == "http.response.body" and storable:
+                ctype = next((v for n, v in message.get("headers", []) if n == b"content-type"), b"")
+                if ctype.startswith(b"text/html"):
+                    start = message
+                    return
+            elif message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))
-                size += len(chunks[-1])
-                if size > cache.max_body:
-                    storable, chunks[:] = False, []
+                if message.get("more_body"):
+                    return
+                body = b"".join(chunks)
+                parts = slots.split(body) if slots.START_B in body else None
+                headers = _without_length(start.get("headers", []))
+                await self._send(scope, send, start["status"], headers, body if parts is None else None, parts,
+                                 member, b"pass")
+                return
             await send(message)
 
         await self.app(scope, receive, capture)
-        if not storable or start is None:
+
+    async def _render_and_store(self, scope, receive, send, key: bytes, version: tuple, member) -> None:
+        cache = self.cache
+        start: dict | None = None
+        chunks: list[bytes] = []
+
+        async def capture(message):
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, capture)
+        if member is not None and scope.pop(security.PERSONAL, False):
+            # The shared rendering read the stand-in's own state (a template helper outside
+            # a slot): thrown away, remembered, and this member's page rendered for them.
+            if len(cache.personal) >= 10_000:  # a bound, not a history: re-learnt on next use
+                cache.personal.clear()
+            cache.personal.add(key)
+            scope.pop(security.MEMO, None)
+            security.forget_user(scope)
+            await self._routed(scope, receive, send, member)
+            return
+        if start is None:
             return
         body = b"".join(chunks)
-        parts = [body]
-        if b'name="csrf_token"' in body:
-            token = _csrf_token(scope).encode()
-            if not token:
-                return
-            parts = body.split(token)
-        headers = [(n, v) for n, v in start.get("headers", []) if n not in (b"content-length", b"x-paperboy-cache")]
-        cache.put(key, Entry(version, time.monotonic(), start["status"], headers, parts))
+        hdrs = start.get("headers", [])
+        storable = start["status"] == 200 and len(body) <= cache.max_body and not any(
+            n == b"set-cookie" or (n == b"cache-control" and (b"no-store" in v or b"private" in v)) for n, v in hdrs)
+        parts = slots.split(body) if slots.START_B in body else None
+        headers = _without_length(hdrs)
+        if storable:
+            cache.put(key, Entry(version, time.monotonic(), start["status"], headers,
+                                 body if parts is None else None, parts, len(body),
+                                 slots.anonymous(parts) if parts is not None and member is None else None))
+        await self._send(scope, send, start["status"], headers, body if parts is None else None, parts,
+                         member, b"miss")
+
+
+def _without_length(headers: list) -> list:
+    return [(n, v) for n, v in headers if n not in (b"content-length", b"x-paperboy-cache")]

@@ -9,10 +9,19 @@ Contract used by every other stage:
   not suspended) and ``require_admin``.
 
 Sessions are server-side (table ``user_sessions``): the ``pb_session`` cookie holds a
-random token and the table only its SHA-256. Every browser that is shown a form gets
-a ``pb_csrf`` cookie (random); the token in forms and in the ``X-CSRF-Token`` header is
-an HMAC of it under the secret key, compared in constant time on every POST, PUT,
-PATCH and DELETE. Cookies are HttpOnly, SameSite=Lax, and Secure when base_url is https.
+random token and the table only its SHA-256. Cookies are HttpOnly, SameSite=Lax, and
+Secure when base_url is https.
+
+CSRF: every POST, PUT, PATCH and DELETE that a route takes is judged by what the
+browser says about where it comes from (``cross_origin_verdict``, as datasette's csrf
+and Go's ``net/http`` CrossOriginProtection): ``Sec-Fetch-Site: same-origin`` (or
+``none``, typed by the user) passes, any other value is refused; without it, an
+``Origin`` equal to this host passes and any other is refused. Only a request with
+neither header (browsers from before ~2020, scripts) needs the token: every browser
+shown a form gets a ``pb_csrf`` cookie (random), and the token in forms and in the
+``X-CSRF-Token`` header is an HMAC of it under the secret key, compared in constant
+time. Forms carry the token through a slot (``web/slots.py``), filled per response, so
+cached HTML never holds one.
 """
 
 from __future__ import annotations
@@ -22,12 +31,13 @@ import hashlib
 import hmac
 import logging
 import secrets
-from urllib.parse import parse_qsl
+import time
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from markupsafe import Markup
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -35,9 +45,10 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import Match
 
 from paperboy.store.db import write_tx
-from paperboy.store.models import User, UserSession, utcnow
+from paperboy.store.models import User, UserSession, UTCDateTime, utcnow
 from paperboy.web.deps import BodyTooLarge, read_body, replaying, request_session
 from paperboy.web.ratelimit import DEFAULT_LIMITS, RateLimited
+from paperboy.web.slots import UNKNOWN, Member, slot
 
 log = logging.getLogger(__name__)
 
@@ -171,23 +182,24 @@ class CommunityMiddleware:
         scope[_CTX] = ctx
         settings = self.fastapi_app.state.settings
 
-        if scope["method"] not in SAFE_METHODS and self._needs_token(scope):
-            try:
+        protected = scope["method"] not in SAFE_METHODS and self._needs_token(scope)
+        verdict = cross_origin_verdict(headers, settings) if protected else ALLOW
+        if verdict == REFUSE:
+            await _refuse(send, headers, "Cross-origin request refused: this form or request came from another site.")
+            return
+        if protected:
+            try:  # the size cap holds whatever decides the CSRF question
                 body = await read_body(receive, MAX_FORM_BYTES)
             except BodyTooLarge:
                 await _plain(send, 413, "Request too large.")
                 return
             if body is None:
                 return
-            token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
-            if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
-                accept = headers.get("accept", "")
-                msg = "CSRF token missing or wrong: reload the page and try again."
-                if "application/json" in accept:
-                    await _json(send, 403, msg)
-                else:
-                    await _plain(send, 403, msg)
-                return
+            if verdict == TOKEN:
+                token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
+                if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
+                    await _refuse(send, headers, "CSRF token missing or wrong: reload the page and try again.")
+                    return
             receive = replaying(body, receive)
 
         async def send_with_cookies(message):
@@ -203,6 +215,45 @@ class CommunityMiddleware:
         finally:
             if ctx.get("touch"):
                 await run_in_threadpool(touch_session, self.fastapi_app.state.engine, ctx["touch"])
+
+
+ALLOW, REFUSE, TOKEN = "allow", "refuse", "token"
+
+
+def cross_origin_verdict(headers: Headers, settings) -> str:
+    """ALLOW, REFUSE, or TOKEN (the browser said nothing: the CSRF token decides).
+
+    ``Sec-Fetch-Site`` is set by the browser and cannot be forged by a page; ``Origin``
+    is its older equivalent. ``same-site`` is refused too: a sibling subdomain is not
+    this application."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return ALLOW if site in ("same-origin", "none") else REFUSE
+    origin = headers.get("origin")
+    if origin is None:
+        return TOKEN
+    return ALLOW if origin_matches(origin, headers.get("host", ""), settings) else REFUSE
+
+
+def origin_matches(origin: str, host: str, settings) -> bool:
+    """Whether ``Origin`` names this site: its host:port equals the request's Host (as
+    Go compares them), or it equals the configured public URL's origin."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False  # "null" (sandboxed frames, file:), or garbage
+    if host and parts.netloc.lower() == host.lower():
+        return True
+    if settings.base_url:
+        base = urlsplit(settings.resolved_base_url)
+        return (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower())
+    return False
+
+
+async def _refuse(send, headers: Headers, msg: str) -> None:
+    if "application/json" in headers.get("accept", ""):
+        await _json(send, 403, msg)
+    else:
+        await _plain(send, 403, msg)
 
 
 async def _form_token(scope, body: bytes, headers: Headers) -> str | None:
@@ -288,7 +339,9 @@ def csrf_token(request: Request) -> str:
 
 
 def csrf_input(request: Request) -> Markup:
-    return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(request))
+    """The token input of a form, as a slot: filled with this visitor's token when the
+    response is sent, so a cached page holds no one's token."""
+    return slot(request, "csrf")
 
 
 # --- sessions --------------------------------------------------------------------
@@ -332,6 +385,136 @@ def current_user(request: Request) -> User | None:
     return user
 
 
+def as_member(user: User | None) -> Member | None:
+    if user is None:
+        return None
+    return Member(user.id, user.display_name or user.email.split("@")[0], bool(user.is_admin), bool(user.is_suspended))
+
+
+def member_query(*extra):
+    """The session's member (and ``extra`` columns), to build once: building a
+    statement costs more than running this one. Parameters: ``session_params``."""
+    return (select(User.id, User.display_name, User.email, User.is_admin, User.is_suspended, *extra)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.id == bindparam("sid"), UserSession.expires_at > bindparam("now", type_=UTCDateTime)))
+
+
+def session_params(scope) -> dict | None:
+    ctx = scope.get(_CTX)
+    token = ctx and ctx["session_token"]
+    return {"sid": token_hash(token), "now": utcnow()} if token else None
+
+
+def member_from_row(row) -> Member:
+    uid, name, email, is_admin, is_suspended = row[:5]
+    return Member(uid, name or email.split("@")[0], bool(is_admin), bool(is_suspended))
+
+
+_MEMBER_SQL = member_query()
+
+
+class MemberCache:
+    """Members by session token hash, for the page cache, each kept ``ttl`` seconds.
+
+    Signing out (``end_session``) and signing out everywhere (``end_all_sessions``)
+    forget the entries at once in this process. Another process keeps showing a
+    signed-out or suspended session its member's cached pages for at most ``ttl``
+    seconds; anything it would change goes through ``current_user``, which reads the
+    session table every time."""
+
+    def __init__(self, ttl: float = 2.0, max_entries: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Member | None, float]] = {}
+
+    def get(self, conn, scope) -> Member | None:
+        ctx = scope.get(_CTX)
+        if ctx is None:
+            return None
+        if ctx["user"] is not _UNSET:
+            return as_member(ctx["user"])
+        params = session_params(scope)
+        if params is None:
+            return None
+        now = time.monotonic()
+        hit = self._entries.get(params["sid"])
+        if hit is not None and now - hit[1] < self.ttl:
+            return hit[0]
+        row = conn.execute(_MEMBER_SQL, params).first()
+        member = member_from_row(row) if row else None
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[params["sid"]] = (member, now)
+        return member
+
+    def forget(self, session_id: str) -> None:
+        self._entries.pop(session_id, None)
+
+    def forget_user(self, user_id: int) -> None:
+        for sid, (member, _) in list(self._entries.items()):
+            if member is not None and member.id == user_id:
+                self._entries.pop(sid, None)
+
+
+MEMBERS = MemberCache()
+
+
+def known_member(scope):
+    """The member, if known without a query: None without a session cookie, the one
+    ``current_user`` found if it ran, else ``slots.UNKNOWN``."""
+    ctx = scope.get(_CTX)
+    if ctx is None or not ctx["session_token"]:
+        return None
+    if ctx["user"] is not _UNSET:
+        return as_member(ctx["user"])
+    return UNKNOWN
+
+
+# Renders a page shared by all ordinary members: it stands in for the real one, so
+# nothing a template reads from ``current_user`` can be someone's own (web/cache.py).
+def stand_in_member() -> User:
+    return User(id=0, email="member@invalid", display_name="", is_admin=False, is_suspended=False)
+
+
+MEMO = "paperboy.memo"  # per-request results of template helpers (dropped when a page is re-rendered)
+PERSONAL = "paperboy.personal"  # set when a shared rendering read a member's own state
+
+
+def member_state_user(request: Request) -> User | None:
+    """``current_user`` for a helper that reads the member's *own* state (votes, saves,
+    follows) outside a slot. In a rendering shared by members that state would be the
+    stand-in's, so the rendering is marked personal: the cache then serves this page to
+    each member rendered for them (``web/cache.py``), never the shared copy."""
+    user = current_user(request)
+    if user is not None and user.id == 0 and user.email == "member@invalid":
+        request.scope[PERSONAL] = True
+    return user
+
+
+def memo(request: Request) -> dict:
+    """A dict for this request's template helpers to keep what they read."""
+    return request.scope.setdefault(MEMO, {})
+
+
+def forget_user(scope) -> None:
+    """Make ``current_user`` look the member up again (after a stand-in rendering)."""
+    ctx = scope.get(_CTX)
+    if ctx is not None:
+        ctx["user"] = _UNSET
+
+
+def render_as(scope, user: User | None) -> None:
+    """Make ``current_user`` answer ``user`` for the rest of this request."""
+    ctx = scope.get(_CTX)
+    if ctx is not None:
+        ctx["user"] = user
+
+
+def has_session_cookie(scope) -> bool:
+    ctx = scope.get(_CTX)
+    return bool(ctx and ctx["session_token"])
+
+
 def touch_session(engine, session_id: str) -> None:
     """Extend a session that is in use (best effort: the next request tries again)."""
     now = utcnow()
@@ -368,6 +551,7 @@ def end_session(request: Request, response) -> None:
     if token:
         with write_tx(request.app.state.engine) as conn:
             conn.execute(delete(UserSession).where(UserSession.id == token_hash(token)))
+        MEMBERS.forget(token_hash(token))
     response.raw_headers.append((b"set-cookie", _cookie_header(settings, SESSION_COOKIE, "", 0).encode()))
     response.raw_headers.append((b"set-cookie", _cookie_header(settings, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE).encode()))
 
@@ -375,6 +559,7 @@ def end_session(request: Request, response) -> None:
 def end_all_sessions(db, user_id: int) -> None:
     """Sign the account out everywhere, in the caller's transaction."""
     db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    MEMBERS.forget_user(user_id)
 
 
 def end_other_sessions(request: Request, db, user_id: int) -> None:
@@ -420,4 +605,4 @@ def require_admin(request: Request) -> User:
 
 
 def template_globals() -> dict:
-    return {"current_user": current_user, "csrf_input": csrf_input, "csrf_token": csrf_token}
+    return {"current_user": current_user, "csrf_input": csrf_input, "csrf_token": csrf_token, "slot": slot}

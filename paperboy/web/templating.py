@@ -9,6 +9,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from paperboy.config import Settings
+from paperboy.web.cards import CardCache, card_renderer
 from paperboy.web.features import Feature
 from paperboy.web.security import template_globals
 
@@ -42,4 +43,5 @@ def make_templates(settings: Settings, features: Sequence[Feature] = ()) -> Jinj
     env.globals.update(template_globals())
     for feature in features:
         env.globals.update(feature.template_globals())
+    env.globals["card_html"] = card_renderer(env, CardCache())
     return Jinja2Templates(env=env)

@@ -362,3 +362,68 @@ def test_the_token_is_read_from_multipart_forms_too(site):
     assert r.status_code == 303
     r = client.post("/follows", files={**fields, "csrf_token": (None, "f" * 64)}, follow_redirects=False)
     assert r.status_code == 403
+
+
+# --- Fetch Metadata and Origin: CSRF without tokens in pages ---------------------------
+
+def test_cross_site_requests_are_refused_by_what_the_browser_says(site):
+    paper = site.paper()
+    _, client = site.member()
+    token = client.token("/")
+    vote = f"/papers/{paper.arxiv_id}/vote"
+    # Refused whatever the token: the browser says the request comes from elsewhere.
+    for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Origin": "https://evil.example"}, {"Origin": "http://testserver.evil.example"},
+                    {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site", "Origin": "http://testserver"}):
+        r = client.post(vote, headers={**headers, "X-CSRF-Token": token, "Accept": "application/json"})
+        assert r.status_code == 403 and "Cross-origin" in r.json()["detail"], headers
+    assert site.get_paper(paper.arxiv_id).upvotes == 0
+
+
+def test_same_origin_requests_need_no_token(site):
+    paper = site.paper()
+    _, client = site.member()
+    vote = f"/papers/{paper.arxiv_id}/vote"
+    for headers, upvotes in (({"Sec-Fetch-Site": "same-origin"}, 1), ({"Origin": "http://testserver"}, 0),
+                             ({"Sec-Fetch-Site": "none"}, 1)):
+        r = client.post(vote, headers={**headers, "Accept": "application/json"})
+        assert r.status_code == 200 and r.json()["upvotes"] == upvotes, headers
+    # A form posted by a browser: no token in it at all.
+    r = client.post("/follows", data={"kind": "category", "target": "cs.LG"},
+                    headers={"Sec-Fetch-Site": "same-origin"}, follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_without_either_header_the_token_decides(site):
+    """Browsers from before Fetch Metadata and Origin on POST (and scripts) fall back to the token."""
+    paper = site.paper()
+    _, client = site.member()
+    vote = f"/papers/{paper.arxiv_id}/vote"
+    assert client.post(vote, headers={"Accept": "application/json"}).status_code == 403
+    r = client.post(vote, headers={"Accept": "application/json", "X-CSRF-Token": client.token("/")})
+    assert r.status_code == 200 and r.json() == {"upvotes": 1, "voted": True}
+
+
+def test_the_public_url_counts_as_this_origin_behind_a_proxy(fresh_engine, tmp_path):
+    from paperboy.site import create_app
+    from tests.community.conftest import Site
+
+    s = Site(create_app(make_settings(tmp_path, base_url="https://papers.example.org"), fresh_engine), fresh_engine)
+    paper = s.paper()
+    user = s.user()
+    client = s.client(base_url="https://127.0.0.1:8000")  # the Host the proxy passes on, not the public one
+    client.sign_in(user.email)
+    r = client.post(f"/papers/{paper.arxiv_id}/vote", headers={"Origin": "https://papers.example.org", "Accept": "application/json"})
+    assert r.status_code == 200
+    r = client.post(f"/papers/{paper.arxiv_id}/vote", headers={"Origin": "http://papers.example.org", "Accept": "application/json"})
+    assert r.status_code == 403
+
+
+def test_bodies_past_the_form_cap_are_refused_however_the_origin_is_judged(site):
+    paper = site.paper()
+    _, client = site.member()
+    big = {"body": "x" * 1_100_000}
+    for headers in ({"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://testserver"}, {"X-CSRF-Token": client.token("/")}):
+        r = client.post(f"/papers/{paper.arxiv_id}/comments", data=big, headers=headers, follow_redirects=False)
+        assert r.status_code == 413, headers
+    assert site.get_paper(paper.arxiv_id).num_comments == 0

@@ -80,12 +80,14 @@ def test_each_visitor_gets_their_own_valid_csrf_token_from_a_cached_page(fresh_s
     assert len({s[1] for s in seen}) == 3
 
 
-def test_signed_in_requests_and_errors_bypass_the_cache(fresh_site):
+def test_an_unknown_session_is_served_the_anonymous_page_and_errors_are_not_stored(fresh_site):
     app, _, _ = fresh_site
+    TestClient(app).get("/")
     c = TestClient(app)
     c.cookies.set("pb_session", "not-a-real-session")
-    for _ in range(2):
-        assert "x-paperboy-cache" not in c.get("/").headers
+    r = c.get("/")
+    assert r.headers["x-paperboy-cache"] == "hit" and "Sign in" in r.text
+    assert "x-paperboy-cache" not in c.get("/api/daily_papers").headers  # members' API calls are routed
     anon = TestClient(app)
     for _ in range(2):
         r = anon.get("/papers?date=2025-13-45")

@@ -6,9 +6,9 @@ import feedparser
 from starlette.testclient import TestClient
 
 from paperboy.digest.compose import paper_view
+from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Paper
-from paperboy.site import create_app
 from tests.support.factories import make_paper
 from tests.web.conftest import settings_for
 

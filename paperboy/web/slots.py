@@ -1,0 +1,301 @@
+"""Per-visitor holes in shared HTML: templates write a marker, the response fills it.
+
+A page (or a card) is rendered once and shared by every visitor of its kind; what
+differs between visitors (the CSRF token of a form, whether *I* voted for a card, my
+collections in its save menu, my name in the header, the actions on my own comments)
+is written as a slot marker by ``slot(request, kind, *args)`` and filled per response
+by ``fill(parts, visitor)``. So cached HTML never holds anyone's token or state, and
+one member's state cannot leak into another's page or into the anonymous one.
+
+A marker is ``START kind RS arg RS arg END``; START carries a random per-process
+nonce, so text from papers or comments can never forge one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from markupsafe import Markup, escape
+
+from paperboy.papers.authors import author_identity
+
+NONCE = secrets.token_hex(8)
+START = "\x1e" + NONCE
+END = "\x1f"
+SEP = "\x1d"
+START_B = START.encode()
+UNKNOWN = object()  # "the member is not looked up yet"
+
+
+@dataclass(frozen=True)
+class Member:
+    """The few facts about a signed-in account that pages show or branch on."""
+
+    id: int
+    name: str
+    is_admin: bool
+    is_suspended: bool
+
+
+@dataclass
+class Visitor:
+    """What one response's slots are filled from; the sets are limited to the page's papers."""
+
+    member: Member | None = None
+    token: str = ""  # this visitor's CSRF token ("" writes no token input)
+    votes: set[int] = field(default_factory=set)
+    collections: list[tuple[int, str]] = field(default_factory=list)  # (id, name), by name
+    saved: dict[int, set[int]] = field(default_factory=dict)  # paper id -> collection ids
+    page: list | None = None  # the page the state was read for
+    menus: dict = field(default_factory=dict)  # fills built once for this response
+    follows: set[tuple[str, str]] = field(default_factory=set)  # (kind, key): an author's key is its identity
+
+
+def slot(request, kind: str, *args) -> Markup:
+    """Template global: a marker for this visitor's part of the page."""
+    # The marker's own separators cannot come from text (titles are cleaned of them too).
+    clean = (str(a).translate(_NO_MARKS) for a in args)
+    return Markup(START + SEP.join((kind, *clean)) + END)
+
+
+_NO_MARKS = {ord("\x1d"): " ", ord("\x1e"): " ", ord("\x1f"): " "}
+
+
+class Parts(list):
+    """[literal bytes, Slot, literal bytes, ..., literal bytes], and what the slots need."""
+
+    kinds: frozenset = frozenset()
+    paper_ids: dict  # slot kind -> sorted paper ids (votes and saves read only these)
+END_B = END.encode()
+
+
+class Slot(NamedTuple):
+    kind: str
+    args: tuple[str, ...]
+    filler: Callable[..., bytes]
+    prepared: tuple  # the args as the filler takes them (ints, escaped bytes)
+
+
+def split(body: bytes) -> Parts:
+    """The page as literals and slots, once, so each later fill is one pass over bytes."""
+    pieces = body.split(START_B)
+    parts = Parts([pieces[0]])
+    for piece in pieces[1:]:
+        spec, _, rest = piece.partition(END_B)
+        kind, *args = spec.decode().split(SEP)
+        filler, prepare = FILLERS.get(kind, (_nothing, None))
+        parts.append(Slot(kind, tuple(args), filler, prepare(*args) if prepare else ()))
+        parts.append(rest)
+    parts.kinds = frozenset(p.kind for p in parts[1::2])
+    parts.paper_ids = {kind: sorted({int(a[0]) for a in slot_args(parts, kind)}) for kind in ("vote", "save")}
+    return parts
+
+
+def slot_args(parts: Parts, kind: str) -> list[tuple]:
+    """The arguments of every slot of one kind."""
+    return [p.args for p in parts[1::2] if p.kind == kind]
+
+
+def kinds(parts: Parts) -> frozenset[str]:
+    return parts.kinds
+
+
+def fill(parts: Parts, visitor: Visitor) -> bytes:
+    out = [parts[0]]
+    append = out.append
+    for i in range(1, len(parts), 2):
+        slot_ = parts[i]
+        append(slot_.filler(visitor, *slot_.prepared))
+        append(parts[i + 1])
+    return b"".join(out)
+
+
+def anonymous(parts: Parts) -> list[bytes]:
+    """The page as an anonymous reader gets it, split where their CSRF token goes: all
+    else is the same for every anonymous reader, so it is filled once."""
+    nobody = Visitor()
+    out, current = [], [parts[0]]
+    for i in range(1, len(parts), 2):
+        slot_ = parts[i]
+        if slot_.kind == "csrf":
+            out.append(b"".join(current))
+            current = []
+        else:
+            current.append(slot_.filler(nobody, *slot_.prepared))
+        current.append(parts[i + 1])
+    out.append(b"".join(current))
+    return out
+
+
+def fill_anonymous(pieces: list[bytes], visitor: Visitor) -> bytes:
+    """``anonymous(parts)`` with this reader's token."""
+    return _csrf(visitor).join(pieces)
+
+
+# --- the fillers: each returns bytes, and what repeats is built once per response -------
+
+def _nothing(v: Visitor, *args) -> bytes:
+    return b""
+
+
+def _csrf_str(v: Visitor) -> str:
+    return f'<input type="hidden" name="csrf_token" value="{v.token}">' if v.token else ""
+
+
+def _csrf(v: Visitor) -> bytes:
+    if "csrf" not in v.menus:
+        v.menus["csrf"] = _csrf_str(v).encode()
+    return v.menus["csrf"]
+
+
+def _name(v: Visitor) -> bytes:
+    return str(escape(v.member.name)).encode() if v.member else b""
+
+
+def _initial(v: Visitor) -> bytes:
+    return str(escape(v.member.name[:1].upper())).encode() if v.member else b""
+
+
+_VOTED = b'class="vote-button voted" aria-pressed="true"'
+_NOT_VOTED = b'class="vote-button" aria-pressed="false"'
+
+
+def _vote(v: Visitor, paper_id: int) -> bytes:
+    return _VOTED if paper_id in v.votes else _NOT_VOTED
+
+
+_ARXIV = b"\x00arxiv\x00"
+_TITLE = b"\x00title\x00"
+_NONE: frozenset = frozenset()
+
+
+def _save(v: Visitor, paper_id: int, arxiv_id: bytes, title: bytes) -> bytes:
+    """The save-to-collection menu in a card (members only), built once per response
+    for each set of collections a paper is in (most cards: none) and reused; its labels
+    name the card's own paper."""
+    if v.member is None:
+        return b""
+    saved = v.saved.get(paper_id)
+    key = frozenset(saved) if saved else _NONE
+    menu = v.menus.get(key)
+    if menu is None:
+        menu = v.menus[key] = _save_menu(v, key).encode()
+    return menu.replace(_ARXIV, arxiv_id).replace(_TITLE, title)
+
+
+def _save_menu(v: Visitor, saved: frozenset) -> str:
+    token = _csrf_str(v)
+    a, t = _ARXIV.decode(), _TITLE.decode()
+    arxiv = f'<input type="hidden" name="arxiv_id" value="{a}">'
+    forms = []
+    for cid, name in v.collections:
+        on = cid in saved
+        label = f"Remove “{t}” from " if on else f"Save “{t}” to "
+        forms.append(f'<form method="post" action="/collections/{cid}/{"remove" if on else "add"}" class="save-form">'
+                     f'{token}{arxiv}<button type="submit" aria-label="{label}{escape(name)}">'
+                     f'{"✓ " if on else "+ "}{escape(name)}</button></form>')
+    summary = "Saved" if saved else "Save"
+    return (f'<details class="card-actions save-menu"><summary aria-label="{"Saved: " if saved else "Save "}{t}" '
+            f'title="Save “{t}” to a collection">{summary}</summary><div class="menu-panel">'
+            + "".join(forms)
+            + f'<form method="post" action="/collections" class="save-form new-collection">{token}{arxiv}'
+            '<input type="text" name="name" placeholder="New collection" maxlength="100" required aria-label="New collection name">'
+            f'<button type="submit" aria-label="Create the collection and save “{t}” in it">Create and save</button>'
+            '</form></div></details>')
+
+
+def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
+    """Edit and delete on the visitor's own comment."""
+    me = v.member
+    if me is None or not author_id or str(me.id) != author_id:
+        return b""
+    edit = "" if me.is_suspended else f'<a class="button button-small" href="/comments/{comment_id}/edit">Edit</a>'
+    return (f'{edit}<form method="post" action="/comments/{comment_id}/delete" class="inline-form">'
+            f'{_csrf_str(v)}<button type="submit">Delete</button></form>').encode()
+
+
+def follow_key(kind: str, target: str) -> str:
+    """What a follow is matched by: an author's identity (any spelling), a category as is."""
+    return author_identity(target) if kind == "author" else target
+
+
+def _follow(v: Visitor, kind: str, key: str, target: str, text: str, back: str) -> bytes:
+    """Follow/unfollow an author or category: a form that returns to the page (members only)."""
+    if v.member is None or v.member.is_suspended:
+        return b""
+    on = (kind, key) in v.follows
+    label = ("Following ✓" if on else "Follow")
+    return (f'<form method="post" action="/follows" class="follow-form">{_csrf_str(v)}'
+            f'<input type="hidden" name="kind" value="{kind}">'
+            f'<input type="hidden" name="target" value="{target}">'
+            f'<input type="hidden" name="action" value="{"unfollow" if on else "follow"}">'
+            f'<input type="hidden" name="next" value="{back}">'
+            f'<button type="submit" class="follow-button{" following" if on else ""}" '
+            f'aria-pressed="{"true" if on else "false"}" aria-label="Follow {target}" '
+            f'title="{"Unfollow " if on else "Follow "}{target}">{text + " " if text else ""}{label}</button>'
+            '</form>').encode()
+
+
+def _follow_args(kind: str, target: str, text: str = "", back: str = "/") -> tuple:
+    kind = "author" if kind == "author" else "category"
+    return (kind, follow_key(kind, target), str(escape(target)), str(escape(text)), str(escape(back)))
+
+
+# kind -> (filler, how its marker's args become the filler's)
+FILLERS: dict[str, tuple[Callable[..., bytes], Callable[..., tuple] | None]] = {
+    "csrf": (_csrf, None),
+    "name": (_name, None),
+    "initial": (_initial, None),
+    "vote": (_vote, lambda pid: (int(pid),)),
+    "save": (_save, lambda pid, arxiv, title="": (int(pid), str(escape(arxiv)).encode(), str(escape(title)).encode())),
+    "own": (_own_comment, lambda cid, author: (int(cid), author)),
+    "follow": (_follow, _follow_args),
+}
+
+
+# --- the member's state behind the slots of one page ----------------------------------
+
+def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
+    """Votes, collections and saves of ``visitor.member`` among the papers this page
+    shows, and the papers' max(modified_at) (the cache's version), in one query. Plain
+    SQL with integer parameters: building and compiling an expression costs more than
+    this query (only placeholders are formatted into it: hence the noqa)."""
+    me = visitor.member
+    vote_ids = parts.paper_ids["vote"] if parts and me else []
+    save_ids = parts.paper_ids["save"] if parts and me else []
+    q = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    selects = ["SELECT 3, NULL, CAST(max(modified_at) AS TEXT) FROM papers"]
+    params: list = []
+    if vote_ids:
+        selects.append(f"SELECT 0, paper_id, NULL FROM votes WHERE user_id = {q} "  # noqa: S608
+                       f"AND paper_id IN ({', '.join([q] * len(vote_ids))})")
+        params += [me.id, *vote_ids]
+    if save_ids:
+        selects.append(f"SELECT 1, id, name FROM collections WHERE user_id = {q}")  # noqa: S608
+        selects.append("SELECT 2, i.paper_id, CAST(i.collection_id AS TEXT) FROM collection_items i "  # noqa: S608
+                       f"JOIN collections c ON c.id = i.collection_id WHERE c.user_id = {q} "
+                       f"AND i.paper_id IN ({', '.join([q] * len(save_ids))})")
+        params += [me.id, me.id, *save_ids]
+    if me and parts and "follow" in parts.kinds:
+        selects.append(f"SELECT 4, NULL, kind || ':' || target FROM follows WHERE user_id = {q}")  # noqa: S608
+        params.append(me.id)
+    collections = []
+    version = ""
+    for kind, a, b in conn.exec_driver_sql(" UNION ALL ".join(selects), tuple(params)):
+        if kind == 0:
+            visitor.votes.add(a)
+        elif kind == 1:
+            collections.append((a, b))
+        elif kind == 2:
+            visitor.saved.setdefault(a, set()).add(int(b))
+        elif kind == 4:
+            k, _, target = b.partition(":")
+            visitor.follows.add((k, follow_key(k, target)))
+        else:
+            version = str(b)
+    visitor.collections = sorted(collections, key=lambda c: c[1])
+    visitor.page = parts
+    return version
