@@ -1,4 +1,4 @@
-"""The `paperboy` command. Each stage brings its own sub-commands."""
+"""The `paperboy` command. Each package brings its own sub-commands."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ app.add_typer(ingest_app, name="ingest")
 
 def _register_stages() -> None:
 
-    for stage in (index_cli, community_cli, digest_cli, worker_cli):
-        stage.register(app)
+    for package in (index_cli, community_cli, digest_cli, worker_cli):
+        package.register(app)
 
 
 @db_app.command("upgrade")

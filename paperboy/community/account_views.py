@@ -161,7 +161,7 @@ def signin_form(request: Request, next: str = "/", verified: int = 0):
 
 @router.get("/login")
 def login_alias(next: str = "/"):
-    """The web stage's vote script sends anonymous voters to /login."""
+    """The vote script (static/app.js) sends anonymous voters to /login."""
     from urllib.parse import quote
 
     return RedirectResponse(f"/signin?next={quote(safe_next(next))}", status_code=303)

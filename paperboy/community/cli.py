@@ -1,4 +1,4 @@
-"""CLI commands of the community stage (registered by paperboy.cli): ``paperboy users ...``."""
+"""CLI commands of the community feature (registered by paperboy.cli): ``paperboy users ...``."""
 
 from __future__ import annotations
 
@@ -39,5 +39,5 @@ def create(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the main app."""
+    """Add this package's commands to the main app."""
     app.add_typer(users_app, name="users")

@@ -1,6 +1,6 @@
 """Template helpers: one query per request each, cached on the request.
 
-Templates of every stage may call these (they are Jinja globals):
+Templates of every feature may call these (they are Jinja globals):
 ``comments_for(request, paper)``, ``user_collections(request)``,
 ``saved_in(request, paper_id)``, ``is_following(request, kind, target)``,
 ``user_votes(request)`` (set of paper ids the member voted for),

@@ -1,4 +1,4 @@
-"""Tables owned by the community stage.
+"""Tables owned by the community feature.
 
 Accounts themselves (``users``), their sessions (``user_sessions``), ``rate_limits``,
 ``votes`` and ``follows`` are core tables in

@@ -1,4 +1,4 @@
-"""CLI commands of the digest stage: `paperboy digest ...`, `paperboy subscribers ...`."""
+"""CLI commands of the digest feature: `paperboy digest ...`, `paperboy subscribers ...`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ subscribers_app = typer.Typer(help="Manage digest subscribers.", no_args_is_help
 
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the main app."""
+    """Add this package's commands to the main app."""
     app.add_typer(digest_app, name="digest")
     app.add_typer(subscribers_app, name="subscribers")
 

@@ -1,4 +1,4 @@
-"""Tables owned by the digest stage: subscriptions, the outbox and the job table.
+"""Tables owned by the digest feature: subscriptions and the outbox (the job table is the worker's).
 
 - ``subscriptions``: one per address; ``token`` is a random id that signed links carry
   (rotating it revokes every link). ``status`` is pending (not confirmed), active,

@@ -1,4 +1,4 @@
-"""CLI commands of the index stage (registered by paperboy.cli).
+"""CLI commands of the index package (registered by paperboy.cli).
 
     paperboy index build               keyword index + embeddings + ANN, incremental, resumable
     paperboy search "QUERY" [--json]   hybrid search
@@ -148,7 +148,7 @@ def eval_beir(
 
 
 def register(app: typer.Typer) -> None:
-    """Add this stage's commands to the main app."""
+    """Add this package's commands to the main app."""
     app.add_typer(index_app, name="index")
     app.add_typer(eval_app, name="eval")
     app.command("search")(search_cmd)

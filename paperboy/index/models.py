@@ -1,4 +1,4 @@
-"""Tables owned by the index stage.
+"""Tables owned by the index package.
 
 ``paper_embeddings`` keeps one vector per paper and model (float32 bytes) with the
 paper's content hash at embedding time, so the vector indexes can be rebuilt without

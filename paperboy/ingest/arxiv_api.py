@@ -2,7 +2,7 @@
 
 * ``search`` pages through a query, committing each page with the cursor
   ``{"start": next_start}`` under the source key ``api:<query>``, so a re-run resumes.
-* ``fetch_ids`` fetches and stores given ids (the community stage's submissions).
+* ``fetch_ids`` fetches and stores given ids (the community feature's submissions).
 * ``ingest_recent`` fetches the last days of cs.* (``paperboy demo`` without samples).
 
 arXiv sometimes answers a page in the middle of a result with no entries; such a page

@@ -82,7 +82,7 @@ def get_page_db(request: Request) -> Iterator[Session]:
     """The request's session, opened after the member is known.
 
     Together with ``release`` this keeps a request from ever holding two pooled
-    connections at once (the member look-up, the search service and other stages'
+    connections at once (the member look-up, the search service and features'
     template includes open their own), which under load would exhaust the pool.
     """
     security.current_user(request)

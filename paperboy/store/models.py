@@ -1,6 +1,6 @@
 """Core tables: papers, their authors and categories, ingest cursors, accounts.
 
-Each stage adds the tables it owns in its own ``models.py`` (community, digest,
+Each package adds the tables it owns in its own ``models.py`` (community, digest,
 index), on the same ``Base`` so that one metadata describes the whole schema.
 """
 

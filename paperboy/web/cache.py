@@ -39,7 +39,7 @@ from paperboy.store.models import Paper
 from paperboy.web import security, slots
 
 CACHEABLE_PREFIXES = ("/papers", "/trending", "/search", "/authors/", "/categories/", "/api/", "/feeds/")
-NOT_FOR_MEMBERS = ("/api/", "/feeds/")  # other stages' API routes may read the member: routed
+NOT_FOR_MEMBERS = ("/api/", "/feeds/")  # features' API routes may read the member: routed
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Cards: what one paper looks like in any list (feeds, search, trending, following...).
 
 ``build_cards(db, papers, user=None)`` turns Paper rows into ``Card`` objects for the
-``_card.html`` partial; other stages reuse both for their own lists.
+``_card.html`` partial; features reuse both for their own lists.
 
 Rendering a card costs more than anything else on a list page (~0.1 ms each: authors'
 links, math, links), so ``card_html(card)`` renders each card once and keeps the HTML

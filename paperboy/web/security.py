@@ -1,6 +1,6 @@
 """Sessions, current user and CSRF.
 
-Contract used by every other stage:
+Contract used by every feature:
 - ``install(app)`` adds the session/CSRF middleware and the error pages.
 - ``current_user(request) -> User | None``; ``csrf_input(request) -> Markup``.
 - ``template_globals()`` gives templates ``current_user``, ``csrf_input``,

@@ -1,4 +1,4 @@
-"""Jinja2 templates from every stage's folder, autoescaped."""
+"""Jinja2 templates from the foundation's folder and each feature's, autoescaped."""
 
 from __future__ import annotations
 

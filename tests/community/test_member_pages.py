@@ -175,3 +175,43 @@ def test_cards_are_rendered_once_per_paper_version(site):
     _vote(alice, paper.arxiv_id)
     site.client().get("/")
     assert card_cache.misses == misses + 1
+
+
+def _follow_button(page: str, target: str) -> str:
+    m = re.search(rf'<button[^>]*aria-label="Follow {re.escape(target)}"[^>]*>', page)
+    assert m, f"no follow button for {target}"
+    return m.group(0)
+
+
+def test_follow_buttons_show_each_members_own_follows_on_a_shared_paper_page(site):
+    paper = site.paper(title="Follow me", authors=["José García"], categories=["cs.LG"])
+    _, alice = site.member()
+    _, bob = site.member()
+    r = alice.form("/follows", {"kind": "author", "target": "Jose Garcia"}, page=f"/papers/{paper.arxiv_id}")
+    assert r.status_code == 303
+    mine = alice.get(f"/papers/{paper.arxiv_id}")
+    his = bob.get(f"/papers/{paper.arxiv_id}")
+    assert his.headers["x-paperboy-cache"] == "hit"  # one shared rendering...
+    # ... in which Alice follows the author (by identity: she typed it without accents), Bob does not.
+    assert 'aria-pressed="true"' in _follow_button(mine.text, "José García")
+    assert 'aria-pressed="false"' in _follow_button(his.text, "José García")
+    assert 'aria-pressed="false"' in _follow_button(mine.text, "cs.LG")
+    assert b"aria-pressed=\"true\"" not in _stored_html(site)
+
+
+def test_a_page_that_reads_member_state_outside_a_slot_is_rendered_for_each_member(site):
+    """The notice after saving names the member's own collection: the shared rendering
+    (as a stand-in member, who has none) is thrown away and the page rendered for them."""
+    paper = site.paper(title="Saved with a notice")
+    _, alice = site.member()
+    _, bob = site.member()
+    r = alice.form("/collections", {"name": "Alice's shelf", "arxiv_id": paper.arxiv_id}, page=f"/papers/{paper.arxiv_id}")
+    assert r.status_code == 303
+    cid = re.search(r"in=(\d+)", r.headers["location"]).group(1)
+    url = f"/papers/{paper.arxiv_id}?notice=saved&in={cid}"
+    for _ in range(2):  # the second time the page is known to be personal and routed at once
+        mine = alice.get(url)
+        assert "Saved to “Alice&#39;s shelf”." in mine.text and mine.headers["x-paperboy-cache"] == "pass"
+    his = bob.get(url)  # Bob cannot make the page name Alice's collection
+    assert "Alice" not in his.text and his.headers["x-paperboy-cache"] == "pass"
+    assert b"Alice" not in _stored_html(site)
