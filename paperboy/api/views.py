@@ -13,13 +13,12 @@ points to the next page when there is one. Errors are ``{"error", "detail", "sta
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer, TypeAdapter, WithJsonSchema
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,6 +37,20 @@ MAX_LIMIT = 100
 
 # --- documented shapes --------------------------------------------------------------
 
+def _iso(value: dt.datetime | dt.date | None) -> str | None:
+    """Hugging Face's timestamp form: UTC, milliseconds, Z (``2025-01-15T00:00:00.000Z``)."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# A day (a date) is the start of that day in UTC.
+Timestamp = Annotated[dt.datetime | dt.date | None, PlainSerializer(_iso, return_type=str | None),
+                      WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, {"type": "null"}]})]
+
+
 class AuthorOut(BaseModel):
     name: str
 
@@ -45,8 +58,8 @@ class AuthorOut(BaseModel):
 class PaperOut(BaseModel):
     id: str = Field(description="arXiv id without version, e.g. 2501.01234 or hep-th/9901001")
     authors: list[AuthorOut]
-    publishedAt: dt.datetime | None = Field(description="First submitted to arXiv (UTC); the announce day when unknown")
-    submittedOnDailyAt: dt.datetime | None = Field(description="Start of the paper's day in the daily feed (UTC)")
+    publishedAt: Timestamp = Field(description="First submitted to arXiv (UTC); the announce day when unknown")
+    submittedOnDailyAt: Timestamp = Field(description="Start of the paper's day in the daily feed (UTC)")
     title: str
     summary: str
     upvotes: int
@@ -71,7 +84,7 @@ class SubmittedByOut(BaseModel):
 
 class DailyPaperOut(BaseModel):
     paper: PaperOut
-    publishedAt: dt.datetime | None
+    publishedAt: Timestamp
     title: str
     numComments: int
     submittedBy: SubmittedByOut | None
@@ -102,41 +115,33 @@ MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
 OPTIONAL_DATE_PATTERN = rf"^$|{DATE_PATTERN}"
 
 
-# --- serialisation ------------------------------------------------------------------
+# --- serialisation: every answer is built as its documented model -------------------
 
-def _iso(value: dt.datetime | dt.date | None) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def paper_json(p: Paper, authors: list[str], submitted_by: str | None = None) -> dict:
+def paper_out(p: Paper, authors: list[str], submitted_by: str | None = None) -> PaperOut:
     links = p.links or []
     code = next((safe_url(link.get("url")) for link in links if isinstance(link, dict) and link.get("kind") == "code"), None)
     project = next((safe_url(link.get("url")) for link in links if isinstance(link, dict) and link.get("kind") == "project"), None)
     day = p.featured_on if (submitted_by and p.featured_on) else p.announced_on
-    return {
-        "id": p.arxiv_id,
-        "authors": [{"name": n} for n in authors],
-        "publishedAt": _iso(p.submitted_at or p.announced_on),
-        "submittedOnDailyAt": _iso(day),
-        "title": p.title,
-        "summary": p.abstract or "",
-        "upvotes": p.upvotes or 0,
-        "numComments": p.num_comments or 0,
-        "version": p.version or 1,
-        "categories": p.category_list,
-        "primaryCategory": p.primary_category,
-        "arxivUrl": safe_url(p.abs_url) or f"https://arxiv.org/abs/{p.arxiv_id}",
-        "pdfUrl": safe_url(p.pdf_url) or f"https://arxiv.org/pdf/{p.arxiv_id}",
-        "githubRepo": code,
-        "projectPage": project,
-        "comment": p.comment,
-        "journalRef": p.journal_ref,
-        "doi": p.doi,
-    }
+    return PaperOut(
+        id=p.arxiv_id,
+        authors=[AuthorOut(name=n) for n in authors],
+        publishedAt=p.submitted_at or p.announced_on,
+        submittedOnDailyAt=day,
+        title=p.title,
+        summary=p.abstract or "",
+        upvotes=p.upvotes or 0,
+        numComments=p.num_comments or 0,
+        version=p.version or 1,
+        categories=p.category_list,
+        primaryCategory=p.primary_category,
+        arxivUrl=safe_url(p.abs_url) or f"https://arxiv.org/abs/{p.arxiv_id}",
+        pdfUrl=safe_url(p.pdf_url) or f"https://arxiv.org/pdf/{p.arxiv_id}",
+        githubRepo=code,
+        projectPage=project,
+        comment=p.comment,
+        journalRef=p.journal_ref,
+        doi=p.doi,
+    )
 
 
 def submitters(db: Session, papers: list[Paper]) -> dict[int, str]:
@@ -146,38 +151,47 @@ def submitters(db: Session, papers: list[Paper]) -> dict[int, str]:
     return {i: (n or "member") for i, n in db.execute(select(User.id, User.display_name).where(User.id.in_(ids)))}
 
 
-def items_json(db: Session, papers: list[Paper], scores: dict[int, float] | None = None,
-               highlights: dict[int, str] | None = None) -> list[dict]:
+def items_out(db: Session, papers: list[Paper], scores: dict[int, float] | None = None,
+              highlights: dict[int, str] | None = None) -> list[DailyPaperOut]:
     names = submitters(db, papers)
     authors = q.author_names(db, papers)
     out = []
     for p in papers:
         by = names.get(p.submitted_by_id) if p.submitted_by_id and p.featured_on else None
-        paper = paper_json(p, authors[p.id], by)
-        item = {
-            "paper": paper,
-            "publishedAt": paper["submittedOnDailyAt"],
-            "title": p.title,
-            "numComments": paper["numComments"],
-            "submittedBy": {"name": by, "fullname": by, "type": "user"} if by else None,
-            "isAuthorParticipating": False,
-        }
+        paper = paper_out(p, authors[p.id], by)
+        extra = {}  # set only where the endpoint has them, so other answers leave them out
         if scores is not None:
-            item["score"] = scores.get(p.id)
+            extra["score"] = scores.get(p.id)
         if highlights is not None:
-            item["highlight"] = highlights.get(p.id) or None
-        out.append(item)
+            extra["highlight"] = highlights.get(p.id) or None
+        out.append(DailyPaperOut(
+            paper=paper, publishedAt=paper.submittedOnDailyAt, title=p.title, numComments=paper.numComments,
+            submittedBy=SubmittedByOut(name=by, fullname=by, type="user") if by else None, isAuthorParticipating=False, **extra))
     return out
 
 
-def json_response(data, *, request: Request | None = None, has_next: bool = False, page: int = 0) -> Response:
+_ADAPTERS: dict[type, TypeAdapter] = {}
+
+
+def _dump(data: BaseModel | list) -> bytes:
+    """JSON of a model or a list of models, by the model's own serialisers (unset
+    optional fields, such as a score outside trending and search, are left out)."""
+    kind = type(data) if isinstance(data, BaseModel) else list[type(data[0])] if data else list[BaseModel]
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter.dump_json(data, exclude_unset=True)
+
+
+def json_response(data: BaseModel | list[BaseModel], *, request: Request | None = None, has_next: bool = False,
+                  page: int = 0) -> Response:
     headers = {}
     if has_next and request is not None:
         params = dict(request.query_params)
         params["p"] = str(page + 1)
         nxt = f"{request.url.path}?{urlencode(params)}"
         headers["Link"] = f'<{nxt}>; rel="next"'
-    return Response(orjson.dumps(data), media_type="application/json", headers=headers)
+    return Response(_dump(data), media_type="application/json", headers=headers)
 
 
 def _period(date, week, month) -> q.Period | None:
@@ -218,7 +232,7 @@ def daily_papers(
                                half_life_hours=settings.trending_half_life_hours)
         page_ids = ids[p * limit:(p + 1) * limit]
         papers = q.papers_by_ids(db, page_ids)
-        data = items_json(db, papers, scores=dict(zip(ids, scores, strict=True)))
+        data = items_out(db, papers, scores=dict(zip(ids, scores, strict=True)))
         return json_response(data, request=request, has_next=len(ids) > (p + 1) * limit, page=p)
     if period is None:
         latest = q.latest_day(db, settings)
@@ -227,7 +241,7 @@ def daily_papers(
         period = q.day_period(latest)
     papers, total = q.feed_papers(db, settings, period, limit=limit, offset=p * limit,
                                   sort="votes" if sort == "trending" else "publishedAt", category=category)
-    return json_response(items_json(db, papers), request=request, has_next=(p + 1) * limit < total, page=p)
+    return json_response(items_out(db, papers), request=request, has_next=(p + 1) * limit < total, page=p)
 
 
 @router.get("/papers/search", response_model=list[DailyPaperOut], responses=ERRORS, summary="Search papers")
@@ -252,7 +266,7 @@ def search_papers(
     results = request.app.state.search.search(q_, limit=limit, offset=p * limit, category=category,
                                               date_from=d_from, date_to=d_to, author=None, sort=sort)
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
-    data = items_json(db, papers, scores={h.paper_id: h.score for h in results.hits},
+    data = items_out(db, papers, scores={h.paper_id: h.score for h in results.hits},
                       highlights={h.paper_id: h.snippet for h in results.hits})
     return json_response(data, request=request, has_next=(p + 1) * limit < results.total, page=p)
 
@@ -268,7 +282,7 @@ def similar_papers(request: Request, arxiv_id: str, limit: int = Query(10, ge=1,
     papers = q.papers_by_ids(db, [h.paper_id for h in hits if h.arxiv_id != pid][:limit])
     names = submitters(db, papers)
     authors = q.author_names(db, papers)
-    return json_response([paper_json(x, authors[x.id], names.get(x.submitted_by_id)) for x in papers])
+    return json_response([paper_out(x, authors[x.id], names.get(x.submitted_by_id)) for x in papers])
 
 
 @router.get("/papers/{arxiv_id:arxiv}", response_model=PaperOut, responses=ERRORS, summary="One paper")
@@ -278,7 +292,7 @@ def get_paper(arxiv_id: str, db: Session = Depends(get_db, scope="function")):
     if paper is None:
         raise HTTPException(404, f"no paper arXiv:{pid} here")
     authors = q.author_names(db, [paper])[paper.id]
-    return json_response(paper_json(paper, authors, submitters(db, [paper]).get(paper.submitted_by_id)))
+    return json_response(paper_out(paper, authors, submitters(db, [paper]).get(paper.submitted_by_id)))
 
 
 @router.get("/papers/{anything:path}", include_in_schema=False)
@@ -292,7 +306,7 @@ def trending_papers(request: Request, limit: int = Query(50, ge=1, le=MAX_LIMIT)
     settings = request.app.state.settings
     ids, scores = trending(db.connection(), limit=limit, category=category,
                            half_life_hours=settings.trending_half_life_hours)
-    return json_response(items_json(db, q.papers_by_ids(db, ids), scores=dict(zip(ids, scores, strict=True))))
+    return json_response(items_out(db, q.papers_by_ids(db, ids), scores=dict(zip(ids, scores, strict=True))))
 
 
 # --- /docs: the OpenAPI document as a page (no CDN, no JavaScript) --------------------
