@@ -181,8 +181,8 @@ def make_member(engine, paper_ids: list[int]) -> None:
 
     from sqlalchemy import delete, insert, select
 
-    from paperboy.community.models import Collection, CollectionItem, UserSession
-    from paperboy.store.models import User, Vote, utcnow
+    from paperboy.community.models import Collection, CollectionItem
+    from paperboy.store.models import User, UserSession, Vote, utcnow
     from paperboy.web.security import token_hash
 
     now = utcnow()
