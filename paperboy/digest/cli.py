@@ -11,7 +11,7 @@ import typer
 from paperboy import clitools
 from paperboy.digest.models import Subscription
 from paperboy.digest.outbox import deliver, enqueue_due, outbox_counts
-from paperboy.digest.schedule import parse_period
+from paperboy.digest.schedule import parse_digest_period
 from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe
 from paperboy.index.service import get_search_service
 from paperboy.store.db import session_scope
@@ -45,7 +45,7 @@ def digest_run(
     settings = clitools.settings()
     if period:
         try:
-            parse_period(period)
+            parse_digest_period(period)
         except ValueError as exc:
             raise clitools.fail(str(exc)) from None
     with clitools.handled_errors():

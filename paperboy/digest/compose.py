@@ -24,7 +24,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 from paperboy.config import Settings
-from paperboy.digest.schedule import Period
+from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
 from paperboy.mail.render import render_email
 from paperboy.papers.authors import author_ids
@@ -75,17 +75,17 @@ class Composer:
             self._memo[key] = compute()
         return self._memo[key]
 
-    def _window(self, period: Period):
+    def _window(self, period: DigestPeriod):
         return and_(Paper.announced_on >= period.first_day, Paper.announced_on <= period.last_day, visible())
 
-    def _by_votes(self, period: Period, limit: int, category: str | None = None) -> list[int]:
+    def _by_votes(self, period: DigestPeriod, limit: int, category: str | None = None) -> list[int]:
         stmt = select(Paper.id).where(self._window(period))
         if category:
             stmt = stmt.join(PaperCategory, PaperCategory.paper_id == Paper.id).where(PaperCategory.category == category)
         stmt = stmt.order_by(Paper.upvotes.desc(), Paper.announced_on.desc(), Paper.id).limit(limit)
         return list(self.conn.scalars(stmt))
 
-    def trending(self, period: Period, n: int) -> list[int]:
+    def trending(self, period: DigestPeriod, n: int) -> list[int]:
         """Top ``n`` trending at the end of the period, topped up with the period's most voted."""
 
         def compute() -> list[int]:
@@ -99,10 +99,10 @@ class Composer:
 
         return self._cached(("trending", period.key, n), compute)
 
-    def category(self, period: Period, category: str) -> list[int]:
+    def category(self, period: DigestPeriod, category: str) -> list[int]:
         return self._cached(("cat", period.key, category), lambda: self._by_votes(period, SECTION_LIMIT, category))
 
-    def author(self, period: Period, name: str) -> list[int]:
+    def author(self, period: DigestPeriod, name: str) -> list[int]:
         def compute() -> list[int]:
             # A follow names an author by identity (any spelling, accents, spacing):
             # the same rule as the /following page.
@@ -120,7 +120,7 @@ class Composer:
 
         return self._cached(("author", period.key, name), compute)
 
-    def alert(self, period: Period, query: str) -> list[int]:
+    def alert(self, period: DigestPeriod, query: str) -> list[int]:
         def compute() -> list[int]:
             if self._search is None or not query.strip():
                 return []
@@ -147,7 +147,7 @@ class Composer:
                 self._follows.setdefault(uid, []).append((kind, target))
         return self._follows.get(user_id, [])
 
-    def sections(self, sub: SubView, period: Period) -> list[dict]:
+    def sections(self, sub: SubView, period: DigestPeriod) -> list[dict]:
         """[{"kind", "title", "ids"}], each paper once (in its first section)."""
         out: list[dict] = []
         seen: set[int] = set()
@@ -185,7 +185,7 @@ def message_id(settings: Settings, subscription_id: int, period: str) -> str:
     return f"<digest.{period}.{subscription_id}.{tag}@{domain}>"
 
 
-def period_label(period: Period) -> str:
+def period_label(period: DigestPeriod) -> str:
     if period.frequency == "weekly":
         return f"week of {period.first_day:%d %B} to {period.last_day:%d %B %Y}"
     return f"{period.last_day:%A %d %B %Y}"
@@ -235,7 +235,7 @@ class PaperCache:
         return [self.views[i] for i in ids if i in self.views]
 
 
-def digest_context(settings: Settings, sub: SubView, period: Period, content: dict, papers: PaperCache) -> dict:
+def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache) -> dict:
     sections = []
     for sec in content.get("sections", []):
         items = papers.get(sec["ids"])
@@ -256,14 +256,14 @@ def digest_context(settings: Settings, sub: SubView, period: Period, content: di
 
 
 def render_digest(
-    settings: Settings, sub: SubView, period: Period, content: dict, papers: PaperCache, msg_id: str
+    settings: Settings, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache, msg_id: str
 ) -> EmailMessage:
     ctx = digest_context(settings, sub, period, content, papers)
     headers = {
         "List-Unsubscribe": f"<{ctx['unsubscribe_url']}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "List-Id": f"{settings.site_name} digest <digest.{msg_id.rsplit('@', 1)[-1].rstrip('>')}>",
-        "X-Paperboy-Period": period.key,
+        "X-Paperboy-DigestPeriod": period.key,
     }
     return render_email(EMAIL_TEMPLATES, "digest", ctx, to=sub.email, sender=settings.mail_from,
                         headers=headers, message_id=msg_id)
@@ -292,7 +292,7 @@ class BatchRenderer:
         self.envelope_from = addr or settings.mail_from
         self.from_header = formataddr((name, addr)) if addr else settings.mail_from
 
-    def _templates(self, sub: SubView, period: Period, content: dict, papers: PaperCache):
+    def _templates(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache):
         key = (period.key, tuple((s["kind"], s["title"], tuple(s["ids"])) for s in content.get("sections", [])))
         got = self.cache.get(key)
         if got is None:
@@ -305,14 +305,14 @@ class BatchRenderer:
             self.cache[key] = got
         return got
 
-    def html(self, sub: SubView, period: Period, content: dict, papers: PaperCache) -> str:
+    def html(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache) -> str:
         """The HTML part of the message ``render`` makes, read back as a mail client reads
         it (line ends aside): the digest preview shows exactly this."""
         _to, data = self.render(sub, period, content, papers, "<preview@localhost>")
         message = message_from_bytes(data, policy=policy.default)
         return message.get_body(("html",)).get_content().replace("\r\n", "\n")
 
-    def render(self, sub: SubView, period: Period, content: dict, papers: PaperCache, msg_id: str) -> tuple[str, bytes]:
+    def render(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache, msg_id: str) -> tuple[str, bytes]:
         """(recipient, MIME bytes) of one reader's digest."""
         subject, text, html = self._templates(sub, period, content, papers)
         urls = links(self.settings, sub.token)
@@ -331,7 +331,7 @@ class BatchRenderer:
             ("List-Unsubscribe", f"<{urls['unsubscribe']}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             ("List-Id", f"{self.settings.site_name} digest <digest.{msg_id.rsplit('@', 1)[-1].rstrip('>')}>"),
-            ("X-Paperboy-Period", period.key),
+            ("X-Paperboy-DigestPeriod", period.key),
             ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
         ]
         head = "".join(f"{k}: {v if k == 'From' else _header_value(v)}\r\n" for k, v in headers)

@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from paperboy.config import Settings
 from paperboy.digest.compose import BatchRenderer, Composer, PaperCache, SubView, message_id
 from paperboy.digest.models import OutboxEntry, Subscription
-from paperboy.digest.schedule import Period, latest_due, parse_period
+from paperboy.digest.schedule import DigestPeriod, latest_due, parse_digest_period
 from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
 from paperboy.mail.senders import open_session
 from paperboy.store.claims import claim_rows, insert_ignore, worker_name
@@ -73,12 +73,12 @@ class EnqueueReport:
 
 
 def due_subscriptions(conn: Connection, now: dt.datetime, period: str | None = None):
-    """(row, Period) for each active subscription with a digest due at ``now``.
+    """(row, DigestPeriod) for each active subscription with a digest due at ``now``.
 
     With ``period`` (2025-01-15 or 2025-W03) every active subscription of that
     frequency is due for that period, whatever its hour: a manual run.
     """
-    forced: Period | None = parse_period(period) if period else None
+    forced: DigestPeriod | None = parse_digest_period(period) if period else None
     cols = (*SUB_COLUMNS, S.c.send_hour, S.c.timezone, S.c.weekday, S.c.confirmed_at)
     stmt = select(*cols).where(S.c.status == "active").order_by(S.c.id)
     if forced is not None:
@@ -334,7 +334,7 @@ class Deliverer:
             sub = subs.get(r.subscription_id)
             if sub is None:
                 continue
-            to, data = self.renderer.render(SubView.of(sub), parse_period(r.period), r.content or {},
+            to, data = self.renderer.render(SubView.of(sub), parse_digest_period(r.period), r.content or {},
                                             self.papers, r.message_id)
             messages.append((r, sub, (to, data)))
         prev: tuple[int, int | None] | None = None  # (row id, subscription whose bounces to reset)

@@ -20,7 +20,12 @@ WEEKLY_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
 @dataclass(frozen=True)
-class Period:
+class DigestPeriod:
+    """What one digest covers, keyed as it is sent. Not a feed period
+    (``papers.queries.Period``, a calendar day, ISO week or month): a daily digest covers
+    the announce days since the previous weekday (Monday's holds the weekend), a weekly one
+    the seven days up to its send day."""
+
     key: str
     frequency: str
     first_day: dt.date  # first announce day the digest covers
@@ -50,18 +55,18 @@ def _previous_weekday(day: dt.date) -> dt.date:
     return day
 
 
-def daily_period(day: dt.date) -> Period:
+def daily_period(day: dt.date) -> DigestPeriod:
     """Covers the announce days after the previous weekday, up to ``day``."""
-    return Period(day.isoformat(), "daily", _previous_weekday(day) + dt.timedelta(days=1), day)
+    return DigestPeriod(day.isoformat(), "daily", _previous_weekday(day) + dt.timedelta(days=1), day)
 
 
-def weekly_period(day: dt.date) -> Period:
+def weekly_period(day: dt.date) -> DigestPeriod:
     """The ISO week holding the send day ``day``, covering the seven days up to it."""
     year, week, _ = day.isocalendar()
-    return Period(f"{year}-W{week:02d}", "weekly", day - dt.timedelta(days=6), day)
+    return DigestPeriod(f"{year}-W{week:02d}", "weekly", day - dt.timedelta(days=6), day)
 
 
-def parse_period(key: str) -> Period:
+def parse_digest_period(key: str) -> DigestPeriod:
     """``2025-01-15`` or ``2025-W03``; ValueError otherwise."""
     if DAILY_RE.match(key):
         day = dt.date.fromisoformat(key)
@@ -74,7 +79,7 @@ def parse_period(key: str) -> Period:
     raise ValueError(f"period must look like 2025-01-15 (daily) or 2025-W03 (weekly), got {key!r}")
 
 
-def latest_due(frequency: str, send_hour: int, tz: str, weekday: int, now: dt.datetime) -> tuple[Period, dt.datetime]:
+def latest_due(frequency: str, send_hour: int, tz: str, weekday: int, now: dt.datetime) -> tuple[DigestPeriod, dt.datetime]:
     """The most recent period whose send time is at or before ``now``, and that time (UTC)."""
     local = now.astimezone(zone(tz))
     day = local.date()
@@ -92,7 +97,7 @@ def latest_due(frequency: str, send_hour: int, tz: str, weekday: int, now: dt.da
     raise AssertionError("unreachable: a due day exists within two weeks")
 
 
-def next_due(frequency: str, send_hour: int, tz: str, weekday: int, now: dt.datetime) -> tuple[Period, dt.datetime]:
+def next_due(frequency: str, send_hour: int, tz: str, weekday: int, now: dt.datetime) -> tuple[DigestPeriod, dt.datetime]:
     """The next period whose send time is after ``now`` (for previews and settings pages)."""
     local = now.astimezone(zone(tz))
     day = local.date()

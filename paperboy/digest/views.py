@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from paperboy.digest import services
 from paperboy.digest.compose import BatchRenderer, Composer, PaperCache, SubView
 from paperboy.digest.models import OutboxEntry, Subscription
-from paperboy.digest.schedule import next_due, parse_period
+from paperboy.digest.schedule import next_due, parse_digest_period
 from paperboy.digest.tokens import links, sign
 from paperboy.store.models import Paper, utcnow
 from paperboy.web import ratelimit, security
@@ -223,7 +223,7 @@ def preview(request: Request, signed: str, period: str = Query(
         conn = db.connection()
         if period:
             try:
-                chosen = parse_period(period)
+                chosen = parse_digest_period(period)
             except ValueError as exc:
                 return _message(request, "No such digest", str(exc), 400)
             if chosen.frequency != sub.frequency:

@@ -84,7 +84,7 @@ def test_worker_once_runs_the_schedule_and_sends_due_digests(fresh_url, tmp_path
     assert r.returncode == 0, r.stderr[-2000:]
     msgs = smtp_server.wait_for("worker@example.org")
     assert len(msgs) == 1 and "Fresh today" in msgs[0].get_body(("plain",)).get_content()
-    assert msgs[0]["X-Paperboy-Period"] == period.key
+    assert msgs[0]["X-Paperboy-DigestPeriod"] == period.key
     with engine.connect() as conn:
         jobs = dict(conn.execute(select(Job.name, Job.state)).all())
         ingest = conn.scalar(select(Job.result).where(Job.name == "ingest"))

@@ -154,7 +154,7 @@ def test_batch_renderer_builds_the_same_mail_as_render_email(fresh_engine, tmp_p
     from html import unescape
 
     from paperboy.digest.compose import BatchRenderer, PaperCache, SubView, render_digest
-    from paperboy.digest.schedule import parse_period
+    from paperboy.digest.schedule import parse_digest_period
 
     settings = make_settings(tmp_path, site_name="Papierjunge ä", base_url="https://pb.example")
     seed_papers(fresh_engine, 3, title="Ünïcode & <tags> title")
@@ -165,7 +165,7 @@ def test_batch_renderer_builds_the_same_mail_as_render_email(fresh_engine, tmp_p
         sub = SubView.of(conn.execute(select(Subscription.__table__)).one())
         papers = PaperCache(conn, settings)
         papers.load(i for s in row.content["sections"] for i in s["ids"])
-    period = parse_period(PERIOD)
+    period = parse_digest_period(PERIOD)
     ref = render_digest(settings, sub, period, row.content, papers, row.message_id)
     to, data = BatchRenderer(settings).render(sub, period, row.content, papers, row.message_id)
     fast = message_from_bytes(data, policy=policy.default)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from paperboy.digest.models import OutboxEntry
 from paperboy.digest.outbox import enqueue_due
-from paperboy.digest.schedule import latest_due, parse_period
+from paperboy.digest.schedule import latest_due, parse_digest_period
 from paperboy.mail.senders import NullSender
 from paperboy.store.db import session_scope
 from paperboy.store.models import Follow
@@ -33,7 +33,7 @@ def test_daily_is_due_at_the_local_hour_on_weekdays_only():
     p, _ = latest_due("daily", 7, "UTC", 0, dt.datetime(2025, 1, 19, 12, 0, tzinfo=UTC))
     assert p.key == "2025-01-17"
     # Monday's digest covers what was announced since Friday.
-    assert parse_period("2025-01-20").first_day == dt.date(2025, 1, 18)
+    assert parse_digest_period("2025-01-20").first_day == dt.date(2025, 1, 18)
 
 
 def test_weekly_is_due_on_its_weekday_and_named_by_iso_week():
@@ -41,9 +41,9 @@ def test_weekly_is_due_on_its_weekday_and_named_by_iso_week():
     assert p.key == "2025-W03" and due == dt.datetime(2025, 1, 17, 14, 0, tzinfo=UTC)
     assert (p.first_day, p.last_day) == (dt.date(2025, 1, 11), dt.date(2025, 1, 17))
     with pytest.raises(ValueError):
-        parse_period("2025-01-18")  # a Saturday
+        parse_digest_period("2025-01-18")  # a Saturday
     with pytest.raises(ValueError):
-        parse_period("last week")
+        parse_digest_period("last week")
 
 
 def test_due_pass_queues_once_and_not_before_confirmation(fresh_engine, tmp_path):
