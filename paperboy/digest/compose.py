@@ -28,6 +28,7 @@ from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
 from paperboy.mail.render import render_email
 from paperboy.papers.authors import author_ids
+from paperboy.papers.text import shorten
 from paperboy.papers.textclean import clean_tex
 from paperboy.papers.visibility import visible
 from paperboy.rank.trending import trending
@@ -192,11 +193,7 @@ def period_label(period: DigestPeriod) -> str:
 
 
 def _excerpt(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit // 2 else limit] + "…"
+    return shorten(text, limit)
 
 
 def paper_view(settings: Settings, row) -> dict:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.text import shorten
 from paperboy.rank.trending import WINDOW_HALF_LIVES, explanation, reference_time, trending
 from paperboy.store.models import PaperCategory
 from paperboy.web import (
@@ -302,11 +303,7 @@ def _search_page_number(value: str | None, messages: list[str]) -> int:
 
 def _shorten(text: str, limit: int = 80) -> str:
     """A long query (a pasted abstract) named briefly in headings and the title."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > limit // 2 else limit] + "…"
+    return shorten(text, limit)
 
 
 MAX_CATEGORY_CHARS = 40

@@ -116,3 +116,12 @@ def split_authors(text: str) -> list[str]:
     return [n for n in names if n]
 
 
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut at a word near ``limit`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit] + "…"
