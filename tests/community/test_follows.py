@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from paperboy.config import Settings
 from paperboy.digest.compose import Composer
-from paperboy.digest.schedule import parse_period
+from paperboy.digest.schedule import parse_digest_period
 from paperboy.papers.authors import author_identity
 from paperboy.store.models import Follow, Paper, utcnow
 
@@ -141,6 +141,6 @@ def test_digests_match_followed_authors_by_identity(site, tmp_path):
     site.paper(authors=["Jose Garcia"], title="Two")
     site.paper(authors=["J. Garcia"], title="Three")
     with site.engine.connect() as conn:
-        ids = Composer(conn, Settings(data_dir=tmp_path, embedder="null")).author(parse_period("2025-01-15"), "jose  garcía")
+        ids = Composer(conn, Settings(data_dir=tmp_path, embedder="null")).author(parse_digest_period("2025-01-15"), "jose  garcía")
         titles = set(conn.scalars(select(Paper.title).where(Paper.id.in_(ids))))
     assert titles == {"One", "Two"}
