@@ -20,6 +20,8 @@ when where which while who will with would
 @lru_cache(maxsize=1)
 def stop_terms() -> frozenset[str]:
     """The stop words as the keyword index analyses them (lower-cased, stemmed)."""
+    # In the function: keyword imports this module (its queries drop stop words), so a
+    # module-level import here would be a cycle.
     from paperboy.index.keyword import stem
 
     return frozenset(t for w in STOP_WORDS for t in stem(w))

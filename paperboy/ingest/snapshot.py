@@ -254,6 +254,8 @@ def prepare_line(raw: bytes, dialect: str) -> Prepared:
     row = _fast_row(raw, dialect)
     if row is not None:
         return row
+    # In the function: parser processes import this module, and most lines never take this
+    # path; the pipeline would load the store and SQLAlchemy into every one of them.
     from paperboy.ingest.pipeline import prepare
 
     return prepare(parse_line(raw), dialect)
