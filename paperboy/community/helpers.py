@@ -20,10 +20,6 @@ from paperboy.web.deps import request_session
 from paperboy.web.security import current_user, member_state_user, memo
 
 
-def _cache(request) -> dict:
-    return memo(request)
-
-
 def _user(request):
     """The member whose own state a helper reads (see ``security.member_state_user``)."""
     return member_state_user(request)
@@ -83,7 +79,7 @@ def comments_for(request, paper) -> list[ThreadItem]:
 
 
 def user_collections(request) -> list[Collection]:
-    cache = _cache(request)
+    cache = memo(request)
     if "collections" not in cache:
         user = _user(request)
         if user is None:
@@ -97,7 +93,7 @@ def user_collections(request) -> list[Collection]:
 
 def saved_in(request, paper_id: int) -> set[int]:
     """Ids of the member's collections holding this paper."""
-    cache = _cache(request)
+    cache = memo(request)
     if "saved" not in cache:
         saved: dict[int, set[int]] = {}
         ids = [c.id for c in user_collections(request)]
@@ -112,7 +108,7 @@ def saved_in(request, paper_id: int) -> set[int]:
 
 def follows(request) -> set[tuple[str, str]]:
     """The member's follows as (kind, key): an author's key is its identity."""
-    cache = _cache(request)
+    cache = memo(request)
     if "follows" not in cache:
         user = _user(request)
         result: set[tuple[str, str]] = set()
@@ -134,7 +130,7 @@ def is_following(request, kind: str, target: str) -> bool:
 
 
 def user_votes(request) -> set[int]:
-    cache = _cache(request)
+    cache = memo(request)
     if "votes" not in cache:
         user = _user(request)
         result: set[int] = set()

@@ -192,10 +192,6 @@ def period_label(period: DigestPeriod) -> str:
     return f"{period.last_day:%A %d %B %Y}"
 
 
-def _excerpt(text: str, limit: int = 300) -> str:
-    return shorten(text, limit)
-
-
 def paper_view(settings: Settings, row) -> dict:
     authors = [a.strip() for a in (row.authors_text or "").split(",") if a.strip()]
     shown = ", ".join(authors[:6]) + (f" and {len(authors) - 6} more" if len(authors) > 6 else "")
@@ -207,7 +203,7 @@ def paper_view(settings: Settings, row) -> dict:
         "upvotes": row.upvotes or 0,
         "url": f"{settings.resolved_base_url}/papers/{row.arxiv_id}",
         "pdf_url": row.pdf_url or f"https://arxiv.org/pdf/{row.arxiv_id}",
-        "excerpt": _excerpt(clean_tex(row.abstract)),
+        "excerpt": shorten(clean_tex(row.abstract), 300),
     }
 
 

@@ -301,11 +301,6 @@ def _search_page_number(value: str | None, messages: list[str]) -> int:
     return min(max(number, 1), q.MAX_PAGE)
 
 
-def _shorten(text: str, limit: int = 80) -> str:
-    """A long query (a pasted abstract) named briefly in headings and the title."""
-    return shorten(text, limit)
-
-
 MAX_CATEGORY_CHARS = 40
 SEARCH_SORTS = ("relevance", "date", "votes")
 
@@ -332,7 +327,7 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         sort = "relevance"
     page = _search_page_number(p, messages)
     size = 20
-    context = {"nav": "search", "q": text, "q_short": _shorten(text), "category": category,
+    context = {"nav": "search", "q": text, "q_short": shorten(text, 80), "category": category,
                "date_from": date_from.isoformat() if date_from else "", "date_to": date_to.isoformat() if date_to else "",
                "sort": sort, "cards": [], "total": 0, "related": 0, "messages": messages, "pager": None,
                "top_categories": top_categories(db)}

@@ -472,8 +472,11 @@ def known_member(scope):
 
 # Renders a page shared by all ordinary members: it stands in for the real one, so
 # nothing a template reads from ``current_user`` can be someone's own (web/cache.py).
+STAND_IN_ID = 0  # no account has it: row ids start at 1
+
+
 def stand_in_member() -> User:
-    return User(id=0, email="member@invalid", display_name="", is_admin=False, is_suspended=False)
+    return User(id=STAND_IN_ID, email="member@invalid", display_name="", is_admin=False, is_suspended=False)
 
 
 MEMO = "paperboy.memo"  # per-request results of template helpers (dropped when a page is re-rendered)
@@ -486,7 +489,7 @@ def member_state_user(request: Request) -> User | None:
     stand-in's, so the rendering is marked personal: the cache then serves this page to
     each member rendered for them (``web/cache.py``), never the shared copy."""
     user = current_user(request)
-    if user is not None and user.id == 0 and user.email == "member@invalid":
+    if user is not None and user.id == STAND_IN_ID:
         request.scope[PERSONAL] = True
     return user
 
