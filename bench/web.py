@@ -181,8 +181,7 @@ def make_member(engine, paper_ids: list[int]) -> None:
 
     from sqlalchemy import delete, insert, select
 
-    from paperboy.community.models import Collection, CollectionItem
-    from paperboy.store.models import User, UserSession, Vote, utcnow
+    from paperboy.store.models import Collection, CollectionItem, User, UserSession, Vote, utcnow
     from paperboy.web.security import token_hash
 
     now = utcnow()

@@ -14,12 +14,11 @@ from starlette.exceptions import HTTPException
 
 from paperboy.community import follows
 from paperboy.community.account_views import safe_next
-from paperboy.community.models import Collection, CollectionItem
 from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import _back
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
-from paperboy.store.models import Paper, User, utcnow
+from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
 from paperboy.web import (
     convertors,  # noqa: F401  (registers {x:id})
     ratelimit,

@@ -22,10 +22,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.community.arxiv_taxonomy import known_category
-from paperboy.community.models import Collection, CollectionItem
 from paperboy.papers.authors import author_identity, author_ids, authors_named
 from paperboy.papers.visibility import visible
-from paperboy.store.models import Author, Follow, Paper, PaperAuthor, PaperCategory, Vote, utcnow
+from paperboy.store.models import (
+    Author,
+    Collection,
+    CollectionItem,
+    Follow,
+    Paper,
+    PaperAuthor,
+    PaperCategory,
+    Vote,
+    utcnow,
+)
 
 KINDS = ("author", "category")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from paperboy.community.models import Collection, CollectionItem, Comment
+from paperboy.community.models import Comment
 from paperboy.papers.authors import author_identity
-from paperboy.store.models import Follow, User, Vote
+from paperboy.store.models import Collection, CollectionItem, Follow, User, Vote
 from paperboy.web.deps import request_session
 from paperboy.web.security import current_user, member_state_user, memo
 

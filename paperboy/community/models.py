@@ -1,7 +1,7 @@
 """Tables owned by the community feature.
 
 Accounts themselves (``users``), their sessions (``user_sessions``), ``rate_limits``,
-``votes`` and ``follows`` are core tables in
+``votes``, ``follows``, ``collections`` and their items are core tables in
 ``paperboy.store.models``; the counters they feed (``papers.upvotes``,
 ``papers.num_comments``) live on the paper row.
 """
@@ -17,7 +17,6 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,26 +66,3 @@ class Submission(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_submissions_user_created", "user_id", "created_at"),)
-
-
-class Collection(Base):
-    """A named reading list of one member, public or private."""
-
-    __tablename__ = "collections"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(100))
-    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_collections_user_name"),)
-
-
-class CollectionItem(Base):
-    __tablename__ = "collection_items"
-
-    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True)
-    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True)
-    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

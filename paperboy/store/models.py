@@ -1,4 +1,6 @@
-"""Core tables: papers, their authors and categories, ingest cursors, accounts.
+"""Core tables: papers, their authors and categories, ingest cursors, accounts, and what
+members do that more than one feature reads (votes, follows, collections, the "For you"
+signals).
 
 Each package adds the tables it owns in its own ``models.py`` (community, digest,
 index), on the same ``Base`` so that one metadata describes the whole schema.
@@ -18,6 +20,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -230,3 +233,54 @@ class RateLimit(Base):
     window: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // window length
     count: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Collection(Base):
+    """A named reading list of one member, public or private."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_collections_user_name"),)
+
+
+class CollectionItem(Base):
+    __tablename__ = "collection_items"
+
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InterestSignal(Base):
+    """What a member told the "For you" feed about one paper, beyond votes and saves:
+    ``seed`` (a paper they chose to start it from), ``not_interested`` (a negative
+    example, hidden from their feeds) or ``ignored`` (a vote or save the feed should not
+    learn from). One row per (member, paper): a new signal replaces the old one."""
+
+    __tablename__ = "interest_signals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_interest_signals_paper", "paper_id"),)
+
+
+class ForYouPrefs(Base):
+    """A member's switch for the "For you" feed: paused, and when they last reset what it
+    learned (votes and saves before ``reset_at`` no longer count)."""
+
+    __tablename__ = "for_you_prefs"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    reset_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

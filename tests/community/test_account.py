@@ -9,12 +9,12 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from paperboy.community.models import AccountToken, Collection, CollectionItem, Comment
+from paperboy.community.models import AccountToken, Comment
 from paperboy.digest import services
 from paperboy.digest.models import Subscription
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
-from paperboy.store.models import Follow, User, UserSession, Vote
+from paperboy.store.models import Collection, CollectionItem, Follow, User, UserSession, Vote
 from tests.community.conftest import PASSWORD, Site, drain_mail, make_settings
 
 NEW_PASSWORD = "a different long passphrase"

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from paperboy.community import accounts
-from paperboy.community.models import Collection
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
+from paperboy.store.models import Collection
 from tests.community.conftest import PASSWORD, Site, make_settings
 from tests.support.fake_arxiv import FakeArxiv
 from tests.support.servers import serve_app_in_thread

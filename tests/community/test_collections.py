@@ -7,8 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from paperboy.community.models import Collection
-from paperboy.store.models import Follow
+from paperboy.store.models import Collection, Follow
 
 
 def _coll_id(site, name):

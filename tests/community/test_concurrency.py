@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from paperboy.community.arxiv_taxonomy import CATEGORIES
-from paperboy.community.models import Collection
 from paperboy.site import create_app
 from paperboy.store.db import make_engine
-from paperboy.store.models import Follow, RateLimit, User
+from paperboy.store.models import Collection, Follow, RateLimit, User
 from tests.community.conftest import PASSWORD, Site, make_settings
 from tests.support.servers import serve_app_in_thread
 

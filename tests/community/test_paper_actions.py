@@ -8,8 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from paperboy.community.models import Collection, CollectionItem
-from paperboy.store.models import Follow
+from paperboy.store.models import Collection, CollectionItem, Follow
 
 
 def _actions(html: str) -> str:

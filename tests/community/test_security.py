@@ -279,7 +279,8 @@ def test_members_cannot_change_each_others_comments_or_collections(site):
     _, bob = site.member()
     alice.form(f"/papers/{paper.arxiv_id}/comments", {"body": "mine"}, page="/")
     alice.form("/collections", {"name": "Alice's", "public": "1"}, page="/")
-    from paperboy.community.models import Collection, Comment
+    from paperboy.community.models import Comment
+    from paperboy.store.models import Collection
 
     with site.engine.connect() as conn:
         cid = conn.scalar(select(Comment.id))
@@ -301,7 +302,7 @@ def test_someone_elses_private_collection_answers_like_a_missing_one(site):
     _, alice = site.member()
     _, bob = site.member()
     alice.form("/collections", {"name": "Private reading"}, page="/")
-    from paperboy.community.models import Collection
+    from paperboy.store.models import Collection
 
     with site.engine.connect() as conn:
         coll = conn.scalar(select(Collection.id))

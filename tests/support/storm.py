@@ -32,9 +32,9 @@ import orjson
 from sqlalchemy import func, select
 
 from paperboy.community import accounts
-from paperboy.community.models import Collection, CollectionItem, Comment
+from paperboy.community.models import Comment
 from paperboy.store.db import make_engine, session_scope
-from paperboy.store.models import Follow, Paper, User, Vote
+from paperboy.store.models import Collection, CollectionItem, Follow, Paper, User, Vote
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data" / "arxiv"

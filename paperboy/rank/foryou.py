@@ -1,0 +1,424 @@
+"""A member's "For you" picks from what is stored: their signals, the papers' vectors and
+words, scored by ``rank.personal``.
+
+    picks = recommend(conn, settings, user_id, window, model=...)   # (ids, scores) + why lines
+
+The signals (``load_signals``):
+* positive: their votes, saves (papers in any of their collections) and seed papers;
+  for a collection's own feed, that collection's papers only;
+* negative: papers marked "not interested" (also never recommended);
+* follows: authors (matched by identity) and categories; a member with follows and no
+  liked papers still gets picks (the cold start);
+* votes and saves before the member's last reset, and those marked ``ignored``, are
+  not learned from, but are still never recommended (already seen).
+
+The candidates of a window (a day or a week of papers) and the vocabulary are built once
+and kept for ``POOL_TTL`` seconds (``_pools``): the window's rows, their stored vectors
+and tf-idf rows. The vocabulary and idf come from the ``BACKGROUND`` most recent papers,
+which also serve as the linear part's negatives (``personal.Background``). When stored
+vectors cover too little of the window (no embedder, or the indexer still running), the
+content space is a 128-d LSA of the tf-idf instead, so the feed works from the first
+minute and never mixes models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+from sqlalchemy import LargeBinary, String, and_, column, desc, select, table
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from paperboy.config import Settings
+from paperboy.papers.authors import author_identity
+from paperboy.papers.queries import estimated_days, in_period, latest_day
+from paperboy.papers.visibility import visible
+from paperboy.rank import personal
+from paperboy.store.models import (
+    Collection,
+    CollectionItem,
+    Follow,
+    ForYouPrefs,
+    InterestSignal,
+    Paper,
+    Vote,
+)
+
+SIGNAL_KINDS = ("seed", "not_interested", "ignored")
+BACKGROUND = 3000  # recent papers that give the idf and the linear part's negatives
+MAX_LIKED = 300  # the most recent positive signals learned from (older ones add little)
+MIN_VECTOR_COVERAGE = 0.9  # of the window's papers with a stored vector, to use vectors
+LSA_DIM = 128
+POOL_TTL = 300.0  # seconds a window's candidates are reused (new papers arrive daily)
+WHY_WORDS = 3
+
+
+# --- signals ------------------------------------------------------------------------
+
+@dataclass
+class Signals:
+    user_id: int
+    liked: dict[int, str] = field(default_factory=dict)  # paper id -> 'vote' | 'save' | 'seed'
+    dismissed: set[int] = field(default_factory=set)
+    seen: set[int] = field(default_factory=set)  # never recommended: voted, saved, seeded, dismissed
+    authors: dict[str, str] = field(default_factory=dict)  # followed author identity -> name as followed
+    categories: set[str] = field(default_factory=set)
+    paused: bool = False
+    reset_at: dt.datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to learn from yet (the page then says how to start)."""
+        return not (self.liked or self.authors or self.categories)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
+
+
+def load_signals(conn: Connection, user_id: int, *, collection_id: int | None = None) -> Signals:
+    """Everything the member told the feed (see the module docstring)."""
+    sig = Signals(user_id)
+    prefs = conn.execute(select(ForYouPrefs.paused, ForYouPrefs.reset_at).where(ForYouPrefs.user_id == user_id)).first()
+    if prefs is not None:
+        sig.paused, sig.reset_at = bool(prefs.paused), _aware(prefs.reset_at)
+    explicit = {pid: kind for pid, kind in conn.execute(
+        select(InterestSignal.paper_id, InterestSignal.kind).where(InterestSignal.user_id == user_id))}
+    sig.dismissed = {pid for pid, kind in explicit.items() if kind == "not_interested"}
+    found: list[tuple[dt.datetime, int, str]] = []
+    votes = select(Vote.paper_id, Vote.created_at).where(Vote.user_id == user_id)
+    saves = (select(CollectionItem.paper_id, CollectionItem.added_at, CollectionItem.collection_id)
+             .join(Collection, Collection.id == CollectionItem.collection_id).where(Collection.user_id == user_id))
+    seeds = select(InterestSignal.paper_id, InterestSignal.created_at).where(
+        InterestSignal.user_id == user_id, InterestSignal.kind == "seed")
+    if collection_id is None:
+        found += [(_aware(at), pid, "vote") for pid, at in conn.execute(votes)]
+        found += [(_aware(at), pid, "save") for pid, at, _ in conn.execute(saves)]
+        found += [(_aware(at), pid, "seed") for pid, at in conn.execute(seeds)]
+        for kind, target in conn.execute(select(Follow.kind, Follow.target).where(Follow.user_id == user_id)):
+            if kind == "author":
+                sig.authors.setdefault(author_identity(target), target)
+            elif kind == "category":
+                sig.categories.add(target)
+    else:
+        found += [(_aware(at), pid, "save") for pid, at, cid in conn.execute(saves) if cid == collection_id]
+    sig.seen = {pid for _, pid, _ in found} | set(explicit)
+    found.sort(key=lambda f: f[0] or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
+    for at, pid, source in found:
+        if pid in explicit and explicit[pid] != "seed":
+            continue  # ignored, or marked not interested after liking it
+        if source != "seed" and sig.reset_at is not None and at is not None and at < sig.reset_at:
+            continue
+        if pid not in sig.liked:
+            sig.liked[pid] = source
+        if len(sig.liked) >= MAX_LIKED:
+            break
+    return sig
+
+
+# --- the words and vectors of papers ------------------------------------------------
+
+def _text(title: str, abstract: str | None) -> str:
+    return f"{title}\n{abstract or ''}"
+
+
+@dataclass
+class Space:
+    """The vocabulary (from recent papers) and, when vectors are too few, the LSA."""
+
+    vectorizer: object | None
+    vocabulary: list[str]
+    background_vectors: np.ndarray | None  # stored vectors of the recent papers (model space)
+    lsa: object | None = None
+    background: personal.Background | None = None
+
+    def terms(self, texts: list[str]) -> sparse.csr_matrix | None:
+        if self.vectorizer is None or not texts:
+            return None
+        return self.vectorizer.transform(texts).tocsr().astype(np.float32)
+
+    def lsa_vectors(self, terms: sparse.csr_matrix | None, n: int) -> np.ndarray:
+        if self.lsa is None or terms is None:
+            return np.zeros((n, 1), dtype=np.float32)
+        v = np.asarray(self.lsa.transform(terms), dtype=np.float32)
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        return v / np.where(norms > 0, norms, 1.0)
+
+
+# The index package owns this table and writes it; the ranker only reads stored vectors.
+EMBEDDINGS = table("paper_embeddings", column("paper_id"), column("model", String), column("vector", LargeBinary))
+
+
+def _vectors(conn: Connection, ids: list[int], model: str | None) -> dict[int, np.ndarray]:
+    if not ids or not model or model == "null":
+        return {}
+    out: dict[int, np.ndarray] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        for pid, blob in conn.execute(select(EMBEDDINGS.c.paper_id, EMBEDDINGS.c.vector).where(
+                EMBEDDINGS.c.model == model, EMBEDDINGS.c.paper_id.in_(chunk))):
+            out[pid] = np.frombuffer(blob, dtype="<f4")
+    return out
+
+
+def _build_space(conn: Connection, model: str | None) -> Space:
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract).where(visible())
+                        .order_by(desc(Paper.announced_on), desc(Paper.id)).limit(BACKGROUND)).all()
+    texts = [_text(r.title, r.abstract) for r in rows]
+    vectorizer, vocabulary, lsa = None, [], None
+    if texts:
+        n = len(texts)
+        vectorizer = TfidfVectorizer(ngram_range=(1, 2), stop_words="english", sublinear_tf=True,
+                                     min_df=2 if n >= 20 else 1, max_df=0.2 if n >= 50 else 1.0,
+                                     max_features=30_000, dtype=np.float32)
+        try:
+            matrix = vectorizer.fit_transform(texts)
+            vocabulary = list(vectorizer.get_feature_names_out())
+            dim = min(LSA_DIM, matrix.shape[1] - 1, n - 1)
+            if dim >= 2:
+                lsa = TruncatedSVD(dim, random_state=0).fit(matrix)
+        except ValueError:  # no word left (a handful of tiny papers)
+            vectorizer = None
+    stored = _vectors(conn, [r.id for r in rows], model)
+    background_vectors = np.stack([stored[r.id] for r in rows if r.id in stored]) if stored else None
+    space = Space(vectorizer, vocabulary, background_vectors, lsa)
+    if background_vectors is not None and len(background_vectors) >= 50:
+        space.background = personal.Background.fit(background_vectors)
+    return space
+
+
+@dataclass
+class Pool:
+    """A window's candidates, in one content space (stored vectors or LSA)."""
+
+    ids: list[int]
+    titles: list[str]
+    vectors: np.ndarray
+    terms: sparse.csr_matrix | None
+    categories: list[list[str]]
+    authors: list[frozenset[str]]  # identities
+    names: list[dict[str, str]]  # identity -> name as written
+    uses_vectors: bool
+    space: Space
+    made: float = field(default_factory=time.monotonic)
+
+    def candidates(self, skip: set[int]) -> personal.Candidates:
+        keep = [i for i, pid in enumerate(self.ids) if pid not in skip]
+        return personal.Candidates(
+            ids=[self.ids[i] for i in keep], vectors=self.vectors[keep],
+            terms=self.terms[keep] if self.terms is not None else None,
+            categories=[self.categories[i] for i in keep], authors=[self.authors[i] for i in keep])
+
+
+@dataclass(frozen=True)
+class Window:
+    """The announce days whose papers are candidates."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def window(conn: Connection, settings: Settings, span: str = "today") -> Window | None:
+    """'today': the newest day with papers; 'week': the seven days that end on it."""
+    with Session(bind=conn) as db:
+        last = latest_day(db, settings)
+    if last is None:
+        return None
+    return Window(last - dt.timedelta(days=6) if span == "week" else last, last)
+
+
+class Pools:
+    """Windows' candidates and the shared space, rebuilt after ``POOL_TTL`` seconds or when
+    the newest day changes (one build at a time per process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[tuple, Pool] = {}
+        self._space: dict[tuple, tuple[float, Space]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pools.clear()
+            self._space.clear()
+
+    def space(self, conn: Connection, model: str | None, newest: dt.date) -> Space:
+        key = (str(conn.engine.url), model, newest)
+        hit = self._space.get(key)
+        if hit is None or time.monotonic() - hit[0] > POOL_TTL * 12:
+            hit = self._space[key] = (time.monotonic(), _build_space(conn, model))
+        return hit[1]
+
+    def pool(self, conn: Connection, settings: Settings, win: Window, model: str | None) -> Pool:
+        key = (str(conn.engine.url), model, win, settings.feed_mode)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None and time.monotonic() - pool.made < POOL_TTL:
+                return pool
+            space = self.space(conn, model, win.end)
+            pool = self._pools[key] = _build_pool(conn, settings, win, model, space)
+            return pool
+
+
+def _build_pool(conn: Connection, settings: Settings, win: Window, model: str | None, space: Space) -> Pool:
+    with Session(bind=conn) as db:
+        estimated = estimated_days(db, settings)
+    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.categories, Paper.authors_text)
+                        .where(and_(visible(), in_period(settings, win.start, win.end, estimated)))
+                        .order_by(Paper.arxiv_id)).all()
+    ids = [r.id for r in rows]
+    terms = space.terms([_text(r.title, r.abstract) for r in rows])
+    stored = _vectors(conn, ids, model)
+    uses_vectors = bool(ids) and len(stored) >= MIN_VECTOR_COVERAGE * len(ids)
+    if uses_vectors:
+        dim = len(next(iter(stored.values())))
+        zero = np.zeros(dim, dtype=np.float32)
+        vectors = np.stack([stored.get(i, zero) for i in ids]).astype(np.float32)
+    else:
+        vectors = space.lsa_vectors(terms, len(ids))
+    names = [{author_identity(n): n.strip() for n in (r.authors_text or "").split(",") if n.strip()} for r in rows]
+    return Pool(ids, [r.title for r in rows], vectors, terms, [(r.categories or "").split() for r in rows],
+                [frozenset(n) for n in names], names, uses_vectors, space)
+
+
+POOLS = Pools()
+
+
+# --- picks ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Why:
+    """Why one paper was picked, from the parts that scored it."""
+
+    author: str | None = None  # a followed author on the paper
+    liked_id: int | None = None  # the liked paper it is nearest to
+    liked_title: str = ""
+    similarity: float = 0.0
+    words: tuple[str, ...] = ()  # the shared words that weighed most
+    category: str | None = None  # a followed (or often liked) category it is in
+
+    @property
+    def text(self) -> str:
+        bits = []
+        if self.author:
+            bits.append(f"by {self.author}, whom you follow")
+        if self.liked_id is not None:
+            bits.append(f"close to \u201c{self.liked_title}\u201d")
+        if self.words:
+            bits.append("shares " + ", ".join(f"\u201c{w}\u201d" for w in self.words))
+        if self.category and not bits:
+            bits.append(f"new in {self.category}, which you follow")
+        return "; ".join(bits) or "new in your categories"
+
+    def as_dict(self) -> dict:
+        return {"text": self.text, "followed_author": self.author, "nearest_liked_paper_id": self.liked_id,
+                "nearest_liked_title": self.liked_title or None, "similarity": round(self.similarity, 3),
+                "words": list(self.words), "followed_category": self.category}
+
+
+@dataclass
+class Picks:
+    ids: list[int]
+    scores: list[float]
+    why: dict[int, Why]
+    signals: Signals
+    total: int  # candidates ranked (the window's papers not already seen)
+    uses_vectors: bool = False
+
+
+def _liked_profile(conn: Connection, sig: Signals, pool: Pool, model: str | None) -> personal.Profile:
+    liked = list(sig.liked)
+    rows = {r.id: r for r in conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.categories)
+                                          .where(Paper.id.in_(liked)))} if liked else {}
+    liked = [pid for pid in liked if pid in rows]
+    terms = pool.space.terms([_text(rows[p].title, rows[p].abstract) for p in liked])
+    if pool.uses_vectors:
+        stored = _vectors(conn, liked + sorted(sig.dismissed), model)
+        with_vec = [p for p in liked if p in stored]
+        positives = (np.stack([stored[p] for p in with_vec]) if with_vec
+                     else np.zeros((0, pool.vectors.shape[1]), dtype=np.float32))
+        neg = [stored[p] for p in sig.dismissed if p in stored]
+    else:
+        with_vec = liked
+        positives = pool.space.lsa_vectors(terms, len(liked)) if liked else np.zeros((0, pool.vectors.shape[1]), np.float32)
+        drows = conn.execute(select(Paper.title, Paper.abstract).where(Paper.id.in_(sorted(sig.dismissed)))).all() \
+            if sig.dismissed else []
+        dterms = pool.space.terms([_text(r.title, r.abstract) for r in drows])
+        neg = list(pool.space.lsa_vectors(dterms, len(drows))) if drows else []
+    return personal.Profile(
+        positives=positives, positive_ids=with_vec, positive_titles=[rows[p].title for p in with_vec],
+        positive_terms=terms, positive_categories=[(rows[p].categories or "").split() for p in liked],
+        negatives=np.stack(neg) if neg else None, follows=frozenset(sig.authors),
+        followed_categories=frozenset(sig.categories))
+
+
+def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, sig: Signals,
+         pid: int) -> Why:
+    author = None
+    if model.follows and cands.authors:
+        matched = sorted(model.follows.intersection(cands.authors[i]))
+        if matched:
+            names = pool.names[pool.ids.index(pid)]
+            author = names.get(matched[0]) or sig.authors.get(matched[0])
+    liked_id, liked_title, similarity = None, "", 0.0
+    if len(model.positives) and pool.vectors.shape[1] > 1:
+        sims = model.positives @ np.asarray(cands.vectors[i], dtype=np.float32)
+        j = int(np.argmax(sims))
+        if sims[j] > 0:
+            liked_id, liked_title, similarity = model.positive_ids[j], model.positive_titles[j], float(sims[j])
+    words: tuple[str, ...] = ()
+    if model.term_centroid is not None and cands.terms is not None:
+        row = cands.terms[i]
+        weight = row.data * model.term_centroid[row.indices]
+        order = np.argsort(-weight)[:WHY_WORDS]
+        words = tuple(pool.space.vocabulary[row.indices[k]] for k in order if weight[k] > 0)
+    category = next((c for c in cands.categories[i] if c in sig.categories), None)
+    return Why(author, liked_id, liked_title, similarity, words, category)
+
+
+def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *, model: str | None,
+              collection_id: int | None = None, limit: int = 30, offset: int = 0,
+              exclude: set[int] | frozenset[int] = frozenset(), signals: Signals | None = None,
+              weights: personal.Weights = personal.Weights()) -> Picks:
+    """The member's best papers of the window, best first, each with its why line. Nothing
+    already voted, saved, seeded, dismissed or in ``exclude`` is picked."""
+    sig = signals or load_signals(conn, user_id, collection_id=collection_id)
+    pool = POOLS.pool(conn, settings, win, model)
+    if sig.empty or sig.paused or not pool.ids:
+        return Picks([], [], {}, sig, 0, pool.uses_vectors)
+    cands = pool.candidates(sig.seen | set(exclude))
+    if not cands.ids:
+        return Picks([], [], {}, sig, 0, pool.uses_vectors)
+    profile = _liked_profile(conn, sig, pool, model)
+    model_ = personal.fit(profile, pool.space.background if pool.uses_vectors else None, weights)
+    ids, scores = personal.score(model_, cands, weights)
+    index = {pid: i for i, pid in enumerate(cands.ids)}
+    page = ids[offset:offset + limit]
+    why = {pid: _why(model_, cands, index[pid], pool, sig, pid) for pid in page}
+    return Picks(page, [float(s) for s in scores[offset:offset + limit]], why, sig, len(ids), pool.uses_vectors)
+
+
+def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Window, *, model: str | None,
+                  n: int = 12) -> list[str]:
+    """The words that weigh most in what the member liked (shown on "what the feed learned")."""
+    if not sig.liked:
+        return []
+    pool = POOLS.pool(conn, settings, win, model)
+    rows = conn.execute(select(Paper.title, Paper.abstract).where(Paper.id.in_(list(sig.liked)))).all()
+    terms = pool.space.terms([_text(r.title, r.abstract) for r in rows])
+    if terms is None or not terms.shape[0]:
+        return []
+    weight = np.asarray(terms.mean(axis=0)).ravel()
+    top = np.argsort(-weight)[:n]
+    return [pool.space.vocabulary[k] for k in top if weight[k] > 0]

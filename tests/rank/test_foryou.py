@@ -1,0 +1,204 @@
+"""The "For you" picks from stored signals (rank.foryou), on both backends, with no
+embedder (the LSA content space) and with stored vectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from sqlalchemy import insert
+
+from paperboy.config import Settings
+from paperboy.index.models import PaperEmbedding
+from paperboy.rank import foryou
+from paperboy.store.models import (
+    Collection,
+    CollectionItem,
+    Follow,
+    ForYouPrefs,
+    InterestSignal,
+    Vote,
+    utcnow,
+)
+from tests.support.factories import make_paper, make_user
+
+EARLIER, TODAY = dt.date(2025, 3, 3), dt.date(2025, 3, 4)
+
+TOPICS = {
+    "protein": ("Protein structure prediction with {x}",
+                "We predict protein folding and residue contacts of amino acid chains using {x}; "
+                "protein structure accuracy improves on CASP targets."),
+    "speech": ("Speech recognition for {x}",
+               "An acoustic model for automatic speech recognition of spoken {x}; word error rate "
+               "drops on noisy speech corpora."),
+    "graphs": ("Graph neural networks on {x}",
+               "Message passing graph neural networks over {x} graphs; node classification "
+               "and link prediction benchmarks."),
+}
+
+
+def paper(db, topic: str, x: str, day: dt.date, **kw):
+    title, abstract = TOPICS[topic]
+    return make_paper(db, title=title.format(x=x), abstract=abstract.format(x=x), announced_on=day, **kw)
+
+
+@pytest.fixture
+def corpus(db):
+    foryou.POOLS.clear()
+    earlier = {t: paper(db, t, "earlier data", EARLIER) for t in TOPICS}
+    today = {f"{t}{i}": paper(db, t, f"variant {i}", TODAY, categories=["q-bio.BM" if t == "protein" else "cs.LG"])
+             for t in TOPICS for i in range(3)}
+    yield earlier, today
+    foryou.POOLS.clear()
+
+
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path, embedder="null", secret_key="t")
+
+
+def picks(db, tmp_path, user, **kw):
+    s = settings(tmp_path)
+    win = foryou.window(db.connection(), s)
+    return foryou.recommend(db.connection(), s, user.id, win, model=kw.pop("model", "null"), **kw)
+
+
+def test_a_vote_makes_papers_on_the_same_topic_come_first_with_a_reason(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["protein"].id, created_at=utcnow()))
+    result = picks(db, tmp_path, user)
+    top3 = set(result.ids[:3])
+    assert top3 == {today[f"protein{i}"].id for i in range(3)}
+    why = result.why[result.ids[0]]
+    assert why.liked_id == earlier["protein"].id
+    assert "protein" in " ".join(why.words)
+    assert "Protein structure prediction with earlier data" in why.text
+    assert earlier["protein"].id not in result.ids  # yesterday's, and already voted
+
+
+def test_nothing_already_voted_saved_seeded_or_dismissed_is_picked(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=today["protein0"].id, created_at=utcnow()))
+    coll = Collection(user_id=user.id, name="Reading")
+    db.add(coll)
+    db.flush()
+    db.execute(insert(CollectionItem).values(collection_id=coll.id, paper_id=today["protein1"].id, added_at=utcnow()))
+    db.execute(insert(InterestSignal).values(user_id=user.id, paper_id=today["protein2"].id, kind="not_interested",
+                                             created_at=utcnow()))
+    db.execute(insert(InterestSignal).values(user_id=user.id, paper_id=today["speech0"].id, kind="seed",
+                                             created_at=utcnow()))
+    result = picks(db, tmp_path, user)
+    shown = set(result.ids)
+    for key in ("protein0", "protein1", "protein2", "speech0"):
+        assert today[key].id not in shown
+    assert shown == {today[k].id for k in ("speech1", "speech2", "graphs0", "graphs1", "graphs2")}
+
+
+def test_not_interested_pushes_that_topic_down(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    db.execute(insert(InterestSignal).values(user_id=user.id, paper_id=earlier["protein"].id, kind="seed",
+                                             created_at=utcnow()))
+    db.execute(insert(InterestSignal).values(user_id=user.id, paper_id=earlier["speech"].id, kind="seed",
+                                             created_at=utcnow()))
+    db.execute(insert(InterestSignal).values(user_id=user.id, paper_id=today["speech0"].id, kind="not_interested",
+                                             created_at=utcnow()))
+    result = picks(db, tmp_path, user)
+    speech = [result.ids.index(today[k].id) for k in ("speech1", "speech2")]
+    protein = [result.ids.index(today[f"protein{i}"].id) for i in range(3)]
+    assert max(protein) < min(speech)
+
+
+def test_follows_alone_are_a_cold_start_and_say_so(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    db.execute(insert(Follow).values(user_id=user.id, kind="category", target="q-bio.BM", created_at=utcnow()))
+    result = picks(db, tmp_path, user)
+    assert set(result.ids[:3]) == {today[f"protein{i}"].id for i in range(3)}
+    assert result.why[result.ids[0]].text == "new in q-bio.BM, which you follow"
+
+
+def test_a_followed_author_is_named_in_the_reason(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    special = make_paper(db, title="A note on graphs", abstract="Graphs.", announced_on=TODAY,
+                         authors=["Émile Borel"])
+    db.execute(insert(Follow).values(user_id=user.id, kind="author", target="Emile Borel", created_at=utcnow()))
+    result = picks(db, tmp_path, user)
+    assert result.ids[0] == special.id
+    assert result.why[special.id].text.startswith("by Émile Borel, whom you follow")
+
+
+def test_no_signals_or_paused_gives_nothing(db, corpus, tmp_path):
+    earlier, _ = corpus
+    user = make_user(db)
+    assert picks(db, tmp_path, user).ids == []
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["graphs"].id, created_at=utcnow()))
+    assert picks(db, tmp_path, user).ids
+    db.execute(insert(ForYouPrefs).values(user_id=user.id, paused=True, updated_at=utcnow()))
+    result = picks(db, tmp_path, user)
+    assert result.ids == [] and result.signals.paused
+
+
+def test_a_reset_forgets_earlier_votes_but_never_recommends_them(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    long_ago = utcnow() - dt.timedelta(days=2)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=today["graphs0"].id, created_at=long_ago))
+    db.execute(insert(ForYouPrefs).values(user_id=user.id, paused=False, reset_at=utcnow() - dt.timedelta(days=1),
+                                          updated_at=utcnow()))
+    sig = foryou.load_signals(db.connection(), user.id)
+    assert sig.liked == {} and today["graphs0"].id in sig.seen
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["speech"].id, created_at=utcnow()))
+    result = picks(db, tmp_path, user)
+    assert today["graphs0"].id not in result.ids
+    assert result.why[result.ids[0]].liked_id == earlier["speech"].id
+
+
+def test_an_ignored_vote_is_not_learned_from(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["graphs"].id, created_at=utcnow()))
+    db.execute(insert(InterestSignal).values(user_id=user.id, paper_id=earlier["graphs"].id, kind="ignored",
+                                             created_at=utcnow()))
+    sig = foryou.load_signals(db.connection(), user.id)
+    assert sig.liked == {} and sig.empty
+
+
+def test_a_collection_feed_learns_from_that_collection_only(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["graphs"].id, created_at=utcnow()))
+    coll = Collection(user_id=user.id, name="Speech")
+    db.add(coll)
+    db.flush()
+    db.execute(insert(CollectionItem).values(collection_id=coll.id, paper_id=earlier["speech"].id, added_at=utcnow()))
+    result = picks(db, tmp_path, user, collection_id=coll.id)
+    assert set(result.ids[:3]) == {today[f"speech{i}"].id for i in range(3)}
+
+
+def test_stored_vectors_are_used_when_they_cover_the_window(db, corpus, tmp_path):
+    """With vectors for every paper, the vectors decide: here they say the opposite of the words."""
+    earlier, today = corpus
+    rng = np.random.default_rng(0)
+    axis = {t: rng.normal(size=16).astype(np.float32) for t in TOPICS}
+    swapped = {"protein": "graphs", "graphs": "protein", "speech": "speech"}
+
+    def store(p, topic):
+        v = axis[topic] + 0.05 * rng.normal(size=16).astype(np.float32)
+        v /= np.linalg.norm(v)
+        db.execute(insert(PaperEmbedding).values(paper_id=p.id, model="m@1", content_hash="x", dim=16,
+                                                 vector=v.astype("<f4").tobytes(), embedded_at=utcnow()))
+
+    for t, p in earlier.items():
+        store(p, t)
+    for key, p in today.items():  # today's protein papers get the graphs direction and vice versa
+        store(p, swapped[key.rstrip("0123456789")])
+    user = make_user(db)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["protein"].id, created_at=utcnow()))
+    weights = foryou.personal.Weights(words=0, words_knn=0, category=0)
+    result = picks(db, tmp_path, user, model="m@1", weights=weights)
+    assert result.uses_vectors
+    assert set(result.ids[:3]) == {today[f"graphs{i}"].id for i in range(3)}
