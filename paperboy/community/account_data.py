@@ -17,12 +17,19 @@ from sqlalchemy.orm import Session
 
 from paperboy.community.models import (
     AccountToken,
-    Collection,
-    CollectionItem,
     Comment,
     Submission,
 )
-from paperboy.store.models import Follow, Paper, User, UserSession, Vote, utcnow
+from paperboy.store.models import (
+    Collection,
+    CollectionItem,
+    Follow,
+    Paper,
+    User,
+    UserSession,
+    Vote,
+    utcnow,
+)
 from paperboy.web import member_data
 
 EXPORT_FORMAT = 1
