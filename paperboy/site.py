@@ -13,9 +13,10 @@ from paperboy.community.feature import FEATURE as COMMUNITY
 from paperboy.config import Settings
 from paperboy.digest.feature import FEATURE as DIGEST
 from paperboy.pages.feature import FEATURE as PAGES
+from paperboy.recommend.feature import FEATURE as RECOMMEND
 from paperboy.web.app import build_app
 
-FEATURES = (PAGES, API, COMMUNITY, DIGEST)
+FEATURES = (PAGES, API, COMMUNITY, DIGEST, RECOMMEND)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

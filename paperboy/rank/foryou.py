@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
@@ -304,6 +304,7 @@ class Why:
     author: str | None = None  # a followed author on the paper
     liked_id: int | None = None  # the liked paper it is nearest to
     liked_title: str = ""
+    liked_arxiv: str = ""
     similarity: float = 0.0
     words: tuple[str, ...] = ()  # the shared words that weighed most
     category: str | None = None  # a followed (or often liked) category it is in
@@ -384,7 +385,8 @@ def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, 
         order = np.argsort(-weight)[:WHY_WORDS]
         words = tuple(pool.space.vocabulary[row.indices[k]] for k in order if weight[k] > 0)
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
-    return Why(author, liked_id, liked_title, similarity, words, category)
+    return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
+               category=category)
 
 
 def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *, model: str | None,
@@ -406,6 +408,10 @@ def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *
     index = {pid: i for i, pid in enumerate(cands.ids)}
     page = ids[offset:offset + limit]
     why = {pid: _why(model_, cands, index[pid], pool, sig, pid) for pid in page}
+    liked = {w.liked_id for w in why.values() if w.liked_id is not None}
+    if liked:
+        arxiv = dict(conn.execute(select(Paper.id, Paper.arxiv_id).where(Paper.id.in_(liked))).all())
+        why = {pid: replace(w, liked_arxiv=arxiv.get(w.liked_id, "")) for pid, w in why.items()}
     return Picks(page, [float(s) for s in scores[offset:offset + limit]], why, sig, len(ids), pool.uses_vectors)
 
 

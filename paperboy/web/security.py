@@ -97,6 +97,9 @@ def message_page(request: Request, message: str, status: int = 200, title: str =
 
 
 async def _auth_error(request: Request, exc: AuthError):
+    if request.url.path.startswith("/api/"):  # scripts: the API's error shape, never a redirect
+        return JSONResponse({"error": "Unauthorized" if exc.status == 401 else "Forbidden", "detail": exc.message,
+                             "status": exc.status}, status_code=exc.status)
     if wants_json(request):
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
     if exc.status == 401:

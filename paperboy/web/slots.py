@@ -52,6 +52,7 @@ class Visitor:
     page: list | None = None  # the page the state was read for
     menus: dict = field(default_factory=dict)  # fills built once for this response
     follows: set[tuple[str, str]] = field(default_factory=set)  # (kind, key): an author's key is its identity
+    dismissed: set[int] = field(default_factory=set)  # papers marked "not interested"
 
 
 def slot(request, kind: str, *args) -> Markup:
@@ -90,7 +91,7 @@ def split(body: bytes) -> Parts:
         parts.append(Slot(kind, tuple(args), filler, prepare(*args) if prepare else ()))
         parts.append(rest)
     parts.kinds = frozenset(p.kind for p in parts[1::2])
-    parts.paper_ids = {kind: sorted({int(a[0]) for a in slot_args(parts, kind)}) for kind in ("vote", "save")}
+    parts.paper_ids = {kind: sorted({int(a[0]) for a in slot_args(parts, kind)}) for kind in ("vote", "save", "dismiss")}
     return parts
 
 
@@ -207,6 +208,20 @@ def _save_menu(v: Visitor, saved: frozenset) -> str:
             '</form></div></details>')
 
 
+def _dismiss(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
+    """"Not interested" on a card (members only): teaches the "For you" feed and hides
+    the paper from it; once marked, the same button undoes it."""
+    if v.member is None or v.member.is_suspended:
+        return b""
+    on = paper_id in v.dismissed
+    a = arxiv_id.decode()
+    return (f'<form method="post" action="/papers/{a}/not-interested" class="dismiss-form">{_csrf_str(v)}'
+            f'<input type="hidden" name="action" value="{"off" if on else "on"}">'
+            f'<button type="submit" class="dismiss-button{" dismissed" if on else ""}" aria-pressed="{"true" if on else "false"}" '
+            f'title="{"Undo: pick papers like this again" if on else "Fewer papers like this in For you"}">'
+            f'{"Not interested ✓" if on else "Not interested"}</button></form>').encode()
+
+
 def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
     """Edit and delete on the visitor's own comment."""
     me = v.member
@@ -251,6 +266,7 @@ FILLERS: dict[str, tuple[Callable[..., bytes], Callable[..., tuple] | None]] = {
     "initial": (_initial, None),
     "vote": (_vote, lambda pid: (int(pid),)),
     "save": (_save, lambda pid, arxiv, title="": (int(pid), str(escape(arxiv)).encode(), str(escape(title)).encode())),
+    "dismiss": (_dismiss, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
     "own": (_own_comment, lambda cid, author: (int(cid), author)),
     "follow": (_follow, _follow_args),
 }
@@ -279,6 +295,11 @@ def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
                        f"JOIN collections c ON c.id = i.collection_id WHERE c.user_id = {q} "
                        f"AND i.paper_id IN ({', '.join([q] * len(save_ids))})")
         params += [me.id, me.id, *save_ids]
+    dismiss_ids = parts.paper_ids["dismiss"] if parts and me else []
+    if dismiss_ids:
+        selects.append(f"SELECT 5, paper_id, NULL FROM interest_signals WHERE user_id = {q} "  # noqa: S608
+                       f"AND kind = 'not_interested' AND paper_id IN ({', '.join([q] * len(dismiss_ids))})")
+        params += [me.id, *dismiss_ids]
     if me and parts and "follow" in parts.kinds:
         selects.append(f"SELECT 4, NULL, kind || ':' || target FROM follows WHERE user_id = {q}")  # noqa: S608
         params.append(me.id)
@@ -291,6 +312,8 @@ def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
             collections.append((a, b))
         elif kind == 2:
             visitor.saved.setdefault(a, set()).add(int(b))
+        elif kind == 5:
+            visitor.dismissed.add(a)
         elif kind == 4:
             k, _, target = b.partition(":")
             visitor.follows.add((k, follow_key(k, target)))

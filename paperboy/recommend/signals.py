@@ -1,0 +1,153 @@
+"""Writing a member's "For you" signals, and the overview of what the feed learns from.
+
+A paper has at most one explicit signal per member (``interest_signals``): ``seed``,
+``not_interested`` or ``ignored``. Votes and saves stay where they are (community owns
+them); "stop learning from this vote" marks the paper ``ignored`` instead of unvoting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from paperboy.config import Settings
+from paperboy.papers.visibility import visible
+from paperboy.rank import foryou
+from paperboy.recommend.seeds import Found
+from paperboy.store.models import ForYouPrefs, InterestSignal, Paper, utcnow
+from paperboy.web.member_data import MemberDataPart
+
+
+def _put(db: Session, user_id: int, paper_id: int, kind: str) -> None:
+    where = (InterestSignal.user_id == user_id, InterestSignal.paper_id == paper_id)
+    if db.execute(update(InterestSignal).where(*where).values(kind=kind, created_at=utcnow())).rowcount:
+        return
+    try:
+        with db.begin_nested():
+            db.execute(insert(InterestSignal).values(user_id=user_id, paper_id=paper_id, kind=kind, created_at=utcnow()))
+    except IntegrityError:  # the same paper signalled by a concurrent request: last one wins
+        db.execute(update(InterestSignal).where(*where).values(kind=kind, created_at=utcnow()))
+
+
+def add_seeds(db: Session, user_id: int, arxiv_ids: list[str]) -> tuple[list[str], list[str]]:
+    """Seed the feed with these papers; returns (added, not in this instance)."""
+    known = dict(db.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(arxiv_ids), visible())).all()) \
+        if arxiv_ids else {}
+    for arxiv_id in arxiv_ids:
+        if arxiv_id in known:
+            _put(db, user_id, known[arxiv_id], "seed")
+    return [a for a in arxiv_ids if a in known], [a for a in arxiv_ids if a not in known]
+
+
+def seed_report(found: Found, added: list[str], unknown: list[str]) -> str:
+    bits = [f"Added {len(added)} seed paper{'' if len(added) == 1 else 's'}."]
+    if unknown:
+        bits.append(f"{len(unknown)} {'is' if len(unknown) == 1 else 'are'} not among this instance's papers "
+                    "(it keeps the papers it imported), so the feed cannot learn from "
+                    f"{'it' if len(unknown) == 1 else 'them'}.")
+    if found.entries_without_id:
+        bits.append(f"{found.entries_without_id} of {found.entries} BibTeX entries have no arXiv id "
+                    "(eprint, arXiv URL or arXiv DOI) and were left out.")
+    if found.unreadable:
+        bits.append(f"Not arXiv ids: {', '.join(found.unreadable[:5])}{' …' if len(found.unreadable) > 5 else ''}.")
+    return " ".join(bits)
+
+
+def set_not_interested(db: Session, user_id: int, paper_id: int, on: bool) -> None:
+    if on:
+        _put(db, user_id, paper_id, "not_interested")
+    else:
+        db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id, InterestSignal.paper_id == paper_id,
+                                                InterestSignal.kind == "not_interested"))
+
+
+def forget(db: Session, user_id: int, paper_id: int) -> str:
+    """Remove the member's signal on one paper; returns what it was. A seed, "not
+    interested" or ignore mark is deleted (an ignored vote is learned from again); a vote
+    or save is marked ignored ('liked')."""
+    kind = db.scalar(select(InterestSignal.kind).where(InterestSignal.user_id == user_id,
+                                                       InterestSignal.paper_id == paper_id))
+    if kind in ("seed", "not_interested", "ignored"):
+        db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id, InterestSignal.paper_id == paper_id))
+        return kind
+    _put(db, user_id, paper_id, "ignored")
+    return "liked"
+
+
+def _prefs(db: Session, user_id: int, **values) -> None:
+    values["updated_at"] = utcnow()
+    if db.execute(update(ForYouPrefs).where(ForYouPrefs.user_id == user_id).values(**values)).rowcount:
+        return
+    try:
+        with db.begin_nested():
+            db.execute(insert(ForYouPrefs).values(user_id=user_id, **{"paused": False, **values}))
+    except IntegrityError:
+        db.execute(update(ForYouPrefs).where(ForYouPrefs.user_id == user_id).values(**values))
+
+
+def set_paused(db: Session, user_id: int, paused: bool) -> None:
+    _prefs(db, user_id, paused=paused)
+
+
+def reset(db: Session, user_id: int) -> None:
+    """Forget what the feed learned: seeds, "not interested" and ignore marks go, and votes
+    and saves made until now no longer count (they stay votes and saves)."""
+    db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id))
+    _prefs(db, user_id, reset_at=utcnow())
+
+
+@dataclass(frozen=True)
+class Row:
+    paper_id: int
+    arxiv_id: str
+    title: str
+    kind: str
+    at: dt.datetime | None
+
+
+def overview(db: Session, settings: Settings, user_id: int, model: str | None) -> dict:
+    """What the feed learns from, for the "what it learned" page and its JSON."""
+    conn = db.connection()
+    sig = foryou.load_signals(conn, user_id)
+    explicit = {pid: (kind, at) for pid, kind, at in conn.execute(
+        select(InterestSignal.paper_id, InterestSignal.kind, InterestSignal.created_at)
+        .where(InterestSignal.user_id == user_id))}
+    ids = set(sig.liked) | set(explicit)
+    papers = {r.id: r for r in conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title).where(Paper.id.in_(ids)))} \
+        if ids else {}
+
+    def row(pid: int, kind: str) -> Row | None:
+        p = papers.get(pid)
+        at = explicit.get(pid, (None, None))[1]
+        return Row(pid, p.arxiv_id, p.title, kind, at) if p else None
+
+    liked = [r for pid, source in sig.liked.items() if (r := row(pid, source))]
+    dismissed = [r for pid, (kind, _) in explicit.items() if kind == "not_interested" and (r := row(pid, kind))]
+    ignored = [r for pid, (kind, _) in explicit.items() if kind == "ignored" and (r := row(pid, kind))]
+    win = foryou.window(conn, settings, "week")
+    words = foryou.learned_words(conn, settings, sig, win, model=model) if win else []
+    return {"signals": sig, "liked": liked, "dismissed": dismissed, "ignored": ignored, "words": words}
+
+
+# --- the member's data: exported with the account, deleted with it ----------------------
+
+def _export(db: Session, user_id: int) -> dict:
+    rows = db.execute(select(Paper.arxiv_id, InterestSignal.kind, InterestSignal.created_at)
+                      .join(Paper, Paper.id == InterestSignal.paper_id).where(InterestSignal.user_id == user_id)
+                      .order_by(InterestSignal.created_at)).all()
+    prefs = db.get(ForYouPrefs, user_id)
+    return {"signals": [{"arxiv_id": a, "kind": k, "at": t.isoformat() if t else None} for a, k, t in rows],
+            "paused": bool(prefs and prefs.paused),
+            "reset_at": prefs.reset_at.isoformat() if prefs and prefs.reset_at else None}
+
+
+def _remove(db: Session, user_id: int) -> None:
+    db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id))
+    db.execute(delete(ForYouPrefs).where(ForYouPrefs.user_id == user_id))
+
+
+PART = MemberDataPart("for_you", _export, _remove)

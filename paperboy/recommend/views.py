@@ -1,0 +1,283 @@
+"""The "For you" pages and their JSON: the member's picks with a why line, what the feed
+learned (and the controls to change it), seeds, "not interested", pause and reset.
+
+A request reads as a straight line: signals → rank (``rank.foryou``, which returns
+``(ids, scores)`` and why lines) → page → render. Every JSON answer is the same data as
+its page (``Accept: application/json`` on the form routes, ``/api/for-you...`` to read).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from paperboy.index.embedder import embedder_name
+from paperboy.papers import queries as q
+from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.visibility import visible
+from paperboy.rank import foryou
+from paperboy.recommend import seeds, signals
+from paperboy.store.models import Collection, Paper, User
+from paperboy.web import ratelimit
+from paperboy.web.cards import build_cards
+from paperboy.web.deps import get_db
+from paperboy.web.paperjson import ERRORS, PaperOut, paper_out, submitters
+from paperboy.web.security import current_user, require_member, require_user, wants_json
+
+router = APIRouter()
+PAGE = 30
+SPANS = {"today": "Today", "week": "This week"}
+
+
+def _model(request: Request) -> str:
+    return embedder_name(request.app.state.settings.embedder)
+
+
+def _own_collection(db: Session, user: User, cid: int | None) -> Collection | None:
+    if cid is None:
+        return None
+    coll = db.get(Collection, cid)
+    if coll is None or coll.user_id != user.id:
+        raise HTTPException(404, "No such collection of yours.")
+    return coll
+
+
+def _picks(request: Request, db: Session, user: User, span: str, collection: Collection | None,
+           limit: int, offset: int) -> tuple[foryou.Picks, foryou.Window | None]:
+    settings = request.app.state.settings
+    conn = db.connection()
+    win = foryou.window(conn, settings, span)
+    sig = foryou.load_signals(conn, user.id, collection_id=collection.id if collection else None)
+    if win is None:
+        return foryou.Picks([], [], {}, sig, 0), None
+    return foryou.recommend(conn, settings, user.id, win, model=_model(request), signals=sig,
+                            collection_id=collection.id if collection else None, limit=limit, offset=offset), win
+
+
+def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, f"recommend/{name}", {"nav": "for-you", **ctx},
+                                                        status_code=status)
+
+
+@router.get("/for-you", response_class=HTMLResponse)
+def for_you(request: Request, span: Literal["today", "week"] = "today", collection: int | None = Query(None, ge=1),
+            p: int = Query(1, ge=1, le=1000), db: Session = Depends(get_db, scope="function")):
+    user = current_user(request)
+    if user is None:
+        return _page(request, "for_you_signed_out.html", {})
+    coll = _own_collection(db, user, collection)
+    picks, win = _picks(request, db, user, span, coll, PAGE, (p - 1) * PAGE)
+    papers = {x.id: x for x in q.papers_by_ids(db, picks.ids)}
+    ordered = [papers[i] for i in picks.ids if i in papers]
+    cards = build_cards(db, ordered, user)
+    collections = db.execute(select(Collection.id, Collection.name).where(Collection.user_id == user.id)
+                             .order_by(Collection.name)).all()
+    pages = max(1, -(-picks.total // PAGE))
+
+    def url(**kw) -> str:
+        params = {"span": span, **({"collection": coll.id} if coll else {}), **kw}
+        return "/for-you?" + "&".join(f"{k}={v}" for k, v in params.items())
+
+    pager = {"page": p, "pages": pages, "prev_url": url(p=p - 1) if p > 1 else None,
+             "next_url": url(p=p + 1) if p < pages else None}
+    return _page(request, "for_you.html", {
+        "cards": cards, "why": picks.why, "signals": picks.signals, "total": picks.total, "span": span,
+        "spans": SPANS, "window": win, "collection": coll, "collections": collections, "pager": pager,
+        "uses_vectors": picks.uses_vectors, "url": url,
+    })
+
+
+@router.get("/for-you/learned", response_class=HTMLResponse)
+def learned(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    return _page(request, "learned.html", signals.overview(db, request.app.state.settings, user.id, _model(request)))
+
+
+def _done(request: Request, notice: str, back: str = "/for-you/learned", status: int = 200, **data):
+    if wants_json(request):
+        return JSONResponse({"notice": notice, **data}, status_code=status)
+    target = back if back.startswith("/") and not back.startswith("//") else "/for-you/learned"
+    sep = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{sep}done={notice}", status_code=303)
+
+
+@router.post("/for-you/seeds", response_class=HTMLResponse)
+async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | None = File(None),
+                    user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    uploaded = ""
+    if bibtex is not None and bibtex.filename:
+        raw = await bibtex.read(seeds.MAX_BYTES + 1)
+        if len(raw) > seeds.MAX_BYTES:
+            raise HTTPException(413, f"That file is over {seeds.MAX_BYTES // 1_000_000} MB; export fewer entries.")
+        uploaded = raw.decode("utf-8", errors="replace")
+    if len(ids) > seeds.MAX_BYTES:
+        raise HTTPException(413, "That is too much text; paste fewer ids.")
+    found = seeds.read_seeds(ids, uploaded)
+    if not found.ids:
+        msg = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs/... links, "
+               "or upload a BibTeX file whose entries have an eprint, arXiv URL or arXiv DOI.")
+        if wants_json(request):
+            raise HTTPException(422, msg)
+        ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
+        return _page(request, "learned.html", {**ctx, "seed_error": msg, "seed_text": ids[:5000]}, status=422)
+    added, unknown = signals.add_seeds(db, user.id, found.ids)
+    db.commit()
+    report = signals.seed_report(found, added, unknown)
+    if wants_json(request):
+        return JSONResponse({"added": added, "not_here": unknown, "unreadable": found.unreadable,
+                             "entries_without_arxiv_id": found.entries_without_id, "message": report})
+    ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
+    return _page(request, "learned.html", {**ctx, "seed_report": report, "seed_unknown": unknown})
+
+
+def _paper_id(db: Session, arxiv_id: str) -> int:
+    try:
+        ident = parse_arxiv_id((arxiv_id or "").strip()[:300])[0]
+    except BadRecord:
+        raise HTTPException(404, f"Not an arXiv id: {arxiv_id[:80]!r}.") from None
+    pid = db.scalar(select(Paper.id).where(Paper.arxiv_id == ident, visible()))
+    if pid is None:
+        raise HTTPException(404, f"No paper arXiv:{ident} here.")
+    return pid
+
+
+@router.post("/papers/{arxiv_id:arxiv}/not-interested")
+def not_interested(request: Request, arxiv_id: str, action: str = Form("on"), next_: str = Form("", alias="next"),
+                   user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    pid = _paper_id(db, arxiv_id)
+    on = action != "off"
+    signals.set_not_interested(db, user.id, pid, on)
+    db.commit()
+    return _done(request, "dismissed" if on else "undismissed", next_ or "/for-you", arxiv_id=arxiv_id,
+                 not_interested=on)
+
+
+@router.post("/for-you/signals/remove")
+def remove_signal(request: Request, arxiv_id: str = Form(""), next_: str = Form("", alias="next"),
+                  user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    """Stop learning from one paper: a seed or "not interested" is removed; a vote or a
+    save stays as it is and is marked ignored."""
+    ratelimit.check(request, "write", str(user.id))
+    pid = _paper_id(db, arxiv_id)
+    what = signals.forget(db, user.id, pid)
+    db.commit()
+    return _done(request, "forgotten", next_ or "/for-you/learned", arxiv_id=arxiv_id, was=what)
+
+
+@router.post("/for-you/pause")
+def pause(request: Request, action: str = Form("pause"), user: User = Depends(require_member),
+          db: Session = Depends(get_db, scope="function")):
+    paused = action != "resume"
+    signals.set_paused(db, user.id, paused)
+    db.commit()
+    return _done(request, "paused" if paused else "resumed", paused=paused)
+
+
+@router.post("/for-you/reset")
+def reset(request: Request, user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    signals.reset(db, user.id)
+    db.commit()
+    return _done(request, "reset", reset=True)
+
+
+# --- JSON ---------------------------------------------------------------------------
+
+class WhyOut(BaseModel):
+    text: str = Field(description="The reason in one line, as the page shows it")
+    followed_author: str | None = None
+    nearest_liked_paper: str | None = Field(None, description="arXiv id of the liked paper it is nearest to")
+    nearest_liked_title: str | None = None
+    similarity: float = 0.0
+    words: list[str] = Field(default_factory=list, description="Shared words that weighed most")
+    followed_category: str | None = None
+
+
+class PickOut(BaseModel):
+    paper: PaperOut
+    score: float
+    why: WhyOut
+
+
+class ForYouOut(BaseModel):
+    span: Literal["today", "week"]
+    start: dt.date | None
+    end: dt.date | None
+    total: int = Field(description="Papers ranked (the window's papers not already voted, saved or dismissed)")
+    paused: bool
+    learning_from: int = Field(description="Liked papers (votes, saves, seeds) the feed learns from")
+    items: list[PickOut]
+
+
+class SignalOut(BaseModel):
+    arxiv_id: str
+    title: str
+    kind: str = Field(description="vote, save, seed, not_interested or ignored")
+    at: dt.datetime | None
+
+
+class SignalsOut(BaseModel):
+    paused: bool
+    reset_at: dt.datetime | None
+    liked: list[SignalOut]
+    not_interested: list[SignalOut]
+    ignored: list[SignalOut]
+    followed_authors: list[str]
+    followed_categories: list[str]
+    learned_words: list[str]
+
+
+@router.get("/api/for-you", response_model=ForYouOut, responses={401: ERRORS[404] | {"description": "Not signed in"},
+                                                                 404: ERRORS[404]},
+            summary="The signed-in member's picks, each with why", tags=["for you"])
+def api_for_you(request: Request, span: Literal["today", "week"] = "today", collection: int | None = Query(None, ge=1),
+                limit: int = Query(30, ge=1, le=100), offset: int = Query(0, ge=0, le=10_000),
+                user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    coll = _own_collection(db, user, collection)
+    picks, win = _picks(request, db, user, span, coll, limit, offset)
+    papers = {x.id: x for x in q.papers_by_ids(db, picks.ids)}
+    ordered = [papers[i] for i in picks.ids if i in papers]
+    authors, names = q.author_names(db, ordered), submitters(db, ordered)
+    items = []
+    for pid, score in zip(picks.ids, picks.scores, strict=True):
+        if pid not in papers:
+            continue
+        w = picks.why[pid]
+        items.append(PickOut(paper=paper_out(papers[pid], authors[pid], names.get(papers[pid].submitted_by_id)),
+                             score=round(score, 4),
+                             why=WhyOut(text=w.text, followed_author=w.author, nearest_liked_paper=w.liked_arxiv or None,
+                                        nearest_liked_title=w.liked_title or None, similarity=round(w.similarity, 3),
+                                        words=list(w.words), followed_category=w.category)))
+    return ForYouOut(span=span, start=win.start if win else None, end=win.end if win else None, total=picks.total,
+                     paused=picks.signals.paused, learning_from=len(picks.signals.liked), items=items)
+
+
+@router.get("/api/for-you/signals", response_model=SignalsOut, summary="What the member's feed learns from",
+            tags=["for you"])
+def api_signals(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    o = signals.overview(db, request.app.state.settings, user.id, _model(request))
+
+    def rows(items):
+        return [SignalOut(arxiv_id=r.arxiv_id, title=r.title, kind=r.kind, at=r.at) for r in items]
+
+    return SignalsOut(paused=o["signals"].paused, reset_at=o["signals"].reset_at, liked=rows(o["liked"]),
+                      not_interested=rows(o["dismissed"]), ignored=rows(o["ignored"]),
+                      followed_authors=sorted(o["signals"].authors.values()),
+                      followed_categories=sorted(o["signals"].categories), learned_words=o["words"])
+
+
+@router.post("/api/for-you/not-interested/{arxiv_id:arxiv}", summary="Mark a paper not interesting (or undo)",
+             tags=["for you"])
+def api_not_interested(request: Request, arxiv_id: str, undo: bool = False, user: User = Depends(require_member),
+                       db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    signals.set_not_interested(db, user.id, _paper_id(db, arxiv_id), not undo)
+    db.commit()
+    return {"arxiv_id": arxiv_id, "not_interested": not undo}

@@ -1,0 +1,164 @@
+"""The "For you" pages, forms and JSON, signed in through the real forms, on both backends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+
+from paperboy.store.models import InterestSignal
+
+DAY = dt.date(2025, 3, 4)
+
+
+def topical(site):
+    """Yesterday: one paper per topic; today: three per topic."""
+    made = {}
+    texts = {
+        "protein": ("Protein folding with {x}", "Protein structure prediction of amino acid residues with {x}."),
+        "speech": ("Speech recognition with {x}", "Automatic speech recognition of spoken audio with {x}."),
+    }
+    for topic, (title, abstract) in texts.items():
+        made[topic] = site.paper(title=title.format(x="old tools"), abstract=abstract.format(x="old tools"),
+                                 announced_on=DAY - dt.timedelta(days=1))
+        for i in range(3):
+            made[f"{topic}{i}"] = site.paper(title=title.format(x=f"method {i}"),
+                                             abstract=abstract.format(x=f"method {i}"), announced_on=DAY)
+    return made
+
+
+def titles_in_order(html: str) -> list[str]:
+    return re.findall(r'<h2 class="card-title"><a href="[^"]+">([^<]+)</a>', html)
+
+
+def test_signed_out_readers_are_told_what_it_is_and_to_sign_in(site):
+    r = site.client().get("/for-you")
+    assert r.status_code == 200
+    assert "Sign up" in r.text and "/signin?next=/for-you" in r.text
+
+
+def test_a_new_member_is_shown_how_to_start(site):
+    topical(site)
+    _, client = site.member()
+    r = client.get("/for-you")
+    assert "Nothing to learn from yet" in r.text
+    assert 'action="/for-you/seeds"' in r.text and 'name="bibtex"' in r.text
+
+
+def test_seeding_with_ids_and_bibtex_gives_picks_with_why_lines(site):
+    papers = topical(site)
+    _, client = site.member()
+    eprint = papers["protein"].arxiv_id
+    bib = ("@article{a, title={Protein folding}, eprint={" + eprint + "}, archivePrefix={arXiv}}\n"
+           "@inproceedings{b, title={No arXiv version}, booktitle={Proc}}\n")
+    r = client.post("/for-you/seeds", data={"csrf_token": client.token("/for-you/learned"), "ids": "9912.99999 hello"},
+                    files={"bibtex": ("library.bib", bib.encode(), "application/x-bibtex")})
+    assert r.status_code == 200
+    assert "Added 1 seed paper." in r.text
+    assert "1 is not among this instance" in r.text
+    assert "1 of 2 BibTeX entries have no arXiv id" in r.text
+    assert "Not arXiv ids: hello" in r.text
+    page = client.get("/for-you").text
+    order = titles_in_order(page)
+    assert set(order[:3]) == {f"Protein folding with method {i}" for i in range(3)}
+    assert 'class="why"' in page and f'close to <a href="/papers/{eprint}">' in page
+
+
+def test_not_interested_hides_a_paper_and_can_be_undone(site):
+    papers = topical(site)
+    user, client = site.member()
+    client.form(f"/papers/{papers['protein'].arxiv_id}/vote", page="/")
+    target = papers["protein0"]
+    page = client.get("/for-you").text
+    assert target.title in page
+    assert f'action="/papers/{target.arxiv_id}/not-interested"' in page
+    r = client.form(f"/papers/{target.arxiv_id}/not-interested", {"next": "/for-you"}, page="/for-you")
+    assert r.status_code == 303 and r.headers["location"].startswith("/for-you")
+    assert target.title not in client.get("/for-you").text
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(InterestSignal.kind).where(InterestSignal.paper_id == target.id)) == "not_interested"
+    # The paper's card elsewhere now offers the undo.
+    assert "Not interested ✓" in client.get(f"/papers?date={DAY}").text
+    client.form(f"/papers/{target.arxiv_id}/not-interested", {"action": "off"}, page="/for-you")
+    assert target.title in client.get("/for-you").text
+
+
+def test_not_interested_needs_a_member_and_csrf(site):
+    papers = topical(site)
+    anon = site.client()
+    r = anon.post(f"/papers/{papers['speech0'].arxiv_id}/not-interested", follow_redirects=False)
+    assert r.status_code in (401, 403)
+    _, client = site.member()
+    r = client.post(f"/papers/{papers['speech0'].arxiv_id}/not-interested", data={"action": "on"},
+                    headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False)
+    assert r.status_code == 403
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(InterestSignal.kind)) is None
+
+
+def test_reset_forgets_votes_and_pause_stops_the_feed(site):
+    papers = topical(site)
+    _, client = site.member()
+    client.form(f"/papers/{papers['speech'].arxiv_id}/vote", page="/")
+    assert "Speech recognition with method" in client.get("/for-you").text
+    learned = client.get("/for-you/learned").text
+    assert "Learning from 1 paper" in learned and papers["speech"].title in learned
+    client.form("/for-you/pause", {"action": "pause"}, page="/for-you/learned")
+    assert "Your “For you” feed is paused" in client.get("/for-you").text
+    client.form("/for-you/pause", {"action": "resume"}, page="/for-you/learned")
+    client.form("/for-you/reset", page="/for-you/learned")
+    assert "Nothing to learn from yet" in client.get("/for-you").text
+    assert "Learning from 0 papers" in client.get("/for-you/learned").text
+
+
+def test_stop_learning_from_a_vote_keeps_the_vote(site):
+    papers = topical(site)
+    _, client = site.member()
+    client.form(f"/papers/{papers['speech'].arxiv_id}/vote", page="/")
+    client.form("/for-you/signals/remove", {"arxiv_id": papers["speech"].arxiv_id}, page="/for-you/learned")
+    learned = client.get("/for-you/learned").text
+    assert "Learning from 0 papers" in learned and "Votes and saves it ignores (1)" in learned
+    assert site.get_paper(papers["speech"].arxiv_id).upvotes == 1
+
+
+def test_the_json_api_gives_picks_with_structured_reasons(site):
+    papers = topical(site)
+    _, client = site.member()
+    client.form(f"/papers/{papers['protein'].arxiv_id}/vote", page="/")
+    r = client.get("/api/for-you?span=week&limit=2")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["span"] == "week" and body["learning_from"] == 1
+    assert body["total"] == 7  # two days of 4 papers, less the one voted for
+    assert len(body["items"]) == 2
+    first = body["items"][0]
+    assert first["paper"]["title"].startswith("Protein folding with method")
+    assert first["why"]["nearest_liked_paper"] == papers["protein"].arxiv_id
+    assert first["why"]["text"].startswith("close to “Protein folding with old tools”")
+    signals = client.get("/api/for-you/signals").json()
+    assert [s["arxiv_id"] for s in signals["liked"]] == [papers["protein"].arxiv_id]
+    assert signals["liked"][0]["kind"] == "vote"
+    assert site.client().get("/api/for-you").status_code == 401
+
+
+def test_a_collection_has_its_own_feed(site):
+    papers = topical(site)
+    _, client = site.member()
+    client.form(f"/papers/{papers['protein'].arxiv_id}/vote", page="/")
+    client.form("/collections", {"name": "Audio", "arxiv_id": papers["speech"].arxiv_id}, page="/")
+    page = client.get("/for-you").text
+    cid = re.search(r'<option value="(\d+)"[^>]*>Collection: Audio', page).group(1)
+    order = titles_in_order(client.get(f"/for-you?collection={cid}").text)
+    assert set(order[:3]) == {f"Speech recognition with method {i}" for i in range(3)}
+    _, other = site.member()
+    assert other.get(f"/for-you?collection={cid}").status_code == 404
+
+
+def test_the_signals_are_in_the_account_export_and_go_with_the_account(site):
+    papers = topical(site)
+    user, client = site.member()
+    client.form(f"/papers/{papers['speech0'].arxiv_id}/not-interested", page="/for-you")
+    export = client.form("/account/export", page="/account").json()
+    assert export["for_you"]["signals"] == [
+        {"arxiv_id": papers["speech0"].arxiv_id, "kind": "not_interested", "at": export["for_you"]["signals"][0]["at"]}]
