@@ -102,6 +102,13 @@ def month_period(d: dt.date) -> Period:
     return Period("month", start, nxt - dt.timedelta(days=1))
 
 
+MIN_YEAR, MAX_YEAR = 1900, 9000
+
+
+def _out_of_range(name: str, value: str) -> BadParameter:
+    return BadParameter(f"{name}={value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+
+
 def parse_date(value: str, name: str = "date") -> dt.date:
     if not _DATE.match(value or ""):
         raise BadParameter(f"{name}={value!r} is not a date; use YYYY-MM-DD, e.g. 2025-06-16")
@@ -110,26 +117,22 @@ def parse_date(value: str, name: str = "date") -> dt.date:
     except ValueError:
         raise BadParameter(f"{name}={value!r} is not a real calendar date") from None
     if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise BadParameter(f"{name}={value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+        raise _out_of_range(name, value)
     return day
 
 
-MIN_YEAR, MAX_YEAR = 1900, 9000
-
-
-def _in_range(period: Period, value: str) -> Period:
-    if not MIN_YEAR <= period.start.year <= MAX_YEAR:
-        raise BadParameter(f"{value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
-    return period
+# A week or a month is a year and a number: its pattern, the period they name (ValueError
+# when there is none, as week 60 or month 13) and the form to ask for.
+_YEAR_AND_NUMBER = {
+    "week": (_WEEK, lambda year, n: week_period(dt.date.fromisocalendar(year, n, 1)),
+             "an ISO week; use YYYY-Www, e.g. 2025-W25"),
+    "month": (_MONTH, lambda year, n: month_period(dt.date(year, n, 1)),
+              "a month; use YYYY-MM, e.g. 2025-06"),
+}
 
 
 def parse_period(date: str | None, week: str | None, month: str | None) -> Period | None:
     """At most one of date (YYYY-MM-DD), week (YYYY-Www) or month (YYYY-MM)."""
-    period = _parse_period(date, week, month)
-    return _in_range(period, date or week or month or "") if period else None
-
-
-def _parse_period(date: str | None, week: str | None, month: str | None) -> Period | None:
     given = [(k, v) for k, v in (("date", date), ("week", week), ("month", month)) if v is not None]
     if len(given) > 1:
         raise BadParameter("give only one of date, week or month")
@@ -138,25 +141,17 @@ def _parse_period(date: str | None, week: str | None, month: str | None) -> Peri
     kind, value = given[0]
     if kind == "date":
         return day_period(parse_date(value))
-    if kind == "week":
-        m = _WEEK.match(value)
-        if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
-            raise BadParameter(f"week={value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
-        try:
-            if not m:
-                raise ValueError
-            return week_period(dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1))
-        except ValueError:
-            raise BadParameter(f"week={value!r} is not an ISO week; use YYYY-Www, e.g. 2025-W25") from None
-    m = _MONTH.match(value)
-    if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
-        raise BadParameter(f"month={value!r} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+    pattern, period_of, form = _YEAR_AND_NUMBER[kind]
+    m = pattern.match(value)
+    if m is None:
+        raise BadParameter(f"{kind}={value!r} is not {form}")
+    year, number = int(m.group(1)), int(m.group(2))
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise _out_of_range(kind, value)
     try:
-        if not m:
-            raise ValueError
-        return month_period(dt.date(int(m.group(1)), int(m.group(2)), 1))
+        return period_of(year, number)
     except ValueError:
-        raise BadParameter(f"month={value!r} is not a month; use YYYY-MM, e.g. 2025-06") from None
+        raise BadParameter(f"{kind}={value!r} is not {form}") from None
 
 
 # --- the daily feed ----------------------------------------------------------------

@@ -6,7 +6,8 @@ community, digest, ...), each with its routers, template folder and template glo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -28,6 +29,15 @@ from paperboy.web.templating import make_templates
 STATIC = Path(__file__).with_name("static")
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """What the app opened itself is closed when the server stops: the page cache's
+    own SQLite connection. The engine was handed in (or is the process's shared one):
+    whoever made it disposes of it."""
+    yield
+    app.state.page_cache.close()
+
+
 def build_app(features: Sequence[Feature], settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app from ``features``. Services are chosen from ``settings``; tests pass their own."""
     settings = settings or get_settings()
@@ -38,6 +48,7 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
         description="Research papers, daily: feeds, search, votes and digests.",
         docs_url=None,  # /docs is our own page (api feature): no CDN assets
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine

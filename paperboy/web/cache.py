@@ -114,6 +114,12 @@ class PageCache:
             self.bytes = 0
             self._version = None
 
+    def close(self) -> None:
+        """Close the loop engine's connection: the app's lifespan calls this at shutdown.
+        The engine stays usable (an app started again opens a new connection)."""
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
+
 
 def _loop_engine(engine: Engine) -> Engine | None:
     """For a SQLite file: one connection of its own for a member's read on the event
@@ -121,7 +127,7 @@ def _loop_engine(engine: Engine) -> Engine | None:
     than the hop to a worker thread; a connection of its own keeps the loop from ever
     waiting on the request pool. It gives up on a lock after 50 ms (the read then runs
     in a worker thread). On PostgreSQL the read is a network round trip: None, so
-    it runs in a worker thread."""
+    it runs in a worker thread. The page cache owns it: ``PageCache.close``."""
     if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
         return None
     from sqlalchemy.pool import StaticPool

@@ -4,6 +4,7 @@ submission, hostile titles and math; served in-process (TestClient) or over TCP.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -79,13 +80,25 @@ def seed(engine: Engine) -> dict[str, str]:
     return ids
 
 
+def seeded_site(databases, tmp_path, seed_with: Callable[[Engine], dict] = seed) -> Site:
+    """A new database of the run's backend, seeded by ``seed_with``, and the app on it."""
+    engine = databases.new_engine(keep=True)
+    ids = seed_with(engine)
+    settings = settings_for(tmp_path)
+    return Site(engine, settings, create_app(settings, engine), ids)
+
+
+def browser_site(databases, tmp_path, seed_with: Callable[[Engine], dict] = seed) -> Site:
+    """``seeded_site`` for a module of browser tests, which serves it over TCP
+    (``tests.support.servers.serve_app_in_thread``): on SQLite only, skipped on PostgreSQL."""
+    if databases.backend != "sqlite":
+        pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
+    return seeded_site(databases, tmp_path, seed_with)
+
+
 @pytest.fixture(scope="module")
 def site(databases, tmp_path_factory) -> Site:
-    engine = databases.new_engine(keep=True)
-    ids = seed(engine)
-    settings = settings_for(tmp_path_factory.mktemp("web"))
-    app = create_app(settings, engine)
-    return Site(engine, settings, app, ids)
+    return seeded_site(databases, tmp_path_factory.mktemp("web"))
 
 
 @pytest.fixture

@@ -8,22 +8,17 @@ from urllib.parse import unquote
 
 import pytest
 
-from paperboy.site import create_app
 from tests.support.servers import serve_app_in_thread
-from tests.web.conftest import seed, settings_for
+from tests.web.conftest import browser_site
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def live(databases, tmp_path_factory):
-    if databases.backend != "sqlite":
-        pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
-    engine = databases.new_engine(keep=True)
-    ids = seed(engine)
-    app = create_app(settings_for(tmp_path_factory.mktemp("live")), engine)
-    with serve_app_in_thread(app) as base:
-        yield base, ids, app
+    site = browser_site(databases, tmp_path_factory.mktemp("live"))
+    with serve_app_in_thread(site.app) as base:
+        yield base, site.ids, site.app
 
 
 def test_browse_expand_search_open_similar(live, page):

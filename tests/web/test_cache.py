@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import event, text, update
 from starlette.testclient import TestClient
 
 from paperboy.site import create_app
@@ -126,3 +126,22 @@ def test_concurrent_misses_render_a_page_once(fresh_site):
     assert {status for status, _ in results} == {200}
     assert len({body for _, body in results}) == 1
     assert (cache.misses, cache.hits) == (1, 7)
+
+
+def test_the_page_caches_own_connection_is_closed_when_the_app_stops(fresh_site):
+    app, _, _ = fresh_site
+    loop_engine = app.state.page_cache.loop_engine
+    if loop_engine is None:  # PostgreSQL: member reads run in a worker thread, on the app's engine
+        with TestClient(app) as c:
+            assert c.get("/").status_code == 200
+        return
+    closed = []
+    event.listen(loop_engine, "close", lambda *_: closed.append(1))
+    with TestClient(app) as c:
+        assert c.get("/").status_code == 200
+        with loop_engine.connect() as conn:  # what a member's read on the event loop opens
+            assert conn.scalar(text("select 1")) == 1
+        assert closed == []
+    assert closed == [1]
+    with TestClient(app) as c, loop_engine.connect() as conn:  # started again: a new connection
+        assert conn.scalar(text("select 1")) == 1

@@ -16,11 +16,10 @@ from sqlalchemy import select, update
 
 from paperboy.ingest.pipeline import upsert_batch
 from paperboy.papers.days import listing_day
-from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Paper, Vote
 from tests.support.factories import make_user, paper_record
-from tests.web.conftest import Site, settings_for
+from tests.web.conftest import Site, seeded_site
 from tests.web.test_pages import card_ids
 
 LONG_DAY = dt.date(2025, 6, 20)  # a Friday
@@ -52,10 +51,7 @@ def seed(engine) -> dict[str, list[str] | str]:
 
 @pytest.fixture(scope="module")
 def corpus(databases, tmp_path_factory) -> Site:
-    engine = databases.new_engine(keep=True)
-    ids = seed(engine)
-    app = create_app(settings_for(tmp_path_factory.mktemp("paging")), engine)
-    return Site(engine, app.state.settings, app, ids)
+    return seeded_site(databases, tmp_path_factory.mktemp("paging"), seed)
 
 
 @pytest.fixture

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from paperboy.site import create_app
 from tests.support.servers import serve_app_in_thread
-from tests.web.conftest import settings_for
+from tests.web.conftest import browser_site
 from tests.web.test_feed_paging import LONG_DAY, seed
 
 
 @pytest.fixture(scope="module")
 def live(databases, tmp_path_factory):
-    if databases.backend != "sqlite":
-        pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
-    engine = databases.new_engine(keep=True)
-    ids = seed(engine)
-    app = create_app(settings_for(tmp_path_factory.mktemp("live-paging")), engine)
-    with serve_app_in_thread(app) as base:
-        yield base, ids
+    site = browser_site(databases, tmp_path_factory.mktemp("live-paging"), seed)
+    with serve_app_in_thread(site.app) as base:
+        yield base, site.ids
 
 
 def test_pick_a_category_sort_by_newest_and_page_through_without_javascript(live, browser):

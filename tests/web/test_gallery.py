@@ -18,12 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from paperboy.community import accounts
-from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Author
 from tests.community.conftest import PASSWORD, Browser
 from tests.support.servers import serve_app_in_thread
-from tests.web.conftest import seed, settings_for
+from tests.web.conftest import browser_site
 
 pytestmark = pytest.mark.browser
 
@@ -48,11 +47,8 @@ class Shot:
 def gallery(databases, tmp_path_factory):
     """The web tests' papers, plus an admin with comments (math, replies), a public
     collection, follows and a digest; served over TCP."""
-    if databases.backend != "sqlite":
-        pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
-    engine = databases.new_engine(keep=True)
-    ids = seed(engine)
-    app = create_app(settings_for(tmp_path_factory.mktemp("gallery")), engine)
+    site = browser_site(databases, tmp_path_factory.mktemp("gallery"))
+    engine, ids, app = site.engine, site.ids, site.app
     with session_scope(engine) as db:
         accounts.create_user(db, ADMIN_EMAIL, PASSWORD, "Ada Lovelace", is_admin=True, verified=True)
         accounts.create_user(db, "grace@example.org", PASSWORD, "Grace Hopper", verified=True)
