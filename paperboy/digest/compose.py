@@ -26,17 +26,20 @@ from sqlalchemy.engine import Connection
 from paperboy.config import Settings
 from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
+from paperboy.index.embedder import embedder_name
 from paperboy.mail.render import render_email
 from paperboy.papers.authors import author_ids
 from paperboy.papers.text import shorten
 from paperboy.papers.textclean import clean_tex
 from paperboy.papers.visibility import visible
+from paperboy.rank import foryou
 from paperboy.rank.trending import trending
 from paperboy.store.models import Follow, Paper, PaperAuthor, PaperCategory, utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
 SECTION_LIMIT = 15
 ALERT_LIMIT = 10
+FOR_YOU_LIMIT = 10
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Composer:
         self._search = search
         self._memo: dict[tuple, list[int]] = {}
         self._follows: dict[int, list[tuple[str, str]]] | None = None
+        self.model = embedder_name(settings.embedder)
 
     def _cached(self, key: tuple, compute) -> list[int]:
         if key not in self._memo:
@@ -139,6 +143,30 @@ class Composer:
 
         return self._cached(("alert", period.key, query), compute)
 
+    def shown_before(self, sub: SubView, period: DigestPeriod) -> set[int]:
+        """Papers this subscription's earlier digests already carried (never picked again)."""
+        from paperboy.digest.models import OutboxEntry
+
+        shown: set[int] = set()
+        for content in self.conn.scalars(select(OutboxEntry.content).where(
+                OutboxEntry.subscription_id == sub.id, OutboxEntry.period != period.key)):
+            for sec in (content or {}).get("sections", []):
+                shown.update(int(i) for i in sec.get("ids", []))
+        return shown
+
+    def for_you(self, sub: SubView, period: DigestPeriod) -> tuple[list[int], dict[str, str]]:
+        """The member's "For you" picks among the period's papers, with their why lines
+        (kept in the outbox row, so a resend says the same)."""
+        if not sub.user_id:
+            return [], {}
+        sig = foryou.load_signals(self.conn, sub.user_id)
+        if not sig.liked or sig.paused:  # follows alone have their own sections below
+            return [], {}
+        win = foryou.Window(period.first_day, period.last_day)
+        picks = foryou.recommend(self.conn, self.settings, sub.user_id, win, model=self.model, signals=sig,
+                                 exclude=self.shown_before(sub, period), limit=FOR_YOU_LIMIT)
+        return picks.ids, {str(i): picks.why[i].text for i in picks.ids}
+
     def follows(self, user_id: int) -> list[tuple[str, str]]:
         if self._follows is None:
             self._follows = {}
@@ -149,18 +177,22 @@ class Composer:
         return self._follows.get(user_id, [])
 
     def sections(self, sub: SubView, period: DigestPeriod) -> list[dict]:
-        """[{"kind", "title", "ids"}], each paper once (in its first section)."""
+        """[{"kind", "title", "ids"}], each paper once (in its first section): the member's
+        "For you" picks (with a ``why`` per paper), their alerts' matches, new papers by
+        followed authors, their categories, then trending. Empty sections are left out."""
         out: list[dict] = []
         seen: set[int] = set()
 
-        def add(kind: str, title: str, ids: list[int]) -> None:
+        def add(kind: str, title: str, ids: list[int], **extra) -> None:
             fresh = [i for i in ids if i not in seen]
             if fresh:
                 seen.update(fresh)
-                out.append({"kind": kind, "title": title, "ids": fresh})
+                out.append({"kind": kind, "title": title, "ids": fresh, **extra})
 
-        if sub.top_n > 0:
-            add("trending", "Trending", self.trending(period, sub.top_n))
+        picks, why = self.for_you(sub, period)
+        add("for_you", "For you", picks, why=why)
+        for query in sub.alerts:
+            add("alert", f"Alert: {query}", self.alert(period, str(query)))
         cats = list(dict.fromkeys(sub.categories.split()))
         authors: list[str] = []
         if sub.user_id and sub.include_follows:
@@ -169,12 +201,12 @@ class Composer:
                     cats.append(target)
                 elif kind == "author":
                     authors.append(target)
-        for cat in cats:
-            add("category", f"New in {cat}", self.category(period, cat))
         for name in authors:
             add("author", f"By {name}", self.author(period, name))
-        for query in sub.alerts:
-            add("alert", f"Alert: {query}", self.alert(period, str(query)))
+        for cat in cats:
+            add("category", f"New in {cat}", self.category(period, cat))
+        if sub.top_n > 0:
+            add("trending", "Trending", self.trending(period, sub.top_n))
         return out
 
 
@@ -231,7 +263,10 @@ class PaperCache:
 def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache) -> dict:
     sections = []
     for sec in content.get("sections", []):
+        why = sec.get("why") or {}
         items = papers.get(sec["ids"])
+        if why:
+            items = [dict(papers.views[i], why=why.get(str(i), "")) for i in sec["ids"] if i in papers.views]
         if items:
             sections.append({"kind": sec["kind"], "title": sec["title"], "papers": items})
     urls = links(settings, sub.token)
