@@ -128,6 +128,14 @@ def test_semantic_matches_count_only_above_the_floor(fresh_engine, settings, pap
     assert "ranking" in alert(fresh_engine, settings, "fair division", alert_min_similarity=0.05)
 
 
+def test_a_period_too_big_to_score_falls_back_to_the_nearest_papers(fresh_engine, settings, papers, monkeypatch):
+    from paperboy.index import service
+
+    monkeypatch.setattr(service, "ALERT_SCAN_MAX", 2)  # this period holds 8 papers
+    assert alert(fresh_engine, settings, "object detection") == {"drones"}
+    assert alert(fresh_engine, settings, "fair division -cake") == {"goods", "swapped"}
+
+
 def test_phrases_and_exclusions(fresh_engine, settings, papers):
     assert alert(fresh_engine, settings, '"fair division"') == {"goods", "cake"}
     assert alert(fresh_engine, settings, "fair division -cake") == {"goods", "swapped"}
