@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     digest_retry_max_seconds: float = Field(6 * 3600.0, description="Longest delay between two retries of one digest.", ge=0)
     digest_max_attempts: int = Field(8, description="Attempts before a digest is given up as failed (counts as a bounce).", ge=1)
     digest_bounce_limit: int = Field(3, description="Digests failed in a row that pause a subscription.", ge=1)
+    alert_min_similarity: float = Field(0.5, description="A digest alert includes a paper without every word of the alert only when its meaning is this close (cosine, 0-1; see docs/digest.md).", ge=0, le=1)
     worker_poll_seconds: float = Field(30.0, description="How often `paperboy worker` looks for due jobs.", gt=0)
     worker_ingest_minutes: int = Field(60, description="Minutes between ingest (and index refresh) runs of the worker.", ge=1)
     worker_digest_minutes: int = Field(5, description="Minutes between digest passes of the worker.", ge=1)

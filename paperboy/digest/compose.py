@@ -126,22 +126,30 @@ class Composer:
         return self._cached(("author", period.key, name), compute)
 
     def alert(self, period: DigestPeriod, query: str) -> list[int]:
-        def compute() -> list[int]:
-            if self._search is None or not query.strip():
-                return []
-            if not hasattr(self._search, "search"):
-                self._search = self._search()
-            results = self._search.search(
-                query, limit=ALERT_LIMIT * 5, date_from=period.first_day, date_to=period.last_day
-            )
-            ids = [h.paper_id for h in results.hits]
-            if not ids:
-                return []
-            # The search service may ignore date filters: keep the period's papers only.
-            inside = set(self.conn.scalars(select(Paper.id).where(Paper.id.in_(ids), self._window(period))))
-            return [i for i in ids if i in inside][:ALERT_LIMIT]
+        """The alert's section: its best ``ALERT_LIMIT`` matches in the period."""
+        return self._cached(("alert", period.key, query),
+                            lambda: self.alert_matches(period.first_day, period.last_day, query, ALERT_LIMIT)[0])
 
-        return self._cached(("alert", period.key, query), compute)
+    def alert_matches(self, first_day: dt.date, last_day: dt.date, query: str, limit: int) -> tuple[list[int], int]:
+        """(the best ``limit`` ids, how many papers match) of a saved search over announce
+        days ``first_day``..``last_day``, run with the search's query language by
+        ``alert_search``: every word required (in the title or abstract), or close in
+        meaning above ``settings.alert_min_similarity``."""
+        if self._search is None or not query.strip():
+            return [], 0
+        if not hasattr(self._search, "alert_search"):
+            self._search = self._search()
+        results = self._search.alert_search(query, limit=limit * 2, date_from=first_day, date_to=last_day,
+                                            min_similarity=self.settings.alert_min_similarity)
+        ids = [h.paper_id for h in results.hits]
+        if not ids:
+            return [], 0
+        # The index files a paper under its announce day or, lacking one, its submission:
+        # keep the papers announced in the window only.
+        window = and_(Paper.announced_on >= first_day, Paper.announced_on <= last_day, visible())
+        inside = set(self.conn.scalars(select(Paper.id).where(Paper.id.in_(ids), window)))
+        kept = [i for i in ids if i in inside]
+        return kept[:limit], results.total - (len(ids) - len(kept))
 
     def shown_before(self, sub: SubView, period: DigestPeriod) -> set[int]:
         """Papers this subscription's earlier digests already carried (never picked again)."""

@@ -15,6 +15,7 @@ from paperboy.config import Settings
 from paperboy.digest.models import Subscription
 from paperboy.digest.schedule import valid_timezone
 from paperboy.digest.tokens import links, unsign
+from paperboy.index.query import parse_query
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.render import render_email
@@ -22,6 +23,8 @@ from paperboy.store.models import utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
 CATEGORY_RE = re.compile(r"^[a-z-]+(\.[A-Za-z-]+)?$")
+MAX_ALERTS = 20  # saved searches per subscription
+MAX_ALERT_CHARS = 200
 
 
 class SubscriptionError(ValueError):
@@ -174,17 +177,57 @@ def update_settings(sub: Subscription, form: dict) -> None:
     if bad or len(cats) > 30:
         raise SubscriptionError(f"not arXiv categories: {' '.join(bad)[:200]}" if bad else "at most 30 categories")
     alerts_raw = form.get("alerts")
-    if alerts_raw is None:
-        alerts = list(sub.alerts or [])
-    else:
-        alerts = [" ".join(line.split())[:200] for line in str(alerts_raw).splitlines() if line.strip()]
-    if len(alerts) > 20:
-        raise SubscriptionError("at most 20 saved searches")
+    alerts = list(sub.alerts or []) if alerts_raw is None else clean_alerts(str(alerts_raw).splitlines())
     sub.frequency, sub.send_hour, sub.weekday, sub.top_n, sub.timezone = freq, hour, weekday, top_n, tz
     sub.categories = " ".join(dict.fromkeys(cats))
-    sub.alerts = list(dict.fromkeys(alerts))
+    sub.alerts = alerts
     sub.include_follows = _flag(form.get("include_follows"), sub.include_follows)
     sub.skip_empty = _flag(form.get("skip_empty"), sub.skip_empty)
+
+
+def check_alert(text: str) -> str:
+    """One saved search, whitespace tidied; SubscriptionError saying what is wrong with it.
+    It is read with the search box's query language, so what the search would ignore
+    (a bad category or date, an open quote) is refused here rather than ignored in mail."""
+    alert = " ".join(str(text).split())
+    if not alert:
+        raise SubscriptionError("The alert is empty: type the words to look for.")
+    if len(alert) > MAX_ALERT_CHARS:
+        raise SubscriptionError(f"“{alert[:40]}…” is longer than {MAX_ALERT_CHARS} characters; an alert "
+                                "is a few words, phrases or filters.")
+    q = parse_query(alert)
+    if q.messages:
+        raise SubscriptionError(f"“{alert}”: {q.messages[0]}".replace("; ignored.", "."))
+    if q.arxiv_id or q.like_text:
+        raise SubscriptionError(f"“{alert[:40]}” is a paper, not a search: an alert is a few words, phrases or filters.")
+    if q.only_stop_words:
+        raise SubscriptionError(f"“{alert}” has only common words, which are not searched for: add a more "
+                                "specific word, or put the words in quotes.")
+    return alert
+
+
+def clean_alerts(lines) -> list[str]:
+    """The alerts of a settings form (one a line, blank lines skipped), checked."""
+    alerts = [check_alert(line) for line in lines if str(line).strip()]
+    seen: set[str] = set()
+    for alert in alerts:
+        if alert.casefold() in seen:
+            raise SubscriptionError(f"“{alert}” is there twice; keep one.")
+        seen.add(alert.casefold())
+    if len(alerts) > MAX_ALERTS:
+        raise SubscriptionError(f"At most {MAX_ALERTS} alerts; remove {len(alerts) - MAX_ALERTS}.")
+    return alerts
+
+
+def add_alert(sub: Subscription, text: str) -> str:
+    """Add one alert to ``sub`` (the search page's "Alert me"); the alert as saved."""
+    alert = check_alert(text)
+    if alert.casefold() in {a.casefold() for a in sub.alerts or []}:
+        raise SubscriptionError(f"“{alert}” is already one of your alerts.")
+    if len(sub.alerts or []) >= MAX_ALERTS:
+        raise SubscriptionError(f"You have {MAX_ALERTS} alerts, the most there can be: remove one first.")
+    sub.alerts = [*(sub.alerts or []), alert]  # a new list: the JSON column sees the change
+    return alert
 
 
 def _flag(value, current: bool) -> bool:

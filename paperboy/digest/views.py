@@ -7,6 +7,8 @@ it is exempt from CSRF by design; it only ever turns digests off.
 
 from __future__ import annotations
 
+import datetime as dt
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,8 +19,9 @@ from starlette.concurrency import run_in_threadpool
 from paperboy.digest import services
 from paperboy.digest.compose import BatchRenderer, Composer, PaperCache, SubView
 from paperboy.digest.models import OutboxEntry, Subscription
-from paperboy.digest.schedule import next_due, parse_digest_period
+from paperboy.digest.schedule import next_due, parse_digest_period, zone
 from paperboy.digest.tokens import links, sign
+from paperboy.papers.textclean import clean_tex
 from paperboy.store.models import Paper, utcnow
 from paperboy.web import ratelimit, security
 from paperboy.web.deps import unit_of_work
@@ -27,6 +30,8 @@ router = APIRouter()
 csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIMEZONES: list[str] = []
+PREVIEW_DAYS = 28  # the settings page shows what each alert found over four weeks
+PREVIEW_SHOWN = 20  # papers listed per alert (the count says how many there were)
 
 
 def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
@@ -144,6 +149,29 @@ def next_digest_label(due, timezone: str) -> str:
     return f"{label} UTC" if timezone == "UTC" else f"{label} ({timezone}; {due:%H:%M} UTC)"
 
 
+def alert_previews(request: Request, sub: Subscription) -> dict:
+    """What each of the subscription's alerts would have sent over the last four weeks
+    (up to the latest announced papers, when those are older), so its words can be tuned:
+    {"first_day", "last_day", "alerts": [{"query", "count", "papers": [(arxiv id, title)]}]}."""
+    settings = request.app.state.settings
+    with unit_of_work(request) as db:
+        conn = db.connection()
+        last = utcnow().astimezone(zone(sub.timezone)).date()
+        latest = conn.scalar(select(func.max(Paper.announced_on)))
+        if latest is not None and latest < last:
+            last = latest
+        first = last - dt.timedelta(days=PREVIEW_DAYS - 1)
+        composer = Composer(conn, settings, getattr(request.app.state, "search", None))
+        found = [(query, *composer.alert_matches(first, last, str(query), PREVIEW_SHOWN)) for query in sub.alerts or []]
+        wanted = {i for _, ids, _ in found for i in ids}
+        rows = {r.id: (r.arxiv_id, " ".join(clean_tex(r.title).split()))
+                for r in conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title).where(Paper.id.in_(wanted)))} \
+            if wanted else {}
+    alerts = [{"query": query, "count": total, "papers": [rows[i] for i in ids if i in rows]}
+              for query, ids, total in found]
+    return {"first_day": first, "last_day": last, "alerts": alerts}
+
+
 def _settings_page(request: Request, sub: Subscription, signed: str, **extra) -> HTMLResponse:
     global _TIMEZONES
     if not _TIMEZONES:
@@ -152,6 +180,8 @@ def _settings_page(request: Request, sub: Subscription, signed: str, **extra) ->
     period, due = next_due(sub.frequency, sub.send_hour, sub.timezone, sub.weekday, utcnow())
     ctx = {
         "sub": sub,
+        "previews": alert_previews(request, sub),
+        "added": False,
         "base": f"/subscriptions/{signed}",
         "weekdays": WEEKDAYS,
         "timezones": _TIMEZONES,
@@ -165,12 +195,13 @@ def _settings_page(request: Request, sub: Subscription, signed: str, **extra) ->
 
 
 @router.get("/subscriptions/{signed}/settings", response_class=HTMLResponse)
-def settings_page(request: Request, signed: str) -> HTMLResponse:
+def settings_page(request: Request, signed: str, added: str = Query(
+        "", max_length=1, description="1 after an alert was added from a search page")) -> HTMLResponse:
     with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
     if sub is None:
         return _message(request, "Link not valid", "This settings link is not valid.", 404)
-    return _settings_page(request, sub, signed)
+    return _settings_page(request, sub, signed, added=added == "1")
 
 
 @router.post("/subscriptions/{signed}/settings", response_class=HTMLResponse)
@@ -249,23 +280,26 @@ def preview(request: Request, signed: str, period: str = Query(
 
 
 @router.get("/account/digest", response_class=HTMLResponse)
-def my_digest(request: Request, user=Depends(security.require_user)):
-    """A member's own digest: its settings when it exists, else a button that starts it.
-    A GET never creates anything (a cross-site link must not subscribe anyone)."""
+def my_digest(request: Request, user=Depends(security.require_user), alert: str = Query(
+        "", max_length=services.MAX_ALERT_CHARS * 2, description="an alert the digest would start with")):
+    """A member's own digest: its settings when it exists, else a button that starts it
+    (with ``alert``, one that starts it with that alert). A GET never creates anything
+    (a cross-site link must not subscribe anyone)."""
     settings = request.app.state.settings
     with unit_of_work(request) as db:
         sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
     if sub is not None:
         return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', sub.token)}/settings", status_code=303)
-    return _page(request, "digest/start.html", {"email": user.email,
+    return _page(request, "digest/start.html", {"email": user.email, "alert": " ".join(alert.split()),
                                                 "verified": user.email_verified_at is not None})
 
 
 @router.post("/account/digest", response_class=HTMLResponse)
-def start_my_digest(request: Request, user=Depends(security.require_member)):
-    """Start the member's digest at their own address. Only a verified address is tied
-    to the account (and so to its settings links): an anonymous subscription of the
-    same mailbox becomes theirs only once they have proved they read that mailbox."""
+def start_my_digest(request: Request, user=Depends(security.require_member), alert: str = Form("")):
+    """Start the member's digest at their own address (with ``alert`` as its first alert).
+    Only a verified address is tied to the account (and so to its settings links): an
+    anonymous subscription of the same mailbox becomes theirs only once they have proved
+    they read that mailbox."""
     settings = request.app.state.settings
     if user.email_verified_at is None:
         return _message(request, "Confirm your address first",
@@ -274,6 +308,43 @@ def start_my_digest(request: Request, user=Depends(security.require_member)):
         sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
         if sub is None:
             sub = services.subscribe(db, settings, user.email, user_id=user.id, confirmed=True).subscription
+        try:
+            tidy = " ".join(alert.split())  # sent twice (a double click) starts the digest once, quietly
+            if tidy and tidy.casefold() not in {a.casefold() for a in sub.alerts or []}:
+                services.add_alert(sub, alert)
+        except services.SubscriptionError as exc:
+            db.rollback()
+            return _message(request, "Alert not added", str(exc), 400)
         db.commit()
         token = sub.token
     return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', token)}/settings", status_code=303)
+
+
+@router.post("/account/digest/alerts", response_class=HTMLResponse)
+def alert_me(request: Request, user=Depends(security.require_member), q: str = Form(""),
+             category: str = Form("")):
+    """The search page's "Alert me": the search (``q``, and the page's category filter as
+    ``cat:``) becomes an alert of the member's digest. Without a digest yet, the page
+    that starts one, with this alert in it."""
+    settings = request.app.state.settings
+    text = " ".join(q.split())
+    category = category.strip()
+    if category and services.CATEGORY_RE.match(category) and f"cat:{category}".casefold() not in text.casefold():
+        text = f"{text} cat:{category}"
+    try:
+        alert = services.check_alert(text)
+    except services.SubscriptionError as exc:
+        return _message(request, "Alert not added", str(exc), 400)
+    with unit_of_work(request) as db:
+        sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
+        if sub is None:
+            return RedirectResponse(f"/account/digest?{urlencode({'alert': alert})}", status_code=303)
+        signed = sign(settings, "settings", sub.token)
+        try:
+            services.add_alert(sub, alert)
+        except services.SubscriptionError as exc:
+            db.rollback()
+            sub = _settings_sub(db, request, signed)
+            return _settings_page(request, sub, signed, error=str(exc))
+        db.commit()
+    return RedirectResponse(f"/subscriptions/{signed}/settings?added=1#alerts", status_code=303)

@@ -4,6 +4,8 @@ Contract used by the web, digest and CLI:
     service.search(query: str, *, limit=20, offset=0, category=None, date_from=None,
                    date_to=None, author=None, sort="relevance") -> SearchResults
     service.similar(arxiv_id: str, *, limit=10) -> list[Hit]
+    service.alert_search(query: str, *, date_from=None, date_to=None, limit=50,
+                         min_similarity=0.5) -> SearchResults   (a digest's saved search)
 
 One service object per (index dir, database) is shared by all threads of a process.
 It re-opens the index files when another process (the worker) has changed them, and
@@ -55,6 +57,11 @@ MIN_SIMILARITY = 0.25
 # more-like-this: the nearest vectors of a partly embedded corpus all come from the part
 # embedded so far (seen: every neighbour of the newest papers came from one year).
 SIMILAR_MIN_COVERAGE = 0.9
+# An alert scores every paper of its period by meaning (exact cosine) when the period
+# holds at most this many papers passing its filters; past that, the nearest
+# ALERT_NEAREST of the whole corpus are checked instead.
+ALERT_SCAN_MAX = 50_000
+ALERT_NEAREST = 5_000
 LIKE_MARKED = 10  # "papers like this text": its most distinctive terms marked in snippets
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
 _ROWS_SQL = (
@@ -368,6 +375,76 @@ class SearchService:
         page_scores = ranked[1][offset:offset + limit]
         hits = self._hits(page_ids, page_scores, q)
         return SearchResults(hits, total, text, coverage, messages, mode=ran, related=related)
+
+    # --- alerts -----------------------------------------------------------------------
+    def alert_search(self, query: str, *, date_from=None, date_to=None, limit: int = 50,
+                     min_similarity: float = 0.5) -> SearchResults:
+        """A saved search, run for a digest: stricter than ``search``. Every paper holds
+        every free word of the query (common words aside) in its title or abstract, or is
+        close to it in meaning (cosine at least ``min_similarity``; ``related`` counts
+        these); either way it passes the query's phrases, exclusions and author:, cat:,
+        year: and date: filters. Best first, as hybrid search ranks them; ``total`` counts
+        every match in the dates given."""
+        text = query if isinstance(query, str) else ("" if query is None else str(query))
+        try:
+            return self._alert_search(text, date_from=date_from, date_to=date_to, limit=limit,
+                                      min_similarity=float(min_similarity))
+        except Exception:
+            log.exception("alert search failed for %r", text[:200])
+            return SearchResults([], 0, text, self.semantic_coverage(),
+                                 ["Search failed; the error was logged."], error="Search failed.")
+
+    def _alert_search(self, text: str, *, date_from, date_to, limit: int, min_similarity: float) -> SearchResults:
+        q = parse_query(text)
+        messages = list(q.messages)
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        lo = _as_date(date_from, "date_from", messages, end=False)
+        hi = _as_date(date_to, "date_to", messages, end=True)
+        if lo and (q.date_from is None or lo > q.date_from):
+            q.date_from = lo
+        if hi and (q.date_to is None or hi < q.date_to):
+            q.date_to = hi
+        self._refresh_readers()
+        coverage = self.semantic_coverage()
+        if q.arxiv_id or q.like_text:
+            return SearchResults([], 0, text, coverage, messages + ["An alert is a search, not a paper or a passage."],
+                                 error="Not a search.", mode="alert")
+        if q.is_empty or q.only_stop_words:
+            return SearchResults([], 0, text, coverage, messages + ["Nothing to search for."],
+                                 error="Empty query.", mode="alert")
+        kwi = self._kw
+        if kwi is None:
+            messages.append("The search index is being built; try again in a moment.")
+            return SearchResults([], 0, text, coverage, messages, mode="alert")
+        k = max(CANDIDATES, limit)
+        ranking_text = q.text
+        if not ranking_text:  # filters only (author:, cat:): the newest first
+            res = kwi.search(kwi.build(q), limit=limit, order_by="day")
+            return SearchResults(self._hits(res.ids, [float(s) for s in res.scores], q), res.total, text,
+                                 coverage, messages, mode="keyword")
+        res = kwi.search(kwi.build(q, all_words=True), limit=k)
+        keyword = (res.ids, res.scores)
+        semantic: tuple[list[int], list[float]] = ([], [])
+        vec = self._vec
+        if vec is not None and vec.size > 0:
+            qv = self._embed_query(ranking_text)
+            # The papers of the period that pass the filters, each scored exactly: the
+            # period's papers are rarely among the corpus's nearest few hundred.
+            window = kwi.search(kwi.build(q, with_words=False), limit=ALERT_SCAN_MAX)
+            if window.total <= ALERT_SCAN_MAX:
+                ids, scores = vec.similarities(qv, window.ids)
+            else:
+                ids, scores = vec.search(qv, ALERT_NEAREST)
+                allowed = kwi.restrict(q, ids)
+                ids, scores = [i for i in ids if i in allowed], [s for i, s in zip(ids, scores, strict=True) if i in allowed]
+            pairs = [(i, s) for i, s in zip(ids, scores, strict=True) if s >= min_similarity]
+            semantic = ([i for i, _ in pairs], [s for _, s in pairs])
+        matched = set(keyword[0]) if res.total <= k else kwi.restrict(q, semantic[0], all_words=True)
+        related = sum(1 for i in semantic[0] if i not in matched)
+        ranked = fusion.fuse(keyword, (semantic[0][:k], semantic[1][:k]))
+        hits = self._hits(ranked[0][:limit], ranked[1][:limit], q)
+        return SearchResults(hits, res.total + related, text, coverage, messages,
+                             mode="hybrid" if semantic[0] else "keyword", related=related)
 
     def _redirect(self, q: ParsedQuery, text: str, messages: list[str]) -> SearchResults:
         with self.engine.connect() as conn:

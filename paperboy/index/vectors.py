@@ -105,6 +105,31 @@ class VectorSearcher:
         m = self.hnsw.search(vec.astype(np.float32), k)
         return [int(x) for x in m.keys], [1.0 - float(d) for d in m.distances]
 
+    def similarities(self, vec: np.ndarray, ids: list[int]) -> tuple[list[int], list[float]]:
+        """The exact cosine of ``vec`` with each of ``ids`` that has a vector, best first
+        (alerts score every paper of their period this way, not only the nearest ones)."""
+        if self.size == 0 or vec.size == 0 or not ids:
+            return [], []
+        keys = np.asarray(ids, dtype=np.int64)
+        if self.matrix is not None:
+            order = np.argsort(self.ids)
+            where = np.searchsorted(self.ids, keys, sorter=order)
+            where[where >= len(order)] = 0
+            rows = order[where]
+            found = self.ids[rows] == keys
+            keys, matrix = keys[found], self.matrix[rows[found]]
+        else:
+            present = np.asarray(self.hnsw.contains(keys.astype(np.uint64)), dtype=bool).reshape(-1)
+            keys = keys[present]
+            if len(keys) == 0:
+                return [], []
+            matrix = np.asarray(self.hnsw.get(keys.astype(np.uint64)), dtype=np.float32).reshape(len(keys), -1)
+        q = vec.astype(np.float32)
+        sims = np.concatenate([matrix[i:i + SCAN_ROWS] @ q for i in range(0, len(keys), SCAN_ROWS)]) \
+            if len(keys) else np.zeros(0, dtype=np.float32)
+        top = np.argsort(-sims, kind="stable")
+        return keys[top].tolist(), sims[top].astype(float).tolist()
+
     def vector(self, paper_id: int) -> np.ndarray | None:
         if self.matrix is not None:
             where = np.nonzero(self.ids == paper_id)[0]

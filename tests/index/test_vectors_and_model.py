@@ -44,6 +44,27 @@ def test_hnsw_agrees_with_exact_search(tmp_path):
     assert np.allclose(np.asarray(index.get(ids[:1])).reshape(-1), -data[0], atol=2e-3)  # stored as f16
 
 
+def test_similarities_score_exactly_the_papers_asked_for(tmp_path):
+    """Alerts score every paper of their period: the cosine of each id that has a vector
+    (others skipped), best first, the same from the matrix and from the HNSW file."""
+    rng = np.random.default_rng(1)
+    data = rng.normal(size=(500, 32))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    ids = np.arange(10, 510, dtype=np.uint64)
+    index = vx.new_hnsw(32)
+    vx.upsert(index, ids, data)
+    path = tmp_path / "v.usearch"
+    vx.save_hnsw(index, path)
+    q = data[7]
+    asked = [400, 17, 99_999, 10, 255]  # 99_999 has no vector
+    want = sorted(((i, float(data[i - 10] @ q)) for i in asked if i != 99_999), key=lambda p: -p[1])
+    for searcher in (vx.VectorSearcher(path, brute_force_max=10_000), vx.VectorSearcher(path, brute_force_max=0)):
+        got_ids, got_scores = searcher.similarities(q, asked)
+        assert got_ids == [i for i, _ in want]
+        assert np.allclose(got_scores, [s for _, s in want], atol=2e-3)  # stored as f16
+        assert searcher.similarities(q, [99_999]) == ([], [])
+
+
 def test_hash_embedder_is_deterministic_and_normalised():
     e = HashEmbedder()
     a, b = e.embed(["graph neural networks", "graph neural networks"]), e.embed(["robots"])
