@@ -12,7 +12,7 @@ import binascii
 import datetime as dt
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import message_from_bytes, policy
 from email.header import Header
 from email.message import EmailMessage
@@ -24,6 +24,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
 from paperboy.config import Settings
+from paperboy.digest.models import OutboxEntry
 from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
 from paperboy.index.embedder import embedder_name
@@ -40,6 +41,10 @@ EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
 SECTION_LIMIT = 15
 ALERT_LIMIT = 10
 FOR_YOU_LIMIT = 10
+# A pick's score is a sum of parts standardised over the period's papers: a digest keeps
+# the picks at least this far above the period's average (the page ranks them all).
+FOR_YOU_MIN_SCORE = 0.5
+FOR_YOU_WEIGHTS = replace(foryou.personal.Weights(), follow=0.0)
 
 
 @dataclass
@@ -153,8 +158,6 @@ class Composer:
 
     def shown_before(self, sub: SubView, period: DigestPeriod) -> set[int]:
         """Papers this subscription's earlier digests already carried (never picked again)."""
-        from paperboy.digest.models import OutboxEntry
-
         shown: set[int] = set()
         for content in self.conn.scalars(select(OutboxEntry.content).where(
                 OutboxEntry.subscription_id == sub.id, OutboxEntry.period != period.key)):
@@ -171,9 +174,12 @@ class Composer:
         if not sig.liked or sig.paused:  # follows alone have their own sections below
             return [], {}
         win = foryou.Window(period.first_day, period.last_day)
+        # Followed authors have their own section: here the picks come from what they liked.
         picks = foryou.recommend(self.conn, self.settings, sub.user_id, win, model=self.model, signals=sig,
-                                 exclude=self.shown_before(sub, period), limit=FOR_YOU_LIMIT)
-        return picks.ids, {str(i): picks.why[i].text for i in picks.ids}
+                                 exclude=self.shown_before(sub, period), limit=FOR_YOU_LIMIT,
+                                 weights=FOR_YOU_WEIGHTS)
+        ids = [i for i, score in zip(picks.ids, picks.scores, strict=True) if score >= FOR_YOU_MIN_SCORE]
+        return ids, {str(i): picks.why[i].text for i in ids}
 
     def follows(self, user_id: int) -> list[tuple[str, str]]:
         if self._follows is None:
