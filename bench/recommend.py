@@ -199,6 +199,7 @@ class Features:
         self.vecs = vecs
         self.svm_negatives = svm_negatives
         self.terms, self.vocab = self._tfidf()
+        self.rterms = self._ranker_terms()
         keys = sorted({k for p in papers for k in p.keys})
         self.key_col = {k: j for j, k in enumerate(keys)}
         rows, cols = [], []
@@ -238,6 +239,22 @@ class Features:
         vocab = [str(t) for t in vec.get_feature_names_out()]
         vpath.write_text(json.dumps(vocab))
         return x, vocab
+
+    def _ranker_terms(self):
+        """The ranker's own term space (``personal.term_vectorizer``, as the service
+        builds it), fitted on the whole sample like the SVM's tf-idf, and cached."""
+        from scipy import sparse
+
+        from paperboy.rank.personal import term_vectorizer
+
+        path = CACHE / f"ranker-terms-{corpus_digest(self.papers)}.npz"
+        if path.exists():
+            return sparse.load_npz(path).tocsr()
+        x = term_vectorizer(len(self.papers)).fit_transform(
+            [f"{p.title}\n{p.abstract}" for p in self.papers]).tocsr().astype(np.float32)
+        CACHE.mkdir(parents=True, exist_ok=True)
+        sparse.save_npz(path, x)
+        return x
 
     def history(self, day: str) -> np.ndarray:
         return np.arange(self.day_index[day])
@@ -326,11 +343,11 @@ def ranker_parts(f: Features, e: Event, authors: bool, weights) -> dict[str, np.
     from paperboy.rank import personal as pr
 
     prof = pr.Profile(positives=f.vecs[e.profile], positive_ids=list(e.profile),
-                      positive_terms=f.terms[e.profile],
+                      positive_terms=f.rterms[e.profile],
                       positive_categories=[f.papers[i].categories for i in e.profile],
                       follows=f.follows(e) if authors else frozenset())
     model = pr.fit(prof, f.background(e.day), weights)
-    cands = pr.Candidates(ids=list(e.cands), vectors=f.vecs[e.cands], terms=f.terms[e.cands],
+    cands = pr.Candidates(ids=list(e.cands), vectors=f.vecs[e.cands], terms=f.rterms[e.cands],
                           categories=[f.papers[i].categories for i in e.cands],
                           authors=[f.papers[i].keys for i in e.cands] if authors else ())
     return pr.parts(model, cands, weights)

@@ -83,42 +83,61 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 def load_signals(conn: Connection, user_id: int, *, collection_id: int | None = None) -> Signals:
     """Everything the member told the feed (see the module docstring)."""
-    sig = Signals(user_id)
-    prefs = conn.execute(select(ForYouPrefs.paused, ForYouPrefs.reset_at).where(ForYouPrefs.user_id == user_id)).first()
-    if prefs is not None:
-        sig.paused, sig.reset_at = bool(prefs.paused), _aware(prefs.reset_at)
-    explicit = {pid: kind for pid, kind in conn.execute(
-        select(InterestSignal.paper_id, InterestSignal.kind).where(InterestSignal.user_id == user_id))}
-    sig.dismissed = {pid for pid, kind in explicit.items() if kind == "not_interested"}
-    found: list[tuple[dt.datetime, int, str]] = []
-    votes = select(Vote.paper_id, Vote.created_at).where(Vote.user_id == user_id)
-    saves = (select(CollectionItem.paper_id, CollectionItem.added_at, CollectionItem.collection_id)
-             .join(Collection, Collection.id == CollectionItem.collection_id).where(Collection.user_id == user_id))
-    seeds = select(InterestSignal.paper_id, InterestSignal.created_at).where(
-        InterestSignal.user_id == user_id, InterestSignal.kind == "seed")
-    if collection_id is None:
-        found += [(_aware(at), pid, "vote") for pid, at in conn.execute(votes)]
-        found += [(_aware(at), pid, "save") for pid, at, _ in conn.execute(saves)]
-        found += [(_aware(at), pid, "seed") for pid, at in conn.execute(seeds)]
-        for kind, target in conn.execute(select(Follow.kind, Follow.target).where(Follow.user_id == user_id)):
-            if kind == "author":
-                sig.authors.setdefault(author_identity(target), target)
-            elif kind == "category":
-                sig.categories.add(target)
-    else:
-        found += [(_aware(at), pid, "save") for pid, at, cid in conn.execute(saves) if cid == collection_id]
-    sig.seen = {pid for _, pid, _ in found} | set(explicit)
-    found.sort(key=lambda f: f[0] or dt.datetime.min.replace(tzinfo=dt.UTC), reverse=True)
-    for at, pid, source in found:
-        if pid in explicit and explicit[pid] != "seed":
-            continue  # ignored, or marked not interested after liking it
-        if source != "seed" and sig.reset_at is not None and at is not None and at < sig.reset_at:
+    return load_signals_many(conn, [user_id], collection_id=collection_id)[user_id]
+
+
+def load_signals_many(conn: Connection, user_ids, *, collection_id: int | None = None,
+                      chunk: int = 500) -> dict[int, Signals]:
+    """``load_signals`` for many members in a few queries per ``chunk`` of them (a digest
+    pass composes for every member at once)."""
+    out = {uid: Signals(uid) for uid in user_ids}
+    found: dict[int, list[tuple[dt.datetime | None, int, str]]] = {uid: [] for uid in out}
+    explicit: dict[int, dict[int, str]] = {uid: {} for uid in out}
+    ids = sorted(out)
+    for start in range(0, len(ids), chunk):
+        part = ids[start:start + chunk]
+        for uid, paused, reset_at in conn.execute(select(ForYouPrefs.user_id, ForYouPrefs.paused, ForYouPrefs.reset_at)
+                                                  .where(ForYouPrefs.user_id.in_(part))):
+            out[uid].paused, out[uid].reset_at = bool(paused), _aware(reset_at)
+        for uid, pid, kind, at in conn.execute(select(InterestSignal.user_id, InterestSignal.paper_id,
+                                                      InterestSignal.kind, InterestSignal.created_at)
+                                               .where(InterestSignal.user_id.in_(part))):
+            explicit[uid][pid] = kind
+            if kind == "seed" and collection_id is None:
+                found[uid].append((_aware(at), pid, "seed"))
+        saves = (select(Collection.user_id, CollectionItem.paper_id, CollectionItem.added_at)
+                 .join(Collection, Collection.id == CollectionItem.collection_id).where(Collection.user_id.in_(part)))
+        if collection_id is not None:
+            saves = saves.where(Collection.id == collection_id)
+        for uid, pid, at in conn.execute(saves):
+            found[uid].append((_aware(at), pid, "save"))
+        if collection_id is not None:
             continue
-        if pid not in sig.liked:
-            sig.liked[pid] = source
-        if len(sig.liked) >= MAX_LIKED:
-            break
-    return sig
+        for uid, pid, at in conn.execute(select(Vote.user_id, Vote.paper_id, Vote.created_at)
+                                         .where(Vote.user_id.in_(part))):
+            found[uid].append((_aware(at), pid, "vote"))
+        for uid, kind, target in conn.execute(select(Follow.user_id, Follow.kind, Follow.target)
+                                              .where(Follow.user_id.in_(part))):
+            if kind == "author":
+                out[uid].authors.setdefault(author_identity(target), target)
+            elif kind == "category":
+                out[uid].categories.add(target)
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    for uid, sig in out.items():
+        mine, marks = found[uid], explicit[uid]
+        sig.dismissed = {pid for pid, kind in marks.items() if kind == "not_interested"}
+        sig.seen = {pid for _, pid, _ in mine} | set(marks)
+        mine.sort(key=lambda f: f[0] or oldest, reverse=True)
+        for at, pid, source in mine:
+            if pid in marks and marks[pid] != "seed":
+                continue  # ignored, or marked not interested after liking it
+            if source != "seed" and sig.reset_at is not None and at is not None and at < sig.reset_at:
+                continue
+            if pid not in sig.liked:
+                sig.liked[pid] = source
+            if len(sig.liked) >= MAX_LIKED:
+                break
+    return out
 
 
 # --- the words and vectors of papers ------------------------------------------------
@@ -168,21 +187,17 @@ def _vectors(conn: Connection, ids: list[int], model: str | None) -> dict[int, n
 
 def _build_space(conn: Connection, model: str | None) -> Space:
     from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
     rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract).where(visible())
                         .order_by(desc(Paper.announced_on), desc(Paper.id)).limit(BACKGROUND)).all()
     texts = [_text(r.title, r.abstract) for r in rows]
     vectorizer, vocabulary, lsa = None, [], None
     if texts:
-        n = len(texts)
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), stop_words="english", sublinear_tf=True,
-                                     min_df=2 if n >= 20 else 1, max_df=0.2 if n >= 50 else 1.0,
-                                     max_features=30_000, dtype=np.float32)
+        vectorizer = personal.term_vectorizer(len(texts))
         try:
             matrix = vectorizer.fit_transform(texts)
-            vocabulary = list(vectorizer.get_feature_names_out())
-            dim = min(LSA_DIM, matrix.shape[1] - 1, n - 1)
+            vocabulary = personal.term_names(vectorizer)
+            dim = min(LSA_DIM, matrix.shape[1] - 1, len(texts) - 1)
             if dim >= 2:
                 lsa = TruncatedSVD(dim, random_state=0).fit(matrix)
         except ValueError:  # no word left (a handful of tiny papers)
@@ -382,8 +397,9 @@ def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, 
     if model.term_centroid is not None and cands.terms is not None:
         row = cands.terms[i]
         weight = row.data * model.term_centroid[row.indices]
-        order = np.argsort(-weight)[:WHY_WORDS]
-        words = tuple(pool.space.vocabulary[row.indices[k]] for k in order if weight[k] > 0)
+        vocab = pool.space.vocabulary
+        order = [k for k in np.argsort(-weight) if weight[k] > 0 and vocab[row.indices[k]]]
+        words = tuple(vocab[row.indices[k]] for k in order[:WHY_WORDS])
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
     return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
                category=category)
@@ -426,5 +442,5 @@ def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Windo
     if terms is None or not terms.shape[0]:
         return []
     weight = np.asarray(terms.mean(axis=0)).ravel()
-    top = np.argsort(-weight)[:n]
-    return [pool.space.vocabulary[k] for k in top if weight[k] > 0]
+    vocab = pool.space.vocabulary
+    return [vocab[k] for k in np.argsort(-weight) if weight[k] > 0 and vocab[k]][:n]
