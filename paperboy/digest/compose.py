@@ -79,6 +79,25 @@ class Composer:
         self._memo: dict[tuple, list[int]] = {}
         self._follows: dict[int, list[tuple[str, str]]] | None = None
         self.model = embedder_name(settings.embedder)
+        self._signals: dict[int, foryou.Signals] = {}
+        self._shown: dict[int, set[int]] | None = None
+
+    def prepare(self, subs: list[SubView], periods: set[str]) -> None:
+        """Read every member's signals, and what every subscription's earlier digests
+        carried, in a few queries for the whole pass instead of several per digest."""
+        members = sorted({s.user_id for s in subs if s.user_id})
+        self._signals.update(foryou.load_signals_many(self.conn, members))
+        self._shown = {}
+        ids = sorted({s.id for s in subs if s.user_id})
+        for start in range(0, len(ids), 500):
+            rows = self.conn.execute(select(OutboxEntry.subscription_id, OutboxEntry.period, OutboxEntry.content)
+                                     .where(OutboxEntry.subscription_id.in_(ids[start:start + 500])))
+            for sid, key, content in rows:
+                if key in periods:
+                    continue
+                shown = self._shown.setdefault(sid, set())
+                for sec in (content or {}).get("sections", []):
+                    shown.update(int(i) for i in sec.get("ids", []))
 
     def _cached(self, key: tuple, compute) -> list[int]:
         if key not in self._memo:
@@ -158,6 +177,8 @@ class Composer:
 
     def shown_before(self, sub: SubView, period: DigestPeriod) -> set[int]:
         """Papers this subscription's earlier digests already carried (never picked again)."""
+        if self._shown is not None:
+            return self._shown.get(sub.id, set())
         shown: set[int] = set()
         for content in self.conn.scalars(select(OutboxEntry.content).where(
                 OutboxEntry.subscription_id == sub.id, OutboxEntry.period != period.key)):
@@ -170,7 +191,7 @@ class Composer:
         (kept in the outbox row, so a resend says the same)."""
         if not sub.user_id:
             return [], {}
-        sig = foryou.load_signals(self.conn, sub.user_id)
+        sig = self._signals.get(sub.user_id) or foryou.load_signals(self.conn, sub.user_id)
         if not sig.liked or sig.paused:  # follows alone have their own sections below
             return [], {}
         win = foryou.Window(period.first_day, period.last_day)

@@ -119,6 +119,7 @@ def enqueue_due(
         todo = [(row, p) for row, p in due if (row.id, p.key) not in existing]
         report.already = len(due) - len(todo)
         planned: list[Planned] = []
+        composer.prepare([SubView.of(row) for row, _ in todo], {p.key for _, p in todo})
         for row, p in todo:
             sub = SubView.of(row)
             sections = composer.sections(sub, p)

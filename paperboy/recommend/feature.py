@@ -8,7 +8,7 @@ from paperboy.web.features import Feature
 
 FEATURE = Feature(
     "recommend",
-    routers=(views.router,),
+    routers=(views.router, views.api_router),
     templates=(Path(__file__).with_name("templates"),),
     member_data=(signals.PART,),
 )

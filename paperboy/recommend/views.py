@@ -28,10 +28,12 @@ from paperboy.store.models import Collection, Paper, User
 from paperboy.web import ratelimit
 from paperboy.web.cards import build_cards
 from paperboy.web.deps import get_db
-from paperboy.web.paperjson import ERRORS, PaperOut, paper_out, submitters
+from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, paper_out, submitters
 from paperboy.web.security import current_user, require_member, require_user, wants_json
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages and forms
+api_router = APIRouter(prefix="/api", tags=["for you"])  # in the OpenAPI document
+SIGNED_IN = {401: {"model": ErrorOut, "description": "Not signed in"}}
 PAGE = 30
 SPANS = {"today": "Today", "week": "This week"}
 
@@ -234,9 +236,8 @@ class SignalsOut(BaseModel):
     learned_words: list[str]
 
 
-@router.get("/api/for-you", response_model=ForYouOut, responses={401: ERRORS[404] | {"description": "Not signed in"},
-                                                                 404: ERRORS[404]},
-            summary="The signed-in member's picks, each with why", tags=["for you"])
+@api_router.get("/for-you", response_model=ForYouOut, responses={**SIGNED_IN, **ERRORS},
+                summary="The signed-in member's picks, each with why")
 def api_for_you(request: Request, span: Literal["today", "week"] = "today", collection: int | None = Query(None, ge=1),
                 limit: int = Query(30, ge=1, le=100), offset: int = Query(0, ge=0, le=10_000),
                 user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
@@ -259,8 +260,8 @@ def api_for_you(request: Request, span: Literal["today", "week"] = "today", coll
                      paused=picks.signals.paused, learning_from=len(picks.signals.liked), items=items)
 
 
-@router.get("/api/for-you/signals", response_model=SignalsOut, summary="What the member's feed learns from",
-            tags=["for you"])
+@api_router.get("/for-you/signals", response_model=SignalsOut, responses=SIGNED_IN,
+                summary="What the member's feed learns from")
 def api_signals(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
     o = signals.overview(db, request.app.state.settings, user.id, _model(request))
 
@@ -273,11 +274,18 @@ def api_signals(request: Request, user: User = Depends(require_user), db: Sessio
                       followed_categories=sorted(o["signals"].categories), learned_words=o["words"])
 
 
-@router.post("/api/for-you/not-interested/{arxiv_id:arxiv}", summary="Mark a paper not interesting (or undo)",
-             tags=["for you"])
+class NotInterestedOut(BaseModel):
+    arxiv_id: str
+    not_interested: bool
+
+
+@api_router.post("/for-you/not-interested/{arxiv_id:arxiv}", response_model=NotInterestedOut,
+                 responses={**SIGNED_IN, 403: {"model": ErrorOut, "description": "Suspended, or a cross-site request"},
+                            404: ERRORS[404]},
+                 summary="Mark a paper not interesting (or undo)")
 def api_not_interested(request: Request, arxiv_id: str, undo: bool = False, user: User = Depends(require_member),
                        db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     signals.set_not_interested(db, user.id, _paper_id(db, arxiv_id), not undo)
     db.commit()
-    return {"arxiv_id": arxiv_id, "not_interested": not undo}
+    return NotInterestedOut(arxiv_id=arxiv_id, not_interested=not undo)
