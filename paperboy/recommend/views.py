@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -111,7 +112,8 @@ def _done(request: Request, notice: str, back: str = "/for-you/learned", status:
 
 @router.post("/for-you/seeds", response_class=HTMLResponse)
 async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | None = File(None),
-                    user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+                    next_: str = Form("", alias="next"), user: User = Depends(require_member),
+                    db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     uploaded = ""
     if bibtex is not None and bibtex.filename:
@@ -132,11 +134,22 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
     added, unknown = signals.add_seeds(db, user.id, found.ids)
     db.commit()
     report = signals.seed_report(found, added, unknown)
+    if next_ == "back" and not wants_json(request):  # "Seed For you" under a search result
+        return RedirectResponse(_referer(request), status_code=303)
     if wants_json(request):
         return JSONResponse({"added": added, "not_here": unknown, "unreadable": found.unreadable,
                              "entries_without_arxiv_id": found.entries_without_id, "message": report})
     ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
     return _page(request, "learned.html", {**ctx, "seed_report": report, "seed_unknown": unknown})
+
+
+def _referer(request: Request) -> str:
+    """The page a form was sent from, when it is one of ours; else "What it learned"."""
+    ref = urlsplit(request.headers.get("referer", ""))
+    same = not ref.netloc or ref.netloc == request.url.netloc
+    if same and ref.path.startswith("/") and not ref.path.startswith("//"):
+        return ref.path + (f"?{ref.query}" if ref.query else "")
+    return "/for-you/learned"
 
 
 def _paper_id(db: Session, arxiv_id: str) -> int:

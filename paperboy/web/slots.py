@@ -53,6 +53,7 @@ class Visitor:
     menus: dict = field(default_factory=dict)  # fills built once for this response
     follows: set[tuple[str, str]] = field(default_factory=set)  # (kind, key): an author's key is its identity
     dismissed: set[int] = field(default_factory=set)  # papers marked "not interested"
+    seeded: set[int] = field(default_factory=set)  # papers the member seeded "For you" with
 
 
 def slot(request, kind: str, *args) -> Markup:
@@ -91,7 +92,7 @@ def split(body: bytes) -> Parts:
         parts.append(Slot(kind, tuple(args), filler, prepare(*args) if prepare else ()))
         parts.append(rest)
     parts.kinds = frozenset(p.kind for p in parts[1::2])
-    parts.paper_ids = {kind: sorted({int(a[0]) for a in slot_args(parts, kind)}) for kind in ("vote", "save", "dismiss")}
+    parts.paper_ids = {kind: sorted({int(a[0]) for a in slot_args(parts, kind)}) for kind in ("vote", "save", "dismiss", "seed")}
     return parts
 
 
@@ -222,6 +223,20 @@ def _dismiss(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
             f'{"Not interested ✓" if on else "Not interested"}</button></form>').encode()
 
 
+def _seed(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
+    """"Seed For you" under a search result (members only): pick papers from a search to
+    start or steer the feed."""
+    if v.member is None or v.member.is_suspended:
+        return b""
+    if paper_id in v.seeded:
+        return '<p class="seed-done muted small">✓ Seeds your For you feed</p>'.encode()
+    a = arxiv_id.decode()
+    return (f'<form method="post" action="/for-you/seeds" class="seed-one-form">{_csrf_str(v)}'
+            f'<input type="hidden" name="ids" value="{a}"><input type="hidden" name="next" value="back">'
+            '<button type="submit" class="button-small" title="Learn from this paper in For you">'
+            '+ Seed For you</button></form>').encode()
+
+
 def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
     """Edit and delete on the visitor's own comment."""
     me = v.member
@@ -267,6 +282,7 @@ FILLERS: dict[str, tuple[Callable[..., bytes], Callable[..., tuple] | None]] = {
     "vote": (_vote, lambda pid: (int(pid),)),
     "save": (_save, lambda pid, arxiv, title="": (int(pid), str(escape(arxiv)).encode(), str(escape(title)).encode())),
     "dismiss": (_dismiss, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
+    "seed": (_seed, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
     "own": (_own_comment, lambda cid, author: (int(cid), author)),
     "follow": (_follow, _follow_args),
 }
@@ -295,11 +311,11 @@ def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
                        f"JOIN collections c ON c.id = i.collection_id WHERE c.user_id = {q} "
                        f"AND i.paper_id IN ({', '.join([q] * len(save_ids))})")
         params += [me.id, me.id, *save_ids]
-    dismiss_ids = parts.paper_ids["dismiss"] if parts and me else []
-    if dismiss_ids:
-        selects.append(f"SELECT 5, paper_id, NULL FROM interest_signals WHERE user_id = {q} "  # noqa: S608
-                       f"AND kind = 'not_interested' AND paper_id IN ({', '.join([q] * len(dismiss_ids))})")
-        params += [me.id, *dismiss_ids]
+    signal_ids = sorted(set(parts.paper_ids["dismiss"]) | set(parts.paper_ids["seed"])) if parts and me else []
+    if signal_ids:
+        selects.append(f"SELECT 5, paper_id, kind FROM interest_signals WHERE user_id = {q} "  # noqa: S608
+                       f"AND paper_id IN ({', '.join([q] * len(signal_ids))})")
+        params += [me.id, *signal_ids]
     if me and parts and "follow" in parts.kinds:
         selects.append(f"SELECT 4, NULL, kind || ':' || target FROM follows WHERE user_id = {q}")  # noqa: S608
         params.append(me.id)
@@ -313,7 +329,10 @@ def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
         elif kind == 2:
             visitor.saved.setdefault(a, set()).add(int(b))
         elif kind == 5:
-            visitor.dismissed.add(a)
+            if b == "not_interested":
+                visitor.dismissed.add(a)
+            elif b == "seed":
+                visitor.seeded.add(a)
         elif kind == 4:
             k, _, target = b.partition(":")
             visitor.follows.add((k, follow_key(k, target)))

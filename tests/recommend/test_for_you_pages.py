@@ -162,3 +162,19 @@ def test_the_signals_are_in_the_account_export_and_go_with_the_account(site):
     export = client.form("/account/export", page="/account").json()
     assert export["for_you"]["signals"] == [
         {"arxiv_id": papers["speech0"].arxiv_id, "kind": "not_interested", "at": export["for_you"]["signals"][0]["at"]}]
+
+
+def test_a_search_result_can_seed_the_feed(site):
+    papers = topical(site)
+    _, client = site.member()
+    target = papers["speech"]
+    results = client.get("/search?q=speech").text
+    assert results.count("+ Seed For you") == 4  # the four speech papers
+    assert "+ Seed For you" not in site.client().get("/search?q=speech").text
+    r = client.form("/for-you/seeds", {"ids": target.arxiv_id, "next": "back"}, page="/for-you/learned",
+                    headers={"Referer": "http://testserver/search?q=speech"})
+    assert r.status_code == 303 and r.headers["location"] == "/search?q=speech"
+    learned = client.get("/for-you/learned").text
+    assert "Learning from 1 paper" in learned and target.title in learned
+    results = client.get("/search?q=speech").text
+    assert results.count("+ Seed For you") == 3 and "✓ Seeds your For you feed" in results
