@@ -127,27 +127,20 @@ def term_vectorizer(n_docs: int):
     """The ranker's own words (chosen in bench/recommend.py, docs/recommend.md): tf-idf of
     word unigrams and bigrams that keeps rare terms (a group's own names for its methods,
     datasets and models are what its next paper shares with its last: ``min_df=2``, no
-    vocabulary cap), plus character 3-5-grams inside words (spelling variants, plurals,
-    hyphenation), the two halves concatenated and L2-normalised. Feature names are
-    ``words__term`` and ``chars__abc``; only the first are shown in why lines. A small
-    corpus (tests, a new instance) keeps every term."""
+    vocabulary cap, where arxiv-sanity-lite keeps 20,000 terms seen in 5 papers or more).
+    Character n-grams were tried too and measured no better. A small corpus (tests, a new
+    instance) keeps every term."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion, make_pipeline
-    from sklearn.preprocessing import Normalizer
 
     small = n_docs < 50
-    words = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
-                            ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
-                            min_df=1 if small else 2, max_df=1.0 if small else 0.5, dtype=np.float32)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, strip_accents="unicode",
-                            min_df=1 if small else 2, max_df=1.0 if small else 0.5, dtype=np.float32)
-    return make_pipeline(FeatureUnion([("words", words), ("chars", chars)]), Normalizer())
+    return TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+                           ngram_range=(1, 2), sublinear_tf=True, strip_accents="unicode",
+                           min_df=1 if small else 2, max_df=1.0 if small else 0.5, dtype=np.float32)
 
 
 def term_names(vectorizer) -> list[str]:
-    """The vocabulary of a fitted ``term_vectorizer``: words as they are, "" for character grams."""
-    names = vectorizer.get_feature_names_out()
-    return [n[len("words__"):] if n.startswith("words__") else "" for n in names]
+    """The vocabulary of a fitted ``term_vectorizer``, by column."""
+    return [str(n) for n in vectorizer.get_feature_names_out()]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
