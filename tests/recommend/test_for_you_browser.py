@@ -113,6 +113,7 @@ def test_a_new_member_seeds_reads_why_dismisses_and_resets_for_you(served, page,
     dismissed_title = first.locator(".card-title").inner_text().strip()
     first.get_by_role("button", name="Not interested").click()
     assert "/for-you" in page.url
+    assert page.locator("main [role=status]").inner_text().startswith("Marked not interested")
     assert dismissed_title not in card_titles(page)
     assert f"{ranked - 1} papers ranked for you" in page.locator(".feed-head").inner_text()
 
