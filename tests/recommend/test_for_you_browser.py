@@ -118,7 +118,7 @@ def test_a_new_member_seeds_reads_why_dismisses_and_resets_for_you(served, page,
     assert f"{ranked - 1} papers ranked for you" in page.locator(".feed-head").inner_text()
 
     # What it learned: the seeds and the vote, the dismissed paper, the words that weigh.
-    page.get_by_role("link", name="What it learned").click()
+    page.get_by_role("link", name="What it learned", exact=True).click()
     assert page.get_by_role("heading", name="Learning from 6 papers").is_visible()
     assert voted_title in page.locator(".signal-list").first.inner_text()
     dismissed = page.locator("section", has=page.get_by_role("heading", name="Not interested (1)"))
