@@ -33,6 +33,7 @@ DEVICES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1366, "h
 HEADER_MAX = {"phone": 80, "desktop": 64}  # px: a compact bar, never a third of the screen
 LIGHT_BG = "rgb(251, 250, 247)"  # --bg in light mode
 ADMIN_EMAIL = "ada@example.org"
+MEMBER_EMAIL = "grace@example.org"  # signed in means an ordinary member; the admin page alone is an admin's
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,23 @@ class Shot:
     path: str
     signed_out: bool = True  # member-only pages are shown signed in only
     status: int = 200
+    admin: bool = False  # signed in as the administrator rather than the member
 
 
 @pytest.fixture(scope="module")
 def gallery(databases, tmp_path_factory):
-    """The web tests' papers, plus an admin with comments (math, replies), a public
-    collection, follows and a digest; served over TCP."""
+    """The web tests' papers, plus an admin and a member with comments (math, replies); the
+    member has a public collection, follows, a digest and a "For you" feed started from two
+    seed papers (one paper marked not interested); served over TCP."""
     site = browser_site(databases, tmp_path_factory.mktemp("gallery"))
     engine, ids, app = site.engine, site.ids, site.app
     with session_scope(engine) as db:
         accounts.create_user(db, ADMIN_EMAIL, PASSWORD, "Ada Lovelace", is_admin=True, verified=True)
-        accounts.create_user(db, "grace@example.org", PASSWORD, "Grace Hopper", verified=True)
+        accounts.create_user(db, MEMBER_EMAIL, PASSWORD, "Grace Hopper", verified=True)
         author = db.scalar(select(Author.name).order_by(Author.id).limit(1))
     ada, grace = Browser(app), Browser(app)
     ada.sign_in(ADMIN_EMAIL)
-    grace.sign_in("grace@example.org")
+    grace.sign_in(MEMBER_EMAIL)
     top = ids["wed_top"]
     first = grace.form(f"/papers/{top}/comments", {"body": "Does the bound $O(n^2)$ hold for **every** guidance scale?"}, page="/")
     parent = re.search(r"#comment-(\d+)", first.headers["location"]).group(1)
@@ -65,15 +68,18 @@ def gallery(databases, tmp_path_factory):
     grace.form(f"/papers/{top}/comments", {"body": "Thanks, that settles it.", "parent_id": nested}, page="/")
     ada.form(f"/papers/{top}/comments", {"body": "Code and data are linked in the abstract; "
                                                 "a *very* readable paper."}, page="/")
-    made = ada.form("/collections", {"name": "Reading group", "public": "1", "arxiv_id": top}, page="/")
-    collection = made.headers["location"] if "/collections/" in made.headers.get("location", "") else None
+    made = grace.form("/collections", {"name": "Reading group", "public": "1", "arxiv_id": top}, page="/")
+    collection = made.headers["location"].split("?")[0] if "/collections/" in made.headers.get("location", "") else None
     if collection is None:
-        collection = re.search(r'href="(/collections/\d+)"', ada.get("/collections").text).group(1)
+        collection = re.search(r'href="(/collections/\d+)"', grace.get("/collections").text).group(1)
     for name in ("wed_mid", "tue"):
-        ada.form(f"{collection}/add", {"arxiv_id": ids[name]}, page="/")
-    ada.form("/follows", {"kind": "category", "target": "cs.LG"}, page="/")
-    ada.form("/follows", {"kind": "author", "target": author}, page="/")
-    digest = ada.form("/account/digest", page="/").headers["location"]
+        assert grace.form(f"{collection}/add", {"arxiv_id": ids[name]}, page="/").status_code == 303
+    grace.form("/follows", {"kind": "category", "target": "cs.LG"}, page="/")
+    grace.form("/follows", {"kind": "author", "target": author}, page="/")
+    digest = grace.form("/account/digest", page="/").headers["location"]
+    seeded = grace.form("/for-you/seeds", {"ids": f"{ids['mon_a']}\n{ids['mon_b']}"}, page="/for-you/learned")
+    assert "Added 2 seed papers." in seeded.text
+    grace.form(f"/papers/{ids['submitted']}/not-interested", {"next": "/for-you/learned"}, page="/")
     shots = [
         Shot("front", "/"),
         Shot("day", "/papers?date=2025-01-14"),
@@ -84,16 +90,18 @@ def gallery(databases, tmp_path_factory):
         Shot("paper", f"/papers/{top}#comments"),
         Shot("author", "/authors/" + quote(author)),
         Shot("category", "/categories/cs.LG"),
+        Shot("for-you", "/for-you"),
+        Shot("for-you-learned", "/for-you/learned", signed_out=False),
         Shot("submit", "/submit", signed_out=False),
         Shot("signin", "/signin"),
         Shot("signup", "/signup"),
         Shot("account", "/account", signed_out=False),
         Shot("following", "/following", signed_out=False),
-        Shot("comment-edit", f"/comments/{nested}/edit", signed_out=False),
+        Shot("comment-edit", f"/comments/{parent}/edit", signed_out=False),
         Shot("collections", "/collections", signed_out=False),
         Shot("collection", collection),
         Shot("digest", digest),
-        Shot("admin", "/admin", signed_out=False),
+        Shot("admin", "/admin", signed_out=False, admin=True),
         Shot("api-docs", "/docs"),
         Shot("not-found", "/no/such/page", status=404),
     ]
@@ -101,11 +109,11 @@ def gallery(databases, tmp_path_factory):
         yield base, shots
 
 
-def _signed_in_state(browser, base: str) -> dict:
+def _signed_in_state(browser, base: str, email: str = MEMBER_EMAIL) -> dict:
     ctx = browser.new_context()
     page = ctx.new_page()
     page.goto(base + "/signin")
-    page.fill('input[name="email"]', ADMIN_EMAIL)
+    page.fill('input[name="email"]', email)
     page.fill('input[name="password"]', PASSWORD)
     page.locator('form.account-form button[type="submit"]').click()
     page.wait_for_load_state()
@@ -120,7 +128,7 @@ def _file(shot: Shot, who: str, scheme: str, device: str) -> str:
 
 def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, browser):
     base, shots = gallery
-    states = {"out": None, "in": _signed_in_state(browser, base)}
+    states = {"out": None, "in": _signed_in_state(browser, base), "admin": _signed_in_state(browser, base, ADMIN_EMAIL)}
     # Without writing, light covers layout and dark is checked on one size (colours only).
     schemes = ("light", "dark")
     problems: list[str] = []
@@ -136,7 +144,7 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                 errors: list[str] = []
                 page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
                 for shot in shots:
-                    if who == "out" and not shot.signed_out:
+                    if (who == "out" and not shot.signed_out) or (who != "out" and shot.admin != (who == "admin")):
                         continue
                     where = f"{shot.name} {who} {scheme} {device}"
                     response = page.goto(base + shot.path)
@@ -160,10 +168,10 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         problems.append(f"{where}: {facts['scroll']} px wide in a {facts['width']} px window")
                     if facts["header"] >= HEADER_MAX[device]:
                         problems.append(f"{where}: header {facts['header']:.0f} px high")
-                    if facts["signedIn"] != (who == "in"):
+                    if facts["signedIn"] != (who != "out"):
                         problems.append(f"{where}: signed-in header is {facts['signedIn']}")
                     if WRITE:
-                        name = _file(shot, who, scheme, device)
+                        name = _file(shot, "out" if who == "out" else "in", scheme, device)
                         page.screenshot(path=str(SHOTS / name), type="jpeg", quality=60)
                         written.add(name)
                 problems += [f"{who} {scheme} {device}: script error {e}" for e in errors]
@@ -184,7 +192,8 @@ def _write_gallery_page(shots: list[Shot], written: set[str]) -> None:
         "# Gallery",
         "",
         "Every page as `tests/web/test_gallery.py` saw it in Chromium: signed out and signed in (as an",
-        "administrator), light and dark colour scheme, phone (390×844) and desktop (1366×900). Regenerate",
+        "ordinary member; the admin page as an administrator), light and dark colour scheme, phone (390×844)",
+        "and desktop (1366×900). Regenerate",
         "with `PAPERBOY_GALLERY=1 scripts/test tests/web/test_gallery.py -k sqlite`; the run rewrites",
         "the images and this page. A dash: the page is for members only (signed out it sends you to sign in).",
         "",
@@ -221,7 +230,7 @@ def test_menus_work_by_keyboard_fit_a_phone_and_close_on_escape_or_a_click_elsew
     page = ctx.new_page()
     page.goto(base + "/")
     menu = page.locator(".account-menu")
-    for _ in range(12):  # skip link, brand, the three sections, then the account menu
+    for _ in range(12):  # skip link, brand, the four sections, then the account menu
         page.keyboard.press("Tab")
         if menu.locator("summary").evaluate("el => el === document.activeElement"):
             break

@@ -133,6 +133,15 @@
     });
   }
 
+  // A form with data-confirm asks first (the CSP allows no inline handlers); without
+  // this file it submits at once.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+
   // Menus are <details>: close an open one on a click elsewhere or on Escape.
   var MENUS = "details.menu[open], details.save-menu[open]";
   document.addEventListener("click", function (event) {
