@@ -4,7 +4,9 @@
 
 Builds a fresh database (SQLite in a temporary folder unless --database-url names an
 empty PostgreSQL database), imports the 10k-paper sample, creates N confirmed daily
-subscriptions (random top-N and 0-3 categories), then times the real path: one
+subscriptions (random top-N and 0-3 categories), of which --members are members' with
+personal sections (20 votes on papers of the weeks before the period, a followed author,
+one of 50 alerts), then times the real path: one
 ``enqueue_due`` pass (choose papers, write the outbox) and ``deliver`` (claim, render
 HTML + text, SMTP over loopback to an aiosmtpd sink in its own process, mark sent).
 Prints figures; asserts nothing about time.
@@ -71,6 +73,49 @@ def other_load() -> str:
     return "; ".join(rows[:6])
 
 
+ALERTS = ["diffusion model", "reinforcement learning", "large language model", "graph neural network",
+          "object detection", "speech recognition", "protein", "reasoning", "robot manipulation",
+          "federated learning", "medical image segmentation", "\"chain of thought\"", "retrieval augmented",
+          "point cloud", "video generation", "knowledge distillation", "adversarial robustness",
+          "time series forecasting", "causal inference", "optimal transport", "contrastive learning",
+          "vision transformer", "neural radiance", "autonomous driving", "quantization", "code generation",
+          "multimodal", "machine translation", "question answering", "anomaly detection", "explainability",
+          "fairness", "privacy", "benchmark", "tokenizer", "mixture of experts", "state space model",
+          "in-context learning", "instruction tuning", "hallucination", "agents", "planning", "world model",
+          "3d reconstruction", "pose estimation", "sign language", "emotion recognition", "recommendation",
+          "cat:cs.CL reasoning", "author:Wang"]
+
+
+def add_members(engine, subscription_rows: list[dict], period: str, rng) -> None:
+    """Members behind the first subscriptions: each votes for 20 papers of the four weeks
+    before the period, follows one author of those and keeps one alert."""
+    import datetime as dt
+
+    from sqlalchemy import insert, select
+
+    from paperboy.store.models import Follow, Paper, User, Vote, utcnow
+
+    day = dt.date.fromisoformat(period)
+    now = utcnow()
+    with engine.connect() as conn:
+        pool = conn.execute(select(Paper.id, Paper.authors_text).where(
+            Paper.announced_on < day, Paper.announced_on >= day - dt.timedelta(days=28))).all()
+    users, votes, follows = [], [], []
+    for i, row in enumerate(subscription_rows):
+        users.append(dict(id=i + 1, email=row["email"], password_hash=None, display_name=f"Reader {i}",
+                          is_admin=False, is_suspended=False, email_verified_at=now, created_at=now))
+        liked = rng.sample(pool, min(20, len(pool)))
+        votes += [dict(user_id=i + 1, paper_id=p.id, created_at=now) for p in liked]
+        author = (liked[0].authors_text or "").split(",")[0].strip()
+        if author:
+            follows.append(dict(user_id=i + 1, kind="author", target=author, created_at=now))
+        row.update(user_id=i + 1, include_follows=True, alerts=[rng.choice(ALERTS)])
+    with engine.begin() as conn:
+        for table, data in ((User, users), (Vote, votes), (Follow, follows)):
+            for start in range(0, len(data), 5000):
+                conn.execute(insert(table), data[start : start + 5000])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subscriptions", type=int, default=100_000)
@@ -78,6 +123,9 @@ def main() -> None:
     ap.add_argument("--database-url", default="", help="Default: a new SQLite file in a temporary folder.")
     ap.add_argument("--period", default="2026-06-22", help="Daily period to send (a day of the sample).")
     ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--members", type=int, default=0,
+                    help="How many of the subscriptions are members' with For you picks, follows and alerts.")
+    ap.add_argument("--embedder", default="null", help="Stored vectors to rank with ('null': words only).")
     args = ap.parse_args()
 
     from sqlalchemy import func, insert, select
@@ -96,7 +144,8 @@ def main() -> None:
     port = free_port()
     settings_kw = dict(data_dir=tmp, secret_key="bench", smtp_url=f"smtp://127.0.0.1:{port}",
                        base_url="https://paperboy.example", digest_batch_size=args.batch_size,
-                       sample_data_dir=str(ROOT.parent / "shared" / "data" / "arxiv" / "daily"))
+                       sample_data_dir=str(ROOT.parent / "shared" / "data" / "arxiv" / "daily"),
+                       embedder=args.embedder)
     settings = Settings(**settings_kw)
     engine = make_engine(url)
     upgrade(engine)
@@ -124,10 +173,14 @@ def main() -> None:
             categories=" ".join(rng.sample(cats, rng.choice([0, 1, 1, 2, 3]))), include_follows=False,
             alerts=[], skip_empty=True, bounces=0, created_at=now, updated_at=now,
         ))
+    members = min(args.members, args.subscriptions)
+    if members:
+        add_members(engine, rows[:members], args.period, rng)
     with engine.begin() as conn:
         for start in range(0, len(rows), 5000):
             conn.execute(insert(Subscription), rows[start : start + 5000])
-    print(f"subscriptions: {args.subscriptions} created in {time.perf_counter() - t:.1f}s")
+    print(f"subscriptions: {args.subscriptions} ({members} members' with votes, a follow and an alert) "
+          f"created in {time.perf_counter() - t:.1f}s")
 
     counter, ready, sink_cpu = mp.Value("l", 0), mp.Event(), mp.Value("d", 0.0)
     sink = mp.Process(target=sink_process, args=(port, counter, ready, sink_cpu), daemon=True)
@@ -135,8 +188,15 @@ def main() -> None:
     ready.wait(10)
     load_before = os.getloadavg()
 
+    search = None
+    if members:
+        from paperboy.index.service import get_search_service
+
+        svc = get_search_service(settings, engine)
+        svc.search("warm up the keyword index")  # built once, before the clock starts
+        search = svc
     t0 = time.perf_counter()
-    q = enqueue_due(settings, engine, period=args.period)
+    q = enqueue_due(settings, engine, period=args.period, search=search)
     t1 = time.perf_counter()
     out: mp.Queue = mp.Queue()
     procs = [mp.Process(target=deliver_process, args=(settings_kw, url, out)) for _ in range(args.workers)]

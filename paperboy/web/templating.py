@@ -11,6 +11,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from paperboy.config import Settings
 from paperboy.web.cards import CardCache, card_renderer
 from paperboy.web.features import Feature
+from paperboy.web.mathtext import render_math
 from paperboy.web.security import template_globals
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -44,4 +45,5 @@ def make_templates(settings: Settings, features: Sequence[Feature] = ()) -> Jinj
     for feature in features:
         env.globals.update(feature.template_globals())
     env.globals["card_html"] = card_renderer(env, CardCache())
+    env.filters["math"] = render_math  # a title outside a card: escaped, its TeX rendered
     return Jinja2Templates(env=env)

@@ -178,3 +178,13 @@ def test_a_search_result_can_seed_the_feed(site):
     assert "Learning from 1 paper" in learned and target.title in learned
     results = client.get("/search?q=speech").text
     assert results.count("+ Seed For you") == 3 and "✓ Seeds your For you feed" in results
+
+
+def test_titles_on_what_it_learned_are_escaped_and_their_math_rendered(site):
+    hostile = site.paper(title="<script>alert(1)</script> sorting in $O(n^2)$", announced_on=DAY)
+    _, client = site.member()
+    client.form(f"/papers/{hostile.arxiv_id}/vote", page="/")
+    learned = client.get("/for-you/learned").text
+    assert "<script>alert(1)</script>" not in learned
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in learned
+    assert "<math" in learned and "$O(n^2)$" not in learned
