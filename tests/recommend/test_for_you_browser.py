@@ -1,6 +1,7 @@
 """In real Chromium, on two real arXiv listing days: a new member signs up, starts "For
 you" from pasted ids and a BibTeX file, votes, reads why each paper was picked, marks one
-not interested, looks at what the feed learned and resets it. Every step is a click on
+not interested, gets a digest with an alert made from a search, looks at what the feed
+learned and resets it. Every step is a click on
 the page's own forms, and every check is on what the member sees."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import re
 
 import pytest
 
+from paperboy.digest.outbox import deliver, enqueue_due
 from paperboy.ingest.listing import read_listing
 from paperboy.ingest.pipeline import run_source
+from paperboy.mail.senders import SMTPSender
 from tests.community.conftest import PASSWORD, drain_mail
 from tests.conftest import DAILY
 from tests.support.servers import serve_app_in_thread
@@ -44,7 +47,8 @@ def card_titles(page) -> list[str]:
     return [t.strip() for t in page.locator(".card-title").all_inner_texts()]
 
 
-def test_a_new_member_seeds_reads_why_dismisses_and_resets_for_you(served, page, tmp_path):
+def test_a_new_member_seeds_reads_why_dismisses_gets_a_digest_and_resets_for_you(served, page, tmp_path,
+                                                                                 smtp_server):
     app, base = served
     language = [r for r in listing(SEED_DAY) if r["categories"][0] == "cs.CL"]
     pasted, bib_eprint, bib_url = language[:3], language[3], language[4]
@@ -125,7 +129,31 @@ def test_a_new_member_seeds_reads_why_dismisses_and_resets_for_you(served, page,
     assert dismissed.locator("li").inner_text().startswith(dismissed_title)
     assert page.locator(".learned-words .chip").count() > 0
 
+    # "Alert me" from a search starts the member's digest with that alert; the digest of
+    # the newest day, sent through a real SMTP server, opens with the picks and their why
+    # lines, and its alert section holds only papers with every word of the alert.
+    page.goto(base + "/search?q=speech+recognition")
+    page.get_by_role("button", name="Alert me").click()
+    page.get_by_role("button", name="Start my digest").click()
+    assert "speech recognition" in page.locator('textarea[name="alerts"]').input_value()
+    settings = app.state.settings
+    enqueue_due(settings, app.state.engine, period=NEWEST_DAY, search=app.state.search)
+    deliver(settings, app.state.engine, SMTPSender(smtp_server.url))
+    (digest,) = [m for m in smtp_server.messages if m["To"] == "kay@example.org"]
+    text = digest.get_body(("plain",)).get_content()
+    sections = [line.strip("= ") for line in text.splitlines() if line.startswith("== ")]
+    assert sections[:2] == ["For you", "Alert: speech recognition"]
+    assert text.split("== For you ==")[1].count("Why: ") >= 1
+    alert_part = text.split("== Alert: speech recognition ==")[1].split("\n== ")[0]
+    alert_ids = re.findall(r"/papers/([^\s]+)", alert_part)
+    assert alert_ids, alert_part
+    records = {r["id"]: r for r in listing(NEWEST_DAY)}
+    for arxiv_id in alert_ids:
+        words = (records[arxiv_id]["title"] + " " + records[arxiv_id]["summary"]).lower()
+        assert "speech" in words and "recognition" in words, arxiv_id
+
     # Reset asks first, then the feed starts from nothing.
+    page.goto(base + "/for-you/learned")
     dialogs: list[str] = []
     page.once("dialog", lambda d: (dialogs.append(d.message), d.accept()))
     page.get_by_role("button", name="Reset what it learned").click()
