@@ -43,14 +43,14 @@ class Weights:
     even split (docs/recommend.md), with the follow weight tuned there too."""
 
     knn: float = 0.25
-    centroid: float = 1.0
+    centroid: float = 0.5
     linear: float = 0.25
     words: float = 0.5
     words_knn: float = 0.25
-    category: float = 0.25
+    category: float = 0.5
     negative: float = 0.5
     follow: float = 5.0
-    knn_k: int = 5
+    knn_k: int = 1
     # the linear part is used once there are this many liked papers (fewer: too noisy)
     linear_min_positives: int = 3
 
