@@ -81,6 +81,7 @@ class Composer:
         self.model = embedder_name(settings.embedder)
         self._signals: dict[int, foryou.Signals] = {}
         self._shown: dict[int, set[int]] | None = None
+        self._features: dict[foryou.Window, foryou.PaperFeatures] = {}
 
     def prepare(self, subs: list[SubView], periods: set[str]) -> None:
         """Read every member's signals, and what every subscription's earlier digests
@@ -195,10 +196,16 @@ class Composer:
         if not sig.liked or sig.paused:  # follows alone have their own sections below
             return [], {}
         win = foryou.Window(period.first_day, period.last_day)
+        pool = foryou.POOLS.pool(self.conn, self.settings, win, self.model)
+        features = self._features.get(win)
+        if features is None or features.pool is not pool:
+            # Every member's liked papers at once: members like many of the same papers.
+            features = self._features[win] = foryou.PaperFeatures(self.conn, pool, self.model)
+            features.load({pid for s in self._signals.values() for pid in (*s.liked, *s.dismissed)})
         # Followed authors have their own section: here the picks come from what they liked.
         picks = foryou.recommend(self.conn, self.settings, sub.user_id, win, model=self.model, signals=sig,
                                  exclude=self.shown_before(sub, period), limit=FOR_YOU_LIMIT,
-                                 weights=FOR_YOU_WEIGHTS)
+                                 weights=FOR_YOU_WEIGHTS, features=features)
         ids = [i for i, score in zip(picks.ids, picks.scores, strict=True) if score >= FOR_YOU_MIN_SCORE]
         return ids, {str(i): picks.why[i].text for i in ids}
 

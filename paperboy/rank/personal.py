@@ -104,6 +104,9 @@ class Candidates:
     terms: sparse.csr_matrix | None = None  # (n, V) tf-idf rows, same vocabulary
     categories: Sequence[Sequence[str]] = ()
     authors: Sequence[Sequence[str]] = ()  # normalised author names
+    # category -> positions of the candidates in it (optional: built once for a reused
+    # candidate set, it makes the category part a few array writes instead of a loop)
+    category_index: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -195,7 +198,14 @@ def parts(model: Model, cands: Candidates, weights: Weights = Weights()) -> dict
             tsims = (cands.terms @ model.terms.T).toarray()
             k = min(weights.knn_k, tsims.shape[1])
             out["words_knn"] = np.sort(tsims, axis=1)[:, -k:].mean(axis=1)
-    if model.category_share and cands.categories:
+    if model.category_share and cands.category_index is not None:
+        share = np.zeros(len(v), dtype=np.float32)
+        for c, value in model.category_share.items():
+            at = cands.category_index.get(c)
+            if at is not None:
+                share[at] = np.maximum(share[at], value)
+        out["category"] = share
+    elif model.category_share and cands.categories:
         out["category"] = np.array([max((model.category_share.get(c, 0.0) for c in cats), default=0.0)
                                     for cats in cands.categories], dtype=np.float32)
     if model.negatives is not None:
