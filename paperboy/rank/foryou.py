@@ -33,7 +33,7 @@ from scipy import sparse
 from sqlalchemy import LargeBinary, String, and_, column, desc, select, table
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from paperboy.config import Settings
 from paperboy.papers.authors import author_identity
@@ -331,6 +331,14 @@ def _build_pool(conn: Connection, settings: Settings, win: Window, model: str | 
 
 
 POOLS = Pools()
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, found once (looking them up takes milliseconds)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 # --- picks ----------------------------------------------------------------------------
@@ -450,8 +458,8 @@ def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, 
         row = cands.terms[i]
         weight = row.data * model.term_centroid[row.indices]
         vocab = pool.space.vocabulary
-        order = [k for k in np.argsort(-weight) if weight[k] > 0 and vocab[row.indices[k]]]
-        words = tuple(vocab[row.indices[k]] for k in order[:WHY_WORDS])
+        top = np.argsort(-weight)[:WHY_WORDS]
+        words = tuple(vocab[row.indices[k]] for k in top if weight[k] > 0)
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
     return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
                category=category)
@@ -475,7 +483,7 @@ def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *
         features = PaperFeatures(conn, pool, model)
     # Small matrices: BLAS threads cost more to wake than the products take (4.7 ms
     # against 0.2 ms for a day's candidates, measured), and requests run side by side.
-    with threadpool_limits(1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         profile = features.profile(sig)
         model_ = personal.fit(profile, pool.space.background if pool.uses_vectors else None, weights)
         ids, scores = personal.score(model_, cands, weights, exclude=skip)
