@@ -14,7 +14,12 @@ The signals (``load_signals``):
 
 The candidates of a window (a day or a week of papers) and the vocabulary are built once
 and kept for ``POOL_TTL`` seconds (``_pools``): the window's rows, their stored vectors
-and tf-idf rows. The vocabulary and idf come from the ``BACKGROUND`` most recent papers,
+and tf-idf rows. A member's fitted model is kept with the space it was fitted in
+(``Space.fitted``, the ``MEMBER_MODELS`` most recent), keyed by everything it is made
+from (their liked papers in order, dismissed papers, follows): a new vote, save, seed,
+follow or mark is a new key, so only a member whose signals changed is refitted, and a
+repeated request reads their signals and scores the window without re-reading and
+re-transforming the liked papers' text. The vocabulary and idf come from the ``BACKGROUND`` most recent papers,
 which also serve as the linear part's negatives (``personal.Background``). When stored
 vectors cover too little of the window (no embedder, or the indexer still running), the
 content space is a 128-d LSA of the tf-idf instead, so the feed works from the first
@@ -26,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -56,6 +62,7 @@ MIN_VECTOR_COVERAGE = 0.9  # of the window's papers with a stored vector, to use
 LSA_DIM = 128
 POOL_TTL = 300.0  # seconds a window's candidates are reused (new papers arrive daily)
 WHY_WORDS = 3
+MEMBER_MODELS = 2048  # fitted member models kept per content space (least recently used go)
 
 
 # --- signals ------------------------------------------------------------------------
@@ -136,6 +143,37 @@ class Space:
     background_vectors: np.ndarray | None  # stored vectors of the recent papers (model space)
     lsa: object | None = None
     background: personal.Background | None = None
+    _fitted: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _fitted_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fitted(self, key: tuple) -> tuple[personal.Model, dict[int, str]] | None:
+        """A member's model fitted in this space from exactly the signals ``key`` names, and
+        the arXiv ids of their liked papers; None when not kept. Each caller gets its own
+        copy (``personal.score`` writes the parts it computed onto the model)."""
+        with self._fitted_lock:
+            hit = self._fitted.get(key)
+            if hit is None:
+                return None
+            self._fitted.move_to_end(key)
+        model, centroid, arxiv = hit
+        if centroid is not None:
+            size, nz, values = centroid
+            dense = np.zeros(size, dtype=values.dtype)
+            dense[nz] = values
+            model = replace(model, term_centroid=dense)
+        return replace(model), arxiv
+
+    def keep(self, key: tuple, model: personal.Model, arxiv: dict[int, str]) -> None:
+        """Keep a fitted model (its word centroid, a vocabulary-long vector, kept sparse)."""
+        centroid = None
+        if model.term_centroid is not None:
+            nz = np.flatnonzero(model.term_centroid)
+            centroid = (len(model.term_centroid), nz, model.term_centroid[nz])
+        with self._fitted_lock:
+            self._fitted[key] = (replace(model, term_centroid=None, parts={}), centroid, arxiv)
+            self._fitted.move_to_end(key)
+            while len(self._fitted) > MEMBER_MODELS:
+                self._fitted.popitem(last=False)
 
     def terms(self, texts: list[str]) -> sparse.csr_matrix | None:
         if self.vectorizer is None or not texts:
@@ -209,6 +247,10 @@ class Pool:
     uses_vectors: bool
     space: Space
     made: float = field(default_factory=time.monotonic)
+    position: dict[int, int] = field(default_factory=dict)  # paper id -> its index in ids
+
+    def __post_init__(self) -> None:
+        self.position = {pid: i for i, pid in enumerate(self.ids)}
 
     def candidates(self, skip: set[int]) -> personal.Candidates:
         keep = [i for i, pid in enumerate(self.ids) if pid not in skip]
@@ -370,7 +412,7 @@ def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, 
     if model.follows and cands.authors:
         matched = sorted(model.follows.intersection(cands.authors[i]))
         if matched:
-            names = pool.names[pool.ids.index(pid)]
+            names = pool.names[pool.position[pid]]
             author = names.get(matched[0]) or sig.authors.get(matched[0])
     liked_id, liked_title, similarity = None, "", 0.0
     if len(model.positives) and pool.vectors.shape[1] > 1:
@@ -380,10 +422,11 @@ def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, 
             liked_id, liked_title, similarity = model.positive_ids[j], model.positive_titles[j], float(sims[j])
     words: tuple[str, ...] = ()
     if model.term_centroid is not None and cands.terms is not None:
-        row = cands.terms[i]
-        weight = row.data * model.term_centroid[row.indices]
+        start, end = cands.terms.indptr[i], cands.terms.indptr[i + 1]  # row i, without a sparse copy
+        indices = cands.terms.indices[start:end]
+        weight = cands.terms.data[start:end] * model.term_centroid[indices]
         order = np.argsort(-weight)[:WHY_WORDS]
-        words = tuple(pool.space.vocabulary[row.indices[k]] for k in order if weight[k] > 0)
+        words = tuple(pool.space.vocabulary[indices[k]] for k in order if weight[k] > 0)
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
     return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
                category=category)
@@ -402,16 +445,23 @@ def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *
     cands = pool.candidates(sig.seen | set(exclude))
     if not cands.ids:
         return Picks([], [], {}, sig, 0, pool.uses_vectors)
-    profile = _liked_profile(conn, sig, pool, model)
-    model_ = personal.fit(profile, pool.space.background if pool.uses_vectors else None, weights)
+    key = (pool.uses_vectors, tuple(sig.liked.items()), tuple(sorted(sig.dismissed)), tuple(sorted(sig.authors)),
+           tuple(sorted(sig.categories)), weights)
+    fitted = pool.space.fitted(key)
+    if fitted is None:
+        profile = _liked_profile(conn, sig, pool, model)
+        model_ = personal.fit(profile, pool.space.background if pool.uses_vectors else None, weights)
+        arxiv = dict(conn.execute(select(Paper.id, Paper.arxiv_id).where(Paper.id.in_(model_.positive_ids))).all()) \
+            if model_.positive_ids else {}
+        pool.space.keep(key, model_, arxiv)
+    else:
+        model_, arxiv = fitted
     ids, scores = personal.score(model_, cands, weights)
     index = {pid: i for i, pid in enumerate(cands.ids)}
     page = ids[offset:offset + limit]
     why = {pid: _why(model_, cands, index[pid], pool, sig, pid) for pid in page}
-    liked = {w.liked_id for w in why.values() if w.liked_id is not None}
-    if liked:
-        arxiv = dict(conn.execute(select(Paper.id, Paper.arxiv_id).where(Paper.id.in_(liked))).all())
-        why = {pid: replace(w, liked_arxiv=arxiv.get(w.liked_id, "")) for pid, w in why.items()}
+    why = {pid: replace(w, liked_arxiv=arxiv.get(w.liked_id, "")) if w.liked_id is not None else w
+           for pid, w in why.items()}
     return Picks(page, [float(s) for s in scores[offset:offset + limit]], why, sig, len(ids), pool.uses_vectors)
 
 
