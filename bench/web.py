@@ -42,21 +42,21 @@ def hello_app():
     return Starlette(routes=[Route("/", hello)])
 
 
-def paperboy_app(data_dir: str, cache: bool):
+def paperboy_app(data_dir: str, cache: bool, overrides: dict | None = None):
     from paperboy.config import Settings
     from paperboy.site import create_app
     from paperboy.store.db import get_engine
 
-    settings = Settings(data_dir=Path(data_dir), embedder="null", mail_backend="null")
+    settings = Settings(**{"data_dir": Path(data_dir), "embedder": "null", "mail_backend": "null", **(overrides or {})})
     app = create_app(settings, get_engine(settings))
     app.state.page_cache.enabled = cache
     return app
 
 
-def _serve(kind: str, port: int, data_dir: str, cache: bool) -> None:
+def _serve(kind: str, port: int, data_dir: str, cache: bool, overrides: dict | None = None) -> None:
     import uvicorn
 
-    app = hello_app() if kind == "hello" else paperboy_app(data_dir, cache)
+    app = hello_app() if kind == "hello" else paperboy_app(data_dir, cache, overrides)
     uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
                 access_log=False, log_level="warning", workers=1)
 
@@ -67,9 +67,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(kind: str, data_dir: str, cache: bool = True) -> tuple[mp.Process, int]:
+def start_server(kind: str, data_dir: str, cache: bool = True, overrides: dict | None = None) -> tuple[mp.Process, int]:
+    """A server in a process of its own; ``overrides`` are Paperboy settings (``embedder``, ``database_url``)."""
     port = free_port()
-    proc = mp.get_context("spawn").Process(target=_serve, args=(kind, port, data_dir, cache), daemon=True)
+    proc = mp.get_context("spawn").Process(target=_serve, args=(kind, port, data_dir, cache, overrides), daemon=True)
     proc.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -83,14 +84,15 @@ def start_server(kind: str, data_dir: str, cache: bool = True) -> tuple[mp.Proce
 
 # --- the load generator ----------------------------------------------------------------
 
-async def _connection(port: int, request: bytes, stop_at: float, warm_until: float, latencies: list, errors: list):
+async def _connection(port: int, requests: list[bytes], turn, stop_at: float, warm_until: float, latencies: list,
+                      errors: list):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while True:
             t0 = time.perf_counter()
             if t0 >= stop_at:
                 return
-            writer.write(request)
+            writer.write(requests[next(turn) % len(requests)])
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = None
@@ -109,11 +111,18 @@ async def _connection(port: int, request: bytes, stop_at: float, warm_until: flo
         writer.close()
 
 
-def _load(port: int, path: str, seconds: float, warmup: float, connections: int, out, cookie: str = "") -> None:
+def _load(port: int, path: str, seconds: float, warmup: float, connections: int, out,
+          cookie: str | list[str] = "") -> None:
+    import itertools
+
     import uvloop
 
-    extra = f"Cookie: {cookie}\r\n" if cookie else ""
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n{extra}\r\n".encode()
+    def request(cookie: str) -> bytes:
+        extra = f"Cookie: {cookie}\r\n" if cookie else ""
+        return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n{extra}\r\n".encode()
+
+    requests = [request(c) for c in ([cookie] if isinstance(cookie, str) else cookie)]
+    turn = itertools.count()  # requests take the cookies in turn, across connections
     latencies: list[float] = []
     errors: list[int] = []
 
@@ -121,7 +130,7 @@ def _load(port: int, path: str, seconds: float, warmup: float, connections: int,
         start = time.perf_counter()
         warm_until = start + warmup
         stop_at = warm_until + seconds
-        await asyncio.gather(*[_connection(port, request, stop_at, warm_until, latencies, errors)
+        await asyncio.gather(*[_connection(port, requests, turn, stop_at, warm_until, latencies, errors)
                                for _ in range(connections)])
         return time.perf_counter() - warm_until
 
@@ -129,7 +138,9 @@ def _load(port: int, path: str, seconds: float, warmup: float, connections: int,
     out.put((latencies, errors, elapsed))
 
 
-def measure(port: int, path: str, seconds: float, warmup: float, connections: int, cookie: str = "") -> dict:
+def measure(port: int, path: str, seconds: float, warmup: float, connections: int,
+            cookie: str | list[str] = "") -> dict:
+    """Load ``path`` over keep-alive connections; a list of cookies is used in turn (one member after another)."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     proc = ctx.Process(target=_load, args=(port, path, seconds, warmup, connections, q, cookie))
@@ -137,8 +148,11 @@ def measure(port: int, path: str, seconds: float, warmup: float, connections: in
     latencies, errors, elapsed = q.get()
     proc.join()
     latencies.sort()
-    p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
-    return {"rps": len(latencies) / elapsed, "p50": statistics.median(latencies) * 1000, "p99": p99 * 1000,
+
+    def pct(p: float) -> float:
+        return latencies[max(0, int(len(latencies) * p) - 1)] * 1000 if latencies else float("nan")
+
+    return {"rps": len(latencies) / elapsed, "p50": statistics.median(latencies) * 1000, "p95": pct(0.95), "p99": pct(0.99),
             "errors": len(errors), "n": len(latencies)}
 
 

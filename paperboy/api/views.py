@@ -129,13 +129,21 @@ def search_papers(
 
 @router.get("/papers/{arxiv_id:arxiv}/similar", response_model=list[PaperOut], responses=ERRORS,
             summary="Papers similar to one paper")
-def similar_papers(request: Request, arxiv_id: str, limit: int = Query(10, ge=1, le=50), db: Session = Depends(get_db, scope="function")):
+def similar_papers(
+    request: Request,
+    arxiv_id: str,
+    limit: int = Query(10, ge=1, le=50),
+    sort: Literal["relevance", "recent"] = Query(
+        "relevance", description=f"relevance: most similar first; recent: the newest first (by announce day) "
+                                 f"among the {q.SIMILAR_POOL} most similar"),
+    db: Session = Depends(get_db, scope="function"),
+):
     pid = _arxiv(arxiv_id)
     if q.paper_by_arxiv_id(db, pid) is None:
         raise HTTPException(404, f"no paper arXiv:{pid} here")
     db.commit()  # give the connection back before the search service takes its own
-    hits = request.app.state.search.similar(pid, limit=limit + 1)
-    papers = q.papers_by_ids(db, [h.paper_id for h in hits if h.arxiv_id != pid][:limit])
+    hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, limit) + 1)
+    papers = q.similar_papers(db, [h.paper_id for h in hits if h.arxiv_id != pid], sort=sort, limit=limit)
     names = submitters(db, papers)
     authors = q.author_names(db, papers)
     return json_response([paper_out(x, authors[x.id], names.get(x.submitted_by_id)) for x in papers])

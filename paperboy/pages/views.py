@@ -241,11 +241,16 @@ def html_url(arxiv_id: str) -> str | None:
     return f"https://arxiv.org/html/{arxiv_id}"
 
 
+SIMILAR_SHOWN = 6  # similar papers on a paper's page
+
+
 @router.get("/papers/{arxiv_id:arxiv}", response_class=HTMLResponse)
-def paper_page(request: Request, arxiv_id: str, db: Session = Depends(get_page_db, scope="function")):
+def paper_page(request: Request, arxiv_id: str, sort: str = "relevance",
+               db: Session = Depends(get_page_db, scope="function")):
     pid, version = canonical_id(arxiv_id)
+    sort = sort if sort in q.SIMILAR_SORTS else "relevance"  # an unknown order shows the usual one
     if pid != arxiv_id:
-        return RedirectResponse(f"/papers/{pid}", status_code=301)
+        return RedirectResponse(f"/papers/{pid}" + ("?sort=recent" if sort == "recent" else ""), status_code=301)
     paper = q.paper_by_arxiv_id(db, pid)
     if paper is None:
         raise HTTPException(404, f"No paper arXiv:{pid} here. It may not be imported yet; try https://arxiv.org/abs/{pid}")
@@ -254,15 +259,15 @@ def paper_page(request: Request, arxiv_id: str, db: Session = Depends(get_page_d
     similar, similar_message = [], None
     release(db)
     try:
-        hits = request.app.state.search.similar(pid, limit=7)
-        ids = [h.paper_id for h in hits if h.arxiv_id != pid][:6]
-        similar = build_cards(db, q.papers_by_ids(db, ids), user)
+        hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, SIMILAR_SHOWN) + 1)
+        ids = [h.paper_id for h in hits if h.arxiv_id != pid]
+        similar = build_cards(db, q.similar_papers(db, ids, sort=sort, limit=SIMILAR_SHOWN), user)
     except Exception:  # the page stays useful when the index is missing or broken
         log.exception("similar papers for %s failed", pid)
         similar_message = "Similar papers are unavailable right now."
     when = paper.submitted_at.date() if paper.submitted_at else paper.announced_on
     return render(request, "paper.html", db=db, context={
-        "paper": paper, "card": card, "similar": similar, "similar_message": similar_message,
+        "paper": paper, "card": card, "similar": similar, "similar_message": similar_message, "similar_sort": sort,
         "bibtex": bibtex(card, paper), "citation_date": when.strftime("%Y/%m/%d") if when else None,
         "abs_url": card.links[0][1], "pdf_url": card.links[1][1], "html_url": html_url(pid),
         "base_url": request.app.state.settings.resolved_base_url,

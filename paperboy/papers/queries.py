@@ -282,6 +282,29 @@ def papers_by_ids(db: Session, ids: list[int]) -> list[Paper]:
     return [rows[i] for i in ids if i in rows]
 
 
+# Similar papers are listed most similar first ("relevance") or newest first ("recent");
+# newest first orders the SIMILAR_POOL most similar papers by announce day, so it shows
+# recent work close to the paper rather than a reshuffle of the few most similar.
+SIMILAR_SORTS = ("relevance", "recent")
+SIMILAR_POOL = 50
+
+
+def similar_pool(sort: str, limit: int) -> int:
+    """How many similar papers to ask the search service for, to show ``limit`` in ``sort`` order."""
+    return max(limit, SIMILAR_POOL) if sort == "recent" else limit
+
+
+def similar_papers(db: Session, ids: list[int], *, sort: str, limit: int) -> list[Paper]:
+    """The visible papers of ``ids`` (most similar first) to show: the first ``limit``, or
+    for ``recent`` the ``limit`` newest by announce day (undated last; a tie keeps the
+    more similar first)."""
+    if sort != "recent":
+        return papers_by_ids(db, ids[:limit])
+    papers = papers_by_ids(db, ids)
+    papers.sort(key=lambda p: (p.announced_on is None, -(p.announced_on.toordinal() if p.announced_on else 0)))
+    return papers[:limit]
+
+
 def paper_by_arxiv_id(db: Session, arxiv_id: str) -> Paper | None:
     return db.scalar(papers_query().where(Paper.arxiv_id == arxiv_id, visible()))
 

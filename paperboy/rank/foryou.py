@@ -14,7 +14,12 @@ The signals (``load_signals``):
 
 The candidates of a window (a day or a week of papers) and the vocabulary are built once
 and kept for ``POOL_TTL`` seconds (``_pools``): the window's rows, their stored vectors
-and tf-idf rows. The vocabulary and idf come from the ``BACKGROUND`` most recent papers,
+and tf-idf rows. A member's fitted model is kept with the space it was fitted in
+(``Space.fitted``, the ``MEMBER_MODELS`` most recent), keyed by everything it is made
+from (their liked papers in order, dismissed papers, follows): a new vote, save, seed,
+follow or mark is a new key, so only a member whose signals changed is refitted, and a
+repeated request reads their signals and scores the window without re-reading and
+re-transforming the liked papers' text. The vocabulary and idf come from the ``BACKGROUND`` most recent papers,
 which also serve as the linear part's negatives (``personal.Background``). When stored
 vectors cover too little of the window (no embedder, or the indexer still running), the
 content space is a 128-d LSA of the tf-idf instead, so the feed works from the first
@@ -26,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -57,6 +63,7 @@ MIN_VECTOR_COVERAGE = 0.9  # of the window's papers with a stored vector, to use
 LSA_DIM = 128
 POOL_TTL = 300.0  # seconds a window's candidates are reused (new papers arrive daily)
 WHY_WORDS = 3
+MEMBER_MODELS = 2048  # fitted member models kept per content space (least recently used go)
 
 
 # --- signals ------------------------------------------------------------------------
@@ -171,6 +178,38 @@ class Space:
                 if self._lsa is None and dim >= 2:
                     self._lsa = TruncatedSVD(dim, n_iter=3, random_state=0).fit(self.matrix)
         return self._lsa
+
+    _fitted: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _fitted_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def fitted(self, key: tuple) -> tuple[personal.Model, dict[int, str]] | None:
+        """A member's model fitted in this space from exactly the signals ``key`` names, and
+        the arXiv ids of their liked papers; None when not kept. Each caller gets its own
+        copy (``personal.score`` writes the parts it computed onto the model)."""
+        with self._fitted_lock:
+            hit = self._fitted.get(key)
+            if hit is None:
+                return None
+            self._fitted.move_to_end(key)
+        model, centroid, arxiv = hit
+        if centroid is not None:
+            size, nz, values = centroid
+            dense = np.zeros(size, dtype=values.dtype)
+            dense[nz] = values
+            model = replace(model, term_centroid=dense)
+        return replace(model), arxiv
+
+    def keep(self, key: tuple, model: personal.Model, arxiv: dict[int, str]) -> None:
+        """Keep a fitted model (its word centroid, a vocabulary-long vector, kept sparse)."""
+        centroid = None
+        if model.term_centroid is not None:
+            nz = np.flatnonzero(model.term_centroid)
+            centroid = (len(model.term_centroid), nz, model.term_centroid[nz])
+        with self._fitted_lock:
+            self._fitted[key] = (replace(model, term_centroid=None, parts={}), centroid, arxiv)
+            self._fitted.move_to_end(key)
+            while len(self._fitted) > MEMBER_MODELS:
+                self._fitted.popitem(last=False)
 
     def terms(self, texts: list[str]) -> sparse.csr_matrix | None:
         if self.vectorizer is None or not texts:
@@ -392,6 +431,7 @@ class PaperFeatures:
     def __init__(self, conn: Connection, pool: Pool, model: str | None) -> None:
         self.conn, self.pool, self.model = conn, pool, model
         self.rows: dict[int, tuple[str, list[str], int]] = {}  # id -> (title, categories, term row index)
+        self.arxiv_ids: dict[int, str] = {}
         self.vectors: dict[int, np.ndarray] = {}
         self.terms: list[sparse.csr_matrix] = []
         self._offset = 0
@@ -400,8 +440,9 @@ class PaperFeatures:
         missing = sorted({int(i) for i in ids} - self.rows.keys())
         for start in range(0, len(missing), 900):
             chunk = missing[start:start + 900]
-            rows = self.conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.categories)
+            rows = self.conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.categories)
                                      .where(Paper.id.in_(chunk))).all()
+            self.arxiv_ids.update((r.id, r.arxiv_id) for r in rows)
             if not rows:
                 continue
             terms = self.pool.space.terms([_text(r.title, r.abstract) for r in rows])
@@ -455,11 +496,11 @@ def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, 
             liked_id, liked_title, similarity = model.positive_ids[j], model.positive_titles[j], float(sims[j])
     words: tuple[str, ...] = ()
     if model.term_centroid is not None and cands.terms is not None:
-        row = cands.terms[i]
-        weight = row.data * model.term_centroid[row.indices]
-        vocab = pool.space.vocabulary
-        top = np.argsort(-weight)[:WHY_WORDS]
-        words = tuple(vocab[row.indices[k]] for k in top if weight[k] > 0)
+        start, end = cands.terms.indptr[i], cands.terms.indptr[i + 1]  # row i, without a sparse copy
+        indices = cands.terms.indices[start:end]
+        weight = cands.terms.data[start:end] * model.term_centroid[indices]
+        order = np.argsort(-weight)[:WHY_WORDS]
+        words = tuple(pool.space.vocabulary[indices[k]] for k in order if weight[k] > 0)
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
     return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
                category=category)
@@ -481,18 +522,23 @@ def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *
         return Picks([], [], {}, sig, 0, pool.uses_vectors)
     if features is None or features.pool is not pool:
         features = PaperFeatures(conn, pool, model)
+    key = (pool.uses_vectors, tuple(sig.liked.items()), tuple(sorted(sig.dismissed)), tuple(sorted(sig.authors)),
+           tuple(sorted(sig.categories)), weights)
     # Small matrices: BLAS threads cost more to wake than the products take (4.7 ms
     # against 0.2 ms for a day's candidates, measured), and requests run side by side.
     with _blas().limit(limits=1, user_api="blas"):
-        profile = features.profile(sig)
-        model_ = personal.fit(profile, pool.space.background if pool.uses_vectors else None, weights)
+        fitted = pool.space.fitted(key)
+        if fitted is None:
+            model_ = personal.fit(features.profile(sig), pool.space.background if pool.uses_vectors else None, weights)
+            arxiv = {pid: features.arxiv_ids[pid] for pid in model_.positive_ids}
+            pool.space.keep(key, model_, arxiv)
+        else:
+            model_, arxiv = fitted
         ids, scores = personal.score(model_, cands, weights, exclude=skip)
         page = ids[offset:offset + limit]
         why = {pid: _why(model_, cands, pool.position[pid], pool, sig, pid) for pid in page}
-    liked = {w.liked_id for w in why.values() if w.liked_id is not None}
-    if liked:
-        arxiv = dict(conn.execute(select(Paper.id, Paper.arxiv_id).where(Paper.id.in_(liked))).all())
-        why = {pid: replace(w, liked_arxiv=arxiv.get(w.liked_id, "")) for pid, w in why.items()}
+    why = {pid: replace(w, liked_arxiv=arxiv.get(w.liked_id, "")) if w.liked_id is not None else w
+           for pid, w in why.items()}
     return Picks(page, [float(s) for s in scores[offset:offset + limit]], why, sig, len(ids), pool.uses_vectors)
 
 

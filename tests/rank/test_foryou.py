@@ -77,6 +77,34 @@ def test_a_vote_makes_papers_on_the_same_topic_come_first_with_a_reason(db, corp
     assert earlier["protein"].id not in result.ids  # yesterday's, and already voted
 
 
+def test_a_kept_model_answers_as_a_fresh_one_and_a_new_signal_refits(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["protein"].id, created_at=utcnow()))
+    first = picks(db, tmp_path, user)
+    space = foryou.POOLS.pool(db.connection(), settings(tmp_path), first_window(db, tmp_path), "null").space
+    assert len(space._fitted) == 1
+    again = picks(db, tmp_path, user)  # from the kept model
+    assert again.ids == first.ids and again.scores == first.scores and again.why == first.why
+    assert len(space._fitted) == 1
+    # A new vote (and then a follow) is a new key: the member is refitted at once.
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier["speech"].id, created_at=utcnow()))
+    both = picks(db, tmp_path, user)
+    assert len(space._fitted) == 2
+    assert {both.why[pid].liked_id for pid in both.ids} >= {earlier["protein"].id, earlier["speech"].id}
+    db.execute(insert(Follow).values(user_id=user.id, kind="category", target="cs.LG", created_at=utcnow()))
+    picks(db, tmp_path, user)
+    assert len(space._fitted) == 3
+    foryou.POOLS.clear()
+    fresh = picks(db, tmp_path, user)
+    kept = picks(db, tmp_path, user)
+    assert kept.ids == fresh.ids and kept.scores == fresh.scores and kept.why == fresh.why
+
+
+def first_window(db, tmp_path):
+    return foryou.window(db.connection(), settings(tmp_path))
+
+
 def test_nothing_already_voted_saved_seeded_or_dismissed_is_picked(db, corpus, tmp_path):
     earlier, today = corpus
     user = make_user(db)

@@ -26,6 +26,8 @@ CASES = [
     ("/api/papers/{arxiv_id}", "/api/papers/2501.99999", 404),
     ("/api/papers/{arxiv_id}/similar", "/api/papers/{wed_top}/similar", 200),
     ("/api/papers/{arxiv_id}/similar", "/api/papers/2501.99999/similar", 404),
+    ("/api/papers/{arxiv_id}/similar", "/api/papers/{wed_top}/similar?sort=recent&limit=3", 200),
+    ("/api/papers/{arxiv_id}/similar", "/api/papers/{wed_top}/similar?sort=hot", 422),
     ("/api/trending", "/api/trending", 200),
     ("/api/trending", "/api/trending?limit=0", 422),
 ]
