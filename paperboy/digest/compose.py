@@ -28,7 +28,7 @@ from paperboy.digest.models import OutboxEntry
 from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
 from paperboy.index.embedder import embedder_name
-from paperboy.mail.render import render_email
+from paperboy.mail.render import render_email, render_parts
 from paperboy.papers.authors import author_ids
 from paperboy.papers.text import shorten
 from paperboy.papers.textclean import clean_tex
@@ -342,7 +342,7 @@ def render_digest(
 class BatchRenderer:
     """Renders digests for delivery, fast: the templates run once per distinct content.
 
-    ``render_email`` renders each distinct (period, sections) once, with random markers
+    Each distinct (period, sections) is rendered once (``render_parts``), with random markers
     in place of the per-reader values (address, unsubscribe and settings links); each
     reader's message is then that output with the markers replaced (HTML-escaped in the
     HTML part) and serialised directly as MIME bytes (quoted-printable, CRLF). The
@@ -363,13 +363,17 @@ class BatchRenderer:
         self.from_header = formataddr((name, addr)) if addr else settings.mail_from
 
     def _templates(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache):
-        key = (period.key, tuple((s["kind"], s["title"], tuple(s["ids"])) for s in content.get("sections", [])))
+        # A section's why lines are part of it: two members with the same picks for
+        # different reasons get different mails.
+        key = (period.key, tuple((s["kind"], s["title"], tuple(s["ids"]), tuple(sorted((s.get("why") or {}).items())))
+                                 for s in content.get("sections", [])))
         got = self.cache.get(key)
         if got is None:
             ctx = digest_context(self.settings, sub, period, content, papers)
             ctx.update({f: self.marks[f] for f in self.FIELDS})
-            msg = render_email(EMAIL_TEMPLATES, "digest", ctx, to="x@example.org", sender=self.settings.mail_from)
-            got = (str(msg["Subject"]), msg.get_body(("plain",)).get_content(), msg.get_body(("html",)).get_content())
+            subject, text, html = render_parts(EMAIL_TEMPLATES, "digest", ctx)
+            # as a MIME part holds them (EmailMessage ends each part with a line end)
+            got = (subject, text if text.endswith("\n") else text + "\n", html if html.endswith("\n") else html + "\n")
             if len(self.cache) >= self.cache_size:
                 self.cache.clear()
             self.cache[key] = got

@@ -25,6 +25,18 @@ def _envs(template_dir: str) -> tuple[Environment, Environment]:
     return html, text
 
 
+def render_parts(template_dir: Path, name: str, context: dict) -> tuple[str, str, str | None]:
+    """(subject, text, html or None) of one message, without building it (a caller that
+    writes MIME itself, the digest's batch renderer, saves building and re-reading it)."""
+    html_env, text_env = _envs(str(template_dir))
+    subject = " ".join(text_env.get_template(f"{name}/subject.txt").render(context).split())
+    text = text_env.get_template(f"{name}/body.txt").render(context)
+    html = None
+    if (template_dir / name / "body.html").exists():
+        html = html_env.get_template(f"{name}/body.html").render(context)
+    return subject, text, html
+
+
 def render_email(
     template_dir: Path,
     name: str,
@@ -36,9 +48,7 @@ def render_email(
     message_id: str | None = None,
 ) -> EmailMessage:
     """Render one message; ``body.html`` is optional (text-only mail)."""
-    html_env, text_env = _envs(str(template_dir))
-    subject = " ".join(text_env.get_template(f"{name}/subject.txt").render(context).split())
-    text = text_env.get_template(f"{name}/body.txt").render(context)
+    subject, text, html = render_parts(template_dir, name, context)
     msg = EmailMessage()
     msg["Subject"] = subject
     msg["From"] = sender
@@ -49,6 +59,6 @@ def render_email(
     for key, value in (headers or {}).items():
         msg[key] = value
     msg.set_content(text)
-    if (template_dir / name / "body.html").exists():
-        msg.add_alternative(html_env.get_template(f"{name}/body.html").render(context), subtype="html")
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
     return msg

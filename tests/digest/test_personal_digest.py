@@ -84,3 +84,25 @@ def test_the_next_digest_never_repeats_a_pick(fresh_engine, smtp_server, tmp_pat
         ids, why = Composer(conn, settings).for_you(sub, week)
     assert made["protein-b0"] in ids and made["protein-b1"] in ids
     assert made["protein-a0"] not in ids and made["protein-a1"] not in ids
+
+
+def test_two_members_with_the_same_picks_for_different_reasons_get_their_own_reasons(fresh_engine, tmp_path):
+    from paperboy.digest.compose import BatchRenderer, PaperCache, SubView
+    from paperboy.digest.schedule import DigestPeriod
+
+    settings = make_settings(tmp_path, embedder="null")
+    uid, made = corpus(fresh_engine)
+    pick = made["protein-a0"]
+    period = DigestPeriod(PERIOD, "daily", DAY, DAY)
+    renderer = BatchRenderer(settings)
+    with fresh_engine.connect() as conn:
+        papers = PaperCache(conn, settings)
+        papers.load([pick])
+        mails = []
+        for n, why in enumerate(("close to “A”", "close to “B”")):
+            sub = SubView(n + 1, f"m{n}@example.org", f"token{n}", uid, "daily", 0, "", True, [], True)
+            content = {"sections": [{"kind": "for_you", "title": "For you", "ids": [pick], "why": {str(pick): why}}]}
+            mails.append(renderer.html(sub, period, content, papers))
+    # (the HTML part writes non-ASCII characters as entities)
+    assert "Why: close to &#8220;A&#8221;" in mails[0]
+    assert "Why: close to &#8220;B&#8221;" in mails[1] and "&#8220;A&#8221;" not in mails[1]
