@@ -163,7 +163,7 @@ def _paper_id(db: Session, arxiv_id: str) -> int:
     return pid
 
 
-@router.post("/papers/{arxiv_id:arxiv}/not-interested")
+@router.post("/papers/{arxiv_id:path}/not-interested")
 def not_interested(request: Request, arxiv_id: str, action: str = Form("on"), next_: str = Form("", alias="next"),
                    user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
@@ -292,7 +292,7 @@ class NotInterestedOut(BaseModel):
     not_interested: bool
 
 
-@api_router.post("/for-you/not-interested/{arxiv_id:arxiv}", response_model=NotInterestedOut,
+@api_router.post("/for-you/not-interested/{arxiv_id:path}", response_model=NotInterestedOut,
                  responses={**SIGNED_IN, 403: {"model": ErrorOut, "description": "Suspended, or a cross-site request"},
                             404: ERRORS[404]},
                  summary="Mark a paper not interesting (or undo)")
