@@ -19,7 +19,7 @@ and tf-idf rows. A member's fitted model is kept with the space it was fitted in
 from (their liked papers in order, dismissed papers, follows): a new vote, save, seed,
 follow or mark is a new key, so only a member whose signals changed is refitted, and a
 repeated request reads their signals and scores the window without re-reading and
-re-transforming the liked papers' text. The vocabulary and idf come from the ``BACKGROUND`` most recent papers,
+re-transforming the liked papers' text. The vocabulary and idf come from the ``BACKGROUND`` most recent papers up to the window's end,
 which also serve as the linear part's negatives (``personal.Background``). When stored
 vectors cover too little of the window (no embedder, or the indexer still running), the
 content space is a 128-d LSA of the tf-idf instead, so the feed works from the first
@@ -240,8 +240,9 @@ def _vectors(conn: Connection, ids: list[int], model: str | None) -> dict[int, n
     return out
 
 
-def _build_space(conn: Connection, model: str | None) -> Space:
-    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract).where(visible())
+def _build_space(conn: Connection, model: str | None, newest: dt.date) -> Space:
+    # the recent papers as of the window (an old digest period is ranked with its own time's words)
+    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract).where(visible(), Paper.announced_on <= newest)
                         .order_by(desc(Paper.announced_on), desc(Paper.id)).limit(BACKGROUND)).all()
     texts = [_text(r.title, r.abstract) for r in rows]
     vectorizer, vocabulary, matrix = None, [], None
@@ -334,7 +335,7 @@ class Pools:
         key = (str(conn.engine.url), model, newest)
         hit = self._space.get(key)
         if hit is None or time.monotonic() - hit[0] > POOL_TTL * 12:
-            hit = self._space[key] = (time.monotonic(), _build_space(conn, model))
+            hit = self._space[key] = (time.monotonic(), _build_space(conn, model, newest))
         return hit[1]
 
     def pool(self, conn: Connection, settings: Settings, win: Window, model: str | None) -> Pool:

@@ -59,8 +59,16 @@ def settings(tmp_path) -> Settings:
 
 def picks(db, tmp_path, user, **kw):
     s = settings(tmp_path)
-    win = foryou.window(db.connection(), s)
+    # The day is named: the session's database may hold other tests' papers on later days.
+    win = foryou.Window(TODAY, TODAY)
     return foryou.recommend(db.connection(), s, user.id, win, model=kw.pop("model", "null"), **kw)
+
+
+def test_the_window_is_the_newest_day_or_the_week_ending_on_it(db, corpus, tmp_path):
+    newest = make_paper(db, title="The newest paper", announced_on=dt.date(2031, 5, 7))
+    s = settings(tmp_path)
+    assert foryou.window(db.connection(), s) == foryou.Window(newest.announced_on, newest.announced_on)
+    assert foryou.window(db.connection(), s, "week") == foryou.Window(dt.date(2031, 5, 1), dt.date(2031, 5, 7))
 
 
 def test_a_vote_makes_papers_on_the_same_topic_come_first_with_a_reason(db, corpus, tmp_path):
