@@ -188,3 +188,28 @@ def test_titles_on_what_it_learned_are_escaped_and_their_math_rendered(site):
     assert "<script>alert(1)</script>" not in learned
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in learned
     assert "<math" in learned  # the link text; the button's aria-label keeps plain text
+
+
+def test_signed_in_json_answers_match_the_published_schema(site):
+    from jsonschema import Draft202012Validator
+
+    papers = topical(site)
+    _, client = site.member()
+    client.form(f"/papers/{papers['protein'].arxiv_id}/vote", page="/")
+    doc = client.get("/openapi.json").json()
+
+    def check(path: str, method: str, body) -> None:
+        schema = doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        errors = list(Draft202012Validator({**schema, "components": doc["components"]}).iter_errors(body))
+        assert not errors, [e.message for e in errors[:3]]
+
+    body = client.get("/api/for-you?span=week").json()
+    assert body["items"]
+    check("/api/for-you", "get", body)
+    check("/api/for-you/signals", "get", client.get("/api/for-you/signals").json())
+    target = papers["speech0"].arxiv_id
+    r = client.post(f"/api/for-you/not-interested/{target}", headers={"X-CSRF-Token": client.token("/")})
+    assert r.status_code == 200 and r.json() == {"arxiv_id": target, "not_interested": True}
+    check("/api/for-you/not-interested/{arxiv_id}", "post", r.json())
+    assert client.post("/api/for-you/not-interested/not-an-id",
+                       headers={"X-CSRF-Token": client.token("/")}).status_code == 404

@@ -30,6 +30,9 @@ CASES = [
     ("/api/papers/{arxiv_id}/similar", "/api/papers/{wed_top}/similar?sort=hot", 422),
     ("/api/trending", "/api/trending", 200),
     ("/api/trending", "/api/trending?limit=0", 422),
+    # A member's own: signed out, the API's error (signed in: tests/recommend/test_for_you_pages.py)
+    ("/api/for-you", "/api/for-you", 401),
+    ("/api/for-you/signals", "/api/for-you/signals", 401),
 ]
 
 
@@ -42,7 +45,7 @@ def _validator(doc: dict, path: str, status: int) -> Draft202012Validator:
 
 def test_every_api_answer_matches_the_published_schema(site, client):
     doc = client.get("/openapi.json").json()
-    published = {p for p in doc["paths"] if p.startswith("/api/")}
+    published = {p for p, ops in doc["paths"].items() if p.startswith("/api/") and "get" in ops}
     assert published == {c[0] for c in CASES}, "a new endpoint needs its cases here"
     for path, url, status in CASES:
         url = re.sub(r"\{(\w+)\}", lambda m: site.ids[m.group(1)], url)
