@@ -110,7 +110,7 @@ def test_a_kept_model_answers_as_a_fresh_one_and_a_new_signal_refits(db, corpus,
 
 
 def first_window(db, tmp_path):
-    return foryou.window(db.connection(), settings(tmp_path))
+    return foryou.Window(TODAY, TODAY)  # the one picks() ranks
 
 
 def test_nothing_already_voted_saved_seeded_or_dismissed_is_picked(db, corpus, tmp_path):
