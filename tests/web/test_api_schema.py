@@ -28,6 +28,9 @@ CASES = [
     ("/api/papers/{arxiv_id}/similar", "/api/papers/2501.99999/similar", 404),
     ("/api/trending", "/api/trending", 200),
     ("/api/trending", "/api/trending?limit=0", 422),
+    ("/api/trends", "/api/trends?q=diffusion&q=cat:cs.LG&unit=week", 200),
+    ("/api/trends", "/api/trends?q=diffusion&from=2025-02-30", 422),
+    ("/api/trends.csv", "/api/trends.csv?q=a&q=b&q=c&q=d&q=e&q=f", 422),  # its 200 is CSV (tests/web/test_trends.py)
 ]
 
 
