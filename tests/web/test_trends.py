@@ -86,3 +86,17 @@ def test_hostile_topics_are_escaped_in_svg_html_and_json(client):
     assert api.json()["topics"][0]["topic"] == HOSTILE.replace("  ", " ")
     r = client.get("/trends", params={"q": "x" * 201})
     assert r.status_code == 422 and "at most 200" in r.text
+
+
+def test_search_author_and_category_pages_show_a_sparkline_linking_to_trends(client, site):
+    page = client.get("/search", params={"q": "diffusion"}).text
+    assert 'class="sparkline"' in page and 'href="/trends?q=diffusion&amp;unit=month"' in page
+    assert "Share of papers matching diffusion per month, 2024-12 to 2025-01" in page
+    page = client.get("/search", params={"q": "diffusion", "category": "cs.CV"}).text
+    assert 'href="/trends?q=diffusion+cat%3Acs.CV&amp;unit=month"' in page
+    assert 'class="sparkline"' not in client.get("/search", params={"q": "zzqqxx"}).text
+    page = client.get("/categories/cs.LG").text
+    assert 'class="sparkline"' in page and 'href="/trends?q=cat%3Acs.LG&amp;unit=month"' in page
+    page = client.get("/authors/Mallory <b>Evil</b>").text
+    assert 'class="sparkline"' in page and "<b>Evil" not in page
+    assert 'href="/trends?q=author%3A%22Mallory+%3Cb%3EEvil%3C%2Fb%3E%22&amp;unit=month"' in page
