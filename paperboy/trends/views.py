@@ -17,15 +17,20 @@ import csv
 import datetime as dt
 import io
 import re
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
-from paperboy.index.trends import MAX_TOPIC_CHARS, MAX_TOPICS, TopicError, Trend
-from paperboy.web.charts import integer, line_chart, percent
+from paperboy.index.trends import MAX_TOPIC_CHARS, MAX_TOPICS, TopicError, Trend, TrendCounter
+from paperboy.rank import rising
+from paperboy.web.charts import integer, line_chart, percent, sparkline
+from paperboy.web.deps import get_db
 from paperboy.web.paperjson import ErrorOut
 
 router = APIRouter(tags=["trends"])
@@ -190,13 +195,14 @@ def chart_for(trend: Trend, value: str) -> dict:
 
 @router.get("/trends", response_class=HTMLResponse, responses=ERRORS, summary="Topic trends (HTML)")
 def trends_page(request: Request, q: list[str] | None = TOPICS_QUERY, unit: Unit = UNIT_QUERY,
-                value: Value = VALUE_QUERY, from_: str | None = FROM_QUERY, to: str | None = TO_QUERY):
+                value: Value = VALUE_QUERY, from_: str | None = FROM_QUERY, to: str | None = TO_QUERY,
+                db: Session = Depends(get_db, scope="function")):
     # The form sends all five fields; the blank ones are no topic.
     topics = [" ".join(t.split()) for t in _topics_param(q) if t.strip()]
     context = {"nav": "trends", "topics": topics, "unit": unit, "value": value, "from_": from_ or "", "to": to or "",
                "error": None, "trend": None, "chart": None, "max_topics": MAX_TOPICS,
                "search_url": search_url, "trends_url": trends_url,
-               "rising": rising_for(request)}
+               "rising": rising_for(db, request.app.state.search.trends, unit)}
     status = 200
     if topics or q is not None:
         try:
@@ -211,5 +217,34 @@ def trends_page(request: Request, q: list[str] | None = TOPICS_QUERY, unit: Unit
     return request.app.state.templates.TemplateResponse(request, "trends.html", context, status_code=status)
 
 
-def rising_for(request: Request) -> list:
-    return []
+@dataclass
+class RisingView:
+    term: str
+    query: str
+    recent_count: int
+    recent_share_text: str
+    base_share_text: str
+    spark: Markup
+
+
+def rising_for(db: Session, counter: TrendCounter, unit: str) -> dict | None:
+    """The worker's stored "rising now" list for ``unit``, each term with its sparkline."""
+    rows = rising.stored(db, unit)
+    if not rows:
+        return None
+    top = rows[0]
+    terms = []
+    for r in rows:
+        try:
+            shares = counter.trend([r.query], unit, r.base_from, r.recent_to).series[0].shares
+        except TopicError:
+            shares = []
+        label = f"Share of papers with {r.term} per {unit} since {r.base_from}"
+        terms.append(RisingView(
+            r.term, r.query, r.recent_count, percent(r.recent_count / max(1, r.recent_total)),
+            percent(r.base_count / max(1, r.base_total)), sparkline(shares, label=label) if shares else Markup("")))
+    describe = (f"Words and phrases in a larger share of the papers announced {top.recent_from} to {top.recent_to} "
+                f"({top.recent_total:,} papers) than of the six months before ({top.base_total:,} papers), "
+                f"each in at least {rising.MIN_COUNT} recent papers and past a significance floor (log-likelihood "
+                f"test, p < 0.001). Computed {top.computed_at:%Y-%m-%d %H:%M} UTC.")
+    return {"terms": terms, "describe": describe, "unit": unit}

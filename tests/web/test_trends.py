@@ -100,3 +100,24 @@ def test_search_author_and_category_pages_show_a_sparkline_linking_to_trends(cli
     page = client.get("/authors/Mallory <b>Evil</b>").text
     assert 'class="sparkline"' in page and "<b>Evil" not in page
     assert 'href="/trends?q=author%3A%22Mallory+%3Cb%3EEvil%3C%2Fb%3E%22&amp;unit=month"' in page
+
+
+def test_rising_now_is_served_from_the_stored_list_with_links_and_plots(client, site):
+    import datetime as dt
+
+    from paperboy.rank import rising
+
+    result = rising.RisingResult("month", dt.date(2025, 1, 1), dt.date(2025, 1, 15), dt.date(2024, 7, 5), 8, 1, [
+        rising.Rising("diffusion", 5, 0, 1.2, 20.0), rising.Rising(HOSTILE, 5, 0, 1.0, 15.0)])
+    rising.store(site.engine, result)
+    try:
+        page = client.get("/trends").text
+        assert page.index('href="/search?q=%22diffusion%22"') < page.index("Rising now") + 2000
+        assert 'href="/trends?q=%22diffusion%22&amp;unit=month"' in page
+        assert page.count('class="sparkline"') == 2
+        assert "5 papers (62%, was 0%)" in page
+        assert "<script>window.__pwned" not in page and "<svg onload" not in page
+        assert "rising-list" not in client.get("/trends", params={"unit": "week"}).text
+    finally:
+        rising.store(site.engine, rising.RisingResult("month", dt.date(2025, 1, 1), dt.date(2025, 1, 15),
+                                                      dt.date(2024, 7, 5), 8, 1, []))
