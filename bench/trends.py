@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 
 from paperboy.index.keyword import open_index, paper_document  # noqa: E402
+from paperboy.index.stopwords import is_stop_word  # noqa: E402
 from paperboy.index.trends import TrendCounter  # noqa: E402
 from paperboy.rank import rising  # noqa: E402
 from paperboy.store.db import make_engine  # noqa: E402
@@ -98,6 +99,7 @@ def build_index(path: Path, n: int, rng, vocab, names, abstract_words: int) -> N
 
 
 def topic_sets(rng, vocab, names, count: int) -> list[list[str]]:
+    vocab = np.array([w for w in vocab if not is_stop_word(w)])  # pseudo-words may spell "and"
     sets = []
     for _ in range(count):
         common, rare = vocab[rng.integers(20, 200)], vocab[rng.integers(500, 5000)]

@@ -12,7 +12,9 @@ rises when
   least ``MIN_TITLE_SHARE`` have it in the title. On the sample, without this the list was
   the words of a writing style ("rather", "every", "strongest"), which titles never use;
 - Dunning's log-likelihood ratio G² of the 2x2 table is at least ``MIN_LLR`` (p < 0.001 on
-  one degree of freedom);
+  one degree of freedom) and passes Benjamini-Hochberg at a false discovery rate of
+  ``FDR`` over every term tested: tens of thousands of terms are tested, so p < 0.001 alone
+  let dozens of chance terms through on random text (``bench/trends.py``);
 - the share grew, with confidence: the lower 95% bound of the log ratio of the shares,
   ``ln((a/n1) / ((b+½)/n0)) - 1.96·SE`` (Katz's interval), is above zero. The list is
   ranked by that bound, so a term seen 40 times after 2 is ranked above one seen 8 times
@@ -20,9 +22,10 @@ rises when
 
 A phrase and the words inside it say the same thing: of terms contained in one another,
 the better ranked alone is kept, except that a phrase which ``PHRASE_SHARE`` of a kept
-word's papers have takes the word's place (it names the topic better). Each window reads at most ``MAX_PAPERS`` papers (an even
-sample by id beyond that), which keeps the job under ten seconds at 1M papers
-(``bench/trends.py``).
+word's papers have takes the word's place (it names the topic better).
+
+Each window reads at most ``MAX_PAPERS`` papers (an even sample by id beyond that), which
+keeps the job under ten seconds at 1M papers (``bench/trends.py``, docs/trends.md).
 """
 
 from __future__ import annotations
@@ -46,11 +49,12 @@ BASE_DAYS = 180  # the months before, compared against
 MIN_COUNT = 5
 # A topic is named in titles; the words of a style ("rather", "strongest") only in abstracts.
 MIN_TITLE_SHARE = 0.1
-MIN_LLR = 10.83  # chi-square, 1 d.o.f., p < 0.001
+MIN_LLR = 10.83  # chi-square, 1 d.o.f., p < 0.001, for any one term
+FDR = 0.05  # and Benjamini-Hochberg over all the terms tested
 Z = 1.96
 PHRASE_SHARE = 0.8  # a phrase replaces a word it holds when this share of the word's papers have it
 TOP = 15
-MAX_PAPERS = 20_000  # per window
+MAX_PAPERS = 10_000  # per window
 EVERY_SECONDS = 6 * 3600  # the worker recomputes four times a day
 
 _TOKEN = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*|[^\sa-z]+")
@@ -100,6 +104,11 @@ def log_likelihood(a: int, n1: int, b: int, n0: int) -> float:
     return 2 * g
 
 
+def p_value(llr: float) -> float:
+    """P(G² >= llr) with no change: the chi-square tail on one degree of freedom."""
+    return math.erfc(math.sqrt(max(llr, 0.0) / 2))
+
+
 def rise_bound(a: int, n1: int, b: int, n0: int) -> float:
     """The lower 95% bound of ln(recent share / earlier share), ½ added to ``b``."""
     b_ = b + 0.5
@@ -139,7 +148,8 @@ def rising_terms(recent: Counter, n1: int, base: Counter, n0: int, *, titles: Co
     With ``titles`` (and ``base_titles``: the counts in titles alone) only topics count."""
     if not n1 or not n0:
         return []
-    found = []
+    candidates = []
+    tested = 0
     for term, a in recent.items():
         if a < min_count:
             continue
@@ -148,14 +158,19 @@ def rising_terms(recent: Counter, n1: int, base: Counter, n0: int, *, titles: Co
             named = titles.get(term, 0)
             if not named or (named + (base_titles or {}).get(term, 0)) < MIN_TITLE_SHARE * (a + b):
                 continue
+        tested += 1
         if a / n1 <= b / n0:
             continue
         llr = log_likelihood(a, n1, b, n0)
-        if llr < MIN_LLR:
-            continue
-        score = rise_bound(a, n1, b, n0)
-        if score > 0:
-            found.append(Rising(term, a, b, score, llr))
+        if llr >= MIN_LLR:
+            candidates.append(Rising(term, a, b, rise_bound(a, n1, b, n0), llr))
+    # Benjamini-Hochberg over every term tested: at most FDR of the list is chance.
+    candidates.sort(key=lambda r: -r.llr)
+    passed = 0
+    for k, r in enumerate(candidates, 1):
+        if p_value(r.llr) <= FDR * k / tested:
+            passed = k
+    found = [r for r in candidates[:passed] if r.score > 0]
     found.sort(key=lambda r: (-r.score, -r.recent_count, r.term))
     kept: list[Rising] = []
     for r in found:
