@@ -144,6 +144,40 @@ def api_trends(request: Request, q: list[str] | None = TOPICS_QUERY, unit: Unit 
     return trend_out(trend, value)
 
 
+class RisingTermOut(BaseModel):
+    term: str
+    recent_count: int = Field(description="Recent papers with the term")
+    recent_total: int = Field(description="Recent papers read")
+    base_count: int = Field(description="Papers with it in the six months before")
+    base_total: int
+    llr: float = Field(description="Dunning's log-likelihood ratio G²")
+    score: float = Field(description="Lower 95% bound of ln(recent share / earlier share): the rank")
+    search: str = Field(description="Its papers: a search for the term as a phrase")
+    trend: str = Field(description="Its plot on /trends")
+
+
+class RisingOut(BaseModel):
+    unit: Unit
+    recent_from: dt.date | None = Field(description="The recent window (null before the worker's first list)")
+    recent_to: dt.date | None
+    base_from: dt.date | None
+    computed_at: dt.datetime | None
+    terms: list[RisingTermOut]
+
+
+@api_router.get("/trends/rising", response_model=RisingOut, responses=ERRORS, summary="Rising now (the stored list)")
+def api_rising(unit: Unit = UNIT_QUERY, db: Session = Depends(get_db, scope="function")) -> RisingOut:
+    rows = rising.stored(db, unit)
+    top = rows[0] if rows else None
+    return RisingOut(
+        unit=unit, recent_from=top and top.recent_from, recent_to=top and top.recent_to, base_from=top and top.base_from,
+        computed_at=top and top.computed_at,
+        terms=[RisingTermOut(term=r.term, recent_count=r.recent_count, recent_total=r.recent_total,
+                             base_count=r.base_count, base_total=r.base_total, llr=round(r.llr, 3),
+                             score=round(r.score, 4), search=search_url(r.query),
+                             trend=trends_url([r.query], unit=unit)) for r in rows])
+
+
 # --- CSV -----------------------------------------------------------------------------
 
 def _cell(text: str) -> str:

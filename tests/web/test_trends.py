@@ -121,3 +121,25 @@ def test_rising_now_is_served_from_the_stored_list_with_links_and_plots(client, 
     finally:
         rising.store(site.engine, rising.RisingResult("month", dt.date(2025, 1, 1), dt.date(2025, 1, 15),
                                                       dt.date(2024, 7, 5), 8, 1, []))
+
+
+def test_rising_now_as_json(client, site):
+    import datetime as dt
+
+    from paperboy.rank import rising
+
+    assert client.get("/api/trends/rising").json() == {
+        "unit": "month", "recent_from": None, "recent_to": None, "base_from": None, "computed_at": None, "terms": []}
+    rising.store(site.engine, rising.RisingResult("week", dt.date(2025, 1, 9), dt.date(2025, 1, 15), dt.date(2024, 7, 13),
+                                                  8, 1, [rising.Rising("graph diffusion", 5, 0, 1.2, 20.0)]))
+    try:
+        body = client.get("/api/trends/rising", params={"unit": "week"}).json()
+        assert body["recent_from"] == "2025-01-09" and body["base_from"] == "2024-07-13"
+        assert body["terms"] == [{"term": "graph diffusion", "recent_count": 5, "recent_total": 8, "base_count": 0,
+                                  "base_total": 1, "llr": 20.0, "score": 1.2,
+                                  "search": "/search?q=%22graph+diffusion%22",
+                                  "trend": "/trends?q=%22graph+diffusion%22&unit=week"}]
+        assert client.get("/api/trends/rising", params={"unit": "year"}).status_code == 422
+    finally:
+        rising.store(site.engine, rising.RisingResult("week", dt.date(2025, 1, 9), dt.date(2025, 1, 15),
+                                                      dt.date(2024, 7, 13), 8, 1, []))
