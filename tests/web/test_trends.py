@@ -67,7 +67,7 @@ def test_the_page_plots_lists_and_tables(client):
     assert "<table" in page and "<th scope=\"row\">2025-01</th>" in page
     assert 'href="/api/trends.csv?q=diffusion&amp;q=cat%3Acs.LG&amp;unit=month&amp;value=count&amp;from=2024-12"' in page
     assert 'href="/search?q=cat%3Acs.LG"' in page
-    assert 'aria-current="page">Trends' in page
+    assert 'class="nav-trends" aria-current="page">Trends' in page
 
 
 def test_the_page_without_topics_is_the_form_and_blank_topics_are_a_422(client):
