@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+
+from paperboy.rank import rising
 
 HOSTILE = '<script>window.__pwned=1</script>"&\'</title><svg onload=alert(1)>'
 
@@ -103,10 +106,6 @@ def test_search_author_and_category_pages_show_a_sparkline_linking_to_trends(cli
 
 
 def test_rising_now_is_served_from_the_stored_list_with_links_and_plots(client, site):
-    import datetime as dt
-
-    from paperboy.rank import rising
-
     result = rising.RisingResult("month", dt.date(2025, 1, 1), dt.date(2025, 1, 15), dt.date(2024, 7, 5), 8, 1, [
         rising.Rising("diffusion", 5, 0, 1.2, 20.0), rising.Rising(HOSTILE, 5, 0, 1.0, 15.0)])
     rising.store(site.engine, result)
@@ -124,10 +123,6 @@ def test_rising_now_is_served_from_the_stored_list_with_links_and_plots(client, 
 
 
 def test_rising_now_as_json(client, site):
-    import datetime as dt
-
-    from paperboy.rank import rising
-
     assert client.get("/api/trends/rising").json() == {
         "unit": "month", "recent_from": None, "recent_to": None, "base_from": None, "computed_at": None, "terms": []}
     rising.store(site.engine, rising.RisingResult("week", dt.date(2025, 1, 9), dt.date(2025, 1, 15), dt.date(2024, 7, 13),
