@@ -14,9 +14,10 @@ from paperboy.config import Settings
 from paperboy.digest.feature import FEATURE as DIGEST
 from paperboy.pages.feature import FEATURE as PAGES
 from paperboy.recommend.feature import FEATURE as RECOMMEND
+from paperboy.trends.feature import FEATURE as TRENDS
 from paperboy.web.app import build_app
 
-FEATURES = (PAGES, API, COMMUNITY, DIGEST, RECOMMEND)
+FEATURES = (PAGES, API, COMMUNITY, DIGEST, RECOMMEND, TRENDS)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -35,6 +35,7 @@ from paperboy.index.keyword import KeywordIndex, stem
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
+from paperboy.index.trends import TrendCounter
 from paperboy.index.vectors import VectorSearcher, vector_file
 from paperboy.papers.textclean import clean_tex
 from paperboy.papers.visibility import visible
@@ -145,6 +146,7 @@ class SearchService:
         self._hidden: frozenset[int] = frozenset()  # hidden in the keyword index (read at reload)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._pool: ThreadPoolExecutor | None = None
+        self.trends = TrendCounter(self.keyword_reader)  # topics counted per week or month
 
     # --- readers --------------------------------------------------------------------
     def _keyword_stamp(self):
@@ -193,6 +195,11 @@ class SearchService:
                 self._vec = VectorSearcher(self._vec.path)  # built, then swapped in whole
         finally:
             self._reload_lock.release()
+
+    def keyword_reader(self) -> tuple[KeywordIndex | None, object]:
+        """The current keyword reader and its stamp (re-opened if the indexer committed)."""
+        self._refresh_readers()
+        return self._kw, self._kw_stamp
 
     def semantic_coverage(self) -> float:
         if self._vec is None or self._visible_docs == 0:

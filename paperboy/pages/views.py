@@ -33,6 +33,7 @@ from paperboy.web import (
 from paperboy.web.cards import bibtex, build_cards
 from paperboy.web.deps import get_db
 from paperboy.web.mathtext import has_math
+from paperboy.web.trendspark import topic_spark
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -366,6 +367,8 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         if "<mark>" in hit.title_html and not has_math(titles.get(card.paper_id)):
             card.title_html = clean_snippet(hit.title_html)
     # An arXiv id that is not here is reported once, by the search service.
+    topic = f"{text} cat:{category}" if category else text
+    context.update(spark=topic_spark(request.app.state.search.trends, topic) if results.total else None)
     context.update(cards=cards, total=results.total, related=getattr(results, "related", 0),
                    messages=messages + list(results.messages or []),
                    pager=make_pager(request, page, results.total, size))
@@ -390,6 +393,7 @@ def author_page(request: Request, name: str, p: int = Depends(page_param), db: S
     return render(request, "listing.html", db=db, context={
         "heading": found, "eyebrow": "Author", "total": total, "feed_url": None,
         "follow_kind": "author", "follow_target": found,
+        "spark": topic_spark(request.app.state.search.trends, 'author:"{}"'.format(found.replace('"', " "))),
         "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
     })
 
@@ -404,5 +408,6 @@ def category_page(request: Request, cat: str, p: int = Depends(page_param), db: 
     return render(request, "listing.html", db=db, context={
         "heading": cat, "eyebrow": "Category", "total": total, "feed_url": f"/feeds/categories/{cat}",
         "follow_kind": "category", "follow_target": cat,
+        "spark": topic_spark(request.app.state.search.trends, f"cat:{cat}"),
         "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
     })

@@ -1,4 +1,5 @@
-"""What each scheduled job does: ingest new papers, refresh the index, send due digests."""
+"""What each scheduled job does: ingest new papers, refresh the index, send due digests,
+find what is rising now."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from paperboy.index.service import get_search_service
 from paperboy.ingest.arxiv_api import ingest_recent
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.outbox import MailOutbox
+from paperboy.rank import rising
 from paperboy.store.models import utcnow
 from paperboy.worker.loop import J, JobSpec, Worker
 
@@ -47,11 +49,17 @@ def run_digest(w: Worker) -> str:
             f"other mail sent {m.sent}, retry {m.retried}, failed {m.failed}")
 
 
+def run_rising(w: Worker) -> str:
+    found = rising.refresh(w.engine)
+    return "rising now: " + (", ".join(f"{n} terms this {unit}" for unit, n in found.items()) or "no papers")
+
+
 def default_jobs(settings: Settings) -> list[JobSpec]:
     return [
         JobSpec("ingest", settings.worker_ingest_minutes * 60, run_ingest),
         JobSpec("index", settings.worker_ingest_minutes * 60, run_index),
         JobSpec("digest", settings.worker_digest_minutes * 60, run_digest),
+        JobSpec("rising", rising.EVERY_SECONDS, run_rising),
     ]
 
 

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from sqlalchemy import select
@@ -87,6 +87,8 @@ def gallery(databases, tmp_path_factory):
         Shot("month", "/papers?month=2025-01"),
         Shot("trending", "/trending"),
         Shot("search", "/search?q=diffusion"),
+        Shot("trends", "/trends?" + urlencode([("q", "diffusion"), ("q", "cat:cs.LG"), ("q", 'author:"Ada Lovelace"'),
+                                               ("unit", "week"), ("value", "count"), ("from", "2024-11-25")])),
         Shot("paper", f"/papers/{top}#comments"),
         Shot("author", "/authors/" + quote(author)),
         Shot("category", "/categories/cs.LG"),

@@ -53,6 +53,10 @@ def _one_period_at_most(case) -> bool:
 # member has already), which no JSON Schema can state: a well-typed but unusable value is
 # a 400 page saying why.
 CHECKED_FORMS = {"POST /subscribe", "POST /account/digest", "POST /account/digest/alerts"}
+# A trend's range must run forwards, over real calendar days and at most 600 periods, and
+# its topics must have something to count (not only common words, not an arXiv id): a
+# well-typed request that breaks one of these is a 422 saying which.
+CHECKED_FORMS |= {"GET /trends", "GET /api/trends", "GET /api/trends.csv"}
 
 
 def _checks_for(operation) -> list:
