@@ -34,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from paperboy.config import Settings
 from paperboy.digest.compose import BatchRenderer, Composer, PaperCache, SubView, message_id
 from paperboy.digest.models import OutboxEntry, Subscription
-from paperboy.digest.schedule import DigestPeriod, latest_due, parse_digest_period
+from paperboy.digest.schedule import DigestPeriod, latest_due, parse_digest_period, stored_period
 from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
 from paperboy.mail.senders import open_session
 from paperboy.store.claims import claim_rows, insert_ignore, worker_name
@@ -57,6 +57,7 @@ class Planned:
     period: str
     sections: list[dict]
     state: str  # queued | skipped
+    days: tuple[str, str] = ("", "")  # the first and last announce day it covers
 
     @property
     def papers(self) -> int:
@@ -125,7 +126,8 @@ def enqueue_due(
             sections = composer.sections(sub, p)
             empty = not sections
             state = "skipped" if empty and sub.skip_empty else "queued"
-            planned.append(Planned(sub.id, sub.email, p.key, sections, state))
+            planned.append(Planned(sub.id, sub.email, p.key, sections, state,
+                                   (p.first_day.isoformat(), p.last_day.isoformat())))
         conn.rollback()
     report.planned = planned
     if dry_run:
@@ -138,7 +140,8 @@ def enqueue_due(
                 "subscription_id": p.subscription_id,
                 "period": p.period,
                 "message_id": message_id(settings, p.subscription_id, p.period),
-                "content": {"sections": p.sections},
+                # The days as composed: a weekly key names its ISO week, not the send day.
+                "content": {"sections": p.sections, "days": list(p.days)},
                 "state": p.state,
                 "attempts": 0,
                 "uncertain": 0,
@@ -335,7 +338,7 @@ class Deliverer:
             sub = subs.get(r.subscription_id)
             if sub is None:
                 continue
-            to, data = self.renderer.render(SubView.of(sub), parse_digest_period(r.period), r.content or {},
+            to, data = self.renderer.render(SubView.of(sub), stored_period(r.period, r.content), r.content or {},
                                             self.papers, r.message_id)
             messages.append((r, sub, (to, data)))
         prev: tuple[int, int | None] | None = None  # (row id, subscription whose bounces to reset)

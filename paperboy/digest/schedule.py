@@ -79,6 +79,20 @@ def parse_digest_period(key: str) -> DigestPeriod:
     raise ValueError(f"period must look like 2025-01-15 (daily) or 2025-W03 (weekly), got {key!r}")
 
 
+def stored_period(key: str, content: dict | None) -> DigestPeriod:
+    """The period of an outbox row: the days it was composed for when the row says them
+    (a weekly digest sent on a Thursday covers Friday to Thursday, while its key names only
+    the ISO week), else as the key gives them (rows written before the days were kept)."""
+    days = (content or {}).get("days") or []
+    if len(days) == 2 and all(days):
+        try:
+            first, last = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[1])
+        except ValueError:
+            return parse_digest_period(key)
+        return DigestPeriod(key, "weekly" if WEEKLY_RE.match(key) else "daily", first, last)
+    return parse_digest_period(key)
+
+
 def latest_due(frequency: str, send_hour: int, tz: str, weekday: int, now: dt.datetime) -> tuple[DigestPeriod, dt.datetime]:
     """The most recent period whose send time is at or before ``now``, and that time (UTC)."""
     local = now.astimezone(zone(tz))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
+from paperboy.digest.models import OutboxEntry
 from paperboy.digest.outbox import deliver, enqueue_due
 from paperboy.index.service import get_search_service
 from paperboy.mail.senders import SMTPSender
@@ -106,3 +107,25 @@ def test_two_members_with_the_same_picks_for_different_reasons_get_their_own_rea
     # (the HTML part writes non-ASCII characters as entities)
     assert "Why: close to &#8220;A&#8221;" in mails[0]
     assert "Why: close to &#8220;B&#8221;" in mails[1] and "&#8220;A&#8221;" not in mails[1]
+
+
+def test_a_weekly_digest_sent_on_a_thursday_says_the_week_it_covers(fresh_engine, smtp_server, tmp_path):
+    """Its key names the ISO week; the mail must name the seven days up to its send day."""
+    from paperboy.digest.compose import period_label
+    from paperboy.digest.schedule import latest_due, parse_digest_period
+
+    settings = make_settings(tmp_path, smtp_url=smtp_server.url, embedder="null")
+    now = dt.datetime.now(dt.UTC).replace(hour=12) + dt.timedelta(days=8)
+    now += dt.timedelta(days=(3 - now.weekday()) % 7)  # a Thursday, after confirmation
+    period, _ = latest_due("weekly", 7, "UTC", 3, now)
+    with session_scope(fresh_engine) as db:
+        make_paper(db, title="A paper of that week", announced_on=period.last_day - dt.timedelta(days=1))
+    seed_subscribers(fresh_engine, settings, ["weekly@example.org"], frequency="weekly", weekday=3, send_hour=7,
+                     timezone="UTC")
+    assert enqueue_due(settings, fresh_engine, now=now).queued == 1
+    with session_scope(fresh_engine) as db:  # queued "in eight days": due now, for the test
+        db.execute(update(OutboxEntry).values(next_attempt_at=utcnow()))
+    deliver(settings, fresh_engine, SMTPSender(settings.smtp_url))
+    [msg] = smtp_server.messages
+    assert period_label(period) in str(msg["Subject"])
+    assert period_label(parse_digest_period(period.key)) not in str(msg["Subject"])  # the key alone says Monday
