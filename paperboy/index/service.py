@@ -111,6 +111,16 @@ def _surface_forms(text: str, terms: list[str]) -> list[str]:
     return [seen.get(t, t) for t in terms]
 
 
+def _narrow_dates(q: ParsedQuery, date_from, date_to, messages: list[str]) -> None:
+    """The query's own date range, narrowed by the ``date_from``/``date_to`` filters."""
+    lo = _as_date(date_from, "date_from", messages, end=False)
+    hi = _as_date(date_to, "date_to", messages, end=True)
+    if lo and (q.date_from is None or lo > q.date_from):
+        q.date_from = lo
+    if hi and (q.date_to is None or hi < q.date_to):
+        q.date_to = hi
+
+
 def _as_date(value, name: str, messages: list[str], *, end: bool) -> dt.date | None:
     if value is None or value == "":
         return None
@@ -277,12 +287,7 @@ class SearchService:
         q.categories += extra.categories
         q.authors += extra.authors
         messages += extra.messages
-        lo = _as_date(date_from, "date_from", messages, end=False)
-        hi = _as_date(date_to, "date_to", messages, end=True)
-        if lo and (q.date_from is None or lo > q.date_from):
-            q.date_from = lo
-        if hi and (q.date_to is None or hi < q.date_to):
-            q.date_to = hi
+        _narrow_dates(q, date_from, date_to, messages)
 
         self._refresh_readers()
         coverage = self.semantic_coverage()
@@ -405,12 +410,7 @@ class SearchService:
         q = parse_query(text)
         messages = list(q.messages)
         limit = max(1, min(int(limit), MAX_LIMIT))
-        lo = _as_date(date_from, "date_from", messages, end=False)
-        hi = _as_date(date_to, "date_to", messages, end=True)
-        if lo and (q.date_from is None or lo > q.date_from):
-            q.date_from = lo
-        if hi and (q.date_to is None or hi < q.date_to):
-            q.date_to = hi
+        _narrow_dates(q, date_from, date_to, messages)
         self._refresh_readers()
         coverage = self.semantic_coverage()
         if q.arxiv_id or q.like_text:
