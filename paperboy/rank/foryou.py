@@ -477,10 +477,6 @@ class PaperFeatures:
             followed_categories=frozenset(sig.categories))
 
 
-def _liked_profile(conn: Connection, sig: Signals, pool: Pool, model: str | None) -> personal.Profile:
-    return PaperFeatures(conn, pool, model).profile(sig)
-
-
 def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, sig: Signals,
          pid: int) -> Why:
     author = None
