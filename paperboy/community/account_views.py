@@ -207,15 +207,22 @@ def reset_request_form(request: Request):
 
 @router.post("/reset", response_class=HTMLResponse)
 def reset_request(request: Request, email: str = Form(""), db: Session = Depends(get_db, scope="function")):
+    return _mail_a_link(request, db, email, "reset", "reset_request.html", "/reset/")
+
+
+def _mail_a_link(request: Request, db: Session, email: str, kind: str, form: str, path: str):
+    """Mail a one-time link of ``kind`` (reset, magic) to the member with this address,
+    if there is one and the address is within its mail limit; the answer is the same
+    either way, so the form does not tell who is a member."""
     try:
         email = accounts.normalise_email(email)
     except AccountError as exc:
-        return _page(request, "reset_request.html", 400, error=str(exc))
+        return _page(request, form, 400, error=str(exc))
     if ratelimit.mail_allowed(request, email):
         user = accounts.user_by_email(db, email)
         if user is not None:
-            token = accounts.issue_token(db, user.id, "reset")
-            accounts.send_account_mail(request.app, db, "reset", user.email, {"link": _link(request, f"/reset/{token}")})
+            token = accounts.issue_token(db, user.id, kind)
+            accounts.send_account_mail(request.app, db, kind, user.email, {"link": _link(request, path + token)})
     return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
 
 
@@ -264,17 +271,7 @@ def magic_request_form(request: Request):
 
 @router.post("/signin/magic", response_class=HTMLResponse)
 def magic_request(request: Request, email: str = Form(""), db: Session = Depends(get_db, scope="function")):
-    try:
-        email = accounts.normalise_email(email)
-    except AccountError as exc:
-        return _page(request, "magic_request.html", 400, error=str(exc))
-    if ratelimit.mail_allowed(request, email):
-        user = accounts.user_by_email(db, email)
-        if user is not None:
-            token = accounts.issue_token(db, user.id, "magic")
-            accounts.send_account_mail(request.app, db, "magic", user.email,
-                                       {"link": _link(request, f"/signin/magic/{token}")})
-    return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
+    return _mail_a_link(request, db, email, "magic", "magic_request.html", "/signin/magic/")
 
 
 @router.get("/signin/magic/{token}", response_class=HTMLResponse)

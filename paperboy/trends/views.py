@@ -137,11 +137,15 @@ def trend_out(trend: Trend, value: str) -> TrendOut:
 @api_router.get("/trends", response_model=TrendOut, responses=ERRORS, summary="Topics per week or month")
 def api_trends(request: Request, q: list[str] | None = TOPICS_QUERY, unit: Unit = UNIT_QUERY,
                value: Value = VALUE_QUERY, from_: str | None = FROM_QUERY, to: str | None = TO_QUERY) -> TrendOut:
+    return trend_out(_api_trend(request, q, unit, from_, to), value)
+
+
+def _api_trend(request: Request, q: list[str] | None, unit: Unit, from_: str | None, to: str | None) -> Trend:
+    """The trend the API's parameters ask for; a bad topic or date is a 422."""
     try:
-        trend = compute(request, _topics_param(q), unit, from_, to)
+        return compute(request, _topics_param(q), unit, from_, to)
     except TopicError as exc:
         raise HTTPException(422, str(exc)) from None
-    return trend_out(trend, value)
 
 
 class RisingTermOut(BaseModel):
@@ -202,11 +206,7 @@ def trend_csv(trend: Trend) -> str:
     **ERRORS}, summary="Topics per week or month, as CSV")
 def api_trends_csv(request: Request, q: list[str] | None = TOPICS_QUERY, unit: Unit = UNIT_QUERY,
                    value: Value = VALUE_QUERY, from_: str | None = FROM_QUERY, to: str | None = TO_QUERY) -> Response:
-    try:
-        trend = compute(request, _topics_param(q), unit, from_, to)
-    except TopicError as exc:
-        raise HTTPException(422, str(exc)) from None
-    return Response(trend_csv(trend), media_type="text/csv; charset=utf-8",
+    return Response(trend_csv(_api_trend(request, q, unit, from_, to)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="trends.csv"'})
 
 
