@@ -70,6 +70,11 @@ class SubView:
         )
 
 
+def carried(content: dict | None) -> list[int]:
+    """The paper ids an outbox row's stored content carried, over all its sections."""
+    return [int(i) for sec in (content or {}).get("sections", []) for i in sec.get("ids", [])]
+
+
 class Composer:
     def __init__(self, conn: Connection, settings: Settings, search=None) -> None:
         """``search``: a search service, or a function making one (called at the first alert)."""
@@ -94,11 +99,8 @@ class Composer:
             rows = self.conn.execute(select(OutboxEntry.subscription_id, OutboxEntry.period, OutboxEntry.content)
                                      .where(OutboxEntry.subscription_id.in_(ids[start:start + 500])))
             for sid, key, content in rows:
-                if key in periods:
-                    continue
-                shown = self._shown.setdefault(sid, set())
-                for sec in (content or {}).get("sections", []):
-                    shown.update(int(i) for i in sec.get("ids", []))
+                if key not in periods:
+                    self._shown.setdefault(sid, set()).update(carried(content))
 
     def _cached(self, key: tuple, compute) -> list[int]:
         if key not in self._memo:
@@ -183,8 +185,7 @@ class Composer:
         shown: set[int] = set()
         for content in self.conn.scalars(select(OutboxEntry.content).where(
                 OutboxEntry.subscription_id == sub.id, OutboxEntry.period != period.key)):
-            for sec in (content or {}).get("sections", []):
-                shown.update(int(i) for i in sec.get("ids", []))
+            shown.update(carried(content))
         return shown
 
     def for_you(self, sub: SubView, period: DigestPeriod) -> tuple[list[int], dict[str, str]]:
