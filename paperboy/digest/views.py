@@ -216,14 +216,20 @@ def _save_settings(request: Request, signed: str, values: dict) -> HTMLResponse:
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This settings link is not valid.", 404)
-        try:
-            services.update_settings(sub, values)
-        except services.SubscriptionError as exc:
-            db.rollback()
-            sub = _settings_sub(db, request, signed)
-            return _settings_page(request, sub, signed, error=str(exc))
-        db.commit()
-    return _settings_page(request, sub, signed, saved=True)
+        refused = _change_settings(request, db, signed, sub, lambda s: services.update_settings(s, values))
+    return refused or _settings_page(request, sub, signed, saved=True)
+
+
+def _change_settings(request: Request, db, signed: str, sub, change) -> HTMLResponse | None:
+    """Apply ``change(sub)`` and commit; if it is refused, nothing is stored and the
+    answer is the settings page as stored, with the reason."""
+    try:
+        change(sub)
+    except services.SubscriptionError as exc:
+        db.rollback()
+        return _settings_page(request, _settings_sub(db, request, signed), signed, error=str(exc))
+    db.commit()
+    return None
 
 
 @router.post("/subscriptions/{signed}/resume", response_class=HTMLResponse)
@@ -340,11 +346,5 @@ def alert_me(request: Request, user=Depends(security.require_member), q: str = F
         if sub is None:
             return RedirectResponse(f"/account/digest?{urlencode({'alert': alert})}", status_code=303)
         signed = sign(settings, "settings", sub.token)
-        try:
-            services.add_alert(sub, alert)
-        except services.SubscriptionError as exc:
-            db.rollback()
-            sub = _settings_sub(db, request, signed)
-            return _settings_page(request, sub, signed, error=str(exc))
-        db.commit()
-    return RedirectResponse(f"/subscriptions/{signed}/settings?added=1#alerts", status_code=303)
+        refused = _change_settings(request, db, signed, sub, lambda s: services.add_alert(s, alert))
+    return refused or RedirectResponse(f"/subscriptions/{signed}/settings?added=1#alerts", status_code=303)
