@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, delete, func, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -117,7 +117,8 @@ def plan(engine: Engine, model: str, *, batch_size: int = BATCH_SIZE, limit: int
             batch_id, state = conn.execute(select(B.c.id, B.c.state).where(B.c.model == model, B.c.key == key)).one()
             if state != "due":  # the same papers and contents, done within KEEP_DONE: left for later
                 continue
-            planned += insert_ignore(conn, ITEMS, [{"batch_id": batch_id, "paper_id": r.id} for r in chunk])
+            conn.execute(insert(ITEMS), [{"batch_id": batch_id, "paper_id": r.id} for r in chunk])
+            planned += len(chunk)
     return planned
 
 
