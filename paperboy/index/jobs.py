@@ -43,7 +43,13 @@ from paperboy.config import Settings
 from paperboy.index import batches
 from paperboy.index import keyword as kw
 from paperboy.index import vectors as vx
-from paperboy.index.embedder import Embedder, NullEmbedder, embedder_name, get_embedder
+from paperboy.index.embedder import (
+    Embedder,
+    NullEmbedder,
+    embedder_name,
+    get_embedder,
+    needs_no_model,
+)
 from paperboy.index.embedproc import ProcessEmbedder
 from paperboy.index.models import PaperEmbedding
 from paperboy.store.models import Paper, utcnow
@@ -294,7 +300,7 @@ def indexing_embedder(settings: Settings) -> Embedder:
     (``embedproc``: searches in this process never wait for it), started only when
     there is something to embed; ``hash`` and ``null`` need no model and stay here."""
     setting = (settings.embedder or "").strip() or "minilm"
-    if setting in ("null", "hash"):
+    if needs_no_model(setting):
         return get_embedder(setting)
 
     return ProcessEmbedder(setting)
