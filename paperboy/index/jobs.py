@@ -64,6 +64,7 @@ SLACK = dt.timedelta(seconds=120)  # re-read window for late-committing writers
 KEYWORD_BATCH = 20_000
 EMBED_BATCH = batches.BATCH_SIZE
 ANN_EVERY_S = 60.0
+PLAN_AHEAD = 16  # batches the indexer plans ahead of the workers
 
 
 def keyword_dir(settings: Settings) -> Path:
@@ -357,7 +358,10 @@ def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, 
             if model == NullEmbedder.name or not (plan or embed):
                 return stats
             if plan:
-                stats["planned"] = batches.plan(engine, model, batch_size=settings.embed_batch_size)
+                # A horizon, not the whole backlog: every planning transaction stays short
+                # (SQLite's write lock), and workers plan the next newest before each claim.
+                stats["planned"] = batches.plan(engine, model, batch_size=settings.embed_batch_size,
+                                                limit=settings.embed_batch_size * PLAN_AHEAD)
             if embed:
                 emb = embedder or indexing_embedder(settings)
                 last_ann = [time.monotonic()]
