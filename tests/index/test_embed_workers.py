@@ -118,3 +118,12 @@ def test_a_killed_workers_batch_is_taken_over_and_every_paper_gets_one_vector(fr
     for title, abstract, vector in got:
         assert np.array_equal(np.frombuffer(vector, dtype="<f4"), emb.embed([paper_text(title, abstract)])[0])
     engine.dispose()
+
+
+def test_embed_only_with_no_embedder_is_a_one_line_error(tmp_path):
+    env = worker_env("", tmp_path)
+    env["PAPERBOY_EMBEDDER"] = "null"
+    del env["PAPERBOY_DATABASE_URL"]
+    r = subprocess.run([sys.executable, "-c", PLAIN_WORKER], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "PAPERBOY_EMBEDDER=null computes no vectors" in r.stderr
+    assert "Traceback" not in r.stderr
