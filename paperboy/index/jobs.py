@@ -6,12 +6,16 @@
    slack for transactions that committed late) are (re)written into tantivy; the
    watermark is saved after each tantivy commit. Re-indexing a paper is idempotent.
 2. embed: papers with no vector for the current model, or whose ``content_hash``
-   changed since, are embedded in batches; each batch is committed to
-   ``paper_embeddings`` on its own, so a kill loses at most one batch.
-3. vectors: embeddings written since the ANN file's watermark are added to it
-   (changed ones replaced); the file is replaced atomically. This also runs every
-   ``ANN_EVERY_S`` seconds during a long embedding run, so semantic coverage grows
-   while it works.
+   changed since, are planned into embedding batches (``batches``), which this
+   process and any `paperboy worker` on any machine claim with a lease; each batch is
+   committed to ``paper_embeddings`` with its "done" mark, so a kill loses at most one
+   batch, and its lease runs out for another worker to take it over.
+3. vectors: embeddings written since the ANN file's watermark (minus ``SLACK``, for
+   rows other processes committed late) are added to it (changed ones replaced); the
+   file is replaced atomically. This also runs every ``ANN_EVERY_S`` seconds during a
+   long embedding run, so semantic coverage grows while it works. A changed
+   ``PAPERBOY_EMBEDDER`` gets a file of its own; searches keep using the previous
+   model's file until the new one covers as many papers (``update_serving``).
 
 One process refreshes an index dir at a time (an advisory file lock); others skip.
 """
@@ -31,17 +35,23 @@ from pathlib import Path
 
 import numpy as np
 import tantivy
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Engine
 
 from paperboy import clitools
 from paperboy.config import Settings
+from paperboy.index import batches
 from paperboy.index import keyword as kw
 from paperboy.index import vectors as vx
-from paperboy.index.embedder import Embedder, NullEmbedder, get_embedder, paper_text
+from paperboy.index.embedder import (
+    Embedder,
+    NullEmbedder,
+    embedder_name,
+    get_embedder,
+    needs_no_model,
+)
 from paperboy.index.embedproc import ProcessEmbedder
 from paperboy.index.models import PaperEmbedding
-from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,9 +62,9 @@ emb_t = PaperEmbedding.__table__
 KEYWORD_SCHEMA_VERSION = 2
 SLACK = dt.timedelta(seconds=120)  # re-read window for late-committing writers
 KEYWORD_BATCH = 20_000
-EMBED_BATCH = 256
+EMBED_BATCH = batches.BATCH_SIZE
 ANN_EVERY_S = 60.0
-NO_DAY = dt.date(1, 1, 1)  # sorts papers without an announce date after all others
+PLAN_AHEAD = 16  # batches the indexer plans ahead of the workers
 
 
 def keyword_dir(settings: Settings) -> Path:
@@ -198,73 +208,38 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
 
 # --- 2. embeddings --------------------------------------------------------------------
 
-
-def _missing_condition(model: str):
-    joined = papers.outerjoin(emb_t, and_(emb_t.c.paper_id == papers.c.id, emb_t.c.model == model))
-    cond = and_(visible(),
-                or_(emb_t.c.paper_id.is_(None), emb_t.c.content_hash != papers.c.content_hash))
-    return joined, cond
-
-
-def count_missing(engine: Engine, model: str) -> int:
-    joined, cond = _missing_condition(model)
-    with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(joined).where(cond)).scalar_one()
-
-
-def _newest_first():
-    """Newest papers first: by announce date (papers without one last), then by id. The
-    first hour after an import then gives semantic search and similar papers for the
-    papers people look at (today's), not for the oldest ones."""
-    return (func.coalesce(papers.c.announced_on, NO_DAY).desc(), papers.c.id.desc())
+count_missing = batches.count_missing
 
 
 def embed_missing(engine: Engine, embedder: Embedder, *, bars: _Bars | None = None,
-                  batch_size: int = EMBED_BATCH, on_batch=None, stop: threading.Event | None = None) -> int:
-    """Embed new and changed papers, newest first; returns how many were embedded.
+                  batch_size: int = EMBED_BATCH, on_batch=None, stop: threading.Event | None = None,
+                  lease_seconds: float = 120.0) -> int:
+    """Embed new and changed papers here, newest first, through the embedding batches
+    any worker may claim (``batches``); returns how many this process embedded.
 
-    Each batch is the newest ``batch_size`` papers still missing a vector, read afresh (no
-    cursor): what a batch commits leaves the missing set, and papers imported during a
-    long run are embedded next rather than after all older ones."""
-    joined, cond = _missing_condition(embedder.name)
+    Before each claim the newest papers still missing a vector are planned, so papers
+    imported during a long run are embedded next rather than after all older ones;
+    batches other processes are running are left to them."""
     total = count_missing(engine, embedder.name)
     if total == 0:
         return 0
     task = bars.task(f"embedding ({embedder.name})", total) if bars else None
-    done = 0
-    embedded: set[int] = set()
+    runner = batches.EmbedRunner(engine, embedder.name, lambda: embedder, lease_seconds=lease_seconds,
+                                 batch_size=batch_size)
     started = time.perf_counter()
-    while not (stop and stop.is_set()):
-        with engine.connect() as conn:
-            rows = conn.execute(
-                select(papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash)
-                .select_from(joined).where(cond).order_by(*_newest_first()).limit(batch_size)
-            ).all()
-        if not rows:
-            break
-        ids = [r.id for r in rows]
-        if embedded.issuperset(ids):
-            # Only papers this run already embedded came back: their rows keep changing
-            # under us (or cannot be written). Stop rather than loop; the next run retries.
-            log.warning("embedding stopped: %d papers still differ after being embedded", len(ids))
-            break
-        vecs = embedder.embed([paper_text(r.title, r.abstract) for r in rows])
-        now = utcnow()
-        with engine.begin() as conn:
-            conn.execute(delete(emb_t).where(emb_t.c.model == embedder.name, emb_t.c.paper_id.in_(ids)))
-            conn.execute(insert(emb_t), [
-                {"paper_id": r.id, "model": embedder.name, "content_hash": r.content_hash,
-                 "dim": embedder.dim, "vector": v.astype("<f4").tobytes(), "embedded_at": now}
-                for r, v in zip(rows, vecs, strict=True)
-            ])
-        embedded.update(ids)
-        done += len(rows)
-        if bars:
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            bars.advance(task, len(rows), f"{rate:.1f} papers/s")
-        if on_batch:
-            on_batch()
-    return done
+    try:
+        while not (stop and stop.is_set()):
+            n = runner.run_one()
+            if n is None:
+                break
+            if bars:
+                rate = runner.embedded / max(time.perf_counter() - started, 1e-9)
+                bars.advance(task, n, f"{rate:.1f} papers/s")
+            if on_batch:
+                on_batch()
+    finally:
+        runner.heartbeat.stop()
+    return runner.embedded
 
 
 # --- 3. ANN file ----------------------------------------------------------------------
@@ -275,10 +250,15 @@ def _stored_dim(engine: Engine, model: str) -> int | None:
         return conn.execute(select(emb_t.c.dim).where(emb_t.c.model == model).limit(1)).scalar()
 
 
-def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder) -> dict:
+def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder | str) -> dict:
     """Add the vectors stored since the ANN file's watermark to it. Only the embedder's
-    name is used (the dimension is the stored vectors'), so no model is loaded here."""
-    name = embedder.name
+    name is used (the dimension is the stored vectors'), so no model is loaded here.
+
+    The watermark is the newest ``embedded_at`` read; each refresh re-reads ``SLACK``
+    before it, so vectors that another process or machine stamped earlier but committed
+    after the last refresh (a write transaction's time is taken before its commit) are
+    still added, as the keyword step does with ``modified_at``."""
+    name = embedder if isinstance(embedder, str) else embedder.name
     dim = _stored_dim(engine, name)
     if dim is None:
         return {"vectors_added": 0, "vectors_total": 0}
@@ -321,17 +301,52 @@ def indexing_embedder(settings: Settings) -> Embedder:
     (``embedproc``: searches in this process never wait for it), started only when
     there is something to embed; ``hash`` and ``null`` need no model and stay here."""
     setting = (settings.embedder or "").strip() or "minilm"
-    if setting in ("null", "hash"):
+    if needs_no_model(setting):
         return get_embedder(setting)
 
     return ProcessEmbedder(setting)
 
 
+def serving_model(settings: Settings) -> str:
+    """The model whose ANN file searches use: the configured one, except while a new
+    configured model covers fewer papers than the one served before it (``update_serving``)."""
+    configured = embedder_name(settings.embedder)
+    if configured == NullEmbedder.name:
+        return configured
+    return read_state(settings, "serving").get("model") or configured
+
+
+def update_serving(settings: Settings, engine: Engine) -> str:
+    """Switch searches to the configured model once its ANN file holds at least as many
+    papers as the one served now (so a model change never leaves members with less
+    semantic coverage); until then the old model's file keeps serving, as it is."""
+    configured = embedder_name(settings.embedder)
+    sizes = {name: st.get("size", 0) for name, st in read_state(settings, "vectors").items()
+             if isinstance(st, dict) and vx.vector_file(settings.resolved_index_dir, name).exists()}
+    current = read_state(settings, "serving").get("model")
+    if current is None or current not in sizes:
+        # No choice recorded (new instance, or one from before this existed): the biggest
+        # other model file that is there serves until the configured one catches up.
+        others = {n: z for n, z in sizes.items() if n != configured}
+        current = max(others, key=others.get) if others else configured
+    serving = configured if sizes.get(configured, 0) >= sizes.get(current, 0) else current
+    if serving != read_state(settings, "serving").get("model"):
+        if serving == configured and current != configured:
+            log.info("semantic search switches from %s to %s", current, configured)
+        write_state(settings, "serving", {"model": serving, "since": utcnow().isoformat()})
+    return serving
+
+
 def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, embed: bool = True,
-                  embedder: Embedder | None = None, stop: threading.Event | None = None) -> dict:
+                  plan: bool | None = None, embedder: Embedder | None = None,
+                  stop: threading.Event | None = None) -> dict:
     """Bring the keyword index, the stored embeddings and the ANN file up to date.
 
-    ``embedder``: embed in this process with it; by default ``indexing_embedder``."""
+    ``plan`` (default: ``embed``): plan embedding batches for the papers missing a
+    vector, for any worker to claim (``batches``), and update the ANN file from the
+    stored vectors. ``embed``: also claim and run batches here, with ``embedder`` or by
+    default ``indexing_embedder``. ``embed=False`` alone refreshes keywords only."""
+    plan = embed if plan is None else plan
     with refresh_lock(settings) as mine:
         if not mine:
             return {"skipped": "another process or thread is refreshing this index dir"}
@@ -339,18 +354,29 @@ def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, 
         emb = None
         try:
             stats = refresh_keyword(settings, engine, bars)
-            emb = (embedder or indexing_embedder(settings)) if embed else None
-            if emb is None or emb.name == NullEmbedder.name:
+            model = embedder.name if embedder is not None else embedder_name(settings.embedder)
+            if model == NullEmbedder.name or not (plan or embed):
                 return stats
-            last_ann = [time.monotonic()]
+            if plan:
+                # A horizon, not the whole backlog: every planning transaction stays short
+                # (SQLite's write lock), and workers plan the next newest before each claim.
+                stats["planned"] = batches.plan(engine, model, batch_size=settings.embed_batch_size,
+                                                limit=settings.embed_batch_size * PLAN_AHEAD)
+            if embed:
+                emb = embedder or indexing_embedder(settings)
+                last_ann = [time.monotonic()]
 
-            def maybe_ann() -> None:
-                if time.monotonic() - last_ann[0] >= ANN_EVERY_S:
-                    refresh_vectors(settings, engine, emb)
-                    last_ann[0] = time.monotonic()
+                def maybe_ann() -> None:
+                    if time.monotonic() - last_ann[0] >= ANN_EVERY_S:
+                        refresh_vectors(settings, engine, model)
+                        update_serving(settings, engine)
+                        last_ann[0] = time.monotonic()
 
-            stats["embedded"] = embed_missing(engine, emb, bars=bars, on_batch=maybe_ann, stop=stop)
-            stats.update(refresh_vectors(settings, engine, emb))
+                stats["embedded"] = embed_missing(engine, emb, bars=bars, on_batch=maybe_ann, stop=stop,
+                                                  batch_size=settings.embed_batch_size,
+                                                  lease_seconds=settings.worker_lease_seconds)
+            stats.update(refresh_vectors(settings, engine, model))
+            stats["serving"] = update_serving(settings, engine)
             return stats
         finally:
             if embedder is None and hasattr(emb, "close"):

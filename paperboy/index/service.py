@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings
 from paperboy.index import fusion, jobs
-from paperboy.index.embedder import Embedder, embedder_name, get_embedder
+from paperboy.index.embedder import Embedder, embedder_name, get_embedder, setting_for
 from paperboy.index.keyword import KeywordIndex, stem
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
@@ -151,7 +151,11 @@ class SearchService:
         self._reload_lock = threading.Lock()  # one thread re-opens changed index files
         self._kw: KeywordIndex | None = None
         self._kw_stamp: float | None = None
-        self._vec = VectorSearcher(vector_file(settings.resolved_index_dir, self.model)) if self.semantic_enabled else None
+        # The vectors searched: the configured model's, or while a new model is being
+        # embedded the previous one's (jobs.update_serving); the query is embedded with
+        # the model of the file it is searched in (``vec.model``).
+        self._serving_stamp = None
+        self._vec = self._open_vectors(self._serving()) if self.semantic_enabled else None
         self._visible_docs = 0
         self._hidden: frozenset[int] = frozenset()  # hidden in the keyword index (read at reload)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -159,6 +163,18 @@ class SearchService:
         self.trends = TrendCounter(self.keyword_reader)  # topics counted per week or month
 
     # --- readers --------------------------------------------------------------------
+    def _serving(self) -> str:
+        """The model whose vectors are searched (an embedder handed in serves itself)."""
+        if self.model != embedder_name(self.settings.embedder):
+            return self.model
+        return jobs.serving_model(self.settings)
+
+    def _open_vectors(self, model: str) -> VectorSearcher:
+        self._serving_stamp = _stamp(self.settings.resolved_index_dir / "serving-state.json")
+        vec = VectorSearcher(vector_file(self.settings.resolved_index_dir, model))
+        vec.model = model  # type: ignore[attr-defined]
+        return vec
+
     def _keyword_stamp(self):
         return _stamp(self.settings.resolved_index_dir / "keyword-state.json")
 
@@ -184,7 +200,9 @@ class SearchService:
         a service with no keyword reader yet waits: it has nothing to search."""
         stamp = self._keyword_stamp()
         vstamp = _stamp(self._vec.path) if self._vec is not None else None
-        if self._kw is not None and stamp == self._kw_stamp and (self._vec is None or vstamp == self._vec.stamp):
+        sstamp = _stamp(self.settings.resolved_index_dir / "serving-state.json") if self._vec is not None else None
+        if self._kw is not None and stamp == self._kw_stamp and (
+                self._vec is None or (vstamp == self._vec.stamp and sstamp == self._serving_stamp)):
             return
         if not self._reload_lock.acquire(blocking=self._kw is None):
             return
@@ -201,8 +219,10 @@ class SearchService:
                 self._visible_docs = self._kw.search(q, limit=0).total
                 self._hidden = self._kw.hidden_ids()
                 self._kw_stamp = stamp
-            if self._vec is not None and _stamp(self._vec.path) != self._vec.stamp:
-                self._vec = VectorSearcher(self._vec.path)  # built, then swapped in whole
+            if self._vec is not None:
+                serving = self._serving()
+                if serving != self._vec.model or _stamp(self._vec.path) != self._vec.stamp:
+                    self._vec = self._open_vectors(serving)  # built, then swapped in whole
         finally:
             self._reload_lock.release()
 
@@ -216,26 +236,35 @@ class SearchService:
             return 0.0
         return round(min(1.0, self._vec.size / self._visible_docs), 4)
 
-    def _cached_query_vector(self, text: str) -> np.ndarray | None:
+    def _cached_query_vector(self, key: tuple[str, str]) -> np.ndarray | None:
         with self._lock:
-            vec = self._qcache.get(text)
+            vec = self._qcache.get(key)
             if vec is not None:
-                self._qcache.move_to_end(text)
+                self._qcache.move_to_end(key)
             return vec
 
-    def _embed_query(self, text: str) -> np.ndarray:
-        """The query's vector, from an LRU cache of the last ``QUERY_CACHE`` query texts
-        (repeated queries, the next page, a changed filter or sort do not embed again)."""
-        vec = self._cached_query_vector(text)
-        if vec is not None:
-            return vec
+    def _query_embedder(self, model: str) -> Embedder:
         with self._lock:
+            if model != self.model:  # a previous model, serving until the new one catches up
+                setting, length = setting_for(model)
+                return get_embedder(setting, max_seq_length=length)
             if self._embedder is None:
                 self._embedder = get_embedder(self.settings.embedder)
-        vec = self._embedder.embed_query(text)
+            return self._embedder
+
+    def _embed_query(self, text: str, model: str | None = None) -> np.ndarray:
+        """The query's vector by ``model`` (default: the one served), from an LRU cache of
+        the last ``QUERY_CACHE`` query texts (repeated queries, the next page, a changed
+        filter or sort do not embed again)."""
+        model = model or (self._vec.model if self._vec is not None else self.model)
+        key = (model, text)
+        vec = self._cached_query_vector(key)
+        if vec is not None:
+            return vec
+        vec = self._query_embedder(model).embed_query(text)
         vec.setflags(write=False)  # shared by every request that asks for this text
         with self._lock:
-            self._qcache[text] = vec
+            self._qcache[key] = vec
             while len(self._qcache) > QUERY_CACHE:
                 self._qcache.popitem(last=False)
         return vec
@@ -350,7 +379,7 @@ class SearchService:
                 messages.append("Semantic search is not ready yet: paper vectors are still being computed.")
             else:
                 try:
-                    qv = self._embed_query(ranking_text)
+                    qv = self._embed_query(ranking_text, vec.model)
                     filtered = bool(q.has_filters or q.phrases or q.excluded)
                     want = k * (4 if filtered else 1) + 10
                     ids, scores = vec.search(qv, want)
@@ -434,7 +463,7 @@ class SearchService:
         semantic: tuple[list[int], list[float]] = ([], [])
         vec = self._vec
         if vec is not None and vec.size > 0:
-            qv = self._embed_query(ranking_text)
+            qv = self._embed_query(ranking_text, vec.model)
             # The papers of the period that pass the filters, each scored exactly: the
             # period's papers are rarely among the corpus's nearest few hundred.
             window = kwi.search(kwi.build(q, with_words=False), limit=ALERT_SCAN_MAX)
@@ -507,6 +536,8 @@ class SearchService:
 
         ident = match_arxiv_id(str(arxiv_id or "")) or str(arxiv_id or "").strip()
         limit = max(1, min(int(limit), 100))
+        self._refresh_readers()
+        kwi, vec = self._kw, self._vec
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(Paper.id, Paper.title, Paper.abstract).where(Paper.arxiv_id == ident, visible())
@@ -514,11 +545,9 @@ class SearchService:
             if row is None:
                 return []
             stored = None
-            if self.semantic_enabled:
+            if vec is not None:  # the served model's (a paper the ANN file does not hold yet)
                 stored = conn.execute(select(PaperEmbedding.vector).where(
-                    PaperEmbedding.paper_id == row.id, PaperEmbedding.model == self.model)).scalar()
-        self._refresh_readers()
-        kwi, vec = self._kw, self._vec
+                    PaperEmbedding.paper_id == row.id, PaperEmbedding.model == vec.model)).scalar()
         if kwi is None:
             return []
         v = None

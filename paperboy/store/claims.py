@@ -10,19 +10,32 @@ outbox. A claim is one guarded ``UPDATE ... WHERE id IN (pick) AND <claimable>``
 
 Either way the ``claimable`` condition is repeated in the UPDATE's WHERE, so a row
 that stopped being claimable between the pick and the update is never taken.
+
+Leases can be short because a running worker renews them: ``Heartbeat`` is a thread
+that pushes ``lease_until`` forward on every row its worker holds (``renew_leases``),
+so a claim outlives the lease only while its worker is alive; a kill -9 leaves a lease
+that runs out within one lease time, and another worker takes the row over.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
+
+from paperboy.store.db import write_tx
+from paperboy.store.models import utcnow
+
+log = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
@@ -63,3 +76,77 @@ def insert_ignore(conn: Connection, table: Table, rows: list[dict]) -> int:
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     result = conn.execute(insert(table).on_conflict_do_nothing(), rows)
     return max(result.rowcount or 0, 0)
+
+
+def renew_leases(conn: Connection, table: Table, ids: Sequence[int], *, owner: str, until: dt.datetime) -> int:
+    """Move the lease of ``owner``'s rows among ``ids`` to ``until``; how many it still holds."""
+    if not ids:
+        return 0
+    result = conn.execute(
+        update(table).where(table.c.id.in_(list(ids)), table.c.lease_owner == owner).values(lease_until=until)
+    )
+    return max(result.rowcount or 0, 0)
+
+
+class Heartbeat:
+    """A daemon thread renewing the leases of the rows one owner holds, every
+    ``lease_seconds / 4``, to ``lease_seconds`` from now.
+
+    ``hold(table, id)`` / ``release(table, id)`` say what the owner is running. A
+    renewal that fails (database busy or down) is retried at the next beat; three
+    missed beats in a row still leave the lease valid."""
+
+    def __init__(self, engine: Engine, owner: str, lease_seconds: float) -> None:
+        self.engine = engine
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self._held: dict[str, tuple[Table, set[int]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def lease_until(self, now: dt.datetime | None = None) -> dt.datetime:
+        return (now or utcnow()) + dt.timedelta(seconds=self.lease_seconds)
+
+    def hold(self, table: Table, row_id: int) -> None:
+        with self._lock:
+            self._held.setdefault(table.name, (table, set()))[1].add(row_id)
+        self.start()
+
+    def release(self, table: Table, row_id: int) -> None:
+        with self._lock:
+            held = self._held.get(table.name)
+            if held:
+                held[1].discard(row_id)
+
+    def beat(self) -> int:
+        """Renew now; how many rows the owner still holds."""
+        with self._lock:
+            held = [(t, sorted(ids)) for t, ids in self._held.values() if ids]
+        if not held:
+            return 0
+        n = 0
+        with write_tx(self.engine) as conn:
+            until = self.lease_until()
+            for table, ids in held:
+                n += renew_leases(conn, table, ids, owner=self.owner, until=until)
+        return n
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 4):
+            try:
+                self.beat()
+            except Exception:  # the next beat retries; the lease has time left
+                log.warning("lease renewal failed", exc_info=True)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._thread = threading.Thread(target=self._run, name="paperboy-lease-heartbeat", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from paperboy import clitools
+from paperboy.index.embedder import needs_no_model
 from paperboy.worker.jobs import default_jobs
 from paperboy.worker.loop import Worker
 
@@ -15,8 +16,18 @@ def register(app: typer.Typer) -> None:
 
 
 def worker(
-    once: bool = typer.Option(False, "--once", help="Run the jobs that are due now, then exit."),
+    once: bool = typer.Option(False, "--once", help="Run the jobs that are due now and the free embedding batches, then exit."),
+    embed_only: bool = typer.Option(False, "--embed-only", help="Only embed papers (claim embedding batches); run no scheduled job. For extra machines, GPU ones first."),
 ) -> None:
-    """Run the schedule: ingest new papers, refresh the index, send due digests."""
+    """Run the schedule (ingest new papers, refresh the index, send due digests) and
+    embed papers in batches claimed through the database, as many workers as you like."""
     settings = clitools.settings()
-    Worker(settings, clitools.engine(), clitools.mail_sender(settings), default_jobs(settings)).run(once=once)
+    if embed_only and settings.embedder.strip() == "null":
+        raise clitools.fail("--embed-only: PAPERBOY_EMBEDDER=null computes no vectors; nothing to do")
+    if settings.embed_device == "cuda" and not needs_no_model(settings.embedder):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise clitools.fail("PAPERBOY_EMBED_DEVICE=cuda, but torch sees no CUDA device (use auto or cpu)")
+    jobs = [] if embed_only else default_jobs(settings)
+    Worker(settings, clitools.engine(), clitools.mail_sender(settings), jobs, embed=True).run(once=once)

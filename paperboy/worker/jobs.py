@@ -35,7 +35,11 @@ def run_ingest(w: Worker) -> str:
 
 
 def run_index(w: Worker) -> str:
-    return f"index refreshed: {refresh_index(w.settings, w.engine, progress=False)}"
+    # A worker that embeds (``paperboy worker``) only plans batches here and claims them
+    # between jobs, like its peers on other machines; one that does not (the schedule
+    # inside ``paperboy serve``) embeds here, as the indexer there does.
+    stats = refresh_index(w.settings, w.engine, progress=False, embed=w.embedding is None, plan=True)
+    return f"index refreshed: {stats}"
 
 
 def run_digest(w: Worker) -> str:

@@ -8,6 +8,12 @@ SQLite serialises writers). So N workers on PostgreSQL never run the same slot t
 a worker that dies while running a job leaves a lease that runs out, and the slot is
 run again by another (every job is idempotent: the ingest upsert, the index refresh,
 the digest outbox).
+
+A running worker renews the lease of what it runs (``store.claims.Heartbeat``), so
+leases are short (``PAPERBOY_WORKER_LEASE_SECONDS``) and a killed worker's job or
+embedding batch is taken over within about one lease. Between jobs a worker claims
+embedding batches (``index.batches``), newest papers first; due jobs go before the
+next batch.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,8 +31,9 @@ from sqlalchemy import case, update
 from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings
+from paperboy.index.batches import EmbedRunner, worker_runner
 from paperboy.mail.interfaces import MailSender
-from paperboy.store.claims import claim_rows, insert_ignore, worker_name
+from paperboy.store.claims import Heartbeat, claim_rows, insert_ignore, worker_name
 from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
 from paperboy.worker.models import Job
@@ -49,13 +57,17 @@ def slot_of(now: dt.datetime, interval: int) -> dt.datetime:
 
 class Worker:
     def __init__(self, settings: Settings, engine: Engine, sender: MailSender, jobs: list[JobSpec],
-                 name: str | None = None) -> None:
+                 name: str | None = None, *, embed: bool = False) -> None:
+        """``embed``: also claim and run embedding batches between jobs."""
         self.settings = settings
         self.engine = engine
         self.sender = sender
         self.jobs = {j.name: j for j in jobs}
         self.name = name or worker_name()
         self.stop = threading.Event()
+        self.heartbeat = Heartbeat(engine, self.name, settings.worker_lease_seconds)
+        self.embedding: EmbedRunner | None = (
+            worker_runner(settings, engine, owner=self.name, heartbeat=self.heartbeat) if embed else None)
 
     def schedule(self, now: dt.datetime | None = None) -> None:
         """Write the current slot of every job (idempotent)."""
@@ -78,7 +90,7 @@ class Worker:
                 order_by=[J.c.due_at, priority, J.c.id],
                 values={"state": "running", "lease_owner": self.name, "attempts": J.c.attempts + 1,
                         "started_at": now,
-                        "lease_until": now + dt.timedelta(seconds=self.settings.worker_job_lease_seconds)},
+                        "lease_until": self.heartbeat.lease_until(now)},
                 returning=[J.c.name, J.c.slot],
             )
         return rows[0] if rows else None
@@ -89,11 +101,14 @@ class Worker:
         if job is None:
             return None
         spec = self.jobs[job.name]
+        self.heartbeat.hold(J, job.id)
         try:
             result, state = spec.run(self), "done"
         except Exception as exc:  # a failed job is recorded and retried in its next slot
             log.exception("job %s (%s) failed", job.name, job.slot)
             result, state = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", "failed"
+        finally:
+            self.heartbeat.release(J, job.id)
         with write_tx(self.engine) as conn:
             conn.execute(
                 update(J).where(J.c.id == job.id, J.c.lease_owner == self.name)
@@ -111,6 +126,17 @@ class Worker:
             done.append(got)
         return done
 
+    def embed_one(self) -> int | None:
+        """Run one embedding batch: papers embedded, or None when none was free (or this
+        worker does not embed). A failed batch is logged and given back."""
+        if self.embedding is None:
+            return None
+        try:
+            return self.embedding.run_one()
+        except Exception:
+            log.exception("embedding failed")
+            return None
+
     def run(self, once: bool = False, echo: bool = True) -> None:
         """Loop over the schedule until stopped. ``echo`` prints a line per job run (the
         `paperboy worker` console); inside `paperboy serve` only failures are logged."""
@@ -119,11 +145,31 @@ class Worker:
                 signal.signal(sig, lambda *_: self.stop.set())
         if echo:
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        while not self.stop.is_set():
-            self.schedule()
-            for name, result in self.run_due():
-                if echo:
-                    print(f"{utcnow():%Y-%m-%d %H:%M:%S} {name}: {result.splitlines()[0] if result else ''}", flush=True)
-            if once:
-                break
-            self.stop.wait(self.settings.worker_poll_seconds)
+        try:
+            while not self.stop.is_set():
+                self.schedule()
+                self._run_due(echo)
+                embedded, scheduled = 0, time.monotonic()
+                while not self.stop.is_set() and (n := self.embed_one()) is not None:
+                    embedded += n
+                    if time.monotonic() - scheduled >= self.settings.worker_poll_seconds:
+                        # due jobs (ingest, digests) are not held up by a long embedding run
+                        if echo and embedded:
+                            print(f"{utcnow():%Y-%m-%d %H:%M:%S} embed: {embedded} papers", flush=True)
+                        embedded, scheduled = 0, time.monotonic()
+                        self.schedule()
+                        self._run_due(echo)
+                if echo and embedded:
+                    print(f"{utcnow():%Y-%m-%d %H:%M:%S} embed: {embedded} papers", flush=True)
+                if once:
+                    break
+                self.stop.wait(self.settings.worker_poll_seconds)
+        finally:
+            self.heartbeat.stop()
+            if self.embedding is not None:
+                self.embedding.close()
+
+    def _run_due(self, echo: bool) -> None:
+        for name, result in self.run_due():
+            if echo:
+                print(f"{utcnow():%Y-%m-%d %H:%M:%S} {name}: {result.splitlines()[0] if result else ''}", flush=True)

@@ -84,7 +84,7 @@ def test_sections_follow_categories_authors_and_alerts(fresh_engine, tmp_path):
 
 
 def test_several_workers_run_each_job_slot_once(fresh_engine, tmp_path):
-    settings = make_settings(tmp_path, worker_job_lease_seconds=600)
+    settings = make_settings(tmp_path, worker_lease_seconds=600)
     runs: list[str] = []
     lock = threading.Lock()
 

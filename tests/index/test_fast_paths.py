@@ -58,7 +58,7 @@ def test_query_vector_cache_embeds_a_query_once(corpus, settings, monkeypatch):
     monkeypatch.setattr(service_module, "QUERY_CACHE", 2)
     for text in ("a", "b", "graph networks", "c"):
         svc._embed_query(text)
-    assert list(svc._qcache) == ["graph networks", "c"]
+    assert list(svc._qcache) == [(svc.model, "graph networks"), (svc.model, "c")]
     assert emb.calls == ["graph networks", "a", "b", "graph networks", "c"]  # it had been pushed out
     svc.clear_query_cache()
     svc.search("graph networks")
