@@ -12,8 +12,9 @@ Any number of processes on any machines then *claim* batches with a lease throug
 ``paper_embeddings`` **in the transaction that marks the batch done**, guarded by the
 lease: a worker whose lease was taken over writes nothing. A running worker renews its
 lease (``store.claims.Heartbeat``); a killed one's batch is claimed again once its
-lease runs out. A batch that fails ``MAX_ATTEMPTS`` times is left ``failed`` (its error
-kept) and its papers are not planned again until it is deleted.
+lease runs out. A batch that fails ``MAX_ATTEMPTS`` times is split in halves, so a paper
+the model cannot embed ends alone in a batch of one, left ``failed`` (its error kept),
+and is not planned again until that row is deleted; the others get their vectors.
 """
 
 from __future__ import annotations
@@ -109,17 +110,23 @@ def plan(engine: Engine, model: str, *, batch_size: int = BATCH_SIZE, limit: int
         rows = conn.execute(query).all()
         now = utcnow()
         for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
-            key = _batch_key(model, chunk)
-            insert_ignore(conn, B, [{"model": model, "key": key, "day": chunk[0].announced_on or NO_DAY,
-                                     "top_id": chunk[0].id, "size": len(chunk), "state": "due", "attempts": 0,
-                                     "created_at": now}])
-            batch_id, state = conn.execute(select(B.c.id, B.c.state).where(B.c.model == model, B.c.key == key)).one()
-            if state != "due":  # the same papers and contents, done within KEEP_DONE: left for later
-                continue
-            conn.execute(insert(ITEMS), [{"batch_id": batch_id, "paper_id": r.id} for r in chunk])
-            planned += len(chunk)
+            planned += _add_batch(conn, model, rows[start:start + batch_size], now)
     return planned
+
+
+def _add_batch(conn: Connection, model: str, chunk, now: dt.datetime) -> int:
+    """A due batch of ``chunk`` (rows of id, content_hash, announced_on, newest first);
+    how many papers it took (none when the same papers and contents were done within
+    KEEP_DONE: left for a later plan)."""
+    key = _batch_key(model, chunk)
+    insert_ignore(conn, B, [{"model": model, "key": key, "day": chunk[0].announced_on or NO_DAY,
+                             "top_id": chunk[0].id, "size": len(chunk), "state": "due", "attempts": 0,
+                             "created_at": now}])
+    batch_id, state = conn.execute(select(B.c.id, B.c.state).where(B.c.model == model, B.c.key == key)).one()
+    if state != "due":
+        return 0
+    conn.execute(insert(ITEMS), [{"batch_id": batch_id, "paper_id": r.id} for r in chunk])
+    return len(chunk)
 
 
 def _claimable(model: str, now: dt.datetime):
@@ -192,14 +199,38 @@ def run_batch(engine: Engine, embedder: Embedder, batch_id: int, owner: str, *, 
 
 
 def _give_back(engine: Engine, batch_id: int, owner: str, error: str) -> None:
-    """A batch whose embedding failed: due again (or failed after MAX_ATTEMPTS)."""
+    """A batch whose embedding failed: due again. After MAX_ATTEMPTS a batch of several
+    papers is split in two halves, each due with no attempts, so a paper the model
+    cannot embed ends alone in a batch of one, left ``failed``, and holds back no other
+    paper's vector."""
     with write_tx(engine) as conn:
+        mine = conn.execute(select(B.c.model, B.c.attempts, B.c.size)
+                            .where(B.c.id == batch_id, B.c.lease_owner == owner)).one_or_none()
+        if mine is not None and mine.attempts >= MAX_ATTEMPTS and mine.size > 1:
+            _split(conn, batch_id, mine.model)
+            return
         conn.execute(
             update(B).where(B.c.id == batch_id, B.c.lease_owner == owner)
             .values(state=case((B.c.attempts >= MAX_ATTEMPTS, "failed"), else_="due"),
                     lease_owner=None, lease_until=None, error=error[:2000])
         )
 
+
+
+def _split(conn: Connection, batch_id: int, model: str) -> None:
+    rows = conn.execute(
+        select(papers.c.id, papers.c.content_hash, papers.c.announced_on)
+        .select_from(ITEMS.join(papers, papers.c.id == ITEMS.c.paper_id))
+        .where(ITEMS.c.batch_id == batch_id).order_by(*newest_first())
+    ).all()
+    conn.execute(delete(ITEMS).where(ITEMS.c.batch_id == batch_id))
+    conn.execute(delete(B).where(B.c.id == batch_id))
+    half, now = (len(rows) + 1) // 2, utcnow()
+    for chunk in (rows[:half], rows[half:]):
+        if chunk:
+            _add_batch(conn, model, chunk, now)
+    log.warning("embedding batch %s failed %s times: split into batches of %s and %s papers",
+                batch_id, MAX_ATTEMPTS, half, len(rows) - half)
 
 @dataclass
 class EmbedRunner:

@@ -113,7 +113,7 @@ def test_heartbeat_keeps_a_lease_alive_and_stops_with_its_worker(fresh_engine):
 
 
 def test_a_failing_batch_is_retried_then_left_failed(fresh_engine):
-    add_papers(fresh_engine, CORPUS[:2])
+    add_papers(fresh_engine, CORPUS[:1])
 
     class Broken(HashEmbedder):
         def embed(self, texts, *, batch_size=32):
@@ -131,6 +131,37 @@ def test_a_failing_batch_is_retried_then_left_failed(fresh_engine):
     assert batches.plan(fresh_engine, MODEL) == 0
     runner.close()
 
+
+
+def test_a_paper_the_model_cannot_embed_holds_back_no_other(fresh_engine):
+    add_papers(fresh_engine, many(5))
+    with fresh_engine.connect() as conn:
+        poison = conn.scalar(select(Paper.id).where(Paper.arxiv_id == "2401.00002"))
+    poison_text = "Paper number 2 on topic 2"
+
+    class ChokesOnOne(HashEmbedder):
+        def embed(self, texts, *, batch_size=32):
+            if any(t.startswith(poison_text) for t in texts):
+                raise RuntimeError("cannot embed this one")
+            return super().embed(texts, batch_size=batch_size)
+
+    runner = batches.EmbedRunner(fresh_engine, MODEL, ChokesOnOne, lease_seconds=60, batch_size=8)
+    assert batches.plan(fresh_engine, MODEL, batch_size=8) == 5  # one batch of all five
+    for _ in range(100):
+        try:
+            if runner.run_one() is None:
+                break
+        except RuntimeError:
+            continue
+    runner.close()
+    with fresh_engine.connect() as conn:
+        embedded = set(conn.scalars(select(PaperEmbedding.paper_id)))
+        open_batches = conn.execute(select(EmbedBatch.id, EmbedBatch.state, EmbedBatch.size)
+                                    .where(EmbedBatch.state != "done")).all()
+    assert len(embedded) == 4 and poison not in embedded
+    assert [(state, size) for _id, state, size in open_batches] == [("failed", 1)]
+    assert batch_items(fresh_engine) == {open_batches[0].id: [poison]}
+    assert batches.plan(fresh_engine, MODEL) == 0
 
 def test_changed_paper_is_planned_again_and_vectors_are_replaced(fresh_engine):
     add_papers(fresh_engine, CORPUS[:2])
