@@ -92,6 +92,12 @@ class ReplicaSet:
                 return replica.engine
         return self.primary
 
+    def due(self) -> bool:
+        """Whether ``pick`` would read a replica's status now (a query: call it off the
+        event loop then)."""
+        now = time.monotonic()
+        return any(now >= r.down_until and now - r.checked >= self.check_interval for r in self.replicas)
+
     def primary_lsn(self) -> int:
         """The primary's WAL position now: a write committed before this call is at or before it."""
         with self.primary.connect() as conn:

@@ -258,7 +258,7 @@ class PageCacheMiddleware:
         """``await read(engine)`` on the request's read engine; if that is a replica and it
         fails, again on the primary (``reads.replica_failed`` switched the request)."""
         try:
-            return await read(reads.read_engine(scope))
+            return await read(await reads.resolve(scope))
         except DBAPIError as exc:
             if not reads.replica_failed(scope, exc):
                 raise

@@ -98,6 +98,13 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_primary_db(request: Request) -> Iterator[Session]:
+    """``get_db`` for a GET that writes (a confirmation link): on the primary, never a
+    read replica, which would refuse the write."""
+    reads.use_primary(request.scope)
+    yield from get_db(request)
+
+
 def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -151,6 +158,7 @@ class UnitOfWorkMiddleware:
         """A read-only request; re-run once on the primary if its replica failed before
         anything was sent (a replica stopped mid-request)."""
         started = False
+        await reads.resolve(scope)  # chosen here, off the event loop when that takes a query
 
         async def tracking_send(message):
             nonlocal started

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import logging
 
+import anyio
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
@@ -84,6 +85,23 @@ def read_engine(scope) -> Engine:
             engine = reads.replicas.pick(reads.min_lsn(scope))
         scope[READ] = engine
     return engine
+
+
+async def resolve(scope) -> Engine:
+    """``read_engine`` for code on the event loop: when choosing means reading a
+    replica's status (at most every ``check_interval`` per replica), in a worker thread."""
+    engine = scope.get(READ)
+    if engine is not None:
+        return engine
+    reads: Reads | None = getattr(scope["app"].state, "reads", None)
+    if reads is not None and scope["method"] in SAFE_METHODS and reads.replicas.due():
+        return await anyio.to_thread.run_sync(read_engine, scope)
+    return read_engine(scope)
+
+
+def use_primary(scope) -> None:
+    """This request reads from the primary (a GET that writes: a link from a mail)."""
+    scope[READ] = scope["app"].state.engine
 
 
 def on_replica(scope) -> bool:
