@@ -123,7 +123,7 @@ def replica_failed(scope, exc: BaseException) -> bool:
         reads.replicas.mark_down(engine, exc)
     else:  # a recovery conflict, or a GET that tried to write: this request only
         log.warning("a read on a replica failed, read again from the primary: %s",
-                    str(getattr(exc, "orig", exc)).strip().splitlines()[0:1])
+                    (str(getattr(exc, "orig", exc)).strip().splitlines() or ["?"])[0])
     scope[READ] = state.engine
     return True
 

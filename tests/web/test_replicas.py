@@ -209,6 +209,24 @@ def _wait_for_lag(site, beyond: float) -> None:
     raise AssertionError("the paused standby never fell behind")
 
 
+def test_a_get_that_writes_uses_the_primary(site, caplog):
+    """The e-mail verification link writes on a GET: never on the read-only replica."""
+    from paperboy.community import accounts
+    from paperboy.store.models import User
+
+    with session_scope(site.engine) as db:
+        user = accounts.create_user(db, f"new{uuid.uuid4().hex[:6]}@example.org", PASSWORD, "New", verified=False)
+        db.flush()
+        token = accounts.verify_token("replica-tests", user)
+        uid = user.id
+    with caplog.at_level(logging.WARNING, logger="paperboy.web.reads"):
+        r = Browser(site.app, base_url="http://testserver").get(f"/verify/{token}", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/signin?verified=1"
+    assert not [rec for rec in caplog.records if "replica" in rec.getMessage()]
+    with session_scope(site.engine) as db:
+        assert db.get(User, uid).email_verified_at is not None
+
+
 @pytest.mark.parametrize("cached", [True, False])
 def test_pages_answer_from_the_primary_while_the_replica_is_stopped(site, caplog, cached):
     site.app.state.page_cache.enabled = cached
