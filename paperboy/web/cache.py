@@ -34,6 +34,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 from sqlalchemy import func, select
@@ -159,11 +160,15 @@ def version_on(conn) -> tuple:
 def _fit(entry: tuple, wanted: tuple) -> bool:
     """Whether an entry made at version ``entry`` may serve a reader whose data is at
     ``wanted``: the same version, or a later ``max(modified_at)`` (rendered from a server
-    further ahead, a primary or another replica; timestamps of one backend compare as
-    text). "None" (no papers yet) is never later than anything."""
+    further ahead: the primary, or another replica). Compared as instants, not as text (a
+    replica may print times in another time zone); what does not parse ("None": no papers
+    yet) is never later."""
     if entry == wanted:
         return True
-    return entry[0] > wanted[0] and "None" not in (entry[0], wanted[0])
+    try:
+        return datetime.fromisoformat(entry[0]) > datetime.fromisoformat(wanted[0])
+    except (ValueError, TypeError):  # unparsable, or naive against aware
+        return False
 
 
 def _cacheable_request(scope) -> bool:

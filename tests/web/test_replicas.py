@@ -281,3 +281,19 @@ def test_without_replicas_every_read_uses_the_primary_and_no_cookie_is_set(tmp_p
     assert client.get("/").status_code == 200
     assert client.get("/signin").status_code == 200
     assert "pb_lsn" not in client.cookies
+
+
+def test_a_cached_page_serves_readers_at_its_version_or_an_older_one():
+    """Newer data is fit for a reader on a server behind; older data never is. Instants
+    compare across time zones (a replica may print them in another)."""
+    from paperboy.web.cache import _fit
+
+    at = ("2026-12-04 12:00:00.12+00", 10)
+    assert _fit(at, at)
+    assert _fit(at, ("2026-12-04 12:00:00.1+00", 10))
+    assert _fit(at, ("2026-12-04 12:00:00+00", 9))
+    assert not _fit(at, ("2026-12-04 12:00:00.123+00", 10))
+    assert not _fit(at, ("2026-12-04 13:00:00.121+01", 10))  # 12:00:00.121 UTC: later
+    assert _fit(at, ("2026-12-04 13:00:00.119+01", 10))
+    assert not _fit(at, ("2026-12-04 12:00:00.12+00", 9))  # a paper deleted since
+    assert not _fit(("None", 0), ("2026-12-04 12:00:00+00", 1)) and not _fit(at, ("None", 0))
