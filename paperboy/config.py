@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # --- storage
     data_dir: Path = Field(_default_data_dir(), description="Folder for the SQLite file, indexes and caches.")
     database_url: str = Field("", description="SQLAlchemy URL; empty means a SQLite file paperboy.db in data_dir.")
+    database_replica_urls: str = Field("", description="Comma-separated PostgreSQL URLs of hot standbys of database_url that serve the web's reads (pages, feeds, API, search); empty: none. See docs/replicas.md.")
+    replica_max_lag_seconds: float = Field(5.0, description="A replica further behind the primary than this many seconds serves no reads until it catches up.", ge=0)
+    replica_retry_seconds: float = Field(5.0, description="How long a replica that failed (refused, dropped, not a standby) is left aside before it is tried again.", gt=0)
 
     # --- web
     host: str = Field("127.0.0.1", description="Address `paperboy serve` listens on.")
@@ -156,6 +159,34 @@ class Settings(BaseSettings):
             v = "postgresql+psycopg://" + v.split("://", 1)[1]
         return v
 
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _database_replica_urls(cls, v: str, info: ValidationInfo) -> str:
+        urls = [u.strip() for u in v.split(",") if u.strip()]
+        if not urls:
+            return ""
+        primary = info.data.get("database_url")
+        if primary is None:
+            raise ValueError("database_url is invalid, so replicas cannot be checked against it")
+        if not primary.startswith("postgresql"):
+            raise ValueError("read replicas need a PostgreSQL database_url (SQLite has none)")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        out = []
+        for url in urls:
+            if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+                raise ValueError(f"{_no_password(url)!r} is not a postgresql:// URL")
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            try:
+                parsed = make_url(url)
+            except (ArgumentError, ValueError):
+                raise ValueError(f"{_no_password(url)!r} is not a valid URL") from None
+            if not parsed.host and not parsed.query.get("host"):  # ?host=/run/postgresql: a socket
+                raise ValueError(f"{_no_password(url)!r} names no host")
+            out.append(url)
+        return ",".join(out)
+
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
         return (init_settings, env_settings, _TomlSource(settings_cls, _config_path()))
@@ -164,6 +195,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'paperboy.db'}"
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [u for u in self.database_replica_urls.split(",") if u]
 
     @property
     def resolved_index_dir(self) -> Path:
@@ -194,6 +229,15 @@ class Settings(BaseSettings):
         return key
 
 
+def _no_password(url: str) -> str:
+    """A URL fit for an error message: its password (user:password@) blanked."""
+    head, sep, tail = url.partition("://")
+    creds, at, rest = tail.rpartition("@")
+    if at and ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return head + sep + creds + at + rest
+
+
 def settings_markdown() -> str:
     """The table of every setting in docs/settings.md (a test keeps the two equal)."""
     rows = ["| variable | default | what it does |", "| --- | --- | --- |"]
@@ -211,7 +255,10 @@ def load_settings(**overrides: Any) -> Settings:
         lines = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"])
-            lines.append(f"PAPERBOY_{name.upper()}: {err['msg']} (got {err.get('input')!r})")
+            got = err.get("input")
+            if name.endswith(("_url", "_urls")) and isinstance(got, str):  # never print a password
+                got = ",".join(_no_password(u) for u in got.split(","))
+            lines.append(f"PAPERBOY_{name.upper()}: {err['msg']} (got {got!r})")
         raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
 
 

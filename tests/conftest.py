@@ -127,3 +127,22 @@ def page(browser):
     pg.js_errors = errors  # type: ignore[attr-defined]
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def streaming_replica(backend):
+    """A PostgreSQL primary and its streaming hot standby, both started here from the
+    PostgreSQL 15 binaries in temporary folders (``tests/support/pg_replica.py``), and
+    stopped at the end whatever happened. PostgreSQL backend only."""
+    from tests.support.pg_replica import StreamingPair, missing
+
+    if backend != "postgresql":
+        pytest.skip("read replicas are PostgreSQL standbys")
+    why = missing()
+    if why:
+        pytest.skip(why)
+    pair = StreamingPair()
+    try:
+        yield pair.start()
+    finally:
+        pair.stop()

@@ -21,7 +21,7 @@ from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.rank.trending import trending
 from paperboy.web import convertors  # noqa: F401  (registers {x:arxiv})
-from paperboy.web.deps import get_db
+from paperboy.web.deps import get_db, read_engine
 from paperboy.web.paperjson import (
     ERRORS,
     DailyPaperOut,
@@ -120,7 +120,8 @@ def search_papers(
     except q.BadParameter as exc:
         raise HTTPException(422, str(exc)) from None
     results = request.app.state.search.search(q_, limit=limit, offset=p * limit, category=category,
-                                              date_from=d_from, date_to=d_to, author=None, sort=sort)
+                                              date_from=d_from, date_to=d_to, author=None, sort=sort,
+                                              reader=read_engine(request))
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
     data = items_out(db, papers, scores={h.paper_id: h.score for h in results.hits},
                       highlights={h.paper_id: h.snippet for h in results.hits})
@@ -142,7 +143,7 @@ def similar_papers(
     if q.paper_by_arxiv_id(db, pid) is None:
         raise HTTPException(404, f"no paper arXiv:{pid} here")
     db.commit()  # give the connection back before the search service takes its own
-    hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, limit) + 1)
+    hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, limit) + 1, reader=read_engine(request))
     papers = q.similar_papers(db, [h.paper_id for h in hits if h.arxiv_id != pid], sort=sort, limit=limit)
     names = submitters(db, papers)
     authors = q.author_names(db, papers)

@@ -17,7 +17,7 @@ from paperboy.community import account_data, accounts
 from paperboy.community.accounts import AccountError
 from paperboy.store.models import User, utcnow
 from paperboy.web import member_data, ratelimit
-from paperboy.web.deps import get_db
+from paperboy.web.deps import get_db, get_primary_db
 from paperboy.web.security import (
     end_all_sessions,
     end_other_sessions,
@@ -97,7 +97,7 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
 
 
 @router.get("/verify/{token}", response_class=HTMLResponse)
-def verify(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
+def verify(request: Request, token: str, db: Session = Depends(get_primary_db, scope="function")):
     found = accounts.read_verify_token(_secret(request), token)
     if found is not None:
         uid, email = found

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from paperboy.config import Settings
 from paperboy.index import fusion, jobs
@@ -283,17 +284,27 @@ class SearchService:
     # --- search ---------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, offset: int = 0, category: str | None = None,
                date_from=None, date_to=None, author: str | None = None, sort: str = "relevance",
-               mode: str = "hybrid") -> SearchResults:
+               mode: str = "hybrid", reader: Engine | None = None) -> SearchResults:
+        """``reader``: the engine the hits are joined to paper rows on (a web request's
+        read replica); its database errors are raised, for the caller to read again
+        elsewhere. Default: the service's engine."""
         text = query if isinstance(query, str) else ("" if query is None else str(query))
         try:
             return self._search(text, limit=limit, offset=offset, category=category, date_from=date_from,
-                                date_to=date_to, author=author, sort=sort, mode=mode)
+                                date_to=date_to, author=author, sort=sort, mode=mode, reader=reader)
+        except DBAPIError:
+            if reader is not None:
+                raise
+            log.exception("search failed for %r", text[:200])
+            return SearchResults([], 0, text, self.semantic_coverage(),
+                                 ["Search failed; the error was logged."], error="Search failed.")
         except Exception:
             log.exception("search failed for %r", text[:200])
             return SearchResults([], 0, text, self.semantic_coverage(),
                                  ["Search failed; the error was logged."], error="Search failed.")
 
-    def _search(self, text: str, *, limit, offset, category, date_from, date_to, author, sort, mode) -> SearchResults:
+    def _search(self, text: str, *, limit, offset, category, date_from, date_to, author, sort, mode,
+                reader: Engine | None = None) -> SearchResults:
         q = parse_query(text)
         messages = list(q.messages)
         try:
@@ -308,7 +319,7 @@ class SearchService:
             mode = "hybrid"
         if q.arxiv_id:
             self._refresh_readers()
-            return self._redirect(q, text, messages)
+            return self._redirect(q, text, messages, reader)
         extra = parse_query(" ".join(
             ([f'cat:{c}' for c in str(category).split()] if category else [])
             + ([f'author:"{str(author).replace(chr(34), " ")}"'] if author else [])
@@ -350,7 +361,7 @@ class SearchService:
         if sort != "relevance" or not ranking_text:
             order_by = "votes" if sort == "votes" else "day"
             res = kwi.search(kwi.build(q), limit=limit, offset=offset, order_by=order_by)
-            hits = self._hits(res.ids, [float(s) for s in res.scores], q)
+            hits = self._hits(res.ids, [float(s) for s in res.scores], q, reader)
             return SearchResults(hits, res.total, text, coverage, messages, mode="keyword")
 
         # Keyword mode shows the keyword ranking itself: the page is all it needs. Fusion
@@ -414,7 +425,7 @@ class SearchService:
             total, related = len(semantic[0]), 0
         page_ids = ranked[0][offset:offset + limit]
         page_scores = ranked[1][offset:offset + limit]
-        hits = self._hits(page_ids, page_scores, q)
+        hits = self._hits(page_ids, page_scores, q, reader)
         return SearchResults(hits, total, text, coverage, messages, mode=ran, related=related)
 
     # --- alerts -----------------------------------------------------------------------
@@ -482,8 +493,8 @@ class SearchService:
         return SearchResults(hits, res.total + related, text, coverage, messages,
                              mode="hybrid" if semantic[0] else "keyword", related=related)
 
-    def _redirect(self, q: ParsedQuery, text: str, messages: list[str]) -> SearchResults:
-        with self.engine.connect() as conn:
+    def _redirect(self, q: ParsedQuery, text: str, messages: list[str], reader: Engine | None = None) -> SearchResults:
+        with (reader or self.engine).connect() as conn:
             row = conn.execute(
                 select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract).where(
                     Paper.arxiv_id == q.arxiv_id, visible())
@@ -497,16 +508,17 @@ class SearchService:
                   html.escape(clean_tex(row.title)))
         return SearchResults([hit], 1, text, coverage, messages, redirect_arxiv_id=row.arxiv_id, mode="id")
 
-    def _rows(self, ids: list[int]) -> dict[int, tuple]:
+    def _rows(self, ids: list[int], reader: Engine | None = None) -> dict[int, tuple]:
         """id -> (id, arxiv_id, title, abstract) of the visible papers among ``ids``: one
         textual statement, plain tuples (select() + row objects cost ~0.2 ms more here)."""
-        with self.engine.connect() as conn:
+        with (reader or self.engine).connect() as conn:
             return {r[0]: tuple(r) for r in conn.execute(_ROWS_SQL, {"ids": [int(i) for i in ids]})}
 
-    def _hits(self, ids: list[int], scores: list[float], q: ParsedQuery | None) -> list[Hit]:
+    def _hits(self, ids: list[int], scores: list[float], q: ParsedQuery | None,
+              reader: Engine | None = None) -> list[Hit]:
         if not ids:
             return []
-        rows = self._rows(ids)
+        rows = self._rows(ids, reader)
         if q is None:
             terms: set[str] = set()
         elif q.like_text:
@@ -525,20 +537,26 @@ class SearchService:
         return hits
 
     # --- similar --------------------------------------------------------------------
-    def similar(self, arxiv_id: str, *, limit: int = 10) -> list[Hit]:
+    def similar(self, arxiv_id: str, *, limit: int = 10, reader: Engine | None = None) -> list[Hit]:
+        """``reader`` as for ``search``."""
         try:
-            return self._similar(arxiv_id, limit=limit)
+            return self._similar(arxiv_id, limit=limit, reader=reader)
+        except DBAPIError:
+            if reader is not None:
+                raise
+            log.exception("similar failed for %r", str(arxiv_id)[:100])
+            return []
         except Exception:
             log.exception("similar failed for %r", str(arxiv_id)[:100])
             return []
 
-    def _similar(self, arxiv_id: str, *, limit: int) -> list[Hit]:
+    def _similar(self, arxiv_id: str, *, limit: int, reader: Engine | None = None) -> list[Hit]:
 
         ident = match_arxiv_id(str(arxiv_id or "")) or str(arxiv_id or "").strip()
         limit = max(1, min(int(limit), 100))
         self._refresh_readers()
         kwi, vec = self._kw, self._vec
-        with self.engine.connect() as conn:
+        with (reader or self.engine).connect() as conn:
             row = conn.execute(
                 select(Paper.id, Paper.title, Paper.abstract).where(Paper.arxiv_id == ident, visible())
             ).first()
@@ -567,7 +585,7 @@ class SearchService:
             query = ParsedQuery(raw="", like_text=like, like_terms=kwi.distinctive_terms(like))
             res = kwi.search(kwi.build(query), limit=limit + 1)
             pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id][:limit]
-        return self._hits([i for i, _ in pairs], [s for _, s in pairs], None)
+        return self._hits([i for i, _ in pairs], [s for _, s in pairs], None, reader)
 
 
 _services: dict[tuple, SearchService] = {}

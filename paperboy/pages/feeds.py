@@ -33,7 +33,7 @@ from paperboy.papers import queries as q
 from paperboy.papers.textclean import clean_tex
 from paperboy.rank.trending import trending
 from paperboy.store.models import Paper
-from paperboy.web.deps import get_db
+from paperboy.web.deps import get_db, read_engine
 from paperboy.web.mathtext import plain_text
 
 router = APIRouter(prefix="/feeds", include_in_schema=False)
@@ -253,7 +253,8 @@ def search_feed(request: Request, fmt: Format, q_: str = Query(..., alias="q", m
     # No length limit: the search page links here for any query it shows (a pasted
     # abstract too), and the service cuts the text at 10,000 characters.
     results = request.app.state.search.search(q_, limit=ITEMS, offset=(page - 1) * ITEMS, category=None,
-                                              date_from=None, date_to=None, author=None, sort="date")
+                                              date_from=None, date_to=None, author=None, sort="date",
+                                              reader=read_engine(request))
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
     html = f"/search?{urlencode({'q': q_, 'sort': 'date'})}"
     paging = FeedPage(page, page * ITEMS < results.total, results.total, html)

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from paperboy.papers import queries as q
@@ -31,7 +32,7 @@ from paperboy.web import (
     security,
 )
 from paperboy.web.cards import bibtex, build_cards
-from paperboy.web.deps import get_db
+from paperboy.web.deps import get_db, read_engine
 from paperboy.web.mathtext import has_math
 from paperboy.web.trendspark import topic_spark
 
@@ -260,9 +261,12 @@ def paper_page(request: Request, arxiv_id: str, sort: str = "relevance",
     similar, similar_message = [], None
     release(db)
     try:
-        hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, SIMILAR_SHOWN) + 1)
+        hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, SIMILAR_SHOWN) + 1,
+                                                reader=read_engine(request))
         ids = [h.paper_id for h in hits if h.arxiv_id != pid]
         similar = build_cards(db, q.similar_papers(db, ids, sort=sort, limit=SIMILAR_SHOWN), user)
+    except DBAPIError:  # the database, not the index: the request is read again (web/reads.py)
+        raise
     except Exception:  # the page stays useful when the index is missing or broken
         log.exception("similar papers for %s failed", pid)
         similar_message = "Similar papers are unavailable right now."
@@ -348,7 +352,7 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
     release(db)
     results = request.app.state.search.search(
         text, limit=size, offset=(page - 1) * size, category=category,
-        date_from=date_from, date_to=date_to, author=None, sort=sort)
+        date_from=date_from, date_to=date_to, author=None, sort=sort, reader=read_engine(request))
     redirect = getattr(results, "redirect_arxiv_id", None)
     if redirect and q.paper_by_arxiv_id(db, redirect):
         return RedirectResponse(f"/papers/{redirect}", status_code=303)

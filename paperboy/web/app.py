@@ -19,7 +19,8 @@ from paperboy.index.service import get_search_service
 from paperboy.mail.outbox import MailOutbox
 from paperboy.mail.senders import get_mail_sender
 from paperboy.store.db import get_engine, session_factory
-from paperboy.web import deps, errors, member_data, openapi, security
+from paperboy.store.replicas import ReplicaSet
+from paperboy.web import deps, errors, member_data, openapi, reads, security
 from paperboy.web.cache import PageCache, PageCacheMiddleware
 from paperboy.web.features import Feature
 from paperboy.web.head import HeadAsGetMiddleware
@@ -32,10 +33,12 @@ STATIC = Path(__file__).with_name("static")
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """What the app opened itself is closed when the server stops: the page cache's
-    own SQLite connection. The engine was handed in (or is the process's shared one):
-    whoever made it disposes of it."""
+    own SQLite connection and the read replicas' pools. The engine was handed in (or is
+    the process's shared one): whoever made it disposes of it."""
     yield
     app.state.page_cache.close()
+    if app.state.reads is not None:
+        app.state.reads.replicas.dispose()
 
 
 def build_app(features: Sequence[Feature], settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -58,11 +61,20 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
     app.state.outbox = MailOutbox(engine, app.state.mail)
     app.state.search = get_search_service(settings, engine)
     app.state.features = tuple(f.name for f in features)
+    # Read replicas (none by default): safe requests read from one that is fit (web/reads.py).
+    app.state.reads = None
+    if settings.replica_urls:
+        replicas = ReplicaSet(engine, settings.replica_urls, max_lag=settings.replica_max_lag_seconds,
+                              retry_after=settings.replica_retry_seconds)
+        app.state.reads = reads.Reads(replicas, settings.resolved_secret_key(),
+                                      secure=settings.resolved_base_url.startswith("https://"))
 
     errors.install(app)
     deps.install(app)
     # Innermost: the request's one session is closed (and a busy unit re-run) here.
     app.add_middleware(deps.UnitOfWorkMiddleware)
+    if app.state.reads is not None:  # an unsafe request's answer carries the primary's WAL position
+        app.add_middleware(reads.LsnCookieMiddleware, reads=app.state.reads)
     # Added before the security middleware, so it runs inside it (see web/cache.py).
     app.state.page_cache = PageCache(engine)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)

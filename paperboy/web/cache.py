@@ -18,6 +18,13 @@ queries, in one trip to a worker thread. Admins and suspended members, and membe
 the API and feeds, are served by the routes as before. Only 200 responses that set no
 cookie are stored. Every HTML response, cached or not, has its slots filled here (the
 middleware sits inside the community middleware, which owns the CSRF cookie).
+
+With read replicas (``web/reads.py``) the version, the member's state and the page are
+all read from the request's one read engine, the version first, so a page is never
+newer-labelled than what it shows: a page rendered from a replica that has not replayed
+a member's vote carries the version from before the vote, and that member (whose
+requests read from a server past their vote) needs a version at least as new. An entry
+with a newer version than the reader's serves them too (newer data is always fit).
 """
 
 from __future__ import annotations
@@ -27,16 +34,17 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.requests import Request
 
 from paperboy.store.db import make_engine
 from paperboy.store.models import Paper
-from paperboy.web import security, slots
+from paperboy.web import reads, security, slots
 
 CACHEABLE_PREFIXES = ("/papers", "/trending", "/search", "/authors/", "/categories/", "/api/", "/feeds/")
 NOT_FOR_MEMBERS = ("/api/", "/feeds/")  # features' API routes may read the member: routed
@@ -66,30 +74,36 @@ class PageCache:
         self.enabled = True
         self.entries: OrderedDict[bytes, Entry] = OrderedDict()
         self.bytes = 0
-        self._version: tuple | None = None
-        self._checked = 0.0
+        self._versions: dict[int, tuple[tuple, float]] = {}  # id(engine) -> (version, read at)
         self._lock = threading.Lock()
         self.hits = self.misses = 0
         self.inflight: dict[bytes, anyio.Event] = {}  # keys being rendered right now
         self.personal: set[bytes] = set()  # member pages that read member state outside slots
         self.loop_engine = _loop_engine(engine)
 
-    def read_version(self) -> tuple:
-        with self.engine.connect() as conn:
+    def read_version(self, engine: Engine | None = None) -> tuple:
+        with (engine or self.engine).connect() as conn:
             return version_on(conn)
 
-    async def version(self) -> tuple:
-        now = time.monotonic()
-        if self._version is None or now - self._checked >= self.check_interval:
-            version = await anyio.to_thread.run_sync(self.read_version)
-            self._version, self._checked = version, time.monotonic()
-        return self._version
+    async def version(self, engine: Engine | None = None) -> tuple:
+        """The version of the data ``engine`` (the primary, or a replica) holds, read at
+        most every ``check_interval`` seconds per engine."""
+        engine = engine or self.engine
+        seen = self._versions.get(id(engine))
+        if seen is None or time.monotonic() - seen[1] >= self.check_interval:
+            version = await anyio.to_thread.run_sync(self.read_version, engine)
+            seen = self._versions[id(engine)] = (version, time.monotonic())
+        return seen[0]
+
+    def invalidate(self) -> None:
+        """Read the version again on the next request (a write went through this process)."""
+        self._versions.clear()
 
     def get(self, key: bytes, version: tuple) -> Entry | None:
         entry = self.entries.get(key)
         if entry is None:
             return None
-        if entry.version != version or time.monotonic() - entry.created > self.max_age:
+        if not _fit(entry.version, version) or time.monotonic() - entry.created > self.max_age:
             self._drop(key)
             return None
         self.entries.move_to_end(key)
@@ -112,7 +126,7 @@ class PageCache:
         with self._lock:
             self.entries.clear()
             self.bytes = 0
-            self._version = None
+            self._versions.clear()
 
     def close(self) -> None:
         """Close the loop engine's connection: the app's lifespan calls this at shutdown.
@@ -141,6 +155,20 @@ _VERSION = select(func.max(Paper.modified_at), func.count()).select_from(Paper)
 def version_on(conn) -> tuple:
     row = conn.execute(_VERSION).one()
     return (str(row[0]), int(row[1]))
+
+
+def _fit(entry: tuple, wanted: tuple) -> bool:
+    """Whether an entry made at version ``entry`` may serve a reader whose data is at
+    ``wanted``: the same version, or a later ``max(modified_at)`` (rendered from a server
+    further ahead: the primary, or another replica). Compared as instants, not as text (a
+    replica may print times in another time zone); what does not parse ("None": no papers
+    yet) is never later."""
+    if entry == wanted:
+        return True
+    try:
+        return datetime.fromisoformat(entry[0]) > datetime.fromisoformat(wanted[0])
+    except (ValueError, TypeError):  # unparsable, or naive against aware
+        return False
 
 
 def _cacheable_request(scope) -> bool:
@@ -175,9 +203,9 @@ class PageCacheMiddleware:
                 await self._routed(scope, receive, send)
             finally:
                 if scope["method"] not in ("GET", "HEAD"):
-                    cache._checked = 0.0  # this process's own writes show on the very next page
+                    cache.invalidate()  # this process's own writes show on the very next page
             return
-        counted = await cache.version()
+        counted = await self._on_reader(scope, cache.version)
         member = visitor = None
         if security.has_session_cookie(scope):
             if scope["path"].startswith(NOT_FOR_MEMBERS):
@@ -188,7 +216,8 @@ class PageCacheMiddleware:
                 with contextlib.suppress(OperationalError):  # busy: the worker thread waits instead
                     trip = self._member_trip(scope, counted, cache.loop_engine)
             if trip is None:
-                trip = await anyio.to_thread.run_sync(self._member_trip, scope, counted, cache.engine)
+                trip = await self._on_reader(scope, lambda engine: anyio.to_thread.run_sync(
+                    self._member_trip, scope, counted, engine))
             member, version, visitor = trip
             if member is not None and not _ordinary(member):
                 await self._routed(scope, receive, send, member)
@@ -230,6 +259,16 @@ class PageCacheMiddleware:
             if owner:
                 cache.inflight.pop(key).set()
 
+    async def _on_reader(self, scope, read):
+        """``await read(engine)`` on the request's read engine; if that is a replica and it
+        fails, again on the primary (``reads.replica_failed`` switched the request)."""
+        try:
+            return await read(await reads.resolve(scope))
+        except DBAPIError as exc:
+            if not reads.replica_failed(scope, exc):
+                raise
+            return await read(reads.read_engine(scope))
+
     def _member_trip(self, scope, counted: tuple, engine: Engine) -> tuple:
         """One trip to the database for a member's request (in a worker thread): who they
         are (``security.MemberCache``), then one query for the current version and, when
@@ -247,9 +286,9 @@ class PageCacheMiddleware:
             version = (slots.load_state(conn, visitor, entry.parts if entry else None), counted[1])
         return member, version, visitor
 
-    def _state(self, scope, parts: slots.Parts, member) -> slots.Visitor:
+    def _state(self, scope, parts: slots.Parts, member, engine: Engine) -> slots.Visitor:
         """The visitor's own state behind the page's slots (in a worker thread)."""
-        with self.cache.engine.connect() as conn:
+        with engine.connect() as conn:
             if member is slots.UNKNOWN:
                 member = security.MEMBERS.get(conn, scope)
             visitor = slots.Visitor(member)
@@ -266,7 +305,8 @@ class PageCacheMiddleware:
                 if member is None or kinds <= {"csrf"}:
                     visitor = slots.Visitor(None if member is slots.UNKNOWN else member)  # nothing of theirs to read
                 else:
-                    visitor = await anyio.to_thread.run_sync(self._state, scope, parts, member)
+                    visitor = await self._on_reader(scope, lambda engine: anyio.to_thread.run_sync(
+                        self._state, scope, parts, member, engine))
             if kinds & {"csrf", "save", "own", "follow"}:
                 visitor.token = security.csrf_token(Request(scope))
             body = slots.fill(parts, visitor)

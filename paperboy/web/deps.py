@@ -10,7 +10,10 @@ sent once the write is stored, and a failed commit is an error the client sees.
 The session of an unsafe request (POST, PUT, PATCH, DELETE) is bound to
 ``store.db.writer``: on SQLite its transaction takes the write lock up front. If the
 database stays busy past its timeout, the request answers 503 with ``Retry-After``
-after ``UnitOfWorkMiddleware`` has re-run the whole request a few times.
+after ``UnitOfWorkMiddleware`` has re-run the whole request a few times. A safe
+request's session is bound to ``read_engine`` (a read replica when they are configured
+and fit, see ``web/reads.py``); if that replica fails before anything was sent, the
+request is re-run once on the primary.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import Request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from paperboy.config import Settings
 from paperboy.store.db import is_busy, writer
+from paperboy.web import reads
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +50,19 @@ def request_session(request: Request) -> Session:
     """The request's one session, created on first use (no connection until a query)."""
     session = request.scope.get(_SESSION)
     if session is None:
-        engine = request.app.state.engine
-        bind = engine if request.method in SAFE_METHODS else writer(engine)
+        if request.method in SAFE_METHODS:
+            bind = reads.read_engine(request.scope)
+        else:
+            bind = writer(request.app.state.engine)
         session = Session(bind=bind, expire_on_commit=False)
         request.scope[_SESSION] = session
     return session
+
+
+def read_engine(request: Request) -> Engine:
+    """The engine this request reads from outside its session (the search join): the
+    request session's own (a replica or the primary)."""
+    return reads.read_engine(request.scope)
 
 
 @contextmanager
@@ -73,7 +86,7 @@ def get_db(request: Request) -> Iterator[Session]:
         session.commit()
     except OperationalError as exc:
         session.rollback()
-        if is_busy(exc):
+        if is_busy(exc) and not reads.on_replica(request.scope):  # a replica's: re-run on the primary
             raise DatabaseBusy(str(exc.orig)) from exc
         raise
     except BaseException:
@@ -83,6 +96,13 @@ def get_db(request: Request) -> Iterator[Session]:
         # Give the connection back now; a template helper that reads afterwards
         # starts a new short transaction on the same session.
         session.close()
+
+
+def get_primary_db(request: Request) -> Iterator[Session]:
+    """``get_db`` for a GET that writes (a confirmation link): on the primary, never a
+    read replica, which would refuse the write."""
+    reads.use_primary(request.scope)
+    yield from get_db(request)
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -100,7 +120,7 @@ async def _busy_response(request: Request, exc: Exception):
 
 
 async def _operational_error(request: Request, exc: OperationalError):
-    if is_busy(exc):
+    if is_busy(exc) and not reads.on_replica(request.scope):
         return await _busy_response(request, exc)
     raise exc
 
@@ -123,10 +143,7 @@ class UnitOfWorkMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["method"] in SAFE_METHODS:
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                await _close(scope)
+            await self._safe(scope, receive, send)
             return
         body = await read_body(receive)
         if body is None:
@@ -136,6 +153,28 @@ class UnitOfWorkMiddleware:
                 return
             log.info("database busy on %s %s, attempt %d", scope["method"], scope["path"], attempt + 1)
             await asyncio.sleep(0.05 * (attempt + 1))
+
+    async def _safe(self, scope, receive, send) -> None:
+        """A read-only request; re-run once on the primary if its replica failed before
+        anything was sent (a replica stopped mid-request)."""
+        started = False
+        await reads.resolve(scope)  # chosen here, off the event loop when that takes a query
+
+        async def tracking_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except DBAPIError as exc:
+            await _close(scope)
+            if started or not reads.replica_failed(scope, exc):
+                raise
+            log.info("replica failed on %s %s: read again from the primary", scope["method"], scope["path"])
+            await self.app(scope, receive, send)
+        finally:
+            await _close(scope)
 
     async def _attempt(self, scope, body: bytes, receive, send, last: bool) -> bool:
         """Run the request once; True if it must be run again (busy, nothing sent)."""

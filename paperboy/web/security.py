@@ -46,7 +46,7 @@ from starlette.routing import Match
 
 from paperboy.store.db import write_tx
 from paperboy.store.models import User, UserSession, UTCDateTime, utcnow
-from paperboy.web.deps import BodyTooLarge, read_body, replaying, request_session
+from paperboy.web.deps import BodyTooLarge, read_body, read_engine, replaying, request_session
 from paperboy.web.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.web.slots import UNKNOWN, Member, slot
 
@@ -376,7 +376,7 @@ def current_user(request: Request) -> User | None:
             # Usually the first query of a request: a short read of its own, so a write
             # request's unit of work (which takes SQLite's write lock when it begins)
             # has not begun yet, and rate-limit counts can still commit on their own.
-            with Session(request.app.state.engine, expire_on_commit=False) as own:
+            with Session(read_engine(request), expire_on_commit=False) as own:
                 row = own.execute(stmt).first()
                 if row is not None:
                     own.expunge(row[2])
