@@ -21,6 +21,7 @@ complete and checked. Every refusal is a `BackupError` whose message is one line
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -221,7 +222,9 @@ def _check_sqlite_backup(path: Path) -> str:
 
 def _sqlite_restore(src: Path, target: Path, progress: Progress) -> None:
     _check_sqlite_backup(src)
-    with _temp_beside(target, ".restore") as tmp:
+    # Sole access first (a running service is refused before any copying), held until
+    # the new file is in place, so nothing opens the old one meanwhile.
+    with _sole_access(target), _temp_beside(target, ".restore") as tmp:
         # Copy through SQLite rather than byte by byte: the copy is a fresh, sound file.
         s = sqlite3.connect(f"file:{src}?mode=ro", uri=True, isolation_level=None)
         d = sqlite3.connect(tmp, isolation_level=None)
@@ -234,37 +237,42 @@ def _sqlite_restore(src: Path, target: Path, progress: Progress) -> None:
             d.close()
         if target.exists():  # keep the owner's choice of who may read it
             tmp.chmod(target.stat().st_mode & 0o777)
-        with _sole_access(target):
-            for suffix in ("-wal", "-shm"):
-                Path(f"{target}{suffix}").unlink(missing_ok=True)
-            _publish(tmp, target)
+        # The old file's WAL was folded in and its mode left; what remains is stale
+        # and must not meet the new file.
+        for suffix in ("-wal", "-shm", "-journal"):
+            Path(f"{target}{suffix}").unlink(missing_ok=True)
+        _publish(tmp, target)
 
 
 @contextmanager
 def _sole_access(path: Path) -> Iterator[None]:
-    """Make sure no other connection has the database open (a running service keeps its
-    pooled connections open), and fold its WAL into the file so nothing of it is left
-    to be replayed onto the restored file."""
+    """Hold the database so that no other connection has it open (a running service
+    keeps its pooled connections open) after folding its WAL into the file."""
     if not path.exists():
         yield
         return
     conn = sqlite3.connect(path, isolation_level=None, timeout=0.5)
     try:
-        # In WAL mode an exclusive lock is granted only when no other connection has
-        # the database open, even an idle one.
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        conn.execute("BEGIN EXCLUSIVE")
-        conn.execute("COMMIT")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        conn.execute("PRAGMA journal_mode=DELETE").fetchone()
-    except sqlite3.OperationalError as exc:
+        try:
+            # In WAL mode an exclusive lock is granted only when no other connection
+            # has the database open, even an idle one; in this locking mode it is kept.
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            conn.execute("BEGIN EXCLUSIVE")
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            conn.execute("PRAGMA journal_mode=DELETE").fetchone()
+            conn.execute("BEGIN EXCLUSIVE")
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise BackupError(f"{path} is in use by another process (is `paperboy serve` or `paperboy worker` "
+                                  "running?): stop it before restoring") from None
+            raise BackupError(f"cannot open {path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"cannot open {path}: {exc}") from None
+        yield
+    finally:
         conn.close()
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise BackupError(f"{path} is in use by another process (is `paperboy serve` or `paperboy worker` "
-                              "running?): stop it before restoring") from None
-        raise BackupError(f"cannot open {path}: {exc}") from None
-    conn.close()
-    yield
 
 
 # --- PostgreSQL -------------------------------------------------------------------
@@ -314,9 +322,11 @@ def _pg_args(url: URL) -> tuple[list[str], dict[str, str]]:
 
 
 def _last_line(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    """The first error a PostgreSQL program printed, as one line."""
+    lines = [" ".join(ln.split()) for ln in stderr.splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error" in ln.lower() or "fatal" in ln.lower()]
-    return (errors or lines or ["(no message)"])[0]
+    line = (errors or lines or ["(no message)"])[0]
+    return re.sub(r"^psql:[^:]*:\d+: ", "", line)  # psql's script name and line number
 
 
 def _run_watching(cmd: list[str], env: dict[str, str], watch: Path | None, progress: Progress,
@@ -430,9 +440,8 @@ def check_restorable(url: str, src: Path, force: bool) -> str:
     wanted = "sqlite" if backend == "sqlite" else "pg_dump"
     if fmt != wanted:
         kinds = {"sqlite": "a SQLite database", "pg_dump": "a PostgreSQL dump (pg_dump -Fc)"}
-        raise BackupError(f"{src} is {kinds[fmt]} but the configured database is "
-                          f"{'SQLite' if backend == 'sqlite' else 'PostgreSQL'}: restore it into a "
-                          f"{'PostgreSQL' if fmt == 'pg_dump' else 'SQLite'} database (PAPERBOY_DATABASE_URL)")
+        raise BackupError(f"{src} is {kinds[fmt]}, but the configured database is "
+                          f"{'SQLite' if backend == 'sqlite' else 'PostgreSQL'} (PAPERBOY_DATABASE_URL)")
     if not force:
         held = contents(url)
         if held is not None and not held.empty:
