@@ -271,6 +271,19 @@ def test_an_older_backup_is_migrated_after_restore(fresh_url, backend, databases
     eng.dispose()
 
 
+def test_a_backup_from_a_newer_paperboy_is_refused(fresh_url, databases, tmp_path):
+    eng = make_engine(fresh_url)
+    with write_tx(eng) as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dcafe'"))
+    eng.dispose()
+    newer = backup_of(fresh_url, tmp_path)
+    target = databases.new_url()
+    one_line_error(run(target, tmp_path, "restore", str(newer)), "f00dcafe", "does not know")
+    eng = make_engine(target)
+    assert current_revision(eng) == head_revision()
+    eng.dispose()
+
+
 def test_sqlite_restore_is_refused_while_the_database_is_open(tmp_path, databases, backend):
     if backend != "sqlite":
         pytest.skip("PostgreSQL: see test_postgresql_restore_waits_for_no_one_and_changes_nothing")

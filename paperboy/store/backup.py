@@ -212,12 +212,16 @@ def _check_sqlite_backup(path: Path) -> str:
         raise BackupError(f"{path} is damaged: {exc}") from None
     finally:
         conn.close()
+    _check_revision(path, rev[0] if rev else None)
+    return rev[0]
+
+
+def _check_revision(path: Path, rev: str | None) -> None:
     if rev is None:
         raise BackupError(f"{path} has no schema revision in alembic_version")
-    if not is_known_revision(rev[0]):
-        raise BackupError(f"{path} is at schema revision {rev[0]}, which this Paperboy does not know "
+    if not is_known_revision(rev):
+        raise BackupError(f"{path} is at schema revision {rev}, which this Paperboy does not know "
                           "(a backup from a newer version?)")
-    return rev[0]
 
 
 def _sqlite_restore(src: Path, target: Path, progress: Progress) -> None:
@@ -365,6 +369,15 @@ def _check_pg_dump(pg_restore: str, path: Path) -> None:
     tables = {ln.split()[-2] for ln in listing.stdout.splitlines() if " TABLE " in ln and not ln.startswith(";")}
     if "alembic_version" not in tables or "papers" not in tables:
         raise BackupError(f"{path} is a PostgreSQL dump but not Paperboy's (no alembic_version or papers table)")
+    # The revision is the one row of alembic_version's COPY data.
+    data = subprocess.run([pg_restore, "--data-only", "--table=alembic_version", "--file=-", str(path)],
+                          capture_output=True, text=True)
+    if data.returncode:
+        raise BackupError(f"{path} is damaged: {_last_line(data.stderr)}")
+    lines = data.stdout.splitlines()
+    copy = next((i for i, ln in enumerate(lines) if ln.startswith("COPY ") and "alembic_version" in ln), None)
+    rev = lines[copy + 1].strip() if copy is not None and copy + 1 < len(lines) else "\\."
+    _check_revision(path, None if rev == "\\." else rev)
 
 
 # Runs first in the restore's transaction: every table, view and sequence of the
