@@ -96,7 +96,7 @@ def backup(path: Path = typer.Argument(..., help="The backup file to write; repl
     url = clitools.settings().resolved_database_url
     started = time.perf_counter()
     try:
-        with _copy_progress(url, "backing up") as report:
+        with clitools.handled_errors(), _copy_progress(url, "backing up") as report:
             backups.backup(url, path, report)
     except backups.BackupError as exc:
         raise clitools.fail(str(exc)) from None
@@ -114,7 +114,7 @@ def restore(
     url = s.resolved_database_url
     started = time.perf_counter()
     try:
-        with _copy_progress(url, "restoring") as report:
+        with clitools.handled_errors(), _copy_progress(url, "restoring") as report:
             backups.restore(url, path, force=force, progress=report)
     except backups.BackupError as exc:
         raise clitools.fail(str(exc)) from None

@@ -27,6 +27,7 @@ from paperboy.config import Settings
 from paperboy.digest import services as digest
 from paperboy.digest.models import Subscription
 from paperboy.store import backup as backups
+from paperboy.store.backup.postgres import find_pg_tool
 from paperboy.store.db import make_engine, session_scope, write_tx
 from paperboy.store.migrate import current_revision, head_revision, upgrade
 from paperboy.store.models import Paper, User, Vote, utcnow
@@ -320,4 +321,4 @@ def test_postgresql_restore_waits_for_no_one_and_changes_nothing(tmp_path, datab
 def test_backup_refusals(fresh_url, tmp_path):
     one_line_error(run(fresh_url, tmp_path, "backup", str(tmp_path)), "is a folder")
     with pytest.raises(backups.BackupError, match="pg_no_such_tool not found.*postgresql-client"):
-        backups.find_pg_tool("pg_no_such_tool")
+        find_pg_tool("pg_no_such_tool")
