@@ -199,9 +199,13 @@ def test_a_database_with_data_is_replaced_only_with_force(fresh_url, databases, 
     one_line_error(refused, "3 papers", "2 members", "--force")
     assert (contents(target).papers, contents(target).members) == (3, 2)
 
+    index = tmp_path / "data" / "index"  # this node's search indexes describe the old database
+    index.mkdir(parents=True)
+    (index / "keyword-state.json").write_text('{"schema": 1, "watermark": "2030-01-01T00:00:00+00:00"}')
     forced = run(target, tmp_path, "restore", "--force", str(source))
     assert forced.returncode == 0, forced.stderr
     assert (contents(target).papers, contents(target).members) == (2, 1)
+    assert not (index / "keyword-state.json").exists() and "rebuilt" in forced.stdout
 
 
 def test_files_that_are_no_backup_are_refused_and_change_nothing(fresh_url, backend, databases, tmp_path):
