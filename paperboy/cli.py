@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 
@@ -10,10 +14,12 @@ from paperboy import clitools
 from paperboy.community import cli as community_cli
 from paperboy.digest import cli as digest_cli
 from paperboy.index import cli as index_cli
+from paperboy.index.jobs import forget_indexes
 from paperboy.ingest.cli import app as ingest_app
 from paperboy.ingest.demo import import_sample
 from paperboy.mail.senders import get_mail_sender
 from paperboy.site import create_app
+from paperboy.store import backup as backups
 from paperboy.store import bulk
 from paperboy.store.migrate import current_revision
 from paperboy.store.stats import collect_stats
@@ -42,6 +48,81 @@ def db_upgrade() -> None:
     rebuilt = bulk.restore_all(engine, lambda name, i, n: clitools.out.print(f"building index {i}/{n}: {name}"))
     if rebuilt:
         clitools.out.print(f"rebuilt {rebuilt} index(es) an interrupted bulk import had set aside")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+@contextmanager
+def _copy_progress(url: str, what: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of pages for SQLite; a spinner with the size written for pg_dump
+    and pg_restore (neither says how far it is). It appears with the first report, so
+    a refusal comes as a plain line."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    sqlite = backups.backend_of(url) == "sqlite"
+    if sqlite:
+        bar = clitools.progress()
+    else:
+        bar = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[status]}"),
+                       TimeElapsedColumn(), console=clitools.console)
+    task = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(what, total=None, status="pages" if sqlite else "")
+        if sqlite:
+            bar.update(task, completed=done, total=total)
+        else:
+            bar.update(task, status=f"{_size(done)} written")
+
+    try:
+        yield report
+    finally:
+        if task is not None:
+            bar.stop()
+
+
+@app.command()
+def backup(path: Path = typer.Argument(..., help="The backup file to write; replaced only once the new copy is complete.")) -> None:
+    """Back up the database while the service runs (SQLite: a checked copy; PostgreSQL: pg_dump -Fc). docs/backup.md"""
+    url = clitools.settings().resolved_database_url
+    started = time.perf_counter()
+    try:
+        with clitools.handled_errors(), _copy_progress(url, "backing up") as report:
+            backups.backup(url, path, report)
+    except backups.BackupError as exc:
+        raise clitools.fail(str(exc)) from None
+    clitools.out.print(f"backed up {backups.display_url(url)} to {path} "
+                       f"({_size(path.stat().st_size)} in {time.perf_counter() - started:.1f} s)")
+
+
+@app.command()
+def restore(
+    path: Path = typer.Argument(..., help="A file `paperboy backup` wrote."),
+    force: bool = typer.Option(False, "--force", help="Replace a database that holds papers, members or subscriptions."),
+) -> None:
+    """Replace the configured database with a backup, then migrate it. Stop serve and worker first. docs/backup.md"""
+    s = clitools.settings()
+    url = s.resolved_database_url
+    started = time.perf_counter()
+    try:
+        with clitools.handled_errors(), _copy_progress(url, "restoring") as report:
+            backups.restore(url, path, force=force, progress=report)
+    except backups.BackupError as exc:
+        raise clitools.fail(str(exc)) from None
+    clitools.out.print(f"restored {path} into {backups.display_url(url)} in {time.perf_counter() - started:.1f} s")
+    db_upgrade()  # an older backup comes up to the current schema
+    clitools.out.print(f"it holds {backups.contents(url)}")
+    if forget_indexes(s):
+        clitools.out.print("search indexes will be rebuilt from it by the next refresh (`paperboy index build`, or the service)")
 
 
 @app.command()

@@ -89,6 +89,18 @@ def write_state(settings: Settings, name: str, state: dict) -> None:
     os.replace(tmp, path)
 
 
+def forget_indexes(settings: Settings) -> bool:
+    """Make the next refresh rebuild this node's keyword and vector indexes from the
+    database (after a restore their watermarks describe another database). Whether
+    there was anything to forget."""
+    found = False
+    for name in ("keyword", "vectors", "serving"):
+        path = _state_path(settings, name)
+        found = found or path.exists()
+        path.unlink(missing_ok=True)
+    return found
+
+
 def _ts(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 

@@ -40,3 +40,13 @@ def head_revision() -> str:
 
 def is_up_to_date(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def is_known_revision(revision: str) -> bool:
+    """Whether ``revision`` is one of this Paperboy's migrations (a backup from a newer
+    version is not)."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    try:
+        return script.get_revision(revision) is not None
+    except Exception:  # noqa: BLE001 - alembic raises several kinds for an unknown id
+        return False
