@@ -28,7 +28,9 @@ out = Console()
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a clear error and return the Exit to raise."""
-    console.print(f"[bold red]error:[/] {message}")
+    # soft_wrap: one line however narrow the console; a script reading stderr (or a
+    # terminal, which wraps by itself) gets the message whole.
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
