@@ -90,8 +90,12 @@ def serve(
         raise typer.Exit(0 if 200 <= r.status_code < 300 else 1)
     import uvicorn
 
+    # Made (or read) here, before uvicorn starts its processes, so every one of them
+    # signs sessions and links with the same key.
+    s.resolved_secret_key()
     if s.serve_worker:
-
+        # In this process only: with --workers N uvicorn's supervisor is this process and
+        # the N web processes are spawned fresh, so the schedule and the indexer run once.
         start_in_process(s, engine, get_mail_sender(s))
         clitools.console.print("worker schedule and indexer running in this process "
                                "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")

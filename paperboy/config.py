@@ -167,20 +167,44 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite")
 
     def resolved_secret_key(self) -> str:
-        """The configured key, else one generated once and kept in data_dir (never a constant)."""
+        """The configured key, else one generated once and kept in data_dir (never a constant).
+
+        Safe when several processes start at once (``paperboy serve --workers N``): the
+        key is written whole to a file of its own and linked into place, which fails if
+        another process got there first; then everyone reads the one that won."""
         if self.secret_key:
             return self.secret_key
-        import secrets
-
         path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            key = ""
+        if key:
+            return key
+        return _create_secret_key(path)
+
+
+def _create_secret_key(path: Path) -> str:
+    import secrets
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)  # mode 0600
+    try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-        return key
+            fh.write(secrets.token_urlsafe(48))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a key another process made
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it or set PAPERBOY_SECRET_KEY")
+    return key
 
 
 def settings_markdown() -> str:
