@@ -33,13 +33,17 @@ class Served:
     proc: subprocess.Popen
     port: int
     log: Path
+    workers: int = 1
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def web_pids(self) -> set[int]:
-        """The uvicorn worker processes (the supervisor's spawned children)."""
+        """The uvicorn worker processes (the supervisor's spawned children; with one
+        worker uvicorn serves in the supervisor itself)."""
+        if self.workers == 1:
+            return {self.proc.pid}
         return {pid for pid in children(self.proc.pid) if "spawn_main" in cmdline(pid)}
 
     def output(self) -> str:
@@ -85,7 +89,7 @@ def serve(env: dict[str, str], workers: int, port: int | None = None, wait: bool
     with log.open("wb") as out:
         proc = subprocess.Popen([PAPERBOY, "serve", "--workers", str(workers), "--host", "127.0.0.1",
                                  "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    served = Served(proc, port, log)
+    served = Served(proc, port, log, workers)
     try:
         if wait:
             try:
