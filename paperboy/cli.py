@@ -10,6 +10,7 @@ from paperboy import clitools
 from paperboy.community import cli as community_cli
 from paperboy.digest import cli as digest_cli
 from paperboy.index import cli as index_cli
+from paperboy.index.jobs import start_background_indexer
 from paperboy.ingest.cli import app as ingest_app
 from paperboy.ingest.demo import import_sample
 from paperboy.mail.senders import get_mail_sender
@@ -99,6 +100,11 @@ def serve(
         start_in_process(s, engine, get_mail_sender(s))
         clitools.console.print("worker schedule and indexer running in this process "
                                "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
+    elif s.node_indexer:
+        # A web node of a cluster: the schedule runs on worker nodes, but this machine's
+        # index files are its own and only a refresher here brings them up to date.
+        start_background_indexer(s, engine, interval=s.index_refresh_seconds)
+        clitools.console.print("indexer running in this process (PAPERBOY_NODE_INDEXER=false to leave it out)")
     clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
     uvicorn.run("paperboy.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
                 log_level="warning", access_log=False, **proxy_options(s))

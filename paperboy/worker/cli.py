@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from paperboy import clitools
+from paperboy.index.jobs import start_background_indexer
 from paperboy.worker.jobs import default_jobs
 from paperboy.worker.loop import Worker
 
@@ -19,4 +20,9 @@ def worker(
 ) -> None:
     """Run the schedule: ingest new papers, refresh the index, send due digests."""
     settings = clitools.settings()
-    Worker(settings, clitools.engine(), clitools.mail_sender(settings), default_jobs(settings)).run(once=once)
+    engine = clitools.engine()
+    if settings.node_indexer and not once:
+        # Each machine keeps its own index (digest alerts search it); the schedule's
+        # index job refreshes only the machine of the worker that claims it.
+        start_background_indexer(settings, engine, interval=settings.index_refresh_seconds)
+    Worker(settings, engine, clitools.mail_sender(settings), default_jobs(settings)).run(once=once)

@@ -15,7 +15,7 @@ import pytest
 from paperboy.community import accounts
 from paperboy.config import Settings
 from paperboy.store.db import make_engine, session_scope
-from tests.support.cluster import PASSWORD, base_env, request, serve, sign_in
+from tests.support.cluster import PASSWORD, base_env, request, serve, sign_in, wait_until
 from tests.support.factories import make_paper
 
 EMAIL = "many@example.org"
@@ -145,3 +145,26 @@ def _lock_holders(lock: Path, seconds: float) -> set[int]:
                 if fields[1] == "FLOCK" and int(fields[5].rsplit(":", 1)[1]) == inode:
                     holders.add(int(fields[4]))
     return holders
+
+
+def test_a_web_node_without_the_schedule_keeps_its_own_index_fresh(site, tmp_path):
+    """PAPERBOY_SERVE_WORKER=false (worker nodes run the schedule): the node's own index
+    files still follow the database, refreshed once per node, by the supervisor."""
+    url, _ = site
+    data_dir = tmp_path / "data"
+    env = base_env(url, data_dir, PAPERBOY_SECRET_KEY="k", PAPERBOY_SERVE_WORKER="false",
+                   PAPERBOY_INDEX_REFRESH_SECONDS="0.05")
+    with serve(env, workers=2) as served:
+        engine = make_engine(url)
+        with session_scope(engine) as db:
+            new = make_paper(db, title="Zeppelinology after startup").arxiv_id
+        engine.dispose()
+
+        def found() -> bool:
+            status, _h, body, _pid = request(served, "GET", "/api/papers/search?q=zeppelinology")
+            assert status == 200, body[:300]
+            return new in body
+
+        wait_until(found, 60, "the new paper in the node's index")
+        holders = _lock_holders(data_dir / "index" / ".refresh.lock", seconds=30)
+        assert holders == {served.proc.pid}, f"index refreshed by {holders}, supervisor is {served.proc.pid}"
