@@ -107,7 +107,8 @@ def serve(
         clitools.console.print("indexer running in this process (PAPERBOY_NODE_INDEXER=false to leave it out)")
     clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
     uvicorn.run("paperboy.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
-                log_level="warning", access_log=False, **proxy_options(s))
+                log_level="warning", access_log=False, timeout_worker_healthcheck=s.serve_healthcheck_seconds,
+                **proxy_options(s))
 
 
 def proxy_options(s) -> dict:

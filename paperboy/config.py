@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     worker_digest_minutes: int = Field(5, description="Minutes between digest passes of the worker.", ge=1)
     worker_job_lease_seconds: float = Field(3 * 3600.0, description="A job claimed by a worker that died is run again after this long.", gt=0)
     serve_worker: bool = Field(True, description="Run the worker's schedule and the indexer inside `paperboy serve` (single node); set false when `paperboy worker` processes run.")
+    serve_healthcheck_seconds: int = Field(60, description="With `paperboy serve --workers N`: seconds a web process may take to answer the supervisor's health check before it is taken for hung and replaced (uvicorn's own 5 replaces merely busy processes on a loaded machine).", ge=1)
     node_indexer: bool = Field(True, description="Keep this machine's search index fresh in a thread of `paperboy serve` (when PAPERBOY_SERVE_WORKER is false) and of `paperboy worker`; every machine of a cluster keeps its own index (docs/deploy.md).")
     index_refresh_seconds: float = Field(30.0, description="How often the indexer inside `paperboy serve` (or `paperboy worker`) picks up new papers.", gt=0)
 
