@@ -4,7 +4,7 @@
 database, anonymous readers and signed-in members (who vote) on keep-alive connections
 that reconnect every few requests (so the load spreads over the web processes), while
 `paperboy ingest listing` imports a slice of the daily listings and `paperboy index
-build` refreshes the web node's index. Optionally kill -9 one web process and one
+build` builds the index of a new node from nothing. Optionally kill -9 one web process and one
 worker half-way. Prints req/s, p50/p99 per kind of request and every error.
 """
 
@@ -216,7 +216,9 @@ def run_cluster(seconds: float, connections: int, kill: bool) -> None:
         t0 = time.monotonic()
         loader.start()
         importer = _start(["ingest", "listing", "--batch-size", "500", *files], env("import"), work / "import.log")
-        indexer = _start(["index", "build"], env("web"), work / "index.log")
+        # A node joining the cluster builds its index from nothing (its own data dir; on
+        # a running node's dir it would find the node's indexer at work and skip).
+        indexer = _start(["index", "build"], env("new-node"), work / "index.log")
         procs += [importer, indexer]
         killed: dict = {}
         finished: dict = {}
@@ -287,14 +289,14 @@ def _report(log: list, seconds: float, events: dict, finished: dict, web: subpro
     from paperboy.worker.models import Job
 
     by_kind: dict[str, list[float]] = defaultdict(list)
-    errors: list[tuple[float, str, str]] = []
+    errors: list[tuple[float, str, str, float]] = []  # (started, kind, what, seconds until it failed)
     statuses: Counter = Counter()
     for at, kind, outcome, latency in log:
         statuses[outcome] += 1
         if outcome in OK:
             by_kind[kind].append(latency)
         else:
-            errors.append((at, kind, str(outcome)))
+            errors.append((at, kind, str(outcome), latency))
 
     def pct(xs: list[float], p: float) -> float:
         xs = sorted(xs)
@@ -308,12 +310,14 @@ def _report(log: list, seconds: float, events: dict, finished: dict, web: subpro
     print(f"| all | {len(everything)} | {len(everything) / seconds:.0f} | {pct(everything, 0.5):.1f} | "
           f"{pct(everything, 0.99):.1f} |")
     print(f"\nanswers: {dict(sorted(statuses.items(), key=str))}")
-    print(f"errors: {len(errors)}" + "".join(f"\n  at {a:.2f} s {k}: {o}" for a, k, o in errors[:20]))
+    print(f"errors: {len(errors)}" + "".join(f"\n  sent at {a:.2f} s, failed at {a + t:.2f} s: {k}: {o}"
+                                              for a, k, o, t in sorted(errors)[:20]))
     if "at" in events:
-        near = [e for e in errors if events["at"] - 0.1 <= e[0] <= events["at"] + 5]
+        # In flight at the kill or sent in the 5 s after it.
+        near = [e for e in errors if e[0] <= events["at"] + 5 and e[0] + e[3] >= events["at"] - 0.1]
         print(f"killed web process {events['web']} and worker {events['worker']} at {events['at']:.1f} s "
               f"(worker started again at {events.get('restarted', float('nan')):.1f} s, web process replaced by "
-              f"uvicorn at {events.get('replaced', float('nan')):.1f} s); errors within 5 s after: "
+              f"uvicorn at {events.get('replaced', float('nan')):.1f} s); errors in flight then or within 5 s after: "
               f"{len(near)}, web processes now {_children(web.pid)}")
     for what in ("import", "index build"):
         if what in finished:

@@ -19,7 +19,7 @@ database of its own on the server of PAPERBOY_TEST_POSTGRES_URL): `paperboy serv
 --workers 4` and two `paperboy worker` processes (each with a data dir of its own, as
 on separate machines), anonymous readers and signed-in members who also vote, while
 `paperboy ingest listing` imports a slice of ../shared/data/arxiv/daily and `paperboy
-index build` refreshes the index. ``--kill`` sends SIGKILL to one web process and one
+index build` builds a new node's index. ``--kill`` sends SIGKILL to one web process and one
 worker half-way (the worker is started again two seconds later, as systemd's
 Restart= would) and reports the errors seen around it.
 """
