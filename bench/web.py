@@ -11,6 +11,17 @@ Each server runs in its own process under uvicorn (uvloop + httptools, one worke
 access log); the load generator is a small keep-alive HTTP/1.1 client on asyncio
 (uvloop) in another process, the same client for every target. Figures depend on what
 else the machine is doing: say so when you quote them.
+
+    .venv/bin/python bench/web.py --cluster --seconds 60 [--kill]
+
+``--cluster`` measures the several-process setup of docs/deploy.md on PostgreSQL (a
+database of its own on the server of PAPERBOY_TEST_POSTGRES_URL): `paperboy serve
+--workers 4` and two `paperboy worker` processes (each with a data dir of its own, as
+on separate machines), anonymous readers and signed-in members who also vote, while
+`paperboy ingest listing` imports a slice of ../shared/data/arxiv/daily and `paperboy
+index build` builds a new node's index. ``--kill`` sends SIGKILL to one web process and one
+worker half-way (the worker is started again two seconds later, as systemd's
+Restart= would) and reports the errors seen around it.
 """
 
 from __future__ import annotations
@@ -223,7 +234,15 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--no-cache-too", action="store_true", help="also measure Paperboy with its page cache off")
+    ap.add_argument("--cluster", action="store_true",
+                    help="4 web processes and 2 workers on PostgreSQL under mixed traffic, an import and an index build")
+    ap.add_argument("--kill", action="store_true", help="with --cluster: kill -9 one web process and one worker half-way")
     args = ap.parse_args()
+    if args.cluster:
+        from bench.cluster import run_cluster
+
+        run_cluster(seconds=args.seconds, connections=args.connections, kill=args.kill)
+        return
 
     pid = prepare(args.data_dir)
     routes = [("/", "/"), ("paper page", f"/papers/{pid}"), ("/api/daily_papers", "/api/daily_papers")]

@@ -14,7 +14,7 @@ from paperboy import clitools
 from paperboy.community import cli as community_cli
 from paperboy.digest import cli as digest_cli
 from paperboy.index import cli as index_cli
-from paperboy.index.jobs import forget_indexes
+from paperboy.index.jobs import forget_indexes, start_background_indexer
 from paperboy.ingest.cli import app as ingest_app
 from paperboy.ingest.demo import import_sample
 from paperboy.mail.senders import get_mail_sender
@@ -171,14 +171,25 @@ def serve(
         raise typer.Exit(0 if 200 <= r.status_code < 300 else 1)
     import uvicorn
 
+    # Made (or read) here, before uvicorn starts its processes, so every one of them
+    # signs sessions and links with the same key.
+    s.resolved_secret_key()
     if s.serve_worker:
-
+        # In this process only: with --workers N uvicorn's supervisor is this process and
+        # the N web processes are spawned fresh, so the schedule and the indexer run once.
         start_in_process(s, engine, get_mail_sender(s))
         clitools.console.print("worker schedule and indexer running in this process "
                                "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
+    elif s.node_indexer:
+        # A web node of a cluster: the schedule runs on worker nodes, but this machine's
+        # index files are its own and only a refresher here brings them up to date. It
+        # runs no model: the workers embed (paper_embeddings), this node adds their vectors.
+        start_background_indexer(s, engine, interval=s.index_refresh_seconds, embed=False)
+        clitools.console.print("indexer running in this process (PAPERBOY_NODE_INDEXER=false to leave it out)")
     clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
     uvicorn.run("paperboy.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
-                log_level="warning", access_log=False, **proxy_options(s))
+                log_level="warning", access_log=False, timeout_worker_healthcheck=s.serve_healthcheck_seconds,
+                **proxy_options(s))
 
 
 def proxy_options(s) -> dict:

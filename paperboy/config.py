@@ -116,7 +116,9 @@ class Settings(BaseSettings):
     worker_digest_minutes: int = Field(5, description="Minutes between digest passes of the worker.", ge=1)
     worker_lease_seconds: float = Field(120.0, description="Lease of a job or embedding batch a worker claims; a running worker renews it every quarter of it, so a killed worker's work is taken over within about this long.", ge=1)
     serve_worker: bool = Field(True, description="Run the worker's schedule and the indexer inside `paperboy serve` (single node); set false when `paperboy worker` processes run.")
-    index_refresh_seconds: float = Field(30.0, description="How often the indexer inside `paperboy serve` picks up new papers.", gt=0)
+    serve_healthcheck_seconds: int = Field(60, description="With `paperboy serve --workers N`: seconds a web process may take to answer the supervisor's health check before it is taken for hung and replaced (uvicorn's own 5 replaces merely busy processes on a loaded machine).", ge=1)
+    node_indexer: bool = Field(True, description="Keep this machine's search index fresh in a thread of `paperboy serve` (when PAPERBOY_SERVE_WORKER is false) and of `paperboy worker`; every machine of a cluster keeps its own index (docs/deploy.md).")
+    index_refresh_seconds: float = Field(30.0, description="How often the indexer inside `paperboy serve` (or `paperboy worker`) picks up new papers.", gt=0)
 
     # --- community
     submissions_per_day: int = Field(10, description="How many papers one member may submit a day.", ge=0)
@@ -213,20 +215,44 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite")
 
     def resolved_secret_key(self) -> str:
-        """The configured key, else one generated once and kept in data_dir (never a constant)."""
+        """The configured key, else one generated once and kept in data_dir (never a constant).
+
+        Safe when several processes start at once (``paperboy serve --workers N``): the
+        key is written whole to a file of its own and linked into place, which fails if
+        another process got there first; then everyone reads the one that won."""
         if self.secret_key:
             return self.secret_key
-        import secrets
-
         path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            key = path.read_text().strip()
+        except FileNotFoundError:
+            key = ""
+        if key:
+            return key
+        return _create_secret_key(path)
+
+
+def _create_secret_key(path: Path) -> str:
+    import secrets
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".secret_key.", dir=path.parent)  # mode 0600
+    try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-        return key
+            fh.write(secrets.token_urlsafe(48))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a key another process made
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigError(f"{path} is empty: delete it or set PAPERBOY_SECRET_KEY")
+    return key
 
 
 def _no_password(url: str) -> str:

@@ -396,14 +396,17 @@ def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, 
             bars.close()
 
 
-def start_background_indexer(settings: Settings, engine: Engine, *, interval: float = 30.0) -> threading.Thread:
-    """A daemon thread that keeps refreshing the indexes (keyword first, then vectors)."""
+def start_background_indexer(settings: Settings, engine: Engine, *, interval: float = 30.0,
+                             embed: bool = True) -> threading.Thread:
+    """A daemon thread that keeps refreshing the indexes (keyword first, then vectors).
+    ``embed=False``: it plans embedding batches and updates the ANN file but runs no
+    model (a web node of a cluster, or a worker that claims batches itself)."""
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.is_set():
             try:
-                refresh_index(settings, engine, progress=False, stop=stop)
+                refresh_index(settings, engine, progress=False, stop=stop, embed=embed, plan=True)
             except Exception:  # keep serving; the next round retries
                 log.exception("index refresh failed")
             stop.wait(interval)

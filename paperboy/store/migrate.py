@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from paperboy.store.db import is_busy, writer
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -20,12 +25,31 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# Any constant: the key of the PostgreSQL advisory lock that migrations hold.
+MIGRATION_LOCK = 0x70617065  # "pape"
+SQLITE_WAIT_S = 300.0
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema at ``engine`` up to ``revision``; safe to call repeatedly."""
+    """Bring the schema at ``engine`` up to ``revision``; safe to call repeatedly, and
+    from several processes at once (nodes starting together each migrate at start-up):
+    one migrates while the others wait for its lock, then find nothing left to do."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    deadline = time.monotonic() + SQLITE_WAIT_S
+    while True:
+        try:
+            # SQLite: BEGIN IMMEDIATE takes the write lock before the version is read.
+            with writer(engine).begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+            return
+        except OperationalError as exc:
+            # Another process's migration outlasted SQLite's busy timeout: wait on.
+            if engine.dialect.name != "sqlite" or not is_busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def current_revision(engine: Engine) -> str | None:

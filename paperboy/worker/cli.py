@@ -6,6 +6,7 @@ import typer
 
 from paperboy import clitools
 from paperboy.index.embedder import needs_no_model
+from paperboy.index.jobs import start_background_indexer
 from paperboy.worker.jobs import default_jobs
 from paperboy.worker.loop import Worker
 
@@ -29,5 +30,11 @@ def worker(
 
         if not torch.cuda.is_available():
             raise clitools.fail("PAPERBOY_EMBED_DEVICE=cuda, but torch sees no CUDA device (use auto or cpu)")
+    engine = clitools.engine()
+    if settings.node_indexer and not once and not embed_only:
+        # Each machine keeps its own index (digest alerts search it); the schedule's
+        # index job refreshes only the machine of the worker that claims it. It embeds
+        # nothing itself: this worker claims embedding batches between its jobs.
+        start_background_indexer(settings, engine, interval=settings.index_refresh_seconds, embed=False)
     jobs = [] if embed_only else default_jobs(settings)
-    Worker(settings, clitools.engine(), clitools.mail_sender(settings), jobs, embed=True).run(once=once)
+    Worker(settings, engine, clitools.mail_sender(settings), jobs, embed=True).run(once=once)

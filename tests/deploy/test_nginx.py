@@ -1,0 +1,145 @@
+"""deploy/nginx.conf, rendered by deploy/render.py, run by a real nginx in front of two
+real `paperboy serve` web nodes: pages, static files, gzip, a POST judged for CSRF,
+the client address the app counts, and a stopped node routed around."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from paperboy.community import accounts
+from paperboy.store.db import make_engine, session_scope
+from tests.support.cluster import PASSWORD, base_env, serve, stop
+from tests.support.factories import make_paper
+from tests.support.servers import ROOT, free_port, wait_for_http
+
+NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+EMAIL = "proxied@example.org"
+_TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+
+def render(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "deploy" / "render.py"), str(ROOT / "deploy" / "nginx.conf")],
+                          env=env, capture_output=True, text=True)
+
+
+def test_render_names_what_is_missing():
+    r = render({"PATH": "/usr/bin:/bin"})
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.strip() == "render.py: set PAPERBOY_UPSTREAMS (comma-separated host:port of the web nodes)"
+
+
+@contextlib.contextmanager
+def nginx(upstreams: list[int], prefix: Path) -> Iterator[str]:
+    """nginx in the foreground with its own prefix, pid file, logs and temp files."""
+    port = free_port()
+    for d in ("state", "logs"):
+        (prefix / d).mkdir(parents=True, exist_ok=True)
+    env = {"PATH": "/usr/bin:/bin", "NGINX_LISTEN": f"127.0.0.1:{port}", "NGINX_USER": "root",
+           "NGINX_STATE_DIR": str(prefix / "state"), "NGINX_LOG_DIR": str(prefix / "logs"),
+           "NGINX_PID_FILE": str(prefix / "nginx.pid"),
+           "PAPERBOY_UPSTREAMS": ",".join(f"127.0.0.1:{p}" for p in upstreams)}
+    r = render(env)
+    assert r.returncode == 0, r.stderr
+    conf = prefix / "nginx.conf"
+    conf.write_text(r.stdout)
+    proc = subprocess.Popen([NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs" / "error.log"),
+                             "-g", "daemon off;"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_for_http(base + "/static/style.css", timeout=30)
+        except RuntimeError:
+            proc.kill()
+            raise RuntimeError(f"nginx did not start: {proc.stdout.read().decode(errors='replace')}") from None
+        yield base
+    finally:
+        stop(proc)
+
+
+def client(base: str, source: str = "127.0.0.1") -> httpx.Client:
+    """A client whose connections come from ``source`` (any 127.x address is this host)."""
+    return httpx.Client(base_url=base, follow_redirects=False, timeout=60,
+                        transport=httpx.HTTPTransport(local_address=source))
+
+
+def failed_signin(c: httpx.Client, n: int, headers: dict | None = None) -> int:
+    """One wrong password (for an address of its own, so only the per-client count adds up)."""
+    r = c.post("/signin", data={"email": f"nobody{n}@example.org", "password": "wrong password!"},
+               headers={"Sec-Fetch-Site": "same-origin", **(headers or {})})
+    return r.status_code
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx not found (scripts/install test installs Debian's nginx)")
+def test_nginx_in_front_of_two_web_nodes(fresh_url, tmp_path):
+    engine = make_engine(fresh_url)
+    with session_scope(engine) as db:
+        paper = make_paper(db, title="Served through a proxy").arxiv_id
+        accounts.create_user(db, EMAIL, PASSWORD, "Proxied Member", verified=True)
+    engine.dispose()
+    # Web nodes as docs/deploy.md describes them: one key, no worker, the proxy trusted.
+    env = base_env(fresh_url, tmp_path / "data", PAPERBOY_SECRET_KEY="shared-by-every-node",
+                   PAPERBOY_SERVE_WORKER="false", PAPERBOY_TRUSTED_PROXIES="127.0.0.1")
+    with serve(env, workers=1) as a, serve(env, workers=1) as b, nginx([a.port, b.port], tmp_path / "nginx") as base:
+        access_log = tmp_path / "nginx" / "logs" / "access.log"
+        with client(base) as c:
+            # Pages through either node, compressed, with the app's own headers.
+            for _ in range(6):
+                r = c.get(f"/papers/{paper}", headers={"Accept-Encoding": "gzip"})
+                assert r.status_code == 200 and "Served through a proxy" in r.text
+                assert r.headers["content-encoding"] == "gzip"
+                assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+            assert {f"upstream=127.0.0.1:{a.port}", f"upstream=127.0.0.1:{b.port}"} <= set(
+                re.findall(r"upstream=[0-9.:]+", access_log.read_text()))
+            # Static files from nginx itself (the app sends no Expires).
+            r = c.get("/static/style.css")
+            assert r.status_code == 200 and r.headers["expires"] and "public" in r.headers["cache-control"]
+            assert r.text == (ROOT / "paperboy" / "web" / "static" / "style.css").read_text()
+            # A body over the app's limit never reaches it.
+            assert c.post("/signin", content=b"x" * 2_000_000,
+                          headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
+
+            # CSRF: a browser's same-origin POST passes (Origin is compared with the Host
+            # nginx passes on), a cross-site one is refused, a token from one node is good on both.
+            r = c.post("/signin", data={"email": EMAIL, "password": PASSWORD}, headers={"Origin": base})
+            assert r.status_code == 303, r.text[:300]
+            session = r.cookies["pb_session"]
+            assert c.cookies["pb_session"] == session
+            r = c.post(f"/papers/{paper}/vote", headers={"Origin": "http://evil.example", "Accept": "application/json"})
+            assert r.status_code == 403
+            voted = []
+            for _ in range(4):  # fresh GETs and POSTs: nginx spreads them over the two nodes
+                token = _TOKEN.search(c.get("/signin").text).group(1)
+                r = c.post(f"/papers/{paper}/vote", data={"csrf_token": token}, headers={"Accept": "application/json"})
+                assert r.status_code == 200, r.text[:300]
+                voted.append(r.json()["voted"])
+            assert voted == [True, False, True, False]
+
+        # The address the app counts is the one nginx saw, whatever a client claims.
+        with client(base, "127.0.0.2") as c2:
+            statuses = [failed_signin(c2, n, {"X-Forwarded-For": f"10.9.9.{n}"}) for n in range(31)]
+        assert statuses == [400] * 30 + [429]  # the per-client limit (30) counted 127.0.0.2 each time
+        with client(base, "127.0.0.3") as c3:
+            assert failed_signin(c3, 99) == 400  # another client is not limited
+        # Straight to a node: X-Forwarded-For is believed from the trusted proxy's address only.
+        node = f"http://127.0.0.1:{a.port}"
+        with client(node, "127.0.0.4") as c4:
+            assert failed_signin(c4, 100, {"X-Forwarded-For": "127.0.0.2"}) == 400  # counted as 127.0.0.4
+        with client(node, "127.0.0.1") as c1:
+            assert failed_signin(c1, 101, {"X-Forwarded-For": "127.0.0.2"}) == 429  # believed: 127.0.0.2
+
+        # A stopped node is routed around: every request is answered by the other one.
+        stop(b.proc)
+        with client(base) as c:
+            for _ in range(10):
+                assert c.get("/").status_code == 200
+            r = c.post("/signin", data={"email": EMAIL, "password": PASSWORD}, headers={"Sec-Fetch-Site": "same-origin"})
+            assert r.status_code == 303
