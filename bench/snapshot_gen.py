@@ -10,8 +10,10 @@ Measured from ``../shared/data/arxiv/daily`` (10,348 real papers) at start-up:
   hard-wrapped near 72 (titles) and 80 (abstracts) characters as in the snapshot;
 * authors per paper: the sample's counts; comments: the sample's own strings and rate;
 * categories: the sample's (primary, cross-lists) tuples with their frequencies (class
-  codes such as ``68T50`` dropped); old-scheme ids take only tuples whose archive
-  existed before April 2007;
+  codes such as ``68T50`` dropped), for papers from April 2007. The sample has almost
+  no physics, and old-scheme ids (``hep-th/9901001``) are numbered per archive and
+  month up to 999, so papers before April 2007 (~12 %) take an assumed archive mix of
+  that era (``OLD_MIX``) with the sample's cross-listing rate;
 * author names: a Zipf pool (name of rank r has weight r^-s) of first and last names
   from the sample. s and the pool size are fitted so that the sample's count of papers
   gives the sample's distinct names and share of names seen once; for N papers the pool
@@ -66,8 +68,19 @@ YEARLY = {
 }
 FIRST_MONTH, LAST_MONTH = (1991, 8), (2026, 11)
 NOW = np.datetime64("2026-12-01T00:00:00", "s")
-OLD_ARCHIVES = {"cs", "math", "physics", "hep-th", "hep-ph", "hep-ex", "hep-lat", "cond-mat", "astro-ph",
-                "quant-ph", "gr-qc", "nucl-th", "nucl-ex", "nlin", "q-bio", "math-ph"}
+# Archives before April 2007: an assumed share of that era's papers and their categories.
+OLD_MIX = {
+    "astro-ph": (0.20, ["astro-ph"]),
+    "cond-mat": (0.20, ["cond-mat.str-el", "cond-mat.mes-hall", "cond-mat.stat-mech", "cond-mat.mtrl-sci",
+                        "cond-mat.soft", "cond-mat.supr-con"]),
+    "hep-ph": (0.14, ["hep-ph"]), "hep-th": (0.12, ["hep-th"]),
+    "math": (0.14, ["math.AG", "math.PR", "math.CO", "math.DG", "math.NT", "math.AP", "math.OC"]),
+    "quant-ph": (0.06, ["quant-ph"]), "gr-qc": (0.04, ["gr-qc"]),
+    "physics": (0.04, ["physics.optics", "physics.flu-dyn", "physics.atom-ph", "physics.soc-ph"]),
+    "cs": (0.03, ["cs.LG", "cs.AI", "cs.CV", "cs.CL", "cs.IT"]), "nucl-th": (0.02, ["nucl-th"]),
+    "hep-ex": (0.015, ["hep-ex"]), "hep-lat": (0.015, ["hep-lat"]), "nlin": (0.01, ["nlin.CD", "nlin.SI"]),
+    "math-ph": (0.01, ["math-ph"]),
+}
 CATEGORY = re.compile(r"[a-z][a-z-]*(\.[A-Za-z-]+)?")
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -281,15 +294,16 @@ def _months() -> list[tuple[int, int]]:
     return out
 
 
-def plan_ids(records: int, sample: Sample, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Ids in file order, with each record's month index and category tuple index."""
+def plan_ids(records: int, sample: Sample, rng: np.random.Generator) -> tuple[list[str], np.ndarray, np.ndarray, list]:
+    """Ids in file order, with each record's month index and category tuple index (into
+    the category tuples returned last)."""
     months = _months()
     weights = np.array([YEARLY[y] / (5 if y == 1991 else 12) for y, _ in months])
     per_month = rng.multinomial(records, weights / weights.sum())
-    old_ok = np.array([t[0].split(".")[0] in OLD_ARCHIVES for t in sample.category_tuples])
     p_all = sample.category_weights / sample.category_weights.sum()
-    p_old = np.where(old_ok, sample.category_weights, 0)
-    p_old = p_old / p_old.sum()
+    old_tuples, old_weights = _old_tuples(sample)
+    base = len(sample.category_tuples)
+    p_old = old_weights / old_weights.sum()
     new_ids, new_month, new_cats, old = [], [], [], []
     for k, ((y, m), count) in enumerate(zip(months, per_month, strict=True)):
         yymm = f"{y % 100:02d}{m:02d}"
@@ -305,14 +319,33 @@ def plan_ids(records: int, sample: Sample, rng: np.random.Generator) -> tuple[li
             cats = rng.choice(len(p_old), size=count, p=p_old)
             seq: collections.Counter[str] = collections.Counter()
             for c in cats.tolist():
-                archive = sample.category_tuples[c][0].split(".")[0]
+                archive = old_tuples[c][0].split(".")[0]
                 seq[archive] += 1
                 if seq[archive] > 999:
                     raise SystemExit(f"more than 999 {archive} papers in {y}-{m:02d}: ask fewer records")
-                old.append((f"{archive}/{yymm}{seq[archive]:03d}", k, c))
+                old.append((f"{archive}/{yymm}{seq[archive]:03d}", k, base + c))
     old.sort()
     ids = new_ids + [o[0] for o in old]
-    return ids, np.array(new_month + [o[1] for o in old]), np.array(new_cats + [o[2] for o in old])
+    tuples = sample.category_tuples + old_tuples  # old records' indexes start past the sample's
+    return ids, np.array(new_month + [o[1] for o in old]), np.array(new_cats + [o[2] for o in old]), tuples
+
+
+def _old_tuples(sample: Sample) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Category tuples of old-scheme papers: ``OLD_MIX``'s categories alone, or
+    cross-listed to one other (at the sample's cross-listing rate)."""
+    p = sample.category_weights / sample.category_weights.sum()
+    cross = float(sum(w for t, w in zip(sample.category_tuples, p, strict=True) if len(t) > 1))
+    cats = [(c, share / len(subjects)) for share, subjects in OLD_MIX.values() for c in subjects]
+    tuples, weights = [], []
+    for c, w in cats:
+        tuples.append((c,))
+        weights.append(w * (1 - cross))
+        others = [(d, v) for d, v in cats if d != c]
+        total = sum(v for _, v in others)
+        for d, v in others:
+            tuples.append((c, d))
+            weights.append(w * cross * v / total)
+    return tuples, np.array(weights)
 
 
 def _rfc2822(t: np.ndarray) -> list[str]:
@@ -354,13 +387,13 @@ def write_snapshot(out: Path, records: int, seed: int = 1, sample: Sample | None
     """Write ``records`` Kaggle lines to ``out``; returns what was planned (pool, sizes)."""
     sample = sample or measure_sample()
     rng = np.random.default_rng([seed, 0])
-    ids, month_of, cat_of = plan_ids(records, sample, rng)
+    ids, month_of, cat_of, tuples = plan_ids(records, sample, rng)
     pool = NamePool.for_records(sample, records, seed)
     months = _months()
     month_start = np.array([np.datetime64(f"{y}-{m:02d}-01T00:00:00", "s") for y, m in months])
     month_secs = np.array([(np.datetime64(f"{y + (m == 12)}-{m % 12 + 1:02d}-01T00:00:00", "s")
                             - month_start[k]).astype(np.int64) for k, (y, m) in enumerate(months)])
-    cat_text = [" ".join(t) for t in sample.category_tuples]
+    cat_text = [" ".join(t) for t in tuples]
     tmp = out.with_name(out.name + ".part")
     with tmp.open("wb") as fh:
         for lo in range(0, records, CHUNK):
@@ -438,9 +471,10 @@ def measure_snapshot(path: Path) -> dict:
             people = [" ".join(p[1::-1]).strip() for p in o["authors_parsed"]]
             n_auth.append(len(people))
             names.update(people)
-            cats = o["categories"].split()
-            primaries[cats[0]] += 1
-            n_cats.append(len(cats))
+            if "/" not in o["id"]:  # categories from the sample: papers from April 2007
+                cats = o["categories"].split()
+                primaries[cats[0]] += 1
+                n_cats.append(len(cats))
             n_ver.append(len(o["versions"]))
             years.append(int(o["versions"][0]["created"].split()[3]))
     n = len(titles)
@@ -451,7 +485,7 @@ def measure_snapshot(path: Path) -> dict:
         "authors_mean": float(np.mean(n_auth)),
         "author_slots": int(np.sum(n_auth)),
         "distinct_names": len(names),
-        "primary_share": {c: k / n for c, k in primaries.most_common(5)},
+        "primary_share": {c: k / len(n_cats) for c, k in primaries.most_common(5)},
         "cross_listed": float(np.mean(np.array(n_cats) > 1)),
         "versions_mean": float(np.mean(n_ver)),
         "years": (min(years), max(years)),
