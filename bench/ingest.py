@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--records 1000000] [--backends sqlite,postgresql]
         [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--workdir DIR]
+        [--snapshot FILE]   # a given file instead (bench/snapshot_gen.py's realistic records)
 
 1. Generates N synthetic records in the exact Kaggle ``arxiv-metadata-oai-snapshot``
    format (14 fields; LaTeX accents in some names, hard-wrapped abstracts, 1-3
@@ -334,6 +335,8 @@ def main() -> None:
     ap.add_argument("--pg-url", default=os.environ.get("PAPERBOY_BENCH_POSTGRES_URL")
                     or os.environ.get("PAPERBOY_TEST_POSTGRES_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "paperboy-bench")
+    ap.add_argument("--snapshot", type=Path, help="import this Kaggle-format file (distinct ids; e.g. from "
+                    "bench/snapshot_gen.py) instead of the generated one; --records is then its line count")
     ap.add_argument("--batch-size", type=int, default=20_000, help="as `paperboy ingest snapshot` (its default)")
     ap.add_argument("--defer-indexes", action=argparse.BooleanOptionalAction, default=None,
                     help="as the CLI option (default: the CLI's automatic choice)")
@@ -346,8 +349,11 @@ def main() -> None:
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     n = args.records
-    snapshot = args.workdir / f"snapshot-{n}.json"
-    if not snapshot.exists():
+    snapshot = args.snapshot or args.workdir / f"snapshot-{n}.json"
+    if args.snapshot:
+        with snapshot.open("rb") as fh:
+            n = sum(1 for _ in fh)
+    elif not snapshot.exists():
         t0 = time.perf_counter()
         tmp = snapshot.with_suffix(".part")
         generate(tmp, n)
