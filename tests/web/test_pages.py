@@ -330,3 +330,24 @@ def test_links_are_labelled_by_what_they_point_at():
     assert link_label("https://huggingface.co/datasets/acme/prompts", "code") == "Dataset"
     assert link_label("https://huggingface.co/spaces/acme/demo", "code") == "Space"
     assert link_label("https://acme.github.io/guidance/", "project") == "Project page"
+
+
+def category_menu(page: str) -> list[str]:
+    menu = re.search(r'<datalist id="category-list">(.*?)</datalist>', page, re.S).group(1)
+    return re.findall(r'<option value="([^"]+)">', menu)
+
+
+def test_search_category_menu_lists_the_commonest_categories_and_follows_new_papers(databases, tmp_path):
+    from paperboy.store.db import session_scope
+    from tests.support.factories import make_paper
+    from tests.web.conftest import seeded_site
+
+    site = seeded_site(databases, tmp_path)
+    with site.client() as client:
+        menu = category_menu(client.get("/search?q=diffusion").text)
+        assert menu[0] == "cs.LG" and {"hep-th", "q-bio.BM"} <= set(menu)
+        assert "astro-ph.GA" not in menu
+        # Kept between requests, but a new paper brings its category at once.
+        with session_scope(site.engine) as db:
+            make_paper(db, title="Galaxies and diffusion", categories=["astro-ph.GA"], announced_on=TUE)
+        assert "astro-ph.GA" in category_menu(client.get("/search?q=galaxies").text)
