@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from paperboy.store.db import make_engine, session_scope
 from paperboy.worker.models import Job
+from tests.support.cluster import serve_app_in_process
 from tests.support.factories import make_paper
-from tests.support.servers import serve_app_in_process
 
 # The first and the second share no word, so only vectors can pair them.
 VISION = ("Convolutional networks for image recognition",

@@ -14,8 +14,8 @@ from sqlalchemy import func, insert, select
 from paperboy.store.db import make_engine, session_scope
 from paperboy.store.models import Paper, User, UserSession, Vote, utcnow
 from paperboy.web.security import SESSION_COOKIE, token_hash
+from tests.support.cluster import serve_app_in_process
 from tests.support.factories import make_paper
-from tests.support.servers import serve_app_in_process
 
 JSON = {"Accept": "application/json"}
 

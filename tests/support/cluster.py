@@ -102,6 +102,14 @@ def serve(env: dict[str, str], workers: int, port: int | None = None, wait: bool
         stop(proc)
 
 
+@contextlib.contextmanager
+def serve_app_in_process(settings_env: dict[str, str], workers: int = 1) -> Iterator[str]:
+    """`paperboy serve` with these PAPERBOY_* settings over this process's environment
+    (PAPERBOY_DATA_DIR among them); its base URL."""
+    with serve({**os.environ, **settings_env}, workers) as served:
+        yield served.base
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)

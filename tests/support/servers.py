@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -62,32 +60,6 @@ def serve_app_in_thread(app, **options) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-@contextlib.contextmanager
-def serve_app_in_process(env: dict[str, str], workers: int = 1) -> Iterator[str]:
-    """Run `paperboy serve` as its own process with the given PAPERBOY_* env."""
-    port = free_port()
-    full_env = {**os.environ, **env, "PAPERBOY_PORT": str(port), "PAPERBOY_HOST": "127.0.0.1"}
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "paperboy"), "serve", "--workers", str(workers)],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_for_http(base + "/docs", timeout=60)
-        except RuntimeError:
-            proc.kill()
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            raise RuntimeError(f"paperboy serve did not start:\n{out}") from None
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 class SMTPSink:
