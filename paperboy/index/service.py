@@ -60,6 +60,9 @@ MIN_SIMILARITY = 0.25
 # more-like-this: the nearest vectors of a partly embedded corpus all come from the part
 # embedded so far (seen: every neighbour of the newest papers came from one year).
 SIMILAR_MIN_COVERAGE = 0.9
+# The stored vectors are searched exactly from memory (``exact.py``) while the ANN file
+# holds fewer than this share of them (or of PAPERBOY_EXACT_VECTORS_MAX).
+EXACT_BELOW = 0.9
 # An alert scores every paper of its period by meaning (exact cosine) when the period
 # holds at most this many papers passing its filters; past that, the nearest
 # ALERT_NEAREST of the whole corpus are checked instead.
@@ -190,12 +193,14 @@ class SearchService:
             exact.close()
             exact = self._exact = None
         cap = self.settings.exact_vectors_max
-        if cap <= 0 or (exact is None and ann.size >= min(stored_count(self.engine, model), cap)):
-            return ann
-        if exact is not None and ann.size >= stored_count(self.engine, model):
+        if exact is not None and (cap <= 0 or ann.size >= exact.target):
             exact.close()
             self._exact = None
-            log.info("the ANN file of %s holds every stored vector: exact store released", model)
+            log.info("the ANN file of %s holds as many vectors as the exact store: store released", model)
+            return ann
+        # A node whose file lags by a few batches (the indexer adds them within a minute)
+        # keeps it: the store is for a file far behind, as on a fresh node.
+        if cap <= 0 or (exact is None and ann.size >= EXACT_BELOW * min(stored_count(self.engine, model), cap)):
             return ann
         if exact is None:
             exact = self._exact = ExactStore(self.engine, model, max_vectors=cap,

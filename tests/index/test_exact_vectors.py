@@ -109,3 +109,21 @@ def test_the_cap_bounds_the_store_and_zero_waits_for_the_file(corpus, settings):
     assert capped.search(QUERY).semantic_coverage == pytest.approx(5 / 8, abs=1e-3)
     off = SearchService(settings.model_copy(update={"exact_vectors_max": 0}), corpus)
     assert off._exact is None and off.search(QUERY).semantic_coverage == 0.0
+
+
+def test_a_file_lagging_by_a_few_vectors_keeps_serving_alone(corpus, settings, monkeypatch):
+    from paperboy.index import service as service_mod
+    from tests.index.conftest import add_papers
+
+    add_papers(corpus, [("2503.00009", "Message passing for crystals", "Graph networks on crystal lattices.",
+                         ["Ann Lee"], ["cond-mat"], None)])
+    monkeypatch.setattr(jobs, "refresh_vectors", lambda *a, **k: {})  # stored, not yet in the file
+    jobs.refresh_index(settings, corpus, progress=False)
+    assert ex.stored_count(corpus, MODEL) == 9
+    monkeypatch.setattr(service_mod, "EXACT_BELOW", 0.85)  # 8 of 9 in the file: above the share
+    svc = SearchService(settings, corpus)
+    assert svc._exact is None and svc._vec.size == 8
+    monkeypatch.setattr(service_mod, "EXACT_BELOW", 0.95)  # below it: the store serves all 9
+    far = SearchService(settings, corpus)
+    assert far._exact is not None and far._exact.done.wait(30)
+    assert far.search(QUERY).semantic_coverage == 1.0
