@@ -93,20 +93,25 @@ class ExactStore:
                 break
             if self.dim == 0:
                 self.dim = int(rows[0].dim)
-                self.matrix = np.zeros((self.target, self.dim), dtype=DTYPE)
-                self.ids = np.zeros(self.target, dtype=np.int64)
+                matrix = self.matrix = np.zeros((self.target, self.dim), dtype=DTYPE)
+                ids = self.ids = np.zeros(self.target, dtype=np.int64)
             n = len(rows)
             block = np.frombuffer(b"".join(r.vector for r in rows), dtype="<f4").reshape(n, self.dim)
-            self.matrix[self.size:self.size + n] = block
-            self.ids[self.size:self.size + n] = [r.paper_id for r in rows]
+            matrix[self.size:self.size + n] = block
+            ids[self.size:self.size + n] = [r.paper_id for r in rows]
             after = rows[-1].paper_id
+            if self._stop.is_set():
+                break
             self.size += n  # after the rows are written: a search never sees a half chunk
             if self._on_chunk is not None:
                 self._on_chunk(self.size)
 
     def _rows(self) -> tuple[np.ndarray, np.ndarray, int]:
-        n = self.size
-        return self.ids[:n], self.matrix[:n], n
+        # The arrays first, then the count: a store closed meanwhile gives no rows, not a
+        # count beyond its (emptied) arrays.
+        ids, matrix = self.ids, self.matrix
+        n = min(self.size, len(ids), len(matrix))
+        return ids[:n], matrix[:n], n
 
     def search(self, vec: np.ndarray, k: int) -> tuple[list[int], list[float]]:
         from usearch.index import MetricKind
