@@ -82,7 +82,10 @@ class ExactStore:
         short statement, so no transaction stays open for the whole load."""
         after = None
         while self.size < self.target and not self._stop.is_set():
-            cond = emb_t.c.model == self.model
+            # ``model || ''``: on SQLite an equality on ``model`` picks the (model,
+            # embedded_at) index and sorts every row of the model for each chunk (1M
+            # vectors loaded at 4,800/s instead of ~35,000/s); this walks the primary key.
+            cond = emb_t.c.model.concat("") == self.model
             if after is not None:
                 cond = and_(cond, emb_t.c.paper_id < after)
             want = min(self.chunk, self.target - self.size)
