@@ -81,11 +81,14 @@ class ExactStore:
         """Read the vectors newest paper first, by keyset on ``paper_id``: each chunk is a
         short statement, so no transaction stays open for the whole load."""
         after = None
+        sqlite = self.engine.dialect.name == "sqlite"
         while self.size < self.target and not self._stop.is_set():
-            # ``model || ''``: on SQLite an equality on ``model`` picks the (model,
-            # embedded_at) index and sorts every row of the model for each chunk (1M
-            # vectors loaded at 4,800/s instead of ~35,000/s); this walks the primary key.
-            cond = emb_t.c.model.concat("") == self.model
+            # Each chunk must walk the primary key backwards. SQLite picks the (model,
+            # embedded_at) index for ``model = ?`` and sorts every row of the model per
+            # chunk (1M vectors at 4,800/s instead of 174,000/s): ``model || ''`` hides it.
+            # PostgreSQL walks the key for the plain equality, and would scan and sort
+            # for the concatenation (EXPLAIN, 200k rows).
+            cond = emb_t.c.model.concat("") == self.model if sqlite else emb_t.c.model == self.model
             if after is not None:
                 cond = and_(cond, emb_t.c.paper_id < after)
             want = min(self.chunk, self.target - self.size)
