@@ -200,7 +200,9 @@ class SearchService:
             return ann
         # A node whose file lags by a few batches (the indexer adds them within a minute)
         # keeps it: the store is for a file far behind, as on a fresh node.
-        if cap <= 0 or (exact is None and ann.size >= EXACT_BELOW * min(stored_count(self.engine, model), cap)):
+        # (A file of EXACT_BELOW x the cap is enough whatever is stored: no count needed.)
+        if cap <= 0 or (exact is None and (ann.size >= EXACT_BELOW * cap or ann.size >= EXACT_BELOW * min(
+                stored_count(self.engine, model), cap))):
             return ann
         if exact is None:
             exact = self._exact = ExactStore(self.engine, model, max_vectors=cap,
