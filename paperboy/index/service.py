@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError
 from paperboy.config import Settings
 from paperboy.index import fusion, jobs
 from paperboy.index.embedder import Embedder, embedder_name, get_embedder, setting_for
+from paperboy.index.exact import ExactStore, ServedVectors, stored_count
 from paperboy.index.keyword import KeywordIndex, stem
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
@@ -59,6 +60,9 @@ MIN_SIMILARITY = 0.25
 # more-like-this: the nearest vectors of a partly embedded corpus all come from the part
 # embedded so far (seen: every neighbour of the newest papers came from one year).
 SIMILAR_MIN_COVERAGE = 0.9
+# The stored vectors are searched exactly from memory (``exact.py``) while the ANN file
+# holds fewer than this share of them (or of PAPERBOY_EXACT_VECTORS_MAX).
+EXACT_BELOW = 0.9
 # An alert scores every paper of its period by meaning (exact cosine) when the period
 # holds at most this many papers passing its filters; past that, the nearest
 # ALERT_NEAREST of the whole corpus are checked instead.
@@ -141,6 +145,8 @@ class SearchService:
     # Hybrid queries run tantivy on a small thread pool while the query is embedded and the
     # vectors searched; False runs everything in the calling thread (same results).
     concurrent = True
+    # Called with the rows loaded after each chunk of the exact store (tests hold it here).
+    exact_chunk_hook = None
 
     def __init__(self, settings: Settings, engine: Engine, *, embedder: Embedder | None = None) -> None:
         self.settings = settings
@@ -156,6 +162,7 @@ class SearchService:
         # embedded the previous one's (jobs.update_serving); the query is embedded with
         # the model of the file it is searched in (``vec.model``).
         self._serving_stamp = None
+        self._exact: ExactStore | None = None  # while the ANN file covers less than is stored
         self._vec = self._open_vectors(self._serving()) if self.semantic_enabled else None
         self._visible_docs = 0
         self._hidden: frozenset[int] = frozenset()  # hidden in the keyword index (read at reload)
@@ -170,11 +177,37 @@ class SearchService:
             return self.model
         return jobs.serving_model(self.settings)
 
-    def _open_vectors(self, model: str) -> VectorSearcher:
+    def _open_vectors(self, model: str) -> VectorSearcher | ServedVectors:
         self._serving_stamp = _stamp(self.settings.resolved_index_dir / "serving-state.json")
         vec = VectorSearcher(vector_file(self.settings.resolved_index_dir, model))
         vec.model = model  # type: ignore[attr-defined]
-        return vec
+        return self._with_exact(vec, model)
+
+    def _with_exact(self, ann: VectorSearcher, model: str) -> VectorSearcher | ServedVectors:
+        """While the ANN file holds fewer vectors than are stored (a fresh node builds it
+        for about an hour), the stored vectors are searched exactly from memory
+        (``exact.ExactStore``, loading in the background); the store is released once the
+        file has caught up."""
+        exact = self._exact
+        if exact is not None and exact.model != model:
+            exact.close()
+            exact = self._exact = None
+        cap = self.settings.exact_vectors_max
+        if exact is not None and (cap <= 0 or ann.size >= exact.target):
+            exact.close()
+            self._exact = None
+            log.info("the ANN file of %s holds as many vectors as the exact store: store released", model)
+            return ann
+        # A node whose file lags by a few batches (the indexer adds them within a minute)
+        # keeps it: the store is for a file far behind, as on a fresh node.
+        # (A file of EXACT_BELOW x the cap is enough whatever is stored: no count needed.)
+        if cap <= 0 or (exact is None and (ann.size >= EXACT_BELOW * cap or ann.size >= EXACT_BELOW * min(
+                stored_count(self.engine, model), cap))):
+            return ann
+        if exact is None:
+            exact = self._exact = ExactStore(self.engine, model, max_vectors=cap,
+                                             on_chunk=self.exact_chunk_hook).start()
+        return ServedVectors(ann, exact)
 
     def _keyword_stamp(self):
         return _stamp(self.settings.resolved_index_dir / "keyword-state.json")
