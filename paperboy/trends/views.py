@@ -33,7 +33,7 @@ from paperboy.web.charts import integer, line_chart, percent, sparkline
 from paperboy.web.deps import get_db
 from paperboy.web.paperjson import ErrorOut
 
-router = APIRouter(tags=["trends"])
+router = APIRouter(include_in_schema=False)  # the page; its JSON and CSV are in the API document
 api_router = APIRouter(prefix="/api", tags=["api"])
 
 Unit = Literal["month", "week"]
@@ -227,7 +227,7 @@ def chart_for(trend: Trend, value: str) -> dict:
     return {"svg": svg, "rows": rows, "what": what}
 
 
-@router.get("/trends", response_class=HTMLResponse, responses=ERRORS, summary="Topic trends (HTML)")
+@router.get("/trends", response_class=HTMLResponse)
 def trends_page(request: Request, q: list[str] | None = TOPICS_QUERY, unit: Unit = UNIT_QUERY,
                 value: Value = VALUE_QUERY, from_: str | None = FROM_QUERY, to: str | None = TO_QUERY,
                 db: Session = Depends(get_db, scope="function")):
