@@ -14,9 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from paperboy.community import accounts
 from paperboy.store.db import make_engine, session_scope
+from paperboy.store.models import RateLimit
 from tests.support.cluster import PASSWORD, base_env, serve, stop
 from tests.support.factories import make_paper
 from tests.support.servers import ROOT, free_port, wait_for_http
@@ -78,6 +80,28 @@ def failed_signin(c: httpx.Client, n: int, headers: dict | None = None) -> int:
     return r.status_code
 
 
+def _limit_rows(url: str, address: str) -> list:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(RateLimit.key, RateLimit.count).where(RateLimit.key.contains(f":{address}"))).all()
+    engine.dispose()
+    return rows
+
+
+def counted(url: str, address: str) -> set[int]:
+    """The totals, over their windows, of each per-client limit that counted ``address``."""
+    totals: dict[str, int] = {}
+    for key, n in _limit_rows(url, address):
+        totals[key] = totals.get(key, 0) + n
+    return set(totals.values())
+
+
+def windows(url: str, address: str) -> int:
+    """How many windows of one limit counted ``address``."""
+    rows = _limit_rows(url, address)
+    return max((sum(1 for k, _ in rows if k == key) for key, _ in rows), default=0)
+
+
 @pytest.mark.skipif(NGINX is None, reason="nginx not found (scripts/install test installs Debian's nginx)")
 def test_nginx_in_front_of_two_web_nodes(fresh_url, tmp_path):
     engine = make_engine(fresh_url)
@@ -126,15 +150,20 @@ def test_nginx_in_front_of_two_web_nodes(fresh_url, tmp_path):
         # The address the app counts is the one nginx saw, whatever a client claims.
         with client(base, "127.0.0.2") as c2:
             statuses = [failed_signin(c2, n, {"X-Forwarded-For": f"10.9.9.{n}"}) for n in range(31)]
-        assert statuses == [400] * 30 + [429]  # the per-client limit (30) counted 127.0.0.2 each time
+        # The per-client limit (30) counted 127.0.0.2 each time, and no claimed address.
+        assert counted(fresh_url, "127.0.0.2") == {31} and counted(fresh_url, "10.9.9.") == set()
+        if windows(fresh_url, "127.0.0.2") == 1:  # (the limit's window did not turn meanwhile)
+            assert statuses == [400] * 30 + [429]
         with client(base, "127.0.0.3") as c3:
             assert failed_signin(c3, 99) == 400  # another client is not limited
         # Straight to a node: X-Forwarded-For is believed from the trusted proxy's address only.
         node = f"http://127.0.0.1:{a.port}"
         with client(node, "127.0.0.4") as c4:
-            assert failed_signin(c4, 100, {"X-Forwarded-For": "127.0.0.2"}) == 400  # counted as 127.0.0.4
+            assert failed_signin(c4, 100, {"X-Forwarded-For": "127.0.0.2"}) == 400
+        assert counted(fresh_url, "127.0.0.4") == {1} and counted(fresh_url, "127.0.0.2") == {31}
         with client(node, "127.0.0.1") as c1:
-            assert failed_signin(c1, 101, {"X-Forwarded-For": "127.0.0.2"}) == 429  # believed: 127.0.0.2
+            failed_signin(c1, 101, {"X-Forwarded-For": "127.0.0.2"})
+        assert counted(fresh_url, "127.0.0.2") == {32}  # believed from the proxy's address
 
         # A stopped node is routed around: every request is answered by the other one.
         stop(b.proc)
