@@ -32,6 +32,7 @@ with a newer version than the reader's serves them too (newer data is always fit
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -82,6 +83,7 @@ class PageCache:
         self.inflight: dict[bytes, anyio.Event] = {}  # keys being rendered right now
         self.personal: set[bytes] = set()  # member pages that read member state outside slots
         self.loop_engine = _loop_engine(engine)
+        self._loop_raw = None  # the loop engine's connection, checked out once: loop_connection()
 
     def read_version(self, engine: Engine | None = None) -> tuple:
         with (engine or self.engine).connect() as conn:
@@ -130,10 +132,22 @@ class PageCache:
             self.bytes = 0
             self._versions.clear()
 
+    def loop_connection(self) -> sqlite3.Connection:
+        """The loop engine's sqlite3 connection itself, for a member's one-statement read
+        without SQLAlchemy's checkout, BEGIN and ROLLBACK around it: 0.08 ms a read
+        instead of 0.23 ms, half of a member's cached page. It is in autocommit (the
+        engine's ``isolation_level = None``), so the statement is its own snapshot."""
+        if self._loop_raw is None:
+            self._loop_raw = self.loop_engine.raw_connection()
+        return self._loop_raw.driver_connection
+
     def close(self) -> None:
         """Close the loop engine's connection: the app's lifespan calls this at shutdown.
         The engine stays usable (an app started again opens a new connection)."""
         if self.loop_engine is not None:
+            if self._loop_raw is not None:
+                self._loop_raw.close()
+                self._loop_raw = None
             self.loop_engine.dispose()
 
 
@@ -217,8 +231,8 @@ class PageCacheMiddleware:
                 return
             trip = None
             if cache.loop_engine is not None:
-                with contextlib.suppress(OperationalError):  # busy: the worker thread waits instead
-                    trip = self._member_trip(scope, counted, cache.loop_engine)
+                with contextlib.suppress(OperationalError, sqlite3.OperationalError):  # busy: the worker thread waits instead
+                    trip = self._member_trip_raw(scope, counted) or self._member_trip(scope, counted, cache.loop_engine)
             if trip is None:
                 trip = await self._on_reader(scope, lambda engine: anyio.to_thread.run_sync(
                     self._member_trip, scope, counted, engine))
@@ -289,6 +303,22 @@ class PageCacheMiddleware:
             visitor = slots.Visitor(member)
             version = (slots.load_state(conn, visitor, entry.parts if entry else None), counted[1])
         return member, version, visitor
+
+    def _member_trip_raw(self, scope, counted: tuple) -> tuple | None:
+        """``_member_trip`` on the event loop's own SQLite connection, when the member is
+        known without a query (``MemberCache`` looked them up less than its ttl ago): the
+        state and version in one statement. None when the member must be looked up."""
+        member = security.MEMBERS.cached(scope)
+        if member is slots.UNKNOWN:
+            return None
+        if not _ordinary(member):
+            return member, counted, None
+        entry = self.cache.entries.get(_key(member, scope))  # a peek: the event loop decides
+        parts = entry.parts if entry else None
+        visitor = slots.Visitor(member)
+        sql, params = slots.state_query(visitor, parts, "?")
+        rows = self.cache.loop_connection().execute(sql, params).fetchall()
+        return member, (slots.apply_state(visitor, parts, rows), counted[1]), visitor
 
     def _state(self, scope, parts: slots.Parts, member, engine: Engine) -> slots.Visitor:
         """The visitor's own state behind the page's slots (in a worker thread)."""

@@ -450,6 +450,19 @@ class MemberCache:
         self._entries[params["sid"]] = (member, now)
         return member
 
+    def cached(self, scope):
+        """The member if known without a query (this request's, or one looked up less
+        than ``ttl`` seconds ago); else ``UNKNOWN``."""
+        ctx = scope.get(_CTX)
+        if ctx is None or not ctx["session_token"]:
+            return None
+        if ctx["user"] is not _UNSET:
+            return as_member(ctx["user"])
+        hit = self._entries.get(token_hash(ctx["session_token"]))
+        if hit is not None and time.monotonic() - hit[1] < self.ttl:
+            return hit[0]
+        return UNKNOWN
+
     def forget(self, session_id: str) -> None:
         self._entries.pop(session_id, None)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 
-from paperboy.store.models import Paper
+from paperboy.store.models import Paper, Vote, utcnow
 from paperboy.web.security import SESSION_COOKIE, check_csrf
 
 JSON = {"Accept": "application/json"}
@@ -104,6 +104,23 @@ def test_a_vote_or_an_edit_changes_the_card_for_everyone_at_once(site):
         page = client.get("/").text
         assert "After the edit" in page and "Before the edit" not in page
         assert "After the edit" in client.get(f"/papers/{paper.arxiv_id}").text
+
+
+def test_a_members_own_state_written_by_another_process_shows_on_their_next_page(site):
+    """A member's votes are read for every response, not kept: one cast through another
+    web process (a row this process never saw written) is pressed on the next page. On
+    SQLite that read runs on the event loop's own connection once the member is known."""
+    paper = site.paper(title="Voted elsewhere")
+    user, alice = site.member()
+    for _ in range(2):  # the second request knows the member without a query
+        assert not _voted(alice.get("/").text, paper.arxiv_id)
+    with site.engine.begin() as conn:  # what another process's vote route writes
+        conn.execute(insert(Vote).values(user_id=user.id, paper_id=paper.id, created_at=utcnow()))
+    page = alice.get("/")
+    assert page.headers["x-paperboy-cache"] == "hit"
+    assert _voted(page.text, paper.arxiv_id)
+    if site.engine.dialect.name == "sqlite":
+        assert site.app.state.page_cache.loop_connection().in_transaction is False  # nothing held open
 
 
 def test_hiding_a_paper_removes_it_for_members_and_anonymous_readers_alike(site):
