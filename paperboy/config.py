@@ -119,6 +119,7 @@ class Settings(BaseSettings):
     serve_worker: bool = Field(True, description="Run the worker's schedule and the indexer inside `paperboy serve` (single node); set false when `paperboy worker` processes run.")
     serve_healthcheck_seconds: int = Field(60, description="With `paperboy serve --workers N`: seconds a web process may take to answer the supervisor's health check before it is taken for hung and replaced (uvicorn's own 5 replaces merely busy processes on a loaded machine).", ge=1)
     node_indexer: bool = Field(True, description="Keep this machine's search index fresh in a thread of `paperboy serve` (when PAPERBOY_SERVE_WORKER is false) and of `paperboy worker`; every machine of a cluster keeps its own index (docs/deploy.md).")
+    index_peers: str = Field("", description="Comma-separated base URLs of running nodes of this deployment (their own port, e.g. http://10.0.0.5:8000): a node with no index of its own copies one of theirs (`paperboy index pull`) before its first refresh, instead of building from the database.")
     index_refresh_seconds: float = Field(30.0, description="How often the indexer inside `paperboy serve` (or `paperboy worker`) picks up new papers.", gt=0)
 
     # --- community

@@ -1,6 +1,7 @@
 """CLI commands of the index package (registered by paperboy.cli).
 
     paperboy index build               keyword index + embeddings + ANN, incremental, resumable
+    paperboy index pull NODE_URL       copy a running node's indexes instead (resumable)
     paperboy search "QUERY" [--json]   hybrid search
     paperboy similar ARXIV_ID [--json] nearest papers
     paperboy eval beir DIR [--split test]
@@ -14,8 +15,17 @@ import time
 from pathlib import Path
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from paperboy import clitools
+from paperboy.index import copy
 from paperboy.index.beir import load_beir
 from paperboy.index.embedder import DEFAULT_MAX_SEQ_LENGTH, get_embedder
 from paperboy.index.evaluate import evaluate
@@ -42,6 +52,30 @@ def index_build(
         raise typer.Exit(1)
     parts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in stats.items())
     clitools.out.print(f"index up to date in {time.perf_counter() - started:.1f}s: {parts}")
+
+
+@index_app.command("pull")
+def index_pull(
+    node: str = typer.Argument(..., help="Base URL of a running node of this deployment, e.g. http://10.0.0.5:8000"),
+) -> None:
+    """Copy the keyword and vector indexes of a running node instead of building them
+    (resumable: run it again after an interruption). Both nodes need the same
+    PAPERBOY_SECRET_KEY; the next refresh adds what changed since the copy."""
+    s = clitools.settings()
+    bars = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    TimeRemainingColumn(), console=clitools.console)
+    with clitools.handled_errors(), bars:
+        task = bars.add_task("index files", total=None)
+
+        def progress(name: str, done: int, total: int) -> None:
+            bars.update(task, completed=done, total=total)
+
+        try:
+            stats = copy.pull(s, node, progress=progress)
+        except copy.CopyError as exc:
+            raise clitools.fail(str(exc)) from None
+    clitools.out.print(f"index copied from {node}: {stats['files']} files, {stats['bytes'] / 1e6:.1f} MB "
+                       f"in {stats['seconds']:.1f}s ({stats['resumed_bytes'] / 1e6:.1f} MB were already here)")
 
 
 def _hit_dict(h) -> dict:

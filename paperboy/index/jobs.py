@@ -40,7 +40,7 @@ from sqlalchemy.engine import Engine
 
 from paperboy import clitools
 from paperboy.config import Settings
-from paperboy.index import batches
+from paperboy.index import batches, copy
 from paperboy.index import keyword as kw
 from paperboy.index import vectors as vx
 from paperboy.index.embedder import (
@@ -404,6 +404,10 @@ def start_background_indexer(settings: Settings, engine: Engine, *, interval: fl
     stop = threading.Event()
 
     def loop() -> None:
+        try:
+            copy.pull_from_peers(settings)  # a new node: copy a peer's index, if one is set
+        except Exception:  # then it is built from the database instead
+            log.exception("copying a peer's index failed")
         while not stop.is_set():
             try:
                 refresh_index(settings, engine, progress=False, stop=stop, embed=embed, plan=True)

@@ -127,6 +127,9 @@ def test_nginx_in_front_of_two_web_nodes(fresh_url, tmp_path):
             r = c.get("/static/style.css")
             assert r.status_code == 200 and r.headers["expires"] and "public" in r.headers["cache-control"]
             assert r.text == (ROOT / "paperboy" / "web" / "static" / "style.css").read_text()
+            # Node-to-node routes are not public, even with a node's token.
+            assert c.get("/_node/index/manifest").status_code == 404
+            assert re.search(r'"GET /_node/index/manifest HTTP/1.1" 404 \d+ upstream=- ', access_log.read_text())
             # A body over the app's limit never reaches it.
             assert c.post("/signin", content=b"x" * 2_000_000,
                           headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
