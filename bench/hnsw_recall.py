@@ -171,7 +171,7 @@ def run(n: int, vecs: np.ndarray, query_sets: dict[str, np.ndarray], workdir: Pa
         efs: list[int], *, noise: str, keep: bool) -> None:
     truth = {name: exact_top(vecs, qs, HYBRID_K) for name, qs in query_sets.items()}
     keys = np.arange(1, n + 1, dtype=np.uint64)
-    path = workdir / f"v{n}-{noise}.usearch"
+    path = workdir / f"v{n}-{noise}-M{vx.CONNECTIVITY}-ef{vx.EXPANSION_ADD}.usearch"
     if keep and path.exists():  # the same seed and size give the same vectors: its build is reusable
         print(f"  reusing {path} (built by an earlier run), {load()}")
     else:
@@ -230,11 +230,14 @@ def main() -> None:
     ap.add_argument("--calibrate", type=float, nargs="*", default=None,
                     help="print the NN cosine distribution at the first size for these sigmas and stop")
     ap.add_argument("--ef", type=int, nargs="+", default=list(EFS), help="expansion_search values to time")
+    ap.add_argument("--connectivity", type=int, default=vx.CONNECTIVITY, help="M of the build (the service's by default)")
+    ap.add_argument("--ef-add", type=int, default=vx.EXPANSION_ADD, help="ef of the build (the service's by default)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="HNSW build threads")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="keep the HNSW files here and reuse them in a later run of the same sizes and noise")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    vx.CONNECTIVITY, vx.EXPANSION_ADD = args.connectivity, args.ef_add  # new_hnsw reads them
     print(f"cores {os.cpu_count()}, {load()} at start")
     if not args.random and (args.embed_only or not args.cache.exists()):
         embed_sample(args.cache, args.queries)

@@ -15,8 +15,10 @@ scan for vectors (plus HNSW recall@10 against it), and the bare MiniLM forward p
 (tokenizer + transformer + mean pooling, fp32, 1 thread) next to sentence-transformers'
 encode() and the service's embed_query. Services and their baselines are timed twice,
 alternating, with the load average printed (the machine is shared). Text is synthetic (Zipf-distributed
-pseudo-words); vectors are random unit vectors (the hardest case for HNSW); the
-hybrid query embedding uses the real all-MiniLM-L6-v2. Nothing here asserts a time.
+pseudo-words); vectors are random unit vectors (the hardest case for HNSW: its recall@10
+on them is ~0.01 at 1M, which says nothing about real embeddings; bench/hnsw_recall.py
+measures recall on real-like ones); the hybrid query embedding uses the real
+all-MiniLM-L6-v2. Nothing here asserts a time.
 """
 
 from __future__ import annotations
