@@ -295,7 +295,8 @@ def bench_queries(settings, engine, queries: list[str], vecs: np.ndarray) -> Non
         exact_ids.append(set((top[np.argsort(-sims[top])] + 1).tolist()))
         times.append(time.perf_counter() - t)
     print(f"  baseline numpy brute force top-10        {pct(times)}")
-    for ef in (64, vx.EXPANSION_SEARCH, 256):
+    served_ef = settings.vector_ef_search
+    for ef in sorted({64, vx.EXPANSION_SEARCH, served_ef, 256}):
         if svc._vec.hnsw is None:
             break
         svc._vec.hnsw.expansion_search = ef
@@ -307,7 +308,7 @@ def bench_queries(settings, engine, queries: list[str], vecs: np.ndarray) -> Non
             recall.append(len(ex & set(got)) / 10)
         print(f"  usearch HNSW top-10 ef={ef:<4}            {pct(times)}  recall@10 {np.mean(recall):.3f}")
     if svc._vec.hnsw is not None:
-        svc._vec.hnsw.expansion_search = vx.EXPANSION_SEARCH
+        svc._vec.hnsw.expansion_search = served_ef  # the setting's, for the timings below
 
     raw = raw_query_embedder(emb)
     threads = torch.get_num_threads()
