@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     embed_threads: int = Field(0, description="torch threads of one `paperboy worker`'s model on CPU; 0 leaves torch's default (every core). With N workers on one machine, cores / N.", ge=0)
     embed_encode_batch: int = Field(0, description="Texts per forward pass of the model; 0 means 16 on CPU (length-sorted, little padding) and 256 on CUDA.", ge=0)
     index_dir: str = Field("", description="Folder for search index files; empty means data_dir/index.")
+    vector_ef_search: int = Field(384, description="Candidates the HNSW vector index keeps while searching (usearch's expansion_search; a search for more results keeps that many): higher finds more of the true nearest papers and costs latency. 384 gives recall@10 0.95 at 300k vectors; about 800 is needed at 2.6M (extrapolated; docs/scale.md has recall and latency per value).", ge=1, le=10_000)
     exact_vectors_max: int = Field(1_000_000, description="While this node's ANN file covers fewer vectors than are stored (a fresh node: about an hour per million), semantic search scans up to this many stored vectors exactly, newest papers first, held in memory as f16 (776 bytes a paper at 384 dims); 0 waits for the ANN file.", ge=0)
 
     # --- mail

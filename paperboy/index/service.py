@@ -179,7 +179,8 @@ class SearchService:
 
     def _open_vectors(self, model: str) -> VectorSearcher | ServedVectors:
         self._serving_stamp = _stamp(self.settings.resolved_index_dir / "serving-state.json")
-        vec = VectorSearcher(vector_file(self.settings.resolved_index_dir, model))
+        vec = VectorSearcher(vector_file(self.settings.resolved_index_dir, model),
+                             ef_search=self.settings.vector_ef_search)
         vec.model = model  # type: ignore[attr-defined]
         return self._with_exact(vec, model)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paperboy.config import Settings
+
 # Below this many vectors an exact numpy scan is faster than HNSW (measured on the shared
 # 2-core box, 384 dims: 5k 0.19 vs 0.85 ms, 10k 1.4 vs 1.1 ms p50). The scan goes in
 # 1024-row slices: one big product hands it to BLAS threads, which on a busy machine
@@ -21,9 +23,11 @@ BRUTE_FORCE_MAX = 10_000
 SCAN_ROWS = 1024
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
-EXPANSION_SEARCH = 96
+# The candidates kept while searching (ef); a search for k > ef keeps k (usearch). The
+# default is the ``vector_ef_search`` setting's: see there and docs/scale.md for why.
+EXPANSION_SEARCH: int = Settings.model_fields["vector_ef_search"].default
 # f16 halves memory (1M x 384: 0.77 GB instead of 1.5 GB) and builds ~3x faster here;
-# cosine ranking is unaffected at this precision (recall measured in bench/search.py).
+# recall is the same as f32's (bench/hnsw_recall.py, 10k random vectors: 0.507 vs 0.529 at ef 96).
 DTYPE = "f16"
 
 
@@ -38,14 +42,14 @@ def new_hnsw(dim: int):
                  expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 
 
-def load_hnsw(path: Path, *, view: bool = False):
+def load_hnsw(path: Path, *, view: bool = False, ef_search: int = EXPANSION_SEARCH):
     from usearch.index import Index
 
     if not path.exists():
         return None
     index = Index.restore(str(path), view=view)
-    if index is not None:
-        index.expansion_search = EXPANSION_SEARCH
+    if index is not None:  # the file keeps the ef it was built with; the reader's counts
+        index.expansion_search = ef_search
     return index
 
 
@@ -69,18 +73,20 @@ def upsert(index, ids: np.ndarray, vectors: np.ndarray) -> None:
 class VectorSearcher:
     """Read side: exact below ``BRUTE_FORCE_MAX`` vectors, HNSW above."""
 
-    def __init__(self, path: Path, *, brute_force_max: int = BRUTE_FORCE_MAX) -> None:
+    def __init__(self, path: Path, *, brute_force_max: int = BRUTE_FORCE_MAX,
+                 ef_search: int = EXPANSION_SEARCH) -> None:
         self.path = path
         self.hnsw = None
         self.ids: np.ndarray | None = None
         self.matrix: np.ndarray | None = None
         self.size = 0
         self.stamp = None
+        self.ef_search = ef_search
         if not path.exists():
             return
         st = path.stat()
         self.stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        index = load_hnsw(path, view=True)
+        index = load_hnsw(path, view=True, ef_search=ef_search)
         if index is None or len(index) == 0:
             return
         self.size = len(index)

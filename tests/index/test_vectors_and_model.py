@@ -44,6 +44,41 @@ def test_hnsw_agrees_with_exact_search(tmp_path):
     assert np.allclose(np.asarray(index.get(ids[:1])).reshape(-1), -data[0], atol=2e-3)  # stored as f16
 
 
+def test_the_reader_searches_with_the_ef_it_is_given(tmp_path):
+    """The served file is searched with the reader's ef (the vector_ef_search setting),
+    not the one it was built with: on data without structure a small ef misses most true
+    neighbours and one as large as the index finds them all."""
+    rng = np.random.default_rng(2)
+    data = rng.normal(size=(2000, 64))
+    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    index = vx.new_hnsw(64)
+    vx.upsert(index, np.arange(1, 2001, dtype=np.uint64), data)
+    path = tmp_path / "v.usearch"
+    vx.save_hnsw(index, path)
+    queries = rng.normal(size=(30, 64)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    exact = vx.VectorSearcher(path, brute_force_max=10_000)
+    truth = [set(exact.search(q, 10)[0]) for q in queries]
+    recall = {}
+    for ef in (8, 2000):
+        ann = vx.VectorSearcher(path, brute_force_max=0, ef_search=ef)
+        assert ann.hnsw.expansion_search == ef
+        recall[ef] = np.mean([len(t & set(ann.search(q, 10)[0])) / 10 for q, t in zip(queries, truth, strict=True)])
+    assert recall[8] < 0.8 and recall[2000] >= 0.99
+    assert vx.VectorSearcher(path, brute_force_max=0).hnsw.expansion_search == vx.EXPANSION_SEARCH
+    assert vx.EXPANSION_SEARCH == Settings().vector_ef_search
+
+
+def test_the_service_reads_vectors_with_the_ef_setting(fresh_engine, tmp_path):
+    settings = Settings(data_dir=tmp_path, embedder="hash", vector_ef_search=37)
+    add_papers(fresh_engine, CORPUS)
+    refresh_index(settings, fresh_engine, progress=False)
+    svc = SearchService(settings, fresh_engine)
+    assert svc.search("graph networks", mode="semantic").hits
+    vec = svc._vec
+    assert getattr(vec, "ann", vec).ef_search == 37
+
+
 def test_similarities_score_exactly_the_papers_asked_for(tmp_path):
     """Alerts score every paper of their period: the cosine of each id that has a vector
     (others skipped), best first, the same from the matrix and from the HNSW file."""
