@@ -43,6 +43,7 @@ class Paper:
     authors: list[str]
     categories: list[str]
     keys: list[str] = field(default_factory=list)  # normalised author names
+    comment: str = ""  # arXiv comment ("Accepted at ...", "12 pages"); the ranker's words use it
 
 
 def norm_name(name: str) -> str:
@@ -69,7 +70,7 @@ def load_papers(data: Path = DATA) -> list[Paper]:
                     continue
                 cats = [c for c in r.get("categories") or [] if _CATEGORY.match(c)]
                 seen[r["id"]] = Paper(-1, r["id"], day, clean(r.get("title")), clean(r.get("summary")),
-                                      list(r.get("authors") or []), cats)
+                                      list(r.get("authors") or []), cats, comment=clean(r.get("comment")))
     papers = sorted(seen.values(), key=lambda p: (p.day, p.arxiv_id))
     for i, p in enumerate(papers):
         p.idx = i
@@ -241,17 +242,19 @@ class Features:
         return x, vocab
 
     def _ranker_terms(self):
-        """The ranker's own term space (``personal.term_vectorizer``, as the service
-        builds it), fitted on the whole sample like the SVM's tf-idf, and cached."""
+        """The ranker's own term space (``personal.term_vectorizer`` over
+        ``personal.term_text``, as the service builds it), fitted on the whole sample like
+        the SVM's tf-idf, and cached (keyed by the texts it was fitted on)."""
         from scipy import sparse
 
-        from paperboy.rank.personal import term_vectorizer
+        from paperboy.rank.personal import term_text, term_vectorizer
 
-        path = CACHE / f"ranker-terms-{corpus_digest(self.papers)}.npz"
+        texts = [term_text(p.title, p.abstract, p.comment) for p in self.papers]
+        key = hashlib.sha1("\x00".join(texts).encode()).hexdigest()[:16]
+        path = CACHE / f"ranker-terms-{key}.npz"
         if path.exists():
             return sparse.load_npz(path).tocsr()
-        x = term_vectorizer(len(self.papers)).fit_transform(
-            [f"{p.title}\n{p.abstract}" for p in self.papers]).tocsr().astype(np.float32)
+        x = term_vectorizer(len(self.papers)).fit_transform(texts).tocsr().astype(np.float32)
         CACHE.mkdir(parents=True, exist_ok=True)
         sparse.save_npz(path, x)
         return x
@@ -368,7 +371,8 @@ def sample_days(events: dict[str, list[Event]], per_user: int) -> dict[str, list
 def run_method(name: str, fn, f: Features, events: list[Event], authors: bool, tag: str) -> tuple[float, float, int]:
     """Scores every event (cached under CACHE/results by method, variant and event set)."""
     # the key names the events, and what the method sees: SVM negatives or the vectors
-    seen = f"neg{f.svm_negatives}" if name.startswith("svm") else hashlib.sha1(f.vecs[:100].tobytes()).hexdigest()
+    seen = (f"neg{f.svm_negatives}" if name.startswith("svm")
+            else hashlib.sha1(f.vecs[:100].tobytes() + f.rterms[:100].data.tobytes()).hexdigest())
     key = hashlib.sha1((seen + "|".join(f"{e.user}/{e.day}/{len(e.profile)}" for e in events)).encode()).hexdigest()[:12]
     path = CACHE / "results" / f"{name}-{'authors' if authors else 'content'}-{tag}-{key}.json"
     if path.exists():
@@ -460,6 +464,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--svm-c", type=float, nargs="+", default=[0.01, 0.1], help="C values tried on the tune split")
     ap.add_argument("--speed-members", type=int, default=100_000)
     ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--headline-only", action="store_true",
+                    help="only the goal's rows: content only, all profile papers (no with-authors variant, no "
+                         "cold start); with --days-per-user 0 this is the low-noise run of docs/recommend.md")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     papers = load_papers()
@@ -495,7 +502,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"  svm {split} authors={authors} k={k} done", file=sys.stderr, flush=True)
         return
     w_content, _ = tune_ranker(f, splits["tune"], False)
-    w_authors, _ = tune_ranker(f, splits["tune"], True, base=w_content)
+    w_authors = w_content if args.headline_only else tune_ranker(f, splits["tune"], True, base=w_content)[0]
 
     def ranker(w):
         from paperboy.rank import personal as pr
@@ -514,8 +521,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'split':5} {'variant':8} {'profile':7} {'method':14} {'users':>5} {'nDCG@10':>8} {'recall@10':>9}")
     headline = {}
     for split in ("test", "tune"):
-        for authors in (False, True):
-            for k in (None, 1, 3, 10):
+        for authors in (False,) if args.headline_only else (False, True):
+            for k in (None,) if args.headline_only else (None, 1, 3, 10):
                 if (authors or split == "tune") and k is not None:
                     continue  # the cold start is measured on the test split, content only
                 evs = with_profile_size(splits[split], k)
@@ -530,7 +537,8 @@ def main(argv: list[str] | None = None) -> None:
                     if split == "test" and not authors and k is None:
                         headline[name.split("(")[0]] = nd
     print(f"\ntuned ranker weights (content only): {w_content}")
-    print(f"tuned ranker weights (with follows): {w_authors}")
+    if not args.headline_only:
+        print(f"tuned ranker weights (with follows): {w_authors}")
     if not args.no_speed:
         took = speed(args.speed_members, 1000, 50_000, 20)
         print(f"speed: refit + score {args.speed_members:,} members x 1,000 new papers "

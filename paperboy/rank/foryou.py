@@ -150,8 +150,8 @@ def load_signals_many(conn: Connection, user_ids, *, collection_id: int | None =
 
 # --- the words and vectors of papers ------------------------------------------------
 
-def _text(title: str, abstract: str | None) -> str:
-    return f"{title}\n{abstract or ''}"
+def _text(title: str, abstract: str | None, comment: str | None = None) -> str:
+    return personal.term_text(title, abstract, comment)
 
 
 @dataclass
@@ -242,9 +242,9 @@ def _vectors(conn: Connection, ids: list[int], model: str | None) -> dict[int, n
 
 def _build_space(conn: Connection, model: str | None, newest: dt.date) -> Space:
     # the recent papers as of the window (an old digest period is ranked with its own time's words)
-    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract).where(visible(), Paper.announced_on <= newest)
+    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.comment).where(visible(), Paper.announced_on <= newest)
                         .order_by(desc(Paper.announced_on), desc(Paper.id)).limit(BACKGROUND)).all()
-    texts = [_text(r.title, r.abstract) for r in rows]
+    texts = [_text(r.title, r.abstract, r.comment) for r in rows]
     vectorizer, vocabulary, matrix = None, [], None
     if texts:
         vectorizer = personal.term_vectorizer(len(texts))
@@ -352,11 +352,11 @@ class Pools:
 def _build_pool(conn: Connection, settings: Settings, win: Window, model: str | None, space: Space) -> Pool:
     with Session(bind=conn) as db:
         estimated = estimated_days(db, settings)
-    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.categories, Paper.authors_text)
+    rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.comment, Paper.categories, Paper.authors_text)
                         .where(and_(visible(), in_period(settings, win.start, win.end, estimated)))
                         .order_by(Paper.arxiv_id)).all()
     ids = [r.id for r in rows]
-    terms = space.terms([_text(r.title, r.abstract) for r in rows])
+    terms = space.terms([_text(r.title, r.abstract, r.comment) for r in rows])
     stored = _vectors(conn, ids, model)
     uses_vectors = bool(ids) and len(stored) >= MIN_VECTOR_COVERAGE * len(ids)
     if uses_vectors:
@@ -441,12 +441,12 @@ class PaperFeatures:
         missing = sorted({int(i) for i in ids} - self.rows.keys())
         for start in range(0, len(missing), 900):
             chunk = missing[start:start + 900]
-            rows = self.conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.categories)
+            rows = self.conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.comment, Paper.categories)
                                      .where(Paper.id.in_(chunk))).all()
             self.arxiv_ids.update((r.id, r.arxiv_id) for r in rows)
             if not rows:
                 continue
-            terms = self.pool.space.terms([_text(r.title, r.abstract) for r in rows])
+            terms = self.pool.space.terms([_text(r.title, r.abstract, r.comment) for r in rows])
             if terms is not None:
                 self.terms.append(terms)
             for k, r in enumerate(rows):
@@ -545,8 +545,8 @@ def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Windo
     if not sig.liked:
         return []
     pool = POOLS.pool(conn, settings, win, model)
-    rows = conn.execute(select(Paper.title, Paper.abstract).where(Paper.id.in_(list(sig.liked)))).all()
-    terms = pool.space.terms([_text(r.title, r.abstract) for r in rows])
+    rows = conn.execute(select(Paper.title, Paper.abstract, Paper.comment).where(Paper.id.in_(list(sig.liked)))).all()
+    terms = pool.space.terms([_text(r.title, r.abstract, r.comment) for r in rows])
     if terms is None or not terms.shape[0]:
         return []
     weight = np.asarray(terms.mean(axis=0)).ravel()

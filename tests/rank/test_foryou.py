@@ -85,6 +85,23 @@ def test_a_vote_makes_papers_on_the_same_topic_come_first_with_a_reason(db, corp
     assert earlier["protein"].id not in result.ids  # yesterday's, and already voted
 
 
+def test_the_arxiv_comment_counts_but_its_addresses_do_not(db, corpus, tmp_path):
+    earlier, today = corpus
+    user = make_user(db)
+    liked = paper(db, "speech", "earlier origami", EARLIER,
+                  comment="Accepted at the Zanzibar Workshop on Origami Acoustics; code https://github.com/qorigami/tool")
+    same_venue = paper(db, "graphs", "variant 7", TODAY, comment="Zanzibar Workshop on Origami Acoustics")
+    same_address = paper(db, "graphs", "variant 8", TODAY, comment="https://github.com/qorigami/other")
+    no_comment = paper(db, "graphs", "variant 9", TODAY)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=liked.id, created_at=utcnow()))
+    result = picks(db, tmp_path, user, limit=100)
+    score = dict(zip(result.ids, result.scores, strict=True))
+    assert score[same_venue.id] > score[no_comment.id]
+    assert "workshop" in " ".join(result.why[same_venue.id].words)  # a word of the comment alone
+    # the repository address is left out: that paper reads exactly as one with no comment
+    assert score[same_address.id] == pytest.approx(score[no_comment.id], abs=1e-6)
+
+
 def test_a_kept_model_answers_as_a_fresh_one_and_a_new_signal_refits(db, corpus, tmp_path):
     earlier, today = corpus
     user = make_user(db)

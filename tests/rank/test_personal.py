@@ -132,3 +132,12 @@ def test_bulk_scores_agree_with_one_member_at_a_time(rng):
         one_ids, one_scores = pr.score(model, pr.Candidates(ids=list(range(30)), vectors=new, terms=new_terms), w)
         assert list(ids[m]) == one_ids[:10]
         np.testing.assert_allclose(scores[m], one_scores[:10], rtol=1e-3, atol=1e-3)
+
+
+def test_a_papers_words_are_its_title_abstract_and_comment_without_addresses():
+    text = pr.term_text("Cake cutting", "Envy-free division.",
+                        "Accepted at EC 2025; code at https://github.com/jdoe/cake, www.jdoe.org and jdoe.github.io, "
+                        "mail jdoe@example.edu")
+    assert text.startswith("Cake cutting\nEnvy-free division.\nAccepted at EC 2025; code at")
+    assert "jdoe" not in text and "github" not in text and "example" not in text
+    assert pr.term_text("Cake cutting", None) == "Cake cutting\n"
