@@ -87,12 +87,15 @@ class Composer:
         self._signals: dict[int, foryou.Signals] = {}
         self._shown: dict[int, set[int]] | None = None
         self._features: dict[foryou.Window, foryou.PaperFeatures] = {}
+        self._order: list[int] | None = None  # the pass's members, in the order they are composed
+        self._bulk: dict[foryou.Window, foryou.PassScores] = {}
 
     def prepare(self, subs: list[SubView], periods: set[str]) -> None:
         """Read every member's signals, and what every subscription's earlier digests
         carried, in a few queries for the whole pass instead of several per digest."""
         members = sorted({s.user_id for s in subs if s.user_id})
         self._signals.update(foryou.load_signals_many(self.conn, members))
+        self._order = [s.user_id for s in subs if s.user_id]
         self._shown = {}
         ids = sorted({s.id for s in subs if s.user_id})
         for start in range(0, len(ids), 500):
@@ -203,9 +206,18 @@ class Composer:
             # Every member's liked papers at once: members like many of the same papers.
             features = self._features[win] = foryou.PaperFeatures(self.conn, pool, self.model)
             features.load({pid for s in self._signals.values() for pid in (*s.liked, *s.dismissed)})
+        exclude = self.shown_before(sub, period)
+        if self._order is not None:
+            # A prepared pass: every member's scores in bulk (the same picks and why lines).
+            bulk = self._bulk.get(win)
+            if bulk is None or bulk.pool is not pool or bulk.features is not features:
+                bulk = self._bulk[win] = foryou.PassScores(pool, features, self._signals, self._order, FOR_YOU_WEIGHTS)
+            got = bulk.picks(sub.user_id, exclude, FOR_YOU_LIMIT, FOR_YOU_MIN_SCORE)
+            if got is not None:
+                return [pid for pid, _, _ in got], {str(pid): why.text for pid, _, why in got}
         # Followed authors have their own section: here the picks come from what they liked.
         picks = foryou.recommend(self.conn, self.settings, sub.user_id, win, model=self.model, signals=sig,
-                                 exclude=self.shown_before(sub, period), limit=FOR_YOU_LIMIT,
+                                 exclude=exclude, limit=FOR_YOU_LIMIT,
                                  weights=FOR_YOU_WEIGHTS, features=features)
         ids = [i for i, score in zip(picks.ids, picks.scores, strict=True) if score >= FOR_YOU_MIN_SCORE]
         return ids, {str(i): picks.why[i].text for i in ids}
