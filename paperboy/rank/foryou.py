@@ -743,13 +743,11 @@ class PassScores:
             if self._scratch is None:
                 self._scratch = np.zeros(self.terms.shape[1], dtype=np.float32)
             scratch, t = self._scratch, self.terms
-            scale = 1.0 / len(m.term_rows)
-            parts = []
-            for r in m.term_rows:
-                idx = t.indices[t.indptr[r]:t.indptr[r + 1]]
-                scratch[idx] += t.data[t.indptr[r]:t.indptr[r + 1]] * scale
-                parts.append(idx)
-            touched = np.concatenate(parts) if parts else np.zeros(0, dtype=np.intp)
+            ends = t.indptr.tolist()
+            spans = [(ends[r], ends[r + 1]) for r in m.term_rows]
+            touched = np.concatenate([t.indices[a:b] for a, b in spans])
+            # ``add.at`` adds in array order: row by row, as the csr mean does
+            np.add.at(scratch, touched, np.concatenate([t.data[a:b] for a, b in spans]) * (1.0 / len(m.term_rows)))
             norm = float(np.linalg.norm(scratch))
 
             def centroid_at(indices: np.ndarray) -> np.ndarray:
