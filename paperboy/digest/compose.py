@@ -429,10 +429,12 @@ class BatchRenderer:
 
     def _templates(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache):
         # A section's why lines are part of it: two members with the same picks for
-        # different reasons get different mails.
-        key = (period.key, tuple((s["kind"], s["title"], tuple(s["ids"]), tuple(sorted((s.get("why") or {}).items())))
-                                 for s in content.get("sections", [])))
-        got = self.cache.get(key)
+        # different reasons get different mails. A digest with why lines is one reader's
+        # own (their For you picks): it is rendered, not kept.
+        personal = any(s.get("why") for s in content.get("sections", []))
+        key = None if personal else (period.key, tuple((s["kind"], s["title"], tuple(s["ids"]))
+                                                       for s in content.get("sections", [])))
+        got = None if key is None else self.cache.get(key)
         if got is None:
             ctx = digest_context(self.settings, sub, period, content, papers, cards=self.cards,
                                  urls={"unsubscribe": self.marks["unsubscribe_url"],
@@ -443,9 +445,10 @@ class BatchRenderer:
             text, html = (text if text.endswith("\n") else text + "\n", html if html.endswith("\n") else html + "\n")
             # split once at the markers (one pass over each body, not one per field)
             got = (subject, self.marked.split(text), self.marked.split(html))
-            if len(self.cache) >= self.cache_size:
-                self.cache.clear()
-            self.cache[key] = got
+            if key is not None:
+                if len(self.cache) >= self.cache_size:
+                    self.cache.clear()
+                self.cache[key] = got
         return got
 
     def html(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache) -> str:
