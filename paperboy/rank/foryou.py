@@ -586,7 +586,7 @@ class PassScores:
     and picks as ``recommend`` (one member at a time), as matrix products.
 
     Every (candidate, liked paper) cosine and tf-idf product is computed once for the pass
-    (``sims``, ``words``: members like many of the same papers); a member's parts are then
+    (``sims_t``, ``words_t``: members like many of the same papers); a member's parts are then
     column gathers of those (kNN: the max; centroid and words: the mean, which
     standardises to the same values as the cosine to the normalised centroid) and the
     linear and category parts for a chunk of members at once. The why lines are made for
@@ -610,11 +610,14 @@ class PassScores:
         self.vectors = (np.stack([features.vectors[p] for p in vec_ids]).astype(np.float32) if vec_ids
                         else np.zeros((0, dim), dtype=np.float32))
         with _blas().limit(limits=1, user_api="blas"):
-            self.sims = np.asarray(cands.vectors, dtype=np.float32) @ self.vectors.T  # (candidates, liked papers)
+            # (liked papers, candidates): each liked paper's cosines, then its tf-idf products
+            sims = np.asarray(cands.vectors, dtype=np.float32) @ self.vectors.T
+            self.sims_t = np.ascontiguousarray(sims.T)
             self.terms = features.terms[0] if features.terms else None
-            self.words = None
+            self.words_t = None
             if self.terms is not None and cands.terms is not None and (weights.words or weights.words_knn):
-                self.words = (cands.terms @ self.terms.T).toarray()  # (candidates, liked papers' term rows)
+                self.words_t = np.ascontiguousarray((cands.terms @ self.terms.T).toarray().T)
+            self._ends = self.terms.indptr.tolist() if self.terms is not None else []
         self.background = pool.space.background if pool.uses_vectors else None
         self.categories = sorted(cands.category_index or {})
         self.category_col = {c: k for k, c in enumerate(self.categories)}
@@ -647,17 +650,18 @@ class PassScores:
         w, n = self.weights, len(self.pool.ids)
         total = np.zeros((n, len(chunk)), dtype=np.float64)
 
-        def gathered(table: np.ndarray, cols: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-            """(max, mean) over each member's columns of ``table``."""
+        def gathered(table_t: np.ndarray, cols: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+            """(max, mean) over each member's columns of a table, given transposed (one
+            contiguous row per liked paper: the gather and the sums run along rows)."""
             flat = np.fromiter((c for cs in cols for c in cs), dtype=np.intp)
             counts = np.fromiter((len(cs) for cs in cols), dtype=np.intp)
             starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-            g = table[:, flat]
-            return np.maximum.reduceat(g, starts, axis=1), np.add.reduceat(g, starts, axis=1) / counts
+            g = table_t[flat]
+            return np.maximum.reduceat(g, starts, axis=0).T, (np.add.reduceat(g, starts, axis=0) / counts[:, None]).T
 
         # the parts in ``personal.parts`` order (the sum is taken in the same order)
         with _blas().limit(limits=1, user_api="blas"):
-            knn, mean_sim = gathered(self.sims, [m.vec_cols for _, m in chunk])
+            knn, mean_sim = gathered(self.sims_t, [m.vec_cols for _, m in chunk])
             for weight, part in ((w.knn, knn), (w.centroid, mean_sim)):
                 if weight:
                     total += weight * _standardise_columns(part)
@@ -668,10 +672,10 @@ class PassScores:
                 lin = np.asarray(self.pool.vectors, dtype=np.float32) @ directions.T
                 lin[:, counts < w.linear_min_positives] = 0.0  # no linear part for them
                 total += w.linear * _standardise_columns(lin)
-            if self.words is not None:
+            if self.words_t is not None:
                 have = [j for j, (_, m) in enumerate(chunk) if m.term_rows]
                 if have:
-                    wknn, wmean = gathered(self.words, [chunk[j][1].term_rows for j in have])
+                    wknn, wmean = gathered(self.words_t, [chunk[j][1].term_rows for j in have])
                     for weight, part in ((w.words, wmean), (w.words_knn, wknn)):
                         if weight:
                             full = np.zeros((n, len(chunk)), dtype=np.float32)
@@ -743,7 +747,7 @@ class PassScores:
             if self._scratch is None:
                 self._scratch = np.zeros(self.terms.shape[1], dtype=np.float32)
             scratch, t = self._scratch, self.terms
-            ends = t.indptr.tolist()
+            ends = self._ends
             spans = [(ends[r], ends[r + 1]) for r in m.term_rows]
             touched = np.concatenate([t.indices[a:b] for a, b in spans])
             # ``add.at`` adds in array order: row by row, as the csr mean does
