@@ -195,9 +195,9 @@ def main() -> None:
         svc = get_search_service(settings, engine)
         svc.search("warm up the keyword index")  # built once, before the clock starts
         search = svc
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     q = enqueue_due(settings, engine, period=args.period, search=search)
-    t1 = time.perf_counter()
+    t1, queue_cpu = time.perf_counter(), time.process_time() - c0
     out: mp.Queue = mp.Queue()
     procs = [mp.Process(target=deliver_process, args=(settings_kw, url, out)) for _ in range(args.workers)]
     for p in procs:
@@ -212,7 +212,8 @@ def main() -> None:
 
     print(f"backend: {engine.dialect.name}; period {args.period}; {os.cpu_count()} CPUs; {args.workers} delivery process(es)")
     print(f"queued {q.queued} digests (+{q.skipped_empty} empty skipped) in {t1 - t0:.1f}s "
-          f"({q.queued / max(t1 - t0, 1e-9):.0f}/s): papers chosen and outbox written")
+          f"({q.queued / max(t1 - t0, 1e-9):.0f}/s): papers chosen and outbox written; "
+          f"CPU {queue_cpu:.1f}s ({1000 * queue_cpu / max(q.queued + q.skipped_empty, 1):.2f} ms/digest)")
     print(f"delivered {sent} in {t2 - t1:.1f}s ({sent / max(t2 - t1, 1e-9):.0f}/s): rendered, SMTP 250, marked sent; "
           f"sink counted {counter.value}")
     cpu = sum(r[3] for r in results)

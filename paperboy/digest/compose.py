@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, replace
 from email import message_from_bytes, policy
@@ -19,7 +20,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 
-from markupsafe import escape
+from markupsafe import Markup, escape
 from sqlalchemy import and_, select
 from sqlalchemy.engine import Connection
 
@@ -28,7 +29,7 @@ from paperboy.digest.models import OutboxEntry
 from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
 from paperboy.index.embedder import embedder_name
-from paperboy.mail.render import render_email, render_parts
+from paperboy.mail.render import macros, render_email, render_parts
 from paperboy.papers.authors import author_ids
 from paperboy.papers.text import shorten
 from paperboy.papers.textclean import clean_tex
@@ -87,12 +88,15 @@ class Composer:
         self._signals: dict[int, foryou.Signals] = {}
         self._shown: dict[int, set[int]] | None = None
         self._features: dict[foryou.Window, foryou.PaperFeatures] = {}
+        self._order: list[int] | None = None  # the pass's members, in the order they are composed
+        self._bulk: dict[foryou.Window, foryou.PassScores] = {}
 
     def prepare(self, subs: list[SubView], periods: set[str]) -> None:
         """Read every member's signals, and what every subscription's earlier digests
         carried, in a few queries for the whole pass instead of several per digest."""
         members = sorted({s.user_id for s in subs if s.user_id})
         self._signals.update(foryou.load_signals_many(self.conn, members))
+        self._order = [s.user_id for s in subs if s.user_id]
         self._shown = {}
         ids = sorted({s.id for s in subs if s.user_id})
         for start in range(0, len(ids), 500):
@@ -203,9 +207,18 @@ class Composer:
             # Every member's liked papers at once: members like many of the same papers.
             features = self._features[win] = foryou.PaperFeatures(self.conn, pool, self.model)
             features.load({pid for s in self._signals.values() for pid in (*s.liked, *s.dismissed)})
+        exclude = self.shown_before(sub, period)
+        if self._order is not None:
+            # A prepared pass: every member's scores in bulk (the same picks and why lines).
+            bulk = self._bulk.get(win)
+            if bulk is None or bulk.pool is not pool or bulk.features is not features:
+                bulk = self._bulk[win] = foryou.PassScores(pool, features, self._signals, self._order, FOR_YOU_WEIGHTS)
+            got = bulk.picks(sub.user_id, exclude, FOR_YOU_LIMIT, FOR_YOU_MIN_SCORE)
+            if got is not None:
+                return [pid for pid, _, _ in got], {str(pid): why.text for pid, _, why in got}
         # Followed authors have their own section: here the picks come from what they liked.
         picks = foryou.recommend(self.conn, self.settings, sub.user_id, win, model=self.model, signals=sig,
-                                 exclude=self.shown_before(sub, period), limit=FOR_YOU_LIMIT,
+                                 exclude=exclude, limit=FOR_YOU_LIMIT,
                                  weights=FOR_YOU_WEIGHTS, features=features)
         ids = [i for i, score in zip(picks.ids, picks.scores, strict=True) if score >= FOR_YOU_MIN_SCORE]
         return ids, {str(i): picks.why[i].text for i in ids}
@@ -303,23 +316,70 @@ class PaperCache:
         return [self.views[i] for i in ids if i in self.views]
 
 
-def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache) -> dict:
+class Cards:
+    """Each paper's block of a digest, in the text and the HTML part, rendered once per
+    pass: the ``card`` macros of paper.txt and paper.html, the ones body.txt and
+    body.html call for a paper without a rendered block. A reader's why line goes where
+    the macro puts it: each paper's block is also rendered once with a marker for a why
+    line and kept split there (the HTML part gets the line escaped, as autoescape does)."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.text, self.html = macros(EMAIL_TEMPLATES, "digest/paper", "card")
+        self.mark = f"pbwhy{secrets.token_hex(8)}"
+        self.kept: dict[int, tuple[dict, dict, tuple | None]] = {}  # paper id -> (its view, blocks, split blocks)
+        self.limit = limit
+
+    def item(self, paper_id: int, view: dict, why: str) -> dict:
+        hit = self.kept.get(paper_id)
+        if hit is None or hit[0] is not view:
+            if len(self.kept) >= self.limit:
+                self.kept.clear()
+            hit = self.kept[paper_id] = (view, {"card_text": self.text(view), "card_html": self.html(view)}, None)
+        if not why:
+            return hit[1]
+        split = hit[2]
+        if split is None:
+            p = dict(view, why=self.mark)
+            text, html = self.text(p).split(self.mark), str(self.html(p)).split(self.mark)
+            split = (text, html) if len(text) == 2 and len(html) == 2 else ()
+            self.kept[paper_id] = (view, hit[1], split)
+        if not split:  # the marker is not where only the why line goes: render as it is
+            p = dict(view, why=why)
+            return {"card_text": self.text(p), "card_html": self.html(p)}
+        (t0, t1), (h0, h1) = split
+        return {"card_text": t0 + why + t1, "card_html": Markup(h0 + str(escape(why)) + h1)}
+
+
+def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache,
+                   *, urls: dict[str, str] | None = None, cards: Cards | None = None) -> dict:
+    """The templates' context. ``urls``: the reader's links when known (else signed here);
+    ``cards``: papers as their rendered blocks (the same text, rendered once per pass)."""
     sections = []
     for sec in content.get("sections", []):
         why = sec.get("why") or {}
+        if cards is not None:
+            blocks = [cards.item(i, papers.views[i], why.get(str(i), "")) for i in sec["ids"] if i in papers.views]
+            if blocks:
+                # One item holding the section's blocks joined: the templates' paper loop
+                # writes nothing between blocks, so the output is the same, in one step.
+                joined = {"card_text": "".join([b["card_text"] for b in blocks]),
+                          "card_html": Markup("".join([b["card_html"] for b in blocks]))}
+                sections.append({"kind": sec["kind"], "title": sec["title"], "papers": [joined],
+                                 "count": len(blocks)})
+            continue
         items = papers.get(sec["ids"])
         if why:
             items = [dict(papers.views[i], why=why.get(str(i), "")) for i in sec["ids"] if i in papers.views]
         if items:
             sections.append({"kind": sec["kind"], "title": sec["title"], "papers": items})
-    urls = links(settings, sub.token)
+    urls = urls or links(settings, sub.token)
     return {
         "site_name": settings.site_name,
         "base_url": settings.resolved_base_url,
         "period_label": period_label(period),
         "frequency": period.frequency,
         "sections": sections,
-        "count": sum(len(s["papers"]) for s in sections),
+        "count": sum(s.get("count", len(s["papers"])) for s in sections),
         "email": sub.email,
         "unsubscribe_url": urls["unsubscribe"],
         "settings_url": urls["settings"],
@@ -357,7 +417,11 @@ class BatchRenderer:
         self.settings = settings
         tag = secrets.token_hex(8)
         self.marks = {f: f"pbmark{tag}{f.replace('_', '')}" for f in self.FIELDS}
-        self.cache: dict[tuple, tuple[str, str, str]] = {}
+        self.field_of = {m: f for f, m in self.marks.items()}
+        self.marked = re.compile("(" + "|".join(re.escape(m) for m in self.marks.values()) + ")")
+        # (subject, text, html), each body split at the markers: literal, field, literal...
+        self.cache: dict[tuple, tuple[str, list[str], list[str]]] = {}
+        self.cards = Cards()
         self.cache_size = cache_size
         name, addr = parseaddr(settings.mail_from)
         self.envelope_from = addr or settings.mail_from
@@ -365,19 +429,26 @@ class BatchRenderer:
 
     def _templates(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache):
         # A section's why lines are part of it: two members with the same picks for
-        # different reasons get different mails.
-        key = (period.key, tuple((s["kind"], s["title"], tuple(s["ids"]), tuple(sorted((s.get("why") or {}).items())))
-                                 for s in content.get("sections", [])))
-        got = self.cache.get(key)
+        # different reasons get different mails. A digest with why lines is one reader's
+        # own (their For you picks): it is rendered, not kept.
+        personal = any(s.get("why") for s in content.get("sections", []))
+        key = None if personal else (period.key, tuple((s["kind"], s["title"], tuple(s["ids"]))
+                                                       for s in content.get("sections", [])))
+        got = None if key is None else self.cache.get(key)
         if got is None:
-            ctx = digest_context(self.settings, sub, period, content, papers)
+            ctx = digest_context(self.settings, sub, period, content, papers, cards=self.cards,
+                                 urls={"unsubscribe": self.marks["unsubscribe_url"],
+                                       "settings": self.marks["settings_url"]})
             ctx.update({f: self.marks[f] for f in self.FIELDS})
             subject, text, html = render_parts(EMAIL_TEMPLATES, "digest", ctx)
             # as a MIME part holds them (EmailMessage ends each part with a line end)
-            got = (subject, text if text.endswith("\n") else text + "\n", html if html.endswith("\n") else html + "\n")
-            if len(self.cache) >= self.cache_size:
-                self.cache.clear()
-            self.cache[key] = got
+            text, html = (text if text.endswith("\n") else text + "\n", html if html.endswith("\n") else html + "\n")
+            # split once at the markers (one pass over each body, not one per field)
+            got = (subject, self.marked.split(text), self.marked.split(html))
+            if key is not None:
+                if len(self.cache) >= self.cache_size:
+                    self.cache.clear()
+                self.cache[key] = got
         return got
 
     def html(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache) -> str:
@@ -389,12 +460,12 @@ class BatchRenderer:
 
     def render(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache, msg_id: str) -> tuple[str, bytes]:
         """(recipient, MIME bytes) of one reader's digest."""
-        subject, text, html = self._templates(sub, period, content, papers)
+        subject, text_pieces, html_pieces = self._templates(sub, period, content, papers)
         urls = links(self.settings, sub.token)
         values = {"email": sub.email, "unsubscribe_url": urls["unsubscribe"], "settings_url": urls["settings"]}
-        for f in self.FIELDS:
-            text = text.replace(self.marks[f], values[f])
-            html = html.replace(self.marks[f], str(escape(values[f])))
+        # the split keeps each marker at an odd index: put the reader's value there
+        text = "".join([values[self.field_of[x]] if k % 2 else x for k, x in enumerate(text_pieces)])
+        html = "".join([str(escape(values[self.field_of[x]])) if k % 2 else x for k, x in enumerate(html_pieces)])
         boundary = f"=_pb_{secrets.token_hex(12)}"
         headers = [
             ("Subject", subject),
@@ -426,11 +497,13 @@ class BatchRenderer:
 def _encode(text: str, html: bool) -> tuple[str, bytes]:
     """7bit when the body is ASCII with short lines (HTML made ASCII with character
     references), else quoted-printable. Fewer, longer lines cost both ends less."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    raw = text.encode("ascii", "xmlcharrefreplace") if html else text.encode("utf-8")
-    lines = raw.split(b"\n")
-    if (html or text.isascii()) and max(map(len, lines)) <= 990:
-        return "7bit", b"\r\n".join(lines)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    raw = text.encode("ascii", "xmlcharrefreplace") if html else text.encode("ascii") if text.isascii() else None
+    if raw is not None:
+        lines = raw.split(b"\n")
+        if max(map(len, lines)) <= 990:
+            return "7bit", b"\r\n".join(lines)
     return "quoted-printable", binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 

@@ -20,9 +20,20 @@ from paperboy.store.models import utcnow
 @functools.lru_cache(maxsize=16)
 def _envs(template_dir: str) -> tuple[Environment, Environment]:
     loader = FileSystemLoader(template_dir)
-    html = Environment(loader=loader, autoescape=True, undefined=StrictUndefined)
-    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
+    # Mail templates are read once per process: no file check at each render (a batch
+    # renders thousands of messages a minute).
+    html = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, auto_reload=False)
+    text = Environment(loader=loader, autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
+                       auto_reload=False)
     return html, text
+
+
+def macros(template_dir: Path, path: str, name: str):
+    """(text, html): the macro ``name`` of ``<path>.txt`` (unescaped) and of ``<path>.html``
+    (autoescaped), as the parts that import them render them."""
+    html_env, text_env = _envs(str(template_dir))
+    return (getattr(text_env.get_template(f"{path}.txt").module, name),
+            getattr(html_env.get_template(f"{path}.html").module, name))
 
 
 def render_parts(template_dir: Path, name: str, context: dict) -> tuple[str, str, str | None]:

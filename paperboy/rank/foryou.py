@@ -479,23 +479,32 @@ class PaperFeatures:
 
 def _why(model: personal.Model, cands: personal.Candidates, i: int, pool: Pool, sig: Signals,
          pid: int) -> Why:
+    centroid = model.term_centroid
+    return _why_of(model.follows, model.positives, model.positive_ids, model.positive_titles,
+                   None if centroid is None else centroid.__getitem__, cands, i, pool, sig, pid)
+
+
+def _why_of(follows: frozenset[str], positives: np.ndarray, positive_ids, positive_titles,
+            centroid_at, cands: personal.Candidates, i: int, pool: Pool, sig: Signals, pid: int) -> Why:
+    """The why line of candidate ``i`` from the member's fitted parts; ``centroid_at``
+    gives the (unit) word centroid at the given term indices, or is None without words."""
     author = None
-    if model.follows and cands.authors:
-        matched = sorted(model.follows.intersection(cands.authors[i]))
+    if follows and cands.authors:
+        matched = sorted(follows.intersection(cands.authors[i]))
         if matched:
             names = pool.names[pool.position[pid]]
             author = names.get(matched[0]) or sig.authors.get(matched[0])
     liked_id, liked_title, similarity = None, "", 0.0
-    if len(model.positives) and pool.vectors.shape[1] > 1:
-        sims = model.positives @ np.asarray(cands.vectors[i], dtype=np.float32)
+    if len(positives) and pool.vectors.shape[1] > 1:
+        sims = positives @ np.asarray(cands.vectors[i], dtype=np.float32)
         j = int(np.argmax(sims))
         if sims[j] > 0:
-            liked_id, liked_title, similarity = model.positive_ids[j], model.positive_titles[j], float(sims[j])
+            liked_id, liked_title, similarity = positive_ids[j], positive_titles[j], float(sims[j])
     words: tuple[str, ...] = ()
-    if model.term_centroid is not None and cands.terms is not None:
+    if centroid_at is not None and cands.terms is not None:
         start, end = cands.terms.indptr[i], cands.terms.indptr[i + 1]  # row i, without a sparse copy
         indices = cands.terms.indices[start:end]
-        weight = cands.terms.data[start:end] * model.term_centroid[indices]
+        weight = cands.terms.data[start:end] * centroid_at(indices)
         order = np.argsort(-weight)[:WHY_WORDS]
         words = tuple(pool.space.vocabulary[indices[k]] for k in order if weight[k] > 0)
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
@@ -552,3 +561,205 @@ def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Windo
     weight = np.asarray(terms.mean(axis=0)).ravel()
     vocab = pool.space.vocabulary
     return [vocab[k] for k in np.argsort(-weight) if weight[k] > 0 and vocab[k]][:n]
+
+
+# --- a whole digest pass at once ------------------------------------------------------
+
+def _standardise_columns(x: np.ndarray) -> np.ndarray:
+    """``personal._standardise`` of every column (one member's part each)."""
+    x = x.astype(np.float64)
+    sd = x.std(axis=0)
+    ok = sd > 1e-12
+    return np.where(ok, (x - x.mean(axis=0)) / np.where(ok, sd, 1.0), 0.0)
+
+
+@dataclass
+class _Member:
+    liked: list[int]  # liked papers with features, most recent first
+    with_vec: list[int]  # of those, the ones with a vector (the model's positives)
+    vec_cols: list[int]  # their columns in PassScores.vectors
+    term_rows: list[int] | None  # the liked papers' rows in PaperFeatures.terms
+
+
+class PassScores:
+    """"For you" for every member of a digest pass, scored in bulk: the same parts, weights
+    and picks as ``recommend`` (one member at a time), as matrix products.
+
+    Every (candidate, liked paper) cosine and tf-idf product is computed once for the pass
+    (``sims_t``, ``words_t``: members like many of the same papers); a member's parts are then
+    column gathers of those (kNN: the max; centroid and words: the mean, which
+    standardises to the same values as the cosine to the normalised centroid) and the
+    linear and category parts for a chunk of members at once. The why lines are made for
+    the few papers shown only, from the same values ``personal.fit`` gives. A member this
+    does not cover (papers marked "not interested", ``knn_k`` > 1, a follow weight, no
+    liked paper with a vector) gets None: the caller ranks them with ``recommend``.
+    """
+
+    def __init__(self, pool: Pool, features: PaperFeatures, signals: dict[int, Signals], order: list[int],
+                 weights: personal.Weights, chunk_cells: int = 4_000_000) -> None:
+        self.pool, self.features, self.signals, self.weights = pool, features, signals, weights
+        self.order = list(dict.fromkeys(uid for uid in order if uid in signals))
+        self.at = {uid: k for k, uid in enumerate(self.order)}
+        self.chunk_cells = chunk_cells
+        self.rows: dict[int, np.ndarray | None] = {}
+        self.members: dict[int, _Member] = {}
+        cands = pool.candidates
+        vec_ids = sorted(features.vectors)
+        self.vec_col = {pid: k for k, pid in enumerate(vec_ids)}
+        dim = pool.vectors.shape[1]
+        self.vectors = (np.stack([features.vectors[p] for p in vec_ids]).astype(np.float32) if vec_ids
+                        else np.zeros((0, dim), dtype=np.float32))
+        with _blas().limit(limits=1, user_api="blas"):
+            # (liked papers, candidates): each liked paper's cosines, then its tf-idf products
+            sims = np.asarray(cands.vectors, dtype=np.float32) @ self.vectors.T
+            self.sims_t = np.ascontiguousarray(sims.T)
+            self.terms = features.terms[0] if features.terms else None
+            self.words_t = None
+            if self.terms is not None and cands.terms is not None and (weights.words or weights.words_knn):
+                self.words_t = np.ascontiguousarray((cands.terms @ self.terms.T).toarray().T)
+            self._ends = self.terms.indptr.tolist() if self.terms is not None else []
+        self.background = pool.space.background if pool.uses_vectors else None
+        self.categories = sorted(cands.category_index or {})
+        self.category_col = {c: k for k, c in enumerate(self.categories)}
+        self._scratch: np.ndarray | None = None
+
+    def _member(self, sig: Signals) -> _Member | None:
+        f, w = self.features, self.weights
+        if w.knn_k != 1 or (w.follow and sig.authors) or any(p in f.vectors for p in sig.dismissed):
+            return None
+        liked = [pid for pid in sig.liked if pid in f.rows]
+        with_vec = [pid for pid in liked if pid in f.vectors]
+        if not with_vec:
+            return None
+        rows = [f.rows[p][2] for p in liked]
+        term_rows = rows if self.terms is not None and min(rows) >= 0 else None
+        return _Member(liked, with_vec, [self.vec_col[p] for p in with_vec], term_rows)
+
+    def _compute(self, uids: list[int]) -> None:
+        """Score a chunk of members: ``rows[uid]``, the combined score of every candidate."""
+        self.rows, self.members = {}, {}
+        chunk: list[tuple[int, _Member]] = []
+        for uid in uids:
+            self.rows[uid] = None
+            m = self._member(self.signals[uid])
+            if m is not None:
+                chunk.append((uid, m))
+                self.members[uid] = m
+        if not chunk or not self.pool.ids:
+            return
+        w, n = self.weights, len(self.pool.ids)
+        total = np.zeros((n, len(chunk)), dtype=np.float64)
+
+        def gathered(table_t: np.ndarray, cols: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+            """(max, mean) over each member's columns of a table, given transposed (one
+            contiguous row per liked paper: the gather and the sums run along rows)."""
+            flat = np.fromiter((c for cs in cols for c in cs), dtype=np.intp)
+            counts = np.fromiter((len(cs) for cs in cols), dtype=np.intp)
+            starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+            g = table_t[flat]
+            return np.maximum.reduceat(g, starts, axis=0).T, (np.add.reduceat(g, starts, axis=0) / counts[:, None]).T
+
+        # the parts in ``personal.parts`` order (the sum is taken in the same order)
+        with _blas().limit(limits=1, user_api="blas"):
+            knn, mean_sim = gathered(self.sims_t, [m.vec_cols for _, m in chunk])
+            for weight, part in ((w.knn, knn), (w.centroid, mean_sim)):
+                if weight:
+                    total += weight * _standardise_columns(part)
+            if self.background is not None and w.linear:
+                counts = np.array([len(m.vec_cols) for _, m in chunk])
+                means = np.stack([self.vectors[m.vec_cols].mean(axis=0) for _, m in chunk])
+                directions = (means - self.background.mean) @ self.background.precision.T
+                lin = np.asarray(self.pool.vectors, dtype=np.float32) @ directions.T
+                lin[:, counts < w.linear_min_positives] = 0.0  # no linear part for them
+                total += w.linear * _standardise_columns(lin)
+            if self.words_t is not None:
+                have = [j for j, (_, m) in enumerate(chunk) if m.term_rows]
+                if have:
+                    wknn, wmean = gathered(self.words_t, [chunk[j][1].term_rows for j in have])
+                    for weight, part in ((w.words, wmean), (w.words_knn, wknn)):
+                        if weight:
+                            full = np.zeros((n, len(chunk)), dtype=np.float32)
+                            full[:, have] = part
+                            total += weight * _standardise_columns(full)
+            if w.category and self.categories:
+                share = np.zeros((len(chunk), len(self.categories)), dtype=np.float64)
+                for j, (uid, m) in enumerate(chunk):
+                    for pid in m.liked:
+                        for c in set(self.features.rows[pid][1]):
+                            k = self.category_col.get(c)
+                            if k is not None:
+                                share[j, k] += 1
+                    share[j] /= max(len(m.liked), 1)
+                    for c in self.signals[uid].categories:
+                        k = self.category_col.get(c)
+                        if k is not None:
+                            share[j, k] = 1.0
+                share32 = share.astype(np.float32)
+                part = np.zeros((n, len(chunk)), dtype=np.float32)
+                index = self.pool.candidates.category_index or {}
+                for k, c in enumerate(self.categories):
+                    at = index[c]
+                    part[at] = np.maximum(part[at], share32[:, k])
+                total += w.category * _standardise_columns(part)
+        for j, (uid, _m) in enumerate(chunk):
+            self.rows[uid] = total[:, j].copy()
+
+    def _next_chunk(self, uid: int) -> list[int]:
+        start = self.at.get(uid)
+        if start is None:
+            return [uid]
+        size = max(16, self.chunk_cells // max(len(self.pool.ids) * 24, 1))
+        return self.order[start:start + size]
+
+    def picks(self, uid: int, exclude: set[int], limit: int, min_score: float) -> list[tuple[int, float, Why]] | None:
+        """The member's best ``limit`` candidates scoring at least ``min_score``, not seen and
+        not in ``exclude``, best first, with why lines; None when the member is not covered
+        here (see the class docstring)."""
+        if uid not in self.signals:
+            return None
+        if uid not in self.rows:
+            self._compute(self._next_chunk(uid))
+        row = self.rows.get(uid)
+        if row is None:
+            return None
+        m, sig = self.members[uid], self.signals[uid]
+        skip = sig.seen | set(exclude) | set(m.with_vec)
+        ids = self.pool.ids
+        chosen: list[int] = []
+        for i in np.argsort(-row, kind="stable"):
+            if row[i] < min_score or len(chosen) == limit:
+                break
+            if ids[i] not in skip:
+                chosen.append(int(i))
+        if not chosen:
+            return []
+        return [(ids[i], float(row[i]), why) for i, why in zip(chosen, self._whys(m, sig, chosen), strict=True)]
+
+    def _whys(self, m: _Member, sig: Signals, chosen: list[int]) -> list[Why]:
+        cands = self.pool.candidates
+        positives = self.vectors[m.vec_cols]
+        titles = [self.features.rows[p][0] for p in m.with_vec]
+        centroid_at, touched = None, None
+        if m.term_rows:
+            # The member's word centroid exactly as ``personal.fit`` makes it (the csr mean
+            # sums the liked rows in order in float32, then ``_unit``), in a dense scratch
+            # vector that is cleared after: it is read at the shown papers' terms only.
+            if self._scratch is None:
+                self._scratch = np.zeros(self.terms.shape[1], dtype=np.float32)
+            scratch, t = self._scratch, self.terms
+            ends = self._ends
+            spans = [(ends[r], ends[r + 1]) for r in m.term_rows]
+            touched = np.concatenate([t.indices[a:b] for a, b in spans])
+            # ``add.at`` adds in array order: row by row, as the csr mean does
+            np.add.at(scratch, touched, np.concatenate([t.data[a:b] for a, b in spans]) * (1.0 / len(m.term_rows)))
+            norm = float(np.linalg.norm(scratch))
+
+            def centroid_at(indices: np.ndarray) -> np.ndarray:
+                return scratch[indices] / norm if norm > 0 else scratch[indices]
+
+        try:
+            return [_why_of(frozenset(sig.authors), positives, m.with_vec, titles, centroid_at, cands, i, self.pool,
+                            sig, self.pool.ids[i]) for i in chosen]
+        finally:
+            if touched is not None:
+                self._scratch[touched] = 0.0

@@ -179,3 +179,40 @@ def test_batch_renderer_builds_the_same_mail_as_render_email(fresh_engine, tmp_p
     fast_html = fast.get_body(("html",)).get_content().replace("\r\n", "\n")
     assert fast_html.isascii() and "&#220;n&#239;code &amp; &lt;tags&gt; title" in fast_html
     assert unescape(fast_html) == unescape(ref.get_body(("html",)).get_content())
+
+
+def test_papers_rendered_once_per_pass_give_each_reader_the_mail_the_templates_give(fresh_engine, tmp_path):
+    """The batch renderer renders a paper's block once and puts each reader's why line into
+    it: every reader still gets exactly the text the templates write for them, with their
+    own why line, escaped in the HTML part."""
+    from email import message_from_bytes, policy
+    from html import unescape
+
+    from paperboy.digest.compose import BatchRenderer, PaperCache, SubView, render_digest
+    from paperboy.digest.schedule import parse_digest_period
+
+    settings = make_settings(tmp_path, base_url="https://pb.example")
+    ids = seed_papers(fresh_engine, 4, title="Ünïcode & <tags> title")
+    seed_subscribers(fresh_engine, settings, ["a@example.org", "b@example.org", "c@example.org"])
+    with fresh_engine.connect() as conn:
+        subs = [SubView.of(r) for r in conn.execute(select(Subscription.__table__).order_by(Subscription.id))]
+        papers = PaperCache(conn, settings)
+        papers.load(ids)
+    period = parse_digest_period(PERIOD)
+    whys = ["close to “<b>Fast</b> & loose”", "shares “graphs”", ""]
+    renderer = BatchRenderer(settings)
+    for n, (sub, why) in enumerate(zip(subs, whys, strict=True)):
+        content = {"sections": [
+            {"kind": "for_you", "title": "For you", "ids": ids[:2], "why": {str(ids[0]): why} if why else {}},
+            {"kind": "trending", "title": "Trending", "ids": ids[2:]}]}
+        ref = render_digest(settings, sub, period, content, papers, f"<m{n}@pb.example>")
+        _to, data = renderer.render(sub, period, content, papers, f"<m{n}@pb.example>")
+        fast = message_from_bytes(data, policy=policy.default)
+        assert str(fast["Subject"]) == str(ref["Subject"]) == "Paperboy daily digest: 4 papers, Wednesday 15 January 2025"
+        text = fast.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        assert text == ref.get_body(("plain",)).get_content()
+        assert (f"Why: {why}" in text) == bool(why) and text.count("Why:") == (1 if why else 0)
+        html = fast.get_body(("html",)).get_content().replace("\r\n", "\n")
+        assert unescape(html) == unescape(ref.get_body(("html",)).get_content())
+        assert "<b>Fast</b>" not in html
+    assert len(renderer.cards.kept) == 4  # each paper's block rendered once for the three readers

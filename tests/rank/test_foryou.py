@@ -255,3 +255,52 @@ def test_stored_vectors_are_used_when_they_cover_the_window(db, corpus, tmp_path
     result = picks(db, tmp_path, user, model="m@1", weights=weights)
     assert result.uses_vectors
     assert set(result.ids[:3]) == {today[f"graphs{i}"].id for i in range(3)}
+
+
+@pytest.mark.parametrize("model", ["null", "m@1"])
+def test_a_digest_pass_scored_in_bulk_picks_what_one_member_at_a_time_picks(db, corpus, tmp_path, model):
+    """PassScores (every member of a digest pass at once) against recommend (one member):
+    the same picks, scores and why lines, in words only (LSA) and with stored vectors (the
+    linear part too: 60 earlier papers give it a background)."""
+    earlier, today = corpus
+    extra = [paper(db, t, f"older work {i}", EARLIER, categories=["cs.LG"]) for i in range(20) for t in TOPICS]
+    if model != "null":
+        rng = np.random.default_rng(1)
+        for p in [*earlier.values(), *today.values(), *extra]:
+            v = rng.normal(size=16).astype(np.float32)
+            db.execute(insert(PaperEmbedding).values(paper_id=p.id, model=model, content_hash="x", dim=16,
+                                                     vector=(v / np.linalg.norm(v)).astype("<f4").tobytes(),
+                                                     embedded_at=utcnow()))
+    users = [make_user(db) for _ in range(5)]
+    likes = [["protein"], ["protein", "speech"], ["graphs", "speech", "protein"], ["speech"], ["graphs"]]
+    for user, topics in zip(users, likes, strict=True):
+        for t in topics:
+            db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier[t].id, created_at=utcnow()))
+        for p in extra[:4]:
+            db.execute(insert(Vote).values(user_id=user.id, paper_id=p.id, created_at=utcnow()))
+    db.execute(insert(Follow).values(user_id=users[1].id, kind="category", target="q-bio.BM", created_at=utcnow()))
+    db.execute(insert(Follow).values(user_id=users[3].id, kind="author", target=today["speech1"].authors_text.split(",")[0],
+                                     created_at=utcnow()))
+    # a "not interested" mark: this member is left to recommend (PassScores answers None)
+    db.execute(insert(InterestSignal).values(user_id=users[4].id, paper_id=today["graphs0"].id, kind="not_interested",
+                                             created_at=utcnow()))
+    conn, s, win = db.connection(), settings(tmp_path), foryou.Window(TODAY, TODAY)
+    weights = foryou.personal.Weights(follow=0.0)
+    signals = foryou.load_signals_many(conn, [u.id for u in users])
+    pool = foryou.POOLS.pool(conn, s, win, model)
+    assert pool.uses_vectors == (model != "null")
+    features = foryou.PaperFeatures(conn, pool, model)
+    features.load({pid for sig in signals.values() for pid in (*sig.liked, *sig.dismissed)})
+    bulk = foryou.PassScores(pool, features, signals, [u.id for u in users], weights)
+    shown = {today["protein0"].id}  # an earlier digest carried it
+    for user in users:
+        one = foryou.recommend(conn, s, user.id, win, model=model, signals=signals[user.id], exclude=shown,
+                               limit=4, weights=weights, features=features)
+        got = bulk.picks(user.id, shown, 4, min_score=-1e9)
+        if user is users[4]:
+            assert got is None
+            continue
+        assert [pid for pid, _, _ in got] == one.ids
+        assert [score for _, score, _ in got] == pytest.approx(one.scores, abs=1e-6)
+        assert [why.text for _, _, why in got] == [one.why[pid].text for pid in one.ids]
+        assert today["protein0"].id not in one.ids
