@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(256, description="Papers in one embedding batch (the unit a worker claims and commits).", ge=1, le=100_000)
     embed_device: str = Field("auto", description="Where `paperboy worker` runs the embedding model: 'auto' (CUDA when torch sees a GPU, else CPU), 'cpu' or 'cuda'.")
     embed_threads: int = Field(0, description="torch threads of one `paperboy worker`'s model on CPU; 0 leaves torch's default (every core). With N workers on one machine, cores / N.", ge=0)
+    embed_precision: str = Field("fp32", description="How papers are embedded (workers and the indexer): 'fp32' (the model as shipped), 'int8' (Linear layers dynamically quantised, CPU only) or 'bf16' (fast only on CPUs with AMX/avx512_bf16, or CUDA); queries stay fp32. Not fp32 names a model of its own (e.g. all-MiniLM-L6-v2+int8@256): changing it re-embeds in the background while the old vectors serve. Speed and SciFact cost in docs/search.md.")
     embed_encode_batch: int = Field(0, description="Texts per forward pass of the model; 0 means 16 on CPU (length-sorted, little padding) and 256 on CUDA.", ge=0)
     index_dir: str = Field("", description="Folder for search index files; empty means data_dir/index.")
     exact_vectors_max: int = Field(1_000_000, description="While this node's ANN file covers fewer vectors than are stored (a fresh node: about an hour per million), semantic search scans up to this many stored vectors exactly, newest papers first, held in memory as f16 (776 bytes a paper at 384 dims); 0 waits for the ANN file.", ge=0)
@@ -137,6 +138,13 @@ class Settings(BaseSettings):
     def _embed_device(cls, v: str) -> str:
         if v not in ("auto", "cpu", "cuda"):
             raise ValueError("must be 'auto', 'cpu' or 'cuda'")
+        return v
+
+    @field_validator("embed_precision")
+    @classmethod
+    def _embed_precision(cls, v: str) -> str:
+        if v not in ("fp32", "int8", "bf16"):
+            raise ValueError("must be 'fp32', 'int8' or 'bf16'")
         return v
 
     @field_validator("trusted_proxies")
