@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(256, description="Papers in one embedding batch (the unit a worker claims and commits).", ge=1, le=100_000)
     embed_device: str = Field("auto", description="Where `paperboy worker` runs the embedding model: 'auto' (CUDA when torch sees a GPU, else CPU), 'cpu' or 'cuda'.")
     embed_threads: int = Field(0, description="torch threads of one `paperboy worker`'s model on CPU; 0 leaves torch's default (every core). With N workers on one machine, cores / N.", ge=0)
+    embed_precision: str = Field("fp32", description="How papers are embedded (workers and the indexer): 'fp32' (the model as shipped), 'int8' (Linear layers dynamically quantised, CPU only) or 'bf16' (fast only on CPUs with AMX/avx512_bf16, or CUDA); queries stay fp32. Measured on a 2-core AMX CPU: bf16 1.8-2.3x and int8 1.3-1.6x the papers/s of fp32, SciFact nDCG@10 +0.07 and -0.26 points (semantic). Not fp32 names a model of its own (e.g. all-MiniLM-L6-v2+int8@256): changing it re-embeds in the background while the old vectors serve. Speed and SciFact cost in docs/search.md.")
     embed_encode_batch: int = Field(0, description="Texts per forward pass of the model; 0 means 16 on CPU (length-sorted, little padding) and 256 on CUDA.", ge=0)
     index_dir: str = Field("", description="Folder for search index files; empty means data_dir/index.")
     vector_ef_search: int = Field(384, description="Candidates the HNSW vector index keeps while searching (usearch's expansion_search; a search for more results keeps that many): higher finds more of the true nearest papers and costs latency. 384 gives recall@10 0.95 at 300k vectors; about 800 is needed at 2.6M (extrapolated; docs/scale.md has recall and latency per value).", ge=1, le=10_000)
@@ -139,6 +140,13 @@ class Settings(BaseSettings):
     def _embed_device(cls, v: str) -> str:
         if v not in ("auto", "cpu", "cuda"):
             raise ValueError("must be 'auto', 'cpu' or 'cuda'")
+        return v
+
+    @field_validator("embed_precision")
+    @classmethod
+    def _embed_precision(cls, v: str) -> str:
+        if v not in ("fp32", "int8", "bf16"):
+            raise ValueError("must be 'fp32', 'int8' or 'bf16'")
         return v
 
     @field_validator("trusted_proxies")

@@ -28,7 +28,7 @@ from paperboy.config import Settings
 from paperboy.digest.models import OutboxEntry
 from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
-from paperboy.index.embedder import embedder_name
+from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.mail.render import macros, render_email, render_parts
 from paperboy.papers.authors import author_ids
 from paperboy.papers.text import shorten
@@ -84,7 +84,7 @@ class Composer:
         self._search = search
         self._memo: dict[tuple, list[int]] = {}
         self._follows: dict[int, list[tuple[str, str]]] | None = None
-        self.model = embedder_name(settings.embedder)
+        self.model = embedder_name(configured_embedder(settings))
         self._signals: dict[int, foryou.Signals] = {}
         self._shown: dict[int, set[int]] | None = None
         self._features: dict[foryou.Window, foryou.PaperFeatures] = {}

@@ -31,7 +31,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from paperboy.config import Settings
-from paperboy.index.embedder import Embedder, embedder_name, get_embedder, paper_text
+from paperboy.index.embedder import (
+    Embedder,
+    configured_embedder,
+    embedder_name,
+    get_embedder,
+    paper_text,
+)
 from paperboy.index.models import EmbedBatch, EmbedBatchItem, PaperEmbedding
 from paperboy.papers.visibility import visible
 from paperboy.store.claims import Heartbeat, claim_rows, insert_ignore, worker_name
@@ -305,12 +311,12 @@ def worker_runner(settings: Settings, engine: Engine, *, owner: str | None = Non
     """The embedding part of a `paperboy worker`: the configured model, loaded in this
     process at its first batch on ``settings.embed_device`` with ``embed_threads``
     torch threads; None when the embedder is 'null'."""
-    model = embedder_name(settings.embedder)
+    model = embedder_name(configured_embedder(settings))
     if model == "null":
         return None
 
     def make() -> Embedder:
-        return get_embedder(settings.embedder, device_setting=settings.embed_device, threads=settings.embed_threads)
+        return get_embedder(configured_embedder(settings), device_setting=settings.embed_device, threads=settings.embed_threads)
 
     runner = EmbedRunner(engine, model, make, lease_seconds=settings.worker_lease_seconds,
                          batch_size=settings.embed_batch_size, owner=owner or worker_name(), heartbeat=heartbeat)

@@ -27,7 +27,12 @@ from rich.progress import (
 from paperboy import clitools
 from paperboy.index import copy
 from paperboy.index.beir import load_beir
-from paperboy.index.embedder import DEFAULT_MAX_SEQ_LENGTH, get_embedder
+from paperboy.index.embedder import (
+    DEFAULT_MAX_SEQ_LENGTH,
+    PRECISIONS,
+    configured_embedder,
+    get_embedder,
+)
 from paperboy.index.evaluate import evaluate
 from paperboy.index.jobs import refresh_index
 from paperboy.index.service import get_search_service
@@ -151,13 +156,18 @@ def eval_beir(
     seq_length: int = typer.Option(0, help="Max word pieces per document (0: the default)."),
     query_precision: str = typer.Option("", help="Query embeddings in fp32 or bf16 (default: auto, "
                                                  "bf16 where this CPU runs it faster)."),
+    precision: str = typer.Option("", help="Document embeddings in fp32, int8 or bf16 (default: "
+                                           "PAPERBOY_EMBED_PRECISION); queries stay fp32."),
 ) -> None:
     """nDCG@10 and recall@100 of keyword, vector and hybrid search on a BEIR collection."""
 
     s = clitools.settings()
     with clitools.handled_errors():
         col = load_beir(path, split)
-    name = embedder or s.embedder
+    if precision and precision not in PRECISIONS:
+        raise typer.BadParameter(f"--precision: {', '.join(PRECISIONS)}")
+    name = configured_embedder(s.model_copy(update={"embedder": embedder or s.embedder,
+                                                    "embed_precision": precision or s.embed_precision}))
     emb = get_embedder(name, max_seq_length=seq_length or DEFAULT_MAX_SEQ_LENGTH)
     emb = emb if emb.dim else None
     if query_precision and emb is not None and hasattr(emb, "query_precision"):

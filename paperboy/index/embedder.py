@@ -9,6 +9,14 @@
   it is for tests and offline smoke runs, not for quality (it only knows shared words).
 * anything else: a sentence-transformers model name or path.
 
+A model setting may end in ``+int8`` or ``+bf16`` (``configured_embedder`` adds it from
+``settings.embed_precision``): papers are then embedded by a dynamically int8-quantised
+or a bfloat16 copy of the model, queries still by the fp32 model (or its bf16 query copy,
+see ``_pick_query_model``). Such vectors are not the fp32 ones (SciFact documents: int8
+cosine 0.956-0.99, bf16 >= 0.9999 on this CPU's kernels only; docs/search.md), so the
+suffix is part of the stored name: switching precision is a model switch, re-embedded in
+the background while the old vectors serve, never mixed into them.
+
 Every embedder returns L2-normalised float32 rows, so a dot product is the cosine.
 """
 
@@ -27,6 +35,9 @@ import numpy as np
 # Chosen by measurement on SciFact (docs/search.md): 256 word pieces keep most of an
 # abstract; 128 is twice as fast but loses quality on long abstracts.
 DEFAULT_MAX_SEQ_LENGTH = 256
+
+# Corpus precisions (``settings.embed_precision``); fp32 is the model as shipped.
+PRECISIONS = ("fp32", "int8", "bf16")
 
 
 class Embedder(Protocol):
@@ -109,20 +120,28 @@ def device(setting: str = "auto") -> str:
 
 class SentenceTransformerEmbedder:
     def __init__(self, model: str, *, name: str | None = None, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
-                 query_precision: str = "auto", device_setting: str = "auto", threads: int = 0) -> None:
+                 query_precision: str = "auto", device_setting: str = "auto", threads: int = 0,
+                 corpus_precision: str = "fp32") -> None:
         if query_precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"query_precision must be auto, fp32 or bf16, not {query_precision!r}")
+        if corpus_precision not in PRECISIONS:
+            raise ValueError(f"corpus_precision must be one of {', '.join(PRECISIONS)}, not {corpus_precision!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
         self.device = device(device_setting)
+        if corpus_precision == "int8" and self.device != "cpu":
+            # torch's dynamic quantisation has CPU kernels only
+            raise RuntimeError("PAPERBOY_EMBED_PRECISION=int8 runs on CPU only; use fp32 or bf16 on CUDA")
         self.model = SentenceTransformer(model, device=self.device)
         self.model.max_seq_length = max_seq_length
         self.max_seq_length = max_seq_length
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                        else self.model.get_sentence_embedding_dimension())
-        self.name = f"{name or model}@{max_seq_length}"
+        self.corpus_precision = corpus_precision
+        self.name = f"{name or model}{_suffix(corpus_precision)}@{max_seq_length}"
+        self._corpus = None  # the model batches run through, made at the first batch
         # Batches and queries each go one at a time (bounded memory), but never wait for
         # each other: a query has its own lock and its own tokenizer (a fast tokenizer
         # cannot be used by two threads at once), so a search never waits for an
@@ -161,6 +180,25 @@ class SentenceTransformerEmbedder:
             return None
         return tokenizer, auto_model
 
+    def _corpus_model(self):
+        """The model papers are embedded with: the fp32 model, or (made once, at the first
+        batch, so a process that only answers queries never pays for it) a dynamically
+        int8-quantised copy of its Linear layers or a bfloat16 copy."""
+        if self._corpus is None:
+            torch = self._torch
+            if self.corpus_precision == "int8":
+                # One weight scale per output channel: the function's default (one per
+                # tensor) moved documents to cosine 0.89-0.95 of fp32, this to 0.97-0.99.
+                from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+                self._corpus = quantize_dynamic(copy.deepcopy(self.model),
+                                                {torch.nn.Linear: per_channel_dynamic_qconfig}).eval()
+            elif self.corpus_precision == "bf16":
+                self._corpus = copy.deepcopy(self.model).to(torch.bfloat16).eval()
+            else:
+                self._corpus = self.model
+        return self._corpus
+
     def _set_threads(self, threads: int) -> None:
         if self._torch.get_num_threads() != threads:
             self._torch.set_num_threads(threads)
@@ -170,11 +208,15 @@ class SentenceTransformerEmbedder:
             # One thread for a query: on a busy 2-core machine torch's thread pool turns a
             # 25 ms query embedding into ~900 ms (measured); batches use the whole pool.
             self._set_threads(threads)
-            out = self.model.encode(
+            out = self._corpus_model().encode(
                 texts, batch_size=batch_size, normalize_embeddings=True,
-                convert_to_numpy=True, show_progress_bar=False,
+                convert_to_tensor=True, show_progress_bar=False,
             )
-        return np.asarray(out, dtype=np.float32)
+            # a tensor, not numpy: numpy has no bfloat16 (float() is a no-op for fp32)
+            out = out.float()
+            if self.corpus_precision == "bf16":  # normalised in bf16: norms 0.997-1.003
+                out = self._torch.nn.functional.normalize(out, p=2, dim=1)
+            return np.asarray(out.cpu().numpy(), dtype=np.float32)
 
     def embed(self, texts: list[str], *, batch_size: int = 16) -> np.ndarray:
         """Embed many texts, in slices of ``batch_size`` sorted by length (little padding).
@@ -235,13 +277,18 @@ class SentenceTransformerEmbedder:
         return bf16 if agree and faster else fp32
 
     def embed_query(self, text: str) -> np.ndarray:
-        """One query on one torch thread. A single text needs no padding: it runs at its own
+        """One query on one torch thread, by the fp32 model whatever ``corpus_precision``
+        is (or its bf16 copy where faster and equal to it). A single text needs no padding: it runs at its own
         length (a few word pieces), truncated at ``max_seq_length``. The model is called
         directly (tokenizer, transformer, mean pooling, L2 norm) when it is the plain
         stack, in bf16 where that is faster (see ``_pick_query_model``); in fp32 the vector
         equals ``encode()``'s (tests check both)."""
         if self._direct is None:
-            return self.embed([text], batch_size=1)[0]
+            with self._lock:
+                self._set_threads(1)
+                out = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+            return np.asarray(out[0], dtype=np.float32)
         with self._query_lock:
             self._set_threads(1)
             if self._query_model is None:
@@ -270,15 +317,40 @@ def needs_no_model(setting: str) -> bool:
     return (setting or "").strip() == "null" or hash_dim(setting) is not None
 
 
+def _suffix(precision: str) -> str:
+    return "" if precision == "fp32" else f"+{precision}"
+
+
+def split_precision(setting: str) -> tuple[str, str]:
+    """``minilm+int8`` -> (``minilm``, ``int8``); no known suffix -> (setting, ``fp32``)."""
+    base, plus, precision = setting.rpartition("+")
+    if plus and base and precision in PRECISIONS and precision != "fp32":
+        return base, precision
+    return setting, "fp32"
+
+
+def configured_embedder(settings) -> str:
+    """The embedder setting of this configuration: ``settings.embedder`` with
+    ``+<embed_precision>`` when papers are embedded in other than fp32 (models only:
+    ``null`` and the hash embedders have no precision)."""
+    setting = (settings.embedder or "").strip() or "minilm"
+    precision = getattr(settings, "embed_precision", "fp32")
+    if needs_no_model(setting) or precision == "fp32":
+        return setting
+    return f"{setting}{_suffix(precision)}"
+
+
 def embedder_name(setting: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH) -> str:
-    """The stored model name for a ``settings.embedder`` value, without loading the model."""
+    """The stored model name for an embedder setting (``settings.embedder``, or
+    ``configured_embedder``'s with a precision), without loading the model."""
     setting = (setting or "").strip() or "minilm"
     if setting == "null":
         return "null"
     if (dim := hash_dim(setting)) is not None:
         return HashEmbedder(dim).name
+    setting, precision = split_precision(setting)
     model = "all-MiniLM-L6-v2" if setting == "minilm" else setting
-    return f"{model}@{max_seq_length}"
+    return f"{model}{_suffix(precision)}@{max_seq_length}"
 
 
 _cache: dict[tuple[str, int, str], Embedder] = {}
@@ -298,11 +370,13 @@ def get_embedder(name: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, dev
     key = (name, max_seq_length, device_setting)
     with _cache_lock:
         if key not in _cache:
-            kw = {"max_seq_length": max_seq_length, "device_setting": device_setting, "threads": threads}
-            if name == "minilm":
+            model, precision = split_precision(name)
+            kw = {"max_seq_length": max_seq_length, "device_setting": device_setting, "threads": threads,
+                  "corpus_precision": precision}
+            if model == "minilm":
                 _cache[key] = SentenceTransformerEmbedder(minilm_path(), name="all-MiniLM-L6-v2", **kw)
             else:
-                _cache[key] = SentenceTransformerEmbedder(name, **kw)
+                _cache[key] = SentenceTransformerEmbedder(model, **kw)
         return _cache[key]
 
 
@@ -314,4 +388,5 @@ def setting_for(model: str) -> tuple[str, int]:
     base, _, length = model.rpartition("@")
     if not base or not length.isdigit():
         return model, DEFAULT_MAX_SEQ_LENGTH
-    return ("minilm" if base == "all-MiniLM-L6-v2" else base), int(length)
+    base, precision = split_precision(base)
+    return ("minilm" if base == "all-MiniLM-L6-v2" else base) + _suffix(precision), int(length)

@@ -46,6 +46,7 @@ from paperboy.index import vectors as vx
 from paperboy.index.embedder import (
     Embedder,
     NullEmbedder,
+    configured_embedder,
     embedder_name,
     get_embedder,
     needs_no_model,
@@ -312,7 +313,7 @@ def indexing_embedder(settings: Settings) -> Embedder:
     """What ``refresh_index`` embeds papers with: a model runs in a niced child process
     (``embedproc``: searches in this process never wait for it), started only when
     there is something to embed; ``hash`` and ``null`` need no model and stay here."""
-    setting = (settings.embedder or "").strip() or "minilm"
+    setting = configured_embedder(settings)
     if needs_no_model(setting):
         return get_embedder(setting)
 
@@ -322,7 +323,7 @@ def indexing_embedder(settings: Settings) -> Embedder:
 def serving_model(settings: Settings) -> str:
     """The model whose ANN file searches use: the configured one, except while a new
     configured model covers fewer papers than the one served before it (``update_serving``)."""
-    configured = embedder_name(settings.embedder)
+    configured = embedder_name(configured_embedder(settings))
     if configured == NullEmbedder.name:
         return configured
     return read_state(settings, "serving").get("model") or configured
@@ -332,7 +333,7 @@ def update_serving(settings: Settings, engine: Engine) -> str:
     """Switch searches to the configured model once its ANN file holds at least as many
     papers as the one served now (so a model change never leaves members with less
     semantic coverage); until then the old model's file keeps serving, as it is."""
-    configured = embedder_name(settings.embedder)
+    configured = embedder_name(configured_embedder(settings))
     sizes = {name: st.get("size", 0) for name, st in read_state(settings, "vectors").items()
              if isinstance(st, dict) and vx.vector_file(settings.resolved_index_dir, name).exists()}
     current = read_state(settings, "serving").get("model")
@@ -366,7 +367,7 @@ def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, 
         emb = None
         try:
             stats = refresh_keyword(settings, engine, bars)
-            model = embedder.name if embedder is not None else embedder_name(settings.embedder)
+            model = embedder.name if embedder is not None else embedder_name(configured_embedder(settings))
             if model == NullEmbedder.name or not (plan or embed):
                 return stats
             if plan:

@@ -31,7 +31,13 @@ from sqlalchemy.exc import DBAPIError
 
 from paperboy.config import Settings
 from paperboy.index import fusion, jobs
-from paperboy.index.embedder import Embedder, embedder_name, get_embedder, setting_for
+from paperboy.index.embedder import (
+    Embedder,
+    configured_embedder,
+    embedder_name,
+    get_embedder,
+    setting_for,
+)
 from paperboy.index.exact import ExactStore, ServedVectors, stored_count
 from paperboy.index.keyword import KeywordIndex, stem
 from paperboy.index.models import PaperEmbedding
@@ -152,7 +158,7 @@ class SearchService:
         self.settings = settings
         self.engine = engine
         self._embedder = embedder
-        self.model = embedder.name if embedder else embedder_name(settings.embedder)
+        self.model = embedder.name if embedder else embedder_name(configured_embedder(settings))
         self.semantic_enabled = self.model != "null"
         self._lock = threading.RLock()
         self._reload_lock = threading.Lock()  # one thread re-opens changed index files
@@ -173,7 +179,7 @@ class SearchService:
     # --- readers --------------------------------------------------------------------
     def _serving(self) -> str:
         """The model whose vectors are searched (an embedder handed in serves itself)."""
-        if self.model != embedder_name(self.settings.embedder):
+        if self.model != embedder_name(configured_embedder(self.settings)):
             return self.model
         return jobs.serving_model(self.settings)
 
@@ -284,7 +290,7 @@ class SearchService:
                 setting, length = setting_for(model)
                 return get_embedder(setting, max_seq_length=length)
             if self._embedder is None:
-                self._embedder = get_embedder(self.settings.embedder)
+                self._embedder = get_embedder(configured_embedder(self.settings))
             return self._embedder
 
     def _embed_query(self, text: str, model: str | None = None) -> np.ndarray:
@@ -628,7 +634,7 @@ _services_lock = threading.Lock()
 
 def get_search_service(settings: Settings, engine: Engine) -> SearchService:
     """The process-wide service for these settings and this engine (thread-safe)."""
-    key = (str(settings.resolved_index_dir.resolve()), settings.embedder, id(engine))
+    key = (str(settings.resolved_index_dir.resolve()), configured_embedder(settings), id(engine))
     with _services_lock:
         svc = _services.get(key)
         if svc is None or svc.engine is not engine:

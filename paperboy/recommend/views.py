@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.index.embedder import embedder_name
+from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
@@ -40,7 +40,7 @@ SPANS = {"today": "Today", "week": "This week"}
 
 
 def _model(request: Request) -> str:
-    return embedder_name(request.app.state.settings.embedder)
+    return embedder_name(configured_embedder(request.app.state.settings))
 
 
 def _own_collection(db: Session, user: User, cid: int | None) -> Collection | None:
