@@ -35,6 +35,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from search import typed_queries  # noqa: E402  (bench/search.py: the same typed queries)
 
 from paperboy.index import vectors as vx  # noqa: E402
 from paperboy.index.exact import DTYPE, ExactStore  # noqa: E402
@@ -68,17 +71,6 @@ def read_papers() -> tuple[list[str], list[str]]:
             recs.setdefault(r["id"], (" ".join(r["title"].split()), " ".join(r["summary"].split())))
     return [paper_text(t, a) for t, a in recs.values()], [t for t, _ in recs.values()]
 
-
-def typed_queries(titles: list[str], count: int, seed: int = 46) -> list[str]:
-    """Distinct 2-4 word pieces of the given titles, like typed queries."""
-    rng = np.random.default_rng(seed)
-    out: dict[str, None] = {}
-    while len(out) < count:
-        words = titles[int(rng.integers(len(titles)))].split()
-        k = int(rng.integers(2, 5))
-        start = int(rng.integers(max(1, len(words) - k + 1)))
-        out[" ".join(words[start:start + k]).strip(".,:;()")] = None
-    return list(out)
 
 
 def embed_sample(cache: Path, queries: int) -> None:
@@ -193,13 +185,7 @@ def run(n: int, vecs: np.ndarray, query_sets: dict[str, np.ndarray], workdir: Pa
     for name, qs in query_sets.items():
         for ef in efs:
             searcher.hnsw.expansion_search = ef
-            got10, t10 = timed_search(searcher.search, qs, 10)
-            got110, t110 = timed_search(searcher.search, qs, HYBRID_K)
-            a, b = pct(t10)
-            c, d = pct(t110)
-            print(f"  {name:<8} {ef:>4}  {recall(got10, truth[name], 10):>9.3f}  {a:>7.2f} / {b:>7.2f}  "
-                  f"{recall(got110, truth[name], 10):>9.3f}  {recall(got110, truth[name], HYBRID_K):>10.3f}  "
-                  f"{c:>7.2f} / {d:>7.2f}   {load()}", flush=True)
+            print_row(name, str(ef), searcher.search, qs, truth[name])
     searcher.hnsw.expansion_search = vx.EXPANSION_SEARCH
     del searcher
     # The exact store (what a node serves while its file is built), filled in memory
@@ -208,15 +194,21 @@ def run(n: int, vecs: np.ndarray, query_sets: dict[str, np.ndarray], workdir: Pa
     store.ids, store.matrix, store.size = keys.astype(np.int64), vecs.astype(DTYPE), n
     for name, qs in query_sets.items():
         qs = qs[:EXACT_QUERIES]
-        got10, t10 = timed_search(store.search, qs, 10)
-        got110, t110 = timed_search(store.search, qs, HYBRID_K)
-        a, b = pct(t10)
-        c, d = pct(t110)
-        print(f"  {name:<8} {'exact':>4}  {recall(got10, truth[name][:len(qs)], 10):>9.3f}  {a:>7.2f} / {b:>7.2f}  "
-              f"{recall(got110, truth[name][:len(qs)], 10):>9.3f}  {recall(got110, truth[name][:len(qs)], HYBRID_K):>10.3f}  "
-              f"{c:>7.2f} / {d:>7.2f}   {load()} (ExactStore, f16, 1 thread, {len(qs)} queries)", flush=True)
+        print_row(name, "exact", store.search, qs, truth[name][:len(qs)],
+                  f" (ExactStore, f16, 1 thread, {len(qs)} queries)")
     if not keep:
         path.unlink()
+
+
+def print_row(name: str, label: str, search, qs, truth, note: str = "") -> None:
+    """One line: recall and latency of top-10 and of the hybrid's top-110 searches."""
+    got10, t10 = timed_search(search, qs, 10)
+    got110, t110 = timed_search(search, qs, HYBRID_K)
+    a, b = pct(t10)
+    c, d = pct(t110)
+    print(f"  {name:<8} {label:>4}  {recall(got10, truth, 10):>9.3f}  {a:>7.2f} / {b:>7.2f}  "
+          f"{recall(got110, truth, 10):>9.3f}  {recall(got110, truth, HYBRID_K):>10.3f}  "
+          f"{c:>7.2f} / {d:>7.2f}   {load()}{note}", flush=True)
 
 
 def main() -> None:

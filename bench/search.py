@@ -383,9 +383,14 @@ def import_daily(settings, engine, n: int) -> int:
 
 def title_queries(engine, count: int) -> list[str]:
     """Distinct 2-4 word pieces of real titles, like typed queries."""
-    rng = np.random.default_rng(46)
     with engine.connect() as conn:
         titles = [t for (t,) in conn.exec_driver_sql("SELECT title FROM papers ORDER BY id")]
+    return typed_queries(titles, count)
+
+
+def typed_queries(titles: list[str], count: int, seed: int = 46) -> list[str]:
+    """Distinct 2-4 word pieces of the given titles, like typed queries."""
+    rng = np.random.default_rng(seed)
     out: dict[str, None] = {}
     while len(out) < count:
         words = titles[int(rng.integers(len(titles)))].split()

@@ -26,6 +26,23 @@ def fresh_site(fresh_engine, tmp_path):
     return app, fresh_engine, ids
 
 
+async def asgi_get(app, path: str) -> tuple[int, bytes]:
+    """One GET straight through the ASGI app (no client: many can run at once on one loop)."""
+    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"host", b"testserver")], "http_version": "1.1", "scheme": "http",
+             "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
 def write(engine, arxiv_id, **values):
     with session_scope(engine) as db:
         db.execute(update(Paper).where(Paper.arxiv_id == arxiv_id).values(
@@ -101,23 +118,8 @@ def test_concurrent_misses_render_a_page_once(fresh_site):
 
     app, _, _ = fresh_site
 
-    async def get(path: str) -> tuple[int, bytes]:
-        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
-                 "headers": [(b"host", b"testserver")], "http_version": "1.1", "scheme": "http",
-                 "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": ""}
-        sent: list[dict] = []
-
-        async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message):
-            sent.append(message)
-
-        await app(scope, receive, send)
-        return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
-
     async def main():
-        return await asyncio.gather(*[get("/api/daily_papers") for _ in range(8)])
+        return await asyncio.gather(*[asgi_get(app, "/api/daily_papers") for _ in range(8)])
 
     cache = app.state.page_cache
     # its own thread: the Playwright fixtures may own this thread's event loop
@@ -142,19 +144,7 @@ def test_readers_arriving_together_after_the_interval_share_one_version_read(fre
                  lambda conn, cursor, statement, *a: reads.append(statement) if "max(papers.id)" in statement else None)
 
     async def get(path: str) -> int:
-        scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
-                 "headers": [(b"host", b"testserver")], "http_version": "1.1", "scheme": "http",
-                 "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": ""}
-        sent: list[dict] = []
-
-        async def receive():
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message):
-            sent.append(message)
-
-        await app(scope, receive, send)
-        return sent[0]["status"]
+        return (await asgi_get(app, path))[0]
 
     async def main():
         await get("/")  # rendered and stored
