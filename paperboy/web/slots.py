@@ -71,14 +71,13 @@ class Parts(list):
 
     kinds: frozenset = frozenset()
     paper_ids: dict  # slot kind -> sorted paper ids (votes and saves read only these)
-    groups: list  # (kind, filler, positions in the list, each slot's prepared args), per kind
+    groups: list  # (kind, its filler, positions in the list, each slot's prepared args), per kind
 END_B = END.encode()
 
 
 class Slot(NamedTuple):
     kind: str
     args: tuple[str, ...]
-    filler: Callable[..., bytes]
     prepared: tuple  # the args as the filler takes them (ints, escaped bytes)
 
 
@@ -89,8 +88,8 @@ def split(body: bytes) -> Parts:
     for piece in pieces[1:]:
         spec, _, rest = piece.partition(END_B)
         kind, *args = spec.decode().split(SEP)
-        filler, prepare = FILLERS.get(kind, (_nothing, None))
-        parts.append(Slot(kind, tuple(args), filler, prepare(*args) if prepare else ()))
+        prepare = FILLERS.get(kind, _UNKNOWN_KIND)[1]
+        parts.append(Slot(kind, tuple(args), prepare(*args) if prepare else ()))
         parts.append(rest)
     parts.kinds = frozenset(p.kind for p in parts[1::2])
     parts.paper_ids = {kind: sorted({int(a[0]) for a in slot_args(parts, kind)}) for kind in ("vote", "save", "dismiss", "seed")}
@@ -99,7 +98,8 @@ def split(body: bytes) -> Parts:
         positions, prepared = groups.setdefault(parts[i].kind, ([], []))
         positions.append(i)
         prepared.append(parts[i].prepared)
-    parts.groups = [(kind, parts[positions[0]].filler, positions, prepared) for kind, (positions, prepared) in groups.items()]
+    parts.groups = [(kind, FILLERS.get(kind, _UNKNOWN_KIND)[0], positions, prepared)
+                    for kind, (positions, prepared) in groups.items()]
     return parts
 
 
@@ -112,34 +112,32 @@ def kinds(parts: Parts) -> frozenset[str]:
     return parts.kinds
 
 
-def fill(parts: Parts, visitor: Visitor) -> bytes:
-    """The page with this visitor's slots filled: kind by kind, the hot kinds (a card's
-    vote, save and "not interested": three per card) each in one comprehension, since a
+def _filled(parts: Parts, visitor: Visitor, but: str = "") -> list:
+    """The page's pieces with the visitor's slots filled (those of kind ``but`` left as
+    they are): kind by kind, each kind's filler taking all its slots at once, since a
     call per slot was most of a member's cached page (204 slots on a 50-card page)."""
     out = list(parts)
     for kind, filler, positions, prepared in parts.groups:
-        many = BATCH_FILLERS.get(kind)
-        values = many(visitor, prepared) if many else [filler(visitor, *args) for args in prepared]
-        for i, value in zip(positions, values, strict=True):
-            out[i] = value
-    return b"".join(out)
+        if kind != but:
+            for i, value in zip(positions, filler(visitor, prepared), strict=True):
+                out[i] = value
+    return out
+
+
+def fill(parts: Parts, visitor: Visitor) -> bytes:
+    return b"".join(_filled(parts, visitor))
 
 
 def anonymous(parts: Parts) -> list[bytes]:
     """The page as an anonymous reader gets it, split where their CSRF token goes: all
     else is the same for every anonymous reader, so it is filled once."""
-    nobody = Visitor()
-    out, current = [], [parts[0]]
-    for i in range(1, len(parts), 2):
-        slot_ = parts[i]
-        if slot_.kind == "csrf":
-            out.append(b"".join(current))
-            current = []
-        else:
-            current.append(slot_.filler(nobody, *slot_.prepared))
-        current.append(parts[i + 1])
-    out.append(b"".join(current))
-    return out
+    out = _filled(parts, Visitor(), but="csrf")
+    pieces, start = [], 0
+    for i in next((positions for kind, _, positions, _ in parts.groups if kind == "csrf"), []):
+        pieces.append(b"".join(out[start:i]))
+        start = i + 1
+    pieces.append(b"".join(out[start:]))
+    return pieces
 
 
 def fill_anonymous(pieces: list[bytes], visitor: Visitor) -> bytes:
@@ -175,22 +173,9 @@ _VOTED = b'class="vote-button voted" aria-pressed="true"'
 _NOT_VOTED = b'class="vote-button" aria-pressed="false"'
 
 
-def _vote(v: Visitor, paper_id: int) -> bytes:
-    return _VOTED if paper_id in v.votes else _NOT_VOTED
-
-
 _ARXIV = b"\x00arxiv\x00"
 _TITLE = b"\x00title\x00"
 _NONE: frozenset = frozenset()
-
-
-def _save(v: Visitor, paper_id: int, arxiv_id: bytes, title: bytes) -> bytes:
-    """The save-to-collection menu in a card (members only), built once per response
-    for each set of collections a paper is in (most cards: none) and reused; its labels
-    name the card's own paper."""
-    if v.member is None:
-        return b""
-    return _save_template(v, v.saved.get(paper_id)) % {b"a": arxiv_id, b"t": title}
 
 
 def _save_template(v: Visitor, saved: set[int] | None) -> bytes:
@@ -228,14 +213,6 @@ def _save_menu(v: Visitor, saved: frozenset) -> str:
             '<input type="text" name="name" placeholder="New collection" maxlength="100" required aria-label="New collection name">'
             f'<button type="submit" aria-label="Create the collection and save “{t}” in it">Create and save</button>'
             '</form></div></details>')
-
-
-def _dismiss(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
-    """"Not interested" on a card (members only): teaches the "For you" feed and hides
-    the paper from it; once marked, the same button undoes it."""
-    if v.member is None or v.member.is_suspended:
-        return b""
-    return _dismiss_form(v, paper_id in v.dismissed) % {b"a": arxiv_id}
 
 
 def _dismiss_form(v: Visitor, on: bool) -> bytes:
@@ -306,26 +283,15 @@ def _follow_args(kind: str, target: str, text: str = "", back: str = "/") -> tup
     return (kind, follow_key(kind, target), str(escape(target)), str(escape(text)), str(escape(back)))
 
 
-# kind -> (filler, how its marker's args become the filler's)
-FILLERS: dict[str, tuple[Callable[..., bytes], Callable[..., tuple] | None]] = {
-    "csrf": (_csrf, None),
-    "name": (_name, None),
-    "initial": (_initial, None),
-    "vote": (_vote, lambda pid: (int(pid),)),
-    "save": (_save, lambda pid, arxiv, title="": (int(pid), str(escape(arxiv)).encode(), str(escape(title)).encode())),
-    "dismiss": (_dismiss, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
-    "seed": (_seed, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
-    "own": (_own_comment, lambda cid, author: (int(cid), author)),
-    "follow": (_follow, _follow_args),
-}
-
-
 def _votes(v: Visitor, prepared: list[tuple]) -> list[bytes]:
     votes = v.votes
     return [_VOTED if args[0] in votes else _NOT_VOTED for args in prepared]
 
 
 def _saves(v: Visitor, prepared: list[tuple]) -> list[bytes]:
+    """The save-to-collection menu in each card (members only), built once per response
+    for each set of collections a paper is in (most cards: none) and reused; its labels
+    name the card's own paper."""
     if v.member is None:
         return [b""] * len(prepared)
     saved, unsaved = v.saved, _save_template(v, None)
@@ -334,16 +300,35 @@ def _saves(v: Visitor, prepared: list[tuple]) -> list[bytes]:
 
 
 def _dismisses(v: Visitor, prepared: list[tuple]) -> list[bytes]:
+    """"Not interested" on each card (members only): teaches the "For you" feed and
+    hides the paper from it; once marked, the same button undoes it."""
     if v.member is None or v.member.is_suspended:
         return [b""] * len(prepared)
     on, off, dismissed = _dismiss_form(v, True), _dismiss_form(v, False), v.dismissed
     return [(on if pid in dismissed else off) % {b"a": arxiv_id} for pid, arxiv_id in prepared]
 
 
-# kind -> a filler of every slot of that kind at once, where a page has many
-BATCH_FILLERS: dict[str, Callable[[Visitor, list[tuple]], list[bytes]]] = {
-    "vote": _votes, "save": _saves, "dismiss": _dismisses,
+Filler = Callable[[Visitor, list[tuple]], list[bytes]]
+
+
+def _each(filler: Callable[..., bytes]) -> Filler:
+    """A filler of one slot as a filler of all of a kind's slots (kinds a page has few of)."""
+    return lambda v, prepared: [filler(v, *args) for args in prepared]
+
+
+# kind -> (a filler of every slot of that kind, how a marker's args become its prepared args)
+FILLERS: dict[str, tuple[Filler, Callable[..., tuple] | None]] = {
+    "csrf": (_each(_csrf), None),
+    "name": (_each(_name), None),
+    "initial": (_each(_initial), None),
+    "vote": (_votes, lambda pid: (int(pid),)),
+    "save": (_saves, lambda pid, arxiv, title="": (int(pid), str(escape(arxiv)).encode(), str(escape(title)).encode())),
+    "dismiss": (_dismisses, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
+    "seed": (_each(_seed), lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),
+    "own": (_each(_own_comment), lambda cid, author: (int(cid), author)),
+    "follow": (_each(_follow), _follow_args),
 }
+_UNKNOWN_KIND = (_each(_nothing), None)
 
 
 # --- the member's state behind the slots of one page ----------------------------------
