@@ -323,12 +323,7 @@ class PageCacheMiddleware:
         also moves its max(modified_at)) is the shared one."""
         with engine.connect() as conn:
             member = security.MEMBERS.get(conn, scope)
-            if not _ordinary(member):
-                return member, counted, None
-            entry = self.cache.entries.get(_key(member, scope))  # a peek: the event loop decides
-            visitor = slots.Visitor(member)
-            version = (slots.load_state(conn, visitor, entry.parts if entry else None), counted[1])
-        return member, version, visitor
+            return self._member_state(scope, member, counted, lambda v, parts: slots.load_state(conn, v, parts))
 
     def _member_trip_raw(self, scope, counted: tuple) -> tuple | None:
         """``_member_trip`` on the event loop's own SQLite connection, when the member is
@@ -337,14 +332,17 @@ class PageCacheMiddleware:
         member = security.MEMBERS.cached(scope)
         if member is slots.UNKNOWN:
             return None
+        raw = self.cache.loop_connection()
+        return self._member_state(scope, member, counted, lambda v, parts: slots.load_state_sqlite3(raw, v, parts))
+
+    def _member_state(self, scope, member, counted: tuple, load) -> tuple:
+        """(member, version, visitor) of a member's trip: their state read by ``load``
+        when they are an ordinary member and the page is cached already."""
         if not _ordinary(member):
             return member, counted, None
         entry = self.cache.entries.get(_key(member, scope))  # a peek: the event loop decides
-        parts = entry.parts if entry else None
         visitor = slots.Visitor(member)
-        sql, params = slots.state_query(visitor, parts, "?")
-        rows = self.cache.loop_connection().execute(sql, params).fetchall()
-        return member, (slots.apply_state(visitor, parts, rows), counted[1]), visitor
+        return member, (load(visitor, entry.parts if entry else None), counted[1]), visitor
 
     def _state(self, scope, parts: slots.Parts, member, engine: Engine) -> slots.Visitor:
         """The visitor's own state behind the page's slots (in a worker thread)."""

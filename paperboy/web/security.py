@@ -431,18 +431,11 @@ class MemberCache:
         self._entries: dict[str, tuple[Member | None, float]] = {}
 
     def get(self, conn, scope) -> Member | None:
-        ctx = scope.get(_CTX)
-        if ctx is None:
-            return None
-        if ctx["user"] is not _UNSET:
-            return as_member(ctx["user"])
+        member = self.cached(scope)
+        if member is not UNKNOWN:
+            return member
         params = session_params(scope)
-        if params is None:
-            return None
         now = time.monotonic()
-        hit = self._entries.get(params["sid"])
-        if hit is not None and now - hit[1] < self.ttl:
-            return hit[0]
         row = conn.execute(_MEMBER_SQL, params).first()
         member = member_from_row(row) if row else None
         if len(self._entries) >= self.max_entries:
@@ -454,10 +447,12 @@ class MemberCache:
         """The member if known without a query (this request's, or one looked up less
         than ``ttl`` seconds ago); else ``UNKNOWN``."""
         ctx = scope.get(_CTX)
-        if ctx is None or not ctx["session_token"]:
+        if ctx is None:
             return None
         if ctx["user"] is not _UNSET:
             return as_member(ctx["user"])
+        if not ctx["session_token"]:
+            return None
         hit = self._entries.get(token_hash(ctx["session_token"]))
         if hit is not None and time.monotonic() - hit[1] < self.ttl:
             return hit[0]

@@ -342,6 +342,13 @@ def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
     return apply_state(visitor, parts, conn.exec_driver_sql(sql, params))
 
 
+def load_state_sqlite3(raw, visitor: Visitor, parts: Parts | None) -> str:
+    """``load_state`` on a sqlite3 connection itself (the page cache's own, on the event
+    loop), without SQLAlchemy's checkout and transaction around the one statement."""
+    sql, params = state_query(visitor, parts, "?")
+    return apply_state(visitor, parts, raw.execute(sql, params).fetchall())
+
+
 def state_query(visitor: Visitor, parts: Parts | None, q: str) -> tuple[str, tuple]:
     """``load_state``'s query and parameters, with ``q`` as the driver's placeholder."""
     me = visitor.member
