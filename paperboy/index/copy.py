@@ -26,7 +26,6 @@ derived from it (``node_token``); the routes are in ``paperboy.node``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import hmac
 import json
@@ -40,6 +39,7 @@ from pathlib import Path
 import httpx
 
 from paperboy.config import Settings
+from paperboy.index.lock import refresh_lock
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +70,11 @@ def token_ok(settings: Settings, presented: str) -> bool:
 
 @contextlib.contextmanager
 def _waiting_lock(settings: Settings, timeout: float = LOCK_WAIT_S) -> Iterator[None]:
-    """The refresh lock, waited for (``jobs.refresh_lock`` gives up at once)."""
-    index_dir = settings.resolved_index_dir
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".refresh.lock", "a+") as fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise CopyError(f"the index at {index_dir} stayed locked by a refresh for {timeout:.0f} s") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    """The refresh lock, waited for: a copy must not be taken or swapped in mid-refresh."""
+    with refresh_lock(settings, wait=timeout) as mine:
+        if not mine:
+            raise CopyError(f"the index at {settings.resolved_index_dir} stayed locked by a refresh for {timeout:.0f} s")
+        yield
 
 
 def _index_files(index_dir: Path) -> list[Path]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -52,6 +51,7 @@ from paperboy.index.embedder import (
     needs_no_model,
 )
 from paperboy.index.embedproc import ProcessEmbedder
+from paperboy.index.lock import refresh_lock
 from paperboy.index.models import PaperEmbedding
 from paperboy.store.models import Paper, utcnow
 
@@ -104,25 +104,6 @@ def forget_indexes(settings: Settings) -> bool:
 
 def _ts(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
-
-
-@contextlib.contextmanager
-def refresh_lock(settings: Settings):
-    """Yield True if this caller holds the index dir's refresh lock, else False."""
-    settings.resolved_index_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(settings.resolved_index_dir / ".refresh.lock", "a+")  # noqa: SIM115
-    try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    finally:
-        fh.close()
 
 
 class _Bars:
