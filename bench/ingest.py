@@ -175,7 +175,7 @@ def staged_rows(snapshot: Path, dialect: str) -> tuple[list[tuple], list[tuple],
     """Papers (id first), authors, author links and categories exactly as the import
     writes them for this file of distinct, valid lines (not timed)."""
     from paperboy.ingest.normalise import name_key
-    from paperboy.ingest.pipeline import _CATEGORIES
+    from paperboy.ingest.rows import CATEGORIES
     from paperboy.ingest.snapshot import prepare_line
 
     papers, links, cats, author_ids = [], [], [], {}
@@ -184,7 +184,7 @@ def staged_rows(snapshot: Path, dialect: str) -> tuple[list[tuple], list[tuple],
             values, names = prepare_line(raw, dialect)
             papers.append((pid, *values))
             links.extend((pid, pos, author_ids.setdefault(name, len(author_ids) + 1)) for pos, name in enumerate(names))
-            cats.extend((pid, cat, pos == 0) for pos, cat in enumerate(values[_CATEGORIES].split()))
+            cats.extend((pid, cat, pos == 0) for pos, cat in enumerate(values[CATEGORIES].split()))
     authors = [(id_, name, name_key(name)[:300]) for name, id_ in author_ids.items()]
     return papers, authors, links, cats
 
@@ -195,7 +195,8 @@ def schema_floor(url: str, staged: tuple, batch_size: int) -> float:
     import's indexes set aside and rebuilt: SQLite ``INSERT ... SELECT`` from an attached
     staging database (C only; categories by the import's own statement), PostgreSQL
     ``COPY`` straight into the tables. What the database alone costs for this schema."""
-    from paperboy.ingest.pipeline import _TAIL, ROW, SQLITE_CATEGORIES_OF_PAPERS
+    from paperboy.ingest.pipeline import _TAIL, SQLITE_CATEGORIES_OF_PAPERS
+    from paperboy.ingest.rows import ROW
     from paperboy.store import bulk
     from paperboy.store.db import bulk_write_connection, make_engine
     from paperboy.store.migrate import upgrade

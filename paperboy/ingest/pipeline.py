@@ -14,26 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import chain, repeat
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from paperboy.ingest.normalise import (
-    BadRecord,
-    PaperRecord,
-    content_digest,
-    content_hash,
-    find_links,
-    name_key,
-)
+from paperboy.ingest import rows
+from paperboy.ingest.normalise import BadRecord, PaperRecord, name_key
+from paperboy.ingest.rows import CATEGORIES, CONTENT_HASH, ROW, Prepared
 from paperboy.store import bulk
 from paperboy.store.db import bulk_write_connection, is_busy, writer
 from paperboy.store.models import Author, IngestCursor, Paper, PaperAuthor, PaperCategory, utcnow
@@ -43,21 +38,6 @@ authors_t = Author.__table__
 paper_authors = PaperAuthor.__table__
 paper_categories = PaperCategory.__table__
 cursors = IngestCursor.__table__
-
-# Fields where the newer version's value replaces the stored one.
-_VERSIONED = (
-    "title", "abstract", "authors", "primary_category", "categories", "msc_classes",
-    "acm_classes", "comment", "journal_ref", "doi", "license",
-)
-_MERGE_COLUMNS = (
-    papers.c.id, papers.c.arxiv_id, papers.c.version, papers.c.title, papers.c.abstract,
-    papers.c.authors_text, papers.c.primary_category, papers.c.categories,
-    papers.c.msc_classes, papers.c.acm_classes, papers.c.submitted_at, papers.c.updated_at,
-    papers.c.announced_on, papers.c.comment, papers.c.journal_ref, papers.c.doi,
-    papers.c.license, papers.c.abs_url, papers.c.pdf_url, papers.c.sources,
-    papers.c.content_hash,
-)
-
 
 @dataclass
 class UpsertCounts:
@@ -85,192 +65,9 @@ class UpsertCounts:
         }
 
 
-def _record_row(rec: PaperRecord) -> dict:
-    return {
-        "arxiv_id": rec.arxiv_id,
-        # Listings carry no version; unknown counts as v1 so a real v2 still wins.
-        "version": rec.version or 1,
-        "title": rec.title,
-        "abstract": rec.abstract,
-        "authors": list(rec.authors),
-        "primary_category": rec.categories[0] if rec.categories else None,
-        "categories": " ".join(rec.categories),
-        "msc_classes": "; ".join(rec.msc_classes) or None,
-        "acm_classes": "; ".join(rec.acm_classes) or None,
-        "submitted_at": rec.submitted_at,
-        "updated_at": rec.updated_at,
-        "announced_on": rec.announced_on,
-        "comment": rec.comment,
-        "journal_ref": rec.journal_ref,
-        "doi": rec.doi,
-        "license": rec.license,
-        "sources": rec.source,
-    }
-
-
-def _stored_row(row) -> dict:
-    d = dict(row._mapping)
-    d["authors"] = d.pop("authors_text").split(", ") if d["authors_text"] else []
-    return d
-
-
-def _min(a, b):
-    return b if a is None else a if b is None else min(a, b)
-
-
-def _max(a, b):
-    return b if a is None else a if b is None else max(a, b)
-
-
-def merge(old: dict | None, new: dict) -> dict:
-    """Merge an incoming normalised row into the stored one (or none).
-
-    The higher version's values win; at equal (or unknown) versions the stored value
-    stays and the incoming one only fills gaps, so re-importing is a no-op and the
-    result does not depend on which source came first for first-seen dates.
-    """
-    if old is None:
-        merged = dict(new)
-    else:
-        newer = new["version"] > old["version"]
-        merged = dict(old)
-        for key in _VERSIONED:
-            incoming, stored = new.get(key), old.get(key)
-            if newer:
-                merged[key] = incoming if incoming not in (None, "", []) else stored
-            elif stored in (None, "", []):
-                merged[key] = incoming
-        merged["version"] = max(old["version"], new["version"])
-        merged["submitted_at"] = _min(old["submitted_at"], new["submitted_at"])
-        merged["updated_at"] = _max(old["updated_at"], new["updated_at"])
-        merged["announced_on"] = _min(old["announced_on"], new["announced_on"])
-        merged["sources"] = ",".join(
-            sorted(set(filter(None, (old["sources"] or "").split(",") + [new["sources"]])))
-        )
-    if "," in merged["sources"]:
-        merged["sources"] = ",".join(sorted(set(filter(None, merged["sources"].split(",")))))
-    arxiv_id = merged["arxiv_id"]
-    merged["abs_url"] = f"https://arxiv.org/abs/{arxiv_id}"
-    merged["pdf_url"] = f"https://arxiv.org/pdf/{arxiv_id}"
-    merged["content_hash"] = content_hash(merged)
-    return merged
-
-
-def _to_columns(row: dict) -> dict:
-    out = {k: v for k, v in row.items() if k not in ("authors", "id")}
-    out["authors_text"] = ", ".join(row["authors"])
-    out["links"] = find_links(row["abstract"], row["comment"])
-    return out
-
-
-# --- prepared rows -------------------------------------------------------------------
-#
-# Most of the per-record work (joins, links, content hash, date formatting) does not
-# depend on what is stored: it gives the row the paper gets when it is new. ``prepare``
-# does that work up front, in the driver's value form, so a source can do it in a
-# worker process (``snapshot.read_snapshot_prepared``). The writer then inserts those
-# rows as they are and merges only the few ids already stored or repeated in a batch.
-
-# The columns of a prepared row, in order. Ids, community state and the batch's time
-# (created_at, modified_at) are added when the row is written.
-ROW = (
-    "arxiv_id", "version", "title", "abstract", "authors_text", "primary_category", "categories",
-    "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on", "comment",
-    "journal_ref", "doi", "license", "abs_url", "pdf_url", "links", "sources", "content_hash",
-)
-_CATEGORIES = ROW.index("categories")
-# (values in ROW order, author names in order): plain tuples and lists pickle fast.
-Prepared = tuple[tuple, list[str]]
 # Columns written after ROW on insert; on update only modified_at, so community state
 # (votes, comments, hidden, featured, submitter) is never touched by ingest.
 _TAIL = ("modified_at", "upvotes", "num_comments", "hidden", "created_at")
-
-
-def _sqlite_datetime(v: dt.datetime) -> str:
-    # Exactly what UTCDateTime + SQLAlchemy's SQLite DATETIME store, without their layers.
-    if v.utcoffset():
-        v = v.astimezone(dt.UTC)
-    return v.isoformat(" ", "microseconds")[:26]  # YYYY-MM-DD HH:MM:SS.ffffff, offset cut
-
-
-def _sqlite_date(v: dt.date) -> str:
-    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
-
-
-def _json_list(v: list) -> str:
-    return json.dumps(v) if v else "[]"
-
-
-def _db_values(cols: dict, dialect: str) -> tuple:
-    """A column dict as the driver takes it (ROW order): dates as text, links as JSON text.
-
-    PostgreSQL gets the UTC offset spelled out, so the session's time zone cannot shift it.
-    """
-    zone = "" if dialect == "sqlite" else "+00:00"
-    sub, upd, ann = cols["submitted_at"], cols["updated_at"], cols["announced_on"]
-    return (
-        cols["arxiv_id"], cols["version"], cols["title"], cols["abstract"], cols["authors_text"],
-        cols["primary_category"], cols["categories"], cols["msc_classes"], cols["acm_classes"],
-        None if sub is None else _sqlite_datetime(sub) + zone,
-        None if upd is None else _sqlite_datetime(upd) + zone,
-        None if ann is None else _sqlite_date(ann),
-        cols["comment"], cols["journal_ref"], cols["doi"], cols["license"], cols["abs_url"],
-        cols["pdf_url"], _json_list(cols["links"]), cols["sources"], cols["content_hash"],
-    )
-
-
-def _typed(values: tuple, authors: list[str]) -> dict:
-    """Back from a prepared row to the incoming row ``merge`` takes (the rare path)."""
-    row = dict(zip(ROW, values, strict=True))
-    for key in ("authors_text", "abs_url", "pdf_url", "links", "content_hash"):
-        del row[key]
-    row["authors"] = list(authors)
-    for key in ("submitted_at", "updated_at"):
-        if row[key] is not None:
-            v = dt.datetime.fromisoformat(row[key])
-            row[key] = v if v.tzinfo else v.replace(tzinfo=dt.UTC)
-    if row["announced_on"] is not None:
-        row["announced_on"] = dt.date.fromisoformat(row["announced_on"])
-    return row
-
-
-def prepare(rec: PaperRecord, dialect: str) -> Prepared:
-    """The row ``rec`` gives a paper that is not stored yet, in the driver's values.
-
-    Equal to ``_prepared(merge(None, _record_row(rec)))`` (a test holds them equal),
-    without the intermediate dicts: this runs once per record of every import.
-    """
-    arxiv_id, title, abstract, comment = rec.arxiv_id, rec.title, rec.abstract, rec.comment
-    cats = rec.categories
-    categories = " ".join(cats)
-    primary = cats[0] if cats else None
-    msc = "; ".join(rec.msc_classes) or None
-    acm = "; ".join(rec.acm_classes) or None
-    sources = rec.source
-    if "," in sources:
-        sources = ",".join(sorted(set(filter(None, sources.split(",")))))
-    version = rec.version or 1
-    authors = list(rec.authors)
-    sub, upd, ann = rec.submitted_at, rec.updated_at, rec.announced_on
-    abs_url = f"https://arxiv.org/abs/{arxiv_id}"
-    pdf_url = f"https://arxiv.org/pdf/{arxiv_id}"
-    digest = content_digest({
-        "version": version, "title": title, "abstract": abstract, "authors": authors,
-        "primary_category": primary, "categories": categories, "msc_classes": msc,
-        "acm_classes": acm, "submitted_at": sub, "updated_at": upd, "announced_on": ann,
-        "comment": comment, "journal_ref": rec.journal_ref, "doi": rec.doi, "license": rec.license,
-        "abs_url": abs_url, "pdf_url": pdf_url, "sources": sources,
-    })
-    zone = "" if dialect == "sqlite" else "+00:00"
-    links = find_links(abstract, comment)
-    return (
-        arxiv_id, version, title, abstract, ", ".join(authors), primary, categories, msc, acm,
-        None if sub is None else _sqlite_datetime(sub) + zone,
-        None if upd is None else _sqlite_datetime(upd) + zone,
-        None if ann is None else _sqlite_date(ann),
-        comment, rec.journal_ref, rec.doi, rec.license, abs_url, pdf_url,
-        json.dumps(links) if links else "[]", sources, digest,
-    ), authors
 
 
 class AuthorCache:
@@ -349,10 +146,9 @@ class _Writer:
 
     def __init__(self, dialect) -> None:
         self.dialect = dialect.name
-        self.select_sql = "SELECT " + ", ".join(c.name for c in _MERGE_COLUMNS) + " FROM papers WHERE arxiv_id "
-        self.result_procs = [c.type._cached_result_processor(dialect, None) for c in _MERGE_COLUMNS]
+        self.select_sql = f"SELECT id, {', '.join(ROW)} FROM papers WHERE arxiv_id "
         if self.dialect == "sqlite":
-            self.batch_time = _sqlite_datetime
+            self.batch_time = partial(rows.timestamp, zone="")
             self.insert_sql = (
                 f"INSERT INTO papers ({', '.join((*ROW, *_TAIL))}) "
                 f"VALUES ({', '.join('?' * len(ROW))}, %(now)s, 0, 0, 0, %(now)s)"
@@ -389,10 +185,9 @@ def _writer(conn: Connection) -> _Writer:
     return w
 
 
-def _select_stored(conn: Connection, w: _Writer, ids: list[str]) -> dict[str, dict]:
-    stored: dict[str, dict] = {}
-    names = [c.name for c in _MERGE_COLUMNS]
-    procs = w.result_procs
+def _select_stored(conn: Connection, w: _Writer, ids: list[str]) -> dict[str, tuple[int, Prepared]]:
+    """arxiv id -> (paper id, its stored row in the form ``rows.build`` gives)."""
+    stored: dict[str, tuple[int, Prepared]] = {}
     raw = conn.connection.driver_connection
     # SQLite binds at most a few thousand values a statement; PostgreSQL takes the whole
     # batch as one array (one round trip instead of one per 900 ids).
@@ -404,9 +199,7 @@ def _select_stored(conn: Connection, w: _Writer, ids: list[str]) -> dict[str, di
         cur = raw.cursor()
         cur.execute(sql, params)
         for values in cur.fetchall():
-            d = {n: (p(v) if p is not None else v) for n, p, v in zip(names, procs, values, strict=True)}
-            d["authors"] = d.pop("authors_text").split(", ") if d["authors_text"] else []
-            stored[d["arxiv_id"]] = d
+            stored[values[1]] = (values[0], rows.stored(values[1:], w.dialect))
         cur.close()
     return stored
 
@@ -414,46 +207,42 @@ def _select_stored(conn: Connection, w: _Writer, ids: list[str]) -> dict[str, di
 def upsert_batch(
     conn: Connection, records: list[PaperRecord | Prepared], authors: AuthorCache | None = None
 ) -> UpsertCounts:
-    """Merge ``records`` (records, or rows from ``prepare``) into the store inside the caller's transaction."""
+    """Merge ``records`` (records, or rows from ``rows.build``) into the store inside the caller's transaction."""
     counts = UpsertCounts()
     authors = authors or AuthorCache()
     w = _writer(conn)
     # Duplicates inside the batch are merged first (a listing repeats cross-lists).
     incoming: dict[str, Prepared] = {}
-    repeated: dict[str, dict] = {}
     for rec in records:
-        item = rec if isinstance(rec, tuple) else prepare(rec, w.dialect)
+        item = rec if isinstance(rec, tuple) else rows.of_record(rec, w.dialect)
         arxiv_id = item[0][0]
         prev = incoming.get(arxiv_id)
         if prev is None:
             incoming[arxiv_id] = item
         else:
-            repeated[arxiv_id] = merge(repeated.get(arxiv_id) or _typed(*prev), _typed(*item))
+            incoming[arxiv_id] = rows.merge(prev, item)
     stored = _select_stored(conn, w, list(incoming))
 
-    # The common case, a paper neither stored nor repeated, is inserted as prepared.
+    # The common case, a paper not stored, is inserted as it came.
     to_insert: list[Prepared] = []
     to_update: list[tuple[tuple, int]] = []
     author_changed: dict[int, list[str]] = {}
     cats_changed: dict[int, list[str]] = {}
     for arxiv_id, item in incoming.items():
         old = stored.get(arxiv_id)
-        if old is None and arxiv_id not in repeated:
+        if old is None:
             to_insert.append(item)
             continue
-        new = repeated.get(arxiv_id)
-        if old is None:
-            to_insert.append(item if new is None else _prepared(merge(None, new), w.dialect))
-            continue
-        merged = merge(old, new or _typed(*item))
-        if merged["content_hash"] == old["content_hash"]:
+        paper_id, (old_values, old_authors) = old
+        values, names = rows.merge(old[1], item)
+        if values[CONTENT_HASH] == old_values[CONTENT_HASH]:
             counts.unchanged += 1
             continue
-        to_update.append((_prepared(merged, w.dialect)[0], old["id"]))
-        if merged["authors"] != old["authors"]:
-            author_changed[old["id"]] = merged["authors"]
-        if merged["categories"] != old["categories"]:
-            cats_changed[old["id"]] = merged["categories"].split()
+        to_update.append((values, paper_id))
+        if names != old_authors:
+            author_changed[paper_id] = names
+        if values[CATEGORIES] != old_values[CATEGORIES]:
+            cats_changed[paper_id] = values[CATEGORIES].split()
     counts.inserted, counts.updated = len(to_insert), len(to_update)
     if not to_insert and not to_update:
         return counts
@@ -498,7 +287,7 @@ def upsert_batch(
     else:  # child rows in key order, built by C-level zips, for COPY
         for pid, (v, a) in zip(new_ids, to_insert, strict=True):
             author_rows.extend(zip(repeat(pid), range(len(a)), map(author_id, a)))
-            cat_rows.extend(zip(repeat(pid), v[_CATEGORIES].split(), chain((True,), repeat(False))))  # primary first
+            cat_rows.extend(zip(repeat(pid), v[CATEGORIES].split(), chain((True,), repeat(False))))  # primary first
     for pid, a in author_changed.items():
         author_rows.extend(zip(repeat(pid), range(len(a)), map(author_id, a)))
     for pid, cats in cats_changed.items():
@@ -533,10 +322,6 @@ def _insert_new_children_sqlite(cur, new_ids, to_insert: list[Prepared], author_
          for pid, (_v, a) in zip(new_ids, to_insert, strict=True) if a],
     )
     cur.execute(SQLITE_CATEGORIES_OF_PAPERS, (new_ids[0], new_ids[-1]))
-
-
-def _prepared(merged: dict, dialect: str) -> Prepared:
-    return _db_values(_to_columns(merged), dialect), merged["authors"]
 
 
 def _replace_children(cur, w: _Writer, table: str, cols: tuple, paper_ids: list[int], rows: list[tuple]) -> None:

@@ -13,12 +13,10 @@ same person gets one author row whatever the source.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import orjson
 
@@ -32,16 +30,12 @@ from paperboy.ingest.normalise import (
     BadRecord,
     PaperRecord,
     clean_text,
-    content_digest,
-    find_links,
     parse_arxiv_id,
     split_authors,
     split_categories,
 )
+from paperboy.ingest.rows import Prepared, build, of_record
 from paperboy.papers.ids import PLAIN_NEW_ID
-
-if TYPE_CHECKING:
-    from paperboy.ingest.pipeline import Prepared
 
 SOURCE = "snapshot"
 
@@ -170,12 +164,12 @@ def read_snapshot(path: Path, start_offset: int = 0, start_line: int = 0) -> Ite
 
 # --- one line straight to its prepared row ---------------------------------------------
 #
-# ``prepare(parse_line(raw))`` builds a PaperRecord and datetimes only to turn them into
+# ``of_record(parse_line(raw))`` builds a PaperRecord and datetimes only to turn them into
 # strings again. For the shape nearly every snapshot line has (a plain new-style id, text
 # fields, versions with well-formed dates) ``prepare_line`` goes from the JSON object to
-# the row directly, about twice as fast; anything else (old-style ids, odd types, bad
-# dates, limits exceeded) takes the general path, which also words the errors. A test
-# holds the two equal line by line.
+# the fields ``rows.build`` takes directly, about twice as fast; anything else (old-style
+# ids, odd types, bad dates, limits exceeded) takes the general path, which also words
+# the errors. Both end in ``rows.build``; a test holds them equal line by line.
 
 
 def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
@@ -221,44 +215,23 @@ def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
     journal_ref = (clean_text(journal_ref) or None) if journal_ref else None
     doi = (clean_text(doi) or None) if doi else None
     license_ = (clean_text(license_) or None) if license_ else None
-    categories = " ".join(cats)
-    primary = cats[0] if cats else None
-    msc = "; ".join(msc_list) or None
-    acm = "; ".join(acm_list) or None
-    version = int(label[1:]) or 1
-    abs_url = f"https://arxiv.org/abs/{arxiv_id}"
-    pdf_url = f"https://arxiv.org/pdf/{arxiv_id}"
-    # What content_digest gets from prepare: orjson writes an aware UTC datetime with no
-    # microseconds as "YYYY-MM-DDTHH:MM:SS+00:00", so these strings hash the same.
-    digest = content_digest({
-        "version": version, "title": title, "abstract": abstract, "authors": authors,
-        "primary_category": primary, "categories": categories, "msc_classes": msc,
-        "acm_classes": acm, "submitted_at": f"{sub[0]}T{sub[1]}+00:00", "updated_at": f"{upd[0]}T{upd[1]}+00:00",
-        "announced_on": None, "comment": comment, "journal_ref": journal_ref, "doi": doi, "license": license_,
-        "abs_url": abs_url, "pdf_url": pdf_url, "sources": SOURCE,
-    })
     zone = ".000000" if dialect == "sqlite" else ".000000+00:00"
-    links = find_links(abstract, comment)
-    return (
-        arxiv_id, version, title, abstract, ", ".join(authors), primary, categories, msc, acm,
+    return build(
+        arxiv_id, int(label[1:]) or 1, title, abstract, authors, " ".join(cats),
+        "; ".join(msc_list) or None, "; ".join(acm_list) or None,
         f"{sub[0]} {sub[1]}{zone}", f"{upd[0]} {upd[1]}{zone}", None,
-        comment, journal_ref, doi, license_, abs_url, pdf_url,
-        json.dumps(links) if links else "[]", SOURCE, digest,
-    ), authors
+        comment, journal_ref, doi, license_, SOURCE,
+    )
 
 
 def prepare_line(raw: bytes, dialect: str) -> Prepared:
-    """``pipeline.prepare(parse_line(raw), dialect)``; raises BadRecord as parse_line does."""
+    """``rows.of_record(parse_line(raw), dialect)``; raises BadRecord as parse_line does."""
     if _NUL in raw:
         raise BadRecord("a NUL character (\\u0000) in the record")
     row = _fast_row(raw, dialect)
     if row is not None:
         return row
-    # In the function: parser processes import this module, and most lines never take this
-    # path; the pipeline would load the store and SQLAlchemy into every one of them.
-    from paperboy.ingest.pipeline import prepare
-
-    return prepare(parse_line(raw), dialect)
+    return of_record(parse_line(raw), dialect)
 
 
 # --- the fast path: parse and prepare in worker processes -------------------------------
@@ -423,7 +396,7 @@ def read_snapshot_prepared(
     path: Path, dialect: str, start_offset: int = 0, start_line: int = 0, *,
     parallel: bool | None = None, chunk_lines: int = CHUNK_LINES, workers: int | None = None,
 ) -> Iterator[tuple[dict, Prepared | BadRecord]]:
-    """``read_snapshot`` yielding rows ready for the database (``pipeline.prepare``).
+    """``read_snapshot`` yielding rows ready for the database (``rows.build``).
 
     ``parallel`` (default: when there is enough to read and more than one CPU) parses
     in ``workers`` processes (default ``parser_processes()``); the items are the same

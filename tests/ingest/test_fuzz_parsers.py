@@ -35,7 +35,8 @@ from paperboy.ingest.normalise import (
     BadRecord,
     PaperRecord,
 )
-from paperboy.ingest.pipeline import prepare, run_source
+from paperboy.ingest.pipeline import run_source
+from paperboy.ingest.rows import of_record
 from paperboy.store.models import Paper
 from tests.conftest import DAILY
 from tests.ingest.conftest import API_XML, KAGGLE, OAI
@@ -158,7 +159,7 @@ def test_snapshot_lines_mutated_are_skipped_with_their_line_and_good_ones_still_
         _check_line_items(snapshot.read_snapshot(path), path, bad_at, _snapshot_ids(good))
         for dialect in ("sqlite", "postgresql"):  # the fast path agrees with the general one
             prepared = list(snapshot.read_snapshot_prepared(path, dialect, parallel=False))
-            general = [(c, prepare(r, dialect) if isinstance(r, PaperRecord) else str(r))
+            general = [(c, of_record(r, dialect) if isinstance(r, PaperRecord) else str(r))
                        for c, r in snapshot.read_snapshot(path)]
             assert [(c, str(r) if isinstance(r, BadRecord) else r) for c, r in prepared] == general
 

@@ -8,12 +8,10 @@ import datetime as dt
 import orjson
 import pytest
 
-from paperboy.ingest import pipeline
-from paperboy.ingest.listing import read_listing
 from paperboy.ingest.normalise import BadRecord
 from paperboy.ingest.pipeline import run_source
+from paperboy.ingest.rows import of_record
 from paperboy.ingest.snapshot import read_snapshot, read_snapshot_prepared
-from tests.conftest import DAILY
 from tests.ingest.conftest import KAGGLE
 from tests.ingest.test_crash import full_dump
 
@@ -42,17 +40,6 @@ def _plain(items):
     return [(cursor, str(item) if isinstance(item, BadRecord) else item) for cursor, item in items]
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
-def test_prepare_equals_merging_into_nothing(dialect, shared_data):
-    records = [rec for _c, rec in read_snapshot(KAGGLE)]
-    records += [rec for _c, rec in read_listing(DAILY / "2025-03-18.jsonl") if not isinstance(rec, BadRecord)]
-    for rec in records:
-        generic = pipeline._prepared(pipeline.merge(None, pipeline._record_row(rec)), dialect)
-        assert pipeline.prepare(rec, dialect) == generic
-        values, authors = generic
-        assert pipeline._typed(values, authors) == pipeline._record_row(rec)
-
-
 def test_the_worker_gives_the_same_items_in_order_with_errors_naming_file_and_line(tmp_path, shared_data):
     path = _mixed_file(tmp_path)
     serial = _plain(read_snapshot_prepared(path, "sqlite", parallel=False))
@@ -63,7 +50,7 @@ def test_the_worker_gives_the_same_items_in_order_with_errors_naming_file_and_li
     plain = _plain(read_snapshot(path))
     assert [c for c, _ in parallel] == [c for c, _ in plain]
     for (_c, mine), (_c2, theirs) in zip(parallel, plain, strict=True):
-        assert mine == (theirs if isinstance(theirs, str) else pipeline.prepare(theirs, "sqlite"))
+        assert mine == (theirs if isinstance(theirs, str) else of_record(theirs, "sqlite"))
     errors = {c["line"]: item for c, item in parallel if isinstance(item, str)}
     assert sorted(errors) == [6, 7, 9, 11]
     assert all(e.startswith(f"{path}:{line}: ") for line, e in errors.items())
@@ -146,7 +133,7 @@ def test_the_direct_row_path_equals_the_record_path_line_by_line(dialect, shared
     direct = 0
     for raw in lines:
         try:
-            expected = pipeline.prepare(parse_line(raw), dialect)
+            expected = of_record(parse_line(raw), dialect)
         except BadRecord as exc:
             with pytest.raises(BadRecord) as got:
                 prepare_line(raw, dialect)
