@@ -63,8 +63,9 @@ def _hashed_time(v: str | None) -> str | None:
     valid and nothing is re-embedded for a change of code."""
     if v is None:
         return None
-    micro = v[19:26]
-    return f"{v[:10]}T{v[11:19]}{'' if micro == '.000000' else micro}+00:00"
+    if v.startswith(".000000", 19):
+        return f"{v[:10]}T{v[11:19]}+00:00"
+    return f"{v[:10]}T{v[11:26]}+00:00"
 
 
 def build(
@@ -75,13 +76,15 @@ def build(
     """The row of a paper with these fields, already normalised and in the driver's
     values: ``categories`` space-separated, the class lists joined with "; ", timestamps
     from ``timestamp`` and the announce day from ``day``; ``sources`` sorted, comma-separated."""
-    primary = categories[:categories.find(" ")] if " " in categories else (categories or None)
+    primary = categories.partition(" ")[0] or None
     abs_url = f"https://arxiv.org/abs/{arxiv_id}"
     pdf_url = f"https://arxiv.org/pdf/{arxiv_id}"
     digest = content_digest({
         "version": version, "title": title, "abstract": abstract, "authors": authors,
         "primary_category": primary, "categories": categories, "msc_classes": msc,
-        "acm_classes": acm, "submitted_at": _hashed_time(submitted), "updated_at": _hashed_time(updated),
+        "acm_classes": acm, "submitted_at": (hashed_sub := _hashed_time(submitted)),
+        # One version: both dates are the same (a third of the snapshot's papers).
+        "updated_at": hashed_sub if updated == submitted else _hashed_time(updated),
         "announced_on": announced, "comment": comment, "journal_ref": journal_ref, "doi": doi,
         "license": license_, "abs_url": abs_url, "pdf_url": pdf_url, "sources": sources,
     })
