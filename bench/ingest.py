@@ -11,7 +11,7 @@
    synchronous=NORMAL, one transaction per 10,000 rows), and psycopg ``COPY`` of N
    five-column rows into PostgreSQL.
 3. The full path, as ``paperboy ingest snapshot`` runs it (read, parse, normalise,
-   upsert papers, authors, categories, cursor per batch; parsing in a second process,
+   upsert papers, authors, categories, cursor per batch; parsing in parser processes,
    ``read_snapshot_prepared``) into a freshly migrated database of each backend.
 
 Prints records/s for each and the ratio full/baseline. Figures only; nothing asserted.
@@ -346,7 +346,7 @@ def main() -> None:
                          "and the schema floor: the import's rows written with no parsing (both backends)")
     ap.add_argument("--profile", action="store_true",
                     help="cProfile the SQLite full path and print the top entries (this process only: the "
-                         "parser runs in its own process; profile it with read_snapshot_prepared(parallel=False))")
+                         "parsers run in their own processes; profile it with read_snapshot_prepared(parallel=False))")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     n = args.records

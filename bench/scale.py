@@ -103,7 +103,7 @@ def _pg_backends(dbname: str) -> list[int]:
 def _label(cmd: str) -> str:
     if cmd.startswith("postgres:"):
         return "postgres backend"
-    if "_worker_main" in cmd:
+    if "multiprocessing.spawn" in cmd:  # the import's only spawned children: its parser processes
         return "snapshot parser"
     if "from paperboy.cli import app" in cmd:
         return "paperboy " + " ".join(cmd.split("app()", 1)[1].split()[:2])

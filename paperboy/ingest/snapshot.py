@@ -12,11 +12,22 @@ same person gets one author row whatever the source.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
+import io
+import multiprocessing
 import os
 import re
-from collections.abc import Iterator
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 
@@ -238,20 +249,26 @@ def prepare_line(raw: bytes, dialect: str) -> Prepared:
 #
 # Parsing a line (JSON, names, LaTeX, dates) and preparing its row (links, content hash,
 # driver values) is independent per line, so worker processes do it while this one
-# writes to the database. The file is cut into chunks of ``chunk_lines`` lines; with N
-# workers, worker k prepares chunks k, k+N, k+2N, ... (every worker reads every line but
-# parses only its own) and sends each as a list of ``(offset after the line, line number,
-# prepared row or error text)``. This process takes the chunks in file order, round
-# robin, and turns each line back into the item ``read_snapshot`` would give: the same
-# cursors, the same batches, the same database. If this process dies (kill -9), each
-# worker's next send fails and it exits.
+# writes to the database. This process cuts the file into chunks of ``chunk_lines``
+# lines without parsing them (it only counts their bytes) and submits each chunk's byte
+# range and first line number to a ``concurrent.futures`` process pool; a worker reads
+# that range itself and returns the chunk prepared by ``_prepare_lines``, the one
+# function the in-line path uses too: a list of ``(offset after the line, line number,
+# prepared row or error text)``. The futures are taken in the order they were submitted,
+# which is file order, and each line turned back into the item ``read_snapshot`` would
+# give: the same cursors, the same batches, the same database.
 
 CHUNK_LINES = 1000
-# Chunks a worker may have ready before the parent takes them (~2 MB each): together
-# more than a batch (20,000), so parsing goes on while a batch is written.
-AHEAD_CHUNKS = 24
+# Chunks submitted and not yet taken (~2 MB of rows each): more than a batch (20,000
+# lines), so parsing goes on while this process writes one, and a bound on memory.
+AHEAD_CHUNKS = 32
 # Below this many bytes to read, starting a process costs more than it saves.
 PARALLEL_MIN_BYTES = 8 << 20
+# A worker's name in /proc/<pid>/comm (at most 15 bytes), as ps and top show it; the
+# kill -9 test finds leftover workers by it.
+WORKER_NAME = "paperboy-parser"
+# How often a worker checks that the process that started it is still there.
+ORPHAN_CHECK_SECONDS = 0.5
 
 
 def parser_processes() -> int:
@@ -260,136 +277,104 @@ def parser_processes() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def _prepare_lines(lines: Iterable[bytes], path: str, offset: int, line_no: int, dialect: str) -> list:
+    """One chunk: the lines after byte ``offset`` and line ``line_no``, prepared; blank
+    lines give no item but count."""
+    chunk = []
+    for raw in lines:
+        line_no += 1
+        offset += len(raw)
+        if raw.isspace():
+            continue
+        try:
+            item = prepare_line(raw, dialect)
+        except BadRecord as exc:
+            item = f"{path}:{line_no}: {exc}"
+        chunk.append((offset, line_no, item))
+    return chunk
+
+
+def _cut(fh: BinaryIO, offset: int, line_no: int, chunk_lines: int) -> Iterator[tuple[int, int, list[bytes]]]:
+    """``(offset, line number before it, lines)`` of each chunk of ``fh``, read on from ``offset``."""
+    while lines := list(islice(fh, chunk_lines)):
+        yield offset, line_no, lines
+        offset += sum(map(len, lines))
+        line_no += len(lines)
+
+
 def _prepared_chunks(path: Path, start_offset: int, start_line: int, dialect: str,
-                     chunk_lines: int = CHUNK_LINES, part: int = 0, parts: int = 1) -> Iterator[list]:
-    """Chunk ``part``, ``part + parts``, ... of the file from ``start_offset``; every chunk
-    of this part is yielded, even one of blank lines only (the reader counts on it)."""
-    line_no = start_line
-    offset = start_offset
-    chunk: list = []
-    index = lines_in_chunk = 0
+                     chunk_lines: int = CHUNK_LINES) -> Iterator[list]:
+    """The in-line path: each chunk prepared here, in turn."""
     with path.open("rb", buffering=1 << 20) as fh:
         fh.seek(start_offset)
-        for raw in fh:
-            line_no += 1
-            offset += len(raw)
-            lines_in_chunk += 1
-            if index % parts == part and not raw.isspace():
-                try:
-                    item = prepare_line(raw, dialect)
-                except BadRecord as exc:
-                    item = f"{path}:{line_no}: {exc}"
-                chunk.append((offset, line_no, item))
-            if lines_in_chunk == chunk_lines:
-                if index % parts == part:
-                    yield chunk
-                    chunk = []
-                index += 1
-                lines_in_chunk = 0
-    if lines_in_chunk and index % parts == part:
-        yield chunk
+        for offset, line_no, lines in _cut(fh, start_offset, start_line, chunk_lines):
+            yield _prepare_lines(lines, str(path), offset, line_no, dialect)
 
 
-def _worker_main(argv: list[str]) -> None:
-    """A worker process: ``python -c ... <fd> <path> <offset> <line> <dialect> <chunk lines> <part> <parts>``.
+# In a worker process: what its initializer opened, for every chunk it is given.
+_worker: dict = {}
 
-    Writes its pickled chunks to the pipe ``fd``, then ``None``; an exception is sent as
-    ``("error", exc)`` in place of the chunk it happened in, for the parent to raise.
-    """
-    import gc
-    import pickle
-    import queue
-    import signal
-    import threading
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+def _start_worker(path: str, real_path: str, dialect: str, parent: int) -> None:
+    """A worker's initializer; ``path`` is the name errors give, ``real_path`` the file."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle
     # Lines make no reference cycles; collecting every 700 allocations cost ~20 % here.
     gc.set_threshold(100_000, 50, 1000)
-    fd, path, offset, line, dialect, chunk_lines, part, parts = argv
-    # A thread writes to the pipe, so parsing runs ahead while the parent is busy
-    # writing a batch and not reading (the pipe itself holds less than one chunk).
-    ahead: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD_CHUNKS)
-
-    def pipe_writer() -> None:
-        with open(int(fd), "wb", buffering=0) as out:
-            try:
-                while (data := ahead.get()) is not None:
-                    view = memoryview(len(data).to_bytes(8, "little") + data)
-                    while view:
-                        view = view[out.write(view):]
-            except OSError:  # BrokenPipeError: the parent is gone, and so is the reason to go on
-                os._exit(0)
-
-    writer = threading.Thread(target=pipe_writer, name="pipe-writer", daemon=True)
-    writer.start()
-
-    def send(msg: object) -> None:
-        ahead.put(pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL))
-
+    with contextlib.suppress(OSError):  # /proc is Linux's; elsewhere the name stays "python"
+        Path("/proc/self/comm").write_text(WORKER_NAME)
+    # A pool's idle worker waits on its task queue, which never ends if the importer is
+    # killed (kill -9): it would wait forever. It leaves once it has another parent.
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), name="orphan-check", daemon=True).start()
+    _worker.update(path=path, dialect=dialect)
     try:
-        for chunk in _prepared_chunks(Path(path), int(offset), int(line), dialect, int(chunk_lines), int(part), int(parts)):
-            send(chunk)
-        send(None)
-    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        try:
-            send(("error", exc))
-        except Exception:  # noqa: BLE001 - e.g. an exception that cannot be pickled
-            send(("error", RuntimeError(f"snapshot worker: {exc!r}")))
-    ahead.put(None)
-    writer.join()
+        _worker["fd"] = os.open(real_path, os.O_RDONLY)  # held while the worker lives
+    except OSError as exc:
+        _worker["error"] = exc  # raised by each chunk's task, so it reaches the importer
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _prepare_range(offset: int, length: int, line_no: int) -> list:
+    """A worker's task: the chunk of ``length`` bytes at ``offset`` (after line ``line_no``), prepared."""
+    if "error" in _worker:
+        raise _worker["error"]
+    parts = []
+    at, end = offset, offset + length
+    while at < end and (data := os.pread(_worker["fd"], end - at, at)):
+        parts.append(data)
+        at += len(data)
+    if at < end:
+        raise RuntimeError(f"{_worker['path']} changed while it was read: bytes {at}-{end} are gone")
+    return _prepare_lines(io.BytesIO(b"".join(parts)), _worker["path"], offset, line_no, _worker["dialect"])
 
 
 def _chunks_from_workers(path: Path, start_offset: int, start_line: int, dialect: str,
-                         chunk_lines: int, parts: int) -> Iterator[list]:
-    import contextlib
-    import fcntl
-    import pickle
-    import subprocess
-    import sys
-
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH"))))}
-    code = "import sys; from paperboy.ingest.snapshot import _worker_main; _worker_main(sys.argv[1:])"
-    procs: list[subprocess.Popen] = []
-    readers = []
-    try:
-        for part in range(parts):
-            # A fresh interpreter (not a fork: no copies of this process's database
-            # connections, threads or locks; not multiprocessing's spawn, which re-runs
-            # the main script); -P: this package, not a "paperboy" in the working directory.
-            read_fd, write_fd = os.pipe()
-            try:
-                procs.append(subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-                    [sys.executable, "-P", "-c", code, str(write_fd), str(path), str(start_offset), str(start_line),
-                     dialect, str(chunk_lines), str(part), str(parts)],
-                    pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
-                ))
-            finally:
-                os.close(write_fd)  # only the worker writes; its writes fail once this process is gone
-            with contextlib.suppress(OSError):  # a 1 MiB pipe: a chunk crosses in a few writes, not dozens
-                fcntl.fcntl(read_fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-            readers.append(os.fdopen(read_fd, "rb", buffering=1 << 20))
-        index = 0
-        while True:
-            reader = readers[index % parts]
-            header = reader.read(8)
-            data = reader.read(int.from_bytes(header, "little")) if len(header) == 8 else b""
-            if not data:
-                raise RuntimeError(f"a snapshot worker for {path} ended unexpectedly")
-            msg = pickle.loads(data)  # noqa: S301 - from our own child process
-            if msg is None:  # the file has no chunk ``index``: all is read
-                return
-            if isinstance(msg, tuple):
-                raise msg[1]
-            yield msg
-            index += 1
-    finally:
-        for reader in readers:
-            reader.close()
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-            proc.wait()
+                         chunk_lines: int, workers: int) -> Iterator[list]:
+    with path.open("rb", buffering=1 << 20) as fh:
+        fh.seek(start_offset)
+        # spawn: fresh interpreters, not forks with copies of this process's database
+        # connections, threads and locks. They import the main module again (as
+        # ``__mp_main__``), which the console script and the bench scripts guard.
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+            initargs=(str(path), os.path.realpath(path), dialect, os.getpid()),
+        )
+        try:
+            ahead: deque[Future[list]] = deque()
+            for offset, line_no, lines in _cut(fh, start_offset, start_line, chunk_lines):
+                ahead.append(pool.submit(_prepare_range, offset, sum(map(len, lines)), line_no))
+                if len(ahead) >= AHEAD_CHUNKS:
+                    yield ahead.popleft().result()  # a worker's exception is raised here
+            while ahead:
+                yield ahead.popleft().result()
+        finally:
+            # Stopped early (closed, an error): chunks not yet started are dropped, the
+            # workers finish the one they are on and exit.
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def read_snapshot_prepared(

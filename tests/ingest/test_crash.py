@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import inspect, select
 
+from paperboy.ingest.snapshot import WORKER_NAME
 from paperboy.store import bulk
 from paperboy.store.db import make_engine
 from paperboy.store.models import Author, IngestCursor, Paper, PaperAuthor, PaperCategory
@@ -86,15 +87,18 @@ def schema(engine) -> dict:
 
 
 def _workers_reading(path: Path) -> list[int]:
-    """Pids of snapshot parser processes (``--parallel``) still reading ``path``."""
+    """Pids of snapshot parser processes (``--parallel``) holding ``path`` open: they
+    name themselves ``WORKER_NAME`` and keep the file open while they live."""
+    target = os.path.realpath(path)
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
         try:
-            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
+            if (proc / "comm").read_text().strip() != WORKER_NAME:
+                continue
+            if any(os.readlink(fd) == target for fd in (proc / "fd").iterdir()):
+                found.append(int(proc.name))
+        except OSError:  # gone meanwhile
             continue
-        if any(b"_worker_main" in arg for arg in cmdline) and str(path).encode() in cmdline:
-            found.append(int(proc.name))
     return found
 
 
@@ -131,10 +135,12 @@ def test_kill_9_at_random_points_then_rerun_gives_the_same_database(databases, b
         target = rng.uniform(0.1, 0.7) * size
         child = _run(url, big_snapshot, *flags)
         killed_at = 0
+        workers: list[int] = []
         deadline = time.monotonic() + 120
         while child.poll() is None and time.monotonic() < deadline:
             killed_at = _offset(engine, key)
             if killed_at >= target:
+                workers = _workers_reading(big_snapshot)  # what must be gone after the re-run
                 # Let it get a random way into the next batch before the kill (a batch of
                 # 97 lines takes a few milliseconds now: a longer wait could overshoot the end).
                 time.sleep(rng.uniform(0, 0.005))
@@ -154,7 +160,8 @@ def test_kill_9_at_random_points_then_rerun_gives_the_same_database(databases, b
         assert "resumed at line" in " ".join(out.decode().split())
         assert full_dump(engine) == reference, f"attempt {attempt}: killed at byte {killed_at}"
         assert schema(engine) == reference_schema and bulk.pending(engine) == []
-        # The killed import's parser noticed its parent was gone and ended.
+        # The killed import's parsers (seen at the kill) noticed their parent was gone and ended.
+        assert bool(workers) == ("--parallel" in flags), f"attempt {attempt}: parser processes at the kill: {workers}"
         deadline = time.monotonic() + 30
         while _workers_reading(big_snapshot) and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -4,6 +4,8 @@ exactly the items and the database of the plain record path."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+from pathlib import Path
 
 import orjson
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from paperboy.ingest.normalise import BadRecord
 from paperboy.ingest.pipeline import run_source
 from paperboy.ingest.rows import of_record
-from paperboy.ingest.snapshot import read_snapshot, read_snapshot_prepared
+from paperboy.ingest.snapshot import WORKER_NAME, read_snapshot, read_snapshot_prepared
 from tests.ingest.conftest import KAGGLE
 from tests.ingest.test_crash import full_dump
 
@@ -66,17 +68,45 @@ def test_resuming_mid_file_in_the_worker_reads_the_rest(tmp_path, shared_data):
     assert rest == everything[5:]
 
 
-def test_a_failure_in_the_worker_is_raised_here(tmp_path):
+def test_a_failure_in_the_worker_is_raised_here(tmp_path, shared_data):
+    path = tmp_path / "shrinking.json"
+    path.write_bytes(KAGGLE.read_bytes())
+    items = read_snapshot_prepared(path, "sqlite", parallel=True, chunk_lines=1, workers=1)
+    assert next(items)[0]["line"] == 1
+    # Emptied while imported: the chunks cut before (and not yet handed out) are read
+    # by the worker from a file that no longer has them.
+    path.write_bytes(b"")
+    with pytest.raises(RuntimeError, match=f"{path} changed while it was read"):
+        list(items)
+    assert _parser_children() == []
+
+
+def test_a_file_that_cannot_be_read_raises_here(tmp_path):
     folder = tmp_path / "not-a-file"
     folder.mkdir()
     with pytest.raises(IsADirectoryError):
         list(read_snapshot_prepared(folder, "sqlite", parallel=True))
 
 
+def _parser_children() -> list[int]:
+    """This process's children named as the parser processes name themselves."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text()
+            if (proc / "comm").read_text().strip() == WORKER_NAME and int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_stopping_early_stops_the_worker(tmp_path, shared_data):
-    items = read_snapshot_prepared(_mixed_file(tmp_path), "sqlite", parallel=True, chunk_lines=1)
+    items = read_snapshot_prepared(_mixed_file(tmp_path), "sqlite", parallel=True, chunk_lines=1, workers=2)
     assert next(items)[0]["line"] == 1
-    items.close()  # terminates and reaps the worker; nothing left hanging
+    assert _parser_children()  # at least the one that prepared line 1
+    items.close()  # shuts the pool down: its processes are gone, nothing left hanging
+    assert _parser_children() == []
 
 
 def test_the_parallel_import_gives_the_same_database_as_the_record_path(fresh_engine, databases, tmp_path,
@@ -149,8 +179,8 @@ def test_the_direct_row_path_equals_the_record_path_line_by_line(dialect, shared
 def test_any_number_of_parser_processes_gives_the_same_items_in_order(tmp_path, shared_data, workers):
     path = _mixed_file(tmp_path)
     serial = _plain(read_snapshot_prepared(path, "sqlite", parallel=False))
-    # Chunks of one line: the blank line is a chunk with no item, which its worker must
-    # still send for the round robin to stay in step; chunks of 4: the last one is short.
+    # Chunks of one line: the blank line is a chunk with no item, which must not throw
+    # the order or the line numbers off; chunks of 4: the last one is short.
     for chunk_lines in (1, 4):
         got = _plain(read_snapshot_prepared(path, "sqlite", parallel=True, chunk_lines=chunk_lines, workers=workers))
         assert got == serial, f"{workers} workers, chunks of {chunk_lines}"
