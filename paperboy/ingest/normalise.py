@@ -7,11 +7,8 @@ so the same paper from the API, OAI-PMH, a snapshot or a daily listing compares 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from dataclasses import dataclass, field
-
-import orjson
 
 # Ids, text and names are the papers front door's; re-exported: every source reads them here.
 from paperboy.papers.ids import BadRecord, is_arxiv_id, parse_arxiv_id  # noqa: F401
@@ -251,22 +248,3 @@ def make_record(
         **fields,
     )
     return rec.validate()
-
-
-# The fields a content hash covers, in the order they are hashed.
-CONTENT_KEYS = (
-    "version", "title", "abstract", "authors", "primary_category", "categories",
-    "msc_classes", "acm_classes", "submitted_at", "updated_at", "announced_on",
-    "comment", "journal_ref", "doi", "license", "abs_url", "pdf_url", "sources",
-)
-
-
-def content_hash(row: dict) -> str:
-    """Stable hash of the stored content fields of a merged paper row."""
-    return content_digest(dict(zip(CONTENT_KEYS, map(row.get, CONTENT_KEYS), strict=True)))
-
-
-def content_digest(fields: dict) -> str:
-    """``content_hash`` of a dict holding exactly CONTENT_KEYS, in that order."""
-    payload = orjson.dumps(fields, default=str)
-    return hashlib.md5(payload, usedforsecurity=False).hexdigest()

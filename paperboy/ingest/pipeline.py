@@ -233,8 +233,9 @@ def upsert_batch(
         if old is None:
             to_insert.append(item)
             continue
-        paper_id, (old_values, old_authors) = old
-        values, names = rows.merge(old[1], item)
+        paper_id, old_row = old
+        old_values, old_authors = old_row
+        values, names = rows.merge(old_row, item)
         if values[CONTENT_HASH] == old_values[CONTENT_HASH]:
             counts.unchanged += 1
             continue
@@ -324,19 +325,19 @@ def _insert_new_children_sqlite(cur, new_ids, to_insert: list[Prepared], author_
     cur.execute(SQLITE_CATEGORIES_OF_PAPERS, (new_ids[0], new_ids[-1]))
 
 
-def _replace_children(cur, w: _Writer, table: str, cols: tuple, paper_ids: list[int], rows: list[tuple]) -> None:
+def _replace_children(cur, w: _Writer, table: str, cols: tuple, paper_ids: list[int], new_rows: list[tuple]) -> None:
     """Delete the rows of updated papers (new papers have none) and insert the new set."""
     if w.dialect == "sqlite":
         for chunk in _chunks(paper_ids, 900):
             cur.execute(f"DELETE FROM {table} WHERE paper_id IN ({', '.join('?' * len(chunk))})", chunk)
-        if rows:
-            cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", rows)
+        if new_rows:
+            cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", new_rows)
     else:
         if paper_ids:
             cur.execute(f"DELETE FROM {table} WHERE paper_id = ANY(%s)", (paper_ids,))
-        if rows:
+        if new_rows:
             with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                for row in rows:
+                for row in new_rows:
                     copy.write_row(row)
 
 

@@ -16,9 +16,12 @@ processes import it without SQLAlchemy. Adding a paper field means: the record, 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
-from paperboy.ingest.normalise import PaperRecord, content_digest, find_links
+import orjson
+
+from paperboy.ingest.normalise import PaperRecord, find_links
 
 # The columns of a row, in order. Ids, community state and the batch's time (created_at,
 # modified_at) are added when the row is written.
@@ -68,6 +71,11 @@ def _hashed_time(v: str | None) -> str | None:
     return f"{v[:10]}T{v[11:26]}+00:00"
 
 
+def _digest(fields: dict) -> str:
+    """The content hash: md5 of the fields as orjson writes them, keys in ``build``'s order."""
+    return hashlib.md5(orjson.dumps(fields, default=str), usedforsecurity=False).hexdigest()
+
+
 def build(
     arxiv_id: str, version: int, title: str, abstract: str, authors: list[str], categories: str,
     msc: str | None, acm: str | None, submitted: str | None, updated: str | None, announced: str | None,
@@ -79,7 +87,7 @@ def build(
     primary = categories.partition(" ")[0] or None
     abs_url = f"https://arxiv.org/abs/{arxiv_id}"
     pdf_url = f"https://arxiv.org/pdf/{arxiv_id}"
-    digest = content_digest({
+    digest = _digest({
         "version": version, "title": title, "abstract": abstract, "authors": authors,
         "primary_category": primary, "categories": categories, "msc_classes": msc,
         "acm_classes": acm, "submitted_at": (hashed_sub := _hashed_time(submitted)),
@@ -163,7 +171,7 @@ def merge(old: Prepared, new: Prepared) -> Prepared:
         elif _empty(o[i]):
             f[i] = n[i]
     authors = (n_authors or o_authors) if newer else (o_authors or n_authors)
-    sources = ",".join(sorted(set(filter(None, f"{o[SOURCES] or ''},{n[SOURCES]}".split(",")))))
+    sources = _sorted_sources(f"{o[SOURCES] or ''},{n[SOURCES]}")
     return build(
         o[ARXIV_ID], max(o[VERSION], n[VERSION]), f[TITLE], f[ABSTRACT], list(authors), f[CATEGORIES],
         f[MSC], f[ACM], _least(o[SUBMITTED], n[SUBMITTED]), _most(o[UPDATED], n[UPDATED]),

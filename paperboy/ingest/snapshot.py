@@ -45,7 +45,7 @@ from paperboy.ingest.normalise import (
     split_authors,
     split_categories,
 )
-from paperboy.ingest.rows import Prepared, build, of_record
+from paperboy.ingest.rows import Prepared, build, of_record, zone
 from paperboy.papers.ids import PLAIN_NEW_ID
 
 SOURCE = "snapshot"
@@ -226,11 +226,11 @@ def _fast_row(raw: bytes, dialect: str) -> Prepared | None:
     journal_ref = (clean_text(journal_ref) or None) if journal_ref else None
     doi = (clean_text(doi) or None) if doi else None
     license_ = (clean_text(license_) or None) if license_ else None
-    zone = ".000000" if dialect == "sqlite" else ".000000+00:00"
+    time_end = ".000000" + zone(dialect)  # the snapshot's dates have whole seconds
     return build(
         arxiv_id, int(label[1:]) or 1, title, abstract, authors, " ".join(cats),
         "; ".join(msc_list) or None, "; ".join(acm_list) or None,
-        f"{sub[0]} {sub[1]}{zone}", f"{upd[0]} {upd[1]}{zone}", None,
+        f"{sub[0]} {sub[1]}{time_end}", f"{upd[0]} {upd[1]}{time_end}", None,
         comment, journal_ref, doi, license_, SOURCE,
     )
 
