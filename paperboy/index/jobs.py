@@ -2,16 +2,17 @@
 
 ``refresh_index`` runs three steps, each resumable after a kill -9:
 
-1. keyword: papers whose ``modified_at`` is at or after the stored watermark (minus a
-   slack for transactions that committed late) are (re)written into tantivy; the
-   watermark is saved after each tantivy commit. Re-indexing a paper is idempotent.
+1. keyword: papers whose ``modified_at`` is after the stored watermark, or within a
+   slack before it and not read yet (transactions that committed late: ``window``), are
+   (re)written into tantivy; the watermark is saved after each tantivy commit.
+   Re-indexing a paper is idempotent.
 2. embed: papers with no vector for the current model, or whose ``content_hash``
    changed since, are planned into embedding batches (``batches``), which this
    process and any `paperboy worker` on any machine claim with a lease; each batch is
    committed to ``paper_embeddings`` with its "done" mark, so a kill loses at most one
    batch, and its lease runs out for another worker to take it over.
-3. vectors: embeddings written since the ANN file's watermark (minus ``SLACK``, for
-   rows other processes committed late) are added to it (changed ones replaced); the
+3. vectors: embeddings written since the ANN file's watermark (and, as for keywords,
+   those other processes committed late) are added to it (changed ones replaced); the
    file is replaced atomically. This also runs every ``ANN_EVERY_S`` seconds during a
    long embedding run, so semantic coverage grows while it works. A changed
    ``PAPERBOY_EMBEDDER`` gets a file of its own; searches keep using the previous
@@ -30,6 +31,7 @@ import os
 import shutil
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,7 @@ from paperboy.index.embedder import (
 from paperboy.index.embedproc import ProcessEmbedder
 from paperboy.index.lock import refresh_lock
 from paperboy.index.models import PaperEmbedding
+from paperboy.index.window import Window
 from paperboy.store.models import Paper, utcnow
 
 log = logging.getLogger(__name__)
@@ -102,10 +105,6 @@ def forget_indexes(settings: Settings) -> bool:
     return found
 
 
-def _ts(value: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(value) if value else None
-
-
 class _Bars:
     """Rich progress bars when asked for, nothing otherwise."""
 
@@ -140,21 +139,21 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
     index = kw.open_index(path)
     schema = index.schema
     fresh = index.searcher().num_docs == 0
-    since = _ts(state.get("watermark"))
+    window = Window.from_state(state)
     cols = (papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors_text, papers.c.categories,
             papers.c.announced_on, papers.c.submitted_at, papers.c.upvotes, papers.c.hidden, papers.c.modified_at)
-    cond = papers.c.modified_at >= since - SLACK if since else True
     with engine.connect() as conn:
-        todo = conn.execute(select(func.count()).select_from(papers).where(cond)).scalar_one()
-    done = 0
+        cond = window.to_read(conn, papers.c.modified_at, True, SLACK)
+        todo = 0 if cond is None else conn.execute(select(func.count()).select_from(papers).where(cond)).scalar_one()
     if todo == 0:
-        write_state(settings, "keyword", state)
+        write_state(settings, "keyword", window.to_state(state))
         return {"keyword_indexed": 0}
+    done = 0
     task = bars.task("keyword index", todo) if bars else None
     writer = index.writer(heap_size=128_000_000, num_threads=1)
+    read: Counter = Counter()  # rows read per modified_at, for the window
     try:
         pending = 0
-        last = None
         buffer: list = []
 
         def flush() -> None:
@@ -173,13 +172,15 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
             for row in result:
                 buffer.append(row)
                 pending += 1
-                last = row.modified_at
+                read[row.modified_at] += 1
                 if len(buffer) >= 2000:
                     flush()
                 if pending >= KEYWORD_BATCH:
                     writer.commit()
-                    state["watermark"] = last.isoformat()
-                    write_state(settings, "keyword", state)
+                    # A kill after this resumes here: the last stamp's count may be
+                    # partial, so the next refresh reads that stamp again.
+                    window.advance(read, SLACK)
+                    write_state(settings, "keyword", window.to_state(state))
                     done += pending
                     if bars:
                         bars.advance(task, pending)
@@ -194,9 +195,8 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
     done += pending
     if bars:
         bars.advance(task, pending)
-    if last is not None:
-        state["watermark"] = last.isoformat()
-    write_state(settings, "keyword", state)
+    window.advance(read, SLACK)
+    write_state(settings, "keyword", window.to_state(state))
     return {"keyword_indexed": done}
 
 
@@ -248,10 +248,11 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder | str
     """Add the vectors stored since the ANN file's watermark to it. Only the embedder's
     name is used (the dimension is the stored vectors'), so no model is loaded here.
 
-    The watermark is the newest ``embedded_at`` read; each refresh re-reads ``SLACK``
+    The watermark is the newest ``embedded_at`` read; each refresh also looks ``SLACK``
     before it, so vectors that another process or machine stamped earlier but committed
     after the last refresh (a write transaction's time is taken before its commit) are
-    still added, as the keyword step does with ``modified_at``."""
+    still added, as the keyword step does with ``modified_at`` (``window``: only stamps
+    not read whole before are read again)."""
     name = embedder if isinstance(embedder, str) else embedder.name
     dim = _stored_dim(engine, name)
     if dim is None:
@@ -262,25 +263,26 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder | str
     index = vx.load_hnsw(path) if state and path.exists() else None
     if index is None:
         index, state = vx.new_hnsw(dim), {}
-    since = _ts(state.get("watermark"))
-    cond = emb_t.c.model == name
-    if since:
-        cond = and_(cond, emb_t.c.embedded_at >= since - SLACK)
-    added, last = 0, since
+    window = Window.from_state(state)
+    of_model = emb_t.c.model == name
+    added, read = 0, Counter()
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(
-            select(emb_t.c.paper_id, emb_t.c.vector, emb_t.c.embedded_at).where(cond).order_by(emb_t.c.embedded_at)
-        )
-        while chunk := result.fetchmany(5000):
-            ids = np.array([r.paper_id for r in chunk], dtype=np.uint64)
-            mat = np.frombuffer(b"".join(r.vector for r in chunk), dtype="<f4").reshape(len(chunk), dim)
-            vx.upsert(index, ids, mat)
-            added += len(chunk)
-            last = chunk[-1].embedded_at
+        cond = window.to_read(conn, emb_t.c.embedded_at, of_model, SLACK)
+        if cond is not None:
+            result = conn.execution_options(stream_results=True, yield_per=5000).execute(
+                select(emb_t.c.paper_id, emb_t.c.vector, emb_t.c.embedded_at).where(and_(of_model, cond))
+                .order_by(emb_t.c.embedded_at)
+            )
+            while chunk := result.fetchmany(5000):
+                ids = np.array([r.paper_id for r in chunk], dtype=np.uint64)
+                mat = np.frombuffer(b"".join(r.vector for r in chunk), dtype="<f4").reshape(len(chunk), dim)
+                vx.upsert(index, ids, mat)
+                added += len(chunk)
+                read.update(r.embedded_at for r in chunk)
     if added or not path.exists():
         vx.save_hnsw(index, path)
-    if last is not None:
-        state["watermark"] = last.isoformat()
+    window.advance(read, SLACK)
+    window.to_state(state)
     state["size"] = len(index)
     states[name] = state
     write_state(settings, "vectors", states)
