@@ -473,6 +473,7 @@ def run_source(
             flush(conn)
             if defer_indexes:
                 bulk.restore(conn, on_rebuild)
+                bulk.refresh_statistics(conn)
         except BaseException:
             # The author cache may hold ids from a rolled-back batch; never reuse it.
             cache.ids.clear()
