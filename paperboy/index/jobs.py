@@ -146,6 +146,7 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
         cond = window.to_read(conn, papers.c.modified_at, True, SLACK)
         todo = 0 if cond is None else conn.execute(select(func.count()).select_from(papers).where(cond)).scalar_one()
     if todo == 0:
+        window.advance(Counter(), SLACK)
         write_state(settings, "keyword", window.to_state(state))
         return {"keyword_indexed": 0}
     done = 0
@@ -179,7 +180,7 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
                     writer.commit()
                     # A kill after this resumes here: the last stamp's count may be
                     # partial, so the next refresh reads that stamp again.
-                    window.advance(read, SLACK)
+                    window.advance(read, SLACK, done=False)
                     write_state(settings, "keyword", window.to_state(state))
                     done += pending
                     if bars:

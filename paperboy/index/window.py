@@ -15,6 +15,8 @@ rows stamped again since, which are read under their new stamp). A refresh first
 the window's rows per stamp (an index range scan), then reads only rows stamped after
 the watermark and those of window stamps that gained rows (a late commit). A stamp
 shared by two writers by chance (same microsecond) gains rows, so it is read again.
+Once a refresh has counted the store ``slack`` after the watermark, the window is closed
+(every row stamped in it had committed by then) and idle refreshes scan nothing.
 """
 
 from __future__ import annotations
@@ -37,25 +39,35 @@ class Window:
 
     watermark: dt.datetime | None = None
     counts: dict[dt.datetime, int] = field(default_factory=dict)
+    # When the last whole refresh counted the store: rows stamped ``slack`` before that
+    # had all committed then, so they were counted and read; none can come later.
+    checked_at: dt.datetime | None = None
+    _checking: dt.datetime | None = None
 
     @classmethod
     def from_state(cls, state: dict) -> Window:
-        mark = state.get("watermark")
+        def when(value: str | None) -> dt.datetime | None:
+            return dt.datetime.fromisoformat(value) if value else None
+
         counts = {dt.datetime.fromisoformat(k): int(v) for k, v in (state.get("window") or {}).items()}
-        return cls(dt.datetime.fromisoformat(mark) if mark else None, counts)
+        return cls(when(state.get("watermark")), counts, when(state.get("checked_at")))
 
     def to_state(self, state: dict) -> dict:
         state["watermark"] = self.watermark.isoformat() if self.watermark else None
         state["window"] = {k.isoformat(): n for k, n in sorted(self.counts.items())}
+        state["checked_at"] = self.checked_at.isoformat() if self.checked_at else None
         return state
 
     def to_read(self, conn: Connection, stamp: ColumnElement, where: ColumnElement | bool, slack: dt.timedelta,
                 ) -> ColumnElement | bool | None:
         """The condition selecting what is left to read (``where`` already applied by the
         caller), or ``None`` when nothing is: everything if there is no watermark yet."""
+        self._checking = dt.datetime.now(dt.UTC)
         if self.watermark is None:
             return True
-        since = self.watermark - slack
+        # An idle node's window closes: once the last check is ``slack`` past the
+        # watermark, only rows stamped after it are looked for (an empty range scan).
+        since = max(self.watermark, self.checked_at or self.watermark) - slack
         in_store = conn.execute(
             select(stamp, func.count()).where(and_(where, stamp >= since)).group_by(stamp)
         ).all()
@@ -76,9 +88,13 @@ class Window:
         after = stamp > self.watermark
         return or_(after, stamp.in_(late)) if late else after
 
-    def advance(self, read: Counter, slack: dt.timedelta) -> None:
+    def advance(self, read: Counter, slack: dt.timedelta, *, done: bool = True) -> None:
         """Take in the rows just read (``read``: rows per stamp): a new watermark, and the
-        window's counts (a stamp read again is counted anew)."""
+        window's counts (a stamp read again is counted anew). ``done``: the refresh read
+        all it was to read (not a commit in the middle of one, after which a kill may
+        leave the last stamp read in part)."""
+        if done and self._checking is not None:
+            self.checked_at = max(self._checking, self.checked_at or self._checking)
         if not read:
             return
         self.counts.update(read)

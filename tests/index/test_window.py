@@ -83,3 +83,21 @@ def test_a_stamp_read_in_part_before_a_kill_is_read_again(fresh_engine, settings
     jobs.write_state(settings, "keyword", state)
     assert refresh_index(settings, fresh_engine, progress=False, embed=False)["keyword_indexed"] == n
     assert refresh_index(settings, fresh_engine, progress=False, embed=False)["keyword_indexed"] == 0
+
+
+def test_once_checked_past_the_slack_an_idle_window_is_closed(fresh_engine, settings):
+    add_papers(fresh_engine, CORPUS)
+    refresh_index(settings, fresh_engine, progress=False, embed=False)
+    state = jobs.read_state(settings, "keyword")
+    watermark = dt.datetime.fromisoformat(state["watermark"])
+    # As if the last refresh had run 121 s after the newest change: every row stamped
+    # before then had committed, and was counted.
+    state["checked_at"] = (watermark + jobs.SLACK + dt.timedelta(seconds=1)).isoformat()
+    jobs.write_state(settings, "keyword", state)
+    # So a row claiming a stamp from before (a writer 150 s late, beyond the slack) is not
+    # looked for; one stamped after the watermark is.
+    restamp(fresh_engine, CORPUS[3][0], watermark - dt.timedelta(seconds=30), title="Vision transformers for coral reefs")
+    assert refresh_index(settings, fresh_engine, progress=False, embed=False)["keyword_indexed"] == 0
+    restamp(fresh_engine, CORPUS[4][0], watermark + dt.timedelta(seconds=1), title="Robot grasping of sea urchins")
+    assert refresh_index(settings, fresh_engine, progress=False, embed=False)["keyword_indexed"] == 1
+    assert ids(SearchService(settings, fresh_engine).search("sea urchins", mode="keyword")) == [CORPUS[4][0]]
