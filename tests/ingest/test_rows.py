@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 
 import orjson
 import pytest
@@ -137,3 +138,39 @@ def test_a_stored_row_read_back_merges_as_the_row_that_was_written(db):
     paper = db.scalars(select(Paper).where(Paper.arxiv_id == "2401.00003")).one()
     assert (paper.version, paper.title, paper.authors_text) == (2, "Now with proofs", "Alan Turing")
     assert paper.submitted_at == dt.datetime(2024, 1, 2, 10, 0, 0, 21, tzinfo=UTC)
+
+
+def test_a_paper_another_writer_stores_meanwhile_is_merged_not_duplicated(databases):
+    """PostgreSQL copies new papers straight into the table: when another writer stores
+    one of them after the batch looked, the batch looks again and merges it as stored."""
+    if databases.backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    engine = databases.new_engine()
+    first = engine.connect()
+    first.begin()
+    upsert_batch(first, [record(arxiv_id="2401.00001v1", title="Sparse attention")])  # not committed yet
+    done: dict = {}
+
+    def second_writer() -> None:
+        with engine.begin() as conn:
+            done["counts"] = upsert_batch(conn, [record(arxiv_id="2401.00001v2", title="Sparse attention, revised",
+                                                        authors=["Alan Turing"]),
+                                                 record(arxiv_id="2401.00002v1", title="Dense attention")])
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # its COPY waits on the first writer's uncommitted key
+    first.commit()
+    first.close()
+    thread.join(20)
+    counts = done["counts"]
+    assert (counts.inserted, counts.updated) == (1, 1)
+    with engine.connect() as conn:
+        stored = {r.arxiv_id: r for r in conn.execute(select(Paper.arxiv_id, Paper.title, Paper.version, Paper.id))}
+        authors = conn.exec_driver_sql(
+            "SELECT a.name FROM paper_authors pa JOIN authors a ON a.id = pa.author_id WHERE pa.paper_id = %s "
+            "ORDER BY pa.position", (stored["2401.00001"].id,)).scalars().all()
+    assert sorted(stored) == ["2401.00001", "2401.00002"]
+    assert (stored["2401.00001"].title, stored["2401.00001"].version) == ("Sparse attention, revised", 2)
+    assert authors == ["Alan Turing"]
