@@ -5,7 +5,7 @@ The keyword index follows ``papers.modified_at`` and the vector file follows
 can become visible after a refresh that already saw later stamps; each refresh therefore
 looks ``slack`` back before its watermark. Reading that whole window every time re-read
 every row stamped in the last two minutes before the newest one, on every round, for
-ever: after a bulk import of 2.6M papers that was ~750k papers re-indexed every 30 s by
+ever: after a bulk import of 2.6M papers that was ~780k papers re-indexed every 30 s by
 every web node (docs/scale.md).
 
 So the state also keeps, for each stamp in the window, how many rows were read with it.
