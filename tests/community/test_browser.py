@@ -135,6 +135,7 @@ def test_sign_up_verify_submit_vote_comment_collect_export(fresh_engine, tmp_pat
             button = page.locator(".paper-head .vote-button")
             button.click()
             page.wait_for_function("() => document.querySelector('.paper-head .vote-count').textContent.trim() === '1'")
+            assert button.get_attribute("aria-label") == "Upvote (1 vote)"
 
             # Comment, with math.
             page.fill("#comment-body", "Nice bound: $O(n \\log n)$, see [the code](https://example.org/code).")

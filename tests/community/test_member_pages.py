@@ -91,11 +91,12 @@ def test_a_vote_or_an_edit_changes_the_card_for_everyone_at_once(site):
     _, bob = site.member()
     anon = site.client()
     for client in (alice, bob, anon):
-        assert '<span class="vote-count">0</span>' in _card(client.get("/").text, paper.arxiv_id)
+        card = _card(client.get("/").text, paper.arxiv_id)
+        assert '<span class="vote-count">0</span>' in card and 'aria-label="Upvote (0 votes)"' in card
     _vote(bob, paper.arxiv_id)
     for client in (alice, bob, anon):
         card = _card(client.get("/").text, paper.arxiv_id)
-        assert '<span class="vote-count">1</span>' in card
+        assert '<span class="vote-count">1</span>' in card and 'aria-label="Upvote (1 vote)"' in card
         assert ('aria-pressed="true"' in card) is (client is bob)
     with site.engine.begin() as conn:  # what ingest does to a revised paper
         conn.execute(update(Paper).where(Paper.arxiv_id == paper.arxiv_id).values(

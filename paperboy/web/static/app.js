@@ -50,7 +50,7 @@
         if (button) {
           button.classList.toggle("voted", !!data.voted);
           button.setAttribute("aria-pressed", data.voted ? "true" : "false");
-          button.setAttribute("aria-label", "Upvote (" + data.upvotes + " votes)");
+          button.setAttribute("aria-label", "Upvote (" + data.upvotes + (data.upvotes === 1 ? " vote)" : " votes)"));
         }
       })
       .catch(function () { form.submit(); })
