@@ -46,8 +46,9 @@ def test_hnsw_agrees_with_exact_search(tmp_path):
 
 def test_the_reader_searches_with_the_ef_it_is_given(tmp_path):
     """The served file is searched with the reader's ef (the vector_ef_search setting),
-    not the one it was built with: on data without structure a small ef misses most true
-    neighbours and one as large as the index finds them all."""
+    not the one it was built with: on data without structure a small ef misses about half
+    the true neighbours and one as large as the index finds nearly all (0.997-1.0 in 15
+    builds; the graph is built on several threads, and one CI run saw 0.987)."""
     rng = np.random.default_rng(2)
     data = rng.normal(size=(2000, 64))
     data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
@@ -64,7 +65,7 @@ def test_the_reader_searches_with_the_ef_it_is_given(tmp_path):
         ann = vx.VectorSearcher(path, brute_force_max=0, ef_search=ef)
         assert ann.hnsw.expansion_search == ef
         recall[ef] = np.mean([len(t & set(ann.search(q, 10)[0])) / 10 for q, t in zip(queries, truth, strict=True)])
-    assert recall[8] < 0.8 and recall[2000] >= 0.99
+    assert recall[8] < 0.8 and recall[2000] >= 0.97
     assert vx.VectorSearcher(path, brute_force_max=0).hnsw.expansion_search == vx.EXPANSION_SEARCH
     assert vx.EXPANSION_SEARCH == Settings().vector_ef_search
 
