@@ -294,11 +294,13 @@ def _prepare_lines(lines: Iterable[bytes], path: str, offset: int, line_no: int,
     return chunk
 
 
-def _cut(fh: BinaryIO, offset: int, line_no: int, chunk_lines: int) -> Iterator[tuple[int, int, list[bytes]]]:
-    """``(offset, line number before it, lines)`` of each chunk of ``fh``, read on from ``offset``."""
+def _cut(fh: BinaryIO, offset: int, line_no: int, chunk_lines: int) -> Iterator[tuple[int, int, list[bytes], int]]:
+    """``(offset, line number before it, lines, their bytes)`` of each chunk of ``fh``, read
+    on from ``offset``."""
     while lines := list(islice(fh, chunk_lines)):
-        yield offset, line_no, lines
-        offset += sum(map(len, lines))
+        nbytes = sum(map(len, lines))
+        yield offset, line_no, lines, nbytes
+        offset += nbytes
         line_no += len(lines)
 
 
@@ -307,7 +309,7 @@ def _prepared_chunks(path: Path, start_offset: int, start_line: int, dialect: st
     """The in-line path: each chunk prepared here, in turn."""
     with path.open("rb", buffering=1 << 20) as fh:
         fh.seek(start_offset)
-        for offset, line_no, lines in _cut(fh, start_offset, start_line, chunk_lines):
+        for offset, line_no, lines, _nbytes in _cut(fh, start_offset, start_line, chunk_lines):
             yield _prepare_lines(lines, str(path), offset, line_no, dialect)
 
 
@@ -365,8 +367,8 @@ def _chunks_from_workers(path: Path, start_offset: int, start_line: int, dialect
         )
         try:
             ahead: deque[Future[list]] = deque()
-            for offset, line_no, lines in _cut(fh, start_offset, start_line, chunk_lines):
-                ahead.append(pool.submit(_prepare_range, offset, sum(map(len, lines)), line_no))
+            for offset, line_no, _lines, nbytes in _cut(fh, start_offset, start_line, chunk_lines):
+                ahead.append(pool.submit(_prepare_range, offset, nbytes, line_no))
                 if len(ahead) >= AHEAD_CHUNKS:
                     yield ahead.popleft().result()  # a worker's exception is raised here
             while ahead:
