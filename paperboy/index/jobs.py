@@ -143,8 +143,9 @@ def refresh_keyword(settings: Settings, engine: Engine, bars: _Bars | None = Non
     cols = (papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors_text, papers.c.categories,
             papers.c.announced_on, papers.c.submitted_at, papers.c.upvotes, papers.c.hidden, papers.c.modified_at)
     with engine.connect() as conn:
-        cond = window.to_read(conn, papers.c.modified_at, True, SLACK)
-        todo = 0 if cond is None else conn.execute(select(func.count()).select_from(papers).where(cond)).scalar_one()
+        cond, todo = window.to_read(conn, papers.c.modified_at, True, SLACK)
+        if todo is None:  # the first build: every paper
+            todo = conn.execute(select(func.count()).select_from(papers).where(cond)).scalar_one()
     if todo == 0:
         window.advance(Counter(), SLACK)
         write_state(settings, "keyword", window.to_state(state))
@@ -268,7 +269,7 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder | str
     of_model = emb_t.c.model == name
     added, read = 0, Counter()
     with engine.connect() as conn:
-        cond = window.to_read(conn, emb_t.c.embedded_at, of_model, SLACK)
+        cond, _rows = window.to_read(conn, emb_t.c.embedded_at, of_model, SLACK)
         if cond is not None:
             result = conn.execution_options(stream_results=True, yield_per=5000).execute(
                 select(emb_t.c.paper_id, emb_t.c.vector, emb_t.c.embedded_at).where(and_(of_model, cond))

@@ -59,34 +59,35 @@ class Window:
         return state
 
     def to_read(self, conn: Connection, stamp: ColumnElement, where: ColumnElement | bool, slack: dt.timedelta,
-                ) -> ColumnElement | bool | None:
+                ) -> tuple[ColumnElement | bool | None, int | None]:
         """The condition selecting what is left to read (``where`` already applied by the
-        caller), or ``None`` when nothing is: everything if there is no watermark yet."""
+        caller), or ``None`` when nothing is: everything if there is no watermark yet; and
+        how many rows it selects, from the count per stamp (``None`` when not counted)."""
         self._checking = dt.datetime.now(dt.UTC)
         if self.watermark is None:
-            return True
+            return True, None
         # An idle node's window closes: once the last check is ``slack`` past the
         # watermark, only rows stamped after it are looked for (an empty range scan).
         since = max(self.watermark, self.checked_at or self.watermark) - slack
         in_store = conn.execute(
             select(stamp, func.count()).where(and_(where, stamp >= since)).group_by(stamp)
         ).all()
-        late = []
+        late, rows = [], 0
         for t, n in in_store:
-            if t > self.watermark:
-                continue
             seen = self.counts.get(t, 0)
-            if n > seen:
+            if t > self.watermark:
+                rows += n
+            elif n > seen:
                 late.append(t)
+                rows += n
             elif n < seen:  # rows stamped again later: read under their new stamp
                 self.counts[t] = n
-        newer = any(t > self.watermark for t, _n in in_store)
-        if not late and not newer:
-            return None
+        if not rows:
+            return None, 0
         if len(late) > MAX_LATE_STAMPS:
-            return stamp >= since
+            return stamp >= since, sum(n for _t, n in in_store)
         after = stamp > self.watermark
-        return or_(after, stamp.in_(late)) if late else after
+        return (or_(after, stamp.in_(late)) if late else after), rows
 
     def advance(self, read: Counter, slack: dt.timedelta, *, done: bool = True) -> None:
         """Take in the rows just read (``read``: rows per stamp): a new watermark, and the
