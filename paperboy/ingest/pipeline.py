@@ -170,14 +170,11 @@ class _Writer:
                 f"SELECT {names} FROM papers WITH NO DATA"
             )
             self.copy_sql = f"COPY pb_stage_papers ({names}) FROM STDIN"
-            # One set-based statement for the whole batch; created_at and the community
-            # columns only count on insert (the update list leaves them alone).
-            self.upsert_sql = (
-                f"INSERT INTO papers ({names}, {', '.join(_TAIL)}) "
-                f"SELECT {names}, %(now)s, 0, 0, false, %(now)s FROM pb_stage_papers "
-                f"ON CONFLICT (arxiv_id) DO UPDATE SET "
-                + ", ".join(f"{c} = EXCLUDED.{c}" for c in (*ROW[1:], "modified_at"))
-                + " RETURNING arxiv_id, id"
+            # Changed papers: one set-based statement for the whole batch, leaving
+            # created_at and the community columns alone.
+            self.update_from_stage_sql = (
+                "UPDATE papers p SET " + ", ".join(f"{c} = s.{c}" for c in ROW[1:])
+                + ", modified_at = %(now)s FROM pb_stage_papers s WHERE p.arxiv_id = s.arxiv_id"
             )
             # New papers go straight into papers, with ids taken from its sequence first.
             self.ids_sql = "SELECT nextval(pg_get_serial_sequence('papers', 'id')) FROM generate_series(1, %s)"
@@ -286,7 +283,7 @@ def upsert_batch(
             with cur.copy(w.copy_sql) as copy:
                 for v, _id in to_update:
                     copy.write_row(v)
-            cur.execute(w.upsert_sql, {"now": now})
+            cur.execute(w.update_from_stage_sql, {"now": now})
 
     # Child rows in key order, built by C-level zips (a few per paper, a million papers).
     names = set(chain.from_iterable(a for _v, a in to_insert))
