@@ -295,8 +295,8 @@ def bench_queries(settings, engine, queries: list[str], vecs: np.ndarray) -> Non
         exact_ids.append(set((top[np.argsort(-sims[top])] + 1).tolist()))
         times.append(time.perf_counter() - t)
     print(f"  baseline numpy brute force top-10        {pct(times)}")
-    served_ef = settings.vector_ef_search
-    for ef in sorted({64, vx.EXPANSION_SEARCH, served_ef, 256}):
+    served_ef = svc._vec.ef_search  # the setting's, or chosen by the index's size
+    for ef in sorted({64, served_ef, 256}):
         if svc._vec.hnsw is None:
             break
         svc._vec.hnsw.expansion_search = ef

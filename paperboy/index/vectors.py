@@ -24,11 +24,32 @@ SCAN_ROWS = 1024
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
 # The candidates kept while searching (ef); a search for k > ef keeps k (usearch). The
-# default is the ``vector_ef_search`` setting's: see there and docs/scale.md for why.
-EXPANSION_SEARCH: int = Settings.model_fields["vector_ef_search"].default
+# ``vector_ef_search`` setting, or when it is 0, chosen from the index's size: the recall
+# of a fixed ef falls as the graph grows. (size, ef) where ``bench/hnsw_recall.py`` measured
+# recall@10 of about 0.95 for typed queries on real-like vectors (docs/scale.md): strict
+# recall at 100k and 300k; at 2.6M, where each real paper stands ~265 times among the
+# synthetic vectors and the true top 10 lies among near-ties, ann-benchmarks' epsilon
+# recall (strict recall there: 0.87 at 1,536, 0.94 at 3,072).
+EF_BY_SIZE = ((100_000, 256), (300_000, 384), (2_600_000, 1536))
+EF_MAX: int = next(m.le for m in Settings.model_fields["vector_ef_search"].metadata if hasattr(m, "le"))
 # f16 halves memory (1M x 384: 0.77 GB instead of 1.5 GB) and builds ~3x faster here;
 # recall is the same as f32's (bench/hnsw_recall.py, 10k random vectors: 0.507 vs 0.529 at ef 96).
 DTYPE = "f16"
+
+
+def ef_for(size: int) -> int:
+    """The ef for an index of ``size`` vectors: ``EF_BY_SIZE``'s value up to its first size,
+    log-log interpolated between its points, and past the last one extended along the last
+    segment (not measured), rounded up to a multiple of 32."""
+    sizes = np.log([s for s, _ in EF_BY_SIZE])
+    efs = np.log([e for _, e in EF_BY_SIZE])
+    x = np.log(max(size, EF_BY_SIZE[0][0]))
+    if x <= sizes[-1]:
+        ef = float(np.exp(np.interp(x, sizes, efs)))
+    else:
+        slope = (efs[-1] - efs[-2]) / (sizes[-1] - sizes[-2])
+        ef = float(np.exp(efs[-1] + slope * (x - sizes[-1])))
+    return min(EF_MAX, int(-(-round(ef) // 32) * 32))
 
 
 def vector_file(index_dir: Path, model: str) -> Path:
@@ -39,17 +60,19 @@ def new_hnsw(dim: int):
     from usearch.index import Index
 
     return Index(ndim=dim, metric="cos", dtype=DTYPE, connectivity=CONNECTIVITY,
-                 expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+                 expansion_add=EXPANSION_ADD, expansion_search=ef_for(0))
 
 
-def load_hnsw(path: Path, *, view: bool = False, ef_search: int = EXPANSION_SEARCH):
+def load_hnsw(path: Path, *, view: bool = False, ef_search: int = 0):
+    """The index in ``path`` (None if there is none), searched with ``ef_search`` or, when
+    that is 0, with ``ef_for`` its size."""
     from usearch.index import Index
 
     if not path.exists():
         return None
     index = Index.restore(str(path), view=view)
     if index is not None:  # the file keeps the ef it was built with; the reader's counts
-        index.expansion_search = ef_search
+        index.expansion_search = ef_search or ef_for(len(index))
     return index
 
 
@@ -73,8 +96,7 @@ def upsert(index, ids: np.ndarray, vectors: np.ndarray) -> None:
 class VectorSearcher:
     """Read side: exact below ``BRUTE_FORCE_MAX`` vectors, HNSW above."""
 
-    def __init__(self, path: Path, *, brute_force_max: int = BRUTE_FORCE_MAX,
-                 ef_search: int = EXPANSION_SEARCH) -> None:
+    def __init__(self, path: Path, *, brute_force_max: int = BRUTE_FORCE_MAX, ef_search: int = 0) -> None:
         self.path = path
         self.hnsw = None
         self.ids: np.ndarray | None = None
@@ -90,6 +112,7 @@ class VectorSearcher:
         if index is None or len(index) == 0:
             return
         self.size = len(index)
+        self.ef_search = int(index.expansion_search)  # the setting's, or chosen by the size
         if self.size <= brute_force_max:
             keys = np.asarray(index.keys, dtype=np.uint64)
             self.ids = keys.astype(np.int64)

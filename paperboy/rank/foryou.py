@@ -438,7 +438,8 @@ class PaperFeatures:
         self._offset = 0
 
     def load(self, ids) -> None:
-        missing = sorted({int(i) for i in ids} - self.rows.keys())
+        rows = self.rows  # look up each id (a set minus ``rows.keys()`` walks every row kept)
+        missing = sorted({i for i in map(int, ids) if i not in rows})
         for start in range(0, len(missing), 900):
             chunk = missing[start:start + 900]
             rows = self.conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.comment, Paper.categories)

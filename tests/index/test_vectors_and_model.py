@@ -66,8 +66,26 @@ def test_the_reader_searches_with_the_ef_it_is_given(tmp_path):
         assert ann.hnsw.expansion_search == ef
         recall[ef] = np.mean([len(t & set(ann.search(q, 10)[0])) / 10 for q, t in zip(queries, truth, strict=True)])
     assert recall[8] < 0.8 and recall[2000] >= 0.97
-    assert vx.VectorSearcher(path, brute_force_max=0).hnsw.expansion_search == vx.EXPANSION_SEARCH
-    assert vx.EXPANSION_SEARCH == Settings().vector_ef_search
+    # unset (0, the default), the ef is chosen from the index's size
+    assert Settings().vector_ef_search == 0
+    auto = vx.VectorSearcher(path, brute_force_max=0)
+    assert auto.hnsw.expansion_search == auto.ef_search == vx.ef_for(2000)
+
+
+def test_the_ef_grows_with_the_index_as_measured():
+    """Unset, the ef is the one measured to give recall@10 of about 0.95 at each size
+    (docs/scale.md): the smallest below the first size, log-log interpolated between the
+    measured sizes, extended past the last and capped at the setting's maximum."""
+    (s1, e1), (s2, e2), (s3, e3) = vx.EF_BY_SIZE
+    assert [vx.ef_for(n) for n in (0, 5_000, s1, s2, s3)] == [e1, e1, e1, e2, e3]
+    between = vx.ef_for(1_000_000)
+    assert e2 < between < e3 and between % 32 == 0
+    # on the log-log line through the two measured points around it, rounded up to 32
+    line = np.exp(np.interp(np.log(1e6), np.log([s2, s3]), np.log([e2, e3])))
+    assert line <= between < line + 32
+    sizes = [10 ** k for k in range(3, 10)]
+    efs = [vx.ef_for(n) for n in sizes]
+    assert efs == sorted(efs) and e3 < vx.ef_for(10_000_000) < vx.EF_MAX == efs[-1] == 10_000
 
 
 def test_the_service_reads_vectors_with_the_ef_setting(fresh_engine, tmp_path):
