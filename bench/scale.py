@@ -72,7 +72,7 @@ def _status(pid: int) -> dict[str, int]:
     out = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(("VmHWM:", "VmRSS:")):
+            if line.startswith(("VmHWM:", "VmRSS:", "RssAnon:")):
                 key, value = line.split(":", 1)
                 out[key] = int(value.split()[0])
     except OSError:
@@ -121,11 +121,15 @@ def _label(cmd: str) -> str:
 
 class Watch:
     """Peak RSS (VmHWM) of a process, its descendants and (optionally) a database's
-    PostgreSQL backends, sampled every 0.2 s while the process lives."""
+    PostgreSQL backends, sampled every 0.2 s while the process lives; and the peak of each
+    one's private memory (``RssAnon`` as sampled: RSS also counts the pages of files it
+    maps, such as the index files, which the kernel shares between processes and can
+    drop and read again)."""
 
     def __init__(self, pid: int, pg_db: str | None = None) -> None:
         self.pid, self.pg_db = pid, pg_db
         self.peaks: dict[int, tuple[str, int]] = {}
+        self.private: dict[int, int] = {}
         self.peak_total_kb = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -141,6 +145,7 @@ class Watch:
             total += st.get("VmRSS", 0)
             label = self.peaks.get(pid, (None, 0))[0] or _label(_cmdline(pid))
             self.peaks[pid] = (label, max(self.peaks.get(pid, ("", 0))[1], st.get("VmHWM", 0)))
+            self.private[pid] = max(self.private.get(pid, 0), st.get("RssAnon", 0))
         self.peak_total_kb = max(self.peak_total_kb, total)
 
     def _run(self) -> None:
@@ -151,9 +156,12 @@ class Watch:
         self._stop.set()
         self._thread.join()
         by_label: dict[str, list[int]] = {}
-        for label, kb in self.peaks.values():
+        private: dict[str, list[int]] = {}
+        for pid, (label, kb) in self.peaks.items():
             by_label.setdefault(label, []).append(kb)
+            private.setdefault(label, []).append(self.private.get(pid, 0))
         return {"peak_rss_mb": {k: [round(v / 1024) for v in sorted(vs, reverse=True)] for k, vs in by_label.items()},
+                "peak_private_mb": {k: [round(v / 1024) for v in sorted(vs, reverse=True)] for k, vs in private.items()},
                 "peak_sum_rss_mb": round(self.peak_total_kb / 1024)}
 
 
