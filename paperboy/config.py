@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     embed_encode_batch: int = Field(0, description="Texts per forward pass of the model; 0 means 16 on CPU (length-sorted, little padding) and 256 on CUDA.", ge=0)
     index_dir: str = Field("", description="Folder for search index files; empty means data_dir/index.")
     vector_ef_search: int = Field(0, description="Candidates the HNSW vector index keeps while searching (usearch's expansion_search; a search for more results keeps that many): higher finds more of the true nearest papers and costs latency. 0: chosen from the index's size, from the sizes measured in docs/scale.md (256 up to 100k vectors, 384 at 300k, 1,536 at 2.6M, interpolated between them), for recall@10 of about 0.95.", ge=0, le=10_000)
-    exact_vectors_max: int = Field(1_000_000, description="While this node's ANN file covers fewer vectors than are stored (a fresh node: about an hour per million), semantic search scans up to this many stored vectors exactly, newest papers first, held in memory as f16 (776 bytes a paper at 384 dims); 0 waits for the ANN file.", ge=0)
+    exact_vectors_max: int = Field(1_000_000, description="While this node's ANN file covers fewer vectors than are stored (a fresh node: 2.6M vectors took 7.5 min on 2 quiet cores, docs/scale.md), semantic search scans up to this many stored vectors exactly, newest papers first, held in memory as f16 (776 bytes a paper at 384 dims); 0 waits for the ANN file.", ge=0)
 
     # --- mail
     smtp_url: str = Field("", description="smtp://user:pass@host:587?starttls=1 or smtps://...; empty sends mail to the console.")

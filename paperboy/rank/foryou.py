@@ -438,8 +438,8 @@ class PaperFeatures:
         self._offset = 0
 
     def load(self, ids) -> None:
-        rows = self.rows  # look up each id (a set minus ``rows.keys()`` walks every row kept)
-        missing = sorted({i for i in map(int, ids) if i not in rows})
+        kept = self.rows  # look up each id (a set minus ``kept.keys()`` walks every row kept)
+        missing = sorted({i for i in map(int, ids) if i not in kept})
         for start in range(0, len(missing), 900):
             chunk = missing[start:start + 900]
             rows = self.conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.comment, Paper.categories)
