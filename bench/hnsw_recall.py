@@ -50,6 +50,8 @@ EFS = (16, 32, 64, 128, 256)
 HYBRID_K = 110  # the semantic candidates a hybrid query fetches (service.py)
 EXACT_QUERIES = 100  # the exact store is timed on the first 100 queries of each set (it is slow)
 EPSILON = 0.01  # of the cosine distance, for epsilon recall (ann-benchmarks' default)
+SAMPLE_CACHE = Path("/tmp/pb-hnsw-sample-minilm.npz")  # the sample's vectors (--embed-only)
+NOISE = 0.035  # per-dimension sigma, chosen with --calibrate (docs/scale.md)
 
 
 def load() -> str:
@@ -116,6 +118,14 @@ def nn_cosines(vecs: np.ndarray, sample: int, seed: int = 3) -> np.ndarray:
 def describe(label: str, cos: np.ndarray) -> None:
     p = np.percentile(cos, [5, 25, 50, 75, 95])
     print(f"  NN cosine {label:<34} p5 {p[0]:.3f}  p25 {p[1]:.3f}  p50 {p[2]:.3f}  p75 {p[3]:.3f}  p95 {p[4]:.3f}")
+
+
+def sample_base(cache: Path = SAMPLE_CACHE) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From ``embed_sample``'s cache: every sample vector, the held-out rows, the vectors
+    not held out (what the synthetic vectors are drawn from), and the typed queries'."""
+    data = np.load(cache)
+    real, held = data["vectors"], data["held"]
+    return real, held, np.delete(real, held, axis=0), data["queries"]
 
 
 def noisy(base: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
@@ -243,11 +253,11 @@ def print_row(name: str, label: str, search, qs, truth, *, vecs: np.ndarray, not
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/pb-hnsw-sample-minilm.npz"))
+    ap.add_argument("--cache", type=Path, default=SAMPLE_CACHE)
     ap.add_argument("--embed-only", action="store_true")
     ap.add_argument("--queries", type=int, default=300, help="typed queries embedded with --embed-only")
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
-    ap.add_argument("--noise", type=float, default=0.035, help="per-dimension sigma of the Gaussian noise")
+    ap.add_argument("--noise", type=float, default=NOISE, help="per-dimension sigma of the Gaussian noise")
     ap.add_argument("--random", action="store_true", help="random unit vectors and queries instead")
     ap.add_argument("--calibrate", type=float, nargs="*", default=None,
                     help="print the NN cosine distribution at the first size for these sigmas and stop")
@@ -272,15 +282,13 @@ def main() -> None:
             return v / np.linalg.norm(v, axis=1, keepdims=True)
         query_sets = {"random": unit(args.queries)}
     else:
-        cache = np.load(args.cache)
-        real, held = cache["vectors"], cache["held"]
-        base = np.delete(real, held, axis=0)
+        real, held, base, typed = sample_base(args.cache)
         describe(f"real sample ({len(real):,} papers)", nn_cosines(real, len(real)))
         if args.calibrate is not None:
             for sigma in args.calibrate:
                 describe(f"sigma {sigma}, {args.sizes[0]:,} vectors", nn_cosines(noisy(base, args.sizes[0], sigma, 1), 2000))
             return
-        query_sets = {"typed": cache["queries"],
+        query_sets = {"typed": typed,
                       "similar": noisy(real[held], min(len(held), args.queries), args.noise, 2)}
     print("query sets: " + ", ".join(f"{k} {len(v)}" for k, v in query_sets.items()))
     tmp = tempfile.TemporaryDirectory(prefix="pb-hnsw-") if args.workdir is None else None

@@ -370,7 +370,6 @@ def store_vectors(url: str, embedder: str, seed: int, chunk: int = 20_000) -> di
     (sigma 0.035, chosen there to match the sample's nearest-neighbour cosines)."""
     import datetime as dt
 
-    import numpy as np
     from sqlalchemy import insert, select
 
     from bench import hnsw_recall
@@ -379,11 +378,9 @@ def store_vectors(url: str, embedder: str, seed: int, chunk: int = 20_000) -> di
     from paperboy.store.db import make_engine
     from paperboy.store.models import Paper
 
-    cache = Path("/tmp/pb-hnsw-sample-minilm.npz")
-    if not cache.exists():
-        raise SystemExit(f"{cache} is missing: run bench/hnsw_recall.py --embed-only first")
-    real = np.load(cache)
-    base = np.delete(real["vectors"], real["held"], axis=0)
+    if not hnsw_recall.SAMPLE_CACHE.exists():
+        raise SystemExit(f"{hnsw_recall.SAMPLE_CACHE} is missing: run bench/hnsw_recall.py --embed-only first")
+    base = hnsw_recall.sample_base()[2]
     model = embedder_name(embedder)
     emb, papers = PaperEmbedding.__table__, Paper.__table__
     engine = make_engine(url)
@@ -394,7 +391,7 @@ def store_vectors(url: str, embedder: str, seed: int, chunk: int = 20_000) -> di
     now = dt.datetime.now(dt.UTC)
     for lo in range(0, len(rows), chunk):
         part = rows[lo:lo + chunk]
-        vecs = hnsw_recall.noisy(base, len(part), 0.035, seed * 1_000_003 + lo)
+        vecs = hnsw_recall.noisy(base, len(part), hnsw_recall.NOISE, seed * 1_000_003 + lo)
         with engine.begin() as conn:
             conn.execute(insert(emb), [
                 {"paper_id": r.id, "model": model, "content_hash": r.content_hash, "dim": vecs.shape[1],
