@@ -409,12 +409,12 @@ def store_vectors(url: str, embedder: str, seed: int, chunk: int = 20_000) -> di
 # --- the run -------------------------------------------------------------------------------
 
 
-def ensure_snapshot(workdir: Path, records: int, seed: int) -> Path:
-    path = workdir / f"snapshot-{records}-s{seed}.json"
+def ensure_snapshot(workdir: Path, records: int, seed: int, text: str = "sample") -> Path:
+    path = workdir / f"snapshot-{records}-s{seed}{'' if text == 'sample' else '-' + text}.json"
     if not path.exists():
         t0 = time.perf_counter()
         subprocess.run([sys.executable, str(ROOT / "bench" / "snapshot_gen.py"), "--records", str(records),
-                        "--seed", str(seed), "--out", str(path)], check=True)
+                        "--seed", str(seed), "--text", text, "--out", str(path)], check=True)
         print(f"generated {path} in {time.perf_counter() - t0:.0f}s")
     return path
 
@@ -423,6 +423,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=2_600_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--text", choices=("sample", "unigram"), default="sample",
+                    help="the snapshot's titles and abstracts (bench/snapshot_gen.py --text): unigram is the "
+                         "generator of the first 2.6M figures, whose words are spread over far more papers")
     ap.add_argument("--workdir", type=Path, default=Path("/work/scale-data"))
     ap.add_argument("--backends", default="postgresql,sqlite")
     ap.add_argument("--steps", default="ingest,index,search,serve",
@@ -445,14 +448,14 @@ def main() -> None:
     print(f"cpus {os.cpu_count()}, {load()}, disk free {shutil.disk_usage(args.workdir).free / 1e9:.0f} GB")
 
     if "floor" in steps:
-        snap = ensure_snapshot(args.workdir, args.floor_records, args.seed)
+        snap = ensure_snapshot(args.workdir, args.floor_records, args.seed, args.text)
         subprocess.run([sys.executable, str(ROOT / "bench" / "ingest.py"), "--records", str(args.floor_records),
                         "--snapshot", str(snap), "--floor", "--backends", args.backends,
                         "--workdir", str(args.workdir / "floor"), "--pg-url", args.pg_url], check=True)
         shutil.rmtree(args.workdir / "floor", ignore_errors=True)
     if not steps & {"ingest", "vectors", "index", "search", "serve"}:
         return
-    snapshot = ensure_snapshot(args.workdir, args.records, args.seed)
+    snapshot = ensure_snapshot(args.workdir, args.records, args.seed, args.text)
     print(f"snapshot {snapshot} ({snapshot.stat().st_size / 1e9:.2f} GB, {args.records:,} records)")
     for backend in args.backends.split(","):
         if "ingest" in steps:

@@ -70,6 +70,18 @@ def test_distributions_match_the_sample(gen, sample, snapshot):
     assert got["years"][0] <= 1993 and got["years"][1] == 2026  # arXiv from 1991; 0.01 % in 1991
 
 
+def test_as_many_papers_use_each_word_as_in_the_sample(gen, sample, snapshot, tmp_path):
+    """A keyword index's posting lists (and a conjunction's cost) follow how many papers
+    use each word; words drawn one by one from the vocabulary spread each over more papers
+    than real text, where a paper about a thing repeats its word and others never use it."""
+    got = gen.doc_freq_ratio(gen.measure_snapshot(snapshot)["abstract_doc_freq"], sample.abstract_doc_freq)
+    assert 0.93 <= got["median"] <= 1.1 and got["p90"] <= 1.3, got
+    drawn = tmp_path / "unigram.json"
+    gen.write_snapshot(drawn, RECORDS, seed=5, sample=sample, text="unigram")
+    spread = gen.doc_freq_ratio(gen.measure_snapshot(drawn)["abstract_doc_freq"], sample.abstract_doc_freq)
+    assert spread["p90"] > got["p90"] + 0.2, (spread, got)  # what the check tells apart
+
+
 def test_ids_follow_the_dates_in_arxivs_schemes(snapshot):
     ids = []
     with snapshot.open("rb") as fh:
