@@ -162,14 +162,21 @@ def estimated_days(db: Session, settings: Settings) -> dict[int, dt.date]:
     In 'all' mode a submission is listed on its arXiv announce day, not on the day a
     member featured it (which would make a lone paper the newest day). Papers fetched
     one by one have no ``announced_on``; their day is estimated from ``submitted_at``.
-    Submissions are few (a daily cap per member), so this is one small indexed read.
+    Submissions are few (a daily cap per member), so this is one small read of the
+    ``featured_on`` index: asked as a range (``IS NOT NULL`` is not one to SQLite) and
+    with ``announced_on`` checked here, not in SQL, where SQLite took ``announced_on IS
+    NULL`` as its lead: every paper of a snapshot import has no announce day, so at 2.6M
+    papers it read them all, 1.5 s a call and five calls a feed page (0.04 ms now).
     """
     if settings.feed_mode == "submitted":
         return {}
-    rows = db.execute(select(Paper.id, Paper.submitted_at, Paper.featured_on).where(
-        Paper.featured_on.is_not(None), Paper.submitted_by_id.is_not(None),
-        Paper.announced_on.is_(None), visible()))
-    return {pid: listing_day(sub) if sub else featured for pid, sub, featured in rows}
+    return {pid: listing_day(sub) if sub else featured for pid, sub, featured, announced in db.execute(SUBMISSIONS)
+            if announced is None}
+
+
+# The submissions a member featured (see ``estimated_days``).
+SUBMISSIONS = select(Paper.id, Paper.submitted_at, Paper.featured_on, Paper.announced_on).where(
+    Paper.featured_on >= dt.date.min, Paper.submitted_by_id.is_not(None), visible())
 
 
 def in_period(settings: Settings, start: dt.date, end: dt.date, estimated: dict[int, dt.date] | None = None):
