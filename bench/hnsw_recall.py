@@ -15,7 +15,7 @@ word pieces of held-out titles, embedded like a search) and, separately, held-ou
 papers' vectors ("more like this"); neither is in the index.
 
 For each N: the HNSW build with the service's parameters (``paperboy/index/vectors.py``:
-f16, cosine, M, ef_add), its file size; then, per ef (``expansion_search``), recall@10
+i8 re-ranked by the f32 vectors, or ``--dtype f16``; cosine, M, ef_add), its file size; then, per ef (``expansion_search``), recall@10
 against an exact f32 scan of the same vectors and p50/p95 of a top-10 and of a top-110
 search (what a hybrid query asks: ``SearchService`` fetches 110 candidates) through the
 service's own ``VectorSearcher`` on the saved file, one thread, with ann-benchmarks'
@@ -204,7 +204,7 @@ def run(n: int, vecs: np.ndarray, query_sets: dict[str, np.ndarray], workdir: Pa
         print(f"  {name}: median {near_ties(vecs, qs, truth[name]):.0f} of the exact top-{HYBRID_K} lie within "
               f"{EPSILON:.0%} of the 10th neighbour's cosine distance")
     keys = np.arange(1, n + 1, dtype=np.uint64)
-    path = workdir / f"v{n}-{noise}-M{vx.CONNECTIVITY}-ef{vx.EXPANSION_ADD}.usearch"
+    path = workdir / f"v{n}-{noise}-M{vx.CONNECTIVITY}-ef{vx.EXPANSION_ADD}-{vx.DTYPE}.usearch"
     if keep and path.exists():  # the same seed and size give the same vectors: its build is reusable
         print(f"  reusing {path} (built by an earlier run), {load()}")
     else:
@@ -220,7 +220,12 @@ def run(n: int, vecs: np.ndarray, query_sets: dict[str, np.ndarray], workdir: Pa
               f"{load()}")
     # The service's read side, the file memory-mapped (HNSW even at or below BRUTE_FORCE_MAX,
     # where the service would scan instead).
-    searcher = vx.VectorSearcher(path, brute_force_max=0)
+    # An i8 file's candidates are re-ranked by the stored f32 vectors, as the service does
+    # with paper_embeddings' rows (here: the same vectors, in memory).
+    def stored(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return keys, vecs[np.asarray(keys, dtype=np.int64) - 1]
+
+    searcher = vx.VectorSearcher(path, brute_force_max=0, stored=stored)
     print(f"  {'queries':<8} {'ef':>4}  {'recall@10':>9}  {'eps-recall':>9}  {'top-10 p50/p95 ms':>17}  "
           f"{'10 in 110':>9}  {'recall@110':>10}  {'top-110 p50/p95 ms':>18}")
     for name, qs in query_sets.items():
@@ -264,12 +269,14 @@ def main() -> None:
     ap.add_argument("--ef", type=int, nargs="+", default=list(EFS), help="expansion_search values to time")
     ap.add_argument("--connectivity", type=int, default=vx.CONNECTIVITY, help="M of the build (the service's by default)")
     ap.add_argument("--ef-add", type=int, default=vx.EXPANSION_ADD, help="ef of the build (the service's by default)")
+    ap.add_argument("--dtype", default=vx.DTYPE, choices=("f16", "i8"),
+                    help="the file's scalar type (the service's by default; i8 is re-ranked by the f32 vectors)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="HNSW build threads")
     ap.add_argument("--workdir", type=Path, default=None,
                     help="keep the HNSW files here and reuse them in a later run of the same sizes and noise")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    vx.CONNECTIVITY, vx.EXPANSION_ADD = args.connectivity, args.ef_add  # new_hnsw reads them
+    vx.CONNECTIVITY, vx.EXPANSION_ADD, vx.DTYPE = args.connectivity, args.ef_add, args.dtype  # new_hnsw reads them
     print(f"cores {os.cpu_count()}, {load()} at start")
     if not args.random and (args.embed_only or not args.cache.exists()):
         embed_sample(args.cache, args.queries)

@@ -21,6 +21,11 @@ made and dropped here; SQLite: a file under the work folder, deleted after):
    taken from the sample's titles, twice.
 4. ``paperboy serve``: other queries over HTTP (``/api/papers/search``, ``/search``), then
    the web process's peak RSS.
+5. ``fresh`` (after ``vectors``): a new node alone, ``paperboy serve`` on an empty index
+   dir with its own indexer and no peer to copy from, polled with a hybrid ``/search``
+   every 5 s: when it answers, when its keyword index holds every paper, when semantic
+   matches cover them all (the stored vectors searched exactly meanwhile) and when the
+   HNSW file it builds takes over; the searches' times in between; peak RSS.
 
 ``vectors`` stores a real-like vector for every paper in ``paper_embeddings``, under the
 MiniLM model's name, as if the workers had embedded them all: ``bench/hnsw_recall.py``'s
@@ -363,6 +368,112 @@ def serve_and_query(env: dict, n: int) -> dict:
     return {**out, **mem}
 
 
+def _keyword_docs(index_dir: Path) -> int:
+    """Papers in the keyword index as a reader opened now sees them (0 before its first commit)."""
+    from paperboy.index.keyword import KeywordIndex
+
+    path = index_dir / "keyword"
+    if not (path / "meta.json").exists():
+        return 0
+    try:
+        return KeywordIndex(path).num_docs()
+    except Exception:  # noqa: BLE001 - a commit under way: counted at the next poll
+        return -1
+
+
+def _ann_count(index_dir: Path) -> int:
+    """Vectors in the saved HNSW file (0 while there is none)."""
+    from usearch.index import Index
+
+    files = list(index_dir.glob("vectors-*.usearch"))
+    return max((int((Index.metadata(str(f)) or {}).get("count_present", 0)) for f in files), default=0)
+
+
+def fresh_node(env: dict, data_dir: Path, records: int, n_queries: int, *, poll_s: float = 5.0,
+               limit_s: float = 1800.0) -> dict:
+    """A new web node alone: ``paperboy serve`` on an empty index dir, the database full
+    (papers and their stored vectors), no peer to copy from. Its own indexer builds the
+    keyword index, then the HNSW file; meanwhile the stored vectors are searched exactly
+    (``PAPERBOY_EXACT_VECTORS_MAX`` set to hold all of them). Every ``poll_s`` a hybrid
+    ``/search`` is sent and timed; the milestones are when the keyword index holds every
+    paper, when semantic matches cover all of them too (no "Semantic matches cover N%"
+    notice), and when the HNSW file takes over (the exact store released)."""
+    import http.client
+    import re
+
+    shutil.rmtree(data_dir / "index", ignore_errors=True)
+    env = {**env, "PAPERBOY_SERVE_WORKER": "false", "PAPERBOY_NODE_INDEXER": "true",
+           "PAPERBOY_EXACT_VECTORS_MAX": str(records)}
+    port = _free_port()
+    log_path = data_dir / "fresh-serve.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen([*PAPERBOY, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                stdout=log_file, stderr=subprocess.STDOUT)
+    watch = Watch(proc.pid)
+    qs = queries(2000, seed=13)
+    polls: list[dict] = []
+    marks: dict[str, float] = {}
+    t0 = time.perf_counter()
+    conn = None
+    try:
+        while time.perf_counter() - t0 < limit_s and proc.poll() is None:
+            now = round(time.perf_counter() - t0, 1)
+            docs = _keyword_docs(data_dir / "index")
+            if docs >= records:
+                marks.setdefault("keyword_full_s", now)
+            # The HNSW file, once saved with every vector: the next search re-opens it and
+            # the exact store is released (``service._with_exact``).
+            released = "ann_file_s" in marks
+            ann = _ann_count(data_dir / "index")
+            if not released and ann >= records:
+                marks["ann_file_s"] = now
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                t = time.perf_counter()
+                conn.request("GET", "/search?q=" + urllib.parse.quote(qs[len(polls) % len(qs)]))
+                r = conn.getresponse()
+                body = r.read().decode(errors="replace")
+                took = round((time.perf_counter() - t) * 1000, 1)
+            except OSError:
+                conn = None
+                time.sleep(0.5)
+                continue
+            marks.setdefault("ready_s", now)
+            cover = re.search(r"Semantic matches cover (\d+)%", body)
+            poll = {"t": now, "status": r.status, "ms": took, "keyword_docs": docs,
+                    "cover": int(cover.group(1)) if cover else 100, "ann_vectors": ann, "ann": released}
+            polls.append(poll)
+            print(f"  {json.dumps(poll)}  {load()}", flush=True)
+            if r.status == 200 and docs >= records and not cover:
+                marks.setdefault("hybrid_full_s", now)
+            if released:  # this search re-opened the file: the HNSW serves from here on
+                marks.setdefault("ann_serving_s", now)
+                break
+            time.sleep(poll_s)
+        out: dict = {"milestones": marks}
+        exact_phase = [p["ms"] for p in polls if "hybrid_full_s" in marks and p["t"] >= marks["hybrid_full_s"]
+                       and not p["ann"]]
+        if exact_phase:
+            out["search_while_building_ms"] = {**pct([x / 1000 for x in exact_phase]), "n": len(exact_phase)}
+        if "ann_serving_s" in marks and conn is not None:
+            times = []
+            for q in qs[-n_queries:]:
+                t = time.perf_counter()
+                conn.request("GET", "/search?q=" + urllib.parse.quote(q))
+                conn.getresponse().read()
+                times.append(time.perf_counter() - t)
+            out["search_after_ann"] = pct(times)
+        out["load"] = load()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        mem = watch.stop()
+    return {**out, **mem}
+
+
 def store_vectors(url: str, embedder: str, seed: int, chunk: int = 20_000) -> dict:
     """A real-like vector for every paper, stored as the embedding workers store theirs
     (``paper_embeddings``, the model's name, the paper's content hash). The vectors are
@@ -429,9 +540,9 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/work/scale-data"))
     ap.add_argument("--backends", default="postgresql,sqlite")
     ap.add_argument("--steps", default="ingest,index,search,serve",
-                    help="any of ingest,vectors,index,search,serve,floor")
+                    help="any of ingest,vectors,index,search,serve,fresh,floor")
     ap.add_argument("--embedder", default=None,
-                    help="embedder of the index and serve steps (default: minilm with the vectors step, else null)")
+                    help="embedder of the index, serve and fresh steps (default: minilm with the vectors or fresh step, else null)")
     ap.add_argument("--pg-url", default=os.environ.get("PAPERBOY_BENCH_POSTGRES_URL")
                     or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--queries", type=int, default=500, help="keyword queries timed in process")
@@ -453,7 +564,7 @@ def main() -> None:
                         "--snapshot", str(snap), "--floor", "--backends", args.backends,
                         "--workdir", str(args.workdir / "floor"), "--pg-url", args.pg_url], check=True)
         shutil.rmtree(args.workdir / "floor", ignore_errors=True)
-    if not steps & {"ingest", "vectors", "index", "search", "serve"}:
+    if not steps & {"ingest", "vectors", "index", "search", "serve", "fresh"}:
         return
     snapshot = ensure_snapshot(args.workdir, args.records, args.seed, args.text)
     print(f"snapshot {snapshot} ({snapshot.stat().st_size / 1e9:.2f} GB, {args.records:,} records)")
@@ -464,7 +575,7 @@ def main() -> None:
             data_dir = args.workdir / f"data-{backend}"
             url = (f"sqlite:///{data_dir / 'paperboy.db'}" if backend == "sqlite" else
                    _conninfo(args.pg_url, DB_NAME).replace("postgresql://", "postgresql+psycopg://", 1))
-        embedder = args.embedder or ("minilm" if "vectors" in steps else "null")
+        embedder = args.embedder or ("minilm" if steps & {"vectors", "fresh"} else "null")
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPERBOY_DATABASE_URL": url, "PAPERBOY_DATA_DIR": str(data_dir),
                "PAPERBOY_EMBEDDER": embedder, "PAPERBOY_MAIL_BACKEND": "null", "PAPERBOY_SERVE_WORKER": "false",
                "HF_HUB_OFFLINE": "1", "COLUMNS": "120"}
@@ -495,6 +606,10 @@ def main() -> None:
             if "serve" in steps:
                 print(f"\n[{backend}] paperboy serve ({load()})", flush=True)
                 print(json.dumps(serve_and_query(env, args.serve_queries)), flush=True)
+            if "fresh" in steps:
+                print(f"\n[{backend}] a fresh node alone: paperboy serve on an empty index dir ({load()})",
+                      flush=True)
+                print(json.dumps(fresh_node(env, data_dir, args.records, args.serve_queries)), flush=True)
         finally:
             if not args.keep:
                 drop_store(backend, data_dir, args.pg_url)

@@ -30,6 +30,38 @@ DTYPE = np.float16
 BYTES_PER_DIM = 2
 
 
+FETCH_IDS = 500  # ids per statement when re-ranking from the stored vectors
+
+
+def stored_vectors(engine: Engine, model: str) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A reader of ``model``'s stored f32 vectors by paper id (``vectors.StoredVectors``):
+    what an i8 ANN file's candidates are re-ranked with. Read by primary key, a few hundred
+    rows a search."""
+    sqlite = engine.dialect.name == "sqlite"
+
+    def fetch(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found: list[int] = []
+        blobs: list[bytes] = []
+        dim = 0
+        # SQLite would pick the (model, embedded_at) index for ``model = ?`` and walk every
+        # vector of the model; ``model || ''`` leaves it the primary key (paper_id, model).
+        by_model = emb_t.c.model.concat("") == model if sqlite else emb_t.c.model == model
+        with engine.connect() as conn:
+            for lo in range(0, len(ids), FETCH_IDS):
+                part = [int(i) for i in ids[lo:lo + FETCH_IDS]]
+                for row in conn.execute(select(emb_t.c.paper_id, emb_t.c.dim, emb_t.c.vector)
+                                        .where(emb_t.c.paper_id.in_(part), by_model)):
+                    found.append(row.paper_id)
+                    blobs.append(row.vector)
+                    dim = int(row.dim)
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return (np.asarray(found, dtype=np.int64),
+                np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(found), dim))
+
+    return fetch
+
+
 def stored_count(engine: Engine, model: str) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(emb_t).where(emb_t.c.model == model)).scalar_one()

@@ -38,7 +38,7 @@ from paperboy.index.embedder import (
     get_embedder,
     setting_for,
 )
-from paperboy.index.exact import ExactStore, ServedVectors, stored_count
+from paperboy.index.exact import ExactStore, ServedVectors, stored_count, stored_vectors
 from paperboy.index.keyword import KeywordIndex, stem
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
@@ -186,7 +186,7 @@ class SearchService:
     def _open_vectors(self, model: str) -> VectorSearcher | ServedVectors:
         self._serving_stamp = _stamp(self.settings.resolved_index_dir / "serving-state.json")
         vec = VectorSearcher(vector_file(self.settings.resolved_index_dir, model),
-                             ef_search=self.settings.vector_ef_search)
+                             ef_search=self.settings.vector_ef_search, stored=stored_vectors(self.engine, model))
         vec.model = model  # type: ignore[attr-defined]
         return self._with_exact(vec, model)
 

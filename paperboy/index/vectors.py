@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,18 @@ EXPANSION_ADD = 64
 # recall (strict recall there: 0.87 at 1,536, 0.94 at 3,072).
 EF_BY_SIZE = ((100_000, 256), (300_000, 384), (2_600_000, 1536))
 EF_MAX: int = next(m.le for m in Settings.model_fields["vector_ef_search"].metadata if hasattr(m, "le"))
-# f16 halves memory (1M x 384: 0.77 GB instead of 1.5 GB) and builds ~3x faster here;
-# recall is the same as f32's (bench/hnsw_recall.py, 10k random vectors: 0.507 vs 0.529 at ef 96).
-DTYPE = "f16"
+# One byte a dimension. The graph is built and searched over i8 copies of the vectors:
+# 300k real-like vectors (bench/hnsw_recall.py --sizes 300000 --dtype f16, then i8) built in 58.7 s instead of
+# f16's 94.5 s and took 152 MB instead of 262 MB (f16 had halved f32's memory and built
+# ~3x faster). i8 cosines alone find only ~85 % of the true top 10, so a searcher given
+# the stored vectors (``StoredVectors``: paper_embeddings' f32 rows) re-ranks the best
+# ``RERANK_MIN`` candidates by their exact cosine, which gives f16's recall (typed
+# queries 0.962 against 0.961 at ef 512). Files built as f16 are still read (and not re-ranked).
+DTYPE = "i8"
+RERANK_MIN = 40
+
+# Stored f32 vectors for some paper ids: (the ids found, their rows), in any order.
+StoredVectors = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def ef_for(size: int) -> int:
@@ -93,10 +103,18 @@ def upsert(index, ids: np.ndarray, vectors: np.ndarray) -> None:
     index.add(ids, np.ascontiguousarray(vectors, dtype=np.float32))
 
 
-class VectorSearcher:
-    """Read side: exact below ``BRUTE_FORCE_MAX`` vectors, HNSW above."""
+def _cosines(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
+    return (matrix @ q) / np.where(norms > 0, norms, 1.0)
 
-    def __init__(self, path: Path, *, brute_force_max: int = BRUTE_FORCE_MAX, ef_search: int = 0) -> None:
+
+class VectorSearcher:
+    """Read side: exact below ``BRUTE_FORCE_MAX`` vectors, HNSW above. An i8 file's own
+    vectors are approximate: with ``stored`` (the stored f32 vectors) its candidates are
+    re-ranked, and exact similarities and vectors read, from those instead."""
+
+    def __init__(self, path: Path, *, brute_force_max: int = BRUTE_FORCE_MAX, ef_search: int = 0,
+                 stored: StoredVectors | None = None) -> None:
         self.path = path
         self.hnsw = None
         self.ids: np.ndarray | None = None
@@ -104,6 +122,7 @@ class VectorSearcher:
         self.size = 0
         self.stamp = None
         self.ef_search = ef_search
+        self.stored: StoredVectors | None = None
         if not path.exists():
             return
         st = path.stat()
@@ -113,13 +132,30 @@ class VectorSearcher:
             return
         self.size = len(index)
         self.ef_search = int(index.expansion_search)  # the setting's, or chosen by the size
+        if str(index.dtype).endswith("I8"):
+            self.stored = stored
         if self.size <= brute_force_max:
             keys = np.asarray(index.keys, dtype=np.uint64)
             self.ids = keys.astype(np.int64)
-            self.matrix = np.ascontiguousarray(np.asarray(index.get(keys), dtype=np.float32))
+            matrix = self._exact_rows(self.ids, np.asarray(index.get(keys, dtype=np.float32),
+                                                            dtype=np.float32).reshape(len(keys), -1))
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)  # unit rows: a product is the cosine
+            self.matrix = matrix / np.where(norms > 0, norms, 1.0)
             del index
         else:
             self.hnsw = index
+
+    def _exact_rows(self, keys: np.ndarray, approx: np.ndarray) -> np.ndarray:
+        """``approx`` (rows for ``keys``, from the file) with every row that has a stored
+        vector replaced by it (a paper whose vector is gone keeps the file's)."""
+        out = np.ascontiguousarray(approx, dtype=np.float32)
+        if self.stored is None or len(keys) == 0:
+            return out
+        found, rows = self.stored(np.asarray(keys, dtype=np.int64))
+        if len(found):
+            where = {int(k): i for i, k in enumerate(keys)}
+            out[[where[int(k)] for k in found]] = rows
+        return out
 
     def search(self, vec: np.ndarray, k: int) -> tuple[list[int], list[float]]:
         if self.size == 0 or vec.size == 0 or k <= 0:
@@ -131,8 +167,27 @@ class VectorSearcher:
             top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
             top = top[np.argsort(-sims[top])]
             return self.ids[top].tolist(), sims[top].astype(float).tolist()
-        m = self.hnsw.search(vec.astype(np.float32), k)
-        return [int(x) for x in m.keys], [1.0 - float(d) for d in m.distances]
+        if self.stored is None:
+            m = self.hnsw.search(vec.astype(np.float32), k)
+            return [int(x) for x in m.keys], [1.0 - float(d) for d in m.distances]
+        # The file's i8 cosines pick the candidates (asking for a few more costs nothing
+        # while k <= ef: a search keeps ef of them anyway); the stored vectors give the best
+        # RERANK_MIN of them their exact cosines, which decide the top 10. Past those the
+        # i8 cosines stand (within ~1 %): reading every candidate of a hybrid query (110)
+        # would cost more than the search itself at 2.6M.
+        m = self.hnsw.search(vec.astype(np.float32), max(k, RERANK_MIN))
+        keys = np.asarray(m.keys, dtype=np.int64)
+        if len(keys) == 0:
+            return [], []
+        sims = 1.0 - np.asarray(m.distances, dtype=np.float32)
+        head = keys[:RERANK_MIN]
+        found, rows = self.stored(head)
+        if len(found):
+            where = {int(key): i for i, key in enumerate(head)}
+            sims[[where[int(key)] for key in found]] = _cosines(np.asarray(rows, dtype=np.float32),
+                                                                 vec.astype(np.float32))
+        top = np.argsort(-sims, kind="stable")[:k]
+        return keys[top].tolist(), sims[top].astype(float).tolist()
 
     def similarities(self, vec: np.ndarray, ids: list[int]) -> tuple[list[int], list[float]]:
         """The exact cosine of ``vec`` with each of ``ids`` that has a vector, best first
@@ -152,9 +207,10 @@ class VectorSearcher:
             keys = keys[present]
             if len(keys) == 0:
                 return [], []
-            matrix = np.asarray(self.hnsw.get(keys.astype(np.uint64)), dtype=np.float32).reshape(len(keys), -1)
+            matrix = self._exact_rows(keys, np.asarray(self.hnsw.get(keys.astype(np.uint64), dtype=np.float32),
+                                                       dtype=np.float32).reshape(len(keys), -1))
         q = vec.astype(np.float32)
-        sims = np.concatenate([matrix[i:i + SCAN_ROWS] @ q for i in range(0, len(keys), SCAN_ROWS)]) \
+        sims = np.concatenate([_cosines(matrix[i:i + SCAN_ROWS], q) for i in range(0, len(keys), SCAN_ROWS)]) \
             if len(keys) else np.zeros(0, dtype=np.float32)
         top = np.argsort(-sims, kind="stable")
         return keys[top].tolist(), sims[top].astype(float).tolist()
@@ -164,6 +220,9 @@ class VectorSearcher:
             where = np.nonzero(self.ids == paper_id)[0]
             return self.matrix[where[0]] if len(where) else None
         if self.hnsw is not None and self.hnsw.contains(paper_id):
-            v = self.hnsw.get(paper_id)
-            return None if v is None else np.asarray(v, dtype=np.float32).reshape(-1)
+            v = self.hnsw.get(paper_id, dtype=np.float32)
+            if v is None:
+                return None
+            return self._exact_rows(np.array([paper_id], dtype=np.int64),
+                                    np.asarray(v, dtype=np.float32).reshape(1, -1))[0]
         return None

@@ -127,3 +127,48 @@ def test_a_file_lagging_by_a_few_vectors_keeps_serving_alone(corpus, settings, m
     far = SearchService(settings, corpus)
     assert far._exact is not None and far._exact.done.wait(30)
     assert far.search(QUERY).semantic_coverage == 1.0
+
+
+def test_an_i8_file_is_re_ranked_by_the_stored_vectors_read_by_primary_key(corpus, settings):
+    """The ANN file's i8 candidates are ordered by the vectors stored in the database: the
+    searcher's top 5 and its cosines are brute force's over ``paper_embeddings``; ids with
+    no stored vector are left out of the read; SQLite reads them by primary key."""
+    fetch = ex.stored_vectors(corpus, MODEL)
+    with corpus.connect() as conn:
+        rows = conn.execute(select(PaperEmbedding.paper_id, PaperEmbedding.vector)
+                            .where(PaperEmbedding.model == MODEL)).all()
+    stored = {r.paper_id: np.frombuffer(r.vector, dtype="<f4") for r in rows}
+    some = sorted(stored)[:3]
+    found, matrix = fetch(np.asarray([*some, 10**9], dtype=np.int64))
+    assert sorted(found.tolist()) == some
+    for pid, row in zip(found.tolist(), matrix, strict=True):
+        assert np.array_equal(row, stored[pid])
+
+    ann = vx.VectorSearcher(vx.vector_file(settings.resolved_index_dir, MODEL), brute_force_max=0, stored=fetch)
+    assert ann.hnsw is not None and ann.stored is not None  # the service's files are i8
+    svc = SearchService(settings, corpus)
+    qv = svc._embed_query(QUERY)
+    got, cosines = ann.search(qv, 5)
+    mat = np.stack([stored[p] for p in got])
+    assert np.allclose(cosines, mat @ qv / (np.linalg.norm(mat, axis=1) * np.linalg.norm(qv)), atol=1e-5)
+    ref = sorted(stored, key=lambda p: -float(stored[p] @ qv / np.linalg.norm(stored[p])))
+    assert got == ref[:5]
+
+    if corpus.dialect.name == "sqlite":
+        from sqlalchemy import event
+
+        seen: list[tuple[str, tuple]] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            if "FROM paper_embeddings" in statement:
+                seen.append((statement, parameters))
+
+        event.listen(corpus, "before_cursor_execute", record)
+        try:
+            fetch(np.asarray(some, dtype=np.int64))
+        finally:
+            event.remove(corpus, "before_cursor_execute", record)
+        assert len(seen) == 1, seen
+        with corpus.connect() as conn:
+            plan = " ".join(row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[0][0], seen[0][1]))
+        assert "sqlite_autoindex_paper_embeddings_1" in plan and "ix_paper_embeddings_model" not in plan, plan

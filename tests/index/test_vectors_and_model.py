@@ -15,33 +15,81 @@ from paperboy.index.service import SearchService
 from tests.index.conftest import CORPUS, add_papers, ids
 
 
-def test_hnsw_agrees_with_exact_search(tmp_path):
+def _clustered(rng, n: int = 3000, dim: int = 64) -> np.ndarray:
+    """Clustered unit vectors, like embeddings: n points around 60 centres."""
+    centres = rng.normal(size=(60, dim))
+    data = centres[rng.integers(0, 60, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _stored_from(data: np.ndarray):
+    """``vectors.StoredVectors`` over an array (row i is paper i + 1), as the database gives them."""
+    def fetch(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.asarray([k for k in keys if 1 <= k <= len(data)], dtype=np.int64)
+        return keys, data[keys - 1]
+    return fetch
+
+
+def _true_top(data: np.ndarray, q: np.ndarray, k: int) -> list[int]:
+    return (np.argsort(-(data @ q), kind="stable")[:k] + 1).tolist()
+
+
+def test_hnsw_re_ranked_by_the_stored_vectors_agrees_with_exact_search(tmp_path):
+    """The file holds i8 copies; the searcher finds candidates with them and orders them by
+    the stored f32 vectors, so its top 10 is exact search's over the real vectors, with
+    their exact cosines."""
     rng = np.random.default_rng(0)
-    # clustered data, like embeddings: 3000 points around 60 centres
-    centres = rng.normal(size=(60, 64))
-    data = centres[rng.integers(0, 60, 3000)] + 0.3 * rng.normal(size=(3000, 64))
-    data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
+    data = _clustered(rng)
     ids = np.arange(1, 3001, dtype=np.uint64)
     index = vx.new_hnsw(64)
     vx.upsert(index, ids, data)
     path = tmp_path / "v.usearch"
     vx.save_hnsw(index, path)
-    exact = vx.VectorSearcher(path, brute_force_max=10_000)
-    ann = vx.VectorSearcher(path, brute_force_max=0)
-    assert exact.matrix is not None and ann.hnsw is not None
+    exact = vx.VectorSearcher(path, brute_force_max=10_000, stored=_stored_from(data))
+    ann = vx.VectorSearcher(path, brute_force_max=0, stored=_stored_from(data))
+    assert exact.matrix is not None and ann.hnsw is not None and ann.stored is not None
     queries = data[rng.integers(0, 3000, 50)] + 0.05 * rng.normal(size=(50, 64)).astype(np.float32)
-    recall = []
+    recall, exact_agree = [], []
     for q in queries:
         q = q / np.linalg.norm(q)
+        truth = _true_top(data, q, 10)
         e_ids, e_scores = exact.search(q, 10)
         a_ids, a_scores = ann.search(q, 10)
-        assert e_scores == sorted(e_scores, reverse=True)
-        recall.append(len(set(e_ids) & set(a_ids)) / 10)
+        assert e_scores == sorted(e_scores, reverse=True) and a_scores == sorted(a_scores, reverse=True)
+        assert np.allclose(a_scores, data[np.asarray(a_ids) - 1] @ q, atol=1e-5)  # the stored vectors' cosines
+        exact_agree.append(e_ids == truth)
+        recall.append(len(set(truth) & set(a_ids)) / 10)
+    assert all(exact_agree)  # below brute_force_max the stored vectors are scanned
     assert np.mean(recall) >= 0.95
     # replacing a vector replaces it (no duplicate key)
     vx.upsert(index, ids[:1], -data[:1])
     assert len(index) == 3000
-    assert np.allclose(np.asarray(index.get(ids[:1])).reshape(-1), -data[0], atol=2e-3)  # stored as f16
+    assert np.allclose(np.asarray(index.get(ids[:1], dtype=np.float32)).reshape(-1), -data[0], atol=1e-2)  # i8
+
+
+def test_without_stored_vectors_an_i8_file_answers_alone_and_an_f16_file_is_not_re_ranked(tmp_path):
+    """A searcher given no stored vectors answers from the file's own (approximate) i8
+    copies; a file built as f16 by an earlier version is read as it is, never re-ranked."""
+    from usearch.index import Index
+
+    rng = np.random.default_rng(1)
+    data = _clustered(rng, 2000)
+    ids = np.arange(1, 2001, dtype=np.uint64)
+    for dtype in ("i8", "f16"):
+        index = Index(ndim=64, metric="cos", dtype=dtype, connectivity=vx.CONNECTIVITY,
+                      expansion_add=vx.EXPANSION_ADD)
+        index.add(ids, data)
+        path = tmp_path / f"{dtype}.usearch"
+        vx.save_hnsw(index, path)
+        alone = vx.VectorSearcher(path, brute_force_max=0)
+        given = vx.VectorSearcher(path, brute_force_max=0, stored=_stored_from(data))
+        assert alone.stored is None
+        assert (given.stored is not None) is (dtype == "i8")
+        q = data[7]
+        a_ids, _ = alone.search(q, 5)
+        assert a_ids[0] == 8 and len(a_ids) == 5
+        v = given.vector(8)
+        assert v is not None and np.allclose(v, data[7], atol=1e-5 if dtype == "i8" else 2e-3)
 
 
 def test_the_reader_searches_with_the_ef_it_is_given(tmp_path):
@@ -112,11 +160,19 @@ def test_similarities_score_exactly_the_papers_asked_for(tmp_path):
     q = data[7]
     asked = [400, 17, 99_999, 10, 255]  # 99_999 has no vector
     want = sorted(((i, float(data[i - 10] @ q)) for i in asked if i != 99_999), key=lambda p: -p[1])
-    for searcher in (vx.VectorSearcher(path, brute_force_max=10_000), vx.VectorSearcher(path, brute_force_max=0)):
-        got_ids, got_scores = searcher.similarities(q, asked)
-        assert got_ids == [i for i, _ in want]
-        assert np.allclose(got_scores, [s for _, s in want], atol=2e-3)  # stored as f16
-        assert searcher.similarities(q, [99_999]) == ([], [])
+
+    def stored(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        keys = np.asarray([k for k in keys if 10 <= k < 510], dtype=np.int64)
+        return keys, data[keys - 10]
+
+    # With the stored vectors the cosines are theirs; the file's own i8 copies are within 1 %.
+    for given, atol in ((stored, 1e-5), (None, 1e-2)):
+        for searcher in (vx.VectorSearcher(path, brute_force_max=10_000, stored=given),
+                         vx.VectorSearcher(path, brute_force_max=0, stored=given)):
+            got_ids, got_scores = searcher.similarities(q, asked)
+            assert got_ids == [i for i, _ in want]
+            assert np.allclose(got_scores, [s for _, s in want], atol=atol)
+            assert searcher.similarities(q, [99_999]) == ([], [])
 
 
 def test_hash_embedder_is_deterministic_and_normalised():
