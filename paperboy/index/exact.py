@@ -33,19 +33,25 @@ BYTES_PER_DIM = 2
 FETCH_IDS = 500  # ids per statement when re-ranking from the stored vectors
 
 
+def of_model(engine: Engine, model: str):
+    """``paper_embeddings.model = model``, written so that reads by paper id use the primary
+    key (paper_id, model). SQLite picks the (model, embedded_at) index for ``model = ?``
+    and walks or sorts every vector of the model (``ExactStore.load``: 1M vectors at
+    4,800/s instead of 174,000/s): ``model || ''`` hides it. PostgreSQL walks the key for
+    the plain equality, and would scan and sort for the concatenation (EXPLAIN, 200k rows)."""
+    return emb_t.c.model.concat("") == model if engine.dialect.name == "sqlite" else emb_t.c.model == model
+
+
 def stored_vectors(engine: Engine, model: str) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """A reader of ``model``'s stored f32 vectors by paper id (``vectors.StoredVectors``):
     what an i8 ANN file's candidates are re-ranked with. Read by primary key, a few hundred
     rows a search."""
-    sqlite = engine.dialect.name == "sqlite"
 
     def fetch(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found: list[int] = []
         blobs: list[bytes] = []
         dim = 0
-        # SQLite would pick the (model, embedded_at) index for ``model = ?`` and walk every
-        # vector of the model; ``model || ''`` leaves it the primary key (paper_id, model).
-        by_model = emb_t.c.model.concat("") == model if sqlite else emb_t.c.model == model
+        by_model = of_model(engine, model)
         with engine.connect() as conn:
             for lo in range(0, len(ids), FETCH_IDS):
                 part = [int(i) for i in ids[lo:lo + FETCH_IDS]]
@@ -113,14 +119,9 @@ class ExactStore:
         """Read the vectors newest paper first, by keyset on ``paper_id``: each chunk is a
         short statement, so no transaction stays open for the whole load."""
         after = None
-        sqlite = self.engine.dialect.name == "sqlite"
         while self.size < self.target and not self._stop.is_set():
-            # Each chunk must walk the primary key backwards. SQLite picks the (model,
-            # embedded_at) index for ``model = ?`` and sorts every row of the model per
-            # chunk (1M vectors at 4,800/s instead of 174,000/s): ``model || ''`` hides it.
-            # PostgreSQL walks the key for the plain equality, and would scan and sort
-            # for the concatenation (EXPLAIN, 200k rows).
-            cond = emb_t.c.model.concat("") == self.model if sqlite else emb_t.c.model == self.model
+            # Each chunk must walk the primary key backwards (``of_model``).
+            cond = of_model(self.engine, self.model)
             if after is not None:
                 cond = and_(cond, emb_t.c.paper_id < after)
             want = min(self.chunk, self.target - self.size)
