@@ -36,7 +36,10 @@ def test_serve_embeds_papers_in_the_background_and_runs_the_schedule(fresh_url, 
         vision, photos, proteins = (make_paper(db, title=t, abstract=a).arxiv_id for t, a in (VISION, PHOTOS, PROTEINS))
     env = {"PAPERBOY_DATABASE_URL": fresh_url, "PAPERBOY_DATA_DIR": str(tmp_path), "PAPERBOY_SECRET_KEY": "test",
            "PAPERBOY_MAIL_BACKEND": "null", "PAPERBOY_EMBEDDER": "minilm", "PAPERBOY_INDEX_REFRESH_SECONDS": "1",
-           "HF_HUB_OFFLINE": "1"}
+           "HF_HUB_OFFLINE": "1",
+           # Similar papers are asked for every second: a page kept 30 s (the default)
+           # would show the answer from before the vectors for that long.
+           "PAPERBOY_PAGE_CACHE_SECONDS": "1"}
     with serve_app_in_process(env) as base:
         deadline = time.monotonic() + 240
         while (found := _similar(base, vision)) != [photos, proteins] and time.monotonic() < deadline:

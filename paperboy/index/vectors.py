@@ -104,6 +104,12 @@ def upsert(index, ids: np.ndarray, vectors: np.ndarray) -> None:
     index.add(ids, np.ascontiguousarray(vectors, dtype=np.float32))
 
 
+def _positions(keys: np.ndarray, wanted) -> list[int]:
+    """Where each of ``wanted`` (some of ``keys``) sits in ``keys``."""
+    where = {int(k): i for i, k in enumerate(keys)}
+    return [where[int(k)] for k in wanted]
+
+
 def _cosines(matrix: np.ndarray, q: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(q) or 1.0)
     return (matrix @ q) / np.where(norms > 0, norms, 1.0)
@@ -154,8 +160,7 @@ class VectorSearcher:
             return out
         found, rows = self.stored(np.asarray(keys, dtype=np.int64))
         if len(found):
-            where = {int(k): i for i, k in enumerate(keys)}
-            out[[where[int(k)] for k in found]] = rows
+            out[_positions(keys, found)] = rows
         return out
 
     def search(self, vec: np.ndarray, k: int) -> tuple[list[int], list[float]]:
@@ -184,9 +189,7 @@ class VectorSearcher:
         head = keys[:RERANK_MIN]
         found, rows = self.stored(head)
         if len(found):
-            where = {int(key): i for i, key in enumerate(head)}
-            sims[[where[int(key)] for key in found]] = _cosines(np.asarray(rows, dtype=np.float32),
-                                                                 vec.astype(np.float32))
+            sims[_positions(head, found)] = _cosines(np.asarray(rows, dtype=np.float32), vec.astype(np.float32))
         top = np.argsort(-sims, kind="stable")[:k]
         return keys[top].tolist(), sims[top].astype(float).tolist()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import pytest
 from sqlalchemy import event, text, update
@@ -206,3 +207,17 @@ def test_the_version_is_read_from_indexes_not_by_scanning_the_papers(fresh_site)
         plan = [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql))]
     on_papers = [step for step in plan if " papers" in step]
     assert len(on_papers) == 2 and all(step.startswith("SEARCH papers") for step in on_papers), plan
+
+
+def test_page_cache_seconds_bounds_how_long_a_page_is_kept_and_zero_turns_the_cache_off(fresh_engine, tmp_path):
+    seed(fresh_engine)
+    kept = TestClient(create_app(settings_for(tmp_path, page_cache_seconds=0.3), fresh_engine))
+    assert [kept.get("/").headers["x-paperboy-cache"] for _ in range(2)] == ["miss", "hit"]
+    time.sleep(0.4)  # nothing was written: only the age renders it again
+    assert kept.get("/").headers["x-paperboy-cache"] == "miss"
+
+    off = TestClient(create_app(settings_for(tmp_path, page_cache_seconds=0), fresh_engine))
+    first, second = off.get("/"), off.get("/")
+    assert first.status_code == second.status_code == 200
+    assert "hit" not in (first.headers.get("x-paperboy-cache"), second.headers.get("x-paperboy-cache"))
+    assert off.app.state.page_cache.entries == {}
