@@ -14,11 +14,17 @@ from paperboy import clitools
 from paperboy.community import cli as community_cli
 from paperboy.digest import cli as digest_cli
 from paperboy.index import cli as index_cli
+from paperboy.index.jobs import forget_indexes, start_background_indexer
 from paperboy.ingest.cli import app as ingest_app
+from paperboy.ingest.demo import import_sample
+from paperboy.mail.senders import get_mail_sender
+from paperboy.site import create_app
+from paperboy.store import backup as backups
+from paperboy.store import bulk
+from paperboy.store.migrate import current_revision
+from paperboy.store.stats import collect_stats
 from paperboy.worker import cli as worker_cli
-
-# Each command imports what it runs (the web app, the store, the indexer) when it runs:
-# see clitools.
+from paperboy.worker.jobs import start_in_process
 
 app = typer.Typer(help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -35,8 +41,6 @@ def _register_stages() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
-    from paperboy.store import bulk
-    from paperboy.store.migrate import current_revision
 
     engine = clitools.engine(migrate=True)
     clitools.out.print(f"database {engine.url.render_as_string()} at revision {current_revision(engine)}")
@@ -60,8 +64,6 @@ def _copy_progress(url: str, what: str) -> Iterator[Callable[[int, int], None]]:
     and pg_restore (neither says how far it is). It appears with the first report, so
     a refusal comes as a plain line."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from paperboy.store import backup as backups
 
     sqlite = backups.backend_of(url) == "sqlite"
     if sqlite:
@@ -91,8 +93,6 @@ def _copy_progress(url: str, what: str) -> Iterator[Callable[[int, int], None]]:
 @app.command()
 def backup(path: Path = typer.Argument(..., help="The backup file to write; replaced only once the new copy is complete.")) -> None:
     """Back up the database while the service runs (SQLite: a checked copy; PostgreSQL: pg_dump -Fc). docs/backup.md"""
-    from paperboy.store import backup as backups
-
     url = clitools.settings().resolved_database_url
     started = time.perf_counter()
     try:
@@ -110,9 +110,6 @@ def restore(
     force: bool = typer.Option(False, "--force", help="Replace a database that holds papers, members or subscriptions."),
 ) -> None:
     """Replace the configured database with a backup, then migrate it. Stop serve and worker first. docs/backup.md"""
-    from paperboy.index.jobs import forget_indexes
-    from paperboy.store import backup as backups
-
     s = clitools.settings()
     url = s.resolved_database_url
     started = time.perf_counter()
@@ -131,7 +128,6 @@ def restore(
 @app.command()
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
     """Counts of papers per source, category and announce date range."""
-    from paperboy.store.stats import collect_stats
 
     data = collect_stats(clitools.engine())
     if as_json:
@@ -164,11 +160,6 @@ def serve(
                             help="Answer one GET request for PATH in-process, print the response, exit 1 unless it is 2xx."),
 ) -> None:
     """Serve the web pages, feeds and JSON API."""
-    from paperboy.index.jobs import start_background_indexer
-    from paperboy.mail.senders import get_mail_sender
-    from paperboy.site import create_app
-    from paperboy.worker.jobs import start_in_process
-
     s = clitools.settings()
     engine = clitools.engine()  # migrate before the first request
     if isinstance(get, str):  # demo() calls serve() directly, leaving the option object
@@ -214,7 +205,6 @@ def demo(
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the web service afterwards."),
 ) -> None:
     """Import the sample papers (../shared/data, else the last week of arXiv) and serve them."""
-    from paperboy.ingest.demo import import_sample
 
     import_sample(clitools.settings(), clitools.engine())
     if serve_after:

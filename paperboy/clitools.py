@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from sqlalchemy.engine import Engine
 
-# What a command needs is imported when it runs (here and in every package's cli.py):
-# `paperboy --help` or a mistyped option then answers without loading SQLAlchemy, the
-# web app or the models first (bench/cli_startup.py).
-if TYPE_CHECKING:
-    from rich.progress import Progress
-    from sqlalchemy.engine import Engine
-
-    from paperboy.config import Settings
-    from paperboy.mail.interfaces import MailSender
+from paperboy.config import ConfigError, Settings, get_settings
+from paperboy.mail.interfaces import MailSender
+from paperboy.mail.senders import get_mail_sender
+from paperboy.store.db import get_engine
+from paperboy.store.migrate import upgrade
 
 console = Console(stderr=True)
 out = Console()
@@ -31,8 +35,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def settings() -> Settings:
-    from paperboy.config import ConfigError, get_settings
-
     try:
         return get_settings()
     except ConfigError as exc:
@@ -42,9 +44,6 @@ def settings() -> Settings:
 def engine(migrate: bool = True) -> Engine:
     """The configured database, migrated to the latest schema unless told not to."""
     from sqlalchemy.exc import OperationalError
-
-    from paperboy.store.db import get_engine
-    from paperboy.store.migrate import upgrade
 
     s = settings()
     eng = get_engine(s)
@@ -57,15 +56,6 @@ def engine(migrate: bool = True) -> Engine:
 
 
 def progress(transient: bool = False) -> Progress:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -93,9 +83,6 @@ def handled_errors():
 
 def mail_sender(settings: Settings) -> MailSender:
     """The configured mail sender, saying so when mail is printed or dropped, not sent."""
-    from paperboy.config import ConfigError
-    from paperboy.mail.senders import get_mail_sender
-
     try:
         sender = get_mail_sender(settings)
     except ConfigError as exc:

@@ -7,6 +7,8 @@ import sys
 import typer
 
 from paperboy import clitools
+from paperboy.community import accounts
+from paperboy.store.db import session_scope
 
 users_app = typer.Typer(help="Member accounts.", no_args_is_help=True)
 
@@ -19,8 +21,6 @@ def create(
     name: str = typer.Option("", "--name", help="Display name."),
 ) -> None:
     """Create a verified account (asks for the password unless --password-stdin)."""
-    from paperboy.community import accounts
-    from paperboy.store.db import session_scope
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -9,8 +9,12 @@ from pathlib import Path
 import typer
 
 from paperboy import clitools
-
-# Each command imports what it runs when it runs (clitools says why).
+from paperboy.digest.models import Subscription
+from paperboy.digest.outbox import deliver, enqueue_due, outbox_counts
+from paperboy.digest.schedule import parse_digest_period
+from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe
+from paperboy.index.service import get_search_service
+from paperboy.store.db import session_scope
 
 digest_app = typer.Typer(help="Compose and send email digests.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage digest subscribers.", no_args_is_help=True)
@@ -24,7 +28,6 @@ def register(app: typer.Typer) -> None:
 
 def _search_factory(settings, engine):
     def make():
-        from paperboy.index.service import get_search_service
 
         return get_search_service(settings, engine)
 
@@ -38,8 +41,6 @@ def digest_run(
     wait: float = typer.Option(0.0, "--wait", min=0, help="Also wait up to this many seconds for retries and expired leases."),
 ) -> None:
     """One pass by hand: queue the digests that are due, then deliver the outbox."""
-    from paperboy.digest.outbox import deliver, enqueue_due
-    from paperboy.digest.schedule import parse_digest_period
 
     settings = clitools.settings()
     if period:
@@ -72,7 +73,6 @@ def digest_run(
 @digest_app.command("status")
 def digest_status(period: str = typer.Option(None, help="Only this period.")) -> None:
     """Outbox rows per state."""
-    from paperboy.digest.outbox import outbox_counts
 
     counts = outbox_counts(clitools.engine(), period)
     for state, n in sorted(counts.items()):
@@ -83,8 +83,6 @@ def digest_status(period: str = typer.Option(None, help="Only this period.")) ->
 
 
 def _add_many(emails: list[tuple[int | None, str]], confirmed: bool, weekly: bool) -> tuple[int, int, list[str]]:
-    from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe
-    from paperboy.store.db import session_scope
 
     settings = clitools.settings()
     engine = clitools.engine()
@@ -166,9 +164,6 @@ def subscribers_import(
 def subscribers_list(status: str = typer.Option(None, help="Only pending, active, paused or unsubscribed.")) -> None:
     """Every subscription: address, status, frequency and schedule."""
     from sqlalchemy import select
-
-    from paperboy.digest.models import Subscription
-    from paperboy.store.db import session_scope
 
     engine = clitools.engine()
     stmt = select(Subscription).order_by(Subscription.id)

@@ -15,10 +15,27 @@ import time
 from pathlib import Path
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from paperboy import clitools
-
-# Each command imports what it runs when it runs (clitools says why).
+from paperboy.index import copy
+from paperboy.index.beir import load_beir
+from paperboy.index.embedder import (
+    DEFAULT_MAX_SEQ_LENGTH,
+    PRECISIONS,
+    configured_embedder,
+    get_embedder,
+)
+from paperboy.index.evaluate import evaluate
+from paperboy.index.jobs import refresh_index
+from paperboy.index.service import get_search_service
 
 index_app = typer.Typer(help="Search indexes (keyword, embeddings, vectors).", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure search quality.", no_args_is_help=True)
@@ -29,7 +46,6 @@ def index_build(
     no_embed: bool = typer.Option(False, "--no-embed", help="Only the keyword index."),
 ) -> None:
     """Index new and changed papers, embed what is missing, update the ANN index (resumable)."""
-    from paperboy.index.jobs import refresh_index
 
     s = clitools.settings()
     with clitools.handled_errors():
@@ -50,17 +66,6 @@ def index_pull(
     """Copy the keyword and vector indexes of a running node instead of building them
     (resumable: run it again after an interruption). Both nodes need the same
     PAPERBOY_SECRET_KEY; the next refresh adds what changed since the copy."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    from paperboy.index import copy
-
     s = clitools.settings()
     bars = Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                     TimeRemainingColumn(), console=clitools.console)
@@ -107,7 +112,6 @@ def search_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Search the papers (keyword + semantic)."""
-    from paperboy.index.service import get_search_service
 
     with clitools.handled_errors():
         svc = get_search_service(clitools.settings(), clitools.engine())
@@ -133,7 +137,6 @@ def similar_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Papers most similar to one paper."""
-    from paperboy.index.service import get_search_service
 
     with clitools.handled_errors():
         hits = get_search_service(clitools.settings(), clitools.engine()).similar(arxiv_id, limit=limit)
@@ -157,14 +160,6 @@ def eval_beir(
                                            "PAPERBOY_EMBED_PRECISION); queries stay fp32."),
 ) -> None:
     """nDCG@10 and recall@100 of keyword, vector and hybrid search on a BEIR collection."""
-    from paperboy.index.beir import load_beir
-    from paperboy.index.embedder import (
-        DEFAULT_MAX_SEQ_LENGTH,
-        PRECISIONS,
-        configured_embedder,
-        get_embedder,
-    )
-    from paperboy.index.evaluate import evaluate
 
     s = clitools.settings()
     with clitools.handled_errors():

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from paperboy import clitools
-
-# Each command imports what it runs when it runs (clitools says why).
-if TYPE_CHECKING:
-    from paperboy.ingest.pipeline import UpsertCounts
+from paperboy.ingest.arxiv_api import category_query, fetch_ids, search
+from paperboy.ingest.http import SourceError
+from paperboy.ingest.listing import SOURCE as LISTING
+from paperboy.ingest.listing import listing_files, read_listing
+from paperboy.ingest.normalise import BadRecord
+from paperboy.ingest.oai import PREFIXES, harvest
+from paperboy.ingest.pipeline import UpsertCounts, read_cursor, run_source
+from paperboy.ingest.snapshot import SOURCE as SNAPSHOT
+from paperboy.ingest.snapshot import estimated_records, read_snapshot_prepared
+from paperboy.store import bulk
+from paperboy.store.models import Paper
 
 app = typer.Typer(help="Bring papers in from arXiv listings, snapshots, the API and OAI-PMH.", no_args_is_help=True)
 
@@ -46,9 +52,6 @@ def ingest_listing(
     batch_size: int = typer.Option(2000, min=1, help="Records written per transaction."),
 ) -> None:
     """Import JSON-lines daily listings; the file's date is the announce date."""
-    from paperboy.ingest.listing import SOURCE as LISTING
-    from paperboy.ingest.listing import listing_files, read_listing
-    from paperboy.ingest.pipeline import UpsertCounts, read_cursor, run_source
 
     with clitools.handled_errors():
         files = listing_files(paths)
@@ -114,10 +117,6 @@ def ingest_snapshot(
     ),
 ) -> None:
     """Import the Kaggle arXiv metadata snapshot, streamed; a re-run resumes where it stopped."""
-    from paperboy.ingest.pipeline import UpsertCounts, read_cursor, run_source
-    from paperboy.ingest.snapshot import SOURCE as SNAPSHOT
-    from paperboy.ingest.snapshot import estimated_records, read_snapshot_prepared
-    from paperboy.store import bulk
 
     with clitools.handled_errors():
         if not path.is_file():
@@ -159,8 +158,6 @@ def ingest_snapshot(
 def _stored_papers(engine) -> int:
     from sqlalchemy import func, select
 
-    from paperboy.store.models import Paper
-
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(Paper.__table__)) or 0
 
@@ -174,9 +171,6 @@ def ingest_arxiv(
     restart: bool = typer.Option(False, help="Ignore the stored cursor and page from the start."),
 ) -> None:
     """Fetch papers from the arXiv API: a category (paged, resumable) or given ids."""
-    from paperboy.ingest.arxiv_api import category_query, fetch_ids, search
-    from paperboy.ingest.http import SourceError
-    from paperboy.ingest.normalise import BadRecord
 
     if not category and not ids:
         raise clitools.fail("give --category or --ids")
@@ -213,8 +207,6 @@ def ingest_oai(
     restart: bool = typer.Option(False, help="Start the harvest over instead of resuming it."),
 ) -> None:
     """Harvest arXiv's OAI-PMH ListRecords (resumption tokens; a re-run resumes)."""
-    from paperboy.ingest.http import SourceError
-    from paperboy.ingest.oai import PREFIXES, harvest
 
     if prefix not in PREFIXES:
         raise clitools.fail(f"--prefix must be one of {', '.join(PREFIXES)}")

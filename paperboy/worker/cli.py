@@ -5,6 +5,10 @@ from __future__ import annotations
 import typer
 
 from paperboy import clitools
+from paperboy.index.embedder import needs_no_model
+from paperboy.index.jobs import start_background_indexer
+from paperboy.worker.jobs import default_jobs
+from paperboy.worker.loop import Worker
 
 
 def register(app: typer.Typer) -> None:
@@ -18,11 +22,6 @@ def worker(
 ) -> None:
     """Run the schedule (ingest new papers, refresh the index, send due digests) and
     embed papers in batches claimed through the database, as many workers as you like."""
-    from paperboy.index.embedder import needs_no_model
-    from paperboy.index.jobs import start_background_indexer
-    from paperboy.worker.jobs import default_jobs
-    from paperboy.worker.loop import Worker
-
     settings = clitools.settings()
     if embed_only and settings.embedder.strip() == "null":
         raise clitools.fail("--embed-only: PAPERBOY_EMBEDDER=null computes no vectors; nothing to do")
