@@ -95,8 +95,10 @@ def test_without_stored_vectors_an_i8_file_answers_alone_and_an_f16_file_is_not_
 def test_the_reader_searches_with_the_ef_it_is_given(tmp_path):
     """The served file is searched with the reader's ef (the vector_ef_search setting),
     not the one it was built with: on data without structure a small ef misses about half
-    the true neighbours and one as large as the index finds nearly all (0.997-1.0 in 15
-    builds; the graph is built on several threads, and one CI run saw 0.987)."""
+    the true neighbours and one as large as the index finds nearly all. The truth is the
+    file's own exhaustive search (its i8 cosines; 0.99-1.0 in 8 seeds): against float
+    cosines the i8 rounding reorders near-ties at the tenth place (0.93-0.97 at any ef,
+    which made this test fail once in CI)."""
     rng = np.random.default_rng(2)
     data = rng.normal(size=(2000, 64))
     data = (data / np.linalg.norm(data, axis=1, keepdims=True)).astype(np.float32)
@@ -106,8 +108,8 @@ def test_the_reader_searches_with_the_ef_it_is_given(tmp_path):
     vx.save_hnsw(index, path)
     queries = rng.normal(size=(30, 64)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    exact = vx.VectorSearcher(path, brute_force_max=10_000)
-    truth = [set(exact.search(q, 10)[0]) for q in queries]
+    exhaustive = vx.VectorSearcher(path, brute_force_max=0).hnsw
+    truth = [{int(k) for k in exhaustive.search(q, 10, exact=True).keys} for q in queries]
     recall = {}
     for ef in (8, 2000):
         ann = vx.VectorSearcher(path, brute_force_max=0, ef_search=ef)
