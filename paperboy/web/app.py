@@ -77,7 +77,6 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
         app.add_middleware(reads.LsnCookieMiddleware, reads=app.state.reads)
     # Added before the security middleware, so it runs inside it (see web/cache.py).
     app.state.page_cache = PageCache(engine, max_age=settings.page_cache_seconds)
-    app.state.page_cache.enabled = settings.page_cache_seconds > 0
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     security.install(app)
     # Outside the CSRF check: an unknown method on a known path is a 405, not a forged form.

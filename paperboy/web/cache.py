@@ -74,7 +74,7 @@ class PageCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.max_body = max_body
-        self.enabled = True
+        self.enabled = max_age > 0  # kept no time at all: no cache (PAPERBOY_PAGE_CACHE_SECONDS=0)
         self.entries: OrderedDict[bytes, Entry] = OrderedDict()
         self.bytes = 0
         self._versions: dict[int, tuple[tuple, float]] = {}  # id(engine) -> (version, read at)
