@@ -174,3 +174,39 @@ def test_a_paper_another_writer_stores_meanwhile_is_merged_not_duplicated(databa
     assert sorted(stored) == ["2401.00001", "2401.00002"]
     assert (stored["2401.00001"].title, stored["2401.00001"].version) == ("Sparse attention, revised", 2)
     assert authors == ["Alan Turing"]
+
+
+def test_an_author_another_writer_stores_meanwhile_is_linked_not_duplicated(databases):
+    """PostgreSQL copies new author names straight into the table: when another writer
+    stores one of them after the batch looked, the batch inserts the other names and
+    links the stored one, so each name is one author."""
+    if databases.backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    engine = databases.new_engine()
+    first = engine.connect()
+    first.begin()
+    upsert_batch(first, [record(arxiv_id="2401.00001v1", authors=["Grace Hopper"])])  # not committed yet
+    done: dict = {}
+
+    def second_writer() -> None:
+        with engine.begin() as conn:
+            done["counts"] = upsert_batch(conn, [record(arxiv_id="2401.00002v1", title="Dense attention",
+                                                        authors=["Edsger Dijkstra", "Grace Hopper"])])
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # its COPY of names waits on the first writer's uncommitted name
+    first.commit()
+    first.close()
+    thread.join(20)
+    assert done["counts"].inserted == 1
+    with engine.connect() as conn:
+        links = conn.exec_driver_sql(
+            "SELECT p.arxiv_id, a.name, a.id FROM paper_authors pa JOIN papers p ON p.id = pa.paper_id "
+            "JOIN authors a ON a.id = pa.author_id ORDER BY p.arxiv_id, pa.position").all()
+        names = conn.exec_driver_sql("SELECT name FROM authors ORDER BY name").scalars().all()
+    assert [(a, n) for a, n, _id in links] == [
+        ("2401.00001", "Grace Hopper"), ("2401.00002", "Edsger Dijkstra"), ("2401.00002", "Grace Hopper")]
+    assert links[0][2] == links[2][2]  # both papers link the one Grace Hopper
+    assert names == ["Edsger Dijkstra", "Grace Hopper"]
