@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     site_name: str = Field("Paperboy", description="Name shown in the header, mail and feeds.")
     feed_mode: str = Field("all", description="'all' shows every announced paper in the daily feed; 'submitted' only community submissions (the HF way).")
     categories: str = Field("", description="Space-separated arXiv categories this instance follows (empty: all it has).")
-    page_cache_seconds: float = Field(30.0, description="How long a rendered page, shared by visitors, may be served before it is rendered again whatever changed (trending's clock, a search index refresh); a write to a paper renews it at once. 0 turns the page cache off.", ge=0)
+    page_cache_seconds: float = Field(30.0, description="How long a rendered page, shared by visitors, may be served before it is rendered again whatever changed (trending's clock, a member's display name); a write to a paper or a search index refresh on this node renews it at once. 0 turns the page cache off.", ge=0)
 
     # --- ingest
     arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API endpoint.")

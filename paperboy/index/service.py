@@ -267,6 +267,17 @@ class SearchService:
         finally:
             self._reload_lock.release()
 
+    def index_stamp(self) -> tuple:
+        """What the search answers of this node are made from, as cheap stamps of its index
+        files (three stat() calls, nothing re-opened): it changes when an index refresh
+        commits here. The page cache keeps it in a page's version, so a search page or a
+        paper's similar papers rendered before a refresh are rendered again after it, not
+        served stale until they expire."""
+        if self._vec is None:
+            return (self._keyword_stamp(),)
+        return (self._keyword_stamp(), _stamp(self._vec.path),
+                _stamp(self.settings.resolved_index_dir / "serving-state.json"))
+
     def keyword_reader(self) -> tuple[KeywordIndex | None, object]:
         """The current keyword reader and its stamp (re-opened if the indexer committed)."""
         self._refresh_readers()

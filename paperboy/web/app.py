@@ -76,7 +76,8 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
     if app.state.reads is not None:  # an unsafe request's answer carries the primary's WAL position
         app.add_middleware(reads.LsnCookieMiddleware, reads=app.state.reads)
     # Added before the security middleware, so it runs inside it (see web/cache.py).
-    app.state.page_cache = PageCache(engine, max_age=settings.page_cache_seconds)
+    app.state.page_cache = PageCache(engine, max_age=settings.page_cache_seconds,
+                                     local_version=app.state.search.index_stamp)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     security.install(app)
     # Outside the CSRF check: an unknown method on a known path is a 405, not a forged form.

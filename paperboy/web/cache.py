@@ -6,7 +6,9 @@ Every write that changes what a page shows about a paper sets ``papers.modified_
 look-ups, whatever the table's size) is a version of everything the pages, feeds and
 API show. The cache reads
 that version at most every ``check_interval`` seconds; an entry made under another
-version is rendered again. Entries also expire after ``max_age`` seconds, which bounds
+version is rendered again. The version also holds this node's search index stamps
+(``SearchService.index_stamp``): a search page rendered before an index refresh is
+rendered again after it. Entries also expire after ``max_age`` seconds, which bounds
 how stale time-dependent pages (trending) and things outside ``papers`` (a member's
 display name on a card they submitted) can be.
 
@@ -36,6 +38,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,8 +70,12 @@ class Entry:
 
 class PageCache:
     def __init__(self, engine: Engine, *, check_interval: float = 0.25, max_age: float = 30.0,
-                 max_entries: int = 2000, max_bytes: int = 128 * 1024 * 1024, max_body: int = 4 * 1024 * 1024):
+                 max_entries: int = 2000, max_bytes: int = 128 * 1024 * 1024, max_body: int = 4 * 1024 * 1024,
+                 local_version: Callable[[], tuple] = tuple):
         self.engine = engine
+        # What pages show from outside the database: this node's search index files
+        # (``SearchService.index_stamp``), read with the database's version.
+        self.local_version = local_version
         self.check_interval = check_interval
         self.max_age = max_age
         self.max_entries = max_entries
@@ -88,8 +95,10 @@ class PageCache:
         self._loop_raw = None  # the loop engine's connection, checked out once: loop_connection()
 
     def read_version(self, engine: Engine | None = None) -> tuple:
+        """(max(modified_at), max(id), *the local version)."""
+        local = self.local_version()
         with (engine or self.engine).connect() as conn:
-            return version_on(conn)
+            return version_on(conn) + local
 
     async def version(self, engine: Engine | None = None) -> tuple:
         """The version of the data ``engine`` (the primary, or a replica) holds, read at
@@ -206,11 +215,13 @@ def version_on(conn) -> tuple:
 def _fit(entry: tuple, wanted: tuple) -> bool:
     """Whether an entry made at version ``entry`` may serve a reader whose data is at
     ``wanted``: the same version, or a later ``max(modified_at)`` (rendered from a server
-    further ahead: the primary, or another replica). Compared as instants, not as text (a
-    replica may print times in another time zone); what does not parse ("None": no papers
-    yet) is never later."""
+    further ahead: the primary, or another replica) from the same search index files.
+    Compared as instants, not as text (a replica may print times in another time zone);
+    what does not parse ("None": no papers yet) is never later."""
     if entry == wanted:
         return True
+    if entry[2:] != wanted[2:]:  # made from other index files (a refresh since): render again
+        return False
     try:
         return datetime.fromisoformat(entry[0]) > datetime.fromisoformat(wanted[0])
     except (ValueError, TypeError):  # unparsable, or naive against aware
@@ -344,7 +355,7 @@ class PageCacheMiddleware:
             return member, counted, None
         entry = self.cache.entries.get(_key(member, scope))  # a peek: the event loop decides
         visitor = slots.Visitor(member)
-        return member, (load(visitor, entry.parts if entry else None), counted[1]), visitor
+        return member, (load(visitor, entry.parts if entry else None), *counted[1:]), visitor
 
     def _state(self, scope, parts: slots.Parts, member, engine: Engine) -> slots.Visitor:
         """The visitor's own state behind the page's slots (in a worker thread)."""

@@ -10,11 +10,13 @@ import pytest
 from sqlalchemy import event, text, update
 from starlette.testclient import TestClient
 
+from paperboy.index.jobs import refresh_index
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Paper
 from paperboy.web.security import check_csrf
-from tests.web.conftest import seed, settings_for
+from tests.support.factories import make_paper
+from tests.web.conftest import WED, seed, settings_for
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -221,3 +223,21 @@ def test_page_cache_seconds_bounds_how_long_a_page_is_kept_and_zero_turns_the_ca
     assert first.status_code == second.status_code == 200
     assert "hit" not in (first.headers.get("x-paperboy-cache"), second.headers.get("x-paperboy-cache"))
     assert off.app.state.page_cache.entries == {}
+
+
+def test_a_search_page_cached_before_an_index_refresh_is_rendered_again_after_it(fresh_site):
+    """A paper stored after the last index refresh is not found yet; once the refresh
+    commits, the same search finds it at once, not after the cached page expires."""
+    app, engine, _ = fresh_site
+    c = TestClient(app)
+    assert c.get("/search?q=diffusion").status_code == 200  # the small instance builds its index
+    with session_scope(engine) as db:
+        make_paper(db, arxiv_id="2501.09999", title="Quokka locomotion in marsupial robotics", announced_on=WED)
+    before = [c.get("/search?q=quokka") for _ in range(2)]
+    assert [r.headers["x-paperboy-cache"] for r in before] == ["miss", "hit"]
+    assert "2501.09999" not in before[1].text  # the index has not seen it
+    refresh_index(app.state.settings, engine, progress=False, embed=False)
+    after = c.get("/search?q=quokka")
+    assert after.headers["x-paperboy-cache"] == "miss"
+    assert "2501.09999" in after.text
+    assert c.get("/search?q=quokka").headers["x-paperboy-cache"] == "hit"
