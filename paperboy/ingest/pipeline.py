@@ -114,7 +114,7 @@ class AuthorCache:
         if conn.dialect.name == "postgresql":
             raw = conn.connection.driver_connection
             with raw.cursor() as cur:
-                new_ids = _copy_new_authors(cur, rows)
+                new_ids = _copy_with_new_ids(cur, "authors", "COPY authors (id, name, name_key) FROM STDIN", rows)
                 if new_ids is not None:
                     ids.update(zip(missing, new_ids, strict=True))
                     return ids
@@ -152,31 +152,32 @@ def next_ids_sql(table: str) -> str:
     """PostgreSQL: the statement that draws ``%s`` new ids from ``table``'s sequence. The
     sequence is looked up once (a fenced subquery): ``nextval(pg_get_serial_sequence(...))``
     looks it up again for every id, 3 µs an id against 0.5 µs (400k ids: 1.19 s against 0.24 s)."""
-    return (
-        "SELECT nextval(s.seq) FROM (SELECT pg_get_serial_sequence(" + f"'{table}'" + ", 'id')::regclass AS seq "
-        "OFFSET 0) s, generate_series(1, %s)"
-    )
+    return (f"SELECT nextval(s.seq) FROM (SELECT pg_get_serial_sequence('{table}', 'id')::regclass AS seq "
+            f"OFFSET 0) s, generate_series(1, %s)")
 
 
-def _copy_new_authors(cur, rows: list[tuple[str, str]]) -> list[int] | None:
-    """PostgreSQL: COPY names not stored yet (``(name, name_key)`` rows) straight into
-    ``authors``, with ids drawn from its sequence beforehand; their ids, or ``None`` when
-    another writer stored one of the names after this batch looked (the unique key stops
-    the COPY, which is undone to a savepoint). A staging table and ``INSERT ... ON
-    CONFLICT DO NOTHING RETURNING`` cost ~12 µs a new name, most of a 300k import's
-    author time (docs/ingest.md, "Speed"); this is the same idea as ``_copy_new_papers``."""
-    cur.execute(next_ids_sql("authors"), (len(rows),))
-    new_ids = [r[0] for r in cur.fetchall()]
-    cur.execute("SAVEPOINT pb_new_authors")
+def _copy_with_new_ids(cur, table: str, copy_sql: str, rows: list[tuple]) -> list[int] | None:
+    """PostgreSQL: COPY ``rows`` (each without its id) straight into ``table`` by
+    ``copy_sql``, whose first column is the id, with ids drawn from its sequence
+    beforehand; the ids, or ``None`` when another writer stored one of the rows' unique
+    keys after the caller looked (the COPY stops, and is undone to a savepoint). Less work
+    than staging the rows in a temporary table and upserting from it, whose per-row key
+    probe grew with the table: the 2.6M import went from 417.5 s to 244-253 s with it for
+    papers, and new author names cost ~12 µs less each (docs/ingest.md, "Speed")."""
+    if not rows:
+        return []
+    cur.execute(next_ids_sql(table), (len(rows),))
+    ids = [r[0] for r in cur.fetchall()]
+    cur.execute("SAVEPOINT pb_copy_new")
     try:
-        with cur.copy("COPY authors (id, name, name_key) FROM STDIN") as copy:
-            for id_, (name, key) in zip(new_ids, rows, strict=True):
-                copy.write_row((id_, name, key))
+        with cur.copy(copy_sql) as copy:
+            for id_, row in zip(ids, rows, strict=True):
+                copy.write_row((id_, *row))
     except psycopg.errors.UniqueViolation:
-        cur.execute("ROLLBACK TO SAVEPOINT pb_new_authors")
+        cur.execute("ROLLBACK TO SAVEPOINT pb_copy_new")
         return None
-    cur.execute("RELEASE SAVEPOINT pb_new_authors")
-    return new_ids
+    cur.execute("RELEASE SAVEPOINT pb_copy_new")
+    return ids
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -214,7 +215,6 @@ class _Writer:
                 + ", modified_at = %(now)s FROM pb_stage_papers s WHERE p.arxiv_id = s.arxiv_id"
             )
             # New papers go straight into papers, with ids taken from its sequence first.
-            self.ids_sql = next_ids_sql("papers")
             self.direct_copy_sql = f"COPY papers (id, {names}, {', '.join(_TAIL)}) FROM STDIN"
 
 
@@ -308,7 +308,8 @@ def upsert_batch(
         if to_update:
             cur.executemany(w.update_sql, [(*v[1:], now, id_) for v, id_ in to_update])
     else:
-        new_ids = _copy_new_papers(cur, w, to_insert, now)
+        tail = (now, 0, 0, False, now)
+        new_ids = _copy_with_new_ids(cur, "papers", w.direct_copy_sql, [(*v, *tail) for v, _a in to_insert])
         if new_ids is None:
             # Another writer stored some of these papers after this batch looked, and
             # nothing of the batch is written yet: look again, then merge them as stored.
@@ -343,29 +344,6 @@ def upsert_batch(
     _replace_children(cur, w, "paper_categories", ("paper_id", "category", "is_primary"), list(cats_changed), cat_rows)
     cur.close()
     return counts
-
-
-def _copy_new_papers(cur, w: _Writer, to_insert: list[Prepared], now) -> list[int] | None:
-    """PostgreSQL: COPY the papers not stored straight into ``papers``, with ids drawn from
-    its sequence beforehand; their ids, or ``None`` when another writer stored one of them
-    after this batch looked (the unique key stops the COPY, which is undone to a
-    savepoint). Less work than staging them in a temporary table and upserting from it,
-    whose per-row key probe grew with the table: the 2.6M import went from 417.5 s to
-    244-253 s (docs/ingest.md, "Speed")."""
-    if not to_insert:
-        return []
-    cur.execute(w.ids_sql, (len(to_insert),))
-    ids = [r[0] for r in cur.fetchall()]
-    cur.execute("SAVEPOINT pb_new_papers")
-    try:
-        with cur.copy(w.direct_copy_sql) as copy:
-            for pid, (v, _a) in zip(ids, to_insert, strict=True):
-                copy.write_row((pid, *v, now, 0, 0, False, now))
-    except psycopg.errors.UniqueViolation:
-        cur.execute("ROLLBACK TO SAVEPOINT pb_new_papers")
-        return None
-    cur.execute("RELEASE SAVEPOINT pb_new_papers")
-    return ids
 
 
 # The category rows of papers ``id BETWEEN ? AND ?``, from their own ``categories``
