@@ -255,3 +255,36 @@ def test_menus_work_by_keyboard_fit_a_phone_and_close_on_escape_or_a_click_elsew
     page.locator("h1").click()
     assert not save.evaluate("el => el.open")
     ctx.close()
+
+
+# The header search box's prompt, against the room its box leaves for text (px).
+SEARCH_ROOM = """() => {
+    const box = document.getElementById('header-q');
+    if (!box || box.offsetParent === null) return null;
+    const style = getComputedStyle(box);
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = style.font;
+    return {need: Math.ceil(ctx.measureText(box.placeholder).width),
+            room: box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)};
+}"""
+
+
+@pytest.mark.parametrize("who", ["out", "in"])
+def test_the_header_search_box_shows_its_whole_prompt_wherever_the_header_has_it(gallery, browser, who):
+    """Wherever the header holds a search box (desktop widths), it is wide enough to read
+    what it is for ("Search papers or paste an arXiv id"), a member's name and the Submit
+    link beside it or not; below that width it is left out (Search is a section)."""
+    base, _ = gallery
+    state = _signed_in_state(browser, base) if who == "in" else None
+    ctx = browser.new_context(storage_state=state, reduced_motion="reduce")
+    page = ctx.new_page()
+    seen = {}
+    for width in (640, 919, 920, 1000, 1024, 1099, 1100, 1280, 1366, 1920):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(base + "/")
+        seen[width] = page.evaluate(SEARCH_ROOM)
+    ctx.close()
+    assert seen[640] is None and seen[919] is None  # a phone's or a narrow window's bar has none
+    cramped = {w: s for w, s in seen.items() if s is not None and s["room"] < s["need"]}
+    assert cramped == {}, seen
+    assert all(seen[w] is not None for w in (1024, 1280, 1366, 1920)), seen

@@ -221,6 +221,13 @@ def test_search_marks_matched_words_in_titles_but_leaves_math_and_markup_alone(s
     assert "<math" in titles[site.ids["wed_mid"]] and "<mark>" not in titles[site.ids["wed_mid"]]
 
 
+def test_the_search_page_has_one_search_box_holding_the_query_and_the_header_box_elsewhere_is_empty(client):
+    boxes = re.findall(r'<input[^>]*name="q"[^>]*>', client.get("/search?q=diffusion").text)
+    assert len(boxes) == 1 and 'value="diffusion"' in boxes[0]
+    header = re.findall(r'<input id="header-q"[^>]*>', client.get("/").text)
+    assert len(header) == 1 and "value=" not in header[0]
+
+
 def test_search_for_an_arxiv_id_redirects(site, client):
     pid = site.ids["tue"]
     r = client.get(f"/search?q={pid}v1", follow_redirects=False)
