@@ -93,7 +93,7 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
             accounts.send_account_mail(request.app, db, "signup_exists", email, {})
         else:
             send_verification(request, db, user)
-    return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
+    return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox", mailed=True)
 
 
 @router.get("/verify/{token}", response_class=HTMLResponse)
@@ -223,7 +223,7 @@ def _mail_a_link(request: Request, db: Session, email: str, kind: str, form: str
         if user is not None:
             token = accounts.issue_token(db, user.id, kind)
             accounts.send_account_mail(request.app, db, kind, user.email, {"link": _link(request, path + token)})
-    return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox")
+    return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox", mailed=True)
 
 
 _BAD_LINK = "This link is invalid, was already used or has expired. Ask for a new one."
@@ -361,7 +361,7 @@ def change_email_request(request: Request, new_email: str = Form(""), password: 
         accounts.send_account_mail(request.app, db, "email_change_notice", user.email, {
             "name": user.display_name, "new": new, "reset_link": _link(request, "/reset")})
     return message_page(request, f"A confirmation link is on its way to {new}. Your address stays {user.email} "
-                        "until you open it (within a day).", title="Check your inbox")
+                        "until you open it (within a day).", title="Check your inbox", mailed=True)
 
 
 def _email_change(request: Request, db: Session, token: str) -> tuple[int, str, str] | None:

@@ -38,8 +38,10 @@ def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResp
     return request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
-def _message(request: Request, title: str, message: str, status: int = 200, settings_url: str | None = None):
-    return _page(request, "digest/message.html", {"title": title, "message": message, "settings_url": settings_url}, status)
+def _message(request: Request, title: str, message: str, status: int = 200, settings_url: str | None = None,
+             mailed: bool = False):
+    return _page(request, "digest/message.html", {"title": title, "message": message, "settings_url": settings_url,
+                                                  "mailed": mailed}, status)
 
 
 def _current_user(request: Request):
@@ -79,7 +81,7 @@ def subscribe(request: Request, email: str = Form("")) -> HTMLResponse:
     # The same answer whether the address was new, pending or already active.
     return _message(request, "Check your inbox",
                     f"If {sub.email} is not subscribed yet, a confirmation link is on its way. "
-                    "Digests start once you open it.")
+                    "Digests start once you open it.", mailed=True)
 
 
 @router.get("/subscriptions/confirm/{signed}", response_class=HTMLResponse)

@@ -90,9 +90,12 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def message_page(request: Request, message: str, status: int = 200, title: str = "") -> HTMLResponse:
+def message_page(request: Request, message: str, status: int = 200, title: str = "",
+                 mailed: bool = False) -> HTMLResponse:
+    """A titled notice; ``mailed``: it says a message was sent (and where it went, when
+    the console sender prints mail instead of sending it)."""
     return request.app.state.templates.TemplateResponse(
-        request, "community/message.html", {"message": message, "title": title}, status_code=status
+        request, "community/message.html", {"message": message, "title": title, "mailed": mailed}, status_code=status
     )
 
 

@@ -255,6 +255,17 @@ def _member(client, engine, email: str, verified: bool = True) -> None:
     assert r.status_code == 303
 
 
+def test_the_footer_asks_readers_for_an_address_and_sends_members_to_their_digest_settings(site, fresh_engine):
+    settings, base, client = site
+    anonymous = client.get("/").text
+    assert 'action="/subscribe"' in anonymous and 'href="/account/digest"' not in anonymous
+    _member(client, fresh_engine, "member@example.org")
+    for path in ("/", "/trending", "/search?q=anything"):
+        page = client.get(path).text
+        assert re.search(r'<a [^>]*href="/account/digest">Digest settings</a>', page), path
+        assert 'action="/subscribe"' not in page, path
+
+
 def test_opening_the_account_digest_page_creates_nothing(site, fresh_engine):
     """A cross-site link to /account/digest (a GET) must not subscribe the member."""
     settings, base, client = site
