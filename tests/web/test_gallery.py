@@ -161,6 +161,8 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         width: window.innerWidth,
                         header: document.querySelector('.site-header').getBoundingClientRect().height,
                         signedIn: !!document.querySelector('.account-menu'),
+                        whyCut: [...document.querySelectorAll('.pick .why')].filter(
+                            el => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight).length,
                     })""")
                     if "system-ui" not in facts["font"]:
                         problems.append(f"{where}: unstyled (body font {facts['font']})")
@@ -170,6 +172,8 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         problems.append(f"{where}: {facts['scroll']} px wide in a {facts['width']} px window")
                     if facts["header"] >= HEADER_MAX[device]:
                         problems.append(f"{where}: header {facts['header']:.0f} px high")
+                    if device == "desktop" and facts["whyCut"]:  # a "Why" line says all it has to say
+                        problems.append(f"{where}: {facts['whyCut']} why line(s) cut short")
                     if facts["signedIn"] != (who != "out"):
                         problems.append(f"{where}: signed-in header is {facts['signedIn']}")
                     if WRITE:
