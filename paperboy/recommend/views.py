@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -143,13 +143,13 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
     return _page(request, "learned.html", {**ctx, "seed_report": report, "seed_unknown": unknown})
 
 
-def _referer(request: Request) -> str:
-    """The page a form was sent from, when it is one of ours; else "What it learned"."""
+def _referer(request: Request, fallback: str = "/for-you/learned") -> str:
+    """The page a form was sent from, when it is one of ours; else ``fallback``."""
     ref = urlsplit(request.headers.get("referer", ""))
     same = not ref.netloc or ref.netloc == request.url.netloc
     if same and ref.path.startswith("/") and not ref.path.startswith("//"):
         return ref.path + (f"?{ref.query}" if ref.query else "")
-    return "/for-you/learned"
+    return fallback
 
 
 def _paper_id(db: Session, arxiv_id: str) -> int:
@@ -171,8 +171,15 @@ def not_interested(request: Request, arxiv_id: str, action: str = Form("on"), ne
     on = action != "off"
     signals.set_not_interested(db, user.id, pid, on)
     db.commit()
-    return _done(request, "dismissed" if on else "undismissed", next_ or "/for-you", arxiv_id=arxiv_id,
-                 not_interested=on)
+    notice = "dismissed" if on else "undismissed"
+    if next_ or wants_json(request):
+        return _done(request, notice, next_ or "/for-you", arxiv_id=arxiv_id, not_interested=on)
+    # A card's button (no JavaScript) returns to the page it was on: For you says what
+    # happened (the paper is gone from the picks); any other page scrolls back to the card.
+    back = _referer(request, fallback="/for-you")
+    if urlsplit(back).path == "/for-you":
+        return _done(request, notice, back)
+    return RedirectResponse(f"{back}#p-{quote(arxiv_id.strip(), safe='/.')}", status_code=303)
 
 
 @router.post("/for-you/signals/remove")

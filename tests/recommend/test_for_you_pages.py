@@ -84,6 +84,29 @@ def test_not_interested_hides_a_paper_and_can_be_undone(site):
     assert target.title in client.get("/for-you").text
 
 
+def test_not_interested_without_javascript_returns_to_the_page_it_was_clicked_on(site):
+    """A card's button sends no ``next``: the member comes back to where they were (at the
+    card), not to For you; on For you itself the page says what happened."""
+    papers = topical(site)
+    _, client = site.member()
+    daily = f"http://testserver/papers?date={DAY}"
+    r = client.form(f"/papers/{papers['speech0'].arxiv_id}/not-interested", page="/", headers={"Referer": daily})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/papers?date={DAY}#p-{papers['speech0'].arxiv_id}"
+    assert "Not interested ✓" in client.get(r.headers["location"]).text
+    r = client.form(f"/papers/{papers['speech1'].arxiv_id}/not-interested", page="/",
+                    headers={"Referer": "http://testserver/for-you?period=week"})
+    assert r.headers["location"] == "/for-you?period=week&done=dismissed"
+    r = client.form(f"/papers/{papers['speech2'].arxiv_id}/not-interested", page="/",
+                    headers={"Referer": "https://elsewhere.example/papers"})
+    assert r.headers["location"] == "/for-you?done=dismissed"  # another site's page: For you
+    # The paper's own page offers it too (a member arriving from a digest), and comes back there.
+    paper = f"/papers/{papers['protein0'].arxiv_id}"
+    assert f'action="{paper}/not-interested"' in client.get(paper).text
+    r = client.form(f"{paper}/not-interested", page="/", headers={"Referer": f"http://testserver{paper}"})
+    assert r.headers["location"].startswith(f"{paper}#p-")
+
+
 def test_not_interested_needs_a_member_and_csrf(site):
     papers = topical(site)
     anon = site.client()

@@ -194,6 +194,37 @@ def test_no_main_page_breaks_the_content_security_policy(live, page):
     assert page.js_errors == []
 
 
+def test_not_interested_on_a_daily_card_toggles_in_place_and_is_kept(live, page):
+    from paperboy.community import accounts
+    from paperboy.store.db import session_scope
+
+    base, ids, app = live
+    with session_scope(app.state.engine) as db:
+        accounts.create_user(db, "picky@example.org", "a long enough password 1", "Picky", verified=True)
+    page.goto(base + "/signin")
+    page.fill('input[name="email"]', "picky@example.org")
+    page.fill('input[name="password"]', "a long enough password 1")
+    page.locator('form.account-form button[type="submit"]').click()
+    page.wait_for_load_state()
+    page.goto(base + "/papers?date=2025-01-13")
+    page.evaluate("window.__same_document = true")
+    card = page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"]')
+    button = card.locator(".dismiss-button")
+    assert button.inner_text() == "Not interested"
+    button.click()
+    page.wait_for_function("b => b.getAttribute('aria-pressed') === 'true'", arg=button.element_handle())
+    assert button.inner_text() == "Not interested ✓"
+    assert page.evaluate("window.__same_document") is True  # stayed on the day's page
+    page.reload()
+    assert card.locator(".dismiss-button").inner_text() == "Not interested ✓"  # stored
+    card.locator(".dismiss-button").click()  # and undone the same way
+    page.wait_for_function("b => b.getAttribute('aria-pressed') === 'false'",
+                           arg=card.locator(".dismiss-button").element_handle())
+    page.reload()
+    assert card.locator(".dismiss-button").inner_text() == "Not interested"
+    assert page.js_errors == []
+
+
 def test_signed_in_vote_updates_without_reload(live, page):
     """Runs last in this module: it adds a vote."""
     from paperboy.community import accounts

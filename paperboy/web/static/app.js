@@ -57,6 +57,38 @@
       .finally(function () { if (button) button.disabled = false; });
   });
 
+  // "Not interested" without a reload, except among For you's picks (the page is ranked
+  // again there and says what happened): the button shows its new state, which undoes it.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.classList.contains("dismiss-form") || form.closest(".pick")) return;
+    event.preventDefault();
+    var button = form.querySelector("button");
+    var action = form.querySelector('input[name="action"]');
+    var tokenInput = form.querySelector('input[name="csrf_token"]');
+    var headers = { "Accept": "application/json" };
+    if (tokenInput) headers["X-CSRF-Token"] = tokenInput.value;
+    if (button) button.disabled = true;
+    // getAttribute: form.action is the form's own input named "action".
+    fetch(form.getAttribute("action"), { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) throw new Error("not interested failed: " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        var on = !!data.not_interested;
+        if (action) action.value = on ? "off" : "on";
+        if (button) {
+          button.classList.toggle("dismissed", on);
+          button.setAttribute("aria-pressed", on ? "true" : "false");
+          button.textContent = on ? "Not interested \u2713" : "Not interested";
+          button.title = on ? "Undo: pick papers like this again" : "Fewer papers like this in For you";
+        }
+      })
+      .catch(function () { HTMLFormElement.prototype.submit.call(form); })
+      .finally(function () { if (button) button.disabled = false; });
+  });
+
   // Copy buttons (BibTeX).
   function setupCopy(root) {
     root.querySelectorAll("button[data-copy]").forEach(function (button) {
