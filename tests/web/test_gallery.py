@@ -161,6 +161,8 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         width: window.innerWidth,
                         header: document.querySelector('.site-header').getBoundingClientRect().height,
                         signedIn: !!document.querySelector('.account-menu'),
+                        actionTops: new Set([...document.querySelectorAll('.action-row > *')].map(el =>
+                            Math.round((el.querySelector(':scope > summary') || el).getBoundingClientRect().top))).size,
                         whyCut: [...document.querySelectorAll('.pick .why')].filter(
                             el => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight).length,
                     })""")
@@ -172,6 +174,8 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         problems.append(f"{where}: {facts['scroll']} px wide in a {facts['width']} px window")
                     if facts["header"] >= HEADER_MAX[device]:
                         problems.append(f"{where}: header {facts['header']:.0f} px high")
+                    if device == "desktop" and facts["actionTops"] > 1:  # a paper's actions: one even row
+                        problems.append(f"{where}: the paper's actions are not in one row")
                     if device == "desktop" and facts["whyCut"]:  # a "Why" line says all it has to say
                         problems.append(f"{where}: {facts['whyCut']} why line(s) cut short")
                     if facts["signedIn"] != (who != "out"):
