@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -81,12 +82,16 @@ def _paper_id(db: Session, arxiv_id: str) -> int:
     return pid
 
 
-def _done(request: Request, fallback: str, notice: str = "", in_: int | None = None, **data):
+def _done(request: Request, fallback: str, notice: str = "", in_: int | None = None, card: str = "", **data):
+    """JSON for a script; for a form, back to the page it was sent from, with the notice,
+    at the ``card`` saved or unsaved (on a long day's feed the member keeps their place)."""
     if wants_json(request):
         return JSONResponse(data)
     url = _back(request, fallback)
     if notice:
         url = with_notice(url, notice, **({"in": str(in_)} if in_ is not None else {}))
+    if card:
+        url = url.split("#", 1)[0] + f"#p-{quote(card.strip(), safe='/.')}"
     return RedirectResponse(url, status_code=303)
 
 
@@ -118,7 +123,7 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
         _add(db, coll, _paper_id(db, arxiv_id))
     db.commit()
     if arxiv_id:
-        return _done(request, f"/collections/{coll.id}", "saved", coll.id, id=coll.id, saved=True)
+        return _done(request, f"/collections/{coll.id}", "saved", coll.id, card=arxiv_id, id=coll.id, saved=True)
     if wants_json(request):
         return JSONResponse({"id": coll.id})
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
@@ -158,7 +163,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
     ratelimit.check(request, "write", str(user.id))
     coll = _own_collection(db, cid, user)
     _add(db, coll, _paper_id(db, arxiv_id))
-    return _done(request, f"/collections/{cid}", "saved", cid, saved=True)
+    return _done(request, f"/collections/{cid}", "saved", cid, card=arxiv_id, saved=True)
 
 
 @router.post("/collections/{cid:id}/remove")
@@ -169,7 +174,7 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
     pid = _paper_id(db, arxiv_id)
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == pid))
     db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
-    return _done(request, f"/collections/{cid}", "unsaved", cid, saved=False)
+    return _done(request, f"/collections/{cid}", "unsaved", cid, card=arxiv_id, saved=False)
 
 
 @router.post("/collections/{cid:id}/edit")

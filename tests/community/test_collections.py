@@ -37,6 +37,23 @@ def test_collections_save_list_and_export(site):
     assert "To read" in client.get("/collections").text
 
 
+def test_saving_from_a_card_without_javascript_returns_to_that_card(site):
+    """On a day of hundreds of papers, a Save sent as a plain form comes back to the page
+    it was on, at the card (not to the top of the page)."""
+    paper = site.paper(title="Saved from a long feed", announced_on=dt.date(2025, 1, 15))
+    _, client = site.member()
+    day = {"Referer": "http://testserver/papers?date=2025-01-15"}
+    r = client.form("/collections", {"name": "Later", "arxiv_id": paper.arxiv_id}, page="/", headers=day)
+    cid = _coll_id(site, "Later")
+    assert r.headers["location"] == f"/papers?date=2025-01-15&notice=saved&in={cid}#p-{paper.arxiv_id}"
+    r = client.form(f"/collections/{cid}/remove", {"arxiv_id": paper.arxiv_id}, page="/", headers=day)
+    assert r.headers["location"] == f"/papers?date=2025-01-15&notice=unsaved&in={cid}#p-{paper.arxiv_id}"
+    r = client.form(f"/collections/{cid}/add", {"arxiv_id": paper.arxiv_id}, page="/", headers=day)
+    assert r.headers["location"].endswith(f"#p-{paper.arxiv_id}")
+    page = client.get(r.headers["location"].split("#")[0]).text
+    assert f'id="p-{paper.arxiv_id}"' in page  # the anchor names the card on that page
+
+
 def test_private_collections_stay_private_and_public_ones_are_shared(site):
     paper = site.paper()
     _, alice = site.member()
