@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -16,7 +15,7 @@ from starlette.exceptions import HTTPException
 from paperboy.community import follows
 from paperboy.community.account_views import safe_next
 from paperboy.community.notices import with_notice
-from paperboy.community.paper_views import _back
+from paperboy.community.paper_views import _back, at_card
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
@@ -90,9 +89,7 @@ def _done(request: Request, fallback: str, notice: str = "", in_: int | None = N
     url = _back(request, fallback)
     if notice:
         url = with_notice(url, notice, **({"in": str(in_)} if in_ is not None else {}))
-    if card:
-        url = url.split("#", 1)[0] + f"#p-{quote(card.strip(), safe='/.')}"
-    return RedirectResponse(url, status_code=303)
+    return RedirectResponse(at_card(url, card) if card else url, status_code=303)
 
 
 @router.get("/collections", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ Every such write sets ``papers.modified_at``.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -51,6 +51,15 @@ def _back(request: Request, fallback: str) -> str:
         if parts.netloc in ("", request.headers.get("host", "")):
             return safe_next(parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else ""))
     return fallback
+
+
+def at_card(url: str, arxiv_id: str) -> str:
+    """``url`` scrolled to the paper's card (``#p-<arxiv id>``), unless it is the paper's
+    own page: a form sent without JavaScript from a long feed comes back to where it was."""
+    url = url.split("#", 1)[0]
+    if url.split("?", 1)[0] == f"/papers/{arxiv_id}":
+        return url
+    return f"{url}#p-{quote(arxiv_id.strip(), safe='/.')}"
 
 
 # --- votes -----------------------------------------------------------------------
@@ -108,7 +117,7 @@ def vote(request: Request, arxiv_id: str):
     upvotes, voted = result
     if wants_json(request):
         return JSONResponse({"upvotes": upvotes, "voted": voted})
-    return RedirectResponse(_back(request, f"/papers/{arxiv_id}"), status_code=303)
+    return RedirectResponse(at_card(_back(request, f"/papers/{arxiv_id}"), arxiv_id), status_code=303)
 
 
 # --- comments ----------------------------------------------------------------------

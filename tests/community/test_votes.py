@@ -39,10 +39,10 @@ def test_a_vote_toggles_and_answers_json_or_redirects(site):
     assert r.json() == {"upvotes": 2, "voted": True}
     r = alice.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": token})
     assert r.json() == {"upvotes": 1, "voted": False}
-    # Without JSON: back where the form was (same site only), 303.
+    # Without JSON: back where the form was (same site only), at the card, 303.
     r = alice.post(f"/papers/{paper.arxiv_id}/vote", data={"csrf_token": token},
                    headers={"Referer": "http://testserver/papers?date=2025-01-15"}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/papers?date=2025-01-15"
+    assert r.status_code == 303 and r.headers["location"] == f"/papers?date=2025-01-15#p-{paper.arxiv_id}"
     r = alice.post(f"/papers/{paper.arxiv_id}/vote", data={"csrf_token": token},
                    headers={"Referer": "https://evil.example/"}, follow_redirects=False)
     assert r.headers["location"] == f"/papers/{paper.arxiv_id}"
