@@ -184,7 +184,7 @@ class SearchService:
         return jobs.serving_model(self.settings)
 
     def _open_vectors(self, model: str) -> VectorSearcher | ServedVectors:
-        self._serving_stamp = _stamp(self.settings.resolved_index_dir / "serving-state.json")
+        self._serving_stamp = self._serving_state_stamp()
         vec = VectorSearcher(vector_file(self.settings.resolved_index_dir, model),
                              ef_search=self.settings.vector_ef_search, stored=stored_vectors(self.engine, model))
         vec.model = model  # type: ignore[attr-defined]
@@ -219,6 +219,9 @@ class SearchService:
     def _keyword_stamp(self):
         return _stamp(self.settings.resolved_index_dir / "keyword-state.json")
 
+    def _serving_state_stamp(self):
+        return _stamp(self.settings.resolved_index_dir / "serving-state.json")
+
     def _ensure_keyword_index(self) -> None:
         """A fresh small instance builds its keyword index inline (seconds); bigger ones wait for the indexer."""
         if self._keyword_stamp() is not None:
@@ -234,16 +237,14 @@ class SearchService:
                 time.sleep(0.1)
 
     def _refresh_readers(self) -> None:
-        """Re-open what another process (or thread) changed: two stat() calls when nothing did.
+        """Re-open what another process (or thread) changed: a few stat() calls when nothing did.
 
         One thread re-opens; the others meanwhile search the readers they have (the
         indexer's previous refresh, a consistent snapshot) instead of waiting for it. Only
         a service with no keyword reader yet waits: it has nothing to search."""
-        stamp = self._keyword_stamp()
-        vstamp = _stamp(self._vec.path) if self._vec is not None else None
-        sstamp = _stamp(self.settings.resolved_index_dir / "serving-state.json") if self._vec is not None else None
+        stamp, *vector_stamps = self.index_stamp()
         if self._kw is not None and stamp == self._kw_stamp and (
-                self._vec is None or (vstamp == self._vec.stamp and sstamp == self._serving_stamp)):
+                self._vec is None or vector_stamps == [self._vec.stamp, self._serving_stamp]):
             return
         if not self._reload_lock.acquire(blocking=self._kw is None):
             return
@@ -275,8 +276,7 @@ class SearchService:
         served stale until they expire."""
         if self._vec is None:
             return (self._keyword_stamp(),)
-        return (self._keyword_stamp(), _stamp(self._vec.path),
-                _stamp(self.settings.resolved_index_dir / "serving-state.json"))
+        return (self._keyword_stamp(), _stamp(self._vec.path), self._serving_state_stamp())
 
     def keyword_reader(self) -> tuple[KeywordIndex | None, object]:
         """The current keyword reader and its stamp (re-opened if the indexer committed)."""
