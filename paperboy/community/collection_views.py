@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from paperboy.community import follows
 from paperboy.community.account_views import safe_next
 from paperboy.community.notices import with_notice
-from paperboy.community.paper_views import _back, at_card
+from paperboy.community.paper_views import _back, back_at_card
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
@@ -89,7 +89,7 @@ def _done(request: Request, fallback: str, notice: str = "", in_: int | None = N
     url = _back(request, fallback)
     if notice:
         url = with_notice(url, notice, **({"in": str(in_)} if in_ is not None else {}))
-    return RedirectResponse(at_card(url, card) if card else url, status_code=303)
+    return RedirectResponse(back_at_card(url, card) if card else url, status_code=303)
 
 
 @router.get("/collections", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ Every such write sets ``papers.modified_at``.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -30,6 +30,7 @@ from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
 from paperboy.web import ratelimit
+from paperboy.web.cards import at_card
 from paperboy.web.convertors import MAX_ID  # importing it registers {x:id}
 from paperboy.web.deps import get_db
 from paperboy.web.security import (
@@ -53,13 +54,12 @@ def _back(request: Request, fallback: str) -> str:
     return fallback
 
 
-def at_card(url: str, arxiv_id: str) -> str:
-    """``url`` scrolled to the paper's card (``#p-<arxiv id>``), unless it is the paper's
-    own page: a form sent without JavaScript from a long feed comes back to where it was."""
-    url = url.split("#", 1)[0]
-    if url.split("?", 1)[0] == f"/papers/{arxiv_id}":
-        return url
-    return f"{url}#p-{quote(arxiv_id.strip(), safe='/.')}"
+def back_at_card(url: str, arxiv_id: str) -> str:
+    """``url`` at the paper's card (``cards.at_card``), unless it is the paper's own page,
+    which has no card of the paper to scroll to."""
+    if urlsplit(url).path == f"/papers/{arxiv_id}":
+        return url.split("#", 1)[0]
+    return at_card(url, arxiv_id)
 
 
 # --- votes -----------------------------------------------------------------------
@@ -117,7 +117,7 @@ def vote(request: Request, arxiv_id: str):
     upvotes, voted = result
     if wants_json(request):
         return JSONResponse({"upvotes": upvotes, "voted": voted})
-    return RedirectResponse(at_card(_back(request, f"/papers/{arxiv_id}"), arxiv_id), status_code=303)
+    return RedirectResponse(back_at_card(_back(request, f"/papers/{arxiv_id}"), arxiv_id), status_code=303)
 
 
 # --- comments ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -27,7 +27,7 @@ from paperboy.rank import foryou
 from paperboy.recommend import seeds, signals
 from paperboy.store.models import Collection, Paper, User
 from paperboy.web import ratelimit
-from paperboy.web.cards import build_cards
+from paperboy.web.cards import at_card, build_cards
 from paperboy.web.deps import get_db
 from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, paper_out, submitters
 from paperboy.web.security import current_user, require_member, require_user, wants_json
@@ -179,7 +179,7 @@ def not_interested(request: Request, arxiv_id: str, action: str = Form("on"), ne
     back = _referer(request, fallback="/for-you")
     if urlsplit(back).path == "/for-you":
         return _done(request, notice, back)
-    return RedirectResponse(f"{back}#p-{quote(arxiv_id.strip(), safe='/.')}", status_code=303)
+    return RedirectResponse(at_card(back, arxiv_id), status_code=303)
 
 
 @router.post("/for-you/signals/remove")

@@ -22,7 +22,7 @@ import datetime as dt
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from markupsafe import Markup
 from sqlalchemy import select
@@ -35,6 +35,18 @@ from paperboy.web.mathtext import plain_text, render_math
 
 AUTHORS_SHOWN = 5
 ABSTRACT_CLAMP = 420  # characters; longer abstracts get a "more" toggle
+
+
+def card_id(arxiv_id: str) -> str:
+    """The HTML id of a paper's card (``_card.html``): an old-style id's slash becomes a
+    dash, so the id is one plain URL fragment."""
+    return "p-" + arxiv_id.strip().replace("/", "-")
+
+
+def at_card(url: str, arxiv_id: str) -> str:
+    """``url`` with its fragment replaced by the paper's card: a form sent without
+    JavaScript from a long feed comes back to where it was."""
+    return f"{url.split('#', 1)[0]}#{quote(card_id(arxiv_id), safe='')}"
 
 
 def safe_url(url: str | None) -> str | None:

@@ -9,7 +9,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from paperboy.config import Settings
-from paperboy.web.cards import CardCache, card_renderer
+from paperboy.web.cards import CardCache, card_id, card_renderer
 from paperboy.web.features import Feature
 from paperboy.web.mathtext import render_math
 from paperboy.web.security import template_globals
@@ -44,6 +44,7 @@ def make_templates(settings: Settings, features: Sequence[Feature] = ()) -> Jinj
     env.globals.update(template_globals())
     for feature in features:
         env.globals.update(feature.template_globals())
+    env.globals["card_id"] = card_id  # a card's HTML id, which redirects back to a card name too
     env.globals["card_html"] = card_renderer(env, CardCache())
     env.filters["math"] = render_math  # a title outside a card: escaped, its TeX rendered
     return Jinja2Templates(env=env)
