@@ -24,69 +24,63 @@
     });
   }
 
-  // Votes without a reload: POST with the form's CSRF token, JSON back.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!(form instanceof HTMLFormElement) || !form.classList.contains("vote-form")) return;
-    event.preventDefault();
+  // A form sent without a reload: the same POST with its CSRF token as a header and
+  // JSON back, which onAnswer shows. A 401 goes to sign in; any other failure sends the
+  // form the plain way (every such route answers a form too).
+  function sendInPlace(form, onAnswer) {
     var button = form.querySelector("button");
     var tokenInput = form.querySelector('input[name="csrf_token"]');
     var headers = { "Accept": "application/json" };
     if (tokenInput) headers["X-CSRF-Token"] = tokenInput.value;
     if (button) button.disabled = true;
-    fetch(form.action, { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
+    // getAttribute: a form with an input named "action" (Not interested) shadows form.action.
+    fetch(form.getAttribute("action"), { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 401) {
           window.location.href = "/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search);
           return null;
         }
-        if (!response.ok) throw new Error("vote failed: " + response.status);
+        if (!response.ok) throw new Error(form.getAttribute("action") + " failed: " + response.status);
         return response.json();
       })
-      .then(function (data) {
-        if (!data) return;
-        var count = form.querySelector(".vote-count");
-        if (count) count.textContent = String(data.upvotes);
-        if (button) {
-          button.classList.toggle("voted", !!data.voted);
-          button.setAttribute("aria-pressed", data.voted ? "true" : "false");
-          button.setAttribute("aria-label", "Upvote (" + data.upvotes + (data.upvotes === 1 ? " vote)" : " votes)"));
-        }
-      })
-      .catch(function () { form.submit(); })
-      .finally(function () { if (button) button.disabled = false; });
-  });
-
-  // "Not interested" without a reload, except among For you's picks (the page is ranked
-  // again there and says what happened): the button shows its new state, which undoes it.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!(form instanceof HTMLFormElement) || !form.classList.contains("dismiss-form") || form.closest(".pick")) return;
-    event.preventDefault();
-    var button = form.querySelector("button");
-    var action = form.querySelector('input[name="action"]');
-    var tokenInput = form.querySelector('input[name="csrf_token"]');
-    var headers = { "Accept": "application/json" };
-    if (tokenInput) headers["X-CSRF-Token"] = tokenInput.value;
-    if (button) button.disabled = true;
-    // getAttribute: form.action is the form's own input named "action".
-    fetch(form.getAttribute("action"), { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
-      .then(function (response) {
-        if (!response.ok) throw new Error("not interested failed: " + response.status);
-        return response.json();
-      })
-      .then(function (data) {
-        var on = !!data.not_interested;
-        if (action) action.value = on ? "off" : "on";
-        if (button) {
-          button.classList.toggle("dismissed", on);
-          button.setAttribute("aria-pressed", on ? "true" : "false");
-          button.textContent = on ? "Not interested \u2713" : "Not interested";
-          button.title = on ? "Undo: pick papers like this again" : "Fewer papers like this in For you";
-        }
-      })
+      .then(function (data) { if (data) onAnswer(form, button, data); })
       .catch(function () { HTMLFormElement.prototype.submit.call(form); })
       .finally(function () { if (button) button.disabled = false; });
+  }
+
+  function showVote(form, button, data) {
+    var count = form.querySelector(".vote-count");
+    if (count) count.textContent = String(data.upvotes);
+    if (button) {
+      button.classList.toggle("voted", !!data.voted);
+      button.setAttribute("aria-pressed", data.voted ? "true" : "false");
+      button.setAttribute("aria-label", "Upvote (" + data.upvotes + (data.upvotes === 1 ? " vote)" : " votes)"));
+    }
+  }
+
+  // The button shows its new state, which undoes it.
+  function showNotInterested(form, button, data) {
+    var on = !!data.not_interested;
+    var action = form.querySelector('input[name="action"]');
+    if (action) action.value = on ? "off" : "on";
+    if (button) {
+      button.classList.toggle("dismissed", on);
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.textContent = on ? "Not interested \u2713" : "Not interested";
+      button.title = on ? "Undo: pick papers like this again" : "Fewer papers like this in For you";
+    }
+  }
+
+  // Votes, and "Not interested" except among For you's picks (that page is ranked again
+  // and says what happened), without a reload.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    var show = form.classList.contains("vote-form") ? showVote
+      : form.classList.contains("dismiss-form") && !form.closest(".pick") ? showNotInterested : null;
+    if (!show) return;
+    event.preventDefault();
+    sendInPlace(form, show);
   });
 
   // Copy buttons (BibTeX).
