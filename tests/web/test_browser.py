@@ -139,6 +139,30 @@ def _record_csp_violations(page) -> list[str]:
     return seen
 
 
+PASSWORD = "a long enough password 1"
+
+
+def _new_member(app, email: str, name: str):
+    """A verified member of the live site (the stored user)."""
+    from paperboy.community import accounts
+    from paperboy.store.db import session_scope
+
+    with session_scope(app.state.engine) as db:
+        user = accounts.create_user(db, email, PASSWORD, name, verified=True)
+        db.flush()
+        db.expunge(user)
+    return user
+
+
+def _sign_in(page, base: str, email: str) -> None:
+    """Sign in through the sign-in page's own form, as a member does."""
+    page.goto(base + "/signin")
+    page.fill('input[name="email"]', email)
+    page.fill('input[name="password"]', PASSWORD)
+    page.locator('form.account-form button[type="submit"], form.account-form input[type="submit"]').first.click()
+    page.wait_for_load_state()
+
+
 def _thread_of_comments(db, arxiv_id: str, user_id: int) -> None:
     """A comment and a nested reply (replies are indented by a class, not a style attribute)."""
     from sqlalchemy import select
@@ -154,12 +178,11 @@ def _thread_of_comments(db, arxiv_id: str, user_id: int) -> None:
 
 
 def test_no_main_page_breaks_the_content_security_policy(live, page):
-    from paperboy.community import accounts
     from paperboy.store.db import session_scope
 
     base, ids, app = live
+    reader = _new_member(app, "csp@example.org", "Policy Reader")
     with session_scope(app.state.engine) as db:
-        reader = accounts.create_user(db, "csp@example.org", "a long enough password 1", "Policy Reader", verified=True)
         _thread_of_comments(db, ids["wed_top"], reader.id)
     console = _record_csp_violations(page)
     anonymous = ["/", "/papers?date=2025-01-13", "/papers?week=2025-W03", f"/papers/{ids['wed_mid']}",
@@ -173,11 +196,7 @@ def test_no_main_page_breaks_the_content_security_policy(live, page):
     # MathML is rendered on the server and shows under the policy
     page.goto(base + f"/papers/{ids['wed_mid']}")
     assert page.locator("h1.paper-title math").first.is_visible()
-    page.goto(base + "/signin")
-    page.fill('input[name="email"]', "csp@example.org")
-    page.fill('input[name="password"]', "a long enough password 1")
-    page.locator('form.account-form button[type="submit"], form.account-form input[type="submit"]').first.click()
-    page.wait_for_load_state()
+    _sign_in(page, base, "csp@example.org")
     for path in members:
         page.goto(base + path)
         events["member " + path] = page.csp_events()
@@ -195,17 +214,9 @@ def test_no_main_page_breaks_the_content_security_policy(live, page):
 
 
 def test_not_interested_on_a_daily_card_toggles_in_place_and_is_kept(live, page):
-    from paperboy.community import accounts
-    from paperboy.store.db import session_scope
-
     base, ids, app = live
-    with session_scope(app.state.engine) as db:
-        accounts.create_user(db, "picky@example.org", "a long enough password 1", "Picky", verified=True)
-    page.goto(base + "/signin")
-    page.fill('input[name="email"]', "picky@example.org")
-    page.fill('input[name="password"]', "a long enough password 1")
-    page.locator('form.account-form button[type="submit"]').click()
-    page.wait_for_load_state()
+    _new_member(app, "picky@example.org", "Picky")
+    _sign_in(page, base, "picky@example.org")
     page.goto(base + "/papers?date=2025-01-13")
     page.evaluate("window.__same_document = true")
     card = page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"]')
@@ -227,17 +238,9 @@ def test_not_interested_on_a_daily_card_toggles_in_place_and_is_kept(live, page)
 
 def test_signed_in_vote_updates_without_reload(live, page):
     """Runs last in this module: it adds a vote."""
-    from paperboy.community import accounts
-    from paperboy.store.db import session_scope
-
     base, ids, app = live
-    with session_scope(app.state.engine) as db:
-        accounts.create_user(db, "voter@example.org", "a long enough password 1", "Voter", verified=True)
-    page.goto(base + "/signin")
-    page.fill('input[name="email"]', "voter@example.org")
-    page.fill('input[name="password"]', "a long enough password 1")
-    page.locator('form.account-form button[type="submit"], form.account-form input[type="submit"]').first.click()
-    page.wait_for_load_state()
+    _new_member(app, "voter@example.org", "Voter")
+    _sign_in(page, base, "voter@example.org")
     page.goto(base + "/papers?date=2025-01-13")
     page.evaluate("window.__same_document = true")
     button = page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"] .vote-button')
