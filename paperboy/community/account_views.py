@@ -18,6 +18,7 @@ from paperboy.community.accounts import AccountError
 from paperboy.store.models import User, utcnow
 from paperboy.web import member_data, ratelimit
 from paperboy.web.deps import get_db, get_primary_db
+from paperboy.web.navigation import safe_next
 from paperboy.web.security import (
     end_all_sessions,
     end_other_sessions,
@@ -36,15 +37,6 @@ CHECK_INBOX = ("If {email} can be used here, a message is on its way to it. "
 
 def _page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(request, f"community/{name}", ctx, status_code=status)
-
-
-def safe_next(target: str | None) -> str:
-    """Only local paths: never another host (no //host, no /\\host, no scheme)."""
-    if not target or not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
-        return "/"
-    if any(ch in target for ch in "\r\n\t\\"):
-        return "/"
-    return target
 
 
 def _secret(request: Request) -> str:

@@ -10,10 +10,11 @@ from starlette.exceptions import HTTPException
 
 from paperboy.community.models import Comment
 from paperboy.community.notices import with_notice
-from paperboy.community.paper_views import _back, set_comment_hidden
+from paperboy.community.paper_views import set_comment_hidden
 from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import convertors  # noqa: F401  (registers {x:id})
 from paperboy.web.deps import get_db
+from paperboy.web.navigation import referring_page
 from paperboy.web.security import require_admin
 
 router = APIRouter(prefix="/admin")
@@ -57,14 +58,14 @@ def hide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_ad
 @router.post("/papers/{arxiv_id:path}/unhide")
 def unhide_paper(request: Request, arxiv_id: str, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _set_paper_hidden(db, arxiv_id, False)
-    return RedirectResponse(with_notice(_back(request, "/admin"), "unhidden"), status_code=303)
+    return RedirectResponse(with_notice(referring_page(request, "/admin"), "unhidden"), status_code=303)
 
 
 def _comment_hidden(request: Request, comment_id: int, hidden: bool):
     arxiv_id = set_comment_hidden(request.app.state.engine, comment_id, hidden)
     if arxiv_id is None:
         raise HTTPException(404, "No such comment.")
-    return RedirectResponse(_back(request, f"/papers/{arxiv_id}#comment-{comment_id}"), status_code=303)
+    return RedirectResponse(referring_page(request, f"/papers/{arxiv_id}#comment-{comment_id}"), status_code=303)
 
 
 @router.post("/comments/{comment_id:id}/hide")
@@ -87,10 +88,10 @@ def _suspend(db: Session, user_id: int, admin: User, value: bool) -> None:
 @router.post("/users/{user_id:id}/suspend")
 def suspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, True)
-    return RedirectResponse(_back(request, "/admin"), status_code=303)
+    return RedirectResponse(referring_page(request, "/admin"), status_code=303)
 
 
 @router.post("/users/{user_id:id}/unsuspend")
 def unsuspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, False)
-    return RedirectResponse(_back(request, "/admin"), status_code=303)
+    return RedirectResponse(referring_page(request, "/admin"), status_code=303)

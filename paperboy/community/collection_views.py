@@ -13,9 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from paperboy.community import follows
-from paperboy.community.account_views import safe_next
 from paperboy.community.notices import with_notice
-from paperboy.community.paper_views import _back, back_at_card
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
@@ -25,6 +23,7 @@ from paperboy.web import (
 )
 from paperboy.web.cards import bibtex, build_cards
 from paperboy.web.deps import get_db
+from paperboy.web.navigation import back_at_card, referring_page, safe_next
 from paperboy.web.security import (
     AuthError,
     current_user,
@@ -86,7 +85,7 @@ def _done(request: Request, fallback: str, notice: str = "", in_: int | None = N
     at the ``card`` saved or unsaved (on a long day's feed the member keeps their place)."""
     if wants_json(request):
         return JSONResponse(data)
-    url = _back(request, fallback)
+    url = referring_page(request, fallback)
     if notice:
         url = with_notice(url, notice, **({"in": str(in_)} if in_ is not None else {}))
     return RedirectResponse(back_at_card(url, card) if card else url, status_code=303)
@@ -225,7 +224,7 @@ def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scop
 
 def _back_to(request: Request, next_: str, fallback: str) -> str:
     """Where a form sent without JavaScript returns: its ``next`` field, else the referring page."""
-    return safe_next(next_) if next_ else _back(request, fallback)
+    return safe_next(next_) if next_ else referring_page(request, fallback)
 
 
 @router.post("/follows")

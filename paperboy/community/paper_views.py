@@ -12,7 +12,6 @@ Every such write sets ``papers.modified_at``.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -23,16 +22,15 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from paperboy.community import lookup, markdown
-from paperboy.community.account_views import safe_next
 from paperboy.community.models import Comment, Submission
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
 from paperboy.web import ratelimit
-from paperboy.web.cards import at_card
 from paperboy.web.convertors import MAX_ID  # importing it registers {x:id}
 from paperboy.web.deps import get_db
+from paperboy.web.navigation import back_at_card, referring_page
 from paperboy.web.security import (
     SUSPENDED,
     AuthError,
@@ -43,23 +41,6 @@ from paperboy.web.security import (
 )
 
 router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
-
-
-def _back(request: Request, fallback: str) -> str:
-    ref = request.headers.get("referer")
-    if ref:
-        parts = urlsplit(ref)
-        if parts.netloc in ("", request.headers.get("host", "")):
-            return safe_next(parts.path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else ""))
-    return fallback
-
-
-def back_at_card(url: str, arxiv_id: str) -> str:
-    """``url`` at the paper's card (``cards.at_card``), unless it is the paper's own page,
-    which has no card of the paper to scroll to."""
-    if urlsplit(url).path == f"/papers/{arxiv_id}":
-        return url.split("#", 1)[0]
-    return at_card(url, arxiv_id)
 
 
 # --- votes -----------------------------------------------------------------------
@@ -117,7 +98,7 @@ def vote(request: Request, arxiv_id: str):
     upvotes, voted = result
     if wants_json(request):
         return JSONResponse({"upvotes": upvotes, "voted": voted})
-    return RedirectResponse(back_at_card(_back(request, f"/papers/{arxiv_id}"), arxiv_id), status_code=303)
+    return RedirectResponse(back_at_card(referring_page(request, f"/papers/{arxiv_id}"), arxiv_id), status_code=303)
 
 
 # --- comments ----------------------------------------------------------------------

@@ -27,8 +27,9 @@ from paperboy.rank import foryou
 from paperboy.recommend import seeds, signals
 from paperboy.store.models import Collection, Paper, User
 from paperboy.web import ratelimit
-from paperboy.web.cards import at_card, build_cards
+from paperboy.web.cards import build_cards
 from paperboy.web.deps import get_db
+from paperboy.web.navigation import back_at_card, referring_page
 from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, paper_out, submitters
 from paperboy.web.security import current_user, require_member, require_user, wants_json
 
@@ -135,21 +136,12 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
     db.commit()
     report = signals.seed_report(found, added, unknown)
     if next_ == "back" and not wants_json(request):  # "Seed For you" under a search result
-        return RedirectResponse(_referer(request), status_code=303)
+        return RedirectResponse(referring_page(request, "/for-you/learned"), status_code=303)
     if wants_json(request):
         return JSONResponse({"added": added, "not_here": unknown, "unreadable": found.unreadable,
                              "entries_without_arxiv_id": found.entries_without_id, "message": report})
     ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
     return _page(request, "learned.html", {**ctx, "seed_report": report, "seed_unknown": unknown})
-
-
-def _referer(request: Request, fallback: str = "/for-you/learned") -> str:
-    """The page a form was sent from, when it is one of ours; else ``fallback``."""
-    ref = urlsplit(request.headers.get("referer", ""))
-    same = not ref.netloc or ref.netloc == request.url.netloc
-    if same and ref.path.startswith("/") and not ref.path.startswith("//"):
-        return ref.path + (f"?{ref.query}" if ref.query else "")
-    return fallback
 
 
 def _paper_id(db: Session, arxiv_id: str) -> int:
@@ -176,10 +168,10 @@ def not_interested(request: Request, arxiv_id: str, action: str = Form("on"), ne
         return _done(request, notice, next_ or "/for-you", arxiv_id=arxiv_id, not_interested=on)
     # A card's button (no JavaScript) returns to the page it was on: For you says what
     # happened (the paper is gone from the picks); any other page scrolls back to the card.
-    back = _referer(request, fallback="/for-you")
+    back = referring_page(request, "/for-you")
     if urlsplit(back).path == "/for-you":
         return _done(request, notice, back)
-    return RedirectResponse(at_card(back, arxiv_id), status_code=303)
+    return RedirectResponse(back_at_card(back, arxiv_id), status_code=303)
 
 
 @router.post("/for-you/signals/remove")
