@@ -112,12 +112,27 @@ def test_a_new_member_seeds_reads_why_dismisses_gets_a_digest_and_resets_for_you
     assert any(f"close to “{t}”" in w for w in whys for t in liked_titles), whys[:3]
     assert voted_title not in card_titles(page)
 
-    # Not interested: the paper is gone from the picks.
-    first = picks.first.locator(".card")
+    # Not interested: without a reload the pick gives way to a line saying so, with Undo
+    # (focused, for a keyboard), and the count follows; Undo brings the card back.
+    page.evaluate("window.pbSamePage = true")  # gone if the page is loaded again
+    first = picks.first
     dismissed_title = first.locator(".card-title").inner_text().strip()
     first.get_by_role("button", name="Not interested").click()
-    assert "/for-you" in page.url
-    assert page.locator("main [role=status]").inner_text().startswith("Marked not interested")
+    gone = first.locator(".pick-gone[role=status]")
+    gone.wait_for()
+    assert gone.inner_text().startswith(f"Not interested: “{dismissed_title}” is gone from your picks")
+    assert not first.locator(".card").is_visible() and not first.locator(".why").is_visible()
+    assert page.evaluate("document.activeElement.textContent") == "Undo"
+    assert f"{ranked - 1} papers ranked for you" in page.locator(".feed-head").inner_text()
+    first.get_by_role("button", name="Undo").click()
+    first.locator(".pick-gone").wait_for(state="detached")
+    assert first.locator(".card").is_visible() and first.locator(".why").is_visible()
+    assert f"{ranked} papers ranked for you" in page.locator(".feed-head").inner_text()
+    first.get_by_role("button", name="Not interested").click()
+    gone.wait_for()
+    assert page.evaluate("window.pbSamePage === true")
+    # Ranked again on the next visit: the paper is gone from the picks.
+    page.reload()
     assert dismissed_title not in card_titles(page)
     assert f"{ranked - 1} papers ranked for you" in page.locator(".feed-head").inner_text()
 

@@ -71,13 +71,51 @@
     }
   }
 
-  // Votes, and "Not interested" except among For you's picks (that page is ranked again
-  // and says what happened), without a reload.
+  // Among For you's picks a dismissed paper gives way to one line saying so, with Undo
+  // (which sends the same form again, now set to "off"); the count follows. The page is
+  // ranked again on the next visit.
+  function showPickDismissed(form, button, data) {
+    showNotInterested(form, button, data);
+    var pick = form.closest(".pick");
+    var on = !!data.not_interested;
+    var line = pick.querySelector(".pick-gone");
+    if (on && !line) {
+      line = document.createElement("p");
+      line.className = "pick-gone";
+      line.setAttribute("role", "status");
+      var title = pick.querySelector(".card-title");
+      line.appendChild(document.createTextNode("Not interested: “" + (title ? title.textContent.trim() : "this paper") +
+        "” is gone from your picks, and papers like it rank lower. "));
+      var undo = document.createElement("button");
+      undo.type = "button";
+      undo.className = "pick-undo";
+      undo.textContent = "Undo";
+      undo.addEventListener("click", function () { undo.disabled = true; sendInPlace(form, showPickDismissed); });
+      line.appendChild(undo);
+      pick.insertBefore(line, pick.firstChild);
+    }
+    pick.classList.toggle("pick-dismissed", on);
+    var count = document.querySelector(".ranked-count");
+    if (count) {
+      var n = Math.max(0, parseInt(count.dataset.count, 10) + (on ? -1 : 1));
+      count.dataset.count = String(n);
+      count.textContent = n + (n === 1 ? " paper" : " papers");
+    }
+    if (on) {
+      line.querySelector("button").focus();
+    } else {
+      if (line) line.remove();
+      if (button) button.focus();
+    }
+  }
+
+  // Votes and "Not interested" without a reload.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
     var show = form.classList.contains("vote-form") ? showVote
-      : form.classList.contains("dismiss-form") && !form.closest(".pick") ? showNotInterested : null;
+      : !form.classList.contains("dismiss-form") ? null
+      : form.closest(".pick") ? showPickDismissed : showNotInterested;
     if (!show) return;
     event.preventDefault();
     sendInPlace(form, show);
