@@ -100,6 +100,29 @@ def reset(db: Session, user_id: int) -> None:
     _prefs(db, user_id, reset_at=utcnow())
 
 
+def feed_state(db: Session, user_id: int) -> tuple[bool, int]:
+    """Whether the member's private feed is on, and its address version."""
+    row = db.execute(select(ForYouPrefs.feed_on, ForYouPrefs.feed_version).where(ForYouPrefs.user_id == user_id)).first()
+    return (bool(row.feed_on), int(row.feed_version)) if row else (False, 0)
+
+
+FEED_ACTIONS = ("on", "new", "off")
+
+
+def set_feed(db: Session, user_id: int, action: str) -> tuple[bool, int]:
+    """Turn the private feed on, give it a new address, or turn it off. Every change but
+    "on" when it is already on bumps the version, so no earlier address works again
+    (an address turned off stays dead when the feed is turned on again)."""
+    if action not in FEED_ACTIONS:
+        raise ValueError(f"unknown feed action {action!r}")
+    on, version = feed_state(db, user_id)
+    if action == "on" and on:
+        return on, version
+    on, version = action != "off", version + 1
+    _prefs(db, user_id, feed_on=on, feed_version=version)
+    return on, version
+
+
 @dataclass(frozen=True)
 class Row:
     paper_id: int
@@ -142,7 +165,8 @@ def _export(db: Session, user_id: int) -> dict:
     prefs = db.get(ForYouPrefs, user_id)
     return {"signals": [{"arxiv_id": a, "kind": k, "at": t.isoformat() if t else None} for a, k, t in rows],
             "paused": bool(prefs and prefs.paused),
-            "reset_at": prefs.reset_at.isoformat() if prefs and prefs.reset_at else None}
+            "reset_at": prefs.reset_at.isoformat() if prefs and prefs.reset_at else None,
+            "private_feed_on": bool(prefs and prefs.feed_on)}
 
 
 def _remove(db: Session, user_id: int) -> None:

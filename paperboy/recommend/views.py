@@ -24,11 +24,12 @@ from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
-from paperboy.recommend import seeds, signals
+from paperboy.recommend import feedkeys, seeds, signals
 from paperboy.store.models import Collection, Paper, User
 from paperboy.web import ratelimit
 from paperboy.web.cards import build_cards
 from paperboy.web.deps import get_db
+from paperboy.web.feeds import ITEMS, FeedPage, Format, page_param, render_feed
 from paperboy.web.navigation import back_at_card, referring_page
 from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, paper_out, submitters
 from paperboy.web.security import current_user, require_member, require_user, wants_json
@@ -94,21 +95,89 @@ def for_you(request: Request, span: Literal["today", "week"] = "today", collecti
     return _page(request, "for_you.html", {
         "cards": cards, "why": picks.why, "signals": picks.signals, "total": picks.total, "span": span,
         "spans": SPANS, "window": win, "collection": coll, "collections": collections, "pager": pager,
-        "uses_vectors": picks.uses_vectors, "url": url,
+        "uses_vectors": picks.uses_vectors, "url": url, "feed": _feed_urls(request, db, user.id),
     })
 
 
 @router.get("/for-you/learned", response_class=HTMLResponse)
 def learned(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
-    return _page(request, "learned.html", signals.overview(db, request.app.state.settings, user.id, _model(request)))
+    ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
+    return _page(request, "learned.html", {**ctx, "feed": _feed_urls(request, db, user.id)})
 
 
 def _done(request: Request, notice: str, back: str = "/for-you/learned", status: int = 200, **data):
     if wants_json(request):
         return JSONResponse({"notice": notice, **data}, status_code=status)
     target = back if back.startswith("/") and not back.startswith("//") else "/for-you/learned"
+    target, _, fragment = target.partition("#")
     sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}done={notice}", status_code=303)
+    return RedirectResponse(f"{target}{sep}done={notice}" + (f"#{fragment}" if fragment else ""), status_code=303)
+
+
+# --- the private feed: the picks in a feed reader --------------------------------------
+
+FEED_GONE = ("No such feed. Its address was replaced or turned off; the member it belongs to "
+             "finds the current one on their “What it learned” page (/for-you/learned).")
+
+
+def _feed_urls(request: Request, db: Session, user_id: int) -> dict[str, str] | None:
+    """The member's private feed addresses, while the feed is on."""
+    on, version = signals.feed_state(db, user_id)
+    if not on:
+        return None
+    settings = request.app.state.settings
+    key = feedkeys.feed_key(settings.resolved_secret_key(), user_id, version)
+    return {fmt: f"{settings.resolved_base_url}/feeds/for-you/{key}.{fmt}" for fmt in ("atom", "rss")}
+
+
+def _feed_owner(request: Request, db: Session, key: str) -> User:
+    """The member whose current feed address ``key`` is; 404 for anything else (a forged,
+    replaced or turned-off address, a suspended or deleted member)."""
+    user_id = feedkeys.member_of(key)
+    user = db.get(User, user_id) if user_id is not None else None
+    if user is None or user.is_suspended:
+        raise HTTPException(404, FEED_GONE)
+    on, version = signals.feed_state(db, user.id)
+    if not on or not feedkeys.key_ok(request.app.state.settings.resolved_secret_key(), key, user.id, version):
+        raise HTTPException(404, FEED_GONE)
+    return user
+
+
+@router.get("/feeds/for-you/{key}.{fmt}")
+def private_feed(request: Request, key: str, fmt: Format, span: Literal["today", "week"] = "today",
+                 collection: int | None = Query(None, ge=1), page: int = Depends(page_param),
+                 db: Session = Depends(get_db, scope="function")):
+    """A member's picks for a feed reader, each entry opening with its why line. The
+    address is the secret (a reader sends no cookie): never cached or indexed."""
+    user = _feed_owner(request, db, key)
+    coll = _own_collection(db, user, collection)
+    picks, _win = _picks(request, db, user, span, coll, ITEMS, (page - 1) * ITEMS)
+    papers = {x.id: x for x in q.papers_by_ids(db, picks.ids)}
+    ordered = [papers[i] for i in picks.ids if i in papers]
+    params = {"span": span, **({"collection": str(coll.id)} if coll else {})}
+    html = "/for-you?" + "&".join(f"{k}={v}" for k, v in params.items())
+    more = f"{html}&p={page * ITEMS // PAGE + 1}"
+    paging = FeedPage(page, page * ITEMS < picks.total, picks.total, more)
+    title = f"For you, {SPANS[span].lower()}" + (f", from “{coll.name}”" if coll else "")
+    if picks.signals.paused:
+        title += " (paused: nothing is picked until you resume it)"
+    notes = {pid: f"Why: {w.text}" for pid, w in picks.why.items() if w.text}
+    return render_feed(request, db, fmt, title, html, ordered, paging, notes=notes,
+                       headers={"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"})
+
+
+@router.post("/for-you/feed")
+def set_feed(request: Request, action: str = Form("on"), user: User = Depends(require_member),
+             db: Session = Depends(get_db, scope="function")):
+    """Turn the private feed on, give it a new address (the old one stops working), or off."""
+    if action not in signals.FEED_ACTIONS:
+        raise HTTPException(400, "Turn the feed on, give it a new address, or turn it off (action=on, new or off).")
+    ratelimit.check(request, "write", str(user.id))
+    signals.set_feed(db, user.id, action)
+    db.commit()
+    urls = _feed_urls(request, db, user.id) or {}
+    return _done(request, f"feed_{action}", "/for-you/learned#feed", on=bool(urls),
+                 atom=urls.get("atom"), rss=urls.get("rss"))
 
 
 @router.post("/for-you/seeds", response_class=HTMLResponse)
@@ -284,6 +353,19 @@ def api_signals(request: Request, user: User = Depends(require_user), db: Sessio
                       not_interested=rows(o["dismissed"]), ignored=rows(o["ignored"]),
                       followed_authors=sorted(o["signals"].authors.values()),
                       followed_categories=sorted(o["signals"].categories), learned_words=o["words"])
+
+
+class FeedOut(BaseModel):
+    on: bool = Field(description="Whether the member's private feed is on")
+    atom: str | None = Field(None, description="Its Atom address (a secret: anyone with it can read the picks)")
+    rss: str | None = Field(None, description="Its RSS 2.0 address")
+
+
+@api_router.get("/for-you/feed", response_model=FeedOut, responses=SIGNED_IN,
+                summary="The member's private feed addresses, for a feed reader")
+def api_feed(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    urls = _feed_urls(request, db, user.id) or {}
+    return FeedOut(on=bool(urls), atom=urls.get("atom"), rss=urls.get("rss"))
 
 
 class NotInterestedOut(BaseModel):

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -276,11 +277,15 @@ class InterestSignal(Base):
 
 class ForYouPrefs(Base):
     """A member's switch for the "For you" feed: paused, and when they last reset what it
-    learned (votes and saves before ``reset_at`` no longer count)."""
+    learned (votes and saves before ``reset_at`` no longer count); and their private feed
+    address for a feed reader: on or off, and its version (the address is signed over it,
+    so a new address, or off and on again, ends every earlier one)."""
 
     __tablename__ = "for_you_prefs"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     reset_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    feed_on: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    feed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

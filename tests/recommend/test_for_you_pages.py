@@ -230,6 +230,9 @@ def test_signed_in_json_answers_match_the_published_schema(site):
     assert body["items"]
     check("/api/for-you", "get", body)
     check("/api/for-you/signals", "get", client.get("/api/for-you/signals").json())
+    check("/api/for-you/feed", "get", client.get("/api/for-you/feed").json())  # off: addresses null
+    client.form("/for-you/feed", {"action": "on"}, page="/for-you/learned")
+    check("/api/for-you/feed", "get", client.get("/api/for-you/feed").json())
     target = papers["speech0"].arxiv_id
     r = client.post(f"/api/for-you/not-interested/{target}", headers={"X-CSRF-Token": client.token("/")})
     assert r.status_code == 200 and r.json() == {"arxiv_id": target, "not_interested": True}

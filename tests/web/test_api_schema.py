@@ -33,6 +33,7 @@ CASES = [
     # A member's own: signed out, the API's error (signed in: tests/recommend/test_for_you_pages.py)
     ("/api/for-you", "/api/for-you", 401),
     ("/api/for-you/signals", "/api/for-you/signals", 401),
+    ("/api/for-you/feed", "/api/for-you/feed", 401),
     ("/api/trends", "/api/trends?q=diffusion&q=cat:cs.LG&unit=week", 200),
     ("/api/trends", "/api/trends?q=diffusion&from=2025-02-30", 422),
     ("/api/trends.csv", "/api/trends.csv?q=a&q=b&q=c&q=d&q=e&q=f", 422),  # its 200 is CSV (tests/web/test_trends.py)

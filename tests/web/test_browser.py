@@ -236,6 +236,45 @@ def test_not_interested_on_a_daily_card_toggles_in_place_and_is_kept(live, page)
     assert page.js_errors == []
 
 
+def test_a_member_gets_a_private_feed_address_a_reader_can_use_and_replaces_it(live, page):
+    import urllib.error
+    import urllib.request
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlsplit
+
+    def fetch(url: str) -> int:
+        """As a feed reader: no cookie, only the address's path on the live site."""
+        try:
+            with urllib.request.urlopen(base + urlsplit(url).path, timeout=10) as r:
+                assert ET.fromstring(r.read()).tag == "{http://www.w3.org/2005/Atom}feed"
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    base, _ids, app = live
+    _new_member(app, "reader@example.org", "Reader")
+    _sign_in(page, base, "reader@example.org")
+    page.goto(base + "/for-you/learned")
+    section = page.locator("#feed")
+    section.get_by_role("button", name="Get a private feed").click()
+    assert page.locator("main [role=status]").inner_text().startswith("Your private feed is on")
+    assert page.evaluate("location.hash") == "#feed"
+    first = section.locator("#feed-atom").inner_text()
+    assert "/feeds/for-you/" in first and first.endswith(".atom")
+    assert section.get_by_role("button", name="Copy").is_visible()
+    assert fetch(first) == 200
+    asked = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    section.get_by_role("button", name="New address").click()
+    second = page.locator("#feed #feed-atom").inner_text()
+    assert second != first and fetch(second) == 200 and fetch(first) == 404
+    page.locator("#feed").get_by_role("button", name="Turn off").click()
+    assert page.locator("#feed").get_by_role("button", name="Get a private feed").is_visible()
+    assert fetch(second) == 404
+    assert [m.split(" ")[:3] for m in asked] == [["The", "current", "address"], ["Turn", "the", "feed"]]
+    assert page.js_errors == []
+
+
 def test_signed_in_vote_updates_without_reload(live, page):
     """Runs last in this module: it adds a vote."""
     base, ids, app = live

@@ -80,6 +80,7 @@ def gallery(databases, tmp_path_factory):
     seeded = grace.form("/for-you/seeds", {"ids": f"{ids['mon_a']}\n{ids['mon_b']}"}, page="/for-you/learned")
     assert "Added 2 seed papers." in seeded.text
     grace.form(f"/papers/{ids['submitted']}/not-interested", {"next": "/for-you/learned"}, page="/")
+    grace.form("/for-you/feed", {"action": "on"}, page="/for-you/learned")  # the address, long, on a phone too
     shots = [
         Shot("front", "/"),
         Shot("day", "/papers?date=2025-01-14"),
