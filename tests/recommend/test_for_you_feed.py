@@ -64,6 +64,13 @@ def test_a_member_turns_the_feed_on_and_a_reader_without_cookies_gets_the_picks_
     assert rss.find("channel/item/description").text.startswith("Why: ")
     week = ET.fromstring(reader.get(_path(urls["atom"]), params={"span": "week"}).content)
     assert week.findtext(f"{ATOM}title").endswith("For you, this week")
+    # A collection's own feed, as on /for-you?collection=ID.
+    r = client.form("/collections", {"name": "Speech", "arxiv_id": papers["speech"].arxiv_id}, page="/")
+    cid = r.headers["location"].split("/collections/")[1].split("?")[0].split("#")[0]
+    speech = ET.fromstring(reader.get(_path(urls["atom"]), params={"collection": cid}).content)
+    assert speech.findtext(f"{ATOM}title").endswith("For you, today, from “Speech”")
+    titles = [e.findtext(f"{ATOM}title") for e in speech.findall(f"{ATOM}entry")]
+    assert set(titles[:3]) == {f"Speech recognition with method {i}" for i in range(3)}
 
 
 def test_what_the_member_does_shows_in_the_feed_at_once(site):
