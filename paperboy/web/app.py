@@ -22,6 +22,7 @@ from paperboy.store.db import get_engine, session_factory
 from paperboy.store.replicas import ReplicaSet
 from paperboy.web import deps, errors, member_data, openapi, reads, security
 from paperboy.web.cache import PageCache, PageCacheMiddleware
+from paperboy.web.conditional import ConditionalGetMiddleware
 from paperboy.web.features import Feature
 from paperboy.web.head import HeadAsGetMiddleware
 from paperboy.web.headers import SecurityHeadersMiddleware
@@ -80,6 +81,9 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
                                      local_version=app.state.search.index_stamp)
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     security.install(app)
+    # Outside the page cache and the member's checks: whatever made a feed or API answer,
+    # it is tagged, and a client holding it gets a 304.
+    app.add_middleware(ConditionalGetMiddleware)
     # Outside the CSRF check: an unknown method on a known path is a 405, not a forged form.
     app.add_middleware(HeadAsGetMiddleware)  # HEAD is served like GET, cache included
     # Outermost: every answer gets the headers, the middlewares' own 403/413 too.

@@ -50,7 +50,7 @@ from starlette.requests import Request
 
 from paperboy.store.db import make_engine
 from paperboy.store.models import Paper
-from paperboy.web import reads, security, slots
+from paperboy.web import conditional, reads, security, slots
 
 CACHEABLE_PREFIXES = ("/papers", "/trending", "/search", "/authors/", "/categories/", "/api/", "/feeds/")
 NOT_FOR_MEMBERS = ("/api/", "/feeds/")  # features' API routes may read the member: routed
@@ -442,6 +442,8 @@ class PageCacheMiddleware:
             n == b"set-cookie" or (n == b"cache-control" and (b"no-store" in v or b"private" in v)) for n, v in hdrs)
         parts = slots.split(body) if slots.START_B in body else None
         headers = _without_length(hdrs)
+        if storable and parts is None and scope["path"].startswith(conditional.PREFIXES):
+            headers.append((b"etag", conditional.etag_of(body)))  # hashed once, not on every hit
         if storable:
             cache.put(key, Entry(version, time.monotonic(), start["status"], headers,
                                  body if parts is None else None, parts, len(body),

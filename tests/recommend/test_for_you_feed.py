@@ -86,7 +86,10 @@ def test_what_the_member_does_shows_in_the_feed_at_once(site):
     before = titles()
     target = papers["protein0"]
     assert target.title in before
+    tag = reader.get(atom).headers["etag"]  # a reader polling: nothing new, nothing sent
+    assert reader.get(atom, headers={"If-None-Match": tag}).status_code == 304
     client.form(f"/papers/{target.arxiv_id}/not-interested", {"next": "/for-you"}, page="/for-you")
+    assert reader.get(atom, headers={"If-None-Match": tag}).status_code == 200
     after = titles()
     assert target.title not in after and len(after) == len(before) - 1
     assert reader.get(atom).headers.get("x-paperboy-cache") != "hit"
