@@ -69,6 +69,7 @@ def export_account(db: Session, user_id: int) -> dict[str, Any]:
             "created_at": _iso(user.created_at),
             "is_admin": user.is_admin,
             "is_suspended": user.is_suspended,
+            "reply_mails": user.reply_mails,
         },
         "votes": [{"arxiv_id": a, "created_at": _iso(t)} for a, t in votes],
         "comments": [

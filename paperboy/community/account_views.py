@@ -13,13 +13,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperboy.community import account_data, accounts
+from paperboy.community import account_data, accounts, replies
 from paperboy.community.accounts import AccountError
 from paperboy.store.models import User, utcnow
 from paperboy.web import member_data, ratelimit
 from paperboy.web.deps import get_db, get_primary_db
 from paperboy.web.navigation import safe_next
 from paperboy.web.security import (
+    csrf_exempt,
     end_all_sessions,
     end_other_sessions,
     end_session,
@@ -290,6 +291,8 @@ def magic_signin(request: Request, token: str, db: Session = Depends(get_db, sco
 
 # What a finished action says when the browser lands back on /account (?done=...).
 DONE = {
+    "reply_mails_on": "You will be mailed when someone replies to your comments.",
+    "reply_mails_off": "You will not be mailed about replies to your comments.",
     "name": "Your display name is saved.",
     "password": "Your password is changed. Every other browser signed in to this account is signed out.",
 }
@@ -311,6 +314,48 @@ def account_update(request: Request, display_name: str = Form(""), user: User = 
     name = accounts.clean_display_name(display_name)
     db.execute(update(User).where(User.id == user.id).values(display_name=name))
     return RedirectResponse("/account?done=name", status_code=303)
+
+
+@router.post("/account/reply-mails")
+def reply_mails_setting(request: Request, on: str = Form(""), user: User = Depends(require_user),
+                        db: Session = Depends(get_db, scope="function")):
+    """Whether the member is mailed about replies to their comments (a checkbox: sent
+    as ``on=1`` when ticked, absent when not)."""
+    replies.set_reply_mails(db, user.id, bool(on))
+    return RedirectResponse(f"/account?done=reply_mails_{'on' if on else 'off'}#mail", status_code=303)
+
+
+@router.get("/account/reply-mails/off/{signed}", response_class=HTMLResponse)
+def reply_mails_off_page(request: Request, signed: str, db: Session = Depends(get_db, scope="function")):
+    """The link in every reply mail: a button, since opening a link (a mail scanner
+    does) must change nothing."""
+    if _reply_mails_member(request, db, signed) is None:
+        return message_page(request, "This link is not valid (or its address has changed since).", 404,
+                            title="Link not valid")
+    return _page(request, "reply_mails_off.html", action=request.url.path)
+
+
+@router.post("/account/reply-mails/off/{signed}", response_class=HTMLResponse)
+@csrf_exempt
+def reply_mails_off(request: Request, signed: str, db: Session = Depends(get_db, scope="function")):
+    """The page's button and RFC 8058 one-click from a mail client (no cookie, no CSRF
+    token: exempt by design, it only ever turns these mails off)."""
+    user_id = _reply_mails_member(request, db, signed)
+    if user_id is None:
+        return message_page(request, "This link is not valid (or its address has changed since).", 404,
+                            title="Link not valid")
+    replies.set_reply_mails(db, user_id, False)
+    return message_page(request, "You will not be mailed about replies to your comments any more. "
+                        "Your account page can turn these mails on again.", title="No more reply mails")
+
+
+def _reply_mails_member(request: Request, db: Session, signed: str) -> int | None:
+    """The member a reply mail's off link names, if it is still theirs (same address)."""
+    named = replies.member_of_off_link(request.app.state.settings, signed)
+    if named is None:
+        return None
+    user_id, email = named
+    return user_id if db.scalar(select(User.id).where(User.id == user_id, User.email == email)) else None
 
 
 @router.post("/account/password", response_class=HTMLResponse)

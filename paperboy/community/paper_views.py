@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.community import lookup, markdown
+from paperboy.community import lookup, markdown, replies
 from paperboy.community.models import Comment, Submission
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
@@ -161,6 +161,10 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id
             paper_id=pid, user_id=user.id, parent_id=parent, body=text, body_html=markdown.render(text),
             hidden=False, created_at=utcnow()).returning(Comment.id)).scalar_one()
         n = recount_comments(conn, pid)
+        told = parent is not None and replies.queue_reply_mail(request.app, conn, parent_id=parent, reply_id=cid,
+                                                               replier=user, text=text)
+    if told:
+        request.app.state.outbox.wake()  # committed: the mail may go
     if wants_json(request):
         return JSONResponse({"id": cid, "num_comments": n})
     return RedirectResponse(f"/papers/{arxiv_id}#comment-{cid}", status_code=303)

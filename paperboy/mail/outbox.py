@@ -24,7 +24,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from sqlalchemy import and_, event, insert, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from paperboy.mail.addresses import AddressError, sole_recipient
@@ -66,12 +66,17 @@ class MailOutbox:
         """Queue ``message`` for ``to`` (the address as stored) in ``db``'s transaction;
         it goes out once that commits. Raises AddressError if the message's one To
         address is not ``to``."""
+        self.enqueue_in(db, message, kind, to=to)
+        event.listen(db, "after_commit", self._committed, once=True)
+
+    def enqueue_in(self, conn: Connection | Session, message: EmailMessage, kind: str, *, to: str) -> None:
+        """``enqueue`` inside a transaction the caller commits itself (a Connection's):
+        the caller calls ``wake()`` once it has committed."""
         _check_recipient(message, to)
         now = utcnow()
-        db.execute(insert(OutgoingMail).values(
+        conn.execute(insert(OutgoingMail).values(
             kind=kind, recipient=to, message=bytes(message), state="pending",
             attempts=0, next_attempt_at=now, created_at=now))
-        event.listen(db, "after_commit", self._committed, once=True)
 
     def _committed(self, _session) -> None:
         self.wake()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -187,6 +188,8 @@ class User(Base):
     is_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Mailed when someone replies to one of their comments (community/replies.py).
+    reply_mails: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Vote(Base):

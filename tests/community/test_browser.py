@@ -211,3 +211,50 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(fresh_e
         names = list(db.scalars(select(Collection.name)))
     assert names == ["Proteins"]
     assert dialogs == [] and page.js_errors == []
+
+
+def test_a_reply_is_mailed_to_the_commenter_who_reads_it_and_stops_the_mails(fresh_engine, tmp_path, page,
+                                                                               smtp_server):
+    settings = make_settings(tmp_path, mail_backend="smtp", smtp_url=smtp_server.url)
+    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention for long contexts")
+    _, ada = site.member(email="ada@example.org", name="Ada")
+    ada.form(f"/papers/{paper.arxiv_id}/comments", {"body": "Does this scale past a million tokens?"}, page="/")
+    bob = site.user(email="bob@example.org", name="Bob")
+    dialogs = _watch(page)
+    with serve_app_in_thread(site.app) as base:
+        # Bob replies from the paper's page.
+        _sign_in(page, base, bob.email)
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        thread = page.locator(".comment", has_text="Does this scale")
+        thread.locator("details.reply summary").click()
+        thread.get_by_label("Reply").fill("Yes: **section 4** goes to 4M tokens.")
+        thread.get_by_role("button", name="Reply").click()
+        page.wait_for_load_state()
+        reply_anchor = page.url.split("#", 1)[1]
+        # Ada's mail names Bob and the paper, quotes the reply and links to it.
+        (mail,) = smtp_server.wait_for("ada@example.org")
+        assert mail["Subject"] == "Bob replied to your comment on “Sparse attention for long contexts”"
+        text = mail.get_body(("plain",)).get_content()
+        assert "> Yes: **section 4** goes to 4M tokens." in text
+        link = re.search(r"http://\S+(/papers/\S+)", text).group(1)
+        page.context.clear_cookies()
+        page.goto(base + link)
+        assert page.locator(f"#{reply_anchor}").inner_text().count("goes to 4M tokens") == 1
+        # The mail's own link stops these mails, after a button (opening it changes nothing).
+        off = re.search(r"http://\S+(/account/reply-mails/off/\S+)", text).group(1)
+        page.goto(base + off)
+        page.get_by_role("button", name="No more reply mails").click()
+        page.wait_for_load_state()
+        assert "will not be mailed about replies" in page.locator("main").inner_text()
+        # Her account page shows the box unticked; she ticks it again.
+        _sign_in(page, base, "ada@example.org")
+        page.goto(base + "/account#mail")
+        box = page.get_by_label("Mail me when someone replies to one of my comments")
+        assert not box.is_checked()
+        box.check()
+        page.locator("#mail").get_by_role("button", name="Save").click()
+        page.wait_for_load_state()
+        assert page.locator("main [role=status]").inner_text() == "You will be mailed when someone replies to your comments."
+        assert page.get_by_label("Mail me when someone replies to one of my comments").is_checked()
+    assert dialogs == [] and page.js_errors == []

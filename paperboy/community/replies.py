@@ -1,0 +1,77 @@
+"""Telling a member that someone replied to their comment, by mail.
+
+The mail is queued in the transaction that stores the reply (the outbox sends it once
+that commits, exactly once), so a crash never sends a mail for a reply that was not
+kept, nor loses one for a reply that was. Nobody is mailed about their own reply, and
+nobody whose account is suspended, unverified, deleted or who turned these mails off
+(``users.reply_mails``; every mail turns it off in one click, RFC 8058, as the digest's
+do). The reply is quoted as the Markdown its author wrote, escaped in the HTML part.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+
+from paperboy.community.accounts import EMAIL_TEMPLATES
+from paperboy.community.models import Comment
+from paperboy.config import Settings
+from paperboy.mail.render import render_email
+from paperboy.store.models import Paper, User
+
+QUOTE_CHARS = 2000  # the mail quotes this much of a long reply; the link shows the rest
+
+
+@lru_cache(maxsize=16)
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="paperboy.community.reply-mails-off")
+
+
+def off_link(settings: Settings, user_id: int, email: str) -> str:
+    """The signed link that turns a member's reply mails off (no sign-in needed)."""
+    signed = _serializer(settings.resolved_secret_key()).dumps([user_id, email])
+    return f"{settings.resolved_base_url}/account/reply-mails/off/{signed}"
+
+
+def member_of_off_link(settings: Settings, signed: str) -> tuple[int, str] | None:
+    """(member id, address) a link of ``off_link`` names, or None if this site did not make it."""
+    try:
+        value = _serializer(settings.resolved_secret_key()).loads(signed)
+    except BadSignature:
+        return None
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str)):
+        return None
+    return value[0], value[1]
+
+
+def set_reply_mails(conn, user_id: int, on: bool) -> None:
+    conn.execute(update(User).where(User.id == user_id).values(reply_mails=on))
+
+
+def queue_reply_mail(app, conn: Connection, *, parent_id: int, reply_id: int, replier: User, text: str) -> str | None:
+    """Queue the mail to the author of comment ``parent_id`` about reply ``reply_id``, in
+    ``conn``'s transaction; the address it goes to, or None when nobody is to be told.
+    The caller wakes the outbox once the transaction has committed."""
+    settings = app.state.settings
+    row = conn.execute(
+        select(User.id, User.email, User.display_name, Paper.arxiv_id, Paper.title)
+        .join(Comment, Comment.user_id == User.id).join(Paper, Paper.id == Comment.paper_id)
+        .where(Comment.id == parent_id, User.reply_mails.is_(True), User.is_suspended.is_(False),
+               User.email_verified_at.is_not(None))
+    ).first()
+    if row is None or row.id == replier.id:
+        return None
+    quoted = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rstrip() + " …"
+    off = off_link(settings, row.id, row.email)
+    msg = render_email(EMAIL_TEMPLATES, "reply", {
+        "site_name": settings.site_name, "name": row.display_name,
+        "replier": replier.display_name or "A member", "title": " ".join(row.title.split()),
+        "quoted": quoted, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{reply_id}",
+        "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
+    }, to=row.email, sender=settings.mail_from,
+        headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+    app.state.outbox.enqueue_in(conn, msg, "reply", to=row.email)
+    return row.email
