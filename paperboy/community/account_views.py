@@ -291,8 +291,8 @@ def magic_signin(request: Request, token: str, db: Session = Depends(get_db, sco
 
 # What a finished action says when the browser lands back on /account (?done=...).
 DONE = {
-    "reply_mails_on": "You will be mailed when someone replies to your comments.",
-    "reply_mails_off": "You will not be mailed about replies to your comments.",
+    "reply_mails_on": "You will be mailed about replies to your comments and comments on papers you submitted.",
+    "reply_mails_off": "You will not be mailed about replies to your comments nor comments on papers you submitted.",
     "name": "Your display name is saved.",
     "password": "Your password is changed. Every other browser signed in to this account is signed out.",
 }
@@ -345,7 +345,7 @@ def reply_mails_off(request: Request, signed: str, db: Session = Depends(get_db,
         return message_page(request, "This link is not valid (or its address has changed since).", 404,
                             title="Link not valid")
     replies.set_reply_mails(db, user_id, False)
-    return message_page(request, "You will not be mailed about replies to your comments any more. "
+    return message_page(request, "You will not be mailed about replies to your comments nor comments on papers you submitted any more. "
                         "Your account page can turn these mails on again.", title="No more reply mails")
 
 

@@ -1,11 +1,12 @@
-"""Telling a member that someone replied to their comment, by mail.
+"""Telling a member, by mail, that someone replied to their comment, or commented on a
+paper they submitted.
 
-The mail is queued in the transaction that stores the reply (the outbox sends it once
-that commits, exactly once), so a crash never sends a mail for a reply that was not
-kept, nor loses one for a reply that was. Nobody is mailed about their own reply, and
-nobody whose account is suspended, unverified, deleted or who turned these mails off
+The mail is queued in the transaction that stores the comment (the outbox sends it once
+that commits, exactly once), so a crash never sends a mail for a comment that was not
+kept, nor loses one for a comment that was. Nobody is mailed about their own comment,
+and nobody whose account is suspended, unverified, deleted or who turned these mails off
 (``users.reply_mails``; every mail turns it off in one click, RFC 8058, as the digest's
-do). The reply is quoted as the Markdown its author wrote, escaped in the HTML part.
+do). The comment is quoted as the Markdown its author wrote, escaped in the HTML part.
 """
 
 from __future__ import annotations
@@ -51,27 +52,33 @@ def set_reply_mails(conn, user_id: int, on: bool) -> None:
     conn.execute(update(User).where(User.id == user_id).values(reply_mails=on))
 
 
-def queue_reply_mail(app, conn: Connection, *, parent_id: int, reply_id: int, replier: User, text: str) -> str | None:
-    """Queue the mail to the author of comment ``parent_id`` about reply ``reply_id``, in
-    ``conn``'s transaction; the address it goes to, or None when nobody is to be told.
-    The caller wakes the outbox once the transaction has committed."""
+def queue_comment_mail(app, conn: Connection, *, paper_id: int, parent_id: int | None, comment_id: int,
+                       author: User, text: str) -> str | None:
+    """Queue the mail about comment ``comment_id`` in ``conn``'s transaction: to the author
+    of the comment it replies to, or, for a new thread, to the member who submitted the
+    paper. The address it goes to, or None when nobody is to be told. The caller wakes
+    the outbox once the transaction has committed."""
     settings = app.state.settings
-    row = conn.execute(
-        select(User.id, User.email, User.display_name, Paper.arxiv_id, Paper.title)
-        .join(Comment, Comment.user_id == User.id).join(Paper, Paper.id == Comment.paper_id)
-        .where(Comment.id == parent_id, User.reply_mails.is_(True), User.is_suspended.is_(False),
-               User.email_verified_at.is_not(None))
-    ).first()
-    if row is None or row.id == replier.id:
+    who = select(User.id, User.email, User.display_name, Paper.arxiv_id, Paper.title)
+    if parent_id is not None:
+        template = "reply"
+        who = (who.join(Comment, Comment.user_id == User.id).join(Paper, Paper.id == Comment.paper_id)
+               .where(Comment.id == parent_id))
+    else:
+        template = "new_comment"
+        who = who.join(Paper, Paper.submitted_by_id == User.id).where(Paper.id == paper_id)
+    row = conn.execute(who.where(User.reply_mails.is_(True), User.is_suspended.is_(False),
+                                 User.email_verified_at.is_not(None))).first()
+    if row is None or row.id == author.id:
         return None
     quoted = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rstrip() + " …"
     off = off_link(settings, row.id, row.email)
-    msg = render_email(EMAIL_TEMPLATES, "reply", {
+    msg = render_email(EMAIL_TEMPLATES, template, {
         "site_name": settings.site_name, "name": row.display_name,
-        "replier": replier.display_name or "A member", "title": " ".join(row.title.split()),
-        "quoted": quoted, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{reply_id}",
+        "author": author.display_name or "A member", "title": " ".join(row.title.split()),
+        "quoted": quoted, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
         "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
     }, to=row.email, sender=settings.mail_from,
         headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
-    app.state.outbox.enqueue_in(conn, msg, "reply", to=row.email)
+    app.state.outbox.enqueue_in(conn, msg, template, to=row.email)
     return row.email

@@ -250,11 +250,11 @@ def test_a_reply_is_mailed_to_the_commenter_who_reads_it_and_stops_the_mails(fre
         # Her account page shows the box unticked; she ticks it again.
         _sign_in(page, base, "ada@example.org")
         page.goto(base + "/account#mail")
-        box = page.get_by_label("Mail me when someone replies to one of my comments")
+        box = page.get_by_label("Mail me when someone replies to my comments or comments on papers I submitted")
         assert not box.is_checked()
         box.check()
         page.locator("#mail").get_by_role("button", name="Save").click()
         page.wait_for_load_state()
-        assert page.locator("main [role=status]").inner_text() == "You will be mailed when someone replies to your comments."
-        assert page.get_by_label("Mail me when someone replies to one of my comments").is_checked()
+        assert page.locator("main [role=status]").inner_text() == "You will be mailed about replies to your comments and comments on papers you submitted."
+        assert page.get_by_label("Mail me when someone replies to my comments or comments on papers I submitted").is_checked()
     assert dialogs == [] and page.js_errors == []

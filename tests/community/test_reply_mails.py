@@ -1,6 +1,7 @@
-"""A member is mailed when someone replies to their comment, through a real SMTP server
-on loopback: once per reply, never about their own, and never once they said no (on
-their account page, or with the one-click link every such mail carries)."""
+"""A member is mailed when someone replies to their comment, or starts a thread on a paper
+they submitted, through a real SMTP server on loopback: once per comment, never about
+their own, and never once they said no (on their account page, or with the one-click
+link every such mail carries)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
-from paperboy.store.models import User
+from paperboy.store.models import Paper, User
 from tests.community.conftest import Site, drain_mail, make_settings
 
 
@@ -60,6 +61,26 @@ def test_the_author_of_a_comment_is_mailed_each_reply_with_a_link_to_it(mail_sit
     _comment(bob, paper.arxiv_id, "Correcting myself.", parent=own)
     drain_mail(mail_site.app)
     assert len(smtp_server.messages) == 2
+
+
+def test_the_member_who_submitted_a_paper_is_mailed_each_new_thread_on_it(mail_site, smtp_server):
+    paper = mail_site.paper(title="A submitted paper")
+    sue, sue_client = mail_site.member(email="sue@example.org", name="Sue")
+    _, bob = mail_site.member(email="bob@example.org", name="Bob")
+    with mail_site.engine.begin() as conn:
+        conn.execute(update(Paper).where(Paper.id == paper.id).values(submitted_by_id=sue.id))
+    thread = _comment(bob, paper.arxiv_id, "Is the code public?")
+    (mail,) = smtp_server.wait_for("sue@example.org")
+    assert mail["Subject"] == "Bob commented on “A submitted paper”, which you submitted"
+    text = _text(mail)
+    assert "> Is the code public?" in text and f"#comment-{thread}" in text
+    assert "because you submitted this paper" in text
+    # A reply in that thread tells the thread's author (Bob, here himself: nobody), not
+    # the submitter again; the submitter's own thread mails nobody.
+    _comment(bob, paper.arxiv_id, "Found it, sorry.", parent=thread)
+    _comment(sue_client, paper.arxiv_id, "Slides are up too.")
+    drain_mail(mail_site.app)
+    assert len(smtp_server.messages) == 1
 
 
 def test_hostile_text_in_a_reply_is_escaped_in_the_mail(mail_site, smtp_server):
