@@ -20,6 +20,8 @@ from tests.support.servers import ROOT
 EXEMPT_ROUTES: dict[str, str] = {
     "/subscriptions/unsubscribe/{signed}": "RFC 8058 one-click unsubscribe from mail clients; "
     "acts only on the signed token in the URL, never on the session",
+    "/account/reply-mails/off/{signed}": "RFC 8058 one-click off for reply mails from mail clients; "
+    "acts only on the signed token in the URL (it only turns those mails off), never on the session",
 }
 
 
