@@ -11,16 +11,20 @@ do). The comment is quoted as the Markdown its author wrote, escaped in the HTML
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, union_all, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
 
 from paperboy.community.accounts import EMAIL_TEMPLATES
-from paperboy.community.models import Comment
+from paperboy.community.models import Comment, Submission
 from paperboy.config import Settings
 from paperboy.mail.render import render_email
+from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper, User
 
 QUOTE_CHARS = 2000  # the mail quotes this much of a long reply; the link shows the rest
@@ -82,3 +86,41 @@ def queue_comment_mail(app, conn: Connection, *, paper_id: int, parent_id: int |
         headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     app.state.outbox.enqueue_in(conn, msg, template, to=row.email)
     return row.email
+
+
+# --- the page: replies to a member and new threads on their submissions --------------
+
+@dataclass(frozen=True)
+class Reply:
+    comment_id: int
+    body_html: str  # sanitised when stored (community/markdown.py)
+    created_at: dt.datetime
+    author: str
+    arxiv_id: str
+    title: str
+    is_reply: bool  # a reply to the member's comment, else a new thread on their submission
+
+
+def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list[Reply], int]:
+    """What others said to a member, newest first: replies to their comments, and new
+    threads on papers they submitted (the same as the mails tell; kept here for a member
+    who turned those off, or reads later). Deleted and hidden comments and hidden papers
+    are left out. Both halves are read through indexes: the member's comments and their
+    children, the member's submissions and their papers' comments."""
+    parent = aliased(Comment)
+    replies = (select(Comment.id.label("cid"), literal(True).label("is_reply"))
+               .join(parent, parent.id == Comment.parent_id).where(parent.user_id == user_id))
+    threads = (select(Comment.id.label("cid"), literal(False).label("is_reply"))
+               .join(Paper, Paper.id == Comment.paper_id)
+               .where(Comment.paper_id.in_(select(Submission.paper_id).where(Submission.user_id == user_id)),
+                      Paper.submitted_by_id == user_id, Comment.parent_id.is_(None)))
+    said = union_all(replies, threads).subquery()
+    shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, Paper.arxiv_id, Paper.title,
+                    said.c.is_reply)
+             .join(said, said.c.cid == Comment.id).join(Paper, Paper.id == Comment.paper_id)
+             .outerjoin(User, User.id == Comment.user_id)
+             .where(Comment.deleted_at.is_(None), Comment.hidden.is_(False), Comment.user_id != user_id, visible()))
+    total = conn.execute(select(func.count()).select_from(shown.subquery())).scalar_one()
+    rows = conn.execute(shown.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit).offset(offset)).all()
+    return [Reply(r.id, r.body_html, r.created_at, r.display_name or "A member", r.arxiv_id, r.title, bool(r.is_reply))
+            for r in rows], total

@@ -1,9 +1,15 @@
-"""Routes for accounts, votes, submissions, comments, collections, follows, moderation."""
+"""Routes for accounts, votes, submissions, comments and replies, collections, follows, moderation."""
 
 from fastapi import APIRouter
 
-from paperboy.community import account_views, admin_views, collection_views, paper_views
+from paperboy.community import (
+    account_views,
+    admin_views,
+    collection_views,
+    paper_views,
+    reply_views,
+)
 
 router = APIRouter(include_in_schema=False)
-for _module in (account_views, paper_views, collection_views, admin_views):
+for _module in (account_views, paper_views, reply_views, collection_views, admin_views):
     router.include_router(_module.router)

@@ -100,6 +100,7 @@ def gallery(databases, tmp_path_factory):
         Shot("signup", "/signup"),
         Shot("account", "/account", signed_out=False),
         Shot("following", "/following", signed_out=False),
+        Shot("replies", "/replies", signed_out=False),
         Shot("comment-edit", f"/comments/{parent}/edit", signed_out=False),
         Shot("collections", "/collections", signed_out=False),
         Shot("collection", collection),

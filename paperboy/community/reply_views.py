@@ -1,0 +1,27 @@
+"""``/replies``: what others said to a member (replies to their comments, new threads on
+papers they submitted), newest first; the same the reply mails tell (``replies.py``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from paperboy.community import replies
+from paperboy.store.models import User
+from paperboy.web.deps import get_db
+from paperboy.web.security import require_user
+
+router = APIRouter()
+PAGE = 30
+
+
+@router.get("/replies", response_class=HTMLResponse)
+def replies_page(request: Request, p: int = Query(1, ge=1, le=10_000), user: User = Depends(require_user),
+                 db: Session = Depends(get_db, scope="function")):
+    items, total = replies.replies_to(db.connection(), user.id, limit=PAGE, offset=(p - 1) * PAGE)
+    pages = max(1, -(-total // PAGE))
+    pager = {"page": p, "pages": pages, "prev_url": f"/replies?p={p - 1}" if p > 1 else None,
+             "next_url": f"/replies?p={p + 1}" if p < pages else None}
+    return request.app.state.templates.TemplateResponse(request, "community/replies.html", {
+        "items": items, "total": total, "pager": pager, "mails_on": user.reply_mails})

@@ -1,0 +1,78 @@
+"""``/replies``: what others said to a member, newest first: replies to their comments
+and new threads on papers they submitted, never their own words, deleted or hidden ones."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import insert, update
+
+from paperboy.community.models import Comment, Submission
+from paperboy.store.models import Paper
+
+
+def _comment(client, arxiv_id: str, body: str, parent: int | None = None) -> int:
+    fields = {"body": body, **({"parent_id": str(parent)} if parent else {})}
+    r = client.form(f"/papers/{arxiv_id}/comments", fields, page="/")
+    assert r.status_code == 303, r.text[:300]
+    return int(r.headers["location"].rsplit("#comment-", 1)[1])
+
+
+def _said(html: str) -> list[str]:
+    return [" ".join(re.sub(r"<[^>]+>", "", x).split()) for x in re.findall(r'<div class="comment-body">(.*?)</div>', html, re.S)]
+
+
+def test_replies_to_a_member_and_threads_on_their_submissions_newest_first(site):
+    paper = site.paper(title="Sparse attention")
+    submitted = site.paper(title="A paper Ada submitted")
+    ada_user, ada = site.member(name="Ada")
+    _, bob = site.member(name="Bob")
+    with site.engine.begin() as conn:  # as /submit records a submission
+        conn.execute(update(Paper).where(Paper.id == submitted.id).values(submitted_by_id=ada_user.id))
+        conn.execute(insert(Submission).values(user_id=ada_user.id, paper_id=submitted.id))
+    assert "No replies yet" in ada.get("/replies").text
+    question = _comment(ada, paper.arxiv_id, "Ada asks a question.")
+    answer = _comment(bob, paper.arxiv_id, "Bob answers.", parent=question)
+    _comment(ada, paper.arxiv_id, "Ada thanks Bob.", parent=answer)  # her own words: not shown to her
+    _comment(bob, paper.arxiv_id, "Bob starts a thread elsewhere.")  # not to her, not on her paper
+    _comment(bob, submitted.arxiv_id, "Bob comments on Ada's submission.")
+    gone = _comment(bob, paper.arxiv_id, "Bob says something and deletes it.", parent=question)
+    bob.form(f"/comments/{gone}/delete", page="/")
+    hidden = _comment(bob, paper.arxiv_id, "Bob says something a moderator hides.", parent=question)
+    with site.engine.begin() as conn:
+        conn.execute(update(Comment).where(Comment.id == hidden).values(hidden=True))
+    page = ada.get("/replies").text
+    assert _said(page) == ["Bob comments on Ada's submission.", "Bob answers."]
+    assert "commented on your submission" in page and "replied to your comment on" in page
+    assert f'href="/papers/{paper.arxiv_id}#comment-{answer}"' in page
+    # Bob sees Ada's reply to him, and nothing of his own.
+    assert _said(bob.get("/replies").text) == ["Ada thanks Bob."]
+    assert 'href="/replies"' in ada.get("/").text  # in the account menu
+
+
+def test_the_page_is_for_members_and_escapes_what_it_shows(site):
+    paper = site.paper(title="A <b>bold</b> title $x^2$")
+    _, ada = site.member()
+    _, eve = site.member(name="<script>alert(1)</script>")
+    question = _comment(ada, paper.arxiv_id, "A question.")
+    _comment(eve, paper.arxiv_id, "<img src=x onerror=alert(1)> and $E=mc^2$", parent=question)
+    page = ada.get("/replies").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert "<img" not in page and "&lt;img src=x onerror" in page  # the text, inert
+    assert "<b>bold</b>" not in page and "<math" in page
+    r = site.client().get("/replies", follow_redirects=False)
+    assert r.status_code in (303, 401) and "/signin" in r.headers.get("location", "/signin")
+
+
+def test_replies_are_paged(site):
+    paper = site.paper()
+    _, ada = site.member()
+    _, bob = site.member()
+    site.app.state.rate_limits["comment"] = (100, 60)
+    question = _comment(ada, paper.arxiv_id, "A question.")
+    for i in range(31):
+        _comment(bob, paper.arxiv_id, f"Answer number {i}.", parent=question)
+    first = ada.get("/replies").text
+    assert len(_said(first)) == 30 and _said(first)[0] == "Answer number 30." and 'href="/replies?p=2"' in first
+    assert _said(ada.get("/replies?p=2").text) == ["Answer number 0."]
+    assert ada.get("/replies?p=0").status_code == 422
