@@ -95,16 +95,22 @@ def test_hostile_text_in_a_reply_is_escaped_in_the_mail(mail_site, smtp_server):
     assert '<script>alert("x")</script>' in _text(mail)  # plain text: the words as written
 
 
-def test_the_mails_link_turns_them_off_in_one_click_and_the_account_page_turns_them_on(mail_site, smtp_server):
-    paper = mail_site.paper()
-    ada_user, ada = mail_site.member(email="ada@example.org")
-    _, bob = mail_site.member(email="bob@example.org")
+def _answered(site: Site, smtp_server):
+    """Ada asks on a paper, Bob answers: (paper, Ada, her client, Bob's client, her
+    comment's id, the path of the off link in the mail Ada got)."""
+    paper = site.paper()
+    ada_user, ada = site.member(email="ada@example.org")
+    _, bob = site.member(email="bob@example.org")
     first = _comment(ada, paper.arxiv_id, "A question.")
     _comment(bob, paper.arxiv_id, "An answer.", parent=first)
     (mail,) = smtp_server.wait_for("ada@example.org")
     whole = re.search(r"http://\S+/account/reply-mails/off/\S+", _text(mail)).group(0)
-    off = "/account/" + whole.split("/account/", 1)[1]
     assert mail["List-Unsubscribe"] == f"<{whole}>"
+    return paper, ada_user, ada, bob, first, "/account/" + whole.split("/account/", 1)[1]
+
+
+def test_the_mails_link_turns_them_off_in_one_click_and_the_account_page_turns_them_on(mail_site, smtp_server):
+    paper, ada_user, ada, bob, first, off = _answered(mail_site, smtp_server)
     reader = mail_site.client()  # a mail client or scanner: no session, no CSRF token
     page = reader.get(off)
     assert page.status_code == 200 and "No more reply mails" in page.text
@@ -128,13 +134,7 @@ def test_the_mails_link_turns_them_off_in_one_click_and_the_account_page_turns_t
 
 
 def test_forged_or_outdated_off_links_change_nothing(mail_site, smtp_server):
-    paper = mail_site.paper()
-    ada_user, ada = mail_site.member(email="ada@example.org")
-    _, bob = mail_site.member(email="bob@example.org")
-    first = _comment(ada, paper.arxiv_id, "A question.")
-    _comment(bob, paper.arxiv_id, "An answer.", parent=first)
-    (mail,) = smtp_server.wait_for("ada@example.org")
-    off = re.search(r"http://\S+(/account/reply-mails/off/\S+)", _text(mail)).group(1)
+    _paper, ada_user, _ada, _bob, _first, off = _answered(mail_site, smtp_server)
     reader = mail_site.client()
     assert reader.post(off[:-2] + "xx").status_code == 404
     assert reader.post("/account/reply-mails/off/not-a-token").status_code == 404
