@@ -56,6 +56,12 @@ def clean_display_name(name: str) -> str:
     return "".join(ch for ch in name if ch.isprintable())[:100]
 
 
+def commenter_name(display_name: str | None, email: str | None) -> str:
+    """How a comment's author is named wherever the comment is shown or mailed: their
+    display name, else their address's local part; "deleted member" once the account is gone."""
+    return display_name or (email.split("@")[0] if email else "deleted member")
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from paperboy.community.accounts import commenter_name
 from paperboy.community.models import Comment
 from paperboy.papers.authors import author_identity
 from paperboy.store.models import Collection, CollectionItem, Follow, User, Vote
@@ -52,8 +53,7 @@ def comments_for(request, paper) -> list[ThreadItem]:
         .where(Comment.paper_id == paper.id)
         .order_by(Comment.created_at, Comment.id)
     ).all()
-    items = {c.id: ThreadItem(c, name or (email.split("@")[0] if email else "deleted member"), c.user_id, 0)
-             for c, name, email in rows}
+    items = {c.id: ThreadItem(c, commenter_name(name, email), c.user_id, 0) for c, name, email in rows}
     roots: list[ThreadItem] = []
     for item in items.values():
         parent = items.get(item.comment.parent_id) if item.comment.parent_id else None

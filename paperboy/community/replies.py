@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, literal, select, union_all, update
+from sqlalchemy import func, literal, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
-from paperboy.community.accounts import EMAIL_TEMPLATES
+from paperboy.community.accounts import EMAIL_TEMPLATES, commenter_name
 from paperboy.community.models import Comment, Submission
 from paperboy.config import Settings
 from paperboy.mail.render import render_email
@@ -79,7 +79,7 @@ def queue_comment_mail(app, conn: Connection, *, paper_id: int, parent_id: int |
     off = off_link(settings, row.id, row.email)
     msg = render_email(EMAIL_TEMPLATES, template, {
         "site_name": settings.site_name, "name": row.display_name,
-        "author": author.display_name or "A member", "title": " ".join(row.title.split()),
+        "author": commenter_name(author.display_name, author.email), "title": " ".join(row.title.split()),
         "quoted": quoted, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
         "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
     }, to=row.email, sender=settings.mail_from,
@@ -115,12 +115,14 @@ def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list
                .where(Comment.paper_id.in_(select(Submission.paper_id).where(Submission.user_id == user_id)),
                       Paper.submitted_by_id == user_id, Comment.parent_id.is_(None)))
     said = union_all(replies, threads).subquery()
-    shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, Paper.arxiv_id, Paper.title,
-                    said.c.is_reply)
+    shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, User.email, Paper.arxiv_id,
+                    Paper.title, said.c.is_reply)
              .join(said, said.c.cid == Comment.id).join(Paper, Paper.id == Comment.paper_id)
              .outerjoin(User, User.id == Comment.user_id)
-             .where(Comment.deleted_at.is_(None), Comment.hidden.is_(False), Comment.user_id != user_id, visible()))
+             # A deleted member's kept comment has no author (NULL), and still counts.
+             .where(Comment.deleted_at.is_(None), Comment.hidden.is_(False),
+                    or_(Comment.user_id.is_(None), Comment.user_id != user_id), visible()))
     total = conn.execute(select(func.count()).select_from(shown.subquery())).scalar_one()
     rows = conn.execute(shown.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit).offset(offset)).all()
-    return [Reply(r.id, r.body_html, r.created_at, r.display_name or "A member", r.arxiv_id, r.title, bool(r.is_reply))
-            for r in rows], total
+    return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email), r.arxiv_id, r.title,
+                  bool(r.is_reply)) for r in rows], total

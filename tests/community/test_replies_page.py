@@ -8,7 +8,8 @@ import re
 from sqlalchemy import insert, update
 
 from paperboy.community.models import Comment, Submission
-from paperboy.store.models import Paper
+from paperboy.store.models import Paper, User
+from tests.community.conftest import PASSWORD
 
 
 def _comment(client, arxiv_id: str, body: str, parent: int | None = None) -> int:
@@ -76,3 +77,21 @@ def test_replies_are_paged(site):
     assert len(_said(first)) == 30 and _said(first)[0] == "Answer number 30." and 'href="/replies?p=2"' in first
     assert _said(ada.get("/replies?p=2").text) == ["Answer number 0."]
     assert ada.get("/replies?p=0").status_code == 422
+
+
+def test_a_reply_kept_after_its_author_deleted_their_account_still_shows_signed_deleted_member(site):
+    paper = site.paper()
+    _, ada = site.member(name="Ada")
+    carl_user, carl = site.member()
+    with site.engine.begin() as conn:  # no display name: named by the address's local part
+        conn.execute(update(User).where(User.id == carl_user.id).values(display_name=""))
+    question = _comment(ada, paper.arxiv_id, "A question.")
+    _comment(carl, paper.arxiv_id, "Carl's answer.", parent=question)
+    page = ada.get("/replies").text
+    local = carl_user.email.split("@")[0]
+    assert f'<span class="comment-author">{local}</span>' in page
+    carl.form("/account/delete", {"password": PASSWORD, "comments": "keep"}, page="/account")
+    page = ada.get("/replies").text
+    assert _said(page) == ["Carl's answer."]
+    assert '<span class="comment-author">deleted member</span>' in page
+
