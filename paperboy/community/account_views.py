@@ -325,13 +325,15 @@ def reply_mails_setting(request: Request, on: str = Form(""), user: User = Depen
     return RedirectResponse(f"/account?done=reply_mails_{'on' if on else 'off'}#mail", status_code=303)
 
 
+_BAD_OFF_LINK = "This link is not valid (or its address has changed since)."
+
+
 @router.get("/account/reply-mails/off/{signed}", response_class=HTMLResponse)
 def reply_mails_off_page(request: Request, signed: str, db: Session = Depends(get_db, scope="function")):
     """The link in every reply mail: a button, since opening a link (a mail scanner
     does) must change nothing."""
     if _reply_mails_member(request, db, signed) is None:
-        return message_page(request, "This link is not valid (or its address has changed since).", 404,
-                            title="Link not valid")
+        return message_page(request, _BAD_OFF_LINK, 404, title="Link not valid")
     return _page(request, "reply_mails_off.html", action=request.url.path)
 
 
@@ -342,8 +344,7 @@ def reply_mails_off(request: Request, signed: str, db: Session = Depends(get_db,
     token: exempt by design, it only ever turns these mails off)."""
     user_id = _reply_mails_member(request, db, signed)
     if user_id is None:
-        return message_page(request, "This link is not valid (or its address has changed since).", 404,
-                            title="Link not valid")
+        return message_page(request, _BAD_OFF_LINK, 404, title="Link not valid")
     replies.set_reply_mails(db, user_id, False)
     return message_page(request, "You will not be mailed about replies to your comments nor comments on papers you submitted any more. "
                         "Your account page can turn these mails on again.", title="No more reply mails")

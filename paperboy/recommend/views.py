@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -30,7 +30,7 @@ from paperboy.web import ratelimit
 from paperboy.web.cards import build_cards
 from paperboy.web.deps import get_db
 from paperboy.web.feeds import ITEMS, FeedPage, Format, page_param, render_feed
-from paperboy.web.navigation import back_at_card, referring_page
+from paperboy.web.navigation import back_at_card, local_or, referring_page
 from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, paper_out, submitters
 from paperboy.web.security import current_user, require_member, require_user, wants_json
 
@@ -66,6 +66,11 @@ def _picks(request: Request, db: Session, user: User, span: str, collection: Col
                             collection_id=collection.id if collection else None, limit=limit, offset=offset), win
 
 
+def _for_you_url(coll: Collection | None, span: str, **params) -> str:
+    """The For you page of ``span`` (and collection), with ``params`` (a page number)."""
+    return "/for-you?" + urlencode({"span": span, **({"collection": coll.id} if coll else {}), **params})
+
+
 def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResponse:
     return request.app.state.templates.TemplateResponse(request, f"recommend/{name}", {"nav": "for-you", **ctx},
                                                         status_code=status)
@@ -86,9 +91,8 @@ def for_you(request: Request, span: Literal["today", "week"] = "today", collecti
                              .order_by(Collection.name)).all()
     pages = max(1, -(-picks.total // PAGE))
 
-    def url(**kw) -> str:
-        params = {"span": span, **({"collection": coll.id} if coll else {}), **kw}
-        return "/for-you?" + "&".join(f"{k}={v}" for k, v in params.items())
+    def url(**kw) -> str:  # the template's links: another span, another page
+        return _for_you_url(coll, **{"span": span, **kw})
 
     pager = {"page": p, "pages": pages, "prev_url": url(p=p - 1) if p > 1 else None,
              "next_url": url(p=p + 1) if p < pages else None}
@@ -106,12 +110,13 @@ def learned(request: Request, user: User = Depends(require_user), db: Session = 
 
 
 def _done(request: Request, notice: str, back: str = "/for-you/learned", status: int = 200, **data):
+    """JSON for a script; for a form, ``back`` (a path of this site) saying what was done
+    (``?done=``, replacing one already there; its fragment kept)."""
     if wants_json(request):
         return JSONResponse({"notice": notice, **data}, status_code=status)
-    target = back if back.startswith("/") and not back.startswith("//") else "/for-you/learned"
-    target, _, fragment = target.partition("#")
-    sep = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{sep}done={notice}" + (f"#{fragment}" if fragment else ""), status_code=303)
+    target = urlsplit(local_or(back, "/for-you/learned"))
+    query = urlencode([*((k, v) for k, v in parse_qsl(target.query) if k != "done"), ("done", notice)])
+    return RedirectResponse(urlunsplit(("", "", target.path, query, target.fragment)), status_code=303)
 
 
 # --- the private feed: the picks in a feed reader --------------------------------------
@@ -154,10 +159,8 @@ def private_feed(request: Request, key: str, fmt: Format, span: Literal["today",
     picks, _win = _picks(request, db, user, span, coll, ITEMS, (page - 1) * ITEMS)
     papers = {x.id: x for x in q.papers_by_ids(db, picks.ids)}
     ordered = [papers[i] for i in picks.ids if i in papers]
-    params = {"span": span, **({"collection": str(coll.id)} if coll else {})}
-    html = "/for-you?" + "&".join(f"{k}={v}" for k, v in params.items())
-    more = f"{html}&p={page * ITEMS // PAGE + 1}"
-    paging = FeedPage(page, page * ITEMS < picks.total, picks.total, more)
+    html = _for_you_url(coll, span)
+    paging = FeedPage(page, page * ITEMS < picks.total, picks.total, _for_you_url(coll, span, p=page * ITEMS // PAGE + 1))
     title = f"For you, {SPANS[span].lower()}" + (f", from “{coll.name}”" if coll else "")
     if picks.signals.paused:
         title += " (paused: nothing is picked until you resume it)"

@@ -8,20 +8,25 @@ fragment, and at the card the member clicked.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.requests import Request
 
 from paperboy.web.cards import at_card
 
 
+def local_or(target: str | None, fallback: str) -> str:
+    """``target`` if it is a path of this site, else ``fallback``."""
+    if not target or not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
+        return fallback
+    if any(ch in target for ch in "\r\n\t\\"):
+        return fallback
+    return target
+
+
 def safe_next(target: str | None) -> str:
     """``target`` if it is a path of this site, else ``/``."""
-    if not target or not target.startswith("/") or target.startswith("//") or target.startswith("/\\"):
-        return "/"
-    if any(ch in target for ch in "\r\n\t\\"):
-        return "/"
-    return target
+    return local_or(target, "/")
 
 
 def referring_page(request: Request, fallback: str) -> str:
@@ -31,10 +36,7 @@ def referring_page(request: Request, fallback: str) -> str:
     if ref:
         parts = urlsplit(ref)
         if parts.netloc in ("", request.headers.get("host", "")):
-            local = safe_next(parts.path + (f"?{parts.query}" if parts.query else "")
-                              + (f"#{parts.fragment}" if parts.fragment else ""))
-            if local != "/" or parts.path == "/":
-                return local
+            return local_or(urlunsplit(("", "", parts.path, parts.query, parts.fragment)), fallback)
     return fallback
 
 

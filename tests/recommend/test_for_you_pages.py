@@ -97,6 +97,9 @@ def test_not_interested_without_javascript_returns_to_the_page_it_was_clicked_on
     r = client.form(f"/papers/{papers['speech1'].arxiv_id}/not-interested", page="/",
                     headers={"Referer": "http://testserver/for-you?period=week"})
     assert r.headers["location"] == "/for-you?period=week&done=dismissed"
+    r = client.form(f"/papers/{papers['speech0'].arxiv_id}/not-interested", {"action": "off"}, page="/",
+                    headers={"Referer": "http://testserver/for-you?period=week&done=dismissed"})
+    assert r.headers["location"] == "/for-you?period=week&done=undismissed"  # one notice, the new one
     r = client.form(f"/papers/{papers['speech2'].arxiv_id}/not-interested", page="/",
                     headers={"Referer": "https://elsewhere.example/papers"})
     assert r.headers["location"] == "/for-you?done=dismissed"  # another site's page: For you
