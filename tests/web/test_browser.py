@@ -163,6 +163,17 @@ def _sign_in(page, base: str, email: str) -> None:
     page.wait_for_load_state()
 
 
+def _new_member_on_monday(live, page, email: str, name: str):
+    """A new member signed in on Monday's page, marked so that a reload would show
+    (``window.__same_document``); the card of its first paper."""
+    base, ids, app = live
+    _new_member(app, email, name)
+    _sign_in(page, base, email)
+    page.goto(base + "/papers?date=2025-01-13")
+    page.evaluate("window.__same_document = true")
+    return page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"]')
+
+
 def _thread_of_comments(db, arxiv_id: str, user_id: int) -> None:
     """A comment and a nested reply (replies are indented by a class, not a style attribute)."""
     from sqlalchemy import select
@@ -214,12 +225,7 @@ def test_no_main_page_breaks_the_content_security_policy(live, page):
 
 
 def test_not_interested_on_a_daily_card_toggles_in_place_and_is_kept(live, page):
-    base, ids, app = live
-    _new_member(app, "picky@example.org", "Picky")
-    _sign_in(page, base, "picky@example.org")
-    page.goto(base + "/papers?date=2025-01-13")
-    page.evaluate("window.__same_document = true")
-    card = page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"]')
+    card = _new_member_on_monday(live, page, "picky@example.org", "Picky")
     button = card.locator(".dismiss-button")
     assert button.inner_text() == "Not interested"
     button.click()
@@ -277,12 +283,8 @@ def test_a_member_gets_a_private_feed_address_a_reader_can_use_and_replaces_it(l
 
 def test_signed_in_vote_updates_without_reload(live, page):
     """Runs last in this module: it adds a vote."""
-    base, ids, app = live
-    _new_member(app, "voter@example.org", "Voter")
-    _sign_in(page, base, "voter@example.org")
-    page.goto(base + "/papers?date=2025-01-13")
-    page.evaluate("window.__same_document = true")
-    button = page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"] .vote-button')
+    _base, ids, _app = live
+    button = _new_member_on_monday(live, page, "voter@example.org", "Voter").locator(".vote-button")
     assert button.locator(".vote-count").inner_text() == "0"
     button.click()
     selector = f'[data-arxiv-id="{ids["mon_a"]}"] .vote-button'
