@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from paperboy.community import api_tokens
 from paperboy.community.models import (
     AccountToken,
     Comment,
@@ -84,6 +85,7 @@ def export_account(db: Session, user_id: int) -> dict[str, Any]:
         ],
         "follows": [{"kind": f.kind, "target": f.target, "created_at": _iso(f.created_at)} for f in follows],
         "submissions": [{"arxiv_id": a, "created_at": _iso(t)} for a, t in submissions],
+        "api_tokens": api_tokens.export(db, user_id),
         **{part.name: part.export(db, user_id) for part in member_data.parts()},
     }
 
@@ -136,4 +138,5 @@ def delete_account(db: Session, user_id: int, *, keep_comments: bool) -> None:
     db.execute(delete(Submission).where(Submission.user_id == user_id))
     db.execute(delete(AccountToken).where(AccountToken.user_id == user_id))
     db.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    api_tokens.remove_all(db, user_id)
     db.execute(delete(User).where(User.id == user_id))

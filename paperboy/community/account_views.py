@@ -13,11 +13,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperboy.community import account_data, accounts, replies
+from paperboy.community import account_data, accounts, api_tokens, replies
 from paperboy.community.accounts import AccountError
 from paperboy.store.models import User, utcnow
 from paperboy.web import member_data, ratelimit
-from paperboy.web.deps import get_db, get_primary_db
+from paperboy.web.deps import get_db, get_primary_db, request_session
 from paperboy.web.navigation import safe_next
 from paperboy.web.security import (
     csrf_exempt,
@@ -295,17 +295,22 @@ DONE = {
     "reply_mails_off": "You will not be mailed about replies to your comments nor comments on papers you submitted.",
     "name": "Your display name is saved.",
     "password": "Your password is changed. Every other browser signed in to this account is signed out.",
+    "token_revoked": "The token is revoked: scripts using it are refused from now on.",
 }
 WRONG_PASSWORD = "That is not your current password."
 
 
-def _account(request: Request, user: User, status: int = 200, **ctx) -> HTMLResponse:
-    return _page(request, "account.html", status, user=user, **ctx)
+def account_response(request: Request, user: User, status: int = 200, **ctx) -> HTMLResponse:
+    """The account page; its API tokens are read through the request's session."""
+    tokens = api_tokens.listed(request_session(request), user.id)
+    return _page(request, "account.html", status, user=user, tokens=tokens, now=utcnow(),
+                 expiry_choices=api_tokens.EXPIRY_DAYS, default_expiry=api_tokens.DEFAULT_EXPIRY, **ctx)
+
 
 
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, done: str = "", user: User = Depends(require_user)):
-    return _account(request, user, notice=DONE.get(done, ""))
+    return account_response(request, user, notice=DONE.get(done, ""))
 
 
 @router.post("/account", response_class=HTMLResponse)
@@ -365,9 +370,9 @@ def change_password(request: Request, current_password: str = Form(""), new_pass
     try:
         accounts.check_password(new_password)
     except AccountError as exc:
-        return _account(request, user, 400, password_error=str(exc))
+        return account_response(request, user, 400, password_error=str(exc))
     if not _confirm_password(request, db, user, current_password):
-        return _account(request, user, 400, password_error=WRONG_PASSWORD)
+        return account_response(request, user, 400, password_error=WRONG_PASSWORD)
     password_hash = accounts.hash_password(new_password)  # before the write lock is taken
     db.execute(update(User).where(User.id == user.id).values(password_hash=password_hash))
     # As after a reset: whatever the old password (or a link mailed under it) opened ends,
@@ -386,11 +391,11 @@ def change_email_request(request: Request, new_email: str = Form(""), password: 
     try:
         new = accounts.normalise_email(new_email)
     except AccountError as exc:
-        return _account(request, user, 400, email_error=str(exc), new_email=new_email)
+        return account_response(request, user, 400, email_error=str(exc), new_email=new_email)
     if new == user.email:
-        return _account(request, user, 400, email_error="That is already your address.", new_email=new_email)
+        return account_response(request, user, 400, email_error="That is already your address.", new_email=new_email)
     if not _confirm_password(request, db, user, password):
-        return _account(request, user, 400, email_error=WRONG_PASSWORD, new_email=new_email)
+        return account_response(request, user, 400, email_error=WRONG_PASSWORD, new_email=new_email)
     if ratelimit.mail_allowed(request, new):
         if accounts.user_by_email(db, new) is None:
             token = accounts.email_change_token(_secret(request), user, new)
@@ -462,9 +467,9 @@ def export_data(request: Request, user: User = Depends(require_user), db: Sessio
 def delete_account(request: Request, password: str = Form(""), comments: str = Form(""),
                    user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
     if comments not in ("keep", "remove"):
-        return _account(request, user, 400, delete_error="Choose whether your comments stay or go.")
+        return account_response(request, user, 400, delete_error="Choose whether your comments stay or go.")
     if not _confirm_password(request, db, user, password):
-        return _account(request, user, 400, delete_error=WRONG_PASSWORD, comments=comments)
+        return account_response(request, user, 400, delete_error=WRONG_PASSWORD, comments=comments)
     account_data.delete_account(db, user.id, keep_comments=comments == "keep")
     db.commit()
     forget_current_user(request)

@@ -36,7 +36,7 @@ router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 PAGE = 30
 
 
-def _name(name: str) -> str:
+def collection_name(name: str) -> str:
     name = " ".join((name or "").split())
     name = "".join(ch for ch in name if ch.isprintable())[:100]
     if not name:
@@ -48,7 +48,7 @@ def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResp
     return request.app.state.templates.TemplateResponse(request, f"community/{name}", ctx, status_code=status)
 
 
-def _visible_collection(db: Session, cid: int, request: Request) -> Collection:
+def visible_collection(db: Session, cid: int, request: Request) -> Collection:
     coll = db.get(Collection, cid)
     user = current_user(request)
     if coll is None or (not coll.is_public and (user is None or user.id != coll.user_id)):
@@ -56,7 +56,7 @@ def _visible_collection(db: Session, cid: int, request: Request) -> Collection:
     return coll
 
 
-def _own_collection(db: Session, cid: int, user: User) -> Collection:
+def own_collection(db: Session, cid: int, user: User) -> Collection:
     coll = db.get(Collection, cid)
     # Someone else's private collection answers exactly as a missing one: the answer
     # must not tell whether the id exists.
@@ -67,7 +67,7 @@ def _own_collection(db: Session, cid: int, user: User) -> Collection:
     return coll
 
 
-def _paper_id(db: Session, arxiv_id: str) -> int:
+def paper_row_id(db: Session, arxiv_id: str) -> int:
 
     arxiv_id = (arxiv_id or "").strip()[:300]
     try:
@@ -105,7 +105,7 @@ def my_collections(request: Request, user: User = Depends(require_user), db: Ses
 def create_collection(request: Request, name: str = Form(""), public: str = Form(""), arxiv_id: str = Form(""),
                       user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    name = _name(name)
+    name = collection_name(name)
     coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
     if coll is None:
         coll = Collection(user_id=user.id, name=name, is_public=bool(public))
@@ -116,7 +116,7 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
             db.rollback()
             coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
     if arxiv_id:
-        _add(db, coll, _paper_id(db, arxiv_id))
+        add_paper(db, coll, paper_row_id(db, arxiv_id))
     db.commit()
     if arxiv_id:
         return _done(request, f"/collections/{coll.id}", "saved", coll.id, card=arxiv_id, id=coll.id, saved=True)
@@ -125,7 +125,7 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
 
 
-def _add(db: Session, coll: Collection, paper_id: int) -> None:
+def add_paper(db: Session, coll: Collection, paper_id: int) -> None:
     present = db.scalar(select(exists().where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == paper_id)))
     if not present:
         try:
@@ -139,7 +139,7 @@ def _add(db: Session, coll: Collection, paper_id: int) -> None:
 @router.get("/collections/{cid:id}", response_class=HTMLResponse)
 def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000), db: Session = Depends(get_db, scope="function")):
 
-    coll = _visible_collection(db, cid, request)
+    coll = visible_collection(db, cid, request)
     owner = db.get(User, coll.user_id)
     base = (select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
             .where(CollectionItem.collection_id == coll.id, visible()))
@@ -157,8 +157,8 @@ def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_00
 def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
                       db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    coll = _own_collection(db, cid, user)
-    _add(db, coll, _paper_id(db, arxiv_id))
+    coll = own_collection(db, cid, user)
+    add_paper(db, coll, paper_row_id(db, arxiv_id))
     return _done(request, f"/collections/{cid}", "saved", cid, card=arxiv_id, saved=True)
 
 
@@ -166,8 +166,8 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
 def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""), user: User = Depends(require_member),
                            db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    coll = _own_collection(db, cid, user)
-    pid = _paper_id(db, arxiv_id)
+    coll = own_collection(db, cid, user)
+    pid = paper_row_id(db, arxiv_id)
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == pid))
     db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
     return _done(request, f"/collections/{cid}", "unsaved", cid, card=arxiv_id, saved=False)
@@ -176,8 +176,8 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
 @router.post("/collections/{cid:id}/edit")
 def edit_collection(request: Request, cid: int, name: str = Form(""), public: str = Form(""),
                     user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
-    coll = _own_collection(db, cid, user)
-    new = _name(name)
+    coll = own_collection(db, cid, user)
+    new = collection_name(name)
     clash = db.scalar(select(Collection.id).where(Collection.user_id == user.id, Collection.name == new, Collection.id != cid))
     if clash is not None:
         raise HTTPException(409, "You already have a collection with that name.")
@@ -192,7 +192,7 @@ def edit_collection(request: Request, cid: int, name: str = Form(""), public: st
 
 @router.post("/collections/{cid:id}/delete")
 def delete_collection(request: Request, cid: int, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
-    coll = _own_collection(db, cid, user)
+    coll = own_collection(db, cid, user)
     # Statements, not ORM deletes: a concurrent delete of the same collection leaves
     # nothing to match, which is the same end state, not an error.
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id))
@@ -207,7 +207,7 @@ def _bibkey(arxiv_id: str) -> str:
 @router.get("/collections/{cid:id}/export.bib")
 def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scope="function")):
 
-    coll = _visible_collection(db, cid, request)
+    coll = visible_collection(db, cid, request)
     papers = list(db.scalars(
         select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
         .where(CollectionItem.collection_id == coll.id, visible())

@@ -3,12 +3,12 @@ comments, collections, follows and moderation, with the member's template helper
 
 from pathlib import Path
 
-from paperboy.community import helpers, notices, views
+from paperboy.community import helpers, member_api, notices, views
 from paperboy.web.features import Feature
 
 FEATURE = Feature(
     "community",
-    routers=(views.router,),
+    routers=(views.router, member_api.api_router),
     templates=(Path(__file__).with_name("templates"),),
     template_globals=lambda: {**helpers.template_globals(), "notice": notices.notice},
 )

@@ -15,7 +15,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -70,6 +70,41 @@ def toggle_vote(conn: Connection, user_id: int, arxiv_id: str) -> tuple[int, boo
     return upvotes, voted
 
 
+def set_vote(conn: Connection, user_id: int, arxiv_id: str, up: bool) -> tuple[int, bool] | None:
+    """Make one member's vote on a visible paper ``up`` (or not), whatever it was: the
+    API's idempotent PUT and DELETE. (upvotes, voted), or None if no such paper."""
+    pid = conn.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id, visible()))
+    if pid is None:
+        return None
+    mine = (Vote.user_id == user_id) & (Vote.paper_id == pid)
+    if up:
+        # A racing twin of this insert hits the primary key: the caller retries.
+        changed = not conn.scalar(select(literal(1)).where(exists().where(mine)))
+        if changed:
+            conn.execute(insert(Vote).values(user_id=user_id, paper_id=pid, created_at=utcnow()))
+    else:
+        changed = bool(conn.execute(delete(Vote).where(mine).returning(Vote.paper_id)).all())
+    if not changed:
+        return conn.scalar(select(Paper.upvotes).where(Paper.id == pid)), up
+    upvotes = conn.execute(update(Paper).where(Paper.id == pid)
+                           .values(upvotes=Paper.upvotes + (1 if up else -1), modified_at=utcnow())
+                           .returning(Paper.upvotes)).scalar_one()
+    return upvotes, up
+
+
+def write_vote(engine, change) -> tuple[int, bool] | None:
+    """Run ``change(conn)`` (a vote write) in its own transaction, again if a concurrent
+    request inserted the same vote first."""
+    for attempt in range(5):
+        try:
+            with write_tx(engine) as conn:
+                return change(conn)
+        except IntegrityError:
+            if attempt == 4:
+                raise
+    return None
+
+
 def _acting_user(request: Request, what: str) -> User:
     user = current_user(request)
     if user is None:
@@ -83,16 +118,7 @@ def _acting_user(request: Request, what: str) -> User:
 def vote(request: Request, arxiv_id: str):
     user = _acting_user(request, "vote")
     ratelimit.check(request, "vote", str(user.id))
-    engine = request.app.state.engine
-    result = None
-    for attempt in range(5):
-        try:
-            with write_tx(engine) as conn:
-                result = toggle_vote(conn, user.id, arxiv_id)
-            break
-        except IntegrityError:  # a concurrent request inserted the same vote first
-            if attempt == 4:
-                raise
+    result = write_vote(request.app.state.engine, lambda conn: toggle_vote(conn, user.id, arxiv_id))
     if result is None:
         raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
     upvotes, voted = result

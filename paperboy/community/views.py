@@ -8,8 +8,9 @@ from paperboy.community import (
     collection_views,
     paper_views,
     reply_views,
+    token_views,
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (account_views, paper_views, reply_views, collection_views, admin_views):
+for _module in (account_views, token_views, paper_views, reply_views, collection_views, admin_views):
     router.include_router(_module.router)

@@ -228,6 +228,24 @@ class UserSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class ApiToken(Base):
+    """A member's personal API token, for their scripts (``Authorization: Bearer pb_…`` on
+    ``/api/``; ``web/apitokens.py``). Only its SHA-256 is stored: the member sees the
+    token once, when it is made; ``hint`` (its last four characters) tells tokens apart."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), index=True, unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    hint: Mapped[str] = mapped_column(String(8))
+    can_write: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # None: until revoked
+
+
 class RateLimit(Base):
     """Fixed-window counters shared by every server process (key + window start)."""
 

@@ -67,8 +67,19 @@ def _forbid_nul(schema: dict) -> None:
         schema["pattern"] = NO_NUL
 
 
+# How a member's operations (those that answer 401) know who is asking.
+SECURITY_SCHEMES = {
+    "token": {"type": "http", "scheme": "bearer",
+              "description": "A personal API token (pb_…), made on /account#tokens; read-only unless made with "
+                             "write access (web/apitokens.py)"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "pb_session",
+                "description": "A signed-in browser (forms also need the CSRF token)"},
+}
+
+
 def complete(document: dict) -> dict:
     """Add the answers every layer can give to each operation of ``document``."""
+    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
     for name, schema in document.get("components", {}).get("schemas", {}).items():
         if name.startswith("Body_"):  # form bodies
             for field in schema.get("properties", {}).values():
@@ -86,6 +97,8 @@ def complete(document: dict) -> dict:
                     entry["content"] = _error_content(path, status)
             if "422" in responses:
                 responses["422"]["content"] = _error_content(path, 422)
+            if path.startswith("/api/") and "401" in responses:
+                operation["security"] = [{"token": []}, {"session": []}]
     return document
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -46,6 +47,7 @@ from starlette.routing import Match
 
 from paperboy.store.db import write_tx
 from paperboy.store.models import User, UserSession, UTCDateTime, utcnow
+from paperboy.web import apitokens
 from paperboy.web.deps import BodyTooLarge, read_body, read_engine, replaying, request_session
 from paperboy.web.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.web.slots import UNKNOWN, Member, slot
@@ -101,8 +103,11 @@ def message_page(request: Request, message: str, status: int = 200, title: str =
 
 async def _auth_error(request: Request, exc: AuthError):
     if request.url.path.startswith("/api/"):  # scripts: the API's error shape, never a redirect
-        return JSONResponse({"error": "Unauthorized" if exc.status == 401 else "Forbidden", "detail": exc.message,
-                             "status": exc.status}, status_code=exc.status)
+        signed_out = exc.status == 401
+        return JSONResponse({"error": "Unauthorized" if signed_out else "Forbidden",
+                             "detail": f"{exc.message} {apitokens.NO_TOKEN}" if signed_out else exc.message,
+                             "status": exc.status}, status_code=exc.status,
+                            headers={"WWW-Authenticate": "Bearer"} if signed_out else None)
     if wants_json(request):
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
     if exc.status == 401:
@@ -183,13 +188,20 @@ class CommunityMiddleware:
             return
         headers = Headers(scope=scope)
         cookies = _cookies(headers)
-        ctx = {"csrf_cookie": cookies.get(CSRF_COOKIE) or None, "session_token": cookies.get(SESSION_COOKIE) or None,
-               "new_csrf": None, "user": _UNSET}
+        # A script's request with a personal API token is judged by the token alone
+        # (web/apitokens.py): its cookies are ignored and it needs no CSRF token.
+        by_token = scope["path"].startswith("/api/") and "authorization" in headers
+        ctx = {"csrf_cookie": cookies.get(CSRF_COOKIE) or None,
+               "session_token": None if by_token else cookies.get(SESSION_COOKIE) or None,
+               "new_csrf": None, "user": _UNSET, "api_token": None}
         scope[_CTX] = ctx
         settings = self.fastapi_app.state.settings
+        unsafe = scope["method"] not in SAFE_METHODS
+        if by_token and not await self._token_allows(scope, headers, ctx, unsafe, send):
+            return
 
-        protected = scope["method"] not in SAFE_METHODS and self._needs_token(scope)
-        verdict = cross_origin_verdict(headers, settings) if protected else ALLOW
+        protected = unsafe and self._needs_token(scope)
+        verdict = ALLOW if by_token else cross_origin_verdict(headers, settings) if protected else ALLOW
         if verdict == REFUSE:
             await _refuse(send, headers, "Cross-origin request refused: this form or request came from another site.")
             return
@@ -221,6 +233,28 @@ class CommunityMiddleware:
         finally:
             if ctx.get("touch"):
                 await run_in_threadpool(touch_session, self.fastapi_app.state.engine, ctx["touch"])
+            if ctx["api_token"] is not None and ctx["api_token"].stale:
+                await run_in_threadpool(apitokens.record_use, self.fastapi_app.state.engine, ctx["api_token"].id)
+
+    async def _token_allows(self, scope, headers: Headers, ctx: dict, unsafe: bool, send) -> bool:
+        """Sign the request in by its API token; answer 401 for a bad token and 403 for
+        a read-only token's attempt to change something (False: answered here)."""
+        token = apitokens.bearer(headers["authorization"])
+        if not token:
+            await _api_error(send, 401, BAD_HEADER, bearer_error="invalid_request")
+            return False
+        found = await run_in_threadpool(apitokens.authenticate, self.fastapi_app.state.engine, token)
+        if found is None:
+            await _api_error(send, 401, apitokens.BAD_TOKEN, bearer_error="invalid_token")
+            return False
+        ctx["user"], ctx["api_token"] = found
+        if unsafe and not found[1].can_write and self._route_matches(scope):
+            await _api_error(send, 403, apitokens.READ_ONLY, bearer_error="insufficient_scope")
+            return False
+        return True
+
+    def _route_matches(self, scope) -> bool:
+        return any(route.matches(scope)[0] == Match.FULL for route, _ in flat_routes(self.fastapi_app.router.routes))
 
 
 ALLOW, REFUSE, TOKEN = "allow", "refuse", "token"
@@ -290,6 +324,19 @@ async def _form_token(scope, body: bytes, headers: Headers) -> str | None:
     return None
 
 
+BAD_HEADER = "The Authorization header must be 'Bearer ' and a personal API token (pb_ and 40 characters)."
+
+
+async def _api_error(send, status: int, text: str, bearer_error: str) -> None:
+    """The API's error shape, with the RFC 6750 challenge that says what was wrong."""
+    reason = "Unauthorized" if status == 401 else "Forbidden"
+    body = json.dumps({"error": reason, "detail": text, "status": status}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", f'Bearer error="{bearer_error}"'.encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _plain(send, status: int, text: str) -> None:
     body = f"<!doctype html><title>{status}</title><p>{text}</p>".encode()
     await send({"type": "http.response.start", "status": status,
@@ -298,8 +345,6 @@ async def _plain(send, status: int, text: str) -> None:
 
 
 async def _json(send, status: int, text: str) -> None:
-    import json
-
     body = json.dumps({"detail": text}).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
@@ -389,6 +434,12 @@ def current_user(request: Request) -> User | None:
                 ctx["touch"] = sid
     ctx["user"] = user
     return user
+
+
+def request_token(request: Request) -> apitokens.TokenUse | None:
+    """The personal API token this request was made with, or None (a browser session)."""
+    ctx = request.scope.get(_CTX)
+    return ctx and ctx.get("api_token")
 
 
 def as_member(user: User | None) -> Member | None:

@@ -34,6 +34,12 @@ CASES = [
     ("/api/for-you", "/api/for-you", 401),
     ("/api/for-you/signals", "/api/for-you/signals", 401),
     ("/api/for-you/feed", "/api/for-you/feed", 401),
+    # The member's things, signed out (with a token: tests/community/test_api_tokens.py)
+    ("/api/me", "/api/me", 401),
+    ("/api/me/votes", "/api/me/votes", 401),
+    ("/api/collections", "/api/collections", 401),
+    ("/api/collections/{cid}", "/api/collections/99", 404),
+    ("/api/follows", "/api/follows", 401),
     ("/api/trends", "/api/trends?q=diffusion&q=cat:cs.LG&unit=week", 200),
     ("/api/trends", "/api/trends?q=diffusion&from=2025-02-30", 422),
     ("/api/trends.csv", "/api/trends.csv?q=a&q=b&q=c&q=d&q=e&q=f", 422),  # its 200 is CSV (tests/web/test_trends.py)

@@ -1,0 +1,292 @@
+"""The member's JSON API: who they are, their votes, collections and follows, read and
+changed by their scripts with a personal API token (``web/apitokens.py``) or by a
+signed-in browser.
+
+Changes are idempotent, as scripts want them: ``PUT`` makes a vote, a saved paper or a
+follow exist, ``DELETE`` makes it not exist, and either answers the state it left, so a
+script that retries after a timeout does no harm. (The pages' forms toggle.) Comments are
+left to the pages on purpose: a discussion is written by people, not programs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from paperboy.community import follows
+from paperboy.community.collection_views import (
+    add_paper,
+    collection_name,
+    own_collection,
+    paper_row_id,
+    visible_collection,
+)
+from paperboy.community.paper_views import set_vote, write_vote
+from paperboy.papers import queries as q
+from paperboy.papers.visibility import visible
+from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote, utcnow
+from paperboy.web import ratelimit
+from paperboy.web.convertors import MAX_ID  # noqa: F401  (importing it registers {x:id})
+from paperboy.web.deps import get_db
+from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, json_response, paper_out, submitters
+from paperboy.web.security import request_token, require_member, require_user
+
+api_router = APIRouter(prefix="/api", tags=["members"])
+
+SIGNED_IN = {401: {"model": ErrorOut, "description": "Neither signed in nor sent a valid API token"}}
+WRITES = {**SIGNED_IN,
+          403: {"model": ErrorOut, "description": "Suspended, a read-only token, or a cross-site request"},
+          404: ERRORS[404]}
+MAX_LIMIT = 100
+
+
+# --- who -----------------------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    name: str
+    write: bool = Field(description="Whether the token may change things (else read-only)")
+    expires_at: dt.datetime | None = Field(description="When it stops working; null: never")
+
+
+class MeOut(BaseModel):
+    id: int
+    name: str = Field(description="The display name, as shown beside comments")
+    email: str
+    admin: bool
+    suspended: bool
+    token: TokenOut | None = Field(description="The API token of this request; null for a browser session")
+
+
+@api_router.get("/me", response_model=MeOut, responses=SIGNED_IN, summary="Who this request acts as")
+def me(request: Request, user: User = Depends(require_user)):
+    used = request_token(request)
+    token = TokenOut(name=used.name, write=used.can_write, expires_at=used.expires_at) if used else None
+    return MeOut(id=user.id, name=user.display_name or user.email.split("@")[0], email=user.email,
+                 admin=bool(user.is_admin), suspended=bool(user.is_suspended), token=token)
+
+
+# --- votes ---------------------------------------------------------------------------
+
+
+class VoteOut(BaseModel):
+    arxiv_id: str
+    voted: bool
+    upvotes: int
+
+
+class VotedOut(BaseModel):
+    paper: PaperOut
+    voted_at: dt.datetime
+
+
+def _papers_out(db: Session, papers: list[Paper]) -> dict[int, PaperOut]:
+    authors, names = q.author_names(db, papers), submitters(db, papers)
+    return {p.id: paper_out(p, authors[p.id], names.get(p.submitted_by_id)) for p in papers}
+
+
+@api_router.get("/me/votes", response_model=list[VotedOut], responses=SIGNED_IN,
+                summary="The papers the member upvoted, newest vote first")
+def my_votes(request: Request, p: int = Query(0, ge=0, le=100_000), limit: int = Query(30, ge=1, le=MAX_LIMIT),
+             user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    rows = db.execute(q.papers_query().add_columns(Vote.created_at).join(Vote, Vote.paper_id == Paper.id)
+                      .where(Vote.user_id == user.id, visible())
+                      .order_by(Vote.created_at.desc(), Paper.id.desc()).limit(limit + 1).offset(p * limit)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    out = _papers_out(db, [r[0] for r in rows])
+    return json_response([VotedOut(paper=out[paper.id], voted_at=at) for paper, at in rows],
+                         request=request, has_next=more, page=p)
+
+
+def _vote(request: Request, user: User, arxiv_id: str, up: bool) -> VoteOut:
+    ratelimit.check(request, "vote", str(user.id))
+    result = write_vote(request.app.state.engine, lambda conn: set_vote(conn, user.id, arxiv_id, up))
+    if result is None:
+        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+    upvotes, voted = result
+    return VoteOut(arxiv_id=arxiv_id, voted=voted, upvotes=upvotes)
+
+
+@api_router.put("/papers/{arxiv_id:path}/vote", response_model=VoteOut, responses=WRITES, summary="Upvote a paper")
+def put_vote(request: Request, arxiv_id: str, user: User = Depends(require_member)):
+    return _vote(request, user, arxiv_id, True)
+
+
+@api_router.delete("/papers/{arxiv_id:path}/vote", response_model=VoteOut, responses=WRITES,
+                   summary="Take back an upvote")
+def delete_vote(request: Request, arxiv_id: str, user: User = Depends(require_member)):
+    return _vote(request, user, arxiv_id, False)
+
+
+# --- collections ---------------------------------------------------------------------
+
+
+class CollectionOut(BaseModel):
+    id: int
+    name: str
+    public: bool
+    papers: int = Field(description="How many papers it holds")
+    updated_at: dt.datetime
+    url: str = Field(description="Its page")
+
+
+class CollectionIn(BaseModel):
+    name: str = Field(max_length=100, description="Unique among the member's collections")
+    public: bool = False
+
+
+class SavedPaperOut(BaseModel):
+    paper: PaperOut
+    added_at: dt.datetime
+
+
+class CollectionPageOut(BaseModel):
+    collection: CollectionOut
+    owner: str
+    items: list[SavedPaperOut]
+
+
+class SavedOut(BaseModel):
+    collection: int
+    arxiv_id: str
+    saved: bool
+
+
+def _collection_out(coll: Collection, count: int) -> CollectionOut:
+    return CollectionOut(id=coll.id, name=coll.name, public=coll.is_public, papers=count, updated_at=coll.updated_at,
+                         url=f"/collections/{coll.id}")
+
+
+def _count(db: Session, cid: int) -> int:
+    return db.scalar(select(func.count()).select_from(CollectionItem).join(Paper, Paper.id == CollectionItem.paper_id)
+                     .where(CollectionItem.collection_id == cid, visible()))
+
+
+@api_router.get("/collections", response_model=list[CollectionOut], responses=SIGNED_IN,
+                summary="The member's collections, by name")
+def my_collections(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    rows = db.execute(select(Collection, func.count(Paper.id))
+                      .outerjoin(CollectionItem, CollectionItem.collection_id == Collection.id)
+                      .outerjoin(Paper, (Paper.id == CollectionItem.paper_id) & visible())
+                      .where(Collection.user_id == user.id).group_by(Collection.id).order_by(Collection.name)).all()
+    return [_collection_out(coll, n) for coll, n in rows]
+
+
+@api_router.post("/collections", response_model=CollectionOut, status_code=201,
+                 responses={**WRITES, 200: {"model": CollectionOut, "description": "It existed already: that one"}},
+                 summary="Make a collection (or get the one of that name)")
+def create_collection(request: Request, body: CollectionIn = Body(...), user: User = Depends(require_member),
+                      db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    try:
+        name = collection_name(body.name)
+    except HTTPException as exc:
+        raise HTTPException(422, exc.detail) from None
+    coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
+    status = 200
+    if coll is None:
+        try:
+            with db.begin_nested():
+                coll = Collection(user_id=user.id, name=name, is_public=body.public, created_at=utcnow(),
+                                  updated_at=utcnow())
+                db.add(coll)
+            status = 201
+        except IntegrityError:  # the same name made concurrently: that one
+            coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
+    out = _collection_out(coll, _count(db, coll.id))
+    db.commit()
+    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+
+
+@api_router.get("/collections/{cid:id}", response_model=CollectionPageOut, responses={**SIGNED_IN, **ERRORS},
+                summary="A collection's papers, latest saved first (the member's own, or anyone's public one)")
+def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), limit: int = Query(30, ge=1, le=MAX_LIMIT),
+               db: Session = Depends(get_db, scope="function")):
+    coll = visible_collection(db, cid, request)
+    owner = db.get(User, coll.user_id)
+    rows = db.execute(q.papers_query().add_columns(CollectionItem.added_at)
+                      .join(CollectionItem, CollectionItem.paper_id == Paper.id)
+                      .where(CollectionItem.collection_id == cid, visible())
+                      .order_by(CollectionItem.added_at.desc(), Paper.id).limit(limit + 1).offset(p * limit)).all()
+    more, rows = len(rows) > limit, rows[:limit]
+    out = _papers_out(db, [r[0] for r in rows])
+    page = CollectionPageOut(collection=_collection_out(coll, _count(db, cid)),
+                             owner=owner.display_name or "member" if owner else "member",
+                             items=[SavedPaperOut(paper=out[paper.id], added_at=at) for paper, at in rows])
+    return json_response(page, request=request, has_next=more, page=p)
+
+
+def _save(request: Request, db: Session, user: User, cid: int, arxiv_id: str, saved: bool) -> SavedOut:
+    ratelimit.check(request, "write", str(user.id))
+    coll = own_collection(db, cid, user)
+    pid = paper_row_id(db, arxiv_id)
+    if saved:
+        add_paper(db, coll, pid)
+    else:
+        db.execute(CollectionItem.__table__.delete().where(CollectionItem.collection_id == cid,
+                                                           CollectionItem.paper_id == pid))
+        db.execute(update(Collection).where(Collection.id == cid).values(updated_at=utcnow()))
+    return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=saved)
+
+
+@api_router.put("/collections/{cid:id}/papers/{arxiv_id:path}", response_model=SavedOut, responses=WRITES,
+                summary="Save a paper in one of the member's collections")
+def save_paper(request: Request, cid: int, arxiv_id: str, user: User = Depends(require_member),
+               db: Session = Depends(get_db, scope="function")):
+    return _save(request, db, user, cid, arxiv_id, True)
+
+
+@api_router.delete("/collections/{cid:id}/papers/{arxiv_id:path}", response_model=SavedOut, responses=WRITES,
+                   summary="Take a paper out of one of the member's collections")
+def unsave_paper(request: Request, cid: int, arxiv_id: str, user: User = Depends(require_member),
+                 db: Session = Depends(get_db, scope="function")):
+    return _save(request, db, user, cid, arxiv_id, False)
+
+
+# --- follows -------------------------------------------------------------------------
+
+
+class FollowsOut(BaseModel):
+    authors: list[str]
+    categories: list[str]
+
+
+class FollowOut(BaseModel):
+    kind: Literal["author", "category"]
+    target: str = Field(description="As stored: the author's name as first seen here, the category's proper spelling")
+    following: bool
+
+
+@api_router.get("/follows", response_model=FollowsOut, responses=SIGNED_IN, summary="The authors and categories the member follows")
+def my_follows(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    rows = follows.followed(db, user.id)
+    return FollowsOut(authors=[t for k, t in rows if k == "author"], categories=[t for k, t in rows if k == "category"])
+
+
+@api_router.put("/follows/{kind}/{target:path}", response_model=FollowOut, responses=WRITES,
+                summary="Follow an author (by name) or a category (e.g. cs.LG)")
+def put_follow(request: Request, kind: Literal["author", "category"], target: str, user: User = Depends(require_member),
+               db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    try:
+        name = follows.follow(db, user.id, kind, target)
+    except follows.NotFollowable as exc:
+        raise HTTPException(422, str(exc)) from None
+    return FollowOut(kind=kind, target=name, following=True)
+
+
+@api_router.delete("/follows/{kind}/{target:path}", response_model=FollowOut, responses=WRITES,
+                   summary="Stop following an author or a category")
+def delete_follow(request: Request, kind: Literal["author", "category"], target: str,
+                  user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    follows.unfollow(db, user.id, kind, target)
+    return FollowOut(kind=kind, target=" ".join(target.split())[:300], following=False)

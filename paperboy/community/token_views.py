@@ -1,0 +1,51 @@
+"""The member's API tokens on ``/account#tokens``: make one (shown once), revoke one.
+
+These are pages, not API routes: a token can never make or revoke tokens
+(``web/apitokens.py``), so one that leaks cannot keep itself alive.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+
+from paperboy.community import api_tokens
+from paperboy.community.account_views import account_response
+from paperboy.store.models import User
+from paperboy.web import ratelimit
+from paperboy.web.convertors import MAX_ID  # noqa: F401  (importing it registers {x:id})
+from paperboy.web.deps import get_db
+from paperboy.web.security import require_member, require_user
+
+router = APIRouter()
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def make_token(request: Request, name: str = Form(""), access: str = Form("read"),
+               expires: str = Form(api_tokens.DEFAULT_EXPIRY), user: User = Depends(require_member),
+               db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    if access not in ("read", "write"):
+        return account_response(request, user, 422, token_error="Choose read access, or read and write.",
+                                token_name=name[:100])
+    try:
+        made = api_tokens.make(db, user.id, name, can_write=access == "write", expires=expires)
+    except api_tokens.TokenRefused as exc:
+        return account_response(request, user, 422, token_error=str(exc), token_name=name[:100])
+    db.commit()
+    response = request.app.state.templates.TemplateResponse(
+        request, "community/token_made.html",
+        {"token": made.token, "row": made.row, "base_url": request.app.state.settings.resolved_base_url})
+    # Shown once: no cache, no history entry that keeps it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/account/tokens/{token_id:id}/revoke")
+def revoke_token(request: Request, token_id: int, user: User = Depends(require_user),
+                 db: Session = Depends(get_db, scope="function")):
+    if api_tokens.revoke(db, user.id, token_id) is None:
+        raise HTTPException(404, "You have no such token (it may be revoked already).")
+    return RedirectResponse("/account?done=token_revoked#tokens", status_code=303)

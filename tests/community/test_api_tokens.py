@@ -1,0 +1,295 @@
+"""Personal API tokens: a member makes one on /account (shown once), and their script
+reads and changes their things through /api/ with it, with no browser session and no
+CSRF token; a read-only token changes nothing, and a bad, revoked or expired token is
+refused with the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import func, select, update
+
+from paperboy.store.models import ApiToken, Collection, CollectionItem, Follow, User, Vote, utcnow
+
+TOKEN = re.compile(r"pb_[A-Za-z0-9_-]{40}")
+
+
+def make_token(client, name: str = "my script", access: str = "read", expires: str = "90") -> str:
+    r = client.form("/account/tokens", {"name": name, "access": access, "expires": expires}, page="/account")
+    assert r.status_code == 200, r.text[-400:]
+    found = TOKEN.findall(r.text)
+    assert found, "the new token is shown"
+    return found[0]
+
+
+def script(site, token: str):
+    """A client with no cookies at all, sending the token as scripts do."""
+    client = site.client()
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def _row(site) -> ApiToken:
+    """The newest token's row."""
+    with site.engine.connect() as conn:
+        return conn.execute(select(ApiToken).order_by(ApiToken.id.desc())).first()
+
+
+def test_a_member_makes_a_token_that_is_shown_once_and_a_script_acts_as_them(site):
+    user, browser = site.member(name="Ada")
+    r = browser.form("/account/tokens", {"name": "reading-list sync", "access": "read", "expires": "90"}, page="/account")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    token = TOKEN.findall(r.text)[0]
+    assert f"Bearer {token}" in r.text  # a ready curl line
+    # The account page lists it by name and its last four characters, never in full.
+    page = browser.get("/account").text
+    assert "reading-list sync" in page and f"pb_…{token[-4:]}" in page and token not in page
+    # Only a hash is stored.
+    row = _row(site)
+    assert token not in (row.token_hash, row.hint, row.name) and len(row.token_hash) == 64
+
+    r = script(site, token).get("/api/me")
+    assert r.status_code == 200
+    assert r.json() == {"id": user.id, "name": "Ada", "email": user.email, "admin": False, "suspended": False,
+                        "token": {"name": "reading-list sync", "write": False,
+                                  "expires_at": r.json()["token"]["expires_at"]}}
+    expires = dt.datetime.fromisoformat(r.json()["token"]["expires_at"])
+    assert abs(expires - (utcnow() + dt.timedelta(days=90))) < dt.timedelta(minutes=5)
+    # A browser session says so too.
+    assert browser.get("/api/me").json()["token"] is None
+
+
+def test_a_read_only_token_reads_the_members_things_but_changes_nothing(site):
+    paper = site.paper()
+    _, browser = site.member()
+    token = make_token(browser, access="read")
+    bot = script(site, token)
+    assert bot.get("/api/for-you").status_code == 200
+    assert bot.get("/api/collections").json() == []
+    for method, url in (("PUT", f"/api/papers/{paper.arxiv_id}/vote"), ("POST", f"/api/for-you/not-interested/{paper.arxiv_id}"),
+                        ("PUT", "/api/follows/category/cs.LG")):
+        r = bot.request(method, url)
+        assert r.status_code == 403, (url, r.text)
+        assert "read-only" in r.json()["detail"] and 'error="insufficient_scope"' in r.headers["www-authenticate"]
+    r = bot.post("/api/collections", json={"name": "x"})
+    assert r.status_code == 403
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Vote)) == 0
+        assert conn.scalar(select(func.count()).select_from(Collection)) == 0
+        assert conn.scalar(select(func.count()).select_from(Follow)) == 0
+
+
+def test_a_write_token_votes_saves_and_follows_idempotently_without_csrf(site):
+    paper = site.paper(arxiv_id="2501.00042", authors=["Grace Hopper"], categories=["cs.LG"])
+    old = site.paper(arxiv_id="hep-th/9901001")
+    _, browser = site.member()
+    bot = script(site, make_token(browser, access="write"))
+
+    # Votes: PUT makes one, twice is still one; DELETE takes it back, twice is still none.
+    for _ in range(2):
+        r = bot.put(f"/api/papers/{paper.arxiv_id}/vote")
+        assert r.status_code == 200 and r.json() == {"arxiv_id": paper.arxiv_id, "voted": True, "upvotes": 1}
+    assert bot.put(f"/api/papers/{old.arxiv_id}/vote").json()["voted"] is True  # an old id with a slash
+    votes = bot.get("/api/me/votes").json()
+    assert [v["paper"]["id"] for v in votes] == [old.arxiv_id, paper.arxiv_id]  # newest vote first
+    for _ in range(2):
+        assert bot.delete(f"/api/papers/{paper.arxiv_id}/vote").json() == {
+            "arxiv_id": paper.arxiv_id, "voted": False, "upvotes": 0}
+    assert site.get_paper(paper.arxiv_id).upvotes == 0
+    assert bot.put("/api/papers/2501.99999/vote").status_code == 404
+
+    # Collections: POST makes one (201), the same name again answers that one (200).
+    r = bot.post("/api/collections", json={"name": "  To read  ", "public": True})
+    assert r.status_code == 201
+    cid = r.json()["id"]
+    assert r.json()["name"] == "To read" and r.json()["public"] is True and r.json()["papers"] == 0
+    again = bot.post("/api/collections", json={"name": "To read"})
+    assert again.status_code == 200 and again.json()["id"] == cid
+    assert bot.post("/api/collections", json={"name": "   "}).status_code == 422
+    for _ in range(2):
+        r = bot.put(f"/api/collections/{cid}/papers/{paper.arxiv_id}")
+        assert r.json() == {"collection": cid, "arxiv_id": paper.arxiv_id, "saved": True}
+    page = bot.get(f"/api/collections/{cid}").json()
+    assert page["collection"]["papers"] == 1 and [i["paper"]["id"] for i in page["items"]] == [paper.arxiv_id]
+    assert bot.get("/api/collections").json()[0]["papers"] == 1
+    # The member's browser sees the same collection.
+    assert paper.arxiv_id in browser.get(f"/collections/{cid}").text
+    assert bot.delete(f"/api/collections/{cid}/papers/{paper.arxiv_id}").json()["saved"] is False
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CollectionItem)) == 0
+
+    # Follows: by the name as stored; an author nobody here has is a 422 that says so.
+    r = bot.put("/api/follows/author/grace  hopper")
+    assert r.json() == {"kind": "author", "target": "Grace Hopper", "following": True}
+    assert bot.put("/api/follows/category/cs.lg").json()["target"] == "cs.LG"
+    assert bot.get("/api/follows").json() == {"authors": ["Grace Hopper"], "categories": ["cs.LG"]}
+    r = bot.put("/api/follows/author/Nobody Atall")
+    assert r.status_code == 422 and "Nobody Atall" in r.json()["detail"]
+    assert bot.put("/api/follows/planet/Mars").status_code == 422
+    assert bot.delete("/api/follows/author/Grace Hopper").json()["following"] is False
+    assert bot.get("/api/follows").json()["authors"] == []
+
+
+def test_bad_revoked_and_expired_tokens_are_refused_with_the_reason_even_on_public_routes(site):
+    site.paper()
+    other, browser = site.member()
+    token = make_token(browser)
+    anonymous = site.client()
+    assert anonymous.get("/api/daily_papers").status_code == 200
+    cases = [("Basic dXNlcjpwYXNz", "invalid_request"), ("Bearer", "invalid_request"),
+             ("Bearer not-a-token", "invalid_request"), (f"Bearer {token[:-1]}x" if not token.endswith("x") else
+                                                         f"Bearer {token[:-1]}y", "invalid_token")]
+    for header, reason in cases:
+        for url in ("/api/daily_papers", "/api/me"):
+            r = anonymous.get(url, headers={"Authorization": header})
+            assert r.status_code == 401, (header, url)
+            assert r.headers["www-authenticate"] == f'Bearer error="{reason}"'
+            assert r.json()["status"] == 401 and "token" in r.json()["detail"]
+    # Expired: refused, and the account page says so.
+    with site.engine.begin() as conn:
+        conn.execute(update(ApiToken).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    assert script(site, token).get("/api/me").status_code == 401
+    assert "expired" in browser.get("/account").text
+    # Signed out, a member's route says how a script signs in.
+    r = anonymous.get("/api/me")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer" and "/account#tokens" in r.json()["detail"]
+
+
+def test_revoking_ends_a_token_at_once_and_only_its_owner_can(site):
+    _, alice = site.member()
+    _, bob = site.member()
+    token = make_token(alice)
+    tid = _row(site).id
+    assert bob.form(f"/account/tokens/{tid}/revoke", page="/account").status_code == 404
+    assert script(site, token).get("/api/me").status_code == 200
+    r = alice.form(f"/account/tokens/{tid}/revoke", page="/account")
+    assert r.status_code == 303 and r.headers["location"] == "/account?done=token_revoked#tokens"
+    assert script(site, token).get("/api/me").status_code == 401
+    assert "You have no tokens." in alice.get("/account").text
+    assert alice.form(f"/account/tokens/{tid}/revoke", page="/account").status_code == 404
+
+
+def test_a_token_works_only_on_the_api_and_its_request_ignores_cookies(site):
+    user, browser = site.member()
+    token = make_token(browser, access="write")
+    # Outside /api/ a token signs nobody in: it cannot change the password, nor make tokens.
+    bot = script(site, token)
+    r = bot.get("/account", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    r = bot.post("/account/tokens", data={"name": "more"}, follow_redirects=False)
+    assert r.status_code == 403  # no session, no CSRF token: a form post like any other
+    # With a token, the browser's session cookie does not count: a bad token is refused
+    # even beside a good session, and a good token acts as its own member.
+    _, other = site.member()
+    r = other.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.json()["id"] == user.id
+    r = browser.get("/api/me", headers={"Authorization": "Bearer pb_" + "0" * 40})
+    assert r.status_code == 401
+
+
+def test_a_suspended_members_token_reads_but_cannot_write(site):
+    paper = site.paper()
+    user, browser = site.member()
+    token = make_token(browser, access="write")
+    with site.engine.begin() as conn:
+        conn.execute(update(User).where(User.id == user.id).values(is_suspended=True))
+    bot = script(site, token)
+    assert bot.get("/api/me").json()["suspended"] is True
+    r = bot.put(f"/api/papers/{paper.arxiv_id}/vote")
+    assert r.status_code == 403 and "suspended" in r.json()["detail"]
+
+
+def test_making_a_token_checks_its_name_expiry_and_the_number_held(site):
+    _, browser = site.member()
+    r = browser.form("/account/tokens", {"name": "   ", "access": "read", "expires": "90"}, page="/account")
+    assert r.status_code == 422 and "Give the token a name" in r.text
+    r = browser.form("/account/tokens", {"name": "x", "access": "read", "expires": "forever"}, page="/account")
+    assert r.status_code == 422 and "expires" in r.text
+    r = browser.form("/account/tokens", {"name": "x", "access": "admin", "expires": "90"}, page="/account")
+    assert r.status_code == 422 and "read access" in r.text
+    make_token(browser, name="forever", expires="never")
+    assert _row(site).expires_at is None
+    for i in range(19):
+        make_token(browser, name=f"t{i}")
+    r = browser.form("/account/tokens", {"name": "one more", "access": "read", "expires": "90"}, page="/account")
+    assert r.status_code == 422 and "20 tokens" in r.text
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ApiToken)) == 20
+
+
+def test_hostile_token_names_are_escaped(site):
+    _, browser = site.member()
+    r = browser.form("/account/tokens", {"name": '<script>alert(1)</script>', "access": "read", "expires": "30"},
+                     page="/account")
+    assert "<script>alert(1)" not in r.text and "&lt;script&gt;" in r.text
+    page = browser.get("/account").text
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+
+
+def test_a_tokens_use_is_recorded_at_most_once_an_hour(site):
+    _, browser = site.member()
+    bot = script(site, make_token(browser))
+    assert _row(site).last_used_at is None
+    bot.get("/api/me")
+    first = _row(site).last_used_at
+    assert first is not None
+    bot.get("/api/me")
+    assert _row(site).last_used_at == first  # within the hour: no write
+    with site.engine.begin() as conn:
+        conn.execute(update(ApiToken).values(last_used_at=utcnow() - dt.timedelta(hours=2)))
+    bot.get("/api/me")
+    assert utcnow() - _row(site).last_used_at < dt.timedelta(minutes=1)
+
+
+def test_the_export_lists_tokens_without_secrets_and_deleting_the_account_ends_them(site):
+    user, browser = site.member()
+    token = make_token(browser, name="zotero")
+    r = browser.form("/account/export", page="/account")
+    exported = json.loads(r.content)["api_tokens"]
+    assert [t["name"] for t in exported] == ["zotero"] and exported[0]["ends_with"] == token[-4:]
+    assert token not in r.text and _row(site).token_hash not in r.text
+    browser.form("/account/delete", {"password": "correct horse battery staple", "comments": "keep"}, page="/account")
+    assert script(site, token).get("/api/me").status_code == 401
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ApiToken)) == 0
+
+
+def test_private_collections_stay_private_through_the_api(site):
+    site.paper(arxiv_id="2501.00043")
+    _, alice = site.member()
+    bot = script(site, make_token(alice, access="write"))
+    private = bot.post("/api/collections", json={"name": "secret"}).json()["id"]
+    public = bot.post("/api/collections", json={"name": "shared", "public": True}).json()["id"]
+    _, bob = site.member()
+    bob_bot = script(site, make_token(bob, access="write"))
+    for client in (bob_bot, site.client()):
+        assert client.get(f"/api/collections/{private}").status_code == 404
+        assert client.get(f"/api/collections/{public}").status_code == 200
+    assert bob_bot.put(f"/api/collections/{private}/papers/2501.00043").status_code == 404
+    assert bob_bot.put(f"/api/collections/{public}/papers/2501.00043").status_code == 403
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CollectionItem)) == 0
+
+
+def test_the_members_answers_match_the_published_schema(site):
+    paper = site.paper(arxiv_id="2501.00044", authors=["Ada Lovelace"])
+    _, browser = site.member()
+    bot = script(site, make_token(browser, access="write"))
+    doc = bot.get("/openapi.json").json()
+    assert doc["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+    bot.put(f"/api/papers/{paper.arxiv_id}/vote")
+    cid = bot.post("/api/collections", json={"name": "c"}).json()["id"]
+    bot.put(f"/api/collections/{cid}/papers/{paper.arxiv_id}")
+    bot.put("/api/follows/author/Ada Lovelace")
+    for path, url in (("/api/me", "/api/me"), ("/api/me/votes", "/api/me/votes"), ("/api/collections", "/api/collections"),
+                      ("/api/collections/{cid}", f"/api/collections/{cid}"), ("/api/follows", "/api/follows")):
+        operation = doc["paths"][path]["get"]
+        assert operation["security"] == [{"token": []}, {"session": []}]
+        schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        r = bot.get(url)
+        assert r.status_code == 200
+        errors = list(Draft202012Validator({**schema, "components": doc["components"]}).iter_errors(r.json()))
+        assert not errors, (url, errors[:3])
