@@ -301,7 +301,8 @@ WRONG_PASSWORD = "That is not your current password."
 
 
 def account_response(request: Request, user: User, status: int = 200, **ctx) -> HTMLResponse:
-    """The account page; its API tokens are read through the request's session."""
+    """The account page; its API tokens are read through the request's session (the
+    route's ``get_db``, which gives the connection back before the response is sent)."""
     tokens = api_tokens.listed(request_session(request), user.id)
     return _page(request, "account.html", status, user=user, tokens=tokens, now=utcnow(),
                  expiry_choices=api_tokens.EXPIRY_DAYS, default_expiry=api_tokens.DEFAULT_EXPIRY, **ctx)
@@ -309,7 +310,8 @@ def account_response(request: Request, user: User, status: int = 200, **ctx) -> 
 
 
 @router.get("/account", response_class=HTMLResponse)
-def account_page(request: Request, done: str = "", user: User = Depends(require_user)):
+def account_page(request: Request, done: str = "", user: User = Depends(require_user),
+                 db: Session = Depends(get_db, scope="function")):  # closed before the slots are filled
     return account_response(request, user, notice=DONE.get(done, ""))
 
 

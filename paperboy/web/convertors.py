@@ -4,9 +4,10 @@
 with an optional version. Routes that use it only see ids, so ``/papers/<id>/vote`` and
 other sub-paths stay free for other routers.
 
-``{x:id}``: a row id. Longer numbers than any stored id do not match the route (404),
-and a 19-digit number past the largest 64-bit integer becomes 0, which no row has, so
-no database is ever asked about a number it cannot hold."""
+``{x:id}``: a row id. Row ids are ``integer`` columns, 32 bits on PostgreSQL: a number
+past the largest (2**31 - 1) becomes 0, which no row has, and longer numbers than 19
+digits do not match the route (404), so no database is ever asked about a number it
+cannot hold (PostgreSQL answered such a look-up with an error, a 500)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ class ArxivIdConvertor(Convertor):
         return str(value)
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # PostgreSQL's integer, the type of every row id (store/models.py)
 
 
 class RowIdConvertor(Convertor):

@@ -5,6 +5,8 @@ routes never see, so they are added here, once, for every operation:
 
 - 400 from the global NUL-character guard (web/errors.py), on every operation, and
   a pattern without NUL on every free-text input;
+- 401 on every /api/ operation: a bad API token is refused even where none is needed
+  (web/apitokens.py); the member's own operations also name how to sign in (security);
 - 403 (CSRF refused) and 413 (body too large) from the community middleware, and 429
   (rate limited), on every unsafe method;
 - 404 on every operation with a path parameter (an unknown id or a bad signed link);
@@ -22,6 +24,7 @@ SAFE = {"get", "head", "options"}
 REASONS = {
     303: "Done; the browser is sent on to the next page",
     400: "Bad request: a NUL character, or a form value that cannot be used (the answer says which)",
+    401: "Not signed in, or an Authorization header that is not a valid API token (WWW-Authenticate says which)",
     403: "Refused: missing or wrong CSRF token, or not permitted",
     404: "Not found (unknown id or invalid link)",
     413: "Request body too large",
@@ -46,6 +49,8 @@ def _error_content(path: str, status: int) -> dict:
 
 def _extra_statuses(path: str, method: str) -> list[int]:
     statuses = [400]
+    if path.startswith("/api/"):  # a bad API token is refused on every route (web/apitokens.py)
+        statuses.append(401)
     if "{" in path:
         statuses.append(404)
     if method not in SAFE:
@@ -89,6 +94,8 @@ def complete(document: dict) -> dict:
             for parameter in operation.get("parameters", []):
                 _forbid_nul(parameter.get("schema", {}))
             responses = operation.setdefault("responses", {})
+            if path.startswith("/api/") and "401" in responses:  # a member's own: who is asking
+                operation["security"] = [{"token": []}, {"session": []}]
             for status in _extra_statuses(path, method):
                 entry = responses.setdefault(str(status), {"description": REASONS[status]})
                 if status == 303:
@@ -97,8 +104,6 @@ def complete(document: dict) -> dict:
                     entry["content"] = _error_content(path, status)
             if "422" in responses:
                 responses["422"]["content"] = _error_content(path, 422)
-            if path.startswith("/api/") and "401" in responses:
-                operation["security"] = [{"token": []}, {"session": []}]
     return document
 
 

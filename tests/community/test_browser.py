@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -257,4 +258,48 @@ def test_a_reply_is_mailed_to_the_commenter_who_reads_it_and_stops_the_mails(fre
         page.wait_for_load_state()
         assert page.locator("main [role=status]").inner_text() == "You will be mailed about replies to your comments and comments on papers you submitted."
         assert page.get_by_label("Mail me when someone replies to my comments or comments on papers I submitted").is_checked()
+    assert dialogs == [] and page.js_errors == []
+
+
+def test_a_member_makes_an_api_token_their_script_votes_with_it_and_they_revoke_it(fresh_engine, tmp_path, page):
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention at scale")
+    user = site.user()
+    dialogs = _watch(page)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + "/account#tokens")
+        tokens = page.locator("#tokens")
+        assert "You have no tokens." in tokens.inner_text()
+        tokens.get_by_label("Name").fill("Zotero sync")
+        tokens.get_by_label("read and write").check()
+        tokens.get_by_label("Expires").select_option("30")
+        tokens.get_by_role("button", name="Make a token").click()
+        page.wait_for_load_state()
+        # Shown once, with a Copy button that copies exactly the token.
+        token = page.locator("#new-token").inner_text()
+        assert re.fullmatch(r"pb_[A-Za-z0-9_-]{40}", token)
+        assert "shown only this once" in page.locator(".notice").inner_text()
+        page.get_by_role("button", name="Copy").click()
+        page.wait_for_function("() => document.querySelector('button[data-copy]').textContent === 'Copied'")
+        assert page.evaluate("navigator.clipboard.readText()") == token
+        # The member's script votes with it: no cookie, no CSRF token.
+        auth = {"Authorization": f"Bearer {token}"}
+        r = httpx.put(f"{base}/api/papers/{paper.arxiv_id}/vote", headers=auth)
+        assert r.status_code == 200 and r.json()["voted"] is True
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        assert page.locator(".paper-head .vote-button").get_attribute("aria-pressed") == "true"
+        # The account page lists it, used today, and revokes it.
+        page.goto(base + "/account#tokens")
+        row = page.locator(".token-row")
+        assert "Zotero sync" in row.inner_text() and "read and write" in row.inner_text()
+        assert row.locator(".token-used").inner_text() != "never"  # last used: a date
+        assert token not in page.content()
+        row.get_by_role("button", name="Revoke the token Zotero sync").click()
+        page.wait_for_load_state()
+        assert "The token is revoked" in page.locator(".notice").inner_text()
+        assert page.locator(".token-row").count() == 0
+        r = httpx.get(f"{base}/api/me", headers=auth)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
     assert dialogs == [] and page.js_errors == []

@@ -1,12 +1,13 @@
-"""Forms and ids no database can hold: NUL characters and numbers past 64 bits get a
-clear 4xx on both backends, never a 500."""
+"""Forms and ids no database can hold: NUL characters and numbers past a row id's 32
+bits get a clear 4xx on both backends, never a 500."""
 
 from __future__ import annotations
 
 import pytest
 
 HUGE = "99999999999999999999"  # 20 digits: past any 64-bit id
-JUST_PAST = str(2**63)  # 19 digits, one past the largest id
+JUST_PAST = str(2**63)  # 19 digits, one past the largest 64-bit integer
+PAST_ROW_IDS = str(2**31)  # one past the largest row id (PostgreSQL's integer)
 
 
 def test_nul_characters_in_any_form_field_are_refused(site):
@@ -33,10 +34,11 @@ def test_nul_characters_in_any_form_field_are_refused(site):
         assert "NUL character" in r.text, path
 
 
-@pytest.mark.parametrize("number", [HUGE, JUST_PAST, "0", "-1", "00"])
+@pytest.mark.parametrize("number", [HUGE, JUST_PAST, PAST_ROW_IDS, "0", "-1", "00"])
 def test_ids_no_row_can_have_are_not_found(site, number):
     _, member = site.member()
     assert member.get(f"/collections/{number}").status_code == 404
+    assert member.get(f"/api/collections/{number}").status_code == 404
     assert member.get(f"/collections/{number}/export.bib").status_code == 404
     assert member.get(f"/comments/{number}/edit").status_code == 404
     for path in (f"/collections/{number}/edit", f"/collections/{number}/delete", f"/comments/{number}/delete"):
@@ -46,7 +48,7 @@ def test_ids_no_row_can_have_are_not_found(site, number):
 def test_a_reply_to_a_comment_id_past_64_bits_is_refused(site):
     paper = site.paper()
     _, member = site.member()
-    for parent in (HUGE, JUST_PAST):
+    for parent in (HUGE, JUST_PAST, PAST_ROW_IDS):
         r = member.form(f"/papers/{paper.arxiv_id}/comments", {"body": "reply", "parent_id": parent}, page="/")
         assert r.status_code == 400
 

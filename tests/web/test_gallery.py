@@ -81,6 +81,8 @@ def gallery(databases, tmp_path_factory):
     assert "Added 2 seed papers." in seeded.text
     grace.form(f"/papers/{ids['submitted']}/not-interested", {"next": "/for-you/learned"}, page="/")
     grace.form("/for-you/feed", {"action": "on"}, page="/for-you/learned")  # the address, long, on a phone too
+    made = grace.form("/account/tokens", {"name": "Zotero sync", "access": "write", "expires": "90"}, page="/account")
+    assert made.status_code == 200
     shots = [
         Shot("front", "/"),
         Shot("day", "/papers?date=2025-01-14"),
@@ -100,6 +102,7 @@ def gallery(databases, tmp_path_factory):
         Shot("signup", "/signup"),
         Shot("account", "/account", signed_out=False),
         Shot("following", "/following", signed_out=False),
+        Shot("account-tokens", "/account#tokens", signed_out=False),  # not right after /account: a new load
         Shot("replies", "/replies", signed_out=False),
         Shot("comment-edit", f"/comments/{parent}/edit", signed_out=False),
         Shot("collections", "/collections", signed_out=False),
