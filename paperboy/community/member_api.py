@@ -63,6 +63,7 @@ class MeOut(BaseModel):
     email: str
     admin: bool
     suspended: bool
+    unread_replies: int = Field(description="Replies and new threads for the member since they last opened /replies")
     token: TokenOut | None = Field(description="The API token of this request; null for a browser session")
 
 
@@ -71,7 +72,8 @@ def me(request: Request, user: User = Depends(require_user)):
     used = request_token(request)
     token = TokenOut(name=used.name, write=used.can_write, expires_at=used.expires_at) if used else None
     return MeOut(id=user.id, name=user.display_name or user.email.split("@")[0], email=user.email,
-                 admin=bool(user.is_admin), suspended=bool(user.is_suspended), token=token)
+                 admin=bool(user.is_admin), suspended=bool(user.is_suspended),
+                 unread_replies=user.unread_replies or 0, token=token)
 
 
 # --- votes ---------------------------------------------------------------------------

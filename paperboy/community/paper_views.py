@@ -187,7 +187,7 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id
             paper_id=pid, user_id=user.id, parent_id=parent, body=text, body_html=markdown.render(text),
             hidden=False, created_at=utcnow()).returning(Comment.id)).scalar_one()
         n = recount_comments(conn, pid)
-        told = replies.queue_comment_mail(request.app, conn, paper_id=pid, parent_id=parent, comment_id=cid,
+        told = replies.tell_about_comment(request.app, conn, paper_id=pid, parent_id=parent, comment_id=cid,
                                           author=user, text=text)
     if told:
         request.app.state.outbox.wake()  # committed: the mail may go

@@ -26,6 +26,7 @@ from paperboy.config import Settings
 from paperboy.mail.render import render_email
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper, User
+from paperboy.web.security import forget_member
 
 QUOTE_CHARS = 2000  # the mail quotes this much of a long reply; the link shows the rest
 
@@ -56,14 +57,16 @@ def set_reply_mails(conn, user_id: int, on: bool) -> None:
     conn.execute(update(User).where(User.id == user_id).values(reply_mails=on))
 
 
-def queue_comment_mail(app, conn: Connection, *, paper_id: int, parent_id: int | None, comment_id: int,
+def tell_about_comment(app, conn: Connection, *, paper_id: int, parent_id: int | None, comment_id: int,
                        author: User, text: str) -> str | None:
-    """Queue the mail about comment ``comment_id`` in ``conn``'s transaction: to the author
-    of the comment it replies to, or, for a new thread, to the member who submitted the
-    paper. The address it goes to, or None when nobody is to be told. The caller wakes
-    the outbox once the transaction has committed."""
+    """Tell the member a new comment is for, in ``conn``'s transaction: the author of the
+    comment it replies to or, for a new thread, the member who submitted the paper. Their
+    unread count (the header's badge) goes up by one, and, when they take reply mails,
+    a mail is queued. The address it goes to, or None when no mail is to be sent. The
+    caller wakes the outbox once the transaction has committed."""
     settings = app.state.settings
-    who = select(User.id, User.email, User.display_name, Paper.arxiv_id, Paper.title)
+    who = select(User.id, User.email, User.display_name, User.reply_mails, User.is_suspended,
+                 User.email_verified_at, Paper.arxiv_id, Paper.title)
     if parent_id is not None:
         template = "reply"
         who = (who.join(Comment, Comment.user_id == User.id).join(Paper, Paper.id == Comment.paper_id)
@@ -71,9 +74,12 @@ def queue_comment_mail(app, conn: Connection, *, paper_id: int, parent_id: int |
     else:
         template = "new_comment"
         who = who.join(Paper, Paper.submitted_by_id == User.id).where(Paper.id == paper_id)
-    row = conn.execute(who.where(User.reply_mails.is_(True), User.is_suspended.is_(False),
-                                 User.email_verified_at.is_not(None))).first()
+    row = conn.execute(who).first()
     if row is None or row.id == author.id:
+        return None
+    conn.execute(update(User).where(User.id == row.id).values(unread_replies=User.unread_replies + 1))
+    forget_member(row.id)  # this process shows the badge on their next page (others within MemberCache's ttl)
+    if not row.reply_mails or row.is_suspended or row.email_verified_at is None:
         return None
     quoted = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rstrip() + " …"
     off = off_link(settings, row.id, row.email)
@@ -86,6 +92,11 @@ def queue_comment_mail(app, conn: Connection, *, paper_id: int, parent_id: int |
         headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
     app.state.outbox.enqueue_in(conn, msg, template, to=row.email)
     return row.email
+
+
+def mark_replies_read(conn, user_id: int) -> None:
+    """The member has seen their replies: the badge goes."""
+    conn.execute(update(User).where(User.id == user_id, User.unread_replies != 0).values(unread_replies=0))
 
 
 # --- the page: replies to a member and new threads on their submissions --------------

@@ -8,9 +8,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from paperboy.community import replies
+from paperboy.store.db import write_tx
 from paperboy.store.models import User
 from paperboy.web.deps import get_db
-from paperboy.web.security import require_user
+from paperboy.web.security import forget_member, require_user
 
 router = APIRouter()
 PAGE = 30
@@ -20,8 +21,16 @@ PAGE = 30
 def replies_page(request: Request, p: int = Query(1, ge=1, le=10_000), user: User = Depends(require_user),
                  db: Session = Depends(get_db, scope="function")):
     items, total = replies.replies_to(db.connection(), user.id, limit=PAGE, offset=(p - 1) * PAGE)
+    # The first page shows the newest: those the badge counted are marked new, and seen.
+    new = min(user.unread_replies or 0, len(items)) if p == 1 else 0
+    if p == 1 and user.unread_replies:
+        db.close()  # one pooled connection at a time: the read's goes back first
+        with write_tx(request.app.state.engine) as conn:  # on the primary (this GET may read a replica)
+            replies.mark_replies_read(conn, user.id)
+        user.unread_replies = 0  # the header of this very page shows no badge
+        forget_member(user.id)  # nor does this process's next page
     pages = max(1, -(-total // PAGE))
     pager = {"page": p, "pages": pages, "prev_url": f"/replies?p={p - 1}" if p > 1 else None,
              "next_url": f"/replies?p={p + 1}" if p < pages else None}
     return request.app.state.templates.TemplateResponse(request, "community/replies.html", {
-        "items": items, "total": total, "pager": pager, "mails_on": user.reply_mails})
+        "items": items, "total": total, "pager": pager, "mails_on": user.reply_mails, "new": new})

@@ -190,6 +190,9 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Mailed when someone replies to one of their comments (community/replies.py).
     reply_mails: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Replies and new threads for them since they last opened /replies (the header's badge;
+    # kept on the row the member look-up reads anyway, so showing it costs no query).
+    unread_replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Vote(Base):

@@ -47,7 +47,7 @@ from starlette.routing import Match
 
 from paperboy.store.db import write_tx
 from paperboy.store.models import User, UserSession, UTCDateTime, utcnow
-from paperboy.web import apitokens
+from paperboy.web import apitokens, reads
 from paperboy.web.deps import BodyTooLarge, read_body, read_engine, replaying, request_session
 from paperboy.web.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.web.slots import UNKNOWN, Member, slot
@@ -248,6 +248,9 @@ class CommunityMiddleware:
             await _api_error(send, 401, apitokens.BAD_TOKEN, bearer_error="invalid_token")
             return False
         ctx["user"], ctx["api_token"] = found
+        # A script carries no pb_lsn cookie (web/reads.py) to read its own writes on a
+        # replica; scripts are few, so their reads go to the primary.
+        reads.use_primary(scope)
         if unsafe and not found[1].can_write and self._route_matches(scope):
             await _api_error(send, 403, apitokens.READ_ONLY, bearer_error="insufficient_scope")
             return False
@@ -445,13 +448,14 @@ def request_token(request: Request) -> apitokens.TokenUse | None:
 def as_member(user: User | None) -> Member | None:
     if user is None:
         return None
-    return Member(user.id, user.display_name or user.email.split("@")[0], bool(user.is_admin), bool(user.is_suspended))
+    return Member(user.id, user.display_name or user.email.split("@")[0], bool(user.is_admin), bool(user.is_suspended),
+                  user.unread_replies or 0)
 
 
 def member_query(*extra):
     """The session's member (and ``extra`` columns), to build once: building a
     statement costs more than running this one. Parameters: ``session_params``."""
-    return (select(User.id, User.display_name, User.email, User.is_admin, User.is_suspended, *extra)
+    return (select(User.id, User.display_name, User.email, User.is_admin, User.is_suspended, User.unread_replies, *extra)
             .join(UserSession, UserSession.user_id == User.id)
             .where(UserSession.id == bindparam("sid"), UserSession.expires_at > bindparam("now", type_=UTCDateTime)))
 
@@ -463,8 +467,8 @@ def session_params(scope) -> dict | None:
 
 
 def member_from_row(row) -> Member:
-    uid, name, email, is_admin, is_suspended = row[:5]
-    return Member(uid, name or email.split("@")[0], bool(is_admin), bool(is_suspended))
+    uid, name, email, is_admin, is_suspended, unread = row[:6]
+    return Member(uid, name or email.split("@")[0], bool(is_admin), bool(is_suspended), unread or 0)
 
 
 _MEMBER_SQL = member_query()
@@ -635,6 +639,12 @@ def end_other_sessions(request: Request, db, user_id: int) -> None:
     token = (request.scope.get(_CTX) or {}).get("session_token")
     keep = token_hash(token) if token else ""
     db.execute(delete(UserSession).where(UserSession.user_id == user_id, UserSession.id != keep))
+
+
+def forget_member(user_id: int) -> None:
+    """Look the member up again on their next request in this process (what the header
+    shows of them changed)."""
+    MEMBERS.forget_user(user_id)
 
 
 def forget_current_user(request: Request) -> None:

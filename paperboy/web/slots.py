@@ -38,6 +38,7 @@ class Member:
     name: str
     is_admin: bool
     is_suspended: bool
+    unread: int = 0  # new replies to them since they last opened /replies
 
 
 @dataclass
@@ -167,6 +168,18 @@ def _name(v: Visitor) -> bytes:
 
 def _initial(v: Visitor) -> bytes:
     return str(escape(v.member.name[:1].upper())).encode() if v.member else b""
+
+
+def _unread(v: Visitor, where: str) -> bytes:
+    """The member's new replies: a badge on the account menu, a count beside its link."""
+    n = v.member.unread if v.member else 0
+    if not n:
+        return b""
+    shown = "99+" if n > 99 else str(n)
+    said = f"{n} new {'reply' if n == 1 else 'replies'}"
+    if where == "menu":
+        return f' <span class="menu-count" title="{said}">{shown} new</span>'.encode()
+    return f'<span class="unread-badge" title="{said}"><span class="visually-hidden">{said}</span><span aria-hidden="true">{shown}</span></span>'.encode()
 
 
 _VOTED = b'class="vote-button voted" aria-pressed="true"'
@@ -321,6 +334,7 @@ FILLERS: dict[str, tuple[Filler, Callable[..., tuple] | None]] = {
     "csrf": (_each(_csrf), None),
     "name": (_each(_name), None),
     "initial": (_each(_initial), None),
+    "unread": (_each(_unread), lambda where: (where,)),
     "vote": (_votes, lambda pid: (int(pid),)),
     "save": (_saves, lambda pid, arxiv, title="": (int(pid), str(escape(arxiv)).encode(), str(escape(title)).encode())),
     "dismiss": (_dismisses, lambda pid, arxiv: (int(pid), str(escape(arxiv)).encode())),

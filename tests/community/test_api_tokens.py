@@ -54,6 +54,7 @@ def test_a_member_makes_a_token_that_is_shown_once_and_a_script_acts_as_them(sit
     r = script(site, token).get("/api/me")
     assert r.status_code == 200
     assert r.json() == {"id": user.id, "name": "Ada", "email": user.email, "admin": False, "suspended": False,
+                        "unread_replies": 0,
                         "token": {"name": "reading-list sync", "write": False,
                                   "expires_at": r.json()["token"]["expires_at"]}}
     expires = dt.datetime.fromisoformat(r.json()["token"]["expires_at"])

@@ -258,6 +258,16 @@ def test_a_reply_is_mailed_to_the_commenter_who_reads_it_and_stops_the_mails(fre
         page.wait_for_load_state()
         assert page.locator("main [role=status]").inner_text() == "You will be mailed about replies to your comments and comments on papers you submitted."
         assert page.get_by_label("Mail me when someone replies to my comments or comments on papers I submitted").is_checked()
+        # The header counts the reply she has not opened on /replies yet, until she does.
+        page.goto(base + "/")
+        assert page.locator(".account-menu .unread-badge").inner_text().endswith("1")
+        page.locator(".account-menu summary").click()
+        page.get_by_role("link", name="Replies 1 new").click()
+        page.wait_for_load_state()
+        assert "goes to 4M tokens" in page.locator(".reply-new").inner_text()
+        assert page.locator(".account-menu .unread-badge").count() == 0
+        page.goto(base + "/")
+        assert page.locator(".account-menu .unread-badge").count() == 0
     assert dialogs == [] and page.js_errors == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from paperboy.community.models import Comment, Submission
 from paperboy.store.models import Paper, User
@@ -95,3 +95,48 @@ def test_a_reply_kept_after_its_author_deleted_their_account_still_shows_signed_
     assert _said(page) == ["Carl's answer."]
     assert '<span class="comment-author">deleted member</span>' in page
 
+
+
+def _badge(html: str) -> str | None:
+    """The header's count of new replies, as shown, or None without one."""
+    found = re.search(r'<span class="unread-badge"[^>]*>.*?<span aria-hidden="true">([^<]+)</span>', html)
+    return found.group(1) if found else None
+
+
+def test_new_replies_show_as_a_badge_until_the_member_opens_replies(site):
+    paper = site.paper(title="Sparse attention")
+    submitted = site.paper(title="A paper Ada submitted")
+    ada_user, ada = site.member(name="Ada")
+    _, bob = site.member(name="Bob")
+    with site.engine.begin() as conn:
+        conn.execute(update(Paper).where(Paper.id == submitted.id).values(submitted_by_id=ada_user.id))
+        conn.execute(insert(Submission).values(user_id=ada_user.id, paper_id=submitted.id))
+    question = _comment(ada, paper.arxiv_id, "Ada asks.")
+    assert _badge(ada.get("/").text) is None
+    answer = _comment(bob, paper.arxiv_id, "Bob answers.", parent=question)
+    _comment(ada, paper.arxiv_id, "Ada answers herself.", parent=question)  # her own words: not counted
+    _comment(ada, paper.arxiv_id, "Ada thanks Bob.", parent=answer)  # for Bob
+    _comment(bob, submitted.arxiv_id, "Bob opens a thread on Ada's submission.")
+    # On every page (cached ones too: the badge is hers, filled per response), and in the API.
+    for path in ("/", f"/papers/{paper.arxiv_id}", "/account"):
+        page = ada.get(path).text
+        assert _badge(page) == "2", path
+        assert '2 new replies' in page and '<span class="menu-count" title="2 new replies">2 new</span>' in page
+    assert _badge(bob.get("/").text) == "1" and "1 new reply" in bob.get("/").text
+    assert _badge(site.client().get("/").text) is None
+    assert ada.get("/api/me").json()["unread_replies"] == 2
+    # Opening the page marks the two newest as new, and the badge goes, on that page too.
+    page = ada.get("/replies").text
+    assert page.count('class="reply-item reply-new"') == 2 and _badge(page) is None
+    assert _badge(ada.get("/").text) is None and ada.get("/api/me").json()["unread_replies"] == 0
+    assert 'reply-new' not in ada.get("/replies").text  # seen now
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(User.unread_replies).where(User.id == ada_user.id)) == 0
+
+
+def test_a_badge_past_99_is_shortened(site):
+    user, ada = site.member()
+    with site.engine.begin() as conn:
+        conn.execute(update(User).where(User.id == user.id).values(unread_replies=250))
+    page = ada.get("/").text
+    assert _badge(page) == "99+" and "250 new replies" in page

@@ -68,6 +68,7 @@ def gallery(databases, tmp_path_factory):
     grace.form(f"/papers/{top}/comments", {"body": "Thanks, that settles it.", "parent_id": nested}, page="/")
     ada.form(f"/papers/{top}/comments", {"body": "Code and data are linked in the abstract; "
                                                 "a *very* readable paper."}, page="/")
+    grace.get("/replies")  # Ada's replies seen: every shot's header is the same, with no "new replies" badge
     made = grace.form("/collections", {"name": "Reading group", "public": "1", "arxiv_id": top}, page="/")
     collection = made.headers["location"].split("?")[0] if "/collections/" in made.headers.get("location", "") else None
     if collection is None:

@@ -161,6 +161,22 @@ def test_a_members_vote_shows_on_their_next_page_while_replay_is_paused(site):
     assert votes_on(anon.get(f"/papers/{arxiv_id}").content) == before + 1
 
 
+def test_a_scripts_token_reads_its_own_writes_from_the_primary_while_replay_is_paused(site):
+    """A script sends no pb_lsn cookie: its reads go to the primary, so what it just
+    changed is what it reads back."""
+    arxiv_id = site.ids["wed_mid"]
+    client = member(site)
+    made = client.form("/account/tokens", {"name": "script", "access": "write", "expires": "30"}, page="/account")
+    token = re.search(r"pb_[A-Za-z0-9_-]{40}", made.text).group(0)
+    script = Browser(site.app, base_url="http://testserver", headers={"Authorization": f"Bearer {token}"})
+    site.pair.standby_sql("SELECT pg_wal_replay_pause()")
+    assert script.put(f"/api/papers/{arxiv_id}/vote").json()["voted"] is True
+    on_replica, on_primary = reads(site, lambda: script.get("/api/me/votes").raise_for_status())
+    assert on_replica == 0 and on_primary > 0
+    assert arxiv_id in [v["paper"]["id"] for v in script.get("/api/me/votes").json()]
+    site.pair.standby_sql("SELECT pg_wal_replay_resume()")
+
+
 def page_of(client, arxiv_id: str, expected_votes: int) -> None:
     assert votes_on(client.get(f"/papers/{arxiv_id}").content) == expected_votes
 
