@@ -6,12 +6,13 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy import select
+from playwright.sync_api import expect
+from sqlalchemy import func, select
 
 from paperboy.community import accounts
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
-from paperboy.store.models import Collection
+from paperboy.store.models import Collection, InterestSignal, Paper, Vote
 from tests.community.conftest import PASSWORD, Site, make_settings
 from tests.support.fake_arxiv import FakeArxiv
 from tests.support.servers import serve_app_in_thread
@@ -312,4 +313,74 @@ def test_a_member_makes_an_api_token_their_script_votes_with_it_and_they_revoke_
         assert page.locator(".token-row").count() == 0
         r = httpx.get(f"{base}/api/me", headers=auth)
         assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert dialogs == [] and page.js_errors == []
+
+
+def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    first = site.paper(title="Sparse attention at scale")
+    site.paper(title="Protein diffusion")
+    site.paper(title="Graph transformers")
+    user = site.user()
+    dialogs = _watch(page)
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + f"/papers?date={first.announced_on.isoformat()}")
+        page.evaluate("window.__stayed = true")  # gone if anything reloads the page
+        cards = page.locator("article.card")
+        titles = [cards.nth(i).locator(".card-title").inner_text() for i in range(cards.count())]
+
+        def reached() -> str:
+            return page.locator("article.card.card-current .card-title").inner_text()
+
+        page.keyboard.press("j")
+        assert reached() == titles[0]
+        assert page.evaluate("document.activeElement.closest('.card-title') !== null")  # focus follows
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        page.keyboard.press("j")  # past the last: stays there
+        assert reached() == titles[2]
+        page.keyboard.press("k")
+        assert reached() == titles[1]
+        card = page.locator("article.card.card-current")
+        # v votes in place, and again takes it back; x marks it not interested.
+        page.keyboard.press("v")
+        vote = card.locator(".vote-button")
+        expect(vote).to_have_attribute("aria-pressed", "true")
+        assert card.locator(".vote-count").inner_text() == "1"
+        page.keyboard.press("v")
+        expect(vote).to_have_attribute("aria-pressed", "false")
+        page.keyboard.press("x")
+        expect(card.locator(".dismiss-button")).to_have_attribute("aria-pressed", "true")
+        # s opens the card's save menu; Escape closes it.
+        page.keyboard.press("s")
+        assert card.locator("details.save-menu").get_attribute("open") is not None
+        page.keyboard.press("Escape")
+        assert card.locator("details.save-menu").get_attribute("open") is None
+        # Typing in the search box types; the keys do nothing there.
+        page.locator(".header-search input[type=search]").first.fill("")
+        page.locator(".header-search input[type=search]").first.type("jk")
+        assert page.locator(".header-search input[type=search]").first.input_value() == "jk"
+        assert reached() == titles[1]
+        # ? lists the keys, in a dialog Escape closes; the footer's button opens it too.
+        page.locator("main").click(position={"x": 1, "y": 1})
+        page.keyboard.press("?")
+        help_box = page.locator("dialog.keys-help")
+        assert help_box.is_visible() and "next paper" in help_box.inner_text()
+        page.keyboard.press("Escape")
+        assert not help_box.is_visible()
+        page.get_by_role("button", name="Keyboard shortcuts").click()
+        assert help_box.is_visible()
+        help_box.get_by_role("button", name="Close").click()
+        assert page.evaluate("window.__stayed === true")
+        # o opens the paper reached.
+        page.keyboard.press("j")
+        page.keyboard.press("o")
+        page.wait_for_load_state()
+        assert page.locator("h1.paper-title").inner_text() == titles[2]
+    with session_scope(fresh_engine) as db:  # stored: the vote taken back, the dismissal kept
+        assert db.scalar(select(func.count()).select_from(Vote)) == 0
+        dismissed = db.scalars(select(Paper.title).join(InterestSignal, InterestSignal.paper_id == Paper.id)
+                               .where(InterestSignal.kind == "not_interested")).all()
+    assert dismissed == [titles[1]]
     assert dialogs == [] and page.js_errors == []

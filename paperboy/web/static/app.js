@@ -222,6 +222,114 @@
     });
   });
 
+  // Keys for a reader going down a day's papers: j / k move between them, and the
+  // others act on the one reached. Never while typing, nor with a modifier key held
+  // (the browser's shortcuts stay the browser's). Each key presses what a mouse would,
+  // so it does exactly what the card's own buttons do.
+  var KEYS = [
+    ["j", "next paper"], ["k", "previous paper"], ["o", "open the paper"],
+    ["v", "upvote (again: take the vote back)"], ["s", "save to a collection"],
+    ["x", "not interested (again: undo)"], ["m", "more like this"], ["?", "show these keys"]
+  ];
+  var current = null;
+
+  function typing(el) {
+    return !!el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+
+  function selectCard(card) {
+    if (current) current.classList.remove("card-current");
+    current = card;
+    card.classList.add("card-current");
+    var link = card.querySelector(".card-title a");
+    if (link) link.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest" });
+  }
+
+  function step(delta) {
+    var cards = Array.prototype.slice.call(document.querySelectorAll("article.card"));
+    if (!cards.length) return;
+    var at = cards.indexOf(current);
+    if (at < 0) {  // start from the card holding the focus, else the first one in view
+      var inside = document.activeElement && document.activeElement.closest("article.card");
+      at = cards.indexOf(inside);
+      if (at < 0) {
+        var first = cards.findIndex(function (c) { return c.getBoundingClientRect().bottom > 0; });
+        selectCard(cards[Math.max(0, first)]);
+        return;
+      }
+    }
+    selectCard(cards[Math.max(0, Math.min(cards.length - 1, at + delta))]);
+  }
+
+  function press(selector) {
+    var target = current && current.querySelector(selector);
+    if (target) target.click();
+    return !!target;
+  }
+
+  function openSave() {
+    var menu = current && current.querySelector("details.save-menu");
+    if (!menu) return;
+    menu.open = true;
+    var first = menu.querySelector(".menu-panel button, .menu-panel input");
+    if (first) first.focus();
+  }
+
+  var helpDialog = null;
+  function showKeys() {
+    if (!helpDialog) {
+      helpDialog = document.createElement("dialog");
+      helpDialog.className = "keys-help";
+      helpDialog.setAttribute("aria-labelledby", "keys-help-title");
+      var title = document.createElement("h2");
+      title.id = "keys-help-title";
+      title.textContent = "Keyboard shortcuts";
+      var list = document.createElement("dl");
+      KEYS.forEach(function (pair) {
+        var key = document.createElement("dt");
+        var kbd = document.createElement("kbd");
+        kbd.textContent = pair[0];
+        key.appendChild(kbd);
+        var what = document.createElement("dd");
+        what.textContent = pair[1];
+        list.appendChild(key);
+        list.appendChild(what);
+      });
+      var close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "Close";
+      close.addEventListener("click", function () { helpDialog.close(); });
+      helpDialog.appendChild(title);
+      helpDialog.appendChild(list);
+      helpDialog.appendChild(close);
+      document.body.appendChild(helpDialog);
+    }
+    if (helpDialog.open) helpDialog.close(); else helpDialog.showModal();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (typing(event.target)) return;
+    if (helpDialog && helpDialog.open && event.key !== "?") return;
+    var done = true;
+    switch (event.key) {
+      case "j": step(1); break;
+      case "k": step(-1); break;
+      case "o": done = press(".card-title a"); break;
+      case "v": done = press(".vote-form button"); break;
+      case "x": done = press(".dismiss-form button"); break;
+      case "m": done = press(".more-like"); break;
+      case "s": openSave(); break;
+      case "?": showKeys(); break;
+      default: done = false;
+    }
+    if (done) event.preventDefault();
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-keys-help]")) showKeys();
+  });
+
   function init() { setupAbstracts(document); setupCopy(document); setupPreviews(document); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
