@@ -205,9 +205,12 @@ def api_docs(request: Request):
                        "type": _type(p.get("schema", {})), "description": p.get("description") or p.get("schema", {}).get("description", "")}
                       for p in op.get("parameters", [])]
             responses = [(code, r.get("description", "")) for code, r in op.get("responses", {}).items()]
+            body = op.get("requestBody", {}).get("content", {})
             operations.append({"id": op.get("operationId", path), "method": method.upper(), "path": path,
                                "summary": op.get("summary", ""), "description": op.get("description", ""),
-                               "params": params, "responses": responses, "example": EXAMPLES.get(path)})
+                               "params": params, "responses": responses, "example": EXAMPLES.get(path),
+                               "body": [(kind, _type(c.get("schema", {}))) for kind, c in body.items()],
+                               "member": bool(op.get("security"))})
     schemas = []
     for name, schema in spec.get("components", {}).get("schemas", {}).items():
         if name in ("HTTPValidationError", "ValidationError"):

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.community import api_tokens
+from paperboy.community import accounts, api_tokens
 from paperboy.community.account_views import account_response
 from paperboy.store.models import User
 from paperboy.web import ratelimit
@@ -34,6 +34,7 @@ def make_token(request: Request, name: str = Form(""), access: str = Form("read"
         made = api_tokens.make(db, user.id, name, can_write=access == "write", expires=expires)
     except api_tokens.TokenRefused as exc:
         return account_response(request, user, 422, token_error=str(exc), token_name=name[:100])
+    _mail_token_made(request, db, user, made.row)
     db.commit()
     response = request.app.state.templates.TemplateResponse(
         request, "community/token_made.html",
@@ -41,6 +42,19 @@ def make_token(request: Request, name: str = Form(""), access: str = Form("read"
     # Shown once: no cache, no history entry that keeps it.
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _mail_token_made(request: Request, db: Session, user: User, row) -> None:
+    """Tell the member a token was made, in the transaction that stores it: if it was not
+    them (a session left open somewhere), they learn it at once, with the link to revoke."""
+    settings = request.app.state.settings
+    expires = f"expires {row.expires_at.strftime('%B %-d, %Y')}" if row.expires_at else "never expires"
+    accounts.send_account_mail(request.app, db, "token_made", user.email, {
+        "name": user.display_name, "token_name": row.name, "hint": row.hint, "expires": expires,
+        "access": "read and write" if row.can_write else "read only",
+        "can": "read your votes, collections, follows and picks, and vote, save and follow" if row.can_write
+        else "read your votes, collections, follows and picks",
+        "tokens_link": f"{settings.resolved_base_url}/account#tokens"})
 
 
 @router.post("/account/tokens/{token_id:id}/revoke")

@@ -12,7 +12,9 @@ import re
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select, update
 
+from paperboy.site import create_app
 from paperboy.store.models import ApiToken, Collection, CollectionItem, Follow, User, Vote, utcnow
+from tests.community.conftest import Site, make_settings
 
 TOKEN = re.compile(r"pb_[A-Za-z0-9_-]{40}")
 
@@ -294,3 +296,21 @@ def test_the_members_answers_match_the_published_schema(site):
         assert r.status_code == 200
         errors = list(Draft202012Validator({**schema, "components": doc["components"]}).iter_errors(r.json()))
         assert not errors, (url, errors[:3])
+
+
+def test_the_member_is_mailed_when_a_token_is_made_and_a_refused_one_mails_nothing(fresh_engine, tmp_path, smtp_server):
+    site = Site(create_app(make_settings(tmp_path, mail_backend="smtp", smtp_url=smtp_server.url), fresh_engine),
+                fresh_engine)
+    user, browser = site.member(email="ada@example.org", name="Ada")
+    refused = browser.form("/account/tokens", {"name": "  ", "access": "write", "expires": "30"}, page="/account")
+    assert refused.status_code == 422
+    token = make_token(browser, name="<b>nightly</b> sync", access="write", expires="30")
+    (mail,) = smtp_server.wait_for("ada@example.org")
+    assert mail["Subject"] == "A new API token “<b>nightly</b> sync” was made for your Paperboy account"
+    text = mail.get_body(("plain",)).get_content()
+    assert f"pb_…{token[-4:]}" in text and "read and write" in text and "expires" in text
+    assert token not in mail.as_string()  # the secret is never mailed
+    assert "/account#tokens" in text
+    html = mail.get_body(("html",)).get_content()
+    assert "&lt;b&gt;nightly&lt;/b&gt;" in html and "<b>nightly" not in html
+    assert len(smtp_server.to("ada@example.org")) == 1

@@ -156,3 +156,9 @@ def test_openapi_document_is_valid(client):
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert "GET /api/daily_papers" in docs.text and "DailyPaperOut" in docs.text
     assert "cdn" not in docs.text.lower() and "<script src=\"http" not in docs.text
+    # A member's operations say so, and what they take as a body.
+    op = docs.text.split('id="create_collection_api_collections_post-h"', 1)[1].split("</section>", 1)[0]
+    assert ">member</a>" in op and "Body: <code>CollectionIn</code> as <code>application/json</code>" in op
+    public = docs.text.split('id="daily_papers_api_daily_papers_get-h"', 1)[1].split("</section>", 1)[0]
+    assert ">member</a>" not in public and "Body:" not in public
+    assert "Authorization: Bearer pb_" in docs.text
