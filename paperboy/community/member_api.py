@@ -208,8 +208,8 @@ def create_collection(request: Request, body: CollectionIn = Body(...), user: Us
     return JSONResponse(out.model_dump(mode="json"), status_code=status)
 
 
-@api_router.get("/collections/{cid:id}", response_model=CollectionPageOut, responses={**SIGNED_IN, **ERRORS},
-                summary="A collection's papers, latest saved first (the member's own, or anyone's public one)")
+@api_router.get("/collections/{cid:id}", response_model=CollectionPageOut, responses=ERRORS,
+                summary="A collection's papers, latest saved first (anyone's public one; a private one to its member)")
 def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), limit: int = Query(30, ge=1, le=MAX_LIMIT),
                db: Session = Depends(get_db, scope="function")):
     coll = visible_collection(db, cid, request)
