@@ -225,6 +225,8 @@ def make_member(engine, paper_ids: list[int]) -> None:
 
 
 MEMBER_ROUTES = ("/", "paper page")
+# A member's own pages (never shared between visitors): measured signed in only.
+MEMBER_ONLY = (("/replies", "/replies"), ("/account (with its API tokens)", "/account"), ("/api/me", "/api/me"))
 
 
 def main() -> None:
@@ -265,6 +267,9 @@ def main() -> None:
                 if name in MEMBER_ROUTES:
                     rows.append((f"{label}, signed in", path, measure(
                         port, path, args.seconds, args.warmup, args.connections, f"pb_session={MEMBER_TOKEN}")))
+            for name, path in MEMBER_ONLY if cache else ():
+                rows.append((f"paperboy {name}, signed in", path, measure(
+                    port, path, args.seconds, args.warmup, args.connections, f"pb_session={MEMBER_TOKEN}")))
         finally:
             server.terminate()
     print(f"\n{'target':56} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs hello':>9}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, literal, or_, select, union_all, update
+from sqlalchemy import Integer, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -112,19 +112,17 @@ class Reply:
     is_reply: bool  # a reply to the member's comment, else a new thread on their submission
 
 
-def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list[Reply], int]:
-    """What others said to a member, newest first: replies to their comments, and new
-    threads on papers they submitted (the same as the mails tell; kept here for a member
-    who turned those off, or reads later). Deleted and hidden comments and hidden papers
-    are left out. Both halves are read through indexes: the member's comments and their
-    children, the member's submissions and their papers' comments."""
+def _replies_statements():
+    """The page's two statements, built once with the member, the page size and the
+    offset as parameters: building them per request cost 5 ms of a 8 ms page."""
+    me = bindparam("me")
     parent = aliased(Comment)
     replies = (select(Comment.id.label("cid"), literal(True).label("is_reply"))
-               .join(parent, parent.id == Comment.parent_id).where(parent.user_id == user_id))
+               .join(parent, parent.id == Comment.parent_id).where(parent.user_id == me))
     threads = (select(Comment.id.label("cid"), literal(False).label("is_reply"))
                .join(Paper, Paper.id == Comment.paper_id)
-               .where(Comment.paper_id.in_(select(Submission.paper_id).where(Submission.user_id == user_id)),
-                      Paper.submitted_by_id == user_id, Comment.parent_id.is_(None)))
+               .where(Comment.paper_id.in_(select(Submission.paper_id).where(Submission.user_id == me)),
+                      Paper.submitted_by_id == me, Comment.parent_id.is_(None)))
     said = union_all(replies, threads).subquery()
     shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, User.email, Paper.arxiv_id,
                     Paper.title, said.c.is_reply)
@@ -132,8 +130,23 @@ def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list
              .outerjoin(User, User.id == Comment.user_id)
              # A deleted member's kept comment has no author (NULL), and still counts.
              .where(Comment.deleted_at.is_(None), Comment.hidden.is_(False),
-                    or_(Comment.user_id.is_(None), Comment.user_id != user_id), visible()))
-    total = conn.execute(select(func.count()).select_from(shown.subquery())).scalar_one()
-    rows = conn.execute(shown.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit).offset(offset)).all()
+                    or_(Comment.user_id.is_(None), Comment.user_id != me), visible()))
+    count = select(func.count()).select_from(shown.subquery())
+    page = (shown.order_by(Comment.created_at.desc(), Comment.id.desc())
+            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    return count, page
+
+
+_COUNT_REPLIES, _PAGE_OF_REPLIES = _replies_statements()
+
+
+def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list[Reply], int]:
+    """What others said to a member, newest first: replies to their comments, and new
+    threads on papers they submitted (the same as the mails tell; kept here for a member
+    who turned those off, or reads later). Deleted and hidden comments and hidden papers
+    are left out. Both halves are read through indexes: the member's comments and their
+    children, the member's submissions and their papers' comments."""
+    total = conn.execute(_COUNT_REPLIES, {"me": user_id}).scalar_one()
+    rows = conn.execute(_PAGE_OF_REPLIES, {"me": user_id, "limit": limit, "offset": offset}).all()
     return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email), r.arxiv_id, r.title,
                   bool(r.is_reply)) for r in rows], total
