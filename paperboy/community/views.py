@@ -7,10 +7,11 @@ from paperboy.community import (
     admin_views,
     collection_views,
     paper_views,
+    profile_views,
     reply_views,
     token_views,
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (account_views, token_views, paper_views, reply_views, collection_views, admin_views):
+for _module in (account_views, token_views, paper_views, profile_views, reply_views, collection_views, admin_views):
     router.include_router(_module.router)

@@ -54,7 +54,7 @@ def gallery(databases, tmp_path_factory):
     engine, ids, app = site.engine, site.ids, site.app
     with session_scope(engine) as db:
         accounts.create_user(db, ADMIN_EMAIL, PASSWORD, "Ada Lovelace", is_admin=True, verified=True)
-        accounts.create_user(db, MEMBER_EMAIL, PASSWORD, "Grace Hopper", verified=True)
+        grace_id = accounts.create_user(db, MEMBER_EMAIL, PASSWORD, "Grace Hopper", verified=True).id
         author = db.scalar(select(Author.name).order_by(Author.id).limit(1))
     ada, grace = Browser(app), Browser(app)
     ada.sign_in(ADMIN_EMAIL)
@@ -108,6 +108,7 @@ def gallery(databases, tmp_path_factory):
         Shot("comment-edit", f"/comments/{parent}/edit", signed_out=False),
         Shot("collections", "/collections", signed_out=False),
         Shot("collection", collection),
+        Shot("member", f"/members/{grace_id}"),
         Shot("digest", digest),
         Shot("admin", "/admin", signed_out=False, admin=True),
         Shot("api-docs", "/docs"),
