@@ -107,6 +107,7 @@ class Reply:
     body_html: str  # sanitised when stored (community/markdown.py)
     created_at: dt.datetime
     author: str
+    author_id: int | None  # None once their account is deleted
     arxiv_id: str
     title: str
     is_reply: bool  # a reply to the member's comment, else a new thread on their submission
@@ -124,8 +125,8 @@ def _replies_statements():
                .where(Comment.paper_id.in_(select(Submission.paper_id).where(Submission.user_id == me)),
                       Paper.submitted_by_id == me, Comment.parent_id.is_(None)))
     said = union_all(replies, threads).subquery()
-    shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, User.email, Paper.arxiv_id,
-                    Paper.title, said.c.is_reply)
+    shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, User.email, Comment.user_id,
+                    Paper.arxiv_id, Paper.title, said.c.is_reply)
              .join(said, said.c.cid == Comment.id).join(Paper, Paper.id == Comment.paper_id)
              .outerjoin(User, User.id == Comment.user_id)
              # A deleted member's kept comment has no author (NULL), and still counts.
@@ -148,5 +149,5 @@ def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list
     children, the member's submissions and their papers' comments."""
     total = conn.execute(_COUNT_REPLIES, {"me": user_id}).scalar_one()
     rows = conn.execute(_PAGE_OF_REPLIES, {"me": user_id, "limit": limit, "offset": offset}).all()
-    return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email), r.arxiv_id, r.title,
-                  bool(r.is_reply)) for r in rows], total
+    return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email), r.user_id, r.arxiv_id,
+                  r.title, bool(r.is_reply)) for r in rows], total

@@ -89,7 +89,7 @@ def test_a_reply_kept_after_its_author_deleted_their_account_still_shows_signed_
     _comment(carl, paper.arxiv_id, "Carl's answer.", parent=question)
     page = ada.get("/replies").text
     local = carl_user.email.split("@")[0]
-    assert f'<span class="comment-author">{local}</span>' in page
+    assert f'<a class="comment-author" href="/members/{carl_user.id}">{local}</a>' in page
     carl.form("/account/delete", {"password": PASSWORD, "comments": "keep"}, page="/account")
     page = ada.get("/replies").text
     assert _said(page) == ["Carl's answer."]
