@@ -66,8 +66,7 @@ _CTX = "paperboy.auth"
 _UNSET = object()
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+token_hash = apitokens.token_hash  # sessions and API tokens: only the SHA-256 is stored
 
 
 def csrf_exempt(endpoint):
@@ -173,14 +172,14 @@ class CommunityMiddleware:
         self.app = app
         self.fastapi_app = fastapi_app
 
-    def _needs_token(self, scope) -> bool:
-        """Whether the request reaches a route that needs a CSRF token. A method or path
-        no route takes runs nothing: the router answers it (405 with Allow, or 404)."""
+    def _route_for(self, scope):
+        """The endpoint of the route that takes the request, or ``NO_ROUTE``. A method or
+        path no route takes runs nothing: the router answers it (405 with Allow, or 404)."""
         for route, endpoint in flat_routes(self.fastapi_app.router.routes):
             match, _ = route.matches(scope)
             if match == Match.FULL:
-                return not getattr(endpoint, "csrf_exempt", False)
-        return False
+                return endpoint
+        return NO_ROUTE
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -196,11 +195,14 @@ class CommunityMiddleware:
                "new_csrf": None, "user": _UNSET, "api_token": None}
         scope[_CTX] = ctx
         settings = self.fastapi_app.state.settings
-        unsafe = scope["method"] not in SAFE_METHODS
-        if by_token and not await self._token_allows(scope, headers, ctx, unsafe, send):
+        # Only an unsafe request that reaches a route can write: CSRF and a read-only
+        # token are judged for those (the route is looked up once).
+        endpoint = self._route_for(scope) if scope["method"] not in SAFE_METHODS else NO_ROUTE
+        writes = endpoint is not NO_ROUTE
+        if by_token and not await self._token_allows(scope, headers, ctx, writes, send):
             return
 
-        protected = unsafe and self._needs_token(scope)
+        protected = writes and not getattr(endpoint, "csrf_exempt", False)
         verdict = ALLOW if by_token else cross_origin_verdict(headers, settings) if protected else ALLOW
         if verdict == REFUSE:
             await _refuse(send, headers, "Cross-origin request refused: this form or request came from another site.")
@@ -236,7 +238,7 @@ class CommunityMiddleware:
             if ctx["api_token"] is not None and ctx["api_token"].stale:
                 await run_in_threadpool(apitokens.record_use, self.fastapi_app.state.engine, ctx["api_token"].id)
 
-    async def _token_allows(self, scope, headers: Headers, ctx: dict, unsafe: bool, send) -> bool:
+    async def _token_allows(self, scope, headers: Headers, ctx: dict, writes: bool, send) -> bool:
         """Sign the request in by its API token; answer 401 for a bad token and 403 for
         a read-only token's attempt to change something (False: answered here)."""
         token = apitokens.bearer(headers["authorization"])
@@ -251,16 +253,14 @@ class CommunityMiddleware:
         # A script carries no pb_lsn cookie (web/reads.py) to read its own writes on a
         # replica; scripts are few, so their reads go to the primary.
         reads.use_primary(scope)
-        if unsafe and not found[1].can_write and self._route_matches(scope):
+        if writes and not found[1].can_write:
             await _api_error(send, 403, apitokens.READ_ONLY, bearer_error="insufficient_scope")
             return False
         return True
 
-    def _route_matches(self, scope) -> bool:
-        return any(route.matches(scope)[0] == Match.FULL for route, _ in flat_routes(self.fastapi_app.router.routes))
-
 
 ALLOW, REFUSE, TOKEN = "allow", "refuse", "token"
+NO_ROUTE = object()  # CommunityMiddleware._route_for: no route takes the request
 
 
 def cross_origin_verdict(headers: Headers, settings) -> str:
@@ -294,7 +294,7 @@ def origin_matches(origin: str, host: str, settings) -> bool:
 
 async def _refuse(send, headers: Headers, msg: str) -> None:
     if "application/json" in headers.get("accept", ""):
-        await _json(send, 403, msg)
+        await _json(send, 403, {"detail": msg})
     else:
         await _plain(send, 403, msg)
 
@@ -332,12 +332,9 @@ BAD_HEADER = "The Authorization header must be 'Bearer ' and a personal API toke
 
 async def _api_error(send, status: int, text: str, bearer_error: str) -> None:
     """The API's error shape, with the RFC 6750 challenge that says what was wrong."""
-    reason = "Unauthorized" if status == 401 else "Forbidden"
-    body = json.dumps({"error": reason, "detail": text, "status": status}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"www-authenticate", f'Bearer error="{bearer_error}"'.encode())]})
-    await send({"type": "http.response.body", "body": body})
+    await _json(send, status, {"error": "Unauthorized" if status == 401 else "Forbidden", "detail": text,
+                               "status": status},
+                [(b"www-authenticate", f'Bearer error="{bearer_error}"'.encode())])
 
 
 async def _plain(send, status: int, text: str) -> None:
@@ -347,10 +344,11 @@ async def _plain(send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _json(send, status: int, text: str) -> None:
-    body = json.dumps({"detail": text}).encode()
+async def _json(send, status: int, data: dict, headers: list | None = None) -> None:
+    body = json.dumps(data).encode()
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
 
 
