@@ -85,7 +85,10 @@ def export_account(db: Session, user_id: int) -> dict[str, Any]:
         ],
         "follows": [{"kind": f.kind, "target": f.target, "created_at": _iso(f.created_at)} for f in follows],
         "submissions": [{"arxiv_id": a, "created_at": _iso(t)} for a, t in submissions],
-        "api_tokens": api_tokens.export(db, user_id),
+        # What each token is, never the secret (only its hash is stored anyway).
+        "api_tokens": [{"name": t.name, "ends_with": t.hint, "write": t.can_write, "created_at": _iso(t.created_at),
+                        "last_used_at": _iso(t.last_used_at), "expires_at": _iso(t.expires_at)}
+                       for t in reversed(api_tokens.listed(db, user_id))],
         **{part.name: part.export(db, user_id) for part in member_data.parts()},
     }
 

@@ -51,9 +51,14 @@ def check_password(password: str) -> str:
     return password
 
 
+def one_line(text: str, limit: int = 100) -> str:
+    """A name a member typed, as stored: one line, runs of space as one, nothing
+    unprintable, at most ``limit`` characters (display names, collections, API tokens)."""
+    return "".join(ch for ch in " ".join((text or "").split()) if ch.isprintable())[:limit]
+
+
 def clean_display_name(name: str) -> str:
-    name = " ".join((name or "").split())
-    return "".join(ch for ch in name if ch.isprintable())[:100]
+    return one_line(name)
 
 
 def commenter_name(display_name: str | None, email: str | None) -> str:

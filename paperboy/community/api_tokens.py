@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from paperboy.community.accounts import one_line
 from paperboy.store.models import ApiToken, utcnow
 from paperboy.web.apitokens import new_token, token_hash
 
@@ -32,7 +32,7 @@ class Made:
 
 
 def clean_name(name: str) -> str:
-    name = "".join(ch for ch in " ".join((name or "").split()) if ch.isprintable())[:100]
+    name = one_line(name)
     if not name:
         raise TokenRefused("Give the token a name, such as the script that will use it.")
     return name
@@ -67,16 +67,6 @@ def revoke(db: Session, user_id: int, token_id: int) -> str | None:
     """End one of the member's tokens at once; its name, or None if they hold no such token."""
     return db.scalar(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
                      .returning(ApiToken.name))
-
-
-def export(db: Session, user_id: int) -> list[dict[str, Any]]:
-    """The member's tokens for their data export: what they are, never the secret."""
-    def iso(value):
-        return value.isoformat() if value is not None else None
-
-    return [{"name": t.name, "ends_with": t.hint, "write": t.can_write, "created_at": iso(t.created_at),
-             "last_used_at": iso(t.last_used_at), "expires_at": iso(t.expires_at)}
-            for t in reversed(listed(db, user_id))]
 
 
 def remove_all(db: Session, user_id: int) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from paperboy.community import follows
+from paperboy.community.accounts import one_line
 from paperboy.community.notices import with_notice
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
@@ -37,8 +38,7 @@ PAGE = 30
 
 
 def collection_name(name: str) -> str:
-    name = " ".join((name or "").split())
-    name = "".join(ch for ch in name if ch.isprintable())[:100]
+    name = one_line(name)
     if not name:
         raise HTTPException(400, "A collection needs a name.")
     return name
@@ -105,16 +105,7 @@ def my_collections(request: Request, user: User = Depends(require_user), db: Ses
 def create_collection(request: Request, name: str = Form(""), public: str = Form(""), arxiv_id: str = Form(""),
                       user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    name = collection_name(name)
-    coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
-    if coll is None:
-        coll = Collection(user_id=user.id, name=name, is_public=bool(public))
-        db.add(coll)
-        try:
-            db.flush()
-        except IntegrityError:  # the same name created concurrently
-            db.rollback()
-            coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
+    coll, _ = collection_named(db, user.id, collection_name(name), bool(public))
     if arxiv_id:
         add_paper(db, coll, paper_row_id(db, arxiv_id))
     db.commit()
@@ -125,6 +116,23 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
 
 
+def collection_named(db: Session, user_id: int, name: str, public: bool) -> tuple[Collection, bool]:
+    """The member's collection of that name, made (public or not) if they have none;
+    and whether it was made now. Names are unique per member, so a concurrent twin of
+    this request ends with the same one collection."""
+    mine = select(Collection).where(Collection.user_id == user_id, Collection.name == name)
+    coll = db.scalar(mine)
+    if coll is not None:
+        return coll, False
+    try:
+        with db.begin_nested():
+            coll = Collection(user_id=user_id, name=name, is_public=public)
+            db.add(coll)
+        return coll, True
+    except IntegrityError:  # the same name made concurrently: that one
+        return db.scalar(mine), False
+
+
 def add_paper(db: Session, coll: Collection, paper_id: int) -> None:
     present = db.scalar(select(exists().where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == paper_id)))
     if not present:
@@ -133,6 +141,11 @@ def add_paper(db: Session, coll: Collection, paper_id: int) -> None:
                 db.execute(insert(CollectionItem).values(collection_id=coll.id, paper_id=paper_id, added_at=utcnow()))
         except IntegrityError:
             pass  # added concurrently: same end state
+    db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
+
+
+def remove_paper(db: Session, coll: Collection, paper_id: int) -> None:
+    db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == paper_id))
     db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
 
 
@@ -167,9 +180,7 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
                            db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
-    pid = paper_row_id(db, arxiv_id)
-    db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == pid))
-    db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
+    remove_paper(db, coll, paper_row_id(db, arxiv_id))
     return _done(request, f"/collections/{cid}", "unsaved", cid, card=arxiv_id, saved=False)
 
 
@@ -237,8 +248,7 @@ def follow(request: Request, kind: str = Form(""), target: str = Form(""), actio
         raise HTTPException(400, "Follow whom? Give an author's name or a category such as cs.LG.")
     ratelimit.check(request, "write", str(user.id))
     if action == "unfollow":
-        follows.unfollow(db, user.id, kind, target)
-        name, following_now = " ".join(target.split())[:300], False
+        name, following_now = follows.unfollow(db, user.id, kind, target), False
     else:
         try:
             name = follows.follow(db, user.id, kind, target)

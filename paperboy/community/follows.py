@@ -95,13 +95,15 @@ def follow(db: Session, user_id: int, kind: str, typed: str) -> str:
     return target
 
 
-def unfollow(db: Session, user_id: int, kind: str, typed: str) -> None:
-    """Stop following every stored row of this identity (rows from before normalising included)."""
+def unfollow(db: Session, user_id: int, kind: str, typed: str) -> str:
+    """Stop following every stored row of this identity (rows from before normalising
+    included); the target as typed, tidied (what the answer names)."""
     typed = " ".join((typed or "").split())[:300]
     mine = list(db.scalars(select(Follow.target).where(Follow.user_id == user_id, Follow.kind == kind)))
     gone = [have for have in mine if _same(kind, typed, have)]
     if gone:
         db.execute(delete(Follow).where(Follow.user_id == user_id, Follow.kind == kind, Follow.target.in_(gone)))
+    return typed
 
 
 def followed(db, user_id: int) -> list[tuple[str, str]]:

@@ -16,23 +16,25 @@ from typing import Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from paperboy.community import follows
+from paperboy.community.accounts import commenter_name
 from paperboy.community.collection_views import (
     add_paper,
     collection_name,
+    collection_named,
     own_collection,
     paper_row_id,
+    remove_paper,
     visible_collection,
 )
 from paperboy.community.paper_views import set_vote, write_vote
 from paperboy.papers import queries as q
 from paperboy.papers.visibility import visible
-from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote, utcnow
+from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote
 from paperboy.web import ratelimit
 from paperboy.web.convertors import MAX_ID  # noqa: F401  (importing it registers {x:id})
 from paperboy.web.deps import get_db
@@ -71,7 +73,7 @@ class MeOut(BaseModel):
 def me(request: Request, user: User = Depends(require_user)):
     used = request_token(request)
     token = TokenOut(name=used.name, write=used.can_write, expires_at=used.expires_at) if used else None
-    return MeOut(id=user.id, name=user.display_name or user.email.split("@")[0], email=user.email,
+    return MeOut(id=user.id, name=commenter_name(user.display_name, user.email), email=user.email,
                  admin=bool(user.is_admin), suspended=bool(user.is_suspended),
                  unread_replies=user.unread_replies or 0, token=token)
 
@@ -192,20 +194,10 @@ def create_collection(request: Request, body: CollectionIn = Body(...), user: Us
         name = collection_name(body.name)
     except HTTPException as exc:
         raise HTTPException(422, exc.detail) from None
-    coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
-    status = 200
-    if coll is None:
-        try:
-            with db.begin_nested():
-                coll = Collection(user_id=user.id, name=name, is_public=body.public, created_at=utcnow(),
-                                  updated_at=utcnow())
-                db.add(coll)
-            status = 201
-        except IntegrityError:  # the same name made concurrently: that one
-            coll = db.scalar(select(Collection).where(Collection.user_id == user.id, Collection.name == name))
+    coll, made = collection_named(db, user.id, name, body.public)
     out = _collection_out(coll, _count(db, coll.id))
     db.commit()
-    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+    return JSONResponse(out.model_dump(mode="json"), status_code=201 if made else 200)
 
 
 @api_router.get("/collections/{cid:id}", response_model=CollectionPageOut, responses=ERRORS,
@@ -230,12 +222,7 @@ def _save(request: Request, db: Session, user: User, cid: int, arxiv_id: str, sa
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
     pid = paper_row_id(db, arxiv_id)
-    if saved:
-        add_paper(db, coll, pid)
-    else:
-        db.execute(CollectionItem.__table__.delete().where(CollectionItem.collection_id == cid,
-                                                           CollectionItem.paper_id == pid))
-        db.execute(update(Collection).where(Collection.id == cid).values(updated_at=utcnow()))
+    (add_paper if saved else remove_paper)(db, coll, pid)
     return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=saved)
 
 
@@ -290,5 +277,4 @@ def put_follow(request: Request, kind: Literal["author", "category"], target: st
 def delete_follow(request: Request, kind: Literal["author", "category"], target: str,
                   user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    follows.unfollow(db, user.id, kind, target)
-    return FollowOut(kind=kind, target=" ".join(target.split())[:300], following=False)
+    return FollowOut(kind=kind, target=follows.unfollow(db, user.id, kind, target), following=False)
