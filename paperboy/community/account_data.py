@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from paperboy.community import api_tokens
+from paperboy.community import api_tokens, replies
 from paperboy.community.models import (
     AccountToken,
     Comment,
@@ -126,8 +126,11 @@ def delete_account(db: Session, user_id: int, *, keep_comments: bool) -> None:
     if keep_comments:
         db.execute(update(Comment).where(Comment.user_id == user_id).values(user_id=None))
     else:
+        said = list(db.scalars(select(Comment.id).where(Comment.user_id == user_id, Comment.deleted_at.is_(None))))
+        told = set().union(*(replies.told_about(db, chunk) for chunk in _chunks(said))) - {user_id}
         db.execute(update(Comment).where(Comment.user_id == user_id).values(
             user_id=None, body="", body_html="", deleted_at=func.coalesce(Comment.deleted_at, now)))
+        replies.recount_unread(db, told)  # the badges that counted their replies
         for chunk in _chunks(commented):
             db.execute(update(Paper).where(Paper.id.in_(chunk)).values(num_comments=_visible_comments))
 

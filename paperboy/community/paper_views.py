@@ -253,6 +253,7 @@ def delete_comment(request: Request, comment_id: int, user: User = Depends(requi
                                        Comment.deleted_at.is_(None))
                  .values(deleted_at=utcnow(), body="", body_html=""))
     n = recount_comments(conn, comment.paper_id)
+    replies.recount_unread(conn, replies.told_about(conn, [comment_id]))  # their badge no longer counts it
     if wants_json(request):
         return JSONResponse({"deleted": True, "num_comments": n})
     return RedirectResponse(f"/papers/{arxiv_id}#comments", status_code=303)
@@ -272,6 +273,7 @@ def set_comment_hidden(engine, comment_id: int, hidden: bool) -> str | None:
         _touch_paper(conn, pid)
         conn.execute(update(Comment).where(Comment.id == comment_id).values(hidden=hidden))
         recount_comments(conn, pid)
+        replies.recount_unread(conn, replies.told_about(conn, [comment_id]))
         return conn.scalar(select(Paper.arxiv_id).where(Paper.id == pid))
 
 

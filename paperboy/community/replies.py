@@ -25,7 +25,7 @@ from paperboy.community.models import Comment, Submission
 from paperboy.config import Settings
 from paperboy.mail.render import render_email
 from paperboy.papers.visibility import visible
-from paperboy.store.models import Paper, User
+from paperboy.store.models import Paper, User, UTCDateTime
 from paperboy.web.security import forget_member
 
 QUOTE_CHARS = 2000  # the mail quotes this much of a long reply; the link shows the rest
@@ -94,9 +94,39 @@ def tell_about_comment(app, conn: Connection, *, paper_id: int, parent_id: int |
     return row.email
 
 
-def mark_replies_read(conn, user_id: int) -> None:
-    """The member has seen their replies: the badge goes."""
-    conn.execute(update(User).where(User.id == user_id, User.unread_replies != 0).values(unread_replies=0))
+def mark_replies_read(conn, user_id: int, seen_at: dt.datetime) -> None:
+    """The member has seen their replies up to ``seen_at`` (when the page read them): the
+    badge counts only what came after (none, unless a reply came while the page was made)."""
+    conn.execute(update(User).where(User.id == user_id).values(replies_read_at=seen_at))
+    recount_unread(conn, [user_id])
+
+
+def told_about(conn, comment_ids: list[int]) -> set[int]:
+    """The members whom these comments were said to (``tell_about_comment``'s rule): the
+    author of the comment each replies to, or the submitter of the paper a new thread is on."""
+    if not comment_ids:
+        return set()
+    parent = aliased(Comment)
+    to_authors = (select(parent.user_id).join(Comment, Comment.parent_id == parent.id)
+                  .where(Comment.id.in_(comment_ids), parent.user_id.is_not(None)))
+    to_submitters = (select(Paper.submitted_by_id).join(Comment, Comment.paper_id == Paper.id)
+                     .where(Comment.id.in_(comment_ids), Comment.parent_id.is_(None),
+                            Paper.submitted_by_id.is_not(None)))
+    return set(conn.scalars(union_all(to_authors, to_submitters)))
+
+
+def recount_unread(conn, user_ids) -> None:
+    """Count each member's badge again from what is still shown on /replies since they last
+    opened it: for when a reply goes away (deleted, hidden, its author's account deleted)
+    or comes back (shown again by a moderator). The member's row is locked first, so a
+    reply stored meanwhile either is counted here or raises the count after this."""
+    for uid in sorted(set(user_ids)):
+        read_at = conn.execute(select(User.replies_read_at).where(User.id == uid).with_for_update()).first()
+        if read_at is None:
+            continue
+        n = conn.execute(_COUNT_SINCE, {"me": uid, "since": read_at[0] or NEVER}).scalar_one()
+        conn.execute(update(User).where(User.id == uid, User.unread_replies != n).values(unread_replies=n))
+        forget_member(uid)
 
 
 # --- the page: replies to a member and new threads on their submissions --------------
@@ -114,8 +144,9 @@ class Reply:
 
 
 def _replies_statements():
-    """The page's two statements, built once with the member, the page size and the
-    offset as parameters: building them per request cost 5 ms of a 8 ms page."""
+    """The page's statements (how many, how many since a time, one page), built once with
+    the member, the time, the page size and the offset as parameters: building them per
+    request cost 5 ms of a 8 ms page."""
     me = bindparam("me")
     parent = aliased(Comment)
     replies = (select(Comment.id.label("cid"), literal(True).label("is_reply"))
@@ -133,12 +164,15 @@ def _replies_statements():
              .where(Comment.deleted_at.is_(None), Comment.hidden.is_(False),
                     or_(Comment.user_id.is_(None), Comment.user_id != me), visible()))
     count = select(func.count()).select_from(shown.subquery())
+    since = select(func.count()).select_from(
+        shown.where(Comment.created_at > bindparam("since", type_=UTCDateTime)).subquery())
     page = (shown.order_by(Comment.created_at.desc(), Comment.id.desc())
             .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
-    return count, page
+    return count, since, page
 
 
-_COUNT_REPLIES, _PAGE_OF_REPLIES = _replies_statements()
+_COUNT_REPLIES, _COUNT_SINCE, _PAGE_OF_REPLIES = _replies_statements()
+NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # a member who never opened /replies has read nothing
 
 
 def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list[Reply], int]:

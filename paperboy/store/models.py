@@ -193,6 +193,9 @@ class User(Base):
     # Replies and new threads for them since they last opened /replies (the header's badge;
     # kept on the row the member look-up reads anyway, so showing it costs no query).
     unread_replies: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When they last opened /replies (NULL: never): what came after is what the badge
+    # counts, so the count can be made again when a reply is deleted or hidden.
+    replies_read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class Vote(Base):

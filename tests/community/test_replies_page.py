@@ -140,3 +140,55 @@ def test_a_badge_past_99_is_shortened(site):
         conn.execute(update(User).where(User.id == user.id).values(unread_replies=250))
     page = ada.get("/").text
     assert _badge(page) == "99+" and "250 new replies" in page
+
+
+def _unread(site, user) -> int:
+    with site.engine.connect() as conn:
+        return conn.scalar(select(User.unread_replies).where(User.id == user.id))
+
+
+def test_the_badge_counts_only_replies_still_there(site):
+    """A reply its author deletes, a moderator hides, or whose author deletes their account
+    (comments removed) no longer counts; one shown again counts again. Replies already read
+    stay read whatever happens to the others."""
+    paper = site.paper(title="Sparse attention")
+    ada_user, ada = site.member(name="Ada")
+    _, bob = site.member(name="Bob")
+    _, carl = site.member(name="Carl")
+    _, mod = site.member(name="Mod", admin=True)
+    question = _comment(ada, paper.arxiv_id, "Ada asks.")
+    seen = _comment(bob, paper.arxiv_id, "Bob's first answer, which Ada reads.", parent=question)
+    ada.get("/replies")
+    assert _badge(ada.get("/").text) is None
+    second = _comment(bob, paper.arxiv_id, "Bob's second answer.", parent=question)
+    hidden = _comment(bob, paper.arxiv_id, "Bob's answer a moderator hides.", parent=question)
+    _comment(carl, paper.arxiv_id, "Carl's answer; Carl then leaves.", parent=question)
+    assert _badge(ada.get("/").text) == "3"
+    bob.form(f"/comments/{seen}/delete", page="/")  # already read: the count stays
+    assert _badge(ada.get("/").text) == "3" and _unread(site, ada_user) == 3
+    bob.form(f"/comments/{second}/delete", page="/")
+    assert _badge(ada.get("/").text) == "2" and ada.get("/api/me").json()["unread_replies"] == 2
+    assert mod.form(f"/admin/comments/{hidden}/hide", page="/admin").status_code == 303
+    assert _badge(ada.get("/").text) == "1"
+    assert mod.form(f"/admin/comments/{hidden}/unhide", page="/admin").status_code == 303
+    assert _badge(ada.get("/").text) == "2"
+    r = carl.form("/account/delete", {"password": PASSWORD, "comments": "remove"}, page="/account")
+    assert r.status_code == 200 and "Your comments are removed." in r.text
+    assert _badge(ada.get("/").text) == "1" and _unread(site, ada_user) == 1
+    page = ada.get("/replies").text  # the one left is the one marked new
+    assert page.count('class="reply-item reply-new"') == 1 and _said(page)[0] == "Bob's answer a moderator hides."
+
+
+def test_new_means_since_the_member_last_opened_replies(site):
+    """The page marks as new what came after the member's last visit, not the newest N."""
+    paper = site.paper(title="Sparse attention")
+    _, ada = site.member(name="Ada")
+    _, bob = site.member(name="Bob")
+    question = _comment(ada, paper.arxiv_id, "Ada asks.")
+    _comment(bob, paper.arxiv_id, "Read before.", parent=question)
+    assert 'reply-new' in ada.get("/replies").text  # a first visit: everything is new
+    _comment(bob, paper.arxiv_id, "Came after.", parent=question)
+    page = ada.get("/replies").text
+    assert page.count('class="reply-item reply-new"') == 1
+    assert re.search(r'class="reply-item reply-new".*?Came after\.', page, re.S)
+    assert 'reply-new' not in ada.get("/replies").text
