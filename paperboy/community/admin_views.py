@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
+from paperboy.community import replies
 from paperboy.community.models import Comment
 from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import set_comment_hidden
@@ -42,10 +43,13 @@ def admin_home(request: Request, q: str = Query("", max_length=320), admin: User
 
 
 def _set_paper_hidden(db: Session, arxiv_id: str, hidden: bool) -> None:
-    done = db.execute(update(Paper).where(Paper.arxiv_id == arxiv_id)
-                      .values(hidden=hidden, modified_at=utcnow())).rowcount
-    if not done:
+    pid = db.execute(update(Paper).where(Paper.arxiv_id == arxiv_id)
+                     .values(hidden=hidden, modified_at=utcnow()).returning(Paper.id)).scalar()
+    if pid is None:
         raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+    # /replies leaves out a hidden paper's comments: the badges that counted them follow.
+    said = list(db.scalars(select(Comment.id).where(Comment.paper_id == pid, Comment.deleted_at.is_(None))))
+    replies.recount_unread(db, replies.told_about(db, said))
 
 
 @router.post("/papers/{arxiv_id:path}/hide")

@@ -1,11 +1,12 @@
-"""The member's JSON API: who they are, their votes, collections and follows, read and
-changed by their scripts with a personal API token (``web/apitokens.py``) or by a
+"""The member's JSON API: who they are, their votes, collections, follows and the replies
+to them, read and changed by their scripts with a personal API token (``web/apitokens.py``) or by a
 signed-in browser.
 
 Changes are idempotent, as scripts want them: ``PUT`` makes a vote, a saved paper or a
 follow exist, ``DELETE`` makes it not exist, and either answers the state it left, so a
 script that retries after a timeout does no harm. (The pages' forms toggle.) Comments are
-left to the pages on purpose: a discussion is written by people, not programs.
+read here but written only on the pages, on purpose: a discussion is written by people,
+not programs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from paperboy.community import follows
+from paperboy.community import follows, replies
 from paperboy.community.accounts import commenter_name
 from paperboy.community.collection_views import (
     add_paper,
@@ -34,12 +35,13 @@ from paperboy.community.collection_views import (
 from paperboy.community.paper_views import set_vote, write_vote
 from paperboy.papers import queries as q
 from paperboy.papers.visibility import visible
-from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote
+from paperboy.store.db import write_tx
+from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote, utcnow
 from paperboy.web import ratelimit
 from paperboy.web.convertors import MAX_ID  # noqa: F401  (importing it registers {x:id})
 from paperboy.web.deps import get_db
 from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, json_response, paper_out, submitters
-from paperboy.web.security import request_token, require_member, require_user
+from paperboy.web.security import forget_member, request_token, require_member, require_user
 
 api_router = APIRouter(prefix="/api", tags=["members"])
 
@@ -76,6 +78,56 @@ def me(request: Request, user: User = Depends(require_user)):
     return MeOut(id=user.id, name=commenter_name(user.display_name, user.email), email=user.email,
                  admin=bool(user.is_admin), suspended=bool(user.is_suspended),
                  unread_replies=user.unread_replies or 0, token=token)
+
+
+# --- replies -------------------------------------------------------------------------
+
+
+class ReplyOut(BaseModel):
+    id: int = Field(description="The comment's id")
+    kind: Literal["reply", "thread"] = Field(
+        description="reply: to one of the member's comments; thread: a new thread on a paper they submitted")
+    arxiv_id: str
+    title: str = Field(description="The paper's title")
+    author: str = Field(description="Who wrote it, as shown beside comments")
+    author_id: int | None = Field(description="Their member id (/members/{id}); null once their account is deleted")
+    created_at: dt.datetime
+    text: str = Field(description="What they wrote, as the Markdown they typed")
+    html: str = Field(description="The same, rendered and sanitised as the site shows it")
+    new: bool = Field(description="Written since the member last read their replies (counted in unread_replies)")
+    url: str = Field(description="Where it is on the site")
+
+
+class RepliesReadOut(BaseModel):
+    unread_replies: int = Field(description="What is still unread: 0, unless a reply came while marking")
+
+
+@api_router.get("/me/replies", response_model=list[ReplyOut], responses=SIGNED_IN,
+                summary="Replies to the member's comments and new threads on their submissions, newest first")
+def my_replies(request: Request, p: int = Query(0, ge=0, le=100_000), limit: int = Query(30, ge=1, le=MAX_LIMIT),
+               user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    """What /replies shows, for a script (a chat notifier, say). Reading them marks
+    nothing: ``PUT /api/me/replies/read`` does, as opening /replies does."""
+    items, total = replies.replies_to(db.connection(), user.id, limit=limit, offset=p * limit)
+    since = user.replies_read_at
+    base = request.app.state.settings.resolved_base_url
+    out = [ReplyOut(id=r.comment_id, kind="reply" if r.is_reply else "thread", arxiv_id=r.arxiv_id,
+                    title=" ".join(r.title.split()), author=r.author, author_id=r.author_id, created_at=r.created_at,
+                    text=r.body, html=r.body_html, new=since is None or r.created_at > since,
+                    url=f"{base}/papers/{r.arxiv_id}#comment-{r.comment_id}") for r in items]
+    return json_response(out, request=request, has_next=(p + 1) * limit < total, page=p)
+
+
+@api_router.put("/me/replies/read", response_model=RepliesReadOut, responses=WRITES,
+                summary="Mark the member's replies read (the badge goes), as opening /replies does")
+def read_my_replies(request: Request, user: User = Depends(require_user),
+                    db: Session = Depends(get_db, scope="function")):
+    db.close()  # one pooled connection at a time; the write goes to the primary
+    with write_tx(request.app.state.engine) as conn:
+        replies.mark_replies_read(conn, user.id, utcnow())
+        left = conn.scalar(select(User.unread_replies).where(User.id == user.id))
+    forget_member(user.id)
+    return RepliesReadOut(unread_replies=left or 0)
 
 
 # --- votes ---------------------------------------------------------------------------

@@ -141,6 +141,7 @@ class Reply:
     arxiv_id: str
     title: str
     is_reply: bool  # a reply to the member's comment, else a new thread on their submission
+    body: str  # the Markdown its author wrote (for the API)
 
 
 def _replies_statements():
@@ -157,7 +158,7 @@ def _replies_statements():
                       Paper.submitted_by_id == me, Comment.parent_id.is_(None)))
     said = union_all(replies, threads).subquery()
     shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, User.email, Comment.user_id,
-                    Paper.arxiv_id, Paper.title, said.c.is_reply)
+                    Paper.arxiv_id, Paper.title, said.c.is_reply, Comment.body)
              .join(said, said.c.cid == Comment.id).join(Paper, Paper.id == Comment.paper_id)
              .outerjoin(User, User.id == Comment.user_id)
              # A deleted member's kept comment has no author (NULL), and still counts.
@@ -184,4 +185,4 @@ def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list
     total = conn.execute(_COUNT_REPLIES, {"me": user_id}).scalar_one()
     rows = conn.execute(_PAGE_OF_REPLIES, {"me": user_id, "limit": limit, "offset": offset}).all()
     return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email), r.user_id, r.arxiv_id,
-                  r.title, bool(r.is_reply)) for r in rows], total
+                  r.title, bool(r.is_reply), r.body) for r in rows], total

@@ -287,7 +287,13 @@ def test_the_members_answers_match_the_published_schema(site):
     cid = bot.post("/api/collections", json={"name": "c"}).json()["id"]
     bot.put(f"/api/collections/{cid}/papers/{paper.arxiv_id}")
     bot.put("/api/follows/author/Ada Lovelace")
-    for path, url in (("/api/me", "/api/me"), ("/api/me/votes", "/api/me/votes"), ("/api/collections", "/api/collections"),
+    asked = browser.form(f"/papers/{paper.arxiv_id}/comments", {"body": "A question."}, page="/")
+    _, bob = site.member()
+    bob.form(f"/papers/{paper.arxiv_id}/comments",
+             {"body": "An answer.", "parent_id": asked.headers["location"].rsplit("-", 1)[1]}, page="/")
+    assert len(bot.get("/api/me/replies").json()) == 1
+    for path, url in (("/api/me", "/api/me"), ("/api/me/votes", "/api/me/votes"), ("/api/me/replies", "/api/me/replies"),
+                      ("/api/collections", "/api/collections"),
                       ("/api/collections/{cid}", f"/api/collections/{cid}"), ("/api/follows", "/api/follows")):
         operation = doc["paths"][path]["get"]
         if path != "/api/collections/{cid}":  # public collections are anyone's to read

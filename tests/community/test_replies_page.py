@@ -148,8 +148,8 @@ def _unread(site, user) -> int:
 
 
 def test_the_badge_counts_only_replies_still_there(site):
-    """A reply its author deletes, a moderator hides, or whose author deletes their account
-    (comments removed) no longer counts; one shown again counts again. Replies already read
+    """A reply its author deletes, a moderator hides (it or its paper), or whose author
+    deletes their account (comments removed) no longer counts; one shown again counts again. Replies already read
     stay read whatever happens to the others."""
     paper = site.paper(title="Sparse attention")
     ada_user, ada = site.member(name="Ada")
@@ -175,6 +175,15 @@ def test_the_badge_counts_only_replies_still_there(site):
     r = carl.form("/account/delete", {"password": PASSWORD, "comments": "remove"}, page="/account")
     assert r.status_code == 200 and "Your comments are removed." in r.text
     assert _badge(ada.get("/").text) == "1" and _unread(site, ada_user) == 1
+    spam = site.paper(title="A paper a moderator hides")
+    on_spam = _comment(ada, spam.arxiv_id, "Ada asks there too.")
+    _comment(bob, spam.arxiv_id, "Bob answers there.", parent=on_spam)
+    assert _badge(ada.get("/").text) == "2"
+    assert mod.form(f"/admin/papers/{spam.arxiv_id}/hide", page="/admin").status_code == 303
+    assert _badge(ada.get("/").text) == "1"
+    assert mod.form(f"/admin/papers/{spam.arxiv_id}/unhide", page="/admin").status_code == 303
+    assert _badge(ada.get("/").text) == "2"
+    assert mod.form(f"/admin/papers/{spam.arxiv_id}/hide", page="/admin").status_code == 303
     page = ada.get("/replies").text  # the one left is the one marked new
     assert page.count('class="reply-item reply-new"') == 1 and _said(page)[0] == "Bob's answer a moderator hides."
 
@@ -192,3 +201,50 @@ def test_new_means_since_the_member_last_opened_replies(site):
     assert page.count('class="reply-item reply-new"') == 1
     assert re.search(r'class="reply-item reply-new".*?Came after\.', page, re.S)
     assert 'reply-new' not in ada.get("/replies").text
+
+
+def test_a_script_reads_the_replies_as_json_and_marks_them_read(site):
+    """``GET /api/me/replies`` lists what /replies shows, with the Markdown and which are
+    new, and marks nothing; ``PUT /api/me/replies/read`` clears the badge (write tokens
+    and signed-in browsers only)."""
+    from tests.community.test_api_tokens import make_token, script
+
+    paper = site.paper(title="Sparse  attention")
+    ada_user, ada = site.member(name="Ada")
+    bob_user, bob = site.member(name="Bob")
+    question = _comment(ada, paper.arxiv_id, "Ada asks.")
+    old = _comment(bob, paper.arxiv_id, "Read already.", parent=question)
+    ada.get("/replies")
+    new = _comment(bob, paper.arxiv_id, "Try **k = 4** <script>x</script>", parent=question)
+    reader, writer = make_token(ada, "reader"), make_token(ada, "writer", access="write")
+
+    r = script(site, reader).get("/api/me/replies")
+    assert r.status_code == 200
+    got = r.json()
+    assert [x["id"] for x in got] == [new, old] and [x["new"] for x in got] == [True, False]
+    first = got[0]
+    assert first["kind"] == "reply" and first["arxiv_id"] == paper.arxiv_id and first["title"] == "Sparse attention"
+    assert first["author"] == "Bob" and first["author_id"] == bob_user.id
+    assert first["text"] == "Try **k = 4** <script>x</script>"
+    assert "<strong>k = 4</strong>" in first["html"] and "<script>" not in first["html"]
+    assert first["url"].endswith(f"/papers/{paper.arxiv_id}#comment-{new}")
+    assert script(site, reader).get("/api/me").json()["unread_replies"] == 1  # reading marked nothing
+    # Paged as the other lists, with a Link to the next page.
+    r = script(site, reader).get("/api/me/replies?limit=1")
+    assert [x["id"] for x in r.json()] == [new] and 'rel="next"' in r.headers["link"]
+    assert [x["id"] for x in script(site, reader).get("/api/me/replies?limit=1&p=1").json()] == [old]
+    assert "link" not in script(site, reader).get("/api/me/replies?limit=1&p=1").headers
+
+    # Marking needs a write token; then the badge goes, on the site too.
+    assert script(site, reader).put("/api/me/replies/read").status_code == 403
+    r = script(site, writer).put("/api/me/replies/read")
+    assert r.status_code == 200 and r.json() == {"unread_replies": 0}
+    assert _badge(ada.get("/").text) is None and _unread(site, ada_user) == 0
+    assert [x["new"] for x in script(site, reader).get("/api/me/replies").json()] == [False, False]
+    # A browser session marks them too (with its CSRF token), and strangers get nothing.
+    _comment(bob, paper.arxiv_id, "One more.", parent=question)
+    assert ada.put("/api/me/replies/read").status_code == 403  # no CSRF token: refused
+    assert _unread(site, ada_user) == 1
+    r = ada.put("/api/me/replies/read", headers={"X-CSRF-Token": ada.token("/")})
+    assert r.status_code == 200 and _unread(site, ada_user) == 0
+    assert site.client().get("/api/me/replies").status_code == 401

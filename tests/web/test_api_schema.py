@@ -37,6 +37,7 @@ CASES = [
     # The member's things, signed out (with a token: tests/community/test_api_tokens.py)
     ("/api/me", "/api/me", 401),
     ("/api/me/votes", "/api/me/votes", 401),
+    ("/api/me/replies", "/api/me/replies", 401),
     ("/api/collections", "/api/collections", 401),
     ("/api/collections/{cid}", "/api/collections/99", 404),
     ("/api/follows", "/api/follows", 401),
