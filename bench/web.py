@@ -200,13 +200,22 @@ MEMBER_TOKEN = "bench-member-session-token"
 
 
 def make_member(engine, paper_ids: list[int]) -> None:
-    """A member with a live session, votes for a few of the day's papers and two
-    collections (one holding a paper), so their pages have state to fill in."""
+    """A member with a live session, votes for a few of the day's papers and three
+    collections (one holding a paper, one a library of LIBRARY papers to search), so
+    their pages have state to fill in."""
     import datetime as dt
 
     from sqlalchemy import delete, insert, select
 
-    from paperboy.store.models import Collection, CollectionItem, User, UserSession, Vote, utcnow
+    from paperboy.store.models import (
+        Collection,
+        CollectionItem,
+        Paper,
+        User,
+        UserSession,
+        Vote,
+        utcnow,
+    )
     from paperboy.web.security import token_hash
 
     now = utcnow()
@@ -219,6 +228,11 @@ def make_member(engine, paper_ids: list[int]) -> None:
             for name in ("Reading", "To cite"):
                 cid = conn.execute(insert(Collection).values(user_id=uid, name=name).returning(Collection.id)).scalar()
             conn.execute(insert(CollectionItem).values(collection_id=cid, paper_id=paper_ids[1]))
+        # A library to search (/collections?q=): 500 papers spread over the corpus.
+        if conn.scalar(select(Collection.id).where(Collection.user_id == uid, Collection.name == "Library")) is None:
+            lib = conn.execute(insert(Collection).values(user_id=uid, name="Library").returning(Collection.id)).scalar()
+            spread = list(conn.scalars(select(Paper.id).order_by(Paper.id).limit(LIBRARY * 20)))[::20]
+            conn.execute(insert(CollectionItem), [{"collection_id": lib, "paper_id": i, "added_at": now} for i in spread])
         conn.execute(delete(UserSession).where(UserSession.id == token_hash(MEMBER_TOKEN)))
         conn.execute(insert(UserSession).values(id=token_hash(MEMBER_TOKEN), user_id=uid, created_at=now,
                                                 last_seen_at=now, expires_at=now + dt.timedelta(days=30)))
@@ -226,7 +240,9 @@ def make_member(engine, paper_ids: list[int]) -> None:
 
 MEMBER_ROUTES = ("/", "paper page")
 # A member's own pages (never shared between visitors): measured signed in only.
-MEMBER_ONLY = (("/replies", "/replies"), ("/account (with its API tokens)", "/account"), ("/api/me", "/api/me"))
+LIBRARY = 500  # papers in the member's "Library" collection
+MEMBER_ONLY = (("/replies", "/replies"), ("/account (with its API tokens)", "/account"), ("/api/me", "/api/me"),
+               (f"/collections?q=diffusion model ({LIBRARY} saved)", "/collections?q=diffusion+model"))
 
 
 def main() -> None:

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -15,6 +17,7 @@ from starlette.exceptions import HTTPException
 from paperboy.community import follows
 from paperboy.community.accounts import one_line
 from paperboy.community.notices import with_notice
+from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
@@ -23,7 +26,7 @@ from paperboy.web import (
     ratelimit,
 )
 from paperboy.web.cards import bibtex, build_cards
-from paperboy.web.deps import get_db
+from paperboy.web.deps import get_db, read_engine
 from paperboy.web.navigation import back_at_card, referring_page, safe_next
 from paperboy.web.security import (
     AuthError,
@@ -91,14 +94,71 @@ def _done(request: Request, fallback: str, notice: str = "", in_: int | None = N
     return RedirectResponse(back_at_card(url, card) if card else url, status_code=303)
 
 
+# --- searching a member's saved papers --------------------------------------------------
+
+@dataclass
+class Found:
+    """One page of a search in saved papers: cards best first, and how many matched."""
+    query: str
+    cards: list
+    total: int
+    related: int  # of total, found by meaning only
+    messages: list[str]
+    error: str | None
+
+
+def saved_ids(db: Session, *, collection_id: int | None = None, user_id: int | None = None) -> list[int]:
+    """The visible papers of a collection, or of all of a member's collections (their
+    library), latest saved first: what the pages list, in their order."""
+    latest = func.max(CollectionItem.added_at)
+    stmt = (select(CollectionItem.paper_id).join(Paper, Paper.id == CollectionItem.paper_id).where(visible())
+            .group_by(CollectionItem.paper_id).order_by(latest.desc(), CollectionItem.paper_id))
+    if collection_id is not None:
+        stmt = stmt.where(CollectionItem.collection_id == collection_id)
+    else:
+        stmt = stmt.join(Collection, Collection.id == CollectionItem.collection_id).where(Collection.user_id == user_id)
+    return list(db.scalars(stmt))
+
+
+def search_saved(request: Request, db: Session, text: str, ids: list[int], *, limit: int, offset: int) -> tuple:
+    """Rank ``ids`` for the query (``SearchService.within``): ``(result, one page of ids)``.
+    The session's connection goes back to the pool first (the search may read on its own)."""
+    db.commit()
+    found = request.app.state.search.within(text, ids, reader=read_engine(request))
+    return found, found.ids[offset:offset + limit]
+
+
+def _found(request: Request, db: Session, text: str, ids: list[int], p: int) -> Found:
+    result, page = search_saved(request, db, text, ids, limit=PAGE, offset=(p - 1) * PAGE)
+    by_id = {x.id: x for x in q.papers_by_ids(db, page)}
+    cards = build_cards(db, [by_id[i] for i in page if i in by_id], current_user(request))
+    return Found(text, cards, len(result.ids), result.related, result.messages, result.error)
+
+
+def _pager(path: str, p: int, total: int, **params) -> dict:
+    pages = max(1, -(-total // PAGE))
+
+    def url(n: int) -> str:
+        return f"{path}?{urlencode({**{k: v for k, v in params.items() if v}, 'p': n})}"
+
+    return {"page": p, "pages": pages, "prev_url": url(p - 1) if p > 1 else None,
+            "next_url": url(p + 1) if p < pages else None}
+
+
 @router.get("/collections", response_class=HTMLResponse)
-def my_collections(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+def my_collections(request: Request, q_: str = Query("", alias="q", max_length=20_000),
+                   p: int = Query(1, ge=1, le=10_000), user: User = Depends(require_user),
+                   db: Session = Depends(get_db, scope="function")):
     rows = db.execute(
         select(Collection, func.count(CollectionItem.paper_id))
         .outerjoin(CollectionItem, CollectionItem.collection_id == Collection.id)
         .where(Collection.user_id == user.id).group_by(Collection.id).order_by(Collection.name)
     ).all()
-    return _page(request, "collections.html", {"rows": rows})
+    found = pager = None
+    if q_.strip():
+        found = _found(request, db, q_.strip(), saved_ids(db, user_id=user.id), p)
+        pager = _pager("/collections", p, found.total, q=q_.strip())
+    return _page(request, "collections.html", {"rows": rows, "found": found, "pager": pager})
 
 
 @router.post("/collections")
@@ -150,20 +210,23 @@ def remove_paper(db: Session, coll: Collection, paper_id: int) -> None:
 
 
 @router.get("/collections/{cid:id}", response_class=HTMLResponse)
-def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000), db: Session = Depends(get_db, scope="function")):
+def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000),
+                    q_: str = Query("", alias="q", max_length=20_000), db: Session = Depends(get_db, scope="function")):
 
     coll = visible_collection(db, cid, request)
     owner = db.get(User, coll.user_id)
     base = (select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
             .where(CollectionItem.collection_id == coll.id, visible()))
     total = db.scalar(select(func.count()).select_from(base.subquery()))
-    papers = list(db.scalars(base.order_by(CollectionItem.added_at.desc(), Paper.id).limit(PAGE).offset((p - 1) * PAGE)))
-    cards = build_cards(db, papers, current_user(request))
-    pages = max(1, -(-total // PAGE))
-    pager = {"page": p, "pages": pages,
-             "prev_url": f"/collections/{cid}?p={p - 1}" if p > 1 else None,
-             "next_url": f"/collections/{cid}?p={p + 1}" if p < pages else None}
-    return _page(request, "collection.html", {"coll": coll, "owner": owner, "cards": cards, "total": total, "pager": pager})
+    found = None
+    if q_.strip():
+        found = _found(request, db, q_.strip(), saved_ids(db, collection_id=coll.id), p)
+        cards, pager = found.cards, _pager(f"/collections/{cid}", p, found.total, q=q_.strip())
+    else:
+        papers = list(db.scalars(base.order_by(CollectionItem.added_at.desc(), Paper.id).limit(PAGE).offset((p - 1) * PAGE)))
+        cards, pager = build_cards(db, papers, current_user(request)), _pager(f"/collections/{cid}", p, total)
+    return _page(request, "collection.html", {"coll": coll, "owner": owner, "cards": cards, "total": total,
+                                              "pager": pager, "found": found})
 
 
 @router.post("/collections/{cid:id}/add")

@@ -30,6 +30,8 @@ from paperboy.community.collection_views import (
     own_collection,
     paper_row_id,
     remove_paper,
+    saved_ids,
+    search_saved,
     visible_collection,
 )
 from paperboy.community.paper_views import set_vote, write_vote
@@ -253,20 +255,34 @@ def create_collection(request: Request, body: CollectionIn = Body(...), user: Us
 
 
 @api_router.get("/collections/{cid:id}", response_model=CollectionPageOut, responses=ERRORS,
-                summary="A collection's papers, latest saved first (anyone's public one; a private one to its member)")
+                summary="A collection's papers, latest saved first, or those matching q, best first "
+                        "(anyone's public one; a private one to its member)")
 def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), limit: int = Query(30, ge=1, le=MAX_LIMIT),
+               q_: str = Query("", alias="q", max_length=20_000,
+                               description="Only the papers matching this search (the search box's language): every "
+                                           "word in the title or abstract, or close in meaning"),
                db: Session = Depends(get_db, scope="function")):
     coll = visible_collection(db, cid, request)
     owner = db.get(User, coll.user_id)
-    rows = db.execute(q.papers_query().add_columns(CollectionItem.added_at)
-                      .join(CollectionItem, CollectionItem.paper_id == Paper.id)
-                      .where(CollectionItem.collection_id == cid, visible())
-                      .order_by(CollectionItem.added_at.desc(), Paper.id).limit(limit + 1).offset(p * limit)).all()
-    more, rows = len(rows) > limit, rows[:limit]
-    out = _papers_out(db, [r[0] for r in rows])
-    page = CollectionPageOut(collection=_collection_out(coll, _count(db, cid)),
-                             owner=owner.display_name or "member" if owner else "member",
-                             items=[SavedPaperOut(paper=out[paper.id], added_at=at) for paper, at in rows])
+    owner_name = owner.display_name or "member" if owner else "member"
+    count = _count(db, cid)
+    items = select(CollectionItem.paper_id, CollectionItem.added_at).where(CollectionItem.collection_id == cid)
+    if q_.strip():
+        result, ids = search_saved(request, db, q_.strip(), saved_ids(db, collection_id=cid), limit=limit,
+                                   offset=p * limit)
+        if result.error:
+            raise HTTPException(422, " ".join(result.messages) or result.error)
+        more = (p + 1) * limit < len(result.ids)
+    else:
+        ids = list(db.scalars(items.with_only_columns(CollectionItem.paper_id)
+                              .join(Paper, Paper.id == CollectionItem.paper_id).where(visible())
+                              .order_by(CollectionItem.added_at.desc(), Paper.id).limit(limit + 1).offset(p * limit)))
+        more, ids = len(ids) > limit, ids[:limit]
+    added = dict(db.execute(items.where(CollectionItem.paper_id.in_(ids))).all()) if ids else {}
+    papers = {x.id: x for x in q.papers_by_ids(db, ids)}
+    out = _papers_out(db, list(papers.values()))
+    page = CollectionPageOut(collection=_collection_out(coll, count), owner=owner_name,
+                             items=[SavedPaperOut(paper=out[i], added_at=added[i]) for i in ids if i in papers])
     return json_response(page, request=request, has_next=more, page=p)
 
 

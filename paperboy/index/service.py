@@ -73,6 +73,9 @@ EXACT_BELOW = 0.9
 # holds at most this many papers passing its filters; past that, the nearest
 # ALERT_NEAREST of the whole corpus are checked instead.
 ALERT_SCAN_MAX = 50_000
+# A member's own papers found by meaning alone must be this close to the query's words
+# (as an alert's default: docs/search.md); their words match whatever the cosine.
+LIBRARY_MIN_SIMILARITY = 0.5
 ALERT_NEAREST = 5_000
 LIKE_MARKED = 10  # "papers like this text": its most distinctive terms marked in snippets
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
@@ -102,6 +105,17 @@ class SearchResults:
     error: str | None = None  # the query could not run at all (messages say why)
     mode: str = "hybrid"  # what actually ran: hybrid, keyword, semantic
     related: int = 0  # of ``total``, the papers found by meaning only (without the words)
+
+
+@dataclass
+class Within:
+    """A search of a member's own papers (``SearchService.within``): ``(ids, scores)``,
+    best first, like every ranker; ``related`` of them found by meaning only."""
+    ids: list[int]
+    scores: list[float]
+    messages: list[str] = field(default_factory=list)
+    error: str | None = None
+    related: int = 0
 
 
 def _stamp(path) -> tuple | None:
@@ -543,6 +557,64 @@ class SearchService:
         hits = self._hits(ranked[0][:limit], ranked[1][:limit], q)
         return SearchResults(hits, res.total + related, text, coverage, messages,
                              mode="hybrid" if semantic[0] else "keyword", related=related)
+
+    def within(self, query: str, ids: list[int], *, min_similarity: float = LIBRARY_MIN_SIMILARITY,
+               reader: Engine | None = None) -> Within:
+        """Search a member's own papers (``ids``, a library or a collection, in the order
+        it shows them): the search box's query language, meant as an alert means it.
+        Every free word must be in a paper's title or abstract (common words aside), or
+        the paper must be close to the words in meaning (cosine at least
+        ``min_similarity``); phrases, exclusions and author:, cat:, year: and date: filter.
+        Best first by the fused ranking; with filters only, in the order given. An arXiv id
+        finds that paper if it is among them."""
+        text = query if isinstance(query, str) else ("" if query is None else str(query))
+        try:
+            return self._within(text, list(dict.fromkeys(ids)), min_similarity, reader)
+        except DBAPIError:
+            if reader is not None:
+                raise
+            log.exception("library search failed for %r", text[:200])
+            return Within([], [], ["Search failed; the error was logged."], error="Search failed.")
+        except Exception:
+            log.exception("library search failed for %r", text[:200])
+            return Within([], [], ["Search failed; the error was logged."], error="Search failed.")
+
+    def _within(self, text: str, ids: list[int], min_similarity: float, reader: Engine | None) -> Within:
+        q = parse_query(text)
+        messages = list(q.messages)
+        if q.arxiv_id:
+            with (reader or self.engine).connect() as conn:
+                pid = conn.scalar(select(Paper.id).where(Paper.arxiv_id == q.arxiv_id))
+            if pid in ids:
+                return Within([pid], [1.0], messages)
+            return Within([], [], messages + [f"arXiv:{q.arxiv_id} is not among these papers."])
+        if q.is_empty or q.only_stop_words:
+            return Within([], [], messages + ["Nothing to search for."], error="Empty query.")
+        self._refresh_readers()
+        kwi = self._kw
+        if kwi is None:
+            return Within([], [], messages + ["The search index is being built; try again in a moment."])
+        if not ids:
+            return Within([], [], messages)
+        if q.like_text:
+            q.like_terms = kwi.distinctive_terms(q.like_text)
+        if not q.text:  # filters only: the papers that pass them, in the order given
+            passed = set(kwi.rank_within(q, ids, words=False)[0])
+            kept = [i for i in ids if i in passed]
+            return Within(kept, [0.0] * len(kept), messages)
+        keyword = kwi.rank_within(q, ids)
+        semantic: tuple[list[int], list[float]] = ([], [])
+        vec = self._vec
+        if vec is not None and vec.size > 0:
+            filtered = kwi.rank_within(q, ids, words=False)[0]
+            found, scores = vec.similarities(self._embed_query(q.text, vec.model), filtered)
+            pairs = [(i, s) for i, s in zip(found, scores, strict=True) if s >= min_similarity]
+            semantic = ([i for i, _ in pairs], [s for _, s in pairs])
+        if not semantic[0]:
+            return Within(keyword[0], keyword[1], messages)
+        related = len(set(semantic[0]) - set(keyword[0]))
+        ranked = fusion.fuse(keyword, semantic)
+        return Within(ranked[0], ranked[1], messages, related=related)
 
     def _redirect(self, q: ParsedQuery, text: str, messages: list[str], reader: Engine | None = None) -> SearchResults:
         with (reader or self.engine).connect() as conn:

@@ -209,6 +209,15 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(fresh_e
         assert page.locator(".follow-row button").get_attribute("aria-pressed") == "false"
         page.goto(base + "/following")
         assert page.locator("ul.follows").count() == 0
+        # What they saved is searchable from their collections (the other paper has the words too).
+        page.goto(base + "/collections")
+        box = page.get_by_label("Search your saved papers")
+        box.fill("protein diffusion")
+        box.press("Enter")
+        page.wait_for_load_state()
+        assert "1 of your saved papers matches" in page.locator("#saved-results-h").inner_text()
+        assert page.locator(".saved-results .card-title").all_inner_texts() == ["Protein diffusion models"]
+        assert page.get_by_label("Search your saved papers").input_value() == "protein diffusion"
     with session_scope(fresh_engine) as db:
         names = list(db.scalars(select(Collection.name)))
     assert names == ["Proteins"]

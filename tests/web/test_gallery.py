@@ -107,6 +107,7 @@ def gallery(databases, tmp_path_factory):
         Shot("replies", "/replies", signed_out=False),
         Shot("comment-edit", f"/comments/{parent}/edit", signed_out=False),
         Shot("collections", "/collections", signed_out=False),
+        Shot("collections-search", "/collections?q=diffusion", signed_out=False),  # searching saved papers
         Shot("collection", collection),
         Shot("member", f"/members/{grace_id}"),
         Shot("digest", digest),
