@@ -215,7 +215,7 @@ def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_00
 
     coll = visible_collection(db, cid, request)
     owner = db.get(User, coll.user_id)
-    base = (select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
+    base = (q.papers_query().join(CollectionItem, CollectionItem.paper_id == Paper.id)
             .where(CollectionItem.collection_id == coll.id, visible()))
     total = db.scalar(select(func.count()).select_from(base.subquery()))
     found = None
@@ -283,7 +283,7 @@ def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scop
 
     coll = visible_collection(db, cid, request)
     papers = list(db.scalars(
-        select(Paper).join(CollectionItem, CollectionItem.paper_id == Paper.id)
+        q.papers_query().join(CollectionItem, CollectionItem.paper_id == Paper.id)
         .where(CollectionItem.collection_id == coll.id, visible())
         .order_by(CollectionItem.added_at, Paper.id)))
     cards = build_cards(db, papers)

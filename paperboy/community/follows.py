@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from paperboy.community.arxiv_taxonomy import known_category
 from paperboy.papers.authors import author_identity, author_ids, authors_named
+from paperboy.papers.queries import papers_query
 from paperboy.papers.visibility import visible
 from paperboy.store.models import (
     Author,
@@ -118,7 +119,7 @@ def papers_followed(db, follows: Iterable[tuple[str, str]]):
     ids = author_ids(db, [t for k, t in follows if k == "author"])
     by_cat = Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category.in_(cats)))
     by_author = Paper.id.in_(select(PaperAuthor.paper_id).where(PaperAuthor.author_id.in_(ids)))
-    return select(Paper).where(visible(), or_(by_cat, by_author))
+    return papers_query().where(visible(), or_(by_cat, by_author))
 
 
 def suggestions(db, user_id: int, authors: int = 8, categories: int = 6) -> list[tuple[str, str]]:
