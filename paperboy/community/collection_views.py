@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from paperboy.community import follows
 from paperboy.community.accounts import one_line
 from paperboy.community.notices import with_notice
 from paperboy.papers import queries as q
+from paperboy.papers import references
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
@@ -33,6 +34,7 @@ from paperboy.web.security import (
     current_user,
     require_member,
     require_user,
+    takes_uploads,
     wants_json,
 )
 
@@ -204,6 +206,25 @@ def add_paper(db: Session, coll: Collection, paper_id: int) -> None:
     db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
 
 
+def add_papers(db: Session, coll: Collection, paper_ids: list[int]) -> list[int]:
+    """Save many papers at once (an import); those not in it already, which it returns.
+    One insert for all of them; if a twin request saved some meanwhile, one at a time."""
+    present = set(db.scalars(select(CollectionItem.paper_id).where(CollectionItem.collection_id == coll.id,
+                                                                   CollectionItem.paper_id.in_(paper_ids))))
+    new = [i for i in dict.fromkeys(paper_ids) if i not in present]
+    if new:
+        now = utcnow()
+        try:
+            with db.begin_nested():
+                db.execute(insert(CollectionItem), [{"collection_id": coll.id, "paper_id": i, "added_at": now}
+                                                    for i in new])
+        except IntegrityError:
+            for i in new:
+                add_paper(db, coll, i)
+    db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
+    return new
+
+
 def remove_paper(db: Session, coll: Collection, paper_id: int) -> None:
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id, CollectionItem.paper_id == paper_id))
     db.execute(update(Collection).where(Collection.id == coll.id).values(updated_at=utcnow()))
@@ -212,21 +233,95 @@ def remove_paper(db: Session, coll: Collection, paper_id: int) -> None:
 @router.get("/collections/{cid:id}", response_class=HTMLResponse)
 def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000),
                     q_: str = Query("", alias="q", max_length=20_000), db: Session = Depends(get_db, scope="function")):
+    return _collection_page(request, db, visible_collection(db, cid, request), p, q_.strip())
 
-    coll = visible_collection(db, cid, request)
+
+def _collection_page(request: Request, db: Session, coll: Collection, p: int = 1, text: str = "",
+                     status: int = 200, **extra) -> HTMLResponse:
     owner = db.get(User, coll.user_id)
     base = (q.papers_query().join(CollectionItem, CollectionItem.paper_id == Paper.id)
             .where(CollectionItem.collection_id == coll.id, visible()))
     total = db.scalar(select(func.count()).select_from(base.subquery()))
     found = None
-    if q_.strip():
-        found = _found(request, db, q_.strip(), saved_ids(db, collection_id=coll.id), p)
-        cards, pager = found.cards, _pager(f"/collections/{cid}", p, found.total, q=q_.strip())
+    if text:
+        found = _found(request, db, text, saved_ids(db, collection_id=coll.id), p)
+        cards, pager = found.cards, _pager(f"/collections/{coll.id}", p, found.total, q=text)
     else:
         papers = list(db.scalars(base.order_by(CollectionItem.added_at.desc(), Paper.id).limit(PAGE).offset((p - 1) * PAGE)))
-        cards, pager = build_cards(db, papers, current_user(request)), _pager(f"/collections/{cid}", p, total)
+        cards, pager = build_cards(db, papers, current_user(request)), _pager(f"/collections/{coll.id}", p, total)
     return _page(request, "collection.html", {"coll": coll, "owner": owner, "cards": cards, "total": total,
-                                              "pager": pager, "found": found})
+                                              "pager": pager, "found": found, **extra}, status=status)
+
+
+@router.post("/collections/{cid:id}/import", response_class=HTMLResponse)
+@takes_uploads(references.UPLOAD_BYTES)
+async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex: UploadFile | None = File(None),
+                        user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    """Save the papers a member pastes (arXiv ids or links) or uploads (a BibTeX file, e.g.
+    a Zotero export) into their collection: those this instance has; the page says which
+    it has not, and which BibTeX entries name no arXiv paper. Doing it twice adds nothing."""
+    ratelimit.check(request, "write", str(user.id))  # commits on its own, before this request's reads
+    coll = own_collection(db, cid, user)
+    uploaded = ""
+    if bibtex is not None and bibtex.filename:
+        raw = await bibtex.read(references.MAX_BYTES + 1)
+        if len(raw) > references.MAX_BYTES:
+            raise HTTPException(413, f"That file is over {references.MAX_BYTES // 1_000_000} MB; export fewer entries.")
+        uploaded = raw.decode("utf-8", errors="replace")
+    if len(ids) > references.MAX_BYTES:
+        raise HTTPException(413, "That is too much text; paste fewer ids.")
+    found = references.read_seeds(ids, uploaded)
+    if not found.ids:
+        msg = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs/… links, or upload a BibTeX "
+               "file whose entries have an eprint, an arXiv URL or an arXiv DOI.")
+        if wants_json(request):
+            raise HTTPException(422, msg)
+        return _collection_page(request, db, coll, status=422, import_error=msg, import_text=ids[:5000])
+    report = import_found(db, coll, found)
+    db.commit()
+    if wants_json(request):
+        return JSONResponse({**asdict(report), "message": report.message(coll.name)})
+    return _collection_page(request, db, coll, import_report=report)
+
+
+def import_found(db: Session, coll: Collection, found: references.Found) -> ImportReport:
+    """Save the papers ``found`` names that this instance has (and shows) into ``coll``."""
+    here = dict(db.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(found.ids), visible())).all()) \
+        if found.ids else {}
+    added = set(add_papers(db, coll, [here[a] for a in found.ids if a in here]))
+    return ImportReport(
+        added=[a for a in found.ids if here.get(a) in added],
+        already=[a for a in found.ids if a in here and here[a] not in added],
+        not_here=[a for a in found.ids if a not in here], unreadable=found.unreadable,
+        entries_without_arxiv_id=found.entries_without_id, entries=found.entries)
+
+
+@dataclass
+class ImportReport:
+    added: list[str]  # arXiv ids saved now
+    already: list[str]  # in the collection before
+    not_here: list[str]  # not among this instance's papers
+    unreadable: list[str]  # pasted words that are no arXiv id
+    entries_without_arxiv_id: int  # BibTeX entries naming no arXiv paper
+    entries: int  # BibTeX entries read
+
+    def message(self, name: str) -> str:
+        def n(count: int, one: str, many: str) -> str:
+            return f"{count} {one if count == 1 else many}"
+
+        bits = [f"Added {n(len(self.added), 'paper', 'papers')} to “{name}”."]
+        if self.already:
+            bits.append(f"{n(len(self.already), 'was', 'were')} in it already.")
+        if self.not_here:
+            bits.append(f"{n(len(self.not_here), 'is', 'are')} not among this instance's papers (it keeps the papers "
+                        "it imported), so cannot be saved here.")
+        if self.entries_without_arxiv_id:
+            bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
+                        "name no arXiv paper (no eprint, arXiv URL or arXiv DOI) and were left out.")
+        if self.unreadable:
+            more = " …" if len(self.unreadable) > 5 else ""
+            bits.append(f"Not arXiv ids: {', '.join(self.unreadable[:5])}{more}.")
+        return " ".join(bits)
 
 
 @router.post("/collections/{cid:id}/add")

@@ -27,6 +27,7 @@ from paperboy.community.collection_views import (
     add_paper,
     collection_name,
     collection_named,
+    import_found,
     own_collection,
     paper_row_id,
     remove_paper,
@@ -36,6 +37,7 @@ from paperboy.community.collection_views import (
 )
 from paperboy.community.paper_views import set_vote, write_vote
 from paperboy.papers import queries as q
+from paperboy.papers import references
 from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
 from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote, utcnow
@@ -284,6 +286,35 @@ def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), 
     page = CollectionPageOut(collection=_collection_out(coll, count), owner=owner_name,
                              items=[SavedPaperOut(paper=out[i], added_at=added[i]) for i in ids if i in papers])
     return json_response(page, request=request, has_next=more, page=p)
+
+
+class ImportIn(BaseModel):
+    arxiv_ids: list[str] = Field(min_length=1, max_length=references.MAX_SEEDS,
+                                 description="arXiv ids or links (arxiv.org/abs/…, arXiv:…), any version")
+
+
+class ImportOut(BaseModel):
+    added: list[str] = Field(description="Saved now")
+    already: list[str] = Field(description="In the collection before")
+    not_here: list[str] = Field(description="Not among this instance's papers: not saved")
+    unreadable: list[str] = Field(description="Given strings that are no arXiv id")
+
+
+@api_router.post("/collections/{cid:id}/papers", response_model=ImportOut, responses=WRITES,
+                 summary="Save many papers at once (a reading list, a Zotero library's arXiv ids)")
+def import_into_collection(request: Request, cid: int, body: ImportIn = Body(...), user: User = Depends(require_member),
+                           db: Session = Depends(get_db, scope="function")):
+    """Idempotent, as the other writes: sending the same ids again saves nothing more."""
+    ratelimit.check(request, "write", str(user.id))
+    coll = own_collection(db, cid, user)
+    given = [a.strip() for a in body.arxiv_ids]
+    whole = [a for a in given if a and not any(c.isspace() for c in a)]  # one id per item, never split
+    found = references.read_seeds("\n".join(whole))
+    found.unreadable = [a[:80] for a in given if a not in whole] + found.unreadable
+    report = import_found(db, coll, found)
+    db.commit()
+    return ImportOut(added=report.added, already=report.already, not_here=report.not_here,
+                     unreadable=report.unreadable)
 
 
 def _save(request: Request, db: Session, user: User, cid: int, arxiv_id: str, saved: bool) -> SavedOut:

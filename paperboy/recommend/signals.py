@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
+from paperboy.papers.references import Found
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
-from paperboy.recommend.seeds import Found
 from paperboy.store.models import ForYouPrefs, InterestSignal, Paper, utcnow
 from paperboy.web.member_data import MemberDataPart
 

@@ -21,10 +21,11 @@ from starlette.exceptions import HTTPException
 
 from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.papers import queries as q
+from paperboy.papers import references as seeds
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
-from paperboy.recommend import feedkeys, seeds, signals
+from paperboy.recommend import feedkeys, signals
 from paperboy.store.models import Collection, Paper, User
 from paperboy.web import ratelimit
 from paperboy.web.cards import build_cards
@@ -32,7 +33,13 @@ from paperboy.web.deps import get_db
 from paperboy.web.feeds import ITEMS, FeedPage, Format, page_param, render_feed
 from paperboy.web.navigation import back_at_card, local_or, referring_page
 from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, paper_out, submitters
-from paperboy.web.security import current_user, require_member, require_user, wants_json
+from paperboy.web.security import (
+    current_user,
+    require_member,
+    require_user,
+    takes_uploads,
+    wants_json,
+)
 
 router = APIRouter(include_in_schema=False)  # pages and forms
 api_router = APIRouter(prefix="/api", tags=["for you"])  # in the OpenAPI document
@@ -184,6 +191,7 @@ def set_feed(request: Request, action: str = Form("on"), user: User = Depends(re
 
 
 @router.post("/for-you/seeds", response_class=HTMLResponse)
+@takes_uploads(seeds.UPLOAD_BYTES)
 async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | None = File(None),
                     next_: str = Form("", alias="next"), user: User = Depends(require_member),
                     db: Session = Depends(get_db, scope="function")):

@@ -76,6 +76,15 @@ def csrf_exempt(endpoint):
     return endpoint
 
 
+def takes_uploads(max_bytes: int):
+    """Mark a route as taking a file upload of up to ``max_bytes`` (a BibTeX export): its
+    body may be that large, where other forms stop at ``MAX_FORM_BYTES``."""
+    def mark(endpoint):
+        endpoint.max_form_bytes = max_bytes
+        return endpoint
+    return mark
+
+
 # --- errors raised by the dependencies ---------------------------------------------
 
 
@@ -208,10 +217,11 @@ class CommunityMiddleware:
             await _refuse(send, headers, "Cross-origin request refused: this form or request came from another site.")
             return
         if protected:
+            limit = getattr(endpoint, "max_form_bytes", MAX_FORM_BYTES)
             try:  # the size cap holds whatever decides the CSRF question
-                body = await read_body(receive, MAX_FORM_BYTES)
+                body = await read_body(receive, limit)
             except BodyTooLarge:
-                await _plain(send, 413, "Request too large.")
+                await _plain(send, 413, f"Request too large: this address takes at most {limit / 1e6:g} MB.")
                 return
             if body is None:
                 return

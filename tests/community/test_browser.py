@@ -393,3 +393,31 @@ def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
                                .where(InterestSignal.kind == "not_interested")).all()
     assert dismissed == [titles[1]]
     assert dialogs == [] and page.js_errors == []
+
+
+def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, tmp_path, page):
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    first = site.paper(title="Graph diffusion kernels")
+    second = site.paper(title="Score matching on graphs")
+    user, member = site.member()
+    made = member.form("/collections", {"name": "From Zotero", "arxiv_id": first.arxiv_id}, page="/")
+    path = made.headers["location"].split("?")[0]
+    bib = tmp_path / "My Library.bib"
+    bib.write_text("@article{a, title={Score matching on graphs}, eprint={ID}, archivePrefix={arXiv}}\n"
+                   "@article{b, title={A journal paper}, journal={Nature}}\n"
+                   "@misc{c, title={Elsewhere}, url={https://arxiv.org/abs/2001.00001}}\n".replace("ID", second.arxiv_id))
+    dialogs = _watch(page)
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + path)
+        page.locator("summary", has_text="Import papers").click()
+        page.get_by_label("or a BibTeX file").set_input_files(str(bib))
+        page.get_by_role("button", name="Import into From Zotero").click()
+        page.wait_for_load_state()
+        report = " ".join(page.locator(".import-report").inner_text().split())
+        assert "Added 1 paper to “From Zotero”." in report
+        assert "1 is not among this instance's papers" in report and "Not here: 2001.00001" in report
+        assert "1 of 3 BibTeX entries name no arXiv paper" in report
+        assert sorted(page.locator(".card-title").all_inner_texts()) == ["Graph diffusion kernels",
+                                                                         "Score matching on graphs"]
+    assert dialogs == [] and page.js_errors == []

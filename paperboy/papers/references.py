@@ -1,5 +1,6 @@
-"""Seed papers: the arXiv ids in what a member pastes (ids, URLs, one per line or
-separated by commas) or uploads (a BibTeX file, e.g. a Zotero or Google Scholar export).
+"""The arXiv ids in what a member pastes (ids, URLs, one per line or separated by
+commas) or uploads (a BibTeX file, e.g. a Zotero or Google Scholar export): the papers
+they seed For you with, or import into a collection.
 
     found = read_seeds(text)   # found.ids in order, found.unreadable: what was not an id
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 
 MAX_BYTES = 2_000_000  # a BibTeX export of a few thousand entries
-MAX_SEEDS = 500  # ids taken from one paste or file
+UPLOAD_BYTES = MAX_BYTES + 100_000  # the form that brings it: the file, a paste, the multipart framing
+MAX_SEEDS = 500  # ids taken from one paste or file (For you's seeds, a collection's import)
 
 _NEW = r"\d{4}\.\d{4,5}(?:v\d+)?"
 _OLD = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?"

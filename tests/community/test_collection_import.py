@@ -1,0 +1,134 @@
+"""Importing papers into a collection: a member pastes arXiv ids or links, or uploads a
+BibTeX file (a Zotero export), and the papers this instance has are saved; the page says
+which it has not and which entries name no arXiv paper. Importing twice adds nothing;
+only the owner can import."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from sqlalchemy import func, select, update
+
+from paperboy.store.models import CollectionItem, Paper
+
+BIBTEX = """
+@article{vaswani2017,
+  title = {Attention Is All You Need},
+  eprint = {%(a)s}, archivePrefix = {arXiv},
+}
+@misc{doi2024,
+  title = {Found by its DOI},
+  doi = {10.48550/arXiv.%(b)sv2},
+}
+@inproceedings{url2023,
+  title = {Found by its URL},
+  url = {https://arxiv.org/abs/%(c)s},
+}
+@article{journal2020,
+  title = {A journal paper without an arXiv version},
+  journal = {Nature}, year = {2020},
+}
+@misc{absent,
+  title = {On arXiv but not in this instance},
+  eprint = {2001.00001},
+}
+"""
+
+
+def _collection(site, member):
+    first = site.paper(title="Already saved")
+    r = member.form("/collections", {"name": "Zotero", "arxiv_id": first.arxiv_id}, page="/")
+    cid = int(re.search(r"/collections/(\d+)", r.headers["location"]).group(1))
+    return cid, first
+
+
+def _saved(site, cid) -> set[str]:
+    with site.engine.connect() as conn:
+        return set(conn.scalars(select(Paper.arxiv_id).join(CollectionItem, CollectionItem.paper_id == Paper.id)
+                                .where(CollectionItem.collection_id == cid)))
+
+
+def test_a_bibtex_file_and_pasted_links_are_imported(site):
+    _, ada = site.member()
+    cid, first = _collection(site, ada)
+    a, b, c, d = (site.paper(title=f"Paper {k}") for k in "abcd")
+    bib = BIBTEX % {"a": a.arxiv_id, "b": b.arxiv_id, "c": c.arxiv_id}
+    r = ada.form(f"/collections/{cid}/import", {"ids": f"https://arxiv.org/abs/{d.arxiv_id}v3\n{first.arxiv_id}\nnonsense"},
+                 page=f"/collections/{cid}", files={"bibtex": ("library.bib", bib.encode(), "application/x-bibtex")})
+    assert r.status_code == 200, r.text[-500:]
+    assert _saved(site, cid) == {first.arxiv_id, a.arxiv_id, b.arxiv_id, c.arxiv_id, d.arxiv_id}
+    said = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+    assert "Added 4 papers to “Zotero”." in said and "1 was in it already." in said
+    assert "1 is not among this instance's papers" in said and "Not here: 2001.00001" in said
+    assert "1 of 5 BibTeX entries name no arXiv paper" in said and "Not arXiv ids: nonsense." in said
+    assert r.text.count('class="card"') == 5  # the collection, with what was imported
+
+
+def test_importing_again_adds_nothing_and_hidden_papers_are_not_saved(site):
+    _, ada = site.member()
+    cid, first = _collection(site, ada)
+    kept, hidden = site.paper(title="Kept"), site.paper(title="Hidden spam")
+    with site.engine.begin() as conn:
+        conn.execute(update(Paper).where(Paper.id == hidden.id).values(hidden=True))
+    ids = f"{kept.arxiv_id}, {hidden.arxiv_id}"
+    r = ada.post(f"/collections/{cid}/import", data={"ids": ids},
+                 headers={"Accept": "application/json", "X-CSRF-Token": ada.token("/")})
+    assert r.status_code == 200
+    assert r.json()["added"] == [kept.arxiv_id] and r.json()["not_here"] == [hidden.arxiv_id]
+    again = ada.post(f"/collections/{cid}/import", data={"ids": ids},
+                     headers={"Accept": "application/json", "X-CSRF-Token": ada.token("/")}).json()
+    assert again["added"] == [] and again["already"] == [kept.arxiv_id]
+    assert "Added 0 papers" in again["message"] and "1 was in it already." in again["message"]
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CollectionItem)) == 2
+
+
+def test_nothing_readable_is_refused_with_what_to_give(site):
+    _, ada = site.member()
+    cid, _ = _collection(site, ada)
+    r = ada.form(f"/collections/{cid}/import", {"ids": "hello world"}, page=f"/collections/{cid}")
+    assert r.status_code == 422 and "No arXiv id found" in r.text and "hello world" in r.text  # the paste kept
+    big = b"@misc{x, eprint={2401.00001}}\n" + b" " * 2_000_001  # past the file's limit, within the form's
+    r = ada.form(f"/collections/{cid}/import", {}, page=f"/collections/{cid}",
+                 files={"bibtex": ("big.bib", big, "application/x-bibtex")})
+    assert r.status_code == 413 and "over 2 MB; export fewer entries" in html.unescape(r.text)
+    r = ada.form(f"/collections/{cid}/import", {}, page=f"/collections/{cid}",
+                 files={"bibtex": ("huge.bib", big * 2, "application/x-bibtex")})
+    assert r.status_code == 413 and "takes at most 2.1 MB" in r.text  # refused before it is read
+    assert len(_saved(site, cid)) == 1
+
+
+def test_only_the_owner_imports(site):
+    _, ada = site.member()
+    _, bob = site.member()
+    cid, _ = _collection(site, ada)
+    other = site.paper(title="Bob wants this in Ada's collection")
+    assert "Import papers" in ada.get(f"/collections/{cid}").text
+    assert bob.form(f"/collections/{cid}/import", {"ids": other.arxiv_id}, page="/").status_code == 404  # private
+    ada.form(f"/collections/{cid}/edit", {"name": "Zotero", "public": "1"}, page=f"/collections/{cid}")
+    assert "Import papers" not in bob.get(f"/collections/{cid}").text
+    assert bob.form(f"/collections/{cid}/import", {"ids": other.arxiv_id}, page="/").status_code == 403
+    assert site.client().post(f"/collections/{cid}/import", data={"ids": other.arxiv_id}).status_code == 403  # no CSRF
+    assert other.arxiv_id not in _saved(site, cid)
+
+
+def test_a_script_saves_many_papers_at_once_with_its_token(site):
+    from tests.community.test_api_tokens import make_token, script
+
+    _, ada = site.member()
+    cid, first = _collection(site, ada)
+    a, b = site.paper(title="A"), site.paper(title="B")
+    bot = script(site, make_token(ada, access="write"))
+    body = {"arxiv_ids": [f"arXiv:{a.arxiv_id}v2", f"https://arxiv.org/abs/{b.arxiv_id}", first.arxiv_id,
+                          "2001.00001", "not an id"]}
+    r = bot.post(f"/api/collections/{cid}/papers", json=body)
+    assert r.status_code == 200
+    assert r.json() == {"added": [a.arxiv_id, b.arxiv_id], "already": [first.arxiv_id], "not_here": ["2001.00001"],
+                        "unreadable": ["not an id"]}
+    assert bot.post(f"/api/collections/{cid}/papers", json=body).json()["added"] == []  # again: nothing more
+    assert _saved(site, cid) == {first.arxiv_id, a.arxiv_id, b.arxiv_id}
+    reader = script(site, make_token(ada, "reader"))
+    assert reader.post(f"/api/collections/{cid}/papers", json=body).status_code == 403
+    assert bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": []}).status_code == 422
+    assert bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": ["1"] * 501}).status_code == 422
