@@ -78,6 +78,8 @@ class Signals:
     categories: set[str] = field(default_factory=set)
     paused: bool = False
     reset_at: dt.datetime | None = None
+    feed_on: bool = False  # the member's private feed of the picks, and its address version
+    feed_version: int = 0  # (read here with the rest of the row: the page shows the address)
 
     @property
     def empty(self) -> bool:
@@ -104,9 +106,12 @@ def load_signals_many(conn: Connection, user_ids, *, collection_id: int | None =
     ids = sorted(out)
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
-        for uid, paused, reset_at in conn.execute(select(ForYouPrefs.user_id, ForYouPrefs.paused, ForYouPrefs.reset_at)
-                                                  .where(ForYouPrefs.user_id.in_(part))):
-            out[uid].paused, out[uid].reset_at = bool(paused), _aware(reset_at)
+        for uid, paused, reset_at, feed_on, feed_version in conn.execute(
+                select(ForYouPrefs.user_id, ForYouPrefs.paused, ForYouPrefs.reset_at, ForYouPrefs.feed_on,
+                       ForYouPrefs.feed_version).where(ForYouPrefs.user_id.in_(part))):
+            sig = out[uid]
+            sig.paused, sig.reset_at = bool(paused), _aware(reset_at)
+            sig.feed_on, sig.feed_version = bool(feed_on), int(feed_version or 0)
         for uid, pid, kind, at in conn.execute(select(InterestSignal.user_id, InterestSignal.paper_id,
                                                       InterestSignal.kind, InterestSignal.created_at)
                                                .where(InterestSignal.user_id.in_(part))):

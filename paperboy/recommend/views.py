@@ -106,7 +106,8 @@ def for_you(request: Request, span: Literal["today", "week"] = "today", collecti
     return _page(request, "for_you.html", {
         "cards": cards, "why": picks.why, "signals": picks.signals, "total": picks.total, "span": span,
         "spans": SPANS, "window": win, "collection": coll, "collections": collections, "pager": pager,
-        "uses_vectors": picks.uses_vectors, "url": url, "feed": _feed_urls(request, db, user.id),
+        "uses_vectors": picks.uses_vectors, "url": url,
+        "feed": _feed_addresses(request, user.id, picks.signals.feed_on, picks.signals.feed_version),
     })
 
 
@@ -134,7 +135,10 @@ FEED_GONE = ("No such feed. Its address was replaced or turned off; the member i
 
 def _feed_urls(request: Request, db: Session, user_id: int) -> dict[str, str] | None:
     """The member's private feed addresses, while the feed is on."""
-    on, version = signals.feed_state(db, user_id)
+    return _feed_addresses(request, user_id, *signals.feed_state(db, user_id))
+
+
+def _feed_addresses(request: Request, user_id: int, on: bool, version: int) -> dict[str, str] | None:
     if not on:
         return None
     settings = request.app.state.settings

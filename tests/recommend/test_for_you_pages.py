@@ -65,6 +65,22 @@ def test_seeding_with_ids_and_bibtex_gives_picks_with_why_lines(site):
     assert 'class="why"' in page and f'close to <a href="/papers/{eprint}">' in page
 
 
+def test_a_large_library_export_is_read_and_a_too_large_one_refused_with_the_limit(site):
+    """A Zotero export past the 1 MB every other form takes (the abstracts make it big) is
+    read; past 2 MB the member is told the limit."""
+    papers = topical(site)
+    _, client = site.member()
+    entry = "@article{a, title={Protein folding}, eprint={" + papers["protein"].arxiv_id + "}, archivePrefix={arXiv}}\n"
+    padding = "@misc{pad%d, title={A journal paper}, abstract={" + "x" * 1000 + "}}\n"
+    big = entry + "".join(padding % i for i in range(1500))  # 1.5 MB
+    r = client.post("/for-you/seeds", data={"csrf_token": client.token("/for-you/learned")},
+                    files={"bibtex": ("library.bib", big.encode(), "application/x-bibtex")})
+    assert r.status_code == 200 and "Added 1 seed paper." in r.text
+    r = client.post("/for-you/seeds", data={"csrf_token": client.token("/for-you/learned")},
+                    files={"bibtex": ("library.bib", (big * 2).encode(), "application/x-bibtex")})
+    assert r.status_code == 413 and "at most 2.1 MB" in r.text  # refused before it is read
+
+
 def test_not_interested_hides_a_paper_and_can_be_undone(site):
     papers = topical(site)
     user, client = site.member()
