@@ -374,16 +374,33 @@ def _bibkey(arxiv_id: str) -> str:
 
 
 @router.get("/collections/{cid:id}/export.bib")
-def export_bibtex(request: Request, cid: int, db: Session = Depends(get_db, scope="function")):
-
+def export_bibtex(request: Request, cid: int, q_: str = Query("", alias="q", max_length=20_000),
+                  db: Session = Depends(get_db, scope="function")):
+    """A collection as BibTeX, the first saved first; with ``q``, the papers matching it, best first."""
     coll = visible_collection(db, cid, request)
-    papers = list(db.scalars(
-        q.papers_query().join(CollectionItem, CollectionItem.paper_id == Paper.id)
-        .where(CollectionItem.collection_id == coll.id, visible())
-        .order_by(CollectionItem.added_at, Paper.id)))
+    filename = re.sub(r"[^0-9A-Za-z_-]+", "-", coll.name).strip("-") or f"collection-{cid}"
+    return _bibtex_file(request, db, saved_ids(db, collection_id=coll.id), q_.strip(), filename)
+
+
+@router.get("/collections/export.bib")
+def export_library(request: Request, q_: str = Query("", alias="q", max_length=20_000),
+                   user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    """Every paper the member saved, in any collection, as BibTeX (each once); with ``q``,
+    those matching it: the references for the paper they are writing."""
+    return _bibtex_file(request, db, saved_ids(db, user_id=user.id), q_.strip(), "saved-papers")
+
+
+def _bibtex_file(request: Request, db: Session, ids: list[int], text: str, filename: str) -> PlainTextResponse:
+    if text:
+        found, _ = search_saved(request, db, text, ids, limit=0, offset=0)
+        if found.error:
+            raise HTTPException(422, " ".join(found.messages) or found.error)
+        ids = found.ids
+    else:
+        ids = ids[::-1]  # saved_ids lists the latest first; a file reads best oldest first
+    papers = q.papers_by_ids(db, ids)
     cards = build_cards(db, papers)
     entries = [bibtex(card, paper) for card, paper in zip(cards, papers, strict=True)]
-    filename = re.sub(r"[^0-9A-Za-z_-]+", "-", coll.name).strip("-") or f"collection-{cid}"
     return PlainTextResponse("\n\n".join(entries) + ("\n" if entries else ""), media_type="application/x-bibtex; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{filename}.bib"'})
 

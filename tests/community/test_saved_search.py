@@ -109,3 +109,29 @@ def test_the_api_takes_the_same_query(site):
     body = r.json()
     assert [x["paper"]["title"] for x in body["items"]] == [TITLES["scores"]] and body["collection"]["papers"] == 2
     assert bot.get(f"/api/collections/{reading}", params={"q": "the of"}).status_code == 422
+
+
+def _bib_titles(text: str) -> list[str]:
+    return re.findall(r"title = \{(.*?)\},", text)
+
+
+def test_saved_papers_and_what_a_search_found_export_as_bibtex(site):
+    papers, ada, bob = _library(site)
+    reading = _collection_id(ada, "Reading")
+    ada.form(f"/collections/{reading}/add", {"arxiv_id": papers["images"].arxiv_id}, page="/")  # in two collections
+    r = ada.get("/collections/export.bib")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-bibtex")
+    assert 'filename="saved-papers.bib"' in r.headers["content-disposition"]
+    every = _bib_titles(r.text)
+    assert sorted(every) == sorted(TITLES[k] for k in ("kernels", "scores", "images", "proteins"))  # each once
+    assert every[0] == TITLES["kernels"]  # the first saved first
+    found = ada.get("/collections/export.bib", params={"q": "graph diffusion"}).text
+    assert sorted(_bib_titles(found)) == sorted([TITLES["kernels"], TITLES["scores"]])
+    one = ada.get(f"/collections/{reading}/export.bib", params={"q": "score matching"}).text
+    assert _bib_titles(one) == [TITLES["scores"]]
+    page = ada.get("/collections", params={"q": "graph diffusion"}).text
+    assert 'href="/collections/export.bib?q=graph+diffusion" class="export-bibtex">Export these as BibTeX' in page
+    assert ada.get("/collections/export.bib", params={"q": "the of"}).status_code == 422
+    r = site.client().get("/collections/export.bib", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/signin")
+    assert _bib_titles(bob.get("/collections/export.bib").text) == [TITLES["bobs"]]  # Bob's own only
