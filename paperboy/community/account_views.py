@@ -245,11 +245,13 @@ def reset_password(request: Request, token: str, password: str = Form(""), db: S
         password_hash=password_hash,
         email_verified_at=func.coalesce(User.email_verified_at, utcnow())))  # the mail reached its owner
     # A new password ends everything the old one (or a leaked link) may have opened:
-    # every other reset and magic link, and every session.
+    # every other reset and magic link, every session, and every API token (a reset is how
+    # a member takes back an account someone else used; a routine change keeps them).
     accounts.revoke_tokens(db, uid)
     end_all_sessions(db, uid)
+    revoked = api_tokens.remove_all(db, uid)
     db.commit()
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse("/account?done=reset_tokens#tokens" if revoked else "/", status_code=303)
     start_session(request, response, uid)
     return response
 
@@ -296,6 +298,8 @@ DONE = {
     "name": "Your display name is saved.",
     "password": "Your password is changed. Every other browser signed in to this account is signed out.",
     "token_revoked": "The token is revoked: scripts using it are refused from now on.",
+    "reset_tokens": ("Your password is reset. Every other browser is signed out, and your API tokens are "
+                     "revoked, in case someone else made them: make new ones below for your scripts."),
 }
 WRONG_PASSWORD = "That is not your current password."
 

@@ -69,5 +69,6 @@ def revoke(db: Session, user_id: int, token_id: int) -> str | None:
                      .returning(ApiToken.name))
 
 
-def remove_all(db: Session, user_id: int) -> None:
-    db.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
+def remove_all(db: Session, user_id: int) -> int:
+    """End every token of the member (their account is deleted, or its password reset); how many."""
+    return db.execute(delete(ApiToken).where(ApiToken.user_id == user_id)).rowcount or 0

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from paperboy.site import create_app
 from paperboy.store.models import ApiToken, Collection, CollectionItem, Follow, User, Vote, utcnow
-from tests.community.conftest import Site, make_settings
+from tests.community.conftest import PASSWORD, Site, make_settings
 
 TOKEN = re.compile(r"pb_[A-Za-z0-9_-]{40}")
 
@@ -321,3 +321,33 @@ def test_the_member_is_mailed_when_a_token_is_made_and_a_refused_one_mails_nothi
     html = mail.get_body(("html",)).get_content()
     assert "&lt;b&gt;nightly&lt;/b&gt;" in html and "<b>nightly" not in html
     assert len(smtp_server.to("ada@example.org")) == 1
+
+
+def test_a_password_reset_revokes_every_token_and_a_change_keeps_them(site):
+    """A reset by mail is how a member takes back an account someone else used: the tokens
+    go with the sessions, and the member is told. Changing the password keeps them."""
+    from tests.community.test_security import _link
+
+    user, browser = site.member()
+    kept = make_token(browser, "kept over a change")
+    r = browser.form("/account/password", {"current_password": PASSWORD, "new_password": "a new one, long enough"},
+                     page="/account")
+    assert r.status_code in (200, 303), r.text[-300:]
+    assert script(site, kept).get("/api/me").status_code == 200
+    other = make_token(browser, "made by someone else")
+    site.client().form("/reset", {"email": user.email})
+    link = _link(site.outbox[-1], "/reset/")
+    fresh = site.client()
+    r = fresh.post(link, data={"csrf_token": fresh.token(link), "password": "taken back for good"},
+                   follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/account?done=reset_tokens#tokens"
+    assert "your API tokens are revoked" in fresh.get(r.headers["location"]).text
+    for token in (kept, other):
+        assert script(site, token).get("/api/me").status_code == 401
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ApiToken)) == 0
+    # With no token to revoke, a reset lands on the front page as before.
+    site.client().form("/reset", {"email": user.email})
+    link = _link(site.outbox[-1], "/reset/")
+    r = fresh.post(link, data={"csrf_token": fresh.token(link), "password": "and once more"}, follow_redirects=False)
+    assert r.headers["location"] == "/"
