@@ -37,6 +37,7 @@ from paperboy.web.security import (
     takes_uploads,
     wants_json,
 )
+from paperboy.web.uploads import NO_ARXIV_ID, arxiv_ids_sent
 
 router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 PAGE = 30
@@ -262,21 +263,11 @@ async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex:
     it has not, and which BibTeX entries name no arXiv paper. Doing it twice adds nothing."""
     ratelimit.check(request, "write", str(user.id))  # commits on its own, before this request's reads
     coll = own_collection(db, cid, user)
-    uploaded = ""
-    if bibtex is not None and bibtex.filename:
-        raw = await bibtex.read(references.MAX_BYTES + 1)
-        if len(raw) > references.MAX_BYTES:
-            raise HTTPException(413, f"That file is over {references.MAX_BYTES // 1_000_000} MB; export fewer entries.")
-        uploaded = raw.decode("utf-8", errors="replace")
-    if len(ids) > references.MAX_BYTES:
-        raise HTTPException(413, "That is too much text; paste fewer ids.")
-    found = references.read_seeds(ids, uploaded)
+    found = await arxiv_ids_sent(ids, bibtex)
     if not found.ids:
-        msg = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs/… links, or upload a BibTeX "
-               "file whose entries have an eprint, an arXiv URL or an arXiv DOI.")
         if wants_json(request):
-            raise HTTPException(422, msg)
-        return _collection_page(request, db, coll, status=422, import_error=msg, import_text=ids[:5000])
+            raise HTTPException(422, NO_ARXIV_ID)
+        return _collection_page(request, db, coll, status=422, import_error=NO_ARXIV_ID, import_text=ids[:5000])
     report = import_found(db, coll, found)
     db.commit()
     if wants_json(request):

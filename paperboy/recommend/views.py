@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 
 from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.papers import queries as q
-from paperboy.papers import references as seeds
+from paperboy.papers import references
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
@@ -40,6 +40,7 @@ from paperboy.web.security import (
     takes_uploads,
     wants_json,
 )
+from paperboy.web.uploads import NO_ARXIV_ID, arxiv_ids_sent
 
 router = APIRouter(include_in_schema=False)  # pages and forms
 api_router = APIRouter(prefix="/api", tags=["for you"])  # in the OpenAPI document
@@ -195,27 +196,17 @@ def set_feed(request: Request, action: str = Form("on"), user: User = Depends(re
 
 
 @router.post("/for-you/seeds", response_class=HTMLResponse)
-@takes_uploads(seeds.UPLOAD_BYTES)
+@takes_uploads(references.UPLOAD_BYTES)
 async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | None = File(None),
                     next_: str = Form("", alias="next"), user: User = Depends(require_member),
                     db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    uploaded = ""
-    if bibtex is not None and bibtex.filename:
-        raw = await bibtex.read(seeds.MAX_BYTES + 1)
-        if len(raw) > seeds.MAX_BYTES:
-            raise HTTPException(413, f"That file is over {seeds.MAX_BYTES // 1_000_000} MB; export fewer entries.")
-        uploaded = raw.decode("utf-8", errors="replace")
-    if len(ids) > seeds.MAX_BYTES:
-        raise HTTPException(413, "That is too much text; paste fewer ids.")
-    found = seeds.read_seeds(ids, uploaded)
+    found = await arxiv_ids_sent(ids, bibtex)
     if not found.ids:
-        msg = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs/... links, "
-               "or upload a BibTeX file whose entries have an eprint, arXiv URL or arXiv DOI.")
         if wants_json(request):
-            raise HTTPException(422, msg)
+            raise HTTPException(422, NO_ARXIV_ID)
         ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
-        return _page(request, "learned.html", {**ctx, "seed_error": msg, "seed_text": ids[:5000]}, status=422)
+        return _page(request, "learned.html", {**ctx, "seed_error": NO_ARXIV_ID, "seed_text": ids[:5000]}, status=422)
     added, unknown = signals.add_seeds(db, user.id, found.ids)
     db.commit()
     report = signals.seed_report(found, added, unknown)
