@@ -123,19 +123,18 @@ def saved_ids(db: Session, *, collection_id: int | None = None, user_id: int | N
     return list(db.scalars(stmt))
 
 
-def search_saved(request: Request, db: Session, text: str, ids: list[int], *, limit: int, offset: int) -> tuple:
-    """Rank ``ids`` for the query (``SearchService.within``): ``(result, one page of ids)``.
-    The session's connection goes back to the pool first (the search may read on its own)."""
+def search_saved(request: Request, db: Session, text: str, ids: list[int]):
+    """``ids`` ranked for the query (``SearchService.within``). The session's connection
+    goes back to the pool first (the search may read on its own)."""
     db.commit()
-    found = request.app.state.search.within(text, ids, reader=read_engine(request))
-    return found, found.ids[offset:offset + limit]
+    return request.app.state.search.within(text, ids, reader=read_engine(request))
 
 
 def _found(request: Request, db: Session, text: str, ids: list[int], p: int) -> Found:
-    result, page = search_saved(request, db, text, ids, limit=PAGE, offset=(p - 1) * PAGE)
-    by_id = {x.id: x for x in q.papers_by_ids(db, page)}
-    cards = build_cards(db, [by_id[i] for i in page if i in by_id], current_user(request))
-    return Found(text, cards, len(result.ids), result.related, result.messages, result.error)
+    result = search_saved(request, db, text, ids)
+    papers = q.papers_by_ids(db, result.ids[(p - 1) * PAGE:p * PAGE])
+    return Found(text, build_cards(db, papers, current_user(request)), len(result.ids), result.related,
+                 result.messages, result.error)
 
 
 def _pager(path: str, p: int, total: int, **params) -> dict:
@@ -383,7 +382,7 @@ def export_library(request: Request, q_: str = Query("", alias="q", max_length=2
 
 def _bibtex_file(request: Request, db: Session, ids: list[int], text: str, filename: str) -> PlainTextResponse:
     if text:
-        found, _ = search_saved(request, db, text, ids, limit=0, offset=0)
+        found = search_saved(request, db, text, ids)
         if found.error:
             raise HTTPException(422, " ".join(found.messages) or found.error)
         ids = found.ids

@@ -270,8 +270,8 @@ def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), 
     count = _count(db, cid)
     items = select(CollectionItem.paper_id, CollectionItem.added_at).where(CollectionItem.collection_id == cid)
     if q_.strip():
-        result, ids = search_saved(request, db, q_.strip(), saved_ids(db, collection_id=cid), limit=limit,
-                                   offset=p * limit)
+        result = search_saved(request, db, q_.strip(), saved_ids(db, collection_id=cid))
+        ids = result.ids[p * limit:(p + 1) * limit]
         if result.error:
             raise HTTPException(422, " ".join(result.messages) or result.error)
         more = (p + 1) * limit < len(result.ids)
