@@ -88,6 +88,7 @@ class Settings(BaseSettings):
     arxiv_delay: float = Field(3.0, description="Seconds between requests to arXiv (their terms ask for 3).", ge=0)
     http_timeout: float = Field(30.0, description="Seconds before an HTTP request to a source times out.", gt=0)
     http_retries: int = Field(5, description="Retries of a failed HTTP request (5xx, time-out, cut connection).", ge=0)
+    fetch_wanted: bool = Field(True, description="Fetch from arXiv, in the worker, the papers members import into a collection or seed For you with that this instance does not have, and save them where asked (off: they are reported as missing).")
     sample_data_dir: str = Field("", description="Folder of daily listings imported by `paperboy demo` (default: ../shared/data/arxiv/daily when present).")
 
     # --- index and search

@@ -21,6 +21,7 @@ from paperboy.community.models import (
     Comment,
     Submission,
 )
+from paperboy.ingest import wanted
 from paperboy.store.models import (
     Collection,
     CollectionItem,
@@ -138,6 +139,7 @@ def delete_account(db: Session, user_id: int, *, keep_comments: bool) -> None:
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id.in_(own)))
     db.execute(delete(Collection).where(Collection.user_id == user_id))
     db.execute(delete(Follow).where(Follow.user_id == user_id))
+    wanted.forget_member(db, user_id)  # papers being fetched for their collections or seeds
     for part in member_data.parts():
         part.remove(db, user_id)
     db.execute(update(Paper).where(Paper.submitted_by_id == user_id).values(submitted_by_id=None, modified_at=now))

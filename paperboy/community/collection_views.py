@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from paperboy.community import follows
 from paperboy.community.accounts import one_line
 from paperboy.community.notices import with_notice
+from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
@@ -249,8 +250,22 @@ def _collection_page(request: Request, db: Session, coll: Collection, p: int = 1
     else:
         papers = list(db.scalars(base.order_by(CollectionItem.added_at.desc(), Paper.id).limit(PAGE).offset((p - 1) * PAGE)))
         cards, pager = build_cards(db, papers, current_user(request)), _pager(f"/collections/{coll.id}", p, total)
+    me = current_user(request)
+    waiting = wanted.waiting(db, me.id, coll.id) if me and me.id == coll.user_id else None
     return _page(request, "collection.html", {"coll": coll, "owner": owner, "cards": cards, "total": total,
-                                              "pager": pager, "found": found, **extra}, status=status)
+                                              "pager": pager, "found": found, "waiting": waiting, **extra},
+                 status=status)
+
+
+@router.post("/collections/{cid:id}/wanted/clear")
+def clear_wanted(request: Request, cid: int, user: User = Depends(require_member),
+                 db: Session = Depends(get_db, scope="function")):
+    """Forget the imported papers arXiv did not know or that could not be fetched."""
+    ratelimit.check(request, "write", str(user.id))
+    coll = own_collection(db, cid, user)
+    wanted.clear_given_up(db, user.id, coll.id)
+    db.commit()
+    return _done(request, f"/collections/{cid}", "wanted_cleared", cid)
 
 
 @router.post("/collections/{cid:id}/import", response_class=HTMLResponse)
@@ -267,22 +282,29 @@ async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex:
         if wants_json(request):
             raise HTTPException(422, NO_ARXIV_ID)
         return _collection_page(request, db, coll, status=422, import_error=NO_ARXIV_ID, import_text=ids[:5000])
-    report = import_found(db, coll, found)
+    report = import_found(db, coll, found, request.app.state.settings.fetch_wanted)
     db.commit()
     if wants_json(request):
         return JSONResponse({**asdict(report), "message": report.message(coll.name)})
     return _collection_page(request, db, coll, import_report=report)
 
 
-def import_found(db: Session, coll: Collection, found: references.Found) -> ImportReport:
-    """Save the papers ``found`` names that this instance has (and shows) into ``coll``."""
-    here = dict(db.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(found.ids), visible())).all()) \
-        if found.ids else {}
+def import_found(db: Session, coll: Collection, found: references.Found, fetch_missing: bool = True) -> ImportReport:
+    """Save the papers ``found`` names that this instance has (and shows) into ``coll``;
+    with ``fetch_missing``, queue those it has not stored at all to be fetched from arXiv
+    by a worker and saved into ``coll`` when they arrive (``ingest.wanted``)."""
+    stored = {a: (pid, shown) for a, pid, shown in db.execute(
+        select(Paper.arxiv_id, Paper.id, visible()).where(Paper.arxiv_id.in_(found.ids))).all()} if found.ids else {}
+    here = {a: pid for a, (pid, shown) in stored.items() if shown}
     added = set(add_papers(db, coll, [here[a] for a in found.ids if a in here]))
+    queued = wanted.queue(db, coll.user_id, coll.id, [a for a in found.ids if a not in stored]) \
+        if fetch_missing else wanted.Queued()
+    fetching, over = set(queued.queued), set(queued.over_limit)
     return ImportReport(
         added=[a for a in found.ids if here.get(a) in added],
         already=[a for a in found.ids if a in here and here[a] not in added],
-        not_here=[a for a in found.ids if a not in here], unreadable=found.unreadable,
+        fetching=[a for a in found.ids if a in fetching], over_limit=[a for a in found.ids if a in over],
+        not_here=[a for a in found.ids if a not in here and a not in fetching], unreadable=found.unreadable,
         entries_without_arxiv_id=found.entries_without_id, entries=found.entries)
 
 
@@ -290,7 +312,9 @@ def import_found(db: Session, coll: Collection, found: references.Found) -> Impo
 class ImportReport:
     added: list[str]  # arXiv ids saved now
     already: list[str]  # in the collection before
-    not_here: list[str]  # not among this instance's papers
+    fetching: list[str]  # not stored here: queued to be fetched from arXiv and saved when they arrive
+    not_here: list[str]  # not among this instance's papers and not fetched (hidden, fetching off, over_limit)
+    over_limit: list[str]  # of not_here: not fetched because the member has OUTSTANDING_MAX waiting
     unreadable: list[str]  # pasted words that are no arXiv id
     entries_without_arxiv_id: int  # BibTeX entries naming no arXiv paper
     entries: int  # BibTeX entries read
@@ -302,9 +326,16 @@ class ImportReport:
         bits = [f"Added {n(len(self.added), 'paper', 'papers')} to “{name}”."]
         if self.already:
             bits.append(f"{n(len(self.already), 'was', 'were')} in it already.")
-        if self.not_here:
-            bits.append(f"{n(len(self.not_here), 'is', 'are')} not among this instance's papers (it keeps the papers "
-                        "it imported), so cannot be saved here.")
+        if self.fetching:
+            bits.append(f"{n(len(self.fetching), 'is', 'are')} not on this instance yet: "
+                        f"{'it is' if len(self.fetching) == 1 else 'they are'} being fetched from arXiv "
+                        "and will be saved here within minutes.")
+        if self.over_limit:
+            bits.append(f"{n(len(self.over_limit), 'was', 'were')} not fetched: you have "
+                        f"{wanted.OUTSTANDING_MAX:,} papers waiting to be fetched already; import "
+                        f"{'it' if len(self.over_limit) == 1 else 'them'} again once those have arrived.")
+        if elsewhere := len(self.not_here) - len(self.over_limit):
+            bits.append(f"{n(elsewhere, 'is', 'are')} not among this instance's papers, so cannot be saved here.")
         if self.entries_without_arxiv_id:
             bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
                         "name no arXiv paper (no eprint, arXiv URL or arXiv DOI) and were left out.")
@@ -355,6 +386,7 @@ def delete_collection(request: Request, cid: int, user: User = Depends(require_u
     # Statements, not ORM deletes: a concurrent delete of the same collection leaves
     # nothing to match, which is the same end state, not an error.
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id))
+    wanted.forget_target(db, user.id, coll.id)
     db.execute(delete(Collection).where(Collection.id == coll.id))
     return RedirectResponse("/collections", status_code=303)
 

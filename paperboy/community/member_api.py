@@ -296,7 +296,9 @@ class ImportIn(BaseModel):
 class ImportOut(BaseModel):
     added: list[str] = Field(description="Saved now")
     already: list[str] = Field(description="In the collection before")
-    not_here: list[str] = Field(description="Not among this instance's papers: not saved")
+    fetching: list[str] = Field(description="Not on this instance yet: being fetched from arXiv by a worker, "
+                                            "saved into the collection when they arrive (within minutes)")
+    not_here: list[str] = Field(description="Not among this instance's papers and not fetched: not saved")
     unreadable: list[str] = Field(description="Given strings that are no arXiv id")
 
 
@@ -311,9 +313,9 @@ def import_into_collection(request: Request, cid: int, body: ImportIn = Body(...
     whole = [a for a in given if a and not any(c.isspace() for c in a)]  # one id per item, never split
     found = references.read_seeds("\n".join(whole))
     found.unreadable = [a[:80] for a in given if a not in whole] + found.unreadable
-    report = import_found(db, coll, found)
+    report = import_found(db, coll, found, request.app.state.settings.fetch_wanted)
     db.commit()
-    return ImportOut(added=report.added, already=report.already, not_here=report.not_here,
+    return ImportOut(added=report.added, already=report.already, fetching=report.fetching, not_here=report.not_here,
                      unreadable=report.unreadable)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
+from paperboy.ingest import wanted
 from paperboy.papers.references import Found
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
@@ -43,12 +44,17 @@ def add_seeds(db: Session, user_id: int, arxiv_ids: list[str]) -> tuple[list[str
     return [a for a in arxiv_ids if a in known], [a for a in arxiv_ids if a not in known]
 
 
-def seed_report(found: Found, added: list[str], unknown: list[str]) -> str:
+def seed_report(found: Found, added: list[str], unknown: list[str], fetching: list[str] = ()) -> str:
+    """What became of the papers a member seeded with: ``unknown`` are not among this
+    instance's papers and not fetched, ``fetching`` are being fetched from arXiv."""
     bits = [f"Added {len(added)} seed paper{'' if len(added) == 1 else 's'}."]
+    if fetching:
+        bits.append(f"{len(fetching)} {'is' if len(fetching) == 1 else 'are'} not on this instance yet: "
+                    f"{'it is' if len(fetching) == 1 else 'they are'} being fetched from arXiv "
+                    "and will seed the feed within minutes.")
     if unknown:
-        bits.append(f"{len(unknown)} {'is' if len(unknown) == 1 else 'are'} not among this instance's papers "
-                    "(it keeps the papers it imported), so the feed cannot learn from "
-                    f"{'it' if len(unknown) == 1 else 'them'}.")
+        bits.append(f"{len(unknown)} {'is' if len(unknown) == 1 else 'are'} not among this instance's papers, "
+                    f"so the feed cannot learn from {'it' if len(unknown) == 1 else 'them'}.")
     if found.entries_without_id:
         bits.append(f"{found.entries_without_id} of {found.entries} BibTeX entries have no arXiv id "
                     "(eprint, arXiv URL or arXiv DOI) and were left out.")
@@ -153,7 +159,8 @@ def overview(db: Session, settings: Settings, user_id: int, model: str | None) -
     ignored = [r for pid, (kind, _) in explicit.items() if kind == "ignored" and (r := row(pid, kind))]
     win = foryou.window(conn, settings, "week")
     words = foryou.learned_words(conn, settings, sig, win, model=model) if win else []
-    return {"signals": sig, "liked": liked, "dismissed": dismissed, "ignored": ignored, "words": words}
+    return {"signals": sig, "liked": liked, "dismissed": dismissed, "ignored": ignored, "words": words,
+            "waiting": wanted.waiting(db, user_id, wanted.SEEDS)}
 
 
 # --- the member's data: exported with the account, deleted with it ----------------------
@@ -163,7 +170,10 @@ def _export(db: Session, user_id: int) -> dict:
                       .join(Paper, Paper.id == InterestSignal.paper_id).where(InterestSignal.user_id == user_id)
                       .order_by(InterestSignal.created_at)).all()
     prefs = db.get(ForYouPrefs, user_id)
+    waiting = wanted.waiting(db, user_id, wanted.SEEDS)
     return {"signals": [{"arxiv_id": a, "kind": k, "at": t.isoformat() if t else None} for a, k, t in rows],
+            "seeds_being_fetched": waiting.fetching,
+            "seeds_not_fetched": waiting.unknown + [a for a, _why in waiting.failed],
             "paused": bool(prefs and prefs.paused),
             "reset_at": prefs.reset_at.isoformat() if prefs and prefs.reset_at else None,
             "private_feed_on": bool(prefs and prefs.feed_on)}
@@ -171,6 +181,7 @@ def _export(db: Session, user_id: int) -> dict:
 
 def _remove(db: Session, user_id: int) -> None:
     db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id))
+    wanted.forget_target(db, user_id, wanted.SEEDS)
     db.execute(delete(ForYouPrefs).where(ForYouPrefs.user_id == user_id))
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from paperboy.index.embedder import configured_embedder, embedder_name
+from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
@@ -208,15 +209,28 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
         ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
         return _page(request, "learned.html", {**ctx, "seed_error": NO_ARXIV_ID, "seed_text": ids[:5000]}, status=422)
     added, unknown = signals.add_seeds(db, user.id, found.ids)
+    fetching = wanted.queue(db, user.id, wanted.SEEDS, wanted.not_stored(db, unknown)).queued \
+        if request.app.state.settings.fetch_wanted else []
+    unknown = [a for a in unknown if a not in fetching]
     db.commit()
-    report = signals.seed_report(found, added, unknown)
+    report = signals.seed_report(found, added, unknown, fetching)
     if next_ == "back" and not wants_json(request):  # "Seed For you" under a search result
         return RedirectResponse(referring_page(request, "/for-you/learned"), status_code=303)
     if wants_json(request):
-        return JSONResponse({"added": added, "not_here": unknown, "unreadable": found.unreadable,
+        return JSONResponse({"added": added, "fetching": fetching, "not_here": unknown, "unreadable": found.unreadable,
                              "entries_without_arxiv_id": found.entries_without_id, "message": report})
     ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
-    return _page(request, "learned.html", {**ctx, "seed_report": report, "seed_unknown": unknown})
+    return _page(request, "learned.html", {**ctx, "seed_report": report})
+
+
+@router.post("/for-you/seeds/clear-missing")
+def clear_missing_seeds(request: Request, user: User = Depends(require_member),
+                        db: Session = Depends(get_db, scope="function")):
+    """Forget the seed papers arXiv did not know or that could not be fetched."""
+    ratelimit.check(request, "write", str(user.id))
+    wanted.clear_given_up(db, user.id, wanted.SEEDS)
+    db.commit()
+    return _done(request, "seeds_cleared", "/for-you/learned#seed-h")
 
 
 def _paper_id(db: Session, arxiv_id: str) -> int:
@@ -321,6 +335,9 @@ class SignalsOut(BaseModel):
     followed_authors: list[str]
     followed_categories: list[str]
     learned_words: list[str]
+    seeds_being_fetched: list[str] = Field(description="Seeds this instance did not have, being fetched from arXiv")
+    seeds_not_fetched: list[str] = Field(description="Seeds arXiv did not know or that could not be fetched "
+                                                     "(POST /for-you/seeds/clear-missing forgets them)")
 
 
 @api_router.get("/for-you", response_model=ForYouOut, responses={**SIGNED_IN, **ERRORS},
@@ -358,7 +375,9 @@ def api_signals(request: Request, user: User = Depends(require_user), db: Sessio
     return SignalsOut(paused=o["signals"].paused, reset_at=o["signals"].reset_at, liked=rows(o["liked"]),
                       not_interested=rows(o["dismissed"]), ignored=rows(o["ignored"]),
                       followed_authors=sorted(o["signals"].authors.values()),
-                      followed_categories=sorted(o["signals"].categories), learned_words=o["words"])
+                      followed_categories=sorted(o["signals"].categories), learned_words=o["words"],
+                      seeds_being_fetched=o["waiting"].fetching,
+                      seeds_not_fetched=o["waiting"].unknown + [a for a, _why in o["waiting"].failed])
 
 
 class FeedOut(BaseModel):

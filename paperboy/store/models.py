@@ -316,3 +316,33 @@ class ForYouPrefs(Base):
     feed_on: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     feed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WantedPaper(Base):
+    """A paper a member imported into a collection or seeded For you with that this
+    instance did not have: a worker fetches it from arXiv (``paperboy.worker.wanted``),
+    stores it and then saves it where the member asked. One row per (member, target,
+    paper); a row that is done is deleted, one arXiv does not know or could not be
+    fetched stays to be shown to the member until they clear it.
+
+    ``target`` is the collection's id, or 0 for For you's seeds (not a foreign key: a
+    deleted collection takes its rows with it in code, and a worker drops any left)."""
+
+    __tablename__ = "wanted_papers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    target: Mapped[int] = mapped_column(Integer)
+    arxiv_id: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(10), default="wanted")  # wanted | fetching | unknown | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "target", "arxiv_id", name="uq_wanted_papers_user_target_paper"),
+        Index("ix_wanted_papers_state_due", "state", "due_at"),
+    )

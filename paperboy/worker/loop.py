@@ -13,7 +13,8 @@ A running worker renews the lease of what it runs (``store.claims.Heartbeat``), 
 leases are short (``PAPERBOY_WORKER_LEASE_SECONDS``) and a killed worker's job or
 embedding batch is taken over within about one lease. Between jobs a worker claims
 embedding batches (``index.batches``), newest papers first; due jobs go before the
-next batch.
+next batch. After the due jobs it also fetches the papers members imported or seeded
+that the instance lacked (``worker.wanted``), one arXiv request at a time.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from paperboy.mail.interfaces import MailSender
 from paperboy.store.claims import Heartbeat, claim_rows, insert_ignore, worker_name
 from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
+from paperboy.worker import wanted
 from paperboy.worker.models import Job
 
 log = logging.getLogger("paperboy.worker")
@@ -126,6 +128,26 @@ class Worker:
             done.append(got)
         return done
 
+    def fetch_wanted(self, echo: bool = False) -> int:
+        """Fetch and save the papers members asked for that this instance lacked, a batch
+        (one arXiv request) at a time, arXiv's delay apart; batches served."""
+        if not self.settings.fetch_wanted:
+            return 0
+        served = 0
+        while not self.stop.is_set():
+            try:
+                got = wanted.serve_batch(self.settings, self.heartbeat)
+            except Exception:  # the rows' leases run out and they are tried again
+                log.exception("fetching wanted papers failed")
+                return served
+            if got is None:
+                return served
+            served += 1
+            if echo:
+                print(f"{utcnow():%Y-%m-%d %H:%M:%S} wanted papers: {got}", flush=True)
+            self.stop.wait(self.settings.arxiv_delay)  # the next batch is another request to arXiv
+        return served
+
     def embed_one(self) -> int | None:
         """Run one embedding batch: papers embedded, or None when none was free (or this
         worker does not embed). A failed batch is logged and given back."""
@@ -149,6 +171,7 @@ class Worker:
             while not self.stop.is_set():
                 self.schedule()
                 self._run_due(echo)
+                self.fetch_wanted(echo)
                 embedded, scheduled = 0, time.monotonic()
                 while not self.stop.is_set() and (n := self.embed_one()) is not None:
                     embedded += n

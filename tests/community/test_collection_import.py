@@ -1,7 +1,8 @@
 """Importing papers into a collection: a member pastes arXiv ids or links, or uploads a
 BibTeX file (a Zotero export), and the papers this instance has are saved; the page says
-which it has not and which entries name no arXiv paper. Importing twice adds nothing;
-only the owner can import."""
+which are being fetched from arXiv (what a worker then does is in
+test_fetching_missing_papers.py) and which entries name no arXiv paper. Importing twice
+adds nothing; only the owner can import."""
 
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def test_a_bibtex_file_and_pasted_links_are_imported(site):
     assert _saved(site, cid) == {first.arxiv_id, a.arxiv_id, b.arxiv_id, c.arxiv_id, d.arxiv_id}
     said = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
     assert "Added 4 papers to “Zotero”." in said and "1 was in it already." in said
-    assert "1 is not among this instance's papers" in said and "Not here: 2001.00001" in said
+    assert "1 is not on this instance yet: it is being fetched from arXiv" in said
+    assert "Fetching 1 paper from arXiv; it is saved here as it arrives" in said and "2001.00001" in said
     assert "1 of 5 BibTeX entries name no arXiv paper" in said and "Not arXiv ids: nonsense." in said
     assert r.text.count('class="card"') == 5  # the collection, with what was imported
 
@@ -124,8 +126,8 @@ def test_a_script_saves_many_papers_at_once_with_its_token(site):
                           "2001.00001", "not an id"]}
     r = bot.post(f"/api/collections/{cid}/papers", json=body)
     assert r.status_code == 200
-    assert r.json() == {"added": [a.arxiv_id, b.arxiv_id], "already": [first.arxiv_id], "not_here": ["2001.00001"],
-                        "unreadable": ["not an id"]}
+    assert r.json() == {"added": [a.arxiv_id, b.arxiv_id], "already": [first.arxiv_id], "fetching": ["2001.00001"],
+                        "not_here": [], "unreadable": ["not an id"]}
     assert bot.post(f"/api/collections/{cid}/papers", json=body).json()["added"] == []  # again: nothing more
     assert _saved(site, cid) == {first.arxiv_id, a.arxiv_id, b.arxiv_id}
     reader = script(site, make_token(ada, "reader"))

@@ -1,0 +1,263 @@
+"""Papers a member imports or seeds that this instance does not have are fetched from
+arXiv (a loopback stand-in serving recorded API answers) by a worker, stored, and saved
+where the member asked: into the collection, or among For you's seeds. arXiv not
+knowing a paper, or not answering, is said on the page; a killed worker's batch is taken
+over without fetching or saving twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+import pytest
+from sqlalchemy import func, select, update
+
+from paperboy.ingest import wanted
+from paperboy.site import create_app
+from paperboy.store.claims import Heartbeat
+from paperboy.store.models import CollectionItem, InterestSignal, Paper, User, WantedPaper, utcnow
+from paperboy.worker.wanted import serve_batch
+from tests.community.conftest import Site, make_settings
+from tests.support.fake_arxiv import FakeArxiv
+
+API_JSON = "arxiv/api/new_api_2026_json_wrapped"
+ON_ARXIV = ["1605.08386", "1707.08567", "2104.12255"]  # in the recorded answers
+NOT_ON_ARXIV = "0808.05394"  # arXiv answers that it has no such paper
+
+
+@pytest.fixture
+def fake():
+    with FakeArxiv() as server:
+        yield server
+
+
+@pytest.fixture
+def site(shared_data, fake, fresh_engine, tmp_path):
+    fake.load_api_recordings(shared_data / API_JSON)
+    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, http_timeout=5.0, http_retries=0)
+    return Site(create_app(settings, fresh_engine), fresh_engine)
+
+
+def worker(site, name: str = "worker-1") -> Heartbeat:
+    return Heartbeat(site.engine, name, lease_seconds=60)
+
+
+def run_worker(site, name: str = "worker-1") -> list:
+    """What a worker does between its jobs: batches until none is due."""
+    beat, served = worker(site, name), []
+    try:
+        while (got := serve_batch(site.app.state.settings, beat)) is not None:
+            served.append(got)
+    finally:
+        beat.stop()
+    return served
+
+
+def said(r) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
+def new_collection(site, member, name="Reading") -> int:
+    first = site.paper(title="Already here")
+    r = member.form("/collections", {"name": name, "arxiv_id": first.arxiv_id}, page="/")
+    return int(re.search(r"/collections/(\d+)", r.headers["location"]).group(1))
+
+
+def saved(site, cid) -> set[str]:
+    with site.engine.connect() as conn:
+        return set(conn.scalars(select(Paper.arxiv_id).join(CollectionItem, CollectionItem.paper_id == Paper.id)
+                                .where(CollectionItem.collection_id == cid)))
+
+
+def queue_rows(site) -> list:
+    with site.engine.connect() as conn:
+        return conn.execute(select(WantedPaper.arxiv_id, WantedPaper.state, WantedPaper.attempts, WantedPaper.note,
+                                   WantedPaper.due_at).order_by(WantedPaper.id)).all()
+
+
+def test_imported_papers_this_instance_lacks_are_fetched_and_saved_into_the_collection(site, fake):
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    ids = "\n".join([*ON_ARXIV, NOT_ON_ARXIV])
+    r = ada.form(f"/collections/{cid}/import", {"ids": ids}, page=f"/collections/{cid}")
+    assert r.status_code == 200
+    assert ("4 are not on this instance yet: they are being fetched from arXiv and will be saved here within "
+            "minutes.") in said(r)
+    assert "Fetching 4 papers from arXiv" in said(r)
+    assert saved(site, cid) == {p for p in saved(site, cid) if p not in ON_ARXIV}  # nothing saved yet
+
+    served = run_worker(site)
+
+    assert [(s.saved, s.unknown, s.later) for s in served] == [(3, 1, 0)]
+    assert len([p for p, q in fake.requests if q.get("id_list")]) == 1  # one request for the batch
+    assert set(ON_ARXIV) <= saved(site, cid)
+    stored = site.get_paper("1605.08386")
+    assert stored.authors_text == "Caprice Stanley, Tobias Windisch" and "api" in stored.sources.split(",")
+    assert stored.featured_on is None and stored.announced_on is None  # a library paper, not today's news
+    page = ada.get(f"/collections/{cid}")
+    assert "Fetching" not in said(page) and f"arXiv has no paper {NOT_ON_ARXIV}." in said(page)
+    assert page.text.count('class="card"') == 4
+    assert [(a, s) for a, s, *_ in queue_rows(site)] == [(NOT_ON_ARXIV, "unknown")]  # the saved ones are done
+
+    r = ada.form(f"/collections/{cid}/wanted/clear", page=f"/collections/{cid}")
+    assert r.status_code == 303 and "notice=wanted_cleared" in r.headers["location"]
+    assert queue_rows(site) == [] and "arXiv has no paper" not in said(ada.get(f"/collections/{cid}"))
+    assert run_worker(site) == []
+
+
+def test_seed_papers_this_instance_lacks_seed_the_feed_once_fetched(site):
+    user, ada = site.member()
+    r = ada.form("/for-you/seeds", {"ids": f"{ON_ARXIV[0]}\n{NOT_ON_ARXIV}"}, page="/for-you/learned")
+    assert r.status_code == 200
+    assert "2 are not on this instance yet: they are being fetched from arXiv and will seed the feed" in said(r)
+    assert "Fetching 2 papers from arXiv; they are added to your seeds as they arrive" in said(r)
+
+    run_worker(site)
+
+    with site.engine.connect() as conn:
+        seeds = conn.execute(select(Paper.arxiv_id, InterestSignal.kind).join(Paper, Paper.id == InterestSignal.paper_id)
+                             .where(InterestSignal.user_id == user.id)).all()
+    assert seeds == [(ON_ARXIV[0], "seed")]
+    page = ada.get("/for-you/learned")
+    assert f"arXiv has no paper {NOT_ON_ARXIV}." in said(page) and "Fetching" not in said(page)
+    assert f"/papers/{ON_ARXIV[0]}" in page.text  # listed among what the feed learns from
+    r = ada.form("/for-you/seeds/clear-missing", page="/for-you/learned")
+    assert r.status_code == 303 and "done=seeds_cleared" in r.headers["location"]
+    assert queue_rows(site) == []
+
+
+def test_an_unreachable_arxiv_is_tried_again_later_then_given_up_and_said(site, fake):
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    ada.form(f"/collections/{cid}/import", {"ids": ON_ARXIV[0]}, page=f"/collections/{cid}")
+    fake.fail_next("503", times=1 + len(wanted.RETRY_MINUTES))  # every try until it is given up
+
+    assert [(s.saved, s.later) for s in run_worker(site)] == [(0, 1)]
+    [(_, state, attempts, note, due)] = queue_rows(site)
+    assert (state, attempts, note) == ("wanted", 1, "arXiv did not answer")
+    assert due > utcnow() + dt.timedelta(seconds=50)  # not again at once: a minute later
+    assert run_worker(site) == []  # not due yet
+    assert "Fetching 1 paper from arXiv" in said(ada.get(f"/collections/{cid}"))
+
+    for tries in range(2, len(wanted.RETRY_MINUTES) + 2):  # time passes: each retry falls due
+        with site.engine.begin() as conn:
+            conn.execute(update(WantedPaper).values(due_at=utcnow() - dt.timedelta(seconds=1)))
+        run_worker(site)
+        assert queue_rows(site)[0][2] == tries
+    assert queue_rows(site)[0][1] == "failed"
+    page = said(ada.get(f"/collections/{cid}"))
+    assert f"Could not be saved here: {ON_ARXIV[0]} (arXiv did not answer)" in page
+
+    # Importing it again tries again, and now arXiv answers.
+    r = ada.form(f"/collections/{cid}/import", {"ids": ON_ARXIV[0]}, page=f"/collections/{cid}")
+    assert "1 is not on this instance yet" in said(r)
+    assert [(s.saved, s.later) for s in run_worker(site)] == [(1, 0)]
+    assert ON_ARXIV[0] in saved(site, cid) and queue_rows(site) == []
+
+
+def test_a_killed_workers_batch_is_taken_over_without_fetching_or_saving_twice(site, fake):
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    ada.form(f"/collections/{cid}/import", {"ids": "\n".join(ON_ARXIV)}, page=f"/collections/{cid}")
+    # A worker claims the batch, fetches and stores the papers, then dies before saving.
+    dead = worker(site, "dead-worker")
+    rows = wanted.claim(site.engine, dead.owner, dead.lease_until())
+    assert len(rows) == 3
+    wanted.fetch(site.app.state.settings, site.engine, [r.arxiv_id for r in rows])
+    requests = len(fake.requests)
+    assert run_worker(site, "worker-2") == []  # its lease still holds: nobody else takes the rows
+
+    with site.engine.begin() as conn:  # its lease runs out
+        conn.execute(update(WantedPaper).values(lease_until=utcnow() - dt.timedelta(seconds=1)))
+    assert [(s.saved, s.later) for s in run_worker(site, "worker-2")] == [(3, 0)]
+    assert len(fake.requests) == requests  # the papers were stored already: arXiv is not asked again
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Paper).where(Paper.arxiv_id.in_(ON_ARXIV))) == 3
+    assert set(ON_ARXIV) <= saved(site, cid) and queue_rows(site) == []
+    # The dead worker, had it come back, finds nothing of its own to finish.
+    wanted.finish(site.engine.connect(), dead.owner, rows, wanted.Fetched({}, set()), saved=set())
+    assert queue_rows(site) == []
+
+
+def test_hidden_papers_are_not_fetched_and_fetching_can_be_turned_off(site, shared_data, fake, fresh_engine, tmp_path):
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    hidden = site.paper(title="Hidden spam")
+    with site.engine.begin() as conn:
+        conn.execute(update(Paper).where(Paper.id == hidden.id).values(hidden=True))
+    body = {"arxiv_ids": [hidden.arxiv_id, ON_ARXIV[0]]}
+    r = ada.post(f"/api/collections/{cid}/papers", json=body, headers={"X-CSRF-Token": ada.token("/")})
+    assert r.status_code == 200
+    assert r.json()["fetching"] == [ON_ARXIV[0]] and r.json()["not_here"] == [hidden.arxiv_id]
+
+    off = Site(create_app(make_settings(tmp_path, arxiv_api_url=fake.api_url, fetch_wanted=False), fresh_engine),
+               fresh_engine)
+    _, bob = off.member()
+    bob_cid = new_collection(off, bob, "Bob's")
+    r = bob.post(f"/api/collections/{bob_cid}/papers", json={"arxiv_ids": [ON_ARXIV[1]]},
+                 headers={"X-CSRF-Token": bob.token("/")})
+    assert r.json()["fetching"] == [] and r.json()["not_here"] == [ON_ARXIV[1]]
+    assert [a for a, *_ in queue_rows(site)] == [ON_ARXIV[0]]  # only Ada's
+
+
+def test_a_member_has_at_most_so_many_papers_waiting(site):
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    token = ada.token("/")
+    per_request = 500
+    batches = [[f"2101.{n:05d}" for n in range(i, i + per_request)]
+               for i in range(0, wanted.OUTSTANDING_MAX + per_request, per_request)]
+    answers = [ada.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": b}, headers={"X-CSRF-Token": token}).json()
+               for b in batches]
+    assert [len(a["fetching"]) for a in answers] == [per_request] * (len(batches) - 1) + [0]
+    assert answers[-1]["not_here"] == batches[-1]
+    r = ada.form(f"/collections/{cid}/import", {"ids": batches[-1][0]}, page=f"/collections/{cid}")
+    assert f"you have {wanted.OUTSTANDING_MAX:,} papers waiting to be fetched already" in said(r)
+    # Asking again for papers already waiting is no new paper: they stay queued once.
+    again = ada.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": batches[0][:3]},
+                     headers={"X-CSRF-Token": token}).json()
+    assert again["fetching"] == batches[0][:3]
+    assert len(queue_rows(site)) == wanted.OUTSTANDING_MAX
+
+
+def test_a_deleted_collection_or_account_takes_its_queue_with_it(site):
+    user, ada = site.member()
+    cid = new_collection(site, ada)
+    ada.form(f"/collections/{cid}/import", {"ids": ON_ARXIV[0]}, page=f"/collections/{cid}")
+    ada.form("/for-you/seeds", {"ids": ON_ARXIV[1]}, page="/for-you/learned")
+    assert len(queue_rows(site)) == 2
+    assert ada.form(f"/collections/{cid}/delete", page=f"/collections/{cid}").status_code == 303
+    assert [a for a, *_ in queue_rows(site)] == [ON_ARXIV[1]]
+    with site.engine.begin() as conn:  # a row left behind by a delete that raced the import
+        conn.execute(WantedPaper.__table__.insert().values(user_id=user.id, target=cid, arxiv_id=ON_ARXIV[2],
+                                                           state="wanted", attempts=0, due_at=utcnow(),
+                                                           created_at=utcnow()))
+    run_worker(site)  # the seed is saved; the orphan has nowhere to go and is dropped
+    assert queue_rows(site) == []
+    ada.form("/for-you/seeds", {"ids": ON_ARXIV[0]}, page="/for-you/learned")
+    with site.engine.begin() as conn:
+        conn.execute(update(WantedPaper).values(due_at=utcnow() + dt.timedelta(hours=1)))  # not fetched yet
+    r = ada.form("/account/delete", {"password": "correct horse battery staple", "comments": "keep"}, page="/account")
+    assert r.status_code in (200, 303), r.text[-300:]
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(User).where(User.id == user.id)) == 0
+    assert queue_rows(site) == []
+
+
+def test_a_running_worker_fetches_between_its_jobs_and_scripts_see_the_seeds_waiting(site, fake):
+    from paperboy.mail.senders import NullSender
+    from paperboy.worker.loop import Worker
+
+    _, ada = site.member()
+    r = ada.post("/for-you/seeds", data={"ids": f"{ON_ARXIV[2]} {NOT_ON_ARXIV}"},
+                 headers={"Accept": "application/json", "X-CSRF-Token": ada.token("/")})
+    assert r.json()["fetching"] == [ON_ARXIV[2], NOT_ON_ARXIV] and r.json()["not_here"] == []
+    signals = ada.get("/api/for-you/signals").json()
+    assert signals["seeds_being_fetched"] == [ON_ARXIV[2], NOT_ON_ARXIV] and signals["seeds_not_fetched"] == []
+
+    Worker(site.app.state.settings, site.engine, NullSender(), jobs=[]).run(once=True, echo=False)
+
+    signals = ada.get("/api/for-you/signals").json()
+    assert [s["arxiv_id"] for s in signals["liked"]] == [ON_ARXIV[2]]
+    assert signals["seeds_being_fetched"] == [] and signals["seeds_not_fetched"] == [NOT_ON_ARXIV]
