@@ -149,8 +149,11 @@ def fetch(settings: Settings, engine: Engine, arxiv_ids: Iterable[str]) -> Fetch
     missing = [a for a in ids if a not in here]
     if not missing:
         return Fetched(here, set())
+    # One quick retry at most: the queue's own schedule (RETRY_MINUTES) retries later, and
+    # the worker's other jobs (digests) wait while this request does.
+    quick = settings.model_copy(update={"http_retries": min(settings.http_retries, 1)})
     try:
-        found = fetch_records(settings, missing)
+        found = fetch_records(quick, missing)
     except SourceError as exc:
         log.warning("fetching %d wanted papers: %s", len(missing), exc)
         return Fetched(here, set(), "arXiv did not answer")

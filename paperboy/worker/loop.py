@@ -145,6 +145,8 @@ class Worker:
             served += 1
             if echo:
                 print(f"{utcnow():%Y-%m-%d %H:%M:%S} wanted papers: {got}", flush=True)
+            if got.stalled:  # arXiv is not answering: the rest wait for their retry, not this loop
+                return served
             self.stop.wait(self.settings.arxiv_delay)  # the next batch is another request to arXiv
         return served
 

@@ -29,6 +29,7 @@ class Served:
     saved: int = 0  # papers saved where their member asked
     unknown: int = 0  # arXiv has no such paper
     later: int = 0  # to be tried again, or given up
+    stalled: bool = False  # arXiv did not answer, or not readably: try no more batches now
 
     def __str__(self) -> str:
         return f"saved {self.saved}, unknown to arXiv {self.unknown}, not fetched {self.later}"
@@ -51,7 +52,8 @@ def serve_batch(settings: Settings, heartbeat: Heartbeat) -> Served | None:
         for row in rows:
             heartbeat.release(wanted.W, row.id)
     unknown = sum(1 for r in rows if r.id not in saved and r.arxiv_id in fetched.unknown)
-    return Served(saved=len(saved), unknown=unknown, later=len(rows) - len(saved) - unknown)
+    return Served(saved=len(saved), unknown=unknown, later=len(rows) - len(saved) - unknown,
+                  stalled=fetched.error is not None)
 
 
 def _save(conn: Connection, rows: list[Row], here: dict[str, int]) -> set[int]:

@@ -395,29 +395,48 @@ def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
     assert dialogs == [] and page.js_errors == []
 
 
-def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, tmp_path, page):
-    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
-    first = site.paper(title="Graph diffusion kernels")
-    second = site.paper(title="Score matching on graphs")
-    user, member = site.member()
-    made = member.form("/collections", {"name": "From Zotero", "arxiv_id": first.arxiv_id}, page="/")
-    path = made.headers["location"].split("?")[0]
-    bib = tmp_path / "My Library.bib"
-    bib.write_text("@article{a, title={Score matching on graphs}, eprint={ID}, archivePrefix={arXiv}}\n"
-                   "@article{b, title={A journal paper}, journal={Nature}}\n"
-                   "@misc{c, title={Elsewhere}, url={https://arxiv.org/abs/2001.00001}}\n".replace("ID", second.arxiv_id))
-    dialogs = _watch(page)
-    with serve_app_in_thread(site.app) as base:
-        _sign_in(page, base, user.email)
-        page.goto(base + path)
-        page.locator("summary", has_text="Import papers").click()
-        page.get_by_label("or a BibTeX file").set_input_files(str(bib))
-        page.get_by_role("button", name="Import into From Zotero").click()
-        page.wait_for_load_state()
-        report = " ".join(page.locator(".import-report").inner_text().split())
-        assert "Added 1 paper to “From Zotero”." in report
-        assert "1 is not among this instance's papers" in report and "Not here: 2001.00001" in report
-        assert "1 of 3 BibTeX entries name no arXiv paper" in report
-        assert sorted(page.locator(".card-title").all_inner_texts()) == ["Graph diffusion kernels",
-                                                                         "Score matching on graphs"]
-    assert dialogs == [] and page.js_errors == []
+def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, tmp_path, page, shared_data):
+    """Papers the instance has are saved at once; one it lacks is fetched from arXiv by the
+    worker and is there when the member reloads."""
+    from paperboy.store.claims import Heartbeat
+    from paperboy.worker.wanted import serve_batch
+
+    with FakeArxiv() as fake:
+        fake.load_api_recordings(shared_data / "arxiv/api/new_api_2026_json_wrapped")
+        settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, http_timeout=5.0)
+        site = Site(create_app(settings, fresh_engine), fresh_engine)
+        first = site.paper(title="Graph diffusion kernels")
+        second = site.paper(title="Score matching on graphs")
+        user, member = site.member()
+        made = member.form("/collections", {"name": "From Zotero", "arxiv_id": first.arxiv_id}, page="/")
+        path = made.headers["location"].split("?")[0]
+        bib = tmp_path / "My Library.bib"
+        bib.write_text("@article{a, title={Score matching on graphs}, eprint={ID}, archivePrefix={arXiv}}\n"
+                       "@article{b, title={A journal paper}, journal={Nature}}\n"
+                       "@misc{c, title={Elsewhere}, url={https://arxiv.org/abs/1605.08386}}\n"
+                       .replace("ID", second.arxiv_id))
+        dialogs = _watch(page)
+        with serve_app_in_thread(site.app) as base:
+            _sign_in(page, base, user.email)
+            page.goto(base + path)
+            page.locator("summary", has_text="Import papers").click()
+            page.get_by_label("or a BibTeX file").set_input_files(str(bib))
+            page.get_by_role("button", name="Import into From Zotero").click()
+            page.wait_for_load_state()
+            report = " ".join(page.locator(".import-report").inner_text().split())
+            assert "Added 1 paper to “From Zotero”." in report
+            assert "1 is not on this instance yet: it is being fetched from arXiv" in report
+            assert "1 of 3 BibTeX entries name no arXiv paper" in report
+            assert "Fetching 1 paper from arXiv" in page.locator(".waiting-papers").inner_text()
+            assert sorted(page.locator(".card-title").all_inner_texts()) == ["Graph diffusion kernels",
+                                                                             "Score matching on graphs"]
+            beat = Heartbeat(site.engine, "worker", 60)  # what the instance's worker does within a minute
+            try:
+                assert serve_batch(settings, beat).saved == 1
+            finally:
+                beat.stop()
+            page.reload()
+            assert page.locator(".waiting-papers").count() == 0
+            assert sorted(page.locator(".card-title").all_inner_texts()) == [
+                "Graph diffusion kernels", "Heat-bath random walks with Markov bases", "Score matching on graphs"]
+        assert dialogs == [] and page.js_errors == []

@@ -261,3 +261,23 @@ def test_a_running_worker_fetches_between_its_jobs_and_scripts_see_the_seeds_wai
     signals = ada.get("/api/for-you/signals").json()
     assert [s["arxiv_id"] for s in signals["liked"]] == [ON_ARXIV[2]]
     assert signals["seeds_being_fetched"] == [] and signals["seeds_not_fetched"] == [NOT_ON_ARXIV]
+
+
+def test_when_arxiv_does_not_answer_the_worker_stops_asking_until_the_next_round(site, fake):
+    """Its other jobs (digests) are not held up by a batch after batch of time-outs."""
+    from paperboy.mail.senders import NullSender
+    from paperboy.worker.loop import Worker
+
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    ids = [f"2101.{n:05d}" for n in range(150)]  # two arXiv requests' worth
+    ada.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": ids}, headers={"X-CSRF-Token": ada.token("/")})
+    fake.fail_next("503", times=10)
+    w = Worker(site.app.state.settings, site.engine, NullSender(), jobs=[])
+    try:
+        assert w.fetch_wanted() == 1
+    finally:
+        w.heartbeat.stop()
+    assert len([p for p, q in fake.requests if q.get("id_list")]) == 1
+    states = [s for _, s, *_ in queue_rows(site)]
+    assert states.count("wanted") == 150  # the first hundred due again in a minute, the rest as they were

@@ -15,11 +15,11 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from paperboy.community import accounts
 from paperboy.store.db import session_scope
-from paperboy.store.models import Author
+from paperboy.store.models import Author, WantedPaper
 from tests.community.conftest import PASSWORD, Browser
 from tests.support.servers import serve_app_in_thread
 from tests.web.conftest import browser_site
@@ -75,6 +75,12 @@ def gallery(databases, tmp_path_factory):
         collection = re.search(r'href="(/collections/\d+)"', grace.get("/collections").text).group(1)
     for name in ("wed_mid", "tue"):
         assert grace.form(f"{collection}/add", {"arxiv_id": ids[name]}, page="/").status_code == 303
+    # Two papers of a Zotero library this instance lacks: one waits for the worker to fetch
+    # it from arXiv, the other arXiv did not know (the owner's page lists both).
+    grace.form(f"{collection}/import", {"ids": "2101.00001\n2101.99999"}, page=collection)
+    with engine.begin() as conn:
+        conn.execute(update(WantedPaper).where(WantedPaper.arxiv_id == "2101.99999")
+                     .values(state="unknown", note="arXiv has no paper with this id"))
     grace.form("/follows", {"kind": "category", "target": "cs.LG"}, page="/")
     grace.form("/follows", {"kind": "author", "target": author}, page="/")
     digest = grace.form("/account/digest", page="/").headers["location"]
