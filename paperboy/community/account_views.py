@@ -298,6 +298,7 @@ DONE = {
     "name": "Your display name is saved.",
     "password": "Your password is changed. Every other browser signed in to this account is signed out.",
     "token_revoked": "The token is revoked: scripts using it are refused from now on.",
+    "tokens_revoked": "Every token is revoked: scripts using any of them are refused from now on.",
     "reset_tokens": ("Your password is reset. Every other browser is signed out, and your API tokens are "
                      "revoked, in case someone else made them: make new ones below for your scripts."),
 }

@@ -350,8 +350,29 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
                       db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
-    add_paper(db, coll, paper_row_id(db, arxiv_id))
+    try:
+        pid = paper_row_id(db, arxiv_id)
+    except HTTPException:
+        # A valid arXiv id this instance lacks (the collection page's "Add a paper by
+        # arXiv id"): fetched from arXiv by a worker and saved here, as an import's are.
+        missing = _fetchable(request, arxiv_id)
+        if missing is None:
+            raise
+        wanted.queue(db, user.id, coll.id, [missing])
+        db.commit()
+        return _done(request, f"/collections/{cid}", "wanted_queued", cid, arxiv_id=missing, saved=False, fetching=True)
+    add_paper(db, coll, pid)
     return _done(request, f"/collections/{cid}", "saved", cid, card=arxiv_id, saved=True)
+
+
+def _fetchable(request: Request, text: str) -> str | None:
+    """The arXiv id ``text`` names when this instance fetches papers it lacks, else None."""
+    if not request.app.state.settings.fetch_wanted:
+        return None
+    try:
+        return parse_arxiv_id((text or "").strip()[:300])[0]
+    except BadRecord:
+        return None
 
 
 @router.post("/collections/{cid:id}/remove")

@@ -17,6 +17,9 @@ MESSAGES = {
     "unfollowed": ("You no longer follow {name}.", "Unfollowed."),
     "saved": ("Saved to {name}.", "Saved."),
     "unsaved": ("Removed from {name}.", "Removed from the collection."),
+    "wanted_queued": ("That paper is not on this instance yet: it is being fetched from arXiv and will be saved "
+                      "in {name} within a minute.", "That paper is not on this instance yet: it is being fetched "
+                      "from arXiv and will be saved within a minute."),
     "wanted_cleared": ("The papers that could not be fetched are forgotten.",) * 2,
     "hidden": ("The paper is hidden: it is listed under Hidden papers below, where Unhide brings it back.",) * 2,
     "unhidden": ("The paper is visible again.",) * 2,

@@ -63,3 +63,11 @@ def revoke_token(request: Request, token_id: int, user: User = Depends(require_u
     if api_tokens.revoke(db, user.id, token_id) is None:
         raise HTTPException(404, "You have no such token (it may be revoked already).")
     return RedirectResponse("/account?done=token_revoked#tokens", status_code=303)
+
+
+@router.post("/account/tokens/revoke-all")
+def revoke_all_tokens(request: Request, user: User = Depends(require_user),
+                      db: Session = Depends(get_db, scope="function")):
+    """End every token at once: a member who thinks one leaked need not guess which."""
+    api_tokens.remove_all(db, user.id)
+    return RedirectResponse("/account?done=tokens_revoked#tokens", status_code=303)

@@ -351,3 +351,22 @@ def test_a_password_reset_revokes_every_token_and_a_change_keeps_them(site):
     link = _link(site.outbox[-1], "/reset/")
     r = fresh.post(link, data={"csrf_token": fresh.token(link), "password": "and once more"}, follow_redirects=False)
     assert r.headers["location"] == "/"
+
+
+def test_revoke_all_ends_every_token_of_the_member_and_no_one_elses(site):
+    _, ada = site.member()
+    _, bob = site.member()
+    assert "Revoke all" not in ada.get("/account").text  # one token or none: its own Revoke does it
+    mine = [make_token(ada, f"script {i}") for i in range(3)]
+    theirs = make_token(bob, "bob's")
+    assert "Revoke all 3 tokens" in ada.get("/account").text
+    assert site.client().post("/account/tokens/revoke-all").status_code == 403  # no session, no CSRF token
+    r = ada.form("/account/tokens/revoke-all", page="/account")
+    assert r.status_code == 303 and r.headers["location"] == "/account?done=tokens_revoked#tokens"
+    assert "Every token is revoked" in ada.get(r.headers["location"]).text
+    assert [script(site, t).get("/api/me").status_code for t in mine] == [401, 401, 401]
+    assert script(site, theirs).get("/api/me").status_code == 200
+    # A token cannot revoke tokens: the route is for the signed-in member's browser only.
+    fresh = make_token(ada, "write", access="write")
+    assert script(site, fresh).post("/account/tokens/revoke-all").status_code in (401, 403)
+    assert script(site, fresh).get("/api/me").status_code == 200

@@ -281,3 +281,17 @@ def test_when_arxiv_does_not_answer_the_worker_stops_asking_until_the_next_round
     assert len([p for p, q in fake.requests if q.get("id_list")]) == 1
     states = [s for _, s, *_ in queue_rows(site)]
     assert states.count("wanted") == 150  # the first hundred due again in a minute, the rest as they were
+
+
+def test_adding_one_paper_this_instance_lacks_by_its_id_fetches_it_too(site):
+    _, ada = site.member()
+    cid = new_collection(site, ada, "Classics")
+    r = ada.form(f"/collections/{cid}/add", {"arxiv_id": f"https://arxiv.org/abs/{ON_ARXIV[1]}v1"},
+                 page=f"/collections/{cid}")
+    assert r.status_code == 303 and "notice=wanted_queued" in r.headers["location"]
+    page = said(ada.get(r.headers["location"]))
+    assert ("That paper is not on this instance yet: it is being fetched from arXiv and will be saved in “Classics” "
+            "within a minute.") in page and "Fetching 1 paper from arXiv; it is saved here as it arrives" in page
+    assert ada.form(f"/collections/{cid}/add", {"arxiv_id": "not an id"}, page=f"/collections/{cid}").status_code == 404
+    run_worker(site)
+    assert ON_ARXIV[1] in saved(site, cid)
