@@ -355,7 +355,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
     except HTTPException:
         # A valid arXiv id this instance lacks (the collection page's "Add a paper by
         # arXiv id"): fetched from arXiv by a worker and saved here, as an import's are.
-        missing = _fetchable(request, arxiv_id)
+        missing = fetchable_id(request, arxiv_id)
         if missing is None:
             raise
         wanted.queue(db, user.id, coll.id, [missing])
@@ -365,7 +365,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
     return _done(request, f"/collections/{cid}", "saved", cid, card=arxiv_id, saved=True)
 
 
-def _fetchable(request: Request, text: str) -> str | None:
+def fetchable_id(request: Request, text: str) -> str | None:
     """The arXiv id ``text`` names when this instance fetches papers it lacks, else None."""
     if not request.app.state.settings.fetch_wanted:
         return None

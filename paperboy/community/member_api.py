@@ -27,6 +27,7 @@ from paperboy.community.collection_views import (
     add_paper,
     collection_name,
     collection_named,
+    fetchable_id,
     import_found,
     own_collection,
     paper_row_id,
@@ -36,6 +37,7 @@ from paperboy.community.collection_views import (
     visible_collection,
 )
 from paperboy.community.paper_views import set_vote, write_vote
+from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
 from paperboy.papers.visibility import visible
@@ -218,6 +220,8 @@ class SavedOut(BaseModel):
     collection: int
     arxiv_id: str
     saved: bool
+    fetching: bool = Field(False, description="Not on this instance yet: being fetched from arXiv by a worker and "
+                                              "saved when it arrives (answered with 202)")
 
 
 def _collection_out(coll: Collection, count: int) -> CollectionOut:
@@ -322,12 +326,23 @@ def import_into_collection(request: Request, cid: int, body: ImportIn = Body(...
 def _save(request: Request, db: Session, user: User, cid: int, arxiv_id: str, saved: bool) -> SavedOut:
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
-    pid = paper_row_id(db, arxiv_id)
+    try:
+        pid = paper_row_id(db, arxiv_id)
+    except HTTPException:
+        missing = fetchable_id(request, arxiv_id) if saved else None
+        if missing is None:
+            raise
+        wanted.queue(db, user.id, coll.id, [missing])  # as an import's: fetched, then saved
+        db.commit()
+        return JSONResponse(SavedOut(collection=cid, arxiv_id=missing, saved=False, fetching=True).model_dump(),
+                            status_code=202)
     (add_paper if saved else remove_paper)(db, coll, pid)
     return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=saved)
 
 
-@api_router.put("/collections/{cid:id}/papers/{arxiv_id:path}", response_model=SavedOut, responses=WRITES,
+@api_router.put("/collections/{cid:id}/papers/{arxiv_id:path}", response_model=SavedOut,
+                responses={**WRITES, 202: {"model": SavedOut, "description": "Not on this instance yet: being fetched "
+                                                                              "from arXiv, saved when it arrives"}},
                 summary="Save a paper in one of the member's collections")
 def save_paper(request: Request, cid: int, arxiv_id: str, user: User = Depends(require_member),
                db: Session = Depends(get_db, scope="function")):

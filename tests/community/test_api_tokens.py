@@ -114,7 +114,7 @@ def test_a_write_token_votes_saves_and_follows_idempotently_without_csrf(site):
     assert bot.post("/api/collections", json={"name": "   "}).status_code == 422
     for _ in range(2):
         r = bot.put(f"/api/collections/{cid}/papers/{paper.arxiv_id}")
-        assert r.json() == {"collection": cid, "arxiv_id": paper.arxiv_id, "saved": True}
+        assert r.json() == {"collection": cid, "arxiv_id": paper.arxiv_id, "saved": True, "fetching": False}
     page = bot.get(f"/api/collections/{cid}").json()
     assert page["collection"]["papers"] == 1 and [i["paper"]["id"] for i in page["items"]] == [paper.arxiv_id]
     assert bot.get("/api/collections").json()[0]["papers"] == 1

@@ -295,3 +295,19 @@ def test_adding_one_paper_this_instance_lacks_by_its_id_fetches_it_too(site):
     assert ada.form(f"/collections/{cid}/add", {"arxiv_id": "not an id"}, page=f"/collections/{cid}").status_code == 404
     run_worker(site)
     assert ON_ARXIV[1] in saved(site, cid)
+
+
+def test_a_script_saving_one_paper_this_instance_lacks_is_told_it_is_being_fetched(site):
+    from tests.community.test_api_tokens import make_token, script
+
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    bot = script(site, make_token(ada, access="write"))
+    r = bot.put(f"/api/collections/{cid}/papers/{ON_ARXIV[2]}")
+    assert r.status_code == 202
+    assert r.json() == {"collection": cid, "arxiv_id": ON_ARXIV[2], "saved": False, "fetching": True}
+    assert bot.put(f"/api/collections/{cid}/papers/not-an-id").status_code == 404
+    assert bot.delete(f"/api/collections/{cid}/papers/{ON_ARXIV[1]}").status_code == 404  # nothing to unsave
+    run_worker(site)
+    r = bot.put(f"/api/collections/{cid}/papers/{ON_ARXIV[2]}")
+    assert r.status_code == 200 and r.json()["saved"] is True and ON_ARXIV[2] in saved(site, cid)
