@@ -311,3 +311,23 @@ def test_a_script_saving_one_paper_this_instance_lacks_is_told_it_is_being_fetch
     run_worker(site)
     r = bot.put(f"/api/collections/{cid}/papers/{ON_ARXIV[2]}")
     assert r.status_code == 200 and r.json()["saved"] is True and ON_ARXIV[2] in saved(site, cid)
+
+
+def test_one_id_arxiv_refuses_does_not_keep_the_rest_of_its_batch_out(site, fake):
+    """arXiv answers a request naming an id it calls malformed with its error feed and
+    nothing else; the batch is split until that id is alone."""
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    refused = "2101.00007"
+    fake.refused_ids.add(refused)
+    ada.form(f"/collections/{cid}/import", {"ids": "\n".join([ON_ARXIV[0], refused, *ON_ARXIV[1:]])},
+             page=f"/collections/{cid}")
+
+    assert [(s.saved, s.unknown, s.later, s.stalled) for s in run_worker(site)] == [(3, 0, 1, False)]
+
+    assert set(ON_ARXIV) <= saved(site, cid)
+    assert [(a, s, n) for a, s, _, n, _ in queue_rows(site)] == [(refused, "failed", "arXiv refused this id")]
+    asked = [q["id_list"] for p, q in fake.requests if q.get("id_list")]
+    assert asked[0] == ",".join([ON_ARXIV[0], refused, *ON_ARXIV[1:]]) and asked[-1] != asked[0]
+    assert len(asked) <= 7  # halves, then quarters: never one request per id
+    assert f"Could not be saved here: {refused} (arXiv refused this id)" in said(ada.get(f"/collections/{cid}"))

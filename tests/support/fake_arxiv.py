@@ -68,6 +68,7 @@ class FakeArxiv:
     def __init__(self) -> None:
         self.routes: dict[tuple, Canned] = {}
         self.entries_by_id: dict[str, bytes] = {}
+        self.refused_ids: set[str] = set()  # arXiv calls their format incorrect (HTTP 400, its error feed)
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
@@ -159,11 +160,25 @@ class FakeArxiv:
         ).encode()
         return head + b"".join(entries) + b"</feed>\n"
 
+    def _error_feed(self, arxiv_id: str) -> bytes:
+        """arXiv's answer to an id_list naming an id it calls malformed (as recorded for "abc")."""
+        anchor = f"https://arxiv.org/api/errors#incorrect_id_format_for_{arxiv_id}"
+        return (f'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="{ATOM_NS}" xmlns:opensearch="{OS_NS}">'
+                f"<id>https://arxiv.org/</id><title>arXiv Search Results</title>"
+                f"<opensearch:itemsPerPage>1</opensearch:itemsPerPage><opensearch:totalResults>1</opensearch:totalResults>"
+                f"<opensearch:startIndex>0</opensearch:startIndex><entry><id>{anchor}</id><title>Error</title>"
+                f"<summary>incorrect id format for {arxiv_id}</summary><author><name>arXiv api core</name></author>"
+                f"</entry></feed>\n").encode()
+
     def respond(self, path: str, params: dict) -> Canned:
         if path.endswith("/api/query"):
             canned = self.routes.get(_api_key(params))
             if canned is None and params.get("id_list") and not params.get("search_query"):
-                return Canned(200, self._compose_id_list(params["id_list"].split(",")), {})
+                ids = params["id_list"].split(",")
+                refused = [i for i in ids if i in self.refused_ids]
+                if refused:
+                    return Canned(400, self._error_feed(refused[0]), {})
+                return Canned(200, self._compose_id_list(ids), {})
         elif path.endswith("/oai"):
             canned = self.routes.get(_oai_key(params))
         else:
