@@ -12,9 +12,18 @@ from sqlalchemy import func, select
 from paperboy.community.models import AccountToken, Comment
 from paperboy.digest import services
 from paperboy.digest.models import Subscription
+from paperboy.ingest import wanted
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
-from paperboy.store.models import Collection, CollectionItem, Follow, User, UserSession, Vote
+from paperboy.store.models import (
+    Collection,
+    CollectionItem,
+    Follow,
+    User,
+    UserSession,
+    Vote,
+    WantedPaper,
+)
 from tests.community.conftest import PASSWORD, Site, drain_mail, make_settings
 
 NEW_PASSWORD = "a different long passphrase"
@@ -165,6 +174,7 @@ def _give_the_member_a_history(site, user, client):
         db.add(col)
         db.flush()
         db.add(CollectionItem(collection_id=col.id, paper_id=b.id))
+        wanted.queue(db, user.id, col.id, ["2101.00042"])  # imported, not on this instance yet
         db.add(Follow(user_id=user.id, kind="category", target="cs.LG"))
         sub = services.subscribe(db, site.app.state.settings, user.email, user_id=user.id, confirmed=True).subscription
         sub.alerts = ["diffusion guidance"]
@@ -186,7 +196,8 @@ def test_download_my_data_holds_everything_about_the_member_and_nothing_of_other
     assert [v["arxiv_id"] for v in data["votes"]] == [a.arxiv_id]
     assert [(c["arxiv_id"], c["body"]) for c in data["comments"]] == [(b.arxiv_id, "Nice *result*")]
     assert data["collections"] == [{"name": "To read", "public": True, "created_at": data["collections"][0]["created_at"],
-                                    "items": [{"arxiv_id": b.arxiv_id, "added_at": data["collections"][0]["items"][0]["added_at"]}]}]
+                                    "items": [{"arxiv_id": b.arxiv_id, "added_at": data["collections"][0]["items"][0]["added_at"]}],
+                                    "being_fetched": ["2101.00042"], "not_fetched": []}]
     assert [(f["kind"], f["target"]) for f in data["follows"]] == [("category", "cs.LG")]
     (sub,) = data["subscriptions"]
     assert sub["email"] == user.email and sub["alerts"] == ["diffusion guidance"] and sub["status"] == "active"
@@ -225,7 +236,7 @@ def test_deleting_the_account_keeping_comments(site):
     assert r.status_code == 200 and "Your account is deleted" in r.text
     assert "Sign in" in r.text and "Leaving Member" not in r.text  # the page already shows them signed out
     assert not _signed_in(client) and not _signed_in(elsewhere)
-    for model in (Vote, Collection, Follow, Subscription, UserSession, AccountToken):
+    for model in (Vote, Collection, Follow, Subscription, UserSession, AccountToken, WantedPaper):
         assert _count(site.engine, model, model.user_id == user.id) == 0, model
     assert _count(site.engine, CollectionItem) == 0
     assert site.get_paper(a.arxiv_id).upvotes == 0
