@@ -122,6 +122,12 @@ def forget_member(db: Session, user_id: int) -> None:
 # --- the worker's side
 
 
+def any_due(engine: Engine) -> bool:
+    """Whether a queued paper waits for a worker now (one indexed read: cheap to ask often)."""
+    with engine.connect() as conn:
+        return conn.scalar(select(W.c.id).where(W.c.state == "wanted", W.c.due_at <= utcnow()).limit(1)) is not None
+
+
 def claim(engine: Engine, owner: str, lease_until: dt.datetime, limit: int = ID_CHUNK) -> list[Row]:
     """Take up to ``limit`` queued rows (one arXiv request's worth), oldest first."""
     now = utcnow()

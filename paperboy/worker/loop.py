@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings
 from paperboy.index.batches import EmbedRunner, worker_runner
+from paperboy.ingest import wanted as ingest_wanted
 from paperboy.mail.interfaces import MailSender
 from paperboy.store.claims import Heartbeat, claim_rows, insert_ignore, worker_name
 from paperboy.store.db import write_tx
@@ -43,6 +44,7 @@ from paperboy.worker.models import Job
 log = logging.getLogger("paperboy.worker")
 J = Job.__table__
 ORDER = ("ingest", "index", "digest")
+WANTED_CHECK_SECONDS = 2.0  # between a worker's rounds, how often it looks for papers members just asked for
 
 
 @dataclass
@@ -150,6 +152,22 @@ class Worker:
             self.stop.wait(self.settings.arxiv_delay)  # the next batch is another request to arXiv
         return served
 
+    def _nap(self, seconds: float, echo: bool = False) -> None:
+        """Wait ``seconds`` for the next round, or until stopped; papers a member has just
+        imported or seeded are fetched meanwhile, within WANTED_CHECK_SECONDS, so they
+        arrive while the member is still on the page (one indexed read each check)."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.wait(max(min(WANTED_CHECK_SECONDS, deadline - time.monotonic()), 0)):
+            if time.monotonic() >= deadline:
+                return
+            try:
+                due = self.settings.fetch_wanted and ingest_wanted.any_due(self.engine)
+            except Exception:  # the database away for a moment: the next round finds them
+                log.debug("checking for wanted papers failed", exc_info=True)
+                continue
+            if due:
+                self.fetch_wanted(echo)
+
     def embed_one(self) -> int | None:
         """Run one embedding batch: papers embedded, or None when none was free (or this
         worker does not embed). A failed batch is logged and given back."""
@@ -188,7 +206,7 @@ class Worker:
                     print(f"{utcnow():%Y-%m-%d %H:%M:%S} embed: {embedded} papers", flush=True)
                 if once:
                     break
-                self.stop.wait(self.settings.worker_poll_seconds)
+                self._nap(self.settings.worker_poll_seconds, echo)
         finally:
             self.heartbeat.stop()
             if self.embedding is not None:

@@ -331,3 +331,30 @@ def test_one_id_arxiv_refuses_does_not_keep_the_rest_of_its_batch_out(site, fake
     assert asked[0] == ",".join([ON_ARXIV[0], refused, *ON_ARXIV[1:]]) and asked[-1] != asked[0]
     assert len(asked) <= 7  # halves, then quarters: never one request per id
     assert f"Could not be saved here: {refused} (arXiv refused this id)" in said(ada.get(f"/collections/{cid}"))
+
+
+def test_a_waiting_worker_fetches_what_a_member_just_asked_for_without_waiting_for_its_next_round(site):
+    import threading
+    import time
+
+    from paperboy.mail.senders import NullSender
+    from paperboy.worker.loop import Worker
+
+    settings = site.app.state.settings.model_copy(update={"worker_poll_seconds": 600.0})
+    w = Worker(settings, site.engine, NullSender(), jobs=[])
+    thread = threading.Thread(target=w.run, kwargs={"echo": False}, daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.0)  # its first round found nothing; it waits ten minutes for the next
+        _, ada = site.member()
+        cid = new_collection(site, ada)
+        ada.form(f"/collections/{cid}/import", {"ids": ON_ARXIV[0]}, page=f"/collections/{cid}")
+        deadline = time.monotonic() + 30
+        while ON_ARXIV[0] not in saved(site, cid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ON_ARXIV[0] in saved(site, cid)
+        assert thread.is_alive()  # still within its ten-minute wait
+    finally:
+        w.stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
