@@ -14,7 +14,8 @@ leases are short (``PAPERBOY_WORKER_LEASE_SECONDS``) and a killed worker's job o
 embedding batch is taken over within about one lease. Between jobs a worker claims
 embedding batches (``index.batches``), newest papers first; due jobs go before the
 next batch. After the due jobs it also fetches the papers members imported or seeded
-that the instance lacked (``worker.wanted``), one arXiv request at a time.
+that the instance lacked (``worker.wanted``), one arXiv request at a time, and between
+rounds as soon as any is queued (``_nap``).
 """
 
 from __future__ import annotations
