@@ -211,7 +211,7 @@ def finish(conn: Connection, owner: str, rows: list[Row], fetched: Fetched, save
     for row in rows:
         if row.id in saved or row.id in unknown:
             continue
-        # here but not saved: the paper is hidden, or its collection went away meanwhile
+        # stored but not saved: the paper is hidden (a row whose collection is gone counts as saved)
         if row.arxiv_id in fetched.here:
             note = "hidden on this instance"
         elif row.arxiv_id in fetched.refused:

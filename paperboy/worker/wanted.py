@@ -74,7 +74,8 @@ def _save(conn: Connection, rows: list[Row], here: dict[str, int]) -> set[int]:
                 if coll is None or coll.user_id != user_id:  # deleted meanwhile: nothing to save into
                     done.update(r.id for r in batch if r.user_id == user_id)
                     continue
-                add_papers(db, coll, [here[r.arxiv_id] for r in mine])
-                done.update(r.id for r in mine)
+                if mine:
+                    add_papers(db, coll, [here[r.arxiv_id] for r in mine])
+                    done.update(r.id for r in mine)
         db.flush()
     return done
