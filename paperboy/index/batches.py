@@ -120,12 +120,35 @@ def plan(engine: Engine, model: str, *, batch_size: int = BATCH_SIZE, limit: int
     return planned
 
 
-def _add_batch(conn: Connection, model: str, chunk, now: dt.datetime) -> int:
-    """A due batch of ``chunk`` (rows of id, content_hash, announced_on, newest first);
-    how many papers it took (none when the same papers and contents were done within
-    KEEP_DONE: left for a later plan)."""
+def plan_first(engine: Engine, model: str, paper_ids: list[int], *, batch_size: int = BATCH_SIZE) -> int:
+    """Plan batches for these papers that any worker claims before the rest (their day is
+    today): papers a member just asked for, fetched for their collection or seeds, get
+    their vectors next instead of after a backlog of older ones (a bulk import's can
+    take a day on CPU). How many papers it planned (those with a vector or already in an
+    open batch are left as they are)."""
+    if not paper_ids:
+        return 0
+    joined, cond = _unplanned(model)
+    query = (select(papers.c.id, papers.c.content_hash, papers.c.announced_on).select_from(joined)
+             .where(cond, papers.c.id.in_(paper_ids)).order_by(papers.c.id.desc()))
+    planned = 0
+    with write_tx(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PLAN_LOCK})
+        rows = conn.execute(query).all()
+        now = utcnow()
+        for start in range(0, len(rows), batch_size):
+            planned += _add_batch(conn, model, rows[start:start + batch_size], now, day=now.date())
+    return planned
+
+
+def _add_batch(conn: Connection, model: str, chunk, now: dt.datetime, day: dt.date | None = None) -> int:
+    """A due batch of ``chunk`` (rows of id, content_hash, announced_on, newest first),
+    claimed in the order of ``day`` (default: its newest paper's announce day); how many
+    papers it took (none when the same papers and contents were done within KEEP_DONE:
+    left for a later plan)."""
     key = _batch_key(model, chunk)
-    insert_ignore(conn, B, [{"model": model, "key": key, "day": chunk[0].announced_on or NO_DAY,
+    insert_ignore(conn, B, [{"model": model, "key": key, "day": day or chunk[0].announced_on or NO_DAY,
                              "top_id": chunk[0].id, "size": len(chunk), "state": "due", "attempts": 0,
                              "created_at": now}])
     batch_id, state = conn.execute(select(B.c.id, B.c.state).where(B.c.model == model, B.c.key == key)).one()

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from paperboy.community.collection_views import add_papers
 from paperboy.config import Settings
+from paperboy.index import batches
+from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.ingest import wanted
 from paperboy.papers.visibility import visible
 from paperboy.recommend.signals import add_seeds
@@ -48,6 +50,9 @@ def serve_batch(settings: Settings, heartbeat: Heartbeat) -> Served | None:
         with write_tx(engine) as conn:
             saved = _save(conn, rows, fetched.here)
             wanted.finish(conn, heartbeat.owner, rows, fetched, saved)
+        model = embedder_name(configured_embedder(settings))
+        if model != "null":  # For you and similar papers want their vectors now, not after a backlog
+            batches.plan_first(engine, model, sorted(fetched.here.values()), batch_size=settings.embed_batch_size)
     finally:
         for row in rows:
             heartbeat.release(wanted.W, row.id)

@@ -358,3 +358,19 @@ def test_a_waiting_worker_fetches_what_a_member_just_asked_for_without_waiting_f
         w.stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_fetched_papers_are_the_next_to_be_embedded(shared_data, fake, fresh_engine, tmp_path):
+    from paperboy.index.models import EmbedBatch, EmbedBatchItem
+
+    fake.load_api_recordings(shared_data / API_JSON)
+    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, embedder="hash")
+    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    _, ada = site.member()
+    ada.form("/for-you/seeds", {"ids": "\n".join(ON_ARXIV)}, page="/for-you/learned")
+    run_worker(site)
+    with site.engine.connect() as conn:
+        planned = conn.execute(select(Paper.arxiv_id, EmbedBatch.day)
+                               .join(EmbedBatchItem, EmbedBatchItem.paper_id == Paper.id)
+                               .join(EmbedBatch, EmbedBatch.id == EmbedBatchItem.batch_id)).all()
+    assert sorted(planned) == [(a, utcnow().date()) for a in sorted(ON_ARXIV)]  # claimed before older days' batches

@@ -53,6 +53,24 @@ def test_planning_is_idempotent_and_claims_go_newest_first(fresh_engine):
     assert first.attempts == 1
 
 
+def test_papers_a_member_asked_for_are_embedded_before_a_backlog_of_dated_ones(fresh_engine):
+    """Library papers fetched for a member have no announce day, so a plain plan puts
+    them after every dated paper; plan_first gives them the next batch."""
+    add_papers(fresh_engine, many(6))
+    library = [(f"1706.{i:05d}", f"An older paper {i}", "Its abstract.", ["Old Author"], ["cs.CL"], None)
+               for i in range(2)]
+    add_papers(fresh_engine, library)
+    with fresh_engine.connect() as conn:
+        wanted = list(conn.scalars(select(Paper.id).where(Paper.announced_on.is_(None))))
+    assert batches.plan(fresh_engine, MODEL, batch_size=2, limit=6) == 6  # the dated backlog, newest first
+    assert batches.plan_first(fresh_engine, MODEL, wanted, batch_size=2) == 2
+    assert batches.plan_first(fresh_engine, MODEL, wanted, batch_size=2) == 0  # planned once
+    first = batches.claim(fresh_engine, MODEL, "w1", utcnow() + dt.timedelta(seconds=60))
+    assert sorted(batch_items(fresh_engine)[first.id]) == sorted(wanted)
+    second = batches.claim(fresh_engine, MODEL, "w1", utcnow() + dt.timedelta(seconds=60))
+    assert arxiv_ids(fresh_engine, batch_items(fresh_engine)[second.id]) == {"2401.00005", "2401.00004"}
+
+
 def test_two_planners_at_once_plan_each_paper_once(fresh_engine):
     add_papers(fresh_engine, many(300))
     go = threading.Barrier(4)
