@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -122,10 +121,7 @@ class AuthorCache:
         if conn.dialect.name == "postgresql":
             raw = conn.connection.driver_connection
             with raw.cursor() as cur:
-                # One look over all the names and keys (in C) says whether they may go unescaped.
-                plain = not _COPY_SPECIAL.search("".join(missing)) and not _COPY_SPECIAL.search("".join(keys))
-                new_ids = _copy_with_new_ids(cur, "authors", "COPY authors (id, name, name_key) FROM STDIN", rows,
-                                             plain=plain)
+                new_ids = _copy_with_new_ids(cur, "authors", "COPY authors (id, name, name_key) FROM STDIN", rows)
                 if new_ids is not None:
                     ids.update(zip(missing, new_ids, strict=True))
                     return ids
@@ -168,18 +164,14 @@ def next_ids_sql(table: str) -> str:
             f"OFFSET 0) s, generate_series(1, %s)")
 
 
-def _copy_with_new_ids(cur, table: str, copy_sql: str, rows: list[tuple], *, plain: bool = False) -> list[int] | None:
+def _copy_with_new_ids(cur, table: str, copy_sql: str, rows: list[tuple]) -> list[int] | None:
     """PostgreSQL: COPY ``rows`` (each without its id) straight into ``table`` by
     ``copy_sql``, whose first column is the id, with ids drawn from its sequence
     beforehand; the ids, or ``None`` when another writer stored one of the rows' unique
     keys after the caller looked (the COPY stops, and is undone to a savepoint). Less work
     than staging the rows in a temporary table and upserting from it, whose per-row key
     probe grew with the table: the 2.6M import went from 417.5 s to 244-253 s with it for
-    papers, and new author names cost ~12 µs less each (docs/ingest.md, "Speed").
-
-    ``plain``: the rows hold only text with nothing COPY's text format escapes (no
-    backslash, tab, newline or carriage return), written as one string for the batch
-    instead of a ``write_row`` per row."""
+    papers, and new author names cost ~12 µs less each (docs/ingest.md, "Speed")."""
     if not rows:
         return []
     cur.execute(next_ids_sql(table), (len(rows),))
@@ -187,24 +179,13 @@ def _copy_with_new_ids(cur, table: str, copy_sql: str, rows: list[tuple], *, pla
     cur.execute("SAVEPOINT pb_copy_new")
     try:
         with cur.copy(copy_sql) as copy:
-            if plain:
-                copy.write("".join(map(_plain_line, ids, rows)))
-            else:
-                for id_, row in zip(ids, rows, strict=True):
-                    copy.write_row((id_, *row))
+            for id_, row in zip(ids, rows, strict=True):
+                copy.write_row((id_, *row))
     except psycopg.errors.UniqueViolation:
         cur.execute("ROLLBACK TO SAVEPOINT pb_copy_new")
         return None
     cur.execute("RELEASE SAVEPOINT pb_copy_new")
     return ids
-
-
-def _plain_line(id_: int, row: tuple[str, ...]) -> str:
-    return f"{id_}\t" + "\t".join(row) + "\n"
-
-
-# What COPY's text format escapes.
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:
@@ -420,12 +401,8 @@ def _replace_children(cur, w: _Writer, table: str, cols: tuple, paper_ids: list[
             cur.execute(f"DELETE FROM {table} WHERE paper_id = ANY(%s)", (paper_ids,))
         if new_rows:
             with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
-                # Three values a row, each an id, a category ([a-zA-Z.-],
-                # normalise.split_categories) or a boolean (``True`` reads as true): none
-                # needs escaping in COPY's text format, so the batch goes as one string
-                # formatted in C, not a ``write_row`` per row (~1.5 µs each: 2.2M rows
-                # in a 300k import).
-                copy.write("".join(map("%s\t%s\t%s\n".__mod__, new_rows)))
+                for row in new_rows:
+                    copy.write_row(row)
 
 
 # --- cursors -----------------------------------------------------------------------

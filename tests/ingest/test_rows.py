@@ -17,8 +17,7 @@ from paperboy.ingest.listing import read_listing
 from paperboy.ingest.normalise import BadRecord, make_record
 from paperboy.ingest.pipeline import upsert_batch
 from paperboy.ingest.snapshot import read_snapshot
-from paperboy.papers.text import name_key
-from paperboy.store.models import Author, Paper, PaperAuthor
+from paperboy.store.models import Paper
 from tests.conftest import DAILY
 from tests.ingest.conftest import KAGGLE
 
@@ -139,25 +138,6 @@ def test_a_stored_row_read_back_merges_as_the_row_that_was_written(db):
     paper = db.scalars(select(Paper).where(Paper.arxiv_id == "2401.00003")).one()
     assert (paper.version, paper.title, paper.authors_text) == (2, "Now with proofs", "Alan Turing")
     assert paper.submitted_at == dt.datetime(2024, 1, 2, 10, 0, 0, 21, tzinfo=UTC)
-
-
-def test_author_names_with_what_copy_escapes_are_stored_as_they_are(db):
-    """PostgreSQL writes new author names as one COPY text block unless a name or its key
-    holds a backslash, tab, newline or carriage return: either way (and on SQLite) the
-    names, keys and links read back as given."""
-    plain = ["Ada Lovelace", "Émile Borel"]
-    odd = ["C. Bal\\azs", "Ｘ＼Ｙ Lee"]  # a TeX leftover; a full-width backslash whose key is "x\\y lee"
-    conn = db.connection()
-    assert upsert_batch(conn, [record(arxiv_id="2401.00001v1", authors=plain)]).inserted == 1
-    assert upsert_batch(conn, [record(arxiv_id="2401.00002v1", authors=[*odd, plain[0]])]).inserted == 1
-    stored = dict(db.execute(select(Author.name, Author.name_key)).all())
-    assert stored == {n: name_key(n) for n in plain + odd}
-    assert "\\" in stored[odd[1]]
-    links = db.execute(select(Paper.arxiv_id, PaperAuthor.position, Author.name)
-                       .join(PaperAuthor, PaperAuthor.paper_id == Paper.id).join(Author)
-                       .order_by(Paper.arxiv_id, PaperAuthor.position)).all()
-    assert links == [("2401.00001", 0, plain[0]), ("2401.00001", 1, plain[1]),
-                     ("2401.00002", 0, odd[0]), ("2401.00002", 1, odd[1]), ("2401.00002", 2, plain[0])]
 
 
 def test_a_paper_another_writer_stores_meanwhile_is_merged_not_duplicated(databases):
