@@ -216,3 +216,7 @@ _register_stages()
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+if __name__ == "__main__":  # `python -m paperboy.cli`, where no console script is installed
+    main()
