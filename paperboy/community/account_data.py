@@ -82,7 +82,7 @@ def export_account(db: Session, user_id: int) -> dict[str, Any]:
         "collections": [
             {"name": c.name, "public": c.is_public, "created_at": _iso(c.created_at),
              "items": by_collection.get(c.id, []), "being_fetched": (w := wanted.waiting(db, user_id, c.id)).fetching,
-             "not_fetched": w.unknown + [a for a, _why in w.failed]}
+             "not_fetched": w.given_up}
             for c in collections
         ],
         "follows": [{"kind": f.kind, "target": f.target, "created_at": _iso(f.created_at)} for f in follows],

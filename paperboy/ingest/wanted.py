@@ -91,6 +91,11 @@ class Waiting:
     def __bool__(self) -> bool:
         return bool(self.fetching or self.unknown or self.failed)
 
+    @property
+    def given_up(self) -> list[str]:
+        """The ids that will not arrive unless asked for again: unknown to arXiv, or failed."""
+        return self.unknown + [a for a, _why in self.failed]
+
 
 def waiting(db: Session, user_id: int, target: int) -> Waiting:
     rows = db.execute(select(W.c.arxiv_id, W.c.state, W.c.note).where(W.c.user_id == user_id, W.c.target == target)

@@ -173,7 +173,7 @@ def _export(db: Session, user_id: int) -> dict:
     waiting = wanted.waiting(db, user_id, wanted.SEEDS)
     return {"signals": [{"arxiv_id": a, "kind": k, "at": t.isoformat() if t else None} for a, k, t in rows],
             "seeds_being_fetched": waiting.fetching,
-            "seeds_not_fetched": waiting.unknown + [a for a, _why in waiting.failed],
+            "seeds_not_fetched": waiting.given_up,
             "paused": bool(prefs and prefs.paused),
             "reset_at": prefs.reset_at.isoformat() if prefs and prefs.reset_at else None,
             "private_feed_on": bool(prefs and prefs.feed_on)}

@@ -377,7 +377,7 @@ def api_signals(request: Request, user: User = Depends(require_user), db: Sessio
                       followed_authors=sorted(o["signals"].authors.values()),
                       followed_categories=sorted(o["signals"].categories), learned_words=o["words"],
                       seeds_being_fetched=o["waiting"].fetching,
-                      seeds_not_fetched=o["waiting"].unknown + [a for a, _why in o["waiting"].failed])
+                      seeds_not_fetched=o["waiting"].given_up)
 
 
 class FeedOut(BaseModel):
