@@ -239,7 +239,7 @@ def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_00
 
 def _collection_page(request: Request, db: Session, coll: Collection, p: int = 1, text: str = "",
                      status: int = 200, **extra) -> HTMLResponse:
-    owner = db.get(User, coll.user_id)
+    owner, me = db.get(User, coll.user_id), current_user(request)
     base = (q.papers_query().join(CollectionItem, CollectionItem.paper_id == Paper.id)
             .where(CollectionItem.collection_id == coll.id, visible()))
     total = db.scalar(select(func.count()).select_from(base.subquery()))
@@ -249,8 +249,7 @@ def _collection_page(request: Request, db: Session, coll: Collection, p: int = 1
         cards, pager = found.cards, _pager(f"/collections/{coll.id}", p, found.total, q=text)
     else:
         papers = list(db.scalars(base.order_by(CollectionItem.added_at.desc(), Paper.id).limit(PAGE).offset((p - 1) * PAGE)))
-        cards, pager = build_cards(db, papers, current_user(request)), _pager(f"/collections/{coll.id}", p, total)
-    me = current_user(request)
+        cards, pager = build_cards(db, papers, me), _pager(f"/collections/{coll.id}", p, total)
     waiting = wanted.waiting(db, me.id, coll.id) if me and me.id == coll.user_id else None
     return _page(request, "collection.html", {"coll": coll, "owner": owner, "cards": cards, "total": total,
                                               "pager": pager, "found": found, "waiting": waiting, **extra},
@@ -273,8 +272,9 @@ def clear_wanted(request: Request, cid: int, user: User = Depends(require_member
 async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex: UploadFile | None = File(None),
                         user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     """Save the papers a member pastes (arXiv ids or links) or uploads (a BibTeX file, e.g.
-    a Zotero export) into their collection: those this instance has; the page says which
-    it has not, and which BibTeX entries name no arXiv paper. Doing it twice adds nothing."""
+    a Zotero export) into their collection: those this instance has at once, those it has
+    not once a worker has fetched them (``import_found``); the page says which are being
+    fetched, and which BibTeX entries name no arXiv paper. Doing it twice adds nothing."""
     ratelimit.check(request, "write", str(user.id))  # commits on its own, before this request's reads
     coll = own_collection(db, cid, user)
     found = await arxiv_ids_sent(ids, bibtex)
