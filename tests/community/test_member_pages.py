@@ -141,10 +141,16 @@ def test_hiding_a_paper_removes_it_for_members_and_anonymous_readers_alike(site)
 
 def test_comment_actions_only_on_the_members_own_comments(site):
     paper = site.paper()
+    # Read the version for every request, not every 0.25 s: the hit below must not hang
+    # on timing. Commenting from the paper's page, as members do, also builds this fresh
+    # instance's keyword index (similar papers) before the pages are rendered: built
+    # during Alice's render, it would change the node's version under her entry.
+    site.app.state.page_cache.check_interval = 0
     _, alice = site.member(name="Alice")
     _, bob = site.member(name="Bob")
-    alice.form(f"/papers/{paper.arxiv_id}/comments", {"body": "Written by Alice"}, page="/")
-    bob.form(f"/papers/{paper.arxiv_id}/comments", {"body": "Written by Bob"}, page="/")
+    page = f"/papers/{paper.arxiv_id}"
+    alice.form(f"{page}/comments", {"body": "Written by Alice"}, page=page)
+    bob.form(f"{page}/comments", {"body": "Written by Bob"}, page=page)
 
     def actions(page: str) -> dict[str, bool]:
         out = {}
