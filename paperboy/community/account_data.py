@@ -82,7 +82,8 @@ def export_account(db: Session, user_id: int) -> dict[str, Any]:
         "collections": [
             {"name": c.name, "public": c.is_public, "created_at": _iso(c.created_at),
              "items": by_collection.get(c.id, []), "being_fetched": (w := wanted.waiting(db, user_id, c.id)).fetching,
-             "not_fetched": w.given_up}
+             "not_fetched": w.given_up, "titles_being_looked_up": w.matching,
+             "titles_not_found": [t for t, _why in w.unmatched]}
             for c in collections
         ],
         "follows": [{"kind": f.kind, "target": f.target, "created_at": _iso(f.created_at)} for f in follows],

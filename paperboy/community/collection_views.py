@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -273,16 +273,18 @@ async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex:
                         user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     """Save the papers a member pastes (arXiv ids or links) or uploads (a BibTeX file, e.g.
     a Zotero export) into their collection: those this instance has at once, those it has
-    not once a worker has fetched them (``import_found``); the page says which are being
-    fetched, and which BibTeX entries name no arXiv paper. Doing it twice adds nothing."""
+    not once a worker has fetched them (``import_found``), and BibTeX entries without an
+    arXiv id once a worker has found their titles on arXiv; the page says which are being
+    fetched or looked up, and what was left out. Doing it twice adds nothing."""
     ratelimit.check(request, "write", str(user.id))  # commits on its own, before this request's reads
     coll = own_collection(db, cid, user)
     found = await arxiv_ids_sent(ids, bibtex)
-    if not found.ids:
+    fetch_missing = request.app.state.settings.fetch_wanted
+    if not found.ids and not (fetch_missing and found.titles):
         if wants_json(request):
             raise HTTPException(422, NO_ARXIV_ID)
         return _collection_page(request, db, coll, status=422, import_error=NO_ARXIV_ID, import_text=ids[:5000])
-    report = import_found(db, coll, found, request.app.state.settings.fetch_wanted)
+    report = import_found(db, coll, found, fetch_missing)
     db.commit()
     if wants_json(request):
         return JSONResponse({**asdict(report), "message": report.message(coll.name)})
@@ -299,13 +301,16 @@ def import_found(db: Session, coll: Collection, found: references.Found, fetch_m
     added = set(add_papers(db, coll, [here[a] for a in found.ids if a in here]))
     queued = wanted.queue(db, coll.user_id, coll.id, [a for a in found.ids if a not in stored]) \
         if fetch_missing else wanted.Queued()
+    titles = wanted.queue_titles(db, coll.user_id, coll.id, found.titles) if fetch_missing else wanted.Queued()
     fetching, over = set(queued.queued), set(queued.over_limit)
     return ImportReport(
         added=[a for a in found.ids if here.get(a) in added],
         already=[a for a in found.ids if a in here and here[a] not in added],
         fetching=[a for a in found.ids if a in fetching], over_limit=[a for a in found.ids if a in over],
         not_here=[a for a in found.ids if a not in here and a not in fetching], unreadable=found.unreadable,
-        entries_without_arxiv_id=found.entries_without_id, entries=found.entries)
+        entries_without_arxiv_id=found.entries_without_id - len(titles.queued) - len(titles.over_limit),
+        entries=found.entries,
+        matching_titles=titles.queued, titles_over_limit=titles.over_limit)
 
 
 @dataclass
@@ -316,8 +321,10 @@ class ImportReport:
     not_here: list[str]  # not among this instance's papers and not fetched (hidden, fetching off, over_limit)
     over_limit: list[str]  # of not_here: not fetched because the member has OUTSTANDING_MAX waiting
     unreadable: list[str]  # pasted words that are no arXiv id
-    entries_without_arxiv_id: int  # BibTeX entries naming no arXiv paper
+    entries_without_arxiv_id: int  # BibTeX entries naming no arXiv paper, and not looked up by title
     entries: int  # BibTeX entries read
+    matching_titles: list[str] = field(default_factory=list)  # entries without an id: looked up on arXiv by title
+    titles_over_limit: list[str] = field(default_factory=list)  # of those without an id: not looked up (the cap)
 
     def message(self, name: str) -> str:
         def n(count: int, one: str, many: str) -> str:
@@ -336,9 +343,19 @@ class ImportReport:
                         f"{'it' if len(self.over_limit) == 1 else 'them'} again once those have arrived.")
         if elsewhere := len(self.not_here) - len(self.over_limit):
             bits.append(f"{n(elsewhere, 'is', 'are')} not among this instance's papers, so cannot be saved here.")
+        if self.matching_titles:
+            bits.append(f"{n(len(self.matching_titles), 'BibTeX entry names', 'BibTeX entries name')} no arXiv id: "
+                        f"{'its title is' if len(self.matching_titles) == 1 else 'their titles are'} being looked "
+                        "up on arXiv, and the papers found will be saved here within minutes.")
+        if self.titles_over_limit:
+            bits.append(f"{n(len(self.titles_over_limit), 'BibTeX entry', 'BibTeX entries')} without an arXiv id "
+                        f"{'was' if len(self.titles_over_limit) == 1 else 'were'} not looked up: you have "
+                        f"{wanted.OUTSTANDING_MAX:,} papers waiting already; import the file again once those "
+                        "have arrived.")
         if self.entries_without_arxiv_id:
             bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
-                        "name no arXiv paper (no eprint, arXiv URL or arXiv DOI) and were left out.")
+                        "name no arXiv paper (no eprint, arXiv URL or arXiv DOI, and no title of three words or "
+                        f"more to look up) and {'was' if self.entries_without_arxiv_id == 1 else 'were'} left out.")
         if self.unreadable:
             more = " …" if len(self.unreadable) > 5 else ""
             bits.append(f"Not arXiv ids: {', '.join(self.unreadable[:5])}{more}.")

@@ -7,6 +7,13 @@ with a lease (as it claims digests), fetches them from arXiv's API a hundred per
 request, stores them as the submission look-up does, and saves each where the member
 asked (``paperboy.worker.wanted``, which knows collections and seeds).
 
+BibTeX entries that name no arXiv id (a journal or proceedings paper: most of a Zotero
+library) are queued by title (``wanted_titles``) and looked up on arXiv ten titles per
+request (``ti:"..."`` phrases); an arXiv paper whose title folds to the same key
+(``references.title_key``) and, when the entry names authors, has the entry's first
+author, is stored and saved like a fetched one. Nothing fuzzier: a wrong paper saved in
+a member's name is worse than one left out and said.
+
 What happens to a queued paper:
 * fetched and saved: its row is deleted (the paper is in the collection, or a seed);
 * arXiv answers that it has no such paper: ``unknown``, shown to the member;
@@ -14,6 +21,7 @@ What happens to a queued paper:
   120 minutes, then ``failed``, shown to the member;
 * a worker killed mid-way: its lease runs out and another takes the row over; storing
   and saving are idempotent, so nothing is saved twice.
+A queued title goes the same way (``unknown``: arXiv has no paper with that title).
 """
 
 from __future__ import annotations
@@ -28,16 +36,21 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
-from paperboy.ingest.arxiv_api import ID_CHUNK, ArxivError, fetch_records
+from paperboy.ingest.arxiv_api import ID_CHUNK, ArxivError, fetch_records, get_page
 from paperboy.ingest.http import PoliteClient, SourceError
+from paperboy.ingest.normalise import PaperRecord
 from paperboy.ingest.pipeline import AuthorCache, upsert_batch
 from paperboy.papers.ids import BadRecord
+from paperboy.papers.references import TitleRef, title_key
 from paperboy.store.claims import claim_rows, insert_ignore
 from paperboy.store.db import write_tx
-from paperboy.store.models import Paper, WantedPaper, utcnow
+from paperboy.store.models import Paper, WantedPaper, WantedTitle, utcnow
 
 log = logging.getLogger(__name__)
 W = WantedPaper.__table__
+T = WantedTitle.__table__
+TITLE_CHUNK = 10  # titles looked up in one arXiv request (ORed phrases)
+TITLE_RESULTS = 5  # results asked for per title: same-titled papers by others, and near titles
 SEEDS = 0  # the target of a For you seed; any other target is a collection's id
 OUTSTANDING_MAX = 2_000  # papers one member may have waiting (a large Zotero library fits)
 RETRY_MINUTES = (1, 5, 30, 120)  # after each failed try; then the paper is given up
@@ -65,13 +78,43 @@ def queue(db: Session, user_id: int, target: int, arxiv_ids: Iterable[str]) -> Q
     if again:
         conn.execute(update(W).where(mine, W.c.arxiv_id.in_(again))
                      .values(state="wanted", attempts=0, due_at=utcnow(), note=None, lease_owner=None, lease_until=None))
-    waiting = conn.scalar(select(func.count()).select_from(W).where(W.c.user_id == user_id, W.c.state.in_(WAITING)))
+    waiting = _outstanding(conn, user_id)
     new = [a for a in ids if a not in known]
     room = max(OUTSTANDING_MAX - waiting, 0)
     now = utcnow()
     insert_ignore(conn, W, [{"user_id": user_id, "target": target, "arxiv_id": a, "state": "wanted", "attempts": 0,
                              "due_at": now, "created_at": now} for a in new[:room]])
     return Queued(queued=[a for a in ids if a in known or a in new[:room]], over_limit=new[room:])
+
+
+def queue_titles(db: Session, user_id: int, target: int, refs: Iterable[TitleRef]) -> Queued:
+    """Queue BibTeX entries without an arXiv id to be looked up on arXiv by title, for
+    ``target``; ``Queued`` lists their titles. Asking again for one not found tries again."""
+    refs = list({r.key: r for r in refs}.values())
+    if not refs:
+        return Queued()
+    conn = db.connection()
+    mine = (T.c.user_id == user_id) & (T.c.target == target)
+    keys = [r.key for r in refs]
+    known = dict(conn.execute(select(T.c.title_key, T.c.state).where(mine, T.c.title_key.in_(keys))).all())
+    again = [k for k in keys if known.get(k) in ("unknown", "failed")]
+    if again:
+        conn.execute(update(T).where(mine, T.c.title_key.in_(again))
+                     .values(state="wanted", attempts=0, due_at=utcnow(), note=None, lease_owner=None, lease_until=None))
+    new = [r for r in refs if r.key not in known]
+    room = max(OUTSTANDING_MAX - _outstanding(conn, user_id), 0)
+    now = utcnow()
+    insert_ignore(conn, T, [{"user_id": user_id, "target": target, "title": r.title, "title_key": r.key,
+                             "first_author": r.first_author, "state": "wanted", "attempts": 0, "due_at": now,
+                             "created_at": now} for r in new[:room]])
+    taken = {r.key for r in new[:room]} | set(known)
+    return Queued(queued=[r.title for r in refs if r.key in taken], over_limit=[r.title for r in new[room:]])
+
+
+def _outstanding(conn: Connection, user_id: int) -> int:
+    """Papers and titles the member has waiting for a worker."""
+    return sum(conn.scalar(select(func.count()).select_from(t).where(t.c.user_id == user_id, t.c.state.in_(WAITING)))
+               for t in (W, T))
 
 
 def not_stored(db: Session, arxiv_ids: list[str]) -> list[str]:
@@ -87,9 +130,11 @@ class Waiting:
     fetching: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # arXiv has no such paper
     failed: list[tuple[str, str]] = field(default_factory=list)  # (id, why): arXiv did not answer, the paper is hidden
+    matching: list[str] = field(default_factory=list)  # titles being looked up on arXiv
+    unmatched: list[tuple[str, str]] = field(default_factory=list)  # (title, why): not found, or not looked up
 
     def __bool__(self) -> bool:
-        return bool(self.fetching or self.unknown or self.failed)
+        return bool(self.fetching or self.unknown or self.failed or self.matching or self.unmatched)
 
     @property
     def given_up(self) -> list[str]:
@@ -106,22 +151,31 @@ def waiting(db: Session, user_id: int, target: int) -> Waiting:
             out.failed.append((arxiv_id, note or "not fetched"))
         else:
             (out.unknown if state == "unknown" else out.fetching).append(arxiv_id)
+    for title, state, note in db.execute(select(T.c.title, T.c.state, T.c.note)
+                                         .where(T.c.user_id == user_id, T.c.target == target).order_by(T.c.id)):
+        if state in WAITING:
+            out.matching.append(title)
+        else:
+            out.unmatched.append((title, note or "not looked up"))
     return out
 
 
 def clear_given_up(db: Session, user_id: int, target: int) -> int:
-    """Forget the papers that arXiv did not know or that could not be fetched."""
-    return db.execute(delete(W).where(W.c.user_id == user_id, W.c.target == target,
-                                      W.c.state.in_(("unknown", "failed")))).rowcount
+    """Forget the papers that arXiv did not know or that could not be fetched, and the
+    titles it has no paper for."""
+    return sum(db.execute(delete(t).where(t.c.user_id == user_id, t.c.target == target,
+                                          t.c.state.in_(("unknown", "failed")))).rowcount for t in (W, T))
 
 
 def forget_target(db: Session, user_id: int, target: int) -> None:
     """A deleted collection's queue goes with it."""
-    db.execute(delete(W).where(W.c.user_id == user_id, W.c.target == target))
+    for t in (W, T):
+        db.execute(delete(t).where(t.c.user_id == user_id, t.c.target == target))
 
 
 def forget_member(db: Session, user_id: int) -> None:
-    db.execute(delete(W).where(W.c.user_id == user_id))
+    for t in (W, T):
+        db.execute(delete(t).where(t.c.user_id == user_id))
 
 
 # --- the worker's side
@@ -130,7 +184,9 @@ def forget_member(db: Session, user_id: int) -> None:
 def any_due(engine: Engine) -> bool:
     """Whether a queued paper waits for a worker now (one indexed read: cheap to ask often)."""
     with engine.connect() as conn:
-        return conn.scalar(select(W.c.id).where(W.c.state == "wanted", W.c.due_at <= utcnow()).limit(1)) is not None
+        now = utcnow()
+        return any(conn.scalar(select(t.c.id).where(t.c.state == "wanted", t.c.due_at <= now).limit(1)) is not None
+                   for t in (W, T))
 
 
 def claim(engine: Engine, owner: str, lease_until: dt.datetime, limit: int = ID_CHUNK) -> list[Row]:
@@ -229,3 +285,94 @@ def finish(conn: Connection, owner: str, rows: list[Row], fetched: Fetched, save
             values = {"state": "wanted", "note": note[:300],
                       "due_at": now + dt.timedelta(minutes=RETRY_MINUTES[row.attempts - 1])}
         conn.execute(update(W).where(W.c.id == row.id, held).values(lease_owner=None, lease_until=None, **values))
+
+
+# --- titles: BibTeX entries without an arXiv id
+
+
+def claim_titles(engine: Engine, owner: str, lease_until: dt.datetime, limit: int = TITLE_CHUNK) -> list[Row]:
+    """Take up to ``limit`` queued titles (one arXiv request's worth), oldest first."""
+    now = utcnow()
+    claimable = ((T.c.state == "wanted") & (T.c.due_at <= now)) | ((T.c.state == "fetching") & (T.c.lease_until < now))
+    with write_tx(engine) as conn:
+        return claim_rows(conn, T, claimable=claimable, order_by=[T.c.due_at, T.c.id], limit=limit,
+                          values={"state": "fetching", "lease_owner": owner, "lease_until": lease_until,
+                                  "attempts": T.c.attempts + 1},
+                          returning=[T.c.user_id, T.c.target, T.c.title, T.c.title_key, T.c.first_author,
+                                     T.c.attempts])
+
+
+def title_query(keys: Iterable[str]) -> str:
+    """arXiv's query for these title keys: each a phrase in the title field, ORed."""
+    return " OR ".join(f'ti:"{key}"' for key in keys)
+
+
+def _same_paper(row: Row, record: PaperRecord) -> bool:
+    """Whether ``record`` is the paper ``row`` names: the same title key and, when the
+    entry names authors, its first author's surname among the paper's authors."""
+    if title_key(record.title) != row.title_key:
+        return False
+    if not row.first_author:
+        return True
+    wanted = f" {row.first_author} "
+    return any(wanted in f" {title_key(name)} " for name in record.authors)
+
+
+@dataclass
+class TitlesFound:
+    matched: dict[int, str]  # title row id -> the arXiv id of its paper (stored now)
+    here: dict[str, int]  # those arXiv ids -> paper ids
+    error: str | None = None  # why arXiv's answer was not had this time
+
+
+def match_titles(settings: Settings, engine: Engine, rows: list[Row]) -> TitlesFound:
+    """Look the titles of ``rows`` up on arXiv in one request, store the papers that
+    match (``_same_paper``) and say which row is which paper."""
+    keys = list(dict.fromkeys(r.title_key for r in rows))
+    quick = settings.model_copy(update={"http_retries": min(settings.http_retries, 1)})
+    client = PoliteClient(quick)
+    try:
+        page, _url = get_page(client, quick, {"search_query": title_query(keys), "start": 0,
+                                              "max_results": TITLE_RESULTS * len(keys)})
+    except SourceError as exc:
+        log.warning("looking up %d titles on arXiv: %s", len(keys), exc)
+        return TitlesFound({}, {}, error="arXiv did not answer")
+    finally:
+        client.close()
+    records = [e for e in page.entries if isinstance(e, PaperRecord)]
+    matched: dict[int, PaperRecord] = {}
+    for row in rows:
+        found = next((rec for rec in records if _same_paper(row, rec)), None)
+        if found is not None:
+            matched[row.id] = found
+    ids = list({rec.arxiv_id: rec for rec in matched.values()})
+    with write_tx(engine) as conn:
+        stored = _stored(conn, ids)
+        new = {rec.arxiv_id: rec for rec in matched.values() if rec.arxiv_id not in stored}
+        if new:
+            upsert_batch(conn, list(new.values()), AuthorCache())
+            stored = _stored(conn, ids)
+    return TitlesFound({rid: rec.arxiv_id for rid, rec in matched.items()}, stored)
+
+
+def finish_titles(conn: Connection, owner: str, rows: list[Row], found: TitlesFound, saved: set[int]) -> None:
+    """Record the outcome of a batch of titles, as ``finish`` does for ids."""
+    held = (T.c.lease_owner == owner) & (T.c.state == "fetching")
+    done = [r.id for r in rows if r.id in saved]
+    if done:
+        conn.execute(delete(T).where(T.c.id.in_(done), held))
+    now = utcnow()
+    for row in rows:
+        if row.id in saved:
+            continue
+        if row.id in found.matched:  # stored, and hidden here
+            values = {"state": "failed", "note": f"{found.matched[row.id]} is hidden on this instance"}
+        elif found.error is None:
+            values = {"state": "unknown", "note": "arXiv has no paper with this title"
+                      + (" and first author" if row.first_author else "")}
+        elif row.attempts > len(RETRY_MINUTES):
+            values = {"state": "failed", "note": found.error}
+        else:
+            values = {"state": "wanted", "note": found.error,
+                      "due_at": now + dt.timedelta(minutes=RETRY_MINUTES[row.attempts - 1])}
+        conn.execute(update(T).where(T.c.id == row.id, held).values(lease_owner=None, lease_until=None, **values))

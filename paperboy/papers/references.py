@@ -7,16 +7,20 @@ they seed For you with, or import into a collection.
 BibTeX entries name arXiv papers in several ways, all read here:
 ``eprint = {2403.01234}`` (with ``archivePrefix = {arXiv}``), ``url = {https://arxiv.org/abs/...}``,
 ``doi = {10.48550/arXiv.2403.01234}`` and ``journal = {arXiv preprint arXiv:2403.01234}``.
-An entry with none of them (a journal paper without its arXiv version) cannot be
-matched and is counted, so the member knows what was left out.
+An entry with none of them (a journal or proceedings paper, as most of a Zotero library
+is) is kept by its title and first author (``found.titles``), for a worker to look up on
+arXiv (``ingest.wanted``); one without a usable title is counted, so the member knows
+what was left out.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.text import latex_to_unicode
 
 MAX_BYTES = 2_000_000  # a BibTeX export of a few thousand entries
 UPLOAD_BYTES = MAX_BYTES + 100_000  # the form that brings it: the file, a paste, the multipart framing
@@ -33,6 +37,78 @@ _IN_TEXT = re.compile(
 )
 _ENTRY = re.compile(r"@\s*(?!comment|string|preamble)[a-z]+\s*[{(]", re.IGNORECASE)
 _TOKEN_SPLIT = re.compile(r"[\s,;]+")
+# A field's name where a value starts ("booktitle" is not "title"), then its value.
+_FIELD = re.compile(r"(?<![A-Za-z])(?P<name>title|author)\s*=\s*(?P<open>[{\"])", re.IGNORECASE)
+_COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.")  # what latex_to_unicode left: \emph, \alpha, \&
+_NOT_WORD = re.compile(r"[\W_]+")
+TITLE_MIN_WORDS = 3  # a shorter title ("Mamba") names too many papers to be matched by itself
+TITLE_MAX = 400  # characters kept of a title (arXiv's longest are about 300)
+
+
+@dataclass(frozen=True)
+class TitleRef:
+    """A BibTeX entry without an arXiv id, as it is looked up on arXiv."""
+
+    title: str  # as the entry spells it, TeX accents as letters and braces dropped: shown to the member
+    key: str  # ``title_key(title)``: what an arXiv paper's title must equal
+    first_author: str = ""  # the first author's surname, folded (``title_key``); "" when none
+
+
+def title_key(text: str) -> str:
+    """A title folded for matching: TeX accents to letters, commands and math markup
+    dropped, accents and case folded, punctuation to spaces. BibTeX's
+    ``{BERT}: Pre-training of Deep {B}idirectional Transformers`` and arXiv's
+    ``BERT: Pre-training of Deep Bidirectional Transformers`` give the same key."""
+    # Commands before braces: "\emph{Survey}" is "Survey", not the command "\emphSurvey".
+    text = _COMMAND.sub(" ", latex_to_unicode(text)).replace("{", "").replace("}", "").replace("$", " ")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+    text = text.replace("ı", "i")  # TeX's dotless i under an accent ("Garc\'{\i}a")
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def surname_key(author: str) -> str:
+    """The folded surname of one author, as BibTeX (``Vaswani, Ashish``) or arXiv
+    (``Ashish Vaswani``) writes it: the part before a comma, else the last word."""
+    author = author.strip()
+    name = author.split(",", 1)[0] if "," in author else (author.split() or [""])[-1]
+    return title_key(name)
+
+
+def _field_value(text: str, start: int, opener: str, end: int) -> str:
+    """The value of a field whose ``{`` or ``"`` is at ``start``: braces nest inside it."""
+    depth, i = 0, start
+    while i < end:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if opener == "{" and depth == 0:
+                return text[start + 1:i]
+        elif c == '"' and opener == '"' and depth == 0 and i > start:
+            return text[start + 1:i]
+        i += 1
+    return ""
+
+
+def _title_ref(text: str, start: int, end: int) -> TitleRef | None:
+    """The entry's title and first author, or None when it has no title worth looking up."""
+    fields: dict[str, str] = {}
+    for m in _FIELD.finditer(text, start, end):
+        name = m.group("name").lower()
+        if name not in fields:
+            fields[name] = _field_value(text, m.start("open"), m.group("open"), end)
+    raw = " ".join(fields.get("title", "").split())
+    key = title_key(raw)
+    if len(key.split()) < TITLE_MIN_WORDS or len(raw) > TITLE_MAX:
+        return None
+    shown = latex_to_unicode(raw).replace("{", "").replace("}", "")  # math stays as written
+    authors = re.split(r"\s+and\s+", fields.get("author", "").strip(), maxsplit=1)
+    first = surname_key(authors[0]) if authors and authors[0] and authors[0].lower() != "others" else ""
+    return TitleRef(shown, key, first[:100])
 
 
 @dataclass
@@ -40,11 +116,22 @@ class Found:
     ids: list[str] = field(default_factory=list)  # arXiv ids without version, first seen first
     unreadable: list[str] = field(default_factory=list)  # pasted tokens that are no arXiv id
     entries: int = 0  # BibTeX entries in the file
-    entries_without_id: int = 0
+    entries_without_id: int = 0  # of those, entries that name no arXiv id (some have a title)
+    titles: list[TitleRef] = field(default_factory=list)  # entries without an id, by title: to look up
+    _title_keys: set[str] = field(default_factory=set, repr=False)
 
     def add(self, arxiv_id: str) -> None:
         if arxiv_id not in self.ids and len(self.ids) < MAX_SEEDS:
             self.ids.append(arxiv_id)
+
+    @property
+    def titles_full(self) -> bool:
+        return len(self.titles) >= MAX_SEEDS
+
+    def add_title(self, ref: TitleRef) -> None:
+        if not self.titles_full and ref.key not in self._title_keys:
+            self._title_keys.add(ref.key)
+            self.titles.append(ref)
 
 
 def _clean(raw: str) -> str | None:
@@ -65,6 +152,8 @@ def read_bibtex(text: str) -> Found:
             found.add(ids[0])
         else:
             found.entries_without_id += 1
+            if not found.titles_full and (ref := _title_ref(text, start, end)) is not None:
+                found.add_title(ref)
     return found
 
 
@@ -98,6 +187,8 @@ def read_seeds(*texts: str) -> Found:
         part = read_one(text)
         for arxiv_id in part.ids:
             found.add(arxiv_id)
+        for ref in part.titles:
+            found.add_title(ref)
         found.unreadable += part.unreadable
         found.entries += part.entries
         found.entries_without_id += part.entries_without_id

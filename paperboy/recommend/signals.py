@@ -44,9 +44,11 @@ def add_seeds(db: Session, user_id: int, arxiv_ids: list[str]) -> tuple[list[str
     return [a for a in arxiv_ids if a in known], [a for a in arxiv_ids if a not in known]
 
 
-def seed_report(found: Found, added: list[str], unknown: list[str], fetching: list[str] = ()) -> str:
+def seed_report(found: Found, added: list[str], unknown: list[str], fetching: list[str] = (),
+                matching: list[str] = ()) -> str:
     """What became of the papers a member seeded with: ``unknown`` are not among this
-    instance's papers and not fetched, ``fetching`` are being fetched from arXiv."""
+    instance's papers and not fetched, ``fetching`` are being fetched from arXiv,
+    ``matching`` are the titles of BibTeX entries without an id being looked up there."""
     bits = [f"Added {len(added)} seed paper{'' if len(added) == 1 else 's'}."]
     if fetching:
         bits.append(f"{len(fetching)} {'is' if len(fetching) == 1 else 'are'} not on this instance yet: "
@@ -55,9 +57,14 @@ def seed_report(found: Found, added: list[str], unknown: list[str], fetching: li
     if unknown:
         bits.append(f"{len(unknown)} {'is' if len(unknown) == 1 else 'are'} not among this instance's papers, "
                     f"so the feed cannot learn from {'it' if len(unknown) == 1 else 'them'}.")
-    if found.entries_without_id:
-        bits.append(f"{found.entries_without_id} of {found.entries} BibTeX entries have no arXiv id "
-                    "(eprint, arXiv URL or arXiv DOI) and were left out.")
+    if matching:
+        bits.append(f"{len(matching)} BibTeX {'entry has' if len(matching) == 1 else 'entries have'} no arXiv id: "
+                    f"{'its title is' if len(matching) == 1 else 'their titles are'} being looked up on arXiv, "
+                    "and the papers found will seed the feed within minutes.")
+    if left_out := found.entries_without_id - len(matching):
+        bits.append(f"{left_out} of {found.entries} BibTeX entries have no arXiv id (eprint, arXiv URL or arXiv "
+                    f"DOI){', nor a title to look up,' if found.titles and matching else ''} and "
+                    f"{'was' if left_out == 1 else 'were'} left out.")
     if found.unreadable:
         bits.append(f"Not arXiv ids: {', '.join(found.unreadable[:5])}{' …' if len(found.unreadable) > 5 else ''}.")
     return " ".join(bits)
@@ -101,8 +108,11 @@ def set_paused(db: Session, user_id: int, paused: bool) -> None:
 
 def reset(db: Session, user_id: int) -> None:
     """Forget what the feed learned: seeds, "not interested" and ignore marks go, and votes
-    and saves made until now no longer count (they stay votes and saves)."""
+    and saves made until now no longer count (they stay votes and saves). Seeds still
+    being fetched or looked up on arXiv go too: arriving later, they would teach the
+    feed what the member asked it to forget."""
     db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id))
+    wanted.forget_target(db, user_id, wanted.SEEDS)
     _prefs(db, user_id, reset_at=utcnow())
 
 
@@ -174,6 +184,8 @@ def _export(db: Session, user_id: int) -> dict:
     return {"signals": [{"arxiv_id": a, "kind": k, "at": t.isoformat() if t else None} for a, k, t in rows],
             "seeds_being_fetched": waiting.fetching,
             "seeds_not_fetched": waiting.given_up,
+            "seed_titles_being_looked_up": waiting.matching,
+            "seed_titles_not_found": [t for t, _why in waiting.unmatched],
             "paused": bool(prefs and prefs.paused),
             "reset_at": prefs.reset_at.isoformat() if prefs and prefs.reset_at else None,
             "private_feed_on": bool(prefs and prefs.feed_on)}

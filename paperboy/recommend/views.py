@@ -203,22 +203,24 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
                     db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     found = await arxiv_ids_sent(ids, bibtex)
-    if not found.ids:
+    fetch_missing = request.app.state.settings.fetch_wanted
+    if not found.ids and not (fetch_missing and found.titles):
         if wants_json(request):
             raise HTTPException(422, NO_ARXIV_ID)
         ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
         return _page(request, "learned.html", {**ctx, "seed_error": NO_ARXIV_ID, "seed_text": ids[:5000]}, status=422)
     added, unknown = signals.add_seeds(db, user.id, found.ids)
-    fetching = wanted.queue(db, user.id, wanted.SEEDS, wanted.not_stored(db, unknown)).queued \
-        if request.app.state.settings.fetch_wanted else []
+    fetching = wanted.queue(db, user.id, wanted.SEEDS, wanted.not_stored(db, unknown)).queued if fetch_missing else []
+    matching = wanted.queue_titles(db, user.id, wanted.SEEDS, found.titles).queued if fetch_missing else []
     unknown = [a for a in unknown if a not in fetching]
     db.commit()
-    report = signals.seed_report(found, added, unknown, fetching)
+    report = signals.seed_report(found, added, unknown, fetching, matching)
     if next_ == "back" and not wants_json(request):  # "Seed For you" under a search result
         return RedirectResponse(referring_page(request, "/for-you/learned"), status_code=303)
     if wants_json(request):
         return JSONResponse({"added": added, "fetching": fetching, "not_here": unknown, "unreadable": found.unreadable,
-                             "entries_without_arxiv_id": found.entries_without_id, "message": report})
+                             "matching_titles": matching,
+                             "entries_without_arxiv_id": found.entries_without_id - len(matching), "message": report})
     ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
     return _page(request, "learned.html", {**ctx, "seed_report": report})
 
@@ -338,6 +340,11 @@ class SignalsOut(BaseModel):
     seeds_being_fetched: list[str] = Field(description="Seeds this instance did not have, being fetched from arXiv")
     seeds_not_fetched: list[str] = Field(description="Seeds arXiv did not know or that could not be fetched "
                                                      "(POST /for-you/seeds/clear-missing forgets them)")
+    seed_titles_being_looked_up: list[str] = Field(
+        default_factory=list, description="Titles of seeded BibTeX entries without an arXiv id, being looked up on arXiv")
+    seed_titles_not_found: list[str] = Field(
+        default_factory=list, description="Such titles arXiv has no paper for, or that could not be looked up "
+                                          "(POST /for-you/seeds/clear-missing forgets them)")
 
 
 @api_router.get("/for-you", response_model=ForYouOut, responses={**SIGNED_IN, **ERRORS},
@@ -377,7 +384,9 @@ def api_signals(request: Request, user: User = Depends(require_user), db: Sessio
                       followed_authors=sorted(o["signals"].authors.values()),
                       followed_categories=sorted(o["signals"].categories), learned_words=o["words"],
                       seeds_being_fetched=o["waiting"].fetching,
-                      seeds_not_fetched=o["waiting"].given_up)
+                      seeds_not_fetched=o["waiting"].given_up,
+                      seed_titles_being_looked_up=o["waiting"].matching,
+                      seed_titles_not_found=[t for t, _why in o["waiting"].unmatched])
 
 
 class FeedOut(BaseModel):

@@ -346,3 +346,32 @@ class WantedPaper(Base):
         UniqueConstraint("user_id", "target", "arxiv_id", name="uq_wanted_papers_user_target_paper"),
         Index("ix_wanted_papers_state_due", "state", "due_at"),
     )
+
+
+class WantedTitle(Base):
+    """A BibTeX entry a member imported or seeded with that names no arXiv id (a journal
+    or proceedings paper, as most of a Zotero library is): a worker looks its title up on
+    arXiv (``paperboy.worker.wanted``) and, when a paper with that very title (and first
+    author) is there, stores it and saves it where the member asked. One row per
+    (member, target, title key); states and target as in ``WantedPaper``."""
+
+    __tablename__ = "wanted_titles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    target: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(400))  # as the entry spells it, shown to the member
+    title_key: Mapped[str] = mapped_column(String(400))  # ``references.title_key``: what is matched
+    first_author: Mapped[str] = mapped_column(String(100), default="")  # surname key; "" when none
+    state: Mapped[str] = mapped_column(String(10), default="wanted")  # wanted | fetching | unknown | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (
+        UniqueConstraint("user_id", "target", "title_key", name="uq_wanted_titles_user_target_key"),
+        Index("ix_wanted_titles_state_due", "state", "due_at"),
+    )

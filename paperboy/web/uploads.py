@@ -4,6 +4,7 @@ of limits and messages for every such form; the route decides what the ids are f
 
 from __future__ import annotations
 
+import anyio
 from fastapi import UploadFile
 from starlette.exceptions import HTTPException
 
@@ -26,4 +27,6 @@ async def arxiv_ids_sent(pasted: str, bibtex: UploadFile | None) -> references.F
         uploaded = raw.decode("utf-8", errors="replace")
     if len(pasted) > references.MAX_BYTES:
         raise HTTPException(413, "That is too much text; paste fewer ids.")
-    return references.read_seeds(pasted, uploaded)
+    # In a worker thread: a 2 MB library takes a few tenths of a second to read, which
+    # on the event loop every other request would wait for.
+    return await anyio.to_thread.run_sync(references.read_seeds, pasted, uploaded)

@@ -1,6 +1,7 @@
 """The worker's side of papers members asked for that the instance lacked
 (``paperboy.ingest.wanted``): claim a batch, fetch and store it, then save each paper
 where its member asked (a collection, or For you's seeds), all in the member's name.
+Queued ids go first; when none is due, a batch of BibTeX titles is looked up.
 
 This sits above the features because saving is theirs: a collection import saves as
 ``community`` saves, a seed is a ``recommend`` signal.
@@ -9,6 +10,7 @@ This sits above the features because saving is theirs: a collection import saves
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
@@ -38,11 +40,12 @@ class Served:
 
 
 def serve_batch(settings: Settings, heartbeat: Heartbeat) -> Served | None:
-    """Claim, fetch and save one batch of wanted papers; None when none is due."""
+    """Claim, fetch and save one batch of wanted papers, else of wanted titles; None
+    when none is due."""
     engine = heartbeat.engine
     rows = wanted.claim(engine, heartbeat.owner, heartbeat.lease_until())
     if not rows:
-        return None
+        return _serve_titles(settings, heartbeat)
     for row in rows:
         heartbeat.hold(wanted.W, row.id)
     try:
@@ -50,9 +53,7 @@ def serve_batch(settings: Settings, heartbeat: Heartbeat) -> Served | None:
         with write_tx(engine) as conn:
             saved = _save(conn, rows, fetched.here)
             wanted.finish(conn, heartbeat.owner, rows, fetched, saved)
-        model = embedder_name(configured_embedder(settings))
-        if model != "null":  # For you and similar papers want their vectors now, not after a backlog
-            batches.plan_first(engine, model, sorted(fetched.here.values()), batch_size=settings.embed_batch_size)
+        _embed_first(settings, heartbeat, fetched.here.values())
     finally:
         for row in rows:
             heartbeat.release(wanted.W, row.id)
@@ -61,7 +62,39 @@ def serve_batch(settings: Settings, heartbeat: Heartbeat) -> Served | None:
                   stalled=fetched.error is not None)
 
 
-def _save(conn: Connection, rows: list[Row], here: dict[str, int]) -> set[int]:
+def _serve_titles(settings: Settings, heartbeat: Heartbeat) -> Served | None:
+    """Claim, look up and save one batch of BibTeX titles; None when none is due."""
+    engine = heartbeat.engine
+    rows = wanted.claim_titles(engine, heartbeat.owner, heartbeat.lease_until())
+    if not rows:
+        return None
+    for row in rows:
+        heartbeat.hold(wanted.T, row.id)
+    try:
+        found = wanted.match_titles(settings, engine, rows)
+        as_papers = [SimpleNamespace(id=r.id, user_id=r.user_id, target=r.target, arxiv_id=found.matched[r.id])
+                     for r in rows if r.id in found.matched]
+        with write_tx(engine) as conn:
+            saved = _save(conn, as_papers, found.here)
+            wanted.finish_titles(conn, heartbeat.owner, rows, found, saved)
+        _embed_first(settings, heartbeat, found.here.values())
+    finally:
+        for row in rows:
+            heartbeat.release(wanted.T, row.id)
+    later = 0 if found.error is None else len(rows) - len(saved)
+    return Served(saved=len(saved), unknown=len(rows) - len(saved) - later, later=later,
+                  stalled=found.error is not None)
+
+
+def _embed_first(settings: Settings, heartbeat: Heartbeat, paper_ids) -> None:
+    """Plan the fetched papers' embedding batch ahead of any backlog: For you and similar
+    papers want their vectors now."""
+    model = embedder_name(configured_embedder(settings))
+    if model != "null" and paper_ids:
+        batches.plan_first(heartbeat.engine, model, sorted(paper_ids), batch_size=settings.embed_batch_size)
+
+
+def _save(conn: Connection, rows: list[Row] | list[SimpleNamespace], here: dict[str, int]) -> set[int]:
     """Save the stored papers of ``rows``; the ids of the rows that are done (saved, or
     their collection is gone). A hidden paper is not saved."""
     with Session(bind=conn) as db:

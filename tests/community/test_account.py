@@ -13,6 +13,7 @@ from paperboy.community.models import AccountToken, Comment
 from paperboy.digest import services
 from paperboy.digest.models import Subscription
 from paperboy.ingest import wanted
+from paperboy.papers.references import TitleRef
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import (
@@ -23,6 +24,7 @@ from paperboy.store.models import (
     UserSession,
     Vote,
     WantedPaper,
+    WantedTitle,
 )
 from tests.community.conftest import PASSWORD, Site, drain_mail, make_settings
 
@@ -175,6 +177,7 @@ def _give_the_member_a_history(site, user, client):
         db.flush()
         db.add(CollectionItem(collection_id=col.id, paper_id=b.id))
         wanted.queue(db, user.id, col.id, ["2101.00042"])  # imported, not on this instance yet
+        wanted.queue_titles(db, user.id, col.id, [TitleRef("A proceedings paper", "a proceedings paper")])
         db.add(Follow(user_id=user.id, kind="category", target="cs.LG"))
         sub = services.subscribe(db, site.app.state.settings, user.email, user_id=user.id, confirmed=True).subscription
         sub.alerts = ["diffusion guidance"]
@@ -197,7 +200,8 @@ def test_download_my_data_holds_everything_about_the_member_and_nothing_of_other
     assert [(c["arxiv_id"], c["body"]) for c in data["comments"]] == [(b.arxiv_id, "Nice *result*")]
     assert data["collections"] == [{"name": "To read", "public": True, "created_at": data["collections"][0]["created_at"],
                                     "items": [{"arxiv_id": b.arxiv_id, "added_at": data["collections"][0]["items"][0]["added_at"]}],
-                                    "being_fetched": ["2101.00042"], "not_fetched": []}]
+                                    "being_fetched": ["2101.00042"], "not_fetched": [],
+                                    "titles_being_looked_up": ["A proceedings paper"], "titles_not_found": []}]
     assert [(f["kind"], f["target"]) for f in data["follows"]] == [("category", "cs.LG")]
     (sub,) = data["subscriptions"]
     assert sub["email"] == user.email and sub["alerts"] == ["diffusion guidance"] and sub["status"] == "active"
@@ -236,7 +240,7 @@ def test_deleting_the_account_keeping_comments(site):
     assert r.status_code == 200 and "Your account is deleted" in r.text
     assert "Sign in" in r.text and "Leaving Member" not in r.text  # the page already shows them signed out
     assert not _signed_in(client) and not _signed_in(elsewhere)
-    for model in (Vote, Collection, Follow, Subscription, UserSession, AccountToken, WantedPaper):
+    for model in (Vote, Collection, Follow, Subscription, UserSession, AccountToken, WantedPaper, WantedTitle):
         assert _count(site.engine, model, model.user_id == user.id) == 0, model
     assert _count(site.engine, CollectionItem) == 0
     assert site.get_paper(a.arxiv_id).upvotes == 0

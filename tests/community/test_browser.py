@@ -397,7 +397,8 @@ def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
 
 def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, tmp_path, page, shared_data):
     """Papers the instance has are saved at once; one it lacks is fetched from arXiv by the
-    worker and is there when the member reloads."""
+    worker, and a journal entry without an arXiv id is found there by its title: both are
+    there when the member reloads, and the entry arXiv has no paper for is said."""
     from paperboy.store.claims import Heartbeat
     from paperboy.worker.wanted import serve_batch
 
@@ -412,8 +413,10 @@ def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, t
         path = made.headers["location"].split("?")[0]
         bib = tmp_path / "My Library.bib"
         bib.write_text("@article{a, title={Score matching on graphs}, eprint={ID}, archivePrefix={arXiv}}\n"
-                       "@article{b, title={A journal paper}, journal={Nature}}\n"
+                       "@article{b, title={A journal paper arXiv never saw}, journal={Nature}}\n"
                        "@misc{c, title={Elsewhere}, url={https://arxiv.org/abs/1605.08386}}\n"
+                       "@inproceedings{d, title={Proceedings of Workshop {AEW10}: Concepts in Information Theory and "
+                       "Communications}, author={Immink, Kees A. Schouhamer and Baggen, Stan}, booktitle={AEW10}}\n"
                        .replace("ID", second.arxiv_id))
         dialogs = _watch(page)
         with serve_app_in_thread(site.app) as base:
@@ -426,17 +429,24 @@ def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, t
             report = " ".join(page.locator(".import-report").inner_text().split())
             assert "Added 1 paper to “From Zotero”." in report
             assert "1 is not on this instance yet: it is being fetched from arXiv" in report
-            assert "1 of 3 BibTeX entries name no arXiv paper" in report
-            assert "Fetching 1 paper from arXiv" in page.locator(".waiting-papers").inner_text()
+            assert "2 BibTeX entries name no arXiv id: their titles are being looked up on arXiv" in report
+            waiting = page.locator(".waiting-papers").inner_text()
+            assert "Fetching 1 paper from arXiv" in waiting and "Looking up 2 BibTeX entries" in waiting
             assert sorted(page.locator(".card-title").all_inner_texts()) == ["Graph diffusion kernels",
                                                                              "Score matching on graphs"]
             beat = Heartbeat(site.engine, "worker", 60)  # what the instance's worker does within a minute
             try:
-                assert serve_batch(settings, beat).saved == 1
+                assert serve_batch(settings, beat).saved == 1  # the arXiv id
+                assert serve_batch(settings, beat).saved == 1  # then the titles
             finally:
                 beat.stop()
-            page.reload()
-            assert page.locator(".waiting-papers").count() == 0
+            page.goto(base + path)  # back to the collection (a reload would send the import again)
+            waiting = " ".join(page.locator(".waiting-papers").inner_text().split())
+            assert "Fetching" not in waiting and "Looking up" not in waiting
+            assert ("Not found on arXiv by title (a journal or proceedings paper without an arXiv version, or titled "
+                    "differently there): A journal paper arXiv never saw (arXiv has no paper with this title)") in waiting
             assert sorted(page.locator(".card-title").all_inner_texts()) == [
-                "Graph diffusion kernels", "Heat-bath random walks with Markov bases", "Score matching on graphs"]
+                "Graph diffusion kernels", "Heat-bath random walks with Markov bases",
+                "Proceedings of Workshop AEW10: Concepts in Information Theory and Communications",
+                "Score matching on graphs"]
         assert dialogs == [] and page.js_errors == []

@@ -1,8 +1,8 @@
 """Importing papers into a collection: a member pastes arXiv ids or links, or uploads a
 BibTeX file (a Zotero export), and the papers this instance has are saved; the page says
-which are being fetched from arXiv (what a worker then does is in
-test_fetching_missing_papers.py) and which entries name no arXiv paper. Importing twice
-adds nothing; only the owner can import."""
+which are being fetched from arXiv, and which entries without an arXiv id are being
+looked up there by title (what a worker then does is in test_fetching_missing_papers.py
+and test_fetching_by_title.py). Importing twice adds nothing; only the owner can import."""
 
 from __future__ import annotations
 
@@ -63,7 +63,10 @@ def test_a_bibtex_file_and_pasted_links_are_imported(site):
     assert "Added 4 papers to “Zotero”." in said and "1 was in it already." in said
     assert "1 is not on this instance yet: it is being fetched from arXiv" in said
     assert "Fetching 1 paper from arXiv; it is saved here as it arrives" in said and "2001.00001" in said
-    assert "1 of 5 BibTeX entries name no arXiv paper" in said and "Not arXiv ids: nonsense." in said
+    assert ("1 BibTeX entry names no arXiv id: its title is being looked up on arXiv, and the papers found will be "
+            "saved here within minutes.") in said and "Not arXiv ids: nonsense." in said
+    assert "Looking up 1 BibTeX entry without an arXiv id on arXiv by title" in said
+    assert "A journal paper without an arXiv version" in said
     assert r.text.count('class="card"') == 5  # the collection, with what was imported
 
 

@@ -84,9 +84,11 @@ def test_a_new_member_seeds_reads_why_dismisses_gets_a_digest_and_resets_for_you
                                                   f"https://arxiv.org/abs/{pasted[2]['id']}v1"]))
     page.set_input_files('input[name="bibtex"]', str(library))
     page.get_by_role("button", name="Start from these").click()
-    report = page.locator("main [role=status]").inner_text()
+    report = page.locator("main p[role=status]").inner_text()
     assert "Added 5 seed papers." in report
-    assert "1 of 3 BibTeX entries have no arXiv id" in report
+    assert "1 BibTeX entry has no arXiv id: its title is being looked up on arXiv" in report
+    waiting = page.locator(".waiting-papers").inner_text()
+    assert "Looking up 1 BibTeX entry" in waiting and "A conference paper with no preprint" in waiting
     assert page.get_by_role("heading", name="Learning from 5 papers").is_visible()
     learned = page.locator(".signal-list").first.inner_text()
     assert all(r["title"] in learned for r in seeds)
@@ -174,7 +176,8 @@ def test_a_new_member_seeds_reads_why_dismisses_gets_a_digest_and_resets_for_you
     page.get_by_role("button", name="Reset what it learned").click()
     page.wait_for_url("**/for-you/learned?done=reset")
     assert dialogs and dialogs[0].startswith("Forget everything the feed learned?")
-    assert "Reset: your feed starts again" in page.locator("main [role=status]").inner_text()
+    assert "Reset: your feed starts again" in page.locator("main p[role=status]").inner_text()
+    assert page.locator(".waiting-papers").count() == 0  # the seed still being looked up is forgotten too
     assert page.get_by_role("heading", name="Learning from 0 papers").is_visible()
     assert page.locator(".learned-words").count() == 0
     page.locator(".main-nav").get_by_role("link", name="For you").click()

@@ -57,7 +57,7 @@ def test_seeding_with_ids_and_bibtex_gives_picks_with_why_lines(site):
     assert r.status_code == 200
     assert "Added 1 seed paper." in r.text
     assert "1 is not on this instance yet: it is being fetched from arXiv and will seed the feed" in r.text
-    assert "1 of 2 BibTeX entries have no arXiv id" in r.text
+    assert "1 BibTeX entry has no arXiv id: its title is being looked up on arXiv" in r.text
     assert "Not arXiv ids: hello" in r.text
     page = client.get("/for-you").text
     order = titles_in_order(page)

@@ -48,6 +48,20 @@ class Fault:
     status: int = 500
 
 
+_TITLE_PHRASE = re.compile(r'ti:"([^"]*)"')
+_WORDS = re.compile(r"[^\w]+")
+
+
+def _words(text: str) -> list[str]:
+    """Lower-cased words, as a title phrase query compares them (the fake's own folding)."""
+    return [w for w in _WORDS.split(text.lower().replace("_", " ")) if w]
+
+
+def _has_phrase(words: list[str], phrase: list[str]) -> bool:
+    n = len(phrase)
+    return n > 0 and any(words[i:i + n] == phrase for i in range(len(words) - n + 1))
+
+
 def _api_key(params: dict) -> tuple:
     return ("api",) + tuple(params.get(k, "") for k in _API_KEYS)
 
@@ -160,6 +174,30 @@ class FakeArxiv:
         ).encode()
         return head + b"".join(entries) + b"</feed>\n"
 
+    def _compose_title_search(self, query: str, max_results: int) -> bytes | None:
+        """arXiv's answer to ``ti:"..." OR ti:"..."``: the recorded entries whose title
+        holds one of the phrases (None for any other kind of query)."""
+        phrases = [_words(p) for p in _TITLE_PHRASE.findall(query)]
+        rest = _TITLE_PHRASE.sub(" ", query).replace(" OR ", " ").strip()
+        if not phrases or rest:
+            return None
+        hits = []
+        for entry in self.entries_by_id.values():
+            title = etree.fromstring(entry).findtext(f"{{{ATOM_NS}}}title") or ""
+            if any(_has_phrase(_words(title), p) for p in phrases):
+                hits.append(entry)
+        return self._feed(hits[:max_results], total=len(hits))
+
+    def _feed(self, entries: list[bytes], total: int) -> bytes:
+        head = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="{ATOM_NS}" xmlns:opensearch="{OS_NS}" '
+            f'xmlns:arxiv="http://arxiv.org/schemas/atom"><id>fake</id><title>search</title>'
+            f"<opensearch:itemsPerPage>{len(entries)}</opensearch:itemsPerPage>"
+            f"<opensearch:totalResults>{total}</opensearch:totalResults>"
+            f"<opensearch:startIndex>0</opensearch:startIndex>"
+        ).encode()
+        return head + b"".join(entries) + b"</feed>\n"
+
     def _error_feed(self, arxiv_id: str) -> bytes:
         """arXiv's answer to an id_list naming an id it calls malformed (as recorded for "abc")."""
         anchor = f"https://arxiv.org/api/errors#incorrect_id_format_for_{arxiv_id}"
@@ -179,6 +217,10 @@ class FakeArxiv:
                 if refused:
                     return Canned(400, self._error_feed(refused[0]), {})
                 return Canned(200, self._compose_id_list(ids), {})
+            if canned is None and params.get("search_query") and not params.get("id_list"):
+                body = self._compose_title_search(params["search_query"], int(params.get("max_results") or 10))
+                if body is not None:
+                    return Canned(200, body, {})
         elif path.endswith("/oai"):
             canned = self.routes.get(_oai_key(params))
         else:

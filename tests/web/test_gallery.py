@@ -76,8 +76,11 @@ def gallery(databases, tmp_path_factory):
     for name in ("wed_mid", "tue"):
         assert grace.form(f"{collection}/add", {"arxiv_id": ids[name]}, page="/").status_code == 303
     # Two papers of a Zotero library this instance lacks: one waits for the worker to fetch
-    # it from arXiv, the other arXiv did not know (the owner's page lists both).
-    grace.form(f"{collection}/import", {"ids": "2101.00001\n2101.99999"}, page=collection)
+    # it from arXiv, the other arXiv did not know; and a proceedings entry without an arXiv
+    # id, whose title waits to be looked up (the owner's page lists all three).
+    journal = b"@inproceedings{k, title={Neural Ordinary Differential Equations}, author={Chen, Ricky T. Q.}}\n"
+    grace.form(f"{collection}/import", {"ids": "2101.00001\n2101.99999"}, page=collection,
+               files={"bibtex": ("My Library.bib", journal, "application/x-bibtex")})  # looked up by title
     with engine.begin() as conn:
         conn.execute(update(WantedPaper).where(WantedPaper.arxiv_id == "2101.99999")
                      .values(state="unknown", note="arXiv has no paper with this id"))

@@ -1,0 +1,51 @@
+"""How a BibTeX entry without an arXiv id is read for the title look-up
+(``papers.references``): the title as the member will recognise it, the key an arXiv
+title must fold to, and the first author's surname."""
+
+from __future__ import annotations
+
+from paperboy.papers.references import MAX_SEEDS, read_seeds, surname_key, title_key
+
+
+def test_the_title_and_first_author_of_each_entry_without_an_id_are_kept():
+    found = read_seeds(r"""
+@inproceedings{devlin2019,
+  booktitle = {Proceedings of NAACL-HLT},
+  title = {{BERT}: Pre-training of Deep {B}idirectional Transformers for Language Understanding},
+  author = {Devlin, Jacob and Chang, Ming-Wei and Lee, Kenton},
+}
+@article{garcia, author = "Jos\'e Garc\'{\i}a and others", title = "Schr{\"o}dinger bridges for $\alpha$-divergences"}
+@article{vdm, title={Visualizing Data using t-SNE}, author={Laurens van der Maaten and Geoffrey Hinton}}
+@misc{arxiv, title={On arXiv}, eprint={2403.01234}, archivePrefix={arXiv}}
+@book{short, title={Mamba}, author={Gu, Albert}}
+@misc{untitled, author={Nobody}}
+""")
+    assert found.ids == ["2403.01234"] and found.entries == 6 and found.entries_without_id == 5
+    assert [(t.title, t.key, t.first_author) for t in found.titles] == [
+        ("BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
+         "bert pre training of deep bidirectional transformers for language understanding", "devlin"),
+        ("Schrödinger bridges for $\\alpha$-divergences", "schrodinger bridges for divergences", "garcia"),
+        ("Visualizing Data using t-SNE", "visualizing data using t sne", "maaten"),
+    ]  # "booktitle" is not the title; a one-word title or none is not looked up
+
+
+def test_a_bibtex_title_and_arxivs_spelling_of_it_fold_to_one_key():
+    assert title_key(r"{BERT}: Pre-training of Deep {B}idirectional Transformers") == title_key(
+        "BERT: Pre-training of Deep Bidirectional Transformers")
+    assert title_key(r"Schr\"{o}dinger  Bridges -- a \emph{Survey}.") == title_key("Schrödinger bridges: a survey")
+    assert title_key("Quantum C Language") != title_key("Quantum C++ Language Extensions")
+    assert surname_key("van der Maaten, Laurens") == "van der maaten" and surname_key("Laurens van der Maaten") == "maaten"
+    assert surname_key(r"M{\"u}ller, J.") == "muller"
+
+
+def test_one_file_repeating_a_title_looks_it_up_once_and_at_most_max_seeds_titles():
+    one = "@article{a%d, title={A paper on one same subject}}\n"
+    assert len(read_seeds(one % 1 + one % 2).titles) == 1
+    many = "".join(f"@article{{k{i}, title={{Distinct title number {i}}}}}\n" for i in range(MAX_SEEDS + 20))
+    assert len(read_seeds(many).titles) == MAX_SEEDS
+
+
+def test_an_unterminated_or_hostile_field_gives_no_title_and_no_error():
+    found = read_seeds("@article{x, title={Never closed, author={A B}\n@article{y, title=\"" + "{" * 5000 + "\"}")
+    assert found.entries == 2 and found.ids == []
+    assert all(len(t.title) <= 400 for t in found.titles)
