@@ -308,8 +308,8 @@ def import_found(db: Session, coll: Collection, found: references.Found, fetch_m
         already=[a for a in found.ids if a in here and here[a] not in added],
         fetching=[a for a in found.ids if a in fetching], over_limit=[a for a in found.ids if a in over],
         not_here=[a for a in found.ids if a not in here and a not in fetching], unreadable=found.unreadable,
-        entries_without_arxiv_id=found.entries_without_id - len(titles.queued) - len(titles.over_limit),
-        entries=found.entries,
+        entries_without_arxiv_id=found.entries_without_id - len(titles.queued) - len(titles.over_limit)
+        - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
         matching_titles=titles.queued, titles_over_limit=titles.over_limit)
 
 
@@ -325,6 +325,7 @@ class ImportReport:
     entries: int  # BibTeX entries read
     matching_titles: list[str] = field(default_factory=list)  # entries without an id: looked up on arXiv by title
     titles_over_limit: list[str] = field(default_factory=list)  # of those without an id: not looked up (the cap)
+    not_read: int = 0  # ids and entries past references.MAX_SEEDS: to be imported apart
 
     def message(self, name: str) -> str:
         def n(count: int, one: str, many: str) -> str:
@@ -356,6 +357,9 @@ class ImportReport:
             bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
                         "name no arXiv paper (no eprint, arXiv URL or arXiv DOI, and no title of three words or "
                         f"more to look up) and {'was' if self.entries_without_arxiv_id == 1 else 'were'} left out.")
+        if self.not_read:
+            bits.append(f"{n(self.not_read, 'more was', 'more were')} not read: one import takes at most "
+                        f"{references.MAX_SEEDS:,} papers; import the rest apart.")
         if self.unreadable:
             more = " …" if len(self.unreadable) > 5 else ""
             bits.append(f"Not arXiv ids: {', '.join(self.unreadable[:5])}{more}.")

@@ -24,7 +24,11 @@ from paperboy.papers.text import latex_to_unicode
 
 MAX_BYTES = 2_000_000  # a BibTeX export of a few thousand entries
 UPLOAD_BYTES = MAX_BYTES + 100_000  # the form that brings it: the file, a paste, the multipart framing
-MAX_SEEDS = 500  # ids taken from one paste or file (For you's seeds, a collection's import)
+# Ids, and titles of entries without one, taken from one paste or file (For you's seeds,
+# a collection's import): a large Zotero library at once, and as many as a member may
+# have waiting to be fetched (``ingest.wanted.OUTSTANDING_MAX``). Beyond, they are
+# counted (``Found.not_read``) and the member is told to import the rest apart.
+MAX_SEEDS = 2_000
 
 _NEW = r"\d{4}\.\d{4,5}(?:v\d+)?"
 _OLD = r"[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?"
@@ -118,11 +122,21 @@ class Found:
     entries: int = 0  # BibTeX entries in the file
     entries_without_id: int = 0  # of those, entries that name no arXiv id (some have a title)
     titles: list[TitleRef] = field(default_factory=list)  # entries without an id, by title: to look up
+    ids_past_cap: int = 0  # ids not taken: MAX_SEEDS were already
+    titles_past_cap: int = 0  # entries without an id not read: MAX_SEEDS titles were already
     _title_keys: set[str] = field(default_factory=set, repr=False)
 
+    @property
+    def not_read(self) -> int:
+        """Papers named past the cap, for the member to import apart."""
+        return self.ids_past_cap + self.titles_past_cap
+
     def add(self, arxiv_id: str) -> None:
-        if arxiv_id not in self.ids and len(self.ids) < MAX_SEEDS:
-            self.ids.append(arxiv_id)
+        if arxiv_id not in self.ids:
+            if len(self.ids) < MAX_SEEDS:
+                self.ids.append(arxiv_id)
+            else:
+                self.ids_past_cap += 1
 
     @property
     def titles_full(self) -> bool:
@@ -152,7 +166,9 @@ def read_bibtex(text: str) -> Found:
             found.add(ids[0])
         else:
             found.entries_without_id += 1
-            if not found.titles_full and (ref := _title_ref(text, start, end)) is not None:
+            if found.titles_full:
+                found.titles_past_cap += 1
+            elif (ref := _title_ref(text, start, end)) is not None:
                 found.add_title(ref)
     return found
 
@@ -188,7 +204,12 @@ def read_seeds(*texts: str) -> Found:
         for arxiv_id in part.ids:
             found.add(arxiv_id)
         for ref in part.titles:
-            found.add_title(ref)
+            if found.titles_full:
+                found.titles_past_cap += 1
+            else:
+                found.add_title(ref)
+        found.ids_past_cap += part.ids_past_cap
+        found.titles_past_cap += part.titles_past_cap
         found.unreadable += part.unreadable
         found.entries += part.entries
         found.entries_without_id += part.entries_without_id

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
 from paperboy.ingest import wanted
-from paperboy.papers.references import Found
+from paperboy.papers.references import MAX_SEEDS, Found
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
 from paperboy.store.models import ForYouPrefs, InterestSignal, Paper, utcnow
@@ -61,7 +61,10 @@ def seed_report(found: Found, added: list[str], unknown: list[str], fetching: li
         bits.append(f"{len(matching)} BibTeX {'entry has' if len(matching) == 1 else 'entries have'} no arXiv id: "
                     f"{'its title is' if len(matching) == 1 else 'their titles are'} being looked up on arXiv, "
                     "and the papers found will seed the feed within minutes.")
-    if left_out := found.entries_without_id - len(matching):
+    if found.not_read:
+        bits.append(f"{found.not_read} more {'was' if found.not_read == 1 else 'were'} not read: one import takes "
+                    f"at most {MAX_SEEDS:,} papers; seed with the rest apart.")
+    if left_out := found.entries_without_id - len(matching) - found.titles_past_cap:
         bits.append(f"{left_out} of {found.entries} BibTeX entries have no arXiv id (eprint, arXiv URL or arXiv "
                     f"DOI){', nor a title to look up,' if found.titles and matching else ''} and "
                     f"{'was' if left_out == 1 else 'were'} left out.")

@@ -219,8 +219,9 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
         return RedirectResponse(referring_page(request, "/for-you/learned"), status_code=303)
     if wants_json(request):
         return JSONResponse({"added": added, "fetching": fetching, "not_here": unknown, "unreadable": found.unreadable,
-                             "matching_titles": matching,
-                             "entries_without_arxiv_id": found.entries_without_id - len(matching), "message": report})
+                             "matching_titles": matching, "not_read": found.not_read,
+                             "entries_without_arxiv_id": found.entries_without_id - len(matching)
+                             - found.titles_past_cap, "message": report})
     ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
     return _page(request, "learned.html", {**ctx, "seed_report": report})
 

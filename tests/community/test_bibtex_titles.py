@@ -38,14 +38,22 @@ def test_a_bibtex_title_and_arxivs_spelling_of_it_fold_to_one_key():
     assert surname_key(r"M{\"u}ller, J.") == "muller"
 
 
-def test_one_file_repeating_a_title_looks_it_up_once_and_at_most_max_seeds_titles():
+def test_one_file_repeating_a_title_looks_it_up_once():
     one = "@article{a%d, title={A paper on one same subject}}\n"
     assert len(read_seeds(one % 1 + one % 2).titles) == 1
-    many = "".join(f"@article{{k{i}, title={{Distinct title number {i}}}}}\n" for i in range(MAX_SEEDS + 20))
-    assert len(read_seeds(many).titles) == MAX_SEEDS
 
 
 def test_an_unterminated_or_hostile_field_gives_no_title_and_no_error():
     found = read_seeds("@article{x, title={Never closed, author={A B}\n@article{y, title=\"" + "{" * 5000 + "\"}")
     assert found.entries == 2 and found.ids == []
     assert all(len(t.title) <= 400 for t in found.titles)
+
+
+def test_papers_past_what_one_import_takes_are_counted_not_dropped_silently():
+    ids = "\n".join(f"2401.{i:05d}" for i in range(MAX_SEEDS + 3))
+    found = read_seeds(ids)
+    assert len(found.ids) == MAX_SEEDS and found.ids_past_cap == 3 and found.not_read == 3
+    titles = "".join(f"@article{{k{i}, title={{Distinct title number {i}}}}}\n" for i in range(MAX_SEEDS + 2))
+    found = read_seeds(titles, "2402.00001")
+    assert len(found.titles) == MAX_SEEDS and found.titles_past_cap == 2 and found.ids == ["2402.00001"]
+    assert found.entries_without_id == MAX_SEEDS + 2

@@ -11,6 +11,7 @@ import re
 
 from sqlalchemy import func, select, update
 
+from paperboy.papers.references import MAX_SEEDS
 from paperboy.store.models import CollectionItem, Paper
 
 BIBTEX = """
@@ -136,4 +137,15 @@ def test_a_script_saves_many_papers_at_once_with_its_token(site):
     reader = script(site, make_token(ada, "reader"))
     assert reader.post(f"/api/collections/{cid}/papers", json=body).status_code == 403
     assert bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": []}).status_code == 422
-    assert bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": ["1"] * 501}).status_code == 422
+    assert bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": ["1"] * (MAX_SEEDS + 1)}).status_code == 422
+
+
+def test_a_library_larger_than_one_import_takes_says_how_many_were_not_read(site):
+    _, ada = site.member()
+    cid, _ = _collection(site, ada)
+    ids = "\n".join(f"2401.{i:05d}" for i in range(2_003))
+    r = ada.post(f"/collections/{cid}/import", data={"ids": ids},
+                 headers={"Accept": "application/json", "X-CSRF-Token": ada.token("/")})
+    assert r.status_code == 200
+    assert len(r.json()["fetching"]) == 2_000 and r.json()["not_read"] == 3
+    assert "3 more were not read: one import takes at most 2,000 papers; import the rest apart." in r.json()["message"]
