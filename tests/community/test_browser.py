@@ -440,7 +440,8 @@ def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, t
                 assert serve_batch(settings, beat).saved == 1  # then the titles
             finally:
                 beat.stop()
-            page.goto(base + path)  # back to the collection (a reload would send the import again)
+            page.get_by_role("link", name="See what has arrived").click()  # a reload would send the import again
+            assert page.url == base + path
             waiting = " ".join(page.locator(".waiting-papers").inner_text().split())
             assert "Fetching" not in waiting and "Looking up" not in waiting
             assert ("Not found on arXiv by title (a journal or proceedings paper without an arXiv version, or titled "
