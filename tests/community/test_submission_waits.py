@@ -114,15 +114,17 @@ def test_an_arxiv_that_answers_a_byte_at_a_time_is_waited_for_in_the_background(
     member's wait ends at the deadline all the same, and the look-up goes on."""
     with FakeArxiv() as fake:
         fake.load_api_recordings(shared_data / API_JSON)
-        server = LoopbackArxiv("trickle", upstream=fake.api_url, gap=2.0, chunks=6)  # about 12 s in all
+        server = LoopbackArxiv("trickle", upstream=fake.api_url, gap=2.0, chunks=8)  # about 16 s in all
         try:
             site = _site(fresh_engine, tmp_path, server.url)
             r, waited, client = _submit_timed(site)
             print(f"trickle: {r.status_code} after {waited:.2f} s")
             assert r.status_code == 503 and r.headers["Retry-After"] == "60"
             assert "arXiv has not answered yet" in r.text and "try again in a minute" in r.text
-            assert waited < lookup.ANSWER_SECONDS + 1.5
-            _wait_for_lookups(timeout=20)
+            # At the deadline, well before the trickle ends: on this 2-core machine under a
+            # second test suite's load the answer came 1.65 s past it.
+            assert waited < lookup.ANSWER_SECONDS + 4
+            _wait_for_lookups(timeout=25)
         finally:
             server.close()
     # arXiv answered at last: trying again finds the paper without asking arXiv again.
