@@ -208,20 +208,24 @@ def _template(text: str) -> bytes:
 
 
 def _save_menu(v: Visitor, saved: frozenset) -> str:
+    """A card's save menu: one form whose buttons post to each collection's add or
+    remove route (``formaction``), so the token, the paper and the card's title are
+    written once per card, not once per collection: a member with 20 collections had
+    ~9.7 KB of menu on every card. Each button is a toggle (``aria-pressed``: saved
+    there) inside a form named for the paper, which is what a screen reader announces."""
     token = _csrf_str(v)
     a, t = _ARXIV.decode(), _TITLE.decode()
     arxiv = f'<input type="hidden" name="arxiv_id" value="{a}">'
-    forms = []
-    for cid, name in v.collections:
-        on = cid in saved
-        label = f"Remove “{t}” from " if on else f"Save “{t}” to "
-        forms.append(f'<form method="post" action="/collections/{cid}/{"remove" if on else "add"}" class="save-form">'
-                     f'{token}{arxiv}<button type="submit" aria-label="{label}{escape(name)}">'
-                     f'{"✓ " if on else "+ "}{escape(name)}</button></form>')
+    buttons = "".join(
+        f'<button formaction="/collections/{cid}/remove" aria-pressed="true">✓ {escape(name)}</button>'
+        if cid in saved else
+        f'<button formaction="/collections/{cid}/add" aria-pressed="false">+ {escape(name)}</button>'
+        for cid, name in v.collections)
     summary = "Saved" if saved else "Save"
     return (f'<details class="card-actions save-menu"><summary aria-label="{"Saved: " if saved else "Save "}{t}" '
             f'title="Save “{t}” to a collection">{summary}</summary><div class="menu-panel">'
-            + "".join(forms)
+            + (f'<form method="post" class="save-form" aria-label="Collections for “{t}”">{token}{arxiv}{buttons}</form>'
+               if buttons else "")
             + f'<form method="post" action="/collections" class="save-form new-collection">{token}{arxiv}'
             '<input type="text" name="name" placeholder="New collection" maxlength="100" required aria-label="New collection name">'
             f'<button type="submit" aria-label="Create the collection and save “{t}” in it">Create and save</button>'

@@ -185,6 +185,17 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(fresh_e
         page.wait_for_load_state()
         assert page.url.startswith(base + f"/papers/{paper.arxiv_id}?notice=saved")
         assert "Saved to “Proteins”." in page.locator("#paper-actions .notice").inner_text()
+        # The menu's button for the collection is pressed now: pressing it takes the paper
+        # out, and pressing it again puts it back (one form, a route per button).
+        actions.locator("summary", has_text="Saved").click()
+        menu = actions.get_by_role("form", name="Collections for “Protein diffusion models”")
+        menu.get_by_role("button", name="✓ Proteins", pressed=True).click()
+        page.wait_for_load_state()
+        assert "Removed from “Proteins”." in page.locator("#paper-actions .notice").inner_text()
+        actions.locator("summary", has_text="Save").click()
+        menu.get_by_role("button", name="+ Proteins", pressed=False).click()
+        page.wait_for_load_state()
+        assert "Saved to “Proteins”." in page.locator("#paper-actions .notice").inner_text()
         # Follow one of its authors.
         actions.locator("summary", has_text="Follow authors or categories").click()
         actions.get_by_role("button", name="Follow José García").click()
