@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 W = WantedPaper.__table__
 T = WantedTitle.__table__
 TITLE_CHUNK = 10  # titles looked up in one arXiv request (ORed phrases)
+# Seconds between arXiv requests that queued rows are spread by (arXiv's asked delay):
+# a member's 2,000 titles are due 10 at a time, 3 s apart, when the queue could reach
+# them anyway, so the rows another member queues meanwhile are due before most of them
+# and are served in turn, not after all 200 requests (claims go by due time).
+PACE_SECONDS = 3.0
 TITLE_RESULTS = 5  # results asked for per title: same-titled papers by others, and near titles
 SEEDS = 0  # the target of a For you seed; any other target is a collection's id
 OUTSTANDING_MAX = 2_000  # papers one member may have waiting (a large Zotero library fits)
@@ -83,7 +88,7 @@ def queue(db: Session, user_id: int, target: int, arxiv_ids: Iterable[str]) -> Q
     room = max(OUTSTANDING_MAX - waiting, 0)
     now = utcnow()
     insert_ignore(conn, W, [{"user_id": user_id, "target": target, "arxiv_id": a, "state": "wanted", "attempts": 0,
-                             "due_at": now, "created_at": now} for a in new[:room]])
+                             "due_at": _paced(now, i, ID_CHUNK), "created_at": now} for i, a in enumerate(new[:room])])
     return Queued(queued=[a for a in ids if a in known or a in new[:room]], over_limit=new[room:])
 
 
@@ -105,10 +110,17 @@ def queue_titles(db: Session, user_id: int, target: int, refs: Iterable[TitleRef
     room = max(OUTSTANDING_MAX - _outstanding(conn, user_id), 0)
     now = utcnow()
     insert_ignore(conn, T, [{"user_id": user_id, "target": target, "title": r.title, "title_key": r.key,
-                             "first_author": r.first_author, "state": "wanted", "attempts": 0, "due_at": now,
-                             "created_at": now} for r in new[:room]])
+                             "first_author": r.first_author, "state": "wanted", "attempts": 0,
+                             "due_at": _paced(now, i, TITLE_CHUNK), "created_at": now}
+                            for i, r in enumerate(new[:room])])
     taken = {r.key for r in new[:room]} | set(known)
     return Queued(queued=[r.title for r in refs if r.key in taken], over_limit=[r.title for r in new[room:]])
+
+
+def _paced(now: dt.datetime, position: int, per_request: int) -> dt.datetime:
+    """When the row at ``position`` of one member's queueing could be reached at arXiv's
+    pace (``PACE_SECONDS``): its first request's rows at once."""
+    return now + dt.timedelta(seconds=PACE_SECONDS * (position // per_request))
 
 
 def _outstanding(conn: Connection, user_id: int) -> int:

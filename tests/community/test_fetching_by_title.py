@@ -223,3 +223,21 @@ def test_deleting_the_collection_or_the_account_drops_its_titles(site):
     r = ada.form("/account/delete", {"password": PASSWORD, "comments": "keep"}, page="/account")
     assert r.status_code == 200 and "deleted" in r.text
     assert title_rows(site) == [] and not wanted.any_due(site.engine)
+
+
+def test_a_large_library_does_not_hold_up_another_members_titles(site, fake):
+    """One member's titles are due ten at a time, arXiv's delay apart: another member's,
+    queued just after, go in the next request, not after all of the first member's."""
+    _, ada = site.member()
+    _, bob = site.member()
+    big = "".join(f"@article{{k{i}, title={{An imaginary paper number {i} about nothing}}}}\n" for i in range(30))
+    import_library(site, ada, big)
+    cid, _ = import_library(site, bob, LIBRARY.split("@inproceedings")[0])  # the DNA paper alone
+
+    served = run_worker(site)
+
+    assert [(s.saved, s.unknown) for s in served] == [(0, 10), (1, 0)]  # Ada's first ten, then Bob's
+    assert DNA in saved(site, cid)
+    waiting = [(s, due) for _, s, _, _, due in title_rows(site) if s == "wanted"]
+    assert len(waiting) == 20 and all(due > utcnow() for _, due in waiting)  # Ada's next, 3 and 6 s on
+    assert len({due for _, due in waiting}) == 2
