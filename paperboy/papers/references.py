@@ -45,6 +45,7 @@ _TOKEN_SPLIT = re.compile(r"[\s,;]+")
 _FIELD = re.compile(r"(?<![A-Za-z])(?P<name>title|author)\s*=\s*(?P<open>[{\"])", re.IGNORECASE)
 _COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.")  # what latex_to_unicode left: \emph, \alpha, \&
 _NOT_WORD = re.compile(r"[\W_]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TITLE_MIN_WORDS = 3  # a shorter title ("Mamba") names too many papers to be matched by itself
 TITLE_MAX = 400  # characters kept of a title (arXiv's longest are about 300)
 
@@ -109,7 +110,8 @@ def _title_ref(text: str, start: int, end: int) -> TitleRef | None:
     key = title_key(raw)
     if len(key.split()) < TITLE_MIN_WORDS or len(raw) > TITLE_MAX:
         return None
-    shown = latex_to_unicode(raw).replace("{", "").replace("}", "")  # math stays as written
+    # Math stays as written; control characters go (PostgreSQL refuses NUL in text).
+    shown = " ".join(_CONTROL.sub(" ", latex_to_unicode(raw).replace("{", "").replace("}", "")).split())
     authors = re.split(r"\s+and\s+", fields.get("author", "").strip(), maxsplit=1)
     first = surname_key(authors[0]) if authors and authors[0] and authors[0].lower() != "others" else ""
     return TitleRef(shown, key, first[:100])

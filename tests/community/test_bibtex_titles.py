@@ -43,6 +43,11 @@ def test_one_file_repeating_a_title_looks_it_up_once():
     assert len(read_seeds(one % 1 + one % 2).titles) == 1
 
 
+def test_control_characters_in_a_title_are_dropped():
+    [ref] = read_seeds("@article{x, title={A title\x00 with a NUL\x1b[31m and an escape}}").titles
+    assert ref.title == "A title with a NUL [31m and an escape" and ref.key == "a title with a nul 31m and an escape"
+
+
 def test_an_unterminated_or_hostile_field_gives_no_title_and_no_error():
     found = read_seeds("@article{x, title={Never closed, author={A B}\n@article{y, title=\"" + "{" * 5000 + "\"}")
     assert found.entries == 2 and found.ids == []

@@ -131,6 +131,13 @@ def test_journal_entries_are_found_on_arxiv_by_title_and_first_author_and_saved(
     assert run_worker(site) == []
 
 
+def test_a_title_with_a_nul_byte_is_queued_without_it(site):
+    _, ada = site.member()
+    _, r = import_library(site, ada, "@article{x, title={Nul\x00 bytes in a journal title}}\n")
+    assert r.status_code == 200
+    assert [t for t, *_ in title_rows(site)] == ["Nul bytes in a journal title"]
+
+
 def test_a_title_by_another_first_author_is_not_taken_for_the_entry(site, fake):
     """Same title, someone else's paper: left out and said, not saved in the member's name."""
     _, ada = site.member()
