@@ -39,7 +39,7 @@ from paperboy.web.security import (
     takes_uploads,
     wants_json,
 )
-from paperboy.web.uploads import NO_ARXIV_ID, arxiv_ids_sent
+from paperboy.web.uploads import NO_ARXIV_ID, papers_sent
 
 router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 PAGE = 30
@@ -279,7 +279,7 @@ async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex:
     fetched or looked up, and what was left out. Doing it twice adds nothing."""
     ratelimit.check(request, "write", str(user.id))  # commits on its own, before this request's reads
     coll = own_collection(db, cid, user)
-    found = await arxiv_ids_sent(ids, bibtex)
+    found = await papers_sent(request, db, ids, bibtex)
     fetch_missing = request.app.state.settings.fetch_wanted
     if not found.ids and not (fetch_missing and found.titles):
         if wants_json(request):
@@ -315,8 +315,9 @@ def import_found(db: Session, coll: Collection, found: references.Found, fetch_m
         already=[a for a in found.ids if a in here and here[a] not in added],
         fetching=[a for a in found.ids if a in fetching], over_limit=[a for a in found.ids if a in over],
         not_here=[a for a in found.ids if a not in here and a not in fetching], unreadable=found.unreadable,
-        entries_without_arxiv_id=found.entries_without_id - len(titles.queued) - len(titles.over_limit)
-        - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
+        entries_without_arxiv_id=found.entries_without_id - found.found_by_title - len(titles.queued)
+        - len(titles.over_limit) - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
+        found_by_title=found.found_by_title, titles_looked_up=fetch_missing,
         matching_titles=titles.queued, titles_over_limit=titles.over_limit)
 
 
@@ -333,6 +334,8 @@ class ImportReport:
     matching_titles: list[str] = field(default_factory=list)  # entries without an id: looked up on arXiv by title
     titles_over_limit: list[str] = field(default_factory=list)  # of those without an id: not looked up (the cap)
     not_read: int = 0  # ids and entries past references.MAX_SEEDS: to be imported apart
+    found_by_title: int = 0  # entries without an arXiv id whose paper this instance holds (among added/already)
+    titles_looked_up: bool = True  # whether other such entries are looked up on arXiv (PAPERBOY_FETCH_WANTED)
 
     def message(self, name: str) -> str:
         def n(count: int, one: str, many: str) -> str:
@@ -351,6 +354,10 @@ class ImportReport:
                         f"{'it' if len(self.over_limit) == 1 else 'them'} again once those have arrived.")
         if elsewhere := len(self.not_here) - len(self.over_limit):
             bits.append(f"{n(elsewhere, 'is', 'are')} not among this instance's papers, so cannot be saved here.")
+        if self.found_by_title:
+            bits.append(f"{n(self.found_by_title, 'BibTeX entry', 'BibTeX entries')} without an arXiv id "
+                        f"{'was' if self.found_by_title == 1 else 'were'} found among this instance's papers by "
+                        "title.")
         if self.matching_titles:
             bits.append(f"{n(len(self.matching_titles), 'BibTeX entry names', 'BibTeX entries name')} no arXiv id: "
                         f"{'its title is' if len(self.matching_titles) == 1 else 'their titles are'} being looked "
@@ -361,9 +368,11 @@ class ImportReport:
                         f"{wanted.OUTSTANDING_MAX:,} papers waiting already; import the file again once those "
                         "have arrived.")
         if self.entries_without_arxiv_id:
+            why = ("and no title of three words or more to look up" if self.titles_looked_up
+                   else "and no title among this instance's papers")
             bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
-                        "name no arXiv paper (no eprint, arXiv URL or arXiv DOI, and no title of three words or "
-                        f"more to look up) and {'was' if self.entries_without_arxiv_id == 1 else 'were'} left out.")
+                        f"name no arXiv paper (no eprint, arXiv URL or arXiv DOI, {why}) and "
+                        f"{'was' if self.entries_without_arxiv_id == 1 else 'were'} left out.")
         if self.not_read:
             bits.append(f"{n(self.not_read, 'more was', 'more were')} not read: one import takes at most "
                         f"{references.MAX_SEEDS:,} papers; import the rest apart.")

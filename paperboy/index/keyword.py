@@ -166,6 +166,12 @@ class KeywordIndex:
             return self._term(field, terms[0])
         return tantivy.Query.phrase_query(self.schema, field, terms)
 
+    def title_phrases(self, titles: list[str]) -> tantivy.Query | None:
+        """Papers whose title holds any of ``titles`` as a phrase: candidates for the
+        BibTeX entries a member imports without an arXiv id (the caller compares the
+        titles themselves)."""
+        return self._any_field([self._text_match(text_terms(t), "title") for t in titles])
+
     def _any_field(self, clauses: list[tantivy.Query | None]) -> tantivy.Query | None:
         clauses = [c for c in clauses if c is not None]
         if not clauses:

@@ -56,6 +56,8 @@ MODES = ("hybrid", "keyword", "semantic")
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000
 CANDIDATES = 100  # per ranker, before fusion
+TITLES_PER_QUERY = 100  # BibTeX titles looked up among the stored papers in one keyword query
+TITLE_CANDIDATES = 5  # papers kept per title (same-titled papers, titles that hold it)
 SYNC_BUILD_MAX = 50_000  # a fresh instance indexes this many papers inline on first use
 # Semantic matches below this cosine are noise (all-MiniLM-L6-v2: the median of a SciFact
 # claim's top-100 is 0.38; cutting at 0.25 changes no SciFact figure). Without it every
@@ -291,6 +293,22 @@ class SearchService:
         if self._vec is None:
             return (self._keyword_stamp(),)
         return (self._keyword_stamp(), _stamp(self._vec.path), self._serving_state_stamp())
+
+    def titled(self, titles: list[str], *, per_query: int = TITLES_PER_QUERY) -> list[int]:
+        """Ids of the shown papers whose title holds one of ``titles`` as a phrase, a few
+        per title (a superset: the caller compares titles and authors); none without a
+        keyword index yet. One query per ``per_query`` titles: 2,000 titles are 20."""
+        self._refresh_readers()
+        kw = self._kw
+        if kw is None:
+            return []
+        out: list[int] = []
+        for start in range(0, len(titles), per_query):
+            query = kw.title_phrases(titles[start:start + per_query])
+            if query is not None:
+                out += kw.search(query, limit=TITLE_CANDIDATES * per_query, count=False).ids
+        hidden = self._hidden
+        return [i for i in dict.fromkeys(out) if i not in hidden]
 
     def keyword_reader(self) -> tuple[KeywordIndex | None, object]:
         """The current keyword reader and its stamp (re-opened if the indexer committed)."""

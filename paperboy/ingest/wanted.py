@@ -41,7 +41,7 @@ from paperboy.ingest.http import PoliteClient, SourceError
 from paperboy.ingest.normalise import PaperRecord
 from paperboy.ingest.pipeline import AuthorCache, upsert_batch
 from paperboy.papers.ids import BadRecord
-from paperboy.papers.references import TitleRef, title_key
+from paperboy.papers.references import TitleRef, names_paper
 from paperboy.store.claims import claim_rows, insert_ignore
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, WantedPaper, WantedTitle, utcnow
@@ -320,14 +320,8 @@ def title_query(keys: Iterable[str]) -> str:
 
 
 def _same_paper(row: Row, record: PaperRecord) -> bool:
-    """Whether ``record`` is the paper ``row`` names: the same title key and, when the
-    entry names authors, its first author's surname among the paper's authors."""
-    if title_key(record.title) != row.title_key:
-        return False
-    if not row.first_author:
-        return True
-    wanted = f" {row.first_author} "
-    return any(wanted in f" {title_key(name)} " for name in record.authors)
+    """Whether ``record`` is the paper ``row`` names (``references.names_paper``)."""
+    return names_paper(row.title_key, row.first_author, record.title, record.authors)
 
 
 @dataclass

@@ -312,6 +312,14 @@ def similar_papers(db: Session, ids: list[int], *, sort: str, limit: int) -> lis
     return papers[:limit]
 
 
+def titles_and_authors(db: Session, ids: list[int]) -> list[tuple[str, str, list[str]]]:
+    """(arXiv id, title, author names) of the shown papers among ``ids``."""
+    if not ids:
+        return []
+    rows = db.execute(select(Paper.arxiv_id, Paper.title, Paper.authors_text).where(Paper.id.in_(ids), visible()))
+    return [(a, t, [n.strip() for n in (names or "").split(",") if n.strip()]) for a, t, names in rows]
+
+
 def paper_by_arxiv_id(db: Session, arxiv_id: str) -> Paper | None:
     return db.scalar(papers_query().where(Paper.arxiv_id == arxiv_id, visible()))
 

@@ -79,6 +79,18 @@ def surname_key(author: str) -> str:
     return title_key(name)
 
 
+def names_paper(ref_key: str, first_author: str, title: str, authors: list[str]) -> bool:
+    """Whether a paper with ``title`` and ``authors`` is the one a BibTeX entry names: its
+    title folds to the entry's key and, when the entry names authors, the entry's first
+    author's surname is among the paper's authors. Nothing fuzzier: a near title is often
+    another paper (the same author's "... for DNA Screening" and "... for Genetic
+    Screening"), and a wrong paper saved in a member's name is worse than one left out."""
+    if title_key(title) != ref_key:
+        return False
+    wanted = f" {first_author} "
+    return not first_author or any(wanted in f" {title_key(name)} " for name in authors)
+
+
 def _field_value(text: str, start: int, opener: str, end: int) -> str:
     """The value of a field whose ``{`` or ``"`` is at ``start``: braces nest inside it."""
     depth, i = 0, start
@@ -124,6 +136,7 @@ class Found:
     entries: int = 0  # BibTeX entries in the file
     entries_without_id: int = 0  # of those, entries that name no arXiv id (some have a title)
     titles: list[TitleRef] = field(default_factory=list)  # entries without an id, by title: to look up
+    found_by_title: int = 0  # entries without an id whose paper this instance holds (``web.uploads``)
     ids_past_cap: int = 0  # ids not taken: MAX_SEEDS were already
     titles_past_cap: int = 0  # entries without an id not read: MAX_SEEDS titles were already
     _title_keys: set[str] = field(default_factory=set, repr=False)

@@ -57,6 +57,10 @@ def seed_report(found: Found, added: list[str], unknown: list[str], fetching: li
     if unknown:
         bits.append(f"{len(unknown)} {'is' if len(unknown) == 1 else 'are'} not among this instance's papers, "
                     f"so the feed cannot learn from {'it' if len(unknown) == 1 else 'them'}.")
+    if found.found_by_title:
+        bits.append(f"{found.found_by_title} BibTeX {'entry' if found.found_by_title == 1 else 'entries'} without an "
+                    f"arXiv id {'was' if found.found_by_title == 1 else 'were'} found among this instance's papers "
+                    "by title.")
     if matching:
         bits.append(f"{len(matching)} BibTeX {'entry has' if len(matching) == 1 else 'entries have'} no arXiv id: "
                     f"{'its title is' if len(matching) == 1 else 'their titles are'} being looked up on arXiv, "
@@ -64,7 +68,7 @@ def seed_report(found: Found, added: list[str], unknown: list[str], fetching: li
     if found.not_read:
         bits.append(f"{found.not_read} more {'was' if found.not_read == 1 else 'were'} not read: one import takes "
                     f"at most {MAX_SEEDS:,} papers; seed with the rest apart.")
-    if left_out := found.entries_without_id - len(matching) - found.titles_past_cap:
+    if left_out := found.entries_without_id - found.found_by_title - len(matching) - found.titles_past_cap:
         bits.append(f"{left_out} of {found.entries} BibTeX entries have no arXiv id (eprint, arXiv URL or arXiv "
                     f"DOI){', nor a title to look up,' if found.titles and matching else ''} and "
                     f"{'was' if left_out == 1 else 'were'} left out.")

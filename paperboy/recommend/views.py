@@ -42,7 +42,7 @@ from paperboy.web.security import (
     takes_uploads,
     wants_json,
 )
-from paperboy.web.uploads import NO_ARXIV_ID, arxiv_ids_sent
+from paperboy.web.uploads import NO_ARXIV_ID, papers_sent
 
 router = APIRouter(include_in_schema=False)  # pages and forms
 api_router = APIRouter(prefix="/api", tags=["for you"])  # in the OpenAPI document
@@ -203,7 +203,7 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
                     next_: str = Form("", alias="next"), user: User = Depends(require_member),
                     db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    found = await arxiv_ids_sent(ids, bibtex)
+    found = await papers_sent(request, db, ids, bibtex)
     fetch_missing = request.app.state.settings.fetch_wanted
     if not found.ids and not (fetch_missing and found.titles):
         if wants_json(request):
@@ -226,8 +226,9 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
     if wants_json(request):
         return JSONResponse({"added": added, "fetching": fetching, "not_here": unknown, "unreadable": found.unreadable,
                              "matching_titles": matching, "not_read": found.not_read,
-                             "entries_without_arxiv_id": found.entries_without_id - len(matching)
-                             - found.titles_past_cap, "message": report})
+                             "found_by_title": found.found_by_title,
+                             "entries_without_arxiv_id": found.entries_without_id - found.found_by_title
+                             - len(matching) - found.titles_past_cap, "message": report})
     ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
     return _page(request, "learned.html", {**ctx, "seed_report": report})
 

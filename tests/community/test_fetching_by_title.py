@@ -197,16 +197,30 @@ def test_an_unreachable_arxiv_leaves_titles_to_be_looked_up_later(site, fake):
     assert {DNA, AEW10} <= saved(site, cid)
 
 
-def test_a_paper_already_stored_is_found_by_title_and_saved_not_stored_again(site, fake):
+def test_a_paper_this_instance_holds_is_found_by_title_at_once_without_asking_arxiv(site, fake):
     _, ada = site.member()
     site.paper(arxiv_id=DNA, title="Efficient Two-Stage Group Testing Algorithms for DNA Screening",
                authors=["Michael Huber"])
-    cid, _ = import_library(site, ada, "@article{x, title={Efficient two-stage group testing algorithms "
-                                       "for DNA screening}, author={M. Huber}}\n")
-    assert [(s.saved, s.unknown) for s in run_worker(site)] == [(1, 0)]
-    assert DNA in saved(site, cid)
-    with site.engine.connect() as conn:
-        assert conn.scalar(select(Paper.sources).where(Paper.arxiv_id == DNA)) != "api"  # not re-stored from arXiv
+    site.paper(title="Efficient Two-Stage Group Testing Algorithms for DNA Screening", authors=["Someone Else"])
+    cid, r = import_library(site, ada, "@article{x, title={Efficient two-stage group testing algorithms "
+                                       "for {DNA} screening}, author={M. Huber}}\n")
+    assert "1 BibTeX entry without an arXiv id was found among this instance's papers by title." in said(r)
+    assert DNA in saved(site, cid) and len(saved(site, cid)) == 2  # Huber's, not the other same-titled paper
+    assert title_rows(site) == [] and run_worker(site) == [] and fake.requests == []
+
+
+def test_an_instance_that_does_not_fetch_still_finds_its_own_papers_by_title(shared_data, fake, fresh_engine, tmp_path):
+    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, fetch_wanted=False)
+    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    site.paper(arxiv_id=AEW10, title="Proceedings of Workshop AEW10: Concepts in Information Theory and Communications",
+               authors=["Kees A. Schouhamer Immink", "Stan Baggen"])
+    _, ada = site.member()
+    cid, r = import_library(site, ada)
+    assert r.status_code == 200 and AEW10 in saved(site, cid)
+    assert "1 BibTeX entry without an arXiv id was found among this instance's papers by title." in said(r)
+    assert ("3 of 4 BibTeX entries name no arXiv paper (no eprint, arXiv URL or arXiv DOI, and no title among this "
+            "instance's papers) and were left out.") in said(r)  # not looked up on arXiv here
+    assert title_rows(site) == [] and fake.requests == []
 
 
 def test_without_fetching_a_file_of_journal_entries_is_refused_as_before(shared_data, fake, fresh_engine, tmp_path):
