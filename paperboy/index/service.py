@@ -298,15 +298,19 @@ class SearchService:
         """Ids of the shown papers whose title holds one of ``titles`` as a phrase, a few
         per title (a superset: the caller compares titles and authors); none without a
         keyword index yet. One query per ``per_query`` titles: 2,000 titles are 20."""
-        self._refresh_readers()
-        kw = self._kw
-        if kw is None:
+        try:
+            self._refresh_readers()
+            kw = self._kw
+            if kw is None:
+                return []
+            out: list[int] = []
+            for start in range(0, len(titles), per_query):
+                query = kw.title_phrases(titles[start:start + per_query])
+                if query is not None:
+                    out += kw.search(query, limit=TITLE_CANDIDATES * per_query, count=False).ids
+        except Exception:  # the entries are looked up on arXiv instead: an import does not fail for it
+            log.exception("looking %d titles up in the keyword index failed", len(titles))
             return []
-        out: list[int] = []
-        for start in range(0, len(titles), per_query):
-            query = kw.title_phrases(titles[start:start + per_query])
-            if query is not None:
-                out += kw.search(query, limit=TITLE_CANDIDATES * per_query, count=False).ids
         hidden = self._hidden
         return [i for i in dict.fromkeys(out) if i not in hidden]
 
