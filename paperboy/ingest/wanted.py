@@ -80,9 +80,10 @@ def queue(db: Session, user_id: int, target: int, arxiv_ids: Iterable[str]) -> Q
     mine = (W.c.user_id == user_id) & (W.c.target == target)
     known = dict(conn.execute(select(W.c.arxiv_id, W.c.state).where(mine, W.c.arxiv_id.in_(ids))).all())
     again = [a for a in ids if known.get(a) in ("unknown", "failed")]
-    if again:
-        conn.execute(update(W).where(mine, W.c.arxiv_id.in_(again))
-                     .values(state="wanted", attempts=0, due_at=utcnow(), note=None, lease_owner=None, lease_until=None))
+    if again:  # queued anew below, paced with the rest
+        conn.execute(delete(W).where(mine, W.c.arxiv_id.in_(again)))
+        for a in again:
+            del known[a]
     waiting = _outstanding(conn, user_id)
     new = [a for a in ids if a not in known]
     room = max(OUTSTANDING_MAX - waiting, 0)
@@ -103,9 +104,10 @@ def queue_titles(db: Session, user_id: int, target: int, refs: Iterable[TitleRef
     keys = [r.key for r in refs]
     known = dict(conn.execute(select(T.c.title_key, T.c.state).where(mine, T.c.title_key.in_(keys))).all())
     again = [k for k in keys if known.get(k) in ("unknown", "failed")]
-    if again:
-        conn.execute(update(T).where(mine, T.c.title_key.in_(again))
-                     .values(state="wanted", attempts=0, due_at=utcnow(), note=None, lease_owner=None, lease_until=None))
+    if again:  # queued anew below, paced with the rest
+        conn.execute(delete(T).where(mine, T.c.title_key.in_(again)))
+        for k in again:
+            del known[k]
     new = [r for r in refs if r.key not in known]
     room = max(OUTSTANDING_MAX - _outstanding(conn, user_id), 0)
     now = utcnow()

@@ -262,3 +262,16 @@ def test_a_large_library_does_not_hold_up_another_members_titles(site, fake):
     waiting = [(s, due) for _, s, _, _, due in title_rows(site) if s == "wanted"]
     assert len(waiting) == 20 and all(due > utcnow() for _, due in waiting)  # Ada's next, 3 and 6 s on
     assert len({due for _, due in waiting}) == 2
+
+
+def test_titles_asked_for_again_are_paced_like_new_ones(site, fake):
+    _, ada = site.member()
+    big = "".join(f"@article{{k{i}, title={{An imaginary paper number {i} about nothing}}}}\n" for i in range(20))
+    cid, _ = import_library(site, ada, big)
+    with site.engine.begin() as conn:  # every title looked up, none found
+        conn.execute(update(WantedTitle).values(state="unknown", note="arXiv has no paper with this title"))
+    ada.form(f"/collections/{cid}/import", {}, page=f"/collections/{cid}",
+             files={"bibtex": ("again.bib", big.encode(), "application/x-bibtex")})
+    rows = title_rows(site)
+    assert len(rows) == 20 and {s for _, s, *_ in rows} == {"wanted"}
+    assert len({due for *_, due in rows}) == 2  # ten now, ten a request later: not all at once
