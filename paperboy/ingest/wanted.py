@@ -205,13 +205,28 @@ def any_due(engine: Engine) -> bool:
 
 def claim(engine: Engine, owner: str, lease_until: dt.datetime, limit: int = ID_CHUNK) -> list[Row]:
     """Take up to ``limit`` queued rows (one arXiv request's worth), oldest first."""
+    return _claim(engine, W, owner, lease_until, limit, [W.c.arxiv_id])
+
+
+def _claim(engine: Engine, table, owner: str, lease_until: dt.datetime, limit: int, columns: list) -> list[Row]:
+    """Claim up to ``limit`` rows of ``table`` (``W`` or ``T``) due now, or whose lease ran
+    out, by due time; each with its member, target, attempts and ``columns``."""
     now = utcnow()
-    claimable = ((W.c.state == "wanted") & (W.c.due_at <= now)) | ((W.c.state == "fetching") & (W.c.lease_until < now))
+    c = table.c
+    claimable = ((c.state == "wanted") & (c.due_at <= now)) | ((c.state == "fetching") & (c.lease_until < now))
     with write_tx(engine) as conn:
-        return claim_rows(conn, W, claimable=claimable, order_by=[W.c.due_at, W.c.id], limit=limit,
+        return claim_rows(conn, table, claimable=claimable, order_by=[c.due_at, c.id], limit=limit,
                           values={"state": "fetching", "lease_owner": owner, "lease_until": lease_until,
-                                  "attempts": W.c.attempts + 1},
-                          returning=[W.c.user_id, W.c.target, W.c.arxiv_id, W.c.attempts])
+                                  "attempts": c.attempts + 1},
+                          returning=[c.user_id, c.target, *columns, c.attempts])
+
+
+def _retry(attempts: int, note: str, now: dt.datetime) -> dict:
+    """A row arXiv did not answer for: due again after its ``RETRY_MINUTES``, or given up
+    after the last of them."""
+    if attempts > len(RETRY_MINUTES):
+        return {"state": "failed", "note": note[:300]}
+    return {"state": "wanted", "note": note[:300], "due_at": now + dt.timedelta(minutes=RETRY_MINUTES[attempts - 1])}
 
 
 @dataclass
@@ -293,11 +308,10 @@ def finish(conn: Connection, owner: str, rows: list[Row], fetched: Fetched, save
             note = "arXiv refused this id"
         else:
             note = fetched.error or "not fetched"
-        if row.arxiv_id in fetched.here or row.arxiv_id in fetched.refused or row.attempts > len(RETRY_MINUTES):
+        if row.arxiv_id in fetched.here or row.arxiv_id in fetched.refused:
             values = {"state": "failed", "note": note[:300]}
         else:
-            values = {"state": "wanted", "note": note[:300],
-                      "due_at": now + dt.timedelta(minutes=RETRY_MINUTES[row.attempts - 1])}
+            values = _retry(row.attempts, note, now)
         conn.execute(update(W).where(W.c.id == row.id, held).values(lease_owner=None, lease_until=None, **values))
 
 
@@ -306,14 +320,7 @@ def finish(conn: Connection, owner: str, rows: list[Row], fetched: Fetched, save
 
 def claim_titles(engine: Engine, owner: str, lease_until: dt.datetime, limit: int = TITLE_CHUNK) -> list[Row]:
     """Take up to ``limit`` queued titles (one arXiv request's worth), oldest first."""
-    now = utcnow()
-    claimable = ((T.c.state == "wanted") & (T.c.due_at <= now)) | ((T.c.state == "fetching") & (T.c.lease_until < now))
-    with write_tx(engine) as conn:
-        return claim_rows(conn, T, claimable=claimable, order_by=[T.c.due_at, T.c.id], limit=limit,
-                          values={"state": "fetching", "lease_owner": owner, "lease_until": lease_until,
-                                  "attempts": T.c.attempts + 1},
-                          returning=[T.c.user_id, T.c.target, T.c.title, T.c.title_key, T.c.first_author,
-                                     T.c.attempts])
+    return _claim(engine, T, owner, lease_until, limit, [T.c.title, T.c.title_key, T.c.first_author])
 
 
 def title_query(keys: Iterable[str]) -> str:
@@ -378,9 +385,6 @@ def finish_titles(conn: Connection, owner: str, rows: list[Row], found: TitlesFo
         elif found.error is None:
             values = {"state": "unknown", "note": "arXiv has no paper with this title"
                       + (" and first author" if row.first_author else "")}
-        elif row.attempts > len(RETRY_MINUTES):
-            values = {"state": "failed", "note": found.error}
         else:
-            values = {"state": "wanted", "note": found.error,
-                      "due_at": now + dt.timedelta(minutes=RETRY_MINUTES[row.attempts - 1])}
+            values = _retry(row.attempts, found.error, now)
         conn.execute(update(T).where(T.c.id == row.id, held).values(lease_owner=None, lease_until=None, **values))
