@@ -4,9 +4,10 @@ most ``limit`` rows, never a row another claim holds, and only rows still claima
 import datetime as dt
 import threading
 
+import pytest
 from sqlalchemy import func, select, update
 
-from paperboy.store.claims import claim_rows, insert_ignore
+from paperboy.store.claims import Heartbeat, claim_rows, insert_ignore
 from paperboy.store.db import write_tx
 from paperboy.worker.models import Job
 
@@ -25,7 +26,7 @@ def _queue(engine, n: int) -> None:
 def _claim(engine, owner: str, limit: int):
     with write_tx(engine) as conn:
         return claim_rows(conn, J, claimable=J.c.state == "due", order_by=[J.c.id], limit=limit,
-                          values={"state": "running", "lease_owner": owner}, returning=[J.c.name])
+                          values={"state": "running", "lease_owner": owner}, returning=[J.c.id, J.c.name])
 
 
 def test_a_claim_takes_at_most_its_limit_oldest_first(fresh_engine):
@@ -66,3 +67,19 @@ def test_concurrent_claimers_take_disjoint_rows(fresh_engine):
     with fresh_engine.connect() as conn:
         owners = dict(conn.execute(select(J.c.name, J.c.lease_owner)).all())
     assert all(owners[name] == owner for owner, names in taken.items() for name in names)
+
+
+def test_a_heartbeat_renews_what_it_holds_only_while_the_block_runs(fresh_engine):
+    _queue(fresh_engine, 2)
+    got = _claim(fresh_engine, "w1", 2)
+    ids = [r.id for r in got]
+    beat = Heartbeat(fresh_engine, "w1", lease_seconds=3600)
+    try:
+        with beat.holding(J, ids):
+            assert beat.beat() == 2  # both leases renewed
+        assert beat.beat() == 0  # released on the way out
+        with pytest.raises(RuntimeError), beat.holding(J, ids[:1]):
+            raise RuntimeError("the batch failed")
+        assert beat.beat() == 0  # released however the block ends
+    finally:
+        beat.stop()

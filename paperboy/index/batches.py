@@ -299,20 +299,18 @@ class EmbedRunner:
         batch = claim(self.engine, self.model, self.owner, self.heartbeat.lease_until())
         if batch is None:
             return None
-        self.heartbeat.hold(B, batch.id)
-        try:
-            emb = self.embedder
-            n = run_batch(self.engine, emb, batch.id, self.owner, encode_batch_size=self.encode_batch_size
-                          or (256 if getattr(emb, "device", "cpu") == "cuda" else 16))
-        except LeaseLost as exc:
-            log.warning("%s", exc)
-            return 0
-        except Exception as exc:
-            log.exception("embedding batch %s failed (attempt %s)", batch.id, batch.attempts)
-            _give_back(self.engine, batch.id, self.owner, f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            self.heartbeat.release(B, batch.id)
+        with self.heartbeat.holding(B, [batch.id]):
+            try:
+                emb = self.embedder
+                n = run_batch(self.engine, emb, batch.id, self.owner, encode_batch_size=self.encode_batch_size
+                              or (256 if getattr(emb, "device", "cpu") == "cuda" else 16))
+            except LeaseLost as exc:
+                log.warning("%s", exc)
+                return 0
+            except Exception as exc:
+                log.exception("embedding batch %s failed (attempt %s)", batch.id, batch.attempts)
+                _give_back(self.engine, batch.id, self.owner, f"{type(exc).__name__}: {exc}")
+                raise
         self.embedded += n
         return n
 

@@ -19,13 +19,14 @@ that runs out within one lease time, and another worker takes the row over.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Table, select, update
@@ -118,6 +119,18 @@ class Heartbeat:
             held = self._held.get(table.name)
             if held:
                 held[1].discard(row_id)
+
+    @contextlib.contextmanager
+    def holding(self, table: Table, row_ids: Iterable[int]) -> Iterator[None]:
+        """Hold ``row_ids`` while the block runs, and release them however it ends."""
+        ids = list(row_ids)
+        for row_id in ids:
+            self.hold(table, row_id)
+        try:
+            yield
+        finally:
+            for row_id in ids:
+                self.release(table, row_id)
 
     def beat(self) -> int:
         """Renew now; how many rows the owner still holds."""

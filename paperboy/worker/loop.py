@@ -106,14 +106,12 @@ class Worker:
         if job is None:
             return None
         spec = self.jobs[job.name]
-        self.heartbeat.hold(J, job.id)
-        try:
-            result, state = spec.run(self), "done"
-        except Exception as exc:  # a failed job is recorded and retried in its next slot
-            log.exception("job %s (%s) failed", job.name, job.slot)
-            result, state = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", "failed"
-        finally:
-            self.heartbeat.release(J, job.id)
+        with self.heartbeat.holding(J, [job.id]):
+            try:
+                result, state = spec.run(self), "done"
+            except Exception as exc:  # a failed job is recorded and retried in its next slot
+                log.exception("job %s (%s) failed", job.name, job.slot)
+                result, state = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}", "failed"
         with write_tx(self.engine) as conn:
             conn.execute(
                 update(J).where(J.c.id == job.id, J.c.lease_owner == self.name)

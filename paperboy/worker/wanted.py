@@ -46,17 +46,12 @@ def serve_batch(settings: Settings, heartbeat: Heartbeat) -> Served | None:
     rows = wanted.claim(engine, heartbeat.owner, heartbeat.lease_until())
     if not rows:
         return _serve_titles(settings, heartbeat)
-    for row in rows:
-        heartbeat.hold(wanted.W, row.id)
-    try:
+    with heartbeat.holding(wanted.W, (r.id for r in rows)):
         fetched = wanted.fetch(settings, engine, (r.arxiv_id for r in rows))
         with write_tx(engine) as conn:
             saved = _save(conn, rows, fetched.here)
             wanted.finish(conn, heartbeat.owner, rows, fetched, saved)
         _embed_first(settings, heartbeat, fetched.here.values())
-    finally:
-        for row in rows:
-            heartbeat.release(wanted.W, row.id)
     unknown = sum(1 for r in rows if r.id not in saved and r.arxiv_id in fetched.unknown)
     return Served(saved=len(saved), unknown=unknown, later=len(rows) - len(saved) - unknown,
                   stalled=fetched.error is not None)
@@ -68,9 +63,7 @@ def _serve_titles(settings: Settings, heartbeat: Heartbeat) -> Served | None:
     rows = wanted.claim_titles(engine, heartbeat.owner, heartbeat.lease_until())
     if not rows:
         return None
-    for row in rows:
-        heartbeat.hold(wanted.T, row.id)
-    try:
+    with heartbeat.holding(wanted.T, (r.id for r in rows)):
         found = wanted.match_titles(settings, engine, rows)
         as_papers = [SimpleNamespace(id=r.id, user_id=r.user_id, target=r.target, arxiv_id=found.matched[r.id])
                      for r in rows if r.id in found.matched]
@@ -78,9 +71,6 @@ def _serve_titles(settings: Settings, heartbeat: Heartbeat) -> Served | None:
             saved = _save(conn, as_papers, found.here)
             wanted.finish_titles(conn, heartbeat.owner, rows, found, saved)
         _embed_first(settings, heartbeat, found.here.values())
-    finally:
-        for row in rows:
-            heartbeat.release(wanted.T, row.id)
     later = 0 if found.error is None else len(rows) - len(saved)
     return Served(saved=len(saved), unknown=len(rows) - len(saved) - later, later=later,
                   stalled=found.error is not None)
