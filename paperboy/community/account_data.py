@@ -33,6 +33,7 @@ from paperboy.store.models import (
     utcnow,
 )
 from paperboy.web import member_data
+from paperboy.web.uploads import forget_outcomes
 
 EXPORT_FORMAT = 1
 
@@ -142,6 +143,7 @@ def delete_account(db: Session, user_id: int, *, keep_comments: bool) -> None:
     db.execute(delete(Collection).where(Collection.user_id == user_id))
     db.execute(delete(Follow).where(Follow.user_id == user_id))
     wanted.forget_member(db, user_id)  # papers being fetched for their collections or seeds
+    forget_outcomes(db, user_id)  # what their imports came to
     for part in member_data.parts():
         part.remove(db, user_id)
     db.execute(update(Paper).where(Paper.submitted_by_id == user_id).values(submitted_by_id=None, modified_at=now))

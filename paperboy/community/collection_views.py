@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from urllib.parse import urlencode
 
 import anyio
@@ -39,7 +39,15 @@ from paperboy.web.security import (
     takes_uploads,
     wants_json,
 )
-from paperboy.web.uploads import NO_ARXIV_ID, papers_sent
+from paperboy.web.uploads import (
+    NO_ARXIV_ID,
+    ImportReport,
+    Into,
+    forget_outcomes,
+    keep_outcome,
+    kept_outcome,
+    papers_sent,
+)
 
 router = APIRouter()  # row ids in paths use {x:id} (paperboy.web.convertors)
 PAGE = 30
@@ -234,8 +242,14 @@ def remove_paper(db: Session, coll: Collection, paper_id: int) -> None:
 
 @router.get("/collections/{cid:id}", response_class=HTMLResponse)
 def view_collection(request: Request, cid: int, p: int = Query(1, ge=1, le=10_000),
-                    q_: str = Query("", alias="q", max_length=20_000), db: Session = Depends(get_db, scope="function")):
-    return _collection_page(request, db, visible_collection(db, cid, request), p, q_.strip())
+                    q_: str = Query("", alias="q", max_length=20_000),
+                    imported: int | None = Query(None, ge=1, le=2**62, description="An import's outcome to show "
+                                                 "(the owner's latest, after the import form)"),
+                    db: Session = Depends(get_db, scope="function")):
+    coll = visible_collection(db, cid, request)
+    me = current_user(request)
+    outcome = kept_outcome(db, me.id, coll.id, imported) if me and me.id == coll.user_id else None
+    return _collection_page(request, db, coll, p, q_.strip(), import_outcome=outcome)
 
 
 def _collection_page(request: Request, db: Session, coll: Collection, p: int = 1, text: str = "",
@@ -280,22 +294,27 @@ async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex:
     ratelimit.check(request, "write", str(user.id))  # commits on its own, before this request's reads
     coll = own_collection(db, cid, user)
     found = await papers_sent(request, db, ids, bibtex)
-    fetch_missing = request.app.state.settings.fetch_wanted
+    fetch_missing, as_json = request.app.state.settings.fetch_wanted, wants_json(request)
     if not found.ids and not (fetch_missing and found.titles):
-        if wants_json(request):
+        if as_json:
             raise HTTPException(422, NO_ARXIV_ID)
         return _collection_page(request, db, coll, status=422, import_error=NO_ARXIV_ID, import_text=ids[:5000])
-    def save() -> ImportReport:
+
+    def save() -> tuple[ImportReport, int | None]:
         report = import_found(db, coll, found, fetch_missing)
+        # A form's outcome is kept, in the same transaction, for the page it is sent to
+        # (post/redirect/get): reloading that page does not send the import again.
+        kept = None if as_json else keep_outcome(db, user.id, coll.id, report.message(Into.collection(coll.name)),
+                                                 report.not_here)
         db.commit()
-        return report
+        return report, kept
 
     # Off the event loop: 2,000 papers and titles take a few tenths of a second to save
     # and queue, which every other request of this process would wait for.
-    report = await anyio.to_thread.run_sync(save)
-    if wants_json(request):
-        return JSONResponse({**asdict(report), "message": report.message(coll.name)})
-    return _collection_page(request, db, coll, import_report=report)
+    report, kept = await anyio.to_thread.run_sync(save)
+    if as_json:
+        return JSONResponse({**asdict(report), "message": report.message(Into.collection(coll.name))})
+    return RedirectResponse(f"/collections/{coll.id}?imported={kept}#import-report", status_code=303)
 
 
 def import_found(db: Session, coll: Collection, found: references.Found, fetch_missing: bool = True) -> ImportReport:
@@ -309,77 +328,9 @@ def import_found(db: Session, coll: Collection, found: references.Found, fetch_m
     queued = wanted.queue(db, coll.user_id, coll.id, [a for a in found.ids if a not in stored]) \
         if fetch_missing else wanted.Queued()
     titles = wanted.queue_titles(db, coll.user_id, coll.id, found.titles) if fetch_missing else wanted.Queued()
-    fetching, over = set(queued.queued), set(queued.over_limit)
-    return ImportReport(
-        added=[a for a in found.ids if here.get(a) in added],
-        already=[a for a in found.ids if a in here and here[a] not in added],
-        fetching=[a for a in found.ids if a in fetching], over_limit=[a for a in found.ids if a in over],
-        not_here=[a for a in found.ids if a not in here and a not in fetching], unreadable=found.unreadable,
-        entries_without_arxiv_id=found.entries_without_id - found.found_by_title - len(titles.queued)
-        - len(titles.over_limit) - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
-        found_by_title=found.found_by_title, titles_looked_up=fetch_missing,
-        matching_titles=titles.queued, titles_over_limit=titles.over_limit)
-
-
-@dataclass
-class ImportReport:
-    added: list[str]  # arXiv ids saved now
-    already: list[str]  # in the collection before
-    fetching: list[str]  # not stored here: queued to be fetched from arXiv and saved when they arrive
-    not_here: list[str]  # not among this instance's papers and not fetched (hidden, fetching off, over_limit)
-    over_limit: list[str]  # of not_here: not fetched because the member has OUTSTANDING_MAX waiting
-    unreadable: list[str]  # pasted words that are no arXiv id
-    entries_without_arxiv_id: int  # BibTeX entries naming no arXiv paper, and not looked up by title
-    entries: int  # BibTeX entries read
-    matching_titles: list[str] = field(default_factory=list)  # entries without an id: looked up on arXiv by title
-    titles_over_limit: list[str] = field(default_factory=list)  # of those without an id: not looked up (the cap)
-    not_read: int = 0  # ids and entries past references.MAX_SEEDS: to be imported apart
-    found_by_title: int = 0  # entries without an arXiv id whose paper this instance holds (among added/already)
-    titles_looked_up: bool = True  # whether other such entries are looked up on arXiv (PAPERBOY_FETCH_WANTED)
-
-    def message(self, name: str) -> str:
-        def n(count: int, one: str, many: str) -> str:
-            return f"{count} {one if count == 1 else many}"
-
-        bits = [f"Added {n(len(self.added), 'paper', 'papers')} to “{name}”."]
-        if self.already:
-            bits.append(f"{n(len(self.already), 'was', 'were')} in it already.")
-        if self.fetching:
-            bits.append(f"{n(len(self.fetching), 'is', 'are')} not on this instance yet: "
-                        f"{'it is' if len(self.fetching) == 1 else 'they are'} being fetched from arXiv "
-                        "and will be saved here within minutes.")
-        if self.over_limit:
-            bits.append(f"{n(len(self.over_limit), 'was', 'were')} not fetched: you have "
-                        f"{wanted.OUTSTANDING_MAX:,} papers waiting to be fetched already; import "
-                        f"{'it' if len(self.over_limit) == 1 else 'them'} again once those have arrived.")
-        if elsewhere := len(self.not_here) - len(self.over_limit):
-            bits.append(f"{n(elsewhere, 'is', 'are')} not among this instance's papers, so cannot be saved here.")
-        if self.found_by_title:
-            bits.append(f"{n(self.found_by_title, 'BibTeX entry', 'BibTeX entries')} without an arXiv id "
-                        f"{'was' if self.found_by_title == 1 else 'were'} found among this instance's papers by "
-                        "title.")
-        if self.matching_titles:
-            bits.append(f"{n(len(self.matching_titles), 'BibTeX entry names', 'BibTeX entries name')} no arXiv id: "
-                        f"{'its title is' if len(self.matching_titles) == 1 else 'their titles are'} being looked "
-                        "up on arXiv, and the papers found will be saved here within minutes.")
-        if self.titles_over_limit:
-            bits.append(f"{n(len(self.titles_over_limit), 'BibTeX entry', 'BibTeX entries')} without an arXiv id "
-                        f"{'was' if len(self.titles_over_limit) == 1 else 'were'} not looked up: you have "
-                        f"{wanted.OUTSTANDING_MAX:,} papers waiting already; import the file again once those "
-                        "have arrived.")
-        if self.entries_without_arxiv_id:
-            why = ("and no title of three words or more to look up" if self.titles_looked_up
-                   else "and no title among this instance's papers")
-            bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
-                        f"name no arXiv paper (no eprint, arXiv URL or arXiv DOI, {why}) and "
-                        f"{'was' if self.entries_without_arxiv_id == 1 else 'were'} left out.")
-        if self.not_read:
-            bits.append(f"{n(self.not_read, 'more was', 'more were')} not read: one import takes at most "
-                        f"{references.MAX_SEEDS:,} papers; import the rest apart.")
-        if self.unreadable:
-            more = " …" if len(self.unreadable) > 5 else ""
-            bits.append(f"Not arXiv ids: {', '.join(self.unreadable[:5])}{more}.")
-        return " ".join(bits)
+    return ImportReport.of(found, added=[a for a in found.ids if here.get(a) in added],
+                           already=[a for a in found.ids if a in here and here[a] not in added],
+                           queued=queued, titles=titles, titles_looked_up=fetch_missing)
 
 
 @router.post("/collections/{cid:id}/add")
@@ -445,6 +396,7 @@ def delete_collection(request: Request, cid: int, user: User = Depends(require_u
     # nothing to match, which is the same end state, not an error.
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id))
     wanted.forget_target(db, user.id, coll.id)
+    forget_outcomes(db, user.id, coll.id)
     db.execute(delete(Collection).where(Collection.id == coll.id))
     return RedirectResponse("/collections", status_code=303)
 

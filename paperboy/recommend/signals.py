@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
 from paperboy.ingest import wanted
-from paperboy.papers.references import MAX_SEEDS, Found
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
 from paperboy.store.models import ForYouPrefs, InterestSignal, Paper, utcnow
 from paperboy.web.member_data import MemberDataPart
+from paperboy.web.uploads import forget_outcomes
 
 
 def _put(db: Session, user_id: int, paper_id: int, kind: str) -> None:
@@ -42,39 +42,6 @@ def add_seeds(db: Session, user_id: int, arxiv_ids: list[str]) -> tuple[list[str
         if arxiv_id in known:
             _put(db, user_id, known[arxiv_id], "seed")
     return [a for a in arxiv_ids if a in known], [a for a in arxiv_ids if a not in known]
-
-
-def seed_report(found: Found, added: list[str], unknown: list[str], fetching: list[str] = (),
-                matching: list[str] = ()) -> str:
-    """What became of the papers a member seeded with: ``unknown`` are not among this
-    instance's papers and not fetched, ``fetching`` are being fetched from arXiv,
-    ``matching`` are the titles of BibTeX entries without an id being looked up there."""
-    bits = [f"Added {len(added)} seed paper{'' if len(added) == 1 else 's'}."]
-    if fetching:
-        bits.append(f"{len(fetching)} {'is' if len(fetching) == 1 else 'are'} not on this instance yet: "
-                    f"{'it is' if len(fetching) == 1 else 'they are'} being fetched from arXiv "
-                    "and will seed the feed within minutes.")
-    if unknown:
-        bits.append(f"{len(unknown)} {'is' if len(unknown) == 1 else 'are'} not among this instance's papers, "
-                    f"so the feed cannot learn from {'it' if len(unknown) == 1 else 'them'}.")
-    if found.found_by_title:
-        bits.append(f"{found.found_by_title} BibTeX {'entry' if found.found_by_title == 1 else 'entries'} without an "
-                    f"arXiv id {'was' if found.found_by_title == 1 else 'were'} found among this instance's papers "
-                    "by title.")
-    if matching:
-        bits.append(f"{len(matching)} BibTeX {'entry has' if len(matching) == 1 else 'entries have'} no arXiv id: "
-                    f"{'its title is' if len(matching) == 1 else 'their titles are'} being looked up on arXiv, "
-                    "and the papers found will seed the feed within minutes.")
-    if found.not_read:
-        bits.append(f"{found.not_read} more {'was' if found.not_read == 1 else 'were'} not read: one import takes "
-                    f"at most {MAX_SEEDS:,} papers; seed with the rest apart.")
-    if left_out := found.entries_without_id - found.found_by_title - len(matching) - found.titles_past_cap:
-        bits.append(f"{left_out} of {found.entries} BibTeX entries have no arXiv id (eprint, arXiv URL or arXiv "
-                    f"DOI){', nor a title to look up,' if found.titles and matching else ''} and "
-                    f"{'was' if left_out == 1 else 'were'} left out.")
-    if found.unreadable:
-        bits.append(f"Not arXiv ids: {', '.join(found.unreadable[:5])}{' …' if len(found.unreadable) > 5 else ''}.")
-    return " ".join(bits)
 
 
 def set_not_interested(db: Session, user_id: int, paper_id: int, on: bool) -> None:
@@ -120,6 +87,7 @@ def reset(db: Session, user_id: int) -> None:
     feed what the member asked it to forget."""
     db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id))
     wanted.forget_target(db, user_id, wanted.SEEDS)
+    forget_outcomes(db, user_id, wanted.SEEDS)
     _prefs(db, user_id, reset_at=utcnow())
 
 
@@ -201,6 +169,7 @@ def _export(db: Session, user_id: int) -> dict:
 def _remove(db: Session, user_id: int) -> None:
     db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id))
     wanted.forget_target(db, user_id, wanted.SEEDS)
+    forget_outcomes(db, user_id, wanted.SEEDS)
     db.execute(delete(ForYouPrefs).where(ForYouPrefs.user_id == user_id))
 
 

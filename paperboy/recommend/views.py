@@ -9,6 +9,7 @@ its page (``Accept: application/json`` on the form routes, ``/api/for-you...`` t
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -42,7 +43,14 @@ from paperboy.web.security import (
     takes_uploads,
     wants_json,
 )
-from paperboy.web.uploads import NO_ARXIV_ID, papers_sent
+from paperboy.web.uploads import (
+    NO_ARXIV_ID,
+    SEEDS,
+    ImportReport,
+    keep_outcome,
+    kept_outcome,
+    papers_sent,
+)
 
 router = APIRouter(include_in_schema=False)  # pages and forms
 api_router = APIRouter(prefix="/api", tags=["for you"])  # in the OpenAPI document
@@ -115,9 +123,13 @@ def for_you(request: Request, span: Literal["today", "week"] = "today", collecti
 
 
 @router.get("/for-you/learned", response_class=HTMLResponse)
-def learned(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+def learned(request: Request, seeded: int | None = Query(None, ge=1, le=2**62, description="A seeding's outcome "
+                                                         "to show (the member's latest, after the seed form)"),
+            user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
     ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
-    return _page(request, "learned.html", {**ctx, "feed": _feed_urls(request, db, user.id)})
+    outcome = kept_outcome(db, user.id, wanted.SEEDS, seeded)
+    return _page(request, "learned.html", {**ctx, "feed": _feed_urls(request, db, user.id),
+                                           "seed_report": outcome.message if outcome else None})
 
 
 def _done(request: Request, notice: str, back: str = "/for-you/learned", status: int = 200, **data):
@@ -204,33 +216,33 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
                     db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     found = await papers_sent(request, db, ids, bibtex)
-    fetch_missing = request.app.state.settings.fetch_wanted
+    fetch_missing, as_json = request.app.state.settings.fetch_wanted, wants_json(request)
     if not found.ids and not (fetch_missing and found.titles):
-        if wants_json(request):
+        if as_json:
             raise HTTPException(422, NO_ARXIV_ID)
         ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
         return _page(request, "learned.html", {**ctx, "seed_error": NO_ARXIV_ID, "seed_text": ids[:5000]}, status=422)
-    def save() -> tuple[list[str], list[str], list[str], list[str]]:
+
+    def save() -> tuple[ImportReport, int | None]:
         added, unknown = signals.add_seeds(db, user.id, found.ids)
-        fetching = wanted.queue(db, user.id, wanted.SEEDS, wanted.not_stored(db, unknown)).queued \
-            if fetch_missing else []
-        matching = wanted.queue_titles(db, user.id, wanted.SEEDS, found.titles).queued if fetch_missing else []
+        queued = wanted.queue(db, user.id, wanted.SEEDS, wanted.not_stored(db, unknown)) \
+            if fetch_missing else wanted.Queued()
+        titles = wanted.queue_titles(db, user.id, wanted.SEEDS, found.titles) if fetch_missing else wanted.Queued()
+        report = ImportReport.of(found, added, [], queued, titles, titles_looked_up=fetch_missing)
+        # A form's outcome is kept for the page it is sent to (post/redirect/get), in
+        # the same transaction: reloading that page does not send the seeds again.
+        kept = None if as_json or next_ == "back" else keep_outcome(db, user.id, wanted.SEEDS,
+                                                                    report.message(SEEDS), report.not_here)
         db.commit()
-        return added, [a for a in unknown if a not in fetching], fetching, matching
+        return report, kept
 
     # Off the event loop, as a collection's import: up to 2,000 seeds and titles.
-    added, unknown, fetching, matching = await anyio.to_thread.run_sync(save)
-    report = signals.seed_report(found, added, unknown, fetching, matching)
-    if next_ == "back" and not wants_json(request):  # "Seed For you" under a search result
+    report, kept = await anyio.to_thread.run_sync(save)
+    if as_json:
+        return JSONResponse({**asdict(report), "message": report.message(SEEDS)})
+    if next_ == "back":  # "Seed For you" under a search result
         return RedirectResponse(referring_page(request, "/for-you/learned"), status_code=303)
-    if wants_json(request):
-        return JSONResponse({"added": added, "fetching": fetching, "not_here": unknown, "unreadable": found.unreadable,
-                             "matching_titles": matching, "not_read": found.not_read,
-                             "found_by_title": found.found_by_title,
-                             "entries_without_arxiv_id": found.entries_without_id - found.found_by_title
-                             - len(matching) - found.titles_past_cap, "message": report})
-    ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
-    return _page(request, "learned.html", {**ctx, "seed_report": report})
+    return RedirectResponse(f"/for-you/learned?seeded={kept}#seed-h", status_code=303)
 
 
 @router.post("/for-you/seeds/clear-missing")

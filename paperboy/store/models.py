@@ -348,6 +348,25 @@ class WantedPaper(Base):
     )
 
 
+class ImportOutcome(Base):
+    """What a member's import into a collection, or seeding of For you, came to: the
+    message the page shows and the arXiv ids that could not be saved. The form redirects
+    to the page with this row's id (post/redirect/get), so a reload shows the outcome
+    again instead of sending the import again. One per (member, target): each import
+    replaces the last. ``target`` as in ``WantedPaper``."""
+
+    __tablename__ = "import_outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    target: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    not_here: Mapped[str] = mapped_column(Text, default="")  # arXiv ids, one per line (the first few)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_import_outcomes_user_target", "user_id", "target"),)
+
+
 class WantedTitle(Base):
     """A BibTeX entry a member imported or seeded with that names no arXiv id (a journal
     or proceedings paper, as most of a Zotero library is): a worker looks its title up on

@@ -2,16 +2,24 @@
 uploaded beside it (For you's seed papers, a collection's import). One reader and one set
 of limits and messages for every such form; the route decides what the ids are for.
 BibTeX entries without an arXiv id whose paper this instance holds are found here by
-title (``papers_sent``); the rest are for a worker to look up on arXiv."""
+title (``papers_sent``); the rest are for a worker to look up on arXiv. What the import
+came to is kept (``keep_outcome``) for the page the form redirects to."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 import anyio
 from fastapi import UploadFile
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
+from paperboy.ingest import wanted
 from paperboy.papers import references
 from paperboy.papers.queries import titles_and_authors
+from paperboy.store.models import ImportOutcome, utcnow
 
 NO_ARXIV_ID = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs/… links, or upload a BibTeX "
                "file whose entries have an eprint, an arXiv URL or an arXiv DOI.")
@@ -45,10 +53,11 @@ async def papers_sent(request, db, pasted: str, bibtex: UploadFile | None) -> re
     return found
 
 
-def find_stored_titles(search, db, found: references.Found) -> int:
+def find_stored_titles(search, db, found: references.Found) -> None:
     """Move the entries of ``found.titles`` whose paper is stored here (the keyword index's
     title phrases, then ``references.names_paper`` on the stored title and authors) into
-    ``found.ids``; how many. Quick: one keyword query per 100 titles, one read."""
+    ``found.ids``, counting them in ``found.found_by_title``. Quick: one keyword query per
+    100 titles, one read."""
     candidates = titles_and_authors(db, search.titled([t.title for t in found.titles]))
     by_key: dict[str, list[tuple[str, str, list[str]]]] = {}
     for arxiv_id, title, authors in candidates:
@@ -63,4 +72,144 @@ def find_stored_titles(search, db, found: references.Found) -> int:
             found.add(hit)
             found.found_by_title += 1
     found.titles = left
-    return found.found_by_title
+
+
+# --- what an import came to ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Into:
+    """Where an import saves, as its outcome says it."""
+    one: str  # what one saved paper is called ("paper", "seed paper")
+    to: str  # after "Added N papers" (" to “Zotero”", or "")
+    arrive: str  # what becomes of a paper fetched later ("be saved here")
+    lost: str  # of papers this instance lacks and does not fetch ("so cannot be saved here")
+    verb: str  # what the member does again ("import")
+
+    @classmethod
+    def collection(cls, name: str) -> Into:
+        return cls("paper", f" to “{name}”", "be saved here", "so cannot be saved here", "import")
+
+
+SEEDS = Into("seed paper", "", "seed the feed", "so the feed cannot learn from {them}", "seed with")
+
+
+@dataclass
+class ImportReport:
+    added: list[str]  # arXiv ids saved now
+    already: list[str]  # saved there before
+    fetching: list[str]  # not stored here: queued to be fetched from arXiv and saved when they arrive
+    not_here: list[str]  # not among this instance's papers and not fetched (hidden, fetching off, over_limit)
+    over_limit: list[str]  # of not_here: not fetched because the member has OUTSTANDING_MAX waiting
+    unreadable: list[str]  # pasted words that are no arXiv id
+    entries_without_arxiv_id: int  # BibTeX entries naming no arXiv paper, and not looked up by title
+    entries: int  # BibTeX entries read
+    matching_titles: list[str] = field(default_factory=list)  # entries without an id: looked up on arXiv by title
+    titles_over_limit: list[str] = field(default_factory=list)  # of those without an id: not looked up (the cap)
+    not_read: int = 0  # ids and entries past references.MAX_SEEDS: to be imported apart
+    found_by_title: int = 0  # entries without an arXiv id whose paper this instance holds (among added/already)
+    titles_looked_up: bool = True  # whether other such entries are looked up on arXiv (PAPERBOY_FETCH_WANTED)
+
+    @classmethod
+    def of(cls, found: references.Found, added: list[str], already: list[str], queued: wanted.Queued,
+           titles: wanted.Queued, titles_looked_up: bool) -> ImportReport:
+        """The report of an import of ``found`` that saved ``added`` (and found ``already``
+        saved), queued ``queued`` to be fetched and ``titles`` to be looked up."""
+        fetching, over, kept = set(queued.queued), set(queued.over_limit), {*added, *already}
+        return cls(
+            added=added, already=already,
+            fetching=[a for a in found.ids if a in fetching], over_limit=[a for a in found.ids if a in over],
+            not_here=[a for a in found.ids if a not in kept and a not in fetching], unreadable=found.unreadable,
+            entries_without_arxiv_id=found.entries_without_id - found.found_by_title - len(titles.queued)
+            - len(titles.over_limit) - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
+            found_by_title=found.found_by_title, titles_looked_up=titles_looked_up,
+            matching_titles=titles.queued, titles_over_limit=titles.over_limit)
+
+    def message(self, into: Into) -> str:
+        def n(count: int, one: str, many: str) -> str:
+            return f"{count} {one if count == 1 else many}"
+
+        def it(count: int, one: str = "it", many: str = "them") -> str:
+            return one if count == 1 else many
+
+        bits = [f"Added {n(len(self.added), into.one, into.one + 's')}{into.to}."]
+        if self.already:
+            bits.append(f"{n(len(self.already), 'was', 'were')} in it already.")
+        if self.fetching:
+            bits.append(f"{n(len(self.fetching), 'is', 'are')} not on this instance yet: "
+                        f"{it(len(self.fetching), 'it is', 'they are')} being fetched from arXiv "
+                        f"and will {into.arrive} within minutes.")
+        if self.over_limit:
+            bits.append(f"{n(len(self.over_limit), 'was', 'were')} not fetched: you have "
+                        f"{wanted.OUTSTANDING_MAX:,} papers waiting to be fetched already; {into.verb} "
+                        f"{it(len(self.over_limit))} again once those have arrived.")
+        if elsewhere := len(self.not_here) - len(self.over_limit):
+            bits.append(f"{n(elsewhere, 'is', 'are')} not among this instance's papers, "
+                        f"{into.lost.format(them=it(elsewhere))}.")
+        if self.found_by_title:
+            bits.append(f"{n(self.found_by_title, 'BibTeX entry', 'BibTeX entries')} without an arXiv id "
+                        f"{it(self.found_by_title, 'was', 'were')} found among this instance's papers by title.")
+        if self.matching_titles:
+            bits.append(f"{n(len(self.matching_titles), 'BibTeX entry names', 'BibTeX entries name')} no arXiv id: "
+                        f"{it(len(self.matching_titles), 'its title is', 'their titles are')} being looked "
+                        f"up on arXiv, and the papers found will {into.arrive} within minutes.")
+        if self.titles_over_limit:
+            bits.append(f"{n(len(self.titles_over_limit), 'BibTeX entry', 'BibTeX entries')} without an arXiv id "
+                        f"{it(len(self.titles_over_limit), 'was', 'were')} not looked up: you have "
+                        f"{wanted.OUTSTANDING_MAX:,} papers waiting already; {into.verb} the file again once "
+                        "those have arrived.")
+        if self.entries_without_arxiv_id:
+            why = ("and no title of three words or more to look up" if self.titles_looked_up
+                   else "and no title among this instance's papers")
+            bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
+                        f"name no arXiv paper (no eprint, arXiv URL or arXiv DOI, {why}) and "
+                        f"{it(self.entries_without_arxiv_id, 'was', 'were')} left out.")
+        if self.not_read:
+            bits.append(f"{n(self.not_read, 'more was', 'more were')} not read: one import takes at most "
+                        f"{references.MAX_SEEDS:,} papers; {into.verb} the rest apart.")
+        if self.unreadable:
+            more = " …" if len(self.unreadable) > 5 else ""
+            bits.append(f"Not arXiv ids: {', '.join(self.unreadable[:5])}{more}.")
+        return " ".join(bits)
+
+
+# --- the outcome, for the page the form redirects to ------------------------------------
+
+NOT_HERE_KEPT = 21  # ids kept to list (the page shows 20, and "…" past them)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message: str
+    not_here: list[str]
+
+
+def keep_outcome(db: Session, user_id: int, target: int, message: str, not_here: Iterable[str] = ()) -> int:
+    """Keep what an import or seeding came to and return its id, for the page the form
+    redirects to (``?imported=ID``): a reload of that page shows it again, where a reload
+    of the form's answer would send the import again. Each import replaces the member's
+    last one for the same target (a collection's id, or 0 for the seeds)."""
+    kept = ImportOutcome(user_id=user_id, target=target, message=message,
+                         not_here="\n".join(list(not_here)[:NOT_HERE_KEPT]), created_at=utcnow())
+    db.add(kept)
+    db.flush()
+    # Older ones by id, not all: two imports at once each keep their own until the next.
+    db.execute(delete(ImportOutcome).where(ImportOutcome.user_id == user_id, ImportOutcome.target == target,
+                                           ImportOutcome.id < kept.id))
+    return kept.id
+
+
+def kept_outcome(db: Session, user_id: int, target: int, outcome_id: int | None) -> Outcome | None:
+    """The outcome ``keep_outcome`` kept under ``outcome_id``, if it is this member's for
+    this target and no later import replaced it; else None (the page shows none)."""
+    if outcome_id is None:
+        return None
+    row = db.scalar(select(ImportOutcome).where(ImportOutcome.id == outcome_id, ImportOutcome.user_id == user_id,
+                                                ImportOutcome.target == target))
+    return Outcome(row.message, row.not_here.split("\n") if row.not_here else []) if row else None
+
+
+def forget_outcomes(db: Session, user_id: int, target: int | None = None) -> None:
+    """Delete a member's kept outcomes: for one target (a deleted collection, a reset of
+    the seeds), or all of them (a deleted account)."""
+    where = [ImportOutcome.user_id == user_id] + ([ImportOutcome.target == target] if target is not None else [])
+    db.execute(delete(ImportOutcome).where(*where))

@@ -39,6 +39,13 @@ class Browser(TestClient):
     def form(self, path: str, data: dict | None = None, page: str = "/signin", **kw):
         return self.post(path, data={"csrf_token": self.token(page), **(data or {})}, follow_redirects=False, **kw)
 
+    def submit(self, path: str, data: dict | None = None, page: str = "/signin", **kw):
+        """Send a form as a browser does: its answer must be a redirect (post/redirect/get),
+        which is followed to the page it leads to; that page is returned."""
+        r = self.form(path, data, page, **kw)
+        assert r.status_code == 303, r.text[-500:]
+        return self.get(r.headers["location"])
+
     def sign_in(self, email: str, password: str = PASSWORD):
         r = self.form("/signin", {"email": email, "password": password})
         assert r.status_code == 303, r.text[-500:]

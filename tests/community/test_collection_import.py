@@ -12,7 +12,7 @@ import re
 from sqlalchemy import func, select, update
 
 from paperboy.papers.references import MAX_SEEDS
-from paperboy.store.models import CollectionItem, Paper
+from paperboy.store.models import CollectionItem, ImportOutcome, Paper
 
 BIBTEX = """
 @article{vaswani2017,
@@ -56,8 +56,8 @@ def test_a_bibtex_file_and_pasted_links_are_imported(site):
     cid, first = _collection(site, ada)
     a, b, c, d = (site.paper(title=f"Paper {k}") for k in "abcd")
     bib = BIBTEX % {"a": a.arxiv_id, "b": b.arxiv_id, "c": c.arxiv_id}
-    r = ada.form(f"/collections/{cid}/import", {"ids": f"https://arxiv.org/abs/{d.arxiv_id}v3\n{first.arxiv_id}\nnonsense"},
-                 page=f"/collections/{cid}", files={"bibtex": ("library.bib", bib.encode(), "application/x-bibtex")})
+    r = ada.submit(f"/collections/{cid}/import", {"ids": f"https://arxiv.org/abs/{d.arxiv_id}v3\n{first.arxiv_id}\nnonsense"},
+                   page=f"/collections/{cid}", files={"bibtex": ("library.bib", bib.encode(), "application/x-bibtex")})
     assert r.status_code == 200, r.text[-500:]
     assert _saved(site, cid) == {first.arxiv_id, a.arxiv_id, b.arxiv_id, c.arxiv_id, d.arxiv_id}
     said = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
@@ -69,6 +69,46 @@ def test_a_bibtex_file_and_pasted_links_are_imported(site):
     assert "Looking up 1 BibTeX entry without an arXiv id on arXiv by title" in said
     assert "A journal paper without an arXiv version" in said
     assert r.text.count('class="card"') == 5  # the collection, with what was imported
+
+
+def test_the_form_redirects_to_the_page_so_a_reload_shows_the_outcome_and_imports_nothing_again(site):
+    """Post/redirect/get: the page the import form leads to shows what it came to, to its
+    owner, for as long as it is their latest import into that collection."""
+    _, ada = site.member()
+    _, bob = site.member()
+    cid, _ = _collection(site, ada)
+    kept, hidden = site.paper(title="Kept"), site.paper(title="Hidden spam")
+    with site.engine.begin() as conn:
+        conn.execute(update(Paper).where(Paper.id == hidden.id).values(hidden=True))
+    r = ada.form(f"/collections/{cid}/import", {"ids": f"{kept.arxiv_id}\n{hidden.arxiv_id}"}, page=f"/collections/{cid}")
+    assert r.status_code == 303
+    first = r.headers["location"]
+    assert re.fullmatch(rf"/collections/{cid}\?imported=\d+#import-report", first)
+
+    def outcome(client, url: str) -> str:
+        page = client.get(url)
+        assert page.status_code == 200
+        box = re.search(r'<div class="notice import-report" id="import-report" role="status">(.*?)</div>', page.text, re.S)
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", box.group(1))).split()) if box else ""
+
+    for _reload in range(2):  # a reload shows the same outcome and saves nothing more
+        said = outcome(ada, first)
+        assert "Added 1 paper to “Zotero”." in said and f"Not here: {hidden.arxiv_id}" in said
+        assert len(_saved(site, cid)) == 2 and kept.arxiv_id in _saved(site, cid)
+    assert outcome(ada, f"/collections/{cid}") == ""  # the page itself, later, says nothing of it
+
+    ada.form(f"/collections/{cid}/edit", {"name": "Zotero", "public": "1"}, page=f"/collections/{cid}")
+    assert bob.get(first).status_code == 200 and outcome(bob, first) == ""  # another's outcome is theirs alone
+    assert outcome(site.client(), first) == ""
+
+    second = ada.form(f"/collections/{cid}/import", {"ids": kept.arxiv_id}, page=f"/collections/{cid}")
+    assert "1 was in it already." in outcome(ada, second.headers["location"])
+    assert outcome(ada, first) == ""  # replaced by the latest: one kept per member and collection
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ImportOutcome)) == 1
+    ada.form(f"/collections/{cid}/delete", page=f"/collections/{cid}")
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ImportOutcome)) == 0
 
 
 def test_importing_again_adds_nothing_and_hidden_papers_are_not_saved(site):

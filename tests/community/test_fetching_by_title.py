@@ -7,18 +7,15 @@ has no paper for is said, never guessed at."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 
 import pytest
 from sqlalchemy import select, update
 
 from paperboy.ingest import wanted
-from paperboy.site import create_app
-from paperboy.store.claims import Heartbeat
-from paperboy.store.models import CollectionItem, InterestSignal, Paper, WantedTitle, utcnow
-from paperboy.worker.wanted import serve_batch
-from tests.community.conftest import PASSWORD, Site, make_settings
+from paperboy.store.models import InterestSignal, Paper, WantedTitle, utcnow
+from tests.community.conftest import PASSWORD
+from tests.community.wanted_helpers import arxiv_site, run_worker, said, saved
 from tests.support.fake_arxiv import FakeArxiv
 
 API_JSON = "arxiv/api/new_api_2026_json_wrapped"
@@ -54,29 +51,15 @@ def fake():
 
 @pytest.fixture
 def site(shared_data, fake, fresh_engine, tmp_path):
-    fake.load_api_recordings(shared_data / API_JSON)
-    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, http_timeout=5.0, http_retries=0)
-    return Site(create_app(settings, fresh_engine), fresh_engine)
+    return arxiv_site(shared_data, fake, fresh_engine, tmp_path)
 
 
-def run_worker(site) -> list:
-    beat, served = Heartbeat(site.engine, "worker-1", lease_seconds=60), []
-    try:
-        while (got := serve_batch(site.app.state.settings, beat)) is not None:
-            served.append(got)
-    finally:
-        beat.stop()
-    return served
 
 
-def said(r) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
 
 
-def saved(site, cid) -> set[str]:
-    with site.engine.connect() as conn:
-        return set(conn.scalars(select(Paper.arxiv_id).join(CollectionItem, CollectionItem.paper_id == Paper.id)
-                                .where(CollectionItem.collection_id == cid)))
+
+
 
 
 def title_rows(site) -> list:
@@ -95,6 +78,8 @@ def import_library(site, member, bib: str = LIBRARY):
     cid = int(re.search(r"/collections/(\d+)", made.headers["location"]).group(1))
     r = member.form(f"/collections/{cid}/import", {}, page=f"/collections/{cid}",
                     files={"bibtex": ("My Library.bib", bib.encode(), "application/x-bibtex")})
+    if r.status_code == 303:  # imported: the page it leads to says what became of it
+        r = member.get(r.headers["location"])
     return cid, r
 
 
@@ -153,10 +138,10 @@ def test_a_title_by_another_first_author_is_not_taken_for_the_entry(site, fake):
 
 def test_seeding_with_a_library_of_journal_entries_seeds_the_feed_once_found(site, fake):
     user, ada = site.member()
-    r = ada.form("/for-you/seeds", {}, page="/for-you/learned",
-                 files={"bibtex": ("library.bib", LIBRARY.encode(), "application/x-bibtex")})
+    r = ada.submit("/for-you/seeds", {}, page="/for-you/learned",
+                   files={"bibtex": ("library.bib", LIBRARY.encode(), "application/x-bibtex")})
     assert r.status_code == 200  # no arXiv id at all: the titles are enough
-    assert "3 BibTeX entries have no arXiv id: their titles are being looked up on arXiv" in said(r)
+    assert "3 BibTeX entries name no arXiv id: their titles are being looked up on arXiv" in said(r)
     api = ada.get("/api/for-you/signals").json()
     assert len(api["seed_titles_being_looked_up"]) == 3 and api["seed_titles_not_found"] == []
 
@@ -210,8 +195,7 @@ def test_a_paper_this_instance_holds_is_found_by_title_at_once_without_asking_ar
 
 
 def test_an_instance_that_does_not_fetch_still_finds_its_own_papers_by_title(shared_data, fake, fresh_engine, tmp_path):
-    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, fetch_wanted=False)
-    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    site = arxiv_site(shared_data, fake, fresh_engine, tmp_path, fetch_wanted=False)
     site.paper(arxiv_id=AEW10, title="Proceedings of Workshop AEW10: Concepts in Information Theory and Communications",
                authors=["Kees A. Schouhamer Immink", "Stan Baggen"])
     _, ada = site.member()
@@ -224,8 +208,7 @@ def test_an_instance_that_does_not_fetch_still_finds_its_own_papers_by_title(sha
 
 
 def test_without_fetching_a_file_of_journal_entries_is_refused_as_before(shared_data, fake, fresh_engine, tmp_path):
-    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, fetch_wanted=False)
-    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    site = arxiv_site(shared_data, fake, fresh_engine, tmp_path, fetch_wanted=False)
     _, ada = site.member()
     _, r = import_library(site, ada)
     assert r.status_code == 422 and "No arXiv id found" in r.text

@@ -7,7 +7,6 @@ over without fetching or saving twice."""
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 
 import pytest
@@ -15,13 +14,11 @@ from sqlalchemy import func, select, update
 
 from paperboy.ingest import wanted
 from paperboy.site import create_app
-from paperboy.store.claims import Heartbeat
-from paperboy.store.models import CollectionItem, InterestSignal, Paper, User, WantedPaper, utcnow
-from paperboy.worker.wanted import serve_batch
+from paperboy.store.models import InterestSignal, Paper, User, WantedPaper, utcnow
 from tests.community.conftest import Site, make_settings
+from tests.community.wanted_helpers import arxiv_site, run_worker, said, saved, worker
 from tests.support.fake_arxiv import FakeArxiv
 
-API_JSON = "arxiv/api/new_api_2026_json_wrapped"
 ON_ARXIV = ["1605.08386", "1707.08567", "2104.12255"]  # in the recorded answers
 NOT_ON_ARXIV = "0808.05394"  # arXiv answers that it has no such paper
 
@@ -34,28 +31,15 @@ def fake():
 
 @pytest.fixture
 def site(shared_data, fake, fresh_engine, tmp_path):
-    fake.load_api_recordings(shared_data / API_JSON)
-    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, http_timeout=5.0, http_retries=0)
-    return Site(create_app(settings, fresh_engine), fresh_engine)
+    return arxiv_site(shared_data, fake, fresh_engine, tmp_path)
 
 
-def worker(site, name: str = "worker-1") -> Heartbeat:
-    return Heartbeat(site.engine, name, lease_seconds=60)
 
 
-def run_worker(site, name: str = "worker-1") -> list:
-    """What a worker does between its jobs: batches until none is due."""
-    beat, served = worker(site, name), []
-    try:
-        while (got := serve_batch(site.app.state.settings, beat)) is not None:
-            served.append(got)
-    finally:
-        beat.stop()
-    return served
 
 
-def said(r) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+
+
 
 
 def new_collection(site, member, name="Reading") -> int:
@@ -64,10 +48,6 @@ def new_collection(site, member, name="Reading") -> int:
     return int(re.search(r"/collections/(\d+)", r.headers["location"]).group(1))
 
 
-def saved(site, cid) -> set[str]:
-    with site.engine.connect() as conn:
-        return set(conn.scalars(select(Paper.arxiv_id).join(CollectionItem, CollectionItem.paper_id == Paper.id)
-                                .where(CollectionItem.collection_id == cid)))
 
 
 def queue_rows(site) -> list:
@@ -80,7 +60,7 @@ def test_imported_papers_this_instance_lacks_are_fetched_and_saved_into_the_coll
     _, ada = site.member()
     cid = new_collection(site, ada)
     ids = "\n".join([*ON_ARXIV, NOT_ON_ARXIV])
-    r = ada.form(f"/collections/{cid}/import", {"ids": ids}, page=f"/collections/{cid}")
+    r = ada.submit(f"/collections/{cid}/import", {"ids": ids}, page=f"/collections/{cid}")
     assert r.status_code == 200
     assert ("4 are not on this instance yet: they are being fetched from arXiv and will be saved here within "
             "minutes.") in said(r)
@@ -108,7 +88,7 @@ def test_imported_papers_this_instance_lacks_are_fetched_and_saved_into_the_coll
 
 def test_seed_papers_this_instance_lacks_seed_the_feed_once_fetched(site):
     user, ada = site.member()
-    r = ada.form("/for-you/seeds", {"ids": f"{ON_ARXIV[0]}\n{NOT_ON_ARXIV}"}, page="/for-you/learned")
+    r = ada.submit("/for-you/seeds", {"ids": f"{ON_ARXIV[0]}\n{NOT_ON_ARXIV}"}, page="/for-you/learned")
     assert r.status_code == 200
     assert "2 are not on this instance yet: they are being fetched from arXiv and will seed the feed" in said(r)
     assert "Fetching 2 papers from arXiv; they are added to your seeds as they arrive" in said(r)
@@ -150,7 +130,7 @@ def test_an_unreachable_arxiv_is_tried_again_later_then_given_up_and_said(site, 
     assert f"Could not be saved here: {ON_ARXIV[0]} (arXiv did not answer)" in page
 
     # Importing it again tries again, and now arXiv answers.
-    r = ada.form(f"/collections/{cid}/import", {"ids": ON_ARXIV[0]}, page=f"/collections/{cid}")
+    r = ada.submit(f"/collections/{cid}/import", {"ids": ON_ARXIV[0]}, page=f"/collections/{cid}")
     assert "1 is not on this instance yet" in said(r)
     assert [(s.saved, s.later) for s in run_worker(site)] == [(1, 0)]
     assert ON_ARXIV[0] in saved(site, cid) and queue_rows(site) == []
@@ -212,8 +192,15 @@ def test_a_member_has_at_most_so_many_papers_waiting(site):
                for b in batches]
     assert [len(a["fetching"]) for a in answers] == [per_request] * (len(batches) - 1) + [0]
     assert answers[-1]["not_here"] == batches[-1]
-    r = ada.form(f"/collections/{cid}/import", {"ids": batches[-1][0]}, page=f"/collections/{cid}")
+    r = ada.submit(f"/collections/{cid}/import", {"ids": batches[-1][0]}, page=f"/collections/{cid}")
     assert f"you have {wanted.OUTSTANDING_MAX:,} papers waiting to be fetched already" in said(r)
+    # Seeds share the cap, and say so too (not "not among this instance's papers").
+    seeded = ada.post("/for-you/seeds", data={"ids": batches[-1][1]},
+                      headers={"Accept": "application/json", "X-CSRF-Token": token}).json()
+    assert seeded["over_limit"] == seeded["not_here"] == [batches[-1][1]] and seeded["fetching"] == []
+    assert (f"1 was not fetched: you have {wanted.OUTSTANDING_MAX:,} papers waiting to be fetched already; seed "
+            "with it again once those have arrived.") in seeded["message"]
+    assert "not among this instance's papers" not in seeded["message"]
     # Asking again for papers already waiting is no new paper: they stay queued once.
     again = ada.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": batches[0][:3]},
                      headers={"X-CSRF-Token": token}).json()
@@ -363,9 +350,7 @@ def test_a_waiting_worker_fetches_what_a_member_just_asked_for_without_waiting_f
 def test_fetched_papers_are_the_next_to_be_embedded(shared_data, fake, fresh_engine, tmp_path):
     from paperboy.index.models import EmbedBatch, EmbedBatchItem
 
-    fake.load_api_recordings(shared_data / API_JSON)
-    settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, embedder="hash")
-    site = Site(create_app(settings, fresh_engine), fresh_engine)
+    site = arxiv_site(shared_data, fake, fresh_engine, tmp_path, embedder="hash")
     _, ada = site.member()
     ada.form("/for-you/seeds", {"ids": "\n".join(ON_ARXIV)}, page="/for-you/learned")
     run_worker(site)

@@ -86,7 +86,7 @@ def test_a_new_member_seeds_reads_why_dismisses_gets_a_digest_and_resets_for_you
     page.get_by_role("button", name="Start from these").click()
     report = page.locator("main p[role=status]").inner_text()
     assert "Added 5 seed papers." in report
-    assert "1 BibTeX entry has no arXiv id: its title is being looked up on arXiv" in report
+    assert "1 BibTeX entry names no arXiv id: its title is being looked up on arXiv" in report
     waiting = page.locator(".waiting-papers").inner_text()
     assert "Looking up 1 BibTeX entry" in waiting and "A conference paper with no preprint" in waiting
     assert page.get_by_role("heading", name="Learning from 5 papers").is_visible()

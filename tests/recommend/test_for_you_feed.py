@@ -18,7 +18,7 @@ JSON = {"Accept": "application/json"}
 def _seeded_member(site, papers):
     """A member whose feed learned from the protein paper of the day before."""
     user, client = site.member()
-    r = client.form("/for-you/seeds", {"ids": papers["protein"].arxiv_id}, page="/for-you/learned")
+    r = client.submit("/for-you/seeds", {"ids": papers["protein"].arxiv_id}, page="/for-you/learned")
     assert r.status_code == 200
     return user, client
 

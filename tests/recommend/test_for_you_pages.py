@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from paperboy.store.models import InterestSignal
+from paperboy.store.models import ImportOutcome, InterestSignal
 
 DAY = dt.date(2025, 3, 4)
 
@@ -57,12 +57,31 @@ def test_seeding_with_ids_and_bibtex_gives_picks_with_why_lines(site):
     assert r.status_code == 200
     assert "Added 1 seed paper." in r.text
     assert "1 is not on this instance yet: it is being fetched from arXiv and will seed the feed" in r.text
-    assert "1 BibTeX entry has no arXiv id: its title is being looked up on arXiv" in r.text
+    assert "1 BibTeX entry names no arXiv id: its title is being looked up on arXiv" in r.text
     assert "Not arXiv ids: hello" in r.text
     page = client.get("/for-you").text
     order = titles_in_order(page)
     assert set(order[:3]) == {f"Protein folding with method {i}" for i in range(3)}
     assert 'class="why"' in page and f'close to <a href="/papers/{eprint}">' in page
+
+
+def test_the_seed_form_redirects_to_the_page_which_says_what_it_came_to_until_the_reset(site):
+    papers = topical(site)
+    _, client = site.member()
+    _, other = site.member()
+    r = client.form("/for-you/seeds", {"ids": f"{papers['protein'].arxiv_id} hello"}, page="/for-you/learned")
+    assert r.status_code == 303 and re.fullmatch(r"/for-you/learned\?seeded=\d+#seed-h", r.headers["location"])
+    for _reload in range(2):  # reloading the page seeds nothing again
+        page = client.get(r.headers["location"]).text
+        assert "Added 1 seed paper." in page and "Not arXiv ids: hello" in page
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(InterestSignal)) == 1
+    assert "Added 1 seed paper." not in client.get("/for-you/learned").text
+    assert "Added 1 seed paper." not in other.get(r.headers["location"]).text
+    client.form("/for-you/reset", page="/for-you/learned")
+    assert "Added 1 seed paper." not in client.get(r.headers["location"]).text  # forgotten with the seeds
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ImportOutcome)) == 0
 
 
 def test_a_large_library_export_is_read_and_a_too_large_one_refused_with_the_limit(site):

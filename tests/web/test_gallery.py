@@ -87,8 +87,8 @@ def gallery(databases, tmp_path_factory):
     grace.form("/follows", {"kind": "category", "target": "cs.LG"}, page="/")
     grace.form("/follows", {"kind": "author", "target": author}, page="/")
     digest = grace.form("/account/digest", page="/").headers["location"]
-    seeded = grace.form("/for-you/seeds", {"ids": f"{ids['mon_a']}\n{ids['mon_b']}\n1706.03762"},  # the last: fetched
-                        page="/for-you/learned")
+    seeded = grace.submit("/for-you/seeds", {"ids": f"{ids['mon_a']}\n{ids['mon_b']}\n1706.03762"},  # the last: fetched
+                          page="/for-you/learned")
     assert "Added 2 seed papers." in seeded.text
     grace.form(f"/papers/{ids['submitted']}/not-interested", {"next": "/for-you/learned"}, page="/")
     grace.form("/for-you/feed", {"action": "on"}, page="/for-you/learned")  # the address, long, on a phone too
