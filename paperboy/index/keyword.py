@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -108,6 +109,24 @@ def name_terms(text: str) -> list[str]:
     return list(NAME_ANALYZER.analyze(text))
 
 
+_TEX_MARK = re.compile(r"[\\${}^_]")
+
+
+def _plain_runs(title: str) -> list[str]:
+    """The runs of plain words of a title, between words with TeX in them: an entry's
+    ``\\textit{Rule}s`` or ``$\\mathcal{O}(T)$`` is not spelt as the stored title's
+    words are indexed, so each run is matched as a phrase of its own, and all are needed."""
+    runs, run = [], []
+    for word in title.split():
+        if _TEX_MARK.search(word):
+            if run:
+                runs.append(" ".join(run))
+            run = []
+        else:
+            run.append(word)
+    return runs + ([" ".join(run)] if run else [])
+
+
 def build_schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_unsigned_field("id", stored=False, indexed=True, fast=True)
@@ -166,11 +185,23 @@ class KeywordIndex:
             return self._term(field, terms[0])
         return tantivy.Query.phrase_query(self.schema, field, terms)
 
-    def title_phrases(self, titles: list[str]) -> tantivy.Query | None:
-        """Papers whose title holds any of ``titles`` as a phrase: candidates for the
-        BibTeX entries a member imports without an arXiv id (the caller compares the
-        titles themselves)."""
-        return self._any_field([self._text_match(text_terms(t), "title") for t in titles])
+    def title_phrases(self, refs: list[tuple[str, str]]) -> tantivy.Query | None:
+        """Papers whose title holds the title of any of ``refs`` (title, the first author's
+        surname or "") as a phrase and, where a surname is given, whose authors hold it:
+        candidates for the BibTeX entries a member imports without an arXiv id (the caller
+        compares titles and authors themselves). The author is asked for here too because
+        the query's matches share one limit: a title that many papers hold or contain
+        would otherwise fill it and crowd the other entries' papers out."""
+        clauses = []
+        for title, surname in refs:
+            parts = [self._text_match(text_terms(run), "title") for run in _plain_runs(title)]
+            if surname:
+                parts.append(self._text_match(name_terms(surname), "authors"))
+            parts = [p for p in parts if p is not None]
+            if parts and (len(parts) > 1 or not surname):
+                clauses.append(parts[0] if len(parts) == 1 else
+                               tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts]))
+        return self._any_field(clauses)
 
     def _any_field(self, clauses: list[tantivy.Query | None]) -> tantivy.Query | None:
         clauses = [c for c in clauses if c is not None]

@@ -294,10 +294,11 @@ class SearchService:
             return (self._keyword_stamp(),)
         return (self._keyword_stamp(), _stamp(self._vec.path), self._serving_state_stamp())
 
-    def titled(self, titles: list[str], *, per_query: int = TITLES_PER_QUERY) -> list[int]:
-        """Ids of the shown papers whose title holds one of ``titles`` as a phrase, a few
-        per title (a superset: the caller compares titles and authors); none without a
-        keyword index yet. One query per ``per_query`` titles: 2,000 titles are 20."""
+    def titled(self, titles: list[tuple[str, str]], *, per_query: int = TITLES_PER_QUERY) -> list[int]:
+        """Ids of the shown papers whose title holds one of ``titles`` (title, first
+        author's surname or "") as a phrase, by that author, a few per title (a superset:
+        the caller compares titles and authors); none without a keyword index yet. One
+        query per ``per_query`` titles: 2,000 titles are 20."""
         try:
             self._refresh_readers()
             kw = self._kw

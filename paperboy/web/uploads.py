@@ -58,7 +58,7 @@ def find_stored_titles(search, db, found: references.Found) -> None:
     title phrases, then ``references.names_paper`` on the stored title and authors) into
     ``found.ids``, counting them in ``found.found_by_title``. Quick: one keyword query per
     100 titles, one read."""
-    candidates = titles_and_authors(db, search.titled([t.title for t in found.titles]))
+    candidates = titles_and_authors(db, search.titled([(t.title, t.first_author) for t in found.titles]))
     by_key: dict[str, list[tuple[str, str, list[str]]]] = {}
     for arxiv_id, title, authors in candidates:
         by_key.setdefault(references.title_key(title), []).append((arxiv_id, title, authors))
