@@ -44,8 +44,8 @@ from paperboy.web.security import (
     wants_json,
 )
 from paperboy.web.uploads import (
+    INTO_SEEDS,
     NO_ARXIV_ID,
-    SEEDS,
     ImportReport,
     keep_outcome,
     kept_outcome,
@@ -232,14 +232,14 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
         # A form's outcome is kept for the page it is sent to (post/redirect/get), in
         # the same transaction: reloading that page does not send the seeds again.
         kept = None if as_json or next_ == "back" else keep_outcome(db, user.id, wanted.SEEDS,
-                                                                    report.message(SEEDS), report.not_here)
+                                                                    report.message(INTO_SEEDS), report.not_here)
         db.commit()
         return report, kept
 
     # Off the event loop, as a collection's import: up to 2,000 seeds and titles.
     report, kept = await anyio.to_thread.run_sync(save)
     if as_json:
-        return JSONResponse({**asdict(report), "message": report.message(SEEDS)})
+        return JSONResponse({**asdict(report), "message": report.message(INTO_SEEDS)})
     if next_ == "back":  # "Seed For you" under a search result
         return RedirectResponse(referring_page(request, "/for-you/learned"), status_code=303)
     return RedirectResponse(f"/for-you/learned?seeded={kept}#seed-h", status_code=303)

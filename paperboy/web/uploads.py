@@ -90,7 +90,7 @@ class Into:
         return cls("paper", f" to “{name}”", "be saved here", "so cannot be saved here", "import")
 
 
-SEEDS = Into("seed paper", "", "seed the feed", "so the feed cannot learn from {them}", "seed with")
+INTO_SEEDS = Into("seed paper", "", "seed the feed", "so the feed cannot learn from {them}", "seed with")
 
 
 @dataclass
