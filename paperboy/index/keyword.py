@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,6 +20,7 @@ import tantivy
 
 from paperboy.index.query import ParsedQuery
 from paperboy.index.stopwords import stop_terms
+from paperboy.papers.references import plain_runs
 
 # Field weights (boosts on per-field BM25), tuned on SciFact train (docs/search.md).
 # ``body`` is title + abstract (one BM25 field measured best: 0.695 vs 0.689 for
@@ -109,24 +109,6 @@ def name_terms(text: str) -> list[str]:
     return list(NAME_ANALYZER.analyze(text))
 
 
-_TEX_MARK = re.compile(r"[\\${}^_]")
-
-
-def _plain_runs(title: str) -> list[str]:
-    """The runs of plain words of a title, between words with TeX in them: an entry's
-    ``\\textit{Rule}s`` or ``$\\mathcal{O}(T)$`` is not spelt as the stored title's
-    words are indexed, so each run is matched as a phrase of its own, and all are needed."""
-    runs, run = [], []
-    for word in title.split():
-        if _TEX_MARK.search(word):
-            if run:
-                runs.append(" ".join(run))
-            run = []
-        else:
-            run.append(word)
-    return runs + ([" ".join(run)] if run else [])
-
-
 def build_schema() -> tantivy.Schema:
     b = tantivy.SchemaBuilder()
     b.add_unsigned_field("id", stored=False, indexed=True, fast=True)
@@ -194,7 +176,7 @@ class KeywordIndex:
         would otherwise fill it and crowd the other entries' papers out."""
         clauses = []
         for title, surname in refs:
-            parts = [self._text_match(text_terms(run), "title") for run in _plain_runs(title)]
+            parts = [self._text_match(text_terms(run), "title") for run in plain_runs(title)]
             if surname:
                 parts.append(self._text_match(name_terms(surname), "authors"))
             parts = [p for p in parts if p is not None]

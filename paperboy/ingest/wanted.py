@@ -41,7 +41,7 @@ from paperboy.ingest.http import PoliteClient, SourceError
 from paperboy.ingest.normalise import PaperRecord
 from paperboy.ingest.pipeline import AuthorCache, upsert_batch
 from paperboy.papers.ids import BadRecord
-from paperboy.papers.references import TitleRef, names_paper
+from paperboy.papers.references import TitleRef, names_paper, plain_runs, title_key
 from paperboy.store.claims import claim_rows, insert_ignore
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, WantedPaper, WantedTitle, utcnow
@@ -323,9 +323,19 @@ def claim_titles(engine: Engine, owner: str, lease_until: dt.datetime, limit: in
     return _claim(engine, T, owner, lease_until, limit, [T.c.title, T.c.title_key, T.c.first_author])
 
 
-def title_query(keys: Iterable[str]) -> str:
-    """arXiv's query for these title keys: each a phrase in the title field, ORed."""
-    return " OR ".join(f'ti:"{key}"' for key in keys)
+def title_query(titles: Iterable[tuple[str, str]]) -> str:
+    """arXiv's query for these (title as the entry spells it, its key): each a phrase in
+    the title field, ORed. A title with TeX in it is asked for as its runs of plain words
+    (``references.plain_runs``), each a phrase and all of them needed: arXiv's title has
+    the TeX's own words between them, where the key has none."""
+    clauses = []
+    for title, key in titles:
+        runs = [k for k in (title_key(run) for run in plain_runs(title)) if k]
+        if len(runs) > 1:
+            clauses.append("(" + " AND ".join(f'ti:"{k}"' for k in runs) + ")")
+        else:
+            clauses.append(f'ti:"{runs[0] if runs else key}"')
+    return " OR ".join(clauses)
 
 
 def _same_paper(row: Row, record: PaperRecord) -> bool:
@@ -343,14 +353,16 @@ class TitlesFound:
 def match_titles(settings: Settings, engine: Engine, rows: list[Row]) -> TitlesFound:
     """Look the titles of ``rows`` up on arXiv in one request, store the papers that
     match (``_same_paper``) and say which row is which paper."""
-    keys = list(dict.fromkeys(r.title_key for r in rows))
+    titles: dict[str, str] = {}  # key -> the title of its first row
+    for row in rows:
+        titles.setdefault(row.title_key, row.title)
     quick = settings.model_copy(update={"http_retries": min(settings.http_retries, 1)})
     client = PoliteClient(quick)
     try:
-        page, _url = get_page(client, quick, {"search_query": title_query(keys), "start": 0,
-                                              "max_results": TITLE_RESULTS * len(keys)})
+        page, _url = get_page(client, quick, {"search_query": title_query((t, k) for k, t in titles.items()), "start": 0,
+                                              "max_results": TITLE_RESULTS * len(titles)})
     except SourceError as exc:
-        log.warning("looking up %d titles on arXiv: %s", len(keys), exc)
+        log.warning("looking up %d titles on arXiv: %s", len(titles), exc)
         return TitlesFound({}, {}, error="arXiv did not answer")
     finally:
         client.close()

@@ -4,7 +4,7 @@ title must fold to, and the first author's surname."""
 
 from __future__ import annotations
 
-from paperboy.papers.references import MAX_SEEDS, read_seeds, surname_key, title_key
+from paperboy.papers.references import MAX_SEEDS, plain_runs, read_seeds, surname_key, title_key
 
 
 def test_the_title_and_first_author_of_each_entry_without_an_id_are_kept():
@@ -62,3 +62,10 @@ def test_papers_past_what_one_import_takes_are_counted_not_dropped_silently():
     found = read_seeds(titles, "2402.00001")
     assert len(found.titles) == MAX_SEEDS and found.titles_past_cap == 2 and found.ids == ["2402.00001"]
     assert found.entries_without_id == MAX_SEEDS + 2
+
+
+def test_a_title_with_tex_is_searched_for_by_the_plain_words_around_it():
+    (ref,) = read_seeds("", r"@article{a, title = {Idioms as \textit{Rule}s: a {$\mathcal{O}(T)$} benchmark}}").titles
+    assert plain_runs(ref.title) == ["Idioms as", "benchmark"]  # "a" alone may be a stop word
+    assert plain_runs("Attention Is All You Need") == ["Attention Is All You Need"]  # no TeX: the title
+    assert plain_runs(r"$\omega$Test") == []  # nothing plain to ask for

@@ -123,6 +123,19 @@ def test_a_title_with_a_nul_byte_is_queued_without_it(site):
     assert [t for t, *_ in title_rows(site)] == ["Nul bytes in a journal title"]
 
 
+def test_a_title_with_tex_in_it_is_found_on_arxiv_by_its_plain_words(site, fake):
+    # arXiv's title has the formula's own words between the plain ones ("mathcal o n"),
+    # where the entry's key has none: each run of plain words is asked for as a phrase.
+    fake.add_entry_like("1605.08386", "2601.00042", r"Heat-bath walks in $\mathcal{O}(n)$ steps on Markov bases")
+    _, ada = site.member()
+    bib = (r"@article{tex, title = {Heat-bath walks in $\mathcal{O}(n)$ steps on {Markov} bases},"
+           r" author = {Stanley, Caprice}, journal = {J}}" "\n")
+    cid, _ = import_library(site, ada, bib)
+    assert [s.saved for s in run_worker(site)] == [1]
+    assert "2601.00042" in saved(site, cid)
+    assert title_requests(fake) == ['(ti:"heat bath walks in" AND ti:"steps on markov bases")']
+
+
 def test_a_title_by_another_first_author_is_not_taken_for_the_entry(site, fake):
     """Same title, someone else's paper: left out and said, not saved in the member's name."""
     _, ada = site.member()

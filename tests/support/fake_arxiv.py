@@ -49,6 +49,8 @@ class Fault:
 
 
 _TITLE_PHRASE = re.compile(r'ti:"([^"]*)"')
+# One alternative of a title search: a phrase, or phrases that are all needed.
+_TITLE_CLAUSE = re.compile(r'\((ti:"[^"]*"(?: AND ti:"[^"]*")+)\)|(ti:"[^"]*")')
 _WORDS = re.compile(r"[^\w]+")
 
 
@@ -175,18 +177,29 @@ class FakeArxiv:
         return head + b"".join(entries) + b"</feed>\n"
 
     def _compose_title_search(self, query: str, max_results: int) -> bytes | None:
-        """arXiv's answer to ``ti:"..." OR ti:"..."``: the recorded entries whose title
-        holds one of the phrases (None for any other kind of query)."""
-        phrases = [_words(p) for p in _TITLE_PHRASE.findall(query)]
-        rest = _TITLE_PHRASE.sub(" ", query).replace(" OR ", " ").strip()
-        if not phrases or rest:
+        """arXiv's answer to ``ti:"..." OR (ti:"..." AND ti:"...")``: the recorded entries
+        whose title holds one alternative's phrases (None for any other kind of query)."""
+        alternatives = [[_words(p) for p in _TITLE_PHRASE.findall(group or single)]
+                        for group, single in _TITLE_CLAUSE.findall(query)]
+        rest = _TITLE_CLAUSE.sub(" ", query).replace(" OR ", " ").strip()
+        if not alternatives or rest:
             return None
         hits = []
         for entry in self.entries_by_id.values():
-            title = etree.fromstring(entry).findtext(f"{{{ATOM_NS}}}title") or ""
-            if any(_has_phrase(_words(title), p) for p in phrases):
+            words = _words(etree.fromstring(entry).findtext(f"{{{ATOM_NS}}}title") or "")
+            if any(all(_has_phrase(words, p) for p in phrases) for phrases in alternatives):
                 hits.append(entry)
         return self._feed(hits[:max_results], total=len(hits))
+
+    def add_entry_like(self, arxiv_id: str, new_id: str, title: str) -> None:
+        """A paper of one's own for the searches: the recorded entry ``arxiv_id`` (its
+        authors, dates and the rest) as ``new_id`` with ``title``."""
+        entry = etree.fromstring(self.entries_by_id[arxiv_id])
+        entry.find(f"{{{ATOM_NS}}}id").text = f"http://arxiv.org/abs/{new_id}v1"
+        entry.find(f"{{{ATOM_NS}}}title").text = title
+        for link in entry.findall(f"{{{ATOM_NS}}}link"):
+            link.set("href", link.get("href", "").replace(arxiv_id, new_id))
+        self.entries_by_id[new_id] = etree.tostring(entry)
 
     def _feed(self, entries: list[bytes], total: int) -> bytes:
         head = (
