@@ -161,15 +161,17 @@ def test_readers_arriving_together_after_the_interval_share_one_version_read(fre
         once = len(reads)
         write(engine, ids["wed_top"], upvotes=9)
         await asyncio.sleep(1.1)
-        await asyncio.gather(*[get("/") for _ in range(16)])
-        await asyncio.sleep(0.01)
-        return first, once, await get("/")
+        second = await asyncio.gather(*[get("/") for _ in range(16)])
+        # Counted before any later request: one that comes more than the interval after
+        # this burst's read (the page is rendered anew after the write, slow on a loaded
+        # machine) rightly reads the version again.
+        return first + second, once, len(reads)
 
     with ThreadPoolExecutor(1) as pool:  # its own thread: the Playwright fixtures may own this one's loop
-        first, once, last = pool.submit(asyncio.run, main()).result()
-    assert set(first) == {200} and last == 200
+        statuses, once, twice = pool.submit(asyncio.run, main()).result()
+    assert set(statuses) == {200}
     assert once == 1
-    assert len(reads) == 2
+    assert twice == 2
     assert '<span class="vote-count">9</span>' in TestClient(app).get(f"/papers/{ids['wed_top']}").text
 
 
