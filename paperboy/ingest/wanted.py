@@ -325,9 +325,10 @@ def claim_titles(engine: Engine, owner: str, lease_until: dt.datetime, limit: in
 
 def title_query(titles: Iterable[tuple[str, str]]) -> str:
     """arXiv's query for these (title as the entry spells it, its key): each a phrase in
-    the title field, ORed. A title with TeX in it is asked for as its runs of plain words
-    (``references.plain_runs``), each a phrase and all of them needed: arXiv's title has
-    the TeX's own words between them, where the key has none."""
+    the title field, ORed. A title with TeX or an apostrophe in it is asked for as its
+    runs of plain words (``references.plain_runs``), each a phrase and all of them needed:
+    arXiv's title has the TeX's own words between them, where the key has none, and may
+    split "Rao's" otherwise than the key does."""
     clauses = []
     for title, key in titles:
         runs = [k for k in (title_key(run) for run in plain_runs(title)) if k]

@@ -79,19 +79,22 @@ def surname_key(author: str) -> str:
     return title_key(name)
 
 
-_TEX_MARK = re.compile(r"[\\${}^_]")
+# Words that sources spell or split differently: TeX, and apostrophes ("Rao's" is one
+# word to one search engine, "rao s" or "rao" to another).
+_SPELT_APART = re.compile(r"[\\${}^_'\u2019]")
 
 
 def plain_runs(title: str) -> list[str]:
-    """The runs of plain words of a title, between words with TeX in them. A title's
-    ``\\textit{Rule}s`` or ``$\\mathcal{O}(T)$`` is spelt differently in a BibTeX entry,
-    on arXiv and in an index, while the words around it are the same everywhere: a
-    search asks for each run as a phrase of its own, and for all of them. Runs of short
-    words alone ("a", "of the") are left out: a search engine may drop them as stop
-    words, and asking for fewer runs only widens what the caller then compares."""
+    """The runs of plain words of a title, between words with TeX or an apostrophe in
+    them. A title's ``\\textit{Rule}s``, ``$\\mathcal{O}(T)$`` or ``Rao's`` is spelt or
+    split differently in a BibTeX entry, on arXiv and in an index, while the words around
+    it are the same everywhere: a search asks for each run as a phrase of its own, and
+    for all of them. Runs of short words alone ("a", "of the") are left out: a search
+    engine may drop them as stop words, and asking for fewer runs only widens what the
+    caller then compares."""
     runs, run = [], []
     for word in [*title.split(), "$"]:  # the "$" ends the last run
-        if _TEX_MARK.search(word):
+        if _SPELT_APART.search(word):
             if any(len(w) > 3 for w in run):
                 runs.append(" ".join(run))
             run = []

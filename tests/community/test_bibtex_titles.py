@@ -69,3 +69,5 @@ def test_a_title_with_tex_is_searched_for_by_the_plain_words_around_it():
     assert plain_runs(ref.title) == ["Idioms as", "benchmark"]  # "a" alone may be a stop word
     assert plain_runs("Attention Is All You Need") == ["Attention Is All You Need"]  # no TeX: the title
     assert plain_runs(r"$\omega$Test") == []  # nothing plain to ask for
+    # An apostrophe splits a word one way here and another way on arXiv: left out too.
+    assert plain_runs("Rao’s score test for spatial independence") == ["score test for spatial independence"]
