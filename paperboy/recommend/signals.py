@@ -169,7 +169,6 @@ def _export(db: Session, user_id: int) -> dict:
 def _remove(db: Session, user_id: int) -> None:
     db.execute(delete(InterestSignal).where(InterestSignal.user_id == user_id))
     wanted.forget_target(db, user_id, wanted.SEEDS)
-    forget_outcomes(db, user_id, wanted.SEEDS)
     db.execute(delete(ForYouPrefs).where(ForYouPrefs.user_id == user_id))
 
 

@@ -20,12 +20,14 @@ from paperboy.store.models import (
     Collection,
     CollectionItem,
     Follow,
+    ImportOutcome,
     User,
     UserSession,
     Vote,
     WantedPaper,
     WantedTitle,
 )
+from paperboy.web.uploads import keep_outcome
 from tests.community.conftest import PASSWORD, Site, drain_mail, make_settings
 
 NEW_PASSWORD = "a different long passphrase"
@@ -178,6 +180,8 @@ def _give_the_member_a_history(site, user, client):
         db.add(CollectionItem(collection_id=col.id, paper_id=b.id))
         wanted.queue(db, user.id, col.id, ["2101.00042"])  # imported, not on this instance yet
         wanted.queue_titles(db, user.id, col.id, [TitleRef("A proceedings paper", "a proceedings paper")])
+        keep_outcome(db, user.id, col.id, "Added 1 paper to “To read”.")  # what an import came to
+        keep_outcome(db, user.id, wanted.SEEDS, "Added 1 seed paper.")
         db.add(Follow(user_id=user.id, kind="category", target="cs.LG"))
         sub = services.subscribe(db, site.app.state.settings, user.email, user_id=user.id, confirmed=True).subscription
         sub.alerts = ["diffusion guidance"]
@@ -240,7 +244,8 @@ def test_deleting_the_account_keeping_comments(site):
     assert r.status_code == 200 and "Your account is deleted" in r.text
     assert "Sign in" in r.text and "Leaving Member" not in r.text  # the page already shows them signed out
     assert not _signed_in(client) and not _signed_in(elsewhere)
-    for model in (Vote, Collection, Follow, Subscription, UserSession, AccountToken, WantedPaper, WantedTitle):
+    for model in (Vote, Collection, Follow, Subscription, UserSession, AccountToken, WantedPaper, WantedTitle,
+                  ImportOutcome):
         assert _count(site.engine, model, model.user_id == user.id) == 0, model
     assert _count(site.engine, CollectionItem) == 0
     assert site.get_paper(a.arxiv_id).upvotes == 0
