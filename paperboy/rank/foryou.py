@@ -511,8 +511,9 @@ def _why_of(follows: frozenset[str], positives: np.ndarray, positive_ids, positi
         start, end = cands.terms.indptr[i], cands.terms.indptr[i + 1]  # row i, without a sparse copy
         indices = cands.terms.indices[start:end]
         weight = cands.terms.data[start:end] * centroid_at(indices)
-        order = np.argsort(-weight)[:WHY_WORDS]
-        words = tuple(pool.space.vocabulary[indices[k]] for k in order if weight[k] > 0)
+        order = np.argsort(-weight)[:4 * WHY_WORDS]  # room for the words of phrases left out
+        words = tuple(personal.distinct_terms(
+            (pool.space.vocabulary[indices[k]] for k in order if weight[k] > 0), WHY_WORDS))
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
     return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
                category=category)
@@ -566,7 +567,7 @@ def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Windo
         return []
     weight = np.asarray(terms.mean(axis=0)).ravel()
     vocab = pool.space.vocabulary
-    return [vocab[k] for k in np.argsort(-weight) if weight[k] > 0 and vocab[k]][:n]
+    return personal.distinct_terms((vocab[k] for k in np.argsort(-weight) if weight[k] > 0), n)
 
 
 # --- a whole digest pass at once ------------------------------------------------------

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -150,6 +150,8 @@ def term_vectorizer(n_docs: int):
     word unigrams and bigrams that keeps rare terms (a group's own names for its methods,
     datasets and models are what its next paper shares with its last: ``min_df=2``, no
     vocabulary cap, where arxiv-sanity-lite keeps 20,000 terms seen in 5 papers or more).
+    Its bigrams run across sentences and from the title into the abstract: kept within a
+    sentence or a field instead, they measured no better (docs/recommend.md).
     Character n-grams were tried too and measured no better. A small corpus (tests, a new
     instance) keeps every term."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -163,6 +165,35 @@ def term_vectorizer(n_docs: int):
 def term_names(vectorizer) -> list[str]:
     """The vocabulary of a fitted ``term_vectorizer``, by column."""
     return [str(n) for n in vectorizer.get_feature_names_out()]
+
+
+def _singular(word: str) -> str:
+    """The word less a plural's "s" ("gestures" and "gesture" say one thing twice)."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
+
+
+def distinct_terms(ranked: Iterable[str], n: int) -> list[str]:
+    """The first ``n`` of ``ranked`` (terms best first) that say something new: a word of a
+    phrase already listed is left out, and while the list is not full a phrase takes the
+    place of a word of it listed before ("abstract topic", "topic" reads as a stutter;
+    "topic", "abstract topic" as well), a plural counting as its singular. Phrases that
+    only share a word ("graph diffusion", "diffusion models") both stay."""
+    chosen: list[str] = []
+    for term in ranked:
+        if len(chosen) >= n:
+            break
+        words = [_singular(w) for w in term.split()]
+        listed = [[_singular(w) for w in c.split()] for c in chosen]
+        if not words or words in listed or (len(words) == 1 and any(words[0] in c for c in listed)):
+            continue
+        inside = [k for k, c in enumerate(listed) if len(c) == 1 and c[0] in words]  # its words listed
+        if inside:
+            chosen[inside[0]] = term
+            for k in reversed(inside[1:]):  # a phrase both of whose words were listed
+                del chosen[k]
+        else:
+            chosen.append(term)
+    return chosen
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -282,7 +313,7 @@ def why(model: Model, cands: Candidates, paper_id: int, *, vocabulary: Sequence[
     if model.term_centroid is not None and cands.terms is not None and len(vocabulary):
         row = cands.terms[i]
         weight = row.data * model.term_centroid[row.indices]
-        top = [vocabulary[row.indices[k]] for k in np.argsort(-weight) if weight[k] > 0 and vocabulary[row.indices[k]]][:n_words]
+        top = distinct_terms((vocabulary[row.indices[k]] for k in np.argsort(-weight) if weight[k] > 0), n_words)
         if top:
             bits.append("words: " + ", ".join(top))
     if not bits and cands.categories:

@@ -100,6 +100,24 @@ def test_why_names_the_nearest_liked_paper_and_the_shared_words(rng):
     assert "robot" not in pr.why(model, cands, 8, vocabulary=vocab)
 
 
+def test_the_words_of_a_why_line_never_repeat_a_listed_phrase_or_its_words():
+    # best first, as the words part weighs them
+    assert pr.distinct_terms(["paper", "abstract topic", "topic", "abstract", "cake"], 3) == [
+        "paper", "abstract topic", "cake"]
+    # a phrase takes the place of its word listed before it, and of both its words
+    assert pr.distinct_terms(["topic", "diffusion", "abstract topic", "graph"], 3) == [
+        "abstract topic", "diffusion", "graph"]
+    assert pr.distinct_terms(["fair", "division", "fair division", "cake"], 3) == ["fair division", "cake"]
+    # a full list is not rewritten by what weighed less
+    assert pr.distinct_terms(["fair", "division", "fair division", "cake"], 2) == ["fair", "division"]
+    # phrases that only share a word say different things
+    assert pr.distinct_terms(["graph diffusion", "diffusion models"], 3) == ["graph diffusion", "diffusion models"]
+    assert pr.distinct_terms(["a", "a", "", "b"], 5) == ["a", "b"]
+    # a plural is its singular again; "loss" and "focus" are no plurals
+    assert pr.distinct_terms(["gestures", "gesture", "worker quality", "workers", "loss", "los", "focus"], 5) == [
+        "gestures", "worker quality", "loss", "los", "focus"]
+
+
 def test_linear_part_needs_enough_positives(rng):
     background = pr.Background.fit(np.vstack([topic(rng, a, 30) for a in range(4)]))
     assert pr.fit(pr.Profile(positives=topic(rng, 0, 2)), background).direction is None

@@ -183,6 +183,21 @@ def test_stop_learning_from_a_vote_keeps_the_vote(site):
     assert site.get_paper(papers["speech"].arxiv_id).upvotes == 1
 
 
+def test_a_why_line_names_a_shared_phrase_once_not_its_words_again_beside_it(site):
+    liked = site.paper(title="Quokka lemur survey", abstract="We survey the quokka lemur.",
+                       announced_on=DAY - dt.timedelta(days=1))
+    site.paper(title="Quokka lemur census", abstract="A census of the quokka lemur.", announced_on=DAY)
+    for i, topic in enumerate(["glacier melt", "tensor rank", "graph colouring", "solar wind"]):
+        site.paper(title=f"On {topic}", abstract=f"Results {i} about {topic}.", announced_on=DAY)
+    _, client = site.member()
+    client.form(f"/papers/{liked.arxiv_id}/vote", page="/")
+    first = client.get("/api/for-you?limit=1").json()["items"][0]
+    assert first["paper"]["title"] == "Quokka lemur census"
+    # the three terms shared weigh the same; "quokka, lemur, quokka lemur" says one thing thrice
+    assert first["why"]["words"] == ["quokka lemur"]
+    assert "shares “quokka lemur”" in client.get("/for-you").text
+
+
 def test_the_json_api_gives_picks_with_structured_reasons(site):
     papers = topical(site)
     _, client = site.member()

@@ -79,17 +79,18 @@ def gallery(databases, tmp_path_factory):
     # it from arXiv, the other arXiv did not know; and a proceedings entry without an arXiv
     # id, whose title waits to be looked up (the owner's page lists all three).
     journal = b"@inproceedings{k, title={Neural Ordinary Differential Equations}, author={Chen, Ricky T. Q.}}\n"
-    grace.form(f"{collection}/import", {"ids": "2101.00001\n2101.99999"}, page=collection,
-               files={"bibtex": ("My Library.bib", journal, "application/x-bibtex")})  # looked up by title
+    imported = grace.form(f"{collection}/import", {"ids": "2101.00001\n2101.99999"}, page=collection,
+                          files={"bibtex": ("My Library.bib", journal, "application/x-bibtex")})  # looked up by title
+    assert imported.status_code == 303, imported.text
     with engine.begin() as conn:
         conn.execute(update(WantedPaper).where(WantedPaper.arxiv_id == "2101.99999")
                      .values(state="unknown", note="arXiv has no paper with this id"))
     grace.form("/follows", {"kind": "category", "target": "cs.LG"}, page="/")
     grace.form("/follows", {"kind": "author", "target": author}, page="/")
     digest = grace.form("/account/digest", page="/").headers["location"]
-    seeded = grace.submit("/for-you/seeds", {"ids": f"{ids['mon_a']}\n{ids['mon_b']}\n1706.03762"},  # the last: fetched
-                          page="/for-you/learned")
-    assert "Added 2 seed papers." in seeded.text
+    seeded = grace.form("/for-you/seeds", {"ids": f"{ids['mon_a']}\n{ids['mon_b']}\n1706.03762"},  # the last: fetched
+                        page="/for-you/learned")
+    assert "Added 2 seed papers." in grace.get(seeded.headers["location"]).text
     grace.form(f"/papers/{ids['submitted']}/not-interested", {"next": "/for-you/learned"}, page="/")
     grace.form("/for-you/feed", {"action": "on"}, page="/for-you/learned")  # the address, long, on a phone too
     made = grace.form("/account/tokens", {"name": "Zotero sync", "access": "write", "expires": "90"}, page="/account")
@@ -108,6 +109,7 @@ def gallery(databases, tmp_path_factory):
         Shot("category", "/categories/cs.LG"),
         Shot("for-you", "/for-you"),
         Shot("for-you-learned", "/for-you/learned", signed_out=False),
+        Shot("for-you-seeded", seeded.headers["location"], signed_out=False),  # what the seed form came to
         Shot("submit", "/submit", signed_out=False),
         Shot("signin", "/signin"),
         Shot("signup", "/signup"),
@@ -119,6 +121,7 @@ def gallery(databases, tmp_path_factory):
         Shot("collections", "/collections", signed_out=False),
         Shot("collections-search", "/collections?q=diffusion", signed_out=False),  # searching saved papers
         Shot("collection", collection),
+        Shot("collection-imported", imported.headers["location"], signed_out=False),  # the import's report
         Shot("member", f"/members/{grace_id}"),
         Shot("digest", digest),
         Shot("admin", "/admin", signed_out=False, admin=True),
