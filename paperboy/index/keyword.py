@@ -268,11 +268,20 @@ class KeywordIndex:
         scored.sort(key=lambda st: (-st[0], st[1]))
         return [t for _, t in scored[:k]]
 
-    def like_query(self, terms: list[str]) -> tantivy.Query | None:
+    def like_query(self, terms: list[str], *, needed: int | None = None) -> tantivy.Query | None:
         """Papers like a text whose distinctive ``terms`` are given: BM25 over them, a paper
-        holding at least ``LIKE_MIN_SHARE`` of them."""
+        holding at least ``LIKE_MIN_SHARE`` of them (or ``needed``)."""
         parts = [self._word_parts((t,), (), TITLE_BOOST, BODY_BOOST, 0) for t in terms]
-        return self._at_least(parts, max(1, math.ceil(len(parts) * LIKE_MIN_SHARE)))
+        return self._at_least(parts, needed or max(1, math.ceil(len(parts) * LIKE_MIN_SHARE)))
+
+    def papers_like(self, terms: list[str], *, limit: int, needed: int | None = None) -> KeywordResult:
+        """The visible papers best matching ``like_query(terms, needed=needed)``."""
+        words = self.like_query(terms, needed=needed)
+        if words is None:
+            return KeywordResult([], [], 0)
+        clauses = self.filter_clauses(ParsedQuery(raw=""))
+        clauses.append((tantivy.Occur.Must, words))
+        return self.search(tantivy.Query.boolean_query(clauses), limit=limit, count=False)
 
     def filter_clauses(self, q: ParsedQuery) -> list[tuple]:
         """Everything but the free words: phrases, exclusions, filters, hidden."""

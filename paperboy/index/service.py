@@ -68,6 +68,9 @@ MIN_SIMILARITY = 0.25
 # more-like-this: the nearest vectors of a partly embedded corpus all come from the part
 # embedded so far (seen: every neighbour of the newest papers came from one year).
 SIMILAR_MIN_COVERAGE = 0.9
+# ... where a paper's keyword neighbours, when too few share a fifth of its distinctive
+# terms, may share as few as this many.
+SIMILAR_MIN_SHARED = 2
 # The stored vectors are searched exactly from memory (``exact.py``) while the ANN file
 # holds fewer than this share of them (or of PAPERBOY_EXACT_VECTORS_MAX).
 EXACT_BELOW = 0.9
@@ -727,10 +730,16 @@ class SearchService:
         else:
             # More-like-this while vectors cover only part of the corpus (nearest vectors
             # would all come from that part): the paper's distinctive words, as for a pasted text.
-            like = f"{row.title}\n{row.abstract or ''}"
-            query = ParsedQuery(raw="", like_text=like, like_terms=kwi.distinctive_terms(like))
-            res = kwi.search(kwi.build(query), limit=limit + 1)
-            pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id][:limit]
+            terms = kwi.distinctive_terms(f"{row.title}\n{row.abstract or ''}")
+            res = kwi.papers_like(terms, limit=limit + 1)
+            pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id]
+            if len(pairs) < limit:
+                # A paper few others share a fifth of its terms with (about 3 in 100 of the
+                # real sample's) still has neighbours: those sharing fewer come after.
+                seen = {row.id} | {i for i, _ in pairs}
+                more = kwi.papers_like(terms, limit=limit + len(seen), needed=SIMILAR_MIN_SHARED)
+                pairs += [(i, s) for i, s in zip(more.ids, more.scores, strict=True) if i not in seen]
+            pairs = pairs[:limit]
         return self._hits([i for i, _ in pairs], [s for _, s in pairs], None, reader)
 
 

@@ -195,6 +195,29 @@ def test_similar_papers_use_words_until_most_papers_have_vectors(service, corpus
     assert all(h.score <= 1.0 for h in service.similar(TWIN[0], limit=3))
 
 
+# A paper twelve of whose words each two other papers use, every one of those papers
+# sharing two of its words: none shares a fifth of its distinctive terms.
+LONER_WORDS = ["zorbat", "quillon", "marvex", "tupelo", "gandrel", "fennix",
+               "brisket", "oxlip", "hazmir", "pelion", "corvid", "yarrowby"]
+LONER = ("2509.00040", "A study of " + " ".join(LONER_WORDS[:6]), " ".join(LONER_WORDS[6:]) + " are measured.",
+         ["Al Bo"], ["cs.DL"], dt.date(2025, 9, 1))
+SHARERS = [(f"2509.{41 + j:05d}", f"Notes on {LONER_WORDS[j]} and {LONER_WORDS[(j + 1) % 12]}",
+            f"Plain remarks number {j}.", ["Cy Do"], ["cs.DL"], dt.date(2025, 9, 2)) for j in range(12)]
+
+
+def test_a_paper_few_share_enough_words_with_still_gets_similar_papers(service, corpus, settings):
+    """Before vectors cover the corpus, similar papers are its words' neighbours; where
+    none shares a fifth of its distinctive terms, those sharing two of them are shown
+    rather than none."""
+    add_papers(corpus, [LONER, *SHARERS])  # no vectors: the keyword neighbours answer
+    jobs.refresh_keyword(settings, corpus)
+    assert service.search("graph").semantic_coverage < SIMILAR_MIN_COVERAGE
+    sims = ids_of(service.similar(LONER[0], limit=5))
+    assert len(sims) == 5 and set(sims) <= {a for a, *_ in SHARERS}
+    # a paper with close neighbours still gets those first
+    assert ids_of(service.similar("2401.00001", limit=3))[0] in {"2401.00002", "2402.00003", "2502.00008"}
+
+
 def ids_of(hits) -> list[str]:
     return [h.arxiv_id for h in hits]
 
