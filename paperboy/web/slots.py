@@ -248,8 +248,9 @@ def _dismiss_form(v: Visitor, on: bool) -> bytes:
 
 def _seed(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
     """"Seed For you" under a search result (members only): pick papers from a search to
-    start or steer the feed."""
-    if v.member is None or v.member.is_suspended:
+    start or steer the feed. Not under a paper the member voted for or saved: the feed
+    learns from those already (the card's vote and save slots load both)."""
+    if v.member is None or v.member.is_suspended or paper_id in v.votes or paper_id in v.saved:
         return b""
     if paper_id in v.seeded:
         return '<p class="seed-done muted small">✓ Seeds your For you feed</p>'.encode()

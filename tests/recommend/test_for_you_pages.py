@@ -254,6 +254,12 @@ def test_a_search_result_can_seed_the_feed(site):
     assert "Learning from 1 paper" in learned and target.title in learned
     results = client.get("/search?q=speech").text
     assert results.count("+ Seed For you") == 3 and "✓ Seeds your For you feed" in results
+    # a paper voted for or saved teaches the feed already: nothing to seed
+    client.form(f"/papers/{papers['speech0'].arxiv_id}/vote", page="/")
+    made = client.form("/collections", {"name": "Audio", "arxiv_id": papers["speech1"].arxiv_id}, page="/")
+    assert made.status_code == 303
+    results = client.get("/search?q=speech").text
+    assert results.count("+ Seed For you") == 1 and results.count("✓ Seeds your For you feed") == 1
 
 
 def test_titles_on_what_it_learned_are_escaped_and_their_math_rendered(site):
