@@ -191,19 +191,23 @@ def _settings_page(request: Request, sub: Subscription, signed: str, **extra) ->
         "unsubscribe_url": links(settings, sub.token)["unsubscribe"],
         "error": None,
         "saved": False,
+        "started": False,
         **extra,
     }
     return _page(request, "digest/settings.html", ctx, 400 if extra.get("error") else 200)
 
 
 @router.get("/subscriptions/{signed}/settings", response_class=HTMLResponse)
-def settings_page(request: Request, signed: str, added: str = Query(
-        "", max_length=1, description="1 after an alert was added from a search page")) -> HTMLResponse:
+def settings_page(request: Request, signed: str,
+                  added: str = Query("", max_length=1, description="1 after an alert was added from a search page"),
+                  saved: str = Query("", max_length=1, description="1 after the settings form was saved"),
+                  started: str = Query("", max_length=1, description="1 after a member started their digest"),
+                  ) -> HTMLResponse:
     with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
     if sub is None:
         return _message(request, "Link not valid", "This settings link is not valid.", 404)
-    return _settings_page(request, sub, signed, added=added == "1")
+    return _settings_page(request, sub, signed, added=added == "1", saved=saved == "1", started=started == "1")
 
 
 @router.post("/subscriptions/{signed}/settings", response_class=HTMLResponse)
@@ -219,7 +223,8 @@ def _save_settings(request: Request, signed: str, values: dict) -> HTMLResponse:
         if sub is None:
             return _message(request, "Link not valid", "This settings link is not valid.", 404)
         refused = _change_settings(request, db, signed, sub, lambda s: services.update_settings(s, values))
-    return refused or _settings_page(request, sub, signed, saved=True)
+    # To the page, not the page itself: a reload shows "Saved." again and sends nothing.
+    return refused or RedirectResponse(f"/subscriptions/{signed}/settings?saved=1", status_code=303)
 
 
 def _change_settings(request: Request, db, signed: str, sub, change) -> HTMLResponse | None:
@@ -325,7 +330,7 @@ def start_my_digest(request: Request, user=Depends(security.require_member), ale
             return _message(request, "Alert not added", str(exc), 400)
         db.commit()
         token = sub.token
-    return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', token)}/settings", status_code=303)
+    return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', token)}/settings?started=1", status_code=303)
 
 
 @router.post("/account/digest/alerts", response_class=HTMLResponse)

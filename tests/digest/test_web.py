@@ -146,8 +146,12 @@ def test_links_in_the_digest_resolve_and_settings_change_the_next_one(site, fres
     form = {"csrf_token": csrf(page.text), "frequency": "weekly", "weekday": "4", "send_hour": "18",
             "timezone": "Europe/Paris", "top_n": "5", "categories": "cs.LG math.AG", "alerts": "diffusion\n",
             "include_follows": "1", "skip_empty": "0"}
-    r = client.post(settings_url, data=form)
-    assert r.status_code == 200 and "Saved" in r.text
+    r = client.post(settings_url, data=form, follow_redirects=False)
+    assert r.status_code == 303 and settings_url.endswith(r.headers["location"].removesuffix("?saved=1"))
+    assert r.headers["location"].endswith("/settings?saved=1")  # the page, so a reload sends nothing
+    saved = client.get(r.headers["location"]).text
+    assert "Saved. The next digest is due Friday" in saved and "(Europe/Paris; 17:00 UTC)" in saved
+    assert "Saved." not in client.get(settings_url).text
     bad = client.post(settings_url, data={**form, "timezone": "Mars/Olympus"})
     assert bad.status_code == 400 and "not an IANA time zone" in bad.text
     with session_scope(fresh_engine) as db:
@@ -200,13 +204,15 @@ def test_a_signed_in_member_gets_settings_and_digests_with_follows(site, fresh_e
     assert start.status_code == 200 and "Start my digest" in start.text
     r = client.post("/account/digest", data={"csrf_token": csrf(start.text)}, follow_redirects=False)
     assert r.status_code == 303 and "/settings" in r.headers["location"]
-    assert client.get("/account/digest", follow_redirects=False).headers["location"] == r.headers["location"]
+    assert r.headers["location"] == client.get("/account/digest", follow_redirects=False).headers["location"] + "?started=1"
     page = client.get(r.headers["location"])
     assert "Digest settings for member@example.org" in page.text and "Not confirmed" not in page.text
+    assert "Your digest is on; the first one is due " in page.text
+    assert 'Your <a href="/for-you">For you</a> picks come first' in page.text
     assert status_of(fresh_engine, "member@example.org") == "active"  # verified address: no opt-in mail
     form = {"csrf_token": csrf(page.text), "frequency": "daily", "send_hour": "7", "timezone": "UTC", "top_n": "0",
             "categories": "", "alerts": "", "include_follows": "1", "skip_empty": "1"}
-    assert "Saved" in client.post(r.headers["location"], data=form).text
+    assert "Saved" in client.post(r.headers["location"], data=form, follow_redirects=True).text
     run_digest(settings, fresh_engine)
     msg = smtp_server.wait_for("member@example.org")[0]
     text = msg.get_body(("plain",)).get_content()
