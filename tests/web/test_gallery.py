@@ -184,6 +184,12 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         signedIn: !!document.querySelector('.account-menu'),
                         actionTops: new Set([...document.querySelectorAll('.action-row > *')].map(el =>
                             Math.round((el.querySelector(':scope > summary') || el).getBoundingClientRect().top))).size,
+                        voteOnMeta: [...document.querySelectorAll('.card')].filter(card => {
+                            const vote = card.querySelector('.card-vote'), meta = card.querySelector('.card-meta');
+                            if (!vote || !meta || !vote.offsetParent) return false;
+                            const v = vote.getBoundingClientRect(), m = meta.getBoundingClientRect();
+                            return v.top < m.bottom - 1 && v.bottom > m.top + 1 && v.left < m.right && v.right > m.left;
+                        }).length,
                         whyCut: [...document.querySelectorAll('.pick .why')].filter(
                             el => el.scrollWidth > el.clientWidth || el.scrollHeight > el.clientHeight).length,
                     })""")
@@ -197,6 +203,8 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         problems.append(f"{where}: header {facts['header']:.0f} px high")
                     if device == "desktop" and facts["actionTops"] > 1:  # a paper's actions: one even row
                         problems.append(f"{where}: the paper's actions are not in one row")
+                    if facts["voteOnMeta"]:  # on a phone the vote joins the actions row, below the links
+                        problems.append(f"{where}: {facts['voteOnMeta']} vote button(s) over the paper's links")
                     if device == "desktop" and facts["whyCut"]:  # a "Why" line says all it has to say
                         problems.append(f"{where}: {facts['whyCut']} why line(s) cut short")
                     if facts["signedIn"] != (who != "out"):
