@@ -42,8 +42,10 @@ EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
 SECTION_LIMIT = 15
 ALERT_LIMIT = 10
 FOR_YOU_LIMIT = 10
-# A pick's score is a sum of parts standardised over the period's papers: a digest keeps
-# the picks at least this far above the period's average (the page ranks them all).
+# A pick's score is a sum of weighted parts, each standardised over the period's papers:
+# a digest keeps the picks scoring at least this (the page ranks them all). A day's ten
+# best almost always do; higher floors lose the member's papers about as fast as they cut
+# picks (bench/digest_picks.py, docs/recommend.md).
 FOR_YOU_MIN_SCORE = 0.5
 FOR_YOU_WEIGHTS = replace(foryou.personal.Weights(), follow=0.0)
 
