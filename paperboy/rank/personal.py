@@ -167,8 +167,13 @@ def term_names(vectorizer) -> list[str]:
     return [str(n) for n in vectorizer.get_feature_names_out()]
 
 
-def _singular(word: str) -> str:
-    """The word less a plural's "s" ("gestures" and "gesture" say one thing twice)."""
+def _word_key(word: str) -> str:
+    """The word less a plural's "s" or an "-ing" or "-ed" ("gestures" and "gesture",
+    "anchoring" and "anchor" say one thing twice): a crude stem, enough to compare the few
+    words of one why line (the ranker's words themselves are not stemmed)."""
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[:-len(suffix)]
     return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) else word
 
 
@@ -176,14 +181,15 @@ def distinct_terms(ranked: Iterable[str], n: int) -> list[str]:
     """The first ``n`` of ``ranked`` (terms best first) that say something new: a word of a
     phrase already listed is left out, and while the list is not full a phrase takes the
     place of a word of it listed before ("abstract topic", "topic" reads as a stutter;
-    "topic", "abstract topic" as well), a plural counting as its singular. Phrases that
-    only share a word ("graph diffusion", "diffusion models") both stay."""
+    "topic", "abstract topic" as well), a word counting as its plural and its "-ing" and
+    "-ed" forms. Phrases that only share a word ("graph diffusion", "diffusion models")
+    both stay."""
     chosen: list[str] = []
     for term in ranked:
         if len(chosen) >= n:
             break
-        words = [_singular(w) for w in term.split()]
-        listed = [[_singular(w) for w in c.split()] for c in chosen]
+        words = [_word_key(w) for w in term.split()]
+        listed = [[_word_key(w) for w in c.split()] for c in chosen]
         if not words or words in listed or (len(words) == 1 and any(words[0] in c for c in listed)):
             continue
         inside = [k for k, c in enumerate(listed) if len(c) == 1 and c[0] in words]  # its words listed

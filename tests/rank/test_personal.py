@@ -113,9 +113,12 @@ def test_the_words_of_a_why_line_never_repeat_a_listed_phrase_or_its_words():
     # phrases that only share a word say different things
     assert pr.distinct_terms(["graph diffusion", "diffusion models"], 3) == ["graph diffusion", "diffusion models"]
     assert pr.distinct_terms(["a", "a", "", "b"], 5) == ["a", "b"]
-    # a plural is its singular again; "loss" and "focus" are no plurals
+    # a plural is its singular again, and "-ing" and "-ed" forms the word; "loss" and
+    # "focus" are no plurals, "used" is not "us"
     assert pr.distinct_terms(["gestures", "gesture", "worker quality", "workers", "loss", "los", "focus"], 5) == [
         "gestures", "worker quality", "loss", "los", "focus"]
+    assert pr.distinct_terms(["anchoring", "anchor", "trained", "training", "train", "used", "us"], 5) == [
+        "anchoring", "trained", "used", "us"]
 
 
 def test_linear_part_needs_enough_positives(rng):
