@@ -205,7 +205,7 @@ def test_every_page_is_styled_fits_a_phone_and_keeps_the_header_small(gallery, b
                         problems.append(f"{where}: the paper's actions are not in one row")
                     if facts["voteOnMeta"]:  # on a phone the vote joins the actions row, below the links
                         problems.append(f"{where}: {facts['voteOnMeta']} vote button(s) over the paper's links")
-                    if device == "desktop" and facts["whyCut"]:  # a "Why" line says all it has to say
+                    if facts["whyCut"]:  # a "Why" line says all it has to say
                         problems.append(f"{where}: {facts['whyCut']} why line(s) cut short")
                     if facts["signedIn"] != (who != "out"):
                         problems.append(f"{where}: signed-in header is {facts['signedIn']}")
