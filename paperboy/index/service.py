@@ -734,7 +734,7 @@ class SearchService:
             res = kwi.papers_like(terms, limit=limit + 1)
             pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id]
             if len(pairs) < limit:
-                # A paper few others share a fifth of its terms with (about 3 in 100 of the
+                # A paper few others share a fifth of its terms with (about 2 in 100 of the
                 # real sample's) still has neighbours: those sharing fewer come after.
                 seen = {row.id} | {i for i, _ in pairs}
                 more = kwi.papers_like(terms, limit=limit + len(seen), needed=SIMILAR_MIN_SHARED)
