@@ -17,6 +17,7 @@ Figures only; nothing asserted.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 import time
 from dataclasses import asdict
@@ -31,7 +32,7 @@ from bench import recommend as R  # noqa: E402
 from paperboy.rank import personal as pr  # noqa: E402
 
 SHIPPED = {k: v for k, v in asdict(pr.Weights()).items() if k in pr.PARTS and k != "negative"}
-GRID = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0)
+GRID = (-1.0, -0.5, -0.25, -0.1, -0.05, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 def std(x: np.ndarray) -> np.ndarray:
@@ -66,10 +67,23 @@ class Split:
         return float(np.mean([np.mean(v) for v in users.values()]))
 
 
+NAMED = re.compile(r"[A-Za-z0-9]+(?:[-.][A-Za-z0-9]+)*")
+
+
+def named_things(text: str) -> list[str]:
+    """Tokens as written that name something: an inner capital or a digit beside letters."""
+    out = []
+    for t in (m.strip(".-") for m in NAMED.findall(text)):
+        if len(t) > 1 and (any(c.isupper() for c in t[1:])
+                           or (any(c.isdigit() for c in t) and any(c.isalpha() for c in t))):
+            out.append(t)
+    return out
+
+
 def term_parts(f: R.Features, papers: list[R.Paper]) -> dict:
     """Candidate parts from the papers' words, as functions of an event."""
     from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
     X = f.rterms
     B = X.copy()
@@ -110,6 +124,26 @@ def term_parts(f: R.Features, papers: list[R.Paper]) -> dict:
         q = np.asarray((C[e.profile] > 0).sum(axis=0)).ravel() * bidf
         return np.asarray(M[e.cands] @ q).ravel()
 
+    # named things as written: tokens with an inner capital or a digit beside letters,
+    # hyphens and dots kept ("LLaVA-1.5", "GPT-4o", "3D", "ResNet50"), which the words'
+    # lower-case, letter-first tokens split or drop; a group reuses its own names
+    ident = TfidfVectorizer(analyzer=named_things, sublinear_tf=True, min_df=2, max_df=0.2,
+                            dtype=np.float32).fit_transform([f"{p.title} {p.abstract}" for p in papers]).tocsr()
+
+    def expanded(k):  # the words of the liked papers' k nearest earlier papers (vectors)
+        def part(e):
+            hist = np.setdiff1d(f.history(e.day), e.profile)
+            near = np.unique(hist[np.argsort(-(f.vecs[e.profile] @ f.vecs[hist].T), axis=1)[:, :k].ravel()])
+            return np.asarray(X[e.cands] @ np.asarray(X[near].mean(axis=0)).ravel()).ravel()
+        return part
+
+    names = pr.term_vectorizer(len(papers)).fit(texts).get_feature_names_out()
+    bigram = np.array([" " in t for t in names])
+
+    def words_of(keep):  # the shipped ``words`` part over some of the columns only
+        Xk = X.multiply(keep[None, :]).tocsr()
+        return lambda e: np.asarray(Xk[e.cands] @ np.asarray(Xk[e.profile].mean(axis=0)).ravel()).ravel()
+
     lsa = TruncatedSVD(256, n_iter=5, random_state=0).fit_transform(X).astype(np.float32)
     lsa /= np.maximum(np.linalg.norm(lsa, axis=1, keepdims=True), 1e-9)
 
@@ -131,6 +165,14 @@ def term_parts(f: R.Features, papers: list[R.Paper]) -> dict:
         "LSA (256-d of the words), centroid": lambda e: lsa[e.cands] @ lsa[e.profile].mean(axis=0),
         "BM25 of the liked papers' words, for words": bm25,
         "LinearSVC over the ranker's words (C=0.1)": svm,
+        "named things as written, centroid": lambda e: np.asarray(
+            ident[e.cands] @ np.asarray(ident[e.profile].mean(axis=0)).ravel()).ravel(),
+        "named things as written, max": lambda e: np.asarray(
+            (ident[e.cands] @ ident[e.profile].T).max(axis=1).todense()).ravel(),
+        "words of the liked papers' 5 nearest earlier": expanded(5),
+        "words of the liked papers' 20 nearest earlier": expanded(20),
+        "unigrams only, for words": words_of(~bigram),
+        "bigrams only, for words": words_of(bigram),
     }
 
 
