@@ -13,8 +13,8 @@ The signals (``load_signals``):
   not learned from, but are still never recommended (already seen).
 
 The candidates of a window (a day or a week of papers) and the vocabulary are built once
-and kept for ``POOL_TTL`` seconds (``_pools``): the window's rows, their stored vectors
-and tf-idf rows. A member's fitted model is kept with the space it was fitted in
+and kept (``Pools``): the window's rows, their stored vectors and tf-idf rows, rebuilt in
+the background after ``POOL_TTL`` seconds while the kept ones go on serving. A member's fitted model is kept with the space it was fitted in
 (``Space.fitted``, the ``MEMBER_MODELS`` most recent), keyed by everything it is made
 from (their liked papers in order, dismissed papers, follows): a new vote, save, seed,
 follow or mark is a new key, so only a member whose signals changed is refitted, and a
@@ -29,9 +29,12 @@ minute and never mixes models.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -56,12 +59,17 @@ from paperboy.store.models import (
     Vote,
 )
 
+log = logging.getLogger(__name__)
+
 SIGNAL_KINDS = ("seed", "not_interested", "ignored")
 BACKGROUND = 3000  # recent papers that give the idf and the linear part's negatives
 MAX_LIKED = 300  # the most recent positive signals learned from (older ones add little)
 MIN_VECTOR_COVERAGE = 0.9  # of the window's papers with a stored vector, to use vectors
 LSA_DIM = 128
-POOL_TTL = 300.0  # seconds a window's candidates are reused (new papers arrive daily)
+POOL_TTL = 300.0  # seconds before a window's candidates are rebuilt (in the background)
+SPACE_TTL = POOL_TTL * 12  # the same for the vocabulary of the recent papers (a second or so to build)
+MAX_POOLS = 16  # windows kept per process: today and week, per feed mode, a digest's past periods
+MAX_SPACES = 4  # vocabularies kept (one per newest day; ~20 MB each with the sample's 3,000 papers)
 WHY_WORDS = 3
 MEMBER_MODELS = 2048  # fitted member models kept per content space (least recently used go)
 
@@ -323,35 +331,92 @@ def window(conn: Connection, settings: Settings, span: str = "today") -> Window 
 
 
 class Pools:
-    """Windows' candidates and the shared space, rebuilt after ``POOL_TTL`` seconds or when
-    the newest day changes (one build at a time per process)."""
+    """Windows' candidates and the shared vocabulary ("space"), built on first use and kept
+    for the process (``MAX_POOLS`` windows, ``MAX_SPACES`` vocabularies: least recently
+    used go, so a process that runs for months holds days, not months, of them).
+
+    Once built, a window's pool is never rebuilt on a member's request: after
+    ``POOL_TTL`` seconds (the vocabulary after ``SPACE_TTL``) the next request still gets
+    the kept one and a background thread builds its successor from its own connection,
+    so no member waits the second or so a vocabulary takes (``bench/foryou_pools.py``).
+    Only a window nobody asked for yet (the first request of a process, a new day) is
+    built in the request, once: requests for the same window wait for that one build,
+    requests for other windows do not."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pools: dict[tuple, Pool] = {}
-        self._space: dict[tuple, tuple[float, Space]] = {}
+        self._pools: OrderedDict[tuple, Pool] = OrderedDict()
+        self._space: OrderedDict[tuple, tuple[float, Space]] = OrderedDict()
+        self._building: dict[tuple, threading.Lock] = {}
+        self._refreshing: dict[tuple, Future] = {}
+        self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="for-you-pools")
 
     def clear(self) -> None:
         with self._lock:
             self._pools.clear()
             self._space.clear()
 
-    def space(self, conn: Connection, model: str | None, newest: dt.date) -> Space:
-        key = (str(conn.engine.url), model, newest)
-        hit = self._space.get(key)
-        if hit is None or time.monotonic() - hit[0] > POOL_TTL * 12:
-            hit = self._space[key] = (time.monotonic(), _build_space(conn, model, newest))
-        return hit[1]
+    def wait(self, timeout: float | None = None) -> None:
+        """Return when the rebuilds under way have finished (or ``timeout`` seconds passed)."""
+        with self._lock:
+            pending = list(self._refreshing.values())
+        futures_wait(pending, timeout=timeout)
 
     def pool(self, conn: Connection, settings: Settings, win: Window, model: str | None) -> Pool:
         key = (str(conn.engine.url), model, win, settings.feed_mode)
         with self._lock:
             pool = self._pools.get(key)
-            if pool is not None and time.monotonic() - pool.made < POOL_TTL:
+            if pool is not None:
+                self._pools.move_to_end(key)
+                if time.monotonic() - pool.made >= POOL_TTL and key not in self._refreshing:
+                    self._refreshing[key] = self._refresher.submit(self._refresh, conn.engine, settings, win, model, key)
                 return pool
-            space = self.space(conn, model, win.end)
-            pool = self._pools[key] = _build_pool(conn, settings, win, model, space)
+            building = self._building.setdefault(key, threading.Lock())
+        with building:  # one build of a window at a time; the others wait for it, then reuse it
+            with self._lock:
+                pool = self._pools.get(key)
+            if pool is None:
+                pool = self._build(conn, settings, win, model, key)
+            with self._lock:
+                self._building.pop(key, None)
             return pool
+
+    def _refresh(self, engine, settings: Settings, win: Window, model: str | None, key: tuple) -> None:
+        try:
+            with engine.connect() as conn:
+                self._build(conn, settings, win, model, key, fresh_space=True)
+        except Exception:  # the kept pool goes on serving; the next request past the TTL tries again
+            log.exception("rebuilding the For you candidates of %s failed", win)
+        finally:
+            with self._lock:
+                self._refreshing.pop(key, None)
+
+    def _build(self, conn: Connection, settings: Settings, win: Window, model: str | None, key: tuple,
+               fresh_space: bool = False) -> Pool:
+        pool = _build_pool(conn, settings, win, model, self._space_for(conn, model, win.end, fresh_space))
+        with self._lock:
+            self._pools[key] = pool
+            self._pools.move_to_end(key)
+            while len(self._pools) > MAX_POOLS:
+                self._pools.popitem(last=False)
+        return pool
+
+    def _space_for(self, conn: Connection, model: str | None, newest: dt.date, fresh: bool) -> Space:
+        """The vocabulary of the recent papers up to ``newest``: the kept one, unless a
+        background rebuild (``fresh``) finds it older than ``SPACE_TTL``."""
+        key = (str(conn.engine.url), model, newest)
+        with self._lock:
+            hit = self._space.get(key)
+            if hit is not None:
+                self._space.move_to_end(key)
+        if hit is None or (fresh and time.monotonic() - hit[0] >= SPACE_TTL):
+            hit = (time.monotonic(), _build_space(conn, model, newest))
+            with self._lock:
+                self._space[key] = hit
+                self._space.move_to_end(key)
+                while len(self._space) > MAX_SPACES:
+                    self._space.popitem(last=False)
+        return hit[1]
 
 
 def _build_pool(conn: Connection, settings: Settings, win: Window, model: str | None, space: Space) -> Pool:

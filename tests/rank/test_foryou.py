@@ -8,6 +8,7 @@ import datetime as dt
 import numpy as np
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
 from paperboy.index.models import PaperEmbedding
@@ -129,6 +130,62 @@ def test_a_kept_model_answers_as_a_fresh_one_and_a_new_signal_refits(db, corpus,
 
 def first_window(db, tmp_path):
     return foryou.Window(TODAY, TODAY)  # the one picks() ranks
+
+
+def test_a_window_past_its_time_answers_at_once_while_its_successor_is_built(fresh_engine, tmp_path):
+    """A member never waits for the vocabulary's rebuild (a second or so): the kept pool
+    answers and a background thread builds the next from its own connection."""
+    s = settings(tmp_path)
+    win = foryou.Window(TODAY, TODAY)
+    with Session(fresh_engine) as db:
+        first_ids = {paper(db, t, "variant 1", TODAY).id for t in TOPICS}
+        db.commit()
+    foryou.POOLS.clear()
+    try:
+        with fresh_engine.connect() as conn:
+            kept = foryou.POOLS.pool(conn, s, win, "null")
+            assert set(kept.ids) == first_ids
+            with Session(fresh_engine) as db:
+                late = paper(db, "speech", "a late arrival", TODAY).id
+                db.commit()
+            assert foryou.POOLS.pool(conn, s, win, "null") is kept  # within its time
+            kept.made -= foryou.POOL_TTL  # now past it
+            assert foryou.POOLS.pool(conn, s, win, "null") is kept  # still answers, at once
+            foryou.POOLS.wait(timeout=60)
+            successor = foryou.POOLS.pool(conn, s, win, "null")
+        assert successor is not kept
+        assert set(successor.ids) == first_ids | {late}
+        assert set(kept.ids) == first_ids  # what was handed out is never changed in place
+    finally:
+        foryou.POOLS.wait(timeout=60)
+        foryou.POOLS.clear()
+
+
+def test_a_process_keeps_a_bounded_number_of_windows_the_least_recently_used_go(db, tmp_path, monkeypatch):
+    """Each day is a new window (and a new vocabulary); a process that runs for months
+    must not keep them all."""
+    monkeypatch.setattr(foryou, "MAX_POOLS", 3)
+    monkeypatch.setattr(foryou, "MAX_SPACES", 2)
+    days = [dt.date(2024, 5, d) for d in range(1, 7)]
+    for day in days:
+        for t in TOPICS:
+            paper(db, t, f"day {day.day}", day)
+    conn, s = db.connection(), settings(tmp_path)
+    foryou.POOLS.clear()
+    try:
+        for day in days[:4]:
+            foryou.POOLS.pool(conn, s, foryou.Window(day, day), "null")
+        foryou.POOLS.pool(conn, s, foryou.Window(days[1], days[1]), "null")  # used again: kept
+        foryou.POOLS.pool(conn, s, foryou.Window(days[4], days[4]), "null")
+        kept = [key[2] for key in foryou.POOLS._pools]
+        assert kept == [foryou.Window(d, d) for d in (days[3], days[1], days[4])]
+        assert [key[2] for key in foryou.POOLS._space] == [days[3], days[4]]  # by when they were built
+        # a window that went is built again when asked for, and answers as before
+        again = foryou.POOLS.pool(conn, s, foryou.Window(days[0], days[0]), "null")
+        assert len(again.ids) == len(TOPICS)
+        assert len(foryou.POOLS._pools) == 3 and len(foryou.POOLS._space) == 2
+    finally:
+        foryou.POOLS.clear()
 
 
 def test_nothing_already_voted_saved_seeded_or_dismissed_is_picked(db, corpus, tmp_path):
