@@ -3,6 +3,10 @@
 ``$x$``, ``\\(x\\)``, ``$$x$$`` and ``\\[x\\]`` become MathML (latex2mathml); everything
 is then cleaned by nh3 with an allow-list, so whatever a comment contains renders inert: links keep only
 http, https and mailto and get rel="nofollow noopener"; no attribute can hold script.
+
+Addresses typed bare (``https://...``, ``http://...``) become links, as on GitHub or a
+forum; "arXiv:2401.12345" (or an old-style "arXiv:hep-th/9901001") links to that paper's
+page here, where its discussion is. Neither happens inside code or an existing link.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from urllib.parse import quote
 import nh3
 from latex2mathml.converter import convert as latex_to_mathml
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 
 MAX_BODY = 20_000
 
@@ -33,7 +39,44 @@ _MATH_ATTRS = {"display", "mathvariant", "stretchy", "fence", "separator", "lspa
 _ATTRS = {"a": {"href", "title"}, "ol": {"start"}, "code": {"class"},
           **{t: _MATH_ATTRS for t in _MATH_TAGS}}
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("strikethrough").enable("table")
+_md = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False}).enable(
+    ["strikethrough", "table", "linkify"])
+# Only addresses with their scheme: "e.g." or "arXiv.org" in a sentence stays text.
+_md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+
+ARXIV_MENTION = re.compile(r"\barXiv:\s?(\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(v\d+)?\b", re.I)
+
+
+def _arxiv_links(state: StateCore) -> None:
+    """A core rule after linkify: "arXiv:ID" in plain text becomes a link to /papers/ID."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children or "arxiv:" not in block.content.lower():
+            continue
+        out: list[Token] = []
+        inside_link = 0
+        for tok in block.children:
+            inside_link += tok.type == "link_open"
+            inside_link -= tok.type == "link_close"
+            if tok.type != "text" or inside_link or not ARXIV_MENTION.search(tok.content):
+                out.append(tok)
+                continue
+            at = 0
+            for m in ARXIV_MENTION.finditer(tok.content):
+                if m.start() > at:
+                    out.append(_text(tok.content[at:m.start()], tok.level))
+                link = Token("link_open", "a", 1, attrs={"href": f"/papers/{m.group(1)}"}, level=tok.level)
+                out += [link, _text(m.group(0), tok.level + 1), Token("link_close", "a", -1, level=tok.level)]
+                at = m.end()
+            if at < len(tok.content):
+                out.append(_text(tok.content[at:], tok.level))
+        block.children = out
+
+
+def _text(content: str, level: int) -> Token:
+    return Token("text", "", 0, content=content, level=level)
+
+
+_md.core.ruler.after("linkify", "arxiv_links", _arxiv_links)
 
 _DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.S)
 _INLINE = re.compile(r"(?<![\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)")

@@ -20,6 +20,8 @@ def test_markdown_renders_math_and_keeps_only_safe_markup():
         "$\\href{javascript:alert(1)}{x}$", "<a href='javascript:alert(1)'>x</a>", "<svg onload=alert(1)>",
         "<iframe src=//evil></iframe>", "[x](vbscript:msgbox)", "<style>*{}</style>",
         "[x](java\tscript:alert(1))", "[x](&#106;avascript:alert(1))", "<https://ok.org\" onclick=\"alert(1)>",
+        "javascript:alert(1)", 'https://ok.org/"onmouseover="alert(1)', "arXiv:2401.12345\"><script>alert(1)</script>",
+        "arXiv:2401.12345'onclick='alert(1)", "arXiv:javascript:alert(1)",
     ]
     for text in hostile:
         out = render(text)
@@ -28,9 +30,24 @@ def test_markdown_renders_math_and_keeps_only_safe_markup():
             assert name not in {"script", "img", "svg", "iframe", "style", "object", "embed"}, (text, out)
             assert not re.search(r"\son\w+=", tag), (text, out)
             for href in re.findall(r'href="([^"]*)"', tag):
-                assert href.startswith(("http://", "https://", "mailto:")), (text, out)
+                assert href.startswith(("http://", "https://", "mailto:", "/papers/")), (text, out)
     links = render("[a](https://ok.org) and <mailto:me@example.org>")
     assert links.count('rel="nofollow noopener"') == 2
+
+
+def test_bare_addresses_and_arxiv_ids_become_links_except_in_code_or_a_link():
+    html = render("Code at https://github.com/q/tool. Compare arXiv:2401.12345v2 and arXiv:hep-th/9901001.")
+    assert '<a href="https://github.com/q/tool" rel="nofollow noopener">https://github.com/q/tool</a>.' in html
+    assert '<a href="/papers/2401.12345" rel="nofollow noopener">arXiv:2401.12345v2</a>' in html  # the paper, any version
+    assert '<a href="/papers/hep-th/9901001" rel="nofollow noopener">arXiv:hep-th/9901001</a>.' in html
+    # as typed, not a link: code, an existing link's text, a domain without its scheme, an id
+    # that is not one
+    kept = render("`https://a.org` and `arXiv:2401.00001`, [arXiv:2401.00002](https://b.org), "
+                  "see arxiv.org or e.g. example.com, arXiv:24011.2345 and arXiv:2401.123456")
+    assert re.findall(r'href="([^"]*)"', kept) == ["https://b.org"]
+    assert "<code>https://a.org</code>" in kept and "<code>arXiv:2401.00001</code>" in kept
+    # math beside them still renders
+    assert "<math" in render("$x^2$ in arXiv:2401.12345") and "/papers/2401.12345" in render("$x^2$ in arXiv:2401.12345")
 
 
 def _num_comments(site, arxiv_id):
