@@ -591,8 +591,10 @@ def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *
     """The member's best papers of the window, best first, each with its why line. Nothing
     already voted, saved, seeded, dismissed or in ``exclude`` is picked."""
     sig = signals or load_signals(conn, user_id, collection_id=collection_id)
+    if sig.empty or sig.paused:  # nothing to rank with: the window's candidates are not needed
+        return Picks([], [], {}, sig, 0, True)
     pool = POOLS.pool(conn, settings, win, model)
-    if sig.empty or sig.paused or not pool.ids:
+    if not pool.ids:
         return Picks([], [], {}, sig, 0, pool.uses_vectors)
     cands = pool.candidates
     skip = sig.seen | set(exclude)
