@@ -66,8 +66,8 @@ def gallery(databases, tmp_path_factory):
                                                  "parent_id": parent}, page="/")
     nested = re.search(r"#comment-(\d+)", reply.headers["location"]).group(1)
     grace.form(f"/papers/{top}/comments", {"body": "Thanks, that settles it.", "parent_id": nested}, page="/")
-    ada.form(f"/papers/{top}/comments", {"body": "Code and data are linked in the abstract; "
-                                                "a *very* readable paper."}, page="/")
+    ada.form(f"/papers/{top}/comments", {"body": f"A *very* readable paper. It builds on arXiv:{ids['mon_a']}; "
+                                                "code at https://github.com/example/guidance."}, page="/")
     grace.get("/replies")  # Ada's replies seen: every shot's header is the same, with no "new replies" badge
     made = grace.form("/collections", {"name": "Reading group", "public": "1", "arxiv_id": top}, page="/")
     collection = made.headers["location"].split("?")[0] if "/collections/" in made.headers.get("location", "") else None
