@@ -270,6 +270,8 @@ def test_the_footer_asks_readers_for_an_address_and_sends_members_to_their_diges
         page = client.get(path).text
         assert re.search(r'<a [^>]*href="/account/digest">Digest settings</a>', page), path
         assert 'action="/subscribe"' not in page, path
+    # under the digest settings themselves the footer does not point back to them
+    assert "subscribe-box" not in client.get("/account/digest").text
 
 
 def test_opening_the_account_digest_page_creates_nothing(site, fresh_engine):
