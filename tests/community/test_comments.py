@@ -50,6 +50,19 @@ def test_bare_addresses_and_arxiv_ids_become_links_except_in_code_or_a_link():
     assert "<math" in render("$x^2$ in arXiv:2401.12345") and "/papers/2401.12345" in render("$x^2$ in arXiv:2401.12345")
 
 
+def test_addresses_stay_text_past_the_autolink_limit_or_with_an_impossible_host():
+    from paperboy.community.markdown import MAX_AUTOLINKS
+
+    listed = " ".join(f"https://site{i}.org/a_(b)" for i in range(MAX_AUTOLINKS + 1))
+    html = render(listed)
+    assert "<a " not in html and all(f"https://site{i}.org/a_(b)" in html for i in range(MAX_AUTOLINKS + 1))
+    assert render(" ".join(f"https://site{i}.org/" for i in range(MAX_AUTOLINKS))).count("<a ") == MAX_AUTOLINKS
+    # a host longer than DNS allows: markdown-it would empty it, and the text with it
+    host = "a." * 200 + "org"
+    html = render(f"http://{host}/x and http://ok.org")
+    assert f"http://{host}/x" in html and html.count("<a ") == 1
+
+
 def _num_comments(site, arxiv_id):
     paper = site.get_paper(arxiv_id)
     with site.engine.connect() as conn:
