@@ -287,12 +287,21 @@ class Pool:
     names: list[dict[str, str]]  # identity -> name as written
     uses_vectors: bool
     space: Space
+    bodies: list[str] = field(default_factory=list)  # abstract and comment: why words as written
     made: float = field(default_factory=time.monotonic)
     position: dict[int, int] = field(default_factory=dict)  # paper id -> row
     _candidates: personal.Candidates | None = None
+    _written: dict[int, personal.Written] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.position = {pid: i for i, pid in enumerate(self.ids)}
+
+    def written(self, i: int) -> personal.Written:
+        """How paper ``i`` writes its words, read once per pool (papers are shown to many)."""
+        hit = self._written.get(i)
+        if hit is None:
+            hit = self._written[i] = personal.Written(self.bodies[i] if self.bodies else "", self.titles[i])
+        return hit
 
     @property
     def candidates(self) -> personal.Candidates:
@@ -437,7 +446,8 @@ def _build_pool(conn: Connection, settings: Settings, win: Window, model: str | 
         vectors = space.lsa_vectors(terms, len(ids))
     names = [{author_identity(n): n.strip() for n in (r.authors_text or "").split(",") if n.strip()} for r in rows]
     return Pool(ids, [r.title for r in rows], vectors, terms, [(r.categories or "").split() for r in rows],
-                [frozenset(n) for n in names], names, uses_vectors, space)
+                [frozenset(n) for n in names], names, uses_vectors, space,
+                bodies=[f"{r.abstract or ''}\n{r.comment or ''}" for r in rows])
 
 
 POOLS = Pools()
@@ -577,7 +587,8 @@ def _why_of(follows: frozenset[str], positives: np.ndarray, positive_ids, positi
         indices = cands.terms.indices[start:end]
         weight = cands.terms.data[start:end] * centroid_at(indices)
         order = np.argsort(-weight)[:4 * WHY_WORDS]  # room for the words of phrases left out
-        words = tuple(personal.distinct_terms(
+        written = pool.written(i)
+        words = tuple(written.form(term) for term in personal.distinct_terms(
             (pool.space.vocabulary[indices[k]] for k in order if weight[k] > 0), WHY_WORDS))
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
     return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
@@ -634,7 +645,9 @@ def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Windo
         return []
     weight = np.asarray(terms.mean(axis=0)).ravel()
     vocab = pool.space.vocabulary
-    return personal.distinct_terms((vocab[k] for k in np.argsort(-weight) if weight[k] > 0), n)
+    body, titles = "\n".join(f"{r.abstract or ''}\n{r.comment or ''}" for r in rows), "\n".join(r.title for r in rows)
+    written = personal.Written(body, titles)
+    return [written.form(term) for term in personal.distinct_terms((vocab[k] for k in np.argsort(-weight) if weight[k] > 0), n)]
 
 
 # --- a whole digest pass at once ------------------------------------------------------

@@ -202,6 +202,55 @@ def distinct_terms(ranked: Iterable[str], n: int) -> list[str]:
     return chosen
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_SENTENCE_END = frozenset(".!?:;")
+
+
+class Written:
+    """How a paper writes its words, for why lines: "AR", "dLLMs", "ImageNet", "LLM
+    agents" rather than the vocabulary's "ar", "dllms", "imagenet", "llm agents".
+
+    Built once per paper (a pass over its text) and asked per word. Only words and
+    adjacent pairs with a capital are kept: anything else is written as the vocabulary
+    has it. The case a word has inside a sentence of the abstract or comment (``body``)
+    is kept; where it is only found first in a sentence or in the title (whose words are
+    often all capitalised), only a capital inside the word ("dLLMs", "AR") is. A phrase
+    not found as written (its words apart, a stop word between) is taken word by word; a
+    word not found (an accent the vocabulary strips) stays as it is."""
+
+    __slots__ = ("inside", "first")
+
+    def __init__(self, body: str, title: str = "") -> None:
+        self.inside: dict[str, str] = {}  # lower-case term -> as first written inside a sentence
+        self.first: dict[str, str] = {}  # lower-case term -> as first written elsewhere
+        for text, in_title in ((body, False), (title, True)):
+            prev: tuple[str, str, bool] | None = None  # the token before: as written, lower, first in a sentence
+            end = 0
+            for m in _TOKEN.finditer(text):
+                gap = text[end:m.start()].rstrip()
+                initial = in_title or (not gap and prev is None) or (bool(gap) and gap[-1] in _SENTENCE_END)
+                word, end = m.group(), m.end()
+                low = word.lower()
+                if word != low:
+                    (self.first if initial else self.inside).setdefault(low, word)
+                if prev is not None and (word != low or prev[0] != prev[1]):
+                    (self.first if prev[2] else self.inside).setdefault(f"{prev[1]} {low}", f"{prev[0]} {word}")
+                prev = (word, low, initial)
+
+    def form(self, term: str) -> str:
+        if term in self.inside:
+            return self.inside[term]
+        if term in self.first:
+            return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in self.first[term].split())
+        words = term.split()
+        return " ".join(self.form(w) for w in words) if len(words) > 1 else term
+
+
+def as_written(term: str, body: str, title: str = "") -> str:
+    """``term`` as the paper (``body``: abstract and comment; ``title``) writes it (``Written``)."""
+    return Written(body, title).form(term)
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v

@@ -121,6 +121,28 @@ def test_the_words_of_a_why_line_never_repeat_a_listed_phrase_or_its_words():
         "anchoring", "trained", "used", "us"]
 
 
+def test_a_why_word_is_shown_as_the_paper_writes_it():
+    body = ("Autoregressive (AR) models dominate. Unlike AR models, dLLMs decode in parallel with "
+            "LLM agents. Speculative decoding helps; Transformer layers are trained on ImageNet.\nCVPR 2026")
+    title = "Spatially Speculative Decoding for AR Image Models"
+    shown = {t: pr.as_written(t, body, title) for t in (
+        "ar", "dllms", "llm agents", "imagenet", "cvpr", "speculative decoding", "transformer", "models", "spatially")}
+    assert shown == {
+        "ar": "AR", "dllms": "dLLMs", "llm agents": "LLM agents", "imagenet": "ImageNet",
+        "cvpr": "CVPR",  # found first in its line only, but a capital inside the word says it is a name
+        "speculative decoding": "speculative decoding",  # capitals first in a sentence or in the title are not kept
+        "transformer": "transformer", "models": "models", "spatially": "spatially",
+    }
+    # not found as written: a phrase across a stop word is taken word by word, a word
+    # whose accent the vocabulary strips stays as it is
+    assert pr.as_written("learning images", "learning of images", "") == "learning images"
+    assert pr.as_written("dllms quokkanet", body + " We tune dLLMs with QuokkaNet.", "") == "dLLMs QuokkaNet"
+    assert pr.as_written("godel", "G\u00f6del numbers", "") == "godel"
+    # a word inside a longer word is not it
+    assert pr.as_written("ar", "ARM processors and AR", "") == "AR"
+    assert pr.as_written("ar", "ARM processors", "") == "ar"
+
+
 def test_linear_part_needs_enough_positives(rng):
     background = pr.Background.fit(np.vstack([topic(rng, a, 30) for a in range(4)]))
     assert pr.fit(pr.Profile(positives=topic(rng, 0, 2)), background).direction is None

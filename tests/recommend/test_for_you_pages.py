@@ -198,6 +198,26 @@ def test_a_why_line_names_a_shared_phrase_once_not_its_words_again_beside_it(sit
     assert "shares “quokka lemur”" in client.get("/for-you").text
 
 
+def test_a_why_line_writes_names_and_acronyms_as_the_papers_do(site):
+    liked = site.paper(title="Quokka tuning for dLLMs", abstract="We tune dLLMs with QuokkaNet on the ZWX benchmark.",
+                       announced_on=DAY - dt.timedelta(days=1))
+    site.paper(title="Faster dLLMs", abstract="Small dLLMs trained with QuokkaNet reach the ZWX state of the art.",
+               announced_on=DAY)
+    for i, topic in enumerate(["glacier melt", "tensor rank", "graph colouring", "solar wind"]):
+        site.paper(title=f"On {topic}", abstract=f"Results {i} about {topic}.", announced_on=DAY)
+    _, client = site.member()
+    client.form(f"/papers/{liked.arxiv_id}/vote", page="/")
+    first = client.get("/api/for-you?limit=1").json()["items"][0]
+    assert first["paper"]["title"] == "Faster dLLMs"
+    assert set(first["why"]["words"]) == {"dLLMs", "QuokkaNet", "ZWX"}  # not "dllms", "quokkanet", "zwx"
+    assert "“dLLMs”" in client.get("/for-you").text
+    # and the words that weigh most, on what the feed learned
+    learned = client.get("/for-you/learned").text
+    chips = re.findall(r'<span class="chip">([^<]*)</span>', learned[learned.index("Words that weigh most"):])
+    assert "dLLMs QuokkaNet" in chips  # a phrase across a stop word ("dLLMs with QuokkaNet"), word by word
+    assert not [c for c in chips if "dllms" in c or "quokkanet" in c or "zwx" in c], chips
+
+
 def test_the_json_api_gives_picks_with_structured_reasons(site):
     papers = topical(site)
     _, client = site.member()
