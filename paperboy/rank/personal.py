@@ -210,19 +210,24 @@ class Written:
     """How a paper writes its words, for why lines: "AR", "dLLMs", "ImageNet", "LLM
     agents" rather than the vocabulary's "ar", "dllms", "imagenet", "llm agents".
 
-    Built once per paper (a pass over its text) and asked per word. Only words and
+    Built once per paper (two passes over its text) and asked per word. Only words and
     adjacent pairs with a capital are kept: anything else is written as the vocabulary
-    has it. The case a word has inside a sentence of the abstract or comment (``body``)
-    is kept; where it is only found first in a sentence or in the title (whose words are
-    often all capitalised), only a capital inside the word ("dLLMs", "AR") is. A phrase
-    not found as written (its words apart, a stop word between) is taken word by word; a
-    word not found (an accent the vocabulary strips) stays as it is."""
+    has it. The capitals a word has inside the sentences of the abstract or comment
+    (``body``) are kept where they are written so more often than not ("Bayesian"; a
+    paper that writes "Speculative Decoding" once and "speculative decoding" twice gets
+    the latter); where a word is only capitalised first in a sentence or in the title
+    (whose words are often all capitalised), only a capital inside the word ("dLLMs",
+    "AR") is kept. A phrase not found as written (its words apart, a stop word between)
+    is taken word by word; a word not found (an accent the vocabulary strips) stays as it
+    is."""
 
     __slots__ = ("inside", "first")
 
     def __init__(self, body: str, title: str = "") -> None:
-        self.inside: dict[str, str] = {}  # lower-case term -> as first written inside a sentence
+        self.inside: dict[str, str] = {}  # lower-case term -> as written inside a sentence, mostly
         self.first: dict[str, str] = {}  # lower-case term -> as first written elsewhere
+        capitalised: dict[str, list] = {}  # term -> [as first written inside a sentence, times]
+        plain: list[str] = []  # the body's terms written in lower case, each time
         for text, in_title in ((body, False), (title, True)):
             prev: tuple[str, str, bool] | None = None  # the token before: as written, lower, first in a sentence
             end = 0
@@ -231,11 +236,21 @@ class Written:
                 initial = in_title or (not gap and prev is None) or (bool(gap) and gap[-1] in _SENTENCE_END)
                 word, end = m.group(), m.end()
                 low = word.lower()
-                if word != low:
-                    (self.first if initial else self.inside).setdefault(low, word)
-                if prev is not None and (word != low or prev[0] != prev[1]):
-                    (self.first if prev[2] else self.inside).setdefault(f"{prev[1]} {low}", f"{prev[0]} {word}")
+                terms = [(low, word, initial)]
+                if prev is not None:
+                    terms.append((f"{prev[1]} {low}", f"{prev[0]} {word}", prev[2]))
+                for term, form, first in terms:
+                    if form == term:
+                        if not in_title:
+                            plain.append(term)
+                    elif first:
+                        self.first.setdefault(term, form)
+                    else:
+                        capitalised.setdefault(term, [form, 0])[1] += 1
                 prev = (word, low, initial)
+        if capitalised:
+            lower = Counter(t for t in plain if t in capitalised)
+            self.inside = {t: form for t, (form, n) in capitalised.items() if n > lower[t]}
 
     def form(self, term: str) -> str:
         if term in self.inside:

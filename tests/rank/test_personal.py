@@ -138,6 +138,10 @@ def test_a_why_word_is_shown_as_the_paper_writes_it():
     assert pr.as_written("learning images", "learning of images", "") == "learning images"
     assert pr.as_written("dllms quokkanet", body + " We tune dLLMs with QuokkaNet.", "") == "dLLMs QuokkaNet"
     assert pr.as_written("godel", "G\u00f6del numbers", "") == "godel"
+    # capitals inside a sentence are kept where the paper writes them so more often than not
+    mixed = "We propose Speculative Decoding for speech. Unlike speculative decoding in text, speculative decoding of"
+    assert pr.as_written("speculative decoding", mixed + " Bayesian models", "") == "speculative decoding"
+    assert pr.as_written("bayesian", mixed + " Bayesian models, a bayesian view and Bayesian priors", "") == "Bayesian"
     # a word inside a longer word is not it
     assert pr.as_written("ar", "ARM processors and AR", "") == "AR"
     assert pr.as_written("ar", "ARM processors", "") == "ar"
