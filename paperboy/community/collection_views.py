@@ -496,4 +496,5 @@ def _following_page(request: Request, db: Session, user: User, p: int, error: st
     return _page(request, "following.html", {
         "follows": mine, "cards": cards, "total": total, "pager": pager, "error": error,
         "typed_kind": typed[0], "typed_target": typed[1], "suggestions": follows.suggestions(db, user.id),
+        "categories": q.top_categories(db, 60),
     }, status=status)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -19,7 +18,6 @@ import nh3
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
-from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -27,7 +25,6 @@ from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.text import shorten
 from paperboy.rank.trending import WINDOW_HALF_LIVES, explanation, reference_time, trending
-from paperboy.store.models import Paper, PaperCategory
 from paperboy.web import (
     convertors,  # noqa: F401  (registers {x:arxiv})
     security,
@@ -341,7 +338,7 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
     context = {"nav": "search", "q": text, "q_short": shorten(text, 80), "category": category,
                "date_from": date_from.isoformat() if date_from else "", "date_to": date_to.isoformat() if date_to else "",
                "sort": sort, "cards": [], "total": 0, "related": 0, "messages": messages, "pager": None,
-               "top_categories": top_categories(db)}
+               "top_categories": q.top_categories(db)}
     if not text:
         return render(request, "search.html", context, db)
     try:
@@ -380,25 +377,6 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
     return render(request, "search.html", context, db)
 
 
-_TOP_CATEGORIES: dict[tuple[str, int], tuple[float, int | None, list[str]]] = {}
-TOP_CATEGORIES_TTL = 600.0
-
-
-def top_categories(db: Session, n: int = 40) -> list[str]:
-    """The ``n`` categories with most papers, for the search page's menu. Counting them
-    groups every category row (4.25M at 2.6M papers, docs/scale.md) and the order
-    hardly moves in a day, so each process keeps the answer ten minutes, or until a
-    new paper arrives (the highest id: one index look-up)."""
-    key, now = (str(db.get_bind().url), n), time.monotonic()
-    newest = db.scalar(select(func.max(Paper.id)))
-    hit = _TOP_CATEGORIES.get(key)
-    if hit is not None and hit[0] > now and hit[1] == newest:
-        return hit[2]
-    stmt = (select(PaperCategory.category).group_by(PaperCategory.category)
-            .order_by(func.count().desc()).limit(n))
-    found = list(db.scalars(stmt))
-    _TOP_CATEGORIES[key] = (now + TOP_CATEGORIES_TTL, newest, found)
-    return found
 
 
 # --- authors and categories -------------------------------------------------------

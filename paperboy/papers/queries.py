@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, func, or_, select
@@ -345,3 +346,25 @@ def author_papers(db: Session, name: str, *, limit: int, offset: int) -> tuple[l
     total = db.scalar(select(func.count()).select_from(Paper).where(cond)) or 0
     stmt = papers_query().where(cond).order_by(Paper.announced_on.desc().nulls_last(), Paper.arxiv_id.desc())
     return list(db.scalars(stmt.limit(limit).offset(offset))), total, author.name
+
+
+_TOP_CATEGORIES: dict[tuple[str, int], tuple[float, int | None, list[str]]] = {}
+TOP_CATEGORIES_TTL = 600.0
+
+
+def top_categories(db: Session, n: int = 40) -> list[str]:
+    """The ``n`` categories with most papers, for the search page's menu and the Following
+    page's suggestions. Counting them
+    groups every category row (4.25M at 2.6M papers, docs/scale.md) and the order
+    hardly moves in a day, so each process keeps the answer ten minutes, or until a
+    new paper arrives (the highest id: one index look-up)."""
+    key, now = (str(db.get_bind().url), n), time.monotonic()
+    newest = db.scalar(select(func.max(Paper.id)))
+    hit = _TOP_CATEGORIES.get(key)
+    if hit is not None and hit[0] > now and hit[1] == newest:
+        return hit[2]
+    stmt = (select(PaperCategory.category).group_by(PaperCategory.category)
+            .order_by(func.count().desc()).limit(n))
+    found = list(db.scalars(stmt))
+    _TOP_CATEGORIES[key] = (now + TOP_CATEGORIES_TTL, newest, found)
+    return found

@@ -136,6 +136,18 @@ def test_following_suggests_authors_and_categories_of_papers_voted_or_saved(site
     assert 'aria-label="Follow Grace Hopper"' not in client.get("/following").text.split('id="suggest-h"')[1]
 
 
+def test_the_typed_follow_form_offers_the_instances_categories_most_papers_first(site):
+    for n, category in ((3, "q-bio.NC"), (2, "cs.SD"), (1, "astro-ph.GA")):
+        for _ in range(n):
+            site.paper(categories=[category])
+    _, client = site.member()
+    page = client.get("/following").text
+    form = page[page.index('class="follow-form follow-typed"'):]
+    assert 'list="follow-categories"' in form
+    offered = re.findall(r'<option value="([^"]+)">', form[form.index('<datalist id="follow-categories">'):])
+    assert [c for c in offered if c in ("q-bio.NC", "cs.SD", "astro-ph.GA")] == ["q-bio.NC", "cs.SD", "astro-ph.GA"]
+
+
 def test_digests_match_followed_authors_by_identity(site, tmp_path):
     site.paper(authors=["José García"], title="One")
     site.paper(authors=["Jose Garcia"], title="Two")
