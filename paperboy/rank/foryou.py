@@ -447,7 +447,7 @@ def _build_pool(conn: Connection, settings: Settings, win: Window, model: str | 
     names = [{author_identity(n): n.strip() for n in (r.authors_text or "").split(",") if n.strip()} for r in rows]
     return Pool(ids, [r.title for r in rows], vectors, terms, [(r.categories or "").split() for r in rows],
                 [frozenset(n) for n in names], names, uses_vectors, space,
-                bodies=[f"{r.abstract or ''}\n{r.comment or ''}" for r in rows])
+                bodies=[f"{r.abstract or ''}\n\n{r.comment or ''}" for r in rows])
 
 
 POOLS = Pools()
@@ -645,7 +645,8 @@ def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Windo
         return []
     weight = np.asarray(terms.mean(axis=0)).ravel()
     vocab = pool.space.vocabulary
-    body, titles = "\n".join(f"{r.abstract or ''}\n{r.comment or ''}" for r in rows), "\n".join(r.title for r in rows)
+    body = "\n\n".join(f"{r.abstract or ''}\n\n{r.comment or ''}" for r in rows)
+    titles = "\n".join(r.title for r in rows)
     written = personal.Written(body, titles)
     return [written.form(term) for term in personal.distinct_terms((vocab[k] for k in np.argsort(-weight) if weight[k] > 0), n)]
 

@@ -213,7 +213,8 @@ class Written:
     Built once per paper (two passes over its text) and asked per word. Only words and
     adjacent pairs with a capital are kept: anything else is written as the vocabulary
     has it. The capitals a word has inside the sentences of the abstract or comment
-    (``body``) are kept where they are written so more often than not ("Bayesian"; a
+    (``body``; paragraphs, such as the abstract and the comment, apart by a blank line)
+    are kept where they are written so more often than not ("Bayesian"; a
     paper that writes "Speculative Decoding" once and "speculative decoding" twice gets
     the latter); where a word is only capitalised first in a sentence or in the title
     (whose words are often all capitalised), only a capital inside the word ("dLLMs",
@@ -232,8 +233,12 @@ class Written:
             prev: tuple[str, str, bool] | None = None  # the token before: as written, lower, first in a sentence
             end = 0
             for m in _TOKEN.finditer(text):
-                gap = text[end:m.start()].rstrip()
-                initial = in_title or (not gap and prev is None) or (bool(gap) and gap[-1] in _SENTENCE_END)
+                raw_gap = text[end:m.start()]
+                gap = raw_gap.rstrip()
+                # first in the text, in a sentence, or in a paragraph (the comment follows
+                # the abstract after a blank line)
+                initial = (in_title or prev is None or (bool(gap) and gap[-1] in _SENTENCE_END)
+                           or "\n\n" in raw_gap)
                 word, end = m.group(), m.end()
                 low = word.lower()
                 terms = [(low, word, initial)]

@@ -142,6 +142,8 @@ def test_a_why_word_is_shown_as_the_paper_writes_it():
     mixed = "We propose Speculative Decoding for speech. Unlike speculative decoding in text, speculative decoding of"
     assert pr.as_written("speculative decoding", mixed + " Bayesian models", "") == "speculative decoding"
     assert pr.as_written("bayesian", mixed + " Bayesian models, a bayesian view and Bayesian priors", "") == "Bayesian"
+    # the first word of the text, and of a paragraph (the comment after the abstract), is first in a sentence
+    assert pr.as_written("accepted", "(Accepted) results\n\nAccepted at CVPR 2026", "") == "accepted"
     # a word inside a longer word is not it
     assert pr.as_written("ar", "ARM processors and AR", "") == "AR"
     assert pr.as_written("ar", "ARM processors", "") == "ar"
