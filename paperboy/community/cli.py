@@ -7,10 +7,11 @@ import sys
 import typer
 
 from paperboy import clitools
-from paperboy.community import accounts
+from paperboy.community import accounts, rerender
 from paperboy.store.db import session_scope
 
 users_app = typer.Typer(help="Member accounts.", no_args_is_help=True)
+comments_app = typer.Typer(help="Comments.", no_args_is_help=True)
 
 
 @users_app.command("create")
@@ -38,6 +39,20 @@ def create(
     clitools.out.print(f"created {'admin ' if admin else ''}account {uid} for {email.strip().lower()}")
 
 
+@comments_app.command("render")
+def render_comments(
+    batch: int = typer.Option(rerender.BATCH, "--batch", min=1, max=10_000, help="Comments per transaction."),
+) -> None:
+    """Render stored comments again with today's Markdown rules (after an upgrade). Safe while serving."""
+    engine = clitools.engine()
+    total = rerender.count(engine)
+    with clitools.progress() as bar:
+        task = bar.add_task("comments", total=total, status="")
+        done = rerender.render_stored(engine, batch, on_batch=lambda n: bar.advance(task, n))
+    clitools.out.print(f"{done.seen} comments read, {done.changed} rendered differently now and updated")
+
+
 def register(app: typer.Typer) -> None:
     """Add this package's commands to the main app."""
     app.add_typer(users_app, name="users")
+    app.add_typer(comments_app, name="comments")

@@ -144,3 +144,40 @@ def test_bracket_and_paren_math_render_like_dollars():
     assert "<math" not in render(r"a \\(x\\) b")
     linked = render(r"[see](http://x.org/\(y\))")
     assert "<math" not in linked and 'href="http://x.org/%5C%28y%5C%29"' in linked
+
+
+def test_comments_written_before_new_markdown_rules_are_rendered_again_once(site, tmp_path, monkeypatch):
+    """`paperboy comments render`: after an upgrade, stored comments get today's rules."""
+    from typer.testing import CliRunner
+
+    from paperboy.cli import app
+    from paperboy.community import rerender
+    from paperboy.config import get_settings
+    from paperboy.store.models import Paper
+
+    paper = site.paper()
+    _, alice = site.member(name="Alice")
+    alice.form(f"/papers/{paper.arxiv_id}/comments", {"body": "Code: https://github.com/q/tool"}, page="/")
+    alice.form(f"/papers/{paper.arxiv_id}/comments", {"body": "Plain words, *as before*."}, page="/")
+    old_rules = "<p>Code: https://github.com/q/tool</p>\n"  # what the rules before linkify stored
+    with site.engine.begin() as conn:
+        linked = conn.scalar(select(func.min(Comment.id)))
+        conn.execute(Comment.__table__.update().where(Comment.id == linked).values(body_html=old_rules))
+        before = conn.scalar(select(Paper.modified_at).where(Paper.id == paper.id))
+    assert "github.com/q/tool</a>" not in alice.get(f"/papers/{paper.arxiv_id}").text
+
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", site.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("PAPERBOY_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["comments", "render"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "2 comments read, 1 rendered differently now and updated" in result.output
+    with site.engine.connect() as conn:
+        assert "https://github.com/q/tool</a>" in conn.scalar(select(Comment.body_html).where(Comment.id == linked))
+        assert conn.scalar(select(Paper.modified_at).where(Paper.id == paper.id)) > before  # cached pages move on
+    assert 'href="https://github.com/q/tool"' in alice.get(f"/papers/{paper.arxiv_id}").text
+    # a second run changes nothing
+    assert (rerender.render_stored(site.engine).seen, rerender.render_stored(site.engine).changed) == (2, 0)
