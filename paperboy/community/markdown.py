@@ -23,6 +23,8 @@ from markdown_it.common.normalize_url import validateLink
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
+from paperboy.web.mathtext import space_functions
+
 MAX_BODY = 20_000
 
 _MATH_TAGS = {
@@ -110,7 +112,8 @@ _TAG = re.compile(r"<[^>]*>")
 
 def _math(tex: str, display: bool) -> str:
     try:
-        out = latex_to_mathml(tex, display="block" if display else "inline")
+        # the thin space TeX puts after \log, \sin...: "O(n log n)", not "O(nlogn)", as in abstracts
+        out = latex_to_mathml(space_functions(tex), display="block" if display else "inline")
     except Exception:  # latex2mathml raises many kinds on bad input: show the source
         return f"<code>{html.escape(tex)}</code>"
     return out

@@ -59,10 +59,20 @@ _FUNCTION = re.compile(
 )
 
 
+_ORDINARY_BEFORE = re.compile(r"[A-Za-z0-9)\]}']\s*$")
+_COMMAND_BEFORE = re.compile(r"\\[A-Za-z]+\s*$")
+
+
 def space_functions(tex: str) -> str:
-    """``\\log\\log n`` -> ``\\log\\,\\log\\, n``; ``\\arg`` as an operator name (latex2mathml
-    prints it as "\\arg")."""
-    tex = _FUNCTION.sub(lambda m: f"\\{m.group(1)}{m.group(2)}\\,", tex)
+    """``n\\log\\log n`` -> ``n\\,\\log\\,\\log\\, n``; ``\\arg`` as an operator name
+    (latex2mathml prints it as "\\arg"). TeX also puts a thin space before the name when
+    a letter, digit or closing bracket comes before it ("O(n log n)", not "O(nlog n)"); not
+    after a command (``\\cdot\\log``: an operator spaces itself) or an opening bracket."""
+    def spaced(m: re.Match) -> str:
+        before = m.string[max(0, m.start() - 40):m.start()]
+        lead = "\\," if _ORDINARY_BEFORE.search(before) and not _COMMAND_BEFORE.search(before) else ""
+        return f"{lead}\\{m.group(1)}{m.group(2)}\\,"
+    tex = _FUNCTION.sub(spaced, tex)
     return re.sub(r"\\arg(?![A-Za-z])", r"\\operatorname{arg}", tex)
 
 

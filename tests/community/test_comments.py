@@ -35,6 +35,14 @@ def test_markdown_renders_math_and_keeps_only_safe_markup():
     assert links.count('rel="nofollow noopener"') == 2
 
 
+def test_math_in_a_comment_is_spaced_as_in_an_abstract():
+    from paperboy.web.mathtext import render_math
+
+    spaced = '<mi>n</mi><mspace width="0.167em"></mspace><mi>log</mi><mspace width="0.167em"></mspace><mi>n</mi>'
+    assert spaced in render(r"The bound $O(n \log n)$ looks tight")  # "O(nlogn)" before
+    assert spaced in str(render_math(r"The bound $O(n \log n)$ looks tight"))
+
+
 def test_bare_addresses_and_arxiv_ids_become_links_except_in_code_or_a_link():
     html = render("Code at https://github.com/q/tool. Compare arXiv:2401.12345v2 and arXiv:hep-th/9901001.")
     assert '<a href="https://github.com/q/tool" rel="nofollow noopener">https://github.com/q/tool</a>.' in html

@@ -42,6 +42,13 @@ def test_function_names_in_math_are_spaced_like_tex():
     html = str(render_math(r"in $O(\log\log n)$ time"))
     # "loglogn" without this: each name is followed by a thin space (TeX's \,)
     assert "<mi>log</mi><mspace width=\"0.167em\"></mspace><mi>log</mi><mspace width=\"0.167em\"></mspace><mi>n</mi>" in html
+    # and preceded by one after a letter, digit or closing bracket: "O(n log n)", not "O(nlog n)"
+    html = str(render_math(r"$O(n\log n)$ and $x^{2}\sin x$"))
+    assert "<mi>n</mi><mspace width=\"0.167em\"></mspace><mi>log</mi><mspace width=\"0.167em\"></mspace><mi>n</mi>" in html
+    assert "</msup><mspace width=\"0.167em\"></mspace><mi>sin</mi>" in html
+    # not after an opening bracket or an operator, which space themselves
+    assert "<mo stretchy=\"false\">(</mo><mi>log</mi>" in str(render_math(r"$(\log n)$"))
+    assert "<mo>+</mo><mi>log</mi>" in str(render_math(r"$a+\log b$"))
     # ...but not before a bracket, and not between a name and its subscript
     html = str(render_math(r"$\log_2(x) + \exp(y)$"))
     assert "mspace" not in html
