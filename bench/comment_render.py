@@ -32,6 +32,8 @@ def bodies() -> dict[str, str]:
         f"{MAX_AUTOLINKS} addresses with a bracket, then text": ("http://a.org/(" * MAX_AUTOLINKS + "y " * fill)[:fill],
         "a host of 20,000 characters": ("http://" + "a." * fill)[:fill],
         "arXiv ids": ("arXiv:2401.12345 " * 2000)[:fill],
+        "one formula of it all": ("$" + "a+b\\cdot c-" * 2000)[:fill - 1] + "$",
+        "small formulas, one after another": ("$x$ " * 5000)[:fill],
         "dollars": ("$" * fill),
         "brackets": ("[" * (fill // 2) + "]" * (fill // 2)),
     }
