@@ -49,7 +49,8 @@ def render_comments(
     with clitools.progress() as bar:
         task = bar.add_task("comments", total=total, status="")
         done = rerender.render_stored(engine, batch, on_batch=lambda n: bar.advance(task, n))
-    clitools.out.print(f"{done.seen} comments read, {done.changed} rendered differently now and updated")
+    clitools.out.print(f"{done.seen} comment{'' if done.seen == 1 else 's'} read, "
+                       f"{done.changed} rendered differently now and updated")
 
 
 def register(app: typer.Typer) -> None:
