@@ -321,7 +321,7 @@ class WhyOut(BaseModel):
     nearest_liked_paper: str | None = Field(None, description="arXiv id of the liked paper it is nearest to")
     nearest_liked_title: str | None = None
     similarity: float = 0.0
-    words: list[str] = Field(default_factory=list, description="Shared words that weighed most")
+    words: list[str] = Field(default_factory=list, description="Shared words that weighed most, as the paper writes them")
     followed_category: str | None = None
 
 
