@@ -183,15 +183,21 @@ def test_stop_learning_from_a_vote_keeps_the_vote(site):
     assert site.get_paper(papers["speech"].arxiv_id).upvotes == 1
 
 
-def test_a_why_line_names_a_shared_phrase_once_not_its_words_again_beside_it(site):
-    liked = site.paper(title="Quokka lemur survey", abstract="We survey the quokka lemur.",
-                       announced_on=DAY - dt.timedelta(days=1))
-    site.paper(title="Quokka lemur census", abstract="A census of the quokka lemur.", announced_on=DAY)
+def _liked_and_its_match(site, liked: tuple[str, str], match: tuple[str, str]):
+    """A member who voted for the paper ``liked`` (title, abstract) the day before one like
+    it, ``match``, comes among four on other topics; the member's client and first pick."""
+    paper = site.paper(title=liked[0], abstract=liked[1], announced_on=DAY - dt.timedelta(days=1))
+    site.paper(title=match[0], abstract=match[1], announced_on=DAY)
     for i, topic in enumerate(["glacier melt", "tensor rank", "graph colouring", "solar wind"]):
         site.paper(title=f"On {topic}", abstract=f"Results {i} about {topic}.", announced_on=DAY)
     _, client = site.member()
-    client.form(f"/papers/{liked.arxiv_id}/vote", page="/")
-    first = client.get("/api/for-you?limit=1").json()["items"][0]
+    client.form(f"/papers/{paper.arxiv_id}/vote", page="/")
+    return client, client.get("/api/for-you?limit=1").json()["items"][0]
+
+
+def test_a_why_line_names_a_shared_phrase_once_not_its_words_again_beside_it(site):
+    client, first = _liked_and_its_match(site, ("Quokka lemur survey", "We survey the quokka lemur."),
+                                         ("Quokka lemur census", "A census of the quokka lemur."))
     assert first["paper"]["title"] == "Quokka lemur census"
     # the three terms shared weigh the same; "quokka, lemur, quokka lemur" says one thing thrice
     assert first["why"]["words"] == ["quokka lemur"]
@@ -199,15 +205,9 @@ def test_a_why_line_names_a_shared_phrase_once_not_its_words_again_beside_it(sit
 
 
 def test_a_why_line_writes_names_and_acronyms_as_the_papers_do(site):
-    liked = site.paper(title="Quokka tuning for dLLMs", abstract="We tune dLLMs with QuokkaNet on the ZWX benchmark.",
-                       announced_on=DAY - dt.timedelta(days=1))
-    site.paper(title="Faster dLLMs", abstract="Small dLLMs trained with QuokkaNet reach the ZWX state of the art.",
-               announced_on=DAY)
-    for i, topic in enumerate(["glacier melt", "tensor rank", "graph colouring", "solar wind"]):
-        site.paper(title=f"On {topic}", abstract=f"Results {i} about {topic}.", announced_on=DAY)
-    _, client = site.member()
-    client.form(f"/papers/{liked.arxiv_id}/vote", page="/")
-    first = client.get("/api/for-you?limit=1").json()["items"][0]
+    client, first = _liked_and_its_match(
+        site, ("Quokka tuning for dLLMs", "We tune dLLMs with QuokkaNet on the ZWX benchmark."),
+        ("Faster dLLMs", "Small dLLMs trained with QuokkaNet reach the ZWX state of the art."))
     assert first["paper"]["title"] == "Faster dLLMs"
     assert set(first["why"]["words"]) == {"dLLMs", "QuokkaNet", "ZWX"}  # not "dllms", "quokkanet", "zwx"
     assert "“dLLMs”" in client.get("/for-you").text
