@@ -52,7 +52,8 @@ def render_stored(engine: Engine, batch: int = BATCH, on_batch: Callable[[int], 
                                                             Comment.body == bindparam("old"))
                                       .values(body_html=bindparam("html")), changed)
                 done.changed += result.rowcount
-                papers = sorted({r.paper_id for r in rows if any(c["cid"] == r.id for c in changed)})
+                paper_of = {r.id: r.paper_id for r in rows}
+                papers = sorted({paper_of[c["cid"]] for c in changed})
                 conn.execute(update(Paper).where(Paper.id.in_(papers)).values(modified_at=utcnow()))
         done.seen += len(rows)
         last = rows[-1].id

@@ -377,8 +377,6 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
     return render(request, "search.html", context, db)
 
 
-
-
 # --- authors and categories -------------------------------------------------------
 
 @router.get("/authors/{name:path}", response_class=HTMLResponse)

@@ -354,10 +354,9 @@ TOP_CATEGORIES_TTL = 600.0
 
 def top_categories(db: Session, n: int = 40) -> list[str]:
     """The ``n`` categories with most papers, for the search page's menu and the Following
-    page's suggestions. Counting them
-    groups every category row (4.25M at 2.6M papers, docs/scale.md) and the order
-    hardly moves in a day, so each process keeps the answer ten minutes, or until a
-    new paper arrives (the highest id: one index look-up)."""
+    page's suggestions. Counting them groups every category row (4.25M at 2.6M papers,
+    docs/scale.md) and the order hardly moves in a day, so each process keeps the answer
+    ten minutes, or until a new paper arrives (the highest id: one index look-up)."""
     key, now = (str(db.get_bind().url), n), time.monotonic()
     newest = db.scalar(select(func.max(Paper.id)))
     hit = _TOP_CATEGORIES.get(key)

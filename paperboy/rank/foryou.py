@@ -13,17 +13,18 @@ The signals (``load_signals``):
   not learned from, but are still never recommended (already seen).
 
 The candidates of a window (a day or a week of papers) and the vocabulary are built once
-and kept (``Pools``): the window's rows, their stored vectors and tf-idf rows, rebuilt in
-the background after ``POOL_TTL`` seconds while the kept ones go on serving. A member's fitted model is kept with the space it was fitted in
-(``Space.fitted``, the ``MEMBER_MODELS`` most recent), keyed by everything it is made
-from (their liked papers in order, dismissed papers, follows): a new vote, save, seed,
-follow or mark is a new key, so only a member whose signals changed is refitted, and a
-repeated request reads their signals and scores the window without re-reading and
-re-transforming the liked papers' text. The vocabulary and idf come from the ``BACKGROUND`` most recent papers up to the window's end,
-which also serve as the linear part's negatives (``personal.Background``). When stored
-vectors cover too little of the window (no embedder, or the indexer still running), the
-content space is a 128-d LSA of the tf-idf instead, so the feed works from the first
-minute and never mixes models.
+and kept (``Pools``): the window's rows, their stored vectors and tf-idf rows, rebuilt
+in the background after ``POOL_TTL`` seconds while the kept ones go on serving. A
+member's fitted model is kept with the space it was fitted in (``Space.fitted``, the
+``MEMBER_MODELS`` most recent), keyed by everything it is made from (their liked papers
+in order, dismissed papers, follows): a new vote, save, seed, follow or mark is a new
+key, so only a member whose signals changed is refitted, and a repeated request reads
+their signals and scores the window without re-reading and re-transforming the liked
+papers' text. The vocabulary and idf come from the ``BACKGROUND`` most recent papers up
+to the window's end, which also serve as the linear part's negatives
+(``personal.Background``). When stored vectors cover too little of the window (no
+embedder, or the indexer still running), the content space is a 128-d LSA of the tf-idf
+instead, so the feed works from the first minute and never mixes models.
 """
 
 from __future__ import annotations
@@ -167,6 +168,21 @@ def _text(title: str, abstract: str | None, comment: str | None = None) -> str:
     return personal.term_text(title, abstract, comment)
 
 
+def _body(abstract: str | None, comment: str | None) -> str:
+    """What ``personal.Written`` reads a paper's words in: the abstract, then the comment as
+    a paragraph of its own."""
+    return f"{abstract or ''}\n\n{comment or ''}"
+
+
+def _keep_recent(entries: OrderedDict, key, value, most: int) -> None:
+    """``entries[key] = value`` as the most recently used, the least recently used going
+    past ``most`` (the caller holds the lock that guards ``entries``)."""
+    entries[key] = value
+    entries.move_to_end(key)
+    while len(entries) > most:
+        entries.popitem(last=False)
+
+
 @dataclass
 class Space:
     """The vocabulary (from recent papers) and, when vectors are too few, the LSA."""
@@ -219,10 +235,8 @@ class Space:
             nz = np.flatnonzero(model.term_centroid)
             centroid = (len(model.term_centroid), nz, model.term_centroid[nz])
         with self._fitted_lock:
-            self._fitted[key] = (replace(model, term_centroid=None, parts={}), centroid, arxiv)
-            self._fitted.move_to_end(key)
-            while len(self._fitted) > MEMBER_MODELS:
-                self._fitted.popitem(last=False)
+            _keep_recent(self._fitted, key, (replace(model, term_centroid=None, parts={}), centroid, arxiv),
+                         MEMBER_MODELS)
 
     def terms(self, texts: list[str]) -> sparse.csr_matrix | None:
         if self.vectorizer is None or not texts:
@@ -404,10 +418,7 @@ class Pools:
                fresh_space: bool = False) -> Pool:
         pool = _build_pool(conn, settings, win, model, self._space_for(conn, model, win.end, fresh_space))
         with self._lock:
-            self._pools[key] = pool
-            self._pools.move_to_end(key)
-            while len(self._pools) > MAX_POOLS:
-                self._pools.popitem(last=False)
+            _keep_recent(self._pools, key, pool, MAX_POOLS)
         return pool
 
     def _space_for(self, conn: Connection, model: str | None, newest: dt.date, fresh: bool) -> Space:
@@ -421,10 +432,7 @@ class Pools:
         if hit is None or (fresh and time.monotonic() - hit[0] >= SPACE_TTL):
             hit = (time.monotonic(), _build_space(conn, model, newest))
             with self._lock:
-                self._space[key] = hit
-                self._space.move_to_end(key)
-                while len(self._space) > MAX_SPACES:
-                    self._space.popitem(last=False)
+                _keep_recent(self._space, key, hit, MAX_SPACES)
         return hit[1]
 
 
@@ -447,7 +455,7 @@ def _build_pool(conn: Connection, settings: Settings, win: Window, model: str | 
     names = [{author_identity(n): n.strip() for n in (r.authors_text or "").split(",") if n.strip()} for r in rows]
     return Pool(ids, [r.title for r in rows], vectors, terms, [(r.categories or "").split() for r in rows],
                 [frozenset(n) for n in names], names, uses_vectors, space,
-                bodies=[f"{r.abstract or ''}\n\n{r.comment or ''}" for r in rows])
+                bodies=[_body(r.abstract, r.comment) for r in rows])
 
 
 POOLS = Pools()
@@ -645,7 +653,7 @@ def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Windo
         return []
     weight = np.asarray(terms.mean(axis=0)).ravel()
     vocab = pool.space.vocabulary
-    body = "\n\n".join(f"{r.abstract or ''}\n\n{r.comment or ''}" for r in rows)
+    body = "\n\n".join(_body(r.abstract, r.comment) for r in rows)
     titles = "\n".join(r.title for r in rows)
     written = personal.Written(body, titles)
     return [written.form(term) for term in personal.distinct_terms((vocab[k] for k in np.argsort(-weight) if weight[k] > 0), n)]
