@@ -8,7 +8,7 @@ The instance holds the recorded sample (``../shared/data/arxiv/daily``, imported
 ``bench/web.py`` does), a stored vector for every paper in ``paper_embeddings`` under the
 model name the settings give (random unit vectors of the model's size, or the hash
 embedder's; the ranker then scores in vector space, as in production) and ``--members``
-members, each with ~20 votes and saves in one field, a few follows and "not interested"
+members, each with ``--likes`` (default 20) votes and saves in one field, a few follows and "not interested"
 marks, and a live session. The server and the load generator are ``bench/web.py``'s
 (uvicorn in its own process, a keep-alive client in another); every route is asked for
 by the members in turn, after each member's first ``/api/for-you`` (measured on its own:
@@ -47,12 +47,13 @@ def settings_for(args):
         from sqlalchemy import create_engine, text
         from sqlalchemy.engine import make_url
 
+        database = PG_DATABASE + ("" if args.likes == 20 else f"_likes{args.likes}")
         admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_DATABASE}):
-                conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": database}):
+                conn.execute(text(f'CREATE DATABASE "{database}"'))
         admin.dispose()
-        overrides["database_url"] = make_url(args.postgres).set(database=PG_DATABASE).render_as_string(hide_password=False)
+        overrides["database_url"] = make_url(args.postgres).set(database=database).render_as_string(hide_password=False)
     return Settings(data_dir=Path(args.data_dir), mail_backend="null", **overrides), overrides
 
 
@@ -103,8 +104,8 @@ def store_vectors(settings, engine, embedder: str) -> str:
     return model
 
 
-def make_members(engine, n: int) -> list[str]:
-    """``n`` members (made once), each liking ~20 papers of one field (12 votes, 8 saves),
+def make_members(engine, n: int, likes: int = 20) -> list[str]:
+    """``n`` members (made once), each liking ``likes`` papers of one field (3 in 5 votes, the rest saves),
     following two authors of them and the field, with three of the latest day's papers
     marked not interested; a fresh session each. Returns their cookies."""
     from sqlalchemy import delete, func, insert, select
@@ -133,21 +134,22 @@ def make_members(engine, n: int) -> list[str]:
             for r in rows:
                 if r.categories:
                     fields.setdefault(r.categories.split()[0], []).append(r)
-            names = sorted(f for f, papers in fields.items() if len(papers) >= 60)
+            names = sorted(f for f, papers in fields.items() if len(papers) >= max(60, 2 * likes))
+            votes = likes * 3 // 5
             sizes = np.array([len(fields[f]) for f in names], float)
             todays = [r.id for r in rows if r.announced_on == latest]
             for i in range(have, n):
                 rng = np.random.default_rng(i)
                 field = names[rng.choice(len(names), p=sizes / sizes.sum())]
-                liked = [fields[field][k] for k in rng.choice(len(fields[field]), 20, replace=False)]
+                liked = [fields[field][k] for k in rng.choice(len(fields[field]), likes, replace=False)]
                 uid = conn.execute(insert(User).values(email=EMAIL.format(i), display_name=f"Bench member {i}",
                                                        created_at=now).returning(User.id)).scalar()
-                at = [now - dt.timedelta(minutes=int(m)) for m in rng.integers(1, 60 * 24 * 90, 20)]
+                at = [now - dt.timedelta(minutes=int(m)) for m in rng.integers(1, 60 * 24 * 90, likes)]
                 conn.execute(insert(Vote), [{"user_id": uid, "paper_id": r.id, "created_at": at[k]}
-                                            for k, r in enumerate(liked[:12])])
+                                            for k, r in enumerate(liked[:votes])])
                 cid = conn.execute(insert(Collection).values(user_id=uid, name="Reading").returning(Collection.id)).scalar()
-                conn.execute(insert(CollectionItem), [{"collection_id": cid, "paper_id": r.id, "added_at": at[12 + k]}
-                                                      for k, r in enumerate(liked[12:])])
+                conn.execute(insert(CollectionItem), [{"collection_id": cid, "paper_id": r.id, "added_at": at[votes + k]}
+                                                      for k, r in enumerate(liked[votes:])])
                 authors = list(dict.fromkeys(a.strip() for r in liked[:4] for a in (r.authors_text or "").split(",")[:1]
                                              if a.strip()))[:2]
                 conn.execute(insert(Follow), [{"user_id": uid, "kind": "author", "target": a, "created_at": now}
@@ -193,7 +195,7 @@ def first_visits(port: int, path: str, cookies: list[str]) -> dict:
 
 
 ROUTES = [("/ (signed in)", "/"), ("/for-you", "/for-you"), ("/api/for-you", "/api/for-you"),
-          ("/for-you?span=week", "/for-you?span=week")]
+          ("/for-you?span=week", "/for-you?span=week"), ("/for-you/learned", "/for-you/learned")]
 
 
 def profile(data_dir: str, overrides: dict, cookies: list[str], requests: int, top: int) -> None:
@@ -260,6 +262,9 @@ def main() -> None:
                     help="the settings' embedder: minilm stores random 384-d vectors under its model name, "
                          "hash the hash embedder's own")
     ap.add_argument("--members", type=int, default=200)
+    ap.add_argument("--likes", type=int, default=20,
+                    help="papers each member liked (votes and saves; For you learns from the latest 300); "
+                         "a count other than 20 gets a data dir of its own")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--connections", type=int, default=1,
@@ -268,7 +273,8 @@ def main() -> None:
     ap.add_argument("--profile-requests", type=int, default=200)
     ap.add_argument("--no-load", action="store_true", help="skip the HTTP measurement (with --profile)")
     args = ap.parse_args()
-    args.data_dir = args.data_dir or f"/tmp/paperboy-bench-foryou{'-pg' if args.postgres else ''}"
+    likes = "" if args.likes == 20 else f"-likes{args.likes}"
+    args.data_dir = args.data_dir or f"/tmp/paperboy-bench-foryou{'-pg' if args.postgres else ''}{likes}"
     Path(args.data_dir).mkdir(parents=True, exist_ok=True)
 
     from paperboy.store.db import get_engine
@@ -277,7 +283,7 @@ def main() -> None:
     engine = get_engine(settings)
     n = load_papers(settings, engine)
     model = store_vectors(settings, engine, args.embedder)
-    cookies = make_members(engine, args.members)
+    cookies = make_members(engine, args.members, args.likes)
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"data: {n} papers on {backend}, vectors {model}, {len(cookies)} members")
     engine.dispose()
@@ -295,6 +301,8 @@ def main() -> None:
         try:
             for _name, path in ROUTES:  # the windows' candidates and the vocabulary are built once per process
                 first_visits(port, path, cookies[:1])
+            # first visits: no member's answer kept yet (learned first: it keeps no model of theirs)
+            rows.append(("/for-you/learned, first", first_visits(port, "/for-you/learned", cookies[1:])))
             rows.append(("/api/for-you, first of each", first_visits(port, "/api/for-you", cookies[1:])))
             for name, path in ROUTES:
                 rows.append((name, web.measure(port, path, args.seconds, args.warmup, args.connections, cookies)))

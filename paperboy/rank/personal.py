@@ -202,15 +202,24 @@ def distinct_terms(ranked: Iterable[str], n: int) -> list[str]:
     return chosen
 
 
-_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_PIECES = re.compile(r"([A-Za-z0-9_]+)")
 _SENTENCE_END = frozenset(".!?:;")
+
+
+def _starts_sentence(gaps: list[str], j: int) -> bool:
+    """Whether word ``j`` (``gaps[j]`` before it) is first in the text, a sentence or a paragraph."""
+    if j == 0:
+        return True
+    gap = gaps[j].rstrip()
+    return (bool(gap) and gap[-1] in _SENTENCE_END) or "\n\n" in gaps[j]
 
 
 class Written:
     """How a paper writes its words, for why lines: "AR", "dLLMs", "ImageNet", "LLM
     agents" rather than the vocabulary's "ar", "dllms", "imagenet", "llm agents".
 
-    Built once per paper (two passes over its text) and asked per word. Only words and
+    Built once per paper (one split of its text in C, then a look at the words with a
+    capital and their neighbours only) and asked per word. Only words and
     adjacent pairs with a capital are kept: anything else is written as the vocabulary
     has it. The capitals a word has inside the sentences of the abstract or comment
     (``body``; paragraphs, such as the abstract and the comment, apart by a blank line)
@@ -224,38 +233,48 @@ class Written:
 
     __slots__ = ("inside", "first")
 
-    def __init__(self, body: str, title: str = "") -> None:
+    def __init__(self, body: str, title: str = "", only: set[str] | None = None) -> None:
+        """``only``: the (lower-case) words to read, when only a few terms will be asked
+        for (the words of a member's many liked papers): other words, and phrases with
+        one, are passed over."""
         self.inside: dict[str, str] = {}  # lower-case term -> as written inside a sentence, mostly
         self.first: dict[str, str] = {}  # lower-case term -> as first written elsewhere
         capitalised: dict[str, list] = {}  # term -> [as first written inside a sentence, times]
-        plain: list[str] = []  # the body's terms written in lower case, each time
+        body_words: list[str] = []
         for text, in_title in ((body, False), (title, True)):
-            prev: tuple[str, str, bool] | None = None  # the token before: as written, lower, first in a sentence
-            end = 0
-            for m in _TOKEN.finditer(text):
-                raw_gap = text[end:m.start()]
-                gap = raw_gap.rstrip()
-                # first in the text, in a sentence, or in a paragraph (the comment follows
-                # the abstract after a blank line)
-                initial = (in_title or prev is None or (bool(gap) and gap[-1] in _SENTENCE_END)
-                           or "\n\n" in raw_gap)
-                word, end = m.group(), m.end()
-                low = word.lower()
-                terms = [(low, word, initial)]
-                if prev is not None:
-                    terms.append((f"{prev[1]} {low}", f"{prev[0]} {word}", prev[2]))
-                for term, form, first in terms:
+            pieces = _PIECES.split(text)  # gap, word, gap, word, ..., gap: in C, not a loop of ours
+            words, gaps = pieces[1::2], pieces[0::2]  # gaps[j] comes before words[j]
+            if not in_title:
+                body_words = words
+
+            # Only a word with a capital, or the pair it makes with the word before or
+            # after it, can be written other than in lower case: most words are skipped.
+            upper = [j for j, w in enumerate(words) if not w.islower() and w.lower() != w
+                     and (only is None or w.lower() in only)]
+            at = sorted(set(upper).union(j + 1 for j in upper if j + 1 < len(words)))
+            lows = {j: words[j].lower() for k in at for j in (k - 1, k) if j >= 0}
+            for j in at:
+                word, low = words[j], lows[j]
+                terms = [(low, word, j)]
+                if only is not None and low not in only:
+                    terms.clear()  # a word after one read: neither it nor the phrase is asked for
+                elif j > 0 and (only is None or lows[j - 1] in only):
+                    terms.append((f"{lows[j - 1]} {low}", f"{words[j - 1]} {word}", j - 1))
+                for term, form, starts in terms:
                     if form == term:
-                        if not in_title:
-                            plain.append(term)
-                    elif first:
+                        continue
+                    if in_title or _starts_sentence(gaps, starts):
                         self.first.setdefault(term, form)
                     else:
                         capitalised.setdefault(term, [form, 0])[1] += 1
-                prev = (word, low, initial)
-        if capitalised:
-            lower = Counter(t for t in plain if t in capitalised)
-            self.inside = {t: form for t, (form, n) in capitalised.items() if n > lower[t]}
+        if capitalised:  # how often each is written in lower case in the body instead
+            single = Counter(body_words)
+            wanted = {tuple(t.split()) for t in capitalised if " " in t}
+            pairs = Counter(p for p in zip(body_words, body_words[1:], strict=False) if p in wanted) if wanted else Counter()
+            for t, (form, n) in capitalised.items():
+                a, _, b = t.partition(" ")
+                if n > (pairs[(a, b)] if b else single[t]):
+                    self.inside[t] = form
 
     def form(self, term: str) -> str:
         if term in self.inside:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -147,6 +150,23 @@ def test_a_why_word_is_shown_as_the_paper_writes_it():
     # a word inside a longer word is not it
     assert pr.as_written("ar", "ARM processors and AR", "") == "AR"
     assert pr.as_written("ar", "ARM processors", "") == "ar"
+
+
+def test_told_a_few_words_written_gives_them_as_when_reading_every_word(shared_data, rng):
+    """``only`` (the words of a member's 300 liked papers read for a dozen learned words)
+    passes over the rest, and answers for those words and their phrases as a full read does."""
+    rows = [json.loads(line) for line in (sorted((shared_data / "arxiv" / "daily").glob("*.jsonl"))[0]).open()][:300]
+    body = "\n\n".join(f"{r['summary']}\n\n{r.get('comment') or ''}" for r in rows)
+    title = "\n".join(r["title"] for r in rows)
+    full = pr.Written(body, title)
+    words = [w.lower() for w in re.findall(r"[A-Za-z0-9_]+", body + " " + title)]
+    for _ in range(20):
+        only = {words[k] for k in rng.choice(len(words), 15)} | {"llms", "large", "language", "models", "vision"}
+        part = pr.Written(body, title, only=only)
+        terms = sorted(only | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a in only and b in only})
+        assert {t: part.form(t) for t in terms} == {t: full.form(t) for t in terms}
+    assert pr.Written("Unlike AR models, dLLMs decode.", only={"ar"}).form("ar") == "AR"
+    assert pr.Written("Unlike AR models, dLLMs decode.", only={"ar"}).form("dllms") == "dllms"  # not read
 
 
 def test_linear_part_needs_enough_positives(rng):

@@ -218,6 +218,30 @@ def test_a_why_line_writes_names_and_acronyms_as_the_papers_do(site):
     assert not [c for c in chips if "dllms" in c or "quokkanet" in c or "zwx" in c], chips
 
 
+def _learned_chips(client) -> list[str]:
+    learned = client.get("/for-you/learned").text
+    at = learned.find("Words that weigh most")
+    return re.findall(r'<span class="chip">([^<]*)</span>', learned[at:]) if at >= 0 else []
+
+
+def test_what_it_learned_follows_each_change_of_what_the_member_likes(site):
+    glacier = site.paper(title="Glacier melt rates", abstract="Glacier melt measured on glaciers.",
+                         announced_on=DAY - dt.timedelta(days=1))
+    wind = site.paper(title="Solar wind bursts", abstract="Solar wind bursts seen from orbit.",
+                      announced_on=DAY - dt.timedelta(days=1))
+    site.paper(title="Tensor rank bounds", abstract="Bounds on tensor rank.", announced_on=DAY)
+    _, client = site.member()
+    client.form(f"/papers/{glacier.arxiv_id}/vote", page="/")
+    assert "glacier" in " ".join(_learned_chips(client))
+    assert _learned_chips(client) == _learned_chips(client)  # asked again: the same answer
+    client.form(f"/papers/{wind.arxiv_id}/vote", page="/")
+    both = " ".join(_learned_chips(client))
+    assert "glacier" in both and "solar" in both
+    client.form("/for-you/signals/remove", {"arxiv_id": glacier.arxiv_id}, page="/for-you/learned")
+    now = " ".join(_learned_chips(client))
+    assert "solar" in now and "glacier" not in now
+
+
 def test_the_json_api_gives_picks_with_structured_reasons(site):
     papers = topical(site)
     _, client = site.member()
