@@ -269,6 +269,10 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--connections", type=int, default=1,
                     help="concurrent members (1: each request's own latency, no queueing)")
+    ap.add_argument("--settle", type=float, default=5.0,
+                    help="seconds between the server's start and its first request")
+    ap.add_argument("--no-warm", action="store_true",
+                    help="PAPERBOY_FOR_YOU_WARM_SECONDS=0: the first request builds the windows' candidates")
     ap.add_argument("--profile", action="store_true", help="also profile in-process requests (cProfile)")
     ap.add_argument("--profile-requests", type=int, default=200)
     ap.add_argument("--no-load", action="store_true", help="skip the HTTP measurement (with --profile)")
@@ -280,6 +284,8 @@ def main() -> None:
     from paperboy.store.db import get_engine
 
     settings, overrides = settings_for(args)
+    if args.no_warm:
+        overrides["for_you_warm_seconds"] = 0
     engine = get_engine(settings)
     n = load_papers(settings, engine)
     model = store_vectors(settings, engine, args.embedder)
@@ -299,6 +305,8 @@ def main() -> None:
             hello.terminate()
         server, port = web.start_server("paperboy", args.data_dir, True, overrides)
         try:
+            time.sleep(args.settle)  # a server is up before its members come
+            rows.append(("/for-you, process's first", first_visits(port, "/for-you", cookies[:1])))
             for _name, path in ROUTES:  # the windows' candidates and the vocabulary are built once per process
                 first_visits(port, path, cookies[:1])
             # first visits: no member's answer kept yet (learned first: it keeps no model of theirs)

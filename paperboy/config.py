@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     site_name: str = Field("Paperboy", description="Name shown in the header, mail and feeds.")
     feed_mode: str = Field("all", description="'all' shows every announced paper in the daily feed; 'submitted' only community submissions (the HF way).")
     categories: str = Field("", description="Space-separated arXiv categories this instance follows (empty: all it has).")
+    for_you_warm_seconds: float = Field(60.0, description="How often each web process looks for a new day's papers, to build For you's candidates before a member asks (a second or so each day; 0: never, the first member's request builds them).", ge=0)
     page_cache_seconds: float = Field(30.0, description="How long a rendered page, shared by visitors, may be served before it is rendered again whatever changed (trending's clock, a member's display name); a write to a paper or a search index refresh on this node renews it at once. 0 turns the page cache off.", ge=0)
 
     # --- ingest

@@ -33,10 +33,14 @@ STATIC = Path(__file__).with_name("static")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """What the app opened itself is closed when the server stops: the page cache's
-    own SQLite connection and the read replicas' pools. The engine was handed in (or is
-    the process's shared one): whoever made it disposes of it."""
+    """Features' background work starts with the server and stops with it. What the app
+    opened itself is closed when the server stops: the page cache's own SQLite
+    connection and the read replicas' pools. The engine was handed in (or is the
+    process's shared one): whoever made it disposes of it."""
+    stops = [start(app) for start in app.state.on_start]
     yield
+    for stop in stops:
+        stop()
     app.state.page_cache.close()
     if app.state.reads is not None:
         app.state.reads.replicas.dispose()
@@ -62,6 +66,7 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
     app.state.outbox = MailOutbox(engine, app.state.mail)
     app.state.search = get_search_service(settings, engine)
     app.state.features = tuple(f.name for f in features)
+    app.state.on_start = tuple(f.on_start for f in features if f.on_start is not None)
     # Read replicas (none by default): safe requests read from one that is fit (web/reads.py).
     app.state.reads = None
     if settings.replica_urls:

@@ -25,3 +25,5 @@ class Feature:
     templates: Sequence[Path] = ()  # folders searched after the foundation's own
     template_globals: Callable[[], dict[str, Any]] = field(default=dict)
     member_data: Sequence[MemberDataPart] = ()  # rows about a member: exported and deleted with the account
+    # called with the app as the server starts (its lifespan); returns what stops it then
+    on_start: Callable[[Any], Callable[[], None]] | None = None

@@ -1,0 +1,75 @@
+"""For you's candidates are built as the server starts and as each new day comes in, so
+that no member's first "For you" of the day waits for them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from starlette.testclient import TestClient
+
+from paperboy.index.embedder import configured_embedder, embedder_name
+from paperboy.rank import foryou
+from paperboy.site import create_app
+from tests.community.conftest import Site, make_settings
+
+DAY = dt.date(2025, 3, 4)
+
+
+def _warm_site(fresh_engine, tmp_path, seconds: float) -> Site:
+    return Site(create_app(make_settings(tmp_path, for_you_warm_seconds=seconds), fresh_engine), fresh_engine)
+
+
+def _kept(site: Site, span: str) -> tuple[foryou.Window, bool]:
+    settings = site.app.state.settings
+    with site.engine.connect() as conn:
+        win = foryou.window(conn, settings, span)
+        return win, foryou.POOLS.kept(conn, settings, win, embedder_name(configured_embedder(settings)))
+
+
+def _until_kept(site: Site, span: str, timeout: float = 20.0) -> foryou.Window:
+    deadline = time.monotonic() + timeout
+    while True:
+        win, kept = _kept(site, span)
+        if kept:
+            return win
+        assert time.monotonic() < deadline, f"{span}'s candidates ({win}) were not built"
+        time.sleep(0.02)
+
+
+def test_the_server_builds_today_and_this_week_before_a_member_asks_and_each_new_day(fresh_engine, tmp_path):
+    site = _warm_site(fresh_engine, tmp_path, seconds=0.05)
+    liked = site.paper(title="Glacier melt rates", abstract="Glacier melt measured.", announced_on=DAY - dt.timedelta(days=1))
+    site.paper(title="Glacier calving", abstract="Calving of glaciers.", announced_on=DAY)
+    _, member = site.member()
+    member.form(f"/papers/{liked.arxiv_id}/vote", page="/")
+    foryou.POOLS.clear()
+    assert not _kept(site, "today")[1]
+    with TestClient(site.app):  # the server starts: its lifespan starts the warmer
+        assert _until_kept(site, "today") == foryou.Window(DAY, DAY)
+        assert _until_kept(site, "week") == foryou.Window(DAY - dt.timedelta(days=6), DAY)
+        # the next day's papers come in: its windows are built with nobody asking
+        site.paper(title="Glacier surges", abstract="Surging glaciers.", announced_on=DAY + dt.timedelta(days=1))
+        assert _until_kept(site, "today") == foryou.Window(DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=1))
+        assert "Glacier surges" in member.get("/for-you").text
+
+
+def test_an_instance_where_no_member_told_the_feed_anything_builds_nothing(fresh_engine, tmp_path):
+    site = _warm_site(fresh_engine, tmp_path, seconds=60)
+    site.paper(title="Glacier calving", abstract="Calving of glaciers.", announced_on=DAY)
+    site.member()
+    settings = site.app.state.settings
+    warmer = foryou.Warmer(site.engine, settings, embedder_name(configured_embedder(settings)), every=60)
+    assert warmer.tick() == []
+    assert not _kept(site, "today")[1]
+
+
+def test_warming_can_be_turned_off(fresh_engine, tmp_path):
+    site = _warm_site(fresh_engine, tmp_path, seconds=0)
+    liked = site.paper(title="Glacier melt rates", abstract="Glacier melt measured.", announced_on=DAY)
+    _, member = site.member()
+    member.form(f"/papers/{liked.arxiv_id}/vote", page="/")
+    foryou.POOLS.clear()
+    with TestClient(site.app):
+        time.sleep(0.3)
+        assert not _kept(site, "today")[1]
