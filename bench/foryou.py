@@ -167,6 +167,32 @@ def make_members(engine, n: int, likes: int = 20) -> list[str]:
     return [f"{SESSION_COOKIE}={t}" for t in tokens]
 
 
+def vote_once_more(args, n: int) -> None:
+    """Each bench member votes for one more paper of the latest day (a new signal: their
+    next For you refits)."""
+    from sqlalchemy import func, insert, select
+
+    from paperboy.store.db import get_engine
+    from paperboy.store.models import Paper, User, Vote, utcnow
+
+    settings, _ = settings_for(args)
+    engine = get_engine(settings)
+    with engine.begin() as conn:
+        latest = conn.scalar(select(func.max(Paper.announced_on)))
+        todays = list(conn.scalars(select(Paper.id).where(Paper.announced_on == latest).order_by(Paper.id)))
+        uids = list(conn.scalars(select(User.id).where(User.email.like("foryou-bench-%")).order_by(User.id).limit(n)))
+        voted = set(conn.execute(select(Vote.user_id, Vote.paper_id).where(Vote.user_id.in_(uids))).tuples())
+        now, rng = utcnow(), np.random.default_rng(int(time.time()))
+        new = []
+        for uid in uids:
+            choices = [p for p in todays if (uid, p) not in voted]
+            if choices:
+                new.append({"user_id": uid, "paper_id": int(rng.choice(choices)), "created_at": now})
+        if new:
+            conn.execute(insert(Vote), new)
+    engine.dispose()
+
+
 def first_visits(port: int, path: str, cookies: list[str]) -> dict:
     """Each member's first request (sequential, one keep-alive connection): the server has
     no model of theirs yet, so this is the refit path; it also warms the server for the
@@ -312,6 +338,9 @@ def main() -> None:
             # first visits: no member's answer kept yet (learned first: it keeps no model of theirs)
             rows.append(("/for-you/learned, first", first_visits(port, "/for-you/learned", cookies[1:])))
             rows.append(("/api/for-you, first of each", first_visits(port, "/api/for-you", cookies[1:])))
+            vote_once_more(args, len(cookies))  # what a member does: a vote, then For you again (a refit)
+            rows.append(("/api/for-you, after a vote", first_visits(port, "/api/for-you", cookies[1:])))
+            rows.append(("/for-you/learned, after", first_visits(port, "/for-you/learned", cookies[1:])))
             for name, path in ROUTES:
                 rows.append((name, web.measure(port, path, args.seconds, args.warmup, args.connections, cookies)))
         finally:

@@ -1,19 +1,34 @@
-"""For you's candidates are built as the server starts and as each new day comes in, so
-that no member's first "For you" of the day waits for them."""
+"""What For you builds and keeps ahead of members' requests: the windows' candidates, as
+the server starts and as each new day comes in, so that no member's first "For you" of
+the day waits for them; and each liked paper's words, so that a refit after a vote
+reads the new paper only."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 
+import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.rank import foryou
 from paperboy.site import create_app
+from paperboy.store.models import Paper
 from tests.community.conftest import Site, make_settings
 
 DAY = dt.date(2025, 3, 4)
+
+
+@pytest.fixture
+def site_papers(fresh_engine, tmp_path):
+    site = _warm_site(fresh_engine, tmp_path, seconds=0)
+    topics = ["glacier melt rates", "solar wind bursts", "tensor rank bounds", "graph colouring", "protein folds"]
+    made = [site.paper(title=t.title(), abstract=f"We study {t} and {t.split()[0]} data.", announced_on=DAY) for t in topics]
+    with site.engine.connect() as conn:
+        rows = {r.id: r for r in conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.comment))}
+    return site, [rows[p.id] for p in made]
 
 
 def _warm_site(fresh_engine, tmp_path, seconds: float) -> Site:
@@ -73,3 +88,21 @@ def test_warming_can_be_turned_off(fresh_engine, tmp_path):
     with TestClient(site.app):
         time.sleep(0.3)
         assert not _kept(site, "today")[1]
+
+
+def test_a_papers_words_are_transformed_once_and_read_back_the_same_in_any_order(site_papers):
+    site, rows = site_papers
+    settings = site.app.state.settings
+    with site.engine.connect() as conn:
+        space = foryou.POOLS.pool(conn, settings, foryou.window(conn, settings, "week"), None).space
+    texts = {r.id: foryou.personal.term_text(r.title, r.abstract, r.comment) for r in rows}
+
+    def fresh(some):  # the vocabulary's transform, nothing kept
+        return space.terms([texts[r.id] for r in some]).toarray()
+
+    first = space.paper_terms(rows[:3])  # transformed, then kept
+    assert (first.toarray() == fresh(rows[:3])).all()
+    mixed = [rows[4], rows[1], rows[3], rows[0]]  # two kept, two new, in another order
+    assert (space.paper_terms(mixed).toarray() == fresh(mixed)).all()
+    assert space.paper_terms(mixed).shape == (4, len(space.vocabulary))
+    assert space.paper_terms([]) is None
