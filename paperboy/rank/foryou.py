@@ -526,9 +526,10 @@ POOLS = Pools()
 class Warmer:
     """Builds today's and this week's candidates before a member asks for them: when the
     server starts and when a new day's papers come in (looked for every ``every``
-    seconds), so that no member's For you waits the second or so of the build. An
-    instance where no member has voted, saved, seeded or followed yet builds nothing (its For you
-    has nobody to rank for)."""
+    seconds), so that no member's For you waits the second or so of the build (two,
+    with the LSA, on a new instance whose papers are still being embedded). Built even
+    before any member has told the feed anything: that member's first For you is the
+    one that matters most."""
 
     def __init__(self, engine, settings: Settings, model: str | None, every: float) -> None:
         self.engine, self.settings, self.model, self.every = engine, settings, model, every
@@ -539,8 +540,6 @@ class Warmer:
         """Build the windows not yet built; the ones built now are returned."""
         built = []
         with self.engine.connect() as conn:
-            if not _anyone_learning(conn):
-                return []
             for span in ("today", "week"):
                 win = window(conn, self.settings, span)
                 if win is not None and not POOLS.kept(conn, self.settings, win, self.model):
@@ -565,12 +564,6 @@ class Warmer:
             except Exception:  # a database away for a moment: members' requests build as before
                 log.exception("building the For you candidates ahead of members failed")
             self._stop.wait(self.every)
-
-
-def _anyone_learning(conn: Connection) -> bool:
-    """Whether any member has told the feed something (a vote, a save, a seed or mark, a follow)."""
-    return any(conn.execute(select(col).limit(1)).first() is not None
-               for col in (Vote.user_id, CollectionItem.collection_id, InterestSignal.user_id, Follow.user_id))
 
 
 _CONTROLLER: list[ThreadpoolController] = []
