@@ -36,6 +36,7 @@ from paperboy.index.embedder import (
     configured_embedder,
     embedder_name,
     get_embedder,
+    needs_no_model,
     setting_for,
 )
 from paperboy.index.exact import ExactStore, ServedVectors, stored_count, stored_vectors
@@ -343,6 +344,24 @@ class SearchService:
             if self._embedder is None:
                 self._embedder = get_embedder(configured_embedder(self.settings))
             return self._embedder
+
+    @property
+    def query_embedder_loaded(self) -> bool:
+        """Whether the served model's query embedder is loaded (by ``warm`` or a search)."""
+        return self._embedder is not None
+
+    def warm(self) -> None:
+        """Load the query embedder, and let it pick its precision, before the first search
+        asks: a web process's first search waited ~4 s for it (torch, the weights, the
+        bf16 probe). Nothing to do for the null and hash embedders. Called on a thread of
+        its own as the server starts (``web.app``)."""
+        if not self.semantic_enabled or needs_no_model(configured_embedder(self.settings)):
+            return
+        try:
+            model = self._vec.model if self._vec is not None else self.model
+            self._query_embedder(model).embed_query("warming up the query embedder")
+        except Exception:  # the first search will try again, and say what is wrong
+            log.exception("loading the query embedder ahead of the first search failed")
 
     def _embed_query(self, text: str, model: str | None = None) -> np.ndarray:
         """The query's vector by ``model`` (default: the one served), from an LRU cache of

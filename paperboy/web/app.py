@@ -6,6 +6,7 @@ community, digest, ...), each with its routers, template folder and template glo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,10 +34,13 @@ STATIC = Path(__file__).with_name("static")
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Features' background work starts with the server and stops with it. What the app
-    opened itself is closed when the server stops: the page cache's own SQLite
-    connection and the read replicas' pools. The engine was handed in (or is the
-    process's shared one): whoever made it disposes of it."""
+    """The query embedder is loaded, and features' background work starts, with the
+    server; that work stops with it. What the app opened itself is closed when the
+    server stops: the page cache's own SQLite connection and the read replicas' pools.
+    The engine was handed in (or is the process's shared one): whoever made it disposes
+    of it."""
+    # the query embedder loads beside the first requests, not in the first search
+    threading.Thread(target=app.state.search.warm, name="search-warm", daemon=True).start()
     stops = [start(app) for start in app.state.on_start]
     yield
     for stop in stops:

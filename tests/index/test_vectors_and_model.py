@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
+from starlette.testclient import TestClient
 
 from paperboy.config import Settings
 from paperboy.index import vectors as vx
 from paperboy.index.embedder import HashEmbedder, get_embedder, minilm_path
 from paperboy.index.jobs import refresh_index
 from paperboy.index.service import SearchService
+from paperboy.site import create_app
 from tests.index.conftest import CORPUS, add_papers, ids
 
 
@@ -218,3 +221,17 @@ def test_semantic_search_with_the_real_model(fresh_engine, tmp_path):
     res = svc.search("picking up objects with a mechanical arm")
     assert ids(res)[0] == "2406.00005" and res.semantic_coverage == 1.0
     assert svc.similar("2401.00001", limit=1)[0].arxiv_id == "2502.00008"
+
+
+@pytest.mark.parametrize("embedder, loads", [("minilm", True), ("hash", False)])
+def test_a_server_loads_its_query_embedder_as_it_starts_not_in_the_first_search(fresh_engine, tmp_path, embedder, loads):
+    app = create_app(Settings(data_dir=tmp_path, secret_key="test", mail_backend="null", embedder=embedder,
+                              for_you_warm_seconds=0), fresh_engine)
+    search = app.state.search
+    assert not search.query_embedder_loaded
+    with TestClient(app):  # the server starts
+        deadline = time.monotonic() + 120
+        while loads and not search.query_embedder_loaded and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert search.query_embedder_loaded is loads  # the hash embedder has nothing to load
