@@ -16,9 +16,11 @@ from functools import lru_cache
 
 from paperboy.index.keyword import stem
 from paperboy.index.stopwords import stop_terms
+from paperboy.papers.textclean import MATH
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 WINDOW_CHARS = 280
+LONGEST_KEPT_FORMULA = 200  # a formula the window's end falls in is kept whole up to this length
 
 
 def query_terms(words: list[str]) -> set[str]:
@@ -76,9 +78,14 @@ def _spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
 
 
 def highlight(text: str, terms: set[str], *, window: int | None = None) -> str:
-    """``text`` escaped, matched words in <mark>; cut to the ``window`` characters with most matches."""
+    """``text`` escaped, matched words in <mark>; cut to the ``window`` characters with most
+    matches. Math (``$...$`` and the other delimiters) is left whole, unmarked, so the page
+    can render it: the window neither starts nor ends inside a formula."""
     text = text or ""
+    maths = [m.span() for m in MATH.finditer(text)] if "$" in text or "\\" in text else []
     spans = _spans(text, terms) if terms and text else []
+    if maths and spans:
+        spans = [(s, e) for s, e in spans if not any(a < e and s < b for a, b in maths)]
     lo, hi = 0, len(text)
     if window and len(text) > window:
         start = 0
@@ -97,6 +104,14 @@ def highlight(text: str, terms: set[str], *, window: int | None = None) -> str:
         if hi < len(text):
             space = text.rfind(" ", lo, hi)
             hi = space if space > lo + window // 2 else hi
+        cut = lo, hi
+        for a, b in maths:  # a formula cut in two would show as TeX
+            if a < lo < b:
+                lo = a
+            if a < hi < b:
+                hi = b if b - a <= LONGEST_KEPT_FORMULA else a
+        if hi <= lo:  # inside one long formula: its TeX, cut
+            lo, hi = cut
     out: list[str] = ["… "] if lo > 0 else []
     pos = lo
     for s, e in spans:

@@ -31,7 +31,7 @@ from paperboy.web import (
 )
 from paperboy.web.cards import bibtex, build_cards
 from paperboy.web.deps import get_db, read_engine
-from paperboy.web.mathtext import has_math
+from paperboy.web.mathtext import has_math, render_math_in_html
 from paperboy.web.trendspark import topic_spark
 
 log = logging.getLogger(__name__)
@@ -363,7 +363,7 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         if hit is None:
             continue
         if hit.snippet:
-            card.snippet = clean_snippet(hit.snippet)
+            card.snippet = render_math_in_html(clean_snippet(hit.snippet))
         # Matched words are marked in titles too, unless the title has math: its MathML
         # rendering wins over highlighting.
         if "<mark>" in hit.title_html and not has_math(titles.get(card.paper_id)):

@@ -11,6 +11,7 @@ function feeds and digest mails use.
 
 from __future__ import annotations
 
+import html
 import re
 from functools import lru_cache
 
@@ -76,6 +77,7 @@ def space_functions(tex: str) -> str:
     return re.sub(r"\\arg(?![A-Za-z])", r"\\operatorname{arg}", tex)
 
 
+@lru_cache(maxsize=4096)  # a formula is converted once (search snippets are rendered per request)
 def _to_mathml(tex: str, display: bool) -> str | None:
     if len(tex) > _MAX_FORMULA or not tex.strip():
         return None
@@ -104,6 +106,20 @@ def render_math(text: str | None) -> Markup:
     if not text:
         return Markup("")
     return Markup(clean_tex_html(text, _math_html))
+
+
+def render_math_in_html(fragment: str) -> Markup:
+    """The math an escaped HTML fragment still holds as TeX (a search snippet: escaped
+    text and <mark>, formulas whole and unmarked) rendered as ``render_math`` renders it.
+    The fragment must already be safe: only the formulas are replaced; one with a tag
+    inside is left as it is."""
+    def one(m: re.Match) -> str:
+        if "<" in m.group(0):
+            return m.group(0)
+        source = _MATH.fullmatch(html.unescape(m.group(0)))
+        return _math_html(source) if source else m.group(0)
+
+    return Markup(_MATH.sub(one, fragment))
 
 
 def has_math(text: str | None) -> bool:

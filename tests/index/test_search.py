@@ -129,6 +129,22 @@ def test_snippets_are_safe_html_with_marks(corpus, settings):
     assert "<mark>masks</mark>" in hit.snippet and "&lt;img" in hit.snippet
 
 
+def test_a_snippet_keeps_each_formula_whole_and_unmarked():
+    from paperboy.index.snippets import highlight
+
+    formula = r"$\mathcal{O}(n \log n)$"
+    # the window (280 characters) would end at the space inside the formula: it takes the formula whole
+    cut = highlight("word " * 53 + formula + " and more words" * 20, set(), window=280)
+    assert cut.endswith(f"word {formula} …")
+    # the window with the match would start inside a formula: it starts at the formula
+    long = r"$\mathcal{O}(n \log n + m \log m + k^{2} + q^{3})$"
+    cut = highlight("y " * 30 + long + " sparse " + "z " * 200, {"spars"}, window=60)
+    assert cut.startswith(f"… {long} <mark>sparse</mark>")
+    # a matched word inside math is not marked (the page renders the formula)
+    marked = highlight(r"We define $\text{attention}(q)$ and attention.", {"attent"})
+    assert marked == r"We define $\text{attention}(q)$ and <mark>attention</mark>."
+
+
 def test_hostile_queries_give_results_or_a_message(service):
     for text in [*HOSTILE, None, 12345, b"bytes"]:
         for mode in ("hybrid", "keyword", "semantic"):

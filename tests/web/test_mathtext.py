@@ -60,3 +60,14 @@ def test_markup_around_math_is_cleaned_in_html():
     assert html.startswith("<em>Fast</em> sorting by Bu and Tao in <span class=\"math\"")
     assert html.endswith(", “really”")
     assert plain_text(r"\textbf{Bold} $x$ by Erd\H{o}s") == "Bold x by Erdős"
+
+
+def test_math_left_in_a_snippet_is_rendered_and_stays_safe():
+    from paperboy.index.snippets import highlight
+    from paperboy.web.mathtext import render_math_in_html
+
+    text = r"A bound $O(n^2)$ for <b>sorting</b>, $\text{<script>alert(1)</script>}$ and $\frac{1}{$ costs $5."
+    out = str(render_math_in_html(highlight(text, {"sort"})))
+    assert out.count("<math") == 2 and "$O(n^2)$" not in out  # both formulas rendered
+    assert "<script" not in out and "<b>" not in out and "&lt;b&gt;<mark>sorting</mark>&lt;/b&gt;" in out
+    assert '<code class="tex">$\\frac{1}{$</code> costs $5.' in out  # a broken formula shown as TeX, as on cards

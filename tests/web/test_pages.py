@@ -219,6 +219,11 @@ def test_search_marks_matched_words_in_titles_but_leaves_math_and_markup_alone(s
     r = client.get("/search?q=sorting")
     titles = dict(re.findall(r'data-arxiv-id="([^"]+)".*?<h2 class="card-title"><a [^>]*>(.*?)</a></h2>', r.text, re.S))
     assert "<math" in titles[site.ids["wed_mid"]] and "<mark>" not in titles[site.ids["wed_mid"]]
+    # and its snippet renders the abstract's math as the card would, a broken formula as text
+    snippets = dict(re.findall(r'data-arxiv-id="([^"]+)".*?<p class="card-snippet">(.*?)</p>', r.text, re.S))
+    snippet = snippets[site.ids["wed_mid"]]
+    assert snippet.startswith("We prove that <span class=\"math\"") and "<math" in snippet
+    assert "$\\sum" not in snippet and "$\\frac{1}{$" in html.unescape(snippet)
 
 
 def test_the_search_page_has_one_search_box_holding_the_query_and_the_header_box_elsewhere_is_empty(client):
