@@ -66,9 +66,11 @@ class SubscribeResult:
 
 def subscribe(
     db: Session, settings: Settings, raw_email: str, *, confirmed: bool = False, weekly: bool = False,
-    user_id: int | None = None,
+    user_id: int | None = None, timezone: str = "",
 ) -> SubscribeResult:
     """Create (or revive) a subscription. Unconfirmed ones get a fresh one-time nonce.
+    A new one comes at the instance's hour in ``timezone`` (the subscriber's browser's,
+    when it said; an unknown name is passed over), else in the instance's default zone.
 
     ``user_id`` ties the subscription to a member: pass it only when the address is that
     member's own, verified one (its settings links are then shown on their account)."""
@@ -79,6 +81,8 @@ def subscribe(
         sub = Subscription(email=email, token=new_token(), status="pending", **defaults(settings))
         if weekly:
             sub.frequency = "weekly"
+        if timezone and len(timezone) <= 64 and valid_timezone(timezone):
+            sub.timezone = timezone
         db.add(sub)
     if user_id and not sub.user_id:
         sub.user_id = user_id

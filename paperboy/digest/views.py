@@ -52,7 +52,7 @@ def _current_user(request: Request):
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
-def subscribe(request: Request, email: str = Form("")) -> HTMLResponse:
+def subscribe(request: Request, email: str = Form(""), timezone: str = Form("")) -> HTMLResponse:
     # A plain def: it runs in the threadpool, so a slow database or mail server never
     # stalls the event loop (and every other request with it).
     settings = request.app.state.settings
@@ -65,7 +65,7 @@ def subscribe(request: Request, email: str = Form("")) -> HTMLResponse:
             # someone else's address must never hand over that subscription's links.
             owner = user.id if user is not None and user.email_verified_at is not None \
                 and user.email.lower() == address.lower() else None
-            res = services.subscribe(db, settings, address, user_id=owner)
+            res = services.subscribe(db, settings, address, user_id=owner, timezone=timezone.strip())
             db.commit()
             sub = res.subscription
     except services.SubscriptionError as exc:
@@ -308,8 +308,10 @@ def my_digest(request: Request, user=Depends(security.require_user), alert: str 
 
 
 @router.post("/account/digest", response_class=HTMLResponse)
-def start_my_digest(request: Request, user=Depends(security.require_member), alert: str = Form("")):
-    """Start the member's digest at their own address (with ``alert`` as its first alert).
+def start_my_digest(request: Request, user=Depends(security.require_member), alert: str = Form(""),
+                    timezone: str = Form("")):
+    """Start the member's digest at their own address (with ``alert`` as its first alert),
+    in ``timezone`` (their browser's, filled in by the page's script).
     Only a verified address is tied to the account (and so to its settings links): an
     anonymous subscription of the same mailbox becomes theirs only once they have proved
     they read that mailbox."""
@@ -320,7 +322,8 @@ def start_my_digest(request: Request, user=Depends(security.require_member), ale
     with unit_of_work(request) as db:
         sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
         if sub is None:
-            sub = services.subscribe(db, settings, user.email, user_id=user.id, confirmed=True).subscription
+            sub = services.subscribe(db, settings, user.email, user_id=user.id, confirmed=True,
+                                     timezone=timezone.strip()).subscription
         try:
             tidy = " ".join(alert.split())  # sent twice (a double click) starts the digest once, quietly
             if tidy and tidy.casefold() not in {a.casefold() for a in sub.alerts or []}:

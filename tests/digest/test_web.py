@@ -350,3 +350,19 @@ def test_the_next_digest_is_named_once_in_the_subscribers_time_zone():
     due = dt.datetime(2026, 12, 4, 6, 0, tzinfo=dt.UTC)
     assert next_digest_label(due, "UTC") == "Friday 4 December 2026, 06:00 UTC"
     assert next_digest_label(due, "Europe/Paris") == "Friday 4 December 2026, 07:00 (Europe/Paris; 06:00 UTC)"
+
+
+def test_a_new_subscription_comes_in_the_time_zone_the_browser_gave(site, fresh_engine):
+    _settings, _base, client = site
+    page = client.get("/search")
+    for email, zone in (("tokyo@example.org", "Asia/Tokyo"), ("nowhere@example.org", "Mars/Olympus_Mons"),
+                        ("silent@example.org", "")):
+        client.post("/subscribe", data={"email": email, "timezone": zone, "csrf_token": csrf(page.text)})
+    with session_scope(fresh_engine) as db:
+        zones = dict(db.execute(select(Subscription.email, Subscription.timezone)).all())
+    # an unknown zone, or none (no script), gets the instance's default
+    assert zones == {"tokyo@example.org": "Asia/Tokyo", "nowhere@example.org": "UTC", "silent@example.org": "UTC"}
+    # asked again from another browser, a subscription keeps the zone it has
+    client.post("/subscribe", data={"email": "tokyo@example.org", "timezone": "Europe/Paris", "csrf_token": csrf(page.text)})
+    with session_scope(fresh_engine) as db:
+        assert db.scalar(select(Subscription.timezone).where(Subscription.email == "tokyo@example.org")) == "Asia/Tokyo"

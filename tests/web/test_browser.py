@@ -294,3 +294,23 @@ def test_signed_in_vote_updates_without_reload(live, page):
     page.reload()
     assert page.locator(f'article[data-arxiv-id="{ids["mon_a"]}"] .vote-count').inner_text() == "1"
     assert page.js_errors == []
+
+
+def test_a_digest_started_in_the_browser_comes_in_the_members_own_time_zone(live, browser):
+    base, _ids, app = live
+    _new_member(app, "tokyo@example.org", "Tokyo Reader")
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    try:
+        _sign_in(page, base, "tokyo@example.org")
+        page.goto(base + "/account/digest")
+        page.get_by_role("button", name="Start my digest").click()
+        page.wait_for_url("**/settings?started=1")
+        assert page.locator('input[name="timezone"]').input_value() == "Asia/Tokyo"
+        assert "(Asia/Tokyo;" in page.locator("body").inner_text()  # the next digest, in their time
+        # signed out, the footer's box says the browser's zone too
+        context.clear_cookies()
+        page.goto(base + "/")
+        assert page.locator('.subscribe-box input[name="timezone"]').input_value() == "Asia/Tokyo"
+    finally:
+        context.close()

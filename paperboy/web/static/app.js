@@ -330,7 +330,14 @@
     if (event.target.closest && event.target.closest("[data-keys-help]")) showKeys();
   });
 
-  function init() { setupAbstracts(document); setupCopy(document); setupPreviews(document); }
+  // A new digest comes at its hour in the subscriber's own time zone, not the server's.
+  function setupTimezones(root) {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return; }
+    root.querySelectorAll("input[data-browser-timezone]").forEach(function (input) { input.value = zone; });
+  }
+
+  function init() { setupAbstracts(document); setupCopy(document); setupPreviews(document); setupTimezones(document); }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
