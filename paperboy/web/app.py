@@ -6,6 +6,7 @@ community, digest, ...), each with its routers, template folder and template glo
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -27,20 +28,21 @@ from paperboy.web.conditional import ConditionalGetMiddleware
 from paperboy.web.features import Feature
 from paperboy.web.head import HeadAsGetMiddleware
 from paperboy.web.headers import SecurityHeadersMiddleware
-from paperboy.web.templating import make_templates
+from paperboy.web.templating import compile_all, make_templates
 
 STATIC = Path(__file__).with_name("static")
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The query embedder is loaded, and features' background work starts, with the
-    server; that work stops with it. What the app opened itself is closed when the
+    """The templates are compiled and the query embedder loaded, and features' background
+    work starts, with the server; that work stops with it. What the app opened itself is closed when the
     server stops: the page cache's own SQLite connection and the read replicas' pools.
     The engine was handed in (or is the process's shared one): whoever made it disposes
     of it."""
-    # the query embedder loads beside the first requests, not in the first search
-    threading.Thread(target=app.state.search.warm, name="search-warm", daemon=True).start()
+    # templates compiled and the query embedder loaded beside the first requests, not in them
+    threading.Thread(target=_warm, args=(app,), name="warm-up", daemon=True).start()
     stops = [start(app) for start in app.state.on_start]
     yield
     for stop in stops:
@@ -48,6 +50,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.page_cache.close()
     if app.state.reads is not None:
         app.state.reads.replicas.dispose()
+
+
+def _warm(app: FastAPI) -> None:
+    try:
+        compile_all(app.state.templates)
+    except Exception:  # the page that uses a broken template says so when asked for
+        log.exception("compiling the templates ahead of the first requests failed")
+    app.state.search.warm()
 
 
 def build_app(features: Sequence[Feature], settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -48,3 +48,14 @@ def make_templates(settings: Settings, features: Sequence[Feature] = ()) -> Jinj
     env.globals["card_html"] = card_renderer(env, CardCache())
     env.filters["math"] = render_math  # a title outside a card: escaped, its TeX rendered
     return Jinja2Templates(env=env)
+
+
+def compile_all(templates: Jinja2Templates) -> int:
+    """Compile every page template into the environment's cache (the app's lifespan does
+    this on a thread as a web process starts), so that the first member to open each page
+    does not wait for Jinja to compile it and the templates it includes. Returns how many."""
+    env = templates.env
+    names = env.list_templates(filter_func=lambda name: name.endswith(".html"))
+    for name in names:
+        env.get_template(name)
+    return len(names)
