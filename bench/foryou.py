@@ -181,7 +181,7 @@ def vote_once_more(args, n: int) -> None:
         latest = conn.scalar(select(func.max(Paper.announced_on)))
         todays = list(conn.scalars(select(Paper.id).where(Paper.announced_on == latest).order_by(Paper.id)))
         uids = list(conn.scalars(select(User.id).where(User.email.like("foryou-bench-%")).order_by(User.id).limit(n)))
-        voted = set(conn.execute(select(Vote.user_id, Vote.paper_id).where(Vote.user_id.in_(uids))).tuples())
+        voted = set(conn.execute(select(Vote.user_id, Vote.paper_id).where(Vote.user_id.in_(uids))).all())
         now, rng = utcnow(), np.random.default_rng(int(time.time()))
         new = []
         for uid in uids:
