@@ -204,6 +204,7 @@ def distinct_terms(ranked: Iterable[str], n: int) -> list[str]:
 
 _PIECES = re.compile(r"([A-Za-z0-9_]+)")
 _SENTENCE_END = frozenset(".!?:;")
+_GAPPED_WORD = re.compile(r"([ \t\-]+)([A-Za-z0-9_]+)")  # a word after spaces or a hyphen, in a phrase
 
 
 def _starts_sentence(gaps: list[str], j: int) -> bool:
@@ -227,11 +228,12 @@ class Written:
     paper that writes "Speculative Decoding" once and "speculative decoding" twice gets
     the latter); where a word is only capitalised first in a sentence or in the title
     (whose words are often all capitalised), only a capital inside the word ("dLLMs",
-    "AR") is kept. A phrase not found as written (its words apart, a stop word between)
-    is taken word by word; a word not found (an accent the vocabulary strips) stays as it
-    is."""
+    "AR") is kept. A phrase the vocabulary made across stop words is shown with them as
+    the paper writes them ("dLLMs with QuokkaNet", "learning of images"; looked up when
+    asked); one not found so is taken word by word; a word not found (an accent the
+    vocabulary strips) stays as it is."""
 
-    __slots__ = ("inside", "first")
+    __slots__ = ("inside", "first", "texts", "phrases")
 
     def __init__(self, body: str, title: str = "", only: set[str] | None = None) -> None:
         """``only``: the (lower-case) words to read, when only a few terms will be asked
@@ -239,6 +241,8 @@ class Written:
         one, are passed over."""
         self.inside: dict[str, str] = {}  # lower-case term -> as written inside a sentence, mostly
         self.first: dict[str, str] = {}  # lower-case term -> as first written elsewhere
+        self.texts = (body, title)  # for a phrase across stop words, looked up when asked
+        self.phrases: dict[str, str] = {}  # such phrases once looked up (a paper is shown to many)
         capitalised: dict[str, list] = {}  # term -> [as first written inside a sentence, times]
         body_words: list[str] = []
         for text, in_title in ((body, False), (title, True)):
@@ -282,7 +286,39 @@ class Written:
         if term in self.first:
             return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in self.first[term].split())
         words = term.split()
-        return " ".join(self.form(w) for w in words) if len(words) > 1 else term
+        if len(words) != 2:
+            return " ".join(self.form(w) for w in words) if len(words) > 1 else term
+        if term not in self.phrases:
+            between = self._between(*words)
+            self.phrases[term] = (  # not found with stop words between: word by word
+                f"{self.form(words[0])} {self.form(words[1])}" if between is None else
+                self.form(words[0]) + "".join(f"{gap}{word.lower()}" for gap, word in between[:-1])
+                + between[-1][0] + self.form(words[1]))
+        return self.phrases[term]
+
+    def _between(self, first: str, second: str) -> list[tuple[str, str]] | None:
+        """The words the vocabulary skipped between ``first`` and ``second`` where the paper
+        writes them (up to three stop words, one-letter words or numbers, apart by spaces
+        or hyphens, not across a sentence), each with the gap before it, then the gap
+        before ``second``: "dLLMs with QuokkaNet" for the phrase "dllms quokkanet"."""
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        def skipped(word: str) -> bool:
+            return len(word) == 1 or word[0].isdigit() or word.lower() in ENGLISH_STOP_WORDS
+
+        starts = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(first)}(?![A-Za-z0-9_])", re.IGNORECASE)
+        for text in self.texts:
+            for m in starts.finditer(text):
+                pos, found = m.end(), []
+                while len(found) <= 3 and (g := _GAPPED_WORD.match(text, pos)) is not None:
+                    gap, word = g.group(1), g.group(2)
+                    if word.lower() == second and found:
+                        return [*found, (gap, "")]
+                    if not skipped(word):
+                        break
+                    found.append((gap, word))
+                    pos = g.end()
+        return None
 
 
 def as_written(term: str, body: str, title: str = "") -> str:
