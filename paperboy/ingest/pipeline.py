@@ -539,7 +539,7 @@ def run_source(
             if defer_indexes:
                 bulk.restore(conn, on_rebuild)
                 bulk.refresh_statistics(conn)
-            if total.inserted or total.updated:
+            elif total.inserted or total.updated:  # (a bulk import has just analysed everything)
                 bulk.refresh_stale_statistics(conn, total.inserted + total.updated)
         except BaseException:
             # The author cache may hold ids from a rolled-back batch; never reuse it.
