@@ -175,6 +175,23 @@ def _body(abstract: str | None, comment: str | None) -> str:
     return f"{abstract or ''}\n\n{comment or ''}"
 
 
+def _recent(entries: OrderedDict, key):
+    """``entries[key]``, marked the most recently used; None when not kept (the caller
+    holds the lock that guards ``entries``)."""
+    hit = entries.get(key)
+    if hit is not None:
+        entries.move_to_end(key)
+    return hit
+
+
+def _dense(centroid: tuple[int, np.ndarray, np.ndarray]) -> np.ndarray:
+    """A word centroid kept sparse by ``Space.keep`` (size, nonzero columns, values), dense."""
+    size, nz, values = centroid
+    dense = np.zeros(size, dtype=values.dtype)
+    dense[nz] = values
+    return dense
+
+
 def _keep_recent(entries: OrderedDict, key, value, most: int) -> None:
     """``entries[key] = value`` as the most recently used, the least recently used going
     past ``most`` (the caller holds the lock that guards ``entries``)."""
@@ -220,16 +237,12 @@ class Space:
         the arXiv ids of their liked papers; None when not kept. Each caller gets its own
         copy (``personal.score`` writes the parts it computed onto the model)."""
         with self._fitted_lock:
-            hit = self._fitted.get(key)
-            if hit is None:
-                return None
-            self._fitted.move_to_end(key)
+            hit = _recent(self._fitted, key)
+        if hit is None:
+            return None
         model, centroid, arxiv = hit
         if centroid is not None:
-            size, nz, values = centroid
-            dense = np.zeros(size, dtype=values.dtype)
-            dense[nz] = values
-            model = replace(model, term_centroid=dense)
+            model = replace(model, term_centroid=_dense(centroid))
         return replace(model), arxiv
 
     def keep(self, key: tuple, model: personal.Model, arxiv: dict[int, str]) -> None:
@@ -247,20 +260,14 @@ class Space:
         (``Signals.liked``'s items), whatever else it learned from; None when none is kept."""
         with self._fitted_lock:
             hit = next((v for k, v in reversed(self._fitted.items()) if k[1] == liked), None)
-        if hit is None or hit[1] is None:
-            return None
-        size, nz, values = hit[1]
-        dense = np.zeros(size, dtype=values.dtype)
-        dense[nz] = values
-        return dense
+        return None if hit is None or hit[1] is None else _dense(hit[1])
 
     def learned(self, key: tuple, make) -> list[str]:
         """What the feed learned (``learned_words``) for ``key``: kept, else ``make()``."""
         with self._fitted_lock:
-            hit = self._learned.get(key)
-            if hit is not None:
-                self._learned.move_to_end(key)
-                return hit
+            hit = _recent(self._learned, key)
+        if hit is not None:
+            return hit
         words = make()
         with self._fitted_lock:
             _keep_recent(self._learned, key, words, MEMBER_MODELS)
@@ -280,9 +287,7 @@ class Space:
         if self.vectorizer is None or not rows:
             return None
         with self._rows_lock:
-            kept = {r.id: self._rows[r.id] for r in rows if r.id in self._rows}
-            for pid in kept:
-                self._rows.move_to_end(pid)
+            kept = {r.id: row for r in rows if (row := _recent(self._rows, r.id)) is not None}
         todo = [r for r in rows if r.id not in kept]
         if todo:
             new = self.terms([_text(r.title, r.abstract, r.comment) for r in todo])
@@ -442,17 +447,20 @@ class Pools:
             pending = list(self._refreshing.values())
         futures_wait(pending, timeout=timeout)
 
+    @staticmethod
+    def _key(conn: Connection, settings: Settings, win: Window, model: str | None) -> tuple:
+        return str(conn.engine.url), model, win, settings.feed_mode
+
     def kept(self, conn: Connection, settings: Settings, win: Window, model: str | None) -> bool:
         """Whether the window's candidates are built (a request for them will not build them)."""
         with self._lock:
-            return (str(conn.engine.url), model, win, settings.feed_mode) in self._pools
+            return self._key(conn, settings, win, model) in self._pools
 
     def pool(self, conn: Connection, settings: Settings, win: Window, model: str | None) -> Pool:
-        key = (str(conn.engine.url), model, win, settings.feed_mode)
+        key = self._key(conn, settings, win, model)
         with self._lock:
-            pool = self._pools.get(key)
+            pool = _recent(self._pools, key)
             if pool is not None:
-                self._pools.move_to_end(key)
                 if time.monotonic() - pool.made >= POOL_TTL and key not in self._refreshing:
                     self._refreshing[key] = self._refresher.submit(self._refresh, conn.engine, settings, win, model, key)
                 return pool
@@ -488,9 +496,7 @@ class Pools:
         background rebuild (``fresh``) finds it older than ``SPACE_TTL``."""
         key = (str(conn.engine.url), model, newest)
         with self._lock:
-            hit = self._space.get(key)
-            if hit is not None:
-                self._space.move_to_end(key)
+            hit = _recent(self._space, key)
         if hit is None or (fresh and time.monotonic() - hit[0] >= SPACE_TTL):
             hit = (time.monotonic(), _build_space(conn, model, newest))
             with self._lock:
