@@ -81,6 +81,7 @@ def subscribe(
         sub = Subscription(email=email, token=new_token(), status="pending", **defaults(settings))
         if weekly:
             sub.frequency = "weekly"
+        timezone = timezone.strip()
         if timezone and len(timezone) <= 64 and valid_timezone(timezone):
             sub.timezone = timezone
         db.add(sub)

@@ -65,7 +65,7 @@ def subscribe(request: Request, email: str = Form(""), timezone: str = Form(""))
             # someone else's address must never hand over that subscription's links.
             owner = user.id if user is not None and user.email_verified_at is not None \
                 and user.email.lower() == address.lower() else None
-            res = services.subscribe(db, settings, address, user_id=owner, timezone=timezone.strip())
+            res = services.subscribe(db, settings, address, user_id=owner, timezone=timezone)
             db.commit()
             sub = res.subscription
     except services.SubscriptionError as exc:
@@ -323,7 +323,7 @@ def start_my_digest(request: Request, user=Depends(security.require_member), ale
         sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
         if sub is None:
             sub = services.subscribe(db, settings, user.email, user_id=user.id, confirmed=True,
-                                     timezone=timezone.strip()).subscription
+                                     timezone=timezone).subscription
         try:
             tidy = " ".join(alert.split())  # sent twice (a double click) starts the digest once, quietly
             if tidy and tidy.casefold() not in {a.casefold() for a in sub.alerts or []}:

@@ -358,8 +358,7 @@ class SearchService:
         if not self.semantic_enabled or needs_no_model(configured_embedder(self.settings)):
             return
         try:
-            model = self._vec.model if self._vec is not None else self.model
-            self._query_embedder(model).embed_query("warming up the query embedder")
+            self._embed_query("warming up the query embedder")
         except Exception:  # the first search will try again, and say what is wrong
             log.exception("loading the query embedder ahead of the first search failed")
 
