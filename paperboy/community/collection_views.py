@@ -483,11 +483,7 @@ def _following_page(request: Request, db: Session, user: User, p: int, error: st
     mine = follows.followed(db, user.id)
     cards, total = [], 0
     if mine:
-        base = follows.papers_followed(db, mine)
-        total = db.scalar(select(func.count()).select_from(base.subquery()))
-        day = func.coalesce(Paper.featured_on, Paper.announced_on)
-        papers = list(db.scalars(base.order_by(day.desc().nulls_last(), Paper.upvotes.desc(), Paper.id.desc())
-                                 .limit(PAGE).offset((p - 1) * PAGE)))
+        papers, total = follows.followed_papers(db, mine, limit=PAGE, offset=(p - 1) * PAGE)
         cards = build_cards(db, papers, user)
     pages = max(1, -(-total // PAGE))
     pager = {"page": p, "pages": pages,

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.community.arxiv_taxonomy import known_category
 from paperboy.papers.authors import author_identity, author_ids, authors_named
-from paperboy.papers.queries import papers_query
+from paperboy.papers.queries import page_of_papers
 from paperboy.papers.visibility import visible
 from paperboy.store.models import (
     Author,
@@ -112,14 +112,20 @@ def followed(db, user_id: int) -> list[tuple[str, str]]:
                                          .order_by(Follow.kind, Follow.target))]
 
 
-def papers_followed(db, follows: Iterable[tuple[str, str]]):
-    """A select of the visible papers matching any of (kind, target), for the /following feed."""
+def followed_papers(db, follows: Iterable[tuple[str, str]], *, limit: int, offset: int = 0) -> tuple[list[Paper], int]:
+    """One page of the visible papers matching any of (kind, target), newest first (the
+    day a paper was featured, else announced; then most voted), and how many there are:
+    the /following feed."""
     follows = list(follows)
     cats = [t for k, t in follows if k == "category"]
     ids = author_ids(db, [t for k, t in follows if k == "author"])
     by_cat = Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category.in_(cats)))
     by_author = Paper.id.in_(select(PaperAuthor.paper_id).where(PaperAuthor.author_id.in_(ids)))
-    return papers_query().where(visible(), or_(by_cat, by_author))
+    cond = and_(visible(), or_(by_cat, by_author))
+    total = db.scalar(select(func.count()).select_from(Paper).where(cond)) or 0
+    day = func.coalesce(Paper.featured_on, Paper.announced_on)
+    order = (day.desc().nulls_last(), Paper.upvotes.desc(), Paper.id.desc())
+    return page_of_papers(db, select(Paper.id).where(cond).order_by(*order), limit=limit, offset=offset), total
 
 
 def suggestions(db, user_id: int, authors: int = 8, categories: int = 6) -> list[tuple[str, str]]:

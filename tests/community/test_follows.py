@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from paperboy.config import Settings
 from paperboy.digest.compose import Composer
@@ -156,3 +157,33 @@ def test_digests_match_followed_authors_by_identity(site, tmp_path):
         ids = Composer(conn, Settings(data_dir=tmp_path, embedder="null")).author(parse_digest_period("2025-01-15"), "jose  garcía")
         titles = set(conn.scalars(select(Paper.title).where(Paper.id.in_(ids))))
     assert titles == {"One", "Two"}
+
+
+def test_the_following_feed_pages_through_followed_papers_newest_first(site):
+    start = dt.date(2025, 3, 1)
+    # 40 papers in the followed category, one a day, and 5 by the followed author elsewhere;
+    # on each of the author's days a second paper, with more votes, comes first.
+    by_day = {}
+    for k in range(40):
+        by_day.setdefault(start + dt.timedelta(days=k), []).append(
+            site.paper(categories=["q-bio.BM"], announced_on=start + dt.timedelta(days=k), authors=[f"Writer {k}"]))
+    for k in range(0, 40, 8):
+        day = start + dt.timedelta(days=k)
+        top = site.paper(categories=["cs.CL"], announced_on=day, authors=["Grace Hopper"])
+        with site.engine.begin() as conn:
+            conn.execute(update(Paper).where(Paper.id == top.id).values(upvotes=3))
+        by_day[day].insert(0, top)
+    hidden = site.paper(categories=["q-bio.BM"], announced_on=start + dt.timedelta(days=50), authors=["Writer 50"])
+    with site.engine.begin() as conn:
+        conn.execute(update(Paper).where(Paper.id == hidden.id).values(hidden=True))
+    site.paper(categories=["cs.CL"], announced_on=start + dt.timedelta(days=60), title="Nobody follows this")
+    _, client = site.member()
+    client.form("/follows", {"kind": "category", "target": "q-bio.BM"}, page="/following")
+    client.form("/follows", {"kind": "author", "target": "Grace Hopper"}, page="/following")
+
+    newest_first = [p.title for day in sorted(by_day, reverse=True) for p in by_day[day]]
+    first, second = client.get("/following"), client.get("/following?p=2")
+    assert "45 papers" in first.text
+    assert _titles(first.text) == newest_first[:30]
+    assert _titles(second.text) == newest_first[30:]
+    assert 'href="/following?p=2"' in first.text and 'href="/following?p=1"' in second.text
