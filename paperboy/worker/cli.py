@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from paperboy import clitools
-from paperboy.index.embedder import needs_no_model
+from paperboy.index.embedder import import_torch, needs_no_model
 from paperboy.index.jobs import start_background_indexer
 from paperboy.worker.jobs import default_jobs
 from paperboy.worker.loop import Worker
@@ -26,9 +26,7 @@ def worker(
     if embed_only and settings.embedder.strip() == "null":
         raise clitools.fail("--embed-only: PAPERBOY_EMBEDDER=null computes no vectors; nothing to do")
     if settings.embed_device == "cuda" and not needs_no_model(settings.embedder):
-        import torch
-
-        if not torch.cuda.is_available():
+        if not import_torch().cuda.is_available():
             raise clitools.fail("PAPERBOY_EMBED_DEVICE=cuda, but torch sees no CUDA device (use auto or cpu)")
     engine = clitools.engine()
     if settings.node_indexer and not once and not embed_only:

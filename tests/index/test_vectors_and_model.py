@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +20,8 @@ from paperboy.index.jobs import refresh_index
 from paperboy.index.service import SearchService
 from paperboy.site import create_app
 from tests.index.conftest import CORPUS, add_papers, ids
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _clustered(rng, n: int = 3000, dim: int = 64) -> np.ndarray:
@@ -235,3 +241,36 @@ def test_a_server_loads_its_query_embedder_as_it_starts_not_in_the_first_search(
             time.sleep(0.05)
         time.sleep(0.2)
         assert search.query_embedder_loaded is loads  # the hash embedder has nothing to load
+
+
+# Imported in a fresh interpreter: a finder placed first on the import path notes, as
+# torch's import starts, which of the libraries that look at sys.modules["torch"] while
+# they import were already imported in full.
+_WATCH_TORCH = """
+import importlib.abc, json, sys
+
+before_torch = []
+
+class NoteWhatIsImported(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not before_torch:
+            before_torch.append({m: m in sys.modules and not getattr(sys.modules[m].__spec__, "_initializing", False)
+                                 for m in ("scipy.stats", "sklearn")})
+        return None
+
+sys.meta_path.insert(0, NoteWhatIsImported())
+from paperboy.index.embedder import get_embedder
+get_embedder("minilm")
+print(json.dumps(before_torch))
+"""
+
+
+def test_torch_is_imported_after_the_libraries_that_break_if_they_see_it_half_imported():
+    # scipy.stats asks whether values are torch tensors as it imports: beside a thread
+    # half-way through importing torch (the search's query embedder, as a server starts)
+    # For you's warm-up failed with "partially initialized module 'torch'"
+    # ('AttributeError ... has no attribute Tensor'). They are finished before torch starts.
+    out = subprocess.run([sys.executable, "-c", _WATCH_TORCH], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [{"scipy.stats": True, "sklearn": True}]
