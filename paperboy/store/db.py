@@ -13,6 +13,8 @@ PostgreSQL both are a plain ``BEGIN`` (READ COMMITTED; writers use row locks and
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,7 +41,16 @@ def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = SQLITE_BUSY_MS) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA cache_size=-65536")
+    try:
+        cur.execute("SELECT exp(0)")
+    except sqlite3.OperationalError:  # a SQLite built without its math functions
+        dbapi_conn.create_function("exp", 1, _exp, deterministic=True)
     cur.close()
+
+
+def _exp(x: float | None) -> float | None:
+    """SQL's exp() where SQLite lacks it (trending weighs votes by age with it)."""
+    return None if x is None else math.exp(x)
 
 
 def make_engine(url: str, *, sqlite_busy_ms: int = SQLITE_BUSY_MS, **kwargs) -> Engine:

@@ -146,3 +146,13 @@ def test_the_window_is_read_by_index_ranges_not_every_unannounced_paper(db):
     plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + seen[0][0], seen[0][1])]
     searches = [step for step in plan if step.startswith("SEARCH papers USING INDEX")]
     assert searches and not any("announced_on=?" in step for step in searches), plan
+
+
+def test_a_vote_now_for_a_paper_of_years_ago_counts_and_its_day_weighs_nothing(db):
+    # its day's weight, 2^-(years/h), is below what a float holds: PostgreSQL's exp()
+    # refuses it ("value out of range: underflow") unless it is taken as 0
+    ancient = make_paper(db, announced_on=TODAY - dt.timedelta(days=4000))
+    make_paper(db, announced_on=TODAY)
+    vote(db, ancient, make_user(db), NOW - dt.timedelta(hours=48))
+    ids, scores = trending(db.connection(), now=NOW, half_life_hours=48)
+    assert dict(zip(ids, scores, strict=True))[ancient.id] == pytest.approx(0.5, rel=1e-5)
