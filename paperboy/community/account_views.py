@@ -86,7 +86,18 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
             accounts.send_account_mail(request.app, db, "signup_exists", email, {})
         else:
             send_verification(request, db, user)
-    return message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox", mailed=True)
+    # set whether or not the address was new, so the answer does not tell
+    return _mark_signed_up(request, message_page(request, CHECK_INBOX.format(email=email), title="Check your inbox",
+                                                 mailed=True), email)
+
+
+def _mark_signed_up(request: Request, response: Response, email: str) -> Response:
+    """Mark this browser as the one that gave the password for ``email``: the
+    confirmation link, opened here, signs the member in (``verify``)."""
+    response.set_cookie(accounts.SIGNED_UP_COOKIE, accounts.signed_up_mark(_secret(request), email),
+                        max_age=accounts.VERIFY_MAX_AGE, httponly=True, samesite="lax",
+                        secure=request.app.state.settings.resolved_base_url.startswith("https://"))
+    return response
 
 
 @router.get("/verify/{token}", response_class=HTMLResponse)
@@ -99,7 +110,14 @@ def verify(request: Request, token: str, db: Session = Depends(get_primary_db, s
                             .values(email_verified_at=utcnow()))
         user = db.get(User, uid)
         if user is not None and user.email == email and (result.rowcount or user.email_verified_at):
-            return RedirectResponse("/signin?verified=1", status_code=303)
+            if not accounts.signed_up_here(_secret(request), request.cookies.get(accounts.SIGNED_UP_COOKIE), email):
+                return RedirectResponse("/signin?verified=1", status_code=303)
+            # the browser that signed up: in, on the page where a new member starts
+            db.commit()
+            response = RedirectResponse("/for-you?done=welcome", status_code=303)
+            start_session(request, response, uid)
+            response.delete_cookie(accounts.SIGNED_UP_COOKIE, httponly=True, samesite="lax")
+            return response
     return message_page(request, "This confirmation link is invalid or has expired. Sign in to get a new one.",
                         400, title="Link not valid")
 
@@ -176,8 +194,9 @@ def signin(request: Request, email: str = Form(""), password: str = Form(""), ne
     if user.email_verified_at is None:
         if ratelimit.mail_allowed(request, user.email):
             send_verification(request, db, user)
-        return _page(request, "signin.html", 403, email=email, next=safe_next(next),
-                     error="Please confirm your email address first: we have sent you a new link.")
+        return _mark_signed_up(request, _page(
+            request, "signin.html", 403, email=email, next=safe_next(next),
+            error="Please confirm your email address first: we have sent you a new link."), user.email)
     response = RedirectResponse(safe_next(next), status_code=303)
     start_session(request, response, user.id)
     return response

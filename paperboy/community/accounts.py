@@ -158,6 +158,32 @@ def read_verify_token(secret: str, token: str) -> tuple[int, str] | None:
     return int(uid), str(email)
 
 
+# --- this browser gave the password: the verification link opened in it signs in.
+# A cookie set by the sign-up form (and by a sign-in refused for want of a confirmed
+# address), naming the address signed; the link alone never signs anyone in (it can be
+# forwarded, and mail scanners open it), and another site cannot set this cookie.
+SIGNED_UP_COOKIE = "pb_signed_up"
+
+
+def _signed_up_serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="paperboy-signed-up-browser")
+
+
+def signed_up_mark(secret: str, email: str) -> str:
+    """The cookie's value for a browser that gave the password of the account at ``email``."""
+    return _signed_up_serializer(secret).dumps(email)
+
+
+def signed_up_here(secret: str, mark: str | None, email: str) -> bool:
+    """Whether ``mark`` (the cookie) says this browser gave the password of the account at ``email``."""
+    if not mark:
+        return False
+    try:
+        return _signed_up_serializer(secret).loads(mark, max_age=VERIFY_MAX_AGE) == email
+    except (BadSignature, ValueError, TypeError):
+        return False
+
+
 # --- signed links that move an account to a new address. Applying one is idempotent
 # and it names the address it moves from, so once the address has changed (by this
 # link or another) every outstanding link stops working. It also names the account's

@@ -118,12 +118,8 @@ def test_sign_up_verify_submit_vote_comment_collect_export(fresh_engine, tmp_pat
             (mail,) = smtp_server.wait_for(email)
             text = mail.get_body(("plain",)).get_content()
             path = re.search(r"https?://[^/\s]+(/verify/\S+)", text).group(1)
-            page.goto(base + path)
-            assert "/signin" in page.url and "confirmed" in page.content()
-            page.fill('input[name="email"]', email)
-            page.fill('input[name="password"]', PASSWORD)
-            page.locator('form.account-form button[type="submit"]').click()
-            page.wait_for_load_state()
+            page.goto(base + path)  # in the browser that signed up: signed in, on For you
+            assert "/for-you" in page.url and "your address is confirmed and you are signed in" in page.content()
             assert page.locator(".account-name").inner_text() == "Ada"
 
             # Submit a paper arXiv does know (served by the loopback stand-in).

@@ -201,10 +201,46 @@ def test_sign_up_then_verify_by_signed_link_then_sign_in(site):
     link = _link(site.outbox[-1], "/verify/")
     tampered = link[:-2] + ("xx" if not link.endswith("xx") else "yy")
     assert client.get(tampered, follow_redirects=False).status_code == 400
-    r = client.get(link, follow_redirects=False)
+    # Opened anywhere but the browser that signed up (a phone's mail app, a forwarded
+    # mail, a mail scanner), the link confirms the address and asks for the password.
+    elsewhere = site.client()
+    r = elsewhere.get(link, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/signin?verified=1"
-    client.sign_in("new@example.org")
+    assert elsewhere.get("/account", follow_redirects=False).status_code != 200
+    elsewhere.sign_in("new@example.org")
+    assert "Newcomer" in elsewhere.get("/account").text
+    # Opened in the browser that signed up, it signs the newcomer in, once.
+    r = client.get(link, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/for-you?done=welcome"
+    assert "Welcome: your address is confirmed and you are signed in." in client.get("/for-you?done=welcome").text
     assert "Newcomer" in client.get("/account").text
+    client.form("/signout", {})
+    assert client.get(link, follow_redirects=False).headers["location"] == "/signin?verified=1"
+
+
+def test_the_browser_mark_of_a_sign_up_names_its_address_and_is_set_for_any_address(site):
+    """The mark that lets a confirmation link sign in is set whether or not the address
+    was new (the answer must not tell who is a member), and serves only its own address."""
+    site.user(email="taken@example.org")
+    taken, new = site.client(), site.client()
+    for client, email in ((taken, "taken@example.org"), (new, "fresh@example.org")):
+        r = client.form("/signup", {"email": email, "password": PASSWORD, "display_name": "Someone"})
+        assert r.status_code == 200 and "pb_signed_up=" in r.headers["set-cookie"]
+    # fresh's browser holds a mark for fresh, not for another newcomer's link
+    other = site.client()
+    other.form("/signup", {"email": "other@example.org", "password": PASSWORD, "display_name": "Other"})
+    link = _link(site.outbox[-1], "/verify/")
+    assert new.get(link, follow_redirects=False).headers["location"] == "/signin?verified=1"
+    assert other.get(link, follow_redirects=False).headers["location"] == "/for-you?done=welcome"
+
+
+def test_a_sign_in_refused_for_an_unconfirmed_address_marks_the_browser_too(site):
+    user = site.user(email="late@example.org", verified=False)
+    client = site.client()
+    assert client.form("/signin", {"email": user.email, "password": PASSWORD}).status_code == 403
+    link = _link(site.outbox[-1], "/verify/")
+    assert client.get(link, follow_redirects=False).headers["location"] == "/for-you?done=welcome"
+    assert client.get("/account").status_code == 200
 
 
 def test_reset_tokens_work_once_and_expire(site):

@@ -72,13 +72,9 @@ def test_a_new_member_seeds_reads_why_dismisses_gets_a_digest_and_resets_for_you
     drain_mail(app)
     (mail,) = [m for m in app.state.mail.outbox if m["To"] == "kay@example.org"]
     page.goto(base + re.search(r"https?://[^/\s]+(/verify/\S+)", mail.get_body(("plain",)).get_content()).group(1))
-    assert "confirmed" in page.locator("main").inner_text()
-    page.fill('input[name="email"]', "kay@example.org")
-    page.fill('input[name="password"]', PASSWORD)
-    page.locator('form.account-form button[type="submit"]').click()
-
-    # A new member has nothing to learn from: the page offers seeds.
-    page.locator(".main-nav").get_by_role("link", name="For you").click()
+    # The browser that signed up is signed in, on For you, which has nothing to learn
+    # from yet and offers seeds.
+    assert "your address is confirmed and you are signed in" in page.locator("main").inner_text()
     assert "Nothing to learn from yet" in page.locator("main").inner_text()
     page.fill('textarea[name="ids"]', "\n".join([pasted[0]["id"], f"arXiv:{pasted[1]['id']}",
                                                   f"https://arxiv.org/abs/{pasted[2]['id']}v1"]))
