@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import and_, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,10 +132,14 @@ def suggestions(db, user_id: int, authors: int = 8, categories: int = 6) -> list
     """(kind, name) worth following: the authors and categories of the papers the member
     voted for or saved, most frequent first, leaving out what they already follow."""
 
-    voted = select(Vote.paper_id).where(Vote.user_id == user_id)
+    # One union of the two lists, joined to the papers: as "voted OR saved", two IN
+    # tests per paper, PostgreSQL scanned every paper and every author link (300 liked
+    # papers: 31 ms, 9.5 ms this way; SQLite 3.7 and 4.7 ms).
+    voted = select(Vote.paper_id.label("id")).where(Vote.user_id == user_id)
     saved = (select(CollectionItem.paper_id).join(Collection, Collection.id == CollectionItem.collection_id)
              .where(Collection.user_id == user_id))
-    liked = select(Paper.id).where(visible(), or_(Paper.id.in_(voted), Paper.id.in_(saved)))
+    mine = union(voted, saved).subquery()
+    liked = select(Paper.id).join(mine, mine.c.id == Paper.id).where(visible())
     have = followed(db, user_id)
     have_authors = {author_identity(t) for k, t in have if k == "author"}
     have_cats = {t for k, t in have if k == "category"}
