@@ -167,6 +167,45 @@ def make_members(engine, n: int, likes: int = 20) -> list[str]:
     return [f"{SESSION_COOKIE}={t}" for t in tokens]
 
 
+# --- for the benches that time one part in process on this instance (paper_pages.py,
+# trending_rank.py): their arguments, the instance, and a timer
+
+
+def instance_arguments(ap: argparse.ArgumentParser, repeats: int) -> None:
+    ap.add_argument("--postgres", nargs="?", const=POSTGRES, default=None,
+                    help=f"use PostgreSQL (bench/foryou.py's database; default {POSTGRES})")
+    ap.add_argument("--likes", type=int, default=20, help="which of bench/foryou.py's instances (its --likes)")
+    ap.add_argument("--repeats", type=int, default=repeats)
+
+
+def open_instance(args, members: int):
+    """(settings, engine, papers) of the instance ``args`` name (see ``instance_arguments``),
+    made or completed as bench/foryou.py makes it (papers and ``members`` members; no vectors)."""
+    from paperboy.store.db import get_engine
+
+    likes = "" if args.likes == 20 else f"-likes{args.likes}"
+    args.data_dir = f"/tmp/paperboy-bench-foryou{'-pg' if args.postgres else ''}{likes}"
+    args.embedder = "minilm"
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+    settings, _ = settings_for(args)
+    engine = get_engine(settings)
+    papers = load_papers(settings, engine)
+    make_members(engine, members, args.likes)
+    return settings, engine, papers
+
+
+def timed(fn, repeats: int) -> tuple[object, float, float]:
+    """(the last answer, p50 ms, p95 ms) of ``repeats`` calls of ``fn`` after one unmeasured call."""
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        ts.append((time.perf_counter() - t0) * 1000)
+    ts.sort()
+    return out, ts[len(ts) // 2], ts[max(0, int(len(ts) * 0.95) - 1)]
+
+
 def vote_once_more(args, n: int) -> None:
     """Each bench member votes for one more paper of the latest day (a new signal: their
     next For you refits)."""

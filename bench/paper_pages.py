@@ -17,9 +17,7 @@ to be the same.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -102,40 +100,18 @@ def selects(cond, order, join):
     return whole.where(cond).order_by(*order), ids.where(cond).order_by(*order)
 
 
-def timed(fn, repeats: int) -> tuple[list, float, float]:
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    ts.sort()
-    return out, statistics.median(ts), ts[max(0, int(len(ts) * 0.95) - 1)]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--postgres", nargs="?", const=foryou.POSTGRES, default=None,
-                    help=f"use PostgreSQL (bench/foryou.py's database; default {foryou.POSTGRES})")
-    ap.add_argument("--likes", type=int, default=20, help="which of bench/foryou.py's instances (its --likes)")
-    ap.add_argument("--repeats", type=int, default=40)
+    foryou.instance_arguments(ap, repeats=40)
     args = ap.parse_args()
-    likes = "" if args.likes == 20 else f"-likes{args.likes}"
-    args.data_dir = f"/tmp/paperboy-bench-foryou{'-pg' if args.postgres else ''}{likes}"
-    args.embedder = "minilm"
-    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
 
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from paperboy.papers.queries import page_of_papers
-    from paperboy.store.db import get_engine
     from paperboy.store.models import User
 
-    settings, _ = foryou.settings_for(args)
-    engine = get_engine(settings)
-    n = foryou.load_papers(settings, engine)
-    foryou.make_members(engine, 1, args.likes)
+    _, engine, n = foryou.open_instance(args, members=1)
     owner = big_collection(engine)
     backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"{n} papers on {backend}; {args.repeats} runs of each, in process, one after the other")
@@ -144,8 +120,8 @@ def main() -> None:
         member = db.scalar(select(User.id).where(User.email == foryou.EMAIL.format(0)))
         for label, (cond, order, offset, join) in pages(db, member, owner).items():
             whole, ids = selects(cond, order, join)
-            a, a50, a95 = timed(lambda w=whole, o=offset: list(db.scalars(w.limit(30).offset(o))), args.repeats)
-            b, b50, b95 = timed(lambda i=ids, o=offset: page_of_papers(db, i, limit=30, offset=o), args.repeats)
+            a, a50, a95 = foryou.timed(lambda w=whole, o=offset: list(db.scalars(w.limit(30).offset(o))), args.repeats)
+            b, b50, b95 = foryou.timed(lambda i=ids, o=offset: page_of_papers(db, i, limit=30, offset=o), args.repeats)
             assert [p.id for p in a] == [p.id for p in b], label
             print(f"{label:34s} {a50:10.2f} / {a95:8.2f} {b50:10.2f} / {b95:8.2f} {a50 / b50:9.1f}x")
     engine.dispose()

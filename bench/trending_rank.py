@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -61,40 +59,18 @@ def python_side(conn, *, now: dt.datetime, limit: int, half_life_hours: float) -
     return [pid for pid, _ in ranked], [round(s, 6) for _, s in ranked]
 
 
-def timed(fn, repeats: int):
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        ts.append((time.perf_counter() - t0) * 1000)
-    ts.sort()
-    return out, statistics.median(ts), ts[max(0, int(len(ts) * 0.95) - 1)]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--postgres", nargs="?", const=foryou.POSTGRES, default=None,
-                    help=f"use PostgreSQL (bench/foryou.py's database; default {foryou.POSTGRES})")
-    ap.add_argument("--likes", type=int, default=20, help="which of bench/foryou.py's instances (its --likes)")
+    foryou.instance_arguments(ap, repeats=20)
     ap.add_argument("--members", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=20)
     args = ap.parse_args()
-    likes = "" if args.likes == 20 else f"-likes{args.likes}"
-    args.data_dir = f"/tmp/paperboy-bench-foryou{'-pg' if args.postgres else ''}{likes}"
-    args.embedder = "minilm"
-    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
 
     from sqlalchemy import func, select
 
     from paperboy.rank.trending import trending
-    from paperboy.store.db import get_engine
     from paperboy.store.models import Vote
 
-    settings, _ = foryou.settings_for(args)
-    engine = get_engine(settings)
-    n = foryou.load_papers(settings, engine)
-    foryou.make_members(engine, args.members, args.likes)
+    settings, engine, n = foryou.open_instance(args, members=args.members)
     now = dt.datetime.now(dt.UTC)
     h = settings.trending_half_life_hours
     with engine.connect() as conn:
@@ -103,8 +79,8 @@ def main() -> None:
               f"{args.repeats} runs of each, in process, one after the other")
         print(f"{'trending, top':16s} {'in Python p50/p95 ms':>22s} {'in SQL p50/p95 ms':>20s} {'ratio p50':>10s}")
         for limit in (50, 100):
-            a, a50, a95 = timed(lambda k=limit: python_side(conn, now=now, limit=k, half_life_hours=h), args.repeats)
-            b, b50, b95 = timed(lambda k=limit: trending(conn, now=now, limit=k, half_life_hours=h), args.repeats)
+            a, a50, a95 = foryou.timed(lambda k=limit: python_side(conn, now=now, limit=k, half_life_hours=h), args.repeats)
+            b, b50, b95 = foryou.timed(lambda k=limit: trending(conn, now=now, limit=k, half_life_hours=h), args.repeats)
             assert a[0] == b[0], "the two ways rank differently"
             assert max(abs(x - y) for x, y in zip(a[1], b[1], strict=True)) < 1e-5
             print(f"{limit:<16d} {a50:10.1f} / {a95:8.1f} {b50:10.1f} / {b95:7.1f} {a50 / b50:9.1f}x")
