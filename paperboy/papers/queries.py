@@ -285,8 +285,8 @@ def parse_sort(value: str | None) -> str:
 def page_of_papers(db: Session, ids: Select, *, limit: int, offset: int = 0) -> list[Paper]:
     """One page of papers, ``ids`` being a select of ``Paper.id`` in the page's order. The
     ids are ordered first and only the page's rows are read whole: sorting whole rows
-    (abstracts and all) to keep 30, SQLite took 41 ms for a category's first page of 4,000
-    papers and 98 ms for its 100th, 11 and 13 ms this way (`bench/paper_pages.py`)."""
+    (abstracts and all) to keep 30, SQLite took 32 ms for the first page of a category of
+    5,300 papers and 81 ms for its 100th, 11 and 12 ms this way (`bench/paper_pages.py`)."""
     page = list(db.scalars(ids.limit(limit).offset(offset)))
     if not page:
         return []
