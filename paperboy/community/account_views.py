@@ -27,6 +27,7 @@ from paperboy.web.security import (
     forget_current_user,
     message_page,
     require_user,
+    set_cookie,
     start_session,
 )
 
@@ -94,9 +95,8 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
 def _mark_signed_up(request: Request, response: Response, email: str) -> Response:
     """Mark this browser as the one that gave the password for ``email``: the
     confirmation link, opened here, signs the member in (``verify``)."""
-    response.set_cookie(accounts.SIGNED_UP_COOKIE, accounts.signed_up_mark(_secret(request), email),
-                        max_age=accounts.VERIFY_MAX_AGE, httponly=True, samesite="lax",
-                        secure=request.app.state.settings.resolved_base_url.startswith("https://"))
+    set_cookie(request, response, accounts.SIGNED_UP_COOKIE, accounts.signed_up_mark(_secret(request), email),
+               accounts.VERIFY_MAX_AGE)
     return response
 
 
@@ -116,7 +116,7 @@ def verify(request: Request, token: str, db: Session = Depends(get_primary_db, s
             db.commit()
             response = RedirectResponse("/for-you?done=welcome", status_code=303)
             start_session(request, response, uid)
-            response.delete_cookie(accounts.SIGNED_UP_COOKIE, httponly=True, samesite="lax")
+            set_cookie(request, response, accounts.SIGNED_UP_COOKIE, "", 0)  # used once
             return response
     return message_page(request, "This confirmation link is invalid or has expired. Sign in to get a new one.",
                         400, title="Link not valid")

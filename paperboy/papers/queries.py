@@ -287,11 +287,7 @@ def page_of_papers(db: Session, ids: Select, *, limit: int, offset: int = 0) -> 
     ids are ordered first and only the page's rows are read whole: sorting whole rows
     (abstracts and all) to keep 30, SQLite took 32 ms for the first page of a category of
     5,300 papers and 81 ms for its 100th, 11 and 12 ms this way (`bench/paper_pages.py`)."""
-    page = list(db.scalars(ids.limit(limit).offset(offset)))
-    if not page:
-        return []
-    rows = {p.id: p for p in db.scalars(papers_query().where(Paper.id.in_(page)))}
-    return [rows[i] for i in page if i in rows]
+    return papers_by_ids(db, list(db.scalars(ids.limit(limit).offset(offset))))
 
 
 def papers_by_ids(db: Session, ids: list[int]) -> list[Paper]:

@@ -152,6 +152,13 @@ def _cookie_header(settings, name: str, value: str, max_age: int | None) -> str:
     return "; ".join(parts)
 
 
+def set_cookie(request: Request, response, name: str, value: str, max_age: int) -> None:
+    """Set one of the site's cookies on ``response`` (``max_age`` 0 deletes it): HttpOnly,
+    SameSite=Lax, and Secure where the site is served over https."""
+    response.raw_headers.append(
+        (b"set-cookie", _cookie_header(request.app.state.settings, name, value, max_age).encode()))
+
+
 def _cookies(headers: Headers) -> dict[str, str]:
     out: dict[str, str] = {}
     for raw in headers.getlist("cookie"):
@@ -608,7 +615,6 @@ def touch_session(engine, session_id: str) -> None:
 
 def start_session(request: Request, response, user_id: int) -> None:
     """Sign in: a brand-new session id (any old one is dropped) and a new CSRF cookie."""
-    settings = request.app.state.settings
     engine = request.app.state.engine
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -621,19 +627,18 @@ def start_session(request: Request, response, user_id: int) -> None:
             expires_at=now + dt.timedelta(days=SESSION_DAYS)))
         if secrets.randbelow(50) == 0:
             conn.execute(delete(UserSession).where(UserSession.expires_at < now))
-    response.raw_headers.append((b"set-cookie", _cookie_header(settings, SESSION_COOKIE, token, SESSION_DAYS * 86400).encode()))
-    response.raw_headers.append((b"set-cookie", _cookie_header(settings, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE).encode()))
+    set_cookie(request, response, SESSION_COOKIE, token, SESSION_DAYS * 86400)
+    set_cookie(request, response, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE)
 
 
 def end_session(request: Request, response) -> None:
-    settings = request.app.state.settings
     token = (request.scope.get(_CTX) or {}).get("session_token")
     if token:
         with write_tx(request.app.state.engine) as conn:
             conn.execute(delete(UserSession).where(UserSession.id == token_hash(token)))
         MEMBERS.forget(token_hash(token))
-    response.raw_headers.append((b"set-cookie", _cookie_header(settings, SESSION_COOKIE, "", 0).encode()))
-    response.raw_headers.append((b"set-cookie", _cookie_header(settings, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE).encode()))
+    set_cookie(request, response, SESSION_COOKIE, "", 0)
+    set_cookie(request, response, CSRF_COOKIE, secrets.token_urlsafe(32), CSRF_MAX_AGE)
 
 
 def end_all_sessions(db, user_id: int) -> None:
