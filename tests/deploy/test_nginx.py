@@ -9,7 +9,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -102,6 +103,18 @@ def windows(url: str, address: str) -> int:
     return max((sum(1 for k, _ in rows if k == key) for key, _ in rows), default=0)
 
 
+def access_log_once(path: Path, holds: Callable[[str], bool], timeout: float = 10.0) -> str:
+    """nginx's access log, once ``holds`` is true of it (or the time is up).
+
+    nginx writes a request's line after the response has gone out, so a client that reads
+    the log straight after its response can get there first: wait for the line a while.
+    """
+    deadline = time.monotonic() + timeout
+    while not holds(text := path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return text
+
+
 @pytest.mark.skipif(NGINX is None, reason="nginx not found (scripts/install test installs Debian's nginx)")
 def test_nginx_in_front_of_two_web_nodes(fresh_url, tmp_path):
     engine = make_engine(fresh_url)
@@ -121,15 +134,18 @@ def test_nginx_in_front_of_two_web_nodes(fresh_url, tmp_path):
                 assert r.status_code == 200 and "Served through a proxy" in r.text
                 assert r.headers["content-encoding"] == "gzip"
                 assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
-            assert {f"upstream=127.0.0.1:{a.port}", f"upstream=127.0.0.1:{b.port}"} <= set(
-                re.findall(r"upstream=[0-9.:]+", access_log.read_text()))
+            upstreams = {f"upstream=127.0.0.1:{port}" for port in (a.port, b.port)}
+            def both_nodes(log: str) -> bool:
+                return upstreams <= set(re.findall(r"upstream=[0-9.:]+", log))
+            assert both_nodes(access_log_once(access_log, both_nodes))
             # Static files from nginx itself (the app sends no Expires).
             r = c.get("/static/style.css")
             assert r.status_code == 200 and r.headers["expires"] and "public" in r.headers["cache-control"]
             assert r.text == (ROOT / "paperboy" / "web" / "static" / "style.css").read_text()
             # Node-to-node routes are not public, even with a node's token.
             assert c.get("/_node/index/manifest").status_code == 404
-            assert re.search(r'"GET /_node/index/manifest HTTP/1.1" 404 \d+ upstream=- ', access_log.read_text())
+            refused = re.compile(r'"GET /_node/index/manifest HTTP/1.1" 404 \d+ upstream=- ')
+            assert refused.search(access_log_once(access_log, refused.search))
             # A body over the app's limit never reaches it.
             assert c.post("/signin", content=b"x" * 2_000_000,
                           headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
