@@ -127,7 +127,7 @@ def restore(
 
 @app.command()
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
-    """Counts of papers per source, category and announce date range."""
+    """Counts of papers per source, category and announce date range, and of their vectors."""
 
     data = collect_stats(clitools.engine())
     if as_json:
@@ -139,6 +139,10 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
     c.print(f"[bold]{data['papers']}[/] papers, {data['authors']} authors")
     if data["announced"]["first"]:
         c.print(f"announced {data['announced']['first']} … {data['announced']['last']} on {data['announced']['days']} days")
+    for model, n in data["vectors"].items() or [(None, 0)]:
+        share = f" ({100 * n // data['papers']} %)" if data["papers"] and n < data["papers"] else ""
+        c.print(f"vectors of {model}: {n} of {data['papers']} papers{share}" if model
+                else "no paper embedded yet (the service or `paperboy index build` embeds them)")
     if data["indexes_set_aside"]:
         c.print(f"[yellow]{len(data['indexes_set_aside'])} index(es) set aside by a bulk import[/] "
                 f"(rebuilt when it ends; if it was interrupted: paperboy db upgrade)")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import String, column, func, select, table
 from sqlalchemy.engine import Engine
 
 from paperboy.store import bulk
 from paperboy.store.models import Author, Paper
+
+# The index package owns this table (store sits below it): only its model column is read.
+_EMBEDDINGS = table("paper_embeddings", column("model", String))
 
 
 def collect_stats(engine: Engine, top: int = 30) -> dict:
@@ -28,6 +31,9 @@ def collect_stats(engine: Engine, top: int = 30) -> dict:
             .limit(top)
         ).all()
         submitted = conn.execute(select(func.min(p.c.submitted_at), func.max(p.c.submitted_at))).one()
+        # Per model, so an operator sees how far the embedding (or a model change) has got.
+        vectors = conn.execute(select(_EMBEDDINGS.c.model, func.count()).group_by(_EMBEDDINGS.c.model)
+                               .order_by(_EMBEDDINGS.c.model)).all()
     return {
         "papers": papers,
         "authors": authors,
@@ -35,6 +41,7 @@ def collect_stats(engine: Engine, top: int = 30) -> dict:
         "primary_categories": {c or "unknown": n for c, n in cats},
         "announced": {"first": first, "last": last, "days": days},
         "submitted": {"first": submitted[0], "last": submitted[1]},
+        "vectors": dict(vectors),
         # Indexes a bulk import set aside and has not rebuilt yet (running, or killed).
         "indexes_set_aside": bulk.pending(engine),
     }
