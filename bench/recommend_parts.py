@@ -176,6 +176,69 @@ def term_parts(f: R.Features, papers: list[R.Paper]) -> dict:
     }
 
 
+def coauthor_parts(f: R.Features, papers: list[R.Paper]) -> dict:
+    """Parts whose space is learned from co-authorship: which directions of the vectors,
+    and which words, a person's papers share more than papers at large do. Each event
+    learns from the papers listed before its day only (as the service would, from what it
+    holds), so the day's targets teach nothing. No author name is a feature of a paper."""
+    from scipy import sparse
+
+    keys = sorted({k for p in papers for k in p.keys})
+    col = {k: j for j, k in enumerate(keys)}
+    pairs = [(p.idx, col[k]) for p in papers for k in p.keys]
+    A = sparse.csr_matrix((np.ones(len(pairs)), ([i for i, _ in pairs], [j for _, j in pairs])),
+                          shape=(len(papers), len(keys)))
+    X = f.vecs.astype(np.float64)
+    W = f.rterms.astype(np.float64).tocsr()
+    B = W.copy()
+    B.data[:] = 1
+    kept: dict[tuple[str, str], object] = {}
+
+    def groups(day: str):  # (incidence of authors with 2+ papers before the day, their sizes)
+        n = f.day_index[day]
+        Ah = A[:n].tocsc()
+        sizes = np.asarray(Ah.sum(axis=0)).ravel()
+        keep = np.flatnonzero(sizes >= 2)
+        return n, Ah[:, keep], sizes[keep]
+
+    def whitened(day: str) -> np.ndarray:
+        """The vectors whitened by the within-author scatter (shrunk towards the identity
+        by its mean variance), so that what varies among one person's papers counts less."""
+        if (day, "v") not in kept:
+            n, Ak, sizes = groups(day)
+            c = np.asarray(Ak.sum(axis=1)).ravel()
+            S = Ak.T @ X[:n]
+            within = ((X[:n] * c[:, None]).T @ X[:n] - (S / sizes[:, None]).T @ S) / c.sum()
+            w, V = np.linalg.eigh(within + np.trace(within) / len(within) * np.eye(len(within)))
+            Y = (X - X[:n].mean(axis=0)) @ (V @ np.diag(w ** -0.5) @ V.T)
+            kept[(day, "v")] = Y / np.maximum(np.linalg.norm(Y, axis=1, keepdims=True), 1e-9)
+        return kept[(day, "v")]
+
+    def lifted(day: str):
+        """The words, each column scaled by sqrt(log(1 + lift)), the lift being how much
+        more often two papers of one author share the word than two papers at large."""
+        if (day, "w") not in kept:
+            n, Ak, sizes = groups(day)
+            G = (Ak.T @ B[:n]).tocsr()  # per author: how many of their papers use each word
+            both = np.asarray(G.multiply(G).sum(axis=0)).ravel() - np.asarray(G.sum(axis=0)).ravel()
+            share = (np.asarray(B[:n].sum(axis=0)).ravel() + 1) / (n + 2)
+            lift = ((both + 1) / ((sizes * (sizes - 1)).sum() + 1)) / share**2
+            Z = W @ sparse.diags(np.log1p(lift) ** 0.5)
+            norms = np.sqrt(np.asarray(Z.multiply(Z).sum(axis=1)).ravel())
+            kept[(day, "w")] = (sparse.diags(1 / np.maximum(norms, 1e-12)) @ Z).tocsr()
+        return kept[(day, "w")]
+
+    def lifted_words(e):
+        Z = lifted(e.day)
+        return np.asarray(Z[e.cands] @ np.asarray(Z[e.profile].mean(axis=0)).ravel()).ravel()
+
+    return {
+        "vectors whitened within authors, centroid": lambda e: whitened(e.day)[e.cands] @ whitened(e.day)[e.profile].mean(axis=0),
+        "vectors whitened within authors, knn": lambda e: (whitened(e.day)[e.cands] @ whitened(e.day)[e.profile].T).max(axis=1),
+        "words weighted by co-author lift, for words": lifted_words,
+    }
+
+
 def prf(split: Split, f: R.Features, weights: dict[str, float], m: int, lam: float) -> float:
     """Pseudo-relevance feedback: the day's top ``m`` by the shipped score, their mean
     words' similarity added at ``lam``."""
@@ -222,7 +285,7 @@ def main() -> None:
           f"shipped ranker nDCG@10 {base:.4f} ({SHIPPED})")
     print(f"{'part':48} {'alone':>7} {'best':>7} {'weight':>7} {'change':>8}")
     best: tuple[float, str, dict] = (base, "shipped", SHIPPED)
-    fns = term_parts(f, papers)
+    fns = term_parts(f, papers) | coauthor_parts(f, papers)
     for name, fn in fns.items():
         tune.add(name, fn)
         replaces = "words" if name.endswith("for words") else None
