@@ -85,6 +85,8 @@ LIBRARY_MIN_SIMILARITY = 0.5
 ALERT_NEAREST = 5_000
 LIKE_MARKED = 10  # "papers like this text": its most distinctive terms marked in snippets
 QUERY_CACHE = 2048  # query vectors kept (384 float32 each: 3 MB)
+MODEL_LOADING = ("Matching by words only for a few seconds more: this server has just started and is still "
+                 "loading the model that matches by meaning.")
 _ROWS_SQL = (
     select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract)
     .where(visible(), Paper.id.in_(bindparam("ids", expanding=True)))
@@ -181,6 +183,7 @@ class SearchService:
         self.model = embedder.name if embedder else embedder_name(configured_embedder(settings))
         self.semantic_enabled = self.model != "null"
         self._lock = threading.RLock()
+        self._warming = False  # ``warm`` is loading the query embedder (a server starting)
         self._reload_lock = threading.Lock()  # one thread re-opens changed index files
         self._kw: KeywordIndex | None = None
         self._kw_stamp: float | None = None
@@ -296,7 +299,10 @@ class SearchService:
         served stale until they expire."""
         if self._vec is None:
             return (self._keyword_stamp(),)
-        return (self._keyword_stamp(), _stamp(self._vec.path), self._serving_state_stamp())
+        # and whether the query embedder is loaded: a page answered by words alone while
+        # it loaded is answered again once it has
+        return (self._keyword_stamp(), _stamp(self._vec.path), self._serving_state_stamp(),
+                self._embedder is not None)
 
     def titled(self, titles: list[tuple[str, str]], *, per_query: int = TITLES_PER_QUERY) -> list[int]:
         """Ids of the shown papers whose title holds one of ``titles`` (title, first
@@ -350,6 +356,11 @@ class SearchService:
         """Whether the served model's query embedder is loaded (by ``warm`` or a search)."""
         return self._embedder is not None
 
+    @property
+    def query_embedder_loading(self) -> bool:
+        """Whether ``warm`` is loading the served model's query embedder right now."""
+        return self._query_model_loading(self.model)
+
     def warm(self) -> None:
         """Load the query embedder, and let it pick its precision, before the first search
         asks: a web process's first search waited ~4 s for it (torch, the weights, the
@@ -357,10 +368,21 @@ class SearchService:
         its own as the server starts (``web.app``)."""
         if not self.semantic_enabled or needs_no_model(configured_embedder(self.settings)):
             return
+        self._warming = True
         try:
             self._embed_query("warming up the query embedder")
         except Exception:  # the first search will try again, and say what is wrong
             log.exception("loading the query embedder ahead of the first search failed")
+        finally:
+            self._warming = False
+
+    def _query_model_loading(self, model: str) -> bool:
+        """Whether ``warm`` is still loading the served model's query embedder, as a server
+        starts. A search then answers by its words alone, and says so, rather than wait
+        for it: ~5 s on this 2-core machine (importing torch and sentence-transformers, the
+        weights), 3.6 s for the first search of a member who opened the site as it started
+        (``bench/startup.py``). A search that asks for meaning only still waits."""
+        return self._warming and self._embedder is None and model == self.model
 
     def _embed_query(self, text: str, model: str | None = None) -> np.ndarray:
         """The query's vector by ``model`` (default: the one served), from an LRU cache of
@@ -479,7 +501,8 @@ class SearchService:
         keyword = ([], [])
         total_kw = 0
         vec = self._vec
-        semantic_ready = mode != "keyword" and vec is not None and vec.size > 0
+        loading = mode == "hybrid" and vec is not None and vec.size > 0 and self._query_model_loading(vec.model)
+        semantic_ready = mode != "keyword" and vec is not None and vec.size > 0 and not loading
         pending = None
         if mode != "semantic":
             kwq = kwi.build(q, none_hidden=not self._hidden)
@@ -497,6 +520,8 @@ class SearchService:
                     messages.append("Semantic search is switched off on this instance (embedder 'null').")
             elif vec.size == 0:
                 messages.append("Semantic search is not ready yet: paper vectors are still being computed.")
+            elif loading:
+                messages.append(MODEL_LOADING)
             else:
                 try:
                     qv = self._embed_query(ranking_text, vec.model)
@@ -649,7 +674,9 @@ class SearchService:
         keyword = kwi.rank_within(q, ids)
         semantic: tuple[list[int], list[float]] = ([], [])
         vec = self._vec
-        if vec is not None and vec.size > 0:
+        if vec is not None and vec.size > 0 and self._query_model_loading(vec.model):
+            messages.append(MODEL_LOADING)
+        elif vec is not None and vec.size > 0:
             filtered = kwi.rank_within(q, ids, words=False)[0]
             found, scores = vec.similarities(self._embed_query(q.text, vec.model), filtered)
             pairs = [(i, s) for i, s in zip(found, scores, strict=True) if s >= min_similarity]

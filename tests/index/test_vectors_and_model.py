@@ -6,19 +6,24 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from paperboy.config import Settings
+from paperboy.index import embedder
 from paperboy.index import vectors as vx
 from paperboy.index.embedder import HashEmbedder, get_embedder, minilm_path
 from paperboy.index.jobs import refresh_index
-from paperboy.index.service import SearchService
+from paperboy.index.service import MODEL_LOADING, SearchService
 from paperboy.site import create_app
+from paperboy.store.models import Paper
 from tests.index.conftest import CORPUS, add_papers, ids
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,6 +246,45 @@ def test_a_server_loads_its_query_embedder_as_it_starts_not_in_the_first_search(
             time.sleep(0.05)
         time.sleep(0.2)
         assert search.query_embedder_loaded is loads  # the hash embedder has nothing to load
+
+
+@pytest.mark.slow
+def test_a_search_while_the_server_loads_its_query_model_answers_by_words_and_says_so(fresh_engine, tmp_path):
+    settings = Settings(data_dir=tmp_path)  # the default embedder: minilm
+    add_papers(fresh_engine, CORPUS)
+    refresh_index(settings, fresh_engine, progress=False)
+    svc = SearchService(settings, fresh_engine)
+    with fresh_engine.connect() as conn:
+        every_paper = list(conn.scalars(select(Paper.id)))
+    by_meaning = "picking up objects with a mechanical arm"  # no word of 2406.00005's
+    # Every model load goes through the process's model cache: holding its lock holds the
+    # load, as the seconds of importing torch and reading the weights do on a starting server.
+    with embedder._cache_lock:
+        warming = threading.Thread(target=svc.warm)
+        warming.start()
+        deadline = time.monotonic() + 30
+        while not svc.query_embedder_loading and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert svc.query_embedder_loading
+        loading_stamp = svc.index_stamp()
+        # On another thread, so that a search that waited for the model would fail here
+        # (the wait ends when the lock is let go) rather than hang.
+        pool = ThreadPoolExecutor(1)
+        try:
+            during = pool.submit(svc.search, by_meaning).result(timeout=30)
+            mine = pool.submit(svc.within, by_meaning, every_paper).result(timeout=30)
+        finally:
+            pool.shutdown(wait=False)
+        assert during.mode == "keyword" and MODEL_LOADING in during.messages
+        assert "2406.00005" not in ids(during)
+        assert MODEL_LOADING in mine.messages and mine.related == 0
+    warming.join(120)
+    assert svc.query_embedder_loaded and not svc.query_embedder_loading
+    # The page cache keeps the index stamp in a page's version: the page is answered again.
+    assert svc.index_stamp() != loading_stamp
+    after = svc.search(by_meaning)
+    assert after.mode == "hybrid" and ids(after)[0] == "2406.00005" and MODEL_LOADING not in after.messages
+    assert MODEL_LOADING not in svc.within(by_meaning, every_paper).messages
 
 
 # Imported in a fresh interpreter: a finder placed first on the import path notes, as
