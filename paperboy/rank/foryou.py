@@ -540,6 +540,7 @@ class Warmer:
     def __init__(self, engine, settings: Settings, model: str | None, every: float) -> None:
         self.engine, self.settings, self.model, self.every = engine, settings, model, every
         self._stop = threading.Event()
+        self.first_round = threading.Event()  # set when the first tick has ended, built or not
         self._thread: threading.Thread | None = None
 
     def tick(self) -> list[Window]:
@@ -569,6 +570,7 @@ class Warmer:
                 self.tick()
             except Exception:  # a database away for a moment: members' requests build as before
                 log.exception("building the For you candidates ahead of members failed")
+            self.first_round.set()
             self._stop.wait(self.every)
 
 

@@ -17,7 +17,9 @@ def warm_for_you(app) -> Callable[[], None]:
     if not settings.for_you_warm_seconds:
         return lambda: None
     model = embedder_name(configured_embedder(settings))
-    return foryou.Warmer(app.state.engine, settings, model, every=settings.for_you_warm_seconds).start().stop
+    warmer = foryou.Warmer(app.state.engine, settings, model, every=settings.for_you_warm_seconds).start()
+    app.state.warm_ups.append(warmer.first_round)  # before the query embedder loads (web.app)
+    return warmer.stop
 
 
 FEATURE = Feature(

@@ -25,5 +25,7 @@ class Feature:
     templates: Sequence[Path] = ()  # folders searched after the foundation's own
     template_globals: Callable[[], dict[str, Any]] = field(default=dict)
     member_data: Sequence[MemberDataPart] = ()  # rows about a member: exported and deleted with the account
-    # called with the app as the server starts (its lifespan); returns what stops it then
+    # called with the app as the server starts (its lifespan); returns what stops it then.
+    # Work that should finish before the query embedder loads (it holds the GIL for
+    # seconds) adds a threading.Event, set when done, to ``app.state.warm_ups``.
     on_start: Callable[[Any], Callable[[], None]] | None = None
