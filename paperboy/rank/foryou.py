@@ -231,6 +231,8 @@ class Space:
     _learned: OrderedDict = field(default_factory=OrderedDict, repr=False)  # ``learned_words``' answers
     _rows: OrderedDict = field(default_factory=OrderedDict, repr=False)  # paper id -> its tf-idf (indices, values)
     _rows_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # paper id -> (arxiv id, title, categories, stored vector or None), beside ``_rows``
+    _papers: OrderedDict = field(default_factory=OrderedDict, repr=False)
 
     def fitted(self, key: tuple) -> tuple[personal.Model, dict[int, str]] | None:
         """A member's model fitted in this space from exactly the signals ``key`` names, and
@@ -298,12 +300,37 @@ class Space:
             with self._rows_lock:
                 for pid, row in made.items():
                     _keep_recent(self._rows, pid, row, PAPER_ROWS)
-        parts = [kept[r.id] for r in rows]
+        return self.term_rows([kept[r.id] for r in rows])
+
+    def term_rows(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> sparse.csr_matrix:
+        """Kept tf-idf rows ((indices, values) each) as one matrix, in order."""
         indptr = np.zeros(len(parts) + 1, dtype=np.int64)
         np.cumsum([len(i) for i, _ in parts], out=indptr[1:])
         indices = np.concatenate([i for i, _ in parts]) if parts else np.zeros(0, dtype=np.int32)
-        data = np.concatenate([d for _, d in parts]).astype(np.float32, copy=False)
+        data = np.concatenate([d for _, d in parts]).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(parts), len(self.vocabulary)))
+
+    def kept_papers(self, ids: list[int]) -> dict[int, tuple[tuple, tuple | None]]:
+        """What ``PaperFeatures`` read of these papers before, with their kept tf-idf rows
+        (None without a vocabulary), for those it has both of: a member's refit after a vote
+        reads the one new paper, not all 300 liked (the two reads were ~15 of a refit's ~50
+        ms on PostgreSQL). Like the words, a paper's new title or vector is read when the
+        vocabulary is rebuilt (``SPACE_TTL``)."""
+        out = {}
+        with self._rows_lock:
+            for pid in ids:
+                facts = _recent(self._papers, pid)
+                if facts is None:
+                    continue
+                row = None if self.vectorizer is None else _recent(self._rows, pid)
+                if row is not None or self.vectorizer is None:
+                    out[pid] = (facts, row)
+        return out
+
+    def keep_papers(self, facts: dict[int, tuple]) -> None:
+        with self._rows_lock:
+            for pid, f in facts.items():
+                _keep_recent(self._papers, pid, f, PAPER_ROWS)
 
     def lsa_vectors(self, terms: sparse.csr_matrix | None, n: int) -> np.ndarray:
         if self.lsa is None or terms is None:
@@ -643,26 +670,45 @@ class PaperFeatures:
     def load(self, ids) -> None:
         kept = self.rows  # look up each id (a set minus ``kept.keys()`` walks every row kept)
         missing = sorted({i for i in map(int, ids) if i not in kept})
-        for start in range(0, len(missing), 900):
-            chunk = missing[start:start + 900]
+        space = self.pool.space
+        known = space.kept_papers(missing)
+        if known:
+            order = list(known)
+            terms = space.term_rows([known[p][1] for p in order]) if space.vectorizer is not None else None
+            facts = [known[p][0] for p in order]
+            stored = {p: f[3] for p, f in zip(order, facts, strict=True) if f[3] is not None}
+            if self.pool.uses_vectors and len(stored) < len(order):  # kept by a window in the LSA space
+                stored.update(_vectors(self.conn, [p for p in order if p not in stored], self.model))
+            self._add(order, facts, terms, stored)
+        todo = [pid for pid in missing if pid not in known]
+        for start in range(0, len(todo), 900):
+            chunk = todo[start:start + 900]
             rows = self.conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title, Paper.abstract, Paper.comment, Paper.categories)
                                      .where(Paper.id.in_(chunk))).all()
-            self.arxiv_ids.update((r.id, r.arxiv_id) for r in rows)
             if not rows:
                 continue
-            terms = self.pool.space.paper_terms(rows)
-            if terms is not None:
-                self.terms.append(terms)
-            for k, r in enumerate(rows):
-                self.rows[r.id] = (r.title, (r.categories or "").split(), self._offset + k if terms is not None else -1)
-            if self.pool.uses_vectors:
-                self.vectors.update(_vectors(self.conn, [r.id for r in rows], self.model))
-            elif terms is not None:
-                for r, v in zip(rows, self.pool.space.lsa_vectors(terms, len(rows)), strict=True):
-                    self.vectors[r.id] = v
-            self._offset += len(rows)
+            terms = space.paper_terms(rows)
+            stored = _vectors(self.conn, [r.id for r in rows], self.model) if self.pool.uses_vectors else {}
+            facts = [(r.arxiv_id, r.title, (r.categories or "").split(), stored.get(r.id)) for r in rows]
+            space.keep_papers({r.id: f for r, f in zip(rows, facts, strict=True)})
+            self._add([r.id for r in rows], facts, terms, stored)
         if len(self.terms) > 1:
             self.terms = [sparse.vstack(self.terms).tocsr()]
+
+    def _add(self, ids: list[int], facts: list[tuple], terms: sparse.csr_matrix | None,
+             stored: dict[int, np.ndarray]) -> None:
+        """Papers read (or kept), in order: their rows of ``terms`` follow those added before."""
+        if terms is not None:
+            self.terms.append(terms)
+        for k, (pid, (arxiv_id, title, categories, _)) in enumerate(zip(ids, facts, strict=True)):
+            self.arxiv_ids[pid] = arxiv_id
+            self.rows[pid] = (title, categories, self._offset + k if terms is not None else -1)
+        if self.pool.uses_vectors:
+            self.vectors.update((pid, stored[pid]) for pid in ids if pid in stored)
+        elif terms is not None:
+            for pid, v in zip(ids, self.pool.space.lsa_vectors(terms, len(ids)), strict=True):
+                self.vectors[pid] = v
+        self._offset += len(ids)
 
     def profile(self, sig: Signals) -> personal.Profile:
         self.load(list(sig.liked) + sorted(sig.dismissed))

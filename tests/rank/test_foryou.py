@@ -7,7 +7,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
@@ -364,3 +364,49 @@ def test_a_digest_pass_scored_in_bulk_picks_what_one_member_at_a_time_picks(db, 
         assert [score for _, score, _ in got] == pytest.approx(one.scores, abs=1e-6)
         assert [why.text for _, _, why in got] == [one.why[pid].text for pid in one.ids]
         assert today["protein0"].id not in one.ids
+
+
+@pytest.mark.parametrize("model", ["null", "m@1"])
+def test_papers_read_for_one_members_fit_are_not_read_again_for_the_next_and_give_the_same_profile(
+        db, corpus, tmp_path, model):
+    """A refit after a vote reads the one new paper (its row and its vector), not every
+    liked paper again; what is kept gives the profile that reading everything gives."""
+    earlier, today = corpus
+    rng = np.random.default_rng(2)
+    if model != "null":
+        for p in [*earlier.values(), *today.values()]:
+            v = rng.normal(size=16).astype(np.float32)
+            db.execute(insert(PaperEmbedding).values(paper_id=p.id, model=model, content_hash="x", dim=16,
+                                                     vector=(v / np.linalg.norm(v)).astype("<f4").tobytes(),
+                                                     embedded_at=utcnow()))
+    before, after = make_user(db), make_user(db)
+    for user, topics in ((before, ["protein", "graphs"]), (after, ["protein", "graphs", "speech"])):
+        for t in topics:
+            db.execute(insert(Vote).values(user_id=user.id, paper_id=earlier[t].id, created_at=utcnow()))
+    conn, s, win = db.connection(), settings(tmp_path), foryou.Window(TODAY, TODAY)
+    signals = foryou.load_signals_many(conn, [before.id, after.id])
+    pool = foryou.POOLS.pool(conn, s, win, model)
+    assert pool.uses_vectors == (model != "null")
+    foryou.PaperFeatures(conn, pool, model).profile(signals[before.id])  # an earlier request
+
+    read: list[set[int]] = []
+
+    def note_ids(conn_, cursor, statement, parameters, context, executemany):
+        if " IN (" in statement and ("FROM papers" in statement or "FROM paper_embeddings" in statement):
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            read.append({v for v in values if isinstance(v, int)})
+
+    event.listen(conn, "before_cursor_execute", note_ids)
+    try:
+        kept = foryou.PaperFeatures(conn, pool, model).profile(signals[after.id])
+    finally:
+        event.remove(conn, "before_cursor_execute", note_ids)
+    assert read and all(ids == {earlier["speech"].id} for ids in read)
+
+    foryou.POOLS.clear()  # nothing kept: every paper read again
+    fresh = foryou.PaperFeatures(conn, foryou.POOLS.pool(conn, s, win, model), model).profile(signals[after.id])
+    assert kept.positive_ids == fresh.positive_ids and len(kept.positive_ids) == 3
+    assert kept.positive_titles == fresh.positive_titles
+    assert kept.positive_categories == fresh.positive_categories
+    assert np.allclose(kept.positives, fresh.positives)
+    assert (kept.positive_terms.toarray() == fresh.positive_terms.toarray()).all()
