@@ -36,7 +36,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -189,42 +189,64 @@ def rising_terms(recent: Counter, n1: int, base: Counter, n0: int, *, titles: Co
     return kept
 
 
-def _count(engine: Engine, first: dt.date, last: dt.date) -> tuple[Counter, Counter, int]:
-    """Document counts of terms among the visible papers announced in [first, last], in
-    title or abstract and in titles alone."""
-    where = (visible(), Paper.announced_on >= first, Paper.announced_on <= last)
+Window = tuple[dt.date, dt.date]  # first and last announce day, both included
+
+
+def _count(engine: Engine, windows: list[Window]) -> list[tuple[Counter, Counter, int]]:
+    """For each window, document counts of terms among its visible papers, in title or
+    abstract and in titles alone, and how many papers were read. One read of the papers
+    of every window: a paper in several windows (the week's papers are the month's too,
+    and the two earlier windows overlap by five months) has its terms found once, which
+    halved the job on the sample (``bench/rising.py``)."""
     with engine.connect() as conn:
-        n = conn.scalar(select(func.count()).select_from(Paper).where(*where)) or 0
-        stmt = select(Paper.title, Paper.abstract).where(*where)
-        if n > MAX_PAPERS:
-            stmt = stmt.where(Paper.id % math.ceil(n / MAX_PAPERS) == 0)
-        counts: Counter = Counter()
-        titles: Counter = Counter()
-        read = 0
-        for title, abstract in conn.execute(stmt):
+        steps = []  # each window's sample: every k-th paper by id beyond MAX_PAPERS
+        for first, last in windows:
+            n = conn.scalar(select(func.count()).select_from(Paper).where(
+                visible(), Paper.announced_on >= first, Paper.announced_on <= last)) or 0
+            steps.append(math.ceil(n / MAX_PAPERS) if n > MAX_PAPERS else 1)
+        wanted = [and_(Paper.announced_on >= first, Paper.announced_on <= last, *([Paper.id % k == 0] if k > 1 else []))
+                  for (first, last), k in zip(windows, steps, strict=True)]
+        counts = [(Counter(), Counter()) for _ in windows]
+        read = [0] * len(windows)
+        rows = conn.execute(select(Paper.id, Paper.announced_on, Paper.title, Paper.abstract)
+                            .where(visible(), or_(*wanted))) if windows else ()
+        for pid, day, title, abstract in rows:
+            mine = [i for i, ((first, last), k) in enumerate(zip(windows, steps, strict=True))
+                    if first <= day <= last and pid % k == 0]
             in_title = paper_terms(title or "")
-            titles.update(in_title)
-            counts.update(in_title | paper_terms(abstract or ""))
-            read += 1
-    return counts, titles, read
+            anywhere = in_title | paper_terms(abstract or "")
+            for i in mine:
+                counts[i][1].update(in_title)
+                counts[i][0].update(anywhere)
+                read[i] += 1
+    return [(c, t, n) for (c, t), n in zip(counts, read, strict=True)]
 
 
 def compute(engine: Engine, unit: str, *, last: dt.date | None = None) -> RisingResult | None:
     """What rose in the ``unit`` (week or month) ending at ``last`` (default: the newest
     announced day), against the ``BASE_DAYS`` before; None without papers."""
-    days = UNITS[unit]
+    return compute_all(engine, (unit,), last=last).get(unit)
+
+
+def compute_all(engine: Engine, units=tuple(UNITS), *, last: dt.date | None = None) -> dict[str, RisingResult]:
+    """``compute`` for each of ``units``, their papers read in one pass (``_count``)."""
     if last is None:
         with engine.connect() as conn:
             last = conn.scalar(select(func.max(Paper.announced_on)).where(visible()))
         if last is None:
-            return None
-    recent_from = last - dt.timedelta(days=days - 1)
-    base_to = recent_from - dt.timedelta(days=1)
-    base_from = base_to - dt.timedelta(days=BASE_DAYS - 1)
-    recent, titles, n1 = _count(engine, recent_from, last)
-    base, base_titles, n0 = _count(engine, base_from, base_to)
-    terms = rising_terms(recent, n1, base, n0, titles=titles, base_titles=base_titles)
-    return RisingResult(unit, recent_from, last, base_from, n1, n0, terms)
+            return {}
+    spans = {}
+    for unit in units:
+        recent_from = last - dt.timedelta(days=UNITS[unit] - 1)
+        base_to = recent_from - dt.timedelta(days=1)
+        spans[unit] = ((recent_from, last), (base_to - dt.timedelta(days=BASE_DAYS - 1), base_to))
+    counted = iter(_count(engine, [w for pair in spans.values() for w in pair]))
+    out = {}
+    for unit, ((recent_from, _), (base_from, _)) in spans.items():
+        (recent, titles, n1), (base, base_titles, n0) = next(counted), next(counted)
+        terms = rising_terms(recent, n1, base, n0, titles=titles, base_titles=base_titles)
+        out[unit] = RisingResult(unit, recent_from, last, base_from, n1, n0, terms)
+    return out
 
 
 def store(engine: Engine, result: RisingResult) -> None:
@@ -242,11 +264,9 @@ def store(engine: Engine, result: RisingResult) -> None:
 def refresh(engine: Engine) -> dict[str, int]:
     """Compute and store both lists (the worker's job); how many terms each has."""
     done = {}
-    for unit in UNITS:
-        result = compute(engine, unit)
-        if result is not None:
-            store(engine, result)
-            done[unit] = len(result.terms)
+    for unit, result in compute_all(engine).items():
+        store(engine, result)
+        done[unit] = len(result.terms)
     return done
 
 

@@ -72,6 +72,18 @@ def test_stored_lists_replace_the_previous_ones(fresh_engine):
         assert rows[0].base_from == dt.date(2024, 12, 3)
 
 
+def test_units_counted_in_one_pass_get_what_each_gets_counted_alone(fresh_engine):
+    """The job reads the papers of all four windows once (they overlap: the week's papers
+    are the month's); each unit's lists and totals are those of the unit on its own."""
+    synthetic_corpus(fresh_engine)
+    together = rising.compute_all(fresh_engine)
+    assert set(together) == {"week", "month"}
+    for unit in ("week", "month"):
+        assert together[unit] == rising.compute(fresh_engine, unit)
+    assert (together["week"].recent_total, together["week"].base_total) == (35, 900)
+    assert together["month"].terms[0].term == "quokka routing"
+
+
 def test_no_papers_no_list(fresh_engine):
     assert rising.compute(fresh_engine, "week") is None
     assert rising.refresh(fresh_engine) == {}
