@@ -145,6 +145,11 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         torch = import_torch()  # before sentence-transformers imports it
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        # Its "Loading weights" bar, printed as a server starts or under our own rich bars
+        # (`paperboy index build`), says nothing to an operator (the weights are on disk).
+        transformers_logging.disable_progress_bar()
 
         self.device = device(device_setting)
         if corpus_precision == "int8" and self.device != "cpu":

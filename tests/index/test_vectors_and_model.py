@@ -311,6 +311,18 @@ def test_a_search_while_the_server_loads_its_query_model_answers_by_words_and_sa
     assert MODEL_LOADING not in svc.within(by_meaning, every_paper).messages
 
 
+def test_loading_the_model_prints_no_progress_bar_of_its_own(tmp_path):
+    """An operator's console: `paperboy serve` as it starts, `paperboy index build` under
+    its own progress bars."""
+    loads = subprocess.run([sys.executable, "-c", "from paperboy.index.embedder import get_embedder\n"
+                            "print(get_embedder('minilm').embed_query('hello').shape)"],
+                           capture_output=True, text=True, timeout=300, cwd=ROOT,
+                           env={**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"})
+    assert loads.returncode == 0, loads.stderr[-2000:]
+    assert loads.stdout.strip() == "(384,)"
+    assert "Loading weights" not in loads.stderr and "it/s" not in loads.stderr, loads.stderr[-2000:]
+
+
 # Imported in a fresh interpreter: a finder placed first on the import path notes, as
 # torch's import starts, which of the libraries that look at sys.modules["torch"] while
 # they import were already imported in full.
