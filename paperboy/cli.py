@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -14,7 +15,7 @@ from paperboy import clitools
 from paperboy.community import cli as community_cli
 from paperboy.digest import cli as digest_cli
 from paperboy.index import cli as index_cli
-from paperboy.index.jobs import forget_indexes, start_background_indexer
+from paperboy.index.jobs import forget_indexes, start_background_indexer, stop_background
 from paperboy.ingest.cli import app as ingest_app
 from paperboy.ingest.demo import import_sample
 from paperboy.mail.senders import get_mail_sender
@@ -25,6 +26,8 @@ from paperboy.store.migrate import current_revision
 from paperboy.store.stats import collect_stats
 from paperboy.worker import cli as worker_cli
 from paperboy.worker.jobs import start_in_process
+
+SHUTDOWN_WAIT = 20.0  # seconds `paperboy serve` waits for its background work as it stops
 
 app = typer.Typer(help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -178,22 +181,29 @@ def serve(
     # Made (or read) here, before uvicorn starts its processes, so every one of them
     # signs sessions and links with the same key.
     s.resolved_secret_key()
+    stop_work = None
     if s.serve_worker:
         # In this process only: with --workers N uvicorn's supervisor is this process and
         # the N web processes are spawned fresh, so the schedule and the indexer run once.
-        start_in_process(s, engine, get_mail_sender(s))
+        stop_work = start_in_process(s, engine, get_mail_sender(s))
         clitools.console.print("worker schedule and indexer running in this process "
                                "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
     elif s.node_indexer:
         # A web node of a cluster: the schedule runs on worker nodes, but this machine's
         # index files are its own and only a refresher here brings them up to date. It
         # runs no model: the workers embed (paper_embeddings), this node adds their vectors.
-        start_background_indexer(s, engine, interval=s.index_refresh_seconds, embed=False)
+        indexer = start_background_indexer(s, engine, interval=s.index_refresh_seconds, embed=False)
+        stop_work = partial(stop_background, [indexer], [indexer.stop])
         clitools.console.print("indexer running in this process (PAPERBOY_NODE_INDEXER=false to leave it out)")
     clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
     uvicorn.run("paperboy.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
                 log_level="warning", access_log=False, timeout_worker_healthcheck=s.serve_healthcheck_seconds,
                 **proxy_options(s))
+    if stop_work is not None:
+        # Ctrl-C or SIGTERM: the web stopped; the background work finishes what it is
+        # doing (an embedding batch: seconds), inside systemd's TimeoutStopSec (deploy/).
+        clitools.console.print(f"stopping: the background work finishes what it is doing (at most {SHUTDOWN_WAIT:.0f} s)")
+        stop_work(SHUTDOWN_WAIT)
 
 
 def proxy_options(s) -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 from multiprocessing.connection import Connection
 
@@ -31,6 +32,9 @@ NICE = 10
 
 def _serve(conn: Connection, setting: str, max_seq_length: int, nice: int) -> None:
     """The child: load the embedder, then answer ("embed", texts) until told to stop."""
+    # Ctrl-C in a terminal reaches every process of the group: the parent shuts down and
+    # stops this one; dying here mid-batch printed two tracebacks and cost the batch an attempt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if nice:
         os.nice(nice)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

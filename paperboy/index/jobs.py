@@ -405,3 +405,13 @@ def start_background_indexer(settings: Settings, engine: Engine, *, interval: fl
     thread.stop = stop  # type: ignore[attr-defined]
     thread.start()
     return thread
+
+
+def stop_background(threads: list[threading.Thread], stops: list[threading.Event], timeout: float) -> None:
+    """Ask background loops to stop and wait for them (``timeout`` seconds in all): an
+    embedding batch in progress is finished and written, not cut and counted as failed."""
+    for event in stops:
+        event.set()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))

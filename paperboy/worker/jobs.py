@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings
 from paperboy.digest.outbox import Deliverer, enqueue_due
-from paperboy.index.jobs import refresh_index, start_background_indexer
+from paperboy.index.jobs import refresh_index, start_background_indexer, stop_background
 from paperboy.index.service import get_search_service
 from paperboy.ingest.arxiv_api import ingest_recent
 from paperboy.mail.interfaces import MailSender
@@ -67,12 +68,14 @@ def default_jobs(settings: Settings) -> list[JobSpec]:
     ]
 
 
-def start_in_process(settings: Settings, engine: Engine, sender: MailSender) -> Worker:
+def start_in_process(settings: Settings, engine: Engine, sender: MailSender) -> Callable[[float], None]:
     """The single-node setup: the worker's schedule and the indexer as daemon threads of
     the web process. The indexer refreshes every ``index_refresh_seconds`` so new and
     submitted papers become searchable quickly; the index job of the schedule then
-    finds little to do (one refresh at a time: the index dir has a file lock)."""
-    start_background_indexer(settings, engine, interval=settings.index_refresh_seconds)
+    finds little to do (one refresh at a time: the index dir has a file lock). Returns
+    what stops both as the server stops, waiting at most the seconds it is given."""
+    indexer = start_background_indexer(settings, engine, interval=settings.index_refresh_seconds)
     worker = Worker(settings, engine, sender, default_jobs(settings))
-    threading.Thread(target=worker.run, kwargs={"echo": False}, name="paperboy-worker", daemon=True).start()
-    return worker
+    thread = threading.Thread(target=worker.run, kwargs={"echo": False}, name="paperboy-worker", daemon=True)
+    thread.start()
+    return lambda timeout: stop_background([indexer, thread], [indexer.stop, worker.stop], timeout)
