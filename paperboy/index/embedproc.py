@@ -30,11 +30,20 @@ from paperboy.index.embedder import DEFAULT_MAX_SEQ_LENGTH, embedder_name, get_e
 NICE = 10
 
 
-def _serve(conn: Connection, setting: str, max_seq_length: int, nice: int) -> None:
+def _serve(conn: Connection, setting: str, max_seq_length: int, nice: int, ignore_ctrl_c: bool = False) -> None:
     """The child: load the embedder, then answer ("embed", texts) until told to stop."""
-    # Ctrl-C in a terminal reaches every process of the group: the parent shuts down and
-    # stops this one; dying here mid-batch printed two tracebacks and cost the batch an attempt.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ignore_ctrl_c:
+        # Ctrl-C in a terminal reaches every process of the group. A server's child is
+        # stopped by the server once the web has stopped (`paperboy serve`); dying here
+        # mid-batch printed two tracebacks and cost the batch an attempt.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _answer(conn, setting, max_seq_length, nice)
+    except KeyboardInterrupt:  # a command's Ctrl-C (`paperboy index build`): it says so itself
+        return
+
+
+def _answer(conn: Connection, setting: str, max_seq_length: int, nice: int) -> None:
     if nice:
         os.nice(nice)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,10 +72,14 @@ def _serve(conn: Connection, setting: str, max_seq_length: int, nice: int) -> No
 class ProcessEmbedder:
     """An ``Embedder`` whose model runs in a child process (see the module docstring)."""
 
-    def __init__(self, setting: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, nice: int = NICE) -> None:
+    def __init__(self, setting: str, *, max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH, nice: int = NICE,
+                 ignore_ctrl_c: bool = False) -> None:
+        """``ignore_ctrl_c``: the child leaves SIGINT to its parent, which stops it (a
+        server's background indexer); otherwise it stops with a command's Ctrl-C."""
         self.setting = setting
         self.max_seq_length = max_seq_length
         self.nice = nice
+        self.ignore_ctrl_c = ignore_ctrl_c
         self.name = embedder_name(setting, max_seq_length=max_seq_length)
         self.pid: int | None = None
         self._dim: int | None = None
@@ -87,7 +100,8 @@ class ProcessEmbedder:
             # spawn, not fork: the parent has threads (web, worker) and maybe torch state.
             ctx = multiprocessing.get_context("spawn")
             ours, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(theirs, self.setting, self.max_seq_length, self.nice),
+            proc = ctx.Process(target=_serve, args=(theirs, self.setting, self.max_seq_length, self.nice,
+                                                    self.ignore_ctrl_c),
                                name="paperboy-embedder", daemon=True)
             proc.start()
             theirs.close()

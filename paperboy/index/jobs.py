@@ -294,15 +294,16 @@ def refresh_vectors(settings: Settings, engine: Engine, embedder: Embedder | str
 # --- all of it ------------------------------------------------------------------------
 
 
-def indexing_embedder(settings: Settings) -> Embedder:
+def indexing_embedder(settings: Settings, *, ignore_ctrl_c: bool = False) -> Embedder:
     """What ``refresh_index`` embeds papers with: a model runs in a niced child process
     (``embedproc``: searches in this process never wait for it), started only when
-    there is something to embed; ``hash`` and ``null`` need no model and stay here."""
+    there is something to embed; ``hash`` and ``null`` need no model and stay here.
+    ``ignore_ctrl_c``: for a background indexer, which its server stops."""
     setting = configured_embedder(settings)
     if needs_no_model(setting):
         return get_embedder(setting)
 
-    return ProcessEmbedder(setting)
+    return ProcessEmbedder(setting, ignore_ctrl_c=ignore_ctrl_c)
 
 
 def serving_model(settings: Settings) -> str:
@@ -361,7 +362,8 @@ def refresh_index(settings: Settings, engine: Engine, progress: bool = True, *, 
                 stats["planned"] = batches.plan(engine, model, batch_size=settings.embed_batch_size,
                                                 limit=settings.embed_batch_size * PLAN_AHEAD)
             if embed:
-                emb = embedder or indexing_embedder(settings)
+                # a background refresh (it has a stop event) is stopped by its server, not by Ctrl-C
+                emb = embedder or indexing_embedder(settings, ignore_ctrl_c=stop is not None)
                 last_ann = [time.monotonic()]
 
                 def maybe_ann() -> None:
