@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy import LargeBinary, String, and_, column, desc, select, table
+from sqlalchemy import and_, desc, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from threadpoolctl import ThreadpoolController
@@ -51,6 +51,7 @@ from paperboy.papers.queries import estimated_days, in_period, latest_day
 from paperboy.papers.visibility import visible
 from paperboy.rank import personal
 from paperboy.store.models import (
+    PAPER_EMBEDDINGS,
     Collection,
     CollectionItem,
     Follow,
@@ -340,18 +341,14 @@ class Space:
         return v / np.where(norms > 0, norms, 1.0)
 
 
-# The index package owns this table and writes it; the ranker only reads stored vectors.
-EMBEDDINGS = table("paper_embeddings", column("paper_id"), column("model", String), column("vector", LargeBinary))
-
-
 def _vectors(conn: Connection, ids: list[int], model: str | None) -> dict[int, np.ndarray]:
     if not ids or not model or model == "null":
         return {}
     out: dict[int, np.ndarray] = {}
     for start in range(0, len(ids), 900):
         chunk = ids[start:start + 900]
-        for pid, blob in conn.execute(select(EMBEDDINGS.c.paper_id, EMBEDDINGS.c.vector).where(
-                EMBEDDINGS.c.model == model, EMBEDDINGS.c.paper_id.in_(chunk))):
+        for pid, blob in conn.execute(select(PAPER_EMBEDDINGS.c.paper_id, PAPER_EMBEDDINGS.c.vector).where(
+                PAPER_EMBEDDINGS.c.model == model, PAPER_EMBEDDINGS.c.paper_id.in_(chunk))):
             out[pid] = np.frombuffer(blob, dtype="<f4")
     return out
 

@@ -18,10 +18,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    column,
     false,
+    table,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -394,3 +397,10 @@ class WantedTitle(Base):
         UniqueConstraint("user_id", "target", "title_key", name="uq_wanted_titles_user_target_key"),
         Index("ix_wanted_titles_state_due", "state", "due_at"),
     )
+
+
+# The stored vectors, as packages beside or below the index package read them (For you's
+# ranker, `paperboy stats`): the index package owns this table (``index.models``) and
+# writes it; layers keep those readers from importing it.
+PAPER_EMBEDDINGS = table("paper_embeddings", column("paper_id"), column("model", String),
+                         column("vector", LargeBinary))

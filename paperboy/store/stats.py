@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import String, column, func, select, table
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from paperboy.store import bulk
-from paperboy.store.models import Author, Paper
-
-# The index package owns this table (store sits below it): only its model column is read.
-_EMBEDDINGS = table("paper_embeddings", column("model", String))
+from paperboy.store.models import PAPER_EMBEDDINGS, Author, Paper
 
 
 def collect_stats(engine: Engine, top: int = 30) -> dict:
@@ -32,8 +29,8 @@ def collect_stats(engine: Engine, top: int = 30) -> dict:
         ).all()
         submitted = conn.execute(select(func.min(p.c.submitted_at), func.max(p.c.submitted_at))).one()
         # Per model, so an operator sees how far the embedding (or a model change) has got.
-        vectors = conn.execute(select(_EMBEDDINGS.c.model, func.count()).group_by(_EMBEDDINGS.c.model)
-                               .order_by(_EMBEDDINGS.c.model)).all()
+        vectors = conn.execute(select(PAPER_EMBEDDINGS.c.model, func.count()).group_by(PAPER_EMBEDDINGS.c.model)
+                               .order_by(PAPER_EMBEDDINGS.c.model)).all()
     return {
         "papers": papers,
         "authors": authors,
