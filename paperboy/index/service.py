@@ -501,8 +501,9 @@ class SearchService:
         keyword = ([], [])
         total_kw = 0
         vec = self._vec
-        loading = mode == "hybrid" and vec is not None and vec.size > 0 and self._query_model_loading(vec.model)
-        semantic_ready = mode != "keyword" and vec is not None and vec.size > 0 and not loading
+        has_vectors = vec is not None and vec.size > 0
+        loading = mode == "hybrid" and has_vectors and self._query_model_loading(vec.model)
+        semantic_ready = mode != "keyword" and has_vectors and not loading
         pending = None
         if mode != "semantic":
             kwq = kwi.build(q, none_hidden=not self._hidden)
@@ -674,13 +675,14 @@ class SearchService:
         keyword = kwi.rank_within(q, ids)
         semantic: tuple[list[int], list[float]] = ([], [])
         vec = self._vec
-        if vec is not None and vec.size > 0 and self._query_model_loading(vec.model):
-            messages.append(MODEL_LOADING)
-        elif vec is not None and vec.size > 0:
-            filtered = kwi.rank_within(q, ids, words=False)[0]
-            found, scores = vec.similarities(self._embed_query(q.text, vec.model), filtered)
-            pairs = [(i, s) for i, s in zip(found, scores, strict=True) if s >= min_similarity]
-            semantic = ([i for i, _ in pairs], [s for _, s in pairs])
+        if vec is not None and vec.size > 0:
+            if self._query_model_loading(vec.model):
+                messages.append(MODEL_LOADING)
+            else:
+                filtered = kwi.rank_within(q, ids, words=False)[0]
+                found, scores = vec.similarities(self._embed_query(q.text, vec.model), filtered)
+                pairs = [(i, s) for i, s in zip(found, scores, strict=True) if s >= min_similarity]
+                semantic = ([i for i, _ in pairs], [s for _, s in pairs])
         if not semantic[0]:
             return Within(keyword[0], keyword[1], messages)
         related = len(set(semantic[0]) - set(keyword[0]))
