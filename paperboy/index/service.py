@@ -361,12 +361,21 @@ class SearchService:
         """Whether ``warm`` is loading the served model's query embedder right now."""
         return self._query_model_loading(self.model)
 
+    def _needs_model(self) -> bool:
+        return self.semantic_enabled and not needs_no_model(configured_embedder(self.settings))
+
+    def will_warm(self) -> None:
+        """``warm`` is on its way (a server starting: it first waits for other warm-ups):
+        from now until it has loaded the query embedder, a search answers by its words.
+        Without this a search in those first seconds loaded the model itself (5.1 s)."""
+        self._warming = self._needs_model()
+
     def warm(self) -> None:
         """Load the query embedder, and let it pick its precision, before the first search
         asks: a web process's first search waited ~4 s for it (torch, the weights, the
         bf16 probe). Nothing to do for the null and hash embedders. Called on a thread of
         its own as the server starts (``web.app``)."""
-        if not self.semantic_enabled or needs_no_model(configured_embedder(self.settings)):
+        if not self._needs_model():
             return
         self._warming = True
         try:

@@ -47,6 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.warm_ups = []
     stops = [start(app) for start in app.state.on_start]
     # templates compiled and the query embedder loaded beside the first requests, not in them
+    app.state.search.will_warm()
     threading.Thread(target=_warm, args=(app,), name="warm-up", daemon=True).start()
     yield
     for stop in stops:

@@ -265,6 +265,8 @@ def test_the_query_embedder_loads_after_the_warm_ups_members_pages_need_first(fr
     with TestClient(app):  # the server starts
         time.sleep(0.5)
         assert not app.state.search.query_embedder_loaded
+        # a search meanwhile answers by its words, not by loading the model itself
+        assert app.state.search.query_embedder_loading
         first_round.set()
         deadline = time.monotonic() + 60
         while not app.state.search.query_embedder_loaded and time.monotonic() < deadline:
