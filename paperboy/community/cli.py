@@ -51,9 +51,3 @@ def render_comments(
         done = rerender.render_stored(engine, batch, on_batch=lambda n: bar.advance(task, n))
     clitools.out.print(f"{done.seen} comment{'' if done.seen == 1 else 's'} read, "
                        f"{done.changed} rendered differently now and updated")
-
-
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to the main app."""
-    app.add_typer(users_app, name="users")
-    app.add_typer(comments_app, name="comments")

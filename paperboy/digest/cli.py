@@ -20,12 +20,6 @@ digest_app = typer.Typer(help="Compose and send email digests.", no_args_is_help
 subscribers_app = typer.Typer(help="Manage digest subscribers.", no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to the main app."""
-    app.add_typer(digest_app, name="digest")
-    app.add_typer(subscribers_app, name="subscribers")
-
-
 def _search_factory(settings, engine):
     def make():
 

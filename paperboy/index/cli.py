@@ -189,11 +189,3 @@ def eval_beir(
         clitools.out.print(f"{mode:<8} nDCG@10={sc.ndcg10:.3f} recall@100={sc.recall100:.3f} ({sc.queries} queries)")
     if emb is not None and hasattr(emb, "query_dtype"):
         clitools.out.print(f"query embeddings in {emb.query_dtype}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to the main app."""
-    app.add_typer(index_app, name="index")
-    app.add_typer(eval_app, name="eval")
-    app.command("search")(search_cmd)
-    app.command("similar")(similar_cmd)

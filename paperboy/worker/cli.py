@@ -11,11 +11,6 @@ from paperboy.worker.jobs import default_jobs
 from paperboy.worker.loop import Worker
 
 
-def register(app: typer.Typer) -> None:
-    """Add the worker's command to the main app."""
-    app.command("worker")(worker)
-
-
 def worker(
     once: bool = typer.Option(False, "--once", help="Run the jobs that are due now and the free embedding batches, then exit."),
     embed_only: bool = typer.Option(False, "--embed-only", help="Only embed papers (claim embedding batches); run no scheduled job. For extra machines, GPU ones first."),

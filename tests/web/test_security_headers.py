@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from paperboy.cli import proxy_options
+from paperboy.cli.serve import proxy_options
 from paperboy.config import ConfigError, Settings, load_settings
 from paperboy.site import create_app
 from paperboy.store.models import RateLimit

@@ -1,4 +1,4 @@
-"""The `paperboy` command. Each package brings its own sub-commands."""
+"""The operator's database commands: `paperboy db upgrade`, `backup`, `restore`, `stats`."""
 
 from __future__ import annotations
 
@@ -6,40 +6,18 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
 from pathlib import Path
 
 import typer
 
 from paperboy import clitools
-from paperboy.community import cli as community_cli
-from paperboy.digest import cli as digest_cli
-from paperboy.index import cli as index_cli
-from paperboy.index.jobs import forget_indexes, start_background_indexer, stop_background
-from paperboy.ingest.cli import app as ingest_app
-from paperboy.ingest.demo import import_sample
-from paperboy.mail.senders import get_mail_sender
-from paperboy.site import create_app
+from paperboy.index.jobs import forget_indexes
 from paperboy.store import backup as backups
 from paperboy.store import bulk
 from paperboy.store.migrate import current_revision
 from paperboy.store.stats import collect_stats
-from paperboy.worker import cli as worker_cli
-from paperboy.worker.jobs import start_in_process
 
-SHUTDOWN_WAIT = 20.0  # seconds `paperboy serve` waits for its background work as it stops
-
-app = typer.Typer(help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True, pretty_exceptions_show_locals=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(ingest_app, name="ingest")
-
-
-def _register_stages() -> None:
-
-    for package in (index_cli, community_cli, digest_cli, worker_cli):
-        package.register(app)
-
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
@@ -93,7 +71,6 @@ def _copy_progress(url: str, what: str) -> Iterator[Callable[[int, int], None]]:
             bar.stop()
 
 
-@app.command()
 def backup(path: Path = typer.Argument(..., help="The backup file to write; replaced only once the new copy is complete.")) -> None:
     """Back up the database while the service runs (SQLite: a checked copy; PostgreSQL: pg_dump -Fc). docs/backup.md"""
     url = clitools.settings().resolved_database_url
@@ -107,7 +84,6 @@ def backup(path: Path = typer.Argument(..., help="The backup file to write; repl
                        f"({_size(path.stat().st_size)} in {time.perf_counter() - started:.1f} s)")
 
 
-@app.command()
 def restore(
     path: Path = typer.Argument(..., help="A file `paperboy backup` wrote."),
     force: bool = typer.Option(False, "--force", help="Replace a database that holds papers, members or subscriptions."),
@@ -128,7 +104,6 @@ def restore(
         clitools.out.print("search indexes will be rebuilt from it by the next refresh (`paperboy index build`, or the service)")
 
 
-@app.command()
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
     """Counts of papers per source, category and announce date range, and of their vectors."""
 
@@ -156,81 +131,3 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead
         for name, n in data[key].items():
             table.add_row(name, str(n))
         c.print(table)
-
-
-@app.command()
-def serve(
-    host: str = typer.Option(None, help="Address to listen on (default: PAPERBOY_HOST)."),
-    port: int = typer.Option(None, help="Port to listen on (default: PAPERBOY_PORT)."),
-    workers: int = typer.Option(1, min=1, help="Worker processes."),
-    get: str = typer.Option(None, "--get", metavar="PATH",
-                            help="Answer one GET request for PATH in-process, print the response, exit 1 unless it is 2xx."),
-) -> None:
-    """Serve the web pages, feeds and JSON API."""
-    s = clitools.settings()
-    engine = clitools.engine()  # migrate before the first request
-    if isinstance(get, str):  # demo() calls serve() directly, leaving the option object
-        from starlette.testclient import TestClient
-
-        with TestClient(create_app(s, engine)) as client:
-            r = client.get(get, follow_redirects=False)
-        typer.echo(r.text)
-        raise typer.Exit(0 if 200 <= r.status_code < 300 else 1)
-    import uvicorn
-
-    # Made (or read) here, before uvicorn starts its processes, so every one of them
-    # signs sessions and links with the same key.
-    s.resolved_secret_key()
-    stop_work = None
-    if s.serve_worker:
-        # In this process only: with --workers N uvicorn's supervisor is this process and
-        # the N web processes are spawned fresh, so the schedule and the indexer run once.
-        stop_work = start_in_process(s, engine, get_mail_sender(s))
-        clitools.console.print("worker schedule and indexer running in this process "
-                               "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
-    elif s.node_indexer:
-        # A web node of a cluster: the schedule runs on worker nodes, but this machine's
-        # index files are its own and only a refresher here brings them up to date. It
-        # runs no model: the workers embed (paper_embeddings), this node adds their vectors.
-        indexer = start_background_indexer(s, engine, interval=s.index_refresh_seconds, embed=False)
-        stop_work = partial(stop_background, [indexer], [indexer.stop])
-        clitools.console.print("indexer running in this process (PAPERBOY_NODE_INDEXER=false to leave it out)")
-    clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
-    uvicorn.run("paperboy.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
-                log_level="warning", access_log=False, timeout_worker_healthcheck=s.serve_healthcheck_seconds,
-                **proxy_options(s))
-    if stop_work is not None:
-        # Ctrl-C or SIGTERM: the web stopped; the background work finishes what it is
-        # doing (an embedding batch: seconds), inside systemd's TimeoutStopSec (deploy/).
-        clitools.console.print(f"stopping: the background work finishes what it is doing (at most {SHUTDOWN_WAIT:.0f} s)")
-        stop_work(SHUTDOWN_WAIT)
-
-
-def proxy_options(s) -> dict:
-    """uvicorn's proxy settings: X-Forwarded-* is believed only from the proxies named in
-    PAPERBOY_TRUSTED_PROXIES (uvicorn's own default trusts 127.0.0.1, so anything on the
-    host could pick the client address that per-client rate limits count)."""
-    proxies = ",".join(p.strip() for p in s.trusted_proxies.replace(" ", ",").split(",") if p.strip())
-    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or ""}
-
-
-@app.command()
-def demo(
-    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the web service afterwards."),
-) -> None:
-    """Import the sample papers (../shared/data, else the last week of arXiv) and serve them."""
-
-    import_sample(clitools.settings(), clitools.engine())
-    if serve_after:
-        serve(host=None, port=None, workers=1)
-
-
-_register_stages()
-
-
-def main() -> None:  # pragma: no cover
-    app()
-
-
-if __name__ == "__main__":  # `python -m paperboy.cli`, where no console script is installed
-    main()

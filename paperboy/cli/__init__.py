@@ -1,0 +1,100 @@
+"""The `paperboy` command. Each package brings its own sub-commands.
+
+The commands are listed here by name, with where each lives and its line of help, and a
+command's module is imported only when that command runs. Importing them all (the web
+app, SQLAlchemy, alembic, scikit-learn...) took 2.4 s before anything happened, for
+`paperboy --help` and for every press of Tab in a shell with completion installed; the
+list alone takes a tenth of that. A test holds each line of help equal to the command's own.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+# name: (module:attribute, the first paragraph of its help), in the order `--help` lists
+# them. The attribute is a Typer app (a group of commands) or a command's function.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "backup": ("paperboy.cli.store:backup", "Back up the database while the service runs "
+               "(SQLite: a checked copy; PostgreSQL: pg_dump -Fc). docs/backup.md"),
+    "restore": ("paperboy.cli.store:restore", "Replace the configured database with a backup, then migrate it. "
+                "Stop serve and worker first. docs/backup.md"),
+    "stats": ("paperboy.cli.store:stats", "Counts of papers per source, category and announce date range, "
+              "and of their vectors."),
+    "serve": ("paperboy.cli.serve:serve", "Serve the web pages, feeds and JSON API."),
+    "demo": ("paperboy.cli.serve:demo", "Import the sample papers (../shared/data, else the last week of arXiv) "
+             "and serve them."),
+    "search": ("paperboy.index.cli:search_cmd", "Search the papers (keyword + semantic)."),
+    "similar": ("paperboy.index.cli:similar_cmd", "Papers most similar to one paper."),
+    "worker": ("paperboy.worker.cli:worker", "Run the schedule (ingest new papers, refresh the index, send due "
+               "digests) and embed papers in batches claimed through the database, as many workers as you like."),
+    "db": ("paperboy.cli.store:db_app", "Database schema."),
+    "ingest": ("paperboy.ingest.cli:app", "Bring papers in from arXiv listings, snapshots, the API and OAI-PMH."),
+    "index": ("paperboy.index.cli:index_app", "Search indexes (keyword, embeddings, vectors)."),
+    "eval": ("paperboy.index.cli:eval_app", "Measure search quality."),
+    "users": ("paperboy.community.cli:users_app", "Member accounts."),
+    "comments": ("paperboy.community.cli:comments_app", "Comments."),
+    "digest": ("paperboy.digest.cli:digest_app", "Compose and send email digests."),
+    "subscribers": ("paperboy.digest.cli:subscribers_app", "Manage digest subscribers."),
+}
+
+
+def load(name: str) -> click.Command:
+    """The command ``name`` as Click runs it, its module imported."""
+    module, attribute = COMMANDS[name][0].split(":")
+    target = getattr(importlib.import_module(module), attribute)
+    # Held by a Typer of its own, as `add_typer` or `command` on the main app held it
+    # (the same help and options; completion is the main app's alone).
+    holder = typer.Typer(add_completion=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+        command = typer.main.get_command(holder).commands[name]  # type: ignore[attr-defined]
+    else:
+        holder.command(name)(target)
+        command = typer.main.get_command(holder)  # a Typer of one command is that command
+    command.name = name
+    return command
+
+
+class _Deferred(click.Command):
+    """A command known by its name and help until it runs (or its own help is asked for):
+    then the real one is loaded and parses the arguments."""
+
+    def __init__(self, name: str, help: str) -> None:  # noqa: A002 (Click's own name)
+        super().__init__(name, help=help)
+        self._loaded: click.Command | None = None
+
+    def loaded(self) -> click.Command:
+        if self._loaded is None:
+            self._loaded = load(self.name or "")
+        return self._loaded
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        return self.loaded().make_context(info_name, args, parent=parent, **extra)
+
+
+class _Commands(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, (_where, help_line) in COMMANDS.items():
+            self.add_command(_Deferred(name, help_line))
+
+
+app = typer.Typer(cls=_Commands, help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+
+
+@app.callback()
+def _root() -> None:
+    # Typer makes a group only of an app with a command or a callback; the commands are
+    # _Commands' own, so this empty callback is what makes `app` the group holding them.
+    pass
+
+
+def main() -> None:  # pragma: no cover
+    app()
