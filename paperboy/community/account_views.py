@@ -167,7 +167,7 @@ def _confirm_password(request: Request, db: Session, user: User, password: str) 
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(request: Request, next: str = "/", verified: int = 0):
     notice = "Your address is confirmed: sign in to continue." if verified else ""
-    return _page(request, "signin.html", next=safe_next(next), notice=notice)
+    return _page(request, "signin.html", next=safe_next(next), done_line=notice)
 
 
 @router.get("/login")
@@ -336,7 +336,7 @@ def account_response(request: Request, user: User, status: int = 200, **ctx) -> 
 @router.get("/account", response_class=HTMLResponse)
 def account_page(request: Request, done: str = "", user: User = Depends(require_user),
                  db: Session = Depends(get_db, scope="function")):  # closed before the slots are filled
-    return account_response(request, user, notice=DONE.get(done, ""))
+    return account_response(request, user, done_line=DONE.get(done, ""))
 
 
 @router.post("/account", response_class=HTMLResponse)

@@ -90,6 +90,23 @@ def test_changing_the_password_needs_the_current_one_and_signs_out_other_browser
     site.client().sign_in(user.email, NEW_PASSWORD)
 
 
+def test_a_refused_form_on_the_sign_in_and_account_pages_shows_its_error_and_nothing_else(site):
+    """The pages' "done" line is filled only after a success; a refusal left it to the
+    template's global of the same name, a function, which showed as "<function notice ...>"."""
+    user, client = site.member()
+    r = site.client().form("/signin", {"email": user.email, "password": "not the password"})
+    assert r.status_code == 400
+    assert "<function" not in r.text and 'class="notice"' not in r.text
+    for path, data in [("/account/password", {"current_password": "guess guess", "new_password": NEW_PASSWORD}),
+                       ("/account/delete", {"password": "not the password", "comments": "keep"}),
+                       ("/account/email", {"new_email": "not an address", "password": PASSWORD})]:
+        r = client.form(path, data, page="/account")
+        assert r.status_code == 400, path
+        assert "<function" not in r.text and 'class="notice"' not in r.text, path
+        assert 'class="error"' in r.text, path
+    assert "Your address is confirmed" in site.client().get("/signin?verified=1").text
+
+
 def test_wrong_passwords_on_the_account_page_count_as_failed_sign_ins(site):
     site.app.state.rate_limits["signin_fail_email"] = (3, 3600)
     user, client = site.member()
