@@ -4,12 +4,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from paperboy.schema import metadata
-from paperboy.store.migrate import head_revision, is_up_to_date, upgrade
+from paperboy.store.migrate import for_backend, head_revision, is_up_to_date, upgrade
 
 
 def test_migrated_database_matches_the_models(fresh_engine):
     with fresh_engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": for_backend(conn.dialect.name)})
+        diff = compare_metadata(context, metadata)
     assert diff == []
 
 

@@ -18,6 +18,17 @@ from paperboy.store.db import is_busy, writer
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def for_backend(dialect: str):
+    """Alembic's ``include_object`` for comparing the models with a ``dialect`` database:
+    an index the models make for one backend only (``info["dialect"]``, with its
+    ``ddl_if``) is left out on the other."""
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        return reflected or type_ != "index" or obj.info.get("dialect", dialect) == dialect
+
+    return include
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

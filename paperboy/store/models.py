@@ -25,6 +25,7 @@ from sqlalchemy import (
     column,
     false,
     table,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -111,6 +112,8 @@ class Paper(Base):
     __table_args__ = (
         Index("ix_papers_announced_votes", "announced_on", "upvotes"),
         Index("ix_papers_modified_at", "modified_at"),
+        # The few hidden papers, so that a count of visible ones can subtract them.
+        Index("ix_papers_hidden", "id", postgresql_where=text("hidden"), sqlite_where=text("hidden = 1")),
     )
 
     @property
@@ -120,6 +123,17 @@ class Paper(Base):
     @property
     def category_list(self) -> list[str]:
         return self.categories.split() if self.categories else []
+
+
+# The order of a category's page (queries.listing_order), so that a category of half of
+# arXiv is read 30 papers at a time instead of sorted whole. Unannounced papers come last:
+# PostgreSQL is told so; SQLite puts NULL last in DESC by itself and takes no NULLS here.
+# So each backend has its own (``info["dialect"]``: migrate.for_backend leaves the
+# other out when the models are compared with a database).
+Index("ix_papers_listing", Paper.announced_on.desc().nulls_last(), Paper.upvotes.desc(),
+      Paper.arxiv_id.desc(), info={"dialect": "postgresql"}).ddl_if(dialect="postgresql")
+Index("ix_papers_listing", Paper.announced_on.desc(), Paper.upvotes.desc(),
+      Paper.arxiv_id.desc(), info={"dialect": "sqlite"}).ddl_if(dialect="sqlite")
 
 
 class Author(Base):

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from paperboy.schema import metadata
+from paperboy.store.migrate import for_backend
 
 config = context.config
 
@@ -15,6 +16,7 @@ def run(connection) -> None:
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=for_backend(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
