@@ -1,4 +1,5 @@
-"""Security headers on every response (pages, API, feeds, static files, errors).
+"""Security headers on every response (pages, API, feeds, static files, errors), and
+``Cache-Control: private, no-store`` on a signed-in member's pages and JSON.
 
 The policy follows what Django's SecurityMiddleware and PyPI's warehouse send: scripts
 only from this site (no inline script, no eval), no plugins, no framing, forms post
@@ -14,6 +15,8 @@ import re
 
 from starlette.datastructures import MutableHeaders
 
+from paperboy.web.security import SESSION_COOKIE
+
 _CSP_REST = [
     "img-src 'self' data: https:",
     "font-src 'self'",
@@ -28,6 +31,25 @@ CSP = "; ".join(["default-src 'self'", "script-src 'self'", "style-src 'self'", 
 MAIL_CSP = "; ".join(["default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", *_CSP_REST])
 MAIL_PAGES = re.compile(r"^/subscriptions/[^/]+/preview$")
 HSTS = "max-age=31536000; includeSubDomains"
+# A signed-in member's pages and JSON hold what is theirs (their address and tokens,
+# picks, collections, votes): no shared cache may keep them, and neither may the
+# browser, so that Back after signing out on a shared computer asks the server again
+# (and gets the signed-out answer) instead of showing the account page from memory.
+# The page cache is inside this middleware, so it still keeps them.
+MEMBER_CACHE_CONTROL = "private, no-store"
+_SESSION = SESSION_COOKIE.encode() + b"="
+_PERSONAL_TYPES = (b"text/html", b"application/json")
+
+
+def _signed_in(scope) -> bool:
+    """Whether the request carries a session cookie with a value (signing out empties it)."""
+    for name, value in scope["headers"]:
+        if name == b"cookie":
+            for part in value.split(b";"):
+                part = part.strip()
+                if part.startswith(_SESSION) and len(part) > len(_SESSION):
+                    return True
+    return False
 
 
 def security_headers(https: bool, csp: str = CSP) -> list[tuple[str, str]]:
@@ -57,6 +79,7 @@ class SecurityHeadersMiddleware:
             return
 
         headers = self.mail_headers if MAIL_PAGES.match(scope.get("path", "")) else self.headers
+        member = _signed_in(scope)
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
@@ -64,6 +87,9 @@ class SecurityHeadersMiddleware:
                 for name, value in headers:
                     if name not in out:
                         out[name] = value
+                if member and "cache-control" not in out and out.get("content-type", "").encode().startswith(
+                        _PERSONAL_TYPES):
+                    out["cache-control"] = MEMBER_CACHE_CONTROL
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -332,6 +332,27 @@ def test_a_member_makes_an_api_token_their_script_votes_with_it_and_they_revoke_
     assert dialogs == [] and page.js_errors == []
 
 
+def test_back_after_signing_out_does_not_show_the_account_page_again(fresh_engine, tmp_path, page):
+    """A shared computer: the member signs out from their account page and the next
+    person presses Back. The browser asks the server again (no-store) and gets the
+    sign-in page, not the address and tokens from its memory."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    user = site.user(email="shared-computer@example.org")
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + "/account")
+        assert user.email in page.content()
+        page.locator(".account-menu summary").click()
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_load_state()
+        assert user.email not in page.content()
+        page.go_back()
+        page.wait_for_load_state()
+        assert user.email not in page.content()
+        assert "/signin" in page.url
+    assert page.js_errors == []
+
+
 def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     first = site.paper(title="Sparse attention at scale")

@@ -129,6 +129,24 @@ def test_sign_out_ends_the_session_server_side(site):
     assert thief.get("/account", follow_redirects=False).status_code == 303  # to /signin
 
 
+def test_a_members_pages_are_kept_by_no_cache_so_back_after_sign_out_asks_again(site):
+    """On a shared computer, Back after signing out must not show the account page (its
+    address and tokens) from the browser's memory: a member's pages and JSON say
+    ``private, no-store``. A visitor's pages and the static files keep their caching."""
+    paper = site.paper()
+    _, member = site.member()
+    for path in ["/", "/account", "/for-you", "/following", "/collections", f"/papers/{paper.arxiv_id}",
+                 "/api/for-you"]:
+        r = member.get(path)
+        assert r.status_code == 200, path
+        assert r.headers["cache-control"] == "private, no-store", path
+    assert member.get("/for-you/learned").headers["cache-control"] == "private, no-store"
+    assert "no-store" not in member.get("/static/style.css").headers.get("cache-control", "")
+    visitor = site.client()
+    assert "no-store" not in visitor.get("/").headers.get("cache-control", "")
+    assert "no-store" not in visitor.get(f"/papers/{paper.arxiv_id}").headers.get("cache-control", "")
+
+
 def _one_long_window(app, *names: str) -> None:
     """Limits count in fixed windows (15 minutes for sign-ins); a test that crossed a
     window's end would see its count start again. One window of ~30 years it is."""
