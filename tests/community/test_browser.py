@@ -353,6 +353,36 @@ def test_back_after_signing_out_does_not_show_the_account_page_again(fresh_engin
     assert page.js_errors == []
 
 
+def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(fresh_engine, tmp_path, page):
+    """Its button stays focused while the form is sent in place, so Enter again takes the
+    vote back and Tab goes on to the card's next control (a disabled button lost focus
+    to the page, and the next Tab started from its top)."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention at scale")
+    user = site.user()
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + f"/papers?date={paper.announced_on.isoformat()}")
+        card = page.locator("article.card").first
+        vote = card.locator(".vote-button")
+        vote.focus()
+        page.keyboard.press("Enter")
+        expect(vote).to_have_attribute("aria-pressed", "true")
+        expect(vote).not_to_have_attribute("aria-busy", "true")
+        assert page.evaluate("document.activeElement.classList.contains('vote-button')")
+        page.keyboard.press("Enter")
+        expect(vote).to_have_attribute("aria-pressed", "false")
+        dismiss = card.locator(".dismiss-button")
+        dismiss.focus()
+        page.keyboard.press("Enter")
+        expect(dismiss).to_have_attribute("aria-pressed", "true")
+        expect(dismiss).not_to_have_attribute("aria-busy", "true")
+        assert page.evaluate("document.activeElement.classList.contains('dismiss-button')")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('article.card') !== null")
+    assert page.js_errors == []
+
+
 def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     first = site.paper(title="Sparse attention at scale")

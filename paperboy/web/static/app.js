@@ -27,12 +27,17 @@
   // A form sent without a reload: the same POST with its CSRF token as a header and
   // JSON back, which onAnswer shows. A 401 goes to sign in; any other failure sends the
   // form the plain way (every such route answers a form too).
+  // While a form is on its way another press of it is ignored. Its button is marked busy,
+  // not disabled: disabling the focused button threw keyboard focus back to the page, so
+  // a member who voted with Enter could not press it again or Tab on from it.
   function sendInPlace(form, onAnswer) {
+    if (form.dataset.sending) return;
+    form.dataset.sending = "1";
     var button = form.querySelector("button");
     var tokenInput = form.querySelector('input[name="csrf_token"]');
     var headers = { "Accept": "application/json" };
     if (tokenInput) headers["X-CSRF-Token"] = tokenInput.value;
-    if (button) button.disabled = true;
+    if (button) button.setAttribute("aria-busy", "true");
     // getAttribute: a form with an input named "action" (Not interested) shadows form.action.
     fetch(form.getAttribute("action"), { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
       .then(function (response) {
@@ -45,7 +50,10 @@
       })
       .then(function (data) { if (data) onAnswer(form, button, data); })
       .catch(function () { HTMLFormElement.prototype.submit.call(form); })
-      .finally(function () { if (button) button.disabled = false; });
+      .finally(function () {
+        delete form.dataset.sending;
+        if (button) button.removeAttribute("aria-busy");
+      });
   }
 
   function showVote(form, button, data) {
