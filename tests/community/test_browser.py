@@ -383,6 +383,41 @@ def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(fresh
     assert page.js_errors == []
 
 
+@pytest.mark.parametrize("width", [390, 1366])
+def test_one_long_word_typed_by_a_member_wraps_instead_of_widening_the_page(fresh_engine, tmp_path, page, width):
+    """A collection named with one 100-letter word (the longest name allowed) in every
+    card's Save menu, and an error quoting a 300-letter name on the Following page: each
+    wraps in its box, and the page stays as wide as the window."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention at scale")
+    user = site.user()
+    page.set_viewport_size({"width": width, "height": 844})
+
+    def page_width() -> int:
+        return page.evaluate("document.documentElement.scrollWidth")
+
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + "/collections")
+        page.get_by_label("Name").fill("L" * 100)
+        page.get_by_role("button", name="Create collection").click()
+        page.wait_for_load_state()
+        page.goto(base + f"/papers?date={paper.announced_on.isoformat()}")
+        page.locator("article.card details.save-menu > summary").first.click()
+        panel = page.locator("article.card details.save-menu .menu-panel").first
+        expect(panel).to_be_visible()
+        box = panel.bounding_box()
+        assert box["x"] + box["width"] <= width, box
+        assert page_width() <= width
+        page.goto(base + "/following")
+        page.get_by_label("Category or author").fill("N" * 300)
+        page.get_by_role("button", name="Follow").click()
+        page.wait_for_load_state()
+        expect(page.get_by_role("alert")).to_contain_text("is not an arXiv category")
+        assert page_width() <= width
+    assert page.js_errors == []
+
+
 def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     first = site.paper(title="Sparse attention at scale")
