@@ -165,9 +165,13 @@ def test_reset_forgets_votes_and_pause_stops_the_feed(site):
     assert "Speech recognition with method" in client.get("/for-you").text
     learned = client.get("/for-you/learned").text
     assert "Learning from 1 paper" in learned and papers["speech"].title in learned
-    client.form("/for-you/pause", {"action": "pause"}, page="/for-you/learned")
+    r = client.form("/for-you/pause", {"action": "pause"}, page="/for-you/learned")
+    assert "Paused: your feed picks nothing" in client.get(r.headers["location"]).text
     assert "Your “For you” feed is paused" in client.get("/for-you").text
     client.form("/for-you/pause", {"action": "resume"}, page="/for-you/learned")
+    # The page after pausing, reached again by Back once resumed, says nothing stale.
+    again = client.get(r.headers["location"]).text
+    assert "Paused: your feed picks nothing" not in again and "Pause the feed" in again
     client.form("/for-you/reset", page="/for-you/learned")
     assert "Nothing to learn from yet" in client.get("/for-you").text
     assert "Learning from 0 papers" in client.get("/for-you/learned").text
