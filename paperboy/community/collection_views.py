@@ -21,7 +21,7 @@ from paperboy.community.notices import with_notice
 from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
-from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.ids import BadRecord, is_arxiv_id, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
 from paperboy.web import (
@@ -345,12 +345,20 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
         # arXiv id"): fetched from arXiv by a worker and saved here, as an import's are.
         missing = fetchable_id(request, arxiv_id)
         if missing is None:
-            raise
+            if wants_json(request):
+                raise
+            # The form's page again, saying why, rather than a page of its own to come back from.
+            return _done(request, f"/collections/{cid}", "not_here" if is_arxiv_id(arxiv_id.strip()) else "not_an_id")
         wanted.queue(db, user.id, coll.id, [missing])
         db.commit()
         return _done(request, f"/collections/{cid}", "wanted_queued", cid, arxiv_id=missing, saved=False, fetching=True)
     add_paper(db, coll, pid)
-    return _done(request, f"/collections/{cid}", "saved", cid, card=arxiv_id, saved=True)
+    # The card is found by the paper's own id, not by what was typed (a link, a version).
+    return _done(request, f"/collections/{cid}", "saved", cid, card=_arxiv_id_of(db, pid), saved=True)
+
+
+def _arxiv_id_of(db: Session, paper_id: int) -> str:
+    return db.scalar(select(Paper.arxiv_id).where(Paper.id == paper_id)) or ""
 
 
 def fetchable_id(request: Request, text: str) -> str | None:
@@ -368,8 +376,9 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
                            db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
-    remove_paper(db, coll, paper_row_id(db, arxiv_id))
-    return _done(request, f"/collections/{cid}", "unsaved", cid, card=arxiv_id, saved=False)
+    pid = paper_row_id(db, arxiv_id)
+    remove_paper(db, coll, pid)
+    return _done(request, f"/collections/{cid}", "unsaved", cid, card=_arxiv_id_of(db, pid), saved=False)
 
 
 @router.post("/collections/{cid:id}/edit")

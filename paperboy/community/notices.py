@@ -21,6 +21,8 @@ MESSAGES = {
                       "in {name} within a minute.", "That paper is not on this instance yet: it is being fetched "
                       "from arXiv and will be saved within a minute."),
     "wanted_cleared": ("The papers that could not be fetched are forgotten.",) * 2,
+    "not_an_id": ("That is not an arXiv id or link: give one like 2501.01234 or https://arxiv.org/abs/2501.01234.",) * 2,
+    "not_here": ("That paper is not on this instance, and this instance does not fetch papers from arXiv.",) * 2,
     "hidden": ("The paper is hidden: it is listed under Hidden papers below, where Unhide brings it back.",) * 2,
     "unhidden": ("The paper is visible again.",) * 2,
 }

@@ -279,7 +279,10 @@ def test_adding_one_paper_this_instance_lacks_by_its_id_fetches_it_too(site):
     page = said(ada.get(r.headers["location"]))
     assert ("That paper is not on this instance yet: it is being fetched from arXiv and will be saved in “Classics” "
             "within a minute.") in page and "Fetching 1 paper from arXiv; it is saved here as it arrives" in page
-    assert ada.form(f"/collections/{cid}/add", {"arxiv_id": "not an id"}, page=f"/collections/{cid}").status_code == 404
+    # Not an id: the collection's page again, saying so (not a page of its own to come back from).
+    r = ada.form(f"/collections/{cid}/add", {"arxiv_id": "not an id"}, page=f"/collections/{cid}")
+    assert r.status_code == 303 and "notice=not_an_id" in r.headers["location"]
+    assert "That is not an arXiv id or link" in said(ada.get(r.headers["location"]))
     run_worker(site)
     assert ON_ARXIV[1] in saved(site, cid)
 

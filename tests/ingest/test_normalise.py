@@ -28,6 +28,8 @@ from paperboy.ingest.normalise import (
         ("hep-th/9901001v1", ("hep-th/9901001", 1)),
         ("math.GT/0309136", ("math.GT/0309136", None)),
         ("http://arxiv.org/abs/quant-ph/0201082v1", ("quant-ph/0201082", 1)),
+        ("arxiv.org/abs/2503.11731", ("2503.11731", None)),  # a link pasted without its scheme
+        ("www.arxiv.org/pdf/2503.11731v4", ("2503.11731", 4)),
     ],
 )
 def test_arxiv_ids_in_every_style_normalise_to_id_and_version(raw, expected):
