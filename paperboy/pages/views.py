@@ -21,6 +21,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from paperboy.index.query import parse_query
 from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.text import shorten
@@ -368,6 +369,8 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         # rendering wins over highlighting.
         if "<mark>" in hit.title_html and not has_math(titles.get(card.paper_id)):
             card.title_html = clean_snippet(hit.title_html)
+    if not results.total:
+        messages += _unknown_categories(db, text, category)
     # An arXiv id that is not here is reported once, by the search service.
     topic = f"{text} cat:{category}" if category else text
     context.update(spark=topic_spark(request.app.state.search.trends, topic) if results.total else None)
@@ -375,6 +378,20 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
                    messages=messages + list(results.messages or []),
                    pager=make_pager(request, page, results.total, size))
     return render(request, "search.html", context, db)
+
+
+def _unknown_categories(db: Session, text: str, category: str | None) -> list[str]:
+    """Why a search limited to categories found nothing, when one of them is none this
+    instance holds (``cat:cs.FAKE``): said, not left to look like a search with no match.
+    Categories match whatever their case, as the search does."""
+    asked = parse_query(text).categories + (category.split() if category else [])
+    known = {c.lower() for c in q.top_categories(db, ALL_CATEGORIES)}
+    return [f"No paper here is in the category '{c}' (categories look like cs.LG; the category menu "
+            "lists this instance's)." for c in dict.fromkeys(asked) if c.lower() not in known]
+
+
+# arXiv has about 160 categories; more than that is every category an instance holds.
+ALL_CATEGORIES = 1000
 
 
 # --- authors and categories -------------------------------------------------------

@@ -206,6 +206,19 @@ def test_search_page(site, client):
     assert card_ids(r.text) == [site.ids["wed_old"]]
 
 
+def test_a_search_in_a_category_this_instance_lacks_says_so(site, client):
+    """Not a page that looks like "no paper matched": the category named is none here
+    (in the query or the menu's field), in whatever case; a known one says nothing."""
+    for url in ["/search?q=diffusion+cat%3Acs.FAKE", "/search?q=diffusion&category=cs.FAKE"]:
+        r = client.get(url)
+        assert r.status_code == 200 and card_ids(r.text) == []
+        assert "No paper here is in the category &#39;cs.FAKE&#39;" in r.text, url
+    r = client.get("/search?q=diffusion+cat%3AHEP-TH")
+    assert card_ids(r.text) == [site.ids["wed_old"]] and "No paper here is in the category" not in r.text
+    r = client.get("/search?q=nothingmatchesthisword+cat%3Ahep-th")
+    assert card_ids(r.text) == [] and "No paper here is in the category" not in r.text
+
+
 def test_search_marks_matched_words_in_titles_but_leaves_math_and_markup_alone(site, client):
     r = client.get("/search?q=diffusion")
     titles = dict(re.findall(r'data-arxiv-id="([^"]+)".*?<h2 class="card-title"><a [^>]*>(.*?)</a></h2>', r.text, re.S))
