@@ -21,9 +21,9 @@ from sqlalchemy import and_, delete, func, insert, or_, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from paperboy.community.arxiv_taxonomy import known_category
 from paperboy.papers.authors import author_identity, author_ids, authors_named
 from paperboy.papers.queries import page_of_papers
+from paperboy.papers.taxonomy import category_name
 from paperboy.papers.visibility import visible
 from paperboy.store.models import (
     Author,
@@ -42,22 +42,6 @@ KINDS = ("author", "category")
 
 class NotFollowable(ValueError):
     """The target is not a real author or category here; the message says why."""
-
-
-def category_name(db, typed: str) -> str | None:
-    """The category's proper spelling if arXiv or a stored paper has it, else None."""
-    typed = typed.strip()
-    if not typed or len(typed) > 40:
-        return None
-    stored = db.scalar(select(PaperCategory.category).where(PaperCategory.category == typed).limit(1))
-    if stored is not None:
-        return stored
-    known = known_category(typed)
-    if known is not None:
-        return known
-    # Any spelling of a stored category (cs.lg for cs.LG) when arXiv's list lacks it.
-    return db.scalar(select(PaperCategory.category)
-                     .where(func.lower(PaperCategory.category) == typed.lower()).limit(1))
 
 
 def resolve(db, kind: str, typed: str) -> str:

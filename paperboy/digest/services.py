@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from paperboy.config import Settings
 from paperboy.digest.models import Subscription
@@ -19,6 +19,7 @@ from paperboy.index.query import parse_query
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.render import render_email
+from paperboy.papers.taxonomy import category_name, known_category
 from paperboy.store.models import utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
@@ -178,9 +179,17 @@ def update_settings(sub: Subscription, form: dict) -> None:
     if not valid_timezone(tz):
         raise SubscriptionError(f"{tz[:64]!r} is not an IANA time zone (e.g. Europe/Paris)")
     cats = (form.get("categories", sub.categories) or "").replace(",", " ").split()
-    bad = [c for c in cats if not CATEGORY_RE.match(c) or len(c) > 40]
-    if bad or len(cats) > 30:
-        raise SubscriptionError(f"not arXiv categories: {' '.join(bad)[:200]}" if bad else "at most 30 categories")
+    if len(cats) > 30:
+        raise SubscriptionError("at most 30 categories")
+    # As a follow's: arXiv's categories and those of stored papers, in their own spelling
+    # (cs.lg is cs.LG); a made-up one would mail nothing, silently, for ever.
+    db = object_session(sub)
+    named = {c: (category_name(db, c) if db is not None else known_category(c))
+             if CATEGORY_RE.match(c) and len(c) <= 40 else None for c in cats}
+    bad = [c for c, name in named.items() if name is None]
+    if bad:
+        raise SubscriptionError(f"not arXiv categories: {' '.join(bad)[:200]} (categories look like cs.LG or hep-th)")
+    cats = [named[c] for c in cats]
     alerts_raw = form.get("alerts")
     alerts = list(sub.alerts or []) if alerts_raw is None else clean_alerts(str(alerts_raw).splitlines())
     sub.frequency, sub.send_hour, sub.weekday, sub.top_n, sub.timezone = freq, hour, weekday, top_n, tz

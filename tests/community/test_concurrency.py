@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from paperboy.community.arxiv_taxonomy import CATEGORIES
+from paperboy.papers.taxonomy import CATEGORIES
 from paperboy.site import create_app
 from paperboy.store.db import make_engine
 from paperboy.store.models import Collection, Follow, RateLimit, User

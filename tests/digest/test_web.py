@@ -154,6 +154,11 @@ def test_links_in_the_digest_resolve_and_settings_change_the_next_one(site, fres
     assert "Saved." not in client.get(settings_url).text
     bad = client.post(settings_url, data={**form, "timezone": "Mars/Olympus"})
     assert bad.status_code == 400 and "not an IANA time zone" in bad.text
+    # Categories as a follow takes them: arXiv's (in its spelling), not made-up ones that
+    # would mail nothing for ever.
+    bad = client.post(settings_url, data={**form, "categories": "cs.LG cs.FAKE notacat"})
+    assert bad.status_code == 400 and "not arXiv categories: cs.FAKE notacat" in bad.text
+    client.post(settings_url, data={**form, "categories": "cs.lg MATH.AG"})
     with session_scope(fresh_engine) as db:
         sub = db.scalars(select(Subscription).where(Subscription.email == "links@example.org")).one()
         assert (sub.frequency, sub.weekday, sub.send_hour, sub.timezone, sub.top_n) == ("weekly", 4, 18, "Europe/Paris", 5)

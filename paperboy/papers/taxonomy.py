@@ -1,13 +1,19 @@
 """The arXiv category taxonomy, as data: which category names are real.
 
-A follow of a category is accepted when arXiv has that category (this list) or when a
-stored paper carries it (an instance may hold categories newer than this list). Names
+A category a member names (a follow, a digest's categories) is accepted when arXiv has
+that category (this list) or when a stored paper carries it (an instance may hold
+categories newer than this list): ``category_name``. Names
 are matched without regard to case and answered in arXiv's own spelling (``cs.lg`` is
 ``cs.LG``). Source: https://arxiv.org/category_taxonomy, including the archives of
 old-style identifiers (``hep-th``, ``solv-int``...) that papers before 2007 carry.
 """
 
 from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paperboy.store.models import PaperCategory
 
 _GROUPS: dict[str, str] = {
     "cs": "AI AR CC CE CG CL CR CV CY DB DC DL DM DS ET FL GL GR GT HC IR IT LG LO MA MM MS NA NE NI "
@@ -39,3 +45,19 @@ _BY_FOLDED = {c.casefold(): c for c in CATEGORIES}
 def known_category(name: str) -> str | None:
     """arXiv's spelling of ``name`` if arXiv has such a category, else None."""
     return _BY_FOLDED.get(name.strip().casefold())
+
+
+def category_name(db: Session, typed: str) -> str | None:
+    """The category's proper spelling if arXiv or a stored paper has it, else None."""
+    typed = typed.strip()
+    if not typed or len(typed) > 40:
+        return None
+    stored = db.scalar(select(PaperCategory.category).where(PaperCategory.category == typed).limit(1))
+    if stored is not None:
+        return stored
+    known = known_category(typed)
+    if known is not None:
+        return known
+    # Any spelling of a stored category (cs.lg for cs.LG) when arXiv's list lacks it.
+    return db.scalar(select(PaperCategory.category)
+                     .where(func.lower(PaperCategory.category) == typed.lower()).limit(1))
