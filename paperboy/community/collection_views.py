@@ -283,7 +283,7 @@ def clear_wanted(request: Request, cid: int, user: User = Depends(require_member
 
 
 @router.post("/collections/{cid:id}/import", response_class=HTMLResponse)
-@takes_uploads(references.UPLOAD_BYTES)
+@takes_uploads(references.UPLOAD_BYTES, references.TOO_LARGE)
 async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex: UploadFile | None = File(None),
                         user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     """Save the papers a member pastes (arXiv ids or links) or uploads (a BibTeX file, e.g.

@@ -24,6 +24,7 @@ from paperboy.papers.text import latex_to_unicode
 
 MAX_BYTES = 2_000_000  # a BibTeX export of a few thousand entries
 UPLOAD_BYTES = MAX_BYTES + 100_000  # the form that brings it: the file, a paste, the multipart framing
+TOO_LARGE = f"That file is over {MAX_BYTES // 1_000_000} MB; export fewer entries."
 # Ids, and titles of entries without one, taken from one paste or file (For you's seeds,
 # a collection's import): a large Zotero library at once, and as many as a member may
 # have waiting to be fetched (``ingest.wanted.OUTSTANDING_MAX``). Beyond, they are

@@ -210,7 +210,7 @@ def set_feed(request: Request, action: str = Form("on"), user: User = Depends(re
 
 
 @router.post("/for-you/seeds", response_class=HTMLResponse)
-@takes_uploads(references.UPLOAD_BYTES)
+@takes_uploads(references.UPLOAD_BYTES, references.TOO_LARGE)
 async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | None = File(None),
                     next_: str = Form("", alias="next"), user: User = Depends(require_member),
                     db: Session = Depends(get_db, scope="function")):

@@ -49,6 +49,7 @@ from paperboy.store.db import write_tx
 from paperboy.store.models import User, UserSession, UTCDateTime, utcnow
 from paperboy.web import apitokens, reads
 from paperboy.web.deps import BodyTooLarge, read_body, read_engine, replaying, request_session
+from paperboy.web.errors import error_response
 from paperboy.web.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.web.slots import UNKNOWN, Member, slot
 
@@ -76,11 +77,13 @@ def csrf_exempt(endpoint):
     return endpoint
 
 
-def takes_uploads(max_bytes: int):
+def takes_uploads(max_bytes: int, too_large: str = ""):
     """Mark a route as taking a file upload of up to ``max_bytes`` (a BibTeX export): its
-    body may be that large, where other forms stop at ``MAX_FORM_BYTES``."""
+    body may be that large, where other forms stop at ``MAX_FORM_BYTES``. ``too_large``
+    is what a larger one is told (the file's limit, which the member chose the file by)."""
     def mark(endpoint):
         endpoint.max_form_bytes = max_bytes
+        endpoint.too_large_message = too_large
         return endpoint
     return mark
 
@@ -228,7 +231,11 @@ class CommunityMiddleware:
             try:  # the size cap holds whatever decides the CSRF question
                 body = await read_body(receive, limit)
             except BodyTooLarge:
-                await _plain(send, 413, f"Request too large: this address takes at most {limit / 1e6:g} MB.")
+                # The site's error page (or JSON for a script), with the way back to where
+                # the member was: the body is not read, so nothing else could answer.
+                message = (getattr(endpoint, "too_large_message", "")
+                           or f"Request too large: this address takes at most {limit / 1e6:g} MB.")
+                await error_response(Request(scope, receive), 413, message)(scope, receive, send)
                 return
             if body is None:
                 return

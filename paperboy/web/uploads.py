@@ -28,13 +28,13 @@ NO_ARXIV_ID = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs
 async def arxiv_ids_sent(pasted: str, bibtex: UploadFile | None) -> references.Found:
     """The arXiv ids in the pasted text and the uploaded file (none found is the caller's
     to answer, with ``NO_ARXIV_ID``); 413 for a file or a paste over ``references.MAX_BYTES``.
-    The route is marked ``security.takes_uploads(references.UPLOAD_BYTES)`` so that such a
+    The route is marked ``security.takes_uploads(references.UPLOAD_BYTES, references.TOO_LARGE)`` so that such a
     body reaches it."""
     uploaded = ""
     if bibtex is not None and bibtex.filename:
         raw = await bibtex.read(references.MAX_BYTES + 1)
         if len(raw) > references.MAX_BYTES:
-            raise HTTPException(413, f"That file is over {references.MAX_BYTES // 1_000_000} MB; export fewer entries.")
+            raise HTTPException(413, references.TOO_LARGE)
         uploaded = raw.decode("utf-8", errors="replace")
     if len(pasted) > references.MAX_BYTES:
         raise HTTPException(413, "That is too much text; paste fewer ids.")
