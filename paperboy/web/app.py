@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
@@ -118,6 +119,13 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
     # Outermost: every answer gets the headers, the middlewares' own 403/413 too.
     app.add_middleware(SecurityHeadersMiddleware, https=settings.resolved_base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # Browsers ask for /favicon.ico where a page names no icon (the API docs, a feed,
+    # a file): the site's own, not a 404 in every console.
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
     for feature in features:
         for router in feature.routers:
             app.include_router(router)

@@ -43,6 +43,13 @@ def test_every_kind_of_response_carries_the_security_headers(client):
         assert "strict-transport-security" not in r.headers, what  # plain http
 
 
+def test_the_icon_browsers_ask_for_by_default_is_the_sites_own(client):
+    r = client.get("/favicon.ico", follow_redirects=False)
+    assert r.status_code == 301 and r.headers["location"] == "/static/favicon.svg"
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
 def test_pages_allow_no_inline_style_except_the_mail_preview(client):
     def style_src(r):
         return r.headers["content-security-policy"].split("style-src")[1].split(";")[0]
