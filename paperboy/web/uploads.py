@@ -35,6 +35,12 @@ async def arxiv_ids_sent(pasted: str, bibtex: UploadFile | None) -> references.F
         raw = await bibtex.read(references.MAX_BYTES + 1)
         if len(raw) > references.MAX_BYTES:
             raise HTTPException(413, references.TOO_LARGE)
+        # Said for what it is, rather than as a BibTeX file with no arXiv id in it.
+        if not raw.strip():
+            raise HTTPException(422, f"The file {bibtex.filename[:100]!r} is empty.")
+        if b"\x00" in raw[:65536]:  # no text file holds a NUL byte; an image or a PDF does
+            raise HTTPException(422, f"The file {bibtex.filename[:100]!r} is not text: upload a BibTeX export "
+                                     "(.bib), e.g. from Zotero's Export Library.")
         uploaded = raw.decode("utf-8", errors="replace")
     if len(pasted) > references.MAX_BYTES:
         raise HTTPException(413, "That is too much text; paste fewer ids.")

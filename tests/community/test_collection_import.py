@@ -146,6 +146,14 @@ def test_nothing_readable_is_refused_with_what_to_give(site):
     assert r.status_code == 413 and "over 2 MB; export fewer entries" in html.unescape(r.text)
     assert 'class="site-header"' in r.text or "<header" in r.text
     assert len(_saved(site, cid)) == 1
+    # A picture or an empty file is said to be one, not "a BibTeX file without ids".
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
+    r = ada.form(f"/collections/{cid}/import", {}, page=f"/collections/{cid}",
+                 files={"bibtex": ("library.png", png, "image/png")})
+    assert r.status_code == 422 and "is not text: upload a BibTeX export" in html.unescape(r.text)
+    r = ada.form(f"/collections/{cid}/import", {}, page=f"/collections/{cid}",
+                 files={"bibtex": ("empty.bib", b"\n", "application/x-bibtex")})
+    assert r.status_code == 422 and "The file 'empty.bib' is empty." in html.unescape(r.text)
 
 
 def test_only_the_owner_imports(site):
