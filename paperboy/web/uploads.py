@@ -25,6 +25,17 @@ NO_ARXIV_ID = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs
                "file whose entries have an eprint, an arXiv URL or an arXiv DOI.")
 
 
+# Bytes a text file holds: tab, line ends, form feed, escape and everything from the space
+# up (UTF-8's and Latin-1's letters too).
+_TEXT_BYTES = bytes([8, 9, 10, 12, 13, 27, *range(32, 256)])
+
+
+def _looks_binary(head: bytes) -> bool:
+    """A picture, a PDF or an archive: more than one byte in twenty is a control byte. A
+    text file has next to none (a stray NUL in one entry is read, without it)."""
+    return len(head.translate(None, _TEXT_BYTES)) * 20 > len(head)
+
+
 async def arxiv_ids_sent(pasted: str, bibtex: UploadFile | None) -> references.Found:
     """The arXiv ids in the pasted text and the uploaded file (none found is the caller's
     to answer, with ``NO_ARXIV_ID``); 413 for a file or a paste over ``references.MAX_BYTES``.
@@ -38,7 +49,7 @@ async def arxiv_ids_sent(pasted: str, bibtex: UploadFile | None) -> references.F
         # Said for what it is, rather than as a BibTeX file with no arXiv id in it.
         if not raw.strip():
             raise HTTPException(422, f"The file {bibtex.filename[:100]!r} is empty.")
-        if b"\x00" in raw[:65536]:  # no text file holds a NUL byte; an image or a PDF does
+        if _looks_binary(raw[:65536]):
             raise HTTPException(422, f"The file {bibtex.filename[:100]!r} is not text: upload a BibTeX export "
                                      "(.bib), e.g. from Zotero's Export Library.")
         uploaded = raw.decode("utf-8", errors="replace")
