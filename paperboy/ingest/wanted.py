@@ -144,6 +144,8 @@ class Waiting:
     fetching: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # arXiv has no such paper
     failed: list[tuple[str, str]] = field(default_factory=list)  # (id, why): arXiv did not answer, the paper is hidden
+    # Of ``fetching``, those whose last try failed: (id, why, minutes until the next try).
+    retrying: list[tuple[str, str, int]] = field(default_factory=list)
     matching: list[str] = field(default_factory=list)  # titles being looked up on arXiv
     unmatched: list[tuple[str, str]] = field(default_factory=list)  # (title, why): not found, or not looked up
 
@@ -157,14 +159,17 @@ class Waiting:
 
 
 def waiting(db: Session, user_id: int, target: int) -> Waiting:
-    rows = db.execute(select(W.c.arxiv_id, W.c.state, W.c.note).where(W.c.user_id == user_id, W.c.target == target)
-                      .order_by(W.c.id)).all()
-    out = Waiting()
-    for arxiv_id, state, note in rows:
+    rows = db.execute(select(W.c.arxiv_id, W.c.state, W.c.note, W.c.due_at)
+                      .where(W.c.user_id == user_id, W.c.target == target).order_by(W.c.id)).all()
+    out, now = Waiting(), utcnow()
+    for arxiv_id, state, note, due_at in rows:
         if state == "failed":
             out.failed.append((arxiv_id, note or "not fetched"))
         else:
             (out.unknown if state == "unknown" else out.fetching).append(arxiv_id)
+        if state == "wanted" and note:  # a try failed; it is due again later (``_retry``)
+            minutes = max(1, -(-int((_aware(due_at) - now).total_seconds()) // 60))
+            out.retrying.append((arxiv_id, note, minutes))
     for title, state, note in db.execute(select(T.c.title, T.c.state, T.c.note)
                                          .where(T.c.user_id == user_id, T.c.target == target).order_by(T.c.id)):
         if state in WAITING:
@@ -172,6 +177,10 @@ def waiting(db: Session, user_id: int, target: int) -> Waiting:
         else:
             out.unmatched.append((title, note or "not looked up"))
     return out
+
+
+def _aware(t: dt.datetime) -> dt.datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 def clear_given_up(db: Session, user_id: int, target: int) -> int:

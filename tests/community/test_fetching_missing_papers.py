@@ -118,7 +118,9 @@ def test_an_unreachable_arxiv_is_tried_again_later_then_given_up_and_said(site, 
     assert (state, attempts, note) == ("wanted", 1, "arXiv did not answer")
     assert due > utcnow() + dt.timedelta(seconds=50)  # not again at once: a minute later
     assert run_worker(site) == []  # not due yet
-    assert "Fetching 1 paper from arXiv" in said(ada.get(f"/collections/{cid}"))
+    page = said(ada.get(f"/collections/{cid}"))
+    assert "Fetching 1 paper from arXiv" in page  # and why it has not come yet, and when it is asked again
+    assert f"The last try failed for {ON_ARXIV[0]} (arXiv did not answer); arXiv is asked again in about 1 minute." in page
 
     for tries in range(2, len(wanted.RETRY_MINUTES) + 2):  # time passes: each retry falls due
         with site.engine.begin() as conn:
