@@ -364,20 +364,19 @@ def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(fresh
         _sign_in(page, base, user.email)
         page.goto(base + f"/papers?date={paper.announced_on.isoformat()}")
         card = page.locator("article.card").first
-        vote = card.locator(".vote-button")
-        vote.focus()
-        page.keyboard.press("Enter")
-        expect(vote).to_have_attribute("aria-pressed", "true")
-        expect(vote).not_to_have_attribute("aria-busy", "true")
-        assert page.evaluate("document.activeElement.classList.contains('vote-button')")
-        page.keyboard.press("Enter")
-        expect(vote).to_have_attribute("aria-pressed", "false")
-        dismiss = card.locator(".dismiss-button")
-        dismiss.focus()
-        page.keyboard.press("Enter")
-        expect(dismiss).to_have_attribute("aria-pressed", "true")
-        expect(dismiss).not_to_have_attribute("aria-busy", "true")
-        assert page.evaluate("document.activeElement.classList.contains('dismiss-button')")
+
+        def enter_keeps_focus(name: str, pressed: str) -> None:
+            button = card.locator(f".{name}")
+            page.keyboard.press("Enter")
+            expect(button).to_have_attribute("aria-pressed", pressed)
+            expect(button).not_to_have_attribute("aria-busy", "true")
+            assert page.evaluate(f"document.activeElement.classList.contains('{name}')"), name
+
+        card.locator(".vote-button").focus()
+        enter_keeps_focus("vote-button", "true")
+        enter_keeps_focus("vote-button", "false")  # the same key again: the vote taken back
+        card.locator(".dismiss-button").focus()
+        enter_keeps_focus("dismiss-button", "true")
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.closest('article.card') !== null")
     assert page.js_errors == []
