@@ -21,6 +21,7 @@ from paperboy.web.deps import get_db, get_primary_db, request_session
 from paperboy.web.navigation import safe_next
 from paperboy.web.security import (
     csrf_exempt,
+    current_user,
     end_all_sessions,
     end_other_sessions,
     end_session,
@@ -110,6 +111,10 @@ def verify(request: Request, token: str, db: Session = Depends(get_primary_db, s
                             .values(email_verified_at=utcnow()))
         user = db.get(User, uid)
         if user is not None and user.email == email and (result.rowcount or user.email_verified_at):
+            me = current_user(request)
+            if me is not None and me.id == uid:  # opened again, or in a browser signed in since
+                db.commit()
+                return RedirectResponse("/account?done=confirmed", status_code=303)
             if not accounts.signed_up_here(_secret(request), request.cookies.get(accounts.SIGNED_UP_COOKIE), email):
                 return RedirectResponse("/signin?verified=1", status_code=303)
             # the browser that signed up: in, on the page where a new member starts
@@ -315,6 +320,7 @@ DONE = {
     "reply_mails_on": "You will be mailed about replies to your comments and comments on papers you submitted.",
     "reply_mails_off": "You will not be mailed about replies to your comments nor comments on papers you submitted.",
     "name": "Your display name is saved.",
+    "confirmed": "Your address is confirmed.",
     "password": "Your password is changed. Every other browser signed in to this account is signed out.",
     "token_revoked": "The token is revoked: scripts using it are refused from now on.",
     "tokens_revoked": "Every token is revoked: scripts using any of them are refused from now on.",

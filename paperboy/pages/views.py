@@ -348,6 +348,7 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         pid = None
     if pid and q.paper_by_arxiv_id(db, pid):
         return RedirectResponse(f"/papers/{pid}", status_code=303)
+    context["is_paper_id"] = pid is not None
     release(db)
     results = request.app.state.search.search(
         text, limit=size, offset=(page - 1) * size, category=category,

@@ -232,6 +232,12 @@ def test_sign_up_then_verify_by_signed_link_then_sign_in(site):
     assert r.status_code == 303 and r.headers["location"] == "/for-you?done=welcome"
     assert "Welcome: your address is confirmed and you are signed in." in client.get("/for-you?done=welcome").text
     assert "Newcomer" in client.get("/account").text
+    # Opened again while signed in (here, or where they signed in since): not asked to
+    # sign in, told it is done.
+    for browser in (client, elsewhere):
+        r = browser.get(link, follow_redirects=False)
+        assert r.headers["location"] == "/account?done=confirmed"
+        assert "Your address is confirmed." in browser.get(r.headers["location"]).text
     client.form("/signout", {})
     assert client.get(link, follow_redirects=False).headers["location"] == "/signin?verified=1"
 

@@ -257,6 +257,15 @@ def test_alert_me_adds_the_search_to_the_members_digest(site, fresh_engine, sett
     assert alerts_of(fresh_engine, user.email) == ["graphs", "fair division cat:cs.GT"]
 
 
+def test_alert_me_is_not_offered_for_an_arxiv_id(site, papers):
+    """An id is a paper (not here: the page says so), not a search to be alerted about."""
+    _, client = site.member()
+    page = client.get("/search", params={"q": "arXiv:2606.99999"}).text
+    assert 'action="/account/digest/alerts"' not in page
+    assert 'action="/account/digest/alerts"' in client.get("/search", params={"q": "fair division"}).text
+    assert "to get new papers for this search" not in site.client().get("/search", params={"q": "2606.99999"}).text
+
+
 def test_alert_me_needs_the_csrf_token_and_a_member(site, fresh_engine, settings, papers):
     user, client = site.member()
     seed_subscribers(fresh_engine, settings, [user.email], user_id=user.id)
