@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 
-from paperboy.web.security import SESSION_COOKIE
+from paperboy.web.security import SESSION_COOKIE, request_cookies
 
 _CSP_REST = [
     "img-src 'self' data: https:",
@@ -37,19 +37,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 # (and gets the signed-out answer) instead of showing the account page from memory.
 # The page cache is inside this middleware, so it still keeps them.
 MEMBER_CACHE_CONTROL = "private, no-store"
-_SESSION = SESSION_COOKIE.encode() + b"="
 _PERSONAL_TYPES = (b"text/html", b"application/json")
-
-
-def _signed_in(scope) -> bool:
-    """Whether the request carries a session cookie with a value (signing out empties it)."""
-    for name, value in scope["headers"]:
-        if name == b"cookie":
-            for part in value.split(b";"):
-                part = part.strip()
-                if part.startswith(_SESSION) and len(part) > len(_SESSION):
-                    return True
-    return False
 
 
 def security_headers(https: bool, csp: str = CSP) -> list[tuple[str, str]]:
@@ -79,7 +67,8 @@ class SecurityHeadersMiddleware:
             return
 
         headers = self.mail_headers if MAIL_PAGES.match(scope.get("path", "")) else self.headers
-        member = _signed_in(scope)
+        # A session cookie with a value, read as the session reads it (signing out empties it).
+        member = bool(request_cookies(Headers(scope=scope)).get(SESSION_COOKIE))
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

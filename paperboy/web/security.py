@@ -162,7 +162,8 @@ def set_cookie(request: Request, response, name: str, value: str, max_age: int) 
         (b"set-cookie", _cookie_header(request.app.state.settings, name, value, max_age).encode()))
 
 
-def _cookies(headers: Headers) -> dict[str, str]:
+def request_cookies(headers: Headers) -> dict[str, str]:
+    """The request's cookies by name, the first of a name winning (as the session reads them)."""
     out: dict[str, str] = {}
     for raw in headers.getlist("cookie"):
         for part in raw.split(";"):
@@ -205,7 +206,7 @@ class CommunityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        cookies = _cookies(headers)
+        cookies = request_cookies(headers)
         # A script's request with a personal API token is judged by the token alone
         # (web/apitokens.py): its cookies are ignored and it needs no CSRF token.
         by_token = scope["path"].startswith("/api/") and "authorization" in headers
