@@ -83,8 +83,9 @@ def own_collection(db: Session, cid: int, user: User) -> Collection:
     return coll
 
 
-def paper_row_id(db: Session, arxiv_id: str) -> int:
-
+def paper_row(db: Session, arxiv_id: str) -> tuple[int, str]:
+    """The stored paper that ``arxiv_id`` (an id, a versioned id, a link) names: its row id
+    and its own arXiv id (what its card is named by); 404 if there is none."""
     arxiv_id = (arxiv_id or "").strip()[:300]
     try:
         arxiv_id = parse_arxiv_id(arxiv_id)[0]
@@ -93,7 +94,11 @@ def paper_row_id(db: Session, arxiv_id: str) -> int:
     pid = db.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id))
     if pid is None:
         raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
-    return pid
+    return pid, arxiv_id
+
+
+def paper_row_id(db: Session, arxiv_id: str) -> int:
+    return paper_row(db, arxiv_id)[0]
 
 
 def _done(request: Request, fallback: str, notice: str = "", in_: int | None = None, card: str = "", **data):
@@ -339,7 +344,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
     try:
-        pid = paper_row_id(db, arxiv_id)
+        pid, card = paper_row(db, arxiv_id)
     except HTTPException:
         # A valid arXiv id this instance lacks (the collection page's "Add a paper by
         # arXiv id"): fetched from arXiv by a worker and saved here, as an import's are.
@@ -354,11 +359,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
         return _done(request, f"/collections/{cid}", "wanted_queued", cid, arxiv_id=missing, saved=False, fetching=True)
     add_paper(db, coll, pid)
     # The card is found by the paper's own id, not by what was typed (a link, a version).
-    return _done(request, f"/collections/{cid}", "saved", cid, card=_arxiv_id_of(db, pid), saved=True)
-
-
-def _arxiv_id_of(db: Session, paper_id: int) -> str:
-    return db.scalar(select(Paper.arxiv_id).where(Paper.id == paper_id)) or ""
+    return _done(request, f"/collections/{cid}", "saved", cid, card=card, saved=True)
 
 
 def fetchable_id(request: Request, text: str) -> str | None:
@@ -376,9 +377,9 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
                            db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
-    pid = paper_row_id(db, arxiv_id)
+    pid, card = paper_row(db, arxiv_id)
     remove_paper(db, coll, pid)
-    return _done(request, f"/collections/{cid}", "unsaved", cid, card=_arxiv_id_of(db, pid), saved=False)
+    return _done(request, f"/collections/{cid}", "unsaved", cid, card=card, saved=False)
 
 
 @router.post("/collections/{cid:id}/edit")
