@@ -168,7 +168,7 @@ def waiting(db: Session, user_id: int, target: int) -> Waiting:
         else:
             (out.unknown if state == "unknown" else out.fetching).append(arxiv_id)
         if state == "wanted" and note:  # a try failed; it is due again later (``_retry``)
-            minutes = max(1, -(-int((_aware(due_at) - now).total_seconds()) // 60))
+            minutes = max(1, -(-int((due_at - now).total_seconds()) // 60))
             out.retrying.append((arxiv_id, note, minutes))
     for title, state, note in db.execute(select(T.c.title, T.c.state, T.c.note)
                                          .where(T.c.user_id == user_id, T.c.target == target).order_by(T.c.id)):
@@ -177,10 +177,6 @@ def waiting(db: Session, user_id: int, target: int) -> Waiting:
         else:
             out.unmatched.append((title, note or "not looked up"))
     return out
-
-
-def _aware(t: dt.datetime) -> dt.datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 def clear_given_up(db: Session, user_id: int, target: int) -> int:
