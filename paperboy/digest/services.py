@@ -9,7 +9,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
 from paperboy.digest.models import Subscription
@@ -19,7 +19,7 @@ from paperboy.index.query import parse_query
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.render import render_email
-from paperboy.papers.taxonomy import category_name, known_category
+from paperboy.papers.taxonomy import category_name
 from paperboy.store.models import utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
@@ -158,7 +158,7 @@ def resume(db: Session, sub: Subscription) -> None:
         db.flush()
 
 
-def update_settings(sub: Subscription, form: dict) -> None:
+def update_settings(db: Session, sub: Subscription, form: dict) -> None:
     """Apply a settings form (strings from HTML or the CLI); SubscriptionError on bad values."""
     freq = form.get("frequency", sub.frequency)
     if freq not in ("daily", "weekly"):
@@ -183,9 +183,7 @@ def update_settings(sub: Subscription, form: dict) -> None:
         raise SubscriptionError("at most 30 categories")
     # As a follow's: arXiv's categories and those of stored papers, in their own spelling
     # (cs.lg is cs.LG); a made-up one would mail nothing, silently, for ever.
-    db = object_session(sub)
-    named = {c: (category_name(db, c) if db is not None else known_category(c))
-             if CATEGORY_RE.match(c) and len(c) <= 40 else None for c in cats}
+    named = {c: category_name(db, c) if CATEGORY_RE.match(c) else None for c in cats}
     bad = [c for c, name in named.items() if name is None]
     if bad:
         raise SubscriptionError(f"not arXiv categories: {' '.join(bad)[:200]} (categories look like cs.LG or hep-th)")

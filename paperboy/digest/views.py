@@ -222,7 +222,7 @@ def _save_settings(request: Request, signed: str, values: dict) -> HTMLResponse:
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This settings link is not valid.", 404)
-        refused = _change_settings(request, db, signed, sub, lambda s: services.update_settings(s, values))
+        refused = _change_settings(request, db, signed, sub, lambda s: services.update_settings(db, s, values))
     # To the page, not the page itself: a reload shows "Saved." again and sends nothing.
     return refused or RedirectResponse(f"/subscriptions/{signed}/settings?saved=1", status_code=303)
 
