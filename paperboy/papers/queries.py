@@ -351,26 +351,33 @@ def listing_order(db: Session) -> tuple:
     return announced, Paper.upvotes.desc(), Paper.arxiv_id.desc()
 
 
-# Papers per category, per process: (database URL, category) -> (expiry, newest_paper
-# then, rows). Counting a category that holds half of the papers reads every one of its
-# index entries (133k at 300k papers: 30-50 ms; ~10x that for all of arXiv), on every
-# page not in the page cache, while the number changes only when papers arrive.
-_CATEGORY_ROWS: dict[tuple[str, str], tuple[float, tuple | None, int]] = {}
-CATEGORY_ROWS_TTL = 600.0
+# What a count over many papers found, per process: (what, database URL, ...) ->
+# (expiry, newest_paper then, answer). Such counts change only when papers arrive, so an
+# answer is kept ten minutes at most, and only until a paper arrives.
+_COUNTED: dict[tuple, tuple[float, tuple | None, object]] = {}
+COUNTED_TTL = 600.0
+
+
+def _until_a_paper_arrives(db: Session, key: tuple, count):
+    """``count()``, or what it gave for ``key`` on this database since the last new paper
+    (``newest_paper``) and within ``COUNTED_TTL``."""
+    key, now = (*key, str(db.get_bind().engine.url)), time.monotonic()
+    newest = newest_paper(db)
+    hit = _COUNTED.get(key)
+    if hit is not None and hit[0] > now and hit[1] == newest:
+        return hit[2]
+    answer = count()
+    _COUNTED[key] = (now + COUNTED_TTL, newest, answer)
+    return answer
 
 
 def _category_rows(db: Session, category: str) -> int:
-    """The category's papers, hidden ones included, as counted at most ten minutes ago
-    and since the last new paper (``newest_paper``). A paper moved out
-    of a category by a new version may be counted there until then."""
-    key, now = (str(db.get_bind().engine.url), category), time.monotonic()
-    newest = newest_paper(db)
-    hit = _CATEGORY_ROWS.get(key)
-    if hit is not None and hit[0] > now and hit[1] == newest:
-        return hit[2]
-    rows = db.scalar(select(func.count()).select_from(PaperCategory).where(PaperCategory.category == category)) or 0
-    _CATEGORY_ROWS[key] = (now + CATEGORY_ROWS_TTL, newest, rows)
-    return rows
+    """The category's papers, hidden ones included. Counting a category that holds half of
+    the papers reads every one of its index entries (133k at 300k papers: 30-50 ms; ~10x
+    that for all of arXiv), so the count is kept (``_until_a_paper_arrives``). A paper
+    moved out of a category by a new version may be counted there until then."""
+    return _until_a_paper_arrives(db, ("category rows", category), lambda: db.scalar(
+        select(func.count()).select_from(PaperCategory).where(PaperCategory.category == category)) or 0)
 
 
 def category_total(db: Session, category: str) -> int:
@@ -432,22 +439,11 @@ def author_papers(db: Session, name: str, *, limit: int, offset: int) -> tuple[l
     return page_of_papers(db, select(Paper.id).where(cond).order_by(*order), limit=limit, offset=offset), total, author.name
 
 
-_TOP_CATEGORIES: dict[tuple[str, int], tuple[float, tuple | None, list[str]]] = {}
-TOP_CATEGORIES_TTL = 600.0
-
-
 def top_categories(db: Session, n: int = 40) -> list[str]:
     """The ``n`` categories with most papers, for the search page's menu and the Following
     page's suggestions. Counting them groups every category row (4.25M at 2.6M papers,
-    docs/scale.md) and the order hardly moves in a day, so each process keeps the answer
-    ten minutes, or until a new paper arrives (``newest_paper``)."""
-    key, now = (str(db.get_bind().engine.url), n), time.monotonic()
-    newest = newest_paper(db)
-    hit = _TOP_CATEGORIES.get(key)
-    if hit is not None and hit[0] > now and hit[1] == newest:
-        return hit[2]
-    stmt = (select(PaperCategory.category).group_by(PaperCategory.category)
-            .order_by(func.count().desc()).limit(n))
-    found = list(db.scalars(stmt))
-    _TOP_CATEGORIES[key] = (now + TOP_CATEGORIES_TTL, newest, found)
-    return found
+    docs/scale.md) and the order hardly moves in a day, so every category's place is
+    counted once for any ``n`` and kept (``_until_a_paper_arrives``)."""
+    ranked = _until_a_paper_arrives(db, ("categories by papers",), lambda: list(db.scalars(
+        select(PaperCategory.category).group_by(PaperCategory.category).order_by(func.count().desc()))))
+    return ranked[:n]
