@@ -57,6 +57,18 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
     return "Invalid parameter " + "; ".join(parts), errors
 
 
+# Set by the CSRF middleware on a request whose body is over its route's cap: the message.
+TOO_LARGE = "paperboy.too_large"
+
+
+def refuse_too_large(request: Request) -> None:
+    """A global dependency, first: a body over its route's cap (never read) is refused
+    here, before anything of the route runs, so the answer is an ordinary error page."""
+    message = request.scope.get(TOO_LARGE)
+    if message is not None:
+        raise StarletteHTTPException(413, message)
+
+
 async def no_nul_characters(request: Request) -> None:
     """A global dependency: NUL characters in the URL or in a form's fields are refused
     before any query runs (PostgreSQL cannot even compare text containing them)."""

@@ -47,9 +47,8 @@ from starlette.routing import Match
 
 from paperboy.store.db import write_tx
 from paperboy.store.models import User, UserSession, UTCDateTime, utcnow
-from paperboy.web import apitokens, reads
+from paperboy.web import apitokens, errors, reads
 from paperboy.web.deps import BodyTooLarge, read_body, read_engine, replaying, request_session
-from paperboy.web.errors import error_response
 from paperboy.web.ratelimit import DEFAULT_LIMITS, RateLimited
 from paperboy.web.slots import UNKNOWN, Member, slot
 
@@ -232,11 +231,13 @@ class CommunityMiddleware:
             try:  # the size cap holds whatever decides the CSRF question
                 body = await read_body(receive, limit)
             except BodyTooLarge:
-                # The site's error page (or JSON for a script), with the way back to where
-                # the member was: the body is not read, so nothing else could answer.
-                message = (getattr(endpoint, "too_large_message", "")
-                           or f"Request too large: this address takes at most {limit / 1e6:g} MB.")
-                await error_response(Request(scope, receive), 413, message)(scope, receive, send)
+                # Refused inside the app (errors.refuse_too_large, before the route runs), so
+                # the page is the site's own with this member's header (the page cache fills
+                # it), or JSON for a script. The body is not read, and no CSRF check is
+                # needed: nothing is done but saying no.
+                scope[errors.TOO_LARGE] = (getattr(endpoint, "too_large_message", "")
+                                           or f"Request too large: this address takes at most {limit / 1e6:g} MB.")
+                await self.app(scope, replaying(b"", receive), send)
                 return
             if body is None:
                 return

@@ -145,6 +145,8 @@ def test_nothing_readable_is_refused_with_what_to_give(site):
     # the file's limit the member chose the file by.
     assert r.status_code == 413 and "over 2 MB; export fewer entries" in html.unescape(r.text)
     assert 'class="site-header"' in r.text or "<header" in r.text
+    assert "\x1e" not in r.text and "\x1f" not in r.text  # the member's header filled in, no slot left
+    assert "account-menu" in r.text and "nav-signin" not in r.text  # as signed in: the member's own menu
     assert len(_saved(site, cid)) == 1
     # A picture or an empty file is said to be one, not "a BibTeX file without ids".
     png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
