@@ -225,7 +225,10 @@ def test_minilm_loads_offline_from_the_package():
 def test_semantic_search_with_the_real_model(fresh_engine, tmp_path):
     settings = Settings(data_dir=tmp_path)  # the default embedder: minilm
     add_papers(fresh_engine, CORPUS)
-    stats = refresh_index(settings, fresh_engine, progress=False)
+    # The model this process loads for queries embeds the papers too: the niced child
+    # process that refresh_index starts by default would load it again (~10 s); serving
+    # with it is test_single_node's.
+    stats = refresh_index(settings, fresh_engine, progress=False, embedder=get_embedder("minilm"))
     assert stats["embedded"] == len(CORPUS)
     svc = SearchService(settings, fresh_engine)
     # no shared words with the paper, found by meaning
@@ -278,7 +281,7 @@ def test_the_query_embedder_loads_after_the_warm_ups_members_pages_need_first(fr
 def test_a_search_while_the_server_loads_its_query_model_answers_by_words_and_says_so(fresh_engine, tmp_path):
     settings = Settings(data_dir=tmp_path)  # the default embedder: minilm
     add_papers(fresh_engine, CORPUS)
-    refresh_index(settings, fresh_engine, progress=False)
+    refresh_index(settings, fresh_engine, progress=False, embedder=get_embedder("minilm"))  # as above
     svc = SearchService(settings, fresh_engine)
     with fresh_engine.connect() as conn:
         every_paper = list(conn.scalars(select(Paper.id)))
