@@ -85,13 +85,15 @@ def corpus_digest(papers: list[Paper]) -> str:
     return h.hexdigest()[:16]
 
 
-def embeddings(papers: list[Paper], max_seq_length: int) -> np.ndarray:
-    """all-MiniLM-L6-v2 vectors of title + abstract, through the project's embedder,
-    computed once and cached (keyed by the corpus' text); chunks are cached as they are
-    done, so an interrupted run resumes where it stopped."""
+def embeddings(papers: list[Paper], max_seq_length: int, model: str = "minilm") -> np.ndarray:
+    """Vectors of title + abstract (all-MiniLM-L6-v2 unless ``model`` names another
+    sentence-transformers model folder), through the project's embedder, computed once
+    and cached (keyed by the model, the length and the corpus' text); chunks are cached
+    as they are done, so an interrupted run resumes where it stopped."""
     from paperboy.index.embedder import paper_text
 
-    key = f"minilm-{max_seq_length}-{corpus_digest(papers)}"
+    slug = "minilm" if model == "minilm" else re.sub(r"[^A-Za-z0-9.-]+", "_", Path(model).name)
+    key = f"{slug}-{max_seq_length}-{corpus_digest(papers)}"
     path = CACHE / f"{key}.npy"
     if path.exists():
         vecs = np.load(path)
@@ -100,7 +102,7 @@ def embeddings(papers: list[Paper], max_seq_length: int) -> np.ndarray:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from paperboy.index.embedder import get_embedder
 
-    emb = get_embedder("minilm", max_seq_length=max_seq_length)
+    emb = get_embedder(model, max_seq_length=max_seq_length)
     texts = [paper_text(p.title, p.abstract) for p in papers]
     t0 = time.perf_counter()
     parts = []
@@ -455,6 +457,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--embed-only", action="store_true", help="compute (or load) the cached embeddings and stop")
     ap.add_argument("--max-seq-length", type=int, default=128,
                     help="word pieces embedded per paper (the service uses 256; 128 halves the one-off cost)")
+    ap.add_argument("--embedder", default="minilm",
+                    help="the model whose vectors the ranker uses: minilm (the service's) or the folder of "
+                         "another sentence-transformers model")
     ap.add_argument("--svm-only", action="store_true",
                     help="only the SVM runs (cached; they need no embeddings and are the slowest part)")
     ap.add_argument("--days-per-user", type=int, default=1,
@@ -470,7 +475,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     papers = load_papers()
-    vecs = np.zeros((len(papers), 1), np.float32) if args.svm_only else embeddings(papers, args.max_seq_length)
+    vecs = np.zeros((len(papers), 1), np.float32) if args.svm_only else embeddings(papers, args.max_seq_length, args.embedder)
     print(f"{len(papers):,} papers, vectors {vecs.shape}", file=sys.stderr)
     if args.embed_only:
         return

@@ -11,11 +11,15 @@ of them is then scored once on the test split. LambdaMART (lightgbm's ``lambdara
 when lightgbm is installed; it is not a dependency) learns the combination of the
 shipped parts instead of the weighted sum, scored by 2-fold cross-validation over the
 tune split's users. Uses ``bench/recommend.py``'s cached embeddings (128 word pieces).
+``--embedder FOLDER`` tries another sentence-transformers model's vectors instead: its
+vector parts beside MiniLM's, then in their place.
 Figures only; nothing asserted.
 """
 
 from __future__ import annotations
 
+import argparse
+import copy
 import hashlib
 import re
 import sys
@@ -239,6 +243,24 @@ def coauthor_parts(f: R.Features, papers: list[R.Paper]) -> dict:
     }
 
 
+VECTOR_PARTS = ("knn", "centroid", "linear")
+
+
+def model_parts(f: R.Features, vecs: np.ndarray, label: str) -> dict:
+    """The shipped vector parts (knn, centroid, linear) over another model's vectors of
+    the same papers, each a candidate part beside MiniLM's."""
+    g = copy.copy(f)
+    g.vecs, g._backgrounds = vecs, {}
+    done: dict[int, dict] = {}
+
+    def of(e):
+        if id(e) not in done:
+            done[id(e)] = R.ranker_parts(g, e, False, pr.Weights())
+        return done[id(e)]
+
+    return {f"{label} {p}": (lambda e, p=p: of(e).get(p, np.zeros(len(e.cands)))) for p in VECTOR_PARTS}
+
+
 def prf(split: Split, f: R.Features, weights: dict[str, float], m: int, lam: float) -> float:
     """Pseudo-relevance feedback: the day's top ``m`` by the shipped score, their mean
     words' similarity added at ``lam``."""
@@ -275,6 +297,10 @@ def lambdamart(split: Split) -> float | None:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--embedder", help="also try the vector parts over this sentence-transformers model's vectors "
+                                       "(a folder), beside MiniLM's and in their place")
+    args = ap.parse_args()
     t0 = time.perf_counter()
     papers = R.load_papers()
     f = R.Features(papers, R.embeddings(papers, 128), 2000)
@@ -285,7 +311,11 @@ def main() -> None:
           f"shipped ranker nDCG@10 {base:.4f} ({SHIPPED})")
     print(f"{'part':48} {'alone':>7} {'best':>7} {'weight':>7} {'change':>8}")
     best: tuple[float, str, dict] = (base, "shipped", SHIPPED)
-    fns = term_parts(f, papers) | coauthor_parts(f, papers)
+    if args.embedder:
+        label = Path(args.embedder).name
+        fns = model_parts(f, R.embeddings(papers, 128, args.embedder), label)
+    else:
+        fns = term_parts(f, papers) | coauthor_parts(f, papers)
     for name, fn in fns.items():
         tune.add(name, fn)
         replaces = "words" if name.endswith("for words") else None
@@ -294,6 +324,23 @@ def main() -> None:
         weights = {**SHIPPED, **({replaces: 0.0} if replaces else {}), name: w}
         print(f"{name:48} {tune.score({name: 1.0}):7.4f} {value:7.4f} {w:7.2f} {value - base:+8.4f}", flush=True)
         best = max(best, (value, name, weights), key=lambda b: b[0])
+    if args.embedder:
+        # the other model's vectors in place of MiniLM's, at the shipped weights times a factor
+        for factor in (0.5, 1.0, 1.5, 2.0):
+            weights = {**SHIPPED, **{p: 0.0 for p in VECTOR_PARTS},
+                       **{f"{label} {p}": SHIPPED[p] * factor for p in VECTOR_PARTS}}
+            value = tune.score(weights)
+            name = f"{label} in place of MiniLM, weights x{factor}"
+            print(f"{name:48} {'':7} {value:7.4f} {'':7} {value - base:+8.4f}", flush=True)
+            if value > best[0]:
+                best = (value, name, weights)
+        if best[1] != "shipped":
+            test = Split(f, [e for u, evs in events.items() if not R.is_tune(u) for e in evs])
+            for name, fn in fns.items():
+                test.add(name, fn)
+            print(f"test split, once: shipped {test.score(SHIPPED):.4f}, with {best[1]!r} {test.score(best[2]):.4f}")
+        print(f"took {time.perf_counter() - t0:.0f} s")
+        return
     for m, lam in ((3, 0.25), (3, 0.5), (10, 0.25)):
         value = prf(tune, f, SHIPPED, m, lam)
         print(f"{f'pseudo-relevance feedback, top {m}':48} {'':7} {value:7.4f} {lam:7.2f} {value - base:+8.4f}", flush=True)
