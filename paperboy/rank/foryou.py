@@ -391,6 +391,7 @@ class Pool:
     made: float = field(default_factory=time.monotonic)
     position: dict[int, int] = field(default_factory=dict)  # paper id -> row
     _candidates: personal.Candidates | None = None
+    _topics: dict[int, list[tuple[float, list[int]]]] = field(default_factory=dict, repr=False)
     _written: dict[int, personal.Written] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -401,6 +402,13 @@ class Pool:
         hit = self._written.get(i)
         if hit is None:
             hit = self._written[i] = personal.Written(self.bodies[i] if self.bodies else "", self.titles[i])
+        return hit
+
+    def topics(self, n: int) -> list[tuple[float, list[int]]]:
+        """The window's papers in at most ``n`` topics, worked out once per pool (``starters``)."""
+        hit = self._topics.get(n)
+        if hit is None:
+            hit = self._topics[n] = topics_of(self.vectors, n)
         return hit
 
     @property
@@ -797,6 +805,56 @@ def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *
     why = {pid: replace(w, liked_arxiv=arxiv.get(w.liked_id, "")) if w.liked_id is not None else w
            for pid, w in why.items()}
     return Picks(page, [float(s) for s in scores[offset:offset + limit]], why, sig, len(ids), pool.uses_vectors)
+
+
+# --- the cold start: papers to begin with -------------------------------------------------
+
+STARTERS = 12  # papers offered to a member with nothing to learn from
+
+
+def topics_of(vectors: np.ndarray, n: int) -> list[tuple[float, list[int]]]:
+    """The rows of ``vectors`` in at most ``n`` topics by k-means over the unit vectors
+    (their dot products are cosines), largest topic first: its share of the rows and its
+    rows, the nearest its centre first. Seeded, so every process finds the same topics.
+    A week of papers (7,000 MiniLM vectors) takes 0.13-0.19 s here, once per window."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    x = np.asarray(vectors, dtype=np.float32)
+    k = min(n, len(x))
+    if k == 0:
+        return []
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    with warnings.catch_warnings(), _blas().limit(limits=1, user_api="blas"):
+        warnings.simplefilter("ignore", ConvergenceWarning)  # near-duplicates: fewer distinct topics than k
+        km = KMeans(n_clusters=k, n_init=1, random_state=0).fit(x)
+    found = []
+    for c in range(k):
+        rows = np.flatnonzero(km.labels_ == c)
+        if len(rows):
+            nearest = rows[np.argsort(-(x[rows] @ km.cluster_centers_[c]), kind="stable")]
+            found.append((len(rows) / len(x), [int(r) for r in nearest]))
+    return sorted(found, key=lambda t: (-t[0], t[1][0]))
+
+
+def starters(conn: Connection, settings: Settings, win: Window, *, model: str | None, n: int = STARTERS,
+             exclude: set[int] | frozenset[int] = frozenset()) -> tuple[list[int], list[float]]:
+    """For a member with nothing to learn from: one paper from each of the window's ``n``
+    largest topics, the one nearest the topic's centre, so that a few votes among them
+    tell the feed what the member works on (Scholar Inbox asks a new reader to rate such
+    a spread). ``(ids, scores)``, the score being the topic's share of the window; a
+    paper in ``exclude`` (marked not interested) gives way to the next of its topic."""
+    pool = POOLS.pool(conn, settings, win, model)
+    ids: list[int] = []
+    scores: list[float] = []
+    for share, rows in pool.topics(n):
+        pid = next((pool.ids[r] for r in rows if pool.ids[r] not in exclude), None)
+        if pid is not None:
+            ids.append(pid)
+            scores.append(share)
+    return ids, scores
 
 
 def learned_words(conn: Connection, settings: Settings, sig: Signals, win: Window, *, model: str | None,

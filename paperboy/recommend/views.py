@@ -84,6 +84,19 @@ def _picks(request: Request, db: Session, user: User, span: str, collection: Col
                             collection_id=collection.id if collection else None, limit=limit, offset=offset), win
 
 
+def _starters(request: Request, db: Session, sig: foryou.Signals, win: foryou.Window | None,
+              collection: Collection | None) -> list[Paper]:
+    """The papers to begin with (``foryou.starters``), in their order, for a member whose
+    feed has nothing to learn from; none for a collection's feed (it learns from that
+    collection) or a paused one."""
+    if win is None or collection is not None or not sig.empty or sig.paused:
+        return []
+    ids, _scores = foryou.starters(db.connection(), request.app.state.settings, win, model=_model(request),
+                                   exclude=sig.seen)
+    found = {x.id: x for x in q.papers_by_ids(db, ids)}
+    return [found[i] for i in ids if i in found]
+
+
 def _for_you_url(coll: Collection | None, span: str, **params) -> str:
     """The For you page of ``span`` (and collection), with ``params`` (a page number)."""
     return "/for-you?" + urlencode({"span": span, **({"collection": coll.id} if coll else {}), **params})
@@ -108,6 +121,7 @@ def for_you(request: Request, span: Literal["today", "week"] = "today", collecti
     collections = db.execute(select(Collection.id, Collection.name).where(Collection.user_id == user.id)
                              .order_by(Collection.name)).all()
     pages = max(1, -(-picks.total // PAGE))
+    starters = build_cards(db, _starters(request, db, picks.signals, win, coll), user)
 
     def url(**kw) -> str:  # the template's links: another span, another page
         return _for_you_url(coll, **{"span": span, **kw})
@@ -117,7 +131,7 @@ def for_you(request: Request, span: Literal["today", "week"] = "today", collecti
     return _page(request, "for_you.html", {
         "cards": cards, "why": picks.why, "signals": picks.signals, "total": picks.total, "span": span,
         "spans": SPANS, "window": win, "collection": coll, "collections": collections, "pager": pager,
-        "uses_vectors": picks.uses_vectors, "url": url,
+        "uses_vectors": picks.uses_vectors, "url": url, "starters": starters,
         "feed": _feed_addresses(request, user.id, picks.signals.feed_on, picks.signals.feed_version),
     })
 
@@ -339,6 +353,10 @@ class ForYouOut(BaseModel):
     paused: bool
     learning_from: int = Field(description="Liked papers (votes, saves, seeds) the feed learns from")
     items: list[PickOut]
+    starters: list[PaperOut] = Field(
+        default_factory=list,
+        description="While the feed has nothing to learn from (no votes, saves, seeds or follows): one paper from "
+                    "each of the window's largest topics, largest first; voting for or saving one starts the feed")
 
 
 class SignalOut(BaseModel):
@@ -387,8 +405,11 @@ def api_for_you(request: Request, span: Literal["today", "week"] = "today", coll
                              why=WhyOut(text=w.text, followed_author=w.author, nearest_liked_paper=w.liked_arxiv or None,
                                         nearest_liked_title=w.liked_title or None, similarity=round(w.similarity, 3),
                                         words=list(w.words), followed_category=w.category)))
+    begin = _starters(request, db, picks.signals, win, coll)
+    begin_authors, begin_names = q.author_names(db, begin), submitters(db, begin)
     return ForYouOut(span=span, start=win.start if win else None, end=win.end if win else None, total=picks.total,
-                     paused=picks.signals.paused, learning_from=len(picks.signals.liked), items=items)
+                     paused=picks.signals.paused, learning_from=len(picks.signals.liked), items=items,
+                     starters=[paper_out(p, begin_authors[p.id], begin_names.get(p.submitted_by_id)) for p in begin])
 
 
 @api_router.get("/for-you/signals", response_model=SignalsOut, responses=SIGNED_IN,

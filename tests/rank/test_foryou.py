@@ -255,6 +255,39 @@ def test_no_signals_or_paused_gives_nothing(db, corpus, tmp_path):
     assert result.ids == [] and result.signals.paused
 
 
+def test_a_member_with_nothing_to_learn_from_is_offered_one_paper_of_each_topic(db, corpus, tmp_path):
+    _, today = corpus
+    topic_of = {p.id: name.rstrip("0123456789") for name, p in today.items()}
+    s, win = settings(tmp_path), foryou.Window(TODAY, TODAY)
+    ids, scores = foryou.starters(db.connection(), s, win, model="null", n=3)
+    assert sorted(topic_of[i] for i in ids) == sorted(TOPICS)
+    assert scores == [pytest.approx(1 / 3)] * 3  # each topic's share of the day
+    # One marked not interested gives way to another paper of its topic.
+    again, _ = foryou.starters(db.connection(), s, win, model="null", n=3, exclude={ids[0]})
+    assert ids[0] not in again and sorted(topic_of[i] for i in again) == sorted(TOPICS)
+    # More topics asked for than the day has: a topic's three papers read alike (their
+    # "variant 0, 1, 2" differ by a digit the words leave out), so there are still three.
+    many, _ = foryou.starters(db.connection(), s, win, model="null", n=50)
+    assert sorted(topic_of[i] for i in many) == sorted(TOPICS)
+
+
+def test_topics_are_the_largest_first_each_paper_in_one_nearest_its_centre_first():
+    rng = np.random.default_rng(3)
+    centres = np.eye(8, dtype=np.float32)[:3] * 10
+    sizes = (7, 5, 2)
+    x = np.concatenate([c + rng.normal(scale=0.3, size=(k, 8)) for c, k in zip(centres, sizes, strict=True)])
+    found = foryou.topics_of(x, 3)
+    assert [share for share, _ in found] == pytest.approx([7 / 14, 5 / 14, 2 / 14])
+    assert sorted(r for _, rows in found for r in rows) == list(range(14))
+    bounds = {0: range(0, 7), 1: range(7, 12), 2: range(12, 14)}
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    for t, (_, rows) in enumerate(found):
+        assert set(rows) == set(bounds[t])
+        centre = unit[rows].mean(axis=0)
+        assert float(unit[rows[0]] @ centre) >= max(float(unit[r] @ centre) for r in rows) - 1e-6
+    assert foryou.topics_of(np.zeros((0, 8), np.float32), 3) == []
+
+
 def test_a_reset_forgets_earlier_votes_but_never_recommends_them(db, corpus, tmp_path):
     earlier, today = corpus
     user = make_user(db)

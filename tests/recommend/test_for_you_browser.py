@@ -15,6 +15,7 @@ from paperboy.digest.outbox import deliver, enqueue_due
 from paperboy.ingest.listing import read_listing
 from paperboy.ingest.pipeline import run_source
 from paperboy.mail.senders import SMTPSender
+from paperboy.rank import foryou
 from tests.community.conftest import PASSWORD, drain_mail
 from tests.conftest import DAILY
 from tests.support.servers import serve_app_in_thread
@@ -179,4 +180,15 @@ def test_a_new_member_seeds_reads_why_dismisses_gets_a_digest_and_resets_for_you
     page.locator(".main-nav").get_by_role("link", name="For you").click()
     assert "Nothing to learn from yet" in page.locator("main").inner_text()
     assert page.locator(".pick").count() == 0
+    # It offers a paper from each of the day's largest topics to begin again with: a vote
+    # on one (in place), then "see your picks", and the feed starts from that vote.
+    starters = page.locator(".starter-cards .card")
+    assert starters.count() == foryou.STARTERS
+    first = starters.first
+    first_title = first.locator(".card-title").inner_text().strip()
+    first.locator(".vote-form button").click()
+    first.locator(".vote-form button[aria-pressed=true]").wait_for()
+    page.get_by_role("link", name="see your picks").click()
+    assert page.locator(".pick").count() > 0 and page.locator(".starters").count() == 0
+    assert first_title not in card_titles(page) and "close to" in page.locator(".pick .why").first.inner_text()
     assert page.js_errors == []

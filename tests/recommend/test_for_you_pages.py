@@ -46,6 +46,31 @@ def test_a_new_member_is_shown_how_to_start(site):
     assert 'action="/for-you/seeds"' in r.text and 'name="bibtex"' in r.text
 
 
+def test_a_new_member_is_offered_a_paper_of_each_topic_and_a_vote_on_one_starts_the_feed(site):
+    papers = topical(site)
+    _, client = site.member()
+    page = client.get("/for-you").text
+    assert "Or begin with today’s papers" in page
+    offered = titles_in_order(page.split('class="starters"', 1)[1])
+    # The three papers of a topic read alike to the words (they differ by a digit): one each.
+    assert sorted(t.split(" with ")[0] for t in offered) == ["Protein folding", "Speech recognition"]
+    data = client.get("/api/for-you").json()
+    assert [p["title"] for p in data["starters"]] == offered and data["items"] == []
+    # Not interested in one: another paper of its topic takes its place.
+    first = next(p for p in papers.values() if p.title == offered[0])
+    client.form(f"/papers/{first.arxiv_id}/not-interested", {"next": "/for-you"}, page="/for-you")
+    again = titles_in_order(client.get("/for-you").text.split('class="starters"', 1)[1])
+    assert offered[0] not in again and sorted(t.split(" with ")[0] for t in again) == sorted(
+        t.split(" with ")[0] for t in offered)
+    # A vote for the speech paper: the feed has something to learn from, and begins.
+    speech = next(p for p in papers.values() if p.title in again and p.title.startswith("Speech"))
+    client.form(f"/papers/{speech.arxiv_id}/vote", page="/for-you")
+    page = client.get("/for-you").text
+    assert 'class="starters"' not in page and "Nothing to learn from yet" not in page
+    assert titles_in_order(page)[0].startswith("Speech recognition")
+    assert client.get("/api/for-you").json()["starters"] == []
+
+
 def test_seeding_with_ids_and_bibtex_gives_picks_with_why_lines(site):
     papers = topical(site)
     _, client = site.member()
