@@ -171,6 +171,11 @@ def _confirm_password(request: Request, db: Session, user: User, password: str) 
 
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(request: Request, next: str = "/", verified: int = 0):
+    user = current_user(request)
+    if user is not None:
+        # Already signed in (a bookmark, another tab, Back after signing in): say so and
+        # offer the way on, rather than a form that would sign them in again.
+        return _page(request, "signed_in.html", next=safe_next(next), member=user)
     notice = "Your address is confirmed: sign in to continue." if verified else ""
     return _page(request, "signin.html", next=safe_next(next), done_line=notice)
 
@@ -208,8 +213,8 @@ def signin(request: Request, email: str = Form(""), password: str = Form(""), ne
 
 
 @router.post("/signout")
-def signout(request: Request):
-    response = RedirectResponse("/", status_code=303)
+def signout(request: Request, next: str = Form("/")):
+    response = RedirectResponse(safe_next(next), status_code=303)
     end_session(request, response)
     return response
 

@@ -107,6 +107,21 @@ def test_a_refused_form_on_the_sign_in_and_account_pages_shows_its_error_and_not
     assert "Your address is confirmed" in site.client().get("/signin?verified=1").text
 
 
+def test_the_sign_in_page_tells_a_signed_in_member_so_and_offers_the_way_on_or_out(site):
+    user, client = site.member()
+    page = client.get("/signin?next=/for-you").text
+    assert "You are signed in" in page and user.email in page
+    assert '<a class="button button-primary" href="/for-you">Continue</a>' in page
+    assert 'name="password"' not in page  # no form that would sign them in again
+    # "Sign out and sign in as someone else" comes back to the sign-in form, next kept.
+    r = client.form("/signout", {"next": "/signin?next=/for-you"})
+    assert r.status_code == 303 and r.headers["location"] == "/signin?next=/for-you"
+    page = client.get(r.headers["location"]).text
+    assert 'name="password"' in page and 'name="next" value="/for-you"' in page
+    # Sign-out goes only to this site's pages.
+    assert client.form("/signout", {"next": "https://elsewhere.example/"}).headers["location"] == "/"
+
+
 def test_wrong_passwords_on_the_account_page_count_as_failed_sign_ins(site):
     site.app.state.rate_limits["signin_fail_email"] = (3, 3600)
     user, client = site.member()

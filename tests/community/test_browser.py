@@ -19,6 +19,15 @@ from tests.support.servers import serve_app_in_thread
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture
+def sqlite_only(fresh_engine):
+    """The journeys below the first run once, on SQLite, as the other browser tests do:
+    the pages are backend-independent and the writes they make are tested on both
+    backends without a browser. The first journey (sign up to export) runs on both."""
+    if fresh_engine.dialect.name != "sqlite":
+        pytest.skip("the browser tests run once, on SQLite (the pages are backend-independent)")
+
 PAYLOADS = [
     "<script>window.__pwned = 'script'</script>",
     "<img src=x onerror=\"window.__pwned = 'img'\">",
@@ -53,7 +62,7 @@ def _sign_in(page, base, email, password=PASSWORD):
     page.wait_for_load_state()
 
 
-def test_hostile_comments_names_and_collections_render_inert(fresh_engine, tmp_path, page):
+def test_hostile_comments_names_and_collections_render_inert(sqlite_only, fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     site.app.state.rate_limits["comment"] = (100, 60)
     paper = site.paper(authors=["Ada Lovelace", PAYLOADS[2]])  # a hostile author, followed below
@@ -163,7 +172,7 @@ def test_sign_up_verify_submit_vote_comment_collect_export(fresh_engine, tmp_pat
         assert user.email_verified_at is not None
 
 
-def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(fresh_engine, tmp_path, page):
+def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(sqlite_only, fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     paper = site.paper(title="Protein diffusion models", abstract="Diffusion for proteins.",
                        authors=["Ada Lovelace", "José García"], categories=["q-bio.BM"])
@@ -231,7 +240,7 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(fresh_e
     assert dialogs == [] and page.js_errors == []
 
 
-def test_a_reply_is_mailed_to_the_commenter_who_reads_it_and_stops_the_mails(fresh_engine, tmp_path, page,
+def test_a_reply_is_mailed_to_the_commenter_who_reads_it_and_stops_the_mails(sqlite_only, fresh_engine, tmp_path, page,
                                                                                smtp_server):
     settings = make_settings(tmp_path, mail_backend="smtp", smtp_url=smtp_server.url)
     site = Site(create_app(settings, fresh_engine), fresh_engine)
@@ -288,7 +297,7 @@ def test_a_reply_is_mailed_to_the_commenter_who_reads_it_and_stops_the_mails(fre
     assert dialogs == [] and page.js_errors == []
 
 
-def test_a_member_makes_an_api_token_their_script_votes_with_it_and_they_revoke_it(fresh_engine, tmp_path, page):
+def test_a_member_makes_an_api_token_their_script_votes_with_it_and_they_revoke_it(sqlite_only, fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     paper = site.paper(title="Sparse attention at scale")
     user = site.user()
@@ -332,7 +341,7 @@ def test_a_member_makes_an_api_token_their_script_votes_with_it_and_they_revoke_
     assert dialogs == [] and page.js_errors == []
 
 
-def test_back_after_signing_out_does_not_show_the_account_page_again(fresh_engine, tmp_path, page):
+def test_back_after_signing_out_does_not_show_the_account_page_again(sqlite_only, fresh_engine, tmp_path, page):
     """A shared computer: the member signs out from their account page and the next
     person presses Back. The browser asks the server again (no-store) and gets the
     sign-in page, not the address and tokens from its memory."""
@@ -353,7 +362,7 @@ def test_back_after_signing_out_does_not_show_the_account_page_again(fresh_engin
     assert page.js_errors == []
 
 
-def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(fresh_engine, tmp_path, page):
+def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(sqlite_only, fresh_engine, tmp_path, page):
     """Its button stays focused while the form is sent in place, so Enter again takes the
     vote back and Tab goes on to the card's next control (a disabled button lost focus
     to the page, and the next Tab started from its top)."""
@@ -383,7 +392,7 @@ def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(fresh
 
 
 @pytest.mark.parametrize("width", [390, 1366])
-def test_one_long_word_typed_by_a_member_wraps_instead_of_widening_the_page(fresh_engine, tmp_path, page, width):
+def test_one_long_word_typed_by_a_member_wraps_instead_of_widening_the_page(sqlite_only, fresh_engine, tmp_path, page, width):
     """A collection named with one 100-letter word (the longest name allowed) in every
     card's Save menu, and an error quoting a 300-letter name on the Following page: each
     wraps in its box, and the page stays as wide as the window."""
@@ -417,7 +426,7 @@ def test_one_long_word_typed_by_a_member_wraps_instead_of_widening_the_page(fres
     assert page.js_errors == []
 
 
-def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
+def test_a_member_goes_down_the_day_by_keyboard(sqlite_only, fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     first = site.paper(title="Sparse attention at scale")
     site.paper(title="Protein diffusion")
@@ -488,7 +497,7 @@ def test_a_member_goes_down_the_day_by_keyboard(fresh_engine, tmp_path, page):
     assert dialogs == [] and page.js_errors == []
 
 
-def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(fresh_engine, tmp_path, page, shared_data):
+def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(sqlite_only, fresh_engine, tmp_path, page, shared_data):
     """Papers the instance has are saved at once; one it lacks is fetched from arXiv by the
     worker, and a journal entry without an arXiv id is found there by its title: both are
     there when the member reloads, and the entry arXiv has no paper for is said."""
