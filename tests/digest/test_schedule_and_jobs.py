@@ -52,7 +52,9 @@ def test_due_pass_queues_once_and_not_before_confirmation(fresh_engine, tmp_path
     seed_subscribers(fresh_engine, settings, ["due@example.org"], send_hour=7, timezone="UTC")
     # Confirmed now (in 2026 or later): the 2025 period is before it, so nothing is due then.
     assert enqueue_due(settings, fresh_engine, now=dt.datetime(2025, 1, 15, 8, tzinfo=UTC)).due == 0
-    now = dt.datetime.now(UTC) + dt.timedelta(days=8)
+    # Noon: the two passes 5 minutes apart fall in one daily period (sent at 07:00). Taken
+    # from the clock, a run at 06:55-07:00 put them in two and failed.
+    now = dt.datetime.now(UTC).replace(hour=12, minute=0) + dt.timedelta(days=8)
     first = enqueue_due(settings, fresh_engine, now=now)
     again = enqueue_due(settings, fresh_engine, now=now + dt.timedelta(minutes=5))
     assert (first.queued + first.skipped_empty, again.already) == (1, 1)
