@@ -457,7 +457,7 @@ def _back_to(request: Request, next_: str, fallback: str) -> str:
 
 @router.post("/follows")
 def follow(request: Request, kind: str = Form(""), target: str = Form(""), action: str = Form("follow"),
-           next_: str = Form("", alias="next"), user: User = Depends(require_member),
+           next_: str = Form("", alias="next"), either: str = Form(""), user: User = Depends(require_member),
            db: Session = Depends(get_db, scope="function")):
     if kind not in follows.KINDS:
         raise HTTPException(400, "You can follow an author or a category.")
@@ -468,7 +468,11 @@ def follow(request: Request, kind: str = Form(""), target: str = Form(""), actio
         name, following_now = follows.unfollow(db, user.id, kind, target), False
     else:
         try:
-            name = follows.follow(db, user.id, kind, target)
+            # The typed form's one box takes either kind (``either``); buttons name theirs.
+            if either:
+                kind, name = follows.follow_either(db, user.id, kind, target)
+            else:
+                name = follows.follow(db, user.id, kind, target)
         except follows.NotFollowable as exc:
             if wants_json(request):
                 raise HTTPException(422, str(exc)) from None

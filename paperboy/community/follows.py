@@ -80,6 +80,23 @@ def follow(db: Session, user_id: int, kind: str, typed: str) -> str:
     return target
 
 
+def follow_either(db: Session, user_id: int, kind: str, typed: str) -> tuple[str, str]:
+    """Follow ``typed`` as ``kind`` or, when it is none, as the other kind: one box takes
+    an author or a category, and a member who types "Yoshua Bengio" beside the select
+    left at Category means the author. ``(kind, target)``; NotFollowable with the first
+    kind's reason when it is neither."""
+    try:
+        return kind, follow(db, user_id, kind, typed)
+    except NotFollowable as first:
+        if kind not in KINDS:
+            raise
+        other = "author" if kind == "category" else "category"
+        try:
+            return other, follow(db, user_id, other, typed)
+        except NotFollowable:
+            raise first from None
+
+
 def unfollow(db: Session, user_id: int, kind: str, typed: str) -> str:
     """Stop following every stored row of this identity (rows from before normalising
     included); the target as typed, tidied (what the answer names)."""

@@ -79,6 +79,24 @@ def test_made_up_authors_and_categories_are_refused_with_a_message(site):
                                                 ("category", "xx.NEW")]
 
 
+def test_the_typed_form_follows_what_was_typed_whichever_kind_the_select_was_left_at(site):
+    """Its one box takes "cs.LG or an author's name": an author typed beside Category (the
+    select's first choice) is the author, a category typed beside Author the category."""
+    site.paper(authors=["Grace Hopper"], categories=["cs.PL"])
+    user, client = site.member()
+    r = client.form("/follows", {"kind": "category", "target": "grace hopper", "either": "1"}, page="/following")
+    assert r.status_code == 303 and "kind=author" in r.headers["location"]
+    client.form("/follows", {"kind": "author", "target": "cs.pl", "either": "1"}, page="/following")
+    assert sorted(_follows(site, user.id)) == [("author", "Grace Hopper"), ("category", "cs.PL")]
+    # Neither: the reason given is the one for the kind chosen.
+    r = client.form("/follows", {"kind": "category", "target": "Nobody Invented", "either": "1"}, page="/following")
+    assert r.status_code == 422 and "“Nobody Invented” is not an arXiv category" in r.text
+    # A button names its kind and means it.
+    r = client.form("/follows", {"kind": "category", "target": "Grace Hopper"}, page="/following")
+    assert r.status_code == 422
+    assert 'name="either" value="1"' in client.get("/following").text
+
+
 def test_follows_stored_before_normalising_keep_working(site):
     paper = site.paper(authors=["Zoë Ng"], title="Old follow still matches")
     user, client = site.member()
