@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,7 +33,8 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-def error_response(request: Request, status: int, message: str, headers: dict | None = None, errors=None):
+def error_response(request: Request, status: int, message: str, headers: dict | None = None, errors=None,
+                   retry_url: str | None = None):
     if wants_json(request):
         body = {"error": _reason(status), "detail": message, "status": status}
         if errors is not None:
@@ -41,8 +43,33 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
     templates = request.app.state.templates
     reason = {400: "Bad request", 404: "Not found", 422: "Invalid request"}.get(status, _reason(status))
     return templates.TemplateResponse(request, "error.html", {
-        "status_code": status, "reason": reason, "message": message,
+        "status_code": status, "reason": reason, "message": message, "retry_url": retry_url,
+        "retry_what": "them" if errors and len(errors) > 1 else "it",
     }, status_code=status, headers=headers)
+
+
+def _plain(err: dict) -> str:
+    """pydantic's wording for a bad parameter, said as a person would say it."""
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    if kind == "int_parsing":
+        return "should be a whole number"
+    if kind == "float_parsing":
+        return "should be a number"
+    if kind == "greater_than_equal":
+        return f"should be {ctx.get('ge')} or more"
+    if kind == "less_than_equal":
+        return f"should be {ctx.get('le')} or less"
+    if kind == "string_too_long":
+        return f"should be at most {ctx.get('max_length')} characters long"
+    if kind == "missing":
+        return "is required"
+    msg = err.get("msg", "is invalid")
+    return "should" + msg[len("Input should"):] if msg.startswith("Input should") else msg
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…'"
 
 
 def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
@@ -51,10 +78,19 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
         name = ".".join(loc) or "request"
         value = err.get("input")
-        msg = err.get("msg", "is invalid")
-        parts.append(f"{name}={value!r}: {msg}" if value is not None and not isinstance(value, dict) else f"{name}: {msg}")
-        errors.append({"param": name, "message": msg})
-    return "Invalid parameter " + "; ".join(parts), errors
+        msg = _plain(err)
+        parts.append(f"{name}={_shown(value)} {msg}" if value is not None and not isinstance(value, dict) else f"{name} {msg}")
+        errors.append({"param": name, "message": msg, "type": err.get("type", "")})
+    return "Invalid parameter: " + "; ".join(parts) + ".", errors
+
+
+def without_params(request: Request, names: set[str]) -> str | None:
+    """This page's address without the named query parameters: where a person who
+    mistyped one can go on (None where the page cannot be had that way)."""
+    if request.method != "GET" or not names & set(request.query_params):
+        return None
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in names]
+    return request.url.path + ("?" + urlencode(kept) if kept else "")
 
 
 # Set by the CSRF middleware on a request whose body is over its route's cap: the message.
@@ -110,7 +146,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         message, errors = describe_validation(exc)
-        return error_response(request, 422, message, errors=errors)
+        retry = without_params(request, {e["param"] for e in errors})
+        return error_response(request, 422, message, errors=errors, retry_url=retry)
 
     @app.exception_handler(Exception)
     async def server_error(request: Request, exc: Exception):

@@ -75,12 +75,12 @@ def test_week_and_month(site, client):
     ("week=2025-W60", "not an ISO week"),
     ("month=2025-13", "not a month"),
     ("date=2025-01-15&week=2025-W03", "only one of"),
-    ("p=0", "greater than or equal to 1"),
+    ("p=0", "p=&#39;0&#39; should be 1 or more"),
     ("week=0001-W01", "out of range"),
     ("month=0001-01", "out of range"),
     ("date=9999-12-31", "out of range"),
-    ("p=99999999999999999999", "less than or equal to"),
-    ("p=abc", "valid integer"),
+    ("p=99999999999999999999", "should be 10000 or less"),
+    ("p=abc", "p=&#39;abc&#39; should be a whole number"),
 ])
 def test_bad_feed_parameters_get_a_friendly_4xx_page(client, query, message):
     r = client.get(f"/papers?{query}")
@@ -88,6 +88,19 @@ def test_bad_feed_parameters_get_a_friendly_4xx_page(client, query, message):
     assert r.headers["content-type"].startswith("text/html")
     assert message in r.text
     assert "Back to today" in r.text
+
+
+def test_a_mistyped_parameter_page_links_to_the_same_page_without_it(client):
+    r = client.get("/papers?category=cs.LG&p=abc&sort=newest")
+    assert r.status_code == 422
+    assert '<a href="/papers?category=cs.LG&amp;sort=newest">Open this page without it</a>' in r.text
+    two = client.get("/papers?p=0&category=cs.LG&sort=newest&date=x")
+    assert "Open this page without them" not in two.text  # the date is checked by the route, after p
+    assert '<a href="/papers?category=cs.LG&amp;sort=newest&amp;date=x">Open this page without it</a>' in two.text
+    api = client.get("/api/daily_papers?limit=abc")
+    assert api.status_code == 422
+    assert api.json()["errors"] == [{"param": "limit", "message": "should be a whole number", "type": "int_parsing"}]
+    assert api.json()["detail"] == "Invalid parameter: limit='abc' should be a whole number."
 
 
 def test_feed_mode_submitted_shows_only_featured_papers(site, tmp_path):
