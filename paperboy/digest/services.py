@@ -151,11 +151,18 @@ def unsubscribe(db: Session, sub: Subscription) -> bool:
     return True
 
 
-def resume(db: Session, sub: Subscription) -> None:
-    """Settings page "resume" after a pause (the person fixed their mailbox)."""
+def resume(db: Session, sub: Subscription) -> bool:
+    """Settings page "resume" after a pause (the person fixed their mailbox), or "subscribe
+    again" after an unsubscribe. A subscription never confirmed stays as it is: only the
+    confirmation mail proves the mailbox wants digests. True when digests start again."""
     if sub.status == "paused":
         sub.status, sub.paused_reason, sub.bounces = "active", None, 0
-        db.flush()
+    elif sub.status == "unsubscribed" and sub.confirmed_at is not None:
+        sub.status, sub.unsubscribed_at = "active", None
+    else:
+        return False
+    db.flush()
+    return True
 
 
 def update_settings(db: Session, sub: Subscription, form: dict) -> None:

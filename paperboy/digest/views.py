@@ -192,6 +192,7 @@ def _settings_page(request: Request, sub: Subscription, signed: str, **extra) ->
         "error": None,
         "saved": False,
         "started": False,
+        "resumed": False,
         **extra,
     }
     return _page(request, "digest/settings.html", ctx, 400 if extra.get("error") else 200)
@@ -202,12 +203,14 @@ def settings_page(request: Request, signed: str,
                   added: str = Query("", max_length=1, description="1 after an alert was added from a search page"),
                   saved: str = Query("", max_length=1, description="1 after the settings form was saved"),
                   started: str = Query("", max_length=1, description="1 after a member started their digest"),
+                  resumed: str = Query("", max_length=1, description="1 after digests were turned back on"),
                   ) -> HTMLResponse:
     with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
     if sub is None:
         return _message(request, "Link not valid", "This settings link is not valid.", 404)
-    return _settings_page(request, sub, signed, added=added == "1", saved=saved == "1", started=started == "1")
+    return _settings_page(request, sub, signed, added=added == "1", saved=saved == "1", started=started == "1",
+                          resumed=resumed == "1")
 
 
 @router.post("/subscriptions/{signed}/settings", response_class=HTMLResponse)
@@ -245,9 +248,9 @@ def resume(request: Request, signed: str):
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This settings link is not valid.", 404)
-        services.resume(db, sub)
+        resumed = services.resume(db, sub)
         db.commit()
-    return RedirectResponse(f"/subscriptions/{signed}/settings", status_code=303)
+    return RedirectResponse(f"/subscriptions/{signed}/settings" + ("?resumed=1" if resumed else ""), status_code=303)
 
 
 @router.get("/subscriptions/{signed}/preview", response_class=HTMLResponse)
@@ -324,6 +327,10 @@ def start_my_digest(request: Request, user=Depends(security.require_member), ale
         if sub is None:
             sub = services.subscribe(db, settings, user.email, user_id=user.id, confirmed=True,
                                      timezone=timezone).subscription
+        elif sub.status == "unsubscribed":
+            # "Start my digest" after an unsubscribe: the member, verified, says yes again.
+            sub.confirmed_at = sub.confirmed_at or utcnow()
+            services.resume(db, sub)
         try:
             tidy = " ".join(alert.split())  # sent twice (a double click) starts the digest once, quietly
             if tidy and tidy.casefold() not in {a.casefold() for a in sub.alerts or []}:

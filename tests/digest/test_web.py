@@ -371,3 +371,63 @@ def test_a_new_subscription_comes_in_the_time_zone_the_browser_gave(site, fresh_
     client.post("/subscribe", data={"email": "tokyo@example.org", "timezone": "Europe/Paris", "csrf_token": csrf(page.text)})
     with session_scope(fresh_engine) as db:
         assert db.scalar(select(Subscription.timezone).where(Subscription.email == "tokyo@example.org")) == "Asia/Tokyo"
+
+
+def test_a_member_who_unsubscribed_can_subscribe_again_with_their_settings_kept(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    seed_papers(fresh_engine, 2)
+    _member(client, fresh_engine, "back@example.org")
+    start = client.get("/account/digest")
+    settings_url = client.post("/account/digest", data={"csrf_token": csrf(start.text), "alert": "fair division"},
+                               follow_redirects=False).headers["location"].split("?")[0]
+    unsubscribe = re.search(r'<a href="([^"]+/subscriptions/unsubscribe/[^"]+)">Unsubscribe</a>',
+                            client.get(settings_url).text).group(1)
+    action = re.search(r'<form method="post" action="([^"]*/subscriptions/unsubscribe/[^"]+)"',
+                       client.get(unsubscribe).text).group(1)
+    assert client.post(action, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert status_of(fresh_engine, "back@example.org") == "unsubscribed"
+
+    page = client.get(settings_url)
+    assert "Unsubscribed:" in page.text and "Your settings and alerts are kept" in page.text
+    assert ">Unsubscribe</a>" not in page.text and "Next digest:" not in page.text
+    # An alert added meanwhile says it waits for the digest to be on.
+    added = client.post("/account/digest/alerts", data={"csrf_token": csrf(page.text), "q": "graph networks"},
+                        follow_redirects=True)
+    assert "Alert added. It is sent once your digest is on." in added.text
+    again = client.post(settings_url.replace("/settings", "/resume"), data={"csrf_token": csrf(page.text)},
+                        follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].endswith("?resumed=1")
+    assert status_of(fresh_engine, "back@example.org") == "active"
+    after = client.get(again.headers["location"]).text
+    assert "Your digest is on again; the next one is due " in after and "Unsubscribed:" not in after
+    with session_scope(fresh_engine) as db:
+        sub = db.scalars(select(Subscription).where(Subscription.email == "back@example.org")).one()
+        assert sub.alerts == ["fair division", "graph networks"] and sub.unsubscribed_at is None
+
+
+def test_start_my_digest_turns_a_members_unsubscribed_digest_back_on(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    _member(client, fresh_engine, "restart@example.org")
+    start = client.get("/account/digest")
+    client.post("/account/digest", data={"csrf_token": csrf(start.text)})
+    with session_scope(fresh_engine) as db:
+        db.scalars(select(Subscription)).one().status = "unsubscribed"
+    r = client.post("/account/digest", data={"csrf_token": csrf(start.text)}, follow_redirects=False)
+    assert r.headers["location"].endswith("?started=1")
+    assert status_of(fresh_engine, "restart@example.org") == "active"
+
+
+def test_an_unconfirmed_subscription_is_not_turned_on_from_its_settings_link(site, fresh_engine, smtp_server):
+    from paperboy.digest.tokens import links
+
+    settings, base, client = site
+    seed_subscribers(fresh_engine, settings, ["never@example.org"])
+    with session_scope(fresh_engine) as db:
+        sub = db.scalars(select(Subscription)).one()
+        sub.status, sub.confirmed_at, token = "unsubscribed", None, sub.token
+    page = client.get(links(settings, token)["settings"].replace(settings.resolved_base_url, base))
+    assert "a confirmation mail comes first" in page.text and "Subscribe again</button>" not in page.text
+    r = client.post(links(settings, token)["settings"].replace(settings.resolved_base_url, base).replace("/settings", "/resume"),
+                    data={"csrf_token": csrf(page.text)}, follow_redirects=False)
+    assert r.status_code == 303 and "resumed" not in r.headers["location"]
+    assert status_of(fresh_engine, "never@example.org") == "unsubscribed"
