@@ -15,7 +15,7 @@ from paperboy.config import Settings
 from paperboy.digest.models import Subscription
 from paperboy.digest.schedule import valid_timezone
 from paperboy.digest.tokens import links, unsign
-from paperboy.index.query import parse_query
+from paperboy.index.keyword import searchable_query
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.render import render_email
@@ -214,7 +214,7 @@ def check_alert(text: str) -> str:
     if len(alert) > MAX_ALERT_CHARS:
         raise SubscriptionError(f"“{alert[:40]}…” is longer than {MAX_ALERT_CHARS} characters; an alert "
                                 "is a few words, phrases or filters.")
-    q = parse_query(alert)
+    q = searchable_query(alert)
     if q.messages:
         raise SubscriptionError(f"“{alert}”: {q.messages[0]}".replace("; ignored.", "."))
     if q.arxiv_id or q.like_text:

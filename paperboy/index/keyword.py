@@ -18,7 +18,7 @@ from pathlib import Path
 
 import tantivy
 
-from paperboy.index.query import ParsedQuery
+from paperboy.index.query import ParsedQuery, parse_query
 from paperboy.index.stopwords import stop_terms
 from paperboy.papers.references import plain_runs
 
@@ -53,6 +53,8 @@ MAX_ALTERNATIVES = 10
 
 RESTRICT_TERMS_MAX = 2000  # ids checked with term queries; more with one term-set query
 
+MAX_TERM_CHARS = 40  # longer words are dropped from titles and abstracts (and so from queries)
+
 TEXT = "pb_text"
 NAME = "pb_name"
 CATS = "pb_cats"
@@ -61,7 +63,7 @@ CATS = "pb_cats"
 def _text_analyzer() -> tantivy.TextAnalyzer:
     return (
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.remove_long(MAX_TERM_CHARS))
         .filter(tantivy.Filter.lowercase())
         .filter(tantivy.Filter.ascii_fold())
         .filter(tantivy.Filter.stemmer("english"))
@@ -99,6 +101,38 @@ def required_matches(n: int) -> int:
 def stem(word: str) -> tuple[str, ...]:
     """The index terms of one word (as the title/abstract fields analyse it)."""
     return tuple(TEXT_ANALYZER.analyze(word))
+
+
+def searchable_query(raw: str | None) -> ParsedQuery:
+    """``parse_query``, less the free words and phrases that hold no index term: only
+    punctuation ("?", "((("), or a word over 40 characters, which the analyser drops.
+    Left in, they make a query with nothing to match, which tantivy answers with every
+    paper. Each kind dropped adds a message; a query left with nothing is empty."""
+    q = parse_query(raw)
+    long_words, marks = [], []
+    for word, shown in [*((w, w) for w in q.words), *((p, f'"{p}"') for p in q.phrases),
+                        *((x, "-" + x) for x in q.excluded)]:
+        if not text_terms(word):
+            (long_words if any(len(run) > MAX_TERM_CHARS for run in _word_runs(word)) else marks).append((word, shown))
+    if long_words or marks:
+        gone = {word for word, _ in long_words + marks}
+        q.words = [w for w in q.words if w not in gone]
+        q.phrases = [p for p in q.phrases if p not in gone]
+        q.excluded = [x for x in q.excluded if x not in gone]
+        if long_words:
+            q.messages.append(f"{_quoted([shown for _, shown in long_words])}: no paper here has a word over {MAX_TERM_CHARS} characters "
+                              "long; not searched for.")
+        if marks:
+            q.messages.append(f"{_quoted([shown for _, shown in marks])}: no letters or digits to search for.")
+    return q
+
+
+def _word_runs(text: str) -> list[str]:
+    return "".join(c if c.isalnum() else " " for c in text).split()
+
+
+def _quoted(texts: list[str]) -> str:
+    return ", ".join(f"“{t if len(t) <= 30 else t[:29] + '…'}”" for t in dict.fromkeys(texts))
 
 
 def text_terms(text: str) -> list[str]:

@@ -40,7 +40,7 @@ from paperboy.index.embedder import (
     setting_for,
 )
 from paperboy.index.exact import ExactStore, ServedVectors, stored_count, stored_vectors
-from paperboy.index.keyword import KeywordIndex, stem
+from paperboy.index.keyword import KeywordIndex, searchable_query, stem
 from paperboy.index.models import PaperEmbedding
 from paperboy.index.query import ParsedQuery, match_arxiv_id, parse_date_range, parse_query
 from paperboy.index.snippets import WINDOW_CHARS, highlight, query_terms
@@ -445,7 +445,7 @@ class SearchService:
 
     def _search(self, text: str, *, limit, offset, category, date_from, date_to, author, sort, mode,
                 reader: Engine | None = None) -> SearchResults:
-        q = parse_query(text)
+        q = searchable_query(text)
         messages = list(q.messages)
         try:
             limit = max(1, min(int(limit), MAX_LIMIT))
@@ -591,7 +591,7 @@ class SearchService:
                                  ["Search failed; the error was logged."], error="Search failed.")
 
     def _alert_search(self, text: str, *, date_from, date_to, limit: int, min_similarity: float) -> SearchResults:
-        q = parse_query(text)
+        q = searchable_query(text)
         messages = list(q.messages)
         limit = max(1, min(int(limit), MAX_LIMIT))
         _narrow_dates(q, date_from, date_to, messages)
@@ -659,7 +659,7 @@ class SearchService:
             return Within([], [], ["Search failed; the error was logged."], error="Search failed.")
 
     def _within(self, text: str, ids: list[int], min_similarity: float, reader: Engine | None) -> Within:
-        q = parse_query(text)
+        q = searchable_query(text)
         messages = list(q.messages)
         if q.arxiv_id:
             with (reader or self.engine).connect() as conn:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import tantivy
 
-from paperboy.index.keyword import KeywordIndex, day_number
-from paperboy.index.query import ParsedQuery, parse_query
+from paperboy.index.keyword import KeywordIndex, day_number, searchable_query
+from paperboy.index.query import ParsedQuery
 
 UNITS = ("week", "month")
 VALUES = ("share", "count", "votes")
@@ -118,9 +118,11 @@ def parse_topic(text: str) -> ParsedQuery:
         raise TopicError("A topic is empty: type words, a \"phrase\", cat:cs.CL or author:\"Name\".")
     if len(text) > MAX_TOPIC_CHARS:
         raise TopicError(f"A topic is at most {MAX_TOPIC_CHARS} characters long.")
-    q = parse_query(text)
+    q = searchable_query(text)
     if q.arxiv_id:
         raise TopicError(f"'{text[:60]}' is one paper's identifier, not a topic.")
+    if q.is_empty and q.messages:  # what was typed holds nothing the index has
+        raise TopicError(f"'{text[:60]}' has nothing to count: {q.messages[-1]}")
     if q.like_text or q.is_empty:
         raise TopicError(f"'{text[:60]}' has nothing to count: type words, a \"phrase\", cat: or author:.")
     if q.only_stop_words:

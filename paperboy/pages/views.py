@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import nh3
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -70,7 +70,8 @@ def page_url(request: Request, n: int) -> str:
     params["p"] = str(n)
     if n == 1:
         params.pop("p")
-    return request.url.path + ("?" + urlencode(params) if params else "")
+    # The path as it came (Starlette's is decoded): an author's name holds spaces.
+    return quote(request.url.path) + ("?" + urlencode(params) if params else "")
 
 
 def make_pager(request: Request, page: int, total: int, size: int) -> Pager:
@@ -376,9 +377,11 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
     topic = f"{text} cat:{category}" if category else text
     context.update(spark=topic_spark(request.app.state.search.trends, topic) if results.total else None)
     context.update(cards=cards, total=results.total, related=getattr(results, "related", 0),
+                   unsearchable=results.error in ("Empty query.", "Only common words."),
                    messages=messages + list(results.messages or []),
                    pager=make_pager(request, page, results.total, size))
-    return render(request, "search.html", context, db)
+    return render(request, "search.html", context, db,
+                  status_code=404 if context["pager"].past_end and results.total and not cards else 200)
 
 
 def _unknown_categories(db: Session, text: str, category: str | None) -> list[str]:
@@ -404,11 +407,12 @@ def author_page(request: Request, name: str, p: int = Depends(page_param), db: S
     papers, total, found = q.author_papers(db, name, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
     if found is None:
         raise HTTPException(404, f"No papers by an author named {name!r} here.")
-    return render(request, "listing.html", db=db, context={
+    pager = make_pager(request, p, total, PAGE_SIZE)
+    return render(request, "listing.html", db=db, status_code=404 if pager.past_end else 200, context={
         "heading": found, "eyebrow": "Author", "total": total, "feed_url": None,
         "follow_kind": "author", "follow_target": found,
         "spark": topic_spark(request.app.state.search.trends, 'author:"{}"'.format(found.replace('"', " "))),
-        "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
+        "cards": build_cards(db, papers, user_of(request)), "pager": pager,
     })
 
 
@@ -418,10 +422,16 @@ def category_page(request: Request, cat: str, p: int = Depends(page_param), db: 
         raise HTTPException(404, "No such category")
     papers, total = q.category_papers(db, cat, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
     if total == 0:
+        # cs.cl or CS.CL, typed or pasted: the category as arXiv writes it, when it is here.
+        known = next((c for c in q.top_categories(db, ALL_CATEGORIES) if c.lower() == cat.lower() and c != cat), None)
+        if known is not None:
+            return RedirectResponse(f"/categories/{known}" + (f"?{request.url.query}" if request.url.query else ""),
+                                    status_code=308)
         raise HTTPException(404, f"No papers in category {cat!r} here.")
-    return render(request, "listing.html", db=db, context={
+    pager = make_pager(request, p, total, PAGE_SIZE)
+    return render(request, "listing.html", db=db, status_code=404 if pager.past_end else 200, context={
         "heading": cat, "eyebrow": "Category", "total": total, "feed_url": f"/feeds/categories/{cat}",
         "follow_kind": "category", "follow_target": cat,
         "spark": topic_spark(request.app.state.search.trends, f"cat:{cat}"),
-        "cards": build_cards(db, papers, user_of(request)), "pager": make_pager(request, p, total, PAGE_SIZE),
+        "cards": build_cards(db, papers, user_of(request)), "pager": pager,
     })

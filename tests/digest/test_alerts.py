@@ -167,6 +167,8 @@ def test_alerts_keep_to_the_period(fresh_engine, settings):
     (["graphs cat:cs.LG!"], "is not an arXiv category"),
     (['"open quote'], "quote was not closed"),
     (["the of and"], "only common words"),
+    (["((("], "no letters or digits"),
+    (["pneumonoultramicroscopicsilicovolcanoconiosis"], "over 40 characters"),
     (["2401.00001"], "is a paper, not a search"),
 ])
 def test_bad_alerts_are_refused_with_a_reason(lines, message):

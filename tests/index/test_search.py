@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pytest
+
 from paperboy.index import jobs
 from paperboy.index.embedder import HashEmbedder
 from paperboy.index.jobs import refresh_index
@@ -257,6 +259,28 @@ def test_a_query_of_only_common_words_explains_itself(service):
     assert "“the”, “of”, “and”, “for”" in res.messages[0] and "quotes" in res.messages[0]
     # In quotes they are a phrase, searched as typed.
     assert ids(service.search('"models for image"', mode="keyword")) == ["2407.00006"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("pneumonoultramicroscopicsilicovolcanoconiosis", "no paper here has a word over 40 characters long"),
+    ("?", "“?”: no letters or digits"),
+    ("((((", "“((((”: no letters or digits"),
+    ("--", "“--”: no letters or digits"),
+    ('"++"', '“"++"”: no letters or digits'),
+])
+def test_a_query_with_nothing_the_index_holds_finds_nothing_and_says_why(service, query, message):
+    """Not every paper: tantivy answers a query left with no clause with all of them."""
+    for mode in ("keyword", "hybrid"):
+        res = service.search(query, mode=mode)
+        assert res.hits == [] and res.total == 0 and res.error == "Empty query."
+        assert any(message in m for m in res.messages), res.messages
+
+
+def test_words_with_nothing_searchable_are_dropped_from_a_query_with_others(service):
+    plain = service.search("robot grasping", mode="keyword")
+    res = service.search("robot (((( grasping -!!", mode="keyword")
+    assert ids(res) == ids(plain) and res.total == plain.total > 0
+    assert res.messages == ["“((((”, “-!!”: no letters or digits to search for."]
 
 
 PASSAGE = ("Molecules are graphs of atoms. We predict chemical properties of molecules with message passing "

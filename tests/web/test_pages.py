@@ -196,6 +196,24 @@ def test_author_and_category_pages(site, client):
     assert 'href="/feeds/categories/q-bio.BM.rss"' in r.text
 
 
+def test_a_page_past_the_last_says_so_and_leads_to_the_last_one(site, client):
+    ada = client.get("/authors/Ada%20Lovelace?p=50")
+    assert ada.status_code == 404 and card_ids(ada.text) == []
+    assert "There is no page 50:" in ada.text and "fill 1 page." in ada.text and "No papers here yet" not in ada.text
+    assert 'href="/authors/Ada%20Lovelace">Go to the last page (1)' in ada.text
+    category = client.get("/categories/q-bio.BM?p=3")
+    assert category.status_code == 404 and "There is no page 3: 1 paper fills 1 page." in category.text
+    search = client.get("/search?q=diffusion&p=40")
+    assert search.status_code == 404 and "There is no page 40:" in search.text and " results fill 1 page." in search.text
+    assert "No papers match" not in search.text
+
+
+def test_a_category_typed_in_another_case_leads_to_the_category(client):
+    r = client.get("/categories/Q-BIO.bm?p=1", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == "/categories/q-bio.BM?p=1"
+    assert client.get("/categories/xx.nope").status_code == 404
+
+
 def test_trending_page_shows_scores_and_explanation(site, client):
     r = client.get("/trending")
     assert r.status_code == 200
@@ -311,6 +329,26 @@ def test_only_common_words_get_a_helpful_message(client):
     r = client.get("/search?q=the+of+for")
     assert r.status_code == 200 and card_ids(r.text) == []
     assert any("quotes" in n and n.startswith("“the”, “of”, “for”") for n in notices(r.text))
+
+
+def test_a_query_with_nothing_to_search_for_says_why_and_offers_no_alert(site, client):
+    from paperboy.community import accounts
+    from paperboy.store.db import session_scope
+
+    with session_scope(site.engine) as db:
+        accounts.create_user(db, "nothing@example.org", "correct horse battery staple", "N", verified=True)
+    page = client.get("/signin")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post("/signin", data={"csrf_token": token, "email": "nothing@example.org",
+                                 "password": "correct horse battery staple"})
+    for query, said in (("?", "“?”: no letters or digits to search for."),
+                        ("pneumonoultramicroscopicsilicovolcanoconiosis", "word over 40 characters long"),
+                        ("the of", "words nearly every paper uses")):
+        r = client.get("/search", params={"q": query})
+        assert r.status_code == 200 and card_ids(r.text) == []
+        assert any(said in n for n in notices(r.text)), notices(r.text)
+        assert "0 results for" in r.text and "Alert me" not in r.text and "No papers match" not in r.text
+    assert "Alert me" in client.get("/search", params={"q": "zzzqqq"}).text  # a real word: the alert may wait for it
 
 
 def test_an_old_style_id_that_is_not_here_is_reported_once(client):

@@ -52,6 +52,7 @@ def test_csv_has_a_row_per_period_and_topic_and_defuses_formulas(client):
     ({"q": "diffusion", "value": "likes"}, ""),
     ({"q": "   "}, "empty"),
     ({"q": "the of"}, "nearly every paper"),
+    ({"q": "(((("}, "nothing to count: “((((”: no letters or digits"),
     ({"q": "2501.00001"}, "identifier"),
     ({"q": "diffusion", "unit": "week", "from": "1990-01"}, "At most 600"),
 ])
