@@ -314,3 +314,28 @@ def test_a_digest_started_in_the_browser_comes_in_the_members_own_time_zone(live
         assert page.locator('.subscribe-box input[name="timezone"]').input_value() == "Asia/Tokyo"
     finally:
         context.close()
+
+
+def test_long_unbroken_words_in_a_paper_do_not_widen_a_phone_page(live, browser):
+    """Abstracts hold addresses (code, data, project pages) and titles coin long names:
+    on a phone they wrap instead of making the page scroll sideways."""
+    import datetime as dt
+
+    from paperboy.store.db import session_scope
+    from tests.support.factories import make_paper
+
+    base, _, app = live
+    url = "github.com/anorganisation/AModelRepositoryNamedWithoutAnyBreaksAtAllThatRunsOnAndOnAndOn"
+    with session_scope(app.state.engine) as db:
+        paper = make_paper(db, title="HyperLongCompoundModelNameWithoutBreaksForTesting: a study",
+                           abstract=f"We release the code at {url}. The data is at {url}/data.",
+                           announced_on=dt.date(2025, 1, 20))
+        arxiv_id = paper.arxiv_id
+    # Not is_mobile: a phone's browser widens its layout to fit what overflows, hiding the fault.
+    ctx = browser.new_context(viewport={"width": 360, "height": 780}, has_touch=True)
+    page = ctx.new_page()
+    for path in (f"/papers/{arxiv_id}", "/papers?date=2025-01-20"):
+        page.goto(base + path)
+        page.get_by_text("We release the code at").first.wait_for()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+    ctx.close()
