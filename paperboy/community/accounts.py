@@ -61,10 +61,13 @@ def clean_display_name(name: str) -> str:
     return one_line(name)
 
 
-def commenter_name(display_name: str | None, email: str | None) -> str:
-    """How a comment's author is named wherever the comment is shown or mailed: their
-    display name, else their address's local part; "deleted member" once the account is gone."""
-    return display_name or (email.split("@")[0] if email else "deleted member")
+def commenter_name(display_name: str | None, email: str | None, user_id: int | None) -> str:
+    """How a member is named wherever others see them (comments, replies, profile,
+    collections): their display name, else "Member 12" (never their address's local part:
+    john.smith.1985 is half an address); "deleted member" once the account is gone."""
+    if display_name:
+        return display_name
+    return f"Member {user_id}" if email and user_id else "deleted member"
 
 
 def hash_password(password: str) -> str:

@@ -53,7 +53,7 @@ def comments_for(request, paper) -> list[ThreadItem]:
         .where(Comment.paper_id == paper.id)
         .order_by(Comment.created_at, Comment.id)
     ).all()
-    items = {c.id: ThreadItem(c, commenter_name(name, email), c.user_id, 0) for c, name, email in rows}
+    items = {c.id: ThreadItem(c, commenter_name(name, email, c.user_id), c.user_id, 0) for c, name, email in rows}
     roots: list[ThreadItem] = []
     for item in items.values():
         parent = items.get(item.comment.parent_id) if item.comment.parent_id else None
@@ -144,7 +144,7 @@ def user_votes(request) -> set[int]:
 def display_name(user: User | None) -> str:
     if user is None:
         return ""
-    return user.display_name or user.email.split("@")[0]
+    return commenter_name(user.display_name, user.email, user.id)
 
 
 def template_globals() -> dict:

@@ -81,7 +81,7 @@ class MeOut(BaseModel):
 def me(request: Request, user: User = Depends(require_user)):
     used = request_token(request)
     token = TokenOut(name=used.name, write=used.can_write, expires_at=used.expires_at) if used else None
-    return MeOut(id=user.id, name=commenter_name(user.display_name, user.email), email=user.email,
+    return MeOut(id=user.id, name=commenter_name(user.display_name, user.email, user.id), email=user.email,
                  admin=bool(user.is_admin), suspended=bool(user.is_suspended),
                  unread_replies=user.unread_replies or 0, token=token)
 

@@ -42,5 +42,5 @@ def member_profile(request: Request, user_id: int, db: Session = Depends(get_db,
         .where(Comment.user_id == user_id, Comment.deleted_at.is_(None), Comment.hidden.is_(False), visible())
         .order_by(Comment.created_at.desc(), Comment.id.desc()).limit(SHOWN)).all()
     return request.app.state.templates.TemplateResponse(request, "community/member.html", {
-        "member": user, "name": commenter_name(user.display_name, user.email),
+        "member": user, "name": commenter_name(user.display_name, user.email, user.id),
         "submitted": submitted, "collections": collections, "comments": comments})

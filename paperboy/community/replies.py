@@ -85,7 +85,7 @@ def tell_about_comment(app, conn: Connection, *, paper_id: int, parent_id: int |
     off = off_link(settings, row.id, row.email)
     msg = render_email(EMAIL_TEMPLATES, template, {
         "site_name": settings.site_name, "name": row.display_name,
-        "author": commenter_name(author.display_name, author.email), "title": " ".join(row.title.split()),
+        "author": commenter_name(author.display_name, author.email, author.id), "title": " ".join(row.title.split()),
         "quoted": quoted, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
         "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
     }, to=row.email, sender=settings.mail_from,
@@ -184,5 +184,5 @@ def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list
     children, the member's submissions and their papers' comments."""
     total = conn.execute(_COUNT_REPLIES, {"me": user_id}).scalar_one()
     rows = conn.execute(_PAGE_OF_REPLIES, {"me": user_id, "limit": limit, "offset": offset}).all()
-    return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email), r.user_id, r.arxiv_id,
+    return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email, r.user_id), r.user_id, r.arxiv_id,
                   r.title, bool(r.is_reply), r.body) for r in rows], total

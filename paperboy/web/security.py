@@ -472,7 +472,7 @@ def request_token(request: Request) -> apitokens.TokenUse | None:
 def as_member(user: User | None) -> Member | None:
     if user is None:
         return None
-    return Member(user.id, user.display_name or user.email.split("@")[0], bool(user.is_admin), bool(user.is_suspended),
+    return Member(user.id, user.display_name or f"Member {user.id}", bool(user.is_admin), bool(user.is_suspended),
                   user.unread_replies or 0)
 
 
@@ -492,7 +492,7 @@ def session_params(scope) -> dict | None:
 
 def member_from_row(row) -> Member:
     uid, name, email, is_admin, is_suspended, unread = row[:6]
-    return Member(uid, name or email.split("@")[0], bool(is_admin), bool(is_suspended), unread or 0)
+    return Member(uid, name or f"Member {uid}", bool(is_admin), bool(is_suspended), unread or 0)
 
 
 _MEMBER_SQL = member_query()

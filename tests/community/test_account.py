@@ -350,3 +350,18 @@ def test_in_a_browser_change_the_password_download_the_data_then_delete_the_acco
         assert "/signin" in page.url
     assert page.js_errors == []
     assert _count(site.engine, User, User.email == user.email) == 0
+
+
+def test_a_member_without_a_display_name_is_shown_as_member_n_never_by_their_address(site):
+    paper = site.paper()
+    user, client = site.member(email="john.smith.1985@example.org", name="John")
+    client.form("/account", {"display_name": "", "email_digest": ""}, page="/account")
+    account = client.get("/account").text
+    assert f"you appear as “Member {user.id}”, never by your address" in account
+    client.form(f"/papers/{paper.arxiv_id}/comments", {"body": "A question about the ablation."}, page="/")
+    reader = site.client()
+    for path in (f"/papers/{paper.arxiv_id}", f"/members/{user.id}"):
+        page = reader.get(path).text
+        assert f"Member {user.id}" in page, path
+        assert "john.smith" not in page, path
+    assert "never by your address" in site.client().get("/signup").text
