@@ -408,7 +408,7 @@ def delete_collection(request: Request, cid: int, user: User = Depends(require_u
     wanted.forget_target(db, user.id, coll.id)
     forget_outcomes(db, user.id, coll.id)
     db.execute(delete(Collection).where(Collection.id == coll.id))
-    return RedirectResponse("/collections", status_code=303)
+    return RedirectResponse(with_notice("/collections", "collection_deleted"), status_code=303)
 
 
 def _bibkey(arxiv_id: str) -> str:

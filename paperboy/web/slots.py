@@ -270,7 +270,8 @@ def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
     if me is None or not author_id or str(me.id) != author_id:
         return b""
     edit = "" if me.is_suspended else f'<a class="button button-small" href="/comments/{comment_id}/edit">Edit</a>'
-    return (f'{edit}<form method="post" action="/comments/{comment_id}/delete" class="inline-form">'
+    return (f'{edit}<form method="post" action="/comments/{comment_id}/delete" class="inline-form" '
+            f'data-confirm="Delete this comment? Replies to it stay, under [deleted].">'
             f'{_csrf_str(v)}<button type="submit">Delete</button></form>').encode()
 
 

@@ -80,7 +80,11 @@ def test_private_collections_stay_private_and_public_ones_are_shared(site):
     alice.form(f"/collections/{shared}/edit", {"name": "Now private"}, page="/")
     assert bob.get(f"/collections/{shared}").status_code == 404
     assert alice.form(f"/collections/{shared}/edit", {"name": "Secret list"}, page="/").status_code == 409
-    alice.form(f"/collections/{shared}/delete", page="/")
+    page = alice.get(f"/collections/{shared}").text
+    assert 'data-confirm="Delete the collection “Now private” and its list of 1 paper? This cannot be undone."' in page
+    gone = alice.form(f"/collections/{shared}/delete", page="/")
+    assert gone.headers["location"] == "/collections?notice=collection_deleted"
+    assert "The collection is deleted (the papers in it are not)." in alice.get(gone.headers["location"]).text
     assert alice.get(f"/collections/{shared}").status_code == 404
 
 

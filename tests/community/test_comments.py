@@ -189,3 +189,14 @@ def test_comments_written_before_new_markdown_rules_are_rendered_again_once(site
     assert 'href="https://github.com/q/tool"' in alice.get(f"/papers/{paper.arxiv_id}").text
     # a second run changes nothing
     assert (rerender.render_stored(site.engine).seen, rerender.render_stored(site.engine).changed) == (2, 0)
+
+
+def test_deleting_ones_own_comment_asks_first(site):
+    paper = site.paper()
+    _, ada = site.member()
+    ada.form(f"/papers/{paper.arxiv_id}/comments", {"body": "A first thought."}, page="/")
+    page = ada.get(f"/papers/{paper.arxiv_id}").text
+    form = re.search(r'<form method="post" action="/comments/\d+/delete"[^>]*>', page).group(0)
+    assert 'data-confirm="Delete this comment? Replies to it stay, under [deleted]."' in form
+    _, bob = site.member()
+    assert "/delete" not in bob.get(f"/papers/{paper.arxiv_id}").text  # only the author is asked
