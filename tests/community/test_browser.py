@@ -362,6 +362,26 @@ def test_back_after_signing_out_does_not_show_the_account_page_again(sqlite_only
     assert page.js_errors == []
 
 
+def test_a_refused_password_change_low_on_the_account_page_shows_its_reason(sqlite_only, fresh_engine, tmp_path, page):
+    """The password form is below the fold: the page that comes back with "That is not
+    your current password" must show that line, not its top."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    user = site.user(email="forgetful@example.org")
+    page.set_viewport_size({"width": 1280, "height": 700})
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + "/account")
+        form = page.locator("form.password-form")
+        form.locator("input[type=password]").nth(0).fill("not the password at all")
+        for field in form.locator("input[type=password]").all()[1:]:
+            field.fill("a brand new long password")
+        form.get_by_role("button").click()
+        page.wait_for_load_state()
+        reason = page.get_by_role("alert").filter(has_text="not your current password")
+        expect(reason).to_be_in_viewport()
+    assert page.js_errors == []
+
+
 def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(sqlite_only, fresh_engine, tmp_path, page):
     """Its button stays focused while the form is sent in place, so Enter again takes the
     vote back and Tab goes on to the card's next control (a disabled button lost focus
@@ -465,6 +485,10 @@ def test_a_member_goes_down_the_day_by_keyboard(sqlite_only, fresh_engine, tmp_p
         # s opens the card's save menu; Escape closes it.
         page.keyboard.press("s")
         assert card.locator("details.save-menu").get_attribute("open") is not None
+        # the focus is in the open menu, on something visible that can be used
+        assert page.evaluate("""() => { const el = document.activeElement;
+            return !!el.closest('details.save-menu[open] .menu-panel') && el.type !== 'hidden'
+                   && el.getBoundingClientRect().height > 0; }""")
         page.keyboard.press("Escape")
         assert card.locator("details.save-menu").get_attribute("open") is None
         # Typing in the search box types; the keys do nothing there.

@@ -280,8 +280,11 @@
     var menu = current && current.querySelector("details.save-menu");
     if (!menu) return;
     menu.open = true;
-    var first = menu.querySelector(".menu-panel button, .menu-panel input");
-    if (first) first.focus();
+    var first = menu.querySelector(".menu-panel button, .menu-panel input:not([type=hidden])");
+    if (first) {
+      first.focus();
+      menu.querySelector(".menu-panel").scrollIntoView({ block: "nearest" });
+    }
   }
 
   var helpDialog = null;
@@ -345,7 +348,18 @@
     root.querySelectorAll("input[data-browser-timezone]").forEach(function (input) { input.value = zone; });
   }
 
-  function init() { setupAbstracts(document); setupCopy(document); setupPreviews(document); setupTimezones(document); }
+  // A form sent back with its reason (a wrong password low on the account page): bring
+  // the reason into view, or the page reads as if nothing happened.
+  function showRefusal() {
+    var refused = Array.prototype.find.call(document.querySelectorAll("main form .error[role=alert], main section .error[role=alert]"),
+      function (el) { return el.getBoundingClientRect().bottom > window.innerHeight; });
+    if (refused) refused.scrollIntoView({ block: "center" });
+  }
+
+  function init() {
+    setupAbstracts(document); setupCopy(document); setupPreviews(document); setupTimezones(document);
+    showRefusal();
+  }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
 })();
