@@ -61,6 +61,9 @@ def send_verification(request: Request, db: Session, user: User) -> None:
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request):
+    user = current_user(request)
+    if user is not None:  # as /signin: a second account is made after signing out
+        return _page(request, "signed_in.html", next="/", member=user, then="/signup")
     return _page(request, "signup.html")
 
 

@@ -122,6 +122,15 @@ def test_the_sign_in_page_tells_a_signed_in_member_so_and_offers_the_way_on_or_o
     assert client.form("/signout", {"next": "https://elsewhere.example/"}).headers["location"] == "/"
 
 
+def test_the_sign_up_page_tells_a_signed_in_member_so_and_offers_to_sign_out_first(site):
+    user, client = site.member()
+    page = client.get("/signup").text
+    assert "You are signed in" in page and user.email in page and 'name="password"' not in page
+    assert '<input type="hidden" name="next" value="/signup">' in page and "Sign out and make another account" in page
+    r = client.form("/signout", {"next": "/signup"})
+    assert r.headers["location"] == "/signup" and 'name="password"' in client.get("/signup").text
+
+
 def test_wrong_passwords_on_the_account_page_count_as_failed_sign_ins(site):
     site.app.state.rate_limits["signin_fail_email"] = (3, 3600)
     user, client = site.member()
