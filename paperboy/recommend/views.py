@@ -312,12 +312,14 @@ def remove_signal(request: Request, arxiv_id: str = Form(""), next_: str = Form(
 
 
 @router.post("/for-you/pause")
-def pause(request: Request, action: str = Form("pause"), user: User = Depends(require_member),
-          db: Session = Depends(get_db, scope="function")):
+def pause(request: Request, action: str = Form("pause"), back: str = Form("/for-you/learned", max_length=2000),
+          user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    """Pause or resume the feed; a form comes back to ``back`` (For you's own Resume
+    button returns to the picks, not to What it learned)."""
     paused = action != "resume"
     signals.set_paused(db, user.id, paused)
     db.commit()
-    return _done(request, "paused" if paused else "resumed", paused=paused)
+    return _done(request, "paused" if paused else "resumed", back=back, paused=paused)
 
 
 @router.post("/for-you/reset")

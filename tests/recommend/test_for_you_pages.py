@@ -192,8 +192,19 @@ def test_reset_forgets_votes_and_pause_stops_the_feed(site):
     assert "Learning from 1 paper" in learned and papers["speech"].title in learned
     r = client.form("/for-you/pause", {"action": "pause"}, page="/for-you/learned")
     assert "Paused: your feed picks nothing" in client.get(r.headers["location"]).text
-    assert "Your “For you” feed is paused" in client.get("/for-you").text
-    client.form("/for-you/pause", {"action": "resume"}, page="/for-you/learned")
+    paused_page = client.get("/for-you").text
+    assert "Your “For you” feed is paused" in paused_page
+    assert '<input type="hidden" name="back" value="/for-you">' in paused_page
+    # Its Resume comes back to the picks, saying so (the learned page's to that page).
+    back = client.form("/for-you/pause", {"action": "resume", "back": "/for-you"}, page="/for-you")
+    assert back.headers["location"] == "/for-you?done=resumed"
+    picks = client.get(back.headers["location"]).text
+    assert "Resumed: your picks learn from what you do again." in picks and "Speech recognition with method" in picks
+    client.form("/for-you/pause", {"action": "pause"}, page="/for-you/learned")
+    resumed = client.form("/for-you/pause", {"action": "resume"}, page="/for-you/learned")
+    assert resumed.headers["location"] == "/for-you/learned?done=resumed"
+    assert client.form("/for-you/pause", {"action": "resume", "back": "https://elsewhere.example/"},
+                       page="/for-you").headers["location"].startswith("/for-you/learned")
     # The page after pausing, reached again by Back once resumed, says nothing stale.
     again = client.get(r.headers["location"]).text
     assert "Paused: your feed picks nothing" not in again and "Pause the feed" in again
