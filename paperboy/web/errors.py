@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from paperboy.web.navigation import referring_page
+
 log = logging.getLogger(__name__)
 
 
@@ -42,9 +44,12 @@ def error_response(request: Request, status: int, message: str, headers: dict | 
         return JSONResponse(body, status_code=status, headers=headers)
     templates = request.app.state.templates
     reason = {400: "Bad request", 404: "Not found", 422: "Invalid request"}.get(status, _reason(status))
+    # A refused form: back to the page it was sent from (Back keeps what was typed).
+    form_page = referring_page(request, "") if request.method == "POST" and status < 500 else ""
     return templates.TemplateResponse(request, "error.html", {
         "status_code": status, "reason": reason, "message": message, "retry_url": retry_url,
         "retry_what": "them" if errors and len(errors) > 1 else "it",
+        "form_page": form_page,
     }, status_code=status, headers=headers)
 
 

@@ -382,6 +382,25 @@ def test_a_refused_password_change_low_on_the_account_page_shows_its_reason(sqli
     assert page.js_errors == []
 
 
+def test_a_comment_of_only_spaces_is_stopped_in_the_page_with_its_reason(sqlite_only, fresh_engine, tmp_path, page):
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention at scale")
+    user = site.user()
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        page.evaluate("window.__stayed = true")
+        box = page.locator("#comment-body")
+        box.fill("   \n   ")
+        page.get_by_role("button", name="Post comment").click()
+        assert "cannot be empty" in box.evaluate("el => el.validationMessage")
+        assert page.evaluate("window.__stayed === true")  # nothing was sent
+        box.fill("Now with words.")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(".comment-body").filter(has_text="Now with words.")).to_be_visible()
+    assert page.js_errors == []
+
+
 def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(sqlite_only, fresh_engine, tmp_path, page):
     """Its button stays focused while the form is sent in place, so Enter again takes the
     vote back and Tab goes on to the card's next control (a disabled button lost focus

@@ -200,3 +200,16 @@ def test_deleting_ones_own_comment_asks_first(site):
     assert 'data-confirm="Delete this comment? Replies to it stay, under [deleted]."' in form
     _, bob = site.member()
     assert "/delete" not in bob.get(f"/papers/{paper.arxiv_id}").text  # only the author is asked
+
+
+def test_a_refused_comment_leads_back_to_the_form_it_came_from(site):
+    paper = site.paper()
+    _, ada = site.member()
+    r = ada.form(f"/papers/{paper.arxiv_id}/comments", {"body": "   \n  "}, page="/",
+                 headers={"Referer": f"http://testserver/papers/{paper.arxiv_id}#new-comment"})
+    assert r.status_code == 400 and "A comment cannot be empty." in r.text
+    assert f'<a href="/papers/{paper.arxiv_id}#new-comment" data-history-back' in r.text
+    # Only to pages of this site.
+    r = ada.form(f"/papers/{paper.arxiv_id}/comments", {"body": " "}, page="/",
+                 headers={"Referer": "https://elsewhere.example/phish"})
+    assert r.status_code == 400 and "data-history-back" not in r.text

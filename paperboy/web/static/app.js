@@ -348,6 +348,19 @@
     root.querySelectorAll("input[data-browser-timezone]").forEach(function (input) { input.value = zone; });
   }
 
+  // A comment of only spaces passes the browser's "required": say so before sending.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.classList.contains("comment-form")) return;
+    var area = form.querySelector("textarea[name=body]");
+    if (area && !area.value.trim()) {
+      event.preventDefault();
+      area.setCustomValidity("Write something first: a comment cannot be empty.");
+      area.reportValidity();
+      area.addEventListener("input", function () { area.setCustomValidity(""); }, { once: true });
+    }
+  }, true);
+
   // A form sent back with its reason (a wrong password low on the account page): bring
   // the reason into view, or the page reads as if nothing happened.
   function showRefusal() {
@@ -355,6 +368,16 @@
       function (el) { return el.getBoundingClientRect().bottom > window.innerHeight; });
     if (refused) refused.scrollIntoView({ block: "center" });
   }
+
+  // "Back to the form" on a refused form's error page: the browser's Back, which keeps
+  // what was typed (the link's own address is the page without it).
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-history-back]");
+    if (link && window.history.length > 1) {
+      event.preventDefault();
+      window.history.back();
+    }
+  });
 
   function init() {
     setupAbstracts(document); setupCopy(document); setupPreviews(document); setupTimezones(document);
