@@ -100,14 +100,20 @@ def without_params(request: Request, names: set[str]) -> str | None:
 
 # Set by the CSRF middleware on a request whose body is over its route's cap: the message.
 TOO_LARGE = "paperboy.too_large"
+# Set by the CSRF middleware on a form it refuses (another site's, or a wrong token): the message.
+FORBIDDEN = "paperboy.forbidden"
 
 
 def refuse_too_large(request: Request) -> None:
-    """A global dependency, first: a body over its route's cap (never read) is refused
-    here, before anything of the route runs, so the answer is an ordinary error page."""
+    """A global dependency, first: a body over its route's cap (never read), or a form the
+    CSRF check refused, is refused here, before anything of the route runs, so the answer
+    is an ordinary error page (or the API's JSON)."""
     message = request.scope.get(TOO_LARGE)
     if message is not None:
         raise StarletteHTTPException(413, message)
+    message = request.scope.get(FORBIDDEN)
+    if message is not None:
+        raise StarletteHTTPException(403, message)
 
 
 async def no_nul_characters(request: Request) -> None:

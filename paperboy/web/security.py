@@ -224,7 +224,8 @@ class CommunityMiddleware:
         protected = writes and not getattr(endpoint, "csrf_exempt", False)
         verdict = ALLOW if by_token else cross_origin_verdict(headers, settings) if protected else ALLOW
         if verdict == REFUSE:
-            await _refuse(send, headers, "Cross-origin request refused: this form or request came from another site.")
+            await self._refuse(scope, receive, send, "Cross-origin request refused: this form or request came "
+                                                     "from another site.")
             return
         if protected:
             limit = getattr(endpoint, "max_form_bytes", MAX_FORM_BYTES)
@@ -244,7 +245,9 @@ class CommunityMiddleware:
             if verdict == TOKEN:
                 token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
                 if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
-                    await _refuse(send, headers, "CSRF token missing or wrong: reload the page and try again.")
+                    await self._refuse(scope, receive, send, "This form is out of date or was not sent from this "
+                                                             "site (its CSRF token is missing or wrong): reload the "
+                                                             "page and send it again.")
                     return
             receive = replaying(body, receive)
 
@@ -263,6 +266,13 @@ class CommunityMiddleware:
                 await run_in_threadpool(touch_session, self.fastapi_app.state.engine, ctx["touch"])
             if ctx["api_token"] is not None and ctx["api_token"].stale:
                 await run_in_threadpool(apitokens.record_use, self.fastapi_app.state.engine, ctx["api_token"].id)
+
+    async def _refuse(self, scope, receive, send, message: str) -> None:
+        """403 for a form this check refuses, answered inside the app (errors.FORBIDDEN,
+        before anything of the route runs): the site's own error page, or JSON for a
+        script. Its body is not read, and nothing is done but saying no."""
+        scope[errors.FORBIDDEN] = message
+        await self.app(scope, replaying(b"", receive), send)
 
     async def _token_allows(self, scope, headers: Headers, ctx: dict, writes: bool, send) -> bool:
         """Sign the request in by its API token; answer 401 for a bad token and 403 for
@@ -318,11 +328,6 @@ def origin_matches(origin: str, host: str, settings) -> bool:
     return False
 
 
-async def _refuse(send, headers: Headers, msg: str) -> None:
-    if "application/json" in headers.get("accept", ""):
-        await _json(send, 403, {"detail": msg})
-    else:
-        await _plain(send, 403, msg)
 
 
 async def _form_token(scope, body: bytes, headers: Headers) -> str | None:
@@ -361,13 +366,6 @@ async def _api_error(send, status: int, text: str, bearer_error: str) -> None:
     await _json(send, status, {"error": "Unauthorized" if status == 401 else "Forbidden", "detail": text,
                                "status": status},
                 [(b"www-authenticate", f'Bearer error="{bearer_error}"'.encode())])
-
-
-async def _plain(send, status: int, text: str) -> None:
-    body = f"<!doctype html><title>{status}</title><p>{text}</p>".encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _json(send, status: int, data: dict, headers: list | None = None) -> None:

@@ -443,6 +443,21 @@ def test_cross_site_requests_are_refused_by_what_the_browser_says(site):
     assert site.get_paper(paper.arxiv_id).upvotes == 0
 
 
+def test_a_refused_form_gets_the_sites_own_error_page(site):
+    """A person whose form is refused (another site's, a stale token) reads why on a
+    page of this site, with its header and a way on, not a bare line of text."""
+    paper = site.paper()
+    user, client = site.member(name="Refused Reader")
+    vote = f"/papers/{paper.arxiv_id}/vote"
+    for headers, said in (({"Origin": "https://evil.example"}, "came from another site"),
+                          ({}, "This form is out of date or was not sent from this site")):
+        r = client.post(vote, data={"csrf_token": "stale"}, headers=headers, follow_redirects=False)
+        assert r.status_code == 403 and r.headers["content-type"].startswith("text/html"), headers
+        assert said in r.text and "<h1>Forbidden</h1>" in r.text and "Refused Reader" in r.text
+        assert "Back to today's papers" in r.text
+    assert site.get_paper(paper.arxiv_id).upvotes == 0
+
+
 def test_same_origin_requests_need_no_token(site):
     paper = site.paper()
     _, client = site.member()
