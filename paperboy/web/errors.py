@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.web.navigation import referring_page
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,22 @@ async def no_nul_characters(request: Request) -> None:
                 raise StarletteHTTPException(400, f"The form field {name.replace(chr(0), '')!r} contains a NUL character.")
 
 
+def _paper_address(request: Request) -> str | None:
+    """/papers/arXiv:2501.01234 or /papers/https://arxiv.org/abs/... (an id pasted after
+    /papers/ as arXiv writes it): the paper's own address, where no route took it."""
+    path = request.url.path
+    if request.method not in ("GET", "HEAD") or not path.startswith("/papers/"):
+        return None
+    rest = path[len("/papers/"):]
+    if rest.startswith(("http:/", "https:/")) and "://" not in rest:
+        rest = rest.replace(":/", "://", 1)  # a proxy may fold the address's // into one
+    try:
+        pid, _version = parse_arxiv_id(rest)
+    except BadRecord:
+        return None
+    return f"/papers/{pid}" if f"/papers/{pid}" != path else None
+
+
 def _allowed_methods(request: Request) -> set[str]:
     """Every method some route takes on this path (the router names only the first
     route's), and HEAD wherever GET is taken (web/head.py serves it)."""
@@ -148,6 +165,9 @@ def install(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else _reason(exc.status_code)
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and message == "Not Found":
+            moved = _paper_address(request)
+            if moved:
+                return RedirectResponse(moved, status_code=301)
             message = f"There is no page at {request.url.path}."
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))

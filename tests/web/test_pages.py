@@ -103,6 +103,16 @@ def test_a_mistyped_parameter_page_links_to_the_same_page_without_it(client):
     assert api.json()["detail"] == "Invalid parameter: limit='abc' should be a whole number."
 
 
+def test_an_arxiv_id_pasted_after_papers_as_arxiv_writes_it_leads_to_the_paper(site, client):
+    pid = site.ids["wed_top"]
+    for path in (f"/papers/arXiv:{pid}", f"/papers/arxiv:{pid}v2", f"/papers/https://arxiv.org/abs/{pid}"):
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code == 301 and r.headers["location"] == f"/papers/{pid}", path
+    assert client.get("/papers/not-an-id").status_code == 404
+    assert client.get(f"/papers/arXiv:{pid}", headers={"Accept": "application/json"},
+                      follow_redirects=False).status_code == 301
+
+
 def test_feed_mode_submitted_shows_only_featured_papers(site, tmp_path):
     app = create_app(Settings(data_dir=tmp_path, secret_key="x", mail_backend="null", embedder="null",
                               feed_mode="submitted"), site.engine)
