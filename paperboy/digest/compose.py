@@ -19,6 +19,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
+from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 from sqlalchemy import and_, select
@@ -247,10 +248,15 @@ class Composer:
                 seen.update(fresh)
                 out.append({"kind": kind, "title": title, "ids": fresh, **extra})
 
+        def search(query: str) -> str:
+            """The section's papers on the site: its search over the digest's days, newest first."""
+            return "/search?" + urlencode({"q": query, "from": period.first_day.isoformat(),
+                                           "to": period.last_day.isoformat(), "sort": "date"})
+
         picks, why = self.for_you(sub, period)
-        add("for_you", "For you", picks, why=why)
+        add("for_you", "For you", picks, why=why, more="/for-you" + ("?span=week" if period.frequency == "weekly" else ""))
         for query in sub.alerts:
-            add("alert", f"Alert: {query}", self.alert(period, str(query)))
+            add("alert", f"Alert: {query}", self.alert(period, str(query)), more=search(str(query)))
         cats = list(dict.fromkeys(sub.categories.split()))
         authors: list[str] = []
         if sub.user_id and sub.include_follows:
@@ -260,11 +266,11 @@ class Composer:
                 elif kind == "author":
                     authors.append(target)
         for name in authors:
-            add("author", f"By {name}", self.author(period, name))
+            add("author", f"By {name}", self.author(period, name), more=search('author:"{}"'.format(name.replace('"', " "))))
         for cat in cats:
-            add("category", f"New in {cat}", self.category(period, cat))
+            add("category", f"New in {cat}", self.category(period, cat), more=search(f"cat:{cat}"))
         if sub.top_n > 0:
-            add("trending", "Trending", self.trending(period, sub.top_n))
+            add("trending", "Trending", self.trending(period, sub.top_n), more="/trending")
         return out
 
 
@@ -367,13 +373,13 @@ def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, conte
                 joined = {"card_text": "".join([b["card_text"] for b in blocks]),
                           "card_html": Markup("".join([b["card_html"] for b in blocks]))}
                 sections.append({"kind": sec["kind"], "title": sec["title"], "papers": [joined],
-                                 "count": len(blocks)})
+                                 "count": len(blocks), "more": sec.get("more")})
             continue
         items = papers.get(sec["ids"])
         if why:
             items = [dict(papers.views[i], why=why.get(str(i), "")) for i in sec["ids"] if i in papers.views]
         if items:
-            sections.append({"kind": sec["kind"], "title": sec["title"], "papers": items})
+            sections.append({"kind": sec["kind"], "title": sec["title"], "papers": items, "more": sec.get("more")})
     urls = urls or links(settings, sub.token)
     return {
         "site_name": settings.site_name,

@@ -66,6 +66,17 @@ def test_a_members_digest_puts_their_picks_first_with_reasons(fresh_engine, smtp
     assert "Fair division of goods a" in alert and "Fair ranking" not in alert
     html = msg.get_body(("html",)).get_content()
     assert "Why: close to “Protein folding with old tools”" in html or "Why: close to &#8220;" in html
+    # Each section ends with where to see all of it on the site: its search over the digest's days.
+    base = settings.resolved_base_url
+    assert f"All of them: {base}/search?q=fair+division&from=2025-01-15&to=2025-01-15&sort=date" in alert
+    assert f"All of them: {base}/for-you" in picks.splitlines()
+    hopper = text.split("== By Grace Hopper ==")[1].split("==")[0]
+    assert f"All of them: {base}/search?q=author%3A%22Grace+Hopper%22&from=2025-01-15&to=2025-01-15&sort=date" in hopper
+    assert f'href="{base}/search?q=fair+division&amp;from=2025-01-15&amp;to=2025-01-15&amp;sort=date"' in html
+    # The link finds the section's papers (and, past the digest's few, the rest).
+    found = get_search_service(settings, fresh_engine).search('author:"Grace Hopper"', date_from=DAY, date_to=DAY,
+                                                               sort="date")
+    assert [h.paper_id for h in found.hits] == [made["hopper-a"]]
 
 
 def test_the_next_digest_never_repeats_a_pick(fresh_engine, smtp_server, tmp_path):
