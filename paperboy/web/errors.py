@@ -172,6 +172,10 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
             message = f"{request.method} is not allowed here; use {headers['Allow']}."
+            if request.method in ("GET", "HEAD") and not wants_json(request):
+                # A person who opened a button's address (a vote, a follow) by hand or by link.
+                message = ("This address is a button's (it changes something), not a page to open: "
+                           "use the button on the page it belongs to.")
         return error_response(request, exc.status_code, message, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)

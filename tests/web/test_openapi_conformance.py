@@ -138,3 +138,14 @@ def test_an_unknown_method_on_a_known_path_is_405_with_allow(fresh_engine, tmp_p
     assert r.status_code == 405, r.text
     assert r.headers["allow"] == allow
     assert r.headers["x-frame-options"] == "DENY"  # still inside the security headers
+
+
+def test_opening_a_buttons_address_in_the_browser_says_what_it_is(fresh_engine, tmp_path):
+    from starlette.testclient import TestClient
+
+    client = TestClient(create_app(settings_for(tmp_path), fresh_engine))
+    r = client.get("/papers/2501.00001/vote", headers={"Accept": "text/html"})
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert "This address is a button&#39;s (it changes something), not a page to open" in r.text
+    script = client.get("/papers/2501.00001/vote", headers={"Accept": "application/json"})
+    assert script.json()["detail"] == "GET is not allowed here; use POST."
