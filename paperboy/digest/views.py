@@ -106,6 +106,10 @@ def _confirm(request: Request, signed: str, *, check_only: bool) -> HTMLResponse
     if outcome == "invalid":
         return _message(request, "Link not valid", "This confirmation link is not valid.", 404)
     manage = links(settings, sub.token)["settings"]
+    if outcome == "used" and sub.status == "active":
+        # The mail opened again (a second click, another device): nothing is wrong.
+        return _message(request, "Already subscribed", f"{sub.email} already receives digests; this link "
+                        "has done its work.", 200, manage)
     if outcome == "used":
         return _message(request, "Link already used",
                         "This confirmation link has already been used or replaced by a newer one.", 410, manage)
