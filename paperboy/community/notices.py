@@ -25,6 +25,7 @@ MESSAGES = {
     "not_here": ("That paper is not on this instance, and this instance does not fetch papers from arXiv.",) * 2,
     "hidden": ("The paper is hidden: it is listed under Hidden papers below, where Unhide brings it back.",) * 2,
     "unhidden": ("The paper is visible again.",) * 2,
+    "submitted": ("Submitted: the paper is in today's feed, marked as submitted by you.",) * 2,
     "collection_deleted": ("The collection is deleted (the papers in it are not).",) * 2,
 }
 

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from paperboy.community import lookup, markdown, replies
 from paperboy.community.models import Comment, Submission
+from paperboy.community.notices import with_notice
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
@@ -353,4 +354,4 @@ def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require
     if won != 1:
         ratelimit.undo(engine, cap_key, 86400)
         return _submit_page(request, 409, f"arXiv:{arxiv_id} is already featured.", value, link=f"/papers/{arxiv_id}")
-    return RedirectResponse(f"/papers/{arxiv_id}", status_code=303)
+    return RedirectResponse(with_notice(f"/papers/{arxiv_id}", "submitted"), status_code=303)

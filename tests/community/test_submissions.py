@@ -27,7 +27,8 @@ def test_submitting_an_unknown_paper_fetches_it_and_features_it_today(arxiv_site
     site = arxiv_site
     user, client = site.member()
     r = client.form("/submit", {"arxiv": "https://arxiv.org/abs/1605.08386v1"}, page="/submit")
-    assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386"
+    assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386?notice=submitted"
+    assert "Submitted: the paper is in today&#39;s feed, marked as submitted by you." in client.get(r.headers["location"]).text
     paper = site.get_paper("1605.08386")
     assert paper.featured_on == utcnow().date() and paper.submitted_by_id == user.id
     assert "submission" in paper.sources.split(",") and "api" in paper.sources.split(",")
