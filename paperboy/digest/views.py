@@ -197,6 +197,7 @@ def _settings_page(request: Request, sub: Subscription, signed: str, **extra) ->
         "saved": False,
         "started": False,
         "resumed": False,
+        "already": False,
         **extra,
     }
     return _page(request, "digest/settings.html", ctx, 400 if extra.get("error") else 200)
@@ -208,13 +209,14 @@ def settings_page(request: Request, signed: str,
                   saved: str = Query("", max_length=1, description="1 after the settings form was saved"),
                   started: str = Query("", max_length=1, description="1 after a member started their digest"),
                   resumed: str = Query("", max_length=1, description="1 after digests were turned back on"),
+                  already: str = Query("", max_length=1, description="1 after 'Alert me' on a search already saved"),
                   ) -> HTMLResponse:
     with unit_of_work(request) as db:
         sub = _settings_sub(db, request, signed)
     if sub is None:
         return _message(request, "Link not valid", "This settings link is not valid.", 404)
     return _settings_page(request, sub, signed, added=added == "1", saved=saved == "1", started=started == "1",
-                          resumed=resumed == "1")
+                          resumed=resumed == "1", already=already == "1")
 
 
 @router.post("/subscriptions/{signed}/settings", response_class=HTMLResponse)
@@ -367,5 +369,8 @@ def alert_me(request: Request, user=Depends(security.require_member), q: str = F
         if sub is None:
             return RedirectResponse(f"/account/digest?{urlencode({'alert': alert})}", status_code=303)
         signed = sign(settings, "settings", sub.token)
+        if alert.casefold() in {a.casefold() for a in sub.alerts or []}:
+            # Pressed again (or for a search already saved): nothing to refuse, nothing to add.
+            return RedirectResponse(f"/subscriptions/{signed}/settings?already=1#alerts", status_code=303)
         refused = _change_settings(request, db, signed, sub, lambda s: services.add_alert(s, alert))
     return refused or RedirectResponse(f"/subscriptions/{signed}/settings?added=1#alerts", status_code=303)

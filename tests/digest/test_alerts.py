@@ -252,10 +252,13 @@ def test_alert_me_adds_the_search_to_the_members_digest(site, fresh_engine, sett
     shown = client.get(r.headers["location"])
     assert "Alert added" in shown.text and "fair division cat:cs.GT" in shown.text
 
-    # The same search again: refused, with the reason, and nothing changes.
+    # The same search again (a second press, or Back and press): it is there already, said
+    # on the settings page (a GET, so a reload sends nothing), and nothing changes.
     again = client.post("/account/digest/alerts", data={"q": "fair  division", "category": "cs.GT",
                                                         "csrf_token": token(form)}, follow_redirects=False)
-    assert again.status_code == 400 and "already one of your alerts" in again.text
+    assert again.status_code == 303
+    assert again.headers["location"] == settings_url(settings, fresh_engine, user.email) + "?already=1#alerts"
+    assert "That search is already one of your alerts." in client.get(again.headers["location"]).text
     assert alerts_of(fresh_engine, user.email) == ["graphs", "fair division cat:cs.GT"]
 
 
