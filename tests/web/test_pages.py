@@ -140,6 +140,14 @@ def test_paper_page_full_record_meta_tags_and_bibtex(site, client):
     assert '/papers/' + pid + '/vote' in html
 
 
+def test_the_paper_page_lists_arxiv_and_pdf_once_and_keeps_the_papers_own_links(site, client):
+    pid = site.ids["wed_top"]
+    html = client.get(f"/papers/{pid}").text
+    assert html.count(f'href="https://arxiv.org/pdf/{pid}"') == 1  # the "Read:" line's
+    meta = re.search(r'<div class="card-meta">(.*?)</div>', html, re.S).group(1)
+    assert 'href="https://github.com/acme/guidance"' in meta and "arxiv.org" not in meta
+
+
 def test_versioned_and_old_style_ids(site, client):
     pid = site.ids["wed_top"]
     r = client.get(f"/papers/{pid}v2", follow_redirects=False)
