@@ -15,6 +15,19 @@ def _luminance(rgb: str) -> float:
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
+READABILITY = """() => {
+    const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(v => {
+        v = v / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+    const backOf = el => { for (; el; el = el.parentElement) { const bg = getComputedStyle(el).backgroundColor;
+        if (bg !== 'rgba(0, 0, 0, 0)' && bg !== 'transparent') return bg; } return 'rgb(255, 255, 255)'; };
+    return [...document.querySelectorAll('a, .pb-muted')].map(el => {
+        const a = lum(getComputedStyle(el).color), z = lum(backOf(el));
+        return [el.textContent.trim().slice(0, 30), (Math.max(a, z) + 0.05) / (Math.min(a, z) + 0.05)];
+    }).filter(([, ratio]) => ratio < 4.5);
+}"""
+
+
 @pytest.mark.browser
 def test_digest_html_reads_in_light_and_dark_on_a_phone(fresh_engine, smtp_server, tmp_path, browser, backend):
     if backend != "sqlite":
@@ -32,7 +45,12 @@ def test_digest_html_reads_in_light_and_dark_on_a_phone(fresh_engine, smtp_serve
         bg = page.evaluate("getComputedStyle(document.querySelector('.pb-card')).backgroundColor")
         fg = page.evaluate("getComputedStyle(document.querySelector('.pb-card')).color")
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        # Every link and line of small print reads against what is behind it (WCAG AA, 4.5:1):
+        # the site's name, Read and PDF, "See them all" and the footer's links were light-theme
+        # colours on the dark background.
+        unreadable = page.evaluate(READABILITY)
         ctx.close()
+        assert unreadable == [], (scheme, unreadable)
         assert overflow <= 0, scheme
         contrast = abs(_luminance(bg) - _luminance(fg))
         assert contrast > 0.6, (scheme, bg, fg)
