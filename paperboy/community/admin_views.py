@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
@@ -26,12 +26,16 @@ def admin_home(request: Request, q: str = Query("", max_length=320), admin: User
                db: Session = Depends(get_db, scope="function")):
     users_q = select(User).order_by(User.created_at.desc()).limit(50)
     if q.strip():
-        users_q = select(User).where(func.lower(User.email).contains(q.strip().lower(), autoescape=True)).order_by(User.email).limit(50)
+        needle = q.strip().lower()  # an address or a display name, in part
+        users_q = (select(User).where(or_(func.lower(User.email).contains(needle, autoescape=True),
+                                          func.lower(User.display_name).contains(needle, autoescape=True)))
+                   .order_by(User.email).limit(50))
     users = list(db.scalars(users_q))
     suspended = list(db.scalars(select(User).where(User.is_suspended.is_(True)).order_by(User.email)))
     hidden_papers = list(db.scalars(select(Paper).where(Paper.hidden.is_(True)).order_by(Paper.modified_at.desc()).limit(100)))
     hidden_comments = db.execute(
-        select(Comment, Paper.arxiv_id).join(Paper, Paper.id == Comment.paper_id)
+        select(Comment, Paper.arxiv_id, User.email).join(Paper, Paper.id == Comment.paper_id)
+        .outerjoin(User, User.id == Comment.user_id)
         .where(Comment.hidden.is_(True)).order_by(Comment.created_at.desc()).limit(100)).all()
     recent_comments = db.execute(
         select(Comment, Paper.arxiv_id, User.email).join(Paper, Paper.id == Comment.paper_id)
@@ -69,7 +73,8 @@ def _comment_hidden(request: Request, comment_id: int, hidden: bool):
     arxiv_id = set_comment_hidden(request.app.state.engine, comment_id, hidden)
     if arxiv_id is None:
         raise HTTPException(404, "No such comment.")
-    return RedirectResponse(referring_page(request, f"/papers/{arxiv_id}#comment-{comment_id}"), status_code=303)
+    back = referring_page(request, f"/papers/{arxiv_id}#comment-{comment_id}")
+    return RedirectResponse(with_notice(back, "comment_hidden" if hidden else "comment_shown"), status_code=303)
 
 
 @router.post("/comments/{comment_id:id}/hide")
@@ -92,10 +97,10 @@ def _suspend(db: Session, user_id: int, admin: User, value: bool) -> None:
 @router.post("/users/{user_id:id}/suspend")
 def suspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, True)
-    return RedirectResponse(referring_page(request, "/admin"), status_code=303)
+    return RedirectResponse(with_notice(referring_page(request, "/admin"), "suspended"), status_code=303)
 
 
 @router.post("/users/{user_id:id}/unsuspend")
 def unsuspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     _suspend(db, user_id, admin, False)
-    return RedirectResponse(referring_page(request, "/admin"), status_code=303)
+    return RedirectResponse(with_notice(referring_page(request, "/admin"), "unsuspended"), status_code=303)

@@ -26,6 +26,10 @@ MESSAGES = {
     "hidden": ("The paper is hidden: it is listed under Hidden papers below, where Unhide brings it back.",) * 2,
     "unhidden": ("The paper is visible again.",) * 2,
     "submitted": ("Submitted: the paper is in today's feed, marked as submitted by you.",) * 2,
+    "comment_hidden": ("The comment is hidden: only moderators see it now.",) * 2,
+    "comment_shown": ("The comment is shown again.",) * 2,
+    "suspended": ("The member is suspended: they can read, but not vote, save, comment or submit.",) * 2,
+    "unsuspended": ("The member can take part again.",) * 2,
     "collection_deleted": ("The collection is deleted (the papers in it are not).",) * 2,
 }
 

@@ -56,13 +56,33 @@ def test_suspend_and_unsuspend_an_account(site):
     paper = site.paper()
     user, member = site.member()
     admin_user, admin = site.member(admin=True)
-    assert admin.form(f"/admin/users/{user.id}/suspend", page="/").status_code == 303
+    done = admin.form(f"/admin/users/{user.id}/suspend", page="/admin?notice=hidden")
+    assert done.status_code == 303 and "notice=suspended" in done.headers["location"]
+    page = admin.get(done.headers["location"]).text
+    assert "The member is suspended" in page and "The paper is hidden" not in page  # no stale notice
     r = member.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": member.token("/")})
     assert r.status_code == 403 and "suspended" in r.json()["detail"]
     assert "suspended" in member.get("/account").text
     assert admin.form(f"/admin/users/{admin_user.id}/suspend", page="/").status_code == 400  # not oneself
-    admin.form(f"/admin/users/{user.id}/unsuspend", page="/")
+    back = admin.form(f"/admin/users/{user.id}/unsuspend", page="/")
+    assert "The member can take part again." in admin.get(back.headers["location"]).text
     r = member.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": member.token("/")})
     assert r.status_code == 200
     with site.engine.connect() as conn:
         assert conn.scalar(select(User.is_suspended).where(User.id == user.id)) is False
+
+
+def test_the_moderation_page_finds_accounts_by_name_and_names_hidden_comments_authors(site):
+    paper = site.paper()
+    author, writer = site.member(email="plain@example.org", name="Grace Hopper")
+    _, admin = site.member(admin=True)
+    writer.form(f"/papers/{paper.arxiv_id}/comments", {"body": "A comment to hide."}, page="/")
+    assert "plain@example.org" in admin.get("/admin?q=hopper").text
+    assert "No account's address or name contains “nobody-here”." in admin.get("/admin?q=nobody-here").text
+    with site.engine.connect() as conn:
+        cid = conn.scalar(select(Comment.id))
+    hidden = admin.form(f"/admin/comments/{cid}/hide", page="/admin", headers={"Referer": "http://testserver/admin"})
+    assert hidden.headers["location"] == "/admin?notice=comment_hidden"
+    page = admin.get(hidden.headers["location"]).text
+    assert "The comment is hidden: only moderators see it now." in page
+    assert f"#{cid} on {paper.arxiv_id}</a> by plain@example.org: A comment to hide." in page
