@@ -379,6 +379,7 @@ def test_a_refused_password_change_low_on_the_account_page_shows_its_reason(sqli
         page.wait_for_load_state()
         reason = page.get_by_role("alert").filter(has_text="not your current password")
         expect(reason).to_be_in_viewport()
+        expect(reason).to_be_focused()
     assert page.js_errors == []
 
 

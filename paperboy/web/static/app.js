@@ -366,7 +366,10 @@
   function showRefusal() {
     var refused = Array.prototype.find.call(document.querySelectorAll("main form .error[role=alert], main section .error[role=alert]"),
       function (el) { return el.getBoundingClientRect().bottom > window.innerHeight; });
-    if (refused) refused.scrollIntoView({ block: "center" });
+    if (!refused) return;
+    refused.scrollIntoView({ block: "center" });
+    refused.setAttribute("tabindex", "-1");  // the keyboard goes on from the reason, next to its form
+    refused.focus({ preventScroll: true });
   }
 
   // "Back to the form" on a refused form's error page: the browser's Back, which keeps
