@@ -31,7 +31,7 @@ from paperboy.rank import foryou
 from paperboy.recommend import feedkeys, signals
 from paperboy.store.models import Collection, Paper, User
 from paperboy.web import ratelimit
-from paperboy.web.cards import build_cards
+from paperboy.web.cards import at_card, build_cards
 from paperboy.web.deps import get_db
 from paperboy.web.feeds import ITEMS, FeedPage, Format, page_param, render_feed
 from paperboy.web.navigation import back_at_card, local_or, referring_page
@@ -196,11 +196,16 @@ def private_feed(request: Request, key: str, fmt: Format, span: Literal["today",
     address is the secret (a reader sends no cookie): never cached or indexed."""
     user = _feed_owner(request, db, key)
     coll = _own_collection(db, user, collection)
-    picks, _win = _picks(request, db, user, span, coll, ITEMS, (page - 1) * ITEMS)
+    # One pick past the page: the "more" link opens the page's next pick on the site
+    # (its pages hold 30, so the page holding it starts with papers this feed had).
+    picks, _win = _picks(request, db, user, span, coll, ITEMS + 1, (page - 1) * ITEMS)
     papers = {x.id: x for x in q.papers_by_ids(db, picks.ids)}
-    ordered = [papers[i] for i in picks.ids if i in papers]
+    ordered = [papers[i] for i in picks.ids[:ITEMS] if i in papers]
     html = _for_you_url(coll, span)
-    paging = FeedPage(page, page * ITEMS < picks.total, picks.total, _for_you_url(coll, span, p=page * ITEMS // PAGE + 1))
+    more = _for_you_url(coll, span, p=page * ITEMS // PAGE + 1)
+    if len(picks.ids) > ITEMS and picks.ids[ITEMS] in papers:
+        more = at_card(more, papers[picks.ids[ITEMS]].arxiv_id)
+    paging = FeedPage(page, page * ITEMS < picks.total, picks.total, more)
     title = f"For you, {SPANS[span].lower()}" + (f", from “{coll.name}”" if coll else "")
     if picks.signals.paused:
         title += " (paused: nothing is picked until you resume it)"

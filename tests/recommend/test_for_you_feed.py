@@ -187,3 +187,25 @@ def test_the_feed_switch_is_in_the_members_exported_data(site):
     _turn(client, "on")
     data = client.form("/account/export", page="/account").json()
     assert data["for_you"]["private_feed_on"] is True
+
+
+def test_the_feeds_more_link_opens_the_first_pick_it_left_out(site):
+    """The feed holds 50 picks and the page 30: "more" opens page 2 at the 51st pick,
+    not at the 31st (20 the reader already has)."""
+    import datetime as dt
+
+    papers = topical(site)
+    day = papers["protein"].announced_on + dt.timedelta(days=1)
+    for i in range(60):
+        site.paper(title=f"Protein structure variant {i}", abstract="Protein structure prediction of residues.",
+                   announced_on=day)
+    _, client = _seeded_member(site, papers)
+    urls = _turn(client, "on")
+    feed = ET.fromstring(site.client().get(_path(urls["atom"])).content)
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == 51  # 50 picks and the entry that leads on
+    more = entries[-1].find(f"{ATOM}link").get("href")
+    picks = client.get("/api/for-you", params={"limit": 60}).json()["items"]
+    assert more.endswith(f"/for-you?span=today&p=2#p-{picks[50]['paper']['id']}")
+    page_two = client.get(_path(more) + "?span=today&p=2").text
+    assert f'id="p-{picks[50]["paper"]["id"]}"' in page_two
