@@ -127,13 +127,16 @@ def for_you(request: Request, span: Literal["today", "week"] = "today", collecti
         return _for_you_url(coll, **{"span": span, **kw})
 
     pager = {"page": p, "pages": pages, "prev_url": url(p=p - 1) if p > 1 else None,
-             "next_url": url(p=p + 1) if p < pages else None}
+             "next_url": url(p=p + 1) if p < pages else None,
+             # an old link or an edited address: past the picks there are, not out of picks
+             "past_end": p > pages and picks.total > 0, "last_url": url(p=pages)}
     return _page(request, "for_you.html", {
         "cards": cards, "why": picks.why, "signals": picks.signals, "total": picks.total, "span": span,
         "spans": SPANS, "window": win, "collection": coll, "collections": collections, "pager": pager,
         "uses_vectors": picks.uses_vectors, "url": url, "starters": starters,
+        "semantic_off": request.app.state.settings.embedder == "null",
         "feed": _feed_addresses(request, user.id, picks.signals.feed_on, picks.signals.feed_version),
-    })
+    }, status=404 if pager["past_end"] else 200)
 
 
 @router.get("/for-you/learned", response_class=HTMLResponse)

@@ -382,3 +382,14 @@ def test_signed_in_json_answers_match_the_published_schema(site):
     check("/api/for-you/not-interested/{arxiv_id}", "post", r.json())
     assert client.post("/api/for-you/not-interested/not-an-id",
                        headers={"X-CSRF-Token": client.token("/")}).status_code == 404
+
+
+def test_a_page_past_the_picks_says_so_and_leads_to_the_last(site):
+    papers = topical(site)
+    _, client = site.member()
+    client.form(f"/papers/{papers['speech'].arxiv_id}/vote", page="/")
+    page = client.get("/for-you").text
+    assert "ranked for you (from their words)." in page  # no vectors on this instance: nothing is being built
+    past = client.get("/for-you?p=99")
+    assert past.status_code == 404 and "There is no page 99: your " in past.text
+    assert "Go to the last page (1)" in past.text and "Nothing new to pick" not in past.text
