@@ -283,7 +283,10 @@ def reset_password(request: Request, token: str, password: str = Form(""), db: S
     end_all_sessions(db, uid)
     revoked = api_tokens.remove_all(db, uid)
     db.commit()
-    response = RedirectResponse("/account?done=reset_tokens#tokens" if revoked else "/", status_code=303)
+    # The account page says what happened: a reset that ends on today's papers, silently,
+    # leaves the member wondering whether it worked.
+    response = RedirectResponse("/account?done=reset_tokens#tokens" if revoked else "/account?done=reset",
+                                status_code=303)
     start_session(request, response, uid)
     return response
 
@@ -332,6 +335,7 @@ DONE = {
     "password": "Your password is changed. Every other browser signed in to this account is signed out.",
     "token_revoked": "The token is revoked: scripts using it are refused from now on.",
     "tokens_revoked": "Every token is revoked: scripts using any of them are refused from now on.",
+    "reset": "Your password is reset, and you are signed in. Every other browser is signed out.",
     "reset_tokens": ("Your password is reset. Every other browser is signed out, and your API tokens are "
                      "revoked, in case someone else made them: make new ones below for your scripts."),
 }

@@ -346,11 +346,12 @@ def test_a_password_reset_revokes_every_token_and_a_change_keeps_them(site):
         assert script(site, token).get("/api/me").status_code == 401
     with site.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(ApiToken)) == 0
-    # With no token to revoke, a reset lands on the front page as before.
+    # With no token to revoke, a reset lands on the account page, saying it is done.
     site.client().form("/reset", {"email": user.email})
     link = _link(site.outbox[-1], "/reset/")
     r = fresh.post(link, data={"csrf_token": fresh.token(link), "password": "and once more"}, follow_redirects=False)
-    assert r.headers["location"] == "/"
+    assert r.headers["location"] == "/account?done=reset"
+    assert "Your password is reset, and you are signed in." in fresh.get(r.headers["location"]).text
 
 
 def test_revoke_all_ends_every_token_of_the_member_and_no_one_elses(site):
