@@ -252,12 +252,14 @@ def _mail_a_link(request: Request, db: Session, email: str, kind: str, form: str
 
 
 _BAD_LINK = "This link is invalid, was already used or has expired. Ask for a new one."
+_NEW_LINK = {"reset": {"link": "/reset", "link_text": "Ask for a new reset link"},
+             "magic": {"link": "/signin/magic", "link_text": "Ask for a new sign-in link"}}
 
 
 @router.get("/reset/{token}", response_class=HTMLResponse)
 def reset_form(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
     if accounts.peek_token(db, token, "reset") is None:
-        return message_page(request, _BAD_LINK, 400, title="Link not valid")
+        return message_page(request, _BAD_LINK, 400, title="Link not valid", **_NEW_LINK["reset"])
     return _page(request, "reset_form.html", token=token)
 
 
@@ -267,12 +269,12 @@ def reset_password(request: Request, token: str, password: str = Form(""), db: S
         accounts.check_password(password)
     except AccountError as exc:
         if accounts.peek_token(db, token, "reset") is None:
-            return message_page(request, _BAD_LINK, 400, title="Link not valid")
+            return message_page(request, _BAD_LINK, 400, title="Link not valid", **_NEW_LINK["reset"])
         return _page(request, "reset_form.html", 400, token=token, error=str(exc))
     password_hash = accounts.hash_password(password)  # before the write lock is taken
     uid = accounts.consume_token(db, token, "reset")
     if uid is None:
-        return message_page(request, _BAD_LINK, 400, title="Link not valid")
+        return message_page(request, _BAD_LINK, 400, title="Link not valid", **_NEW_LINK["reset"])
     db.execute(update(User).where(User.id == uid).values(
         password_hash=password_hash,
         email_verified_at=func.coalesce(User.email_verified_at, utcnow())))  # the mail reached its owner
@@ -308,7 +310,7 @@ def magic_request(request: Request, email: str = Form(""), db: Session = Depends
 def magic_confirm(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
     # A GET only shows a button: mail scanners that follow links must not use the token.
     if accounts.peek_token(db, token, "magic") is None:
-        return message_page(request, _BAD_LINK, 400, title="Link not valid")
+        return message_page(request, _BAD_LINK, 400, title="Link not valid", **_NEW_LINK["magic"])
     return _page(request, "magic_confirm.html", token=token)
 
 
@@ -316,7 +318,7 @@ def magic_confirm(request: Request, token: str, db: Session = Depends(get_db, sc
 def magic_signin(request: Request, token: str, db: Session = Depends(get_db, scope="function")):
     uid = accounts.consume_token(db, token, "magic")
     if uid is None:
-        return message_page(request, _BAD_LINK, 400, title="Link not valid")
+        return message_page(request, _BAD_LINK, 400, title="Link not valid", **_NEW_LINK["magic"])
     db.execute(update(User).where(User.id == uid, User.email_verified_at.is_(None)).values(email_verified_at=utcnow()))
     db.commit()
     response = RedirectResponse("/", status_code=303)

@@ -140,7 +140,9 @@ def unsubscribe(request: Request, signed: str) -> HTMLResponse:
             return _message(request, "Link not valid", "This unsubscribe link is not valid.", 404)
         services.unsubscribe(db, sub)
         db.commit()
-    return _message(request, "Unsubscribed", f"{sub.email} gets no more digests.")
+    # The settings page keeps the alerts and offers "Subscribe again" (a click by mistake).
+    return _message(request, "Unsubscribed", f"{sub.email} gets no more digests. Changed your mind? Your settings "
+                    "are kept, and their page subscribes you again.", 200, links(settings, sub.token)["settings"])
 
 
 def _settings_sub(db, request: Request, signed: str) -> Subscription | None:

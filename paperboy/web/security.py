@@ -103,12 +103,13 @@ def wants_json(request: Request) -> bool:
 
 
 def message_page(request: Request, message: str, status: int = 200, title: str = "",
-                 mailed: bool = False) -> HTMLResponse:
+                 mailed: bool = False, link: str | None = None, link_text: str = "") -> HTMLResponse:
     """A titled notice; ``mailed``: it says a message was sent (and where it went, when
-    the console sender prints mail instead of sending it)."""
+    the console sender prints mail instead of sending it); ``link``: the way on it names."""
     return request.app.state.templates.TemplateResponse(
-        request, "community/message.html", {"message": message, "title": title, "mailed": mailed}, status_code=status
-    )
+        request, "community/message.html",
+        {"message": message, "title": title, "mailed": mailed, "link": link, "link_text": link_text},
+        status_code=status)
 
 
 async def _auth_error(request: Request, exc: AuthError):

@@ -279,6 +279,8 @@ def test_reset_tokens_work_once_and_expire(site):
     # Second use: refused.
     r = client.post(link, data={"csrf_token": client.token("/"), "password": "another new password"})
     assert r.status_code == 400 and "invalid, was already used or has expired" in r.text
+    assert '<a href="/reset">Ask for a new reset link</a>' in r.text  # not a dead end
+    assert '<a href="/account">Your account</a>' in r.text
     assert client.get(link).status_code == 400
     # Expired: a fresh token whose time has passed is refused and changes nothing.
     client.form("/reset", {"email": user.email})

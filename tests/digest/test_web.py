@@ -127,6 +127,8 @@ def test_unsubscribe_link_shows_a_confirmation_page(site, fresh_engine, smtp_ser
     r = client.post(action, data={"List-Unsubscribe": "One-Click"})
     assert r.status_code == 200
     assert status_of(fresh_engine, "page@example.org") == "unsubscribed"
+    # A click by mistake: the settings (which subscribe again) are one link away.
+    assert "Changed your mind?" in r.text and re.search(r'<a href="[^"]+/settings">Digest settings</a>', r.text)
 
 
 def test_links_in_the_digest_resolve_and_settings_change_the_next_one(site, fresh_engine, smtp_server):
