@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from paperboy.index.query import parse_query
 from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.taxonomy import known_category
 from paperboy.papers.text import shorten
 from paperboy.rank.trending import WINDOW_HALF_LIVES, explanation, reference_time, trending
 from paperboy.web import (
@@ -424,13 +425,21 @@ def category_page(request: Request, cat: str, p: int = Depends(page_param), db: 
     if total == 0:
         # cs.cl or CS.CL, typed or pasted: the category as arXiv writes it, when it is here.
         known = next((c for c in q.top_categories(db, ALL_CATEGORIES) if c.lower() == cat.lower() and c != cat), None)
+        arxivs = known_category(cat)
+        known = known or (arxivs if arxivs != cat else None)
         if known is not None:
             return RedirectResponse(f"/categories/{known}" + (f"?{request.url.query}" if request.url.query else ""),
                                     status_code=308)
-        raise HTTPException(404, f"No papers in category {cat!r} here.")
+        if arxivs is None:
+            raise HTTPException(404, f"No papers in category {cat!r} here.")
+        # One of arXiv's categories this instance has no paper of (yet): a member may follow
+        # it, and the Following page links here, so it is a page with the way to unfollow.
     pager = make_pager(request, p, total, PAGE_SIZE)
+    empty = (f"No paper in {cat} has come to this instance yet. Followed, its new papers appear on your "
+             "Following page when they come.") if total == 0 else ""
     return render(request, "listing.html", db=db, status_code=404 if pager.past_end else 200, context={
-        "heading": cat, "eyebrow": "Category", "total": total, "feed_url": f"/feeds/categories/{cat}",
+        "heading": cat, "eyebrow": "Category", "empty_text": empty, "total": total,
+        "feed_url": f"/feeds/categories/{cat}",
         "follow_kind": "category", "follow_target": cat,
         "spark": topic_spark(request.app.state.search.trends, f"cat:{cat}"),
         "cards": build_cards(db, papers, user_of(request)), "pager": pager,

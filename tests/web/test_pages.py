@@ -232,6 +232,15 @@ def test_a_category_typed_in_another_case_leads_to_the_category(client):
     assert client.get("/categories/xx.nope").status_code == 404
 
 
+def test_an_arxiv_category_with_no_paper_here_is_a_page_that_can_be_followed_and_left(site, client):
+    """A member may follow hep-th before any of its papers come (the Following page links
+    here): the page says so, with the follow button, instead of a dead 404."""
+    r = client.get("/categories/astro-ph.GA")
+    assert r.status_code == 200 and "<h1>astro-ph.GA</h1>" in r.text
+    assert "No paper in astro-ph.GA has come to this instance yet." in r.text
+    assert client.get("/categories/ASTRO-PH.ga", follow_redirects=False).headers["location"] == "/categories/astro-ph.GA"
+
+
 def test_trending_page_shows_scores_and_explanation(site, client):
     r = client.get("/trending")
     assert r.status_code == 200
