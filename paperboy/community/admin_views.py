@@ -16,7 +16,7 @@ from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import convertors  # noqa: F401  (registers {x:id})
 from paperboy.web.deps import get_db
 from paperboy.web.navigation import referring_page
-from paperboy.web.security import require_admin
+from paperboy.web.security import forget_member, require_admin
 
 router = APIRouter(prefix="/admin")
 
@@ -92,6 +92,8 @@ def _suspend(db: Session, user_id: int, admin: User, value: bool) -> None:
         raise HTTPException(400, "You cannot suspend yourself.")
     if not db.execute(update(User).where(User.id == user_id).values(is_suspended=value)).rowcount:
         raise HTTPException(404, "No such account.")
+    db.commit()
+    forget_member(user_id)  # their next page shows it (other processes within MemberCache's ttl)
 
 
 @router.post("/users/{user_id:id}/suspend")

@@ -166,8 +166,22 @@ def _name(v: Visitor) -> bytes:
     return str(escape(v.member.name)).encode() if v.member else b""
 
 
+def initial(name: str) -> str:
+    """A name's letter for its avatar: its first letter or digit, not a quote, bracket or
+    "<" (“Ada” and "(Ada)" are A); "?" for a name with none."""
+    return next((ch for ch in name or "" if ch.isalnum()), "?").upper()
+
+
 def _initial(v: Visitor) -> bytes:
-    return str(escape(v.member.name[:1].upper())).encode() if v.member else b""
+    return str(escape(initial(v.member.name))).encode() if v.member else b""
+
+
+def _suspended(v: Visitor) -> bytes:
+    """A suspended member's line under the header, on every page: why the buttons refuse."""
+    if v.member is None or not v.member.is_suspended:
+        return b""
+    return (b'<p class="notice notice-warning suspended-banner" role="status">Your account is suspended: you can '
+            b'read, but not vote, save, comment or submit. <a href="/account">Your account</a></p>')
 
 
 def _unread(v: Visitor, where: str) -> bytes:
@@ -340,6 +354,7 @@ FILLERS: dict[str, tuple[Filler, Callable[..., tuple] | None]] = {
     "csrf": (_each(_csrf), None),
     "name": (_each(_name), None),
     "initial": (_each(_initial), None),
+    "suspended": (_each(_suspended), None),
     "unread": (_each(_unread), lambda where: (where,)),
     "vote": (_votes, lambda pid: (int(pid),)),
     "save": (_saves, lambda pid, arxiv, title="": (int(pid), str(escape(arxiv)).encode(), str(escape(title)).encode())),

@@ -13,6 +13,7 @@ from paperboy.web.cards import CardCache, card_id, card_renderer
 from paperboy.web.features import Feature
 from paperboy.web.mathtext import render_math
 from paperboy.web.security import template_globals
+from paperboy.web.slots import initial
 
 PACKAGE = Path(__file__).resolve().parents[1]
 TEMPLATES = Path(__file__).with_name("templates")
@@ -47,6 +48,7 @@ def make_templates(settings: Settings, features: Sequence[Feature] = ()) -> Jinj
     env.globals["card_id"] = card_id  # a card's HTML id, which redirects back to a card name too
     env.globals["card_html"] = card_renderer(env, CardCache())
     env.filters["math"] = render_math  # a title outside a card: escaped, its TeX rendered
+    env.filters["initial"] = initial
     return Jinja2Templates(env=env)
 
 

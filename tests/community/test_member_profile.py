@@ -55,3 +55,9 @@ def test_unknown_and_deleted_members_are_404_and_hostile_names_are_escaped(site)
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     eve.form("/account/delete", {"password": "correct horse battery staple", "comments": "keep"}, page="/account")
     assert site.client().get(f"/members/{user.id}").status_code == 404
+
+
+def test_an_avatar_shows_the_names_first_letter_or_digit():
+    from paperboy.web.slots import initial
+
+    assert [initial(n) for n in ("Ada", "“ada”", "(Ada)", "<Ada>", "42 Lab", "¿?", "")] == ["A", "A", "A", "A", "4", "?", "?"]

@@ -63,9 +63,15 @@ def test_suspend_and_unsuspend_an_account(site):
     r = member.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": member.token("/")})
     assert r.status_code == 403 and "suspended" in r.json()["detail"]
     assert "suspended" in member.get("/account").text
+    # Every page says so under the header (the buttons would refuse without a word).
+    banner = "Your account is suspended: you can read, but not vote, save, comment or submit."
+    for path in ("/", f"/papers/{paper.arxiv_id}", "/search?q=anything"):
+        assert banner in member.get(path).text, path
+    assert banner not in admin.get("/").text and banner not in site.client().get("/").text
     assert admin.form(f"/admin/users/{admin_user.id}/suspend", page="/").status_code == 400  # not oneself
     back = admin.form(f"/admin/users/{user.id}/unsuspend", page="/")
     assert "The member can take part again." in admin.get(back.headers["location"]).text
+    assert banner not in member.get("/").text
     r = member.post(f"/papers/{paper.arxiv_id}/vote", headers={**JSON, "X-CSRF-Token": member.token("/")})
     assert r.status_code == 200
     with site.engine.connect() as conn:
