@@ -396,7 +396,7 @@ def edit_collection(request: Request, cid: int, name: str = Form(""), public: st
                        .values(name=new, is_public=bool(public), updated_at=utcnow()))
     except IntegrityError:  # the same name taken concurrently by another of theirs
         raise HTTPException(409, "You already have a collection with that name.") from None
-    return RedirectResponse(f"/collections/{cid}", status_code=303)
+    return RedirectResponse(with_notice(f"/collections/{cid}", "public" if public else "private"), status_code=303)
 
 
 @router.post("/collections/{cid:id}/delete")

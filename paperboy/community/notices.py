@@ -30,6 +30,8 @@ MESSAGES = {
     "comment_shown": ("The comment is shown again.",) * 2,
     "suspended": ("The member is suspended: they can read, but not vote, save, comment or submit.",) * 2,
     "unsuspended": ("The member can take part again.",) * 2,
+    "public": ("Saved: the collection is public, so anyone with its address can read it.",) * 2,
+    "private": ("Saved: the collection is private, seen by you alone.",) * 2,
     "collection_deleted": ("The collection is deleted (the papers in it are not).",) * 2,
 }
 

@@ -77,7 +77,9 @@ def test_private_collections_stay_private_and_public_ones_are_shared(site):
         assert viewer.get(f"/collections/{shared}").status_code == 200
         assert viewer.get(f"/collections/{shared}/export.bib").text.count("@misc{") == 1
     # Renaming and making private, then deleting.
-    alice.form(f"/collections/{shared}/edit", {"name": "Now private"}, page="/")
+    saved = alice.form(f"/collections/{shared}/edit", {"name": "Now private"}, page="/")
+    assert saved.headers["location"] == f"/collections/{shared}?notice=private"
+    assert "Saved: the collection is private, seen by you alone." in alice.get(saved.headers["location"]).text
     assert bob.get(f"/collections/{shared}").status_code == 404
     assert alice.form(f"/collections/{shared}/edit", {"name": "Secret list"}, page="/").status_code == 409
     page = alice.get(f"/collections/{shared}").text
