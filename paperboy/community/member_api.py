@@ -270,7 +270,7 @@ def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), 
                db: Session = Depends(get_db, scope="function")):
     coll = visible_collection(db, cid, request)
     owner = db.get(User, coll.user_id)
-    owner_name = owner.display_name or "member" if owner else "member"
+    owner_name = commenter_name(owner.display_name, owner.email, owner.id) if owner else "deleted member"
     count = _count(db, cid)
     items = select(CollectionItem.paper_id, CollectionItem.added_at).where(CollectionItem.collection_id == cid)
     if q_.strip():
