@@ -232,7 +232,12 @@ def trends_page(request: Request, q: list[str] | None = TOPICS_QUERY, unit: Unit
                 value: Value = VALUE_QUERY, from_: str | None = FROM_QUERY, to: str | None = TO_QUERY,
                 db: Session = Depends(get_db, scope="function")):
     # The form sends all five fields; the blank ones are no topic.
-    topics = [" ".join(t.split()) for t in _topics_param(q) if t.strip()]
+    tidy = [" ".join(t.split()) for t in _topics_param(q) if t.strip()]
+    # A topic typed twice (in two boxes, or Back and add) is one line, not two on top of each other.
+    firsts: dict[str, str] = {}
+    for topic in tidy:
+        firsts.setdefault(topic.casefold(), topic)
+    topics = list(firsts.values())
     context = {"nav": "trends", "topics": topics, "unit": unit, "value": value, "from_": from_ or "", "to": to or "",
                "error": None, "trend": None, "chart": None, "max_topics": MAX_TOPICS,
                "search_url": search_url, "trends_url": trends_url,

@@ -74,6 +74,11 @@ def test_the_page_plots_lists_and_tables(client):
     assert 'class="nav-trends" aria-current="page">Trends' in page
 
 
+def test_a_topic_given_twice_is_plotted_once(client):
+    page = client.get("/trends", params={"q": ["diffusion", "Diffusion ", "cat:cs.LG", "diffusion"]}).text
+    assert 'href="/api/trends.csv?q=diffusion&amp;q=cat%3Acs.LG&amp;' in page
+
+
 def test_the_page_without_topics_is_the_form_and_blank_topics_are_a_422(client):
     r = client.get("/trends")
     assert r.status_code == 200 and 'name="q"' in r.text and "Rising now" in r.text
