@@ -419,6 +419,9 @@ def change_password(request: Request, current_password: str = Form(""), new_pass
         return account_response(request, user, 400, password_error=str(exc))
     if not _confirm_password(request, db, user, current_password):
         return account_response(request, user, 400, password_error=WRONG_PASSWORD)
+    if new_password == current_password:
+        return account_response(request, user, 400, password_error="The new password is the one you have: "
+                                                                   "choose another.")
     password_hash = accounts.hash_password(new_password)  # before the write lock is taken
     db.execute(update(User).where(User.id == user.id).values(password_hash=password_hash))
     # As after a reset: whatever the old password (or a link mailed under it) opened ends,

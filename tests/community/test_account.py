@@ -78,6 +78,8 @@ def test_changing_the_password_needs_the_current_one_and_signs_out_other_browser
     assert r.status_code == 400 and "not your current password" in r.text
     r = here.form("/account/password", {"current_password": PASSWORD, "new_password": "short"}, page=page)
     assert r.status_code == 400 and "at least 10 characters" in r.text
+    r = here.form("/account/password", {"current_password": PASSWORD, "new_password": PASSWORD}, page=page)
+    assert r.status_code == 400 and "The new password is the one you have" in r.text
     assert _signed_in(elsewhere)  # nothing changed yet
 
     r = here.form("/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, page=page)
