@@ -110,3 +110,19 @@ def test_following_authors_and_categories(site):
     client.form("/follows", {"kind": "author", "target": "Grace Hopper", "action": "unfollow"}, page="/")
     titles = re.findall(r'class="card-title"><a [^>]*>([^<]+)<', client.get("/following").text)
     assert titles == [by_cat.title]
+
+
+def test_an_owner_adds_a_paper_from_the_collection_page_itself(site):
+    paper = site.paper()
+    _, owner = site.member()
+    owner.form("/collections", {"name": "Empty for now"}, page="/")
+    cid = _coll_id(site, "Empty for now")
+    page = owner.get(f"/collections/{cid}").text
+    add = page.index(f'action="/collections/{cid}/add"')
+    assert add < page.index('<details class="collection-settings">')  # in view, not inside Settings
+    assert "No papers in this collection yet. Add one by its arXiv id above" in page
+    r = owner.form(f"/collections/{cid}/add", {"arxiv_id": f"https://arxiv.org/abs/{paper.arxiv_id}v2"}, page="/")
+    assert r.status_code == 303 and paper.title in owner.get(r.headers["location"].split("#")[0]).text
+    _, reader = site.member()
+    owner.form(f"/collections/{cid}/edit", {"name": "Empty for now", "public": "1"}, page="/")
+    assert f'action="/collections/{cid}/add"' not in reader.get(f"/collections/{cid}").text
