@@ -182,7 +182,7 @@ def my_collections(request: Request, q_: str = Query("", alias="q", max_length=2
 def create_collection(request: Request, name: str = Form(""), public: str = Form(""), arxiv_id: str = Form(""),
                       user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
-    coll, _ = collection_named(db, user.id, collection_name(name), bool(public))
+    coll, created = collection_named(db, user.id, collection_name(name), bool(public))
     if arxiv_id:
         add_paper(db, coll, paper_row_id(db, arxiv_id))
     db.commit()
@@ -190,6 +190,9 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
         return _done(request, f"/collections/{coll.id}", "saved", coll.id, card=arxiv_id, id=coll.id, saved=True)
     if wants_json(request):
         return JSONResponse({"id": coll.id})
+    if not created:  # a name they already use: that collection, said so, not a silent second look
+        return RedirectResponse(with_notice(f"/collections/{coll.id}", "existing", **{"in": str(coll.id)}),
+                                status_code=303)
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
 
 

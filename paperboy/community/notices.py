@@ -32,6 +32,7 @@ MESSAGES = {
     "unsuspended": ("The member can take part again.",) * 2,
     "public": ("Saved: the collection is public, so anyone with its address can read it.",) * 2,
     "private": ("Saved: the collection is private, seen by you alone.",) * 2,
+    "existing": ("You already have {name}: here it is.", "You already have a collection of that name: here it is."),
     "collection_deleted": ("The collection is deleted (the papers in it are not).",) * 2,
 }
 

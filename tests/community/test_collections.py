@@ -126,3 +126,12 @@ def test_an_owner_adds_a_paper_from_the_collection_page_itself(site):
     _, reader = site.member()
     owner.form(f"/collections/{cid}/edit", {"name": "Empty for now", "public": "1"}, page="/")
     assert f'action="/collections/{cid}/add"' not in reader.get(f"/collections/{cid}").text
+
+
+def test_making_a_collection_with_a_name_in_use_opens_that_one_and_says_so(site):
+    _, owner = site.member()
+    first = owner.form("/collections", {"name": "Reading list"}, page="/")
+    again = owner.form("/collections", {"name": "Reading list"}, page="/")
+    assert again.headers["location"].startswith(first.headers["location"] + "?notice=existing")
+    assert "You already have “Reading list”: here it is." in owner.get(again.headers["location"]).text
+    assert _coll_id(site, "Reading list")  # still one
