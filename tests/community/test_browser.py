@@ -14,6 +14,7 @@ from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Collection, InterestSignal, Paper, Vote
 from tests.community.conftest import PASSWORD, Site, make_settings
+from tests.support.contrast import below_aa, contrast_ratios
 from tests.support.fake_arxiv import FakeArxiv
 from tests.support.servers import serve_app_in_thread
 
@@ -402,18 +403,6 @@ def test_a_comment_of_only_spaces_is_stopped_in_the_page_with_its_reason(sqlite_
     assert page.js_errors == []
 
 
-CONTRAST = """() => {
-    const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(v => {
-        v = v / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-    const backOf = el => { for (; el; el = el.parentElement) { const bg = getComputedStyle(el).backgroundColor;
-        if (bg !== 'rgba(0, 0, 0, 0)' && bg !== 'transparent') return bg; } return 'rgb(255, 255, 255)'; };
-    return [...document.querySelectorAll('main button')].filter(b => b.offsetParent).map(b => {
-        const a = lum(getComputedStyle(b).color), z = lum(backOf(b));
-        return [b.textContent.trim(), (Math.max(a, z) + 0.05) / (Math.min(a, z) + 0.05)]; });
-}"""
-
-
 def test_every_button_on_the_account_page_is_readable_in_light_and_dark(sqlite_only, fresh_engine, tmp_path, browser):
     """Text on a button at 4.5:1 against its own background at least (WCAG AA); the
     "Delete my account" button was orange on the primary blue (1.4:1, 1.1:1 in dark)."""
@@ -425,9 +414,8 @@ def test_every_button_on_the_account_page_is_readable_in_light_and_dark(sqlite_o
             page = ctx.new_page()
             _sign_in(page, base, user.email)
             page.goto(base + "/account")
-            ratios = page.evaluate(CONTRAST)
-            assert any(text == "Delete my account" for text, _ in ratios)
-            assert [(t, round(r, 2)) for t, r in ratios if r < 4.5] == [], scheme
+            assert "Delete my account" in [text for text, _ in contrast_ratios(page, "main button")]
+            assert below_aa(page, "main button") == [], scheme
             ctx.close()
 
 

@@ -8,24 +8,12 @@ import pytest
 from paperboy.digest.outbox import deliver, enqueue_due
 from paperboy.mail.senders import SMTPSender
 from tests.digest.conftest import PERIOD, make_settings, seed_papers, seed_subscribers
+from tests.support.contrast import below_aa
 
 
 def _luminance(rgb: str) -> float:
     r, g, b = (int(x) for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3])
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
-
-
-READABILITY = """() => {
-    const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(v => {
-        v = v / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-    const backOf = el => { for (; el; el = el.parentElement) { const bg = getComputedStyle(el).backgroundColor;
-        if (bg !== 'rgba(0, 0, 0, 0)' && bg !== 'transparent') return bg; } return 'rgb(255, 255, 255)'; };
-    return [...document.querySelectorAll('a, .pb-muted')].map(el => {
-        const a = lum(getComputedStyle(el).color), z = lum(backOf(el));
-        return [el.textContent.trim().slice(0, 30), (Math.max(a, z) + 0.05) / (Math.min(a, z) + 0.05)];
-    }).filter(([, ratio]) => ratio < 4.5);
-}"""
 
 
 @pytest.mark.browser
@@ -48,7 +36,7 @@ def test_digest_html_reads_in_light_and_dark_on_a_phone(fresh_engine, smtp_serve
         # Every link and line of small print reads against what is behind it (WCAG AA, 4.5:1):
         # the site's name, Read and PDF, "See them all" and the footer's links were light-theme
         # colours on the dark background.
-        unreadable = page.evaluate(READABILITY)
+        unreadable = below_aa(page, "a, .pb-muted")
         ctx.close()
         assert unreadable == [], (scheme, unreadable)
         assert overflow <= 0, scheme
