@@ -238,10 +238,15 @@ def clean_alerts(lines) -> list[str]:
     return alerts
 
 
+def has_alert(sub: Subscription, alert: str) -> bool:
+    """Whether ``sub`` already holds ``alert`` (tidied, as ``check_alert`` gives it), case aside."""
+    return alert.casefold() in {a.casefold() for a in sub.alerts or []}
+
+
 def add_alert(sub: Subscription, text: str) -> str:
     """Add one alert to ``sub`` (the search page's "Alert me"); the alert as saved."""
     alert = check_alert(text)
-    if alert.casefold() in {a.casefold() for a in sub.alerts or []}:
+    if has_alert(sub, alert):
         raise SubscriptionError(f"“{alert}” is already one of your alerts.")
     if len(sub.alerts or []) >= MAX_ALERTS:
         raise SubscriptionError(f"You have {MAX_ALERTS} alerts, the most there can be: remove one first.")

@@ -341,7 +341,7 @@ def start_my_digest(request: Request, user=Depends(security.require_member), ale
             services.resume(db, sub)
         try:
             tidy = " ".join(alert.split())  # sent twice (a double click) starts the digest once, quietly
-            if tidy and tidy.casefold() not in {a.casefold() for a in sub.alerts or []}:
+            if tidy and not services.has_alert(sub, tidy):
                 services.add_alert(sub, alert)
         except services.SubscriptionError as exc:
             db.rollback()
@@ -371,7 +371,7 @@ def alert_me(request: Request, user=Depends(security.require_member), q: str = F
         if sub is None:
             return RedirectResponse(f"/account/digest?{urlencode({'alert': alert})}", status_code=303)
         signed = sign(settings, "settings", sub.token)
-        if alert.casefold() in {a.casefold() for a in sub.alerts or []}:
+        if services.has_alert(sub, alert):
             # Pressed again (or for a search already saved): nothing to refuse, nothing to add.
             return RedirectResponse(f"/subscriptions/{signed}/settings?already=1#alerts", status_code=303)
         refused = _change_settings(request, db, signed, sub, lambda s: services.add_alert(s, alert))
