@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from paperboy.index.query import parse_query
 from paperboy.papers import queries as q
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
-from paperboy.papers.taxonomy import known_category
+from paperboy.papers.taxonomy import category_name
 from paperboy.papers.text import shorten
 from paperboy.rank.trending import WINDOW_HALF_LIVES, explanation, reference_time, trending
 from paperboy.web import (
@@ -423,15 +423,13 @@ def category_page(request: Request, cat: str, p: int = Depends(page_param), db: 
         raise HTTPException(404, "No such category")
     papers, total = q.category_papers(db, cat, limit=PAGE_SIZE, offset=(p - 1) * PAGE_SIZE)
     if total == 0:
-        # cs.cl or CS.CL, typed or pasted: the category as arXiv writes it, when it is here.
-        known = next((c for c in q.top_categories(db, ALL_CATEGORIES) if c.lower() == cat.lower() and c != cat), None)
-        arxivs = known_category(cat)
-        known = known or (arxivs if arxivs != cat else None)
-        if known is not None:
-            return RedirectResponse(f"/categories/{known}" + (f"?{request.url.query}" if request.url.query else ""),
-                                    status_code=308)
-        if arxivs is None:
+        # cs.cl or CS.CL, typed or pasted: the category as arXiv or a stored paper writes it.
+        proper = category_name(db, cat)
+        if proper is None:
             raise HTTPException(404, f"No papers in category {cat!r} here.")
+        if proper != cat:
+            return RedirectResponse(f"/categories/{proper}" + (f"?{request.url.query}" if request.url.query else ""),
+                                    status_code=308)
         # One of arXiv's categories this instance has no paper of (yet): a member may follow
         # it, and the Following page links here, so it is a page with the way to unfollow.
     pager = make_pager(request, p, total, PAGE_SIZE)
