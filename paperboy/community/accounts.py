@@ -17,7 +17,7 @@ from paperboy.community.models import AccountToken
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.render import render_email
 from paperboy.store.models import User, utcnow
-from paperboy.web.security import token_hash
+from paperboy.web.security import public_name, token_hash
 
 log = logging.getLogger(__name__)
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
@@ -63,11 +63,10 @@ def clean_display_name(name: str) -> str:
 
 def commenter_name(display_name: str | None, email: str | None, user_id: int | None) -> str:
     """How a member is named wherever others see them (comments, replies, profile,
-    collections): their display name, else "Member 12" (never their address's local part:
-    john.smith.1985 is half an address); "deleted member" once the account is gone."""
-    if display_name:
-        return display_name
-    return f"Member {user_id}" if email and user_id else "deleted member"
+    collections): ``security.public_name``; "deleted member" once the account is gone."""
+    if display_name or (email and user_id):
+        return public_name(display_name, user_id)
+    return "deleted member"
 
 
 def hash_password(password: str) -> str:

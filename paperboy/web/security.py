@@ -468,10 +468,16 @@ def request_token(request: Request) -> apitokens.TokenUse | None:
     return ctx and ctx.get("api_token")
 
 
+def public_name(display_name: str | None, user_id: int) -> str:
+    """How a member is named to others: their display name, else "Member 12" (never their
+    address's local part: john.smith.1985 is half an address)."""
+    return display_name or f"Member {user_id}"
+
+
 def as_member(user: User | None) -> Member | None:
     if user is None:
         return None
-    return Member(user.id, user.display_name or f"Member {user.id}", bool(user.is_admin), bool(user.is_suspended),
+    return Member(user.id, public_name(user.display_name, user.id), bool(user.is_admin), bool(user.is_suspended),
                   user.unread_replies or 0)
 
 
@@ -491,7 +497,7 @@ def session_params(scope) -> dict | None:
 
 def member_from_row(row) -> Member:
     uid, name, email, is_admin, is_suspended, unread = row[:6]
-    return Member(uid, name or f"Member {uid}", bool(is_admin), bool(is_suspended), unread or 0)
+    return Member(uid, public_name(name, uid), bool(is_admin), bool(is_suspended), unread or 0)
 
 
 _MEMBER_SQL = member_query()
