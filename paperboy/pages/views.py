@@ -12,7 +12,7 @@ import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import nh3
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -34,6 +34,7 @@ from paperboy.web import (
 from paperboy.web.cards import bibtex, build_cards
 from paperboy.web.deps import get_db, read_engine
 from paperboy.web.mathtext import has_math, render_math_in_html
+from paperboy.web.navigation import this_path
 from paperboy.web.trendspark import topic_spark
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,7 @@ def page_url(request: Request, n: int) -> str:
     params["p"] = str(n)
     if n == 1:
         params.pop("p")
-    # The path as it came (Starlette's is decoded): an author's name holds spaces.
-    return quote(request.url.path) + ("?" + urlencode(params) if params else "")
+    return this_path(request) + ("?" + urlencode(params) if params else "")
 
 
 def make_pager(request: Request, page: int, total: int, size: int) -> Pager:

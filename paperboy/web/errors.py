@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from paperboy.papers.ids import BadRecord, parse_arxiv_id
-from paperboy.web.navigation import referring_page
+from paperboy.web.navigation import referring_page, this_path
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def without_params(request: Request, names: set[str]) -> str | None:
     if request.method != "GET" or not names & set(request.query_params):
         return None
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in names]
-    return request.url.path + ("?" + urlencode(kept) if kept else "")
+    return this_path(request) + ("?" + urlencode(kept) if kept else "")
 
 
 # Set by the CSRF middleware on a request whose body is over its route's cap: the message.

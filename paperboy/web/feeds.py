@@ -29,6 +29,7 @@ from paperboy.papers import queries as q
 from paperboy.papers.textclean import clean_tex
 from paperboy.store.models import Paper
 from paperboy.web.mathtext import plain_text
+from paperboy.web.navigation import this_path
 
 ITEMS = 50
 Format = Literal["rss", "atom"]
@@ -89,7 +90,7 @@ def _feed_url(request: Request, base: str, page: int) -> str:
     params = {k: v for k, v in request.query_params.items() if k != "page"}
     if page > 1:
         params["page"] = str(page)
-    return base + request.url.path + ("?" + urlencode(params) if params else "")
+    return base + this_path(request) + ("?" + urlencode(params) if params else "")
 
 
 def _paging_links(request: Request, base: str, paging: FeedPage) -> list[tuple[str, str]]:
@@ -116,7 +117,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
 
     authors = q.author_names(db, papers)
     base = settings.resolved_base_url
-    self_url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    self_url = base + this_path(request) + (f"?{request.url.query}" if request.url.query else "")
     page_url = base + page_path
     full_title = f"{settings.site_name}: {title}"
     updated = max((_when(p) for p in papers), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))

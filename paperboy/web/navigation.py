@@ -8,11 +8,17 @@ fragment, and at the card the member clicked.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from starlette.requests import Request
 
 from paperboy.web.cards import at_card
+
+
+def this_path(request: Request) -> str:
+    """The request's path as an address again (Starlette's is decoded: an author's name
+    holds spaces), for links to this page with other parameters."""
+    return quote(request.url.path)
 
 
 def local_or(target: str | None, fallback: str) -> str:

@@ -329,8 +329,6 @@ def origin_matches(origin: str, host: str, settings) -> bool:
     return False
 
 
-
-
 async def _form_token(scope, body: bytes, headers: Headers) -> str | None:
     ctype = headers.get("content-type", "")
     if ctype.startswith("application/x-www-form-urlencoded"):
