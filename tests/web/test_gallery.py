@@ -325,3 +325,43 @@ def test_the_header_search_box_shows_its_whole_prompt_wherever_the_header_has_it
     cramped = {w: s for w, s in seen.items() if s is not None and s["room"] < s["need"]}
     assert cramped == {}, seen
     assert all(seen[w] is not None for w in (1024, 1280, 1366, 1920)), seen
+
+
+
+# WCAG 2.2 A and AA as axe-core checks them (the axe-playwright-python package bundles it).
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# Signed out, the pages whose markup differs from a member's most (forms, prompts to sign in).
+AXE_SIGNED_OUT = {"front", "search", "paper", "signin", "signup", "not-found"}
+
+
+def test_every_page_passes_axe_for_wcag_aa_as_a_member_and_in_dark_keeps_its_contrast(gallery, browser):
+    """axe-core's automated WCAG 2.2 AA rules (labels, names, landmarks, ARIA, contrast,
+    target size...) on every page as the member sees it (the admin page as the admin), and
+    on the signed-out pages that differ most; the dark scheme is checked for contrast, the
+    one rule the scheme changes. axe runs ~0.3-5 s a page, so not on every combination the
+    layout test visits."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    base, shots = gallery
+    axe = Axe()
+    every_rule = {"runOnly": {"type": "tag", "values": AXE_TAGS}}
+    contrast = {"runOnly": {"type": "rule", "values": ["color-contrast"]}}
+    states = {"out": None, "in": _signed_in_state(browser, base), "admin": _signed_in_state(browser, base, ADMIN_EMAIL)}
+    problems: list[str] = []
+    for who, state in states.items():
+        for scheme in ("light", "dark") if who == "in" else ("light",):
+            ctx = browser.new_context(viewport=DEVICES["desktop"], color_scheme=scheme, storage_state=state,
+                                      reduced_motion="reduce")
+            page = ctx.new_page()
+            for shot in shots:
+                if (who == "out" and shot.name not in AXE_SIGNED_OUT) or (who == "in" and shot.admin) \
+                        or (who == "admin" and not shot.admin):
+                    continue
+                page.goto(base + shot.path)
+                found = axe.run(page, options=every_rule if scheme == "light" else contrast).response
+                for v in found["violations"]:
+                    where = "; ".join(" ".join(map(str, n["target"])) for n in v["nodes"][:3])
+                    problems.append(f"{shot.name} {who} {scheme}: {v['id']} ({v['impact']}, {len(v['nodes'])} "
+                                    f"element(s)): {v['help']}: {where}")
+            ctx.close()
+    assert not problems, "\n".join(problems)
