@@ -129,6 +129,18 @@ def followed_papers(db, follows: Iterable[tuple[str, str]], *, limit: int, offse
     return page_of_papers(db, select(Paper.id).where(cond).order_by(*order), limit=limit, offset=offset), total
 
 
+def matched_follows(follows: Iterable[tuple[str, str]], authors: list[str],
+                    categories: list[str]) -> tuple[list[str], list[str]]:
+    """Which of a member's follows a paper with these ``authors`` and ``categories`` came
+    from: its authors as the paper spells them, and the categories, in the paper's order.
+    Authors are one person whatever the accents, case or spacing (``author_identity``),
+    as ``followed_papers`` matched them."""
+    follows = list(follows)
+    people = {author_identity(t) for k, t in follows if k == "author"}
+    cats = {t for k, t in follows if k == "category"}
+    return ([a for a in authors if author_identity(a) in people], [c for c in categories if c in cats])
+
+
 def suggestions(db, user_id: int, authors: int = 8, categories: int = 6) -> list[tuple[str, str]]:
     """(kind, name) worth following: the authors and categories of the papers the member
     voted for or saved, most frequent first, leaving out what they already follow."""

@@ -58,6 +58,36 @@ def test_a_follow_matches_every_spelling_but_not_initials_or_namesakes(site):
     assert _follows(site, user.id) == []
 
 
+def _why_lines(html: str) -> dict[str, str]:
+    """Each Following card's title and its "Why" line, tags removed."""
+    out = {}
+    for block in re.findall(r'<div class="followed-paper">(.*?)</article>', html, re.S):
+        why = re.search(r'<p class="why">(.*?)</p>', block, re.S)
+        out[_titles(block)[0]] = re.sub(r"<[^>]+>", "", why.group(1)) if why else ""
+    return out
+
+
+def test_each_following_card_says_which_follows_brought_it(site):
+    """The /following feed mixes authors and categories: each card names the followed
+    authors it is by (as the paper spells them, whatever the follow's spelling) and the
+    followed categories it is in, linked, as For you says why it picked a paper."""
+    site.paper(authors=["José García", "Ann Lee", "Wei Zhang"], categories=["cs.CL", "cs.LG"], title="Both ways")
+    site.paper(authors=["Jose Garcia", "Ann Lee"], categories=["cs.CV"], title="Two followed authors")
+    site.paper(authors=["Someone Else"], categories=["stat.ML", "cs.LG"], title="By its category")
+    site.paper(authors=["Nobody Followed"], categories=["math.PR"], title="Not followed")
+    user, client = site.member()
+    for kind, target in (("author", "jose garcia"), ("author", "Ann Lee"), ("category", "cs.LG")):
+        assert client.form("/follows", {"kind": kind, "target": target}, page="/following").status_code == 303
+    html = client.get("/following").text
+    assert _why_lines(html) == {
+        "Both ways": "Why: by José García and Ann Lee, whom you follow; in cs.LG, which you follow",
+        "Two followed authors": "Why: by Jose Garcia and Ann Lee, whom you follow",
+        "By its category": "Why: in cs.LG, which you follow",
+    }
+    assert '<a href="/authors/Jos%C3%A9%20Garc%C3%ADa">José García</a>' in html
+    assert '<a href="/categories/cs.LG">cs.LG</a>, which you follow' in html
+
+
 def test_made_up_authors_and_categories_are_refused_with_a_message(site):
     site.paper(authors=["Grace Hopper"], categories=["cs.PL"])
     site.paper(authors=["Someone"], categories=["xx.NEW"])  # a category newer than our list
