@@ -113,6 +113,9 @@ class SearchResults:
     error: str | None = None  # the query could not run at all (messages say why)
     mode: str = "hybrid"  # what actually ran: hybrid, keyword, semantic
     related: int = 0  # of ``total``, the papers found by meaning only (without the words)
+    # The query held nothing to search for (empty, only common words): the page offers
+    # no "Alert me" and no other mode for it.
+    unsearchable: bool = False
 
 
 @dataclass
@@ -473,12 +476,13 @@ class SearchService:
         coverage = self.semantic_coverage()
         if q.is_empty:
             return SearchResults([], 0, text, coverage, messages or ["Type something to search for."],
-                                 error="Empty query.", mode=mode)
+                                 error="Empty query.", mode=mode, unsearchable=True)
         if q.only_stop_words:
             words = ", ".join(f"“{w}”" for w in dict.fromkeys(w.lower() for w in q.stop_words))
             messages.append(f"{words}: words nearly every paper uses are not searched for. Add a more "
                             "specific word, or put the words in quotes to search for that exact phrase.")
-            return SearchResults([], 0, text, coverage, messages, error="Only common words.", mode=mode)
+            return SearchResults([], 0, text, coverage, messages, error="Only common words.", mode=mode,
+                                 unsearchable=True)
         kwi = self._kw
         if kwi is None:
             messages.append("The search index is being built; try again in a moment.")

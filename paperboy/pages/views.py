@@ -378,7 +378,7 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
     topic = f"{text} cat:{category}" if category else text
     context.update(spark=topic_spark(request.app.state.search.trends, topic) if results.total else None)
     context.update(cards=cards, total=results.total, related=getattr(results, "related", 0),
-                   unsearchable=results.error in ("Empty query.", "Only common words."),
+                   unsearchable=results.unsearchable,
                    messages=messages + list(results.messages or []),
                    pager=make_pager(request, page, results.total, size))
     return render(request, "search.html", context, db,
