@@ -279,6 +279,7 @@ def test_menus_work_by_keyboard_fit_a_phone_and_close_on_escape_or_a_click_elsew
     page.keyboard.press("Enter")
     assert menu.evaluate("el => el.open")
     assert page.get_by_role("link", name="Submit a paper").is_visible()  # the bar's Submit moves into the menu
+    assert menu.get_by_role("link", name="Trends").is_visible()  # and the section the bar has no room for
     assert _inside_viewport(page, ".account-menu .menu-panel")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.keyboard.press("Escape")
