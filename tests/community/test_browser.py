@@ -403,6 +403,44 @@ def test_a_comment_of_only_spaces_is_stopped_in_the_page_with_its_reason(sqlite_
     assert page.js_errors == []
 
 
+def test_a_comment_refused_after_signing_out_in_another_tab_is_kept_until_it_is_posted(sqlite_only, fresh_engine,
+                                                                                     tmp_path, page):
+    """A member writes a comment and a reply, signs out in another tab, then posts: the
+    post is refused, and once signed in again the paper's page holds both texts, said to
+    be kept. Posting the comment forgets its text; the reply's stays until it is sent."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention at scale")
+    user = site.user()
+    _, other = site.member(name="Other Member")
+    other.form(f"/papers/{paper.arxiv_id}/comments", {"body": "A first comment to reply to."}, page="/")
+    text, answer = "Does the bound hold for $n < 8$?", "Only for even n, I think."
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        page.locator("#comment-body").fill(text)
+        page.locator("details.reply summary").first.click()
+        page.locator("details.reply textarea").first.fill(answer)
+        elsewhere = page.context.new_page()  # the other tab signs out
+        elsewhere.goto(base + "/account")
+        elsewhere.locator(".account-menu summary").click()
+        elsewhere.get_by_role("button", name="Sign out").click()
+        elsewhere.close()
+        page.get_by_role("button", name="Post comment").click()
+        page.wait_for_load_state()
+        _sign_in(page, base, user.email)
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        expect(page.locator("#comment-body")).to_have_value(text)
+        expect(page.locator("details.reply textarea").first).to_have_value(answer)
+        assert page.locator("details.reply").first.evaluate("el => el.open")  # the kept reply is in view
+        expect(page.locator(".draft-note").first).to_have_text("Your unsent text, kept in this tab.")
+        page.get_by_role("button", name="Post comment").click()
+        expect(page.locator(".comment-body").filter(has_text="Does the bound hold")).to_be_visible()
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        expect(page.locator("#comment-body")).to_have_value("")  # posted: forgotten
+        expect(page.locator("details.reply textarea").first).to_have_value(answer)
+    assert page.js_errors == []
+
+
 def test_every_button_on_the_account_page_is_readable_in_light_and_dark(sqlite_only, fresh_engine, tmp_path, browser):
     """Text on a button at 4.5:1 against its own background at least (WCAG AA); the
     "Delete my account" button was orange on the primary blue (1.4:1, 1.1:1 in dark)."""

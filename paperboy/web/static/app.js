@@ -205,6 +205,49 @@
     });
   }
 
+  // A comment being written is kept in this tab (sessionStorage, gone when the tab
+  // closes) until it is posted: a post refused because the member signed out in another
+  // tab, or a page left by mistake, does not lose it. A posted comment's page opens at
+  // #comment-N, which is how the draft it came from is known to be sent.
+  var DRAFT = "pb-draft:", SENT = "pb-draft-sent";
+  function draftStore() {
+    try { return window.sessionStorage || null; } catch (e) { return null; }
+  }
+  function draftKey(form) {
+    var action = form.getAttribute("action") || "";
+    if (!form.classList.contains("comment-form") || !/\/comments$/.test(action)) return null;
+    var parent = form.querySelector('input[name="parent_id"]');
+    return DRAFT + action + "|" + (parent ? parent.value : "");
+  }
+  function setupDrafts(root) {
+    var store = draftStore();
+    if (!store) return;
+    var sent = store.getItem(SENT);
+    if (sent) {
+      store.removeItem(SENT);
+      if (/^#comment-\d+$/.test(location.hash) && sent.indexOf(DRAFT + location.pathname + "/comments|") === 0) store.removeItem(sent);
+    }
+    root.querySelectorAll("form.comment-form").forEach(function (form) {
+      var key = draftKey(form), area = form.querySelector("textarea[name=body]");
+      if (!key || !area || area.dataset.draft) return;
+      area.dataset.draft = "1";
+      var kept = store.getItem(key);
+      if (kept && !area.value.trim()) {
+        area.value = kept;
+        var note = document.createElement("p");
+        note.className = "draft-note muted small";
+        note.textContent = "Your unsent text, kept in this tab.";
+        area.insertAdjacentElement("beforebegin", note);
+        var reply = form.closest("details.reply");
+        if (reply) reply.open = true;
+      }
+      area.addEventListener("input", function () {
+        if (area.value.trim()) store.setItem(key, area.value); else store.removeItem(key);
+      });
+      form.addEventListener("submit", function () { store.setItem(SENT, key); });
+    });
+  }
+
   // A form with data-confirm asks first (the CSP allows no inline handlers); without
   // this file it submits at once.
   document.addEventListener("submit", function (event) {
@@ -383,7 +426,8 @@
   });
 
   function init() {
-    setupAbstracts(document); setupCopy(document); setupPreviews(document); setupTimezones(document);
+    setupAbstracts(document); setupCopy(document); setupDrafts(document); setupPreviews(document);
+    setupTimezones(document);
     showRefusal();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
