@@ -47,6 +47,25 @@ def test_a_members_page_shows_what_they_did_in_public_and_nothing_private(site):
     assert "▲ 0" in html  # the submitted paper's votes; the vote on "Protein diffusion" is not a listed fact
 
 
+def test_a_member_finds_their_comment_a_moderator_hid_on_their_own_page_and_nobody_else_does(site):
+    paper = site.paper(title="Sparse attention")
+    ada_user, ada = site.member(name="Ada")
+    _, bob = site.member(name="Bob")
+    _comment(ada, paper.arxiv_id, "Ada's visible comment.")
+    hidden = _comment(ada, paper.arxiv_id, "Ada says something a moderator hides.")
+    with site.engine.begin() as conn:
+        conn.execute(update(Comment).where(Comment.id == hidden).values(hidden=True))
+    assert "moderator hides" not in ada.get(f"/papers/{paper.arxiv_id}").text  # gone from the thread
+    own = ada.get(f"/members/{ada_user.id}").text
+    assert "Ada says something a moderator hides." in own and "hidden by a moderator" in own
+    assert "Only you and the moderators see this comment now." in own
+    assert own.count("hidden by a moderator") == 1  # the visible comment is not flagged
+    for viewer in (bob, site.client()):
+        html = viewer.get(f"/members/{ada_user.id}").text
+        assert "Ada's visible comment." in html
+        assert "moderator hides" not in html and "hidden by a moderator" not in html
+
+
 def test_unknown_and_deleted_members_are_404_and_hostile_names_are_escaped(site):
     assert site.client().get("/members/999").status_code == 404
     assert site.client().get("/members/2147483648").status_code == 404
