@@ -32,6 +32,7 @@ from paperboy.recommend import feedkeys, signals
 from paperboy.store.models import Collection, Paper, User
 from paperboy.web import ratelimit
 from paperboy.web.cards import at_card, build_cards
+from paperboy.web.convertors import MAX_ID
 from paperboy.web.deps import get_db
 from paperboy.web.feeds import ITEMS, FeedPage, Format, page_param, render_feed
 from paperboy.web.navigation import back_at_card, local_or, referring_page
@@ -66,7 +67,8 @@ def _model(request: Request) -> str:
 def _own_collection(db: Session, user: User, cid: int | None) -> Collection | None:
     if cid is None:
         return None
-    coll = db.get(Collection, cid)
+    # An id past the database's integer is no collection (not an overflow in the driver).
+    coll = db.get(Collection, cid) if cid <= MAX_ID else None
     if coll is None or coll.user_id != user.id:
         raise HTTPException(404, "No such collection of yours.")
     return coll

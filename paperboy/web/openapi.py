@@ -39,7 +39,9 @@ MIDDLEWARE_ERROR = {"type": "object", "required": ["detail"], "properties": {"de
 
 
 def _error_content(path: str, status: int) -> dict:
-    schema = MIDDLEWARE_ERROR if status in (403, 413, 429) else {"$ref": ERROR_REF}
+    # Under /api/ a 429 has the API's whole shape (security._rate_limited).
+    middleware = (403, 413) if path.startswith("/api/") else (403, 413, 429)
+    schema = MIDDLEWARE_ERROR if status in middleware else {"$ref": ERROR_REF}
     json = {"application/json": {"schema": schema}}
     if path.startswith("/api/"):
         return json

@@ -136,6 +136,9 @@ async def _auth_error(request: Request, exc: AuthError):
 
 async def _rate_limited(request: Request, exc: RateLimited):
     headers = {"Retry-After": str(exc.retry_after)}
+    if request.url.path.startswith("/api/"):  # scripts: the API's error shape, whatever they accept
+        return JSONResponse({"error": "Too Many Requests", "detail": exc.message, "status": 429},
+                            status_code=429, headers=headers)
     if wants_json(request):
         return JSONResponse({"detail": exc.message}, status_code=429, headers=headers)
     resp = message_page(request, exc.message, 429, title="Slow down")
@@ -223,6 +226,13 @@ class CommunityMiddleware:
             return
 
         protected = writes and not getattr(endpoint, "csrf_exempt", False)
+        if protected and not by_token and not ctx["session_token"] and scope["path"].startswith("/api/"):
+            # A script that sent no credentials at all (no token, no session): every write
+            # of the API is a member's, so it is told to sign in, not that a CSRF token is
+            # missing (there is no ambient credential for one to protect).
+            await _json(send, 401, {"error": "Unauthorized", "detail": f"{SIGN_IN_FIRST} {apitokens.NO_TOKEN}",
+                                    "status": 401}, [(b"www-authenticate", b"Bearer")])
+            return
         verdict = ALLOW if by_token else cross_origin_verdict(headers, settings) if protected else ALLOW
         if verdict == REFUSE:
             await self._refuse(scope, receive, send, "Cross-origin request refused: this form or request came "
@@ -368,7 +378,7 @@ async def _api_error(send, status: int, text: str, bearer_error: str) -> None:
 
 
 async def _json(send, status: int, data: dict, headers: list | None = None) -> None:
-    body = json.dumps(data).encode()
+    body = json.dumps(data, separators=(",", ":")).encode()  # compact, as the app's own JSON
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             *(headers or [])]})
@@ -684,11 +694,14 @@ def forget_current_user(request: Request) -> None:
 SUSPENDED = "Your account is suspended: you cannot vote, comment or submit. Contact the administrators if you think this is a mistake."
 
 
+SIGN_IN_FIRST = "Please sign in first."
+
+
 def require_user(request: Request) -> User:
     """Any signed-in account (suspended ones too: they may still read and sign out)."""
     user = current_user(request)
     if user is None:
-        raise AuthError(401, "Please sign in first.")
+        raise AuthError(401, SIGN_IN_FIRST)
     return user
 
 

@@ -161,6 +161,47 @@ def test_bad_revoked_and_expired_tokens_are_refused_with_the_reason_even_on_publ
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer" and "/account#tokens" in r.json()["detail"]
 
 
+def test_a_write_sent_with_no_credentials_at_all_is_told_to_sign_in_not_about_csrf(site):
+    """A script that forgot its token (or misspelled the header's name) gets the 401 the
+    API documents, with the challenge and how to make a token; a browser's write with a
+    session but no CSRF token is still refused as one."""
+    paper = site.paper()
+    _, browser = site.member()
+    anonymous = site.client()
+    collection_id = 1
+    for method, url, body in [("PUT", f"/api/papers/{paper.arxiv_id}/vote", None),
+                              ("DELETE", f"/api/papers/{paper.arxiv_id}/vote", None),
+                              ("POST", "/api/collections", {"name": "Reading"}),
+                              ("PUT", f"/api/collections/{collection_id}/papers/{paper.arxiv_id}", None),
+                              ("PUT", "/api/follows/category/cs.LG", None),
+                              ("PUT", "/api/me/replies/read", None),
+                              ("POST", f"/api/for-you/not-interested/{paper.arxiv_id}", None)]:
+        r = anonymous.request(method, url, json=body, headers={"X-Auth-Token": "pb_misspelled"})
+        assert r.status_code == 401, (method, url, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
+        assert r.json() == {"error": "Unauthorized", "status": 401,
+                            "detail": "Please sign in first. Send a personal API token as 'Authorization: Bearer "
+                                      "pb_…' (make one on /account#tokens)."}
+    r = browser.put(f"/api/papers/{paper.arxiv_id}/vote")  # signed in, no CSRF token
+    assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Vote)) == 0
+
+
+def test_a_rate_limited_api_call_answers_json_with_retry_after_whatever_it_accepts(site):
+    paper = site.paper()
+    _, browser = site.member()
+    bot = script(site, make_token(browser, access="write"))
+    site.app.state.rate_limits["vote"] = (2, 60)
+    answers = [bot.put(f"/api/papers/{paper.arxiv_id}/vote", headers={"Accept": accept})
+               for accept in ("*/*", "*/*", "*/*", "text/html")]
+    assert [r.status_code for r in answers] == [200, 200, 429, 429]
+    for r in answers[2:]:
+        assert r.headers["content-type"] == "application/json" and int(r.headers["retry-after"]) > 0
+        assert r.json() == {"error": "Too Many Requests", "status": 429,
+                            "detail": "Too many requests; please try again later."}
+
+
 def test_revoking_ends_a_token_at_once_and_only_its_owner_can(site):
     _, alice = site.member()
     _, bob = site.member()

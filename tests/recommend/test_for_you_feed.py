@@ -137,6 +137,12 @@ def test_forged_malformed_and_other_members_addresses_are_not_found(site):
     r = bob_client.form("/collections", {"name": "Bob's", "arxiv_id": papers["speech"].arxiv_id}, page="/")
     bobs = int(r.headers["location"].split("/collections/")[1].split("?")[0].split("#")[0])
     assert reader.get(atom, params={"collection": bobs}).status_code == 404
+    # An id past the database's integer is no collection either (not a driver's overflow).
+    huge = "9" * 20
+    assert reader.get(atom, params={"collection": huge}).status_code == 404
+    assert alice_client.get("/for-you", params={"collection": huge}).status_code == 404
+    api = alice_client.get("/api/for-you", params={"collection": huge})
+    assert api.status_code == 404 and api.json()["detail"] == "No such collection of yours."
 
 
 def test_a_suspended_members_feed_is_gone_and_a_paused_one_is_empty_and_says_so(site):
