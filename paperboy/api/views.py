@@ -78,11 +78,13 @@ def daily_papers(
     sort: Literal["publishedAt", "trending"] = Query("publishedAt", description="publishedAt: newest day first, then most upvoted; trending: by trending score (without a period), or most upvoted within the period"),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT})"),
-    category: str | None = Query(None, max_length=40, description="Only papers in this arXiv category"),
+    category: str | None = Query(None, max_length=40, description="Only papers in this arXiv category",
+                                 json_schema_extra={"pattern": q.CATEGORY_PATTERN}),
     db: Session = Depends(get_db, scope="function"),
 ):
     settings = request.app.state.settings
     period = _period(date, week, month)
+    category = _category(category)
     if period is None and sort == "trending":
         ids, scores = trending(db.connection(), limit=(p + 1) * limit + 1, category=category,
                                half_life_hours=settings.trending_half_life_hours)
@@ -167,11 +169,24 @@ def not_a_paper(anything: str):
 
 @router.get("/trending", response_model=list[DailyPaperOut], responses=ERRORS, summary="Trending papers with scores")
 def trending_papers(request: Request, limit: int = Query(50, ge=1, le=MAX_LIMIT),
-                    category: str | None = Query(None, max_length=40), db: Session = Depends(get_db, scope="function")):
+                    p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
+                    category: str | None = Query(None, max_length=40, description="Only papers in this arXiv category",
+                                                 json_schema_extra={"pattern": q.CATEGORY_PATTERN}),
+                    db: Session = Depends(get_db, scope="function")):
     settings = request.app.state.settings
-    ids, scores = trending(db.connection(), limit=limit, category=category,
+    ids, scores = trending(db.connection(), limit=(p + 1) * limit + 1, category=_category(category),
                            half_life_hours=settings.trending_half_life_hours)
-    return json_response(items_out(db, q.papers_by_ids(db, ids), scores=dict(zip(ids, scores, strict=True))))
+    page_ids = ids[p * limit:(p + 1) * limit]
+    data = items_out(db, q.papers_by_ids(db, page_ids), scores=dict(zip(ids, scores, strict=True)))
+    return json_response(data, request=request, has_next=len(ids) > (p + 1) * limit, page=p)
+
+
+def _category(value: str | None) -> str | None:
+    """A category parameter in arXiv's spelling (cs.lg is cs.LG); 422 for what is none."""
+    try:
+        return q.parse_category(value)
+    except q.BadParameter as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 # --- /docs: the OpenAPI document as a page (no CDN, no JavaScript) --------------------

@@ -19,9 +19,11 @@ from __future__ import annotations
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from paperboy.papers import queries as q
+from paperboy.papers.taxonomy import category_name
 from paperboy.rank.trending import trending
 from paperboy.web.deps import get_db, read_engine
 from paperboy.web.feeds import ITEMS, FeedPage, Format, page_param, render_feed
@@ -75,7 +77,14 @@ def category_feed(request: Request, cat: str, fmt: Format, page: int = Depends(p
                   db: Session = Depends(get_db, scope="function")):
     papers, total = q.category_papers(db, cat, limit=ITEMS, offset=(page - 1) * ITEMS)
     if total == 0:
-        raise HTTPException(404, f"No papers in category {cat!r} here.")
+        # As the category's page: another spelling goes to the proper one, and an arXiv
+        # category with no paper here yet is an empty feed (a reader keeps it), not gone.
+        name = category_name(db, cat)
+        if name is None:
+            raise HTTPException(404, f"No papers in category {cat!r} here, and arXiv has no such category.")
+        if name != cat:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/feeds/categories/{quote(name)}.{fmt}{query}", status_code=308)
     html = f"/categories/{quote(cat)}"
     paging = FeedPage(page, page * ITEMS < total, total, f"{html}?p={page + 1}")
     return render_feed(request, db, fmt, f"new in {cat}", html, papers, paging)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from paperboy.config import Settings
 from paperboy.papers.days import listing_day
+from paperboy.papers.taxonomy import known_category
 from paperboy.papers.text import name_key
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Author, Paper, PaperAuthor, PaperCategory
@@ -263,6 +264,8 @@ def period_categories(db: Session, settings: Settings, start: dt.date, end: dt.d
 
 # arXiv categories (cs.LG, hep-th) and the MSC/ACM class codes mixed into listings (68T50, I.2.7).
 _CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,39}$")
+# What the API's category parameters document (empty: none), as _CATEGORY checks it.
+CATEGORY_PATTERN = r"^$|^[A-Za-z0-9][A-Za-z0-9.\-]{0,39}$"
 
 
 def parse_category(value: str | None) -> str | None:
@@ -272,7 +275,7 @@ def parse_category(value: str | None) -> str | None:
         return None
     if not _CATEGORY.match(value):
         raise BadParameter(f"category={value[:40]!r} is not a category name; use one like cs.LG")
-    return value
+    return known_category(value) or value  # arXiv's spelling: cs.lg is cs.LG
 
 
 def parse_sort(value: str | None) -> str:

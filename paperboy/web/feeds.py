@@ -14,6 +14,7 @@ as TeX, and characters XML 1.0 forbids are dropped.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -49,6 +50,21 @@ def _when(p: Paper) -> dt.datetime:
     if day:
         return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     return p.submitted_at or p.created_at
+
+
+def _revised(p: Paper) -> dt.datetime:
+    """When an entry's content last changed: its arXiv version's date, never before the
+    day it was listed. Not ``modified_at``, which every vote moves: a reader would bring
+    the paper back as updated at each vote."""
+    listed = _when(p)
+    return max(listed, p.updated_at) if p.updated_at else listed
+
+
+def _html_text(text: str) -> str:
+    """Plain text as the HTML an RSS ``description`` is read as: escaped (an abstract's
+    "<O, classify, x>" would otherwise vanish as a tag), its paragraphs kept."""
+    paragraphs = [part.strip() for part in text.split("\n\n") if part.strip()]
+    return "".join(f"<p>{html.escape(part)}</p>" for part in paragraphs)
 
 
 def _sub(parent, tag: str, text: str | None = None, **attrs) -> ET.Element:
@@ -120,7 +136,8 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
     self_url = base + this_path(request) + (f"?{request.url.query}" if request.url.query else "")
     page_url = base + page_path
     full_title = f"{settings.site_name}: {title}"
-    updated = max((_when(p) for p in papers), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    # The feed changed when its newest entry did (never older than an entry's updated).
+    updated = max((_revised(p) for p in papers), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     summary = f"{title}, from {settings.site_name}: {paging.summary(len(papers))}"
     more_url = base + paging.more_url
     next_feed = _feed_url(request, base, paging.page + 1)
@@ -135,7 +152,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
         ch = _sub(rss, "channel")
         _sub(ch, "title", full_title)
         _sub(ch, "link", page_url)
-        _sub(ch, "description", summary)
+        _sub(ch, "description", _html_text(summary))
         _sub(ch, "language", "en")
         _sub(ch, "lastBuildDate", format_datetime(updated))
         _sub(ch, f"{{{ATOM_NS}}}link", href=self_url, rel="self", type="application/rss+xml")
@@ -148,7 +165,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
             _sub(item, "link", url)
             _sub(item, "guid", url, isPermaLink="true")
             _sub(item, "pubDate", format_datetime(_when(p)))
-            _sub(item, "description", summary_of(p))
+            _sub(item, "description", _html_text(summary_of(p)))
             for name in authors[p.id]:
                 _sub(item, f"{{{DC_NS}}}creator", name)
             for cat in p.category_list:
@@ -158,7 +175,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
             _sub(item, "title", paging.more())
             _sub(item, "link", more_url)
             _sub(item, "guid", next_feed, isPermaLink="false")
-            _sub(item, "description", more_text)
+            _sub(item, "description", _html_text(more_text))
         body = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
         return Response(body, media_type="application/rss+xml; charset=utf-8", headers=headers)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
@@ -178,7 +195,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
         _sub(entry, f"{{{ATOM_NS}}}id", url)
         _sub(entry, f"{{{ATOM_NS}}}title", plain_text(p.title))
         _sub(entry, f"{{{ATOM_NS}}}link", href=url, rel="alternate", type="text/html")
-        _sub(entry, f"{{{ATOM_NS}}}updated", (p.modified_at or _when(p)).isoformat())
+        _sub(entry, f"{{{ATOM_NS}}}updated", _revised(p).isoformat())
         _sub(entry, f"{{{ATOM_NS}}}published", _when(p).isoformat())
         for name in authors[p.id] or ["Unknown"]:
             a = _sub(entry, f"{{{ATOM_NS}}}author")

@@ -144,6 +144,21 @@ def test_trending_api(site, client):
     assert all(isinstance(it["score"], float) for it in items)
     scores = [it["score"] for it in items]
     assert scores == sorted(scores, reverse=True)
+    # Paged with p, as every list: the pages join up, and Link says where the next is.
+    first, second = client.get("/api/trending?limit=2"), client.get("/api/trending?limit=2&p=1")
+    assert [it["paper"]["id"] for it in first.json()] == [it["paper"]["id"] for it in items[:2]]
+    assert [it["paper"]["id"] for it in second.json()] == [
+        it["paper"]["id"] for it in client.get("/api/trending?limit=4").json()[2:4]]
+    assert 'p=1' in first.headers["link"] and 'rel="next"' in first.headers["link"]
+
+
+@pytest.mark.parametrize("url", ["/api/daily_papers?category={}", "/api/daily_papers?sort=trending&category={}",
+                                 "/api/trending?category={}"])
+def test_a_category_parameter_takes_any_spelling_and_refuses_what_is_no_category(client, url):
+    ids = [it["paper"]["id"] for it in client.get(url.format("cs.LG")).json()]
+    assert ids and [it["paper"]["id"] for it in client.get(url.format("cs.lg")).json()] == ids
+    r = client.get(url.format("%3Cscript%3E"))
+    assert r.status_code == 422 and "is not a category name" in r.json()["detail"]
 
 
 def test_openapi_document_is_valid(client):

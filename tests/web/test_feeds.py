@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import feedparser
 import pytest
+from sqlalchemy import update
+
+from paperboy.store.models import Paper
 
 FEEDS = ["/feeds/daily.{fmt}", "/feeds/daily.{fmt}?date=2025-01-14", "/feeds/trending.{fmt}",
          "/feeds/trending.{fmt}?category=cs.LG", "/feeds/categories/cs.LG.{fmt}",
@@ -39,6 +44,48 @@ def test_daily_feed_content(site, client):
 def test_search_feed_contains_matches(site, client):
     feed = feedparser.parse(client.get("/feeds/search.rss?q=proteins").content)
     assert [e.link for e in feed.entries] == [f"http://paperboy.test/papers/{site.ids['tue']}"]
+
+
+def test_an_rss_description_is_escaped_html_so_angle_brackets_in_an_abstract_survive_a_reader(site, client):
+    """Readers take an RSS description as HTML: an abstract's "<O, classify, x>" must
+    reach them escaped, or it vanishes as a tag. Atom says its summary is text."""
+    from paperboy.store.db import session_scope
+    from tests.support.factories import make_paper
+
+    with session_scope(site.engine) as db:
+        make_paper(db, title="Triples", abstract="We learn the triple <O, classify, x> & more.",
+                   announced_on=dt.date(2024, 11, 29), arxiv_id="2411.77777", categories=["math.CO"])
+    rss = client.get("/feeds/daily.rss?date=2024-11-29")
+    entry = next(e for e in feedparser.parse(rss.content).entries if e.link.endswith("2411.77777"))
+    assert entry.summary == "<p>We learn the triple &lt;O, classify, x&gt; &amp; more.</p>"
+    atom = next(e for e in feedparser.parse(client.get("/feeds/daily.atom?date=2024-11-29").content).entries
+                if e.link.endswith("2411.77777"))
+    assert atom.summary == "We learn the triple <O, classify, x> & more."
+
+
+def test_a_vote_does_not_make_an_atom_entry_updated_and_the_feed_is_as_new_as_its_entries(site, client):
+    before = feedparser.parse(client.get("/feeds/daily.atom").content)
+    with site.engine.begin() as conn:  # what a vote does to the paper row's modified_at
+        conn.execute(update(Paper).where(Paper.arxiv_id == site.ids["wed_top"])
+                     .values(modified_at=dt.datetime.now(dt.UTC)))
+    site.app.state.page_cache.clear()
+    after = feedparser.parse(client.get("/feeds/daily.atom").content)
+    assert [e.updated for e in after.entries] == [e.updated for e in before.entries]
+    assert after.feed.updated_parsed >= max(e.updated_parsed for e in after.entries)
+    assert all(e.updated_parsed >= e.published_parsed for e in after.entries)
+
+
+def test_a_category_feed_takes_any_spelling_and_an_arxiv_category_without_papers_is_an_empty_feed(client):
+    r = client.get("/feeds/categories/cs.lg.rss?page=1", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == "/feeds/categories/cs.LG.rss?page=1"
+    empty = client.get("/feeds/categories/astro-ph.atom")
+    assert empty.status_code == 200
+    feed = feedparser.parse(empty.content)
+    assert not feed.bozo and feed.entries == [] and feed.feed.title == "Paperboy: new in astro-ph"
+    def links(url):
+        return [e.link for e in feedparser.parse(client.get(url).content).entries]
+
+    assert links("/feeds/daily.rss?category=cs.lg") == links("/feeds/daily.rss?category=cs.LG") != []
 
 
 @pytest.mark.parametrize("path, status", [("/feeds/daily.xml", 422), ("/feeds/daily.rss?date=2025-02-30", 422),
