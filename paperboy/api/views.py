@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 
 from paperboy.papers import queries as q
@@ -163,8 +164,17 @@ def get_paper(arxiv_id: str, db: Session = Depends(get_db, scope="function")):
 
 
 @router.get("/papers/{anything:path}", include_in_schema=False)
-def not_a_paper(anything: str):
-    raise HTTPException(404, f"{anything!r} is not an arXiv id")
+def not_a_paper(request: Request, anything: str):
+    """An id in another form (``arXiv:2501.00001``, an abs or pdf link, a version on
+    /similar) goes to the paper's own address (308), as the paper pages do; anything
+    else is no arXiv id."""
+    head, similar, _ = anything.rpartition("/similar") if anything.endswith("/similar") else (anything, "", "")
+    try:
+        pid = parse_arxiv_id(head)[0]
+    except BadRecord:
+        raise HTTPException(404, f"{anything!r} is not an arXiv id") from None
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/api/papers/{pid}{similar}{query}", status_code=308)
 
 
 @router.get("/trending", response_model=list[DailyPaperOut], responses=ERRORS, summary="Trending papers with scores")

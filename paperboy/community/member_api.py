@@ -40,6 +40,7 @@ from paperboy.community.paper_views import set_vote, write_vote
 from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
+from paperboy.papers.ids import canonical_or_same
 from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
 from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote, utcnow
@@ -170,6 +171,7 @@ def my_votes(request: Request, p: int = Query(0, ge=0, le=100_000), limit: int =
 
 def _vote(request: Request, user: User, arxiv_id: str, up: bool) -> VoteOut:
     ratelimit.check(request, "vote", str(user.id))
+    arxiv_id = canonical_or_same(arxiv_id)  # 2501.00001v2, arXiv:2501.00001: that paper
     result = write_vote(request.app.state.engine, lambda conn: set_vote(conn, user.id, arxiv_id, up))
     if result is None:
         raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
@@ -326,6 +328,7 @@ def import_into_collection(request: Request, cid: int, body: ImportIn = Body(...
 def _save(request: Request, db: Session, user: User, cid: int, arxiv_id: str, saved: bool) -> SavedOut:
     ratelimit.check(request, "write", str(user.id))
     coll = own_collection(db, cid, user)
+    arxiv_id = canonical_or_same(arxiv_id)  # answered with the paper's id, not the form sent
     try:
         pid = paper_row_id(db, arxiv_id)
     except HTTPException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 
 class BadRecord(ValueError):
@@ -11,9 +12,10 @@ class BadRecord(ValueError):
 
 # --- arXiv ids -------------------------------------------------------------------
 
-_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
-PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}")
-_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
+# ASCII digits only: \d would take any script's digits ("٢٦٠٦.٢٠٢٨٢"), an id no paper has.
+_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?", re.ASCII)
+PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}", re.ASCII)
+_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?", re.ASCII)
 _ID_PREFIX = re.compile(  # a pasted link may have lost its scheme: arxiv.org/abs/...
     r"^(?:arxiv:|(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.IGNORECASE
 )
@@ -26,6 +28,10 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
     """
     if not isinstance(text, str):
         raise BadRecord(f"arXiv id must be text, got {type(text).__name__}")
+    if not text.isascii():
+        # Full-width digits and letters (typed with a CJK keyboard) are the ASCII ones;
+        # left as they are, a regex's \d takes them and the id matches no paper.
+        text = unicodedata.normalize("NFKC", text)
     m = PLAIN_NEW_ID.fullmatch(text)
     if m:  # fast path: a bare new-style id without version, the common case
         return text, None
@@ -41,6 +47,16 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
                     break
             return arxiv_id, int(m.group("v")) if m.group("v") else None
     raise BadRecord(f"not an arXiv id: {text[:80]!r}")
+
+
+def canonical_or_same(text: str) -> str:
+    """The id of ``text`` in any form ``parse_arxiv_id`` reads (a version, the ``arXiv:``
+    prefix, an abs or pdf link) without its version, or ``text`` itself where it is no
+    arXiv id (the caller then says it has no such paper, naming what was sent)."""
+    try:
+        return parse_arxiv_id(text)[0]
+    except BadRecord:
+        return text
 
 
 def is_arxiv_id(text: str) -> bool:

@@ -25,7 +25,7 @@ from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
-from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.ids import BadRecord, canonical_or_same, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
 from paperboy.recommend import feedkeys, signals
@@ -467,6 +467,7 @@ class NotInterestedOut(BaseModel):
 def api_not_interested(request: Request, arxiv_id: str, undo: bool = False, user: User = Depends(require_member),
                        db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
+    arxiv_id = canonical_or_same(arxiv_id)
     signals.set_not_interested(db, user.id, _paper_id(db, arxiv_id), not undo)
     db.commit()
     return NotInterestedOut(arxiv_id=arxiv_id, not_interested=not undo)

@@ -202,6 +202,24 @@ def test_a_rate_limited_api_call_answers_json_with_retry_after_whatever_it_accep
                             "detail": "Too many requests; please try again later."}
 
 
+def test_a_script_names_a_paper_in_any_form_arxiv_reads_and_is_answered_with_its_id(site):
+    """A version, the arXiv: prefix, an abs or pdf link, full-width digits: the same
+    paper, answered with its own id, for votes, saves and "not interested" alike."""
+    paper = site.paper(arxiv_id="2501.00042")
+    _, browser = site.member()
+    bot = script(site, make_token(browser, access="write"))
+    cid = bot.post("/api/collections", json={"name": "Forms"}).json()["id"]
+    forms = ["2501.00042v3", "arXiv:2501.00042", "arxiv.org/abs/2501.00042v1", "２５０１.０００４２"]
+    for form in forms:
+        r = bot.put(f"/api/papers/{form}/vote")
+        assert r.status_code == 200 and r.json() == {"arxiv_id": paper.arxiv_id, "voted": True, "upvotes": 1}, form
+        r = bot.put(f"/api/collections/{cid}/papers/{form}")
+        assert r.status_code == 200 and r.json()["arxiv_id"] == paper.arxiv_id, form
+        r = bot.post(f"/api/for-you/not-interested/{form}")
+        assert r.status_code == 200 and r.json()["arxiv_id"] == paper.arxiv_id, form
+    assert bot.put("/api/papers/٢٥٠١.٠٠٠٤٢/vote").status_code == 404  # other scripts' digits are no id
+
+
 def test_revoking_ends_a_token_at_once_and_only_its_owner_can(site):
     _, alice = site.member()
     _, bob = site.member()

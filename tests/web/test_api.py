@@ -138,6 +138,19 @@ def test_similar_api(site, client):
     assert client.get("/api/papers/2501.99999/similar").status_code == 404
 
 
+@pytest.mark.parametrize("form", ["arXiv:{}", "https://arxiv.org/abs/{}v2", "arxiv.org/pdf/{}v1.pdf"])
+def test_a_paper_asked_for_in_another_form_is_sent_to_its_own_address(site, client, form):
+    pid = site.ids["wed_top"]
+    r = client.get(f"/api/papers/{form.format(pid)}", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == f"/api/papers/{pid}"
+    r = client.get(f"/api/papers/{form.format(pid)}/similar?limit=2", follow_redirects=False)
+    assert r.status_code == 308 and r.headers["location"] == f"/api/papers/{pid}/similar?limit=2"
+    assert client.get(f"/api/papers/{form.format(pid)}").json()["id"] == pid  # followed
+    full_width = pid.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+    assert client.get(f"/api/papers/{full_width}").json()["id"] == pid
+    assert client.get("/api/papers/not-an-id").status_code == 404
+
+
 def test_trending_api(site, client):
     items = client.get("/api/trending?limit=3").json()
     assert items[0]["paper"]["id"] == site.ids["wed_top"]
