@@ -63,10 +63,15 @@ def listed(db: Session, user_id: int) -> list[ApiToken]:
                            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
 
 
-def revoke(db: Session, user_id: int, token_id: int) -> str | None:
-    """End one of the member's tokens at once; its name, or None if they hold no such token."""
-    return db.scalar(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id)
-                     .returning(ApiToken.name))
+def revoke(db: Session, user_id: int, token_id: int, hint: str | None = None) -> str | None:
+    """End one of the member's tokens at once; its name, or None if they hold no such token.
+    ``hint`` (the token's last four characters, as the page showed them) must match too:
+    SQLite gives a revoked token's id to the next one made, and a Revoke button left open
+    in another tab must not end that new token."""
+    match = [ApiToken.id == token_id, ApiToken.user_id == user_id]
+    if hint is not None:
+        match.append(ApiToken.hint == hint)
+    return db.scalar(delete(ApiToken).where(*match).returning(ApiToken.name))
 
 
 def remove_all(db: Session, user_id: int) -> int:

@@ -58,9 +58,9 @@ def _mail_token_made(request: Request, db: Session, user: User, row) -> None:
 
 
 @router.post("/account/tokens/{token_id:id}/revoke")
-def revoke_token(request: Request, token_id: int, user: User = Depends(require_user),
+def revoke_token(request: Request, token_id: int, hint: str | None = Form(None), user: User = Depends(require_user),
                  db: Session = Depends(get_db, scope="function")):
-    if api_tokens.revoke(db, user.id, token_id) is None:
+    if api_tokens.revoke(db, user.id, token_id, hint) is None:
         raise HTTPException(404, "You have no such token (it may be revoked already).")
     return RedirectResponse("/account?done=token_revoked#tokens", status_code=303)
 

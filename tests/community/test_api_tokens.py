@@ -234,6 +234,24 @@ def test_revoking_ends_a_token_at_once_and_only_its_owner_can(site):
     assert alice.form(f"/account/tokens/{tid}/revoke", page="/account").status_code == 404
 
 
+def test_a_revoke_button_left_open_in_another_tab_does_not_end_a_newer_token_given_the_same_id(site):
+    """SQLite gives a deleted row's id to the next row: the page's Revoke names the token
+    by id and by the four characters it shows, so a stale button ends nothing new."""
+    _, alice = site.member()
+    make_token(alice, name="old")
+    stale = alice.get("/account").text  # a tab showing the old token's Revoke
+    old = _row(site)
+    form = re.search(rf'action="/account/tokens/{old.id}/revoke".*?name="hint" value="([^"]+)"', stale, re.S)
+    assert form and form.group(1) == old.hint
+    assert alice.form(f"/account/tokens/{old.id}/revoke", {"hint": old.hint}, page="/account").status_code == 303
+    new_token = make_token(alice, name="new")
+    new = _row(site)
+    if site.engine.dialect.name == "sqlite":  # PostgreSQL's sequence never gives an id twice
+        assert new.id == old.id and new.hint != old.hint
+    assert alice.form(f"/account/tokens/{old.id}/revoke", {"hint": old.hint}, page="/account").status_code == 404
+    assert script(site, new_token).get("/api/me").json()["token"]["name"] == "new"
+
+
 def test_a_token_works_only_on_the_api_and_its_request_ignores_cookies(site):
     user, browser = site.member()
     token = make_token(browser, access="write")
