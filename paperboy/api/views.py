@@ -126,8 +126,10 @@ def search_papers(
                                               date_from=d_from, date_to=d_to, author=None, sort=sort,
                                               reader=read_engine(request))
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
-    data = items_out(db, papers, scores={h.paper_id: h.score for h in results.hits},
-                      highlights={h.paper_id: h.snippet for h in results.hits})
+    # A relevance score only where the results are in relevance's order: sorted by date or
+    # votes, the engine's sort key (a date as a number) would read as one.
+    scores = {h.paper_id: h.score for h in results.hits} if sort == "relevance" else None
+    data = items_out(db, papers, scores=scores, highlights={h.paper_id: h.snippet for h in results.hits})
     return json_response(data, request=request, has_next=(p + 1) * limit < results.total, page=p)
 
 

@@ -74,7 +74,8 @@ class DailyPaperOut(BaseModel):
     numComments: int
     submittedBy: SubmittedByOut | None
     isAuthorParticipating: bool = False
-    score: float | None = Field(None, description="Trending score (sort=trending) or search relevance")
+    score: float | None = Field(None, description="Trending score (sort=trending), or search relevance "
+                                                  "(search with sort=relevance; absent when sorted by date or votes)")
     highlight: str | None = Field(None, description="Search only: HTML snippet with <mark> around matches")
 
 

@@ -122,6 +122,10 @@ def test_search_api(site, client):
     for item in items:
         assert set(item) == set(ITEM_FIELDS) | {"score", "highlight"}
         check_paper(item["paper"])
+    # Sorted by date or votes, no score (the engine's sort key, a date as a number, is none).
+    for sort in ("date", "votes"):
+        items = client.get(f"/api/papers/search?q=diffusion&sort={sort}").json()
+        assert items and all("score" not in item and item["highlight"] for item in items)
     assert client.get("/api/papers/search").status_code == 422
     assert client.get("/api/papers/search?q=x&limit=5000").status_code == 422
     assert "not a real calendar date" in client.get("/api/papers/search?q=x&from=2025-02-30").json()["detail"]
