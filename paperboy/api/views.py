@@ -115,6 +115,9 @@ def search_papers(
     date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD; empty: no limit",
                                 json_schema_extra={"pattern": OPTIONAL_DATE_PATTERN}),
     sort: Literal["relevance", "date", "votes"] = "relevance",
+    mode: Literal["hybrid", "keyword", "semantic"] = Query(
+        "hybrid", description="hybrid: words and meaning fused (keyword where the instance has no vectors); "
+                              "keyword: the words alone; semantic: meaning alone"),
     db: Session = Depends(get_db, scope="function"),
 ):
     try:
@@ -122,9 +125,13 @@ def search_papers(
         d_to = q.parse_date(date_to, "to") if date_to else None
     except q.BadParameter as exc:
         raise HTTPException(422, str(exc)) from None
+    if d_from and d_to and d_from > d_to:
+        raise HTTPException(422, f"The range starts ({d_from}) after it ends ({d_to}).")
     results = request.app.state.search.search(q_, limit=limit, offset=p * limit, category=category,
-                                              date_from=d_from, date_to=d_to, author=None, sort=sort,
+                                              date_from=d_from, date_to=d_to, author=None, sort=sort, mode=mode,
                                               reader=read_engine(request))
+    if results.unsearchable:  # only punctuation or common words: say so, as the page does
+        raise HTTPException(422, " ".join(results.messages) or "Nothing to search for.")
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
     # A relevance score only where the results are in relevance's order: sorted by date or
     # votes, the engine's sort key (a date as a number) would read as one.

@@ -160,9 +160,13 @@ def _dump(data: BaseModel | list) -> bytes:
 def json_response(data: BaseModel | list[BaseModel], *, request: Request | None = None, has_next: bool = False,
                   page: int = 0) -> Response:
     headers = {}
-    if has_next and request is not None:
-        params = dict(request.query_params)
-        params["p"] = str(page + 1)
-        nxt = f"{request.url.path}?{urlencode(params)}"
-        headers["Link"] = f'<{nxt}>; rel="next"'
+    if request is not None and (has_next or page > 0):
+        # RFC 8288 links, next first (what most clients look for), then prev and first.
+        def at(p: int) -> str:
+            return f"{request.url.path}?{urlencode({**request.query_params, 'p': str(p)})}"
+
+        links = [(at(page + 1), "next")] if has_next else []
+        if page > 0:
+            links += [(at(page - 1), "prev"), (at(0), "first")]
+        headers["Link"] = ", ".join(f'<{url}>; rel="{rel}"' for url, rel in links)
     return Response(_dump(data), media_type="application/json", headers=headers)

@@ -69,8 +69,12 @@ def test_daily_papers_pagination_with_link_header(site, client):
         r = client.get(url)
         assert r.status_code == 200
         seen += [it["paper"]["id"] for it in r.json()]
-        link = r.headers.get("link")
-        url = re.match(r'<([^>]+)>; rel="next"', link).group(1) if link else None
+        links = {rel: target for target, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', r.headers.get("link", ""))}
+        if pages:  # past the first page: the way back, and to the start
+            assert links["prev"].endswith(f"p={pages - 1}") and links["first"].endswith("p=0")
+        else:
+            assert set(links) == {"next"}
+        url = links.get("next")
         pages += 1
     w03 = {v for k, v in site.ids.items() if k not in ("hidden", "submitted")}  # submitted: announced in December
     assert sorted(seen) == sorted(w03) and pages == 3
@@ -127,6 +131,20 @@ def test_search_api(site, client):
         items = client.get(f"/api/papers/search?q=diffusion&sort={sort}").json()
         assert items and all("score" not in item and item["highlight"] for item in items)
     assert client.get("/api/papers/search").status_code == 422
+    # A range that ends before it starts, and a query with nothing to search for, say why.
+    r = client.get("/api/papers/search?q=diffusion&from=2025-01-15&to=2025-01-13")
+    assert r.status_code == 422 and r.json()["detail"] == "The range starts (2025-01-15) after it ends (2025-01-13)."
+    r = client.get("/api/papers/search?q=!!!")
+    assert r.status_code == 422 and "no letters or digits to search for" in r.json()["detail"]
+    r = client.get("/api/papers/search?q=the")
+    assert r.status_code == 422 and "words nearly every paper uses are not searched for" in r.json()["detail"]
+    # The mode is the caller's: keyword alone here (the test instance has no vectors, so
+    # hybrid is keyword too and semantic finds nothing).
+    keyword = client.get("/api/papers/search?q=diffusion&mode=keyword").json()
+    assert keyword and [i["paper"]["id"] for i in keyword] == [
+        i["paper"]["id"] for i in client.get("/api/papers/search?q=diffusion").json()]
+    assert client.get("/api/papers/search?q=diffusion&mode=semantic").json() == []
+    assert client.get("/api/papers/search?q=diffusion&mode=fuzzy").status_code == 422
     assert client.get("/api/papers/search?q=x&limit=5000").status_code == 422
     assert "not a real calendar date" in client.get("/api/papers/search?q=x&from=2025-02-30").json()["detail"]
 
