@@ -84,6 +84,7 @@ MEMBER_MODELS = 2048  # fitted member models kept per content space (least recen
 class Signals:
     user_id: int
     liked: dict[int, str] = field(default_factory=dict)  # paper id -> 'vote' | 'save' | 'seed'
+    liked_at: dict[int, dt.datetime | None] = field(default_factory=dict)  # when that signal was given
     dismissed: set[int] = field(default_factory=set)
     seen: set[int] = field(default_factory=set)  # never recommended: voted, saved, seeded, dismissed
     authors: dict[str, str] = field(default_factory=dict)  # followed author identity -> name as followed
@@ -160,6 +161,7 @@ def load_signals_many(conn: Connection, user_ids, *, collection_id: int | None =
                 continue
             if pid not in sig.liked:
                 sig.liked[pid] = source
+                sig.liked_at[pid] = at
             if len(sig.liked) >= MAX_LIKED:
                 break
     return out

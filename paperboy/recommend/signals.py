@@ -136,7 +136,8 @@ def overview(db: Session, settings: Settings, user_id: int, model: str | None) -
 
     def row(pid: int, kind: str) -> Row | None:
         p = papers.get(pid)
-        at = explicit.get(pid, (None, None))[1]
+        # A mark's own time; a vote's or a save's (the latest of it, as the feed weighs it).
+        at = explicit[pid][1] if pid in explicit else sig.liked_at.get(pid)
         return Row(pid, p.arxiv_id, p.title, kind, at) if p else None
 
     liked = [r for pid, source in sig.liked.items() if (r := row(pid, source))]

@@ -296,9 +296,17 @@ def test_the_json_api_gives_picks_with_structured_reasons(site):
     assert first["paper"]["title"].startswith("Protein folding with method")
     assert first["why"]["nearest_liked_paper"] == papers["protein"].arxiv_id
     assert first["why"]["text"].startswith("close to “Protein folding with old tools”")
+    before = dt.datetime.now(dt.UTC)
+    client.form("/collections", {"name": "Speech", "arxiv_id": papers["speech0"].arxiv_id}, page="/")
     signals = client.get("/api/for-you/signals").json()
-    assert [s["arxiv_id"] for s in signals["liked"]] == [papers["protein"].arxiv_id]
-    assert signals["liked"][0]["kind"] == "vote"
+    liked = {s["arxiv_id"]: s for s in signals["liked"]}
+    assert set(liked) == {papers["protein"].arxiv_id, papers["speech0"].arxiv_id}
+    assert liked[papers["protein"].arxiv_id]["kind"] == "vote"
+    assert liked[papers["speech0"].arxiv_id]["kind"] == "save"
+    # Each says when it was given, votes and saves as marks do.
+    saved_at = dt.datetime.fromisoformat(liked[papers["speech0"].arxiv_id]["at"].replace("Z", "+00:00"))
+    voted_at = dt.datetime.fromisoformat(liked[papers["protein"].arxiv_id]["at"].replace("Z", "+00:00"))
+    assert voted_at <= before <= saved_at
     assert site.client().get("/api/for-you").status_code == 401
 
 
