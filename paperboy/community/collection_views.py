@@ -389,29 +389,39 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
 def edit_collection(request: Request, cid: int, name: str = Form(""), public: str = Form(""),
                     user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     coll = own_collection(db, cid, user)
-    new = collection_name(name)
-    clash = db.scalar(select(Collection.id).where(Collection.user_id == user.id, Collection.name == new, Collection.id != cid))
+    change_collection(db, user, coll, collection_name(name), bool(public))
+    return RedirectResponse(with_notice(f"/collections/{cid}", "public" if public else "private"), status_code=303)
+
+
+def change_collection(db: Session, user: User, coll: Collection, name: str, public: bool) -> None:
+    """Rename a member's collection and set who sees it; 409 for a name another of
+    theirs has (names are unique per member)."""
+    clash = db.scalar(select(Collection.id).where(Collection.user_id == user.id, Collection.name == name,
+                                                  Collection.id != coll.id))
     if clash is not None:
         raise HTTPException(409, "You already have a collection with that name.")
     try:
         with db.begin_nested():
             db.execute(update(Collection).where(Collection.id == coll.id)
-                       .values(name=new, is_public=bool(public), updated_at=utcnow()))
+                       .values(name=name, is_public=public, updated_at=utcnow()))
     except IntegrityError:  # the same name taken concurrently by another of theirs
         raise HTTPException(409, "You already have a collection with that name.") from None
-    return RedirectResponse(with_notice(f"/collections/{cid}", "public" if public else "private"), status_code=303)
 
 
 @router.post("/collections/{cid:id}/delete")
 def delete_collection(request: Request, cid: int, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
-    coll = own_collection(db, cid, user)
+    remove_collection(db, user, own_collection(db, cid, user))
+    return RedirectResponse(with_notice("/collections", "collection_deleted"), status_code=303)
+
+
+def remove_collection(db: Session, user: User, coll: Collection) -> None:
+    """Delete a member's collection, its saves and the papers it was waiting for."""
     # Statements, not ORM deletes: a concurrent delete of the same collection leaves
     # nothing to match, which is the same end state, not an error.
     db.execute(delete(CollectionItem).where(CollectionItem.collection_id == coll.id))
     wanted.forget_target(db, user.id, coll.id)
     forget_outcomes(db, user.id, coll.id)
     db.execute(delete(Collection).where(Collection.id == coll.id))
-    return RedirectResponse(with_notice("/collections", "collection_deleted"), status_code=303)
 
 
 def _bibkey(arxiv_id: str) -> str:

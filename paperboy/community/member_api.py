@@ -25,12 +25,14 @@ from paperboy.community import follows, replies
 from paperboy.community.accounts import commenter_name
 from paperboy.community.collection_views import (
     add_paper,
+    change_collection,
     collection_name,
     collection_named,
     fetchable_id,
     import_found,
     own_collection,
     paper_row_id,
+    remove_collection,
     remove_paper,
     saved_ids,
     search_saved,
@@ -207,6 +209,16 @@ class CollectionIn(BaseModel):
     public: bool = False
 
 
+class CollectionChange(BaseModel):
+    name: str | None = Field(None, max_length=100, description="A new name, unique among the member's collections")
+    public: bool | None = Field(None, description="Whether anyone may read it")
+
+
+class DeletedOut(BaseModel):
+    id: int
+    deleted: bool
+
+
 class SavedPaperOut(BaseModel):
     paper: PaperOut
     added_at: dt.datetime
@@ -260,6 +272,36 @@ def create_collection(request: Request, body: CollectionIn = Body(...), user: Us
     out = _collection_out(coll, _count(db, coll.id))
     db.commit()
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if made else 200)
+
+
+@api_router.patch("/collections/{cid:id}", response_model=CollectionOut,
+                  responses={**WRITES, 409: {"model": ErrorOut, "description": "Another of the member's collections "
+                                                                                "has that name"}},
+                  summary="Rename one of the member's collections, or make it public or private")
+def change_collection_api(request: Request, cid: int, body: CollectionChange = Body(...),
+                          user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
+    """What is left out stays as it is."""
+    ratelimit.check(request, "write", str(user.id))
+    coll = own_collection(db, cid, user)
+    try:
+        name = coll.name if body.name is None else collection_name(body.name)
+    except HTTPException as exc:
+        raise HTTPException(422, exc.detail) from None
+    change_collection(db, user, coll, name, coll.is_public if body.public is None else body.public)
+    db.commit()
+    db.refresh(coll)
+    return _collection_out(coll, _count(db, coll.id))
+
+
+@api_router.delete("/collections/{cid:id}", response_model=DeletedOut, responses=WRITES,
+                   summary="Delete one of the member's collections (its saves go with it; the papers stay)")
+# require_user, as the page's Delete: a suspended member may still remove what they made.
+def delete_collection_api(request: Request, cid: int, user: User = Depends(require_user),
+                          db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    remove_collection(db, user, own_collection(db, cid, user))
+    db.commit()
+    return DeletedOut(id=cid, deleted=True)
 
 
 @api_router.get("/collections/{cid:id}", response_model=CollectionPageOut, responses=ERRORS,

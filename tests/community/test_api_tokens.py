@@ -220,6 +220,37 @@ def test_a_script_names_a_paper_in_any_form_arxiv_reads_and_is_answered_with_its
     assert bot.put("/api/papers/٢٥٠١.٠٠٠٤٢/vote").status_code == 404  # other scripts' digits are no id
 
 
+def test_a_script_renames_a_collection_makes_it_public_and_deletes_it(site):
+    paper = site.paper()
+    user, browser = site.member()
+    _, other = site.member()
+    bot = script(site, make_token(browser, access="write"))
+    cid = bot.post("/api/collections", json={"name": "Drafts"}).json()["id"]
+    bot.put(f"/api/collections/{cid}/papers/{paper.arxiv_id}")
+    taken = bot.post("/api/collections", json={"name": "Taken"}).json()["id"]
+    r = bot.patch(f"/api/collections/{cid}", json={"public": True})  # what is left out stays
+    assert r.status_code == 200 and r.json()["name"] == "Drafts" and r.json()["public"] is True
+    assert r.json()["papers"] == 1
+    r = bot.patch(f"/api/collections/{cid}", json={"name": "  To read  "})
+    assert r.json()["name"] == "To read" and r.json()["public"] is True
+    assert "To read" in site.client().get(f"/collections/{cid}").text  # public now: anyone reads it
+    r = bot.patch(f"/api/collections/{cid}", json={"name": "Taken"})
+    assert r.status_code == 409 and r.json()["detail"] == "You already have a collection with that name."
+    assert bot.patch(f"/api/collections/{cid}", json={"name": "   "}).status_code == 422
+    stranger = script(site, make_token(other, access="write"))
+    assert stranger.patch(f"/api/collections/{taken}", json={"public": True}).status_code == 404  # private: not told
+    assert stranger.delete(f"/api/collections/{cid}").status_code == 403  # public, not theirs
+    r = bot.delete(f"/api/collections/{cid}")
+    assert r.status_code == 200 and r.json() == {"id": cid, "deleted": True}
+    assert bot.delete(f"/api/collections/{cid}").status_code == 404
+    assert [c["id"] for c in bot.get("/api/collections").json()] == [taken]
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(CollectionItem)) == 0
+    assert site.get_paper(paper.arxiv_id) is not None  # the paper stays
+    reader = script(site, make_token(browser, name="reader"))
+    assert reader.delete(f"/api/collections/{taken}").status_code == 403  # a read-only token
+
+
 def test_revoking_ends_a_token_at_once_and_only_its_owner_can(site):
     _, alice = site.member()
     _, bob = site.member()
