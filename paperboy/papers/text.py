@@ -19,8 +19,13 @@ def clean_text(text: str | None) -> str:
         if "  " not in t and "\t" not in t and "\r" not in t and "\x0b" not in t and "\x0c" not in t \
                 and not (_HAS_LOW_SEP(t) and _ODD_ASCII_WS.search(t)):
             return t
-    # Same result as _WS.sub(" ", text).strip() (both use str.isspace), several times faster.
-    return " ".join(text.split())
+    # Same result as _WS.sub(" ", text).strip() (both use str.isspace), several times faster;
+    # less the bidirectional overrides and isolates, which can make a title or an abstract
+    # read otherwise than it is written (in a card, a feed, a search snippet).
+    return " ".join(text.translate(_BIDI_CONTROLS).split())
+
+
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 _ODD_ASCII_WS = re.compile(r"[\t\r\x0b\x0c\x1c-\x1f]")

@@ -73,6 +73,13 @@ def test_whitespace_and_hard_line_breaks_collapse():
     assert clean_text("  A fully\n  differential   calculation\n") == "A fully differential calculation"
 
 
+def test_bidirectional_overrides_are_taken_out_of_titles_and_abstracts():
+    """U+202E and its kin reorder what follows on screen ("Trojan Source"): a title holding
+    one would read otherwise than it is written, in a card, a feed or a snippet."""
+    assert clean_text("Safe \u202eevil\u202c title") == "Safe evil title"
+    assert clean_text("\u2066isolated\u2069 \u200fRLM kept\u200e, é kept") == "isolated \u200fRLM kept\u200e, é kept"
+
+
 def test_msc_and_acm_classes_are_kept_apart_from_categories():
     cats, msc, acm = split_categories(["cs.CL", "cs.AI", "68T50", "I.2.7; H.3.3", "q-bio.NC", "cond-mat.str-el"])
     assert cats == ["cs.CL", "cs.AI", "q-bio.NC", "cond-mat.str-el"]
