@@ -508,18 +508,18 @@ def _following_page(request: Request, db: Session, user: User, p: int, error: st
                     typed: tuple[str, str] = ("category", ""), status: int = 200) -> HTMLResponse:
 
     mine = follows.followed(db, user.id)
-    cards, total = [], 0
+    cards, total, exact = [], 0, True
     if mine:
-        papers, total = follows.followed_papers(db, mine, limit=PAGE, offset=(p - 1) * PAGE)
-        cards = build_cards(db, papers, user)
+        found = follows.followed_papers(db, mine, limit=PAGE, offset=(p - 1) * PAGE)
+        cards, total, exact = build_cards(db, found.papers, user), found.total, found.exact
     # Each card says which follows brought it, as For you says why it picked a paper.
     why = {card.paper_id: follows.matched_follows(mine, card.authors, card.categories) for card in cards}
     pages = max(1, -(-total // PAGE))
-    pager = {"page": p, "pages": pages,
+    pager = {"page": p, "pages": f"{pages:,}" if exact else f"{pages:,}+",  # a lower bound: at least
              "prev_url": f"/following?p={p - 1}" if p > 1 else None,
-             "next_url": f"/following?p={p + 1}" if p < pages else None}
+             "next_url": f"/following?p={p + 1}" if p < pages or (not exact and len(cards) == PAGE) else None}
     return _page(request, "following.html", {
-        "follows": mine, "cards": cards, "why": why, "total": total, "pager": pager, "error": error,
+        "follows": mine, "cards": cards, "why": why, "total": total, "exact": exact, "pager": pager, "error": error,
         "typed_kind": typed[0], "typed_target": typed[1], "suggestions": follows.suggestions(db, user.id),
         "categories": q.top_categories(db, 60),
     }, status=status)

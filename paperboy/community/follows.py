@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import and_, delete, func, insert, or_, select, union
+from sqlalchemy import delete, func, insert, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperboy.papers.authors import author_identity, author_ids, authors_named
-from paperboy.papers.queries import page_of_papers
+from paperboy.papers.queries import Followed
+from paperboy.papers.queries import followed_papers as papers_followed
 from paperboy.papers.taxonomy import category_name
 from paperboy.papers.visibility import visible
 from paperboy.store.models import (
@@ -113,20 +114,13 @@ def followed(db, user_id: int) -> list[tuple[str, str]]:
                                          .order_by(Follow.kind, Follow.target))]
 
 
-def followed_papers(db, follows: Iterable[tuple[str, str]], *, limit: int, offset: int = 0) -> tuple[list[Paper], int]:
-    """One page of the visible papers matching any of (kind, target), newest first (the
-    day a paper was featured, else announced; then most voted), and how many there are:
-    the /following feed."""
+def followed_papers(db, follows: Iterable[tuple[str, str]], *, limit: int, offset: int = 0) -> Followed:
+    """One page of the visible papers matching any of (kind, target), newest announced
+    first as a category's page lists them, and how many there are: the /following feed."""
     follows = list(follows)
     cats = [t for k, t in follows if k == "category"]
-    ids = author_ids(db, [t for k, t in follows if k == "author"])
-    by_cat = Paper.id.in_(select(PaperCategory.paper_id).where(PaperCategory.category.in_(cats)))
-    by_author = Paper.id.in_(select(PaperAuthor.paper_id).where(PaperAuthor.author_id.in_(ids)))
-    cond = and_(visible(), or_(by_cat, by_author))
-    total = db.scalar(select(func.count()).select_from(Paper).where(cond)) or 0
-    day = func.coalesce(Paper.featured_on, Paper.announced_on)
-    order = (day.desc().nulls_last(), Paper.upvotes.desc(), Paper.id.desc())
-    return page_of_papers(db, select(Paper.id).where(cond).order_by(*order), limit=limit, offset=offset), total
+    return papers_followed(db, cats, author_ids(db, [t for k, t in follows if k == "author"]),
+                           limit=limit, offset=offset)
 
 
 def matched_follows(follows: Iterable[tuple[str, str]], authors: list[str],

@@ -7,12 +7,14 @@ import re
 
 import pytest
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from paperboy.config import Settings
 from paperboy.digest.compose import Composer
 from paperboy.digest.schedule import parse_digest_period
 from paperboy.papers.authors import author_identity
-from paperboy.store.models import Follow, Paper, utcnow
+from paperboy.papers.queries import followed_papers
+from paperboy.store.models import Follow, Paper, PaperAuthor, utcnow
 
 JSON = {"Accept": "application/json"}
 
@@ -86,6 +88,49 @@ def test_each_following_card_says_which_follows_brought_it(site):
     }
     assert '<a href="/authors/Jos%C3%A9%20Garc%C3%ADa">José García</a>' in html
     assert '<a href="/categories/cs.LG">cs.LG</a>, which you follow' in html
+
+
+def _listing_order(papers: list[Paper]) -> list[str]:
+    """Newest announced first, then most voted, then the newest id: a category page's order."""
+    ranked = sorted(papers, key=lambda p: (p.arxiv_id,), reverse=True)
+    ranked.sort(key=lambda p: p.upvotes, reverse=True)
+    ranked.sort(key=lambda p: p.announced_on, reverse=True)
+    return [p.arxiv_id for p in ranked]
+
+
+def test_the_following_feed_lists_what_is_followed_in_a_category_pages_order_both_ways_it_is_read(site):
+    """Many followed papers are found by walking the listing index, few by reading their
+    rows and sorting them (queries.followed_papers): both give the same order and count,
+    hidden papers left out; past the exact-count limit the total is the largest followed
+    category's, a true lower bound, and the page says "at least"."""
+    day = dt.date(2025, 3, 3)
+    lg = [site.paper(categories=["cs.LG"], announced_on=day - dt.timedelta(days=i % 7), title=f"Learning {i}")
+          for i in range(40)]
+    with site.engine.begin() as conn:
+        for i, p in enumerate(lg[:12]):
+            conn.execute(update(Paper).where(Paper.id == p.id).values(upvotes=i % 4))
+        conn.execute(update(Paper).where(Paper.id == lg[5].id).values(hidden=True))
+    pr = [site.paper(categories=["math.PR"], announced_on=day - dt.timedelta(days=i), title=f"Probability {i}")
+          for i in range(5)]
+    by_ann = [site.paper(authors=["Ann Lee"], categories=["q-bio.NC"], announced_on=day - dt.timedelta(days=2 * i),
+                         title=f"Neurons {i}") for i in range(3)]
+    user, client = site.member()
+    with Session(site.engine) as db:
+        visible_lg = [site.get_paper(p.arxiv_id) for p in lg if p.id != lg[5].id]
+        walked = followed_papers(db, ["cs.LG"], set(), limit=30)  # 40 rows of 50 papers: walked
+        assert [p.arxiv_id for p in walked.papers] == _listing_order(visible_lg)[:30]
+        assert (walked.total, walked.exact) == (39, True)
+        ann = {db.scalar(select(PaperAuthor.author_id).where(PaperAuthor.paper_id == by_ann[0].id))}
+        sorted_rows = followed_papers(db, ["math.PR"], ann, limit=30)  # 8 rows: read and sorted
+        assert [p.arxiv_id for p in sorted_rows.papers] == _listing_order(
+            [site.get_paper(p.arxiv_id) for p in pr + by_ann])
+        assert (sorted_rows.total, sorted_rows.exact) == (8, True)
+        bound = followed_papers(db, ["cs.LG", "math.PR"], set(), limit=30, exact_up_to=10)
+        assert (bound.total, bound.exact) == (39, False)  # cs.LG's 39: the union holds 44
+        assert len(bound.papers) == 30
+    for kind, target in (("category", "cs.LG"), ("category", "math.PR")):
+        client.form("/follows", {"kind": kind, "target": target}, page="/following")
+    assert "44 papers from what you follow, newest first." in client.get("/following").text
 
 
 def test_made_up_authors_and_categories_are_refused_with_a_message(site):
