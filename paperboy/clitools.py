@@ -41,6 +41,20 @@ def settings() -> Settings:
         raise fail(str(exc)) from None
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
+    """What an operator should know as a long-running command starts: settings that
+    leave something silently undone."""
+    if schedule and not s.categories.split():
+        console.print("[yellow]note:[/] the schedule fetches no new papers: PAPERBOY_CATEGORIES is empty "
+                      '(e.g. PAPERBOY_CATEGORIES="cs.LG cs.CL")', soft_wrap=True)
+    if serving and not s.base_url and s.host not in LOOPBACK:
+        console.print(f"[yellow]note:[/] PAPERBOY_BASE_URL is empty: mails and feeds link to {s.resolved_base_url}; "
+                      "set it to the address readers use (https://papers.example.org)", soft_wrap=True)
+
+
 def engine(migrate: bool = True) -> Engine:
     """The configured database, migrated to the latest schema unless told not to."""
     from sqlalchemy.exc import OperationalError

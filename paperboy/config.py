@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field("", description="Addresses (IPs or CIDRs, comma-separated) of reverse proxies whose X-Forwarded-For/-Proto headers are believed; empty trusts none, so per-client limits see the real peer.")
     site_name: str = Field("Paperboy", description="Name shown in the header, mail and feeds.")
     feed_mode: str = Field("all", description="'all' shows every announced paper in the daily feed; 'submitted' only community submissions (the HF way).")
-    categories: str = Field("", description="Space-separated arXiv categories this instance follows (empty: all it has).")
+    categories: str = Field("", description="Space-separated arXiv categories the schedule fetches each day (empty: none; the schedule then fetches nothing, `paperboy serve` and `worker` say so at start).")
     for_you_warm_seconds: float = Field(60.0, description="How often each web process looks for a new day's papers, to build For you's candidates before a member asks (a second or so each day; 0: never, the first member's request builds them).", ge=0)
     page_cache_seconds: float = Field(30.0, description="How long a rendered page, shared by visitors, may be served before it is rendered again whatever changed (trending's clock, a member's display name); a write to a paper or a search index refresh on this node renews it at once. 0 turns the page cache off.", ge=0)
 
@@ -136,6 +136,16 @@ class Settings(BaseSettings):
     def _feed_mode(cls, v: str) -> str:
         if v not in ("all", "submitted"):
             raise ValueError("must be 'all' or 'submitted'")
+        return v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, v: str) -> str:
+        # deploy/paperboy.env's placeholder: copied unchanged, every instance would sign
+        # sessions, CSRF tokens and unsubscribe links with a key anyone can read.
+        if v.strip().upper() == "CHANGE-ME":
+            raise ValueError("is the sample's placeholder; set a long random value (python3 -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))'), or leave it empty for a key kept in the data dir")
         return v
 
     @field_validator("embed_device")

@@ -84,6 +84,44 @@ class _Commands(TyperGroup):
         for name, (_where, help_line) in COMMANDS.items():
             self.add_command(_Deferred(name, help_line))
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """The commands' own errors are theirs; these are an operator's mistakes that any
+        command can meet first (a data dir it cannot write, a malformed database address,
+        a database a newer Paperboy made): one line saying what to fix, exit code 2, not
+        a traceback."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except Exception as exc:
+            message = operator_mistake(exc)
+            if message is None:
+                raise
+            from paperboy import clitools
+
+            raise clitools.fail(message) from None
+
+
+def operator_mistake(exc: Exception) -> str | None:
+    """What to tell the operator about ``exc``, if it is a mistake of the setup rather
+    than a fault of Paperboy (None: let it show as one)."""
+    if isinstance(exc, (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)):
+        where = f" {exc.filename}" if exc.filename else ""
+        return (f"cannot use{where}: {exc.strerror or exc}. Check PAPERBOY_DATA_DIR and PAPERBOY_INDEX_DIR "
+                "(each must be a folder this user can write, or a path where one can be made).")
+    from sqlalchemy.exc import ArgumentError
+
+    if isinstance(exc, ArgumentError):
+        return f"PAPERBOY_DATABASE_URL: {exc} (e.g. sqlite:////var/lib/paperboy/paperboy.db)"
+    from alembic.util import CommandError
+
+    if isinstance(exc, CommandError) and "Can't locate revision" in str(exc):
+        return (f"the database's schema is newer than this Paperboy knows ({exc}): a newer version upgraded "
+                "it. Run that version, or restore a backup taken before (docs/backup.md).")
+    if isinstance(exc, RuntimeError) and str(exc).startswith("embedder "):
+        return f"PAPERBOY_EMBEDDER: {exc}"
+    return None
+
 
 app = typer.Typer(cls=_Commands, help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)

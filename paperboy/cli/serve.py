@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import partial
 
 import typer
 
 from paperboy import clitools
+from paperboy.config import get_settings
 from paperboy.index.jobs import start_background_indexer, stop_background
 from paperboy.ingest.demo import import_sample
 from paperboy.mail.senders import get_mail_sender
@@ -18,13 +20,20 @@ SHUTDOWN_WAIT = 20.0  # seconds `paperboy serve` waits for its background work a
 
 def serve(
     host: str = typer.Option(None, help="Address to listen on (default: PAPERBOY_HOST)."),
-    port: int = typer.Option(None, help="Port to listen on (default: PAPERBOY_PORT)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port to listen on (default: PAPERBOY_PORT)."),
     workers: int = typer.Option(1, min=1, help="Worker processes."),
     get: str = typer.Option(None, "--get", metavar="PATH",
                             help="Answer one GET request for PATH in-process, print the response, exit 1 unless it is 2xx."),
 ) -> None:
     """Serve the web pages, feeds and JSON API."""
+    # As if set in the environment: the app in every web process, and the links it writes
+    # (mails, feeds: resolved_base_url) follow the flags, not the setting they replace.
+    for name, value in (("PAPERBOY_HOST", host), ("PAPERBOY_PORT", port)):
+        if isinstance(value, str | int) and value:  # demo() calls serve() directly, leaving option objects
+            os.environ[name] = str(value)
+            get_settings.cache_clear()
     s = clitools.settings()
+    host, port = s.host, s.port
     engine = clitools.engine()  # migrate before the first request
     if isinstance(get, str):  # demo() calls serve() directly, leaving the option object
         from starlette.testclient import TestClient
@@ -52,8 +61,9 @@ def serve(
         indexer = start_background_indexer(s, engine, interval=s.index_refresh_seconds, embed=False)
         stop_work = partial(stop_background, [indexer], [indexer.stop])
         clitools.console.print("indexer running in this process (PAPERBOY_NODE_INDEXER=false to leave it out)")
-    clitools.console.print(f"serving on http://{host or s.host}:{port or s.port}")
-    uvicorn.run("paperboy.asgi:app", host=host or s.host, port=port or s.port, workers=workers,
+    clitools.start_notes(s, schedule=s.serve_worker, serving=True)
+    clitools.console.print(f"serving on http://{host}:{port}")
+    uvicorn.run("paperboy.asgi:app", host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, timeout_worker_healthcheck=s.serve_healthcheck_seconds,
                 **proxy_options(s))
     if stop_work is not None:

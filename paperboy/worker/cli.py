@@ -30,4 +30,5 @@ def worker(
         # nothing itself: this worker claims embedding batches between its jobs.
         start_background_indexer(settings, engine, interval=settings.index_refresh_seconds, embed=False)
     jobs = [] if embed_only else default_jobs(settings)
+    clitools.start_notes(settings, schedule=bool(jobs), serving=False)
     Worker(settings, engine, clitools.mail_sender(settings), jobs, embed=True).run(once=once)

@@ -13,7 +13,7 @@ import pytest
 import typer.main
 
 from paperboy.cli import app
-from paperboy.config import Settings, load_settings
+from paperboy.config import ConfigError, Settings, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 UNITS = sorted(DEPLOY.glob("*.service"))
@@ -85,5 +85,9 @@ def test_the_sample_env_file_holds_real_settings(monkeypatch):
     assert unknown == ["PAPERBOY_WEB_PROCESSES"]  # read by paperboy-web.service only
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    # Its placeholder key is refused until it is replaced (a key anyone can read).
+    with pytest.raises(ConfigError, match="PAPERBOY_SECRET_KEY.*placeholder"):
+        load_settings()
+    monkeypatch.setenv("PAPERBOY_SECRET_KEY", "a-long-random-key-made-for-this-test-1234")
     s = load_settings()
     assert s.secret_key and not s.serve_worker and s.trusted_proxies and s.resolved_database_url.startswith("postgresql")

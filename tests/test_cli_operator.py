@@ -1,0 +1,116 @@
+"""What an operator meets as `paperboy serve` and `worker` start: flags checked, the
+links following the flags, and settings that would leave something silently undone
+named at once."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from paperboy.cli import app
+from paperboy.config import get_settings
+
+
+@pytest.fixture
+def cli(fresh_url, tmp_path, monkeypatch):
+    for name, value in {"PAPERBOY_DATABASE_URL": fresh_url, "PAPERBOY_DATA_DIR": str(tmp_path),
+                        "PAPERBOY_EMBEDDER": "null", "PAPERBOY_MAIL_BACKEND": "null",
+                        "PAPERBOY_HOST": "127.0.0.1", "PAPERBOY_PORT": "8000"}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("PAPERBOY_BASE_URL", "PAPERBOY_CATEGORIES", "PAPERBOY_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(app, list(args))
+        result.text = " ".join(result.output.split())  # rich wraps long lines
+        return result
+
+    yield run
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_serve_refuses_a_port_outside_1_to_65535(cli, port):
+    r = cli("serve", "--port", port)
+    assert r.exit_code == 2 and "--port" in r.text and ("greater than or equal to 1" in r.text
+                                                       or "less than or equal to 65535" in r.text)
+
+
+def test_links_follow_the_port_and_host_serve_is_given(cli, monkeypatch):
+    """Feeds and mails link to PAPERBOY_BASE_URL, else to where the service listens: the
+    flags, not the settings they replace."""
+    r = cli("serve", "--port", "18770", "--get", "/feeds/daily.atom")
+    assert r.exit_code == 0, r.output
+    assert 'href="http://127.0.0.1:18770/feeds/daily.atom"' in r.output
+    monkeypatch.setenv("PAPERBOY_BASE_URL", "https://papers.example.org")
+    get_settings.cache_clear()
+    r = cli("serve", "--port", "18771", "--get", "/feeds/daily.atom")
+    assert 'href="https://papers.example.org/feeds/daily.atom"' in r.output
+
+
+def test_a_worker_says_when_its_schedule_will_fetch_no_papers(cli, monkeypatch):
+    r = cli("worker", "--once")
+    assert r.exit_code == 0, r.output
+    assert "the schedule fetches no new papers: PAPERBOY_CATEGORIES is empty" in r.text
+    monkeypatch.setenv("PAPERBOY_CATEGORIES", "cs.LG")
+    monkeypatch.setenv("PAPERBOY_ARXIV_API_URL", "http://127.0.0.1:9/api")  # nothing listens: fails fast
+    monkeypatch.setenv("PAPERBOY_HTTP_RETRIES", "1")
+    get_settings.cache_clear()
+    assert "fetches no new papers" not in cli("worker", "--once").text
+
+
+def test_start_notes_name_an_empty_base_url_on_a_public_address(capsys, monkeypatch, tmp_path):
+    from paperboy import clitools
+    from paperboy.config import Settings
+
+    clitools.start_notes(Settings(data_dir=tmp_path, host="0.0.0.0", categories="cs.LG"), schedule=True, serving=True)
+    said = " ".join(capsys.readouterr().err.split())  # notes go to stderr, as errors do
+    assert "PAPERBOY_BASE_URL is empty: mails and feeds link to http://0.0.0.0:8000" in said
+    assert "PAPERBOY_CATEGORIES" not in said
+    clitools.start_notes(Settings(data_dir=tmp_path, host="127.0.0.1", categories="cs.LG"), schedule=True,
+                         serving=True)
+    assert capsys.readouterr().err == ""  # a laptop's: nothing to say
+
+
+def test_the_sample_placeholder_secret_key_is_refused_with_the_way_to_make_one(cli, monkeypatch):
+    monkeypatch.setenv("PAPERBOY_SECRET_KEY", "CHANGE-ME")
+    get_settings.cache_clear()
+    r = cli("stats")
+    assert r.exit_code == 2
+    assert "PAPERBOY_SECRET_KEY" in r.text and "placeholder" in r.text and "token_urlsafe" in r.text
+
+
+def test_a_data_dir_that_cannot_be_made_is_one_line_not_a_traceback(cli, monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PAPERBOY_DATA_DIR", str(blocker / "data"))
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{blocker}/data/pb.db")
+    get_settings.cache_clear()
+    r = cli("stats")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert f"cannot use {blocker}" in r.text and "PAPERBOY_DATA_DIR" in r.text
+
+
+def test_a_malformed_sqlite_address_is_named(cli, monkeypatch):
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", "sqlite://relative.db")
+    get_settings.cache_clear()
+    r = cli("stats")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "PAPERBOY_DATABASE_URL" in r.text and "sqlite:////" in r.text
+
+
+def test_a_database_a_newer_paperboy_upgraded_is_refused_with_the_way_out(cli, fresh_url):
+    from sqlalchemy import text
+
+    from paperboy.store.db import make_engine
+
+    assert cli("db", "upgrade").exit_code == 0
+    engine = make_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+    engine.dispose()
+    r = cli("stats")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "schema is newer than this Paperboy knows" in r.text and "docs/backup.md" in r.text
