@@ -10,7 +10,7 @@ from paperboy import clitools
 from paperboy.ingest.arxiv_api import category_query, fetch_ids, search
 from paperboy.ingest.http import SourceError
 from paperboy.ingest.listing import SOURCE as LISTING
-from paperboy.ingest.listing import listing_files, read_listing
+from paperboy.ingest.listing import announced_date, listing_files, read_listing
 from paperboy.ingest.normalise import BadRecord
 from paperboy.ingest.oai import PREFIXES, harvest
 from paperboy.ingest.pipeline import UpsertCounts, read_cursor, run_source
@@ -55,6 +55,20 @@ def ingest_listing(
 
     with clitools.handled_errors():
         files = listing_files(paths)
+        # Every file's name is checked before any is read: one stray file in a folder
+        # would otherwise stop the run part-way, after some days were imported.
+        unnamed = []
+        for f in files:
+            try:
+                announced_date(f)
+            except BadRecord as exc:
+                unnamed.append(str(exc))
+        if unnamed:
+            raise clitools.fail(f"nothing imported: {'; '.join(unnamed[:5])}"
+                                + (f" (and {len(unnamed) - 5} more)" if len(unnamed) > 5 else "")
+                                + ". Rename them YYYY-MM-DD.jsonl or leave them out.")
+        if not files:
+            raise clitools.fail(f"no listing (*.jsonl) in {', '.join(str(p) for p in paths)}")
         engine = clitools.engine()
     total = UpsertCounts()
     with clitools.progress() as bar:

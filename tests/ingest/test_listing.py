@@ -102,6 +102,33 @@ def test_cli_imports_the_whole_sample_and_a_second_run_changes_nothing(fresh_url
     get_settings.cache_clear()
 
 
+def test_a_folder_with_a_stray_file_or_no_listing_is_refused_before_anything_is_imported(fresh_url, tmp_path,
+                                                                                          monkeypatch):
+    from paperboy.cli import app
+    from paperboy.config import get_settings
+
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", fresh_url)
+    get_settings.cache_clear()
+    folder = tmp_path / "listings"
+    folder.mkdir()
+    good = json.dumps({"id": "2501.00001", "title": "A paper", "authors": ["Ada Lovelace"],
+                       "categories": ["cs.LG"], "summary": "An abstract."})
+    (folder / "2025-01-13.jsonl").write_text(good + "\n")
+    (folder / "notadate.jsonl").write_text(good + "\n")
+    runner = CliRunner()
+    r = runner.invoke(app, ["ingest", "listing", str(folder)])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and "nothing imported" in said and "notadate.jsonl" in said
+    assert json.loads(runner.invoke(app, ["stats", "--json"]).output)["papers"] == 0  # not even the good day
+    (folder / "notadate.jsonl").unlink()
+    assert runner.invoke(app, ["ingest", "listing", str(folder)]).exit_code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, ["ingest", "listing", str(empty)])
+    assert r.exit_code == 2 and "no listing (*.jsonl)" in " ".join(r.output.split())
+    get_settings.cache_clear()
+
+
 def test_an_import_leaves_postgresql_statistics_of_what_it_wrote(fresh_engine, shared_data):
     """Where autovacuum is off or behind (it is off on this machine), the planner of a
     fresh instance would guess: an import that changed a tenth of the papers analyses
