@@ -50,6 +50,8 @@ def test_a_listed_command_runs_with_its_own_options_and_errors() -> None:
     r = runner.invoke(app, ["serv"])
     assert r.exit_code == 2
     assert "Did you mean 'serve'" in r.output
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.startswith("paperboy ")
     r = runner.invoke(app, ["ingest", "--help"])
     assert r.exit_code == 0
     assert "snapshot" in r.output and "--install-completion" not in r.output

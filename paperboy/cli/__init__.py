@@ -127,10 +127,22 @@ app = typer.Typer(cls=_Commands, help="Paperboy: self-hosted research-paper disc
                   pretty_exceptions_show_locals=False)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"paperboy {version('paperboy')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("paperboy (not installed: version unknown)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(_version_flag: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                             help="Print the version and exit.")) -> None:
     # Typer makes a group only of an app with a command or a callback; the commands are
-    # _Commands' own, so this empty callback is what makes `app` the group holding them.
+    # _Commands' own, so this callback is what makes `app` the group holding them.
     pass
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.table import Table
+from sqlalchemy import func, select
 
 from paperboy import clitools
-from paperboy.community import accounts, rerender
+from paperboy.community import accounts, api_tokens, rerender
 from paperboy.store.db import session_scope
+from paperboy.store.models import User
+from paperboy.web.security import end_all_sessions
 
 users_app = typer.Typer(help="Member accounts.", no_args_is_help=True)
 comments_app = typer.Typer(help="Comments.", no_args_is_help=True)
@@ -23,10 +27,7 @@ def create(
 ) -> None:
     """Create a verified account (asks for the password unless --password-stdin)."""
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin)
     engine = clitools.engine()
     try:
         with session_scope(engine) as db:
@@ -37,6 +38,84 @@ def create(
     except accounts.AccountError as exc:
         raise clitools.fail(str(exc)) from None
     clitools.out.print(f"created {'admin ' if admin else ''}account {uid} for {email.strip().lower()}")
+
+
+def _password(stdin: bool) -> str:
+    if stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def _account(db, email: str) -> User:
+    user = accounts.user_by_email(db, accounts.normalise_email(email))
+    if user is None:
+        raise clitools.fail(f"no account for {email.strip()}")
+    return user
+
+
+@users_app.command("list")
+def list_users(
+    admins: bool = typer.Option(False, "--admins", help="Only administrators."),
+) -> None:
+    """The accounts, oldest first: id, address, name, and whether each is an
+    administrator, suspended or unverified."""
+    engine = clitools.engine()
+    with session_scope(engine) as db:
+        query = select(User).order_by(User.id)
+        if admins:
+            query = query.where(User.is_admin.is_(True))
+        rows = [(u.id, u.email, u.display_name or "", ", ".join(
+            flag for flag, on in (("admin", u.is_admin), ("suspended", u.is_suspended),
+                                  ("unverified", u.email_verified_at is None)) if on),
+            u.created_at.strftime("%Y-%m-%d")) for u in db.scalars(query)]
+    table = Table("id", "email", "name", "flags", "since", box=None)
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    clitools.out.print(table)
+    clitools.out.print(f"{len(rows)} account{'' if len(rows) == 1 else 's'}")
+
+
+@users_app.command("admin")
+def set_admin(
+    email: str = typer.Argument(..., help="The account's email address."),
+    on: bool = typer.Option(True, "--on/--off", help="Make it an administrator, or no longer one."),
+) -> None:
+    """Make an existing account an administrator (moderator), or take that away."""
+    engine = clitools.engine()
+    with session_scope(engine) as db:
+        user = _account(db, email)
+        if not on and user.is_admin and db.scalar(
+                select(func.count()).select_from(User).where(User.is_admin.is_(True))) == 1:
+            clitools.console.print("[yellow]note:[/] no administrator is left; make one with "
+                                   "`paperboy users admin EMAIL`", soft_wrap=True)
+        user.is_admin = on
+        uid, address = user.id, user.email
+    clitools.out.print(f"account {uid} ({address}) is {'now' if on else 'no longer'} an administrator")
+
+
+@users_app.command("password")
+def set_password(
+    email: str = typer.Argument(..., help="The account's email address."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+) -> None:
+    """Give an account a new password (for a member locked out, or an account taken
+    over): as a reset by mail does, it ends the account's sessions, sign-in links and API
+    tokens."""
+    password = _password(password_stdin)
+    try:
+        accounts.check_password(password)
+    except accounts.AccountError as exc:
+        raise clitools.fail(str(exc)) from None
+    engine = clitools.engine()
+    with session_scope(engine) as db:
+        user = _account(db, email)
+        user.password_hash = accounts.hash_password(password)
+        uid = user.id
+        accounts.revoke_tokens(db, uid)
+        end_all_sessions(db, uid)
+        revoked = api_tokens.remove_all(db, uid)
+    clitools.out.print(f"new password for account {uid}; its sessions and sign-in links ended"
+                       + (f", and its {revoked} API token{'' if revoked == 1 else 's'} revoked" if revoked else ""))
 
 
 @comments_app.command("render")
