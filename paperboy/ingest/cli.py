@@ -97,7 +97,7 @@ def ingest_listing(
                 raise
             total.add(counts)
     report(f"{len(files)} listing file(s)", total)
-    if total.failed and not total.seen:
+    if total.failed:  # the rest is stored; a script or cron job learns that some were not
         raise typer.Exit(1)
 
 
@@ -164,8 +164,12 @@ def ingest_snapshot(
                 )
             except OSError as exc:
                 raise clitools.fail(f"{path}: {exc}") from None
+    if start >= size:
+        clitools.out.print(f"[bold]snapshot {path.name}[/]: already read to its end (line {cursor.get('line', 0):,}); "
+                           "--restart reads it again", soft_wrap=True)
+        return
     report(f"snapshot {path.name}" + (f" (resumed at line {cursor['line'] + 1})" if start else ""), total)
-    if total.failed and not total.seen:
+    if total.failed:  # the rest is stored; a script or cron job learns that some were not
         raise typer.Exit(1)
 
 
