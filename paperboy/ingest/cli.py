@@ -91,6 +91,8 @@ def ingest_listing(
                     engine, key, read_listing(path, cursor.get("offset", 0), cursor.get("line", 0)),
                     batch_size=batch_size, on_progress=step,
                 )
+            except KeyboardInterrupt:
+                raise _interrupted(engine, key) from None
             except Exception as exc:  # noqa: BLE001 - a file-level failure names the file
                 if isinstance(exc, (OSError,)) or exc.__class__.__name__ == "BadRecord":
                     raise clitools.fail(str(exc)) from None
@@ -155,15 +157,20 @@ def ingest_snapshot(
         if not defer_indexes:  # finish what an interrupted bulk import set aside
             bulk.restore_all(engine, rebuilding)
         if start < size:
+            items = read_snapshot_prepared(path, engine.dialect.name, start, cursor.get("line", 0), parallel=parallel)
             try:
                 total = run_source(
-                    engine, key,
-                    read_snapshot_prepared(path, engine.dialect.name, start, cursor.get("line", 0), parallel=parallel),
-                    batch_size=batch_size, on_progress=_ByteProgress(bar, task, "", start),
+                    engine, key, items, batch_size=batch_size, on_progress=_ByteProgress(bar, task, "", start),
                     defer_indexes=defer_indexes, on_rebuild=rebuilding,
                 )
             except OSError as exc:
                 raise clitools.fail(f"{path}: {exc}") from None
+            except KeyboardInterrupt:
+                raise _interrupted(engine, key) from None
+            finally:
+                # Closed here, in this thread: left to the garbage collector at exit, the
+                # parser pool's shutdown ran in the wrong thread ("cannot join current thread").
+                items.close()
     if start >= size:
         clitools.out.print(f"[bold]snapshot {path.name}[/]: already read to its end (line {cursor.get('line', 0):,}); "
                            "--restart reads it again", soft_wrap=True)
@@ -171,6 +178,16 @@ def ingest_snapshot(
     report(f"snapshot {path.name}" + (f" (resumed at line {cursor['line'] + 1})" if start else ""), total)
     if total.failed:  # the rest is stored; a script or cron job learns that some were not
         raise typer.Exit(1)
+
+
+def _interrupted(engine, key: str) -> typer.Exit:
+    """Ctrl-C: what is stored stays (each batch commits with its cursor); say where a
+    re-run goes on from."""
+    with engine.connect() as conn:
+        line = read_cursor(conn, key).get("line", 0)
+    clitools.console.print(f"[yellow]interrupted[/]: stored up to line {line:,}; run the same command again "
+                           "to go on from there", soft_wrap=True)
+    return typer.Exit(130)
 
 
 def _stored_papers(engine) -> int:

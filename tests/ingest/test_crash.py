@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 
 from paperboy.ingest.snapshot import WORKER_NAME
 from paperboy.store import bulk
@@ -219,3 +219,32 @@ def test_kill_9_during_an_oai_harvest_then_rerun_gives_the_same_database(databas
         assert not resumed or "resumptionToken" in resumed[0][1]
         assert full_dump(engine) == reference, f"attempt {attempt}"
         engine.dispose()
+
+
+@pytest.mark.parametrize("flags", [("--serial",), ("--parallel",)])
+def test_ctrl_c_to_the_importer_says_where_it_stopped_and_a_rerun_goes_on_from_there(databases, big_snapshot, flags):
+    """SIGINT to the importer alone (as `kill -INT` or `timeout -s INT` send it): exit 130,
+    a line saying how far it got, no leftover error from the parser pool, and the same
+    command again finishes the file."""
+    engine = databases.new_engine()
+    url = engine.url.render_as_string(hide_password=False)
+    key = f"snapshot:{big_snapshot.resolve()}"
+    child = _run(url, big_snapshot, *flags)
+    deadline = time.monotonic() + 60
+    while _offset(engine, key) == 0 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    said = " ".join(err.decode().split())
+    if child.returncode == 0:
+        pytest.skip("the import finished before the signal reached it")
+    assert child.returncode == 130, said
+    assert "interrupted: stored up to line" in said and "run the same command again" in said
+    assert "Exception ignored" not in said and "cannot join" not in said and "Traceback" not in said
+    again = _run(url, big_snapshot, *flags)
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err.decode()
+    assert "(resumed at line" in " ".join(out.decode().split())
+    with engine.connect() as conn:
+        stored = conn.scalar(select(func.count()).select_from(Paper))
+    assert stored == len({orjson.loads(line)["id"] for line in big_snapshot.open("rb")})  # every paper, once
