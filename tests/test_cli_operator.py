@@ -114,3 +114,12 @@ def test_a_database_a_newer_paperboy_upgraded_is_refused_with_the_way_out(cli, f
     r = cli("stats")
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "schema is newer than this Paperboy knows" in r.text and "docs/backup.md" in r.text
+
+
+def test_search_and_similar_tell_a_script_what_went_wrong_by_their_exit_code(cli):
+    r = cli("search", "diffusion", "--mode", "fuzzy")
+    assert r.exit_code == 2 and "--mode 'fuzzy': use hybrid, keyword or semantic" in r.text
+    r = cli("search", "diffusion", "--sort", "newest")
+    assert r.exit_code == 2 and "--sort 'newest': use relevance, date or votes" in r.text
+    r = cli("similar", "2501.99999")
+    assert r.exit_code == 1 and "no similar papers for 2501.99999" in r.text

@@ -113,6 +113,11 @@ def search_cmd(
 ) -> None:
     """Search the papers (keyword + semantic)."""
 
+    # The site is lenient with a bad sort or mode in a link; a command is told at once.
+    if sort not in ("relevance", "date", "votes"):
+        raise clitools.fail(f"--sort {sort!r}: use relevance, date or votes")
+    if mode not in ("hybrid", "keyword", "semantic"):
+        raise clitools.fail(f"--mode {mode!r}: use hybrid, keyword or semantic")
     with clitools.handled_errors():
         svc = get_search_service(clitools.settings(), clitools.engine())
         started = time.perf_counter()
@@ -146,6 +151,8 @@ def similar_cmd(
         if not hits:
             clitools.console.print(f"no similar papers for {arxiv_id} (unknown id, or no index yet)")
         _print_hits(hits, clitools.out.print)
+    if not hits:
+        raise typer.Exit(1)
 
 
 @eval_app.command("beir")
