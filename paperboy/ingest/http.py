@@ -8,6 +8,7 @@ names the URL.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -17,6 +18,7 @@ import httpx
 from paperboy.config import Settings
 
 MAX_WAIT = 300.0
+log = logging.getLogger(__name__)
 
 
 class SourceError(Exception):
@@ -94,6 +96,11 @@ class PoliteClient:
                 break
             if wait is None:
                 wait = self.backoff * 2**attempt
+            # Said each time: with no network, six attempts and their waits are minutes of
+            # silence otherwise (a command without logging set up prints warnings to stderr).
+            log.warning("%s: %s; trying again in %.0f s (attempt %d of %d)", httpx.URL(url).host, last_problem,
+                        min(wait, MAX_WAIT), attempt + 2, self.retries + 1)
             self.sleep(min(wait, MAX_WAIT))
         full = httpx.URL(url, params=params) if params else url
-        raise SourceError(f"{full}: {last_problem} (gave up after {self.retries + 1} attempts)")
+        tries = self.retries + 1
+        raise SourceError(f"{full}: {last_problem} (gave up after {tries} attempt{'' if tries == 1 else 's'})")

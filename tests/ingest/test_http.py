@@ -31,13 +31,17 @@ def test_5xx_answers_are_retried_with_exponential_backoff(fake_arxiv, tmp_path):
     assert sleeps == [0.05, 0.1, 0.2]  # base 0.05 s without a delay, doubled each time
 
 
-def test_retry_after_overrides_the_backoff_and_retries_are_bounded(fake_arxiv, tmp_path):
+def test_retry_after_overrides_the_backoff_and_retries_are_bounded(fake_arxiv, tmp_path, caplog):
     client, sleeps = _client(fake_arxiv, tmp_path, arxiv_delay=0, http_retries=2)
     fake_arxiv.fail_next("503", retry_after="7", times=5)
     with client, pytest.raises(SourceError, match="HTTP 503 .gave up after 3 attempts"):
         client.get(fake_arxiv.api_url, PARAMS)
     assert sleeps == [7.0, 7.0]
     assert len(fake_arxiv.requests) == 3
+    # Each wait is said as it starts: minutes of retries are never silent.
+    assert [r.getMessage() for r in caplog.records if r.name == "paperboy.ingest.http"] == [
+        "127.0.0.1: HTTP 503; trying again in 7 s (attempt 2 of 3)",
+        "127.0.0.1: HTTP 503; trying again in 7 s (attempt 3 of 3)"]
 
 
 def test_a_client_error_is_not_retried(fake_arxiv, tmp_path):
