@@ -227,6 +227,14 @@ def run_batch(engine: Engine, embedder: Embedder, batch_id: int, owner: str, *, 
     return len(rows)
 
 
+def release(engine: Engine, batch_id: int, owner: str) -> None:
+    """Give a claimed batch back untried: due again, its claim's attempt not counted."""
+    with write_tx(engine) as conn:
+        conn.execute(update(B).where(B.c.id == batch_id, B.c.lease_owner == owner, B.c.state == "running")
+                     .values(state="due", lease_owner=None, lease_until=None,
+                             attempts=case((B.c.attempts > 0, B.c.attempts - 1), else_=0)))
+
+
 def _give_back(engine: Engine, batch_id: int, owner: str, error: str) -> None:
     """A batch whose embedding failed: due again. After MAX_ATTEMPTS a batch of several
     papers is split in two halves, each due with no attempts, so a paper the model
@@ -307,6 +315,11 @@ class EmbedRunner:
             except LeaseLost as exc:
                 log.warning("%s", exc)
                 return 0
+            except KeyboardInterrupt:
+                # Stopped by its operator (Ctrl-C): the batch is due again at once, not
+                # held for the rest of its lease, and the stop is no failed attempt.
+                release(self.engine, batch.id, self.owner)
+                raise
             except Exception as exc:
                 log.exception("embedding batch %s failed (attempt %s)", batch.id, batch.attempts)
                 _give_back(self.engine, batch.id, self.owner, f"{type(exc).__name__}: {exc}")

@@ -151,6 +151,28 @@ def test_a_failing_batch_is_retried_then_left_failed(fresh_engine):
 
 
 
+def test_a_batch_stopped_by_ctrl_c_is_due_again_at_once_and_the_stop_is_no_attempt(fresh_engine):
+    """Ctrl-C during `paperboy index build`: its batch is not held for the rest of the
+    lease (a re-run right away would find nothing to embed and say "up to date")."""
+    add_papers(fresh_engine, CORPUS[:2])
+
+    class Stopped(HashEmbedder):
+        def embed(self, texts, *, batch_size=32):
+            raise KeyboardInterrupt
+
+    stopped = batches.EmbedRunner(fresh_engine, MODEL, Stopped, lease_seconds=600, owner="first")
+    with pytest.raises(KeyboardInterrupt):
+        stopped.run_one()
+    stopped.close()
+    with fresh_engine.connect() as conn:
+        state, attempts, owner = conn.execute(select(EmbedBatch.state, EmbedBatch.attempts,
+                                                     EmbedBatch.lease_owner)).one()
+    assert (state, attempts, owner) == ("due", 0, None)
+    again = batches.EmbedRunner(fresh_engine, MODEL, HashEmbedder, lease_seconds=600, owner="second")
+    assert again.run_one() == 2  # at once, not after the stopped one's lease
+    again.close()
+
+
 def test_a_paper_the_model_cannot_embed_holds_back_no_other(fresh_engine):
     add_papers(fresh_engine, many(5))
     with fresh_engine.connect() as conn:
