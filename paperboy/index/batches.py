@@ -39,6 +39,7 @@ from paperboy.index.embedder import (
     paper_text,
 )
 from paperboy.index.models import EmbedBatch, EmbedBatchItem, PaperEmbedding
+from paperboy.index.repeats import Repeats
 from paperboy.papers.visibility import visible
 from paperboy.store.claims import Heartbeat, claim_rows, insert_ignore, worker_name
 from paperboy.store.db import write_tx
@@ -290,6 +291,7 @@ class EmbedRunner:
     def __post_init__(self) -> None:
         if self.heartbeat is None:
             self.heartbeat = Heartbeat(self.engine, self.owner, self.lease_seconds)
+        self.failures = Repeats(log)
 
     @property
     def embedder(self) -> Embedder:
@@ -321,9 +323,11 @@ class EmbedRunner:
                 release(self.engine, batch.id, self.owner)
                 raise
             except Exception as exc:
-                log.exception("embedding batch %s failed (attempt %s)", batch.id, batch.attempts)
+                self.failures.failed(f"embedding a batch failed (batch {batch.id}, attempt {batch.attempts})"
+                                     if self.failures.key is None else "embedding a batch failed", exc)
                 _give_back(self.engine, batch.id, self.owner, f"{type(exc).__name__}: {exc}")
                 raise
+        self.failures.ok()
         self.embedded += n
         return n
 

@@ -55,6 +55,7 @@ from paperboy.index.embedder import (
 from paperboy.index.embedproc import ProcessEmbedder
 from paperboy.index.lock import refresh_lock
 from paperboy.index.models import PaperEmbedding
+from paperboy.index.repeats import Repeats
 from paperboy.index.window import Window
 from paperboy.store.models import Paper, utcnow
 
@@ -390,6 +391,7 @@ def start_background_indexer(settings: Settings, engine: Engine, *, interval: fl
     ``embed=False``: it plans embedding batches and updates the ANN file but runs no
     model (a web node of a cluster, or a worker that claims batches itself)."""
     stop = threading.Event()
+    failures = Repeats(log)
 
     def loop() -> None:
         try:
@@ -399,8 +401,9 @@ def start_background_indexer(settings: Settings, engine: Engine, *, interval: fl
         while not stop.is_set():
             try:
                 refresh_index(settings, engine, progress=False, stop=stop, embed=embed, plan=True)
-            except Exception:  # keep serving; the next round retries
-                log.exception("index refresh failed")
+                failures.ok()
+            except Exception as exc:  # keep serving; the next round retries
+                failures.failed("index refresh failed", exc)
             stop.wait(interval)
 
     thread = threading.Thread(target=loop, name="paperboy-indexer", daemon=True)
