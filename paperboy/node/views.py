@@ -19,6 +19,36 @@ from paperboy.index import copy
 from paperboy.web.deps import get_app_settings
 
 router = APIRouter(prefix="/_node", include_in_schema=False)
+health = APIRouter(include_in_schema=False)
+
+
+@health.api_route("/healthz", methods=["GET", "HEAD"])
+async def healthz(request: Request) -> JSONResponse:
+    """For a load balancer, a supervisor or a monitor: 200 while this process answers and
+    reaches its database, else 503; what the search index can do says whether keyword
+    and semantic search are ready. Never cached; it reads nothing private."""
+    engine = request.app.state.engine
+
+    def check() -> str | None:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer, named
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return None
+
+    problem = await anyio.to_thread.run_sync(check)
+    search, keyword_index, coverage = request.app.state.search, "unknown", 0.0
+    if problem is None:  # the index's state is read with the database's help
+        try:
+            keyword, _ = await anyio.to_thread.run_sync(search.keyword_reader)
+            keyword_index, coverage = ("ready" if keyword is not None else "building"), search.semantic_coverage()
+        except Exception as exc:  # noqa: BLE001 - e.g. a database not migrated yet
+            problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+    body = {"status": "ok" if problem is None else "unavailable",
+            "database": "ok" if problem is None else problem,
+            "keyword_index": keyword_index, "semantic_coverage": coverage}
+    return JSONResponse(body, status_code=200 if problem is None else 503, headers={"Cache-Control": "no-store"})
 
 
 def _node(request: Request, settings: Settings = Depends(get_app_settings)) -> Settings:
