@@ -123,3 +123,8 @@ def test_search_and_similar_tell_a_script_what_went_wrong_by_their_exit_code(cli
     assert r.exit_code == 2 and "--sort 'newest': use relevance, date or votes" in r.text
     r = cli("similar", "2501.99999")
     assert r.exit_code == 1 and "no similar papers for 2501.99999" in r.text
+
+
+def test_digest_status_says_an_empty_outbox_is_empty_on_stderr(cli):
+    r = cli("digest", "status")
+    assert r.exit_code == 0 and "the outbox is empty" in r.text

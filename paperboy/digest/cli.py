@@ -71,6 +71,8 @@ def digest_status(period: str = typer.Option(None, help="Only this period.")) ->
     counts = outbox_counts(clitools.engine(), period)
     for state, n in sorted(counts.items()):
         typer.echo(f"{state}\t{n}")
+    if not counts:  # said on stderr: a script reading the tab-separated lines gets none
+        clitools.console.print("the outbox is empty" + (f" for {period}" if period else ""))
 
 
 # --- subscribers ---------------------------------------------------------------------
