@@ -55,17 +55,20 @@ TOPICS_QUERY = Query(
     json_schema_extra={"minItems": 1, "maxItems": MAX_TOPICS,
                        "items": {"type": "string", "minLength": 1, "maxLength": MAX_TOPIC_CHARS, "pattern": TOPIC_PATTERN}},
 )
-FROM_QUERY = Query(None, alias="from", description="First day or month, YYYY-MM-DD or YYYY-MM",
-                   json_schema_extra={"pattern": DAY_OR_MONTH})
-TO_QUERY = Query(None, description="Last day or month, YYYY-MM-DD or YYYY-MM (a month means its last day)",
-                 json_schema_extra={"pattern": DAY_OR_MONTH})
+# Empty is allowed and means the default (the page's form sends its empty fields).
+FROM_QUERY = Query(None, alias="from", description="First day or month, YYYY-MM-DD or YYYY-MM; empty: the default",
+                   json_schema_extra={"pattern": f"^$|{DAY_OR_MONTH}"})
+TO_QUERY = Query(None, description="Last day or month, YYYY-MM-DD or YYYY-MM (a month means its last day); "
+                                   "empty: the default",
+                 json_schema_extra={"pattern": f"^$|{DAY_OR_MONTH}"})
 UNIT_QUERY = Query("month", description="Periods: month, or week (ISO weeks, from Monday)")
 VALUE_QUERY = Query("share", description="What is plotted: share of the period's papers, count, or summed votes")
 
 
 def parse_day(value: str | None, name: str, *, end: bool) -> dt.date | None:
-    """``YYYY-MM-DD``, or ``YYYY-MM`` (its first day, or its last for ``end``)."""
-    value = (value or "").strip()
+    """``YYYY-MM-DD``, or ``YYYY-MM`` (its first day, or its last for ``end``); empty: None.
+    Not stripped: " " is no date, as the documented pattern says."""
+    value = value or ""
     if not value:
         return None
     if not re.fullmatch(DAY_OR_MONTH[1:-1], value):
