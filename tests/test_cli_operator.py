@@ -5,30 +5,17 @@ named at once."""
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
 
-from paperboy.cli import app
 from paperboy.config import get_settings
+from tests.support.cli import cli_runner
 
 
 @pytest.fixture
 def cli(fresh_url, tmp_path, monkeypatch):
-    for name, value in {"PAPERBOY_DATABASE_URL": fresh_url, "PAPERBOY_DATA_DIR": str(tmp_path),
-                        "PAPERBOY_EMBEDDER": "null", "PAPERBOY_MAIL_BACKEND": "null",
-                        "PAPERBOY_HOST": "127.0.0.1", "PAPERBOY_PORT": "8000"}.items():
-        monkeypatch.setenv(name, value)
-    for name in ("PAPERBOY_BASE_URL", "PAPERBOY_CATEGORIES", "PAPERBOY_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args):
-        result = runner.invoke(app, list(args))
-        result.text = " ".join(result.output.split())  # rich wraps long lines
-        return result
-
-    yield run
-    get_settings.cache_clear()
+    yield from cli_runner(monkeypatch, {"PAPERBOY_DATABASE_URL": fresh_url, "PAPERBOY_DATA_DIR": str(tmp_path),
+                                        "PAPERBOY_EMBEDDER": "null", "PAPERBOY_MAIL_BACKEND": "null",
+                                        "PAPERBOY_HOST": "127.0.0.1", "PAPERBOY_PORT": "8000"},
+                          unset=("PAPERBOY_BASE_URL", "PAPERBOY_CATEGORIES", "PAPERBOY_CONFIG"))
 
 
 @pytest.mark.parametrize("port", ["0", "99999", "-1"])

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
-from paperboy.cli import app
-from paperboy.config import get_settings
 from paperboy.store.models import ApiToken, User, UserSession
 from tests.community.test_api_tokens import make_token
+from tests.support.cli import cli_runner
 
 
 @pytest.fixture
 def cli(site, monkeypatch, tmp_path):
-    monkeypatch.setenv("PAPERBOY_DATABASE_URL", site.engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("PAPERBOY_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args, stdin=None):
-        result = runner.invoke(app, list(args), input=stdin)
-        result.text = " ".join(result.output.split())
-        return result
-
-    yield run
-    get_settings.cache_clear()
+    yield from cli_runner(monkeypatch, {"PAPERBOY_DATABASE_URL": site.engine.url.render_as_string(hide_password=False),
+                                        "PAPERBOY_DATA_DIR": str(tmp_path)})
 
 
 def test_an_administrator_lists_accounts_and_makes_one_an_admin_and_back(cli, site):

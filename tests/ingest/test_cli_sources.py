@@ -3,31 +3,18 @@
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from paperboy.cli import app
-from paperboy.config import get_settings
 from tests.ingest.oai_fixtures import PAGE_1, PAGE_2, arxiv_page
+from tests.support.cli import cli_runner
 
 
 @pytest.fixture
 def cli(fresh_url, fake_arxiv, monkeypatch):
-    for name, value in {
+    yield from cli_runner(monkeypatch, {
         "PAPERBOY_DATABASE_URL": fresh_url, "PAPERBOY_ARXIV_API_URL": fake_arxiv.api_url,
         "PAPERBOY_ARXIV_OAI_URL": fake_arxiv.oai_url, "PAPERBOY_ARXIV_DELAY": "0",
         "PAPERBOY_HTTP_RETRIES": "1", "PAPERBOY_HTTP_TIMEOUT": "2",
-    }.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args):
-        result = runner.invoke(app, list(args))
-        result.text = " ".join(result.output.split())  # rich wraps long lines
-        return result
-
-    yield run
-    get_settings.cache_clear()
+    })
 
 
 def test_ingest_arxiv_ids_stores_them_and_refuses_unknown_or_malformed_ids(cli):

@@ -2,13 +2,14 @@ import datetime as dt
 import json
 
 import orjson
+import pytest
 from sqlalchemy import func, select
-from typer.testing import CliRunner
 
 from paperboy.ingest.pipeline import run_source
 from paperboy.ingest.snapshot import read_snapshot
 from paperboy.store.models import Paper, PaperCategory
 from tests.ingest.conftest import KAGGLE
+from tests.support.cli import cli_runner
 
 
 def _count(engine, model=Paper):
@@ -85,39 +86,29 @@ def test_an_interrupted_import_resumes_at_the_cursor_and_ends_the_same(fresh_eng
     assert _dump(fresh_engine) == _dump(reference)
 
 
-def test_the_cli_imports_resumes_and_reports(fresh_url, shared_data, monkeypatch, tmp_path):
-    from paperboy.cli import app
-    from paperboy.config import get_settings
+@pytest.fixture
+def cli(fresh_url, monkeypatch):
+    yield from cli_runner(monkeypatch, {"PAPERBOY_DATABASE_URL": fresh_url})
 
-    monkeypatch.setenv("PAPERBOY_DATABASE_URL", fresh_url)
-    get_settings.cache_clear()
-    runner = CliRunner()
 
-    def run(*args):
-        result = runner.invoke(app, list(args))
-        result.text = " ".join(result.output.split())  # rich wraps long lines
-        return result
-
-    try:
-        first = run("ingest", "snapshot", str(KAGGLE))
-        assert first.exit_code == 0, first.output
-        assert "200 new, 0 updated, 0 unchanged, 0 failed" in first.text
-        second = run("ingest", "snapshot", str(KAGGLE))  # read to its end: says so, and how to read it again
-        assert second.exit_code == 0 and "already read to its end (line 200); --restart reads it again" in second.text
-        again = run("ingest", "snapshot", "--restart", str(KAGGLE))
-        assert "0 new, 0 updated, 200 unchanged" in again.text
-        stats = json.loads(runner.invoke(app, ["stats", "--json"]).output)
-        assert stats["papers"] == 200 and stats["sources"] == {"snapshot": 200}
-        missing = run("ingest", "snapshot", "/nonexistent.json")
-        assert missing.exit_code == 2 and "no such file" in missing.text
-        # One bad line: the rest is stored, and the exit code says that not all were.
-        partly = tmp_path / "partly.json"
-        lines = KAGGLE.read_bytes().splitlines(keepends=True)[:3]
-        partly.write_bytes(lines[0] + b'{"id": "truncated\n' + lines[1])
-        r = run("ingest", "snapshot", str(partly))
-        assert r.exit_code == 1 and "2 unchanged, 1 failed" in r.text and "malformed JSON" in r.text
-    finally:
-        get_settings.cache_clear()
+def test_the_cli_imports_resumes_and_reports(cli, shared_data, tmp_path):
+    first = cli("ingest", "snapshot", str(KAGGLE))
+    assert first.exit_code == 0, first.output
+    assert "200 new, 0 updated, 0 unchanged, 0 failed" in first.text
+    second = cli("ingest", "snapshot", str(KAGGLE))  # read to its end: says so, and how to read it again
+    assert second.exit_code == 0 and "already read to its end (line 200); --restart reads it again" in second.text
+    again = cli("ingest", "snapshot", "--restart", str(KAGGLE))
+    assert "0 new, 0 updated, 200 unchanged" in again.text
+    stats = json.loads(cli("stats", "--json").output)
+    assert stats["papers"] == 200 and stats["sources"] == {"snapshot": 200}
+    missing = cli("ingest", "snapshot", "/nonexistent.json")
+    assert missing.exit_code == 2 and "no such file" in missing.text
+    # One bad line: the rest is stored, and the exit code says that not all were.
+    partly = tmp_path / "partly.json"
+    lines = KAGGLE.read_bytes().splitlines(keepends=True)[:3]
+    partly.write_bytes(lines[0] + b'{"id": "truncated\n' + lines[1])
+    r = cli("ingest", "snapshot", str(partly))
+    assert r.exit_code == 1 and "2 unchanged, 1 failed" in r.text and "malformed JSON" in r.text
 
 
 def test_nul_characters_skip_their_record_with_file_and_line_not_the_import(fresh_engine, tmp_path, shared_data):
