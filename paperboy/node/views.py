@@ -34,7 +34,7 @@ async def healthz(request: Request) -> JSONResponse:
             with engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
         except Exception as exc:  # noqa: BLE001 - any failure is the answer, named
-            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            return _named(exc)
         return None
 
     problem = await anyio.to_thread.run_sync(check)
@@ -44,11 +44,17 @@ async def healthz(request: Request) -> JSONResponse:
             keyword, _ = await anyio.to_thread.run_sync(search.keyword_reader)
             keyword_index, coverage = ("ready" if keyword is not None else "building"), search.semantic_coverage()
         except Exception as exc:  # noqa: BLE001 - e.g. a database not migrated yet
-            problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            problem = _named(exc)
     body = {"status": "ok" if problem is None else "unavailable",
             "database": "ok" if problem is None else problem,
             "keyword_index": keyword_index, "semantic_coverage": coverage}
     return JSONResponse(body, status_code=200 if problem is None else 503, headers={"Cache-Control": "no-store"})
+
+
+def _named(exc: Exception) -> str:
+    """A failure in one line: its kind and the first line of its message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
 
 def _node(request: Request, settings: Settings = Depends(get_app_settings)) -> Settings:

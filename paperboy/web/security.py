@@ -112,13 +112,18 @@ def message_page(request: Request, message: str, status: int = 200, title: str =
         status_code=status)
 
 
+def _api_refusal(status: int, message: str) -> dict:
+    """The API's body for a request that may not act: signed out (401, and how a script
+    signs in) or not permitted (403)."""
+    signed_out = status == 401
+    return {"error": "Unauthorized" if signed_out else "Forbidden",
+            "detail": f"{message} {apitokens.NO_TOKEN}" if signed_out else message, "status": status}
+
+
 async def _auth_error(request: Request, exc: AuthError):
     if request.url.path.startswith("/api/"):  # scripts: the API's error shape, never a redirect
-        signed_out = exc.status == 401
-        return JSONResponse({"error": "Unauthorized" if signed_out else "Forbidden",
-                             "detail": f"{exc.message} {apitokens.NO_TOKEN}" if signed_out else exc.message,
-                             "status": exc.status}, status_code=exc.status,
-                            headers={"WWW-Authenticate": "Bearer"} if signed_out else None)
+        return JSONResponse(_api_refusal(exc.status, exc.message), status_code=exc.status,
+                            headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None)
     if wants_json(request):
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
     if exc.status == 401:
@@ -230,8 +235,7 @@ class CommunityMiddleware:
             # A script that sent no credentials at all (no token, no session): every write
             # of the API is a member's, so it is told to sign in, not that a CSRF token is
             # missing (there is no ambient credential for one to protect).
-            await _json(send, 401, {"error": "Unauthorized", "detail": f"{SIGN_IN_FIRST} {apitokens.NO_TOKEN}",
-                                    "status": 401}, [(b"www-authenticate", b"Bearer")])
+            await _json(send, 401, _api_refusal(401, SIGN_IN_FIRST), [(b"www-authenticate", b"Bearer")])
             return
         verdict = ALLOW if by_token else cross_origin_verdict(headers, settings) if protected else ALLOW
         if verdict == REFUSE:
