@@ -19,8 +19,9 @@ from sqlalchemy.engine import Engine
 from paperboy.config import ConfigError, Settings, get_settings
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.senders import get_mail_sender
+from paperboy.papers.taxonomy import known_listing
 from paperboy.store.db import get_engine
-from paperboy.store.migrate import upgrade
+from paperboy.store.migrate import current_revision, upgrade
 
 console = Console(stderr=True)
 out = Console()
@@ -50,6 +51,15 @@ def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
     if schedule and not s.categories.split():
         console.print("[yellow]note:[/] the schedule fetches no new papers: PAPERBOY_CATEGORIES is empty "
                       '(e.g. PAPERBOY_CATEGORIES="cs.LG cs.CL")', soft_wrap=True)
+    for name in s.categories.split() if schedule else ():
+        right = known_listing(name)
+        if right is None:
+            console.print(f"[yellow]note:[/] PAPERBOY_CATEGORIES: {name!r} is not an arXiv category; the schedule "
+                          "fetches nothing for it (names as on arxiv.org/category_taxonomy, e.g. cs.LG, or cs.*)",
+                          soft_wrap=True)
+        elif right != name:
+            console.print(f"[yellow]note:[/] PAPERBOY_CATEGORIES: arXiv spells {name!r} as {right!r}; "
+                          "its listings may not match the other spelling", soft_wrap=True)
     if serving and not s.base_url and s.host not in LOOPBACK:
         console.print(f"[yellow]note:[/] PAPERBOY_BASE_URL is empty: mails and feeds link to {s.resolved_base_url}; "
                       "set it to the address readers use (https://papers.example.org)", soft_wrap=True)
@@ -63,9 +73,16 @@ def engine(migrate: bool = True) -> Engine:
     eng = get_engine(s)
     if migrate:
         try:
+            fresh = current_revision(eng) is None
             upgrade(eng)
         except OperationalError as exc:
             raise fail(f"cannot reach the database {eng.url.render_as_string()}: {exc.orig}") from None
+        if fresh:
+            # A mistyped path or database name makes a new, empty store without a word
+            # (SQLite creates the file): say so, so "0 accounts" is not taken at face value.
+            where = eng.url.database if eng.dialect.name == "sqlite" else eng.url.render_as_string()
+            console.print(f"[yellow]note:[/] {where} held no Paperboy database; a new, empty one was made there "
+                          "(PAPERBOY_DATABASE_URL, PAPERBOY_DATA_DIR)", soft_wrap=True)
     return eng
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,13 @@ class _TomlSource(PydanticBaseSettingsSource):
         raw = raw.get("paperboy", raw)
         unknown = sorted(set(raw) - set(settings_cls.model_fields))
         if unknown:
-            raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+            import difflib
+
+            named = []
+            for key in unknown:
+                near = difflib.get_close_matches(key, settings_cls.model_fields, n=1, cutoff=0.8)
+                named.append(f"{key} (did you mean {near[0]}?)" if near else key)
+            raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(named)}")
         self.data = raw
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
@@ -147,6 +154,30 @@ class Settings(BaseSettings):
             raise ValueError("is the sample's placeholder; set a long random value (python3 -c 'import secrets; "
                              "print(secrets.token_urlsafe(32))'), or leave it empty for a key kept in the data dir")
         return v
+
+    @field_validator("digest_default_timezone")
+    @classmethod
+    def _digest_default_timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone; use one like Europe/Paris, America/New_York or UTC") from None
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        # Every link in mail and feeds starts with it: a bare host or a typo'd scheme
+        # would send readers nowhere, and silently.
+        return _http_url(v, "the address readers use, like https://papers.example.org") if v else v
+
+    @field_validator("index_peers")
+    @classmethod
+    def _index_peers(cls, v: str) -> str:
+        return ",".join(_http_url(p.strip(), "a node's own address, like http://10.0.0.5:8000")
+                        for p in v.split(",") if p.strip())
 
     @field_validator("embed_device")
     @classmethod
@@ -279,6 +310,47 @@ def _create_secret_key(path: Path) -> str:
     return key
 
 
+def _http_url(value: str, example: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL; give {example}")
+    return value
+
+
+# PAPERBOY_* variables that are not settings but are read by the project's own
+# scripts, deploy files and tests (see deploy/paperboy.env, scripts/test).
+OTHER_VARIABLES = frozenset({"CONFIG", "WEB_PROCESSES", "UPSTREAMS", "STATIC_DIR", "GALLERY"})
+OTHER_PREFIXES = ("TEST_", "BENCH_")
+
+
+def _misspelt_variables(environ: Mapping[str, str]) -> list[str]:
+    """Errors for PAPERBOY_* variables that are not settings but nearly spell one.
+
+    pydantic-settings ignores unknown variables, so PAPERBOY_DATABSE_URL would leave
+    the default database in use without a word; one near a setting's name is refused,
+    others (an operator's own) are left alone."""
+    import difflib
+
+    names = {name.upper() for name in Settings.model_fields}
+    errors = []
+    for var in sorted(environ):
+        if not var.upper().startswith("PAPERBOY_"):
+            continue
+        name = var[len("PAPERBOY_"):].upper()
+        if name in names or name in OTHER_VARIABLES or name.startswith(OTHER_PREFIXES):
+            continue
+        near = difflib.get_close_matches(name, names, n=1, cutoff=0.8)
+        if near:
+            errors.append(f"{var}: is not a setting, so it would be ignored; did you mean PAPERBOY_{near[0]}?")
+    return errors
+
+
 def _no_password(url: str) -> str:
     """A URL fit for an error message: its password (user:password@) blanked."""
     head, sep, tail = url.partition("://")
@@ -299,17 +371,21 @@ def settings_markdown() -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings, turning pydantic's errors into one readable ConfigError."""
+    lines = _misspelt_variables(os.environ)
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
-        lines = []
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"])
             got = err.get("input")
             if name.endswith(("_url", "_urls")) and isinstance(got, str):  # never print a password
                 got = ",".join(_no_password(u) for u in got.split(","))
-            lines.append(f"PAPERBOY_{name.upper()}: {err['msg']} (got {got!r})")
+            msg = err["msg"].removeprefix("Value error, ")  # pydantic's wording of our own ValueErrors
+            lines.append(f"PAPERBOY_{name.upper()}: {msg} (got {got!r})")
         raise ConfigError("invalid settings:\n  " + "\n  ".join(lines)) from None
+    if lines:
+        raise ConfigError("invalid settings:\n  " + "\n  ".join(lines))
+    return settings
 
 
 @lru_cache(maxsize=1)

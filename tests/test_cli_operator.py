@@ -115,3 +115,93 @@ def test_search_and_similar_tell_a_script_what_went_wrong_by_their_exit_code(cli
 def test_digest_status_says_an_empty_outbox_is_empty_on_stderr(cli):
     r = cli("digest", "status")
     assert r.exit_code == 0 and "the outbox is empty" in r.text
+
+
+def test_a_misspelt_setting_is_refused_with_the_name_it_nearly_is(cli, monkeypatch):
+    # pydantic-settings would ignore it, and the default database would quietly be used.
+    monkeypatch.setenv("PAPERBOY_DATABSE_URL", "postgresql://db.internal/paperboy")
+    get_settings.cache_clear()
+    r = cli("stats")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "PAPERBOY_DATABSE_URL: is not a setting" in r.text and "did you mean PAPERBOY_DATABASE_URL?" in r.text
+    assert "db.internal" not in r.text  # the value is not echoed: a URL may carry a password
+
+
+def test_variables_that_are_not_near_a_setting_are_left_to_their_owners(cli, monkeypatch):
+    for var in ("PAPERBOY_WEB_PROCESSES", "PAPERBOY_TEST_WHATEVER", "PAPERBOY_BENCH_CACHE", "PAPERBOY_LAB_NOTE"):
+        monkeypatch.setenv(var, "4")  # deploy/paperboy.env, the test and bench scripts, the lab's own
+    get_settings.cache_clear()
+    assert cli("stats").exit_code == 0
+
+
+@pytest.mark.parametrize(("var", "value", "said"), [
+    ("PAPERBOY_DIGEST_DEFAULT_TIMEZONE", "Europe/Pariss", "is not an IANA time zone; use one like Europe/Paris"),
+    ("PAPERBOY_BASE_URL", "papers.example.org", "'papers.example.org' is not an http:// or https:// URL"),
+    ("PAPERBOY_BASE_URL", "https://papers.example.org:https", "'https://papers.example.org:https' is not an http://"),
+    ("PAPERBOY_INDEX_PEERS", "http://10.0.0.5:8000, 10.0.0.6:8000", "'10.0.0.6:8000' is not an http://"),
+])
+def test_settings_that_would_fail_later_and_quietly_are_refused_at_once(cli, monkeypatch, var, value, said):
+    # A wrong zone made every new subscription UTC; a bare host made every mailed link dead.
+    monkeypatch.setenv(var, value)
+    get_settings.cache_clear()
+    r = cli("stats")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert f"{var}: {said}" in " ".join(r.text.split())
+    assert "Value error" not in r.text  # pydantic's wording is not the operator's
+
+
+def test_good_values_of_those_settings_pass(cli, monkeypatch):
+    monkeypatch.setenv("PAPERBOY_DIGEST_DEFAULT_TIMEZONE", "America/New_York")
+    monkeypatch.setenv("PAPERBOY_BASE_URL", "https://papers.example.org/lab/")
+    monkeypatch.setenv("PAPERBOY_INDEX_PEERS", "http://10.0.0.5:8000,https://node2.example.org")
+    get_settings.cache_clear()
+    assert cli("stats").exit_code == 0
+
+
+def test_start_notes_name_categories_arxiv_has_not(capsys, tmp_path):
+    from paperboy import clitools
+    from paperboy.config import Settings
+
+    clitools.start_notes(Settings(data_dir=tmp_path, categories="cs.LG cs.LGG cs.* nlin.* foo.* cs.lg"),
+                         schedule=True, serving=False)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "'cs.LGG' is not an arXiv category" in said and "'foo.*' is not an arXiv category" in said
+    assert "arXiv spells 'cs.lg' as 'cs.LG'" in said
+    assert "'cs.LG' is not" not in said and "'cs.*'" not in said and "'nlin.*'" not in said
+
+
+def test_serve_on_a_taken_port_says_so_before_starting_anything(cli):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        r = cli("serve", "--port", str(port))
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    said = " ".join(r.text.split())
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in said and "--port" in said
+    assert "serving on" not in said and "worker schedule" not in said  # nothing started, nothing claimed
+
+
+def test_serve_on_an_address_this_machine_lacks_names_the_host(cli):
+    r = cli("serve", "--host", "no-such-host.invalid")
+    assert r.exit_code == 2
+    assert "cannot listen on no-such-host.invalid:8000" in r.text and "PAPERBOY_HOST" in r.text
+
+
+def test_a_command_that_made_a_new_empty_database_says_where(cli, monkeypatch, tmp_path):
+    # A mistyped SQLite path would otherwise answer "0 accounts", and leave a file there.
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{tmp_path}/paperbo.db")
+    get_settings.cache_clear()
+    first = cli("users", "list")
+    assert first.exit_code == 0
+    assert "held no Paperboy database; a new, empty one was made there" in first.text
+    assert f"{tmp_path}/paperbo.db held no Paperboy database" in first.text
+    again = cli("users", "list")
+    assert again.exit_code == 0 and "held no Paperboy database" not in again.text
+
+
+def test_a_migrated_database_is_not_called_new(cli):
+    r = cli("users", "list")  # fresh_url: migrated, empty
+    assert r.exit_code == 0 and "held no Paperboy database" not in r.text

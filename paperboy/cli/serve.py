@@ -44,6 +44,7 @@ def serve(
         raise typer.Exit(0 if 200 <= r.status_code < 300 else 1)
     import uvicorn
 
+    check_can_listen(host, port)
     # Made (or read) here, before uvicorn starts its processes, so every one of them
     # signs sessions and links with the same key.
     s.resolved_secret_key()
@@ -71,6 +72,29 @@ def serve(
         # doing (an embedding batch: seconds), inside systemd's TimeoutStopSec (deploy/).
         clitools.console.print(f"stopping: the background work finishes what it is doing (at most {SHUTDOWN_WAIT:.0f} s)")
         stop_work(SHUTDOWN_WAIT)
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Fail in one line, before any background work starts, when the address cannot be
+    listened on; uvicorn would say so only after "serving on" and exit 3. (Another
+    process may still take the port in the instant between; uvicorn then reports it.)"""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise clitools.fail(f"cannot listen on {host}:{port}: {exc.strerror} (PAPERBOY_HOST or --host)") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            hint = {98: "another program, perhaps another paperboy serve, has it: choose a port with --port or "
+                        "PAPERBOY_PORT", 99: "this machine has no such address: see PAPERBOY_HOST or --host",
+                    13: "ports below 1024 need privileges: use a higher port behind a reverse proxy (docs/deploy.md)"}
+            raise clitools.fail(f"cannot listen on {host}:{port}: {exc.strerror.lower()}; "
+                                f"{hint.get(exc.errno, 'see PAPERBOY_HOST and PAPERBOY_PORT')}") from None
 
 
 def proxy_options(s) -> dict:

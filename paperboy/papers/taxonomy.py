@@ -40,11 +40,21 @@ CATEGORIES: frozenset[str] = frozenset(
     [f"{group}.{sub}" for group, subs in _GROUPS.items() for sub in subs.split()] + _SINGLE.split()
 )
 _BY_FOLDED = {c.casefold(): c for c in CATEGORIES}
+_ARCHIVES = {a.casefold(): a for a in [*_GROUPS, *_SINGLE.split()]}
 
 
 def known_category(name: str) -> str | None:
     """arXiv's spelling of ``name`` if arXiv has such a category, else None."""
     return _BY_FOLDED.get(name.strip().casefold())
+
+
+def known_listing(name: str) -> str | None:
+    """arXiv's spelling of a category, or of a whole archive as the arXiv API takes it
+    (``cs.*``), else None."""
+    if name.endswith(".*"):
+        archive = _ARCHIVES.get(name[:-2].strip().casefold())
+        return archive + ".*" if archive else None
+    return known_category(name)
 
 
 def category_name(db: Session, typed: str) -> str | None:
