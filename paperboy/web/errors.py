@@ -181,6 +181,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         message, errors = describe_validation(exc)
+        if not wants_json(request) and all(err.get("loc", ("",))[0] == "path" for err in exc.errors()):
+            # /feeds/daily.xyz: for a page or a feed reader, an address with no resource
+            # at it (the API keeps its documented 422).
+            return error_response(request, 404, f"There is no page at {request.url.path}: "
+                                  + message.removeprefix("Invalid parameter: "))
         retry = without_params(request, {e["param"] for e in errors})
         return error_response(request, 422, message, errors=errors, retry_url=retry)
 

@@ -88,7 +88,16 @@ def test_a_category_feed_takes_any_spelling_and_an_arxiv_category_without_papers
     assert links("/feeds/daily.rss?category=cs.lg") == links("/feeds/daily.rss?category=cs.LG") != []
 
 
-@pytest.mark.parametrize("path, status", [("/feeds/daily.xml", 422), ("/feeds/daily.rss?date=2025-02-30", 422),
+# A format no feed has is an address with nothing at it (404); a bad parameter of a real
+# feed is the reader's request to mend (422).
+@pytest.mark.parametrize("path, status", [("/feeds/daily.xml", 404), ("/feeds/categories/cs.LG.pdf", 404),
+                                          ("/feeds/daily.rss?date=2025-02-30", 422),
                                           ("/feeds/categories/zz.QQ.atom", 404), ("/feeds/search.rss", 422)])
 def test_feed_errors(client, path, status):
     assert client.get(path).status_code == status
+
+
+def test_a_feed_in_a_format_there_is_none_of_says_which_there_are(client):
+    r = client.get("/feeds/trending.json")
+    assert r.status_code == 404
+    assert "There is no page at /feeds/trending.json" in r.text and "&#39;rss&#39; or &#39;atom&#39;" in r.text
