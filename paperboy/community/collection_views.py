@@ -187,7 +187,8 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
         add_paper(db, coll, paper_row_id(db, arxiv_id))
     db.commit()
     if arxiv_id:
-        return _done(request, f"/collections/{coll.id}", "saved", coll.id, card=arxiv_id, id=coll.id, saved=True)
+        return _done(request, f"/collections/{coll.id}", "saved", coll.id, card=arxiv_id, id=coll.id, name=coll.name,
+                     saved=True)
     if wants_json(request):
         return JSONResponse({"id": coll.id})
     if not created:  # a name they already use: that collection, said so, not a silent second look
@@ -362,7 +363,7 @@ def add_to_collection(request: Request, cid: int, arxiv_id: str = Form(""), user
         return _done(request, f"/collections/{cid}", "wanted_queued", cid, arxiv_id=missing, saved=False, fetching=True)
     add_paper(db, coll, pid)
     # The card is found by the paper's own id, not by what was typed (a link, a version).
-    return _done(request, f"/collections/{cid}", "saved", cid, card=card, saved=True)
+    return _done(request, f"/collections/{cid}", "saved", cid, card=card, id=cid, name=coll.name, saved=True)
 
 
 def fetchable_id(request: Request, text: str) -> str | None:
@@ -382,7 +383,7 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
     coll = own_collection(db, cid, user)
     pid, card = paper_row(db, arxiv_id)
     remove_paper(db, coll, pid)
-    return _done(request, f"/collections/{cid}", "unsaved", cid, card=card, saved=False)
+    return _done(request, f"/collections/{cid}", "unsaved", cid, card=card, id=cid, name=coll.name, saved=False)
 
 
 @router.post("/collections/{cid:id}/edit")

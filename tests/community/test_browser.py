@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from paperboy.community import accounts
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
-from paperboy.store.models import Collection, InterestSignal, Paper, Vote
+from paperboy.store.models import Collection, CollectionItem, InterestSignal, Paper, Vote
 from tests.community.conftest import PASSWORD, Site, make_settings
 from tests.support.contrast import below_aa, contrast_ratios
 from tests.support.fake_arxiv import FakeArxiv
@@ -188,20 +188,24 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(sqlite_
         actions.locator("summary", has_text="Save").click()
         actions.get_by_label("New collection name").fill("Proteins")
         actions.get_by_role("button", name="Create the collection and save “Protein diffusion models” in it").click()
-        page.wait_for_load_state()
-        assert page.url.startswith(base + f"/papers/{paper.arxiv_id}?notice=saved")
-        assert "Saved to “Proteins”." in page.locator("#paper-actions .notice").inner_text()
-        # The menu's button for the collection is pressed now: pressing it takes the paper
+        # In place: the menu stays open and says so, the page is not reloaded.
+        status = actions.locator(".save-status")
+        expect(status).to_have_text("Saved to “Proteins”.")
+        assert page.url == base + f"/papers/{paper.arxiv_id}"
+        expect(actions.locator(".save-menu > summary")).to_have_text("Saved")
+        # The menu's button for the new collection is pressed: pressing it takes the paper
         # out, and pressing it again puts it back (one form, a route per button).
-        actions.locator("summary", has_text="Saved").click()
         menu = actions.get_by_role("form", name="Collections for “Protein diffusion models”")
         menu.get_by_role("button", name="✓ Proteins", pressed=True).click()
-        page.wait_for_load_state()
-        assert "Removed from “Proteins”." in page.locator("#paper-actions .notice").inner_text()
-        actions.locator("summary", has_text="Save").click()
+        expect(status).to_have_text("Removed from “Proteins”.")
+        expect(actions.locator(".save-menu > summary")).to_have_text("Save")
         menu.get_by_role("button", name="+ Proteins", pressed=False).click()
-        page.wait_for_load_state()
-        assert "Saved to “Proteins”." in page.locator("#paper-actions .notice").inner_text()
+        expect(status).to_have_text("Saved to “Proteins”.")
+        page.reload()  # what the page says is what is stored
+        expect(actions.locator(".save-menu > summary")).to_have_text("Saved")
+        actions.locator("summary", has_text="Saved").click()
+        expect(menu.get_by_role("button", name="✓ Proteins", pressed=True)).to_be_visible()
+        actions.locator("summary", has_text="Saved").click()
         # Follow one of its authors.
         actions.locator("summary", has_text="Follow authors or categories").click()
         actions.get_by_role("button", name="Follow José García").click()
@@ -594,6 +598,52 @@ def test_a_member_goes_down_the_day_by_keyboard(sqlite_only, fresh_engine, tmp_p
                                .where(InterestSignal.kind == "not_interested")).all()
     assert dismissed == [titles[1]]
     assert dialogs == [] and page.js_errors == []
+
+
+def test_saving_from_a_long_day_keeps_the_members_place_and_says_where_it_went(sqlite_only, fresh_engine, tmp_path,
+                                                                              page):
+    """Saving from a feed, search or For you is done in place, as a vote is: the member
+    does not lose their place on a long day, and the menu says what happened."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    papers = [site.paper(title=f"Paper number {i}") for i in range(12)]
+    user = site.user()
+    dialogs = _watch(page)
+    page.set_viewport_size({"width": 1280, "height": 600})
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + f"/papers?date={papers[0].announced_on.isoformat()}")
+        page.evaluate("window.__stayed = true")  # gone if anything reloads the page
+        card = page.locator("article.card").nth(8)
+        card.scroll_into_view_if_needed()
+        title = card.locator(".card-title").inner_text()
+        at = page.evaluate("window.scrollY")
+        assert at > 0
+        card.locator(".save-menu > summary").click()
+        card.get_by_label("New collection name").fill("To read")
+        card.get_by_role("button", name=f"Create the collection and save “{title}” in it").click()
+        expect(card.locator(".save-status")).to_have_text("Saved to “To read”.")
+        expect(card.locator(".save-menu > summary")).to_have_text("Saved")
+        assert card.locator(".save-menu > summary").get_attribute("aria-label") == f"Saved: {title}"
+        # A second new collection joins the list under the first, both pressed.
+        card.get_by_label("New collection name").fill("Reading group")
+        card.get_by_role("button", name=f"Create the collection and save “{title}” in it").click()
+        expect(card.locator(".save-status")).to_have_text("Saved to “Reading group”.")
+        pressed = card.get_by_role("form", name=f"Collections for “{title}”").get_by_role("button", pressed=True)
+        expect(pressed).to_have_text(["✓ To read", "✓ Reading group"])
+        # Another card's menu: the collections are there (after a reload), unpressed.
+        assert page.evaluate("window.__stayed") is True and page.evaluate("window.scrollY") == at
+        page.reload()
+        other = page.locator("article.card").nth(9)
+        other.locator(".save-menu > summary").click()
+        other.get_by_role("button", name="+ To read", pressed=False).click()
+        expect(other.locator(".save-status")).to_have_text("Saved to “To read”.")
+    with session_scope(fresh_engine) as db:
+        saved = {(c, a) for c, a in db.execute(
+            select(Collection.name, Paper.title).join(CollectionItem, CollectionItem.collection_id == Collection.id)
+            .join(Paper, Paper.id == CollectionItem.paper_id))}
+    other_title = saved - {("To read", title), ("Reading group", title)}
+    assert len(saved) == 3 and {name for name, _ in other_title} == {"To read"}
+    assert page.js_errors == [] and dialogs == []
 
 
 def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(sqlite_only, fresh_engine, tmp_path, page, shared_data):

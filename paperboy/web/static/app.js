@@ -30,26 +30,28 @@
   // While a form is on its way another press of it is ignored. Its button is marked busy,
   // not disabled: disabling the focused button threw keyboard focus back to the page, so
   // a member who voted with Enter could not press it again or Tab on from it.
-  function sendInPlace(form, onAnswer) {
+  function sendInPlace(form, onAnswer, submitter) {
     if (form.dataset.sending) return;
     form.dataset.sending = "1";
-    var button = form.querySelector("button");
+    var button = submitter || form.querySelector("button");
+    // A save menu's buttons each post to their own collection (formaction).
+    var url = (submitter && submitter.getAttribute("formaction")) || form.getAttribute("action");
     var tokenInput = form.querySelector('input[name="csrf_token"]');
     var headers = { "Accept": "application/json" };
     if (tokenInput) headers["X-CSRF-Token"] = tokenInput.value;
     if (button) button.setAttribute("aria-busy", "true");
     // getAttribute: a form with an input named "action" (Not interested) shadows form.action.
-    fetch(form.getAttribute("action"), { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
+    fetch(url, { method: "POST", headers: headers, body: new FormData(form), credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 401) {
           window.location.href = "/signin?next=" + encodeURIComponent(window.location.pathname + window.location.search);
           return null;
         }
-        if (!response.ok) throw new Error(form.getAttribute("action") + " failed: " + response.status);
+        if (!response.ok) throw new Error(url + " failed: " + response.status);
         return response.json();
       })
       .then(function (data) { if (data) onAnswer(form, button, data); })
-      .catch(function () { HTMLFormElement.prototype.submit.call(form); })
+      .catch(function () { form.setAttribute("action", url); HTMLFormElement.prototype.submit.call(form); })
       .finally(function () {
         delete form.dataset.sending;
         if (button) button.removeAttribute("aria-busy");
@@ -117,16 +119,65 @@
     }
   }
 
-  // Votes and "Not interested" without a reload.
+  // A save menu's button: pressed means saved there, and pressing it again takes the
+  // paper out (the other route).
+  function markSaved(button, id, name, saved) {
+    button.setAttribute("formaction", "/collections/" + id + (saved ? "/remove" : "/add"));
+    button.setAttribute("aria-pressed", saved ? "true" : "false");
+    button.textContent = (saved ? "\u2713 " : "+ ") + name;
+  }
+
+  // Saved or unsaved in place: the button, the menu's summary ("Saved"), and a status
+  // line that a screen reader announces. A new collection gets its button in the list
+  // (a name the member already used is that collection: its button).
+  function showSaved(form, button, data) {
+    var menu = form.closest(".save-menu");
+    var summary = menu.querySelector("summary");
+    var title = (summary.getAttribute("aria-label") || "").replace(/^Saved: |^Save /, "");
+    var list = menu.querySelector(".save-form:not(.new-collection)");
+    if (form.classList.contains("new-collection")) {
+      form.querySelector('input[name="name"]').value = "";
+      button = list && (list.querySelector('button[formaction="/collections/' + data.id + '/add"]') ||
+                        list.querySelector('button[formaction="/collections/' + data.id + '/remove"]'));
+      if (!button) {
+        if (!list) {
+          list = document.createElement("form");
+          list.method = "post";
+          list.className = "save-form";
+          list.setAttribute("aria-label", "Collections for \u201c" + title + "\u201d");
+          form.querySelectorAll('input[type="hidden"]').forEach(function (input) { list.appendChild(input.cloneNode()); });
+          form.parentNode.insertBefore(list, form);
+        }
+        button = document.createElement("button");
+        list.appendChild(button);
+      }
+    }
+    markSaved(button, data.id, data.name, !!data.saved);
+    var any = !!menu.querySelector('.save-form button[aria-pressed="true"]');
+    summary.textContent = any ? "Saved" : "Save";
+    summary.setAttribute("aria-label", (any ? "Saved: " : "Save ") + title);
+    var status = menu.querySelector(".save-status");
+    if (!status) {
+      status = document.createElement("p");
+      status.className = "save-status";
+      status.setAttribute("role", "status");
+      menu.querySelector(".menu-panel").appendChild(status);
+    }
+    status.textContent = (data.saved ? "Saved to \u201c" : "Removed from \u201c") + data.name + "\u201d.";
+    button.focus();
+  }
+
+  // Votes, saves and "Not interested" without a reload.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
     var show = form.classList.contains("vote-form") ? showVote
+      : form.classList.contains("save-form") && form.closest(".save-menu") ? showSaved
       : !form.classList.contains("dismiss-form") ? null
       : form.closest(".pick") ? showPickDismissed : showNotInterested;
     if (!show) return;
     event.preventDefault();
-    sendInPlace(form, show);
+    sendInPlace(form, show, event.submitter);
   });
 
   // Copy buttons (BibTeX).
