@@ -34,7 +34,7 @@ from paperboy.web import (
 from paperboy.web.cards import bibtex, build_cards
 from paperboy.web.deps import get_db, read_engine
 from paperboy.web.mathtext import has_math, render_math_in_html
-from paperboy.web.navigation import this_path
+from paperboy.web.navigation import ONE_TIME_PARAMS, this_path
 from paperboy.web.trendspark import topic_spark
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,9 @@ class Pager:
 
 
 def page_url(request: Request, n: int) -> str:
-    """This URL with page ``n`` (the first page has no ``p``), every other parameter kept."""
-    params = dict(request.query_params)
+    """This URL with page ``n`` (the first page has no ``p``), every other parameter kept
+    but a one-time notice's."""
+    params = {k: v for k, v in request.query_params.items() if k not in ONE_TIME_PARAMS}
     params["p"] = str(n)
     if n == 1:
         params.pop("p")

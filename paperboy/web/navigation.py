@@ -15,6 +15,12 @@ from starlette.requests import Request
 from paperboy.web.cards import at_card
 
 
+# Query parameters that carry a one-time message (a notice after a form, ?done= after an
+# account change): left out of the links a page makes to itself (its pager), which would
+# say it again on page 2.
+ONE_TIME_PARAMS = frozenset({"notice", "who", "kind", "in", "done"})
+
+
 def this_path(request: Request) -> str:
     """The request's path as an address again (Starlette's is decoded: an author's name
     holds spaces), for links to this page with other parameters."""

@@ -454,3 +454,18 @@ def test_search_category_menu_lists_the_commonest_categories_and_follows_new_pap
         with session_scope(site.engine) as db:
             make_paper(db, title="Galaxies and diffusion", categories=["astro-ph.GA"], announced_on=TUE)
         assert "astro-ph.GA" in category_menu(client.get("/search?q=galaxies").text)
+
+
+def test_paging_links_leave_out_a_one_time_notice_but_keep_the_rest():
+    """After "You now follow cs.CL", page 2 must not say it again."""
+    from starlette.requests import Request
+
+    from paperboy.pages.views import make_pager
+
+    query = b"notice=followed&who=cs.CL&kind=category&in=3&done=welcome&sort=new&q=a+b"
+    request = Request({"type": "http", "method": "GET", "path": "/categories/cs.CL", "query_string": query,
+                       "headers": []})
+    pager = make_pager(request, 2, 160, 50)
+    assert pager.next_url == "/categories/cs.CL?sort=new&q=a+b&p=3"
+    assert pager.prev_url == "/categories/cs.CL?sort=new&q=a+b"
+    assert pager.last_url == "/categories/cs.CL?sort=new&q=a+b&p=4"
