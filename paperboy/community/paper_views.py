@@ -334,8 +334,8 @@ def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require
     if paper.hidden:
         return _submit_page(request, 403, f"arXiv:{arxiv_id} has been hidden by the moderators and cannot be submitted.", value)
     if paper.featured_on is not None:
-        return _submit_page(request, 409, f"arXiv:{arxiv_id} is already featured (on {paper.featured_on.isoformat()}).",
-                            value, link=f"/papers/{arxiv_id}")
+        return _submit_page(request, 409, f"arXiv:{arxiv_id} was already submitted by a member, on "
+                            f"{paper.featured_on:%-d %b %Y}.", value, link=f"/papers/{arxiv_id}")
 
     # The daily cap is a counter in the database, so parallel requests cannot overrun it.
     cap_key = f"submit_day:{user.id}"
@@ -353,5 +353,7 @@ def submit(request: Request, arxiv: str = Form(""), user: User = Depends(require
             conn.execute(insert(Submission).values(user_id=user.id, paper_id=paper.id, created_at=now))
     if won != 1:
         ratelimit.undo(engine, cap_key, 86400)
-        return _submit_page(request, 409, f"arXiv:{arxiv_id} is already featured.", value, link=f"/papers/{arxiv_id}")
-    return RedirectResponse(with_notice(f"/papers/{arxiv_id}", "submitted"), status_code=303)
+        return _submit_page(request, 409, f"arXiv:{arxiv_id} was already submitted by a member.", value,
+                            link=f"/papers/{arxiv_id}")
+    done = "submitted" if settings.feed_mode == "submitted" else "submitted_listed"
+    return RedirectResponse(with_notice(f"/papers/{arxiv_id}", done), status_code=303)

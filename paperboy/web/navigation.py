@@ -14,7 +14,6 @@ from starlette.requests import Request
 
 from paperboy.web.cards import at_card
 
-
 # Query parameters that carry a one-time message (a notice after a form, ?done= after an
 # account change): left out of the links a page makes to itself (its pager), which would
 # say it again on page 2.

@@ -136,7 +136,7 @@ def test_sign_up_verify_submit_vote_comment_collect_export(fresh_engine, tmp_pat
             page.get_by_role("link", name="Submit").first.click()
             page.fill('input[name="arxiv"]', "https://arxiv.org/abs/1605.08386")
             page.locator("form.submit-form button").click()
-            page.wait_for_url(re.compile(r"/papers/1605\.08386\?notice=submitted$"))
+            page.wait_for_url(re.compile(r"/papers/1605\.08386\?notice=submitted_listed$"))
             assert "submitted by Ada" in page.content()
 
             # Vote (the page's script sends it with fetch and updates the count in place).

@@ -132,5 +132,5 @@ def test_an_arxiv_that_answers_a_byte_at_a_time_is_waited_for_in_the_background(
     # arXiv answered at last: trying again finds the paper without asking arXiv again.
     started = time.monotonic()
     r = client.form("/submit", {"arxiv": PAPER}, page="/submit")
-    assert r.status_code == 303 and r.headers["location"] == f"/papers/{PAPER}?notice=submitted"
+    assert r.status_code == 303 and r.headers["location"] == f"/papers/{PAPER}?notice=submitted_listed"
     assert time.monotonic() - started < 2

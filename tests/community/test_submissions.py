@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import select
 
@@ -27,18 +29,36 @@ def test_submitting_an_unknown_paper_fetches_it_and_features_it_today(arxiv_site
     site = arxiv_site
     user, client = site.member()
     r = client.form("/submit", {"arxiv": "https://arxiv.org/abs/1605.08386v1"}, page="/submit")
-    assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386?notice=submitted"
-    assert "Submitted: the paper is in today&#39;s feed, marked as submitted by you." in client.get(r.headers["location"]).text
+    # Every paper is listed on its arXiv day (PAPERBOY_FEED_MODE=all): the notice says so,
+    # not "in today's feed".
+    assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386?notice=submitted_listed"
+    said = html.unescape(client.get(r.headers["location"]).text)
+    assert ("Submitted: the paper is marked as submitted by you and counts for Trending from today; "
+            "the daily feed keeps it on the day arXiv announced it.") in said and "today's feed" not in said
     paper = site.get_paper("1605.08386")
     assert paper.featured_on == utcnow().date() and paper.submitted_by_id == user.id
     assert "submission" in paper.sources.split(",") and "api" in paper.sources.split(",")
     assert paper.authors_text == "Caprice Stanley, Tobias Windisch"
     with site.engine.connect() as conn:
         assert conn.scalar(select(Submission.user_id)) == user.id
-    # Again, by anyone: a clear "already featured".
+    # Again, by anyone: a clear "already submitted", and when.
     _, other = site.member()
     r = other.form("/submit", {"arxiv": "1605.08386"}, page="/submit")
-    assert r.status_code == 409 and "already featured" in r.text and "/papers/1605.08386" in r.text
+    assert r.status_code == 409 and "/papers/1605.08386" in r.text
+    assert f"arXiv:1605.08386 was already submitted by a member, on {utcnow():%-d %b %Y}." in r.text
+
+
+def test_where_only_submissions_are_listed_a_submission_is_in_todays_feed(shared_data, fresh_engine, tmp_path):
+    with FakeArxiv() as fake:
+        fake.load_api_recordings(shared_data / API_JSON)
+        settings = make_settings(tmp_path, arxiv_api_url=fake.api_url, arxiv_delay=0, http_timeout=5.0,
+                                 http_retries=1, feed_mode="submitted")
+        site = Site(create_app(settings, fresh_engine), fresh_engine)
+        _, client = site.member()
+        r = client.form("/submit", {"arxiv": "1605.08386"}, page="/submit")
+    assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386?notice=submitted"
+    assert "Submitted: the paper is in today's feed" in html.unescape(client.get(r.headers["location"]).text)
+    assert "/papers/1605.08386" in client.get("/").text  # and it is
 
 
 def test_a_known_paper_is_featured_without_fetching(arxiv_site):
