@@ -6,6 +6,7 @@ Every answer about an address reads the same whether or not it is registered.
 from __future__ import annotations
 
 import json
+import secrets
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -74,6 +75,7 @@ def signup(request: Request, email: str = Form(""), password: str = Form(""),
     try:
         email = accounts.normalise_email(email)
         accounts.check_password(password)
+        display_name = accounts.check_display_name(db, display_name)
     except AccountError as exc:
         return _page(request, "signup.html", 400, error=str(exc), email=email, chosen_name=display_name)
     registered = accounts.user_by_email(db, email) is not None
@@ -349,7 +351,8 @@ def account_response(request: Request, user: User, status: int = 200, **ctx) -> 
     route's ``get_db``, which gives the connection back before the response is sent)."""
     tokens = api_tokens.listed(request_session(request), user.id)
     return _page(request, "account.html", status, user=user, tokens=tokens, now=utcnow(),
-                 expiry_choices=api_tokens.EXPIRY_DAYS, default_expiry=api_tokens.DEFAULT_EXPIRY, **ctx)
+                 expiry_choices=api_tokens.EXPIRY_DAYS, default_expiry=api_tokens.DEFAULT_EXPIRY,
+                 token_form_once=secrets.token_urlsafe(16), **ctx)
 
 
 
@@ -362,7 +365,10 @@ def account_page(request: Request, done: str = "", user: User = Depends(require_
 @router.post("/account", response_class=HTMLResponse)
 def account_update(request: Request, display_name: str = Form(""), user: User = Depends(require_user),
                    db: Session = Depends(get_db, scope="function")):
-    name = accounts.clean_display_name(display_name)
+    try:
+        name = accounts.check_display_name(db, display_name, user.id)
+    except AccountError as exc:
+        return account_response(request, user, 422, name_error=str(exc), chosen_name=display_name[:100])
     db.execute(update(User).where(User.id == user.id).values(display_name=name))
     return RedirectResponse("/account?done=name", status_code=303)
 

@@ -24,9 +24,16 @@ router = APIRouter()
 
 @router.post("/account/tokens", response_class=HTMLResponse)
 def make_token(request: Request, name: str = Form(""), access: str = Form("read"),
-               expires: str = Form(api_tokens.DEFAULT_EXPIRY), user: User = Depends(require_member),
-               db: Session = Depends(get_db, scope="function")):
+               expires: str = Form(api_tokens.DEFAULT_EXPIRY), once: str = Form(""),
+               user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     ratelimit.check(request, "write", str(user.id))
+    # The page answers the POST itself (the token is shown once, never kept to show
+    # after a redirect), so a reload would send the form again: each form carries a
+    # one-time value, and a second sending of it makes nothing.
+    if once and not ratelimit.hit(request.app.state.engine, f"token-form:{user.id}:{once[:43]}", 1, 7 * 86400):
+        return account_response(request, user, 409, token_error=(
+            "That form was sent already: the token it made is listed above, and its value was shown once. "
+            "If you did not copy it, revoke it and make another."))
     if access not in ("read", "write"):
         return account_response(request, user, 422, token_error="Choose read access, or read and write.",
                                 token_name=name[:100])

@@ -3,6 +3,7 @@ deleting the account; mail goes through a real SMTP server on loopback."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -376,3 +377,37 @@ def test_a_member_without_a_display_name_is_shown_as_member_n_never_by_their_add
         assert f"Member {user.id}" in page, path
         assert "john.smith" not in page, path
     assert "never by your address" in site.client().get("/signup").text
+
+
+@pytest.mark.parametrize(("taken", "typed"), [("Alice Smith", "Alice Smith"), ("Alice Smith", "alice  SMITH "),
+                                              ("José García", "ＪＯＳÉ García"), ("Ōtsuka", "ōtsuka")])
+def test_a_display_name_another_member_has_is_refused_in_any_case_or_width(site, taken, typed):
+    site.member(name=taken)
+    user, client = site.member(name="Bob")
+    r = client.form("/account", {"display_name": typed}, page="/account")
+    assert r.status_code == 422
+    said = html.unescape(r.text)
+    assert "Another member is called" in said and "choose a name that tells you apart" in said
+    assert f'value="{typed.strip()}"' in said or typed.strip() in said  # what they typed is kept to mend
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(User.display_name).where(User.id == user.id)) == "Bob"
+
+
+def test_nobody_may_call_themselves_what_the_site_calls_members_without_a_name(site):
+    other, _ = site.member(name="")
+    _, client = site.member(name="Bob")
+    for typed in (f"Member {other.id}", "member 999", "Deleted member"):
+        r = client.form("/account", {"display_name": typed}, page="/account")
+        assert r.status_code == 422 and "is how the site names members" in html.unescape(r.text), typed
+    # Their own name again, or a name merely containing another's, is fine.
+    assert client.form("/account", {"display_name": "Bob"}, page="/account").status_code == 303
+    assert client.form("/account", {"display_name": "Member of the lab"}, page="/account").status_code == 303
+
+
+def test_signing_up_with_a_name_another_member_has_is_refused_before_anything_is_made(site):
+    site.member(name="Alice Smith")
+    r = site.client().form("/signup", {"email": "new@example.org", "password": PASSWORD, "display_name": "alice smith"},
+                           page="/signup")
+    assert r.status_code == 400 and "Another member is called" in html.unescape(r.text)
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(User.id).where(User.email == "new@example.org")) is None

@@ -479,3 +479,22 @@ def test_revoke_all_ends_every_token_of_the_member_and_no_one_elses(site):
     fresh = make_token(ada, "write", access="write")
     assert script(site, fresh).post("/account/tokens/revoke-all").status_code in (401, 403)
     assert script(site, fresh).get("/api/me").status_code == 200
+
+
+def test_sending_the_token_form_again_as_a_reload_does_makes_no_second_token(site):
+    """The new token's page answers the POST itself (the value is never kept to show
+    after a redirect); a reload sends the same form again and must make nothing."""
+    _, browser = site.member()
+    once = re.search(r'name="once" value="([^"]+)"', browser.get("/account").text).group(1)
+    form = {"name": "sync", "access": "read", "expires": "90", "once": once}
+    first = browser.form("/account/tokens", form, page="/account")
+    assert first.status_code == 200 and TOKEN.findall(first.text)
+    again = browser.form("/account/tokens", form, page="/account")
+    assert again.status_code == 409 and not TOKEN.findall(again.text)
+    assert "That form was sent already" in again.text and "revoke it and make another" in again.text
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(ApiToken)) == 1
+    # The page it answers with carries a new form, which makes the next token.
+    fresh = re.search(r'name="once" value="([^"]+)"', again.text).group(1)
+    assert fresh != once
+    assert browser.form("/account/tokens", {**form, "once": fresh}, page="/account").status_code == 200
