@@ -631,7 +631,7 @@ class Why:
     liked_arxiv: str = ""
     similarity: float = 0.0
     words: tuple[str, ...] = ()  # the shared words that weighed most
-    category: str | None = None  # a followed (or often liked) category it is in
+    category: str | None = None  # a followed category it is in
 
     @property
     def text(self) -> str:
@@ -641,9 +641,11 @@ class Why:
         if self.liked_id is not None:
             bits.append(f"close to \u201c{self.liked_title}\u201d")
         if self.words:
-            bits.append("shares " + ", ".join(f"\u201c{w}\u201d" for w in self.words))
-        if self.category and not bits:
-            bits.append(f"new in {self.category}, which you follow")
+            # The words weigh most against everything liked, not against the paper named
+            # before them: said so, or they read as that paper's.
+            bits.append("mentions " + ", ".join(f"\u201c{w}\u201d" for w in self.words) + ", as papers you liked do")
+        if self.category:
+            bits.append(f"{'in' if bits else 'new in'} {self.category}, which you follow")
         return "; ".join(bits) or "new in your categories"
 
     def as_dict(self) -> dict:

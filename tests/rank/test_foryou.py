@@ -443,3 +443,19 @@ def test_papers_read_for_one_members_fit_are_not_read_again_for_the_next_and_giv
     assert kept.positive_categories == fresh.positive_categories
     assert np.allclose(kept.positives, fresh.positives)
     assert (kept.positive_terms.toarray() == fresh.positive_terms.toarray()).all()
+
+
+def test_a_why_line_says_whose_words_it_names_and_always_the_followed_category():
+    """The words weigh most against everything the member liked, not against the liked
+    paper named beside them; and a followed category is said even beside other reasons
+    (the Following page says it so)."""
+    from paperboy.rank.foryou import Why
+
+    both = Why(author=None, liked_id=7, liked_title="Exposing the unsaid", similarity=0.4,
+               words=("diffusion models", "merging"), category="cs.CV")
+    assert both.text == ("close to “Exposing the unsaid”; mentions “diffusion models”, “merging”, as papers you "
+                         "liked do; in cs.CV, which you follow")
+    alone = Why(author=None, liked_id=None, liked_title="", similarity=0.0, words=(), category="cs.CV")
+    assert alone.text == "new in cs.CV, which you follow"
+    assert Why(author=None, liked_id=None, liked_title="", similarity=0.0, words=(), category=None).text == \
+        "new in your categories"

@@ -130,7 +130,7 @@ def test_forged_malformed_and_other_members_addresses_are_not_found(site):
     ]
     for path in forged:
         assert reader.get(path).status_code == 404, path
-    assert reader.get(atom.replace(".atom", ".json")).status_code == 422  # only rss and atom
+    assert reader.get(atom.replace(".atom", ".json")).status_code == 404  # only rss and atom: no such feed
     # Bob never turned his on: no address of his works.
     assert bob_client.get("/api/for-you/feed").json() == {"on": False, "atom": None, "rss": None}
     # Someone else's collection is not found in Alice's feed.

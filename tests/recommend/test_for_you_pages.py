@@ -241,7 +241,7 @@ def test_a_why_line_names_a_shared_phrase_once_not_its_words_again_beside_it(sit
     assert first["paper"]["title"] == "Quokka lemur census"
     # the three terms shared weigh the same; "quokka, lemur, quokka lemur" says one thing thrice
     assert first["why"]["words"] == ["quokka lemur"]
-    assert "shares “quokka lemur”" in client.get("/for-you").text
+    assert "mentions “quokka lemur”, as papers you liked do" in client.get("/for-you").text
 
 
 def test_a_why_line_writes_names_and_acronyms_as_the_papers_do(site):
