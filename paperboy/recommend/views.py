@@ -264,8 +264,9 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
     report, kept = await anyio.to_thread.run_sync(save)
     if as_json:
         return JSONResponse({**asdict(report), "message": report.message(INTO_SEEDS)})
-    if next_ == "back":  # "Seed For you" under a search result
-        return RedirectResponse(referring_page(request, "/for-you/learned"), status_code=303)
+    if next_ == "back":  # "Seed For you" under a search result: back at its card
+        back = referring_page(request, "/for-you/learned")
+        return RedirectResponse(back_at_card(back, found.ids[0]) if len(found.ids) == 1 else back, status_code=303)
     return RedirectResponse(f"/for-you/learned?seeded={kept}#seed-h", status_code=303)
 
 

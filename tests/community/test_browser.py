@@ -707,3 +707,29 @@ def test_a_member_imports_a_zotero_bibtex_file_into_a_collection(sqlite_only, fr
                 "Proceedings of Workshop AEW10: Concepts in Information Theory and Communications",
                 "Score matching on graphs"]
         assert dialogs == [] and page.js_errors == []
+
+
+def test_seeding_for_you_from_search_results_keeps_the_members_place(sqlite_only, fresh_engine, tmp_path, page):
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    papers = [site.paper(title=f"Speech recognition method {i}", abstract=f"Spoken audio, method {i}.")
+              for i in range(12)]
+    user = site.user()
+    page.set_viewport_size({"width": 1280, "height": 600})
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email)
+        page.goto(base + "/search?q=speech+recognition")
+        page.evaluate("window.__stayed = true")  # gone if anything reloads the page
+        card = page.locator("article.card").nth(9)
+        card.scroll_into_view_if_needed()
+        at = page.evaluate("window.scrollY")
+        arxiv_id = card.get_attribute("data-arxiv-id")
+        under = card.locator("xpath=following-sibling::*[1]")  # the form under the card
+        under.get_by_role("button", name="+ Seed For you").click()
+        expect(card.locator("xpath=following-sibling::*[1]")).to_have_text("✓ Seeds your For you feed")
+        assert card.locator("xpath=following-sibling::*[1]").get_attribute("role") == "status"
+        assert page.evaluate("window.__stayed") is True and page.evaluate("window.scrollY") == at
+    with session_scope(fresh_engine) as db:
+        seeded = list(db.scalars(select(Paper.arxiv_id).join(InterestSignal, InterestSignal.paper_id == Paper.id)
+                                 .where(InterestSignal.user_id == user.id, InterestSignal.kind == "seed")))
+    assert seeded == [arxiv_id] and arxiv_id in {p.arxiv_id for p in papers}
+    assert page.js_errors == []

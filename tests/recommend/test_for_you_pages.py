@@ -8,6 +8,7 @@ import re
 from sqlalchemy import func, select
 
 from paperboy.store.models import ImportOutcome, InterestSignal
+from paperboy.web.cards import card_id
 
 DAY = dt.date(2025, 3, 4)
 
@@ -341,7 +342,8 @@ def test_a_search_result_can_seed_the_feed(site):
     assert "+ Seed For you" not in site.client().get("/search?q=speech").text
     r = client.form("/for-you/seeds", {"ids": target.arxiv_id, "next": "back"}, page="/for-you/learned",
                     headers={"Referer": "http://testserver/search?q=speech"})
-    assert r.status_code == 303 and r.headers["location"] == "/search?q=speech"
+    # Without JavaScript: back to the results, at the card (with it: in place, below).
+    assert r.status_code == 303 and r.headers["location"] == f"/search?q=speech#{card_id(target.arxiv_id)}"
     learned = client.get("/for-you/learned").text
     assert "Learning from 1 paper" in learned and target.title in learned
     results = client.get("/search?q=speech").text

@@ -167,12 +167,23 @@
     button.focus();
   }
 
-  // Votes, saves and "Not interested" without a reload.
+  // "Seed For you" under a search result: the form gives way to the line the card shows
+  // once it seeds the feed.
+  function showSeeded(form) {
+    var line = document.createElement("p");
+    line.className = "seed-done muted small";
+    line.setAttribute("role", "status");
+    line.textContent = "\u2713 Seeds your For you feed";
+    form.replaceWith(line);
+  }
+
+  // Votes, saves, seeds and "Not interested" without a reload.
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!(form instanceof HTMLFormElement)) return;
     var show = form.classList.contains("vote-form") ? showVote
       : form.classList.contains("save-form") && form.closest(".save-menu") ? showSaved
+      : form.classList.contains("seed-one-form") ? showSeeded
       : !form.classList.contains("dismiss-form") ? null
       : form.closest(".pick") ? showPickDismissed : showNotInterested;
     if (!show) return;
