@@ -110,6 +110,25 @@ _INLINE_PARENS = re.compile(r"(?<!\\)\\\((.+?)\\\)", re.S)
 _TAG = re.compile(r"<[^>]*>")
 
 
+# markdown-it stops reading a document at its nesting limit (maxNesting, 20 token levels,
+# which guards its recursion): whatever lies deeper would vanish without a word. A comment
+# that comes near it is refused instead. A list level costs two (list and item), a quote
+# one; the margin refuses some depths that would still render (9 lists, 18-19 quotes).
+_NEAR_NESTING_LIMIT = _md.options["maxNesting"] - 2
+MAX_LIST_DEPTH = _NEAR_NESTING_LIMIT // 2 - 1
+
+
+def too_deep(body: str) -> str | None:
+    """Why ``body`` cannot be shown whole (lists or quotes nested past what Markdown
+    reads), or None."""
+    if sum(body.count(marker) for marker in ">-*+.)") < MAX_LIST_DEPTH:
+        return None  # too few markers to nest that deep: no second parse (most comments)
+    if max((tok.level for tok in _md_no_autolinks.parse(body[:MAX_BODY])), default=0) >= _NEAR_NESTING_LIMIT:
+        return (f"Lists and quotes can be nested at most {MAX_LIST_DEPTH} deep in a comment; "
+                "deeper text would not be shown. Flatten them.")
+    return None
+
+
 def _math(tex: str, display: bool) -> str:
     try:
         # the thin space TeX puts after \log, \sin...: "O(n log n)", not "O(nlogn)", as in abstracts

@@ -152,6 +152,8 @@ def _clean_body(body: str) -> str:
         raise HTTPException(400, "A comment cannot be empty.")
     if len(body) > markdown.MAX_BODY:
         raise HTTPException(400, f"Comments are limited to {markdown.MAX_BODY} characters.")
+    if (why := markdown.too_deep(body)) is not None:
+        raise HTTPException(400, why)
     return body
 
 
@@ -207,6 +209,8 @@ def preview_comment(request: Request, body: str = Form("")) -> JSONResponse:
     text = (body or "").replace("\r\n", "\n").strip()
     if len(text) > markdown.MAX_BODY:
         raise HTTPException(400, f"Comments are limited to {markdown.MAX_BODY} characters.")
+    if (why := markdown.too_deep(text)) is not None:
+        raise HTTPException(400, why)
     return JSONResponse({"html": markdown.render(text) if text else ""})
 
 

@@ -490,6 +490,26 @@ def test_a_vote_or_not_interested_sent_with_enter_keeps_the_keyboard_focus(sqlit
     assert page.js_errors == []
 
 
+def test_a_comment_nested_as_deep_as_allowed_stays_inside_a_phones_width(sqlite_only, fresh_engine, tmp_path, page):
+    """Lists and quotes nested as deep as a comment may: the comment keeps to its box, the
+    page does not scroll sideways, and every word is on the page."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention at scale")
+    user, client = site.member()
+    body = "- " * 8 + "deep list end, after a long sentence that must wrap\n\n" + "> " * 16 + "deep quote end"
+    assert client.form(f"/papers/{paper.arxiv_id}/comments", {"body": body}, page="/").status_code == 303
+    page.set_viewport_size({"width": 390, "height": 844})
+    with serve_app_in_thread(site.app) as base:
+        page.goto(base + f"/papers/{paper.arxiv_id}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        comment = page.locator(".comment-body").first
+        box = comment.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        expect(comment.get_by_text("deep quote end")).to_be_attached()
+        expect(comment.get_by_text("deep list end", exact=False)).to_be_attached()
+    assert page.js_errors == []
+
+
 @pytest.mark.parametrize("width", [390, 1366])
 def test_one_long_word_typed_by_a_member_wraps_instead_of_widening_the_page(sqlite_only, fresh_engine, tmp_path, page, width):
     """A collection named with one 100-letter word (the longest name allowed) in every

@@ -213,3 +213,19 @@ def test_a_refused_comment_leads_back_to_the_form_it_came_from(site):
     r = ada.form(f"/papers/{paper.arxiv_id}/comments", {"body": " "}, page="/",
                  headers={"Referer": "https://elsewhere.example/phish"})
     assert r.status_code == 400 and "data-history-back" not in r.text
+
+
+def test_a_comment_nested_past_what_markdown_reads_is_refused_not_cut_short(site):
+    """markdown-it stops reading at its nesting limit: the text below would vanish."""
+    paper = site.paper()
+    _, ada = site.member()
+    for deep in ("- " * 200 + "the end", "> " * 300 + "the end", "1. " * 12 + "the end"):
+        for path in (f"/papers/{paper.arxiv_id}/comments", "/comments/preview"):
+            r = ada.form(path, {"body": deep}, page="/")
+            assert r.status_code == 400 and "nested at most 8 deep" in r.text, (path, deep[:12])
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Comment)) == 0
+    fine = "- " * 8 + "the end\n\n" + "> " * 16 + "quoted end"
+    assert ada.form(f"/papers/{paper.arxiv_id}/comments", {"body": fine}, page="/").status_code == 303
+    shown = render(fine)
+    assert "the end" in shown and "quoted end" in shown
