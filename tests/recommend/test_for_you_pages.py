@@ -196,11 +196,16 @@ def test_reset_forgets_votes_and_pause_stops_the_feed(site):
     paused_page = client.get("/for-you").text
     assert "Your “For you” feed is paused" in paused_page
     assert '<input type="hidden" name="back" value="/for-you">' in paused_page
+    assert "What you vote for, save and seed meanwhile is kept, and counts when you resume" in paused_page
+    client.form(f"/papers/{papers['protein'].arxiv_id}/vote", page="/")  # while paused
     # Its Resume comes back to the picks, saying so (the learned page's to that page).
     back = client.form("/for-you/pause", {"action": "resume", "back": "/for-you"}, page="/for-you")
     assert back.headers["location"] == "/for-you?done=resumed"
     picks = client.get(back.headers["location"]).text
-    assert "Resumed: your picks learn from what you do again." in picks and "Speech recognition with method" in picks
+    assert "Resumed: your picks are back, learned from everything you voted for, saved and seeded, paused or not." \
+        in picks and "Speech recognition with method" in picks
+    assert "Protein folding with method" in picks  # the vote made while paused counts
+    assert "Learning from 2 papers" in client.get("/for-you/learned").text
     client.form("/for-you/pause", {"action": "pause"}, page="/for-you/learned")
     resumed = client.form("/for-you/pause", {"action": "resume"}, page="/for-you/learned")
     assert resumed.headers["location"] == "/for-you/learned?done=resumed"
