@@ -155,6 +155,15 @@ def _with_filters(url: str, category: str | None, sort: str) -> str:
     return url + ("&" + urlencode(extra) if extra else "")
 
 
+def _neighbour_label(period: q.Period, neighbour: q.Period | None, direction: int) -> str:
+    """"Previous week" for the adjacent one; past empty ones, the one it leads to."""
+    if neighbour is None:
+        return ""
+    if neighbour == period.shifted(direction):
+        return f"{'Previous' if direction < 0 else 'Next'} {period.kind}"
+    return f"Week of {neighbour.start:%b %-d}" if period.kind == "week" else f"{neighbour.start:%B %Y}"
+
+
 def _feed(request: Request, db: Session, period: q.Period, page: int, filters: tuple[str | None, str]) -> HTMLResponse:
     settings = request.app.state.settings
     category, sort = filters
@@ -170,11 +179,17 @@ def _feed(request: Request, db: Session, period: q.Period, page: int, filters: t
         prev_label = before.strftime("%b %-d") if before else ""
         next_label = after.strftime("%b %-d") if after else ""
     else:
-        before, after = period.shifted(-1), period.shifted(1)
-        prev_url = f"/papers?{period.kind}={before.value}"
-        next_url = f"/papers?{period.kind}={after.value}" if latest and after.start <= latest else None
-        prev_label = f"Previous {period.kind}"
-        next_label = f"Next {period.kind}"
+        # The nearest week (month) with papers, as the day view's arrows skip empty days:
+        # an instance that skipped a week of ingest, or a holiday, is not a dead end.
+        around = q.week_period if period.kind == "week" else q.month_period
+        day_before = q.neighbour_day(db, settings, period.start, -1)
+        day_after = q.neighbour_day(db, settings, period.end, +1)
+        before = around(day_before) if day_before else None
+        after = around(day_after) if day_after else None
+        prev_url = f"/papers?{period.kind}={before.value}" if before else None
+        next_url = f"/papers?{period.kind}={after.value}" if after else None
+        prev_label = _neighbour_label(period, before, -1)
+        next_label = _neighbour_label(period, after, +1)
     anchor = period.start if period.kind == "date" else min(period.end, latest or period.end)
     pager = make_pager(request, page, total, PAGE_SIZE)
     cards = build_cards(db, papers, user_of(request))

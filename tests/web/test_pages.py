@@ -62,9 +62,15 @@ def test_week_and_month(site, client):
     assert set(card_ids(week.text)) == w03
     assert set(card_ids(month.text)) == w03
     assert card_ids(week.text)[0] == site.ids["wed_top"]
-    assert "/papers?week=2025-W02" in week.text
-    assert "/papers?month=2024-12" in month.text
+    # The arrows lead to the nearest week (month) with papers, as the day's skip empty days:
+    # week 2 is empty, so "Previous" is the week of the submission (estimated December).
     assert client.get("/papers?week=2025-W02").text.count('class="card"') == 0
+    assert "/papers?week=2025-W02" not in week.text
+    found = re.search(r'<a class="button" href="/papers\?week=(\d{4}-W\d\d)" rel="prev" data-nav="prev">← ([^<]+)</a>', week.text)
+    assert found, week.text[:3000]
+    assert card_ids(client.get(f"/papers?week={found.group(1)}").text) == [site.ids["submitted"]]
+    assert found.group(2).startswith("Week of Dec") or found.group(2).startswith("Week of Jan")
+    assert "/papers?month=2024-12" in month.text and "Previous month" in month.text  # adjacent: said so
     assert card_ids(client.get("/papers?month=2024-12").text) == [site.ids["submitted"]]
 
 
