@@ -13,7 +13,7 @@ from paperboy.community.helpers import is_following, user_collections
 
 # code: (message naming its object, message when the object cannot be vouched for)
 MESSAGES = {
-    "followed": ("You now follow {name}: their new papers appear on your Following page.", "Followed."),
+    "followed": ("You now follow {name}: {their} new papers appear on your Following page.", "Followed."),
     "unfollowed": ("You no longer follow {name}.", "Unfollowed."),
     "saved": ("Saved to {name}.", "Saved."),
     "unsaved": ("Removed from {name}.", "Removed from the collection."),
@@ -69,4 +69,4 @@ def notice(request, allowed: list[str] | tuple[str, ...] = ()) -> str:
             name = who
     elif params.get("in"):
         name = next((f"“{c.name}”" for c in user_collections(request) if str(c.id) == params["in"]), "")
-    return named.format(name=name) if name else plain
+    return named.format(name=name, their="its" if kind == "category" else "their") if name else plain

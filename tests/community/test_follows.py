@@ -195,7 +195,7 @@ def test_follow_and_unfollow_from_the_author_page_without_javascript(site):
                     page="/authors/Ada Lovelace")
     assert r.status_code == 303 and r.headers["location"].startswith("/authors/Ada%20Lovelace?notice=followed")
     page = client.get(r.headers["location"]).text
-    assert "You now follow Ada Lovelace" in page and 'aria-pressed="true"' in page
+    assert "You now follow Ada Lovelace: their new papers appear" in page and 'aria-pressed="true"' in page
     r = client.form("/follows", {"kind": "author", "target": "Ada Lovelace", "action": "unfollow",
                                  "next": "/authors/Ada Lovelace"}, page="/authors/Ada Lovelace")
     page = client.get(r.headers["location"]).text
@@ -280,3 +280,12 @@ def test_the_following_feed_pages_through_followed_papers_newest_first(site):
     assert _titles(first.text) == newest_first[:30]
     assert _titles(second.text) == newest_first[30:]
     assert 'href="/following?p=2"' in first.text and 'href="/following?p=1"' in second.text
+
+
+def test_following_a_category_says_its_papers_not_theirs(site):
+    site.paper(categories=["cs.CL"])
+    _, client = site.member()
+    r = client.form("/follows", {"kind": "category", "target": "cs.CL", "next": "/categories/cs.CL"},
+                    page="/categories/cs.CL")
+    assert r.status_code == 303
+    assert "You now follow cs.CL: its new papers appear on your Following page." in client.get(r.headers["location"]).text
