@@ -70,6 +70,10 @@ MAX_LIKED = 300  # the most recent positive signals learned from (older ones add
 MIN_VECTOR_COVERAGE = 0.9  # of the window's papers with a stored vector, to use vectors
 LSA_DIM = 128
 POOL_TTL = 300.0  # seconds before a window's candidates are rebuilt (in the background)
+# A window built from words alone while a model is set (a fresh instance whose papers are
+# still being embedded) is looked at again sooner, so the first members' picks do not stay
+# word-based for POOL_TTL once the vectors are there; doubling while they are not.
+VECTORLESS_POOL_TTL = 30.0
 SPACE_TTL = POOL_TTL * 12  # the same for the vocabulary of the recent papers (a second or so to build)
 MAX_POOLS = 16  # windows kept per process: today and week, per feed mode, a digest's past periods
 MAX_SPACES = 4  # vocabularies kept (one per newest day; ~20 MB each with the sample's 3,000 papers)
@@ -469,12 +473,14 @@ class Pools:
         self._space: OrderedDict[tuple, tuple[float, Space]] = OrderedDict()
         self._building: dict[tuple, threading.Lock] = {}
         self._refreshing: dict[tuple, Future] = {}
+        self._vectorless: dict[tuple, int] = {}  # window -> builds in a row without vectors
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="for-you-pools")
 
     def clear(self) -> None:
         with self._lock:
             self._pools.clear()
             self._space.clear()
+            self._vectorless.clear()
 
     def wait(self, timeout: float | None = None) -> None:
         """Return when the rebuilds under way have finished (or ``timeout`` seconds passed)."""
@@ -496,7 +502,7 @@ class Pools:
         with self._lock:
             pool = _recent(self._pools, key)
             if pool is not None:
-                if time.monotonic() - pool.made >= POOL_TTL and key not in self._refreshing:
+                if time.monotonic() - pool.made >= self._ttl(key, pool, model) and key not in self._refreshing:
                     self._refreshing[key] = self._refresher.submit(self._refresh, conn.engine, settings, win, model, key)
                 return pool
             building = self._building.setdefault(key, threading.Lock())
@@ -508,6 +514,11 @@ class Pools:
             with self._lock:
                 self._building.pop(key, None)
             return pool
+
+    def _ttl(self, key: tuple, pool: Pool, model: str | None) -> float:
+        if pool.uses_vectors or not model or model == "null" or not pool.ids:
+            return POOL_TTL
+        return min(POOL_TTL, VECTORLESS_POOL_TTL * 2 ** self._vectorless.get(key, 0))
 
     def _refresh(self, engine, settings: Settings, win: Window, model: str | None, key: tuple) -> None:
         try:
@@ -524,6 +535,10 @@ class Pools:
         pool = _build_pool(conn, settings, win, model, self._space_for(conn, model, win.end, fresh_space))
         with self._lock:
             _keep_recent(self._pools, key, pool, MAX_POOLS)
+            if pool.uses_vectors:
+                self._vectorless.pop(key, None)
+            else:
+                self._vectorless[key] = min(self._vectorless.get(key, -1) + 1, 8)
         return pool
 
     def _space_for(self, conn: Connection, model: str | None, newest: dt.date, fresh: bool) -> Space:

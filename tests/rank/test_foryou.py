@@ -459,3 +459,39 @@ def test_a_why_line_says_whose_words_it_names_and_always_the_followed_category()
     assert alone.text == "new in cs.CV, which you follow"
     assert Why(author=None, liked_id=None, liked_title="", similarity=0.0, words=(), category=None).text == \
         "new in your categories"
+
+
+def test_a_window_built_before_its_papers_were_embedded_takes_their_vectors_soon(fresh_engine, tmp_path):
+    """A fresh instance: the first member's window is built from words while the papers
+    are embedded; once their vectors are stored it is rebuilt after VECTORLESS_POOL_TTL,
+    not after POOL_TTL, and a pool with vectors keeps the long time."""
+    s = settings(tmp_path)
+    win = foryou.Window(TODAY, TODAY)
+    with Session(fresh_engine) as db:
+        made = [paper(db, t, "variant 1", TODAY).id for t in TOPICS]
+        db.commit()
+    foryou.POOLS.clear()
+    try:
+        with fresh_engine.connect() as conn:
+            words_only = foryou.POOLS.pool(conn, s, win, "m@1")
+            assert not words_only.uses_vectors
+            rng = np.random.default_rng(1)
+            with Session(fresh_engine) as db:
+                for pid in made:
+                    v = rng.normal(size=16).astype(np.float32)
+                    db.execute(insert(PaperEmbedding).values(paper_id=pid, model="m@1", content_hash="x", dim=16,
+                                                             vector=(v / np.linalg.norm(v)).astype("<f4").tobytes(),
+                                                             embedded_at=utcnow()))
+                db.commit()
+            words_only.made -= foryou.VECTORLESS_POOL_TTL  # well within POOL_TTL
+            assert foryou.POOLS.pool(conn, s, win, "m@1") is words_only  # answers at once
+            foryou.POOLS.wait(timeout=60)
+            with_vectors = foryou.POOLS.pool(conn, s, win, "m@1")
+            assert with_vectors is not words_only and with_vectors.uses_vectors
+            with_vectors.made -= foryou.VECTORLESS_POOL_TTL
+            assert foryou.POOLS.pool(conn, s, win, "m@1") is with_vectors
+            foryou.POOLS.wait(timeout=60)
+            assert foryou.POOLS.pool(conn, s, win, "m@1") is with_vectors  # kept for POOL_TTL
+    finally:
+        foryou.POOLS.wait(timeout=60)
+        foryou.POOLS.clear()
