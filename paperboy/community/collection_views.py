@@ -337,6 +337,7 @@ def import_found(db: Session, coll: Collection, found: references.Found, fetch_m
     queued = wanted.queue(db, coll.user_id, coll.id, [a for a in found.ids if a not in stored]) \
         if fetch_missing else wanted.Queued()
     titles = wanted.queue_titles(db, coll.user_id, coll.id, found.titles) if fetch_missing else wanted.Queued()
+    wanted.settle_titles(db, coll.user_id, coll.id, found.title_keys_found)
     return ImportReport.of(found, added=[a for a in found.ids if here.get(a) in added],
                            already=[a for a in found.ids if a in here and here[a] not in added],
                            queued=queued, titles=titles, titles_looked_up=fetch_missing)

@@ -131,6 +131,14 @@ def _outstanding(conn: Connection, user_id: int) -> int:
                for t in (W, T))
 
 
+def settle_titles(db: Session, user_id: int, target: int, keys: Iterable[str]) -> None:
+    """Titles queued for ``target`` earlier and found here now (the same entry sent again
+    with its first author mended): no longer waited for, nor listed as looked up."""
+    keys = list(keys)
+    if keys:
+        db.execute(delete(T).where(T.c.user_id == user_id, T.c.target == target, T.c.title_key.in_(keys)))
+
+
 def not_stored(db: Session, arxiv_ids: list[str]) -> list[str]:
     """Those of ``arxiv_ids`` this instance has not stored at all (a hidden paper is stored)."""
     stored = _stored(db.connection(), arxiv_ids)

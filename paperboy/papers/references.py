@@ -162,6 +162,7 @@ class Found:
     entries_without_id: int = 0  # of those, entries that name no arXiv id (some have a title)
     titles: list[TitleRef] = field(default_factory=list)  # entries without an id, by title: to look up
     found_by_title: int = 0  # entries without an id whose paper this instance holds (``web.uploads``)
+    title_keys_found: list[str] = field(default_factory=list)  # their title keys
     ids_past_cap: int = 0  # ids not taken: MAX_SEEDS were already
     titles_past_cap: int = 0  # entries without an id not read: MAX_SEEDS titles were already
     _title_keys: set[str] = field(default_factory=set, repr=False)

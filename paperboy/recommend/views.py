@@ -252,6 +252,7 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
         queued = wanted.queue(db, user.id, wanted.SEEDS, wanted.not_stored(db, unknown)) \
             if fetch_missing else wanted.Queued()
         titles = wanted.queue_titles(db, user.id, wanted.SEEDS, found.titles) if fetch_missing else wanted.Queued()
+        wanted.settle_titles(db, user.id, wanted.SEEDS, found.title_keys_found)
         report = ImportReport.of(found, added, [], queued, titles, titles_looked_up=fetch_missing)
         # A form's outcome is kept for the page it is sent to (post/redirect/get), in
         # the same transaction: reloading that page does not send the seeds again.

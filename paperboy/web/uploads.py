@@ -88,6 +88,7 @@ def find_stored_titles(search, db, found: references.Found) -> None:
         else:
             found.add(hit)
             found.found_by_title += 1
+            found.title_keys_found.append(ref.key)
     found.titles = left
 
 

@@ -271,3 +271,33 @@ def test_titles_asked_for_again_are_paced_like_new_ones(site, fake):
     rows = title_rows(site)
     assert len(rows) == 20 and {s for _, s, *_ in rows} == {"wanted"}
     assert len({due for *_, due in rows}) == 2  # ten now, ten a request later: not all at once
+
+
+def test_an_entry_sent_again_with_its_author_mended_is_no_longer_listed_as_looked_up(site, fake):
+    """First sent with the wrong first author, a stored paper's entry is not taken for it
+    and waits for arXiv; sent again, mended, it is found here at once, and the waiting
+    entry goes (the seeds' list and a collection's alike)."""
+    _, ada = site.member()
+    site.paper(arxiv_id=DNA, title="Efficient Two-Stage Group Testing Algorithms for DNA Screening",
+               authors=["Michael Huber"])
+    wrong = "@article{x, title={Efficient two-stage group testing algorithms for {DNA} screening}, author={Else, S.}}\n"
+    mended = wrong.replace("Else, S.", "Huber, M.")
+
+    def seed(bib: str):
+        return ada.submit("/for-you/seeds", {}, page="/for-you/learned",
+                          files={"bibtex": ("library.bib", bib.encode(), "application/x-bibtex")})
+
+    seed(wrong)
+    assert len(ada.get("/api/for-you/signals").json()["seed_titles_being_looked_up"]) == 1
+    seed(mended)
+    api = ada.get("/api/for-you/signals").json()
+    assert api["seed_titles_being_looked_up"] == []
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(Paper.arxiv_id).join(InterestSignal, InterestSignal.paper_id == Paper.id)
+                           .where(InterestSignal.kind == "seed")) == DNA
+    cid, _ = import_library(site, ada, wrong)
+    assert [t.title for t in title_rows(site)] == ["Efficient two-stage group testing algorithms for DNA screening"]
+    import_library_again = ada.form(f"/collections/{cid}/import", {}, page=f"/collections/{cid}",
+                                    files={"bibtex": ("My Library.bib", mended.encode(), "application/x-bibtex")})
+    assert import_library_again.status_code == 303
+    assert title_rows(site) == [] and DNA in saved(site, cid)
