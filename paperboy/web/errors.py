@@ -81,10 +81,17 @@ def _shown(value) -> str:
 def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
     parts, errors = [], []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body")]
+        raw_loc = tuple(err.get("loc", ()))
+        loc = [str(p) for p in raw_loc if p not in ("query", "path", "body")]
         name = ".".join(loc) or "request"
         value = err.get("input")
         msg = _plain(err)
+        if err.get("type") == "json_invalid":  # loc is ("body", character offset)
+            at = raw_loc[1] if len(raw_loc) > 1 else 0
+            why = (err.get("ctx") or {}).get("error", "")
+            name, value, msg = "body", None, f"is not valid JSON (at character {at}{': ' + why if why else ''})"
+        elif raw_loc == ("body",) and err.get("type") in ("model_attributes_type", "dict_type", "model_type"):
+            name, value, msg = "body", None, "should be a JSON object, sent with Content-Type: application/json"
         parts.append(f"{name}={_shown(value)} {msg}" if value is not None and not isinstance(value, dict) else f"{name} {msg}")
         errors.append({"param": name, "message": msg, "type": err.get("type", "")})
     return "Invalid parameter: " + "; ".join(parts) + ".", errors

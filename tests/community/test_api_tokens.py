@@ -498,3 +498,17 @@ def test_sending_the_token_form_again_as_a_reload_does_makes_no_second_token(sit
     fresh = re.search(r'name="once" value="([^"]+)"', again.text).group(1)
     assert fresh != once
     assert browser.form("/account/tokens", {**form, "once": fresh}, page="/account").status_code == 200
+
+
+def test_a_body_that_is_not_json_or_not_an_object_is_named_so(site):
+    _, browser = site.member()
+    client = script(site, make_token(browser, access="write"))
+    cases = [("not json", "body is not valid JSON (at character 0: Expecting value)"),
+             ('{"name": "x"', "body is not valid JSON (at character 12"),
+             ("[1]", "body should be a JSON object, sent with Content-Type: application/json")]
+    for body, said in cases:
+        r = client.post("/api/collections", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and said in r.json()["detail"], (body, r.text)
+        assert r.json()["errors"][0]["param"] == "body"
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Collection)) == 0
