@@ -179,6 +179,19 @@ class Settings(BaseSettings):
         return ",".join(_http_url(p.strip(), "a node's own address, like http://10.0.0.5:8000")
                         for p in v.split(",") if p.strip())
 
+    @field_validator("embedder")
+    @classmethod
+    def _embedder(cls, v: str) -> str:
+        # Any other name is taken for a sentence-transformers model, which fails only when
+        # the first paper is embedded; one a letter away from ours is a typo, said now.
+        import difflib
+
+        ours = ("minilm", "null", "hash")
+        near = difflib.get_close_matches(v.strip().lower(), ours, n=1, cutoff=0.6)
+        if v.strip() and v.strip() not in ours and near and "/" not in v:
+            raise ValueError(f"is not one of {', '.join(ours)} nor a model's path or hub name; did you mean {near[0]!r}?")
+        return v
+
     @field_validator("embed_device")
     @classmethod
     def _embed_device(cls, v: str) -> str:
