@@ -205,6 +205,8 @@ class Composer:
             return [], {}
         win = foryou.Window(period.first_day, period.last_day)
         pool = foryou.POOLS.pool(self.conn, self.settings, win, self.model)
+        if not pool.ids:  # nothing announced in the period (a holiday): nothing to pick
+            return [], {}
         features = self._features.get(win)
         if features is None or features.pool is not pool:
             # Every member's liked papers at once: members like many of the same papers.

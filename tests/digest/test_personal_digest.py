@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from paperboy.digest.models import OutboxEntry
 from paperboy.digest.outbox import deliver, enqueue_due
@@ -140,3 +140,20 @@ def test_a_weekly_digest_sent_on_a_thursday_says_the_week_it_covers(fresh_engine
     [msg] = smtp_server.messages
     assert period_label(period) in str(msg["Subject"])
     assert period_label(parse_digest_period(period.key)) not in str(msg["Subject"])  # the key alone says Monday
+
+
+def test_a_day_without_papers_gives_members_no_picks_and_stops_no_ones_digest(fresh_engine, smtp_server, tmp_path):
+    """A holiday (arXiv announced nothing): the For you of a member with likes is empty;
+    it used to raise in the bulk scoring and stop the whole pass, every subscriber's mail."""
+    foryou.POOLS.clear()
+    settings = make_settings(tmp_path, smtp_url=smtp_server.url, embedder="null")
+    uid, _ = corpus(fresh_engine)
+    seed_subscribers(fresh_engine, settings, ["member@example.org"], user_id=uid, skip_empty=False)
+    seed_subscribers(fresh_engine, settings, ["reader@example.org"], skip_empty=False)
+    holiday = "2025-01-20"  # a Monday: nothing was announced after the 16th
+    enqueue_due(settings, fresh_engine, period=holiday)
+    with fresh_engine.connect() as conn:
+        queued = conn.execute(select(OutboxEntry.period, OutboxEntry.content)).all()
+    assert [period for period, _ in queued] == [holiday, holiday]  # both, nothing stopped
+    assert all(not any(s["kind"] == "for_you" for s in content["sections"]) for _, content in queued)
+    assert deliver(settings, fresh_engine, SMTPSender(settings.smtp_url)).sent == 2
