@@ -51,9 +51,13 @@ def digest_run(
                 typer.echo(f"{p.email}\t{p.period}\t{p.papers} papers\t{'would skip (empty)' if p.state == 'skipped' else 'would send'}")
             if len(report.planned) > 200:
                 out.print(f"... and {len(report.planned) - 200} more")
-            out.print(f"dry run: {report.queued} to send, {report.skipped_empty} empty, {report.already} already in the outbox")
+            out.print(f"dry run: {report.queued} to send, {report.skipped_empty} empty, {report.already} already in the outbox"
+                      + (f", {report.not_composed} failed to compose (see the log)" if report.not_composed else ""))
             return
         out.print(f"queued {report.queued} digests ({report.skipped_empty} empty skipped, {report.already} already queued)")
+        if report.not_composed:
+            clitools.console.print(f"[yellow]note:[/] {report.not_composed} digest(s) failed to compose (the log says why); "
+                                   "the next run tries them again", soft_wrap=True)
         sender = clitools.mail_sender(settings)
         r = deliver(settings, engine, sender, wait=wait)
     out.print(

@@ -49,7 +49,8 @@ def run_digest(w: Worker) -> str:
     # Mail queued by web processes (account links, confirmations) that no web process
     # delivered, e.g. because it died: sent here.
     m = MailOutbox(w.engine, w.sender).deliver_due()
-    return (f"queued {q.queued} ({q.skipped_empty} empty); sent {r.sent}, retry {r.retried}, "
+    return (f"queued {q.queued} ({q.skipped_empty} empty, {q.not_composed} failed to compose); "
+            f"sent {r.sent}, retry {r.retried}, "
             f"failed {r.failed}, resent after a dead worker {r.uncertain}; "
             f"other mail sent {m.sent}, retry {m.retried}, failed {m.failed}")
 

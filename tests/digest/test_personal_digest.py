@@ -157,3 +157,26 @@ def test_a_day_without_papers_gives_members_no_picks_and_stops_no_ones_digest(fr
     assert [period for period, _ in queued] == [holiday, holiday]  # both, nothing stopped
     assert all(not any(s["kind"] == "for_you" for s in content["sections"]) for _, content in queued)
     assert deliver(settings, fresh_engine, SMTPSender(settings.smtp_url)).sent == 2
+
+
+def test_one_subscription_that_cannot_be_composed_stops_no_one_elses(fresh_engine, tmp_path, caplog):
+    """Its digest is left without an outbox row (the next pass tries again) and said in
+    the log and the report; the others are queued."""
+    from paperboy.digest.models import Subscription
+
+    settings = make_settings(tmp_path, embedder="null")
+    corpus(fresh_engine)
+    broken, fine = seed_subscribers(fresh_engine, settings, ["broken@example.org", "fine@example.org"],
+                                    skip_empty=False)
+    with session_scope(fresh_engine) as db:  # stored by hand, or by a version that wrote it so
+        db.execute(update(Subscription).where(Subscription.id == broken.id).values(alerts=5))  # not a list
+    search = lambda: get_search_service(settings, fresh_engine)  # noqa: E731
+    report = enqueue_due(settings, fresh_engine, period=PERIOD, search=search)
+    assert report.not_composed == 1 and report.queued == 1
+    assert f"digest of subscription {broken.id} failed" in caplog.text
+    with fresh_engine.connect() as conn:
+        assert list(conn.scalars(select(OutboxEntry.subscription_id))) == [fine.id]
+    with session_scope(fresh_engine) as db:
+        db.execute(update(Subscription).where(Subscription.id == broken.id).values(alerts=["protein"]))
+    again = enqueue_due(settings, fresh_engine, period=PERIOD, search=search)
+    assert again.not_composed == 0 and again.queued == 1 and again.already == 1
