@@ -26,7 +26,7 @@ from paperboy.store.models import Paper, utcnow
 from paperboy.web import ratelimit, security
 from paperboy.web.deps import unit_of_work
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages and forms: the API is /api/ (docs/api.md)
 csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIMEZONES: list[str] = []
