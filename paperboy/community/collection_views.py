@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -435,8 +436,8 @@ def export_bibtex(request: Request, cid: int, q_: str = Query("", alias="q", max
                   db: Session = Depends(get_db, scope="function")):
     """A collection as BibTeX, the first saved first; with ``q``, the papers matching it, best first."""
     coll = visible_collection(db, cid, request)
-    filename = re.sub(r"[^0-9A-Za-z_-]+", "-", coll.name).strip("-") or f"collection-{cid}"
-    return _bibtex_file(request, db, saved_ids(db, collection_id=coll.id), q_.strip(), filename)
+    return _bibtex_file(request, db, saved_ids(db, collection_id=coll.id), q_.strip(), coll.name,
+                        f"collection-{cid}")
 
 
 @router.get("/collections/export.bib")
@@ -444,10 +445,22 @@ def export_library(request: Request, q_: str = Query("", alias="q", max_length=2
                    user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
     """Every paper the member saved, in any collection, as BibTeX (each once); with ``q``,
     those matching it: the references for the paper they are writing."""
-    return _bibtex_file(request, db, saved_ids(db, user_id=user.id), q_.strip(), "saved-papers")
+    return _bibtex_file(request, db, saved_ids(db, user_id=user.id), q_.strip(), "saved-papers", "saved-papers")
 
 
-def _bibtex_file(request: Request, db: Session, ids: list[int], text: str, filename: str) -> PlainTextResponse:
+def download_as(name: str, fallback: str, suffix: str) -> str:
+    """A Content-Disposition naming the file after ``name``: the name as written for
+    browsers that read RFC 6266's ``filename*`` ("Lectures été 2026.bib"), and an ASCII
+    one, accents folded ("Lectures-ete-2026.bib"), for those that do not."""
+    written = re.sub(r"[\\/:]+", "-", re.sub(r'[*?"<>|\x00-\x1f]+', "", name))  # no path, nothing a shell minds
+    written = " ".join(written.split()).strip(" .-") or fallback
+    folded = unicodedata.normalize("NFKD", written).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[^0-9A-Za-z_]+", "-", folded).strip("-") or fallback
+    return f"attachment; filename=\"{plain}{suffix}\"; filename*=UTF-8''{quote(written + suffix, safe='')}"
+
+
+def _bibtex_file(request: Request, db: Session, ids: list[int], text: str, name: str,
+                 fallback: str) -> PlainTextResponse:
     if text:
         found = search_saved(request, db, text, ids)
         if found.error:
@@ -459,7 +472,7 @@ def _bibtex_file(request: Request, db: Session, ids: list[int], text: str, filen
     cards = build_cards(db, papers)
     entries = [bibtex(card, paper) for card, paper in zip(cards, papers, strict=True)]
     return PlainTextResponse("\n\n".join(entries) + ("\n" if entries else ""), media_type="application/x-bibtex; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{filename}.bib"'})
+                             headers={"Content-Disposition": download_as(name, fallback, ".bib")})
 
 
 # --- follows ---------------------------------------------------------------------

@@ -135,3 +135,13 @@ def test_making_a_collection_with_a_name_in_use_opens_that_one_and_says_so(site)
     assert again.headers["location"].startswith(first.headers["location"] + "?notice=existing")
     assert "You already have “Reading list”: here it is." in owner.get(again.headers["location"]).text
     assert _coll_id(site, "Reading list")  # still one
+
+
+def test_an_exported_file_is_named_after_the_collection_accents_and_all(site):
+    """RFC 6266: the name as written in filename*, accents folded in the ASCII filename."""
+    paper = site.paper()
+    _, client = site.member()
+    client.form("/collections", {"name": 'Lectures "été" / 2026', "arxiv_id": paper.arxiv_id}, page="/")
+    cid = _coll_id(site, 'Lectures "été" / 2026')
+    got = client.get(f"/collections/{cid}/export.bib").headers["content-disposition"]
+    assert got == "attachment; filename=\"Lectures-ete-2026.bib\"; filename*=UTF-8''Lectures%20%C3%A9t%C3%A9%20-%202026.bib"
