@@ -200,8 +200,8 @@ def update_settings(db: Session, sub: Subscription, form: dict) -> None:
     sub.frequency, sub.send_hour, sub.weekday, sub.top_n, sub.timezone = freq, hour, weekday, top_n, tz
     sub.categories = " ".join(dict.fromkeys(cats))
     sub.alerts = alerts
-    sub.include_follows = _flag(form.get("include_follows"), sub.include_follows)
-    sub.skip_empty = _flag(form.get("skip_empty"), sub.skip_empty)
+    sub.include_follows = flag(form.get("include_follows"), sub.include_follows)
+    sub.skip_empty = flag(form.get("skip_empty"), sub.skip_empty)
 
 
 def check_alert(text: str) -> str:
@@ -254,7 +254,8 @@ def add_alert(sub: Subscription, text: str) -> str:
     return alert
 
 
-def _flag(value, current: bool) -> bool:
+def flag(value, current: bool) -> bool:
+    """A form's checkbox (with its hidden fallback) as a bool; absent: ``current``."""
     if value is None:
         return current
     if isinstance(value, bool):

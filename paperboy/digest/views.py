@@ -180,14 +180,17 @@ def alert_previews(request: Request, sub: Subscription) -> dict:
     return {"first_day": first, "last_day": last, "alerts": alerts}
 
 
-def _settings_page(request: Request, sub: Subscription, signed: str, **extra) -> HTMLResponse:
+def _settings_page(request: Request, sub: Subscription, signed: str, typed: _AsTyped | None = None,
+                   **extra) -> HTMLResponse:
+    """The settings page of ``sub`` as stored (when it is due, what its alerts found), its
+    form filled with what was ``typed`` when that was refused."""
     global _TIMEZONES
     if not _TIMEZONES:
         _TIMEZONES = sorted(available_timezones())
     settings = request.app.state.settings
     period, due = next_due(sub.frequency, sub.send_hour, sub.timezone, sub.weekday, utcnow())
     ctx = {
-        "sub": sub,
+        "sub": typed or sub,
         "previews": alert_previews(request, sub),
         "added": False,
         "base": f"/subscriptions/{signed}",
@@ -233,21 +236,50 @@ def _save_settings(request: Request, signed: str, values: dict) -> HTMLResponse:
         sub = _settings_sub(db, request, signed)
         if sub is None:
             return _message(request, "Link not valid", "This settings link is not valid.", 404)
-        refused = _change_settings(request, db, signed, sub, lambda s: services.update_settings(db, s, values))
+        refused = _change_settings(request, db, signed, sub, lambda s: services.update_settings(db, s, values),
+                                   typed=values)
     # To the page, not the page itself: a reload shows "Saved." again and sends nothing.
     return refused or RedirectResponse(f"/subscriptions/{signed}/settings?saved=1", status_code=303)
 
 
-def _change_settings(request: Request, db, signed: str, sub, change) -> HTMLResponse | None:
+def _change_settings(request: Request, db, signed: str, sub, change, typed: dict | None = None) -> HTMLResponse | None:
     """Apply ``change(sub)`` and commit; if it is refused, nothing is stored and the
-    answer is the settings page as stored, with the reason."""
+    answer is the settings page with the reason, its form holding what was ``typed``
+    (the settings form's values), so the member mends one field, not all of them."""
     try:
         change(sub)
     except services.SubscriptionError as exc:
         db.rollback()
-        return _settings_page(request, _settings_sub(db, request, signed), signed, error=str(exc))
+        stored = _settings_sub(db, request, signed)
+        return _settings_page(request, stored, signed, error=str(exc), typed=_AsTyped(stored, typed) if typed else None)
     db.commit()
     return None
+
+
+class _AsTyped:
+    """A subscription as its settings form was filled in: the typed values where the form
+    sent them, the stored ones elsewhere (status, address, links)."""
+
+    def __init__(self, sub: Subscription, typed: dict) -> None:
+        self._sub = sub
+        self._typed: dict = {}
+        for name in ("frequency", "timezone", "categories"):
+            if typed.get(name) is not None:
+                self._typed[name] = str(typed[name])
+        for name in ("send_hour", "weekday", "top_n"):
+            if typed.get(name) is not None:
+                try:
+                    self._typed[name] = int(str(typed[name]))
+                except ValueError:
+                    self._typed[name] = str(typed[name])
+        if typed.get("alerts") is not None:
+            self._typed["alerts"] = [line.strip() for line in str(typed["alerts"]).splitlines() if line.strip()]
+        for name in ("include_follows", "skip_empty"):
+            if typed.get(name) is not None:
+                self._typed[name] = services.flag(typed[name], getattr(sub, name))
+
+    def __getattr__(self, name: str):
+        return self._typed[name] if name in self._typed else getattr(self._sub, name)
 
 
 @router.post("/subscriptions/{signed}/resume", response_class=HTMLResponse)

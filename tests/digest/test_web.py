@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from paperboy.digest.models import Subscription
 from paperboy.digest.outbox import deliver, enqueue_due
+from paperboy.digest.tokens import sign
 from paperboy.mail.senders import SMTPSender
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
@@ -435,3 +436,27 @@ def test_an_unconfirmed_subscription_is_not_turned_on_from_its_settings_link(sit
                     data={"csrf_token": csrf(page.text)}, follow_redirects=False)
     assert r.status_code == 303 and "resumed" not in r.headers["location"]
     assert status_of(fresh_engine, "never@example.org") == "unsubscribed"
+
+
+def test_a_refused_settings_form_keeps_everything_typed_for_mending(site, fresh_engine, smtp_server):
+    settings, base, client = site
+    seed_subscribers(fresh_engine, settings, ["mend@example.org"])
+    with session_scope(fresh_engine) as db:
+        sub = db.scalars(select(Subscription).where(Subscription.email == "mend@example.org")).one()
+        settings_url = f"/subscriptions/{sign(settings, 'settings', sub.token)}/settings"
+    page = client.get(settings_url)
+    form = {"csrf_token": csrf(page.text), "frequency": "weekly", "weekday": "4", "send_hour": "18",
+            "timezone": "Europe/Paris", "top_n": "5", "categories": "cs.lg foo.BAR",
+            "alerts": "graph neural networks\nprotein <design>\n", "include_follows": "1", "skip_empty": "0"}
+    bad = client.post(settings_url, data=form)
+    assert bad.status_code == 400 and "not arXiv categories: foo.BAR" in bad.text
+    text = bad.text
+    assert 'value="weekly" checked' in text and '<option value="4" selected>Friday</option>' in text
+    assert '<option value="18" selected>18:00</option>' in text and 'value="cs.lg foo.BAR"' in text
+    assert "Europe/Paris" in re.search(r'name="timezone"[^>]*>', text).group(0) or \
+        '<option value="Europe/Paris" selected>' in text
+    assert "graph neural networks\nprotein &lt;design&gt;" in text  # escaped, as typed
+    assert re.search(r'name="skip_empty" value="1"(?! checked)', text)  # unticked, as sent
+    with session_scope(fresh_engine) as db:  # nothing stored
+        sub = db.scalars(select(Subscription).where(Subscription.email == "mend@example.org")).one()
+        assert (sub.frequency, sub.categories, sub.alerts) == ("daily", "", [])
