@@ -405,6 +405,6 @@ def alert_me(request: Request, user=Depends(security.require_member), q: str = F
         signed = sign(settings, "settings", sub.token)
         if services.has_alert(sub, alert):
             # Pressed again (or for a search already saved): nothing to refuse, nothing to add.
-            return RedirectResponse(f"/subscriptions/{signed}/settings?already=1#alerts", status_code=303)
+            return RedirectResponse(f"/subscriptions/{signed}/settings?already=1#alert-notice", status_code=303)
         refused = _change_settings(request, db, signed, sub, lambda s: services.add_alert(s, alert))
-    return refused or RedirectResponse(f"/subscriptions/{signed}/settings?added=1#alerts", status_code=303)
+    return refused or RedirectResponse(f"/subscriptions/{signed}/settings?added=1#alert-notice", status_code=303)

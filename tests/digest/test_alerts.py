@@ -247,17 +247,19 @@ def test_alert_me_adds_the_search_to_the_members_digest(site, fresh_engine, sett
     r = client.post("/account/digest/alerts", data={"q": "fair division", "category": "cs.GT",
                                                     "csrf_token": token(form)}, follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == settings_url(settings, fresh_engine, user.email) + "?added=1#alerts"
+    assert r.headers["location"] == settings_url(settings, fresh_engine, user.email) + "?added=1#alert-notice"
     assert alerts_of(fresh_engine, user.email) == ["graphs", "fair division cat:cs.GT"]
     shown = client.get(r.headers["location"])
     assert "Alert added" in shown.text and "fair division cat:cs.GT" in shown.text
+    # The address scrolls to the notice itself (it was the alerts box, below the notice).
+    assert 'id="alert-notice">Alert added.' in shown.text
 
     # The same search again (a second press, or Back and press): it is there already, said
     # on the settings page (a GET, so a reload sends nothing), and nothing changes.
     again = client.post("/account/digest/alerts", data={"q": "fair  division", "category": "cs.GT",
                                                         "csrf_token": token(form)}, follow_redirects=False)
     assert again.status_code == 303
-    assert again.headers["location"] == settings_url(settings, fresh_engine, user.email) + "?already=1#alerts"
+    assert again.headers["location"] == settings_url(settings, fresh_engine, user.email) + "?already=1#alert-notice"
     assert "That search is already one of your alerts." in client.get(again.headers["location"]).text
     assert alerts_of(fresh_engine, user.email) == ["graphs", "fair division cat:cs.GT"]
 
