@@ -19,7 +19,7 @@ from paperboy.index.keyword import searchable_query
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.render import render_email
-from paperboy.papers.taxonomy import category_name
+from paperboy.papers.taxonomy import category_name, known_category
 from paperboy.store.models import utcnow
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
@@ -222,6 +222,11 @@ def check_alert(text: str) -> str:
     if q.only_stop_words:
         raise SubscriptionError(f"“{alert}” has only common words, which are not searched for: add a more "
                                 "specific word, or put the words in quotes.")
+    # A category arXiv has not (cat:cs.XX) would match nothing, for ever, without a word.
+    unknown = [c for c in q.categories if known_category(c) is None]
+    if unknown:
+        raise SubscriptionError(f"“{alert}”: cat:{unknown[0]} is not an arXiv category (categories look like "
+                                "cs.LG or hep-th).")
     return alert
 
 

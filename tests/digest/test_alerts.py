@@ -165,6 +165,7 @@ def test_alerts_keep_to_the_period(fresh_engine, settings):
     (["fair division", "Fair   Division"], "is there twice"),
     ([f"topic {i}" for i in range(21)], "At most 20 alerts"),
     (["graphs cat:cs.LG!"], "is not an arXiv category"),
+    (["robots cat:cs.XX"], "cat:cs.XX is not an arXiv category"),  # well-formed, but arXiv has none
     (['"open quote'], "quote was not closed"),
     (["the of and"], "only common words"),
     (["((("], "no letters or digits"),
