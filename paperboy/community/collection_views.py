@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 import anyio
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
@@ -198,11 +198,19 @@ def create_collection(request: Request, name: str = Form(""), public: str = Form
     return RedirectResponse(f"/collections/{coll.id}", status_code=303)
 
 
+def same_name(name: str):
+    """A collection named ``name`` in any case ("Speech" and "speech" are one name to a
+    member: two of them read as one in every save menu). SQLite's lower() folds ASCII
+    only, so the exact spelling is asked for too."""
+    return or_(Collection.name == name, func.lower(Collection.name) == name.lower())
+
+
 def collection_named(db: Session, user_id: int, name: str, public: bool) -> tuple[Collection, bool]:
     """The member's collection of that name, made (public or not) if they have none;
     and whether it was made now. Names are unique per member, so a concurrent twin of
     this request ends with the same one collection."""
-    mine = select(Collection).where(Collection.user_id == user_id, Collection.name == name)
+    mine = select(Collection).where(Collection.user_id == user_id, same_name(name)).order_by(
+        (Collection.name != name), Collection.id).limit(1)  # the exact spelling first
     coll = db.scalar(mine)
     if coll is not None:
         return coll, False
@@ -399,8 +407,8 @@ def edit_collection(request: Request, cid: int, name: str = Form(""), public: st
 def change_collection(db: Session, user: User, coll: Collection, name: str, public: bool) -> None:
     """Rename a member's collection and set who sees it; 409 for a name another of
     theirs has (names are unique per member)."""
-    clash = db.scalar(select(Collection.id).where(Collection.user_id == user.id, Collection.name == name,
-                                                  Collection.id != coll.id))
+    clash = db.scalar(select(Collection.id).where(Collection.user_id == user.id, same_name(name),
+                                                  Collection.id != coll.id).limit(1))
     if clash is not None:
         raise HTTPException(409, "You already have a collection with that name.")
     try:

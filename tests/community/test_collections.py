@@ -145,3 +145,20 @@ def test_an_exported_file_is_named_after_the_collection_accents_and_all(site):
     cid = _coll_id(site, 'Lectures "été" / 2026')
     got = client.get(f"/collections/{cid}/export.bib").headers["content-disposition"]
     assert got == "attachment; filename=\"Lectures-ete-2026.bib\"; filename*=UTF-8''Lectures%20%C3%A9t%C3%A9%20-%202026.bib"
+
+
+def test_a_collection_name_is_one_name_in_any_case(site):
+    """"Speech" and "speech" would read as one in every save menu: the second is the first."""
+    _, client = site.member()
+    assert client.form("/collections", {"name": "Speech"}, page="/").status_code == 303
+    speech = _coll_id(site, "Speech")
+    again = client.form("/collections", {"name": "speech"}, page="/")
+    assert again.headers["location"].startswith(f"/collections/{speech}?notice=existing")
+    assert client.form("/collections", {"name": "Vision"}, page="/").status_code == 303
+    vision = _coll_id(site, "Vision")
+    r = client.form(f"/collections/{vision}/edit", {"name": "SPEECH"}, page=f"/collections/{vision}")
+    assert r.status_code == 409 and "You already have a collection with that name." in r.text
+    # Its own name in another case is a rename, not a clash.
+    assert client.form(f"/collections/{speech}/edit", {"name": "speech"}, page=f"/collections/{speech}").status_code == 303
+    with site.engine.connect() as conn:
+        assert sorted(conn.scalars(select(Collection.name))) == ["Vision", "speech"]
