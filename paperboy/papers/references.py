@@ -42,6 +42,8 @@ _IN_TEXT = re.compile(
 )
 _ENTRY = re.compile(r"@\s*(?!comment|string|preamble)[a-z]+\s*[{(]", re.IGNORECASE)
 _TOKEN_SPLIT = re.compile(r"[\s,;]+")
+_CITATION_KEY = re.compile(r"\s*([^\s,{}()]{1,80})\s*,")
+LEFT_OUT_NAMED = 20
 # A field's name where a value starts ("booktitle" is not "title"), then its value.
 _FIELD = re.compile(r"(?<![A-Za-z])(?P<name>title|author)\s*=\s*(?P<open>[{\"])", re.IGNORECASE)
 _COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.")  # what latex_to_unicode left: \emph, \alpha, \&
@@ -163,6 +165,9 @@ class Found:
     titles: list[TitleRef] = field(default_factory=list)  # entries without an id, by title: to look up
     found_by_title: int = 0  # entries without an id whose paper this instance holds (``web.uploads``)
     title_keys_found: list[str] = field(default_factory=list)  # their title keys
+    # citation keys of entries with neither an arXiv id nor a title to look up (the first
+    # LEFT_OUT_NAMED): left out, and named so the member can find them in their library
+    left_out_keys: list[str] = field(default_factory=list)
     ids_past_cap: int = 0  # ids not taken: MAX_SEEDS were already
     titles_past_cap: int = 0  # entries without an id not read: MAX_SEEDS titles were already
     _title_keys: set[str] = field(default_factory=set, repr=False)
@@ -200,7 +205,7 @@ def read_bibtex(text: str) -> Found:
     found = Found()
     starts = [m.start() for m in _ENTRY.finditer(text)]
     found.entries = len(starts)
-    for start, end in zip(starts, starts[1:] + [len(text)], strict=True):
+    for number, (start, end) in enumerate(zip(starts, starts[1:] + [len(text)], strict=True), start=1):
         ids = [_clean(m.group("id") or m.group("eprint")) for m in _IN_TEXT.finditer(text, start, end)]
         ids = [i for i in ids if i]
         if ids:
@@ -211,6 +216,10 @@ def read_bibtex(text: str) -> Found:
                 found.titles_past_cap += 1
             elif (ref := _title_ref(text, start, end)) is not None:
                 found.add_title(ref)
+            elif len(found.left_out_keys) < LEFT_OUT_NAMED:
+                opening = _ENTRY.match(text, start)
+                key = _CITATION_KEY.match(text, opening.end()) if opening else None
+                found.left_out_keys.append(key.group(1) if key else f"entry {number}")
     return found
 
 
@@ -254,4 +263,5 @@ def read_seeds(*texts: str) -> Found:
         found.unreadable += part.unreadable
         found.entries += part.entries
         found.entries_without_id += part.entries_without_id
+        found.left_out_keys += part.left_out_keys[:LEFT_OUT_NAMED - len(found.left_out_keys)]
     return found

@@ -111,6 +111,15 @@ class Into:
 INTO_SEEDS = Into("seed paper", "", "seed the feed", "so the feed cannot learn from {them}", "seed with")
 
 
+def _left_out_named(found: references.Found, titles_looked_up: bool) -> list[str]:
+    """The entries left out, by name, so the member can find them in their library: the
+    citation keys of entries with neither an arXiv id nor a title, and, where titles are
+    not looked up on arXiv, the titles not found here."""
+    titles = [] if titles_looked_up else [f"“{t.title if len(t.title) <= 80 else t.title[:79] + '…'}”"
+                                          for t in found.titles]
+    return (found.left_out_keys + titles)[:references.LEFT_OUT_NAMED]
+
+
 @dataclass
 class ImportReport:
     added: list[str]  # arXiv ids saved now
@@ -126,6 +135,7 @@ class ImportReport:
     not_read: int = 0  # ids and entries past references.MAX_SEEDS: to be imported apart
     found_by_title: int = 0  # entries without an arXiv id whose paper this instance holds (among added/already)
     titles_looked_up: bool = True  # whether other such entries are looked up on arXiv (PAPERBOY_FETCH_WANTED)
+    left_out_keys: list[str] = field(default_factory=list)  # those left out, named: citation keys, titles
 
     @classmethod
     def of(cls, found: references.Found, added: list[str], already: list[str], queued: wanted.Queued,
@@ -140,6 +150,7 @@ class ImportReport:
             entries_without_arxiv_id=found.entries_without_id - found.found_by_title - len(titles.queued)
             - len(titles.over_limit) - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
             found_by_title=found.found_by_title, titles_looked_up=titles_looked_up,
+            left_out_keys=_left_out_named(found, titles_looked_up),
             matching_titles=titles.queued, titles_over_limit=titles.over_limit)
 
     def message(self, into: Into) -> str:
@@ -180,7 +191,9 @@ class ImportReport:
                    else "and no title among this instance's papers")
             bits.append(f"{self.entries_without_arxiv_id} of {n(self.entries, 'BibTeX entry', 'BibTeX entries')} "
                         f"name no arXiv paper (no eprint, arXiv URL or arXiv DOI, {why}) and "
-                        f"{it(self.entries_without_arxiv_id, 'was', 'were')} left out.")
+                        f"{it(self.entries_without_arxiv_id, 'was', 'were')} left out"
+                        + (f" ({', '.join(self.left_out_keys)}{' …' if len(self.left_out_keys) < self.entries_without_arxiv_id else ''})."
+                           if self.left_out_keys else "."))
         if self.not_read:
             bits.append(f"{n(self.not_read, 'more was', 'more were')} not read: one import takes at most "
                         f"{references.MAX_SEEDS:,} papers; {into.verb} the rest apart.")

@@ -90,6 +90,7 @@ def test_journal_entries_are_found_on_arxiv_by_title_and_first_author_and_saved(
     assert ("3 BibTeX entries name no arXiv id: their titles are being looked up on arXiv, and the papers found "
             "will be saved here within minutes.") in said(r)
     assert "1 of 4 BibTeX entries name no arXiv paper" in said(r)  # "Mamba": too short a title to match alone
+    assert "and was left out (short)." in said(r)  # by its citation key, to find in the library
     assert "Looking up 3 BibTeX entries without an arXiv id on arXiv by title" in said(r)
     assert "Efficient Two-Stage Group Testing Algorithms for DNA Screening" in said(r)  # braces dropped
 
@@ -216,7 +217,8 @@ def test_an_instance_that_does_not_fetch_still_finds_its_own_papers_by_title(sha
     assert r.status_code == 200 and AEW10 in saved(site, cid)
     assert "1 BibTeX entry without an arXiv id was found among this instance's papers by title." in said(r)
     assert ("3 of 4 BibTeX entries name no arXiv paper (no eprint, arXiv URL or arXiv DOI, and no title among this "
-            "instance's papers) and were left out.") in said(r)  # not looked up on arXiv here
+            "instance's papers) and were left out (short, “Efficient Two-Stage Group Testing Algorithms for DNA "
+            "Screening”, “A journal paper that arXiv never saw”).") in said(r)  # not looked up on arXiv here
     assert title_rows(site) == [] and fake.requests == []
 
 
