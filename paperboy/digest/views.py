@@ -25,6 +25,7 @@ from paperboy.papers.textclean import clean_tex
 from paperboy.store.models import Paper, utcnow
 from paperboy.web import ratelimit, security
 from paperboy.web.deps import unit_of_work
+from paperboy.web.navigation import referring_page
 
 router = APIRouter(include_in_schema=False)  # pages and forms: the API is /api/ (docs/api.md)
 csrf_exempt = getattr(security, "csrf_exempt", lambda endpoint: endpoint)
@@ -39,9 +40,11 @@ def _page(request: Request, name: str, ctx: dict, status: int = 200) -> HTMLResp
 
 
 def _message(request: Request, title: str, message: str, status: int = 200, settings_url: str | None = None,
-             mailed: bool = False):
+             mailed: bool = False, back: str | None = None):
+    """A page of one message; ``back``: the page of this site the member came from (a
+    search whose "Alert me" was refused), to mend what it said."""
     return _page(request, "digest/message.html", {"title": title, "message": message, "settings_url": settings_url,
-                                                  "mailed": mailed}, status)
+                                                  "mailed": mailed, "back": back}, status)
 
 
 def _current_user(request: Request):
@@ -377,7 +380,7 @@ def start_my_digest(request: Request, user=Depends(security.require_member), ale
                 services.add_alert(sub, alert)
         except services.SubscriptionError as exc:
             db.rollback()
-            return _message(request, "Alert not added", str(exc), 400)
+            return _message(request, "Alert not added", str(exc), 400, back=referring_page(request, "") or None)
         db.commit()
         token = sub.token
     return RedirectResponse(f"/subscriptions/{sign(settings, 'settings', token)}/settings?started=1", status_code=303)
@@ -397,7 +400,7 @@ def alert_me(request: Request, user=Depends(security.require_member), q: str = F
     try:
         alert = services.check_alert(text)
     except services.SubscriptionError as exc:
-        return _message(request, "Alert not added", str(exc), 400)
+        return _message(request, "Alert not added", str(exc), 400, back=referring_page(request, "") or None)
     with unit_of_work(request) as db:
         sub = db.scalars(select(Subscription).where(Subscription.user_id == user.id)).first()
         if sub is None:

@@ -327,3 +327,14 @@ def test_settings_form_refuses_bad_alerts_and_keeps_the_old_ones(site, fresh_eng
     r = client.post(url, data={**form, "alerts": "fair division\n\n  object   detection "})
     assert r.status_code == 200
     assert alerts_of(fresh_engine, "form@example.org") == ["fair division", "object detection"]
+
+
+def test_a_refused_alert_leads_back_to_its_search(site, fresh_engine, settings, papers):
+    user, client = site.member()
+    seed_subscribers(fresh_engine, settings, [user.email], user_id=user.id)
+    page = client.get("/search", params={"q": '"open quote'})
+    r = client.post("/account/digest/alerts", data={"q": '"open quote', "csrf_token": token(page.text)},
+                    headers={"Referer": "http://testserver/search?q=%22open+quote"})
+    assert r.status_code == 400 and "quote was not closed" in r.text
+    assert '<a href="/search?q=%22open+quote" data-history-back class="button button-primary">Back to the search</a>' \
+        in r.text
