@@ -338,3 +338,20 @@ def test_a_refused_alert_leads_back_to_its_search(site, fresh_engine, settings, 
     assert r.status_code == 400 and "quote was not closed" in r.text
     assert '<a href="/search?q=%22open+quote" data-history-back class="button button-primary">Back to the search</a>' \
         in r.text
+
+
+def test_with_many_alerts_each_ones_papers_fold_and_the_newest_is_open(site, fresh_engine, settings):
+    today = dt.date.today()
+    seed(fresh_engine, announced_on=today - dt.timedelta(days=3))
+    refresh_index(settings, fresh_engine, progress=False)
+    seed_subscribers(fresh_engine, settings, ["many@example.org"],
+                     alerts=["fair division", "author:Noether", "ranking", "fair"])
+    url = settings_url(settings, fresh_engine, "many@example.org")
+    client = site.client()
+    html = client.get(url).text
+    folds = re.findall(r"<details( open)?><summary>The papers</summary>", html)
+    assert len(folds) == 4 and not any(folds)  # four alerts: each list folded
+    html = client.get(url + "?added=1").text
+    assert re.findall(r"<details( open)?><summary>The papers</summary>", html)[-1] == " open"  # the one just added
+    # the next digest, its preview and unsubscribing come before the lists, not after them
+    assert html.index("Preview it") < html.index('id="alert-previews-title"')
