@@ -185,11 +185,13 @@ class Settings(BaseSettings):
         # Any other name is taken for a sentence-transformers model, which fails only when
         # the first paper is embedded; one a letter away from ours is a typo, said now.
         import difflib
+        import re
 
         ours = ("minilm", "null", "hash")
-        near = difflib.get_close_matches(v.strip().lower(), ours, n=1, cutoff=0.6)
-        if v.strip() and v.strip() not in ours and near and "/" not in v:
-            raise ValueError(f"is not one of {', '.join(ours)} nor a model's path or hub name; did you mean {near[0]!r}?")
+        name = v.strip()
+        near = difflib.get_close_matches(name.lower(), ours, n=1, cutoff=0.6)
+        if name and name not in ours and not re.fullmatch(r"hash-\d{1,5}", name) and near and "/" not in name:
+            raise ValueError(f"is not one of minilm, null, hash, hash-<dim> nor a model's path or hub name; did you mean {near[0]!r}?")
         return v
 
     @field_validator("embed_device")

@@ -139,8 +139,10 @@ def test_variables_that_are_not_near_a_setting_are_left_to_their_owners(cli, mon
     ("PAPERBOY_BASE_URL", "papers.example.org", "'papers.example.org' is not an http:// or https:// URL"),
     ("PAPERBOY_BASE_URL", "https://papers.example.org:https", "'https://papers.example.org:https' is not an http://"),
     ("PAPERBOY_INDEX_PEERS", "http://10.0.0.5:8000, 10.0.0.6:8000", "'10.0.0.6:8000' is not an http://"),
-    ("PAPERBOY_EMBEDDER", "minlm", "is not one of minilm, null, hash nor a model's path or hub name; did you mean "
-                                   "'minilm'?"),
+    ("PAPERBOY_EMBEDDER", "minlm", "is not one of minilm, null, hash, hash-<dim> nor a model's path or hub name; "
+                                   "did you mean 'minilm'?"),
+    ("PAPERBOY_EMBEDDER", "hash64", "is not one of minilm, null, hash, hash-<dim> nor a model's path or hub name; "
+                                    "did you mean 'hash'?"),  # hash-64 is one: see below
 ])
 def test_settings_that_would_fail_later_and_quietly_are_refused_at_once(cli, monkeypatch, var, value, said):
     # A wrong zone made every new subscription UTC; a bare host made every mailed link dead.
@@ -152,11 +154,17 @@ def test_settings_that_would_fail_later_and_quietly_are_refused_at_once(cli, mon
     assert "Value error" not in r.text  # pydantic's wording is not the operator's
 
 
+@pytest.mark.parametrize("embedder", ["sentence-transformers/all-mpnet-base-v2", "hash-64", "all-mpnet-base-v2"])
+def test_embedder_names_that_are_models_pass(cli, monkeypatch, embedder):
+    monkeypatch.setenv("PAPERBOY_EMBEDDER", embedder)
+    get_settings.cache_clear()
+    assert cli("stats").exit_code == 0
+
+
 def test_good_values_of_those_settings_pass(cli, monkeypatch):
     monkeypatch.setenv("PAPERBOY_DIGEST_DEFAULT_TIMEZONE", "America/New_York")
     monkeypatch.setenv("PAPERBOY_BASE_URL", "https://papers.example.org/lab/")
     monkeypatch.setenv("PAPERBOY_INDEX_PEERS", "http://10.0.0.5:8000,https://node2.example.org")
-    monkeypatch.setenv("PAPERBOY_EMBEDDER", "sentence-transformers/all-mpnet-base-v2")  # a model's hub name
     get_settings.cache_clear()
     assert cli("stats").exit_code == 0
 
