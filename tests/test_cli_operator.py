@@ -18,6 +18,21 @@ def cli(fresh_url, tmp_path, monkeypatch):
                           unset=("PAPERBOY_BASE_URL", "PAPERBOY_CATEGORIES", "PAPERBOY_CONFIG"))
 
 
+def stats_with(cli, monkeypatch, **env: str):
+    """``paperboy stats`` under these settings (a command that only reads them and the
+    database): its result, after the settings are read afresh."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return cli("stats")
+
+
+def refused(result) -> str:
+    """The one-line error of a refused command, as the operator reads it."""
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    return " ".join(result.text.split())
+
+
 @pytest.mark.parametrize("port", ["0", "99999", "-1"])
 def test_serve_refuses_a_port_outside_1_to_65535(cli, port):
     r = cli("serve", "--port", port)
@@ -62,30 +77,21 @@ def test_start_notes_name_an_empty_base_url_on_a_public_address(capsys, monkeypa
 
 
 def test_the_sample_placeholder_secret_key_is_refused_with_the_way_to_make_one(cli, monkeypatch):
-    monkeypatch.setenv("PAPERBOY_SECRET_KEY", "CHANGE-ME")
-    get_settings.cache_clear()
-    r = cli("stats")
-    assert r.exit_code == 2
-    assert "PAPERBOY_SECRET_KEY" in r.text and "placeholder" in r.text and "token_urlsafe" in r.text
+    said = refused(stats_with(cli, monkeypatch, PAPERBOY_SECRET_KEY="CHANGE-ME"))
+    assert "PAPERBOY_SECRET_KEY" in said and "placeholder" in said and "token_urlsafe" in said
 
 
 def test_a_data_dir_that_cannot_be_made_is_one_line_not_a_traceback(cli, monkeypatch, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    monkeypatch.setenv("PAPERBOY_DATA_DIR", str(blocker / "data"))
-    monkeypatch.setenv("PAPERBOY_DATABASE_URL", f"sqlite:///{blocker}/data/pb.db")
-    get_settings.cache_clear()
-    r = cli("stats")
-    assert r.exit_code == 2 and "Traceback" not in r.output
-    assert f"cannot use {blocker}" in r.text and "PAPERBOY_DATA_DIR" in r.text
+    said = refused(stats_with(cli, monkeypatch, PAPERBOY_DATA_DIR=str(blocker / "data"),
+                              PAPERBOY_DATABASE_URL=f"sqlite:///{blocker}/data/pb.db"))
+    assert f"cannot use {blocker}" in said and "PAPERBOY_DATA_DIR" in said
 
 
 def test_a_malformed_sqlite_address_is_named(cli, monkeypatch):
-    monkeypatch.setenv("PAPERBOY_DATABASE_URL", "sqlite://relative.db")
-    get_settings.cache_clear()
-    r = cli("stats")
-    assert r.exit_code == 2 and "Traceback" not in r.output
-    assert "PAPERBOY_DATABASE_URL" in r.text and "sqlite:////" in r.text
+    said = refused(stats_with(cli, monkeypatch, PAPERBOY_DATABASE_URL="sqlite://relative.db"))
+    assert "PAPERBOY_DATABASE_URL" in said and "sqlite:////" in said
 
 
 def test_a_database_a_newer_paperboy_upgraded_is_refused_with_the_way_out(cli, fresh_url):
@@ -119,19 +125,16 @@ def test_digest_status_says_an_empty_outbox_is_empty_on_stderr(cli):
 
 def test_a_misspelt_setting_is_refused_with_the_name_it_nearly_is(cli, monkeypatch):
     # pydantic-settings would ignore it, and the default database would quietly be used.
-    monkeypatch.setenv("PAPERBOY_DATABSE_URL", "postgresql://db.internal/paperboy")
-    get_settings.cache_clear()
-    r = cli("stats")
-    assert r.exit_code == 2 and "Traceback" not in r.output
-    assert "PAPERBOY_DATABSE_URL: is not a setting" in r.text and "did you mean PAPERBOY_DATABASE_URL?" in r.text
-    assert "db.internal" not in r.text  # the value is not echoed: a URL may carry a password
+    said = refused(stats_with(cli, monkeypatch, PAPERBOY_DATABSE_URL="postgresql://db.internal/paperboy"))
+    assert "PAPERBOY_DATABSE_URL: is not a setting" in said and "did you mean PAPERBOY_DATABASE_URL?" in said
+    assert "db.internal" not in said  # the value is not echoed: a URL may carry a password
 
 
 def test_variables_that_are_not_near_a_setting_are_left_to_their_owners(cli, monkeypatch):
-    for var in ("PAPERBOY_WEB_PROCESSES", "PAPERBOY_TEST_WHATEVER", "PAPERBOY_BENCH_CACHE", "PAPERBOY_LAB_NOTE"):
-        monkeypatch.setenv(var, "4")  # deploy/paperboy.env, the test and bench scripts, the lab's own
-    get_settings.cache_clear()
-    assert cli("stats").exit_code == 0
+    # deploy/paperboy.env's, the test and bench scripts', the lab's own
+    others = dict.fromkeys(("PAPERBOY_WEB_PROCESSES", "PAPERBOY_TEST_WHATEVER", "PAPERBOY_BENCH_CACHE",
+                            "PAPERBOY_LAB_NOTE"), "4")
+    assert stats_with(cli, monkeypatch, **others).exit_code == 0
 
 
 @pytest.mark.parametrize(("var", "value", "said"), [
@@ -146,27 +149,20 @@ def test_variables_that_are_not_near_a_setting_are_left_to_their_owners(cli, mon
 ])
 def test_settings_that_would_fail_later_and_quietly_are_refused_at_once(cli, monkeypatch, var, value, said):
     # A wrong zone made every new subscription UTC; a bare host made every mailed link dead.
-    monkeypatch.setenv(var, value)
-    get_settings.cache_clear()
-    r = cli("stats")
-    assert r.exit_code == 2 and "Traceback" not in r.output
-    assert f"{var}: {said}" in " ".join(r.text.split())
-    assert "Value error" not in r.text  # pydantic's wording is not the operator's
+    text = refused(stats_with(cli, monkeypatch, **{var: value}))
+    assert f"{var}: {said}" in text
+    assert "Value error" not in text  # pydantic's wording is not the operator's
 
 
 @pytest.mark.parametrize("embedder", ["sentence-transformers/all-mpnet-base-v2", "hash-64", "all-mpnet-base-v2"])
 def test_embedder_names_that_are_models_pass(cli, monkeypatch, embedder):
-    monkeypatch.setenv("PAPERBOY_EMBEDDER", embedder)
-    get_settings.cache_clear()
-    assert cli("stats").exit_code == 0
+    assert stats_with(cli, monkeypatch, PAPERBOY_EMBEDDER=embedder).exit_code == 0
 
 
 def test_good_values_of_those_settings_pass(cli, monkeypatch):
-    monkeypatch.setenv("PAPERBOY_DIGEST_DEFAULT_TIMEZONE", "America/New_York")
-    monkeypatch.setenv("PAPERBOY_BASE_URL", "https://papers.example.org/lab/")
-    monkeypatch.setenv("PAPERBOY_INDEX_PEERS", "http://10.0.0.5:8000,https://node2.example.org")
-    get_settings.cache_clear()
-    assert cli("stats").exit_code == 0
+    assert stats_with(cli, monkeypatch, PAPERBOY_DIGEST_DEFAULT_TIMEZONE="America/New_York",
+                      PAPERBOY_BASE_URL="https://papers.example.org/lab/",
+                      PAPERBOY_INDEX_PEERS="http://10.0.0.5:8000,https://node2.example.org").exit_code == 0
 
 
 def test_start_notes_name_categories_arxiv_has_not(capsys, tmp_path):
