@@ -147,14 +147,22 @@ def recount_comments(conn: Connection, paper_id: int) -> int:
 
 
 def _clean_body(body: str) -> str:
-    body = (body or "").replace("\r\n", "\n").strip()
+    body = _showable(body)
     if not body:
         raise HTTPException(400, "A comment cannot be empty.")
-    if len(body) > markdown.MAX_BODY:
-        raise HTTPException(400, f"Comments are limited to {markdown.MAX_BODY} characters.")
-    if (why := markdown.too_deep(body)) is not None:
-        raise HTTPException(400, why)
     return body
+
+
+def _showable(body: str) -> str:
+    """The text as stored (line ends unified, trimmed); 400 when it could not be shown
+    whole: too long, or nested past what Markdown reads. A posted comment and its
+    preview are held to the same."""
+    text = (body or "").replace("\r\n", "\n").strip()
+    if len(text) > markdown.MAX_BODY:
+        raise HTTPException(400, f"Comments are limited to {markdown.MAX_BODY} characters.")
+    if (why := markdown.too_deep(text)) is not None:
+        raise HTTPException(400, why)
+    return text
 
 
 def _parent_comment_id(value: str) -> int | None:
@@ -206,11 +214,7 @@ def preview_comment(request: Request, body: str = Form("")) -> JSONResponse:
     nothing; signed-in members only and rate-limited, since rendering costs CPU."""
     user = _acting_user(request, "preview comments")
     ratelimit.check(request, "preview", str(user.id))
-    text = (body or "").replace("\r\n", "\n").strip()
-    if len(text) > markdown.MAX_BODY:
-        raise HTTPException(400, f"Comments are limited to {markdown.MAX_BODY} characters.")
-    if (why := markdown.too_deep(text)) is not None:
-        raise HTTPException(400, why)
+    text = _showable(body)
     return JSONResponse({"html": markdown.render(text) if text else ""})
 
 

@@ -53,14 +53,12 @@ log = logging.getLogger(__name__)
 # --- enqueue -------------------------------------------------------------------------
 
 
-def _views(rows):
-    """The subscriptions that read as one; a malformed row (alerts that are no list,
-    written by hand) is left to the loop that composes, which logs it and goes on."""
-    for row in rows:
-        try:
-            yield SubView.of(row)
-        except Exception:  # noqa: BLE001, S112 - see the docstring
-            continue
+def _not_composed(report: EnqueueReport, key: str, subscription_id: int) -> None:
+    """Said from an ``except``: one subscriber's digest that could not be composed is
+    logged with its traceback and left without a row, so the next pass tries again."""
+    log.exception("composing the %s digest of subscription %s failed; the next pass tries again",
+                  key, subscription_id)
+    report.not_composed += 1
 
 
 @dataclass
@@ -134,16 +132,19 @@ def enqueue_due(
         todo = [(row, p) for row, p in due if (row.id, p.key) not in existing]
         report.already = len(due) - len(todo)
         planned: list[Planned] = []
-        composer.prepare(list(_views(row for row, _ in todo)), {p.key for _, p in todo})
+        subs: list[tuple[SubView, DigestPeriod]] = []
         for row, p in todo:
             try:
-                sub = SubView.of(row)
+                subs.append((SubView.of(row), p))
+            except Exception:  # noqa: BLE001 - a row written by hand (alerts that are no list)
+                _not_composed(report, p.key, row.id)
+        composer.prepare([sub for sub, _ in subs], {p.key for _, p in todo})
+        for sub, p in subs:
+            try:
                 sections = composer.sections(sub, p)
             except Exception:  # noqa: BLE001 - one subscriber's digest never stops the others'
-                log.exception("composing the %s digest of subscription %s failed; the next pass tries again",
-                              p.key, row.id)
+                _not_composed(report, p.key, sub.id)
                 conn.rollback()  # a failed statement (PostgreSQL) must not fail the reads after it
-                report.not_composed += 1
                 continue
             empty = not sections
             state = "skipped" if empty and sub.skip_empty else "queued"

@@ -48,7 +48,7 @@ def defaults(settings: Settings) -> dict:
         "frequency": "daily",
         "weekday": 0,
         "send_hour": settings.digest_default_hour,
-        "timezone": settings.digest_default_timezone if valid_timezone(settings.digest_default_timezone) else "UTC",
+        "timezone": settings.digest_default_timezone,  # a zone the IANA database has: checked at load
         "top_n": settings.digest_default_top_n,
         "categories": "",
         "include_follows": True,

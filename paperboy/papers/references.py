@@ -163,14 +163,19 @@ class Found:
     entries: int = 0  # BibTeX entries in the file
     entries_without_id: int = 0  # of those, entries that name no arXiv id (some have a title)
     titles: list[TitleRef] = field(default_factory=list)  # entries without an id, by title: to look up
-    found_by_title: int = 0  # entries without an id whose paper this instance holds (``web.uploads``)
-    title_keys_found: list[str] = field(default_factory=list)  # their title keys
+    # title keys of entries without an id whose paper this instance holds (``web.uploads``)
+    title_keys_found: list[str] = field(default_factory=list)
     # citation keys of entries with neither an arXiv id nor a title to look up (the first
     # LEFT_OUT_NAMED): left out, and named so the member can find them in their library
     left_out_keys: list[str] = field(default_factory=list)
     ids_past_cap: int = 0  # ids not taken: MAX_SEEDS were already
     titles_past_cap: int = 0  # entries without an id not read: MAX_SEEDS titles were already
     _title_keys: set[str] = field(default_factory=set, repr=False)
+
+    @property
+    def found_by_title(self) -> int:
+        """Entries without an id whose paper this instance holds."""
+        return len(self.title_keys_found)
 
     @property
     def not_read(self) -> int:

@@ -73,7 +73,7 @@ async def papers_sent(request, db, pasted: str, bibtex: UploadFile | None) -> re
 def find_stored_titles(search, db, found: references.Found) -> None:
     """Move the entries of ``found.titles`` whose paper is stored here (the keyword index's
     title phrases, then ``references.names_paper`` on the stored title and authors) into
-    ``found.ids``, counting them in ``found.found_by_title``. Quick: one keyword query per
+    ``found.ids``, their title keys in ``found.title_keys_found``. Quick: one keyword query per
     100 titles, one read."""
     candidates = titles_and_authors(db, search.titled([(t.title, t.first_author) for t in found.titles]))
     by_key: dict[str, list[tuple[str, str, list[str]]]] = {}
@@ -87,7 +87,6 @@ def find_stored_titles(search, db, found: references.Found) -> None:
             left.append(ref)
         else:
             found.add(hit)
-            found.found_by_title += 1
             found.title_keys_found.append(ref.key)
     found.titles = left
 
