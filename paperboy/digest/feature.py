@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from paperboy.digest import account, views
+from paperboy.digest import account, alert_slot, views
 from paperboy.web.features import Feature
 
 FEATURE = Feature(
@@ -10,4 +10,5 @@ FEATURE = Feature(
     routers=(views.router,),
     templates=(Path(__file__).parent / "templates" / "web",),
     member_data=(account.PART,),  # subscriptions go with the account (export, deletion, new address)
+    slots=(alert_slot.SLOT,),  # "Alert me" on a search, or that it is one of the member's alerts
 )

@@ -243,6 +243,16 @@ def clean_alerts(lines) -> list[str]:
     return alerts
 
 
+def search_alert(q: str, category: str = "") -> str:
+    """The alert a search page makes ("Alert me"), unchecked: its words, and the page's
+    category filter as ``cat:`` unless the words name it already."""
+    text = " ".join(str(q).split())
+    category = str(category).strip()
+    if category and CATEGORY_RE.match(category) and f"cat:{category}".casefold() not in text.casefold():
+        text = f"{text} cat:{category}"
+    return text
+
+
 def has_alert(sub: Subscription, alert: str) -> bool:
     """Whether ``sub`` already holds ``alert`` (tidied, as ``check_alert`` gives it), case aside."""
     return alert.casefold() in {a.casefold() for a in sub.alerts or []}

@@ -393,12 +393,8 @@ def alert_me(request: Request, user=Depends(security.require_member), q: str = F
     ``cat:``) becomes an alert of the member's digest. Without a digest yet, the page
     that starts one, with this alert in it."""
     settings = request.app.state.settings
-    text = " ".join(q.split())
-    category = category.strip()
-    if category and services.CATEGORY_RE.match(category) and f"cat:{category}".casefold() not in text.casefold():
-        text = f"{text} cat:{category}"
     try:
-        alert = services.check_alert(text)
+        alert = services.check_alert(services.search_alert(q, category))
     except services.SubscriptionError as exc:
         return _message(request, "Alert not added", str(exc), 400, back=referring_page(request, "") or None)
     with unit_of_work(request) as db:

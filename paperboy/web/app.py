@@ -23,7 +23,7 @@ from paperboy.mail.outbox import MailOutbox
 from paperboy.mail.senders import get_mail_sender
 from paperboy.store.db import get_engine, session_factory
 from paperboy.store.replicas import ReplicaSet
-from paperboy.web import deps, errors, member_data, openapi, reads, security
+from paperboy.web import deps, errors, member_data, openapi, reads, security, slots
 from paperboy.web.cache import PageCache, PageCacheMiddleware
 from paperboy.web.conditional import ConditionalGetMiddleware
 from paperboy.web.features import Feature
@@ -131,5 +131,7 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
             app.include_router(router)
         for part in feature.member_data:
             member_data.register(part)
+        for feature_slot in feature.slots:
+            slots.register(feature_slot)
     openapi.install(app)
     return app

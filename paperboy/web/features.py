@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from paperboy.web.member_data import MemberDataPart
+from paperboy.web.slots import FeatureSlot
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Feature:
     templates: Sequence[Path] = ()  # folders searched after the foundation's own
     template_globals: Callable[[], dict[str, Any]] = field(default=dict)
     member_data: Sequence[MemberDataPart] = ()  # rows about a member: exported and deleted with the account
+    slots: Sequence[FeatureSlot] = ()  # per-visitor parts of shared pages that read the feature's own rows
     # called with the app as the server starts (its lifespan); returns what stops it then.
     # Work that should finish before the query embedder loads (it holds the GIL for
     # seconds) adds a threading.Event, set when done, to ``app.state.warm_ups``.

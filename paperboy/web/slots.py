@@ -55,6 +55,7 @@ class Visitor:
     follows: set[tuple[str, str]] = field(default_factory=set)  # (kind, key): an author's key is its identity
     dismissed: set[int] = field(default_factory=set)  # papers marked "not interested"
     seeded: set[int] = field(default_factory=set)  # papers the member seeded "For you" with
+    rows: dict[str, list[str]] = field(default_factory=dict)  # a feature's slot kind -> its rows (``FeatureSlot.rows``)
 
 
 def slot(request, kind: str, *args) -> Markup:
@@ -152,13 +153,13 @@ def _nothing(v: Visitor, *args) -> bytes:
     return b""
 
 
-def _csrf_str(v: Visitor) -> str:
+def token_input(v: Visitor) -> str:
     return f'<input type="hidden" name="csrf_token" value="{v.token}">' if v.token else ""
 
 
 def _csrf(v: Visitor) -> bytes:
     if "csrf" not in v.menus:
-        v.menus["csrf"] = _csrf_str(v).encode()
+        v.menus["csrf"] = token_input(v).encode()
     return v.menus["csrf"]
 
 
@@ -227,7 +228,7 @@ def _save_menu(v: Visitor, saved: frozenset) -> str:
     written once per card, not once per collection: a member with 20 collections had
     ~9.7 KB of menu on every card. Each button is a toggle (``aria-pressed``: saved
     there) inside a form named for the paper, which is what a screen reader announces."""
-    token = _csrf_str(v)
+    token = token_input(v)
     a, t = _ARXIV.decode(), _TITLE.decode()
     arxiv = f'<input type="hidden" name="arxiv_id" value="{a}">'
     buttons = "".join(
@@ -252,7 +253,7 @@ def _dismiss_form(v: Visitor, on: bool) -> bytes:
     if form is None:
         a = _ARXIV.decode()
         form = v.menus[("dismiss", on)] = _template(
-            f'<form method="post" action="/papers/{a}/not-interested" class="dismiss-form">{_csrf_str(v)}'
+            f'<form method="post" action="/papers/{a}/not-interested" class="dismiss-form">{token_input(v)}'
             f'<input type="hidden" name="action" value="{"off" if on else "on"}">'
             f'<button type="submit" class="dismiss-button{" dismissed" if on else ""}" aria-pressed="{"true" if on else "false"}" '
             f'title="{"Undo: pick papers like this again" if on else "Fewer papers like this in For you"}">'
@@ -271,7 +272,7 @@ def _seed(v: Visitor, paper_id: int, arxiv_id: bytes) -> bytes:
     form = v.menus.get("seed")
     if form is None:
         form = v.menus["seed"] = _template(
-            f'<form method="post" action="/for-you/seeds" class="seed-one-form">{_csrf_str(v)}'
+            f'<form method="post" action="/for-you/seeds" class="seed-one-form">{token_input(v)}'
             f'<input type="hidden" name="ids" value="{_ARXIV.decode()}"><input type="hidden" name="next" value="back">'
             '<button type="submit" class="button-small" title="Learn from this paper in For you">'
             '+ Seed For you</button></form>')
@@ -286,7 +287,7 @@ def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
     edit = "" if me.is_suspended else f'<a class="button button-small" href="/comments/{comment_id}/edit">Edit</a>'
     return (f'{edit}<form method="post" action="/comments/{comment_id}/delete" class="inline-form" '
             f'data-confirm="Delete this comment? Replies to it stay, under [deleted].">'
-            f'{_csrf_str(v)}<button type="submit">Delete</button></form>').encode()
+            f'{token_input(v)}<button type="submit">Delete</button></form>').encode()
 
 
 def follow_key(kind: str, target: str) -> str:
@@ -300,7 +301,7 @@ def _follow(v: Visitor, kind: str, key: str, target: str, text: str, back: str) 
         return b""
     on = (kind, key) in v.follows
     label = ("Following ✓" if on else "Follow")
-    return (f'<form method="post" action="/follows" class="follow-form">{_csrf_str(v)}'
+    return (f'<form method="post" action="/follows" class="follow-form">{token_input(v)}'
             f'<input type="hidden" name="kind" value="{kind}">'
             f'<input type="hidden" name="target" value="{target}">'
             f'<input type="hidden" name="action" value="{"unfollow" if on else "follow"}">'
@@ -366,6 +367,38 @@ FILLERS: dict[str, tuple[Filler, Callable[..., tuple] | None]] = {
 _UNKNOWN_KIND = (_each(_nothing), None)
 
 
+@dataclass(frozen=True)
+class FeatureSlot:
+    """A feature's own per-visitor slot (the digest's "Alert me", which knows the
+    member's alerts), so that a page shared by members can still show each their state
+    of something the foundation does not know about.
+
+    ``rows`` is what follows ``SELECT`` in a query of one text column about the member
+    (``"name FROM t WHERE user_id = {user}"``), with ``{user}`` where the member's id goes
+    (a placeholder: the id is bound, never formatted in); it joins the
+    page's one state query only on pages that hold such a slot, and what it returns
+    reaches the filler as ``visitor.rows[kind]``. ``fill(visitor, *prepared)`` writes one
+    slot; ``prepare`` turns the marker's text arguments into ``prepared``."""
+
+    kind: str
+    fill: Callable[..., bytes]
+    rows: str
+    prepare: Callable[..., tuple] | None = None
+
+
+FEATURE_SLOTS: dict[str, FeatureSlot] = {}
+_FIRST_FEATURE_CODE = 10  # the union's codes below this are the foundation's own
+
+
+def register(feature_slot: FeatureSlot) -> None:
+    """Make a feature's slot kind known (the app factory does this for each feature)."""
+    known = FILLERS.get(feature_slot.kind)
+    if known is not None and feature_slot.kind not in FEATURE_SLOTS:
+        raise ValueError(f"slot kind {feature_slot.kind!r} is the foundation's own")
+    FEATURE_SLOTS[feature_slot.kind] = feature_slot
+    FILLERS[feature_slot.kind] = (_each(feature_slot.fill), feature_slot.prepare)
+
+
 # --- the member's state behind the slots of one page ----------------------------------
 
 def load_state(conn, visitor: Visitor, parts: Parts | None) -> str:
@@ -409,6 +442,11 @@ def state_query(visitor: Visitor, parts: Parts | None, q: str) -> tuple[str, tup
     if me and parts and "follow" in parts.kinds:
         selects.append(f"SELECT 4, NULL, kind || ':' || target FROM follows WHERE user_id = {q}")  # noqa: S608
         params.append(me.id)
+    if me and parts:
+        for code, feature_slot in enumerate(FEATURE_SLOTS.values(), _FIRST_FEATURE_CODE):
+            if feature_slot.kind in parts.kinds:
+                selects.append(f"SELECT {code}, NULL, {feature_slot.rows.format(user=q)}")  # noqa: S608
+                params.append(me.id)
     return " UNION ALL ".join(selects), tuple(params)
 
 
@@ -416,6 +454,7 @@ def apply_state(visitor: Visitor, parts: Parts | None, rows) -> str:
     """Fill ``visitor`` from the rows of ``state_query``; returns the version it read."""
     collections = []
     version = ""
+    kinds_by_code: list[str] = []
     for kind, a, b in rows:
         if kind == 0:
             visitor.votes.add(a)
@@ -431,6 +470,9 @@ def apply_state(visitor: Visitor, parts: Parts | None, rows) -> str:
         elif kind == 4:
             k, _, target = b.partition(":")
             visitor.follows.add((k, follow_key(k, target)))
+        elif kind >= _FIRST_FEATURE_CODE:
+            kinds_by_code = kinds_by_code or list(FEATURE_SLOTS)
+            visitor.rows.setdefault(kinds_by_code[kind - _FIRST_FEATURE_CODE], []).append(b)
         else:
             version = str(b)
     visitor.collections = sorted(collections, key=lambda c: c[1])

@@ -17,7 +17,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from paperboy.config import Settings
 from paperboy.digest import services
@@ -263,6 +263,34 @@ def test_alert_me_adds_the_search_to_the_members_digest(site, fresh_engine, sett
     assert again.headers["location"] == settings_url(settings, fresh_engine, user.email) + "?already=1#alert-notice"
     assert "That search is already one of your alerts." in client.get(again.headers["location"]).text
     assert alerts_of(fresh_engine, user.email) == ["graphs", "fair division cat:cs.GT"]
+
+
+ALERT_FORM = 'action="/account/digest/alerts"'
+ALREADY = "✓ This search is one of your alerts."
+
+
+def test_a_search_that_is_one_of_my_alerts_says_so_instead_of_offering_alert_me(site, fresh_engine, settings, papers):
+    """The search page is rendered once and shared by members (the page cache); whether
+    the search is one of *my* alerts is filled in for each of them."""
+    alice, alice_client = site.member()
+    _, bob_client = site.member()
+    seed_subscribers(fresh_engine, settings, [alice.email], user_id=alice.id, alerts=["Fair Division cat:cs.GT"])
+    search = {"q": "fair   division", "category": "cs.GT"}
+    for _ in range(2):  # the second time from the cache, for both
+        mine = alice_client.get("/search", params=search).text
+        assert ALREADY in mine and "New papers for this search come in your digest." in mine
+        assert ALERT_FORM not in mine
+        assert 'href="/account/digest#alert-previews-title"' in mine
+        theirs = bob_client.get("/search", params=search).text
+        assert ALERT_FORM in theirs and ALREADY not in theirs
+    # Without the category filter it is another search, and another alert.
+    assert ALERT_FORM in alice_client.get("/search", params={"q": "fair division"}).text
+
+    # A paused digest: the alert is there, and the page says when it would be sent.
+    with session_scope(fresh_engine) as db:
+        db.execute(update(Subscription).where(Subscription.email == alice.email).values(status="paused"))
+    mine = alice_client.get("/search", params=search).text
+    assert ALREADY in mine and "Your digest is paused" in mine
 
 
 def test_alert_me_is_not_offered_for_an_arxiv_id(site, papers):
