@@ -29,7 +29,12 @@ MAX_ALERT_CHARS = 200
 
 
 class SubscriptionError(ValueError):
-    """Bad input from a form or the CLI; the message is shown to the person."""
+    """Bad input from a form or the CLI; the message is shown to the person. A form
+    with several bad values raises one, with a sentence for each (``problems``)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = list(problems)
 
 
 def normalise_email(raw: str) -> str:
@@ -166,42 +171,58 @@ def resume(db: Session, sub: Subscription) -> bool:
 
 
 def update_settings(db: Session, sub: Subscription, form: dict) -> None:
-    """Apply a settings form (strings from HTML or the CLI); SubscriptionError on bad values."""
+    """Apply a settings form (strings from HTML or the CLI). SubscriptionError naming
+    every bad value, not only the first, so a form with three slips is mended in one go;
+    nothing is applied then."""
+    problems: list[str] = []
     freq = form.get("frequency", sub.frequency)
     if freq not in ("daily", "weekly"):
-        raise SubscriptionError("frequency must be daily or weekly")
-    try:
-        hour = int(form.get("send_hour", sub.send_hour))
-        weekday = int(form.get("weekday", sub.weekday))
-        top_n = int(form.get("top_n", sub.top_n))
-    except (TypeError, ValueError):
-        raise SubscriptionError("hour, weekday and number of papers must be whole numbers") from None
-    if not 0 <= hour <= 23:
-        raise SubscriptionError("hour must be between 0 and 23")
-    if not 0 <= weekday <= 6:
-        raise SubscriptionError("weekday must be between 0 (Monday) and 6 (Sunday)")
-    if not 0 <= top_n <= 100:
-        raise SubscriptionError("the number of trending papers must be between 0 and 100")
+        problems.append("The frequency must be daily or weekly.")
+    hour = _whole(form, "send_hour", sub.send_hour, 0, 23, "The hour", problems)
+    weekday = _whole(form, "weekday", sub.weekday, 0, 6, "The weekday (0 is Monday, 6 Sunday)", problems)
+    top_n = _whole(form, "top_n", sub.top_n, 0, 100, "The number of trending papers", problems)
     tz = (form.get("timezone") or sub.timezone).strip()
     if not valid_timezone(tz):
-        raise SubscriptionError(f"{tz[:64]!r} is not an IANA time zone (e.g. Europe/Paris)")
+        problems.append(f"{tz[:64]!r} is not an IANA time zone (e.g. Europe/Paris).")
     cats = (form.get("categories", sub.categories) or "").replace(",", " ").split()
     if len(cats) > 30:
-        raise SubscriptionError("at most 30 categories")
+        problems.append(f"At most 30 categories; remove {len(cats) - 30}.")
+        cats = []
     # As a follow's: arXiv's categories and those of stored papers, in their own spelling
     # (cs.lg is cs.LG); a made-up one would mail nothing, silently, for ever.
     named = {c: category_name(db, c) if CATEGORY_RE.match(c) else None for c in cats}
     bad = [c for c, name in named.items() if name is None]
     if bad:
-        raise SubscriptionError(f"not arXiv categories: {' '.join(bad)[:200]} (categories look like cs.LG or hep-th)")
-    cats = [named[c] for c in cats]
+        problems.append(f"These are not arXiv categories: {' '.join(bad)[:200]} (categories look like cs.LG "
+                        "or hep-th).")
     alerts_raw = form.get("alerts")
-    alerts = list(sub.alerts or []) if alerts_raw is None else clean_alerts(str(alerts_raw).splitlines())
+    alerts = list(sub.alerts or [])
+    if alerts_raw is not None:
+        try:
+            alerts = clean_alerts(str(alerts_raw).splitlines())
+        except SubscriptionError as exc:
+            problems += exc.problems
+    if problems:
+        raise SubscriptionError(*problems)
     sub.frequency, sub.send_hour, sub.weekday, sub.top_n, sub.timezone = freq, hour, weekday, top_n, tz
-    sub.categories = " ".join(dict.fromkeys(cats))
+    sub.categories = " ".join(dict.fromkeys(named[c] for c in cats))
     sub.alerts = alerts
     sub.include_follows = flag(form.get("include_follows"), sub.include_follows)
     sub.skip_empty = flag(form.get("skip_empty"), sub.skip_empty)
+
+
+def _whole(form: dict, name: str, stored: int, low: int, high: int, what: str, problems: list[str]) -> int:
+    """A whole number of the form between ``low`` and ``high`` (``stored`` if not sent);
+    a problem said in ``problems`` otherwise."""
+    raw = form.get(name, stored)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        problems.append(f"{what} must be a whole number from {low} to {high}, not {str(raw)[:20]!r}.")
+        return stored
+    if not low <= value <= high:
+        problems.append(f"{what} must be from {low} to {high}, not {value}.")
+    return value
 
 
 def check_alert(text: str) -> str:
@@ -231,15 +252,27 @@ def check_alert(text: str) -> str:
 
 
 def clean_alerts(lines) -> list[str]:
-    """The alerts of a settings form (one a line, blank lines skipped), checked."""
-    alerts = [check_alert(line) for line in lines if str(line).strip()]
+    """The alerts of a settings form (one a line, blank lines skipped), checked; a
+    SubscriptionError names every line that is refused."""
+    alerts: list[str] = []
+    problems: list[str] = []
     seen: set[str] = set()
-    for alert in alerts:
+    for line in lines:
+        if not str(line).strip():
+            continue
+        try:
+            alert = check_alert(line)
+        except SubscriptionError as exc:
+            problems += exc.problems
+            continue
         if alert.casefold() in seen:
-            raise SubscriptionError(f"“{alert}” is there twice; keep one.")
+            problems.append(f"“{alert}” is there twice; keep one.")
         seen.add(alert.casefold())
+        alerts.append(alert)
     if len(alerts) > MAX_ALERTS:
-        raise SubscriptionError(f"At most {MAX_ALERTS} alerts; remove {len(alerts) - MAX_ALERTS}.")
+        problems.append(f"At most {MAX_ALERTS} alerts; remove {len(alerts) - MAX_ALERTS}.")
+    if problems:
+        raise SubscriptionError(*problems)
     return alerts
 
 

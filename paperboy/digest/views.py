@@ -202,6 +202,7 @@ def _settings_page(request: Request, sub: Subscription, signed: str, typed: _AsT
         "next_label": next_digest_label(due, sub.timezone),
         "unsubscribe_url": links(settings, sub.token)["unsubscribe"],
         "error": None,
+        "problems": (),
         "saved": False,
         "started": False,
         "resumed": False,
@@ -254,7 +255,8 @@ def _change_settings(request: Request, db, signed: str, sub, change, typed: dict
     except services.SubscriptionError as exc:
         db.rollback()
         stored = _settings_sub(db, request, signed)
-        return _settings_page(request, stored, signed, error=str(exc), typed=_AsTyped(stored, typed) if typed else None)
+        return _settings_page(request, stored, signed, error=str(exc), problems=exc.problems,
+                              typed=_AsTyped(stored, typed) if typed else None)
     db.commit()
     return None
 

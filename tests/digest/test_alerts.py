@@ -342,6 +342,41 @@ def test_alert_me_without_a_digest_offers_one_that_starts_with_the_alert(site, f
     assert alerts_of(fresh_engine, user.email) == ['"fair division" -cake']
 
 
+def test_settings_form_names_every_mistake_at_once_and_stores_none_of_it(site, fresh_engine, settings):
+    """Three slips in one form are three sentences on one page, not one a round trip."""
+    seed_subscribers(fresh_engine, settings, ["slips@example.org"], alerts=["fair division"])
+    client = site.client()
+    url = settings_url(settings, fresh_engine, "slips@example.org")
+    form = {"frequency": "daily", "weekday": "0", "send_hour": "7", "timezone": "Europe/Pariss", "top_n": "500",
+            "categories": "cs.LG cs.FAKE", "alerts": "graph neural networks\ncat:cs.NOPE\nthe of",
+            "csrf_token": token(client.get(url).text)}
+    r = client.post(url, data=form)
+    assert r.status_code == 400
+    notice = re.search(r'<div class="notice notice-error" role="alert">(.*?)</div>', r.text, re.S).group(1)
+    items = re.findall(r"<li>(.*?)</li>", notice)
+    assert "Nothing was saved: 5 things to mend." in notice
+    assert len(items) == 5
+    assert "not 500" in items[0]
+    assert "&#39;Europe/Pariss&#39; is not an IANA time zone" in items[1]
+    assert "not arXiv categories: cs.FAKE" in items[2]
+    assert "cat:cs.NOPE is not an arXiv category" in items[3]
+    assert "has only common words" in items[4]
+    assert alerts_of(fresh_engine, "slips@example.org") == ["fair division"]
+    with session_scope(fresh_engine) as db:
+        sub = db.scalars(select(Subscription).where(Subscription.email == "slips@example.org")).one()
+        assert (sub.timezone, sub.top_n, sub.categories) == ("UTC", 10, "")
+    # What was typed stays in the form, to be mended rather than typed again.
+    assert 'value="Europe/Pariss"' in r.text and "graph neural networks\ncat:cs.NOPE" in r.text
+
+    # One slip is one sentence, as before.
+    r = client.post(url, data={**form, "timezone": "Europe/Paris", "top_n": "5", "categories": "cs.LG",
+                               "alerts": "fair division"})
+    assert r.status_code == 200
+    r = client.post(url, data={**form, "timezone": "Europe/Paris", "top_n": "5", "categories": "cs.LG",
+                               "alerts": "graph neural networks\ncat:cs.NOPE"})
+    assert r.status_code == 400 and "things to mend" not in r.text and 'role="alert">“cat:cs.NOPE”' in r.text
+
+
 def test_settings_form_refuses_bad_alerts_and_keeps_the_old_ones(site, fresh_engine, settings):
     seed_subscribers(fresh_engine, settings, ["form@example.org"], alerts=["fair division"])
     client = site.client()
