@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -157,12 +158,27 @@ def _paper_address(request: Request) -> str | None:
 
 def _allowed_methods(request: Request) -> set[str]:
     """Every method some route takes on this path (the router names only the first
-    route's), and HEAD wherever GET is taken (web/head.py serves it)."""
-    allowed = set()
+    route's), and HEAD wherever GET is taken (web/head.py serves it).
+
+    A ``{arxiv_id:path}`` parameter matches anything below it too: the paper's GET route
+    ``/api/papers/{arxiv_id:path}`` matches ``/api/papers/2401.00001/vote`` with the id
+    ``2401.00001/vote``, which it then answers 404. So only the routes that match with
+    the fewest ``/`` inside their parameters count: the ones this path is written for."""
+    slashes: dict[str, int] = {}
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-        probe = {**request.scope, "method": method}
-        if any(route.matches(probe)[0] is Match.FULL for route in request.app.router.routes):
-            allowed.add(method)
+        # From the app's root (a mount, /static, moved it) and without the matched route's parameters.
+        probe = {**request.scope, "method": method, "path_params": {},
+                 "root_path": request.scope.get("app_root_path", "")}
+        # Each route of the included routers on its own (their matches hold path_params).
+        for route in iter_route_contexts(request.app.router.routes):
+            if route.methods is None and method != "GET":
+                continue  # a mount matches any method; ours (the static files) serves GET and HEAD
+            match, child = route.matches(probe)
+            if match is Match.FULL:
+                inside = sum(str(v).count("/") for v in child.get("path_params", {}).values())
+                slashes[method] = min(inside, slashes.get(method, inside))
+    fewest = min(slashes.values(), default=0)
+    allowed = {method for method, inside in slashes.items() if inside == fewest}
     return allowed | ({"HEAD"} if "GET" in allowed else set())
 
 
@@ -176,6 +192,12 @@ def install(app: FastAPI) -> None:
             if moved:
                 return RedirectResponse(moved, status_code=301)
             message = f"There is no page at {request.url.path}."
+        if exc.status_code == 404 and request.method in ("GET", "HEAD"):
+            # GET /api/papers/2401.00001/vote: a catch-all GET route (an id in another form)
+            # answered for an address that is another method's (the vote's PUT and DELETE).
+            allowed = _allowed_methods(request)
+            if allowed and "GET" not in allowed:
+                exc = StarletteHTTPException(405)
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
             message = f"{request.method} is not allowed here; use {headers['Allow']}."
