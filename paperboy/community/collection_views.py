@@ -29,7 +29,8 @@ from paperboy.web import (
     convertors,  # noqa: F401  (registers {x:id})
     ratelimit,
 )
-from paperboy.web.cards import bibtex, build_cards
+from paperboy.web.bibtex import bibtex_entries
+from paperboy.web.cards import build_cards
 from paperboy.web.deps import get_db, read_engine
 from paperboy.web.navigation import back_at_card, referring_page, safe_next
 from paperboy.web.security import (
@@ -478,7 +479,7 @@ def _bibtex_file(request: Request, db: Session, ids: list[int], text: str, name:
         ids = ids[::-1]  # saved_ids lists the latest first; a file reads best oldest first
     papers = q.papers_by_ids(db, ids)
     cards = build_cards(db, papers)
-    entries = [bibtex(card, paper) for card, paper in zip(cards, papers, strict=True)]
+    entries = bibtex_entries(zip(cards, papers, strict=True))
     return PlainTextResponse("\n\n".join(entries) + ("\n" if entries else ""), media_type="application/x-bibtex; charset=utf-8",
                              headers={"Content-Disposition": download_as(name, fallback, ".bib")})
 

@@ -31,7 +31,8 @@ from paperboy.web import (
     convertors,  # noqa: F401  (registers {x:arxiv})
     security,
 )
-from paperboy.web.cards import bibtex, build_cards
+from paperboy.web.bibtex import bibtex
+from paperboy.web.cards import build_cards
 from paperboy.web.deps import get_db, read_engine
 from paperboy.web.mathtext import has_math, render_math_in_html
 from paperboy.web.navigation import ONE_TIME_PARAMS, this_path

@@ -19,7 +19,6 @@ disagree. Cards with a search snippet or a trending score are rendered each time
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -182,64 +181,6 @@ def build_cards(db: Session, papers: list[Paper], user: User | None = None) -> l
             modified_at=p.modified_at,
         ))
     return cards
-
-
-_TEX_SPECIAL = re.compile(r"(?<!\\)([&%#_])")  # special to TeX unless already escaped
-_STRAY_BACKSLASH = re.compile(r"\\{2,}|\\(?![A-Za-z{}&%#_$^~])")  # "\\\\Name", "St\ütz": not TeX commands
-_MATH = re.compile(r"(\$[^$]+\$)")
-
-
-def tex_field(text: str) -> str:
-    """Text as a BibTeX field LaTeX compiles: math (``$...$``) and TeX commands kept as
-    arXiv has them; a bare &, %, # or _ escaped (``80% Tokens`` no longer comments out the
-    rest); ^ outside math spelled out; stray backslashes dropped; unbalanced braces escaped."""
-    parts = []
-    for i, part in enumerate(_MATH.split(" ".join((text or "").split()))):
-        if i % 2:  # $...$
-            parts.append(part)
-            continue
-        part = _STRAY_BACKSLASH.sub("", part)
-        part = _TEX_SPECIAL.sub(r"\\\1", part)
-        part = re.sub(r"(?<!\\)\^", r"\\textasciicircum{}", part)
-        parts.append(part.replace("$", "\\$"))  # a lone $ that opens no math
-    out = "".join(parts)
-    depth = 0
-    for ch in re.sub(r"\\[{}]", "", out):
-        depth += 1 if ch == "{" else -1 if ch == "}" else 0
-        if depth < 0:
-            break
-    if depth != 0:
-        out = re.sub(r"(?<!\\)([{}])", r"\\\1", out)
-    return out
-
-
-def _tex_name(name: str) -> str:
-    """One author for BibTeX's "and"-separated list: a name holding a comma or " and " (a
-    group, "Team, X") is braced, so it is not read as "Last, First" or as two people."""
-    clean = tex_field(name)
-    return f"{{{clean}}}" if "," in clean or " and " in f" {clean} " else clean
-
-
-def bibtex(card: Card, paper: Paper) -> str:
-    """A BibTeX @misc entry for a paper (paper page and collection export). Fields are
-    LaTeX-safe (``tex_field``): a collection's export compiles as it is."""
-    first = (card.authors[0].split()[-1] if card.authors else "anon")
-    year = (paper.submitted_at or (dt.datetime.combine(paper.announced_on, dt.time()) if paper.announced_on else None))
-    key_word = next((w for w in plain_text(card.title).split() if w.isalpha() and len(w) > 3), "paper")
-    key = "".join(ch for ch in f"{first}{year.year if year else ''}{key_word}".lower() if ch.isalnum())
-    lines = [f"@misc{{{key},",
-             f"  title = {{{tex_field(card.title)}}},",
-             f"  author = {{{' and '.join(_tex_name(a) for a in card.authors)}}},"]
-    if year:
-        lines.append(f"  year = {{{year.year}}},")
-    lines += [f"  eprint = {{{card.arxiv_id}}},", "  archivePrefix = {arXiv},"]
-    if card.categories:
-        lines.append(f"  primaryClass = {{{card.categories[0]}}},")
-    if paper.doi:
-        lines.append(f"  doi = {{{paper.doi}}},")
-    lines.append(f"  url = {{https://arxiv.org/abs/{card.arxiv_id}}},")
-    lines.append("}")
-    return "\n".join(lines)
 
 
 # --- rendering cards once ------------------------------------------------------------

@@ -37,6 +37,38 @@ def test_collections_save_list_and_export(site):
     assert "To read" in client.get("/collections").text
 
 
+def test_an_exported_file_has_one_ascii_key_per_paper_and_reads_as_written(site):
+    """Papers that share a surname, a year and a title word get keys told apart (BibTeX
+    keeps one entry per key and would cite the wrong paper), the first in id order
+    keeping the key its paper page shows; keys are ASCII for pdflatex; and a real
+    BibTeX reader, with a real style, prints the titles with their capitals."""
+    from pybtex import format_from_string
+    from pybtex.database import parse_string
+
+    when = dt.datetime(2025, 3, 14, tzinfo=dt.UTC)
+    shared = [site.paper(arxiv_id=f"2503.{n}", title=f"Rethinking {topic}", authors=["Wei Zhao"], submitted_at=when)
+              for n, topic in (("21749", "MLLMs for Video"), ("11780", "Diffusion"), ("21246", "Retrieval"))]
+    accented = site.paper(arxiv_id="2503.30001", title="VMonarch: Efficient Video Diffusion",
+                          authors=["Moreno D'Incà", "张伟"], submitted_at=when)
+    _, client = site.member()
+    client.form("/collections", {"name": "Reading group", "arxiv_id": accented.arxiv_id}, page="/")
+    cid = _coll_id(site, "Reading group")
+    for paper in shared:
+        client.form(f"/collections/{cid}/add", {"arxiv_id": paper.arxiv_id}, page="/")
+    text = client.get(f"/collections/{cid}/export.bib").text
+
+    entries = parse_string(text, "bibtex").entries  # raises on a key seen twice
+    by_id = {entry.fields["eprint"]: key for key, entry in entries.items()}
+    assert len(by_id) == 4 and all(key.isascii() for key in by_id.values())
+    assert by_id["2503.11780"] == "zhao2025rethinking"  # the first by id keeps its page's key
+    assert {by_id["2503.21246"], by_id["2503.21749"]} == {"zhao2025rethinkingb", "zhao2025rethinkingc"}
+    assert "zhao2025rethinking," in client.get("/papers/2503.11780").text
+    assert by_id["2503.30001"] == "dinca2025vmonarch"
+    printed = format_from_string(text, style="plain", output_backend="plaintext")
+    assert "VMonarch: efficient video diffusion" in printed  # not "Vmonarch"
+    assert "Rethinking MLLMs for video" in printed
+
+
 def test_saving_from_a_card_without_javascript_returns_to_that_card(site):
     """On a day of hundreds of papers, a Save sent as a plain form comes back to the page
     it was on, at the card (not to the top of the page)."""

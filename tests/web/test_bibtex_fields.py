@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from paperboy.web.cards import tex_field
+from paperboy.web.bibtex import tex_field, tex_title
 from tests.support.factories import make_paper
 
 
@@ -27,6 +27,27 @@ from tests.support.factories import make_paper
 ])
 def test_a_field_is_escaped_for_latex_with_math_and_commands_kept(raw, field):
     assert tex_field(raw) == field
+
+
+@pytest.mark.parametrize("raw, field", [
+    # What a style would lower-case wrongly is braced, as reference managers do.
+    ("VMonarch: Efficient Video Diffusion", "{VMonarch}: Efficient Video Diffusion"),
+    ("Safe LLM Clinical Guidance", "Safe {LLM} Clinical Guidance"),
+    ("GPT-4o and 3D scenes (ViT)", "{GPT-4o} and {3D} scenes ({ViT})"),
+    ("LLaDA2.0-Uni: a model", "{LLaDA2.0-Uni}: a model"),
+    ("Top-K Routing", "{Top-K} Routing"),
+    # A capital that only starts a word, or each part of one, is the style's to set.
+    ("Multi-Traversal Gaussian Splatting", "Multi-Traversal Gaussian Splatting"),
+    # Math and TeX commands are left as they are; the title's own braces too.
+    (r"A $\mathcal{O}(T)$ Hamming Attention", r"A $\mathcal{O}(T)$ Hamming Attention"),
+    (r"\emph{Deep} nets for {BERT}", r"\emph{Deep} nets for {BERT}"),
+    # Symbols that print as other glyphs outside math (> is ¡ in OT1) or act (~).
+    ("Humanoid Policy ~ Human Policy", r"Humanoid Policy \textasciitilde{} Human Policy"),
+    ("1%>100%: High-Efficiency Visual Adapter", r"1\%\textgreater{}100\%: High-Efficiency Visual Adapter"),
+    ("an unbalanced { brace in TeX", r"an unbalanced \{ brace in {TeX}"),
+])
+def test_a_title_keeps_the_capitals_a_style_would_lower(raw, field):
+    assert tex_title(raw) == field
 
 
 def test_an_exported_entry_escapes_its_title_and_authors(site, client):
