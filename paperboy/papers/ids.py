@@ -17,8 +17,15 @@ _NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?", re.ASCII)
 PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}", re.ASCII)
 _OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?", re.ASCII)
 _ID_PREFIX = re.compile(  # a pasted link may have lost its scheme: arxiv.org/abs/...
-    r"^(?:arxiv:|(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.IGNORECASE
+    r"^(?:arxiv:"
+    r"|(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
+    # arXiv's DOI (10.48550/arXiv.2401.01234), bare or as a link
+    r"|(?:doi:\s*|(?:https?://)?(?:dx\.)?doi\.org/)?10\.48550/arxiv\."
+    # where researchers share arXiv papers under the same id
+    r"|(?:https?://)?(?:www\.)?(?:huggingface\.co/papers|alphaxiv\.org/(?:abs|overview|pdf))/"
+    r")", re.IGNORECASE
 )
+_URL_TAIL = re.compile(r"[?#].*$")  # ?context=cs.LG, #S2 after a link's id
 
 
 def parse_arxiv_id(text: str) -> tuple[str, int | None]:
@@ -35,8 +42,11 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
     m = PLAIN_NEW_ID.fullmatch(text)
     if m:  # fast path: a bare new-style id without version, the common case
         return text, None
-    s = _ID_PREFIX.sub("", text.strip())
-    s = s.removesuffix(".pdf").rstrip("/")
+    s = text.strip()
+    stripped = _ID_PREFIX.sub("", s)
+    if stripped != s:  # a link: what follows its id is no part of it
+        stripped = _URL_TAIL.sub("", stripped)
+    s = stripped.removesuffix(".pdf").rstrip("/")
     for pattern in (_NEW_ID, _OLD_ID):
         m = pattern.fullmatch(s)
         if m:

@@ -121,6 +121,10 @@ def test_a_write_token_votes_saves_and_follows_idempotently_without_csrf(site):
     # The member's browser sees the same collection.
     assert paper.arxiv_id in browser.get(f"/collections/{cid}").text
     assert bot.delete(f"/api/collections/{cid}/papers/{paper.arxiv_id}").json()["saved"] is False
+    # The paper's arXiv DOI names it as well as its id does.
+    r = bot.put(f"/api/collections/{cid}/papers/10.48550/arXiv.{paper.arxiv_id}")
+    assert r.status_code == 200 and r.json()["arxiv_id"] == paper.arxiv_id and r.json()["saved"] is True
+    assert bot.delete(f"/api/collections/{cid}/papers/10.48550/arXiv.{paper.arxiv_id}").json()["saved"] is False
     with site.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(CollectionItem)) == 0
 

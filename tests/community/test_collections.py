@@ -85,7 +85,8 @@ def test_saving_from_a_card_without_javascript_returns_to_that_card(site):
     page = client.get(r.headers["location"].split("#")[0]).text
     assert f'id="p-{paper.arxiv_id}"' in page  # the anchor names the card on that page
     # Added by a link or with a version, it is still found by its own id.
-    for typed in (f"https://arxiv.org/abs/{paper.arxiv_id}v1", f"arxiv.org/abs/{paper.arxiv_id}", f"{paper.arxiv_id}v9"):
+    for typed in (f"https://arxiv.org/abs/{paper.arxiv_id}v1", f"arxiv.org/abs/{paper.arxiv_id}", f"{paper.arxiv_id}v9",
+                  f"https://doi.org/10.48550/arXiv.{paper.arxiv_id}", f"https://huggingface.co/papers/{paper.arxiv_id}"):
         r = client.form(f"/collections/{cid}/add", {"arxiv_id": typed}, page="/", headers=day)
         assert r.headers["location"].endswith(f"#p-{paper.arxiv_id}"), typed
     # An old-style id: its card's id has a dash for the slash, and so has the anchor.

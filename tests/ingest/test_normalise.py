@@ -30,13 +30,25 @@ from paperboy.ingest.normalise import (
         ("http://arxiv.org/abs/quant-ph/0201082v1", ("quant-ph/0201082", 1)),
         ("arxiv.org/abs/2503.11731", ("2503.11731", None)),  # a link pasted without its scheme
         ("www.arxiv.org/pdf/2503.11731v4", ("2503.11731", 4)),
+        # arXiv's DOI, bare, prefixed or as a link
+        ("https://doi.org/10.48550/arXiv.2503.11731", ("2503.11731", None)),
+        ("10.48550/arXiv.2503.11731", ("2503.11731", None)),
+        ("doi:10.48550/arxiv.2503.11731v2", ("2503.11731", 2)),
+        # the sites researchers share arXiv papers from, by the same id
+        ("https://huggingface.co/papers/2503.11731", ("2503.11731", None)),
+        ("https://www.alphaxiv.org/abs/2503.11731v3", ("2503.11731", 3)),
+        ("alphaxiv.org/overview/2503.11731", ("2503.11731", None)),
+        # what follows a link's id is no part of it
+        ("https://arxiv.org/abs/2503.11731?context=cs.LG", ("2503.11731", None)),
+        ("https://arxiv.org/abs/hep-th/9901001v2#S2", ("hep-th/9901001", 2)),
     ],
 )
 def test_arxiv_ids_in_every_style_normalise_to_id_and_version(raw, expected):
     assert parse_arxiv_id(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "2503.117", "2513.11731", "../../etc/passwd", "2503.11731v", "1' OR 1=1"])
+@pytest.mark.parametrize("raw", ["", "abc", "2503.117", "2513.11731", "../../etc/passwd", "2503.11731v", "1' OR 1=1",
+                                 "2503.11731?x", "10.1000/arXiv.2503.11731", "https://example.org/papers/2503.11731"])
 def test_bad_ids_are_refused_with_the_id_in_the_message(raw):
     with pytest.raises(BadRecord, match="not an arXiv id"):
         parse_arxiv_id(raw)

@@ -316,6 +316,11 @@ def test_search_for_an_arxiv_id_redirects(site, client):
     assert r.status_code == 303 and r.headers["location"] == f"/papers/{pid}"
     r = client.get("/search?q=arXiv:hep-th/9901001", follow_redirects=False)
     assert r.headers["location"] == "/papers/hep-th/9901001"
+    # The paper's arXiv DOI, and its address on the sites researchers share papers from.
+    for pasted in (f"https://doi.org/10.48550/arXiv.{pid}", f"https://huggingface.co/papers/{pid}",
+                   f"https://www.alphaxiv.org/abs/{pid}v1", f"https://arxiv.org/abs/{pid}?context=cs.LG"):
+        r = client.get("/search", params={"q": pasted}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/papers/{pid}", pasted
 
 
 @pytest.mark.parametrize("query, message", [
