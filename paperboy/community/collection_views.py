@@ -42,12 +42,12 @@ from paperboy.web.security import (
     wants_json,
 )
 from paperboy.web.uploads import (
-    NO_ARXIV_ID,
     ImportReport,
     Into,
     forget_outcomes,
     keep_outcome,
     kept_outcome,
+    no_arxiv_id,
     papers_sent,
 )
 
@@ -316,8 +316,8 @@ async def import_papers(request: Request, cid: int, ids: str = Form(""), bibtex:
     fetch_missing, as_json = request.app.state.settings.fetch_wanted, wants_json(request)
     if not found.ids and not (fetch_missing and found.titles):
         if as_json:
-            raise HTTPException(422, NO_ARXIV_ID)
-        return _collection_page(request, db, coll, status=422, import_error=NO_ARXIV_ID, import_text=ids[:5000])
+            raise HTTPException(422, no_arxiv_id(found))
+        return _collection_page(request, db, coll, status=422, import_error=no_arxiv_id(found), import_text=ids[:5000])
 
     def save() -> tuple[ImportReport, int | None]:
         report = import_found(db, coll, found, fetch_missing)

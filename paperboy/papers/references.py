@@ -168,6 +168,11 @@ class Found:
     # citation keys of entries with neither an arXiv id nor a title to look up (the first
     # LEFT_OUT_NAMED): left out, and named so the member can find them in their library
     left_out_keys: list[str] = field(default_factory=list)
+    # entries BibTeX itself could not read (no comma after the key, a brace never closed),
+    # the first LEFT_OUT_NAMED named with their line and what is wrong: nothing is guessed
+    # from them, so a half-read title is never looked up on arXiv
+    broken: list[str] = field(default_factory=list)
+    broken_count: int = 0
     ids_past_cap: int = 0  # ids not taken: MAX_SEEDS were already
     titles_past_cap: int = 0  # entries without an id not read: MAX_SEEDS titles were already
     _title_keys: set[str] = field(default_factory=set, repr=False)
@@ -206,6 +211,27 @@ def _clean(raw: str) -> str | None:
         return None
 
 
+def _what_is_broken(text: str, opening: re.Match, end: int) -> str | None:
+    """Why BibTeX could not read the entry opened by ``opening`` (ending before ``end``),
+    or None when it reads: its key must be followed by a comma, and the brace that opens
+    the entry must close before the next entry."""
+    if not _CITATION_KEY.match(text, opening.end()):
+        return "no comma after its key"
+    if text[opening.end() - 1] != "{":
+        return None  # @article(key, ...): parentheses, rare; read as before
+    depth, i = 0, opening.end() - 1
+    while i < end:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        depth += 1 if c == "{" else -1 if c == "}" else 0
+        if depth == 0:
+            return None
+        i += 1
+    return "a brace that is never closed"
+
+
 def read_bibtex(text: str) -> Found:
     found = Found()
     starts = [m.start() for m in _ENTRY.finditer(text)]
@@ -213,8 +239,15 @@ def read_bibtex(text: str) -> Found:
     for number, (start, end) in enumerate(zip(starts, starts[1:] + [len(text)], strict=True), start=1):
         ids = [_clean(m.group("id") or m.group("eprint")) for m in _IN_TEXT.finditer(text, start, end)]
         ids = [i for i in ids if i]
+        opening = _ENTRY.match(text, start)
         if ids:
             found.add(ids[0])
+        elif opening and (broken := _what_is_broken(text, opening, end)):
+            found.broken_count += 1
+            if len(found.broken) < LEFT_OUT_NAMED:
+                key = re.match(r"\s*([^\s,{}()]{1,80})", text[opening.end():end])
+                line = text.count("\n", 0, start) + 1
+                found.broken.append(f"{key.group(1) if key else f'entry {number}'} (line {line}: {broken})")
         else:
             found.entries_without_id += 1
             if found.titles_full:
@@ -222,7 +255,6 @@ def read_bibtex(text: str) -> Found:
             elif (ref := _title_ref(text, start, end)) is not None:
                 found.add_title(ref)
             elif len(found.left_out_keys) < LEFT_OUT_NAMED:
-                opening = _ENTRY.match(text, start)
                 key = _CITATION_KEY.match(text, opening.end()) if opening else None
                 found.left_out_keys.append(key.group(1) if key else f"entry {number}")
     return found
@@ -269,4 +301,6 @@ def read_seeds(*texts: str) -> Found:
         found.entries += part.entries
         found.entries_without_id += part.entries_without_id
         found.left_out_keys += part.left_out_keys[:LEFT_OUT_NAMED - len(found.left_out_keys)]
+        found.broken += part.broken[:LEFT_OUT_NAMED - len(found.broken)]
+        found.broken_count += part.broken_count
     return found

@@ -46,10 +46,10 @@ from paperboy.web.security import (
 )
 from paperboy.web.uploads import (
     INTO_SEEDS,
-    NO_ARXIV_ID,
     ImportReport,
     keep_outcome,
     kept_outcome,
+    no_arxiv_id,
     papers_sent,
 )
 
@@ -243,9 +243,9 @@ async def add_seeds(request: Request, ids: str = Form(""), bibtex: UploadFile | 
     fetch_missing, as_json = request.app.state.settings.fetch_wanted, wants_json(request)
     if not found.ids and not (fetch_missing and found.titles):
         if as_json:
-            raise HTTPException(422, NO_ARXIV_ID)
+            raise HTTPException(422, no_arxiv_id(found))
         ctx = signals.overview(db, request.app.state.settings, user.id, _model(request))
-        return _page(request, "learned.html", {**ctx, "seed_error": NO_ARXIV_ID, "seed_text": ids[:5000]}, status=422)
+        return _page(request, "learned.html", {**ctx, "seed_error": no_arxiv_id(found), "seed_text": ids[:5000]}, status=422)
 
     def save() -> tuple[ImportReport, int | None]:
         added, unknown = signals.add_seeds(db, user.id, found.ids)

@@ -25,6 +25,15 @@ NO_ARXIV_ID = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs
                "file whose entries have an eprint, an arXiv URL or an arXiv DOI.")
 
 
+def no_arxiv_id(found: references.Found) -> str:
+    """Why nothing was imported: ``NO_ARXIV_ID``, and the entries BibTeX could not read."""
+    if not found.broken_count:
+        return NO_ARXIV_ID
+    more = " …" if len(found.broken) < found.broken_count else ""
+    return (f"{NO_ARXIV_ID} {found.broken_count} BibTeX "
+            f"{'entry' if found.broken_count == 1 else 'entries'} could not be read ({'; '.join(found.broken)}{more}).")
+
+
 # Bytes a text file holds: tab, line ends, form feed, escape and everything from the space
 # up (UTF-8's and Latin-1's letters too).
 _TEXT_BYTES = bytes([8, 9, 10, 12, 13, 27, *range(32, 256)])
@@ -135,6 +144,8 @@ class ImportReport:
     found_by_title: int = 0  # entries without an arXiv id whose paper this instance holds (among added/already)
     titles_looked_up: bool = True  # whether other such entries are looked up on arXiv (PAPERBOY_FETCH_WANTED)
     left_out_keys: list[str] = field(default_factory=list)  # those left out, named: citation keys, titles
+    broken: list[str] = field(default_factory=list)  # entries BibTeX could not read, named with line and why
+    broken_count: int = 0
 
     @classmethod
     def of(cls, found: references.Found, added: list[str], already: list[str], queued: wanted.Queued,
@@ -150,6 +161,7 @@ class ImportReport:
             - len(titles.over_limit) - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
             found_by_title=found.found_by_title, titles_looked_up=titles_looked_up,
             left_out_keys=_left_out_named(found, titles_looked_up),
+            broken=found.broken, broken_count=found.broken_count,
             matching_titles=titles.queued, titles_over_limit=titles.over_limit)
 
     def message(self, into: Into) -> str:
@@ -193,6 +205,11 @@ class ImportReport:
                         f"{it(self.entries_without_arxiv_id, 'was', 'were')} left out"
                         + (f" ({', '.join(self.left_out_keys)}{' …' if len(self.left_out_keys) < self.entries_without_arxiv_id else ''})."
                            if self.left_out_keys else "."))
+        if self.broken_count:
+            more = " …" if len(self.broken) < self.broken_count else ""
+            bits.append(f"{n(self.broken_count, 'BibTeX entry', 'BibTeX entries')} could not be read "
+                        f"({'; '.join(self.broken)}{more}): mend {it(self.broken_count)} in your library "
+                        f"or the file, and {into.verb} {it(self.broken_count)} again.")
         if self.not_read:
             bits.append(f"{n(self.not_read, 'more was', 'more were')} not read: one import takes at most "
                         f"{references.MAX_SEEDS:,} papers; {into.verb} the rest apart.")

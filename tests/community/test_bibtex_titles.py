@@ -54,6 +54,28 @@ def test_an_unterminated_or_hostile_field_gives_no_title_and_no_error():
     assert all(len(t.title) <= 400 for t in found.titles)
 
 
+def test_an_entry_bibtex_cannot_read_is_named_with_its_line_and_nothing_is_guessed_from_it():
+    """A half-read entry would send a title such as "A Broken Entry..., author = Doe" to
+    arXiv: it is named instead, so the member can mend it, and the others are read."""
+    found = read_seeds("""@article{good1,
+  title = {A well formed journal paper title},
+  author = {Lee, Ann},
+}
+@article{broken_entry_2024
+  title = {A Broken Entry with no comma after the key},
+  author = {Doe, Jane},
+}
+@misc{unclosed, title = {A title whose brace never closes, author = {Roe, R},
+}
+@misc{witharxiv eprint = {2403.01234}}
+""")
+    assert [t.title for t in found.titles] == ["A well formed journal paper title"]
+    assert found.broken == ["broken_entry_2024 (line 5: no comma after its key)",
+                            "unclosed (line 9: a brace that is never closed)"]
+    assert found.broken_count == 2 and found.entries == 4 and found.entries_without_id == 1
+    assert found.ids == ["2403.01234"]  # an arXiv id is read wherever it stands
+
+
 def test_papers_past_what_one_import_takes_are_counted_not_dropped_silently():
     ids = "\n".join(f"2401.{i:05d}" for i in range(MAX_SEEDS + 3))
     found = read_seeds(ids)

@@ -71,6 +71,28 @@ def test_a_bibtex_file_and_pasted_links_are_imported(site):
     assert r.text.count('class="card"') == 5  # the collection, with what was imported
 
 
+def test_an_entry_that_cannot_be_read_is_reported_as_such_not_looked_up(site):
+    _, ada = site.member()
+    cid, _ = _collection(site, ada)
+    bib = "@article{broken_entry_2024\n  title = {A Broken Entry},\n  author = {Doe, Jane},\n}\n"
+    r = ada.form(f"/collections/{cid}/import", {"ids": ""}, page=f"/collections/{cid}",
+                 files={"bibtex": ("library.bib", bib.encode(), "application/x-bibtex")})
+    assert r.status_code == 422  # nothing to import: the form again, with why
+    said = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+    assert "No arXiv id found." in said
+    assert "1 BibTeX entry could not be read (broken_entry_2024 (line 1: no comma after its key))." in said
+
+    # Beside an entry that reads, the report names it, and nothing of it is looked up.
+    good = site.paper(title="Good")
+    bib += "@misc{good, eprint = {" + good.arxiv_id + "}}\n"
+    r = ada.submit(f"/collections/{cid}/import", {"ids": ""}, page=f"/collections/{cid}",
+                   files={"bibtex": ("library.bib", bib.encode(), "application/x-bibtex")})
+    said = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", r.text)).split())
+    assert ("Added 1 paper to “Zotero”. 1 BibTeX entry could not be read (broken_entry_2024 (line 1: no comma "
+            "after its key)): mend it in your library or the file, and import it again.") in said
+    assert "looked up on arXiv" not in said and "left out" not in said
+
+
 def test_the_form_redirects_to_the_page_so_a_reload_shows_the_outcome_and_imports_nothing_again(site):
     """Post/redirect/get: the page the import form leads to shows what it came to, to its
     owner, for as long as it is their latest import into that collection."""
