@@ -78,6 +78,24 @@ SPACE_TTL = POOL_TTL * 12  # the same for the vocabulary of the recent papers (a
 MAX_POOLS = 16  # windows kept per process: today and week, per feed mode, a digest's past periods
 MAX_SPACES = 4  # vocabularies kept (one per newest day; ~20 MB each with the sample's 3,000 papers)
 WHY_WORDS = 3
+# Words shown (why lines, "What it learned") must tell a researcher something: a term in
+# more than GENERIC_SHARE of the recent papers ("performance" 42 %, "data" 33 %, "tasks"
+# 27 %, "novel" 24 % of the sample's ML papers; "diffusion" 9 %, "humanoid" 0.1 %) says
+# nothing about a topic, nor does the vocabulary every abstract writes in. Display only:
+# the ranker's scores use every term. Shares are read from GENERIC_MIN_PAPERS or more.
+CLOSE_MIN_PAPERS = 50  # a window's papers needed to tell how alike papers are by chance
+CLOSE_PAIRS = 4000  # random pairs of them read for it, once per window
+GENERIC_SHARE = 0.15
+GENERIC_MIN_PAPERS = 200
+ACADEMIC_WORDS = frozenset("""
+    accepted achieve achieves achieving address addresses approach approaches art available baseline baselines
+    based benchmark benchmarks challenge challenges challenging code comprehensive conference demonstrate
+    demonstrates different effective existing experiment experiments experimental extensive figures framework
+    frameworks github high improve improved improvement improvements improves introduce introduces key large
+    leverage leverages low method methods model models multiple new novel online outperform outperforms pages
+    paper performance problem problems propose proposed proposes provide provides recent result results show
+    shows significant significantly small state step steps study submitted superior task tasks use used using
+    various work""".split())
 PAPER_ROWS = 20_000  # liked papers' tf-idf rows kept per vocabulary (~1 KB each): a refit transforms only new ones
 MEMBER_MODELS = 2048  # fitted member models kept per content space (least recently used go)
 
@@ -218,6 +236,7 @@ class Space:
     background_vectors: np.ndarray | None  # stored vectors of the recent papers (model space)
     matrix: sparse.csr_matrix | None = None  # the recent papers' tf-idf, for the LSA
     background: personal.Background | None = None
+    generic: np.ndarray | None = None  # by column: a term too common to show (``GENERIC_SHARE``)
     _lsa: object | None = None
     _lsa_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -360,6 +379,16 @@ def _vectors(conn: Connection, ids: list[int], model: str | None) -> dict[int, n
     return out
 
 
+def _generic_terms(vocabulary: list[str], matrix: sparse.csr_matrix | None) -> np.ndarray:
+    """By column: whether a term is too common to tell a reader anything (``GENERIC_SHARE``
+    of the recent papers, or only the words every abstract writes in)."""
+    generic = np.array([all(w in ACADEMIC_WORDS for w in term.split()) for term in vocabulary], dtype=bool)
+    if matrix is not None and matrix.shape[0] >= GENERIC_MIN_PAPERS:
+        share = np.bincount(matrix.indices, minlength=matrix.shape[1]) / matrix.shape[0]
+        generic |= share > GENERIC_SHARE
+    return generic
+
+
 def _build_space(conn: Connection, model: str | None, newest: dt.date) -> Space:
     # the recent papers as of the window (an old digest period is ranked with its own time's words)
     rows = conn.execute(select(Paper.id, Paper.title, Paper.abstract, Paper.comment).where(visible(), Paper.announced_on <= newest)
@@ -375,7 +404,7 @@ def _build_space(conn: Connection, model: str | None, newest: dt.date) -> Space:
             vectorizer = None
     stored = _vectors(conn, [r.id for r in rows], model)
     background_vectors = np.stack([stored[r.id] for r in rows if r.id in stored]) if stored else None
-    space = Space(vectorizer, vocabulary, background_vectors, matrix)
+    space = Space(vectorizer, vocabulary, background_vectors, matrix, generic=_generic_terms(vocabulary, matrix))
     if background_vectors is not None and len(background_vectors) >= 50:
         space.background = personal.Background.fit(background_vectors)
     return space
@@ -400,9 +429,29 @@ class Pool:
     _candidates: personal.Candidates | None = None
     _topics: dict[int, list[tuple[float, list[int]]]] = field(default_factory=dict, repr=False)
     _written: dict[int, personal.Written] = field(default_factory=dict, repr=False)
+    _close_floor: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.position = {pid: i for i, pid in enumerate(self.ids)}
+
+    @property
+    def close_floor(self) -> float:
+        """How similar a paper must be to a liked one for a why line to call it close: more
+        than nine in ten pairs of this window's papers are. In MiniLM's space papers of one
+        field are all somewhat alike (half the sample's random pairs are above 0.29), so
+        "close to" anything above 0 named papers no closer than chance. Too few papers to
+        tell (under ``CLOSE_MIN_PAPERS``): any similarity above 0, as before."""
+        if self._close_floor is None:
+            n = len(self.vectors)
+            floor = 0.0
+            if n >= CLOSE_MIN_PAPERS and self.vectors.shape[1] > 1:
+                rng = np.random.default_rng(0)
+                a, b = rng.integers(0, n, CLOSE_PAIRS), rng.integers(0, n, CLOSE_PAIRS)
+                keep = a != b
+                sims = np.einsum("ij,ij->i", self.vectors[a[keep]], self.vectors[b[keep]])
+                floor = max(0.0, float(np.percentile(sims, 90)))
+            self._close_floor = floor
+        return self._close_floor
 
     def written(self, i: int) -> personal.Written:
         """How paper ``i`` writes its words, read once per pool (papers are shown to many)."""
@@ -647,6 +696,7 @@ class Why:
     similarity: float = 0.0
     words: tuple[str, ...] = ()  # the shared words that weighed most
     category: str | None = None  # a followed category it is in
+    liked_in_collection: bool = False  # a collection's feed: what it learned from was saved there
 
     @property
     def text(self) -> str:
@@ -658,7 +708,8 @@ class Why:
         if self.words:
             # The words weigh most against everything liked, not against the paper named
             # before them: said so, or they read as that paper's.
-            bits.append("mentions " + ", ".join(f"\u201c{w}\u201d" for w in self.words) + ", as papers you liked do")
+            whose = "papers saved in this collection" if self.liked_in_collection else "papers you liked"
+            bits.append("mentions " + ", ".join(f"\u201c{w}\u201d" for w in self.words) + f", as {whose} do")
         if self.category:
             bits.append(f"{'in' if bits else 'new in'} {self.category}, which you follow")
         return "; ".join(bits) or "new in your categories"
@@ -773,17 +824,19 @@ def _why_of(follows: frozenset[str], positives: np.ndarray, positive_ids, positi
     if len(positives) and pool.vectors.shape[1] > 1:
         sims = positives @ np.asarray(cands.vectors[i], dtype=np.float32)
         j = int(np.argmax(sims))
-        if sims[j] > 0:
+        if sims[j] > pool.close_floor:
             liked_id, liked_title, similarity = positive_ids[j], positive_titles[j], float(sims[j])
     words: tuple[str, ...] = ()
     if centroid_at is not None and cands.terms is not None:
         start, end = cands.terms.indptr[i], cands.terms.indptr[i + 1]  # row i, without a sparse copy
         indices = cands.terms.indices[start:end]
         weight = cands.terms.data[start:end] * centroid_at(indices)
-        order = np.argsort(-weight)[:4 * WHY_WORDS]  # room for the words of phrases left out
+        order = np.argsort(-weight)[:8 * WHY_WORDS]  # room for generic words and phrases' words left out
         written = pool.written(i)
+        generic = pool.space.generic
         words = tuple(written.form(term) for term in personal.distinct_terms(
-            (pool.space.vocabulary[indices[k]] for k in order if weight[k] > 0), WHY_WORDS))
+            (pool.space.vocabulary[indices[k]] for k in order
+             if weight[k] > 0 and (generic is None or not generic[indices[k]])), WHY_WORDS))
     category = next((c for c in cands.categories[i] if c in sig.categories), None)
     return Why(author=author, liked_id=liked_id, liked_title=liked_title, similarity=similarity, words=words,
                category=category)
@@ -824,6 +877,8 @@ def recommend(conn: Connection, settings: Settings, user_id: int, win: Window, *
         why = {pid: _why(model_, cands, pool.position[pid], pool, sig, pid) for pid in page}
     why = {pid: replace(w, liked_arxiv=arxiv.get(w.liked_id, "")) if w.liked_id is not None else w
            for pid, w in why.items()}
+    if collection_id is not None:  # a collection's feed learns from what was saved in it
+        why = {pid: replace(w, liked_in_collection=True) for pid, w in why.items()}
     return Picks(page, [float(s) for s in scores[offset:offset + limit]], why, sig, len(ids), pool.uses_vectors)
 
 
@@ -900,7 +955,9 @@ def _learned_words(conn: Connection, space: Space, liked: tuple, n: int) -> list
             return []
         weight = np.asarray(terms.mean(axis=0)).ravel()
     vocab = space.vocabulary
-    chosen = personal.distinct_terms((vocab[k] for k in np.argsort(-weight) if weight[k] > 0), n)
+    generic = space.generic
+    chosen = personal.distinct_terms((vocab[k] for k in np.argsort(-weight)
+                                      if weight[k] > 0 and (generic is None or not generic[k])), n)
     written = _written_of(rows, {w for term in chosen for w in term.split()})
     return [written.form(term) for term in chosen]
 

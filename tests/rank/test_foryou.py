@@ -323,6 +323,62 @@ def test_a_collection_feed_learns_from_that_collection_only(db, corpus, tmp_path
     db.execute(insert(CollectionItem).values(collection_id=coll.id, paper_id=earlier["speech"].id, added_at=utcnow()))
     result = picks(db, tmp_path, user, collection_id=coll.id)
     assert set(result.ids[:3]) == {today[f"speech{i}"].id for i in range(3)}
+    # What it learned from was saved there, not voted for: the why line says so.
+    why = result.why[result.ids[0]]
+    assert why.words and "as papers saved in this collection do" in why.text and "you liked" not in why.text
+    assert "as papers you liked do" in picks(db, tmp_path, user).why[picks(db, tmp_path, user).ids[0]].text
+
+
+def test_close_to_names_a_liked_paper_only_when_nearer_than_the_days_papers_are_by_chance(db, tmp_path):
+    """In a field's own space every paper is somewhat like every other (half the sample's
+    random pairs of MiniLM vectors are above 0.29): "close to" needs more than that."""
+    foryou.POOLS.clear()
+    day, before = dt.date(2025, 4, 10), dt.date(2025, 4, 9)
+    rng = np.random.default_rng(3)
+    field_axis = rng.normal(size=32)
+
+    def with_vector(title, day, v):
+        p = make_paper(db, title=title, abstract=f"An abstract about {title.lower()}.", announced_on=day)
+        v = (v / np.linalg.norm(v)).astype("<f4")
+        db.execute(insert(PaperEmbedding).values(paper_id=p.id, model="m@1", content_hash="x", dim=32,
+                                                 vector=v.tobytes(), embedded_at=utcnow()))
+        return p
+
+    liked_vector = field_axis + rng.normal(size=32)
+    liked = with_vector("The liked paper", before, liked_vector)
+    for i in range(60):  # the day: one field, papers alike by chance
+        with_vector(f"Ordinary paper {i}", day, field_axis + rng.normal(size=32))
+    near = with_vector("A near paper", day, liked_vector + 0.2 * rng.normal(size=32))
+    # As alike to the liked paper as the day's papers are to one another, no more.
+    ordinary = with_vector("An ordinary paper", day, field_axis - 0.3 * (liked_vector - field_axis)
+                           + rng.normal(size=32))
+    user = make_user(db)
+    db.execute(insert(Vote).values(user_id=user.id, paper_id=liked.id, created_at=utcnow()))
+    result = foryou.recommend(db.connection(), settings(tmp_path), user.id, foryou.Window(day, day), model="m@1",
+                              limit=100)
+    assert result.uses_vectors
+    assert result.why[near.id].liked_id == liked.id and "close to “The liked paper”" in result.why[near.id].text
+    assert result.why[ordinary.id].liked_id is None and "close to" not in result.why[ordinary.id].text
+    foryou.POOLS.clear()
+
+
+def test_words_every_paper_uses_are_not_shown_as_a_reason():
+    """Display only: a term in more than 15 % of the recent papers, or only the words every
+    abstract writes in, tells a reader nothing ("performance", "novel", "tasks")."""
+    from scipy import sparse
+
+    vocabulary = ["performance", "novel method", "humanoid", "state art", "object detection", "tasks"]
+    rows = 400
+    # performance in every paper, the others in few; "novel method" and "state art" are academic prose.
+    columns = [[0] + ([1, 2, 3, 4, 5] if r < 10 else []) for r in range(rows)]
+    matrix = sparse.csr_matrix(([1.0] * sum(map(len, columns)), [c for cs in columns for c in cs],
+                                np.cumsum([0] + [len(cs) for cs in columns])), shape=(rows, len(vocabulary)))
+    generic = foryou._generic_terms(vocabulary, matrix)
+    assert dict(zip(vocabulary, generic.tolist(), strict=True)) == {
+        "performance": True, "novel method": True, "humanoid": False, "state art": True,
+        "object detection": False, "tasks": True}
+    # A corpus too small to tell shares (tests, a new instance): only the academic prose.
+    assert foryou._generic_terms(vocabulary, matrix[:20]).tolist() == [True, True, False, True, False, True]
 
 
 def test_stored_vectors_are_used_when_they_cover_the_window(db, corpus, tmp_path):
