@@ -12,6 +12,7 @@ from paperboy.community import replies
 from paperboy.community.models import Comment
 from paperboy.community.notices import with_notice
 from paperboy.community.paper_views import set_comment_hidden
+from paperboy.papers.ids import no_paper_here
 from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import convertors  # noqa: F401  (registers {x:id})
 from paperboy.web.deps import get_db
@@ -50,7 +51,7 @@ def _set_paper_hidden(db: Session, arxiv_id: str, hidden: bool) -> None:
     pid = db.execute(update(Paper).where(Paper.arxiv_id == arxiv_id)
                      .values(hidden=hidden, modified_at=utcnow()).returning(Paper.id)).scalar()
     if pid is None:
-        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+        raise HTTPException(404, no_paper_here(arxiv_id))
     # /replies leaves out a hidden paper's comments: the badges that counted them follow.
     said = list(db.scalars(select(Comment.id).where(Comment.paper_id == pid, Comment.deleted_at.is_(None))))
     replies.recount_unread(db, replies.told_about(db, said))

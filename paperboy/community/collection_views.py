@@ -22,7 +22,7 @@ from paperboy.community.notices import with_notice
 from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
-from paperboy.papers.ids import BadRecord, is_arxiv_id, parse_arxiv_id
+from paperboy.papers.ids import BadRecord, is_arxiv_id, no_paper_here, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Collection, CollectionItem, Paper, User, utcnow
 from paperboy.web import (
@@ -95,7 +95,7 @@ def paper_row(db: Session, arxiv_id: str) -> tuple[int, str]:
         pass
     pid = db.scalar(select(Paper.id).where(Paper.arxiv_id == arxiv_id))
     if pid is None:
-        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+        raise HTTPException(404, no_paper_here(arxiv_id))
     return pid, arxiv_id
 
 

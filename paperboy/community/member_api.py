@@ -16,7 +16,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
@@ -42,7 +42,7 @@ from paperboy.community.paper_views import set_vote, write_vote
 from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
-from paperboy.papers.ids import canonical_or_same
+from paperboy.papers.ids import canonical_or_same, no_paper_here
 from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
 from paperboy.store.models import Collection, CollectionItem, Paper, User, Vote, utcnow
@@ -176,7 +176,7 @@ def _vote(request: Request, user: User, arxiv_id: str, up: bool) -> VoteOut:
     arxiv_id = canonical_or_same(arxiv_id)  # 2501.00001v2, arXiv:2501.00001: that paper
     result = write_vote(request.app.state.engine, lambda conn: set_vote(conn, user.id, arxiv_id, up))
     if result is None:
-        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+        raise HTTPException(404, no_paper_here(arxiv_id))
     upvotes, voted = result
     return VoteOut(arxiv_id=arxiv_id, voted=voted, upvotes=upvotes)
 
@@ -206,12 +206,13 @@ class CollectionOut(BaseModel):
 
 class CollectionIn(BaseModel):
     name: str = Field(max_length=100, description="Unique among the member's collections")
-    public: bool = False
+    # Strict: "yes", "no" or "0" made a collection public or private by pydantic's guess.
+    public: StrictBool = False
 
 
 class CollectionChange(BaseModel):
     name: str | None = Field(None, max_length=100, description="A new name, unique among the member's collections")
-    public: bool | None = Field(None, description="Whether anyone may read it")
+    public: StrictBool | None = Field(None, description="Whether anyone may read it (true or false)")
 
 
 class DeletedOut(BaseModel):

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from paperboy.community import lookup, markdown, replies
 from paperboy.community.models import Comment, Submission
 from paperboy.community.notices import with_notice
-from paperboy.papers.ids import BadRecord, parse_arxiv_id
+from paperboy.papers.ids import BadRecord, no_paper_here, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.store.db import write_tx
 from paperboy.store.models import Paper, User, UTCDateTime, Vote, utcnow
@@ -121,7 +121,7 @@ def vote(request: Request, arxiv_id: str):
     ratelimit.check(request, "vote", str(user.id))
     result = write_vote(request.app.state.engine, lambda conn: toggle_vote(conn, user.id, arxiv_id))
     if result is None:
-        raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+        raise HTTPException(404, no_paper_here(arxiv_id))
     upvotes, voted = result
     if wants_json(request):
         return JSONResponse({"upvotes": upvotes, "voted": voted})
@@ -188,7 +188,7 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id
     with write_tx(request.app.state.engine) as conn:
         pid = _lock_paper(conn, arxiv_id=arxiv_id)
         if pid is None:
-            raise HTTPException(404, f"No paper arXiv:{arxiv_id} here.")
+            raise HTTPException(404, no_paper_here(arxiv_id))
         if parent is not None:
             ok = conn.scalar(select(Comment.id).where(Comment.id == parent, Comment.paper_id == pid,
                                                       Comment.deleted_at.is_(None), Comment.hidden.is_(False)))

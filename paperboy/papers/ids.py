@@ -69,6 +69,14 @@ def canonical_or_same(text: str) -> str:
         return text
 
 
+def no_paper_here(text: str) -> str:
+    """What to answer for a paper this instance does not have: that it has not ``text``,
+    or, where ``text`` is no arXiv id at all, that (a typo is mended, not looked for)."""
+    if is_arxiv_id(text):
+        return f"No paper arXiv:{text} here."
+    return f"{str(text)[:80]!r} is not an arXiv id (ids look like 2401.01234 or hep-th/9901001)."
+
+
 def is_arxiv_id(text: str) -> bool:
     try:
         parse_arxiv_id(text)

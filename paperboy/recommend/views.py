@@ -25,7 +25,7 @@ from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.ingest import wanted
 from paperboy.papers import queries as q
 from paperboy.papers import references
-from paperboy.papers.ids import BadRecord, canonical_or_same, parse_arxiv_id
+from paperboy.papers.ids import BadRecord, canonical_or_same, no_paper_here, parse_arxiv_id
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
 from paperboy.recommend import feedkeys, signals
@@ -288,7 +288,7 @@ def _paper_id(db: Session, arxiv_id: str) -> int:
         raise HTTPException(404, f"Not an arXiv id: {arxiv_id[:80]!r}.") from None
     pid = db.scalar(select(Paper.id).where(Paper.arxiv_id == ident, visible()))
     if pid is None:
-        raise HTTPException(404, f"No paper arXiv:{ident} here.")
+        raise HTTPException(404, no_paper_here(ident))
     return pid
 
 

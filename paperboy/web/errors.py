@@ -70,6 +70,17 @@ def _plain(err: dict) -> str:
         return f"should be at most {ctx.get('max_length')} characters long"
     if kind == "missing":
         return "is required"
+    if kind == "too_short":
+        n = ctx.get("min_length")
+        return f"should have at least {n} item{'' if n == 1 else 's'}"
+    if kind == "too_long":
+        n = ctx.get("max_length")
+        return f"should have at most {n:,} item{'' if n == 1 else 's'}" if isinstance(n, int) else "has too many items"
+    if kind == "string_too_short":
+        n = ctx.get("min_length")
+        return f"should be at least {n} character{'' if n == 1 else 's'} long"
+    if kind == "bool_type":
+        return "should be true or false (JSON's, not a string)"
     msg = err.get("msg", "is invalid")
     return "should" + msg[len("Input should"):] if msg.startswith("Input should") else msg
 
@@ -93,6 +104,8 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:
             name, value, msg = "body", None, f"is not valid JSON (at character {at}{': ' + why if why else ''})"
         elif raw_loc == ("body",) and err.get("type") in ("model_attributes_type", "dict_type", "model_type"):
             name, value, msg = "body", None, "should be a JSON object, sent with Content-Type: application/json"
+        elif raw_loc == ("body",) and err.get("type") == "missing":
+            name, value, msg = "body", None, "is required: a JSON object, sent with Content-Type: application/json"
         parts.append(f"{name}={_shown(value)} {msg}" if value is not None and not isinstance(value, dict) else f"{name} {msg}")
         errors.append({"param": name, "message": msg, "type": err.get("type", "")})
     return "Invalid parameter: " + "; ".join(parts) + ".", errors

@@ -514,5 +514,21 @@ def test_a_body_that_is_not_json_or_not_an_object_is_named_so(site):
         r = client.post("/api/collections", content=body, headers={"Content-Type": "application/json"})
         assert r.status_code == 422 and said in r.json()["detail"], (body, r.text)
         assert r.json()["errors"][0]["param"] == "body"
+    r = client.post("/api/collections")  # no body at all
+    assert r.status_code == 422 and r.json()["detail"] == (
+        "Invalid parameter: body is required: a JSON object, sent with Content-Type: application/json.")
+    # pydantic's guesses are not made for a person's data: "yes" is not true.
+    r = client.post("/api/collections", json={"name": "Reading", "public": "yes"})
+    assert r.status_code == 422 and r.json()["detail"] == (
+        "Invalid parameter: public='yes' should be true or false (JSON's, not a string).")
     with site.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Collection)) == 0
+    cid = client.post("/api/collections", json={"name": "Reading"}).json()["id"]
+    r = client.patch(f"/api/collections/{cid}", json={"public": "yes"})
+    assert r.status_code == 422 and client.get(f"/api/collections/{cid}").json()["collection"]["public"] is False
+    r = client.put(f"/api/collections/{cid}/papers/garbage-id")
+    assert r.status_code == 404 and r.json()["detail"] == (
+        "'garbage-id' is not an arXiv id (ids look like 2401.01234 or hep-th/9901001).")
+    assert client.put("/api/papers/2501.99999/vote").json()["detail"] == "No paper arXiv:2501.99999 here."
+    r = client.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": []})
+    assert r.status_code == 422 and r.json()["detail"] == "Invalid parameter: arxiv_ids=[] should have at least 1 item."
