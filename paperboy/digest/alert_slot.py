@@ -57,7 +57,8 @@ def fill(v: Visitor, alert: str, q: str, category: str) -> bytes:
     hidden = f'<input type="hidden" name="category" value="{category}">' if category else ""
     return (f'<form method="post" action="/account/digest/alerts" class="alert-me inline-form">{token_input(v)}'
             f'<input type="hidden" name="q" value="{q}">{hidden}<button type="submit" class="button-small">Alert me'
-            '</button> <span class="muted">New papers for this search in my digest</span></form>').encode()
+            '</button> <span class="muted">New papers with all these words (or very close in meaning) in my '
+            'digest</span></form>').encode()
 
 
 SLOT = FeatureSlot("alert", fill=fill, rows=ROWS, prepare=_prepare)

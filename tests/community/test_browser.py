@@ -606,6 +606,18 @@ def test_a_member_goes_down_the_day_by_keyboard(sqlite_only, fresh_engine, tmp_p
         page.get_by_role("button", name="Keyboard shortcuts").click()
         assert help_box.is_visible()
         help_box.get_by_role("button", name="Close").click()
+        # / goes to the search box, its text selected to be typed over.
+        page.locator("main h1").first.click()
+        page.keyboard.press("/")
+        assert page.evaluate("document.activeElement.id") == "header-q"
+        assert page.locator("#header-q").input_value() == "jk"  # nothing typed by the key itself
+        page.locator("main h1").first.click()
+        # A screen reader hears each card's buttons with the paper they are for.
+        for i in range(cards.count()):
+            said = page.evaluate("""card => [...card.querySelectorAll('.vote-button, .dismiss-button')].map(
+                b => document.getElementById(b.getAttribute('aria-describedby'))?.innerText)""",
+                cards.nth(i).element_handle())
+            assert said == [titles[i], titles[i]]
         assert page.evaluate("window.__stayed === true")
         # o opens the paper reached.
         page.keyboard.press("j")

@@ -24,6 +24,23 @@
     });
   }
 
+  // Each card's buttons are described by its title: a screen reader going from button to
+  // button hears "Upvote (3 votes)" and which paper, not the same names on every card.
+  // (A label that names the paper already, as the save menu's, is left as it is.)
+  function describeCards(root) {
+    root.querySelectorAll("article.card").forEach(function (card) {
+      var title = card.querySelector(".card-title");
+      if (!title) return;
+      if (!title.id) title.id = card.id + "-title";
+      card.querySelectorAll("button, summary").forEach(function (el) {
+        var label = el.getAttribute("aria-label") || "";
+        if (!el.hasAttribute("aria-describedby") && label.indexOf("\u201c") < 0) {
+          el.setAttribute("aria-describedby", title.id);
+        }
+      });
+    });
+  }
+
   // A form sent without a reload: the same POST with its CSRF token as a header and
   // JSON back, which onAnswer shows. A 401 goes to sign in; any other failure sends the
   // form the plain way (every such route answers a form too).
@@ -342,7 +359,7 @@
   var KEYS = [
     ["j", "next paper"], ["k", "previous paper"], ["o", "open the paper"],
     ["v", "upvote (again: take the vote back)"], ["s", "save to a collection"],
-    ["x", "not interested (again: undo)"], ["m", "more like this"], ["?", "show these keys"]
+    ["x", "not interested (again: undo)"], ["m", "more like this"], ["/", "search"], ["?", "show these keys"]
   ];
   var current = null;
 
@@ -392,6 +409,14 @@
     }
   }
 
+  function focusSearch() {
+    var box = document.getElementById("header-q");
+    if (!box) return false;
+    box.focus();
+    box.select();
+    return true;
+  }
+
   var helpDialog = null;
   function showKeys() {
     if (!helpDialog) {
@@ -437,6 +462,7 @@
       case "x": done = press(".dismiss-form button"); break;
       case "m": done = press(".more-like"); break;
       case "s": openSave(); break;
+      case "/": done = focusSearch(); break;
       case "?": showKeys(); break;
       default: done = false;
     }
@@ -488,7 +514,7 @@
   });
 
   function init() {
-    setupAbstracts(document); setupCopy(document); setupDrafts(document); setupPreviews(document);
+    setupAbstracts(document); describeCards(document); setupCopy(document); setupDrafts(document); setupPreviews(document);
     setupTimezones(document);
     showRefusal();
   }
