@@ -401,7 +401,15 @@ def remove_from_collection(request: Request, cid: int, arxiv_id: str = Form(""),
 def edit_collection(request: Request, cid: int, name: str = Form(""), public: str = Form(""),
                     user: User = Depends(require_member), db: Session = Depends(get_db, scope="function")):
     coll = own_collection(db, cid, user)
-    change_collection(db, user, coll, collection_name(name), bool(public))
+    try:
+        change_collection(db, user, coll, collection_name(name), bool(public))
+    except HTTPException as exc:
+        if exc.status_code != 409 or wants_json(request):
+            raise
+        # The collection's page, its settings open with the name as typed and why it was refused.
+        db.rollback()
+        return _collection_page(request, db, own_collection(db, cid, user), status=409, edit_error=exc.detail,
+                                edit_name=name[:100], edit_public=bool(public))
     return RedirectResponse(with_notice(f"/collections/{cid}", "public" if public else "private"), status_code=303)
 
 

@@ -189,8 +189,13 @@ def test_a_collection_name_is_one_name_in_any_case(site):
     assert again.headers["location"].startswith(f"/collections/{speech}?notice=existing")
     assert client.form("/collections", {"name": "Vision"}, page="/").status_code == 303
     vision = _coll_id(site, "Vision")
-    r = client.form(f"/collections/{vision}/edit", {"name": "SPEECH"}, page=f"/collections/{vision}")
-    assert r.status_code == 409 and "You already have a collection with that name." in r.text
+    r = client.form(f"/collections/{vision}/edit", {"name": "SPEECH", "public": "1"}, page=f"/collections/{vision}")
+    assert r.status_code == 409
+    # The collection's own page, its settings open, the name as typed and the reason beside it.
+    assert '<details class="collection-settings" open>' in r.text
+    assert 'id="edit-error">You already have a collection with that name.</p>' in r.text
+    assert re.search(r'name="name" value="SPEECH"[^>]*aria-invalid="true"', r.text)
+    assert re.search(r'name="public" value="1" checked', r.text)
     # Its own name in another case is a rename, not a clash.
     assert client.form(f"/collections/{speech}/edit", {"name": "speech"}, page=f"/collections/{speech}").status_code == 303
     with site.engine.connect() as conn:
