@@ -165,6 +165,7 @@ class Found:
     titles: list[TitleRef] = field(default_factory=list)  # entries without an id, by title: to look up
     # title keys of entries without an id whose paper this instance holds (``web.uploads``)
     title_keys_found: list[str] = field(default_factory=list)
+    titles_found: list[str] = field(default_factory=list)  # those entries' titles, as the member wrote them
     # citation keys of entries with neither an arXiv id nor a title to look up (the first
     # LEFT_OUT_NAMED): left out, and named so the member can find them in their library
     left_out_keys: list[str] = field(default_factory=list)

@@ -21,6 +21,7 @@ from paperboy.papers import references
 from paperboy.papers.queries import titles_and_authors
 from paperboy.store.models import ImportOutcome, utcnow
 
+TITLES_NAMED = 5  # entries found by title, named in the report (the member checks the matches)
 NO_ARXIV_ID = ("No arXiv id found. Paste ids such as 2403.01234 or arxiv.org/abs/… links, or upload a BibTeX "
                "file whose entries have an eprint, an arXiv URL or an arXiv DOI.")
 
@@ -97,6 +98,7 @@ def find_stored_titles(search, db, found: references.Found) -> None:
         else:
             found.add(hit)
             found.title_keys_found.append(ref.key)
+            found.titles_found.append(ref.title)
     found.titles = left
 
 
@@ -142,6 +144,7 @@ class ImportReport:
     titles_over_limit: list[str] = field(default_factory=list)  # of those without an id: not looked up (the cap)
     not_read: int = 0  # ids and entries past references.MAX_SEEDS: to be imported apart
     found_by_title: int = 0  # entries without an arXiv id whose paper this instance holds (among added/already)
+    titles_found: list[str] = field(default_factory=list)  # their titles, for the member to check the matches
     titles_looked_up: bool = True  # whether other such entries are looked up on arXiv (PAPERBOY_FETCH_WANTED)
     left_out_keys: list[str] = field(default_factory=list)  # those left out, named: citation keys, titles
     broken: list[str] = field(default_factory=list)  # entries BibTeX could not read, named with line and why
@@ -159,7 +162,7 @@ class ImportReport:
             not_here=[a for a in found.ids if a not in kept and a not in fetching], unreadable=found.unreadable,
             entries_without_arxiv_id=found.entries_without_id - found.found_by_title - len(titles.queued)
             - len(titles.over_limit) - found.titles_past_cap, entries=found.entries, not_read=found.not_read,
-            found_by_title=found.found_by_title, titles_looked_up=titles_looked_up,
+            found_by_title=found.found_by_title, titles_found=found.titles_found, titles_looked_up=titles_looked_up,
             left_out_keys=_left_out_named(found, titles_looked_up),
             broken=found.broken, broken_count=found.broken_count,
             matching_titles=titles.queued, titles_over_limit=titles.over_limit)
@@ -186,8 +189,11 @@ class ImportReport:
             bits.append(f"{n(elsewhere, 'is', 'are')} not among this instance's papers, "
                         f"{into.lost.format(them=it(elsewhere))}.")
         if self.found_by_title:
+            named = [f"“{t if len(t) <= 80 else t[:79] + '…'}”" for t in self.titles_found[:TITLES_NAMED]]
+            more = " …" if len(self.titles_found) > TITLES_NAMED else ""
             bits.append(f"{n(self.found_by_title, 'BibTeX entry', 'BibTeX entries')} without an arXiv id "
-                        f"{it(self.found_by_title, 'was', 'were')} found among this instance's papers by title.")
+                        f"{it(self.found_by_title, 'was', 'were')} found among this instance's papers by title"
+                        + (f" ({', '.join(named)}{more})." if named else "."))
         if self.matching_titles:
             bits.append(f"{n(len(self.matching_titles), 'BibTeX entry names', 'BibTeX entries name')} no arXiv id: "
                         f"{it(len(self.matching_titles), 'its title is', 'their titles are')} being looked "

@@ -203,7 +203,9 @@ def test_a_paper_this_instance_holds_is_found_by_title_at_once_without_asking_ar
     site.paper(title="Efficient Two-Stage Group Testing Algorithms for DNA Screening", authors=["Someone Else"])
     cid, r = import_library(site, ada, "@article{x, title={Efficient two-stage group testing algorithms "
                                        "for {DNA} screening}, author={M. Huber}}\n")
-    assert "1 BibTeX entry without an arXiv id was found among this instance's papers by title." in said(r)
+    # Named as the member's file writes it, so they can check the match.
+    assert ("1 BibTeX entry without an arXiv id was found among this instance's papers by title (“Efficient "
+            "two-stage group testing algorithms for DNA screening”).") in said(r)
     assert DNA in saved(site, cid) and len(saved(site, cid)) == 2  # Huber's, not the other same-titled paper
     assert title_rows(site) == [] and run_worker(site) == [] and fake.requests == []
 
@@ -215,7 +217,8 @@ def test_an_instance_that_does_not_fetch_still_finds_its_own_papers_by_title(sha
     _, ada = site.member()
     cid, r = import_library(site, ada)
     assert r.status_code == 200 and AEW10 in saved(site, cid)
-    assert "1 BibTeX entry without an arXiv id was found among this instance's papers by title." in said(r)
+    assert ("1 BibTeX entry without an arXiv id was found among this instance's papers by title (“Proceedings of "
+            "Workshop AEW10") in said(r)
     assert ("3 of 4 BibTeX entries name no arXiv paper (no eprint, arXiv URL or arXiv DOI, and no title among this "
             "instance's papers) and were left out (short, “Efficient Two-Stage Group Testing Algorithms for DNA "
             "Screening”, “A journal paper that arXiv never saw”).") in said(r)  # not looked up on arXiv here
