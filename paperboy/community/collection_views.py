@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -242,11 +243,14 @@ def add_papers(db: Session, coll: Collection, paper_ids: list[int]) -> list[int]
                                                                    CollectionItem.paper_id.in_(paper_ids))))
     new = [i for i in dict.fromkeys(paper_ids) if i not in present]
     if new:
+        # A microsecond apart, the first given newest: the page (newest first) lists an
+        # imported file in its own order, where one shared time left it to the database.
         now = utcnow()
         try:
             with db.begin_nested():
-                db.execute(insert(CollectionItem), [{"collection_id": coll.id, "paper_id": i, "added_at": now}
-                                                    for i in new])
+                db.execute(insert(CollectionItem), [
+                    {"collection_id": coll.id, "paper_id": i, "added_at": now - dt.timedelta(microseconds=k)}
+                    for k, i in enumerate(new)])
         except IntegrityError:
             for i in new:
                 add_paper(db, coll, i)

@@ -93,6 +93,17 @@ def test_an_entry_that_cannot_be_read_is_reported_as_such_not_looked_up(site):
     assert "looked up on arXiv" not in said and "left out" not in said
 
 
+def test_an_imported_file_is_listed_in_its_own_order(site):
+    _, ada = site.member()
+    cid, first = _collection(site, ada)
+    papers = [site.paper(title=f"Imported {k}") for k in "xyzw"]
+    given = [papers[2], papers[0], papers[3], papers[1]]  # not the order they were stored in
+    ada.submit(f"/collections/{cid}/import", {"ids": "\n".join(p.arxiv_id for p in given)}, page=f"/collections/{cid}")
+    page = ada.get(f"/collections/{cid}").text
+    shown = re.findall(r'<article class="card" id="p-([^"]+)"', page)
+    assert shown == [p.arxiv_id for p in given] + [first.arxiv_id]  # the import, then what was saved before
+
+
 def test_the_form_redirects_to_the_page_so_a_reload_shows_the_outcome_and_imports_nothing_again(site):
     """Post/redirect/get: the page the import form leads to shows what it came to, to its
     owner, for as long as it is their latest import into that collection."""
