@@ -369,7 +369,7 @@ def account_update(request: Request, display_name: str = Form(""), user: User = 
         name = accounts.check_display_name(db, display_name, user.id)
     except AccountError as exc:
         return account_response(request, user, 422, name_error=str(exc), chosen_name=display_name[:100])
-    db.execute(update(User).where(User.id == user.id).values(display_name=name))
+    db.execute(update(User).where(User.id == user.id).values(**accounts.display_name_values(name)))
     return RedirectResponse("/account?done=name", status_code=303)
 
 

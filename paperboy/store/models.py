@@ -201,6 +201,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(100), default="")
+    # ``store.namekeys.name_key(display_name)``: names that would pass for one another share it
+    display_name_key: Mapped[str | None] = mapped_column(String(100), index=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_suspended: Mapped[bool] = mapped_column(Boolean, default=False)
     email_verified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

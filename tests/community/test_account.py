@@ -380,8 +380,11 @@ def test_a_member_without_a_display_name_is_shown_as_member_n_never_by_their_add
 
 
 @pytest.mark.parametrize(("taken", "typed"), [("Alice Smith", "Alice Smith"), ("Alice Smith", "alice  SMITH "),
-                                              ("José García", "ＪＯＳÉ García"), ("Ōtsuka", "ōtsuka")])
-def test_a_display_name_another_member_has_is_refused_in_any_case_or_width(site, taken, typed):
+                                              ("José García", "ＪＯＳÉ García"), ("Ōtsuka", "ōtsuka"),
+                                              # letters of other scripts that look like Latin ones
+                                              ("Ana Lopes", "\u0410na Lopes"), ("Ada Lovelace", "Ada Lov\u0435lace"),
+                                              ("Olga", "\u039flga")])
+def test_a_display_name_another_member_has_is_refused_in_any_case_width_or_look_alike(site, taken, typed):
     site.member(name=taken)
     user, client = site.member(name="Bob")
     r = client.form("/account", {"display_name": typed}, page="/account")
@@ -391,6 +394,15 @@ def test_a_display_name_another_member_has_is_refused_in_any_case_or_width(site,
     assert f'value="{typed.strip()}"' in said or typed.strip() in said  # what they typed is kept to mend
     with site.engine.connect() as conn:
         assert conn.scalar(select(User.display_name).where(User.id == user.id)) == "Bob"
+
+
+def test_names_that_differ_as_they_read_are_two_names(site):
+    """An accent is part of a name: José and Jose are two people, as are Zoë and Zoe."""
+    site.member(name="José")
+    site.member(name="Zoë")
+    _, client = site.member(name="Bob")
+    for other in ("Jose", "Zoe", "Josef"):
+        assert client.form("/account", {"display_name": other}, page="/account").status_code == 303, other
 
 
 def test_nobody_may_call_themselves_what_the_site_calls_members_without_a_name(site):

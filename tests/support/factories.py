@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from paperboy.ingest.normalise import make_record
 from paperboy.ingest.pipeline import upsert_batch
 from paperboy.store.models import Paper, User
+from paperboy.store.namekeys import name_key
 
 _seq = itertools.count(1)
 
@@ -39,7 +40,9 @@ def make_paper(db: Session, **fields) -> Paper:
 
 def make_user(db: Session, **fields) -> User:
     n = next(_seq)
-    user = User(email=fields.pop("email", f"user{n}@example.org"), display_name=fields.pop("display_name", f"User {n}"), **fields)
+    name = fields.pop("display_name", f"User {n}")
+    user = User(email=fields.pop("email", f"user{n}@example.org"), display_name=name,
+                display_name_key=fields.pop("display_name_key", name_key(name) if name else None), **fields)
     db.add(user)
     db.flush()
     return user
