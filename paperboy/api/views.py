@@ -155,7 +155,8 @@ def similar_papers(
     if q.paper_by_arxiv_id(db, pid) is None:
         raise HTTPException(404, f"no paper arXiv:{pid} here")
     db.commit()  # give the connection back before the search service takes its own
-    hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, limit) + 1, reader=read_engine(request))
+    hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, limit) + 1, fill_to=limit,
+                                            reader=read_engine(request))
     papers = q.similar_papers(db, [h.paper_id for h in hits if h.arxiv_id != pid], sort=sort, limit=limit)
     names = submitters(db, papers)
     authors = q.author_names(db, papers)

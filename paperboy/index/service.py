@@ -746,10 +746,14 @@ class SearchService:
         return hits
 
     # --- similar --------------------------------------------------------------------
-    def similar(self, arxiv_id: str, *, limit: int = 10, reader: Engine | None = None) -> list[Hit]:
-        """``reader`` as for ``search``."""
+    def similar(self, arxiv_id: str, *, limit: int = 10, fill_to: int | None = None,
+                reader: Engine | None = None) -> list[Hit]:
+        """``reader`` as for ``search``. Without vectors, papers that share only a few of
+        the paper's words are taken only up to ``fill_to`` (default ``limit``): a "newest
+        first" list asks for 50 similar papers to show 6, and those weak ones, dated
+        recently, came first (an airline-load forecast among video diffusion papers)."""
         try:
-            return self._similar(arxiv_id, limit=limit, reader=reader)
+            return self._similar(arxiv_id, limit=limit, fill_to=limit if fill_to is None else fill_to, reader=reader)
         except DBAPIError:
             if reader is not None:
                 raise
@@ -759,7 +763,7 @@ class SearchService:
             log.exception("similar failed for %r", str(arxiv_id)[:100])
             return []
 
-    def _similar(self, arxiv_id: str, *, limit: int, reader: Engine | None = None) -> list[Hit]:
+    def _similar(self, arxiv_id: str, *, limit: int, fill_to: int, reader: Engine | None = None) -> list[Hit]:
 
         ident = match_arxiv_id(str(arxiv_id or "")) or str(arxiv_id or "").strip()
         limit = max(1, min(int(limit), 100))
@@ -793,12 +797,13 @@ class SearchService:
             terms = kwi.distinctive_terms(f"{row.title}\n{row.abstract or ''}")
             res = kwi.papers_like(terms, limit=limit + 1)
             pairs = [(i, s) for i, s in zip(res.ids, res.scores, strict=True) if i != row.id]
-            if len(pairs) < limit:
+            if len(pairs) < min(limit, fill_to):
                 # A paper few others share a fifth of its terms with (about 2 in 100 of the
                 # real sample's) still has neighbours: those sharing fewer come after.
                 seen = {row.id} | {i for i, _ in pairs}
                 more = kwi.papers_like(terms, limit=limit + len(seen), needed=SIMILAR_MIN_SHARED)
                 pairs += [(i, s) for i, s in zip(more.ids, more.scores, strict=True) if i not in seen]
+                pairs = pairs[:max(len(seen) - 1, min(limit, fill_to))]
             pairs = pairs[:limit]
         return self._hits([i for i, _ in pairs], [s for _, s in pairs], None, reader)
 

@@ -279,7 +279,7 @@ def paper_page(request: Request, arxiv_id: str, sort: str = "relevance",
     similar, similar_message = [], None
     release(db)
     try:
-        hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, SIMILAR_SHOWN) + 1,
+        hits = request.app.state.search.similar(pid, limit=q.similar_pool(sort, SIMILAR_SHOWN) + 1, fill_to=SIMILAR_SHOWN,
                                                 reader=read_engine(request))
         ids = [h.paper_id for h in hits if h.arxiv_id != pid]
         similar = build_cards(db, q.similar_papers(db, ids, sort=sort, limit=SIMILAR_SHOWN), user)

@@ -144,3 +144,35 @@ def test_a_versioned_id_redirect_keeps_the_newest_order(site, client):
     assert r.status_code == 301 and r.headers["location"] == f"/papers/{seed}?sort=recent"
     r = client.get(f"/papers/{seed}v2?sort=bogus", follow_redirects=False)
     assert r.status_code == 301 and r.headers["location"] == f"/papers/{seed}"
+
+
+def seed_few_close(engine: Engine) -> dict[str, str]:
+    """A paper with two close neighbours (most of its rare words, announced early) and
+    weak ones sharing two of its words, announced later."""
+    rare = "quokka wombat numbat bilby dingo kookaburra platypus echidna wallaby bandicoot"
+    ids = {}
+    with session_scope(engine) as db:
+        ids["seed"] = make_paper(db, title="Quokka and wombat burrows", abstract=f"A survey of {rare}.",
+                                 announced_on=DAY).arxiv_id
+        for n in range(2):
+            ids[f"close{n}"] = make_paper(db, title=f"Numbat and bilby burrows {n}", abstract=f"We count {rare}.",
+                                          announced_on=DAY + dt.timedelta(days=n + 1)).arxiv_id
+        for n in range(6):
+            ids[f"weak{n}"] = make_paper(db, title=f"Airline load factor forecasting {n}",
+                                         abstract=f"Passenger demand on routes named quokka and wombat, part {n}.",
+                                         announced_on=DAY + dt.timedelta(days=30 + n)).arxiv_id
+    return ids
+
+
+def test_newest_first_is_the_newest_of_the_close_papers_not_of_any_that_share_a_word(databases, tmp_path):
+    """Without vectors, "newest" reads 50 similar papers to show a few: those sharing only
+    a couple of words, dated later, took the list over."""
+    site = seeded_site(databases, tmp_path, seed_few_close)
+    client = site.client()
+    ids = site.ids
+    relevance = _api(client, site, "?limit=2")
+    assert sorted(relevance) == sorted([ids["close0"], ids["close1"]])
+    assert _api(client, site, "?limit=2&sort=recent") == [ids["close1"], ids["close0"]]
+    # A longer list still takes the weaker ones, after the close ones, as relevance does.
+    longer = _api(client, site, "?limit=5")
+    assert longer[:2] == relevance and {ids[f"weak{n}"] for n in range(6)} >= set(longer[2:]) and len(longer) == 5
