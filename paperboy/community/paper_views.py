@@ -179,6 +179,9 @@ def _parent_comment_id(value: str) -> int | None:
     return int(value)
 
 
+REPEAT_WINDOW = dt.timedelta(seconds=30)  # the same comment posted again within it is the first one
+
+
 @router.post("/papers/{arxiv_id:path}/comments")
 def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id: str = Form("")):
     user = _acting_user(request, "comment")
@@ -194,6 +197,17 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id
                                                       Comment.deleted_at.is_(None), Comment.hidden.is_(False)))
             if ok is None:
                 raise HTTPException(400, "The comment you replied to is gone.")
+        # The same comment again from the same member within moments (a double click, a
+        # resend): that one, not a second copy, nor a second reply mail. The paper's lock
+        # makes a concurrent twin wait for this check.
+        repeat = conn.scalar(select(Comment.id).where(
+            Comment.paper_id == pid, Comment.user_id == user.id, Comment.body == text,
+            Comment.parent_id.is_(None) if parent is None else Comment.parent_id == parent,
+            Comment.deleted_at.is_(None), Comment.created_at >= utcnow() - REPEAT_WINDOW).limit(1))
+        if repeat is not None:
+            if wants_json(request):
+                return JSONResponse({"id": repeat, "num_comments": recount_comments(conn, pid)})
+            return RedirectResponse(f"/papers/{arxiv_id}#comment-{repeat}", status_code=303)
         cid = conn.execute(insert(Comment).values(
             paper_id=pid, user_id=user.id, parent_id=parent, body=text, body_html=markdown.render(text),
             hidden=False, created_at=utcnow()).returning(Comment.id)).scalar_one()

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from paperboy.community import accounts
+from paperboy.community.models import Comment
 from paperboy.site import create_app
 from paperboy.store.db import session_scope
 from paperboy.store.models import Collection, CollectionItem, InterestSignal, Paper, Vote
@@ -402,8 +403,16 @@ def test_a_comment_of_only_spaces_is_stopped_in_the_page_with_its_reason(sqlite_
         assert "cannot be empty" in box.evaluate("el => el.validationMessage")
         assert page.evaluate("window.__stayed === true")  # nothing was sent
         box.fill("Now with words.")
-        page.get_by_role("button", name="Post comment").click()
+        page.get_by_role("button", name="Post comment").dblclick()  # an impatient double click
         expect(page.locator(".comment-body").filter(has_text="Now with words.")).to_be_visible()
+        page.wait_for_load_state()
+        assert page.locator(".comment-body").filter(has_text="Now with words.").count() == 1
+        # Back: the text posted is not left in the box to be posted again.
+        page.go_back()
+        page.wait_for_load_state()
+        expect(page.locator("#comment-body")).to_have_value("")
+    with session_scope(fresh_engine) as db:
+        assert db.scalar(select(func.count()).select_from(Comment)) == 1
     assert page.js_errors == []
 
 

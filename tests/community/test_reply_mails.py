@@ -63,6 +63,25 @@ def test_the_author_of_a_comment_is_mailed_each_reply_with_a_link_to_it(mail_sit
     assert len(smtp_server.messages) == 2
 
 
+def test_a_reply_sent_twice_at_once_is_one_reply_and_one_mail(mail_site, smtp_server):
+    """A double click on Post, or a resend: the same text again within moments is the
+    comment already posted, not a copy, and its author is mailed once."""
+    paper = mail_site.paper(title="Posted twice")
+    _, ada_client = mail_site.member(email="ada@example.org", name="Ada")
+    _, bob = mail_site.member(email="bob@example.org", name="Bob")
+    first = _comment(ada_client, paper.arxiv_id, "A question.")
+    reply = _comment(bob, paper.arxiv_id, "An answer.", parent=first)
+    assert _comment(bob, paper.arxiv_id, "An answer.", parent=first) == reply
+    smtp_server.wait_for("ada@example.org")
+    drain_mail(mail_site.app)
+    assert len(smtp_server.to("ada@example.org")) == 1
+    assert mail_site.get_paper(paper.arxiv_id).num_comments == 2
+    # Other words, or the same words in another place, are another comment.
+    assert _comment(bob, paper.arxiv_id, "An answer, and more.", parent=first) != reply
+    assert _comment(bob, paper.arxiv_id, "An answer.") != reply
+    assert mail_site.get_paper(paper.arxiv_id).num_comments == 4
+
+
 def test_the_member_who_submitted_a_paper_is_mailed_each_new_thread_on_it(mail_site, smtp_server):
     paper = mail_site.paper(title="A submitted paper")
     sue, sue_client = mail_site.member(email="sue@example.org", name="Sue")

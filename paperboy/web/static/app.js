@@ -489,8 +489,25 @@
       area.setCustomValidity("Write something first: a comment cannot be empty.");
       area.reportValidity();
       area.addEventListener("input", function () { area.setCustomValidity(""); }, { once: true });
+      return;
     }
+    // Sent once: a double click posted the comment twice (the server also drops a repeat).
+    if (form.dataset.sending) { event.preventDefault(); return; }
+    form.dataset.sending = "1";
+    var button = form.querySelector("button[type=submit], button:not([type])");
+    if (button) button.setAttribute("aria-busy", "true");
   }, true);
+  // Back to a page whose comment was sent (kept whole by the browser): the text posted is
+  // not left in the box to be posted again, and the form may be sent anew.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form.comment-form[data-sending]").forEach(function (form) {
+      delete form.dataset.sending;
+      var button = form.querySelector("[aria-busy]");
+      if (button) button.removeAttribute("aria-busy");
+      var area = form.querySelector("textarea[name=body]");
+      if (area) area.value = "";
+    });
+  });
 
   // A form sent back with its reason (a wrong password low on the account page): bring
   // the reason into view, or the page reads as if nothing happened.
