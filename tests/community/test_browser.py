@@ -774,3 +774,27 @@ def test_seeding_for_you_from_search_results_keeps_the_members_place(sqlite_only
                                  .where(InterestSignal.user_id == user.id, InterestSignal.kind == "seed")))
     assert seeded == [arxiv_id] and arxiv_id in {p.arxiv_id for p in papers}
     assert page.js_errors == []
+
+
+def test_a_long_display_name_wraps_instead_of_widening_a_phone_page(sqlite_only, fresh_engine, tmp_path, browser):
+    """Display names run to 100 characters, without a space if a member likes: a thread,
+    the replies page and their member page wrap the name rather than scroll sideways."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    paper = site.paper(title="Sparse attention at scale")
+    long_name = "Averyveryverylongdisplaynamewithoutanyspaces" * 2
+    author, author_client = site.member(name=long_name)
+    reader, reader_client = site.member(name="Reader")
+    first = reader_client.form(f"/papers/{paper.arxiv_id}/comments", {"body": "A question."}, page="/")
+    first_id = int(first.headers["location"].rsplit("#comment-", 1)[1])
+    author_client.form(f"/papers/{paper.arxiv_id}/comments", {"body": "An answer.", "parent_id": str(first_id)},
+                       page="/")
+    with serve_app_in_thread(site.app) as base:
+        ctx = browser.new_context(viewport={"width": 360, "height": 780}, has_touch=True)
+        page = ctx.new_page()
+        _sign_in(page, base, reader.email)
+        for path in (f"/papers/{paper.arxiv_id}", "/replies", f"/members/{author.id}"):
+            page.goto(base + path)
+            assert long_name in page.content(), path
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= 360, (path, wide)
+        ctx.close()
