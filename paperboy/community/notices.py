@@ -27,8 +27,8 @@ MESSAGES = {
     "unhidden": ("The paper is visible again.",) * 2,
     "submitted": ("Submitted: the paper is in today's feed, marked as submitted by you.",) * 2,
     # PAPERBOY_FEED_MODE=all lists every paper on the day arXiv announced it, submitted or not.
-    "submitted_listed": ("Submitted: the paper is marked as submitted by you and counts for Trending from today; "
-                         "the daily feed keeps it on the day arXiv announced it.",) * 2,
+    "submitted_listed": ("Submitted: the paper is marked as submitted by you, and you are told of each new "
+                         "discussion of it; the daily feed keeps it on the day arXiv announced it.",) * 2,
     "comment_hidden": ("The comment is hidden: only moderators see it now.",) * 2,
     "comment_shown": ("The comment is shown again.",) * 2,
     "suspended": ("The member is suspended: they can read, but not vote, save, comment or submit.",) * 2,

@@ -309,7 +309,7 @@ def _today() -> dt.date:
 
 @router.get("/submit", response_class=HTMLResponse)
 def submit_form(request: Request, user: User = Depends(require_member)):
-    return request.app.state.templates.TemplateResponse(request, "community/submit.html", {})
+    return _submit_page(request, 200)
 
 
 # What the member is told when the look-up did not bring the paper.
@@ -324,7 +324,9 @@ _LOOKUP_ANSWERS = {
 
 def _submit_page(request: Request, status: int, error: str = "", value: str = "", link: str | None = None):
     return request.app.state.templates.TemplateResponse(
-        request, "community/submit.html", {"error": error, "value": value, "link": link}, status_code=status)
+        request, "community/submit.html", {"error": error, "value": value, "link": link,
+                                           "feed_of_submissions": request.app.state.settings.feed_mode == "submitted"},
+        status_code=status)
 
 
 @router.post("/submit", response_class=HTMLResponse)

@@ -33,8 +33,12 @@ def test_submitting_an_unknown_paper_fetches_it_and_features_it_today(arxiv_site
     # not "in today's feed".
     assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386?notice=submitted_listed"
     said = html.unescape(client.get(r.headers["location"]).text)
-    assert ("Submitted: the paper is marked as submitted by you and counts for Trending from today; "
+    # Nor that it counts for Trending, which ranks a listed paper from its arXiv day.
+    assert ("Submitted: the paper is marked as submitted by you, and you are told of each new discussion of it; "
             "the daily feed keeps it on the day arXiv announced it.") in said and "today's feed" not in said
+    assert "Trending" not in said.split("Submitted:")[1].split(".")[0]
+    form = html.unescape(client.get("/submit").text)
+    assert "Recommend an arXiv paper to the community" in form and "today's feed" not in form
     paper = site.get_paper("1605.08386")
     assert paper.featured_on == utcnow().date() and paper.submitted_by_id == user.id
     assert "submission" in paper.sources.split(",") and "api" in paper.sources.split(",")
@@ -59,6 +63,7 @@ def test_where_only_submissions_are_listed_a_submission_is_in_todays_feed(shared
     assert r.status_code == 303 and r.headers["location"] == "/papers/1605.08386?notice=submitted"
     assert "Submitted: the paper is in today's feed" in html.unescape(client.get(r.headers["location"]).text)
     assert "/papers/1605.08386" in client.get("/").text  # and it is
+    assert "Bring an arXiv paper to today's feed" in html.unescape(client.get("/submit").text)
 
 
 def test_a_known_paper_is_featured_without_fetching(arxiv_site):
