@@ -33,6 +33,7 @@ class ThreadItem:
     author_id: int | None
     depth: int
     children: list[ThreadItem] = field(default_factory=list)
+    reply_to: str = ""  # the author of the comment it answers (said to screen readers)
 
     @property
     def removed(self) -> bool:
@@ -58,6 +59,8 @@ def comments_for(request, paper) -> list[ThreadItem]:
     for item in items.values():
         parent = items.get(item.comment.parent_id) if item.comment.parent_id else None
         (parent.children if parent else roots).append(item)
+        if parent is not None:
+            item.reply_to = "a deleted comment" if parent.removed else parent.author
     out: list[ThreadItem] = []
     is_mod = bool(user and user.is_admin)
 

@@ -34,7 +34,7 @@ _MATH_TAGS = {
 }
 _TAGS = {
     "p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "a",
-    "h1", "h2", "h3", "h4", "h5", "h6", "del", "s", "table", "thead", "tbody", "tr", "th", "td",
+    "del", "s", "table", "thead", "tbody", "tr", "th", "td",
 } | _MATH_TAGS
 _MATH_ATTRS = {"display", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace",
                "columnalign", "linethickness", "accent", "accentunder", "width", "height", "depth",
@@ -91,6 +91,11 @@ def _markdown(linkify: bool) -> MarkdownIt:
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
     md.validateLink = _valid_link
     md.core.ruler.after("linkify", "arxiv_links", _arxiv_links)
+    # A "# Heading" in a comment is bold text, not a heading of the page: an <h1> there
+    # sat in the paper page's outline (for a screen reader, a heading like the title's)
+    # and in the page's largest type.
+    md.add_render_rule("heading_open", lambda self, tokens, idx, options, env: "<p><strong>")
+    md.add_render_rule("heading_close", lambda self, tokens, idx, options, env: "</strong></p>\n")
     return md
 
 

@@ -284,10 +284,12 @@ def _own_comment(v: Visitor, comment_id: int, author_id: str) -> bytes:
     me = v.member
     if me is None or not author_id or str(me.id) != author_id:
         return b""
-    edit = "" if me.is_suspended else f'<a class="button button-small" href="/comments/{comment_id}/edit">Edit</a>'
+    # Described by the comment's author line, as its Reply is: not one of many "Delete"s.
+    by = f'aria-describedby="comment-{comment_id}-by"'
+    edit = "" if me.is_suspended else f'<a class="button button-small" href="/comments/{comment_id}/edit" {by}>Edit</a>'
     return (f'{edit}<form method="post" action="/comments/{comment_id}/delete" class="inline-form" '
             f'data-confirm="Delete this comment? Replies to it stay, under [deleted].">'
-            f'{token_input(v)}<button type="submit">Delete</button></form>').encode()
+            f'{token_input(v)}<button type="submit" {by}>Delete</button></form>').encode()
 
 
 def follow_key(kind: str, target: str) -> str:

@@ -35,6 +35,14 @@ def test_markdown_renders_math_and_keeps_only_safe_markup():
     assert links.count('rel="nofollow noopener"') == 2
 
 
+def test_a_heading_in_a_comment_is_bold_text_not_a_heading_of_the_page():
+    """The paper page's outline is the paper's: a "# Heading" typed in a comment made an
+    <h1> beside the title's, in the page's largest type."""
+    html = render("# Results\n\n## Second *look*\n\nBody text.")
+    assert html == "<p><strong>Results</strong></p>\n<p><strong>Second <em>look</em></strong></p>\n<p>Body text.</p>\n"
+    assert not re.search(r"<h\d", render("<h1>raw</h1>\n\nSetext\n======"))
+
+
 def test_math_in_a_comment_is_spaced_as_in_an_abstract():
     from paperboy.web.mathtext import render_math
 
@@ -102,6 +110,14 @@ def test_threaded_comments_and_exact_counts(site):
     depths = re.findall(r'id="comment-(\d+)"[^>]*data-depth="(\d+)"', page)
     assert [(int(i), int(d)) for i, d in depths] == [(first, 0), (first + 1, 1), (first + 2, 2)]
     assert "<math" in page and "Discussion (3)" in page
+    # For a screen reader, which the thread's shape shows the eye: whom each reply answers,
+    # and whose comment each Reply, Edit and Delete is for.
+    assert f'id="comment-{first + 1}-by"' in page
+    assert page.count('<span class="visually-hidden">, replying to Alice</span>') == 1
+    assert page.count('<span class="visually-hidden">, replying to Bob</span>') == 1
+    assert f'<summary aria-describedby="comment-{first}-by">Reply</summary>' in page
+    assert 'aria-label="Reply to Bob"' in page
+    assert f'href="/comments/{first}/edit" aria-describedby="comment-{first}-by">Edit</a>' in page
 
     # Edit by the author.
     r = alice.form(f"/comments/{first}/edit", {"body": "First, edited"}, page="/")
