@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, or_, select, update
@@ -75,6 +77,10 @@ def _comment_hidden(request: Request, comment_id: int, hidden: bool):
     if arxiv_id is None:
         raise HTTPException(404, "No such comment.")
     back = referring_page(request, f"/papers/{arxiv_id}#comment-{comment_id}")
+    if urlsplit(back).path == f"/papers/{arxiv_id}" and "#" not in back:
+        # A Referer has no fragment: back at the comment, not the top of the paper's page
+        # (a moderator hiding a wave of spam went down the page again for each).
+        back += f"#comment-{comment_id}"
     return RedirectResponse(with_notice(back, "comment_hidden" if hidden else "comment_shown"), status_code=303)
 
 

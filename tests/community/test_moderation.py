@@ -92,3 +92,7 @@ def test_the_moderation_page_finds_accounts_by_name_and_names_hidden_comments_au
     page = admin.get(hidden.headers["location"]).text
     assert "The comment is hidden: only moderators see it now." in page
     assert f"#{cid} on {paper.arxiv_id}</a> by plain@example.org: A comment to hide." in page
+    # From the paper's page, back at the comment: a spam wave is hidden going down the page.
+    shown = admin.form(f"/admin/comments/{cid}/unhide", page="/",
+                       headers={"Referer": f"http://testserver/papers/{paper.arxiv_id}"})
+    assert shown.headers["location"] == f"/papers/{paper.arxiv_id}?notice=comment_shown#comment-{cid}"
