@@ -246,6 +246,8 @@ def _own_comment(db: Session, comment_id: int, user: User) -> tuple[Comment, str
 def edit_comment_form(request: Request, comment_id: int, user: User = Depends(require_member),
                       db: Session = Depends(get_db, scope="function")):
     comment, arxiv_id = _own_comment(db, comment_id, user)
+    if comment.hidden:
+        raise HTTPException(403, "A moderator hid this comment; it cannot be edited. You can still delete it.")
     return request.app.state.templates.TemplateResponse(
         request, "community/comment_edit.html", {"comment": comment, "arxiv_id": arxiv_id})
 
@@ -257,8 +259,12 @@ def edit_comment(request: Request, comment_id: int, body: str = Form(""), user: 
     ratelimit.check(request, "comment", str(user.id))
     text = _clean_body(body)
     comment, arxiv_id = _own_comment(db, comment_id, user)
+    if comment.hidden:  # a moderator's decision is not undone by rewriting the comment
+        raise HTTPException(403, "A moderator hid this comment; it cannot be edited. You can still delete it.")
     conn = db.connection()
-    _lock_paper(conn, paper_id=comment.paper_id)
+    if _lock_paper(conn, paper_id=comment.paper_id) is None:
+        raise HTTPException(403, "The moderators hid this paper; its discussion cannot be changed. "
+                                 "You can still delete your comment.")
     conn.execute(update(Comment).where(Comment.id == comment_id, Comment.user_id == user.id,
                                        Comment.deleted_at.is_(None))
                  .values(body=text, body_html=markdown.render(text), edited_at=utcnow()))

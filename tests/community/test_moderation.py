@@ -96,3 +96,24 @@ def test_the_moderation_page_finds_accounts_by_name_and_names_hidden_comments_au
     shown = admin.form(f"/admin/comments/{cid}/unhide", page="/",
                        headers={"Referer": f"http://testserver/papers/{paper.arxiv_id}"})
     assert shown.headers["location"] == f"/papers/{paper.arxiv_id}?notice=comment_shown#comment-{cid}"
+
+
+def test_what_a_moderator_hid_its_author_cannot_rewrite_but_can_delete(site):
+    paper, other = site.paper(), site.paper()
+    _, writer = site.member()
+    _, admin = site.member(admin=True)
+    writer.form(f"/papers/{paper.arxiv_id}/comments", {"body": "Spam, first version."}, page="/")
+    writer.form(f"/papers/{other.arxiv_id}/comments", {"body": "On a paper about to be hidden."}, page="/")
+    with site.engine.connect() as conn:
+        spam, on_other = conn.scalars(select(Comment.id).order_by(Comment.id)).all()
+    admin.form(f"/admin/comments/{spam}/hide", page="/admin")
+    admin.form(f"/admin/papers/{other.arxiv_id}/hide", page="/admin")
+    assert writer.get(f"/comments/{spam}/edit").status_code == 403
+    r = writer.form(f"/comments/{spam}/edit", {"body": "Innocent now."}, page="/")
+    assert r.status_code == 403 and "A moderator hid this comment" in r.text
+    r = writer.form(f"/comments/{on_other}/edit", {"body": "Changed."}, page="/")
+    assert r.status_code == 403 and "The moderators hid this paper" in r.text
+    with site.engine.connect() as conn:
+        assert conn.scalars(select(Comment.body).order_by(Comment.id)).all() == [
+            "Spam, first version.", "On a paper about to be hidden."]
+    assert writer.form(f"/comments/{spam}/delete", page="/").status_code == 303
