@@ -41,8 +41,10 @@ def normalise_email(email: str) -> str:
     """Validated (``mail.addresses``) and lower-cased: one account per mailbox."""
     try:
         return normalise_address(email).lower()
-    except AddressError:
-        raise AccountError("Please enter a valid email address.") from None
+    except AddressError as exc:
+        # With the validator's reason ("… a special-use or reserved name", for a lab's
+        # ana@lab.local): a bare "not valid" left the member guessing what to change.
+        raise AccountError(f"Please enter a valid email address. {exc}".strip()) from None
 
 
 def check_password(password: str) -> str:

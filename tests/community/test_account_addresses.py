@@ -34,6 +34,12 @@ def test_signup_refuses_an_address_that_is_not_one_plain_mailbox(site, address):
     assert site.outbox == []
 
 
+def test_signup_says_why_an_address_is_refused(site):
+    r = site.client().form("/signup", {"email": "ana@lab.local", "password": PASSWORD}, page="/signup")
+    assert r.status_code == 400
+    assert "special-use or reserved name" in r.text and "valid email address" in r.text
+
+
 def test_signup_stores_a_plain_address_lower_cased(site):
     client = site.client()
     r = client.form("/signup", {"email": " Reader@Example.ORG ", "password": PASSWORD}, page="/signup")
