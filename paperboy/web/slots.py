@@ -319,7 +319,12 @@ def _follow_args(kind: str, target: str, text: str = "", back: str = "/") -> tup
     return (kind, follow_key(kind, target), str(escape(target)), str(escape(text)), str(escape(back)))
 
 
+_CANNOT_VOTE = b'class="vote-button" aria-pressed="false" disabled'
+
+
 def _votes(v: Visitor, prepared: list[tuple]) -> list[bytes]:
+    if v.member is not None and v.member.is_suspended:  # the banner says why; a press led to a 403 page
+        return [_CANNOT_VOTE] * len(prepared)
     votes = v.votes
     return [_VOTED if args[0] in votes else _NOT_VOTED for args in prepared]
 
@@ -328,7 +333,7 @@ def _saves(v: Visitor, prepared: list[tuple]) -> list[bytes]:
     """The save-to-collection menu in each card (members only), built once per response
     for each set of collections a paper is in (most cards: none) and reused; its labels
     name the card's own paper."""
-    if v.member is None:
+    if v.member is None or v.member.is_suspended:  # a suspended member cannot save (the banner says so)
         return [b""] * len(prepared)
     saved, unsaved = v.saved, _save_template(v, None)
     return [(_save_template(v, saved[pid]) if pid in saved else unsaved) % {b"a": arxiv_id, b"t": title}

@@ -68,6 +68,10 @@ def test_suspend_and_unsuspend_an_account(site):
     for path in ("/", f"/papers/{paper.arxiv_id}", "/search?q=anything"):
         assert banner in member.get(path).text, path
     assert banner not in admin.get("/").text and banner not in site.client().get("/").text
+    # ... and the buttons that would refuse are not offered: no live vote, no save menu.
+    front = member.get("/").text
+    assert 'class="vote-button" aria-pressed="false" disabled' in front and "save-menu" not in front
+    assert "disabled" not in site.client().get("/").text.split('class="vote-button"')[1][:40]
     assert admin.form(f"/admin/users/{admin_user.id}/suspend", page="/").status_code == 400  # not oneself
     back = admin.form(f"/admin/users/{user.id}/unsuspend", page="/")
     assert "The member can take part again." in admin.get(back.headers["location"]).text
