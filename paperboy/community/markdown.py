@@ -84,6 +84,12 @@ def _valid_link(url: str) -> bool:
     return not sep or scheme.lower() not in ("http", "https") or bool(rest.split("/", 1)[0])
 
 
+def _image_as_link(self, tokens, idx, options, env) -> str:
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    return f'<a href="{html.escape(token.attrGet("src") or "")}">[image: {html.escape(alt)}]</a>'
+
+
 def _markdown(linkify: bool) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": linkify, "typographer": False}).enable(
         ["strikethrough", "table", "linkify"])
@@ -94,6 +100,9 @@ def _markdown(linkify: bool) -> MarkdownIt:
     # A "# Heading" in a comment is bold text, not a heading of the page: an <h1> there
     # sat in the paper page's outline (for a screen reader, a heading like the title's)
     # and in the page's largest type.
+    # Images are not shown (a tracker, or a page-wide picture, in anyone's comment): one
+    # is a link to it instead, so "![Figure 3](https://…)" is not lost without a word.
+    md.add_render_rule("image", _image_as_link)
     md.add_render_rule("heading_open", lambda self, tokens, idx, options, env: "<p><strong>")
     md.add_render_rule("heading_close", lambda self, tokens, idx, options, env: "</strong></p>\n")
     return md

@@ -43,6 +43,12 @@ def test_a_heading_in_a_comment_is_bold_text_not_a_heading_of_the_page():
     assert not re.search(r"<h\d", render("<h1>raw</h1>\n\nSetext\n======"))
 
 
+def test_an_image_in_a_comment_is_a_link_to_it_not_shown_and_not_lost():
+    html = render("See ![Figure 3](https://example.org/f3.png).")
+    assert html == ('<p>See <a href="https://example.org/f3.png" rel="nofollow noopener">[image: Figure 3]</a>.</p>\n')
+    assert "<img" not in render("![x](https://example.org/x.png)") and "href" not in render("![x](javascript:alert(1))")
+
+
 def test_math_in_a_comment_is_spaced_as_in_an_abstract():
     from paperboy.web.mathtext import render_math
 
