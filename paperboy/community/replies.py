@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Integer, bindparam, func, literal, or_, select, union_all, update
+from sqlalchemy import Integer, and_, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -142,6 +142,10 @@ class Reply:
     title: str
     is_reply: bool  # a reply to the member's comment, else a new thread on their submission
     body: str  # the Markdown its author wrote (for the API)
+    answered: str = ""  # the start of the member's comment it answers ("" for a new thread, or one deleted)
+
+
+ANSWERED_CHARS = 100  # of the member's comment, shown above a reply to it
 
 
 def _replies_statements():
@@ -157,10 +161,13 @@ def _replies_statements():
                .where(Comment.paper_id.in_(select(Submission.paper_id).where(Submission.user_id == me)),
                       Paper.submitted_by_id == me, Comment.parent_id.is_(None)))
     said = union_all(replies, threads).subquery()
+    answered = aliased(Comment)
     shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, User.email, Comment.user_id,
-                    Paper.arxiv_id, Paper.title, said.c.is_reply, Comment.body)
+                    Paper.arxiv_id, Paper.title, said.c.is_reply, Comment.body,
+                    func.substr(answered.body, 1, ANSWERED_CHARS + 1).label("answered"))
              .join(said, said.c.cid == Comment.id).join(Paper, Paper.id == Comment.paper_id)
              .outerjoin(User, User.id == Comment.user_id)
+             .outerjoin(answered, and_(answered.id == Comment.parent_id, said.c.is_reply))
              # A deleted member's kept comment has no author (NULL), and still counts.
              .where(Comment.deleted_at.is_(None), Comment.hidden.is_(False),
                     or_(Comment.user_id.is_(None), Comment.user_id != me), visible()))
@@ -185,4 +192,13 @@ def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list
     total = conn.execute(_COUNT_REPLIES, {"me": user_id}).scalar_one()
     rows = conn.execute(_PAGE_OF_REPLIES, {"me": user_id, "limit": limit, "offset": offset}).all()
     return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email, r.user_id), r.user_id, r.arxiv_id,
-                  r.title, bool(r.is_reply), r.body) for r in rows], total
+                  r.title, bool(r.is_reply), r.body, _excerpt(r.answered or "")) for r in rows], total
+
+
+def _excerpt(text: str) -> str:
+    """The start of a comment, on one line, cut at a word with "…" when longer."""
+    text = " ".join(text.split())
+    if len(text) <= ANSWERED_CHARS:
+        return text
+    cut = text[:ANSWERED_CHARS].rsplit(" ", 1)[0]
+    return (cut if len(cut) > ANSWERED_CHARS // 2 else text[:ANSWERED_CHARS]) + "…"

@@ -46,6 +46,8 @@ def test_replies_to_a_member_and_threads_on_their_submissions_newest_first(site)
     assert _said(page) == ["Bob comments on Ada's submission.", "Bob answers."]
     assert "commented on your submission" in page and "replied to your comment on" in page
     assert f'href="/papers/{paper.arxiv_id}#comment-{answer}"' in page
+    # Which of her comments each reply answers (a new thread on her paper answers none).
+    assert page.count('class="reply-answered') == 1 and "To your comment: “Ada asks a question.”" in page
     # Bob sees Ada's reply to him, and nothing of his own.
     assert _said(bob.get("/replies").text) == ["Ada thanks Bob."]
     assert 'href="/replies"' in ada.get("/").text  # in the account menu
@@ -61,6 +63,11 @@ def test_the_page_is_for_members_and_escapes_what_it_shows(site):
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
     assert "<img" not in page and "&lt;img src=x onerror" in page  # the text, inert
     assert "<b>bold</b>" not in page and "<math" in page
+    # The excerpt of her own comment is text too, cut at a word.
+    long_question = _comment(ada, paper.arxiv_id, "<b>Loud</b> " + "word " * 40)
+    _comment(eve, paper.arxiv_id, "An answer.", parent=long_question)
+    excerpt = re.search(r"To your comment: “([^”]*)”", ada.get("/replies").text).group(1)
+    assert excerpt.startswith("&lt;b&gt;Loud&lt;/b&gt; word") and excerpt.endswith("word…")
     r = site.client().get("/replies", follow_redirects=False)
     assert r.status_code in (303, 401) and "/signin" in r.headers.get("location", "/signin")
 
