@@ -31,6 +31,7 @@ from paperboy.store.backup.postgres import find_pg_tool
 from paperboy.store.db import make_engine, session_scope, write_tx
 from paperboy.store.migrate import current_revision, head_revision, upgrade
 from paperboy.store.models import Paper, User, Vote, utcnow
+from tests.support.databases import unmigrated_url
 from tests.support.factories import make_paper
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,15 +255,7 @@ def test_files_that_are_no_backup_are_refused_and_change_nothing(fresh_url, back
 
 
 def test_an_older_backup_is_migrated_after_restore(fresh_url, backend, databases, tmp_path):
-    if backend == "sqlite":
-        old = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        old = databases.new_url()
-        eng = make_engine(old)
-        with eng.begin() as conn:  # start over from an empty schema
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        eng.dispose()
+    old = unmigrated_url(databases, tmp_path)
     eng = make_engine(old)
     upgrade(eng, "0008")
     eng.dispose()

@@ -1,10 +1,16 @@
 """The migrations and the models describe the same schema, on both backends."""
 
+import datetime as dt
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from paperboy.schema import metadata
+from paperboy.store.db import make_engine
 from paperboy.store.migrate import for_backend, head_revision, is_up_to_date, upgrade
+from paperboy.store.namekeys import name_key
+from tests.support.databases import unmigrated_url
 
 
 def test_migrated_database_matches_the_models(fresh_engine):
@@ -20,26 +26,10 @@ def test_upgrade_is_idempotent_and_reaches_head(fresh_engine):
     assert head_revision()
 
 
-def test_names_kept_before_their_keys_get_them_on_upgrade(backend, databases, tmp_path):
+def test_names_kept_before_their_keys_get_them_on_upgrade(databases, tmp_path):
     """0020 adds users.display_name_key and fills it for the names already there, so the
     look-up that replaced reading every name finds them too."""
-    import datetime as dt
-
-    from sqlalchemy import text
-
-    from paperboy.store.db import make_engine
-    from paperboy.store.namekeys import name_key
-
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.db'}"
-    else:
-        url = databases.new_url()
-        eng = make_engine(url)
-        with eng.begin() as conn:  # start over from an empty schema
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        eng.dispose()
-    eng = make_engine(url)
+    eng = make_engine(unmigrated_url(databases, tmp_path))
     upgrade(eng, "0019")
     names = ["Ana Lopes", "ＪＯＳÉ García", "", "\u0410da"]
     with eng.begin() as conn:

@@ -136,3 +136,17 @@ class DatabaseFactory:
                 for name in reversed(self.created):
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             self.admin.dispose()
+
+
+def unmigrated_url(databases: DatabaseFactory, tmp_path: Path) -> str:
+    """A database of the run's backend with no schema at all, to migrate step by step
+    (an older revision first): a file for SQLite, an emptied new database on PostgreSQL."""
+    if databases.backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'unmigrated.db'}"
+    url = databases.new_url()
+    engine = make_engine(url)
+    with engine.begin() as conn:  # start over from an empty schema
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
