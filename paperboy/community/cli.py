@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from paperboy import clitools
 from paperboy.community import accounts, api_tokens, rerender
-from paperboy.store.db import session_scope
+from paperboy.store.db import session_scope, writer
 from paperboy.store.models import User
 from paperboy.web.security import end_all_sessions
 
@@ -30,7 +30,7 @@ def create(
     password = _password(password_stdin)
     engine = clitools.engine()
     try:
-        with session_scope(engine) as db:
+        with session_scope(writer(engine)) as db:
             if accounts.user_by_email(db, accounts.normalise_email(email)) is not None:
                 raise clitools.fail(f"an account for {email} exists already")
             user = accounts.create_user(db, email, password, name, is_admin=admin, verified=True)
@@ -82,7 +82,7 @@ def set_admin(
 ) -> None:
     """Make an existing account an administrator (moderator), or take that away."""
     engine = clitools.engine()
-    with session_scope(engine) as db:
+    with session_scope(writer(engine)) as db:
         user = _account(db, email)
         if not on and user.is_admin and db.scalar(
                 select(func.count()).select_from(User).where(User.is_admin.is_(True))) == 1:
@@ -107,7 +107,7 @@ def set_password(
     except accounts.AccountError as exc:
         raise clitools.fail(str(exc)) from None
     engine = clitools.engine()
-    with session_scope(engine) as db:
+    with session_scope(writer(engine)) as db:  # the write lock first: a read, then a write (store/db.py)
         user = _account(db, email)
         user.password_hash = accounts.hash_password(password)
         uid = user.id

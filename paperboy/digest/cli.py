@@ -14,7 +14,7 @@ from paperboy.digest.outbox import deliver, enqueue_due, outbox_counts
 from paperboy.digest.schedule import parse_digest_period
 from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe
 from paperboy.index.service import get_search_service
-from paperboy.store.db import session_scope
+from paperboy.store.db import session_scope, writer
 
 digest_app = typer.Typer(help="Compose and send email digests.", no_args_is_help=True)
 subscribers_app = typer.Typer(help="Manage digest subscribers.", no_args_is_help=True)
@@ -90,7 +90,7 @@ def _add_many(emails: list[tuple[int | None, str]], confirmed: bool, weekly: boo
     added = existing = 0
     errors: list[str] = []
     to_confirm = []
-    with session_scope(engine) as db:
+    with session_scope(writer(engine)) as db:
         for line, raw in emails:
             try:
                 res = subscribe(db, settings, raw, confirmed=confirmed, weekly=weekly)

@@ -50,3 +50,4 @@ def test_a_new_password_set_by_an_administrator_ends_sessions_links_and_tokens(c
     r = fresh.post("/signin", data={"email": "locked@example.org", "password": "a brand new long password",
                                     "csrf_token": fresh.token("/signin")}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] != "/signin"
+
