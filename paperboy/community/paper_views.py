@@ -204,16 +204,16 @@ def add_comment(request: Request, arxiv_id: str, body: str = Form(""), parent_id
             Comment.paper_id == pid, Comment.user_id == user.id, Comment.body == text,
             Comment.parent_id.is_(None) if parent is None else Comment.parent_id == parent,
             Comment.deleted_at.is_(None), Comment.created_at >= utcnow() - REPEAT_WINDOW).limit(1))
-        if repeat is not None:
-            if wants_json(request):
-                return JSONResponse({"id": repeat, "num_comments": recount_comments(conn, pid)})
-            return RedirectResponse(f"/papers/{arxiv_id}#comment-{repeat}", status_code=303)
-        cid = conn.execute(insert(Comment).values(
-            paper_id=pid, user_id=user.id, parent_id=parent, body=text, body_html=markdown.render(text),
-            hidden=False, created_at=utcnow()).returning(Comment.id)).scalar_one()
-        n = recount_comments(conn, pid)
-        told = replies.tell_about_comment(request.app, conn, paper_id=pid, parent_id=parent, comment_id=cid,
-                                          author=user, text=text)
+        if repeat is not None:  # answered as the first was; the count is as it stands
+            cid, told = repeat, False
+            n = conn.scalar(select(Paper.num_comments).where(Paper.id == pid))
+        else:
+            cid = conn.execute(insert(Comment).values(
+                paper_id=pid, user_id=user.id, parent_id=parent, body=text, body_html=markdown.render(text),
+                hidden=False, created_at=utcnow()).returning(Comment.id)).scalar_one()
+            n = recount_comments(conn, pid)
+            told = replies.tell_about_comment(request.app, conn, paper_id=pid, parent_id=parent, comment_id=cid,
+                                              author=user, text=text)
     if told:
         request.app.state.outbox.wake()  # committed: the mail may go
     if wants_json(request):
@@ -242,12 +242,18 @@ def _own_comment(db: Session, comment_id: int, user: User) -> tuple[Comment, str
     return row[0], row[1]
 
 
-@router.get("/comments/{comment_id:id}/edit", response_class=HTMLResponse)
-def edit_comment_form(request: Request, comment_id: int, user: User = Depends(require_member),
-                      db: Session = Depends(get_db, scope="function")):
+def _editable_comment(db: Session, comment_id: int, user: User) -> tuple[Comment, str]:
+    """``_own_comment``, refused when a moderator hid it: rewriting it would undo that."""
     comment, arxiv_id = _own_comment(db, comment_id, user)
     if comment.hidden:
         raise HTTPException(403, "A moderator hid this comment; it cannot be edited. You can still delete it.")
+    return comment, arxiv_id
+
+
+@router.get("/comments/{comment_id:id}/edit", response_class=HTMLResponse)
+def edit_comment_form(request: Request, comment_id: int, user: User = Depends(require_member),
+                      db: Session = Depends(get_db, scope="function")):
+    comment, arxiv_id = _editable_comment(db, comment_id, user)
     return request.app.state.templates.TemplateResponse(
         request, "community/comment_edit.html", {"comment": comment, "arxiv_id": arxiv_id})
 
@@ -258,9 +264,7 @@ def edit_comment(request: Request, comment_id: int, body: str = Form(""), user: 
     # The rate-limit count commits on its own, before this request's unit of work begins.
     ratelimit.check(request, "comment", str(user.id))
     text = _clean_body(body)
-    comment, arxiv_id = _own_comment(db, comment_id, user)
-    if comment.hidden:  # a moderator's decision is not undone by rewriting the comment
-        raise HTTPException(403, "A moderator hid this comment; it cannot be edited. You can still delete it.")
+    comment, arxiv_id = _editable_comment(db, comment_id, user)
     conn = db.connection()
     if _lock_paper(conn, paper_id=comment.paper_id) is None:
         raise HTTPException(403, "The moderators hid this paper; its discussion cannot be changed. "

@@ -205,6 +205,11 @@ class Found:
             self.titles.append(ref)
 
 
+def broken_listed(broken: list[str], count: int) -> str:
+    """Entries BibTeX could not read, as a report lists them ("…" past those named)."""
+    return "; ".join(broken) + (" …" if len(broken) < count else "")
+
+
 def _clean(raw: str) -> str | None:
     try:
         return parse_arxiv_id(raw.strip().rstrip(".,;)"))[0]
@@ -220,17 +225,11 @@ def _what_is_broken(text: str, opening: re.Match, end: int) -> str | None:
         return "no comma after its key"
     if text[opening.end() - 1] != "{":
         return None  # @article(key, ...): parentheses, rare; read as before
-    depth, i = 0, opening.end() - 1
-    while i < end:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        depth += 1 if c == "{" else -1 if c == "}" else 0
-        if depth == 0:
-            return None
-        i += 1
-    return "a brace that is never closed"
+    # The entry's body as a braced value: "" when its brace never closes (it holds at
+    # least "key," when it does).
+    if not _field_value(text, opening.end() - 1, "{", end):
+        return "a brace that is never closed"
+    return None
 
 
 def read_bibtex(text: str) -> Found:

@@ -461,7 +461,7 @@ def apply_state(visitor: Visitor, parts: Parts | None, rows) -> str:
     """Fill ``visitor`` from the rows of ``state_query``; returns the version it read."""
     collections = []
     version = ""
-    kinds_by_code: list[str] = []
+    kinds_by_code = list(FEATURE_SLOTS)  # codes as state_query numbered them
     for kind, a, b in rows:
         if kind == 0:
             visitor.votes.add(a)
@@ -478,7 +478,6 @@ def apply_state(visitor: Visitor, parts: Parts | None, rows) -> str:
             k, _, target = b.partition(":")
             visitor.follows.add((k, follow_key(k, target)))
         elif kind >= _FIRST_FEATURE_CODE:
-            kinds_by_code = kinds_by_code or list(FEATURE_SLOTS)
             visitor.rows.setdefault(kinds_by_code[kind - _FIRST_FEATURE_CODE], []).append(b)
         else:
             version = str(b)

@@ -30,9 +30,8 @@ def no_arxiv_id(found: references.Found) -> str:
     """Why nothing was imported: ``NO_ARXIV_ID``, and the entries BibTeX could not read."""
     if not found.broken_count:
         return NO_ARXIV_ID
-    more = " …" if len(found.broken) < found.broken_count else ""
-    return (f"{NO_ARXIV_ID} {found.broken_count} BibTeX "
-            f"{'entry' if found.broken_count == 1 else 'entries'} could not be read ({'; '.join(found.broken)}{more}).")
+    return (f"{NO_ARXIV_ID} {found.broken_count} BibTeX {'entry' if found.broken_count == 1 else 'entries'} "
+            f"could not be read ({references.broken_listed(found.broken, found.broken_count)}).")
 
 
 # Bytes a text file holds: tab, line ends, form feed, escape and everything from the space
@@ -212,9 +211,8 @@ class ImportReport:
                         + (f" ({', '.join(self.left_out_keys)}{' …' if len(self.left_out_keys) < self.entries_without_arxiv_id else ''})."
                            if self.left_out_keys else "."))
         if self.broken_count:
-            more = " …" if len(self.broken) < self.broken_count else ""
             bits.append(f"{n(self.broken_count, 'BibTeX entry', 'BibTeX entries')} could not be read "
-                        f"({'; '.join(self.broken)}{more}): mend {it(self.broken_count)} in your library "
+                        f"({references.broken_listed(self.broken, self.broken_count)}): mend {it(self.broken_count)} in your library "
                         f"or the file, and {into.verb} {it(self.broken_count)} again.")
         if self.not_read:
             bits.append(f"{n(self.not_read, 'more was', 'more were')} not read: one import takes at most "
