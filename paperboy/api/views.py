@@ -36,6 +36,7 @@ from paperboy.web.paperjson import (
 router = APIRouter(prefix="/api", tags=["api"])
 docs_router = APIRouter(include_in_schema=False)
 MAX_LIMIT = 100
+MAX_QUERY = 10_000  # what the search service reads of a query (a pasted abstract fits)
 
 
 # What the service accepts, as patterns, so the document and the parser agree: years
@@ -76,7 +77,7 @@ def daily_papers(
     week: str | None = Query(None, description="An ISO week, YYYY-Www (week 53 too in years that have one)",
                              json_schema_extra={"pattern": WEEK_PATTERN}),
     month: str | None = Query(None, description="A month, YYYY-MM", json_schema_extra={"pattern": MONTH_PATTERN}),
-    sort: Literal["publishedAt", "trending"] = Query("publishedAt", description="publishedAt: newest day first, then most upvoted; trending: by trending score (without a period), or most upvoted within the period"),
+    sort: Literal["publishedAt", "trending", "newest"] = Query("publishedAt", description="publishedAt: newest day first, then most upvoted; trending: by trending score (without a period), or most upvoted within the period; newest: newest day first, then as arXiv numbered them, latest first (an order votes do not move: for a script that pages through a whole day)"),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description=f"Items per page (at most {MAX_LIMIT})"),
     category: str | None = Query(None, max_length=40, description="Only papers in this arXiv category",
@@ -93,23 +94,28 @@ def daily_papers(
         papers = q.papers_by_ids(db, page_ids)
         data = items_out(db, papers, scores=dict(zip(ids, scores, strict=True)))
         return json_response(data, request=request, has_next=len(ids) > (p + 1) * limit, page=p)
+    pin = None
     if period is None:
         latest = q.latest_day(db, settings)
         if latest is None:
             return json_response([])
         period = q.day_period(latest)
+        pin = {"date": latest.isoformat()}  # the next page is of this day, even once a new one lands
     papers, total = q.feed_papers(db, settings, period, limit=limit, offset=p * limit,
-                                  sort="votes" if sort == "trending" else "publishedAt", category=category)
-    return json_response(items_out(db, papers), request=request, has_next=(p + 1) * limit < total, page=p)
+                                  sort={"trending": "votes"}.get(sort, sort), category=category)
+    return json_response(items_out(db, papers), request=request, page=p, total=total, limit=limit, pin=pin)
 
 
 @router.get("/papers/search", response_model=list[DailyPaperOut], responses=ERRORS, summary="Search papers")
 def search_papers(
     request: Request,
-    q_: str = Query(..., alias="q", min_length=1, max_length=500, description="Query text"),
+    q_: str = Query(..., alias="q", min_length=1, max_length=MAX_QUERY,
+                    description="Query text in the search box's language (all words needed, \"phrases\", "
+                                "author:, cat:, -word, year:); a pasted passage (a long text) finds papers like it"),
     limit: int = Query(20, ge=1, le=MAX_LIMIT),
     p: int = Query(0, ge=0, le=q.MAX_PAGE, description="Page, from 0"),
-    category: str | None = Query(None, max_length=40),
+    category: str | None = Query(None, max_length=40, description="Only papers in this arXiv category",
+                                 json_schema_extra={"pattern": q.CATEGORY_PATTERN}),
     date_from: str | None = Query(None, alias="from", description="YYYY-MM-DD; empty: no limit",
                                   json_schema_extra={"pattern": OPTIONAL_DATE_PATTERN}),
     date_to: str | None = Query(None, alias="to", description="YYYY-MM-DD; empty: no limit",
@@ -127,17 +133,21 @@ def search_papers(
         raise HTTPException(422, str(exc)) from None
     if d_from and d_to and d_from > d_to:
         raise HTTPException(422, f"The range starts ({d_from}) after it ends ({d_to}).")
+    category = _category(category)
     results = request.app.state.search.search(q_, limit=limit, offset=p * limit, category=category,
                                               date_from=d_from, date_to=d_to, author=None, sort=sort, mode=mode,
                                               reader=read_engine(request))
     if results.unsearchable:  # only punctuation or common words: say so, as the page does
         raise HTTPException(422, " ".join(results.messages) or "Nothing to search for.")
+    if results.error:  # the engine failed (logged): not an empty answer a script would trust
+        raise HTTPException(503, "Search failed just now; the error was logged. Try again shortly.")
     papers = q.papers_by_ids(db, [h.paper_id for h in results.hits])
     # A relevance score only where the results are in relevance's order: sorted by date or
-    # votes, the engine's sort key (a date as a number) would read as one.
-    scores = {h.paper_id: h.score for h in results.hits} if sort == "relevance" else None
+    # votes, or a query of filters only (author:, cat:), the engine's sort key (a day as a
+    # number) would read as one.
+    scores = {h.paper_id: h.score for h in results.hits} if results.ranked and sort == "relevance" else None
     data = items_out(db, papers, scores=scores, highlights={h.paper_id: h.snippet for h in results.hits})
-    return json_response(data, request=request, has_next=(p + 1) * limit < results.total, page=p)
+    return json_response(data, request=request, page=p, total=results.total, limit=limit)
 
 
 @router.get("/papers/{arxiv_id:arxiv}/similar", response_model=list[PaperOut], responses=ERRORS,

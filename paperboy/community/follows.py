@@ -65,7 +65,9 @@ def resolve(db, kind: str, typed: str) -> str:
 
 
 def _same(kind: str, a: str, b: str) -> bool:
-    return author_identity(a) == author_identity(b) if kind == "author" else a == b
+    """One identity: an author's name however spelled, a category in any case ("cs.lg"
+    is cs.LG, as following it resolves it)."""
+    return author_identity(a) == author_identity(b) if kind == "author" else a.casefold() == b.casefold()
 
 
 def follow(db: Session, user_id: int, kind: str, typed: str) -> str:
@@ -100,12 +102,13 @@ def follow_either(db: Session, user_id: int, kind: str, typed: str) -> tuple[str
 
 def unfollow(db: Session, user_id: int, kind: str, typed: str) -> str:
     """Stop following every stored row of this identity (rows from before normalising
-    included); the target as typed, tidied (what the answer names)."""
+    included); the target as stored (what the answer names), else as typed, tidied."""
     typed = " ".join((typed or "").split())[:300]
     mine = list(db.scalars(select(Follow.target).where(Follow.user_id == user_id, Follow.kind == kind)))
     gone = [have for have in mine if _same(kind, typed, have)]
     if gone:
         db.execute(delete(Follow).where(Follow.user_id == user_id, Follow.kind == kind, Follow.target.in_(gone)))
+        return gone[0]
     return typed
 
 

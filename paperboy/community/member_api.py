@@ -105,6 +105,8 @@ class ReplyOut(BaseModel):
     html: str = Field(description="The same, rendered and sanitised as the site shows it")
     new: bool = Field(description="Written since the member last read their replies (counted in unread_replies)")
     url: str = Field(description="Where it is on the site")
+    in_reply_to: int | None = Field(description="The id of the member's comment it answers; null for a new thread")
+    answered: str = Field(description="The start of that comment, on one line (empty for a new thread)")
 
 
 class RepliesReadOut(BaseModel):
@@ -123,8 +125,9 @@ def my_replies(request: Request, p: int = Query(0, ge=0, le=100_000), limit: int
     out = [ReplyOut(id=r.comment_id, kind="reply" if r.is_reply else "thread", arxiv_id=r.arxiv_id,
                     title=" ".join(r.title.split()), author=r.author, author_id=r.author_id, created_at=r.created_at,
                     text=r.body, html=r.body_html, new=since is None or r.created_at > since,
-                    url=f"{base}/papers/{r.arxiv_id}#comment-{r.comment_id}") for r in items]
-    return json_response(out, request=request, has_next=(p + 1) * limit < total, page=p)
+                    url=f"{base}/papers/{r.arxiv_id}#comment-{r.comment_id}", in_reply_to=r.parent_id,
+                    answered=r.answered) for r in items]
+    return json_response(out, request=request, page=p, total=total, limit=limit)
 
 
 @api_router.put("/me/replies/read", response_model=RepliesReadOut, responses=WRITES,
@@ -323,18 +326,23 @@ def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), 
         ids = result.ids[p * limit:(p + 1) * limit]
         if result.error:
             raise HTTPException(422, " ".join(result.messages) or result.error)
-        more = (p + 1) * limit < len(result.ids)
+        total = len(result.ids)
     else:
         ids = list(db.scalars(items.with_only_columns(CollectionItem.paper_id)
                               .join(Paper, Paper.id == CollectionItem.paper_id).where(visible())
-                              .order_by(CollectionItem.added_at.desc(), Paper.id).limit(limit + 1).offset(p * limit)))
-        more, ids = len(ids) > limit, ids[:limit]
+                              .order_by(CollectionItem.added_at.desc(), Paper.id).limit(limit).offset(p * limit)))
+        total = count
     added = dict(db.execute(items.where(CollectionItem.paper_id.in_(ids))).all()) if ids else {}
     papers = {x.id: x for x in q.papers_by_ids(db, ids)}
     out = _papers_out(db, list(papers.values()))
     page = CollectionPageOut(collection=_collection_out(coll, count), owner=owner_name,
                              items=[SavedPaperOut(paper=out[i], added_at=added[i]) for i in ids if i in papers])
-    return json_response(page, request=request, has_next=more, page=p)
+    response = json_response(page, request=request, page=p, total=total, limit=limit)
+    # Its member may make it private, rename it or change it at any moment, and none of
+    # that is a change of a paper (what the page cache's version watches): never stored
+    # in a shared cache, ours included, and asked again each time (an ETag makes that cheap).
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
 
 
 class ImportIn(BaseModel):
@@ -375,7 +383,14 @@ def _save(request: Request, db: Session, user: User, cid: int, arxiv_id: str, sa
     try:
         pid = paper_row_id(db, arxiv_id)
     except HTTPException:
-        missing = fetchable_id(request, arxiv_id) if saved else None
+        if not saved:
+            # Taken out while it is still being fetched: it is not saved when it arrives.
+            if wanted.unqueue(db, user.id, coll.id, arxiv_id):
+                return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=False)
+            pid = paper_row_id(db, arxiv_id)  # a worker stored and saved it meanwhile; else 404
+            remove_paper(db, coll, pid)
+            return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=False)
+        missing = fetchable_id(request, arxiv_id)
         if missing is None:
             raise
         wanted.queue(db, user.id, coll.id, [missing])  # as an import's: fetched, then saved

@@ -143,6 +143,7 @@ class Reply:
     is_reply: bool  # a reply to the member's comment, else a new thread on their submission
     body: str  # the Markdown its author wrote (for the API)
     answered: str = ""  # the start of the member's comment it answers ("" for a new thread, or one deleted)
+    parent_id: int | None = None  # the member's comment it answers (None for a new thread)
 
 
 ANSWERED_CHARS = 100  # of the member's comment, shown above a reply to it
@@ -164,7 +165,7 @@ def _replies_statements():
     answered = aliased(Comment)
     shown = (select(Comment.id, Comment.body_html, Comment.created_at, User.display_name, User.email, Comment.user_id,
                     Paper.arxiv_id, Paper.title, said.c.is_reply, Comment.body,
-                    func.substr(answered.body, 1, ANSWERED_CHARS + 1).label("answered"))
+                    func.substr(answered.body, 1, ANSWERED_CHARS + 1).label("answered"), Comment.parent_id)
              .join(said, said.c.cid == Comment.id).join(Paper, Paper.id == Comment.paper_id)
              .outerjoin(User, User.id == Comment.user_id)
              .outerjoin(answered, and_(answered.id == Comment.parent_id, said.c.is_reply))
@@ -192,7 +193,8 @@ def replies_to(conn, user_id: int, *, limit: int, offset: int = 0) -> tuple[list
     total = conn.execute(_COUNT_REPLIES, {"me": user_id}).scalar_one()
     rows = conn.execute(_PAGE_OF_REPLIES, {"me": user_id, "limit": limit, "offset": offset}).all()
     return [Reply(r.id, r.body_html, r.created_at, commenter_name(r.display_name, r.email, r.user_id), r.user_id, r.arxiv_id,
-                  r.title, bool(r.is_reply), r.body, _excerpt(r.answered or "")) for r in rows], total
+                  r.title, bool(r.is_reply), r.body, _excerpt(r.answered or ""),
+                  r.parent_id if r.is_reply else None) for r in rows], total
 
 
 def _excerpt(text: str) -> str:

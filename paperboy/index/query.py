@@ -102,13 +102,9 @@ def match_arxiv_id(text: str) -> str | None:
     if not m:
         return None
     ident = m.group("id")
-    if "/" in ident:  # old style: archive lower-case, subject class upper-case
+    if "/" in ident:  # old style: the archive in lower case; a subject class (math.GT/…) is no part of the id
         archive, num = ident.split("/", 1)
-        if "." in archive:
-            a, sub = archive.split(".", 1)
-            archive = f"{a.lower()}.{sub.upper()}"
-        else:
-            archive = archive.lower()
+        archive = archive.split(".", 1)[0].lower()
         return f"{archive}/{num}"
     return ident
 

@@ -116,6 +116,10 @@ class SearchResults:
     # The query held nothing to search for (empty, only common words): the page offers
     # no "Alert me" and no other mode for it.
     unsearchable: bool = False
+    # The hits are in relevance's order and their scores are relevance: not so for a query
+    # of filters only (author:, cat:, a year) or a sort by date or votes, whose scores are
+    # the sort key (a day as a number).
+    ranked: bool = True
 
 
 @dataclass
@@ -506,7 +510,7 @@ class SearchService:
             order_by = "votes" if sort == "votes" else "day"
             res = kwi.search(kwi.build(q), limit=limit, offset=offset, order_by=order_by)
             hits = self._hits(res.ids, [float(s) for s in res.scores], q, reader)
-            return SearchResults(hits, res.total, text, coverage, messages, mode="keyword")
+            return SearchResults(hits, res.total, text, coverage, messages, mode="keyword", ranked=False)
 
         # Keyword mode shows the keyword ranking itself: the page is all it needs. Fusion
         # needs each ranker's top CANDIDATES.

@@ -200,6 +200,13 @@ def forget_target(db: Session, user_id: int, target: int) -> None:
         db.execute(delete(t).where(t.c.user_id == user_id, t.c.target == target))
 
 
+def unqueue(db: Session, user_id: int, target: int, arxiv_id: str) -> bool:
+    """The member no longer wants ``arxiv_id`` in ``target`` (taken out while it was being
+    fetched): its row goes, so the worker does not save it (``held``); whether it was there."""
+    return bool(db.execute(delete(W).where(W.c.user_id == user_id, W.c.target == target,
+                                           W.c.arxiv_id == arxiv_id)).rowcount)
+
+
 def forget_member(db: Session, user_id: int) -> None:
     for t in (W, T):
         db.execute(delete(t).where(t.c.user_id == user_id))
@@ -296,6 +303,15 @@ def _records(settings: Settings, client: PoliteClient, ids: list[str]) -> tuple[
 
 def _stored(conn: Connection, ids: list[str]) -> dict[str, int]:
     return dict(conn.execute(select(Paper.arxiv_id, Paper.id).where(Paper.arxiv_id.in_(ids))).all()) if ids else {}
+
+
+def held(conn: Connection, owner: str, rows: list[Row]) -> list[Row]:
+    """The claimed ``rows`` this worker still holds, locked until its transaction ends: a
+    row the member took back meanwhile (``unqueue``) is not saved; one they take back
+    from now on waits for this save and then finds the paper stored."""
+    ids = set(conn.scalars(select(W.c.id).where(W.c.id.in_([r.id for r in rows]), W.c.lease_owner == owner)
+                           .with_for_update()))
+    return [r for r in rows if r.id in ids]
 
 
 def finish(conn: Connection, owner: str, rows: list[Row], fetched: Fetched, saved: set[int]) -> None:

@@ -51,7 +51,8 @@ def daily_feed(request: Request, fmt: Format, date: str | None = None, category:
     if day:
         params = {"date": day.isoformat(), **({"category": category} if category else {})}
         html = f"/papers?{urlencode(params)}"
-    paging = FeedPage(page, page * ITEMS < total, total, html + (f"&p={page + 1}" if day else ""))
+    paging = FeedPage(page, page * ITEMS < total, total, html + (f"&p={page + 1}" if day else ""),
+                      pin={"date": day.isoformat()} if day and not date else {})
     return render_feed(request, db, fmt, f"daily papers, {label}", html, papers, paging)
 
 

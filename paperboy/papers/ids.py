@@ -15,7 +15,9 @@ class BadRecord(ValueError):
 # ASCII digits only: \d would take any script's digits ("٢٦٠٦.٢٠٢٨٢"), an id no paper has.
 _NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?", re.ASCII)
 PLAIN_NEW_ID = re.compile(r"\d\d(?:0[1-9]|1[0-2])\.\d{4,5}", re.ASCII)
-_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?", re.ASCII)
+# An old id may carry its subject class (math.GT/0309136), which arXiv's own id leaves
+# out (math/0309136): read, and dropped, so one paper has one id.
+_OLD_ID = re.compile(r"(?P<archive>[a-z][a-z\-]*)(?:\.[A-Z]{2})?/(?P<number>\d{7})(?:v(?P<v>\d+))?", re.ASCII)
 _ID_PREFIX = re.compile(  # a pasted link may have lost its scheme: arxiv.org/abs/...
     r"^(?:arxiv:"
     r"|(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/"
@@ -50,7 +52,7 @@ def parse_arxiv_id(text: str) -> tuple[str, int | None]:
     for pattern in (_NEW_ID, _OLD_ID):
         m = pattern.fullmatch(s)
         if m:
-            arxiv_id = m.group("id")
+            arxiv_id = m.group("id") if pattern is _NEW_ID else f"{m.group('archive')}/{m.group('number')}"
             if pattern is _NEW_ID:
                 yymm = int(arxiv_id[2:4])
                 if not 1 <= yymm <= 12:

@@ -36,7 +36,7 @@ from paperboy.web.convertors import MAX_ID
 from paperboy.web.deps import get_db
 from paperboy.web.feeds import ITEMS, FeedPage, Format, page_param, render_feed
 from paperboy.web.navigation import back_at_card, local_or, referring_page
-from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, paper_out, submitters
+from paperboy.web.paperjson import ERRORS, ErrorOut, PaperOut, json_response, paper_out, submitters
 from paperboy.web.security import (
     current_user,
     require_member,
@@ -163,6 +163,7 @@ def _done(request: Request, notice: str, back: str = "/for-you/learned", status:
 
 # --- the private feed: the picks in a feed reader --------------------------------------
 
+FEED_VERSIONS_KNOWN = 100  # a member's earlier feed addresses answered 410 Gone (older ones: 404)
 FEED_GONE = ("No such feed. Its address was replaced or turned off; the member it belongs to "
              "finds the current one on their “What it learned” page (/for-you/learned).")
 
@@ -188,9 +189,14 @@ def _feed_owner(request: Request, db: Session, key: str) -> User:
     if user is None or user.is_suspended:
         raise HTTPException(404, FEED_GONE)
     on, version = signals.feed_state(db, user.id)
-    if not on or not feedkeys.key_ok(request.app.state.settings.resolved_secret_key(), key, user.id, version):
-        raise HTTPException(404, FEED_GONE)
-    return user
+    secret = request.app.state.settings.resolved_secret_key()
+    if on and feedkeys.key_ok(secret, key, user.id, version):
+        return user
+    # An address this member had (replaced, or the feed turned off) is Gone, so that a
+    # reader stops asking; anything else was never an address here.
+    if any(feedkeys.key_ok(secret, key, user.id, v) for v in range(version, max(version - FEED_VERSIONS_KNOWN, -1), -1)):
+        raise HTTPException(410, FEED_GONE)
+    raise HTTPException(404, FEED_GONE)
 
 
 @router.get("/feeds/for-you/{key}.{fmt}")
@@ -348,7 +354,7 @@ class WhyOut(BaseModel):
     followed_author: str | None = None
     nearest_liked_paper: str | None = Field(None, description="arXiv id of the liked paper it is nearest to")
     nearest_liked_title: str | None = None
-    similarity: float = 0.0
+    similarity: float | None = Field(None, description="Cosine similarity to that liked paper (null when there is none)")
     words: list[str] = Field(default_factory=list, description="Shared words that weighed most, as the paper writes them")
     followed_category: str | None = None
 
@@ -402,8 +408,15 @@ class SignalsOut(BaseModel):
 @api_router.get("/for-you", response_model=ForYouOut, responses={**SIGNED_IN, **ERRORS},
                 summary="The signed-in member's picks, each with why")
 def api_for_you(request: Request, span: Literal["today", "week"] = "today", collection: int | None = Query(None, ge=1),
-                limit: int = Query(30, ge=1, le=100), offset: int = Query(0, ge=0, le=10_000),
+                limit: int = Query(30, ge=1, le=100),
+                p: int | None = Query(None, ge=0, le=1000, description="Page, from 0, as every list pages (Link "
+                                                                         "headers point to the next and the last)"),
+                offset: int = Query(0, ge=0, le=10_000, description="Picks to skip (instead of p)"),
                 user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    if p is not None:
+        if offset:
+            raise HTTPException(422, "Give p or offset, not both.")
+        offset = p * limit
     coll = _own_collection(db, user, collection)
     picks, win = _picks(request, db, user, span, coll, limit, offset)
     papers = {x.id: x for x in q.papers_by_ids(db, picks.ids)}
@@ -417,13 +430,16 @@ def api_for_you(request: Request, span: Literal["today", "week"] = "today", coll
         items.append(PickOut(paper=paper_out(papers[pid], authors[pid], names.get(papers[pid].submitted_by_id)),
                              score=round(score, 4),
                              why=WhyOut(text=w.text, followed_author=w.author, nearest_liked_paper=w.liked_arxiv or None,
-                                        nearest_liked_title=w.liked_title or None, similarity=round(w.similarity, 3),
+                                        nearest_liked_title=w.liked_title or None, similarity=round(w.similarity, 3) if w.liked_arxiv else None,
                                         words=list(w.words), followed_category=w.category)))
     begin = _starters(request, db, picks.signals, win, coll)
     begin_authors, begin_names = q.author_names(db, begin), submitters(db, begin)
-    return ForYouOut(span=span, start=win.start if win else None, end=win.end if win else None, total=picks.total,
-                     paused=picks.signals.paused, learning_from=len(picks.signals.liked), items=items,
-                     starters=[paper_out(p, begin_authors[p.id], begin_names.get(p.submitted_by_id)) for p in begin])
+    out = ForYouOut(span=span, start=win.start if win else None, end=win.end if win else None, total=picks.total,
+                    paused=picks.signals.paused, learning_from=len(picks.signals.liked), items=items,
+                    starters=[paper_out(x, begin_authors[x.id], begin_names.get(x.submitted_by_id)) for x in begin])
+    if p is None:
+        return out
+    return json_response(out, request=request, page=p, total=picks.total, limit=limit)
 
 
 @api_router.get("/for-you/signals", response_model=SignalsOut, responses=SIGNED_IN,
@@ -453,6 +469,25 @@ class FeedOut(BaseModel):
 @api_router.get("/for-you/feed", response_model=FeedOut, responses=SIGNED_IN,
                 summary="The member's private feed addresses, for a feed reader")
 def api_feed(request: Request, user: User = Depends(require_user), db: Session = Depends(get_db, scope="function")):
+    urls = _feed_urls(request, db, user.id) or {}
+    return FeedOut(on=bool(urls), atom=urls.get("atom"), rss=urls.get("rss"))
+
+
+class FeedChange(BaseModel):
+    action: Literal["on", "new", "off"] = Field(
+        description="on: turn it on (the same address if it was on); new: a new address, the old one stops "
+                    "working at once (a leaked address); off: no address works")
+
+
+@api_router.post("/for-you/feed", response_model=FeedOut,
+                 responses={**SIGNED_IN, 403: {"model": ErrorOut, "description": "Suspended, a read-only token, "
+                                                                                  "or a cross-site request"}},
+                 summary="Turn the member's private feed on, give it a new address, or turn it off")
+def api_set_feed(request: Request, change: FeedChange, user: User = Depends(require_member),
+                 db: Session = Depends(get_db, scope="function")):
+    ratelimit.check(request, "write", str(user.id))
+    signals.set_feed(db, user.id, change.action)
+    db.commit()
     urls = _feed_urls(request, db, user.id) or {}
     return FeedOut(on=bool(urls), atom=urls.get("atom"), rss=urls.get("rss"))
 

@@ -26,6 +26,7 @@ from paperboy.store.replicas import ReplicaSet
 from paperboy.web import deps, errors, member_data, openapi, reads, security, slots
 from paperboy.web.cache import PageCache, PageCacheMiddleware
 from paperboy.web.conditional import ConditionalGetMiddleware
+from paperboy.web.cors import PublicCorsMiddleware
 from paperboy.web.features import Feature
 from paperboy.web.head import HeadAsGetMiddleware
 from paperboy.web.headers import SecurityHeadersMiddleware
@@ -116,6 +117,8 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
     app.add_middleware(ConditionalGetMiddleware)
     # Outside the CSRF check: an unknown method on a known path is a 405, not a forged form.
     app.add_middleware(HeadAsGetMiddleware)  # HEAD is served like GET, cache included
+    # Outside the method check too: a browser's preflight (OPTIONS) of an API call is answered.
+    app.add_middleware(PublicCorsMiddleware)
     # Outermost: every answer gets the headers, the middlewares' own 403/413 too.
     app.add_middleware(SecurityHeadersMiddleware, https=settings.resolved_base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

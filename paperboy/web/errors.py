@@ -86,8 +86,13 @@ def _plain(err: dict) -> str:
 
 
 def _shown(value) -> str:
+    """A sent value, briefly: a long string cut inside its quotes, a list by its size."""
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "…'"
+    if len(text) <= 60:
+        return text
+    if isinstance(value, list | tuple):
+        return f"[{len(value):,} items]"
+    return text[:57] + ("…'" if isinstance(value, str) else "…")
 
 
 def describe_validation(exc: RequestValidationError) -> tuple[str, list[dict]]:

@@ -17,7 +17,7 @@ import datetime as dt
 import html
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import Literal
 from urllib.parse import urlencode
@@ -81,6 +81,9 @@ class FeedPage:
     has_next: bool
     total: int | None = None
     more_url: str = "/"  # the HTML page where what this feed page leaves out can be read
+    # Parameters the request left to the server (the day it resolved as the latest), put in
+    # the paging links so that page 2 is of the same day even once a new one lands.
+    pin: dict[str, str] = field(default_factory=dict)
 
     @property
     def last(self) -> int | None:
@@ -102,21 +105,21 @@ def page_param(page: int = Query(1, ge=1, le=q.MAX_PAGE, description=f"Feed page
     return page
 
 
-def _feed_url(request: Request, base: str, page: int) -> str:
-    params = {k: v for k, v in request.query_params.items() if k != "page"}
+def _feed_url(request: Request, base: str, page: int, pin: dict[str, str] | None = None) -> str:
+    params = {**{k: v for k, v in request.query_params.items() if k != "page"}, **(pin or {})}
     if page > 1:
         params["page"] = str(page)
     return base + this_path(request) + ("?" + urlencode(params) if params else "")
 
 
 def _paging_links(request: Request, base: str, paging: FeedPage) -> list[tuple[str, str]]:
-    links = [("first", _feed_url(request, base, 1))]
+    links = [("first", _feed_url(request, base, 1, paging.pin))]
     if paging.page > 1:
-        links.append(("previous", _feed_url(request, base, paging.page - 1)))
+        links.append(("previous", _feed_url(request, base, paging.page - 1, paging.pin)))
     if paging.has_next:
-        links.append(("next", _feed_url(request, base, paging.page + 1)))
+        links.append(("next", _feed_url(request, base, paging.page + 1, paging.pin)))
     if paging.last is not None:
-        links.append(("last", _feed_url(request, base, paging.last)))
+        links.append(("last", _feed_url(request, base, paging.last, paging.pin)))
     return links
 
 
@@ -140,7 +143,11 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
     updated = max((_revised(p) for p in papers), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     summary = f"{title}, from {settings.site_name}: {paging.summary(len(papers))}"
     more_url = base + paging.more_url
-    next_feed = _feed_url(request, base, paging.page + 1)
+    next_feed = _feed_url(request, base, paging.page + 1, paging.pin)
+    # The "N more papers" entry is new whenever the feed is (a reader that keys entries by
+    # id shows it again the next day); the feed's own id is its first page as asked.
+    more_id = f"{next_feed}#{updated.isoformat()}"
+    feed_id = _feed_url(request, base, 1)
     if paging.has_next:
         summary += f"; {paging.more()[0].lower()}{paging.more()[1:]} at {more_url}"
     more_text = (f"This feed shows {ITEMS} papers a page and stops here. Read the rest at {more_url}; "
@@ -174,12 +181,13 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
             item = _sub(ch, "item")
             _sub(item, "title", paging.more())
             _sub(item, "link", more_url)
-            _sub(item, "guid", next_feed, isPermaLink="false")
+            _sub(item, "guid", more_id, isPermaLink="false")
+            _sub(item, "pubDate", format_datetime(updated))
             _sub(item, "description", _html_text(more_text))
         body = ET.tostring(rss, encoding="utf-8", xml_declaration=True)
         return Response(body, media_type="application/rss+xml; charset=utf-8", headers=headers)
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
-    _sub(feed, f"{{{ATOM_NS}}}id", self_url)
+    _sub(feed, f"{{{ATOM_NS}}}id", feed_id)
     _sub(feed, f"{{{ATOM_NS}}}title", full_title)
     _sub(feed, f"{{{ATOM_NS}}}updated", updated.isoformat())
     _sub(feed, f"{{{ATOM_NS}}}link", href=self_url, rel="self", type="application/atom+xml")
@@ -205,7 +213,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
         _sub(entry, f"{{{ATOM_NS}}}summary", summary_of(p), type="text")
     if paging.has_next:
         entry = _sub(feed, f"{{{ATOM_NS}}}entry")
-        _sub(entry, f"{{{ATOM_NS}}}id", next_feed)
+        _sub(entry, f"{{{ATOM_NS}}}id", more_id)
         _sub(entry, f"{{{ATOM_NS}}}title", paging.more())
         _sub(entry, f"{{{ATOM_NS}}}link", href=more_url, rel="alternate", type="text/html")
         _sub(entry, f"{{{ATOM_NS}}}updated", updated.isoformat())

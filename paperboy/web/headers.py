@@ -67,8 +67,10 @@ class SecurityHeadersMiddleware:
             return
 
         headers = self.mail_headers if MAIL_PAGES.match(scope.get("path", "")) else self.headers
-        # A session cookie with a value, read as the session reads it (signing out empties it).
-        member = bool(request_cookies(Headers(scope=scope)).get(SESSION_COOKIE))
+        # A session cookie with a value, read as the session reads it (signing out empties it),
+        # or a script's personal token: what comes back is that member's.
+        request_headers = Headers(scope=scope)
+        member = bool(request_cookies(request_headers).get(SESSION_COOKIE)) or "authorization" in request_headers
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

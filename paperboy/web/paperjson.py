@@ -158,15 +158,29 @@ def _dump(data: BaseModel | list) -> bytes:
 
 
 def json_response(data: BaseModel | list[BaseModel], *, request: Request | None = None, has_next: bool = False,
-                  page: int = 0) -> Response:
+                  page: int = 0, total: int | None = None, limit: int | None = None,
+                  pin: dict[str, str] | None = None) -> Response:
+    """JSON of ``data``; for a page of a list, RFC 8288 links to the pages beside it. With
+    ``total`` and ``limit``, the list's size (``X-Total-Count``) and its last page too, and a
+    page past the end points back to the last one. ``pin`` adds parameters the request
+    left to the server (the day it resolved as the latest), so that ``next`` reads the
+    same list even when a new day lands between two pages."""
     headers = {}
+    last = max(0, -(-total // limit) - 1) if total is not None and limit else None
+    if total is not None:
+        headers["X-Total-Count"] = str(total)
+        has_next = page < last if last is not None else has_next
     if request is not None and (has_next or page > 0):
-        # RFC 8288 links, next first (what most clients look for), then prev and first.
-        def at(p: int) -> str:
-            return f"{request.url.path}?{urlencode({**request.query_params, 'p': str(p)})}"
+        params = {**request.query_params, **(pin or {})}
 
+        def at(p: int) -> str:
+            return f"{request.url.path}?{urlencode({**params, 'p': str(p)})}"
+
+        # Next first (what most clients look for), then prev, first and last.
         links = [(at(page + 1), "next")] if has_next else []
         if page > 0:
-            links += [(at(page - 1), "prev"), (at(0), "first")]
+            links += [(at(min(page - 1, last) if last is not None else page - 1), "prev"), (at(0), "first")]
+        if last is not None and last > 0:
+            links.append((at(last), "last"))
         headers["Link"] = ", ".join(f'<{url}>; rel="{rel}"' for url, rel in links)
     return Response(_dump(data), media_type="application/json", headers=headers)

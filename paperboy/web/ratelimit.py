@@ -97,10 +97,29 @@ def mail_allowed(request, email: str) -> bool:
     return ok_email and ok_ip
 
 
+# What a limit counts, as its refusal names it ("at most 120 votes a minute").
+_COUNTED = {"vote": "votes", "comment": "comments", "preview": "previews", "submit": "submissions",
+            "write": "changes (saves, collections, follows, feed settings)", "account_export": "data exports"}
+
+
+def _per(seconds: int) -> str:
+    return {60: "a minute", 3600: "an hour", 86400: "a day"}.get(seconds) or (
+        f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds")
+
+
+def refusal(name: str, limit: int, seconds: int, wait: int) -> str:
+    """The 429's words: which limit, and when the next try goes through."""
+    what = _COUNTED.get(name, "requests of this kind")
+    then = f"{wait} second{'' if wait == 1 else 's'}" if wait < 120 else f"{-(-wait // 60)} minutes"
+    return f"Too many requests: at most {limit:,} {what} {_per(seconds)}. Try again in {then}."
+
+
 def check(request, name: str, subject: str) -> None:
     """Count one ``name`` event for ``subject``; raise RateLimited past the limit."""
     if not allow(request, name, subject):
-        raise RateLimited(retry_after(request.app.state.rate_limits[name][1]))
+        limit, seconds = request.app.state.rate_limits[name]
+        wait = retry_after(seconds)
+        raise RateLimited(wait, refusal(name, limit, seconds, wait))
 
 
 def client_ip(request) -> str:

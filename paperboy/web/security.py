@@ -237,6 +237,13 @@ class CommunityMiddleware:
             # missing (there is no ambient credential for one to protect).
             await _json(send, 401, _api_refusal(401, SIGN_IN_FIRST), [(b"www-authenticate", b"Bearer")])
             return
+        if protected and not by_token and headers.get("authorization", "").lower().startswith("bearer "):
+            # A script's token sent to a form of the site: tokens act on /api/ only (they
+            # cannot change a password, an address or the tokens themselves).
+            await self._refuse(scope, receive, send, "Personal API tokens work on /api/ only; this address is "
+                                                     "a form of the site, for a signed-in browser. The API's "
+                                                     "operations are listed at /docs.")
+            return
         verdict = ALLOW if by_token else cross_origin_verdict(headers, settings) if protected else ALLOW
         if verdict == REFUSE:
             await self._refuse(scope, receive, send, "Cross-origin request refused: this form or request came "
@@ -260,9 +267,14 @@ class CommunityMiddleware:
             if verdict == TOKEN:
                 token = headers.get(CSRF_HEADER) or await _form_token(scope, body, headers)
                 if not check_csrf(self.fastapi_app, ctx["csrf_cookie"], token):
-                    await self._refuse(scope, receive, send, "This form is out of date or was not sent from this "
-                                                             "site (its CSRF token is missing or wrong): reload the "
-                                                             "page and send it again.")
+                    if scope["path"].startswith("/api/"):  # a browser's script on its session
+                        message = (f"This request carries the session cookie but not its CSRF token: send the "
+                                   f"{CSRF_COOKIE} cookie's value in an X-CSRF-Token header, or use a personal "
+                                   f"API token (Authorization: Bearer) instead of the session.")
+                    else:
+                        message = ("This form is out of date or was not sent from this site (its CSRF token is "
+                                   "missing or wrong): reload the page and send it again.")
+                    await self._refuse(scope, receive, send, message)
                     return
             receive = replaying(body, receive)
 

@@ -49,6 +49,7 @@ def serve_batch(settings: Settings, heartbeat: Heartbeat) -> Served | None:
     with heartbeat.holding(wanted.W, (r.id for r in rows)):
         fetched = wanted.fetch(settings, engine, (r.arxiv_id for r in rows))
         with write_tx(engine) as conn:
+            rows = wanted.held(conn, heartbeat.owner, rows)
             saved = _save(conn, rows, fetched.here)
             wanted.finish(conn, heartbeat.owner, rows, fetched, saved)
         _embed_first(settings, heartbeat, fetched.here.values())

@@ -70,7 +70,9 @@ def test_a_read_only_token_reads_the_members_things_but_changes_nothing(site):
     _, browser = site.member()
     token = make_token(browser, access="read")
     bot = script(site, token)
-    assert bot.get("/api/for-you").status_code == 200
+    r = bot.get("/api/for-you")
+    # What a token reads is its member's: no shared cache or browser may keep it.
+    assert r.status_code == 200 and r.headers["cache-control"] == "private, no-store"
     assert bot.get("/api/collections").json() == []
     for method, url in (("PUT", f"/api/papers/{paper.arxiv_id}/vote"), ("POST", f"/api/for-you/not-interested/{paper.arxiv_id}"),
                         ("PUT", "/api/follows/category/cs.LG")):
@@ -136,8 +138,11 @@ def test_a_write_token_votes_saves_and_follows_idempotently_without_csrf(site):
     r = bot.put("/api/follows/author/Nobody Atall")
     assert r.status_code == 422 and "Nobody Atall" in r.json()["detail"]
     assert bot.put("/api/follows/planet/Mars").status_code == 422
-    assert bot.delete("/api/follows/author/Grace Hopper").json()["following"] is False
-    assert bot.get("/api/follows").json()["authors"] == []
+    # Unfollowed as typed in any spelling: the answer names what was stored, and it is gone.
+    assert bot.delete("/api/follows/author/grace hopper").json() == {
+        "kind": "author", "target": "Grace Hopper", "following": False}
+    assert bot.delete("/api/follows/category/cs.lg").json() == {"kind": "category", "target": "cs.LG", "following": False}
+    assert bot.get("/api/follows").json() == {"authors": [], "categories": []}
 
 
 def test_bad_revoked_and_expired_tokens_are_refused_with_the_reason_even_on_public_routes(site):
@@ -187,7 +192,8 @@ def test_a_write_sent_with_no_credentials_at_all_is_told_to_sign_in_not_about_cs
                             "detail": "Please sign in first. Send a personal API token as 'Authorization: Bearer "
                                       "pb_…' (make one on /account#tokens)."}
     r = browser.put(f"/api/papers/{paper.arxiv_id}/vote")  # signed in, no CSRF token
-    assert r.status_code == 403 and "CSRF" in r.json()["detail"]
+    assert r.status_code == 403 and "X-CSRF-Token header" in r.json()["detail"]  # a script's words, not a form's
+    assert "form is out of date" not in r.json()["detail"]
     with site.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Vote)) == 0
 
@@ -202,8 +208,10 @@ def test_a_rate_limited_api_call_answers_json_with_retry_after_whatever_it_accep
     assert [r.status_code for r in answers] == [200, 200, 429, 429]
     for r in answers[2:]:
         assert r.headers["content-type"] == "application/json" and int(r.headers["retry-after"]) > 0
+        wait = int(r.headers["retry-after"])  # the limit is named, and when to try again
         assert r.json() == {"error": "Too Many Requests", "status": 429,
-                            "detail": "Too many requests; please try again later."}
+                            "detail": f"Too many requests: at most 2 votes a minute. Try again in {wait} "
+                                      f"second{'' if wait == 1 else 's'}."}
 
 
 def test_a_script_names_a_paper_in_any_form_arxiv_reads_and_is_answered_with_its_id(site):
@@ -222,6 +230,24 @@ def test_a_script_names_a_paper_in_any_form_arxiv_reads_and_is_answered_with_its
         r = bot.post(f"/api/for-you/not-interested/{form}")
         assert r.status_code == 200 and r.json()["arxiv_id"] == paper.arxiv_id, form
     assert bot.put("/api/papers/٢٥٠١.٠٠٠٤٢/vote").status_code == 404  # other scripts' digits are no id
+
+
+def test_a_public_collection_made_private_is_gone_from_the_api_at_once(site):
+    """Saving, renaming or hiding a collection changes no paper, which is all the shared
+    page cache watches: a collection's answer is never kept there (nor by proxies)."""
+    paper = site.paper()
+    _, browser = site.member()
+    bot = script(site, make_token(browser, access="write"))
+    cid = bot.post("/api/collections", json={"name": "Shared", "public": True}).json()["id"]
+    anonymous = site.client()
+    for _ in range(2):
+        r = anonymous.get(f"/api/collections/{cid}")
+        assert r.status_code == 200 and r.headers["cache-control"] == "private, no-cache"
+        assert r.headers.get("x-paperboy-cache") != "hit" and r.headers["x-total-count"] == "0"
+    bot.put(f"/api/collections/{cid}/papers/{paper.arxiv_id}")
+    assert [i["paper"]["id"] for i in anonymous.get(f"/api/collections/{cid}").json()["items"]] == [paper.arxiv_id]
+    assert bot.patch(f"/api/collections/{cid}", json={"public": False}).status_code == 200
+    assert anonymous.get(f"/api/collections/{cid}").status_code == 404
 
 
 def test_a_script_renames_a_collection_makes_it_public_and_deletes_it(site):
@@ -295,7 +321,9 @@ def test_a_token_works_only_on_the_api_and_its_request_ignores_cookies(site):
     r = bot.get("/account", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/signin")
     r = bot.post("/account/tokens", data={"name": "more"}, follow_redirects=False)
-    assert r.status_code == 403  # no session, no CSRF token: a form post like any other
+    assert r.status_code == 403 and "tokens work on /api/ only" in r.text  # said, not taken for a stale form
+    r = bot.post("/for-you/feed", data={"action": "on"}, headers={"Accept": "application/json"})
+    assert r.status_code == 403 and "tokens work on /api/ only" in r.json()["detail"]
     # With a token, the browser's session cookie does not count: a bad token is refused
     # even beside a good session, and a good token acts as its own member.
     _, other = site.member()

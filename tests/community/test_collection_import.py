@@ -223,7 +223,9 @@ def test_a_script_saves_many_papers_at_once_with_its_token(site):
     reader = script(site, make_token(ada, "reader"))
     assert reader.post(f"/api/collections/{cid}/papers", json=body).status_code == 403
     assert bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": []}).status_code == 422
-    assert bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": ["1"] * (MAX_SEEDS + 1)}).status_code == 422
+    r = bot.post(f"/api/collections/{cid}/papers", json={"arxiv_ids": ["1"] * (MAX_SEEDS + 1)})
+    assert r.status_code == 422  # named by its size, not by a cut-off repr of the list
+    assert r.json()["detail"] == f"Invalid parameter: arxiv_ids=[{MAX_SEEDS + 1:,} items] should have at most {MAX_SEEDS:,} items."
 
 
 def test_a_library_larger_than_one_import_takes_says_how_many_were_not_read(site):

@@ -305,6 +305,38 @@ def test_a_script_saving_one_paper_this_instance_lacks_is_told_it_is_being_fetch
     assert r.status_code == 200 and r.json()["saved"] is True and ON_ARXIV[2] in saved(site, cid)
 
 
+def test_a_script_taking_back_a_paper_still_being_fetched_does_not_find_it_saved_later(site, fake):
+    from tests.community.test_api_tokens import make_token, script
+
+    _, ada = site.member()
+    cid = new_collection(site, ada)
+    bot = script(site, make_token(ada, access="write"))
+    # Taken back while it waits for a worker: 200, and nothing is fetched for it.
+    assert bot.put(f"/api/collections/{cid}/papers/{ON_ARXIV[0]}").status_code == 202
+    r = bot.delete(f"/api/collections/{cid}/papers/{ON_ARXIV[0]}")
+    assert r.status_code == 200 and r.json() == {"collection": cid, "arxiv_id": ON_ARXIV[0], "saved": False,
+                                                 "fetching": False}
+    assert queue_rows(site) == [] and run_worker(site) == []
+    # Taken back while a worker is asking arXiv for it (claimed, not yet saved): the
+    # worker stores the paper and does not save it.
+    assert bot.put(f"/api/collections/{cid}/papers/{ON_ARXIV[1]}").status_code == 202
+    answers = []
+
+    def take_back(params) -> bool:
+        if not answers:
+            answers.append(bot.delete(f"/api/collections/{cid}/papers/{ON_ARXIV[1]}"))
+        return False  # no fault: the request is answered as recorded
+
+    fake.fail_next("slow", when=take_back)
+    assert [(s.saved, s.later) for s in run_worker(site)] == [(0, 0)]
+    assert answers[0].status_code == 200 and answers[0].json()["saved"] is False
+    assert ON_ARXIV[1] not in saved(site, cid) and queue_rows(site) == []
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Paper).where(Paper.arxiv_id == ON_ARXIV[1])) == 1
+    # Once stored, DELETE is the plain one again.
+    assert bot.delete(f"/api/collections/{cid}/papers/{ON_ARXIV[1]}").json()["saved"] is False
+
+
 def test_one_id_arxiv_refuses_does_not_keep_the_rest_of_its_batch_out(site, fake):
     """arXiv answers a request naming an id it calls malformed with its error feed and
     nothing else; the batch is split until that id is alone."""

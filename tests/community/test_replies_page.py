@@ -235,6 +235,7 @@ def test_a_script_reads_the_replies_as_json_and_marks_them_read(site):
     assert first["text"] == "Try **k = 4** <script>x</script>"
     assert "<strong>k = 4</strong>" in first["html"] and "<script>" not in first["html"]
     assert first["url"].endswith(f"/papers/{paper.arxiv_id}#comment-{new}")
+    assert first["in_reply_to"] == question and first["answered"] == "Ada asks."  # which of hers it answers
     assert script(site, reader).get("/api/me").json()["unread_replies"] == 1  # reading marked nothing
     # Paged as the other lists, with a Link to the next page.
     r = script(site, reader).get("/api/me/replies?limit=1")

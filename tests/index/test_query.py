@@ -63,7 +63,8 @@ def test_bad_dates_are_reported_and_ignored(bad):
         ("https://arxiv.org/abs/2403.01234v2", "2403.01234"),
         ("arxiv.org/pdf/2403.01234.pdf", "2403.01234"),
         ("http://export.arxiv.org/abs/hep-th/9901001", "hep-th/9901001"),
-        ("math.GT/0309136", "math.GT/0309136"),
+        ("math.GT/0309136", "math/0309136"),  # arXiv's id leaves the subject class out
+        ("MATH.gt/0309136", "math/0309136"),
         ("  1501.00001 ", "1501.00001"),
     ],
 )

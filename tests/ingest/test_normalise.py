@@ -26,7 +26,8 @@ from paperboy.ingest.normalise import (
         ("0704.0001", ("0704.0001", None)),
         ("hep-th/9901001", ("hep-th/9901001", None)),
         ("hep-th/9901001v1", ("hep-th/9901001", 1)),
-        ("math.GT/0309136", ("math.GT/0309136", None)),
+        ("math.GT/0309136", ("math/0309136", None)),  # the subject class is no part of the id
+        ("math.GT/0309136v2", ("math/0309136", 2)),
         ("http://arxiv.org/abs/quant-ph/0201082v1", ("quant-ph/0201082", 1)),
         ("arxiv.org/abs/2503.11731", ("2503.11731", None)),  # a link pasted without its scheme
         ("www.arxiv.org/pdf/2503.11731v4", ("2503.11731", 4)),
@@ -90,6 +91,14 @@ def test_bidirectional_overrides_are_taken_out_of_titles_and_abstracts():
     one would read otherwise than it is written, in a card, a feed or a snippet."""
     assert clean_text("Safe \u202eevil\u202c title") == "Safe evil title"
     assert clean_text("\u2066isolated\u2069 \u200fRLM kept\u200e, é kept") == "isolated \u200fRLM kept\u200e, é kept"
+
+
+def test_control_characters_are_dropped_and_breaks_become_spaces():
+    """A BEL in a listing means nothing and reached the API's JSON (\\u0007); tabs, form
+    feeds and the other breaks are white space. (A NUL is kept, for the record to be refused.)"""
+    assert clean_text("A bell\x07 in a title") == "A bell in a title"
+    assert clean_text("esc\x1b and del\x7f and c1\x9b gone, caf\u00e9") == "esc and del and c1 gone, café"
+    assert clean_text("tab\there\x0cform\x1ffeed\x85next") == "tab here form feed next"
 
 
 def test_msc_and_acm_classes_are_kept_apart_from_categories():

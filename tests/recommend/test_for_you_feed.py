@@ -103,14 +103,33 @@ def test_a_new_address_or_turning_it_off_ends_the_old_one_for_good(site):
     assert _path(_turn(client, "on")["atom"]) == first  # asking again changes nothing
     second = _path(_turn(client, "new")["atom"])
     assert second != first
-    assert reader.get(first).status_code == 404 and reader.get(second).status_code == 200
+    # An address that was the member's is Gone (410: a reader stops polling it).
+    assert reader.get(first).status_code == 410 and reader.get(second).status_code == 200
     off = _turn(client, "off")
     assert off == {"notice": "feed_off", "on": False, "atom": None, "rss": None}
     r = reader.get(second)
-    assert r.status_code == 404 and "replaced or turned off" in r.text
+    assert r.status_code == 410 and "replaced or turned off" in r.text
     third = _path(_turn(client, "on")["atom"])
     assert third not in (first, second)  # an address that got out stays dead
-    assert [reader.get(u).status_code for u in (first, second, third)] == [404, 404, 200]
+    assert [reader.get(u).status_code for u in (first, second, third)] == [410, 410, 200]
+
+
+def test_a_script_with_a_write_token_turns_the_feed_on_replaces_its_address_and_turns_it_off(site):
+    from tests.community.test_api_tokens import make_token, script
+
+    papers = topical(site)
+    _, client = _seeded_member(site, papers)
+    reader, bot = site.client(), script(site, make_token(client, access="write"))
+    on = bot.post("/api/for-you/feed", json={"action": "on"}).json()
+    assert on["on"] and reader.get(_path(on["atom"])).status_code == 200
+    new = bot.post("/api/for-you/feed", json={"action": "new"}).json()
+    assert new["atom"] != on["atom"] and reader.get(_path(on["atom"])).status_code == 410
+    assert bot.post("/api/for-you/feed", json={"action": "off"}).json() == {"on": False, "atom": None, "rss": None}
+    assert reader.get(_path(new["atom"])).status_code == 410
+    r = bot.post("/api/for-you/feed", json={"action": "share"})
+    assert r.status_code == 422 and "on" in r.text
+    readonly = script(site, make_token(client, name="reader", access="read"))
+    assert readonly.post("/api/for-you/feed", json={"action": "on"}).status_code == 403
 
 
 def test_forged_malformed_and_other_members_addresses_are_not_found(site):

@@ -301,6 +301,20 @@ def test_the_json_api_gives_picks_with_structured_reasons(site):
     first = body["items"][0]
     assert first["paper"]["title"].startswith("Protein folding with method")
     assert first["why"]["nearest_liked_paper"] == papers["protein"].arxiv_id
+    # Paged with p as every list (Link, X-Total-Count); offset still works on its own.
+    pages = [client.get(f"/api/for-you?span=week&limit=3&p={n}") for n in range(3)]
+    ids = [i["paper"]["id"] for page in pages for i in page.json()["items"]]
+    assert len(ids) == 7 == len(set(ids)) and ids[:2] == [i["paper"]["id"] for i in body["items"]]
+    assert 'p=1>; rel="next"' in pages[0].headers["link"] and 'p=2>; rel="last"' in pages[0].headers["link"]
+    assert pages[0].headers["x-total-count"] == "7" and 'rel="next"' not in pages[2].headers["link"]
+    assert [i["paper"]["id"] for i in client.get("/api/for-you?span=week&limit=3&offset=3").json()["items"]] == ids[3:6]
+    assert client.get("/api/for-you?span=week&p=1&offset=3").status_code == 422
+    assert isinstance(first["why"]["similarity"], float)
+    # A pick from a follow alone is near no liked paper: its similarity is null, not 0.
+    _, follower = site.member()
+    follower.form("/follows", {"kind": "author", "target": "Ada Lovelace"}, page="/")
+    why = follower.get("/api/for-you?span=week&limit=1").json()["items"][0]["why"]
+    assert why["followed_author"] == "Ada Lovelace" and why["nearest_liked_paper"] is None and why["similarity"] is None
     assert first["why"]["text"].startswith("close to “Protein folding with old tools”")
     before = dt.datetime.now(dt.UTC)
     client.form("/collections", {"name": "Speech", "arxiv_id": papers["speech0"].arxiv_id}, page="/")

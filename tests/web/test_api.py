@@ -6,6 +6,9 @@ import re
 
 import pytest
 from openapi_spec_validator import validate
+from sqlalchemy import update
+
+from paperboy.store.models import Paper
 
 # The item shape of https://huggingface.co/api/daily_papers (fields HF clients read),
 # plus a few of ours; every value's type is checked.
@@ -73,11 +76,44 @@ def test_daily_papers_pagination_with_link_header(site, client):
         if pages:  # past the first page: the way back, and to the start
             assert links["prev"].endswith(f"p={pages - 1}") and links["first"].endswith("p=0")
         else:
-            assert set(links) == {"next"}
+            assert set(links) == {"next", "last"}
+        assert links["last"].endswith("p=2") and r.headers["x-total-count"] == "8"
         url = links.get("next")
         pages += 1
     w03 = {v for k, v in site.ids.items() if k not in ("hidden", "submitted")}  # submitted: announced in December
     assert sorted(seen) == sorted(w03) and pages == 3
+    # A page past the end is empty and points back to the last page, not to another past it.
+    r = client.get("/api/daily_papers?week=2025-W03&limit=3&p=9")
+    assert r.json() == [] and re.search(r'p=2>; rel="prev"', r.headers["link"])
+
+
+def test_the_latest_days_pages_name_the_day_so_a_new_day_does_not_shift_them(site, client):
+    """A script pages through "today" while the next day's listing lands: the next page
+    must still be of the day its first page was."""
+    r = client.get("/api/daily_papers?limit=2")
+    assert {it["paper"]["submittedOnDailyAt"][:10] for it in r.json()} == {"2025-01-15"}
+    assert '?limit=2&date=2025-01-15&p=1>; rel="next"' in r.headers["link"]
+    assert r.headers["x-total-count"] == "5"
+
+
+def test_sort_newest_pages_a_day_in_an_order_votes_do_not_move(site, client):
+    """Sorted by votes, a vote between two page requests moves papers across the pages
+    (one seen twice, one never); arXiv's numbering does not move."""
+    def ids(p):
+        return [it["paper"]["id"] for it in client.get(f"/api/daily_papers?date=2025-01-15&sort=newest&limit=2&p={p}").json()]
+
+    first = ids(0)
+    with site.engine.begin() as conn:
+        conn.execute(update(Paper).where(Paper.arxiv_id == site.ids["wed_many"]).values(upvotes=Paper.upvotes + 50))
+    site.app.state.page_cache.clear()
+    try:
+        rest = ids(1) + ids(2)
+    finally:
+        with site.engine.begin() as conn:
+            conn.execute(update(Paper).where(Paper.arxiv_id == site.ids["wed_many"]).values(upvotes=Paper.upvotes - 50))
+    seen = first + rest
+    wed = [site.ids[k] for k in ("wed_top", "wed_mid", "wed_xss", "wed_many", "wed_old")]
+    assert sorted(seen) == sorted(wed) and len(seen) == len(set(seen))
 
 
 def test_daily_papers_sorts(site, client):
@@ -146,6 +182,16 @@ def test_search_api(site, client):
     assert client.get("/api/papers/search?q=diffusion&mode=semantic").json() == []
     assert client.get("/api/papers/search?q=diffusion&mode=fuzzy").status_code == 422
     assert client.get("/api/papers/search?q=x&limit=5000").status_code == 422
+    # A query of filters only is in date order: no relevance score (a day as a number was one).
+    items = client.get("/api/papers/search?q=cat:cs.LG").json()
+    assert items and all("score" not in item for item in items)
+    # The category parameter is checked as everywhere else; a pasted passage is searched.
+    r = client.get("/api/papers/search?q=diffusion&category=%3Cscript%3E")
+    assert r.status_code == 422 and "is not a category name" in r.json()["detail"]
+    assert [i["paper"]["id"] for i in client.get("/api/papers/search?q=guidance&category=cs.lg").json()] == [
+        site.ids["wed_top"]]
+    passage = "We study classifier-free guidance for diffusion models and how it trades diversity. " * 20
+    assert 1000 < len(passage) < 10_000 and client.get("/api/papers/search", params={"q": passage}).status_code == 200
     assert "not a real calendar date" in client.get("/api/papers/search?q=x&from=2025-02-30").json()["detail"]
 
 
@@ -212,3 +258,20 @@ def test_openapi_document_is_valid(client):
     public = docs.text.split('id="daily_papers_api_daily_papers_get-h"', 1)[1].split("</section>", 1)[0]
     assert ">member</a>" not in public and "Body:" not in public
     assert "Authorization: Bearer pb_" in docs.text
+
+
+def test_a_script_on_another_site_may_read_the_api_and_feeds_but_not_the_pages(client):
+    origin = {"Origin": "https://lab.example"}
+    for url in ("/api/daily_papers?limit=2", "/feeds/daily.atom"):
+        r = client.get(url, headers=origin)
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in r.headers  # no cookie of ours goes with it
+        assert "link" in r.headers["access-control-expose-headers"].lower() or url.startswith("/feeds/")
+    # A browser asks before a script's write with a token: answered, not refused as a bad method.
+    r = client.options("/api/papers/2501.00001/vote", headers={
+        **origin, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "authorization"})
+    assert r.status_code == 200 and "PUT" in r.headers["access-control-allow-methods"]
+    assert "authorization" in r.headers["access-control-allow-headers"].lower()
+    page = client.get("/", headers=origin)
+    assert page.status_code == 200 and "access-control-allow-origin" not in page.headers
+    assert client.options("/", headers={**origin, "Access-Control-Request-Method": "POST"}).status_code == 405

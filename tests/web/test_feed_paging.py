@@ -216,12 +216,17 @@ def test_daily_feed_is_paged_and_says_how_many_more(corpus, client, fmt):
         papers = [e for e in feed.entries if "/papers/" in e.link and "more paper" not in e.title]
         seen += [e.link.rsplit("/", 1)[1] for e in papers]
         rels = {link.rel: link.href for link in feed.feed.links}
-        assert rels["first"] == f"{base}/feeds/daily.{fmt}" and rels["last"] == f"{base}/feeds/daily.{fmt}?page=3"
+        # The paging links name the day the feed resolved as the latest: page 2 is of that
+        # day even when a new day lands before a reader asks for it.
+        day = f"{base}/feeds/daily.{fmt}?date={LONG_DAY}"
+        assert rels["first"] == day and rels["last"] == f"{day}&page=3"
         pages += 1
         if pages < 3:
-            assert rels["next"] == f"{base}/feeds/daily.{fmt}?page={pages + 1}"
+            assert rels["next"] == f"{day}&page={pages + 1}"
             more = feed.entries[-1]
             assert more.title == f"{120 - 50 * pages} more papers"
+            # ...an entry of its own each day (readers keep one entry per id for ever)
+            assert more.id.startswith(f"{rels['next']}#") and more.id != rels["next"]
             assert more.link == f"{base}/papers?date={LONG_DAY}&p={pages + 1}"
             summary = feed.feed.subtitle if fmt == "atom" else feed.feed.description
             assert f"items {50 * pages - 49}–{50 * pages} of 120" in summary
