@@ -46,7 +46,7 @@ _LEAP = r"((19|[2-8]\d)([02468][48]|[13579][26]|[2468]0)|(2[048]|3[26]|4[048]|5[
 _MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
 DATE_PATTERN = rf"^({_YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)$"
 # Weeks 01-52 exist in every year; week 53 only in long ISO years (also accepted).
-WEEK_PATTERN = rf"^{_YEAR}-W(0[1-9]|[1-4]\d|5[0-2])$"
+WEEK_PATTERN = rf"^{_YEAR}-W(0[1-9]|[1-4]\d|5[0-3])$"  # W53 in the years that have one (the route checks)
 MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
 # Search's from/to come from an HTML form too, where an empty field means "no limit".
 OPTIONAL_DATE_PATTERN = rf"^$|{DATE_PATTERN}"

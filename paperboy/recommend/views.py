@@ -382,7 +382,9 @@ class ForYouOut(BaseModel):
 class SignalOut(BaseModel):
     arxiv_id: str
     title: str
-    kind: str = Field(description="vote, save, seed, not_interested or ignored")
+    kind: Literal["vote", "save", "seed", "not_interested", "ignored"] = Field(
+        description="What the signal is: liked by a vote, a save or a seed; marked not interested; or ignored "
+                    "(a vote or save the feed was told not to learn from)")
     at: dt.datetime | None
 
 

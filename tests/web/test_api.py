@@ -248,6 +248,12 @@ def test_openapi_document_is_valid(client):
     validate(doc)
     for path in ["/api/daily_papers", "/api/papers/{arxiv_id}", "/api/papers/search", "/api/papers/{arxiv_id}/similar"]:
         assert path in doc["paths"], path
+    # The documented shape of a week takes what the route takes: week 53 of a year that has one.
+    week = next(p for p in doc["paths"]["/api/daily_papers"]["get"]["parameters"] if p["name"] == "week")
+    assert re.fullmatch(week["schema"]["anyOf"][0]["pattern"] if "anyOf" in week["schema"] else week["schema"]["pattern"],
+                        "2026-W53")
+    assert client.get("/api/daily_papers?week=2026-W53").status_code == 200
+    assert client.get("/api/daily_papers?week=2025-W53").status_code == 422  # 2025 has 52
     docs = client.get("/docs")
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert "GET /api/daily_papers" in docs.text and "DailyPaperOut" in docs.text
