@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -66,6 +67,9 @@ def _config_path() -> Path | None:
         return Path(env).expanduser()
     local = Path("paperboy.toml")
     return local if local.exists() else None
+
+
+MAIL_BACKENDS = ("smtp", "console", "null")
 
 
 class Settings(BaseSettings):
@@ -172,6 +176,32 @@ class Settings(BaseSettings):
         # Every link in mail and feeds starts with it: a bare host or a typo'd scheme
         # would send readers nowhere, and silently.
         return _http_url(v, "the address readers use, like https://papers.example.org") if v else v
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, v: str) -> str:
+        # Every web process sends mail (sign-up, reply mails): a malformed address failed
+        # only there, at the first mail, as a traceback after "serving on".
+        if v:
+            parts = urlsplit(v)
+            if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+                raise ValueError("is not an smtp:// or smtps:// URL with a host, like "
+                                 "smtp://user:password@mail.example.org:587?starttls=1")
+            try:
+                parts.port  # noqa: B018 - raises for a port that is no number
+            except ValueError:
+                raise ValueError("has a port that is no number") from None
+        return v
+
+    @field_validator("mail_backend")
+    @classmethod
+    def _mail_backend(cls, v: str) -> str:
+        if v and v not in MAIL_BACKENDS:
+            import difflib
+
+            near = difflib.get_close_matches(v, MAIL_BACKENDS, n=1)
+            raise ValueError(f"is not one of {', '.join(MAIL_BACKENDS)}" + (f"; did you mean {near[0]!r}?" if near else ""))
+        return v
 
     @field_validator("index_peers")
     @classmethod

@@ -89,6 +89,32 @@ def test_a_data_dir_that_cannot_be_made_is_one_line_not_a_traceback(cli, monkeyp
     assert f"cannot use {blocker}" in said and "PAPERBOY_DATA_DIR" in said
 
 
+def test_a_data_dir_where_no_folder_can_be_made_is_one_line(cli, monkeypatch):
+    said = refused(stats_with(cli, monkeypatch, PAPERBOY_DATA_DIR="/proc/paperboy",
+                              PAPERBOY_DATABASE_URL="sqlite:////proc/paperboy/pb.db"))
+    assert "cannot use /proc/paperboy" in said and "PAPERBOY_DATA_DIR" in said
+
+
+def test_a_full_disk_and_a_read_only_file_system_are_named_not_shown_as_a_fault(tmp_path):
+    """What a command's operator reads when the disk fills or the file system is read-only
+    under it (made here as the OS and SQLite raise them: neither can be made for real
+    without root's mounts)."""
+    import errno
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from paperboy.cli import operator_mistake
+
+    full = operator_mistake(OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "secret_key")))
+    assert full.startswith(f"cannot write {tmp_path / 'secret_key'}: the disk is full") and "nothing stored was lost" in full
+    sqlite_full = OperationalError("INSERT …", {}, sqlite3.OperationalError("database or disk is full"))
+    assert operator_mistake(sqlite_full).startswith("the database could not write: the disk is full")
+    read_only = operator_mistake(OSError(errno.EROFS, "Read-only file system", "/srv/paperboy"))
+    assert "read-only" in read_only and "PAPERBOY_DATA_DIR" in read_only
+    assert operator_mistake(FileNotFoundError(errno.ENOENT, "No such file", "/somewhere/listing.jsonl")) is None
+
+
 def test_a_malformed_sqlite_address_is_named(cli, monkeypatch):
     said = refused(stats_with(cli, monkeypatch, PAPERBOY_DATABASE_URL="sqlite://relative.db"))
     assert "PAPERBOY_DATABASE_URL" in said and "sqlite:////" in said
@@ -146,6 +172,10 @@ def test_variables_that_are_not_near_a_setting_are_left_to_their_owners(cli, mon
                                    "did you mean 'minilm'?"),
     ("PAPERBOY_EMBEDDER", "hash64", "is not one of minilm, null, hash, hash-<dim> nor a model's path or hub name; "
                                     "did you mean 'hash'?"),  # hash-64 is one: see below
+    # serve started, then its web processes failed at the first mail, as a traceback
+    ("PAPERBOY_SMTP_URL", "mail.lab.example:25", "is not an smtp:// or smtps:// URL with a host"),
+    ("PAPERBOY_SMTP_URL", "smtp://mail.lab.example:smtp", "has a port that is no number"),
+    ("PAPERBOY_MAIL_BACKEND", "smpt", "is not one of smtp, console, null; did you mean 'smtp'?"),
 ])
 def test_settings_that_would_fail_later_and_quietly_are_refused_at_once(cli, monkeypatch, var, value, said):
     # A wrong zone made every new subscription UTC; a bare host made every mailed link dead.
@@ -189,6 +219,46 @@ def test_serve_on_a_taken_port_says_so_before_starting_anything(cli):
     said = " ".join(r.text.split())
     assert f"cannot listen on 127.0.0.1:{port}: address already in use" in said and "--port" in said
     assert "serving on" not in said and "worker schedule" not in said  # nothing started, nothing claimed
+
+
+def test_demo_takes_a_port_and_says_a_taken_one_before_importing(cli, monkeypatch, tmp_path):
+    import socket
+
+    empty = tmp_path / "listings"
+    empty.mkdir()
+    monkeypatch.setenv("PAPERBOY_SAMPLE_DATA_DIR", str(empty))
+    get_settings.cache_clear()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        r = cli("demo", "--port", str(port))  # the option scripts/start's own error advises
+    said = " ".join(r.text.split())
+    assert r.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}: address already in use" in said
+    assert "sample imported" not in said
+
+
+def test_demo_names_a_sample_folder_that_is_not_there_instead_of_taking_another(cli, monkeypatch):
+    said = refused(cli_with(cli, monkeypatch, "demo", "--no-serve", PAPERBOY_SAMPLE_DATA_DIR="/nope/daily"))
+    assert "PAPERBOY_SAMPLE_DATA_DIR=/nope/daily: no such folder" in said
+
+
+def test_demo_without_sample_listings_or_arxiv_says_what_to_do_in_one_line(cli, monkeypatch, tmp_path):
+    """A clone from GitHub has no ../shared beside it; a machine without arXiv then got a
+    traceback from the first command of the README."""
+    from paperboy.ingest import demo
+
+    monkeypatch.setattr(demo, "PROJECT", tmp_path / "repo")  # a checkout with nothing beside it
+    said = refused(cli_with(cli, monkeypatch, "demo", "--no-serve", PAPERBOY_ARXIV_API_URL="http://127.0.0.1:9/api",
+                            PAPERBOY_HTTP_RETRIES="0", PAPERBOY_ARXIV_DELAY="0"))
+    assert "arXiv could not be reached" in said and "PAPERBOY_SAMPLE_DATA_DIR" in said and "paperboy ingest" in said
+
+
+def cli_with(cli, monkeypatch, *args: str, **env: str):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return cli(*args)
 
 
 def test_serve_on_an_address_this_machine_lacks_names_the_host(cli):

@@ -105,11 +105,25 @@ class _Commands(TyperGroup):
 def operator_mistake(exc: Exception) -> str | None:
     """What to tell the operator about ``exc``, if it is a mistake of the setup rather
     than a fault of Paperboy (None: let it show as one)."""
-    if isinstance(exc, (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)):
+    import errno
+
+    full = ("the disk is full: nothing stored was lost (the write that did not fit was rolled back). Free "
+            "some space where PAPERBOY_DATA_DIR (or the database) lives, then run the command again.")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"cannot write {exc.filename or 'a file'}: {full}"
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        return (f"cannot write {exc.filename or 'a file'}: the file system is read-only. PAPERBOY_DATA_DIR and "
+                "PAPERBOY_INDEX_DIR must be on a writable one.")
+    if isinstance(exc, (PermissionError, NotADirectoryError, FileExistsError, IsADirectoryError)) or (
+            isinstance(exc, FileNotFoundError) and _under_settings_dirs(exc.filename)):
         where = f" {exc.filename}" if exc.filename else ""
         return (f"cannot use{where}: {exc.strerror or exc}. Check PAPERBOY_DATA_DIR and PAPERBOY_INDEX_DIR "
                 "(each must be a folder this user can write, or a path where one can be made).")
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, OperationalError
+
+    if isinstance(exc, OperationalError) and any(
+            words in str(exc.orig).lower() for words in ("disk is full", "no space left on device")):
+        return f"the database could not write: {full}"
 
     if isinstance(exc, ArgumentError):
         return f"PAPERBOY_DATABASE_URL: {exc} (e.g. sqlite:////var/lib/paperboy/paperboy.db)"
@@ -121,6 +135,23 @@ def operator_mistake(exc: Exception) -> str | None:
     if isinstance(exc, RuntimeError) and str(exc).startswith("embedder "):
         return f"PAPERBOY_EMBEDDER: {exc}"
     return None
+
+
+def _under_settings_dirs(filename) -> bool:
+    """Whether a missing ``filename`` lies in the data or index folder (a folder that cannot
+    be made there), not a file the operator named on the command line."""
+    if not filename:
+        return False
+    from pathlib import Path
+
+    from paperboy.config import get_settings
+
+    try:
+        s = get_settings()
+    except Exception:  # noqa: BLE001 - the settings' own error is said elsewhere
+        return False
+    path = Path(str(filename))
+    return any(path == d or d in path.parents or path in d.parents for d in (Path(s.data_dir), Path(s.resolved_index_dir)))
 
 
 app = typer.Typer(cls=_Commands, help="Paperboy: self-hosted research-paper discovery.", no_args_is_help=True,

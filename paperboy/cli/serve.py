@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 from functools import partial
 
 import typer
+from sqlalchemy import func, select
 
 from paperboy import clitools
 from paperboy.config import get_settings
 from paperboy.index.jobs import start_background_indexer, stop_background
-from paperboy.ingest.demo import import_sample
-from paperboy.mail.senders import get_mail_sender
+from paperboy.ingest.demo import NoSample, import_sample
+from paperboy.ingest.http import SourceError
 from paperboy.site import create_app
+from paperboy.store.models import Paper
 from paperboy.worker.jobs import start_in_process
 
 SHUTDOWN_WAIT = 20.0  # seconds `paperboy serve` waits for its background work as it stops
@@ -48,11 +51,14 @@ def serve(
     # Made (or read) here, before uvicorn starts its processes, so every one of them
     # signs sessions and links with the same key.
     s.resolved_secret_key()
+    # Checked here, in one line, before anything starts: every web process sends mail
+    # (sign-up, reply mails), and a malformed address only failed there, as a traceback.
+    sender = clitools.mail_sender(s)
     stop_work = None
     if s.serve_worker:
         # In this process only: with --workers N uvicorn's supervisor is this process and
         # the N web processes are spawned fresh, so the schedule and the indexer run once.
-        stop_work = start_in_process(s, engine, get_mail_sender(s))
+        stop_work = start_in_process(s, engine, sender)
         clitools.console.print("worker schedule and indexer running in this process "
                                "(PAPERBOY_SERVE_WORKER=false when `paperboy worker` runs instead)")
     elif s.node_indexer:
@@ -64,6 +70,11 @@ def serve(
         clitools.console.print("indexer running in this process (PAPERBOY_NODE_INDEXER=false to leave it out)")
     clitools.start_notes(s, schedule=s.serve_worker, serving=True)
     clitools.console.print(f"serving on http://{host}:{port}")
+    # uvicorn stops on SIGTERM (systemd's stop, kill) as on Ctrl-C, then raises the
+    # signal again with the handler that was here before it: Python's default for
+    # SIGTERM ends the process on the spot, before the background work below is stopped
+    # (an embedding child was left running, orphaned). With this one it goes on.
+    signal.signal(signal.SIGTERM, _stop_requested)
     uvicorn.run("paperboy.asgi:app", host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, timeout_worker_healthcheck=s.serve_healthcheck_seconds,
                 **proxy_options(s))
@@ -72,6 +83,11 @@ def serve(
         # doing (an embedding batch: seconds), inside systemd's TimeoutStopSec (deploy/).
         clitools.console.print(f"stopping: the background work finishes what it is doing (at most {SHUTDOWN_WAIT:.0f} s)")
         stop_work(SHUTDOWN_WAIT)
+
+
+def _stop_requested(signum, frame) -> None:
+    """SIGTERM raised again by uvicorn once it has stopped: nothing more to do here; the
+    caller stops the background work and returns (exit 0, as after Ctrl-C)."""
 
 
 def check_can_listen(host: str, port: int) -> None:
@@ -107,9 +123,27 @@ def proxy_options(s) -> dict:
 
 def demo(
     serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the web service afterwards."),
+    host: str = typer.Option(None, help="Address to serve on (default: PAPERBOY_HOST)."),
+    port: int = typer.Option(None, min=1, max=65535, help="Port to serve on (default: PAPERBOY_PORT)."),
 ) -> None:
     """Import the sample papers (../shared/data, else the last week of arXiv) and serve them."""
-
-    import_sample(clitools.settings(), clitools.engine())
+    s, engine = clitools.settings(), clitools.engine()
+    if serve_after:  # a taken port is said now, not after the import
+        check_can_listen(host if isinstance(host, str) and host else s.host,
+                         port if isinstance(port, int) and port else s.port)
+    try:
+        import_sample(s, engine)
+    except NoSample as exc:
+        raise clitools.fail(str(exc)) from None
+    except SourceError as exc:
+        with engine.connect() as conn:
+            stored = conn.scalar(select(func.count()).select_from(Paper))
+        if not stored:
+            raise clitools.fail(
+                f"no sample listings here (../shared/data/arxiv/daily) and arXiv could not be reached: {exc}. "
+                "Give this machine access to export.arxiv.org, or point PAPERBOY_SAMPLE_DATA_DIR at a folder of "
+                "arXiv daily listings (*.jsonl), or import papers with `paperboy ingest`.") from None
+        clitools.console.print(f"[yellow]note:[/] arXiv could not be reached ({exc}); serving the {stored:,} "
+                               "papers stored")
     if serve_after:
-        serve(host=None, port=None, workers=1)
+        serve(host=host, port=port, workers=1)

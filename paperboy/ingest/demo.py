@@ -18,10 +18,19 @@ from paperboy.store.models import Paper
 PROJECT = Path(__file__).resolve().parents[2]
 
 
+class NoSample(ValueError):
+    """PAPERBOY_SAMPLE_DATA_DIR names no folder: said, not silently replaced by another."""
+
+
 def sample_dir(settings: Settings) -> Path | None:
-    candidates = [Path(settings.sample_data_dir)] if settings.sample_data_dir else []
-    candidates.append(PROJECT.parent / "shared" / "data" / "arxiv" / "daily")
-    return next((p for p in candidates if p.is_dir()), None)
+    if settings.sample_data_dir:
+        named = Path(settings.sample_data_dir)
+        if not named.is_dir():
+            raise NoSample(f"PAPERBOY_SAMPLE_DATA_DIR={settings.sample_data_dir}: no such folder (it should hold "
+                           "arXiv daily listings, *.jsonl, as ../shared/data/arxiv/daily does)")
+        return named
+    default = PROJECT.parent / "shared" / "data" / "arxiv" / "daily"
+    return default if default.is_dir() else None
 
 
 def import_sample(settings: Settings, engine: Engine) -> UpsertCounts:
