@@ -140,6 +140,8 @@ class Settings(BaseSettings):
 
     # --- community
     submissions_per_day: int = Field(10, description="How many papers one member may submit a day.", ge=0)
+    signup_open: bool = Field(True, description="Whether anyone may make an account on /signup. False: only an admin makes accounts (`paperboy users create`), as a lab's private instance wants.")
+    signup_domains: str = Field("", description="Mail domains sign-up is open to, comma-separated (`lab.example.org, uni.example.edu`; a subdomain counts); empty: any address.")
     trending_half_life_hours: float = Field(48.0, description="Half-life of a vote's weight in the trending score.", gt=0)
 
     @field_validator("feed_mode")
@@ -202,6 +204,19 @@ class Settings(BaseSettings):
             near = difflib.get_close_matches(v, MAIL_BACKENDS, n=1)
             raise ValueError(f"is not one of {', '.join(MAIL_BACKENDS)}" + (f"; did you mean {near[0]!r}?" if near else ""))
         return v
+
+    @field_validator("signup_domains")
+    @classmethod
+    def _signup_domains(cls, v: str) -> str:
+        domains = [d.strip().lower().lstrip("@") for d in v.replace(" ", ",").split(",") if d.strip()]
+        for d in domains:
+            if "." not in d or not all(part and part.replace("-", "").isalnum() for part in d.split(".")):
+                raise ValueError(f"{d!r} is not a mail domain, like lab.example.org")
+        return ",".join(domains)
+
+    @property
+    def signup_domain_list(self) -> list[str]:
+        return [d for d in self.signup_domains.split(",") if d]
 
     @field_validator("index_peers")
     @classmethod

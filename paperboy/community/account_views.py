@@ -65,19 +65,27 @@ def signup_form(request: Request):
     user = current_user(request)
     if user is not None:  # as /signin: a second account is made after signing out
         return _page(request, "signed_in.html", next="/", member=user, then="/signup")
-    return _page(request, "signup.html")
+    if not request.app.state.settings.signup_open:
+        return _page(request, "signup_closed.html")
+    return _page(request, "signup.html", domains=request.app.state.settings.signup_domain_list)
 
 
 @router.post("/signup", response_class=HTMLResponse)
 def signup(request: Request, email: str = Form(""), password: str = Form(""),
            display_name: str = Form(""), db: Session = Depends(get_db, scope="function")):
+    settings = request.app.state.settings
+    if not settings.signup_open:  # said before anything is counted or checked
+        return _page(request, "signup_closed.html", 403)
     ratelimit.check(request, "signup_ip", ratelimit.client_ip(request))
+    domains = settings.signup_domain_list
     try:
         email = accounts.normalise_email(email)
+        accounts.check_signup_domain(email, domains)
         accounts.check_password(password)
         display_name = accounts.check_display_name(db, display_name)
     except AccountError as exc:
-        return _page(request, "signup.html", 400, error=str(exc), email=email, chosen_name=display_name)
+        return _page(request, "signup.html", 400, error=str(exc), email=email, chosen_name=display_name,
+                     domains=domains)
     registered = accounts.user_by_email(db, email) is not None
     db.commit()  # hold no connection (nor SQLite's write lock) through argon2
     password_hash = accounts.hash_password(password)  # the same work either way

@@ -47,6 +47,18 @@ def normalise_email(email: str) -> str:
         raise AccountError(f"Please enter a valid email address. {exc}".strip()) from None
 
 
+def check_signup_domain(email: str, domains: list[str]) -> None:
+    """Sign-up kept to a lab's own addresses (``PAPERBOY_SIGNUP_DOMAINS``): the address's
+    domain is one of ``domains`` or under one (``cs.uni.example.edu`` under ``uni.example.edu``)."""
+    if not domains:
+        return
+    domain = email.rsplit("@", 1)[-1].lower()
+    if not any(domain == d or domain.endswith("." + d) for d in domains):
+        listed = ", ".join(domains)
+        raise AccountError(f"Sign-up here is for addresses at {listed}. Ask this instance's admins for an account "
+                           "if yours is elsewhere.")
+
+
 def check_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
         raise AccountError(f"Passwords need at least {MIN_PASSWORD} characters.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from paperboy.community import replies
 from paperboy.community.models import Comment
 from paperboy.community.notices import with_notice
-from paperboy.community.paper_views import set_comment_hidden
+from paperboy.community.paper_views import hide_comments_of, set_comment_hidden
 from paperboy.papers.ids import no_paper_here
 from paperboy.store.models import Paper, User, utcnow
 from paperboy.web import convertors  # noqa: F401  (registers {x:id})
@@ -104,9 +104,24 @@ def _suspend(db: Session, user_id: int, admin: User, value: bool) -> None:
 
 
 @router.post("/users/{user_id:id}/suspend")
-def suspend(request: Request, user_id: int, admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
+def suspend(request: Request, user_id: int, hide_comments: str = Form(""), admin: User = Depends(require_admin),
+            db: Session = Depends(get_db, scope="function")):
+    """Suspend an account; with ``hide_comments``, a spammer's comments go with it, in one step."""
     _suspend(db, user_id, admin, True)
+    if hide_comments:
+        hide_comments_of(request.app.state.engine, user_id)
+        return RedirectResponse(with_notice(referring_page(request, "/admin"), "suspended_hidden"), status_code=303)
     return RedirectResponse(with_notice(referring_page(request, "/admin"), "suspended"), status_code=303)
+
+
+@router.post("/users/{user_id:id}/hide-comments")
+def hide_member_comments(request: Request, user_id: int, admin: User = Depends(require_admin),
+                         db: Session = Depends(get_db, scope="function")):
+    if db.get(User, user_id) is None:
+        raise HTTPException(404, "No such account.")
+    db.commit()
+    hide_comments_of(request.app.state.engine, user_id)
+    return RedirectResponse(with_notice(referring_page(request, "/admin"), "comments_hidden"), status_code=303)
 
 
 @router.post("/users/{user_id:id}/unsuspend")

@@ -9,10 +9,11 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from paperboy import clitools
-from paperboy.community import accounts, api_tokens, rerender
+from paperboy.community import account_data, accounts, api_tokens, rerender
+from paperboy.community.paper_views import hide_comments_of
 from paperboy.store.db import session_scope, writer
 from paperboy.store.models import User
-from paperboy.web.security import end_all_sessions
+from paperboy.web.security import end_all_sessions, forget_member
 
 users_app = typer.Typer(help="Member accounts.", no_args_is_help=True)
 comments_app = typer.Typer(help="Comments.", no_args_is_help=True)
@@ -91,6 +92,47 @@ def set_admin(
         user.is_admin = on
         uid, address = user.id, user.email
     clitools.out.print(f"account {uid} ({address}) is {'now' if on else 'no longer'} an administrator")
+
+
+@users_app.command("suspend")
+def suspend(
+    email: str = typer.Argument(..., help="The account's email address."),
+    off: bool = typer.Option(False, "--off", help="Lift the suspension instead."),
+    hide_comments: bool = typer.Option(False, "--hide-comments", help="Also hide every comment of theirs (a spammer's)."),
+) -> None:
+    """Suspend an account (it can read, not vote, save, comment or submit), as /admin does;
+    with --hide-comments a spammer's comments go with it."""
+    engine = clitools.engine()
+    with session_scope(writer(engine)) as db:
+        user = _account(db, email)
+        user.is_suspended = not off
+        uid, address = user.id, user.email
+    hidden = hide_comments_of(engine, uid) if hide_comments else 0
+    forget_member(uid)
+    clitools.out.print(f"account {uid} ({address}) is {'no longer' if off else 'now'} suspended"
+                       + (f"; {hidden} comment{'' if hidden == 1 else 's'} of theirs hidden" if hide_comments else ""))
+
+
+@users_app.command("delete")
+def delete(
+    email: str = typer.Argument(..., help="The account's email address."),
+    keep_comments: bool = typer.Option(False, "--keep-comments/--remove-comments",
+                                       help="Keep their comments, signed \"deleted member\" (default: remove them)."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Delete an account and what hangs on it (votes, collections, follows, tokens,
+    subscription), as the member can on /account: a member's request to be forgotten."""
+    engine = clitools.engine()
+    with session_scope(engine) as db:
+        user = _account(db, email)
+        uid, address = user.id, user.email
+    if not yes and not typer.confirm(f"delete account {uid} ({address}) and everything it holds?"):
+        raise clitools.fail("nothing deleted", code=1)
+    with session_scope(writer(engine)) as db:
+        account_data.delete_account(db, uid, keep_comments=keep_comments)
+    forget_member(uid)
+    clitools.out.print(f"deleted account {uid} ({address}); its comments "
+                       + ("stay, signed “deleted member”" if keep_comments else "are removed"))
 
 
 @users_app.command("password")

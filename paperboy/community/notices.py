@@ -33,6 +33,9 @@ MESSAGES = {
     "comment_shown": ("The comment is shown again.",) * 2,
     "suspended": ("The member is suspended: they can read, but not vote, save, comment or submit.",) * 2,
     "unsuspended": ("The member can take part again.",) * 2,
+    "suspended_hidden": ("The member is suspended and every comment of theirs is hidden: only moderators see "
+                         "them now.",) * 2,
+    "comments_hidden": ("Every comment of the member's is hidden: only moderators see them now.",) * 2,
     "public": ("Saved: the collection is public, so anyone with its address can read it.",) * 2,
     "private": ("Saved: the collection is private, seen by you alone.",) * 2,
     "existing": ("You already have {name}: here it is.", "You already have a collection of that name: here it is."),

@@ -310,6 +310,24 @@ def set_comment_hidden(engine, comment_id: int, hidden: bool) -> str | None:
         return conn.scalar(select(Paper.arxiv_id).where(Paper.id == pid))
 
 
+def hide_comments_of(engine, user_id: int) -> int:
+    """Moderation of a spammer: hide every comment of one member that is still shown (in
+    one transaction); how many. Each paper's count and the reply badges follow."""
+    with write_tx(engine) as conn:
+        rows = conn.execute(select(Comment.id, Comment.paper_id).where(
+            Comment.user_id == user_id, Comment.hidden.is_(False), Comment.deleted_at.is_(None))).all()
+        if not rows:
+            return 0
+        ids, papers = [r.id for r in rows], sorted({r.paper_id for r in rows})
+        for pid in papers:
+            _touch_paper(conn, pid)
+        conn.execute(update(Comment).where(Comment.id.in_(ids)).values(hidden=True))
+        for pid in papers:
+            recount_comments(conn, pid)
+        replies.recount_unread(conn, replies.told_about(conn, ids))
+        return len(ids)
+
+
 # --- submissions -------------------------------------------------------------------
 
 

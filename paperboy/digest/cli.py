@@ -12,7 +12,7 @@ from paperboy import clitools
 from paperboy.digest.models import Subscription
 from paperboy.digest.outbox import deliver, enqueue_due, outbox_counts
 from paperboy.digest.schedule import parse_digest_period
-from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe
+from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe, unsubscribe
 from paperboy.index.service import get_search_service
 from paperboy.store.db import session_scope, writer
 
@@ -116,7 +116,8 @@ def subscribers_add(
     added, existing, errors = _add_many([(None, e) for e in emails], confirmed, weekly)
     for err in errors:
         clitools.console.print(f"[red]skipped[/] {err}")
-    clitools.out.print(f"{added} added, {existing} already known" + ("" if confirmed else " (confirmation mail sent to the pending ones)"))
+    pending = "" if confirmed or not added else " (a confirmation mail sent to each new one)"
+    clitools.out.print(f"{added} added, {existing} already known{pending}" + (f", {len(errors)} skipped" if errors else ""))
     if errors:
         raise typer.Exit(1)
 
@@ -157,6 +158,29 @@ def subscribers_import(
         clitools.console.print(f"[red]skipped[/] {file}: {err}")
     clitools.out.print(f"{added} added, {existing} already known, {len(errors)} bad lines")
     if errors:
+        raise typer.Exit(1)
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(emails: list[str] = typer.Argument(..., help="Addresses to unsubscribe.")) -> None:
+    """Unsubscribe addresses at once (a "stop emailing me" sent to the admins), as a
+    digest's own unsubscribe link does: no digest is sent to them from now on."""
+    from sqlalchemy import func, select
+
+    engine = clitools.engine()
+    done, unknown = [], []
+    with session_scope(writer(engine)) as db:
+        for email in emails:
+            sub = db.scalars(select(Subscription).where(func.lower(Subscription.email) == email.strip().lower())).first()
+            if sub is None:
+                unknown.append(email)
+            elif unsubscribe(db, sub):
+                done.append(sub.email)
+    for email in unknown:
+        clitools.console.print(f"[red]skipped[/] {email}: no subscription for this address")
+    clitools.out.print(f"{len(done)} unsubscribed" + (f": {', '.join(done)}" if done else "")
+                       + f", {len(emails) - len(done) - len(unknown)} already unsubscribed")
+    if unknown:
         raise typer.Exit(1)
 
 

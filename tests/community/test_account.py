@@ -423,3 +423,37 @@ def test_signing_up_with_a_name_another_member_has_is_refused_before_anything_is
     assert r.status_code == 400 and "Another member is called" in html.unescape(r.text)
     with site.engine.connect() as conn:
         assert conn.scalar(select(User.id).where(User.email == "new@example.org")) is None
+
+
+def test_a_lab_keeps_sign_up_to_its_domains_or_closes_it(fresh_engine, tmp_path):
+    from paperboy.site import create_app
+    from tests.community.conftest import Site, make_settings
+
+    lab = Site(create_app(make_settings(tmp_path, signup_domains="lab.example.org, @uni.example.edu"),
+                          fresh_engine), fresh_engine)
+    client = lab.client()
+    page = client.get("/signup").text
+    assert "Sign-up here is for addresses at" in page and "lab.example.org" in page and "uni.example.edu" in page
+    refused = client.form("/signup", {"email": "ann@gmail.com", "password": "x" * 12}, page="/signup")
+    assert refused.status_code == 400 and "Sign-up here is for addresses at lab.example.org" in refused.text
+    for address in ("ann@lab.example.org", "bo@cs.uni.example.edu"):  # a subdomain counts
+        assert client.form("/signup", {"email": address, "password": "x" * 12}, page="/signup").status_code == 200
+    with fresh_engine.connect() as conn:
+        assert sorted(conn.scalars(select(User.email))) == ["ann@lab.example.org", "bo@cs.uni.example.edu"]
+
+    closed = Site(create_app(make_settings(tmp_path / "closed", signup_open=False), fresh_engine), fresh_engine)
+    visitor = closed.client()
+    r = visitor.get("/signup")
+    assert r.status_code == 200 and "Sign-up is closed" in r.text and 'action="/signup"' not in r.text
+    assert 'href="/signup"' not in visitor.get("/").text and 'href="/signup"' not in visitor.get("/signin").text
+    r = visitor.form("/signup", {"email": "eve@lab.example.org", "password": "x" * 12}, page="/signin")
+    assert r.status_code == 403 and "Sign-up is closed" in r.text
+    with fresh_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(User)) == 2
+
+
+def test_a_sign_up_domain_that_is_no_domain_is_refused_with_the_settings():
+    from paperboy.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="PAPERBOY_SIGNUP_DOMAINS: 'gmail' is not a mail domain"):
+        load_settings(signup_domains="lab.example.org, gmail")

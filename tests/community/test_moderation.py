@@ -121,3 +121,31 @@ def test_what_a_moderator_hid_its_author_cannot_rewrite_but_can_delete(site):
         assert conn.scalars(select(Comment.body).order_by(Comment.id)).all() == [
             "Spam, first version.", "On a paper about to be hidden."]
     assert writer.form(f"/comments/{spam}/delete", page="/").status_code == 303
+
+
+def test_a_spammer_is_suspended_and_every_comment_of_theirs_hidden_in_one_step(site):
+    papers = [site.paper(), site.paper()]
+    spammer, spam = site.member(name="Cheap Pills")
+    _, reader = site.member(name="Reader")
+    _, admin = site.member(admin=True)
+    reader.form(f"/papers/{papers[0].arxiv_id}/comments", {"body": "A real question."}, page="/")
+    for paper in papers:
+        spam.form(f"/papers/{paper.arxiv_id}/comments", {"body": "BUY CHEAP PILLS http://spam.example"}, page="/")
+    assert "Suspend and hide their comments" in admin.get("/admin").text
+    done = admin.form(f"/admin/users/{spammer.id}/suspend", {"hide_comments": "1"}, page="/admin")
+    assert "every comment of theirs is hidden" in admin.get(done.headers["location"]).text
+    for paper in papers:
+        assert "CHEAP PILLS" not in reader.get(f"/papers/{paper.arxiv_id}").text
+    assert [site.get_paper(p.arxiv_id).num_comments for p in papers] == [1, 0]  # the counts follow
+    assert "A real question." in reader.get(f"/papers/{papers[0].arxiv_id}").text  # others' stay
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(User.is_suspended).where(User.id == spammer.id)) is True
+    # Suspended first, hidden later: the same, from the suspended account's row.
+    later, spam2 = site.member(name="Later Spam")
+    spam2.form(f"/papers/{papers[1].arxiv_id}/comments", {"body": "more spam"}, page="/")
+    admin.form(f"/admin/users/{later.id}/suspend", page="/admin")
+    assert f"/admin/users/{later.id}/hide-comments" in admin.get("/admin").text
+    admin.form(f"/admin/users/{later.id}/hide-comments", page="/admin")
+    assert "more spam" not in reader.get(f"/papers/{papers[1].arxiv_id}").text
+    assert site.get_paper(papers[1].arxiv_id).num_comments == 0
+    assert reader.form(f"/admin/users/{later.id}/hide-comments", page="/").status_code == 403  # admins only

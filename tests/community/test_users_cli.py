@@ -51,3 +51,33 @@ def test_a_new_password_set_by_an_administrator_ends_sessions_links_and_tokens(c
                                     "csrf_token": fresh.token("/signin")}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] != "/signin"
 
+
+
+def test_an_administrator_suspends_a_spammer_with_their_comments_and_deletes_an_account(cli, site):
+    from paperboy.community.models import Comment
+    from paperboy.store.models import Vote
+
+    paper = site.paper()
+    spammer, spam = site.member(email="spam@example.org")
+    spam.form(f"/papers/{paper.arxiv_id}/comments", {"body": "BUY PILLS"}, page="/")
+    r = cli("users", "suspend", "spam@example.org", "--hide-comments")
+    assert r.exit_code == 0 and f"account {spammer.id} (spam@example.org) is now suspended; 1 comment" in r.text
+    assert "BUY PILLS" not in site.client().get(f"/papers/{paper.arxiv_id}").text
+    assert site.get_paper(paper.arxiv_id).num_comments == 0
+    assert spam.post(f"/papers/{paper.arxiv_id}/vote", headers={"Accept": "application/json",
+                                                               "X-CSRF-Token": spam.token("/")}).status_code == 403
+    assert "no longer suspended" in cli("users", "suspend", "spam@example.org", "--off").text
+
+    leaving, browser = site.member(email="leaving@example.org")
+    browser.post(f"/papers/{paper.arxiv_id}/vote", headers={"Accept": "application/json",
+                                                            "X-CSRF-Token": browser.token("/")})
+    assert site.get_paper(paper.arxiv_id).upvotes == 1
+    assert cli("users", "delete", "leaving@example.org", stdin="n\n").exit_code == 1  # asked, and said no
+    r = cli("users", "delete", "leaving@example.org", "--yes")
+    assert r.exit_code == 0 and f"deleted account {leaving.id} (leaving@example.org)" in r.text
+    with site.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(User).where(User.id == leaving.id)) == 0
+        assert conn.scalar(select(func.count()).select_from(Vote)) == 0
+        assert conn.scalar(select(func.count()).select_from(Comment)) == 1  # the spammer's, hidden
+    assert site.get_paper(paper.arxiv_id).upvotes == 0
+    assert cli("users", "delete", "leaving@example.org", "--yes").exit_code == 2  # gone: no account for it

@@ -39,6 +39,14 @@ def test_import_reports_bad_lines_and_list_shows_everyone(fresh_url, tmp_path, s
     listing = run(env, "subscribers", "list").stdout
     assert "ada@example.org\tactive\tdaily" in listing and "carol@example.org\tpending" in listing
     assert "dan@example.org\tactive\tweekly" in listing
+    # "Stop emailing me", sent to the admins: one command, as the digest's own link does.
+    r = run(env, "subscribers", "remove", "DAN@example.org", "nobody@example.org")
+    assert r.returncode == 1 and "1 unsubscribed: dan@example.org" in r.stdout
+    assert "nobody@example.org: no subscription for this address" in r.stderr
+    assert "dan@example.org\tunsubscribed" in run(env, "subscribers", "list").stdout
+    # A refused address is said to be skipped; no mail is claimed to be sent for it.
+    r = run(env, "subscribers", "add", "bad address")
+    assert r.returncode == 1 and r.stdout.strip() == "0 added, 0 already known, 1 skipped"
 
 
 def test_digest_run_dry_run_then_real_and_console_notice(fresh_url, tmp_path):
