@@ -73,10 +73,17 @@ def engine(migrate: bool = True) -> Engine:
     eng = get_engine(s)
     if migrate:
         try:
-            fresh = current_revision(eng) is None
+            before = current_revision(eng)
+            fresh = before is None
             upgrade(eng)
+            after = current_revision(eng)
         except OperationalError as exc:
             raise fail(f"cannot reach the database {eng.url.render_as_string()}: {exc.orig}") from None
+        if not fresh and after != before:
+            # Said, not done silently: on a cluster the first command of a new version
+            # upgrades the schema under every node still running the old code (docs/deploy.md).
+            console.print(f"[yellow]note:[/] the database's schema was upgraded from revision {before} to {after} "
+                          "for this version of Paperboy", soft_wrap=True)
         if fresh:
             # A mistyped path or database name makes a new, empty store without a word
             # (SQLite creates the file): say so, so "0 accounts" is not taken at face value.

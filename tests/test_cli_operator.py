@@ -282,3 +282,27 @@ def test_a_command_that_made_a_new_empty_database_says_where(cli, monkeypatch, t
 def test_a_migrated_database_is_not_called_new(cli):
     r = cli("users", "list")  # fresh_url: migrated, empty
     assert r.exit_code == 0 and "held no Paperboy database" not in r.text
+    assert "schema was upgraded" not in r.text  # nothing to upgrade: nothing said
+
+
+def test_a_command_that_upgrades_an_older_schema_says_so(databases, tmp_path, monkeypatch):
+    """On a cluster the first command of a new version upgrades the schema under every
+    node still running the old code: an operator must be told, not find out later."""
+    from paperboy.store.db import make_engine
+    from paperboy.store.migrate import head_revision, upgrade
+    from tests.support.databases import unmigrated_url
+
+    url = unmigrated_url(databases, tmp_path)
+    engine = make_engine(url)
+    upgrade(engine, "0018")
+    engine.dispose()
+    runner = cli_runner(monkeypatch, {"PAPERBOY_DATABASE_URL": url, "PAPERBOY_DATA_DIR": str(tmp_path)})
+    run = next(runner)
+    try:
+        r = run("users", "list")
+        assert r.exit_code == 0
+        assert f"the database's schema was upgraded from revision 0018 to {head_revision()}" in r.text
+        r = run("db", "upgrade")
+        assert "schema was upgraded" not in r.text and f"at revision {head_revision()}, this Paperboy's own" in r.text
+    finally:
+        runner.close()

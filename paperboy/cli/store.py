@@ -23,12 +23,69 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 def db_upgrade() -> None:
     """Create or migrate the database schema to the latest version."""
 
-    engine = clitools.engine(migrate=True)
-    clitools.out.print(f"database {engine.url.render_as_string()} at revision {current_revision(engine)}")
+    engine = clitools.engine(migrate=True)  # says what it upgraded, if anything
+    clitools.out.print(f"database {engine.url.render_as_string()} at revision {current_revision(engine)}, this "
+                       "Paperboy's own")
     # Indexes an interrupted bulk import set aside (`paperboy ingest snapshot` also does this).
     rebuilt = bulk.restore_all(engine, lambda name, i, n: clitools.out.print(f"building index {i}/{n}: {name}"))
     if rebuilt:
         clitools.out.print(f"rebuilt {rebuilt} index(es) an interrupted bulk import had set aside")
+
+
+@db_app.command("copy")
+def db_copy(
+    source: str = typer.Argument(..., metavar="FROM", help="The database to copy from: a URL "
+                                 "(sqlite:////path/paperboy.db, postgresql+psycopg://…) or a SQLite file's path."),
+) -> None:
+    """Copy every row of another Paperboy database into the configured one (PAPERBOY_DATABASE_URL),
+    which must hold no papers or accounts yet: a laptop's SQLite instance moved to PostgreSQL. docs/deploy.md"""
+    from sqlalchemy.exc import OperationalError
+
+    from paperboy.schema import metadata
+    from paperboy.store import copy as dbcopy
+    from paperboy.store.db import make_engine
+    from paperboy.store.migrate import upgrade
+
+    url = source if "://" in source else f"sqlite:///{Path(source).expanduser().resolve()}"
+    if url.startswith("sqlite") and not backups.sqlite_file(url).is_file():
+        raise clitools.fail(f"{source}: no such SQLite file (give the old instance's paperboy.db, or a database URL)")
+    target = clitools.engine()
+    src = make_engine(url)
+    try:
+        before = current_revision(src)
+        if before is None:
+            raise clitools.fail(f"{backups.display_url(url)} holds no Paperboy database")
+        upgrade(src)  # to this code's schema, as any command run on it would
+    except OperationalError as exc:
+        raise clitools.fail(f"cannot reach {backups.display_url(url)}: {exc.orig}") from None
+    started = time.perf_counter()
+    bar = clitools.progress()
+    task = None
+
+    def report(table: str, done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task("copying", total=total, status="")
+        bar.update(task, completed=done, status=table)
+
+    try:
+        copied = dbcopy.copy_database(src, target, list(metadata.sorted_tables), report)
+    except dbcopy.CopyRefused as exc:
+        raise clitools.fail(str(exc)) from None
+    finally:
+        if task is not None:
+            bar.stop()
+        src.dispose()
+    forget_indexes(clitools.settings())
+    rows = copied.rows
+    clitools.out.print(f"copied {copied.total:,} rows in {time.perf_counter() - started:.1f} s: {rows.get('papers', 0):,} "
+                       f"papers, {rows.get('users', 0):,} accounts, {rows.get('votes', 0):,} votes, "
+                       f"{rows.get('comments', 0):,} comments, {rows.get('collections', 0):,} collections, "
+                       f"{rows.get('subscriptions', 0):,} subscriptions")
+    clitools.console.print("[yellow]note:[/] keep PAPERBOY_SECRET_KEY as it was on the old instance: sessions, mailed "
+                           "links and private feed addresses are signed with it. The search index is built from the "
+                           "copied papers as the service starts (or now: `paperboy index build`).", soft_wrap=True)
 
 
 def _size(n: float) -> str:
