@@ -319,3 +319,20 @@ def test_backup_refusals(fresh_url, tmp_path):
     one_line_error(run(fresh_url, tmp_path, "backup", str(tmp_path)), "is a folder")
     with pytest.raises(backups.BackupError, match="pg_no_such_tool not found.*postgresql-client"):
         find_pg_tool("pg_no_such_tool")
+
+
+def test_a_restore_on_a_machine_without_the_old_key_says_what_stops_working(fresh_url, databases, tmp_path):
+    """A restore on a new machine: the old instance's mailed unsubscribe links answered
+    "not valid" once the new one made its own key, and nothing had said so."""
+    seed(fresh_url, papers=1, members=1)
+    source = backup_of(fresh_url, tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
+    env.update({"PAPERBOY_DATABASE_URL": databases.new_url(), "PAPERBOY_DATA_DIR": str(tmp_path / "new-machine"),
+                "PAPERBOY_EMBEDDER": "null", "COLUMNS": "1000"})
+    done = subprocess.run([PAPERBOY, "restore", str(source)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "this instance has no secret key yet" in said and "unsubscribe" in said
+    assert str(tmp_path / "new-machine" / "secret_key") in said
+    kept = run(databases.new_url(), tmp_path, "restore", str(source))  # PAPERBOY_SECRET_KEY given: nothing to say
+    assert kept.returncode == 0 and "no secret key" not in kept.stderr

@@ -159,6 +159,15 @@ def restore(
     clitools.out.print(f"it holds {backups.contents(url)}")
     if forget_indexes(s):
         clitools.out.print("search indexes will be rebuilt from it by the next refresh (`paperboy index build`, or the service)")
+    if not s.secret_key and not (s.data_dir / "secret_key").exists():
+        # Restored on a new machine: the first start makes a new key, and every link the
+        # old instance mailed (unsubscribe, sign-in), its sessions and private feed
+        # addresses stop working (404 "This unsubscribe link is not valid").
+        clitools.console.print(
+            "[yellow]note:[/] this instance has no secret key yet. Unless it gets the key of the instance the backup "
+            f"came from (copy that data dir's secret_key to {s.data_dir / 'secret_key'}, or set PAPERBOY_SECRET_KEY), "
+            "a new one is made and the links that instance mailed (unsubscribe, sign-in), its sessions and private "
+            "feed addresses stop working.", soft_wrap=True)
 
 
 def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from paperboy import clitools
 from paperboy.digest.models import Subscription
-from paperboy.digest.outbox import deliver, enqueue_due, outbox_counts
+from paperboy.digest.outbox import deliver, enqueue_due, outbox_counts, outbox_errors
 from paperboy.digest.schedule import parse_digest_period
 from paperboy.digest.services import SubscriptionError, send_confirmation, subscribe, unsubscribe
 from paperboy.index.service import get_search_service
@@ -66,17 +66,22 @@ def digest_run(
     )
     for email in r.paused:
         clitools.console.print(f"[yellow]paused[/] {email}")
+    for error, n in sorted(r.errors.items(), key=lambda e: -e[1]):
+        clitools.console.print(f"[yellow]why:[/] {n} digest{'' if n == 1 else 's'} not sent: {error}", soft_wrap=True)
 
 
 @digest_app.command("status")
 def digest_status(period: str = typer.Option(None, help="Only this period.")) -> None:
     """Outbox rows per state."""
 
-    counts = outbox_counts(clitools.engine(), period)
+    engine = clitools.engine()
+    counts = outbox_counts(engine, period)
     for state, n in sorted(counts.items()):
         typer.echo(f"{state}\t{n}")
     if not counts:  # said on stderr: a script reading the tab-separated lines gets none
         clitools.console.print("the outbox is empty" + (f" for {period}" if period else ""))
+    for error, n in outbox_errors(engine, period):  # on stderr too: the reasons, not the counts
+        clitools.console.print(f"[yellow]why:[/] {n} waiting or failed: {error}", soft_wrap=True)
 
 
 # --- subscribers ---------------------------------------------------------------------

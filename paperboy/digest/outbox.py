@@ -193,11 +193,17 @@ class DeliverReport:
     uncertain: int = 0  # of those, rows that were "sending": resent with the same Message-ID
     lease_lost: int = 0  # our own lease ran out under us (possible duplicate; should be 0)
     paused: list[str] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)  # why sends failed: the error, how many digests
 
     def merge(self, other: DeliverReport) -> None:
         for name in ("sent", "retried", "failed", "cancelled", "taken_over", "uncertain", "lease_lost"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.paused += other.paused
+        for error, n in other.errors.items():
+            self.errors[error] = self.errors.get(error, 0) + n
+
+    def note(self, error: str) -> None:
+        self.errors[error[:300]] = self.errors.get(error[:300], 0) + 1
 
 
 def _claimable(now: dt.datetime):
@@ -291,6 +297,7 @@ class Deliverer:
 
     def _failed(self, row, exc: Exception, report: DeliverReport, sub_email: str) -> None:
         now = self.clock()
+        report.note(str(exc) or type(exc).__name__)
         attempts = row.attempts + 1
         permanent = isinstance(exc, PermanentMailError)
         give_up = permanent or attempts >= self.settings.digest_max_attempts
@@ -414,6 +421,17 @@ class Deliverer:
 def deliver(settings: Settings, engine: Engine, sender: MailSender, *, wait: float = 0.0, worker: str | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> DeliverReport:
     return Deliverer(settings, engine, sender, worker=worker).run(wait=wait, should_stop=should_stop)
+
+
+def outbox_errors(engine: Engine, period: str | None = None, limit: int = 5) -> list[tuple[str, int]]:
+    """Why digests wait or failed: each distinct last error of queued (tried before) and
+    failed rows, with how many rows it stopped, the commonest first."""
+    stmt = (select(OB.c.last_error, func.count()).where(OB.c.last_error.is_not(None), OB.c.state.in_(("queued", "failed")))
+            .group_by(OB.c.last_error).order_by(func.count().desc()).limit(limit))
+    if period:
+        stmt = stmt.where(OB.c.period == period)
+    with engine.connect() as conn:
+        return [(e, n) for e, n in conn.execute(stmt).all()]
 
 
 def outbox_counts(engine: Engine, period: str | None = None) -> dict[str, int]:

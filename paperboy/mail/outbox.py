@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
@@ -42,6 +42,10 @@ class DeliveryCounts:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # why sends failed: the error, how many times
+
+    def note(self, error: str) -> None:
+        self.errors[error[:300]] = self.errors.get(error[:300], 0) + 1
 
 
 class MailOutbox:
@@ -164,6 +168,10 @@ class MailOutbox:
                     attempts=attempts, lease_until=None, last_error=str(exc)[:2000],
                     next_attempt_at=utcnow() + dt.timedelta(seconds=delay)))
             counts.retried += 1
+            counts.note(str(exc))
+            # Said where the operator looks (serve's terminal, the worker's log): a mail
+            # server that cannot be reached was otherwise only a column in the database.
+            log.warning("mail not sent (attempt %d, tried again in %.0f s): %s", attempts, delay, exc)
             return None
         except PermanentMailError as exc:
             return self._finish(ours, counts, "failed", attempts, str(exc))
@@ -180,6 +188,7 @@ class MailOutbox:
             counts.sent += 1
         else:
             counts.failed += 1
+            counts.note(error or state)
             log.warning("mail %s for good: %s", state, error)
 
 

@@ -127,13 +127,17 @@ def _rows(engine):
         return conn.execute(select(OutgoingMail.state, OutgoingMail.attempts)).all()
 
 
-def test_a_transient_refusal_is_retried_later_and_then_sent_once(fresh_engine):
+def test_a_transient_refusal_is_retried_later_and_then_sent_once(fresh_engine, caplog):
     sink = SMTPSink(refuse_rate=1.0).start()  # every DATA answered 451 for now
     try:
         outbox = MailOutbox(fresh_engine, SMTPSender(sink.url), retry_base_seconds=3600)
         outbox.stop()  # only the explicit passes below deliver
         _queue_one(fresh_engine, outbox, "reader@example.org")
-        assert outbox.deliver_due().retried == 1
+        with caplog.at_level("WARNING", logger="paperboy.mail.outbox"):
+            counts = outbox.deliver_due()
+        assert counts.retried == 1 and len(counts.errors) == 1
+        # Said in the log (serve's terminal), with the server's reason, not only stored.
+        assert "mail not sent (attempt 1, tried again in 3600 s)" in caplog.text and "451" in caplog.text
         assert _rows(fresh_engine) == [("pending", 1)]
         sink.refuse_rate = 0.0
         assert outbox.deliver_due().sent == 0  # backing off: not due for an hour

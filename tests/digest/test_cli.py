@@ -100,3 +100,20 @@ def test_worker_once_runs_the_schedule_and_sends_due_digests(fresh_url, tmp_path
     r = run(env, "worker", "--once")  # same slot: nothing runs again, nothing is sent again
     assert r.returncode == 0 and len(smtp_server.to("worker@example.org")) == 1
     engine.dispose()
+
+
+def test_a_mail_server_that_cannot_be_reached_is_named_by_the_run_and_by_status(fresh_url, tmp_path):
+    """The reason lived only in digest_outbox.last_error: the run said "retry later 1" and
+    nothing more, whatever the mistake (a wrong port, a host that does not exist)."""
+    engine = make_engine(fresh_url)
+    seed_papers(engine, 2)
+    engine.dispose()
+    env = env_for(fresh_url, tmp_path, PAPERBOY_SMTP_URL="smtp://127.0.0.1:9")  # nothing listens there
+    run(env, "subscribers", "add", "eve@example.org", "--confirmed")
+    r = run(env, "digest", "run", "--period", PERIOD)
+    assert r.returncode == 0 and "retry later 1" in r.stdout
+    said = " ".join(r.stderr.split())
+    assert "why: 1 digest not sent: cannot connect to 127.0.0.1:9" in said
+    status = run(env, "digest", "status")
+    assert "queued\t1" in status.stdout
+    assert "why: 1 waiting or failed: cannot connect to 127.0.0.1:9" in " ".join(status.stderr.split())
