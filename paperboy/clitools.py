@@ -60,6 +60,12 @@ def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
         elif right != name:
             console.print(f"[yellow]note:[/] PAPERBOY_CATEGORIES: arXiv spells {name!r} as {right!r}; "
                           "its listings may not match the other spelling", soft_wrap=True)
+    if serving and not schedule and not s.secret_key and not s.is_sqlite:
+        # A web node of a cluster (docs/deploy.md) with a key of its own: a member signed
+        # in through one node is signed out on the next, and forms sent to another fail.
+        console.print("[yellow]note:[/] PAPERBOY_SECRET_KEY is empty: this node signs sessions and links with a key "
+                      f"of its own ({s.data_dir / 'secret_key'}); every web node of an instance must be given the same "
+                      "PAPERBOY_SECRET_KEY (docs/deploy.md)", soft_wrap=True)
     if serving and not s.base_url and s.host not in LOOPBACK:
         console.print(f"[yellow]note:[/] PAPERBOY_BASE_URL is empty: mails and feeds link to {s.resolved_base_url}; "
                       "set it to the address readers use (https://papers.example.org)", soft_wrap=True)

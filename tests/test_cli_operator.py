@@ -76,6 +76,19 @@ def test_start_notes_name_an_empty_base_url_on_a_public_address(capsys, monkeypa
     assert capsys.readouterr().err == ""  # a laptop's: nothing to say
 
 
+def test_a_web_node_of_a_cluster_without_a_shared_key_is_told(capsys, tmp_path):
+    from paperboy import clitools
+    from paperboy.config import Settings
+
+    node = dict(data_dir=tmp_path, host="127.0.0.1", database_url="postgresql+psycopg://db.lab/paperboy")
+    clitools.start_notes(Settings(**node), schedule=False, serving=True)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "PAPERBOY_SECRET_KEY is empty: this node signs sessions and links with a key of its own" in said
+    clitools.start_notes(Settings(**node, secret_key="shared-by-every-node"), schedule=False, serving=True)
+    clitools.start_notes(Settings(data_dir=tmp_path, host="127.0.0.1"), schedule=True, serving=True)  # a laptop
+    assert "PAPERBOY_SECRET_KEY" not in capsys.readouterr().err
+
+
 def test_the_sample_placeholder_secret_key_is_refused_with_the_way_to_make_one(cli, monkeypatch):
     said = refused(stats_with(cli, monkeypatch, PAPERBOY_SECRET_KEY="CHANGE-ME"))
     assert "PAPERBOY_SECRET_KEY" in said and "placeholder" in said and "token_urlsafe" in said

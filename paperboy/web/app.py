@@ -119,6 +119,8 @@ def build_app(features: Sequence[Feature], settings: Settings | None = None, eng
     app.add_middleware(HeadAsGetMiddleware)  # HEAD is served like GET, cache included
     # Outside the method check too: a browser's preflight (OPTIONS) of an API call is answered.
     app.add_middleware(PublicCorsMiddleware)
+    # A database that is down is a 503 wherever it was met (a middleware's read included).
+    app.add_middleware(errors.DatabaseDownMiddleware)
     # Outermost: every answer gets the headers, the middlewares' own 403/413 too.
     app.add_middleware(SecurityHeadersMiddleware, https=settings.resolved_base_url.startswith("https://"))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

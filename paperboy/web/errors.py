@@ -6,13 +6,14 @@ error page. Validation errors (bad query parameters) become one readable sentenc
 
 from __future__ import annotations
 
+import html
 import logging
 from http import HTTPStatus
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -198,6 +199,64 @@ def _allowed_methods(request: Request) -> set[str]:
     fewest = min(slashes.values(), default=0)
     allowed = {method for method, inside in slashes.items() if inside == fewest}
     return allowed | ({"HEAD"} if "GET" in allowed else set())
+
+
+DATABASE_DOWN = "The database is not answering just now; please try again in a moment."
+
+
+def _database_down(exc: BaseException) -> bool:
+    """An error of the database's availability (not reachable, its file gone, a full disk,
+    a dropped connection), not of Paperboy's queries."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    return isinstance(exc, OperationalError | InterfaceError) or (
+        isinstance(exc, DBAPIError) and bool(exc.connection_invalidated))
+
+
+class DatabaseDownMiddleware:
+    """A request that meets the database down is answered 503 with Retry-After (the site's
+    page, or the API's JSON), and logged in one line: it was a 500 "something went wrong"
+    with two tracebacks (ours and the server's) per request, for an outage the operator
+    already sees in /healthz."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if not _database_down(exc) or started:
+                raise
+            log.warning("database unavailable on %s: %s", scope.get("path", ""), str(exc).splitlines()[0][:300])
+            request = Request(scope)
+            headers = {"Retry-After": "10"}
+            if wants_json(request) or scope.get("path", "").startswith("/api/"):
+                response = JSONResponse({"error": _reason(503), "detail": DATABASE_DOWN, "status": 503},
+                                        status_code=503, headers=headers)
+            else:  # a page of its own: the site's templates fill parts from the database
+                site = html.escape(request.app.state.settings.site_name)
+                response = HTMLResponse(_DOWN_PAGE.format(site=site, message=DATABASE_DOWN), 503, headers=headers)
+            await response(scope, receive, send)
+
+
+_DOWN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Unavailable · {site}</title><link rel="stylesheet" href="/static/style.css"></head>
+<body><main id="main" class="container"><h1>{site} is unavailable</h1><p>{message}</p>
+<p><a href="">Try again</a></p></main></body></html>
+"""
 
 
 def install(app: FastAPI) -> None:

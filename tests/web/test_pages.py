@@ -480,3 +480,34 @@ def test_paging_links_leave_out_a_one_time_notice_but_keep_the_rest():
     assert pager.next_url == "/categories/cs.CL?sort=new&q=a+b&p=3"
     assert pager.prev_url == "/categories/cs.CL?sort=new&q=a+b"
     assert pager.last_url == "/categories/cs.CL?sort=new&q=a+b&p=4"
+
+
+def test_a_database_that_is_down_is_a_503_with_retry_after_not_a_500(tmp_path, caplog):
+    """The database's file gone (or a PostgreSQL server stopped): every page and API call
+    answered 500 "something went wrong" with two tracebacks each in the terminal."""
+    import os
+
+    from starlette.testclient import TestClient
+
+    from paperboy.config import Settings
+    from paperboy.site import create_app
+    from paperboy.store.db import make_engine
+    from paperboy.store.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'pb.db'}")
+    upgrade(engine)
+    app = create_app(Settings(data_dir=tmp_path, secret_key="t", embedder="null", mail_backend="null"), engine)
+    client = TestClient(app, raise_server_exceptions=False)
+    assert client.get("/").status_code == 200
+    os.rename(tmp_path / "pb.db", tmp_path / "moved.db")
+    (tmp_path / "pb.db").mkdir()  # nothing SQLite can open
+    engine.dispose()
+    app.state.page_cache.clear()
+    with caplog.at_level("WARNING"):
+        page, api = client.get("/papers/2501.00001"), client.get("/api/daily_papers")
+    assert page.status_code == api.status_code == 503
+    assert page.headers["retry-after"] == api.headers["retry-after"] == "10"
+    assert "The database is not answering just now" in page.text and "frame-ancestors" in page.headers["content-security-policy"]
+    assert api.json() == {"error": "Service Unavailable", "status": 503,
+                          "detail": "The database is not answering just now; please try again in a moment."}
+    assert "Traceback" not in caplog.text and "database unavailable on /api/daily_papers" in caplog.text

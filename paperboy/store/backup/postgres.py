@@ -134,9 +134,34 @@ SET lock_timeout = 0;
 """
 
 
+def _others_connected(url: URL) -> list[str]:
+    """Who else is connected to the target database (a running serve or worker keeps
+    pooled connections open). Idle ones hold no lock, so the restore's lock time-out
+    alone let it replace the tables under a running service."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return list(conn.scalars(text(
+                "SELECT coalesce(nullif(application_name, ''), 'a client') || ' from ' "
+                "|| coalesce(host(client_addr), 'this machine') FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")))
+    finally:
+        engine.dispose()
+
+
 def restore(src: Path, url: URL, progress: Progress) -> None:
     pg_restore, psql = find_pg_tool("pg_restore"), find_pg_tool("psql")
     _check_pg_dump(pg_restore, src)
+    others = _others_connected(url)
+    if others:
+        shown = sorted(set(others))
+        raise BackupError(f"the database {url.database} is in use ({len(others)} other connection"
+                          f"{'' if len(others) == 1 else 's'}: {', '.join(shown[:3])}"
+                          f"{', …' if len(shown) > 3 else ''}): stop `paperboy serve` and `paperboy worker` first; "
+                          "the database is unchanged")
     args, env = _pg_args(url)
     with tempfile.TemporaryDirectory(prefix="paperboy-restore-") as work:
         sql = Path(work) / "restore.sql"
