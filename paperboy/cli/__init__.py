@@ -10,6 +10,7 @@ list alone takes a tenth of that. A test holds each line of help equal to the co
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import click
@@ -142,9 +143,7 @@ def _under_settings_dirs(filename) -> bool:
     be made there), not a file the operator named on the command line."""
     if not filename:
         return False
-    from pathlib import Path
-
-    from paperboy.config import get_settings
+    from paperboy.config import get_settings  # here: `paperboy --help` imports no part of paperboy
 
     try:
         s = get_settings()

@@ -9,12 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
+from sqlalchemy.exc import OperationalError
 
 from paperboy import clitools
 from paperboy.index.jobs import forget_indexes
+from paperboy.schema import metadata
 from paperboy.store import backup as backups
 from paperboy.store import bulk
-from paperboy.store.migrate import current_revision
+from paperboy.store import copy as dbcopy
+from paperboy.store.db import make_engine
+from paperboy.store.migrate import current_revision, upgrade
 from paperboy.store.stats import collect_stats
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -39,13 +43,6 @@ def db_copy(
 ) -> None:
     """Copy every row of another Paperboy database into the configured one (PAPERBOY_DATABASE_URL),
     which must hold no papers or accounts yet: a laptop's SQLite instance moved to PostgreSQL. docs/deploy.md"""
-    from sqlalchemy.exc import OperationalError
-
-    from paperboy.schema import metadata
-    from paperboy.store import copy as dbcopy
-    from paperboy.store.db import make_engine
-    from paperboy.store.migrate import upgrade
-
     url = source if "://" in source else f"sqlite:///{Path(source).expanduser().resolve()}"
     if url.startswith("sqlite") and not backups.sqlite_file(url).is_file():
         raise clitools.fail(f"{source}: no such SQLite file (give the old instance's paperboy.db, or a database URL)")
