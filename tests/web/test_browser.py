@@ -273,10 +273,10 @@ def test_a_member_gets_a_private_feed_address_a_reader_can_use_and_replaces_it(l
     page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
     section.get_by_role("button", name="New address").click()
     second = page.locator("#feed #feed-atom").inner_text()
-    assert second != first and fetch(second) == 200 and fetch(first) == 404
+    assert second != first and fetch(second) == 200 and fetch(first) == 410  # Gone: a reader stops asking
     page.locator("#feed").get_by_role("button", name="Turn off").click()
     assert page.locator("#feed").get_by_role("button", name="Get a private feed").is_visible()
-    assert fetch(second) == 404
+    assert fetch(second) == 410
     assert [m.split(" ")[:3] for m in asked] == [["The", "current", "address"], ["Turn", "the", "feed"]]
     assert page.js_errors == []
 
