@@ -140,6 +140,8 @@ class Settings(BaseSettings):
 
     # --- community
     submissions_per_day: int = Field(10, description="How many papers one member may submit a day.", ge=0)
+    password_hash_time_cost: int = Field(3, ge=1, description="argon2id passes per password hash (the argon2-cffi default, RFC 9106's second profile with 64 MiB). Lower only on a machine too small for sign-ins to finish in time, or in tests.")
+    password_hash_memory_kib: int = Field(65536, ge=64, description="KiB of memory per argon2id password hash; each sign-in in progress holds this much. A hash made with other parameters is redone at its next sign-in.")
     signup_open: bool = Field(True, description="Whether anyone may make an account on /signup. False: only an admin makes accounts (`paperboy users create`), as a lab's private instance wants.")
     signup_domains: str = Field("", description="Mail domains sign-up is open to, comma-separated (`lab.example.org, uni.example.edu`; a subdomain counts); empty: any address.")
     trending_half_life_hours: float = Field(48.0, description="Half-life of a vote's weight in the trending score.", gt=0)

@@ -20,6 +20,11 @@ DAILY = SHARED_DATA / "arxiv" / "daily"
 
 # Tests never read the developer's own config or data folder.
 os.environ.pop("PAPERBOY_CONFIG", None)
+# Passwords hashed at a test's cost (argon2id still, every path the same): at the default
+# 64 MiB x 3 passes each hash or sign-in costs ~0.1 s here, and the suite makes and signs
+# in members by the thousand. Processes started with a cleaned environment keep the default.
+os.environ.setdefault("PAPERBOY_PASSWORD_HASH_TIME_COST", "1")
+os.environ.setdefault("PAPERBOY_PASSWORD_HASH_MEMORY_KIB", "1024")
 
 BACKENDS = ["sqlite", "postgresql"]
 

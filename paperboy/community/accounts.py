@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 import secrets
@@ -15,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from paperboy.community.models import AccountToken
+from paperboy.config import get_settings
 from paperboy.mail.addresses import AddressError, normalise_address
 from paperboy.mail.render import render_email
 from paperboy.store.models import User, utcnow
@@ -29,8 +31,19 @@ VERIFY_MAX_AGE = 3 * 86400
 EMAIL_CHANGE_MAX_AGE = 86400
 TOKEN_MINUTES = {"reset": 60, "magic": 15}
 
-_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
-_dummy_hash: str | None = None
+_dummy_hashes: dict[tuple[int, int], str] = {}
+
+
+@functools.cache
+def _hasher_with(time_cost: int, memory_kib: int) -> PasswordHasher:
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
+def _hasher() -> PasswordHasher:
+    """argon2id with the configured cost (PAPERBOY_PASSWORD_HASH_*: by default the
+    library's recommended parameters)."""
+    s = get_settings()
+    return _hasher_with(s.password_hash_time_cost, s.password_hash_memory_kib)
 
 
 class AccountError(ValueError):
@@ -114,23 +127,25 @@ def commenter_name(display_name: str | None, email: str | None, user_id: int | N
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
-    """Constant work whether or not the account exists (a dummy hash stands in)."""
-    global _dummy_hash
+    """Constant work whether or not the account exists (a dummy hash of the configured
+    cost stands in)."""
+    hasher = _hasher()
     if not stored:
-        if _dummy_hash is None:
-            _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
-        stored, password = _dummy_hash, password + "x"
+        key = (hasher.time_cost, hasher.memory_cost)
+        if key not in _dummy_hashes:
+            _dummy_hashes[key] = hasher.hash(secrets.token_urlsafe(16))
+        stored, password = _dummy_hashes[key], password + "x"
         try:
-            _hasher.verify(stored, password)
+            hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
             pass
         return False
     try:
-        return _hasher.verify(stored, password)
+        return hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -168,7 +183,7 @@ def find_for_signin(db: Session, email: str) -> User | None:
 
 
 def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)
 
 
 def authenticate(db: Session, email: str, password: str) -> User | None:
@@ -180,7 +195,7 @@ def authenticate(db: Session, email: str, password: str) -> User | None:
     user = user_by_email(db, email)
     if not verify_password(user.password_hash if user else None, password or ""):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
+    if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
 

@@ -9,6 +9,7 @@ import subprocess
 from sqlalchemy import select, update
 from starlette.routing import Mount
 
+from paperboy.community import accounts
 from paperboy.community.models import AccountToken
 from paperboy.store.models import User, UserSession, utcnow
 from paperboy.web.security import SAFE_METHODS, SESSION_COOKIE, flat_routes, token_hash
@@ -415,8 +416,24 @@ def test_users_create_command(fresh_url, tmp_path):
     with session_scope(eng) as db:
         user = db.scalar(select(User).where(User.email == "boss@example.org"))
         assert user.is_admin and user.email_verified_at is not None
-        assert user.password_hash.startswith("$argon2id$") and accounts.verify_password(user.password_hash, PASSWORD)
+        # A command run with the default cost (its environment has no PAPERBOY_PASSWORD_HASH_*).
+        assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert accounts.verify_password(user.password_hash, PASSWORD)
     eng.dispose()
+
+
+def test_a_password_hash_of_another_cost_is_redone_at_the_next_sign_in(site):
+    """PAPERBOY_PASSWORD_HASH_* (the tests run at 1 MiB x 1 pass, tests/conftest.py): a hash
+    made with other parameters still signs in, and is rewritten at the configured cost."""
+    from argon2 import PasswordHasher
+
+    user = site.user()
+    with site.engine.begin() as conn:
+        conn.execute(update(User).where(User.id == user.id).values(password_hash=PasswordHasher().hash(PASSWORD)))
+    site.client().sign_in(user.email)
+    with site.engine.connect() as conn:
+        stored = conn.scalar(select(User.password_hash).where(User.id == user.id))
+    assert stored.startswith("$argon2id$v=19$m=1024,t=1,") and accounts.verify_password(stored, PASSWORD)
 
 
 def test_the_token_is_read_from_multipart_forms_too(site):
