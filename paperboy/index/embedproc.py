@@ -33,10 +33,13 @@ NICE = 10
 def _serve(conn: Connection, setting: str, max_seq_length: int, nice: int, ignore_ctrl_c: bool = False) -> None:
     """The child: load the embedder, then answer ("embed", texts) until told to stop."""
     if ignore_ctrl_c:
-        # Ctrl-C in a terminal reaches every process of the group. A server's child is
-        # stopped by the server once the web has stopped (`paperboy serve`); dying here
-        # mid-batch printed two tracebacks and cost the batch an attempt.
+        # Ctrl-C in a terminal reaches every process of the group, and so does a SIGTERM
+        # sent to the group (`timeout`, `kill -- -PGID`). A server's child is stopped by
+        # the server once the web has stopped (`paperboy serve`); dying here mid-batch
+        # printed two tracebacks and cost the batch an attempt. (Its parent killed, it
+        # reads the end of the pipe and returns.)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         _answer(conn, setting, max_seq_length, nice)
     except KeyboardInterrupt:  # a command's Ctrl-C (`paperboy index build`): it says so itself

@@ -86,6 +86,25 @@ def test_process_embedder_embeds_in_a_niced_child_process():
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
+def test_a_servers_embedding_child_leaves_the_groups_signals_to_its_parent():
+    """Ctrl-C and a SIGTERM to the process group reach the child too: a server's child
+    goes on (its batch finishes) until the server stops it."""
+    import signal
+    import time
+
+    emb = ProcessEmbedder("hash", ignore_ctrl_c=True)
+    try:
+        emb.embed(["warm up"])
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            os.kill(emb.pid, sig)
+        time.sleep(0.2)
+        assert np.array_equal(emb.embed(["still here"]), HashEmbedder().embed(["still here"]))
+        pid = emb.pid
+    finally:
+        emb.close()
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
 def test_the_indexer_embeds_with_a_model_in_a_child_process_only():
     lazy = jobs.indexing_embedder(Settings(embedder="minilm"))
     assert isinstance(lazy, ProcessEmbedder) and lazy.pid is None  # started by the first batch
