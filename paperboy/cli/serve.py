@@ -76,7 +76,9 @@ def serve(
     # (an embedding child was left running, orphaned). With this one it goes on.
     signal.signal(signal.SIGTERM, _stop_requested)
     uvicorn.run("paperboy.asgi:app", host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, timeout_worker_healthcheck=s.serve_healthcheck_seconds,
+                # uvicorn's access lines are at info: asked for, the level is info
+                log_level="info" if s.access_log else "warning", access_log=s.access_log,
+                timeout_worker_healthcheck=s.serve_healthcheck_seconds,
                 **proxy_options(s))
     if stop_work is not None:
         # Ctrl-C or SIGTERM: the web stopped; the background work finishes what it is

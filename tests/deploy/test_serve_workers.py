@@ -153,7 +153,7 @@ def test_a_web_node_without_the_schedule_keeps_its_own_index_fresh(site, tmp_pat
     url, _ = site
     data_dir = tmp_path / "data"
     env = base_env(url, data_dir, PAPERBOY_SECRET_KEY="k", PAPERBOY_SERVE_WORKER="false",
-                   PAPERBOY_INDEX_REFRESH_SECONDS="0.05")
+                   PAPERBOY_INDEX_REFRESH_SECONDS="0.05", PAPERBOY_ACCESS_LOG="true")
     with serve(env, workers=2) as served:
         engine = make_engine(url)
         with session_scope(engine) as db:
@@ -166,5 +166,8 @@ def test_a_web_node_without_the_schedule_keeps_its_own_index_fresh(site, tmp_pat
             return new in body
 
         wait_until(found, 60, "the new paper in the node's index")
+        # PAPERBOY_ACCESS_LOG: a line per request in serve's output
+        wait_until(lambda: '"GET /api/papers/search?q=zeppelinology HTTP/1.1" 200' in served.output(), 10,
+                   "the request in the access log")
         holders = _lock_holders(data_dir / "index" / ".refresh.lock", seconds=30)
         assert holders == {served.proc.pid}, f"index refreshed by {holders}, supervisor is {served.proc.pid}"
