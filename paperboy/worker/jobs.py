@@ -40,7 +40,9 @@ def run_index(w: Worker) -> str:
     # between jobs, like its peers on other machines; one that does not (the schedule
     # inside ``paperboy serve``) embeds here, as the indexer there does.
     stats = refresh_index(w.settings, w.engine, progress=False, embed=w.embedding is None, plan=True)
-    return f"index refreshed: {stats}"
+    # "keyword_indexed 12, planned 4096": the figures, not a Python dict, in the log
+    return "index refreshed: " + (", ".join(f"{name.replace('_', ' ')} {value}" for name, value in stats.items())
+                                  or "nothing to do")
 
 
 def run_digest(w: Worker) -> str:

@@ -96,7 +96,9 @@ def test_worker_once_runs_the_schedule_and_sends_due_digests(fresh_url, tmp_path
     with engine.connect() as conn:
         jobs = dict(conn.execute(select(Job.name, Job.state)).all())
         ingest = conn.scalar(select(Job.result).where(Job.name == "ingest"))
+        index = conn.scalar(select(Job.result).where(Job.name == "index"))
     assert jobs == {"ingest": "done", "index": "done", "digest": "done", "rising": "done"} and ingest.startswith("skipped")
+    assert index.startswith("index refreshed: keyword indexed ") and "{" not in index  # figures, not a dict
     r = run(env, "worker", "--once")  # same slot: nothing runs again, nothing is sent again
     assert r.returncode == 0 and len(smtp_server.to("worker@example.org")) == 1
     engine.dispose()
