@@ -22,18 +22,21 @@ from paperboy.web.navigation import referring_page
 from paperboy.web.security import forget_member, require_admin
 
 router = APIRouter(prefix="/admin")
+ACCOUNTS_PAGE = 50  # accounts a page of /admin lists (newest first, or a search's matches by address)
 
 
 @router.get("", response_class=HTMLResponse)
-def admin_home(request: Request, q: str = Query("", max_length=320), admin: User = Depends(require_admin),
-               db: Session = Depends(get_db, scope="function")):
-    users_q = select(User).order_by(User.created_at.desc()).limit(50)
+def admin_home(request: Request, q: str = Query("", max_length=320), p: int = Query(0, ge=0, le=100_000),
+               admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
+    found = select(User)
+    order = [User.created_at.desc(), User.id.desc()]
     if q.strip():
         needle = q.strip().lower()  # an address or a display name, in part
-        users_q = (select(User).where(or_(func.lower(User.email).contains(needle, autoescape=True),
-                                          func.lower(User.display_name).contains(needle, autoescape=True)))
-                   .order_by(User.email).limit(50))
-    users = list(db.scalars(users_q))
+        found = found.where(or_(func.lower(User.email).contains(needle, autoescape=True),
+                                func.lower(User.display_name).contains(needle, autoescape=True)))
+        order = [User.email]
+    total = db.scalar(select(func.count()).select_from(found.subquery()))
+    users = list(db.scalars(found.order_by(*order).limit(ACCOUNTS_PAGE).offset(p * ACCOUNTS_PAGE)))
     suspended = list(db.scalars(select(User).where(User.is_suspended.is_(True)).order_by(User.email)))
     hidden_papers = list(db.scalars(select(Paper).where(Paper.hidden.is_(True)).order_by(Paper.modified_at.desc()).limit(100)))
     hidden_comments = db.execute(
@@ -45,7 +48,8 @@ def admin_home(request: Request, q: str = Query("", max_length=320), admin: User
         .outerjoin(User, User.id == Comment.user_id)
         .where(Comment.deleted_at.is_(None)).order_by(Comment.created_at.desc()).limit(30)).all()
     return request.app.state.templates.TemplateResponse(request, "community/admin.html", {
-        "q": q, "users": users, "suspended": suspended, "hidden_papers": hidden_papers,
+        "q": q, "users": users, "accounts_total": total, "page": p, "page_size": ACCOUNTS_PAGE,
+        "suspended": suspended, "hidden_papers": hidden_papers,
         "hidden_comments": hidden_comments, "recent_comments": recent_comments, "admin": admin})
 
 

@@ -149,3 +149,22 @@ def test_a_spammer_is_suspended_and_every_comment_of_theirs_hidden_in_one_step(s
     assert "more spam" not in reader.get(f"/papers/{papers[1].arxiv_id}").text
     assert site.get_paper(papers[1].arxiv_id).num_comments == 0
     assert reader.form(f"/admin/users/{later.id}/hide-comments", page="/").status_code == 403  # admins only
+
+
+def test_the_moderation_page_pages_through_every_account(site):
+    from paperboy.community.admin_views import ACCOUNTS_PAGE
+
+    _, admin = site.member(admin=True, email="boss@example.org")
+    for i in range(ACCOUNTS_PAGE + 1):
+        site.user(email=f"late{i:02d}@example.org")
+    everyone = ACCOUNTS_PAGE + 2
+    first = admin.get("/admin").text
+    assert f"1–{ACCOUNTS_PAGE} of {everyone}" in first and "late50@example.org" in first
+    assert "boss@example.org" not in first  # the oldest, on the last page
+    assert 'href="/admin?q=&amp;p=1#accounts">Older →' in first and "← Newer" not in first
+    last = admin.get("/admin?p=1").text
+    assert f"{ACCOUNTS_PAGE + 1}–{everyone} of {everyone}" in last and "boss@example.org" in last
+    assert "Older →" not in last and "← Newer" in last
+    assert f"No accounts on this page ({everyone} in all)" in admin.get("/admin?p=9").text
+    found = admin.get("/admin?q=late").text  # a search pages the same way, by address
+    assert f"1–{ACCOUNTS_PAGE} of {ACCOUNTS_PAGE + 1}" in found and "late00@example.org" in found
