@@ -33,7 +33,7 @@ from sqlalchemy import case, update
 from sqlalchemy.engine import Engine
 
 from paperboy.config import Settings
-from paperboy.index.batches import EmbedRunner, worker_runner
+from paperboy.index.batches import EmbedRunner, count_missing, worker_runner
 from paperboy.ingest import wanted as ingest_wanted
 from paperboy.mail.interfaces import MailSender
 from paperboy.store.claims import Heartbeat, claim_rows, insert_ignore, worker_name
@@ -178,6 +178,21 @@ class Worker:
             log.exception("embedding failed")
             return None
 
+    def _embed_line(self, embedded: int, seconds: float) -> str:
+        """The console's line for an embedding run: how many, how fast, and what is left
+        for every worker together (a backlog of days reads as hours, not as a stream of
+        "embed: 256 papers")."""
+        rate = embedded / seconds if seconds > 0 else 0.0
+        line = f"{utcnow():%Y-%m-%d %H:%M:%S} embed: {embedded:,} papers in {seconds:.0f} s ({rate:.1f}/s)"
+        try:
+            left = count_missing(self.engine, self.embedding.model)
+        except Exception:  # noqa: BLE001 - a progress line is not worth failing the loop
+            return line
+        if not left:
+            return line + "; none left"
+        eta = f", about {_duration(left / rate)} at this rate" if rate > 0 else ""
+        return line + f"; {left:,} left{eta}"
+
     def run(self, once: bool = False, echo: bool = True) -> None:
         """Loop over the schedule until stopped. ``echo`` prints a line per job run (the
         `paperboy worker` console); inside `paperboy serve` only failures are logged."""
@@ -197,12 +212,12 @@ class Worker:
                     if time.monotonic() - scheduled >= self.settings.worker_poll_seconds:
                         # due jobs (ingest, digests) are not held up by a long embedding run
                         if echo and embedded:
-                            print(f"{utcnow():%Y-%m-%d %H:%M:%S} embed: {embedded} papers", flush=True)
+                            print(self._embed_line(embedded, time.monotonic() - scheduled), flush=True)
                         embedded, scheduled = 0, time.monotonic()
                         self.schedule()
                         self._run_due(echo)
                 if echo and embedded:
-                    print(f"{utcnow():%Y-%m-%d %H:%M:%S} embed: {embedded} papers", flush=True)
+                    print(self._embed_line(embedded, time.monotonic() - scheduled), flush=True)
                 if once:
                     break
                 self._nap(self.settings.worker_poll_seconds, echo)
@@ -215,3 +230,14 @@ class Worker:
         for name, result in self.run_due():
             if echo:
                 print(f"{utcnow():%Y-%m-%d %H:%M:%S} {name}: {result.splitlines()[0] if result else ''}", flush=True)
+
+
+def _duration(seconds: float) -> str:
+    """3 min, 2.5 h, 3 days: how long a backlog takes, said as a person would."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172_800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 
 import pytest
@@ -119,3 +120,17 @@ def test_jobs_without_configuration_are_skipped_not_failed(fresh_engine, tmp_pat
     settings = make_settings(tmp_path, categories="")
     w = Worker(settings, fresh_engine, NullSender(), default_jobs(settings))
     assert run_ingest(w).startswith("skipped")
+
+
+def test_a_worker_that_embeds_says_how_fast_and_how_much_is_left(fresh_engine, tmp_path, capsys):
+    """`paperboy worker`'s console: "embed: 256 papers" said nothing of a backlog of days."""
+    from paperboy.worker.loop import _duration
+
+    with session_scope(fresh_engine) as db:
+        for i in range(5):
+            make_paper(db, title=f"Paper {i}")
+    settings = make_settings(tmp_path, embedder="hash", embed_batch_size=3)
+    Worker(settings, fresh_engine, NullSender(), jobs=[], embed=True).run(once=True, echo=True)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if " embed: " in ln]
+    assert len(lines) == 1 and re.search(r"embed: 5 papers in \d+ s \([\d.]+/s\); none left$", lines[0]), lines
+    assert [_duration(s) for s in (40, 600, 9000, 400_000)] == ["40 s", "10 min", "2.5 h", "4.6 days"]
