@@ -40,11 +40,11 @@ def admin_home(request: Request, q: str = Query("", max_length=320), p: int = Qu
     suspended = list(db.scalars(select(User).where(User.is_suspended.is_(True)).order_by(User.email)))
     hidden_papers = list(db.scalars(select(Paper).where(Paper.hidden.is_(True)).order_by(Paper.modified_at.desc()).limit(100)))
     hidden_comments = db.execute(
-        select(Comment, Paper.arxiv_id, User.email).join(Paper, Paper.id == Comment.paper_id)
+        select(Comment, Paper.arxiv_id, User.email, Paper.hidden).join(Paper, Paper.id == Comment.paper_id)
         .outerjoin(User, User.id == Comment.user_id)
         .where(Comment.hidden.is_(True)).order_by(Comment.created_at.desc()).limit(100)).all()
     recent_comments = db.execute(
-        select(Comment, Paper.arxiv_id, User.email).join(Paper, Paper.id == Comment.paper_id)
+        select(Comment, Paper.arxiv_id, User.email, Paper.hidden).join(Paper, Paper.id == Comment.paper_id)
         .outerjoin(User, User.id == Comment.user_id)
         .where(Comment.deleted_at.is_(None)).order_by(Comment.created_at.desc()).limit(30)).all()
     return request.app.state.templates.TemplateResponse(request, "community/admin.html", {

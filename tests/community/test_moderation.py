@@ -168,3 +168,14 @@ def test_the_moderation_page_pages_through_every_account(site):
     assert f"No accounts on this page ({everyone} in all)" in admin.get("/admin?p=9").text
     found = admin.get("/admin?q=late").text  # a search pages the same way, by address
     assert f"1–{ACCOUNTS_PAGE} of {ACCOUNTS_PAGE + 1}" in found and "late00@example.org" in found
+
+
+def test_a_comment_on_a_hidden_paper_is_not_linked_to_a_page_that_is_gone(site):
+    paper = site.paper(title="Soon hidden")
+    _, member = site.member()
+    _, admin = site.member(admin=True)
+    member.form(f"/papers/{paper.arxiv_id}/comments", {"body": "On a paper about to go."}, page="/")
+    admin.form(f"/admin/papers/{paper.arxiv_id}/hide", page="/")
+    page = admin.get("/admin").text
+    assert f'href="/papers/{paper.arxiv_id}#comment-' not in page  # it was a link to a 404
+    assert "a hidden paper: its page is gone" in page and f"https://arxiv.org/abs/{paper.arxiv_id}" in page
