@@ -15,7 +15,7 @@ from sqlalchemy import select
 from paperboy.index.models import EmbedBatch
 from paperboy.store.db import make_engine, session_scope
 from paperboy.worker.models import Job
-from tests.support.cluster import PAPERBOY, serve_app_in_process, wait_until
+from tests.support.cluster import PAPERBOY, children, serve_app_in_process, wait_until
 from tests.support.factories import make_paper
 from tests.support.servers import free_port
 
@@ -61,20 +61,6 @@ def _batches(engine) -> list[tuple[str, int, str | None]]:
         return [tuple(r) for r in conn.execute(select(EmbedBatch.state, EmbedBatch.attempts, EmbedBatch.error))]
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (read from /proc)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115 - one read
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
@@ -108,15 +94,15 @@ def test_ctrl_c_lets_the_embedding_batch_in_progress_finish_and_the_server_exits
     try:
         wait_until(lambda: {"done", "running"} <= {state for state, _, _ in _batches(engine)}, 240,
                    "a batch embedded and the next one running")
-        children = _children(server.pid)
-        assert children, "serve runs its embedding in a child process"
+        spawned = children(server.pid)
+        assert spawned, "serve runs its embedding in a child process"
         if fresh_url.startswith("sqlite"):
             os.killpg(server.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
         else:
             server.send_signal(signal.SIGTERM)  # as systemd stops it: the main process only
         assert server.wait(60) == 0, log.read_text()[-3000:]
         assert "stopping: the background work finishes" in log.read_text()
-        wait_until(lambda: not any(_alive(pid) for pid in children), 30, "serve's children to stop with it")
+        wait_until(lambda: not any(_alive(pid) for pid in spawned), 30, "serve's children to stop with it")
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
