@@ -323,6 +323,12 @@ def test_postgresql_restore_waits_for_no_one_and_changes_nothing(tmp_path, datab
 
 def test_backup_refusals(fresh_url, tmp_path):
     one_line_error(run(fresh_url, tmp_path, "backup", str(tmp_path)), "is a folder")
+    # A backup of an empty database (a mistyped data dir makes one) is said to be one.
+    empty = run(fresh_url, tmp_path, "backup", str(tmp_path / "empty.backup"))
+    assert empty.returncode == 0 and "holds no papers, members or subscriptions" in " ".join(empty.stderr.split())
+    seed(fresh_url, papers=1, members=0)
+    full = run(fresh_url, tmp_path, "backup", str(tmp_path / "full.backup"))
+    assert full.returncode == 0 and "holds no papers" not in full.stderr
     with pytest.raises(backups.BackupError, match="pg_no_such_tool not found.*postgresql-client"):
         find_pg_tool("pg_no_such_tool")
 

@@ -136,6 +136,13 @@ def backup(path: Path = typer.Argument(..., help="The backup file to write; repl
         raise clitools.fail(str(exc)) from None
     clitools.out.print(f"backed up {backups.display_url(url)} to {path} "
                        f"({_size(path.stat().st_size)} in {time.perf_counter() - started:.1f} s)")
+    held = backups.contents(url)
+    if held is None or held.empty:
+        # A mistyped PAPERBOY_DATA_DIR or database name backs up a new, empty database
+        # and exits 0: said, so that the backup is not trusted as the instance's.
+        clitools.console.print(f"[yellow]note:[/] {backups.display_url(url)} holds no papers, members or "
+                               "subscriptions: is it this instance's database (PAPERBOY_DATABASE_URL, "
+                               "PAPERBOY_DATA_DIR)?", soft_wrap=True)
 
 
 def restore(
