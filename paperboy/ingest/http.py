@@ -25,6 +25,16 @@ class SourceError(Exception):
     """A source cannot be read (network, HTTP status, malformed response); names the URL."""
 
 
+URL_SHOWN = 160  # characters of a URL an error shows (one of 100 wanted ids is ~1,500)
+
+
+def shown_url(url) -> str:
+    """A URL for an error message or a log line: whole when short, else cut with how much
+    was left out (an arXiv request for 100 ids filled a log line with them)."""
+    text = str(url)
+    return text if len(text) <= URL_SHOWN else f"{text[:URL_SHOWN]}… ({len(text):,} characters)"
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -91,7 +101,7 @@ class PoliteClient:
                     last_problem = f"HTTP {resp.status_code}"
                     wait = _retry_after(resp.headers.get("Retry-After"))
                 else:
-                    raise SourceError(f"{resp.request.url}: HTTP {resp.status_code}")
+                    raise SourceError(f"{shown_url(resp.request.url)}: HTTP {resp.status_code}")
             if attempt == self.retries:
                 break
             if wait is None:
@@ -103,4 +113,4 @@ class PoliteClient:
             self.sleep(min(wait, MAX_WAIT))
         full = httpx.URL(url, params=params) if params else url
         tries = self.retries + 1
-        raise SourceError(f"{full}: {last_problem} (gave up after {tries} attempt{'' if tries == 1 else 's'})")
+        raise SourceError(f"{shown_url(full)}: {last_problem} (gave up after {tries} attempt{'' if tries == 1 else 's'})")

@@ -49,3 +49,16 @@ def test_a_client_error_is_not_retried(fake_arxiv, tmp_path):
     with client, pytest.raises(SourceError, match="HTTP 404"):
         client.get(fake_arxiv.api_url, {"search_query": "never recorded"})
     assert sleeps == [] and len(fake_arxiv.requests) == 1
+
+
+def test_a_long_request_is_named_briefly_when_it_fails(fake_arxiv, tmp_path):
+    """A worker asks arXiv for 100 wanted ids at once: its failure filled a log line with
+    the whole address (~1,500 characters)."""
+    client, _ = _client(fake_arxiv, tmp_path, arxiv_delay=0, http_retries=0)
+    fake_arxiv.fail_next("status", status=500)
+    ids = ",".join(f"2401.{i:05d}" for i in range(100))
+    with client, pytest.raises(SourceError) as failed:
+        client.get(fake_arxiv.api_url, {"id_list": ids, "max_results": "100"})
+    message = str(failed.value)
+    assert len(message) < 260 and message.startswith(f"{fake_arxiv.api_url}?id_list=2401.00000")
+    assert "… (1," in message and "characters): HTTP 500 (gave up after 1 attempt)" in message
