@@ -242,9 +242,12 @@ class SavedOut(BaseModel):
                                               "saved when it arrives (answered with 202)")
 
 
-def _collection_out(coll: Collection, count: int) -> CollectionOut:
+def _collection_out(request: Request, coll: Collection, count: int) -> CollectionOut:
+    """A collection as the API gives it; its ``url`` absolute, as replies' are (a script
+    hands it to a person or another service)."""
+    base = request.app.state.settings.resolved_base_url
     return CollectionOut(id=coll.id, name=coll.name, public=coll.is_public, papers=count, updated_at=coll.updated_at,
-                         url=f"/collections/{coll.id}")
+                         url=f"{base}/collections/{coll.id}")
 
 
 def _count(db: Session, cid: int) -> int:
@@ -259,7 +262,7 @@ def my_collections(request: Request, user: User = Depends(require_user), db: Ses
                       .outerjoin(CollectionItem, CollectionItem.collection_id == Collection.id)
                       .outerjoin(Paper, (Paper.id == CollectionItem.paper_id) & visible())
                       .where(Collection.user_id == user.id).group_by(Collection.id).order_by(Collection.name)).all()
-    return [_collection_out(coll, n) for coll, n in rows]
+    return [_collection_out(request, coll, n) for coll, n in rows]
 
 
 @api_router.post("/collections", response_model=CollectionOut, status_code=201,
@@ -273,7 +276,7 @@ def create_collection(request: Request, body: CollectionIn = Body(...), user: Us
     except HTTPException as exc:
         raise HTTPException(422, exc.detail) from None
     coll, made = collection_named(db, user.id, name, body.public)
-    out = _collection_out(coll, _count(db, coll.id))
+    out = _collection_out(request, coll, _count(db, coll.id))
     db.commit()
     return JSONResponse(out.model_dump(mode="json"), status_code=201 if made else 200)
 
@@ -294,7 +297,7 @@ def change_collection_api(request: Request, cid: int, body: CollectionChange = B
     change_collection(db, user, coll, name, coll.is_public if body.public is None else body.public)
     db.commit()
     db.refresh(coll)
-    return _collection_out(coll, _count(db, coll.id))
+    return _collection_out(request, coll, _count(db, coll.id))
 
 
 @api_router.delete("/collections/{cid:id}", response_model=DeletedOut, responses=WRITES,
@@ -335,7 +338,7 @@ def collection(request: Request, cid: int, p: int = Query(0, ge=0, le=100_000), 
     added = dict(db.execute(items.where(CollectionItem.paper_id.in_(ids))).all()) if ids else {}
     papers = {x.id: x for x in q.papers_by_ids(db, ids)}
     out = _papers_out(db, list(papers.values()))
-    page = CollectionPageOut(collection=_collection_out(coll, count), owner=owner_name,
+    page = CollectionPageOut(collection=_collection_out(request, coll, count), owner=owner_name,
                              items=[SavedPaperOut(paper=out[i], added_at=added[i]) for i in ids if i in papers])
     response = json_response(page, request=request, page=p, total=total, limit=limit)
     # Its member may make it private, rename it or change it at any moment, and none of

@@ -260,6 +260,9 @@ def test_a_script_renames_a_collection_makes_it_public_and_deletes_it(site):
     taken = bot.post("/api/collections", json={"name": "Taken"}).json()["id"]
     r = bot.patch(f"/api/collections/{cid}", json={"public": True})  # what is left out stays
     assert r.status_code == 200 and r.json()["name"] == "Drafts" and r.json()["public"] is True
+    # Its address whole, as a reply's is: a script hands it on to a person.
+    assert r.json()["url"] == f"{site.app.state.settings.resolved_base_url}/collections/{cid}"
+    assert r.json()["url"].startswith("http")
     assert r.json()["papers"] == 1
     r = bot.patch(f"/api/collections/{cid}", json={"name": "  To read  "})
     assert r.json()["name"] == "To read" and r.json()["public"] is True
