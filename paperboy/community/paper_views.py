@@ -297,35 +297,37 @@ def _touch_paper(conn: Connection, paper_id: int) -> None:
     conn.execute(update(Paper).where(Paper.id == paper_id).values(modified_at=utcnow()))
 
 
+def _set_hidden(conn: Connection, comments: list[tuple[int, int]], hidden: bool) -> None:
+    """Hide or show ``comments`` ((comment id, paper id) pairs): their papers locked first,
+    as every comment write does, then each paper's count and the reply badges follow."""
+    ids, papers = [c for c, _ in comments], sorted({p for _, p in comments})
+    for pid in papers:
+        _touch_paper(conn, pid)
+    conn.execute(update(Comment).where(Comment.id.in_(ids)).values(hidden=hidden))
+    for pid in papers:
+        recount_comments(conn, pid)
+    replies.recount_unread(conn, replies.told_about(conn, ids))
+
+
 def set_comment_hidden(engine, comment_id: int, hidden: bool) -> str | None:
     """Moderation: hide or show one comment; the paper's arXiv id, or None if no such comment."""
     with write_tx(engine) as conn:
         pid = conn.scalar(select(Comment.paper_id).where(Comment.id == comment_id))
         if pid is None:
             return None
-        _touch_paper(conn, pid)
-        conn.execute(update(Comment).where(Comment.id == comment_id).values(hidden=hidden))
-        recount_comments(conn, pid)
-        replies.recount_unread(conn, replies.told_about(conn, [comment_id]))
+        _set_hidden(conn, [(comment_id, pid)], hidden)
         return conn.scalar(select(Paper.arxiv_id).where(Paper.id == pid))
 
 
 def hide_comments_of(engine, user_id: int) -> int:
     """Moderation of a spammer: hide every comment of one member that is still shown (in
-    one transaction); how many. Each paper's count and the reply badges follow."""
+    one transaction); how many."""
     with write_tx(engine) as conn:
-        rows = conn.execute(select(Comment.id, Comment.paper_id).where(
-            Comment.user_id == user_id, Comment.hidden.is_(False), Comment.deleted_at.is_(None))).all()
-        if not rows:
-            return 0
-        ids, papers = [r.id for r in rows], sorted({r.paper_id for r in rows})
-        for pid in papers:
-            _touch_paper(conn, pid)
-        conn.execute(update(Comment).where(Comment.id.in_(ids)).values(hidden=True))
-        for pid in papers:
-            recount_comments(conn, pid)
-        replies.recount_unread(conn, replies.told_about(conn, ids))
-        return len(ids)
+        rows = [tuple(r) for r in conn.execute(select(Comment.id, Comment.paper_id).where(
+            Comment.user_id == user_id, Comment.hidden.is_(False), Comment.deleted_at.is_(None)))]
+        if rows:
+            _set_hidden(conn, rows, True)
+        return len(rows)
 
 
 # --- submissions -------------------------------------------------------------------
