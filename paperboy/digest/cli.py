@@ -66,7 +66,7 @@ def digest_run(
     )
     for email in r.paused:
         clitools.console.print(f"[yellow]paused[/] {email}")
-    for error, n in sorted(r.errors.items(), key=lambda e: -e[1]):
+    for error, n in r.errors.most_common():
         clitools.console.print(f"[yellow]why:[/] {n} digest{'' if n == 1 else 's'} not sent: {error}", soft_wrap=True)
 
 

@@ -36,7 +36,7 @@ from paperboy.config import Settings
 from paperboy.digest.compose import BatchRenderer, Composer, PaperCache, SubView, message_id
 from paperboy.digest.models import OutboxEntry, Subscription
 from paperboy.digest.schedule import DigestPeriod, latest_due, parse_digest_period, stored_period
-from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
+from paperboy.mail.interfaces import MailSender, PermanentMailError, SendErrors, TransientMailError
 from paperboy.mail.senders import open_session
 from paperboy.store.claims import claim_rows, insert_ignore, worker_name
 from paperboy.store.db import write_tx
@@ -193,17 +193,13 @@ class DeliverReport:
     uncertain: int = 0  # of those, rows that were "sending": resent with the same Message-ID
     lease_lost: int = 0  # our own lease ran out under us (possible duplicate; should be 0)
     paused: list[str] = field(default_factory=list)
-    errors: dict[str, int] = field(default_factory=dict)  # why sends failed: the error, how many digests
+    errors: SendErrors = field(default_factory=SendErrors)  # why sends failed: the error, how many digests
 
     def merge(self, other: DeliverReport) -> None:
         for name in ("sent", "retried", "failed", "cancelled", "taken_over", "uncertain", "lease_lost"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.paused += other.paused
-        for error, n in other.errors.items():
-            self.errors[error] = self.errors.get(error, 0) + n
-
-    def note(self, error: str) -> None:
-        self.errors[error[:300]] = self.errors.get(error[:300], 0) + 1
+        self.errors.update(other.errors)
 
 
 def _claimable(now: dt.datetime):
@@ -297,7 +293,7 @@ class Deliverer:
 
     def _failed(self, row, exc: Exception, report: DeliverReport, sub_email: str) -> None:
         now = self.clock()
-        report.note(str(exc) or type(exc).__name__)
+        report.errors.note(str(exc) or type(exc).__name__)
         attempts = row.attempts + 1
         permanent = isinstance(exc, PermanentMailError)
         give_up = permanent or attempts >= self.settings.digest_max_attempts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -16,6 +17,15 @@ class TransientMailError(MailError):
 
 class PermanentMailError(MailError):
     """Retrying will not help (5xx reply: unknown recipient, rejected message)."""
+
+
+class SendErrors(Counter):
+    """Why sends failed in a delivery pass: each error's text (its first 300 characters),
+    how many times; the digest and mail outboxes count into one, and ``most_common``
+    gives what the operator is told first."""
+
+    def note(self, error: str) -> None:
+        self[error[:300]] += 1
 
 
 class MailSender(Protocol):

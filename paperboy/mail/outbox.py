@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from paperboy.mail.addresses import AddressError, sole_recipient
-from paperboy.mail.interfaces import MailSender, PermanentMailError, TransientMailError
+from paperboy.mail.interfaces import MailSender, PermanentMailError, SendErrors, TransientMailError
 from paperboy.mail.models import OutgoingMail
 from paperboy.store.claims import claim_rows
 from paperboy.store.db import write_tx
@@ -42,10 +42,7 @@ class DeliveryCounts:
     sent: int = 0
     retried: int = 0
     failed: int = 0
-    errors: dict[str, int] = field(default_factory=dict)  # why sends failed: the error, how many times
-
-    def note(self, error: str) -> None:
-        self.errors[error[:300]] = self.errors.get(error[:300], 0) + 1
+    errors: SendErrors = field(default_factory=SendErrors)  # why sends failed
 
 
 class MailOutbox:
@@ -168,7 +165,7 @@ class MailOutbox:
                     attempts=attempts, lease_until=None, last_error=str(exc)[:2000],
                     next_attempt_at=utcnow() + dt.timedelta(seconds=delay)))
             counts.retried += 1
-            counts.note(str(exc))
+            counts.errors.note(str(exc))
             # Said where the operator looks (serve's terminal, the worker's log): a mail
             # server that cannot be reached was otherwise only a column in the database.
             log.warning("mail not sent (attempt %d, tried again in %.0f s): %s", attempts, delay, exc)
@@ -188,7 +185,7 @@ class MailOutbox:
             counts.sent += 1
         else:
             counts.failed += 1
-            counts.note(error or state)
+            counts.errors.note(error or state)
             log.warning("mail %s for good: %s", state, error)
 
 

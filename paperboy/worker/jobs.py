@@ -51,10 +51,7 @@ def run_digest(w: Worker) -> str:
     # Mail queued by web processes (account links, confirmations) that no web process
     # delivered, e.g. because it died: sent here.
     m = MailOutbox(w.engine, w.sender).deliver_due()
-    errors = {**m.errors}
-    for error, n in r.errors.items():
-        errors[error] = errors.get(error, 0) + n
-    why = "".join(f"; why ({n}): {error}" for error, n in sorted(errors.items(), key=lambda e: -e[1])[:3])
+    why = "".join(f"; why ({n}): {error}" for error, n in (m.errors + r.errors).most_common(3))
     return (f"queued {q.queued} ({q.skipped_empty} empty, {q.not_composed} failed to compose); "
             f"sent {r.sent}, retry {r.retried}, "
             f"failed {r.failed}, resent after a dead worker {r.uncertain}; "
