@@ -386,20 +386,18 @@ def _save(request: Request, db: Session, user: User, cid: int, arxiv_id: str, sa
     try:
         pid = paper_row_id(db, arxiv_id)
     except HTTPException:
-        if not saved:
-            # Taken out while it is still being fetched: it is not saved when it arrives.
-            if wanted.unqueue(db, user.id, coll.id, arxiv_id):
-                return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=False)
-            pid = paper_row_id(db, arxiv_id)  # a worker stored and saved it meanwhile; else 404
-            remove_paper(db, coll, pid)
+        if saved:
+            missing = fetchable_id(request, arxiv_id)
+            if missing is None:
+                raise
+            wanted.queue(db, user.id, coll.id, [missing])  # as an import's: fetched, then saved
+            db.commit()
+            return JSONResponse(SavedOut(collection=cid, arxiv_id=missing, saved=False, fetching=True).model_dump(),
+                                status_code=202)
+        # Taken out while it is still being fetched: it is not saved when it arrives.
+        if wanted.unqueue(db, user.id, coll.id, arxiv_id):
             return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=False)
-        missing = fetchable_id(request, arxiv_id)
-        if missing is None:
-            raise
-        wanted.queue(db, user.id, coll.id, [missing])  # as an import's: fetched, then saved
-        db.commit()
-        return JSONResponse(SavedOut(collection=cid, arxiv_id=missing, saved=False, fetching=True).model_dump(),
-                            status_code=202)
+        pid = paper_row_id(db, arxiv_id)  # a worker stored and saved it meanwhile (taken out below); else 404
     (add_paper if saved else remove_paper)(db, coll, pid)
     return SavedOut(collection=cid, arxiv_id=arxiv_id, saved=saved)
 
