@@ -43,6 +43,7 @@ def settings() -> Settings:
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SECRET_KEY_MIN = 32  # secrets.token_urlsafe(32) is 43
 
 
 def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
@@ -66,6 +67,14 @@ def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
         console.print("[yellow]note:[/] PAPERBOY_SECRET_KEY is empty: this node signs sessions and links with a key "
                       f"of its own ({s.data_dir / 'secret_key'}); every web node of an instance must be given the same "
                       "PAPERBOY_SECRET_KEY (docs/deploy.md)", soft_wrap=True)
+    if 0 < len(s.secret_key) < SECRET_KEY_MIN:
+        # A session cookie or a digest's unsubscribe link is the key's HMAC over a known
+        # text: a short key is found offline by trying keys against one, and with it any
+        # member can be signed in as (a worker signs the digests' links).
+        console.print(f"[yellow]note:[/] PAPERBOY_SECRET_KEY is {len(s.secret_key)} characters: a key that short can be "
+                      "guessed from one session cookie, and with it anyone signs in as any member; use "
+                      f"{SECRET_KEY_MIN} or more random characters (python3 -c 'import secrets; "
+                      "print(secrets.token_urlsafe(32))')", soft_wrap=True)
     if serving and not s.base_url and s.host not in LOOPBACK:
         console.print(f"[yellow]note:[/] PAPERBOY_BASE_URL is empty: mails and feeds link to {s.resolved_base_url}; "
                       "set it to the address readers use (https://papers.example.org)", soft_wrap=True)

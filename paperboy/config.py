@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `paperboy serve` listens on.")
     port: int = Field(8000, description="Port `paperboy serve` listens on.", ge=1, le=65535)
     base_url: str = Field("", description="Public URL of this instance, used in mail and feeds; empty means http://host:port.")
-    secret_key: str = Field("", description="Key for sessions, CSRF and signed links; empty means a random key kept in data_dir/secret_key.")
+    secret_key: str = Field("", description="Key for sessions, CSRF and signed links (32 or more random characters; a shorter one is named at start); empty means a random key kept in data_dir/secret_key.")
     trusted_proxies: str = Field("", description="Addresses (IPs or CIDRs, comma-separated) of reverse proxies whose X-Forwarded-For/-Proto headers are believed; empty trusts none, so per-client limits see the real peer.")
     site_name: str = Field("Paperboy", description="Name shown in the header, mail and feeds.")
     feed_mode: str = Field("all", description="'all' shows every announced paper in the daily feed; 'submitted' only community submissions (the HF way).")

@@ -84,8 +84,24 @@ def test_a_web_node_of_a_cluster_without_a_shared_key_is_told(capsys, tmp_path):
     clitools.start_notes(Settings(**node), schedule=False, serving=True)
     said = " ".join(capsys.readouterr().err.split())
     assert "PAPERBOY_SECRET_KEY is empty: this node signs sessions and links with a key of its own" in said
-    clitools.start_notes(Settings(**node, secret_key="shared-by-every-node"), schedule=False, serving=True)
+    clitools.start_notes(Settings(**node, secret_key="shared-by-every-node-" + "x" * 32), schedule=False, serving=True)
     clitools.start_notes(Settings(data_dir=tmp_path, host="127.0.0.1"), schedule=True, serving=True)  # a laptop
+    assert "PAPERBOY_SECRET_KEY" not in capsys.readouterr().err
+
+
+def test_a_short_secret_key_is_named_at_start_with_the_way_to_make_a_long_one(tmp_path, capsys):
+    from paperboy import clitools
+    from paperboy.config import Settings
+
+    clitools.start_notes(Settings(data_dir=tmp_path, host="127.0.0.1", secret_key="lab2026"), schedule=False,
+                         serving=True)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "PAPERBOY_SECRET_KEY is 7 characters" in said and "token_urlsafe" in said
+    clitools.start_notes(Settings(data_dir=tmp_path, host="127.0.0.1", secret_key="lab2026"), schedule=True,
+                         serving=False)  # a worker signs the digests' unsubscribe links
+    assert "PAPERBOY_SECRET_KEY is 7 characters" in " ".join(capsys.readouterr().err.split())
+    clitools.start_notes(Settings(data_dir=tmp_path, host="127.0.0.1", secret_key="k" * 43), schedule=False,
+                         serving=True)
     assert "PAPERBOY_SECRET_KEY" not in capsys.readouterr().err
 
 

@@ -23,10 +23,12 @@ from paperboy.web.security import forget_member, require_admin
 
 router = APIRouter(prefix="/admin")
 ACCOUNTS_PAGE = 50  # accounts a page of /admin lists (newest first, or a search's matches by address)
+COMMENTS_PAGE = 30  # recent comments a page of /admin lists, newest first
 
 
 @router.get("", response_class=HTMLResponse)
 def admin_home(request: Request, q: str = Query("", max_length=320), p: int = Query(0, ge=0, le=100_000),
+               cp: int = Query(0, ge=0, le=100_000),
                admin: User = Depends(require_admin), db: Session = Depends(get_db, scope="function")):
     found = select(User)
     order = [User.created_at.desc(), User.id.desc()]
@@ -46,11 +48,14 @@ def admin_home(request: Request, q: str = Query("", max_length=320), p: int = Qu
     recent_comments = db.execute(
         select(Comment, Paper.arxiv_id, User.email, Paper.hidden).join(Paper, Paper.id == Comment.paper_id)
         .outerjoin(User, User.id == Comment.user_id)
-        .where(Comment.deleted_at.is_(None)).order_by(Comment.created_at.desc()).limit(30)).all()
+        .where(Comment.deleted_at.is_(None)).order_by(Comment.created_at.desc(), Comment.id.desc())
+        .limit(COMMENTS_PAGE + 1).offset(cp * COMMENTS_PAGE)).all()
+    more_comments = len(recent_comments) > COMMENTS_PAGE  # one row past the page says an older page exists
     return request.app.state.templates.TemplateResponse(request, "community/admin.html", {
         "q": q, "users": users, "accounts_total": total, "page": p, "page_size": ACCOUNTS_PAGE,
         "suspended": suspended, "hidden_papers": hidden_papers,
-        "hidden_comments": hidden_comments, "recent_comments": recent_comments, "admin": admin})
+        "hidden_comments": hidden_comments, "recent_comments": recent_comments[:COMMENTS_PAGE],
+        "comments_page": cp, "more_comments": more_comments, "admin": admin})
 
 
 def _set_paper_hidden(db: Session, arxiv_id: str, hidden: bool) -> None:

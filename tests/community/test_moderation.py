@@ -161,13 +161,37 @@ def test_the_moderation_page_pages_through_every_account(site):
     first = admin.get("/admin").text
     assert f"1–{ACCOUNTS_PAGE} of {everyone}" in first and "late50@example.org" in first
     assert "boss@example.org" not in first  # the oldest, on the last page
-    assert 'href="/admin?q=&amp;p=1#accounts">Older →' in first and "← Newer" not in first
+    assert 'href="/admin?q=&amp;p=1&amp;cp=0#accounts">Older →' in first and "← Newer" not in first
     last = admin.get("/admin?p=1").text
     assert f"{ACCOUNTS_PAGE + 1}–{everyone} of {everyone}" in last and "boss@example.org" in last
     assert "Older →" not in last and "← Newer" in last
     assert f"No accounts on this page ({everyone} in all)" in admin.get("/admin?p=9").text
     found = admin.get("/admin?q=late").text  # a search pages the same way, by address
     assert f"1–{ACCOUNTS_PAGE} of {ACCOUNTS_PAGE + 1}" in found and "late00@example.org" in found
+
+
+def test_the_moderation_page_pages_through_every_recent_comment(site):
+    import datetime as dt
+
+    from paperboy.community.admin_views import COMMENTS_PAGE
+    from paperboy.store.db import session_scope
+
+    paper = site.paper()
+    author, _ = site.member(email="chatty@example.org")
+    _, admin = site.member(admin=True)
+    start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    with session_scope(site.engine) as db:  # more than a page, one a minute: the oldest is "comment 000"
+        db.add_all(Comment(paper_id=paper.id, user_id=author.id, body=f"comment {i:03d}", body_html="",
+                           created_at=start + dt.timedelta(minutes=i)) for i in range(COMMENTS_PAGE + 5))
+    first = admin.get("/admin").text
+    assert f"comment {COMMENTS_PAGE + 4:03d}" in first and "comment 004" not in first
+    assert 'href="/admin?q=&amp;p=0&amp;cp=1#recent-comments">Older →' in first
+    older = admin.get("/admin?cp=1").text
+    shown = [f"comment {i:03d}" for i in range(5) if f"comment {i:03d}" in older]
+    assert shown == [f"comment {i:03d}" for i in range(5)]  # the 5 oldest, not one lost between pages
+    assert f"comment {COMMENTS_PAGE + 4:03d}" not in older.split('id="recent-comments"')[1]
+    assert "← Newer" in older and "Older →" not in older.split('id="recent-comments"')[1]
+    assert "no comments this far back" in admin.get("/admin?cp=7").text
 
 
 def test_a_comment_on_a_hidden_paper_is_not_linked_to_a_page_that_is_gone(site):
