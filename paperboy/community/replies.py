@@ -24,6 +24,7 @@ from paperboy.community.accounts import EMAIL_TEMPLATES, commenter_name
 from paperboy.community.models import Comment, Submission
 from paperboy.config import Settings
 from paperboy.mail.render import render_email
+from paperboy.papers.mathplain import plain_text
 from paperboy.papers.visibility import visible
 from paperboy.store.models import Paper, User, UTCDateTime
 from paperboy.web.security import forget_member
@@ -85,7 +86,7 @@ def tell_about_comment(app, conn: Connection, *, paper_id: int, parent_id: int |
     off = off_link(settings, row.id, row.email)
     msg = render_email(EMAIL_TEMPLATES, template, {
         "site_name": settings.site_name, "name": row.display_name,
-        "author": commenter_name(author.display_name, author.email, author.id), "title": " ".join(row.title.split()),
+        "author": commenter_name(author.display_name, author.email, author.id), "title": " ".join(plain_text(row.title).split()),
         "quoted": quoted, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
         "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
     }, to=row.email, sender=settings.mail_from,

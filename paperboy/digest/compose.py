@@ -32,8 +32,8 @@ from paperboy.digest.tokens import links
 from paperboy.index.embedder import configured_embedder, embedder_name
 from paperboy.mail.render import macros, render_email, render_parts
 from paperboy.papers.authors import author_ids
+from paperboy.papers.mathplain import plain_text
 from paperboy.papers.text import shorten
-from paperboy.papers.textclean import clean_tex
 from paperboy.papers.visibility import visible
 from paperboy.rank import foryou
 from paperboy.rank.trending import trending
@@ -295,13 +295,13 @@ def paper_view(settings: Settings, row) -> dict:
     shown = ", ".join(authors[:6]) + (f" and {len(authors) - 6} more" if len(authors) > 6 else "")
     return {
         "arxiv_id": row.arxiv_id,
-        "title": " ".join(clean_tex(row.title).split()),
+        "title": " ".join(plain_text(row.title).split()),
         "authors": shown,
         "categories": (row.categories or "").split()[:3],
         "upvotes": row.upvotes or 0,
         "url": f"{settings.resolved_base_url}/papers/{row.arxiv_id}",
         "pdf_url": row.pdf_url or f"https://arxiv.org/pdf/{row.arxiv_id}",
-        "excerpt": shorten(clean_tex(row.abstract), 300),
+        "excerpt": shorten(plain_text(row.abstract), 300),
     }
 
 

@@ -21,7 +21,7 @@ from paperboy.digest.compose import BatchRenderer, Composer, PaperCache, SubView
 from paperboy.digest.models import OutboxEntry, Subscription
 from paperboy.digest.schedule import next_due, parse_digest_period, zone
 from paperboy.digest.tokens import links, sign
-from paperboy.papers.textclean import clean_tex
+from paperboy.papers.mathplain import plain_text
 from paperboy.store.models import Paper, utcnow
 from paperboy.web import ratelimit, security
 from paperboy.web.deps import unit_of_work
@@ -175,7 +175,7 @@ def alert_previews(request: Request, sub: Subscription) -> dict:
         composer = Composer(conn, settings, getattr(request.app.state, "search", None))
         found = [(query, *composer.alert_matches(first, last, str(query), PREVIEW_SHOWN)) for query in sub.alerts or []]
         wanted = {i for _, ids, _ in found for i in ids}
-        rows = {r.id: (r.arxiv_id, " ".join(clean_tex(r.title).split()))
+        rows = {r.id: (r.arxiv_id, " ".join(plain_text(r.title).split()))
                 for r in conn.execute(select(Paper.id, Paper.arxiv_id, Paper.title).where(Paper.id.in_(wanted)))} \
             if wanted else {}
     alerts = [{"query": query, "count": total, "papers": [rows[i] for i in ids if i in rows]}

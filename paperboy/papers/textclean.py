@@ -6,7 +6,8 @@ and digest mails all show that text, so one function cleans it for all three:
 ``clean_tex`` (plain text) and ``clean_tex_html`` (escaped HTML, emphasis as ``<em>``).
 
 Math (``$…$``, ``$$…$$``, ``\\(…\\)``, ``\\[…\\]``) is left exactly as written: the
-web renders it to MathML (``web/mathtext.py``) and plain outputs keep its TeX source.
+web renders it to MathML (``web/mathtext.py``), and feeds and mails turn it into Unicode
+text (``papers/mathplain.py``, through ``clean_tex_with``).
 Commands we do not know are left alone rather than guessed at.
 """
 
@@ -197,6 +198,23 @@ def clean_tex(text: str | None) -> str:
     if "\\" in text:
         text = _unwrap(text, "", "")
     return _pieces(text, _clean_segment, lambda m: m.group(0))
+
+
+def math_source(m: re.Match) -> str:
+    """The TeX of a ``MATH`` match, without its delimiters."""
+    return m.group("dd") or m.group("d") or m.group("p") or m.group("b") or ""
+
+
+def clean_tex_with(text: str | None, math: Callable[[str], str]) -> str:
+    """``clean_tex``, with each math segment's TeX (delimiters dropped) given to ``math``."""
+    if not text:
+        return ""
+    text = text.replace(_OPEN_EMPH, "").replace(_CLOSE_EMPH, "")
+    if "$" not in text and "\\" not in text:
+        return _clean_segment(text)
+    if "\\" in text:
+        text = _unwrap(text, "", "")
+    return _pieces(text, _clean_segment, lambda m: math(math_source(m)))
 
 
 def clean_tex_html(text: str | None, math: Callable[[re.Match], str] | None = None) -> str:

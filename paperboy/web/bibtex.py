@@ -19,9 +19,9 @@ from collections.abc import Iterable
 
 from anyascii import anyascii
 
+from paperboy.papers.mathplain import plain_text
 from paperboy.store.models import Paper
 from paperboy.web.cards import Card
-from paperboy.web.mathtext import plain_text
 
 _TEX_SPECIAL = re.compile(r"(?<!\\)([&%#_])")  # special to TeX unless already escaped
 _STRAY_BACKSLASH = re.compile(r"\\{2,}|\\(?![A-Za-z{}&%#_$^~])")  # "\\\\Name", "St\ütz": not TeX commands

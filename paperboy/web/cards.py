@@ -29,9 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperboy.papers.days import listing_day
+from paperboy.papers.mathplain import plain_text
 from paperboy.papers.queries import author_names
 from paperboy.store.models import Paper, User, Vote
-from paperboy.web.mathtext import plain_text, render_math
+from paperboy.web.mathtext import render_math
 
 AUTHORS_SHOWN = 5
 ABSTRACT_CLAMP = 420  # characters; longer abstracts get a "more" toggle

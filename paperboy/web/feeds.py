@@ -27,9 +27,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from paperboy.papers import queries as q
-from paperboy.papers.textclean import clean_tex
+from paperboy.papers.mathplain import plain_text
 from paperboy.store.models import Paper
-from paperboy.web.mathtext import plain_text
 from paperboy.web.navigation import this_path
 
 ITEMS = 50
@@ -131,7 +130,7 @@ def render_feed(request: Request, db: Session, fmt: str, title: str, page_path: 
     notes = notes or {}
 
     def summary_of(p: Paper) -> str:
-        abstract = clean_tex(p.abstract)
+        abstract = plain_text(p.abstract)
         return f"{notes[p.id]}\n\n{abstract}" if p.id in notes else abstract
 
     authors = q.author_names(db, papers)

@@ -19,7 +19,7 @@ import nh3
 from markupsafe import Markup, escape
 
 from paperboy.papers.textclean import MATH as _MATH
-from paperboy.papers.textclean import clean_tex, clean_tex_html
+from paperboy.papers.textclean import clean_tex_html
 
 _MAX_FORMULA = 400
 
@@ -125,11 +125,3 @@ def render_math_in_html(fragment: str) -> Markup:
 def has_math(text: str | None) -> bool:
     return bool(text) and _MATH.search(text) is not None
 
-
-_TEX_DELIMS = re.compile(r"\$\$?|\\\(|\\\)|\\\[|\\\]")
-
-
-def plain_text(text: str | None) -> str:
-    """The text cleaned of TeX markup, math delimiters dropped: for feeds' titles, meta
-    tags and e-mail subjects."""
-    return _TEX_DELIMS.sub("", clean_tex(text)).strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from sqlalchemy import select
@@ -53,6 +54,18 @@ def test_each_subscriber_gets_one_digest_with_both_parts_and_headers(fresh_engin
     assert q2.queued == 0 and q2.already == 2
     assert deliver(settings, fresh_engine, SMTPSender(settings.smtp_url)).sent == 0
     assert len(smtp_server.messages) == 2
+
+
+def test_a_digest_writes_math_as_unicode_text_where_mail_clients_render_no_tex(fresh_engine, smtp_server, tmp_path):
+    settings = make_settings(tmp_path, smtp_url=smtp_server.url, base_url="http://paperboy.test")
+    seed_papers(fresh_engine, 1, title=r"X$^{2}$-Gaussian in $\mathcal{O}(T)$ at 360$^\circ$")
+    seed_subscribers(fresh_engine, settings, ["a@example.org"])
+    enqueue_due(settings, fresh_engine, period=PERIOD)
+    deliver(settings, fresh_engine, SMTPSender(settings.smtp_url))
+    [msg] = smtp_server.messages
+    for part in ("plain", "html"):
+        body = html.unescape(msg.get_body((part,)).get_content())  # the HTML part writes it as &#178;
+        assert "X²-Gaussian in 𝒪(T) at 360°" in body and "mathcal" not in body, part
 
 
 def test_refusing_server_still_gives_exactly_one_each(fresh_engine, tmp_path):

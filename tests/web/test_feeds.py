@@ -63,6 +63,22 @@ def test_an_rss_description_is_escaped_html_so_angle_brackets_in_an_abstract_sur
     assert atom.summary == "We learn the triple <O, classify, x> & more."
 
 
+def test_a_feed_reader_sees_math_as_unicode_text_not_tex_source(site, client):
+    """Readers render neither TeX nor MathML: "X^{2}" and "\\mathcal{O}" are the source,
+    "X²" and "𝒪" what the card shows."""
+    from paperboy.store.db import session_scope
+    from tests.support.factories import make_paper
+
+    with session_scope(site.engine) as db:
+        make_paper(db, title=r"X$^{2}$-Gaussian in $\mathcal{O}(T)$", abstract=r"Errors fall to $10^{-3}$ at 360$^\circ$.",
+                   announced_on=dt.date(2024, 11, 29), arxiv_id="2411.77778", categories=["math.CO"])
+    for fmt in ("rss", "atom"):
+        feed = feedparser.parse(client.get(f"/feeds/daily.{fmt}?date=2024-11-29").content)
+        entry = next(e for e in feed.entries if e.link.endswith("2411.77778"))
+        assert entry.title == "X²-Gaussian in 𝒪(T)"
+        assert "Errors fall to 10⁻³ at 360°." in entry.summary
+
+
 def test_a_vote_does_not_make_an_atom_entry_updated_and_the_feed_is_as_new_as_its_entries(site, client):
     before = feedparser.parse(client.get("/feeds/daily.atom").content)
     with site.engine.begin() as conn:  # what a vote does to the paper row's modified_at

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from paperboy.web.mathtext import plain_text, render_math
+from paperboy.papers.mathplain import plain_text
+from paperboy.web.mathtext import render_math
 
 
 @pytest.mark.parametrize("text", [
@@ -33,8 +34,8 @@ def test_bad_formula_falls_back_to_tex_text():
     assert '<code class="tex">$\\frac{1}{$</code>' in html
 
 
-def test_plain_text_drops_delimiters():
-    assert plain_text(r"On $\alpha$-nets and \(x^2\)") == r"On \alpha-nets and x^2"
+def test_plain_text_writes_math_as_unicode_text():
+    assert plain_text(r"On $\alpha$-nets and \(x^2\)") == "On α-nets and x²"
     assert render_math(None) == "" and render_math("") == ""
 
 

@@ -1,4 +1,5 @@
-"""Cards, feeds and digest mails show an abstract cleaned of TeX by the same function."""
+"""Cards, feeds and digest mails show an abstract cleaned of TeX by the same function;
+feeds and mails, which render no math, write its formulas as Unicode text."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.web.conftest import settings_for
 
 TITLE = r"\emph{Fast} sorting by Bu~and~Tao"
 ABSTRACT = r"We \textit{propose} ``fast'' sorting for 4B--671B keys in $O(n\log\log n)$ time, 50\% faster."
-CLEAN = "We propose “fast” sorting for 4B–671B keys in $O(n\\log\\log n)$ time, 50% faster."
+CLEAN = "We propose “fast” sorting for 4B–671B keys in O(n log log n) time, 50% faster."
 
 
 def test_feeds_cards_and_mails_show_clean_text(databases, tmp_path):
