@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup
 from sqlalchemy import Integer, and_, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
+from paperboy.community import markdown
 from paperboy.community.accounts import EMAIL_TEMPLATES, commenter_name
 from paperboy.community.models import Comment, Submission
 from paperboy.config import Settings
@@ -84,10 +86,14 @@ def tell_about_comment(app, conn: Connection, *, paper_id: int, parent_id: int |
         return None
     quoted = text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS].rstrip() + " …"
     off = off_link(settings, row.id, row.email)
+    base = settings.resolved_base_url
+    # The HTML part shows the comment as its page does (emphasis, links), not its Markdown;
+    # the links an arXiv mention makes are the site's own, made absolute for a mail.
+    quoted_html = Markup(markdown.render(quoted).replace('href="/', f'href="{base}/'))
     msg = render_email(EMAIL_TEMPLATES, template, {
         "site_name": settings.site_name, "name": row.display_name,
         "author": commenter_name(author.display_name, author.email, author.id), "title": " ".join(plain_text(row.title).split()),
-        "quoted": quoted, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
+        "quoted": quoted, "quoted_html": quoted_html, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
         "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
     }, to=row.email, sender=settings.mail_from,
         headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})

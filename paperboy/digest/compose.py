@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, replace
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
@@ -30,7 +30,7 @@ from paperboy.digest.models import OutboxEntry
 from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
 from paperboy.index.embedder import configured_embedder, embedder_name
-from paperboy.mail.render import macros, render_email, render_parts
+from paperboy.mail.render import MAIL_POLICY, macros, render_email, render_parts
 from paperboy.papers.authors import author_ids
 from paperboy.papers.mathplain import plain_text
 from paperboy.papers.text import shorten
@@ -465,7 +465,7 @@ class BatchRenderer:
         """The HTML part of the message ``render`` makes, read back as a mail client reads
         it (line ends aside): the digest preview shows exactly this."""
         _to, data = self.render(sub, period, content, papers, "<preview@localhost>")
-        message = message_from_bytes(data, policy=policy.default)
+        message = message_from_bytes(data, policy=MAIL_POLICY)
         return message.get_body(("html",)).get_content().replace("\r\n", "\n")
 
     def render(self, sub: SubView, period: DigestPeriod, content: dict, papers: PaperCache, msg_id: str) -> tuple[str, bytes]:
@@ -488,6 +488,7 @@ class BatchRenderer:
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
             ("List-Id", f"{self.settings.site_name} digest <digest.{msg_id.rsplit('@', 1)[-1].rstrip('>')}>"),
             ("X-Paperboy-DigestPeriod", period.key),
+            ("Auto-Submitted", "auto-generated"),
             ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
         ]
         head = "".join(f"{k}: {v if k == 'From' else _header_value(v)}\r\n" for k, v in headers)

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.message import EmailMessage
 
 from sqlalchemy import and_, event, insert, or_, select, update
@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from paperboy.mail.addresses import AddressError, sole_recipient
 from paperboy.mail.interfaces import MailSender, PermanentMailError, SendErrors, TransientMailError
 from paperboy.mail.models import OutgoingMail
+from paperboy.mail.render import MAIL_POLICY
 from paperboy.store.claims import claim_rows
 from paperboy.store.db import write_tx
 from paperboy.store.models import utcnow
@@ -149,7 +150,7 @@ class MailOutbox:
         ours = and_(OutgoingMail.id == row_id, OutgoingMail.lease_until == lease)
         attempts = row.attempts + 1
         try:
-            message = message_from_bytes(row.message, policy=policy.default)
+            message = message_from_bytes(row.message, policy=MAIL_POLICY)
             # The sender's envelope comes from the one To address; it must still be the
             # stored one (a row written by hand or an older version is not trusted).
             _check_recipient(message, row.recipient)

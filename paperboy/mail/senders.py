@@ -7,13 +7,14 @@ import ssl
 import sys
 import threading
 import time
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from paperboy.config import ConfigError, Settings
 from paperboy.mail.addresses import AddressError, sole_recipient
 from paperboy.mail.interfaces import MailError, MailSender, PermanentMailError, TransientMailError
+from paperboy.mail.render import MAIL_POLICY
 
 
 class ConsoleSender:
@@ -182,7 +183,7 @@ class _SingleSession:
         self.sender.send(message)
 
     def send_raw(self, mail_from: str, to: list[str], data: bytes) -> None:
-        self.sender.send(message_from_bytes(data, policy=policy.default))
+        self.sender.send(message_from_bytes(data, policy=MAIL_POLICY))
 
 
 def open_session(sender: MailSender):

@@ -51,6 +51,15 @@ def test_the_author_of_a_comment_is_mailed_each_reply_with_a_link_to_it(mail_sit
     link = re.search(r"http://\S+(/papers/\S+)", text).group(1)
     assert f'id="comment-{reply}"' in bob.get(link.split("#")[0]).text  # the anchor names the reply
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = mail.get_body(("html",)).get_content()
+    assert "<strong>section 4</strong>" in html and "**" not in html  # shown as on the page, not as Markdown
+    # As sent, not as Python reads it back: the address whole between < and > (the default
+    # policy folded it into encoded-words, which no client reads as an address), and a
+    # subject without an empty encoded-word.
+    raw = {name: value for name, value in mail.raw_items()}
+    assert raw["List-Unsubscribe"].startswith("<http://") and "=?" not in raw["List-Unsubscribe"]
+    assert "=?utf-8?q??=" not in raw["Subject"]
+    assert mail["Auto-Submitted"] == "auto-generated"  # no vacation replies to the sender
     # Ada answering in her own thread mails Bob, not herself; Bob's own reply mailed nobody else.
     _comment(ada_client, paper.arxiv_id, "Thanks!", parent=reply)
     smtp_server.wait_for("bob@example.org")

@@ -37,6 +37,8 @@ def test_each_subscriber_gets_one_digest_with_both_parts_and_headers(fresh_engin
         msg = msgs[0]
         assert msg["Message-ID"] == ids[email]
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert msg["Auto-Submitted"] == "auto-generated"  # no vacation replies to the sender
+        assert "\r\n-- \r\n" in msg.get_body(("plain",)).get_content()  # a signature mutt and others fold away
         unsub = re.fullmatch(r"<(https?://\S+)>", str(msg["List-Unsubscribe"])).group(1)
         assert unsub.startswith("http://paperboy.test/subscriptions/unsubscribe/")
         text = msg.get_body(("plain",)).get_content()
