@@ -18,6 +18,7 @@ from functools import lru_cache
 import nh3
 from markupsafe import Markup, escape
 
+from paperboy.papers.mathplain import math_text
 from paperboy.papers.textclean import MATH as _MATH
 from paperboy.papers.textclean import clean_tex_html
 
@@ -95,7 +96,10 @@ def _math_html(m: re.Match) -> str:
     display = m.group("dd") is not None or m.group("b") is not None
     mathml = _to_mathml(tex, display)
     if mathml:
-        return f'<span class="math" title="{escape(tex.strip())}">{mathml}</span>'
+        # Named by its Unicode text: Chrome left MathML out of a heading's or link's name,
+        # so a screen reader read "Hamming Attention and Complexity" for "… and O(T) …".
+        return (f'<span class="math" role="math" aria-label="{escape(math_text(tex))}" '
+                f'title="{escape(tex.strip())}">{mathml}</span>')
     return f'<code class="tex">{escape(m.group(0))}</code>'
 
 

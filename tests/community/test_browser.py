@@ -599,6 +599,15 @@ def test_a_member_goes_down_the_day_by_keyboard(sqlite_only, fresh_engine, tmp_p
                    && el.getBoundingClientRect().height > 0; }""")
         page.keyboard.press("Escape")
         assert card.locator("details.save-menu").get_attribute("open") is None
+        # Tabbing out of an open menu closes it: left open, it covered the next card's
+        # controls, so the one focused beneath it could not be seen.
+        page.keyboard.press("s")
+        menu = card.locator("details.save-menu")
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if not page.evaluate("() => !!document.activeElement.closest('details.save-menu')"):
+                break
+        assert menu.get_attribute("open") is None
         # Typing in the search box types; the keys do nothing there.
         page.locator(".header-search input[type=search]").first.fill("")
         page.locator(".header-search input[type=search]").first.type("jk")

@@ -343,6 +343,13 @@
       if (!menu.contains(event.target)) menu.open = false;
     });
   });
+  // And when focus leaves one (Tab past its last item): left open, it covered the
+  // next card's controls, and the one focused beneath it could not be seen.
+  document.addEventListener("focusin", function (event) {
+    document.querySelectorAll(MENUS).forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
     document.querySelectorAll(MENUS).forEach(function (menu) {
