@@ -41,6 +41,10 @@ from paperboy.store.models import Follow, Paper, PaperAuthor, PaperCategory, utc
 
 EMAIL_TEMPLATES = Path(__file__).with_name("templates") / "email"
 SECTION_LIMIT = 15
+# Papers in one digest, all sections together. Gmail clips a message past 102 KB of HTML
+# and hides the rest behind "[Message clipped]", the footer's settings and unsubscribe
+# links included; a card is about 1.5 KB, so 40 of them leave room for the rest.
+DIGEST_LIMIT = 40
 ALERT_LIMIT = 10
 FOR_YOU_LIMIT = 10
 # A pick's score is a sum of weighted parts, each standardised over the period's papers:
@@ -101,10 +105,11 @@ class Composer:
         self._signals.update(foryou.load_signals_many(self.conn, members))
         self._order = [s.user_id for s in subs if s.user_id]
         self._shown = {}
-        ids = sorted({s.id for s in subs if s.user_id})
+        ids = sorted({s.id for s in subs if s.user_id or s.top_n > 0})  # For you's picks, trending's repeats
         for start in range(0, len(ids), 500):
             rows = self.conn.execute(select(OutboxEntry.subscription_id, OutboxEntry.period, OutboxEntry.content)
-                                     .where(OutboxEntry.subscription_id.in_(ids[start:start + 500])))
+                                     .where(OutboxEntry.subscription_id.in_(ids[start:start + 500]),
+                                            OutboxEntry.state != "failed"))
             for sid, key, content in rows:
                 if key not in periods:
                     self._shown.setdefault(sid, set()).update(carried(content))
@@ -186,12 +191,14 @@ class Composer:
         return kept[:limit], results.total - (len(ids) - len(kept))
 
     def shown_before(self, sub: SubView, period: DigestPeriod) -> set[int]:
-        """Papers this subscription's earlier digests already carried (never picked again)."""
+        """Papers this subscription's earlier digests already carried (never picked again);
+        one that could not be delivered carried nothing."""
         if self._shown is not None:
             return self._shown.get(sub.id, set())
         shown: set[int] = set()
         for content in self.conn.scalars(select(OutboxEntry.content).where(
-                OutboxEntry.subscription_id == sub.id, OutboxEntry.period != period.key)):
+                OutboxEntry.subscription_id == sub.id, OutboxEntry.period != period.key,
+                OutboxEntry.state != "failed")):  # a digest that never arrived showed nothing
             shown.update(carried(content))
         return shown
 
@@ -246,7 +253,11 @@ class Composer:
 
         def add(kind: str, title: str, ids: list[int], **extra) -> None:
             fresh = [i for i in ids if i not in seen]
-            if fresh:
+            room = DIGEST_LIMIT - len(seen)
+            if fresh and room > 0:
+                if len(fresh) > room:  # the rest is behind the section's link, said with its number
+                    extra["cut"] = len(fresh) - room
+                    fresh = fresh[:room]
                 seen.update(fresh)
                 out.append({"kind": kind, "title": title, "ids": fresh, **extra})
 
@@ -272,7 +283,12 @@ class Composer:
         for cat in cats:
             add("category", f"New in {cat}", self.category(period, cat), more=search(f"cat:{cat}"))
         if sub.top_n > 0:
-            add("trending", "Trending", self.trending(period, sub.top_n), more="/trending")
+            # Trending is not of the period alone: the papers an earlier digest carried are
+            # left out, or a day with nothing new sent yesterday's list again (and a member
+            # who skips empty digests got one every day).
+            before = self.shown_before(sub, period)
+            add("trending", "Trending", [i for i in self.trending(period, sub.top_n) if i not in before],
+                more="/trending")
         return out
 
 
@@ -375,13 +391,14 @@ def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, conte
                 joined = {"card_text": "".join([b["card_text"] for b in blocks]),
                           "card_html": Markup("".join([b["card_html"] for b in blocks]))}
                 sections.append({"kind": sec["kind"], "title": sec["title"], "papers": [joined],
-                                 "count": len(blocks), "more": sec.get("more")})
+                                 "count": len(blocks), "more": sec.get("more"), "cut": sec.get("cut")})
             continue
         items = papers.get(sec["ids"])
         if why:
             items = [dict(papers.views[i], why=why.get(str(i), "")) for i in sec["ids"] if i in papers.views]
         if items:
-            sections.append({"kind": sec["kind"], "title": sec["title"], "papers": items, "more": sec.get("more")})
+            sections.append({"kind": sec["kind"], "title": sec["title"], "papers": items, "more": sec.get("more"),
+                             "cut": sec.get("cut")})
     urls = urls or links(settings, sub.token)
     return {
         "site_name": settings.site_name,

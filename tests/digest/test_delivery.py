@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 
@@ -11,7 +12,15 @@ from paperboy.digest.models import OutboxEntry, Subscription
 from paperboy.digest.outbox import Deliverer, deliver, enqueue_due, outbox_counts
 from paperboy.mail.senders import SMTPSender
 from paperboy.store.db import session_scope
-from tests.digest.conftest import PERIOD, by_recipient, make_settings, seed_papers, seed_subscribers
+from tests.digest.conftest import (
+    DAY,
+    PERIOD,
+    by_recipient,
+    make_settings,
+    seed_papers,
+    seed_subscribers,
+)
+from tests.support.factories import make_paper
 from tests.support.servers import SMTPSink
 
 
@@ -162,6 +171,47 @@ def test_empty_digests_are_skipped_or_sent_as_chosen(fresh_engine, smtp_server, 
     got = by_recipient(smtp_server.messages)
     assert list(got) == ["want@example.org"]
     assert "No new papers" in got["want@example.org"][0].get_body(("plain",)).get_content()
+
+
+def test_a_day_with_nothing_new_sends_no_digest_of_trending_papers_already_sent(fresh_engine, smtp_server, tmp_path):
+    """Trending spans days: without the earlier digests' papers left out, a day with no
+    announcement sent yesterday's list again, and "skip empty digests" never skipped."""
+    settings = make_settings(tmp_path, smtp_url=smtp_server.url)
+    seed_papers(fresh_engine, 3)
+    seed_subscribers(fresh_engine, settings, ["reader@example.org"], skip_empty=True, top_n=3)
+    assert enqueue_due(settings, fresh_engine, period=PERIOD).queued == 1
+    deliver(settings, fresh_engine, SMTPSender(smtp_server.url))
+    q = enqueue_due(settings, fresh_engine, period="2025-01-16")  # nothing announced that day
+    assert (q.queued, q.skipped_empty) == (0, 1)
+    with session_scope(fresh_engine) as db:
+        make_paper(db, title="Announced on the next day", announced_on=dt.date(2025, 1, 17), categories=["cs.LG"])
+    q = enqueue_due(settings, fresh_engine, period="2025-01-17")
+    assert q.queued == 1
+    deliver(settings, fresh_engine, SMTPSender(smtp_server.url))
+    later = smtp_server.messages[-1].get_body(("plain",)).get_content()
+    assert "Announced on the next day" in later and "Digest paper 0" not in later
+
+
+def test_a_digest_stops_at_its_limit_and_says_how_many_more_so_gmail_does_not_clip_its_footer(
+        fresh_engine, smtp_server, tmp_path):
+    from paperboy.digest.compose import DIGEST_LIMIT
+
+    settings = make_settings(tmp_path, smtp_url=smtp_server.url, base_url="http://paperboy.test")
+    with session_scope(fresh_engine) as db:
+        for i in range(DIGEST_LIMIT + 25):
+            make_paper(db, title=f"A paper of a busy day about a long topic, number {i}", announced_on=DAY,
+                       categories=["cs.LG", "cs.CV"], abstract="A long abstract. " * 60)
+    seed_subscribers(fresh_engine, settings, ["busy@example.org"], top_n=100, categories="cs.LG cs.CV")
+    enqueue_due(settings, fresh_engine, period=PERIOD)
+    deliver(settings, fresh_engine, SMTPSender(smtp_server.url))
+    [msg] = smtp_server.messages
+    html_part = msg.get_body(("html",))
+    assert len(html_part.get_content().encode()) < 102_000  # Gmail clips past 102 KB
+    assert "Unsubscribe</a>" in html_part.get_content()
+    text = msg.get_body(("plain",)).get_content()
+    assert text.count("\r\n* ") == DIGEST_LIMIT
+    assert re.search(r"\d+ more, and all of them: http://paperboy.test/", text)
+    assert f"{DIGEST_LIMIT} papers" in msg["Subject"]
 
 
 def test_batch_renderer_builds_the_same_mail_as_render_email(fresh_engine, tmp_path):
