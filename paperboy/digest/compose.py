@@ -269,7 +269,10 @@ class Composer:
         picks, why = self.for_you(sub, period)
         add("for_you", "For you", picks, why=why, more="/for-you" + ("?span=week" if period.frequency == "weekly" else ""))
         for query in sub.alerts:
-            add("alert", f"Alert: {query}", self.alert(period, str(query)), more=search(str(query)))
+            # "See them all" opens what the alert matched (every word), not the looser search.
+            more = "/search?" + urlencode({"q": str(query), "from": period.first_day.isoformat(),
+                                           "to": period.last_day.isoformat(), "match": "all"})
+            add("alert", f"Alert: {query}", self.alert(period, str(query)), more=more)
         cats = list(dict.fromkeys(sub.categories.split()))
         authors: list[str] = []
         if sub.user_id and sub.include_follows:

@@ -333,6 +333,8 @@ MAX_CATEGORY_CHARS = 40
 SEARCH_SORTS = ("relevance", "date", "votes")
 
 
+MAX_ALERT_RESULTS = 1000  # the alert search's own limit; its pages go this far
+
 # Every parameter is read leniently here: a person who pastes an abstract or edits the
 # address gets the results page with a message, never a 4xx page (the JSON API keeps its
 # 422s for programs). The service cuts the text at 10,000 characters, with a message.
@@ -342,6 +344,8 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
                 from_: str | None = Query(None, alias="from"), to: str | None = None,
                 sort: str = Query("relevance", description="relevance, date or votes"),
                 p: str | None = Query(None, description="Page number, from 1."),
+                match: str = Query("", description="all: every word required or close in meaning, as an alert "
+                                                    "matches (a digest's alert links here)"),
                 db: Session = Depends(get_page_db, scope="function")):
     text = q_.strip()
     messages: list[str] = []
@@ -355,7 +359,8 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         sort = "relevance"
     page = _search_page_number(p, messages)
     size = 20
-    context = {"nav": "search", "q": text, "q_short": shorten(text, 80), "category": category,
+    as_alert = match == "all"
+    context = {"nav": "search", "q": text, "match": "all" if as_alert else "", "q_short": shorten(text, 80), "category": category,
                "date_from": date_from.isoformat() if date_from else "", "date_to": date_to.isoformat() if date_to else "",
                "sort": sort, "cards": [], "total": 0, "related": 0, "messages": messages, "pager": None,
                "top_categories": q.top_categories(db)}
@@ -369,9 +374,18 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         return RedirectResponse(f"/papers/{pid}", status_code=303)
     context["is_paper_id"] = pid is not None
     release(db)
-    results = request.app.state.search.search(
-        text, limit=size, offset=(page - 1) * size, category=category,
-        date_from=date_from, date_to=date_to, author=None, sort=sort, reader=read_engine(request))
+    if as_alert:
+        # The papers an alert of these words sends (a digest's "see them all"): every word
+        # required, or close in meaning; ranked as the alert ranks them.
+        results = request.app.state.search.alert_search(
+            f"{text} cat:{category}" if category else text, limit=min(page * size, MAX_ALERT_RESULTS),
+            date_from=date_from, date_to=date_to, min_similarity=request.app.state.settings.alert_min_similarity)
+        results.hits = results.hits[(page - 1) * size:]
+        messages.append("Every word required, or close in meaning: the papers an alert of these words sends.")
+    else:
+        results = request.app.state.search.search(
+            text, limit=size, offset=(page - 1) * size, category=category,
+            date_from=date_from, date_to=date_to, author=None, sort=sort, reader=read_engine(request))
     redirect = getattr(results, "redirect_arxiv_id", None)
     if redirect and q.paper_by_arxiv_id(db, redirect):
         return RedirectResponse(f"/papers/{redirect}", status_code=303)

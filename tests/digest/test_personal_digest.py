@@ -5,6 +5,7 @@ real SMTP server, exactly once, and never repeating a pick."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import insert, select, update
 
@@ -68,11 +69,25 @@ def test_a_members_digest_puts_their_picks_first_with_reasons(fresh_engine, smtp
     assert "Why: close to “Protein folding with old tools”" in html or "Why: close to &#8220;" in html
     # Each section ends with where to see all of it on the site: its search over the digest's days.
     base = settings.resolved_base_url
-    assert f"All of them: {base}/search?q=fair+division&from=2025-01-15&to=2025-01-15&sort=date" in alert
+    assert f"All of them: {base}/search?q=fair+division&from=2025-01-15&to=2025-01-15&match=all" in alert
     assert f"All of them: {base}/for-you" in picks.splitlines()
     hopper = text.split("== By Grace Hopper ==")[1].split("==")[0]
     assert f"All of them: {base}/search?q=author%3A%22Grace+Hopper%22&from=2025-01-15&to=2025-01-15&sort=date" in hopper
-    assert f'href="{base}/search?q=fair+division&amp;from=2025-01-15&amp;to=2025-01-15&amp;sort=date"' in html
+    assert f'href="{base}/search?q=fair+division&amp;from=2025-01-15&amp;to=2025-01-15&amp;match=all"' in html
+    # An alert's link opens what the alert matched, every word (the plain search also
+    # ranks papers close in meaning, or holding one of the words, where the index has them).
+    from starlette.testclient import TestClient
+
+    from paperboy.site import create_app
+
+    site = TestClient(create_app(settings, fresh_engine), base_url="http://testserver")
+
+    def shown(url: str) -> str:  # the page's text, matched words' marks taken out
+        return " ".join(re.sub(r"<[^>]+>", " ", site.get(url).text).split())
+
+    page = shown("/search?q=fair+division&from=2025-01-15&to=2025-01-15&match=all")
+    assert "Fair division of goods a" in page and "Fair ranking" not in page
+    assert "Every word required, or close in meaning: the papers an alert of these words sends." in page
     # The link finds the section's papers (and, past the digest's few, the rest).
     found = get_search_service(settings, fresh_engine).search('author:"Grace Hopper"', date_from=DAY, date_to=DAY,
                                                                sort="date")
