@@ -774,9 +774,15 @@ def test_seeding_for_you_from_search_results_keeps_the_members_place(sqlite_only
         at = page.evaluate("window.scrollY")
         arxiv_id = card.get_attribute("data-arxiv-id")
         under = card.locator("xpath=following-sibling::*[1]")  # the form under the card
-        under.get_by_role("button", name="+ Seed For you").click()
-        expect(card.locator("xpath=following-sibling::*[1]")).to_have_text("✓ Seeds your For you feed")
-        assert card.locator("xpath=following-sibling::*[1]").get_attribute("role") == "status"
+        seed = under.get_by_role("button", name="+ Seed For you")
+        # Which paper it seeds is said, as on the card's own buttons (20 alike on a page)
+        expect(seed).to_have_accessible_description(card.locator(".card-title").inner_text())
+        seed.focus()
+        page.keyboard.press("Enter")
+        done = card.locator("xpath=following-sibling::*[1]")
+        expect(done).to_have_text("✓ Seeds your For you feed")
+        assert done.get_attribute("role") == "status"
+        expect(done).to_be_focused()  # focus stays there, not thrown back to the page
         assert page.evaluate("window.__stayed") is True and page.evaluate("window.scrollY") == at
     with session_scope(fresh_engine) as db:
         seeded = list(db.scalars(select(Paper.arxiv_id).join(InterestSignal, InterestSignal.paper_id == Paper.id)

@@ -78,6 +78,10 @@ def test_typing_a_comment_shows_its_rendered_preview(site, page):
         assert preview.locator("strong").inner_text() == "bold"
         assert preview.locator("math msup").count() == 1
         assert preview.is_visible()
+        # Not read out again at every pause in the typing: the preview is no live region,
+        # and the one status beside it says nothing while the preview works.
+        assert preview.get_attribute("aria-live") is None and preview.locator("[aria-live], [role=status]").count() == 0
+        assert page.locator("#new-comment [role=status]").inner_text() == ""
         page.locator("#comment-body").fill("")
         page.wait_for_function("() => document.querySelector('#new-comment .comment-preview').hidden")
     assert _comments(site) == 0

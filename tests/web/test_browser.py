@@ -342,3 +342,16 @@ def test_long_unbroken_words_in_a_paper_do_not_widen_a_phone_page(live, browser)
         page.get_by_text("We release the code at").first.wait_for()
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
     ctx.close()
+
+
+def test_the_search_page_reflows_at_320_pixels_without_scrolling_sideways(live, browser):
+    """WCAG 1.4.10: at 320 CSS pixels (400 % zoom of a desktop window) the search box,
+    its button and the filters fit; they were 357 pixels wide."""
+    base, _, _ = live
+    ctx = browser.new_context(viewport={"width": 320, "height": 700})
+    page = ctx.new_page()
+    page.goto(base + "/search?q=diffusion&from=2025-01-01&to=2025-01-31")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    box = page.locator(".search-main button").bounding_box()
+    assert box["x"] + box["width"] <= 320
+    ctx.close()

@@ -32,7 +32,8 @@
       var title = card.querySelector(".card-title");
       if (!title) return;
       if (!title.id) title.id = card.id + "-title";
-      card.querySelectorAll("button, summary").forEach(function (el) {
+      // A search result's "+ Seed For you" sits beside its card, not in it.
+      (card.closest(".search-hit") || card).querySelectorAll("button, summary").forEach(function (el) {
         var label = el.getAttribute("aria-label") || "";
         if (!el.hasAttribute("aria-describedby") && label.indexOf("\u201c") < 0) {
           el.setAttribute("aria-describedby", title.id);
@@ -191,7 +192,11 @@
     line.className = "seed-done muted small";
     line.setAttribute("role", "status");
     line.textContent = "\u2713 Seeds your For you feed";
+    // Focus stays where the member was (the button is gone): on the line saying it is done.
+    var focused = form.contains(document.activeElement);
+    line.tabIndex = -1;
     form.replaceWith(line);
+    if (focused) line.focus();
   }
 
   // Votes, saves, seeds and "Not interested" without a reload.
@@ -235,7 +240,11 @@
       var box = document.createElement("div");
       box.className = "comment-preview";
       box.hidden = true;
-      box.setAttribute("aria-live", "polite");
+      // Not a live region: redrawn a moment after each keystroke, it was read out again
+      // whenever the writer paused, over what they typed. Only a failure is said.
+      var note = document.createElement("p");
+      note.className = "visually-hidden";
+      note.setAttribute("role", "status");
       var label = document.createElement("p");
       label.className = "comment-preview-label";
       label.textContent = "Preview";
@@ -244,12 +253,14 @@
       box.appendChild(label);
       box.appendChild(body);
       area.insertAdjacentElement("afterend", box);
+      box.insertAdjacentElement("afterend", note);
       var timer = null, busy = false, again = false, shown = null;
 
       function show(html, failed) {
         if (failed) body.textContent = html; else body.innerHTML = html;
         box.classList.toggle("preview-error", !!failed);
         box.hidden = false;
+        note.textContent = failed ? html : "";
       }
 
       function send() {
