@@ -64,6 +64,20 @@ def _sign_in(page, base, email, password=PASSWORD):
     page.wait_for_load_state()
 
 
+def test_a_refused_sign_in_puts_the_focus_on_the_reason(sqlite_only, fresh_engine, tmp_path, page):
+    """The reason is in the page as it loads (a role=alert then is not read out): the
+    focus goes to it, and Tab goes on to the form."""
+    site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
+    user = site.user()
+    with serve_app_in_thread(site.app) as base:
+        _sign_in(page, base, user.email, password="not the password")
+        reason = page.locator("main .error[role=alert]")
+        expect(reason).to_be_focused()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.closest('form') !== null")
+    assert page.js_errors == []
+
+
 def test_hostile_comments_names_and_collections_render_inert(sqlite_only, fresh_engine, tmp_path, page):
     site = Site(create_app(make_settings(tmp_path), fresh_engine), fresh_engine)
     site.app.state.rate_limits["comment"] = (100, 60)
@@ -212,6 +226,11 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(sqlite_
         actions.get_by_role("button", name="Follow José García").click()
         page.wait_for_load_state()
         assert "You now follow José García" in page.locator("#paper-actions .notice").inner_text()
+        # The page came back: focus is on what it says (a status there as the page loads is
+        # not read out, so it is said again), not on the page a dozen Tab stops away.
+        expect(page.locator("#paper-actions .notice")).to_be_focused()
+        said = page.locator("body > p.visually-hidden[role=status]")
+        expect(said).to_have_text(page.locator("#paper-actions .notice").inner_text())
         assert actions.get_by_role("button", name="Follow José García").get_attribute("aria-pressed") == "true"
         # The Following page lists the author and the paper.
         page.locator(".account-menu summary").click()  # the header keeps these in the account menu

@@ -529,13 +529,37 @@
 
   // A form sent back with its reason (a wrong password low on the account page): bring
   // the reason into view, or the page reads as if nothing happened.
+  // A refused form's reason gets the focus, where it is seen or not: an alert that is in
+  // the page as it loads is not read out (sign-in's "wrong password" went unheard, the
+  // focus on the page), and a keyboard goes on from it to its form.
   function showRefusal() {
-    var refused = Array.prototype.find.call(document.querySelectorAll("main form .error[role=alert], main section .error[role=alert]"),
-      function (el) { return el.getBoundingClientRect().bottom > window.innerHeight; });
-    if (!refused) return;
-    refused.scrollIntoView({ block: "center" });
-    refused.setAttribute("tabindex", "-1");  // the keyboard goes on from the reason, next to its form
+    var refused = document.querySelector("main .error[role=alert], main .notice-error[role=alert]");
+    if (!refused) return false;
+    if (refused.getBoundingClientRect().bottom > window.innerHeight) refused.scrollIntoView({ block: "center" });
+    refused.setAttribute("tabindex", "-1");
     refused.focus({ preventScroll: true });
+    return true;
+  }
+
+  // After a form sent without JavaScript (follow, pause, an alert, settings), the page
+  // comes back with a notice. A status that is there as the page loads is not read out,
+  // and the focus was on the page, a dozen Tab stops from the member's place: the notice
+  // is said again once loaded (through a live region of its own, filled after the load),
+  // and the focus goes to the card the form was sent from (the address's fragment), else
+  // to the notice.
+  function showNotice() {
+    var notice = document.querySelector("main .notice[role=status]");
+    if (!notice || !/[?&]notice=/.test(location.search)) return;
+    var again = document.createElement("p");
+    again.className = "visually-hidden";
+    again.setAttribute("role", "status");
+    document.body.appendChild(again);
+    setTimeout(function () { again.textContent = notice.textContent; }, 150);
+    var id = location.hash.slice(1);
+    var at = id && document.getElementById(decodeURIComponent(id));
+    if (!at || at.contains(notice)) at = notice;
+    if (!at.hasAttribute("tabindex")) at.setAttribute("tabindex", "-1");
+    at.focus({ preventScroll: at !== notice });
   }
 
   // "Back to the form" on a refused form's error page: the browser's Back, which keeps
@@ -551,7 +575,7 @@
   function init() {
     setupAbstracts(document); describeCards(document); setupCopy(document); setupDrafts(document); setupPreviews(document);
     setupTimezones(document);
-    showRefusal();
+    if (!showRefusal()) showNotice();
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();
