@@ -435,6 +435,15 @@
     return true;
   }
 
+  var KEYS_OFF = "paperboy-keys-off";
+  var keysDisabled = null;  // read once from the browser's storage, then kept here
+  function keysOff() {
+    if (keysDisabled === null) {
+      try { keysDisabled = localStorage.getItem(KEYS_OFF) === "1"; } catch (e) { keysDisabled = false; }
+    }
+    return keysDisabled;
+  }
+
   var helpDialog = null;
   function showKeys() {
     if (!helpDialog) {
@@ -455,12 +464,27 @@
         list.appendChild(key);
         list.appendChild(what);
       });
+      // WCAG 2.1.4: single keys can be turned off (a speech-input or screen-reader user
+      // may send them by accident); kept in this browser, and the footer's button
+      // still opens this to turn them on again.
+      var toggle = document.createElement("label");
+      toggle.className = "keys-toggle";
+      var box = document.createElement("input");
+      box.type = "checkbox";
+      box.checked = !keysOff();
+      box.addEventListener("change", function () {
+        try { localStorage.setItem(KEYS_OFF, box.checked ? "" : "1"); } catch (e) { /* private mode: this page only */ }
+        keysDisabled = !box.checked;
+      });
+      toggle.appendChild(box);
+      toggle.appendChild(document.createTextNode(" Use these single-key shortcuts"));
       var close = document.createElement("button");
       close.type = "button";
       close.textContent = "Close";
       close.addEventListener("click", function () { helpDialog.close(); });
       helpDialog.appendChild(title);
       helpDialog.appendChild(list);
+      helpDialog.appendChild(toggle);
       helpDialog.appendChild(close);
       document.body.appendChild(helpDialog);
     }
@@ -469,7 +493,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-    if (typing(event.target)) return;
+    if (typing(event.target) || keysOff()) return;
     if (helpDialog && helpDialog.open && event.key !== "?") return;
     var done = true;
     switch (event.key) {
