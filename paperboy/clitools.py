@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from email.utils import parseaddr
 
 import typer
 from rich.console import Console
@@ -46,6 +47,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SECRET_KEY_MIN = 32  # secrets.token_urlsafe(32) is 43
 
 
+def _mail_domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2].strip().lower()
+
+
 def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
     """What an operator should know as a long-running command starts: settings that
     leave something silently undone."""
@@ -75,6 +80,12 @@ def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
                       "guessed from one session cookie, and with it anyone signs in as any member; use "
                       f"{SECRET_KEY_MIN} or more random characters (python3 -c 'import secrets; "
                       "print(secrets.token_urlsafe(32))')", soft_wrap=True)
+    if (s.mail_backend or ("smtp" if s.smtp_url else "")) == "smtp" and _mail_domain(s.mail_from) in ("localhost", ""):
+        # Receivers check the sender's domain (SPF, DKIM, DMARC): mail from @localhost is
+        # refused or filed as spam, and members never see their digests or sign-in links.
+        console.print(f"[yellow]note:[/] PAPERBOY_MAIL_FROM is {s.mail_from!r}: mail from a domain receivers cannot "
+                      "check goes to spam or is refused; set an address of your own domain, with SPF, DKIM and "
+                      "DMARC set up for it (docs/deploy.md, 'Mail that arrives')", soft_wrap=True)
     if serving and not s.base_url and s.host not in LOOPBACK:
         console.print(f"[yellow]note:[/] PAPERBOY_BASE_URL is empty: mails and feeds link to {s.resolved_base_url}; "
                       "set it to the address readers use (https://papers.example.org)", soft_wrap=True)

@@ -105,6 +105,19 @@ def test_a_short_secret_key_is_named_at_start_with_the_way_to_make_a_long_one(tm
     assert "PAPERBOY_SECRET_KEY" not in capsys.readouterr().err
 
 
+def test_mail_sent_from_localhost_is_named_at_start(tmp_path, capsys):
+    from paperboy import clitools
+    from paperboy.config import Settings
+
+    lab = dict(data_dir=tmp_path, host="127.0.0.1", smtp_url="smtp://mail.lab.example.org:587")
+    clitools.start_notes(Settings(**lab), schedule=True, serving=False)
+    assert "PAPERBOY_MAIL_FROM is 'Paperboy <paperboy@localhost>'" in " ".join(capsys.readouterr().err.split())
+    clitools.start_notes(Settings(**lab, mail_from="Lab papers <papers@lab.example.org>"), schedule=True,
+                         serving=False)
+    clitools.start_notes(Settings(data_dir=tmp_path, host="127.0.0.1"), schedule=True, serving=True)  # console mail
+    assert "PAPERBOY_MAIL_FROM" not in capsys.readouterr().err
+
+
 def test_the_sample_placeholder_secret_key_is_refused_with_the_way_to_make_one(cli, monkeypatch):
     said = refused(stats_with(cli, monkeypatch, PAPERBOY_SECRET_KEY="CHANGE-ME"))
     assert "PAPERBOY_SECRET_KEY" in said and "placeholder" in said and "token_urlsafe" in said

@@ -96,9 +96,18 @@ def tell_about_comment(app, conn: Connection, *, paper_id: int, parent_id: int |
         "quoted": quoted, "quoted_html": quoted_html, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
         "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
     }, to=row.email, sender=settings.mail_from,
-        headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"})
+        headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                 # One paper's mails make one conversation in a mail client: each refers to
+                 # the same root id, made from the paper (no such message is ever sent).
+                 "References": thread_root(settings, row.arxiv_id), "In-Reply-To": thread_root(settings, row.arxiv_id)})
     app.state.outbox.enqueue_in(conn, msg, template, to=row.email)
     return row.email
+
+
+def thread_root(settings: Settings, arxiv_id: str) -> str:
+    """The Message-ID a paper's discussion mails all refer to."""
+    domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
+    return f"<discussion.{arxiv_id.replace('/', '.')}@{domain}>"
 
 
 def mark_replies_read(conn, user_id: int, seen_at: dt.datetime) -> None:

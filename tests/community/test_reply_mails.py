@@ -60,6 +60,9 @@ def test_the_author_of_a_comment_is_mailed_each_reply_with_a_link_to_it(mail_sit
     assert raw["List-Unsubscribe"].startswith("<http://") and "=?" not in raw["List-Unsubscribe"]
     assert "=?utf-8?q??=" not in raw["Subject"]
     assert mail["Auto-Submitted"] == "auto-generated"  # no vacation replies to the sender
+    # One paper's mails are one conversation in a mail client; the HTML reads on a phone.
+    assert mail["References"] == mail["In-Reply-To"] == f"<discussion.{paper.arxiv_id}@localhost>"  # mail_from's domain
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     # Ada answering in her own thread mails Bob, not herself; Bob's own reply mailed nobody else.
     _comment(ada_client, paper.arxiv_id, "Thanks!", parent=reply)
     smtp_server.wait_for("bob@example.org")
