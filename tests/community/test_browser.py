@@ -233,7 +233,9 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(sqlite_
         expect(said).to_have_text(page.locator("#paper-actions .notice").inner_text())
         assert actions.get_by_role("button", name="Follow José García").get_attribute("aria-pressed") == "true"
         # The Following page lists the author and the paper.
-        page.locator(".account-menu summary").click()  # the header keeps these in the account menu
+        # the header keeps these in the account menu, which says what it is, not only a name
+        expect(page.locator(".account-menu > summary")).to_have_accessible_name(re.compile(r"^Account menu: "))
+        page.locator(".account-menu summary").click()
         page.get_by_role("link", name="Following").first.click()
         page.wait_for_load_state()
         assert "author: José García" in " ".join(page.locator("ul.follows").inner_text().split())
