@@ -404,6 +404,7 @@ def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, conte
                              "cut": sec.get("cut")})
     urls = urls or links(settings, sub.token)
     return {
+        "summary": " · ".join(_summary_part(sec) for sec in sections),
         "site_name": settings.site_name,
         "base_url": settings.resolved_base_url,
         "period_label": period_label(period),
@@ -414,6 +415,22 @@ def digest_context(settings: Settings, sub: SubView, period: DigestPeriod, conte
         "unsubscribe_url": urls["unsubscribe"],
         "settings_url": urls["settings"],
     }
+
+
+def _summary_part(section: dict) -> str:
+    """A section in the few words an inbox shows beside the subject ("3 for you", "9 for
+    “llm bias”", "2 by Martin Lackner", "10 trending")."""
+    n, title = section.get("count", len(section["papers"])), section["title"]
+    kind = section["kind"]
+    if kind == "for_you":
+        return f"{n} for you"
+    if kind == "alert":
+        return f"{n} for \u201c{title.removeprefix('Alert: ')}\u201d"
+    if kind == "author":
+        return f"{n} {title[0].lower()}{title[1:]}"  # "by Martin Lackner"
+    if kind == "category":
+        return f"{n} {title[0].lower()}{title[1:]}"  # "new in cs.LG"
+    return f"{n} {title.lower()}"
 
 
 def render_digest(

@@ -5,6 +5,7 @@ real SMTP server, exactly once, and never repeating a pick."""
 from __future__ import annotations
 
 import datetime as dt
+import html as html_lib
 import re
 
 from sqlalchemy import insert, select, update
@@ -60,6 +61,11 @@ def test_a_members_digest_puts_their_picks_first_with_reasons(fresh_engine, smtp
     [msg] = smtp_server.messages
     assert sections_of(msg)[:3] == ["For you", "Alert: fair division", "By Grace Hopper"]
     text = msg.get_body(("plain",)).get_content()
+    # What is inside, in the words an inbox shows under the subject (the HTML's hidden
+    # preview line, the text part's second line).
+    summary = text.splitlines()[1]
+    assert summary.startswith("2 for you · 1 for “fair division” · 1 by Grace Hopper"), summary
+    assert summary in html_lib.unescape(msg.get_body(("html",)).get_content())
     picks = text.split("== For you ==")[1].split("== Alert")[0]
     assert "Protein folding with method a0" in picks and "Protein folding with method a1" in picks
     assert "Why: close to “Protein folding with old tools”" in picks
