@@ -40,6 +40,8 @@ def test_titles_read_as_a_reader_would_type_them(title, shown):
     (r"\unicode{x2013}", "–"),
     (r"\href{https://example.org/code}{here}", "here (https://example.org/code)"),
     (r"\left( x \right)", "( x )"),
+    (r"\mathbb R^n", "ℝⁿ"),  # an argument without braces is still the command's
+    (r"\frac 1 2", "1/2"),
 ])
 def test_formulas_become_unicode_text(tex, text):
     assert math_text(tex) == text

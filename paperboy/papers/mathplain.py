@@ -106,6 +106,17 @@ _TO_TEXT = LatexNodes2Text(latex_context=_text_context(), math_mode="text", stri
 _PARSING = _parsing_context()
 
 
+def _takes_arguments(name: str) -> bool:
+    spec = _PARSING.get_macro_spec(name)
+    return bool(spec is not None and getattr(spec.args_parser, "argspec", ""))
+
+
+def _spaced(m: re.Match) -> str:
+    # Not after a command that takes an argument: "\mathbb R" and "\frac 1 2" take the
+    # next token as theirs, and an empty group there would be the argument instead.
+    return m.group(0) if _takes_arguments(m.group(1)[1:]) else m.group(1) + "{}\\ "
+
+
 def _commands(tex: str) -> str:
     """The commands of a stretch without scripts turned into text, its outer spaces kept."""
     if not tex.strip():
@@ -115,7 +126,7 @@ def _commands(tex: str) -> str:
         return tex
     try:
         tex = _NAME_BEFORE_WORD.sub(r"\\\1{}\\ ", _NAME_AFTER_WORD.sub(r" \\\1", tex))
-        nodes = LatexWalker(_COMMAND_SPACE.sub(r"\1{}\\ ", tex), latex_context=_PARSING,
+        nodes = LatexWalker(_COMMAND_SPACE.sub(_spaced, tex), latex_context=_PARSING,
                             tolerant_parsing=False).get_latex_nodes()[0]
         return lead + _TO_TEXT.nodelist_to_text(nodes).strip() + trail
     except Exception:  # an unknown command, or bad TeX (pylatexenc raises many kinds): keep the source
