@@ -208,7 +208,8 @@ def signin(request: Request, email: str = Form(""), password: str = Form(""), ne
     user = accounts.find_for_signin(db, email)
     db.commit()  # hold no connection through argon2
     if not accounts.verify_password(user.password_hash if user else None, password or ""):
-        return _page(request, "signin.html", 400, error="Wrong email or password.", email=email, next=safe_next(next))
+        return _page(request, "signin.html", 400, error="Wrong email or password.", wrong=True, email=email,
+                     next=safe_next(next))
     _give_back_guess(request, keys)
     if accounts.needs_rehash(user.password_hash):
         new_hash = accounts.hash_password(password)

@@ -73,6 +73,10 @@ def test_a_refused_sign_in_puts_the_focus_on_the_reason(sqlite_only, fresh_engin
         _sign_in(page, base, user.email, password="not the password")
         reason = page.locator("main .error[role=alert]")
         expect(reason).to_be_focused()
+        for field in ("Email", "Password"):  # each field says it is what was refused, and why
+            box = page.get_by_label(field, exact=True)
+            expect(box).to_have_attribute("aria-invalid", "true")
+            expect(box).to_have_accessible_description("Wrong email or password.")
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.closest('form') !== null")
     assert page.js_errors == []
