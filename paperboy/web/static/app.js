@@ -181,7 +181,11 @@
       status.setAttribute("role", "status");
       menu.querySelector(".menu-panel").appendChild(status);
     }
-    status.textContent = (data.saved ? "Saved to \u201c" : "Removed from \u201c") + data.name + "\u201d.";
+    var said = (data.saved ? "Saved to \u201c" : "Removed from \u201c") + data.name + "\u201d.";
+    // A live region made and filled in one step is often not read out: a new one is
+    // filled a moment later, once it is in the page.
+    if (status.textContent) status.textContent = said;
+    else setTimeout(function () { status.textContent = said; }, 50);
     button.focus();
   }
 
