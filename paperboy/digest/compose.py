@@ -479,7 +479,7 @@ class BatchRenderer:
         # different reasons get different mails. A digest with why lines is one reader's
         # own (their For you picks): it is rendered, not kept.
         personal = any(s.get("why") for s in content.get("sections", []))
-        key = None if personal else (period.key, tuple((s["kind"], s["title"], tuple(s["ids"]))
+        key = None if personal else (period.key, tuple((s["kind"], s["title"], tuple(s["ids"]), s.get("cut"))
                                                        for s in content.get("sections", [])))
         got = None if key is None else self.cache.get(key)
         if got is None:

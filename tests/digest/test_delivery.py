@@ -246,6 +246,29 @@ def test_batch_renderer_builds_the_same_mail_as_render_email(fresh_engine, tmp_p
     assert unescape(fast_html) == unescape(ref.get_body(("html",)).get_content())
 
 
+def test_two_readers_with_the_same_papers_but_cut_differently_are_each_told_their_own_count(fresh_engine, tmp_path):
+    """The batch renderer renders each distinct content once: a section's "N more" is part
+    of what makes it distinct (trending less what each reader had before can keep the same
+    papers and cut a different number)."""
+    from paperboy.digest.compose import BatchRenderer, PaperCache, SubView
+    from paperboy.digest.schedule import parse_digest_period
+
+    settings = make_settings(tmp_path, base_url="https://pb.example")
+    ids = seed_papers(fresh_engine, 2)
+    seed_subscribers(fresh_engine, settings, ["a@example.org", "b@example.org"])
+    renderer, period = BatchRenderer(settings), parse_digest_period(PERIOD)
+    with fresh_engine.connect() as conn:
+        subs = [SubView.of(r) for r in conn.execute(select(Subscription.__table__).order_by(Subscription.id))]
+        papers = PaperCache(conn, settings)
+        papers.load(ids)
+    said = []
+    for sub, cut in zip(subs, (5, 4), strict=True):
+        content = {"sections": [{"kind": "trending", "title": "Trending", "ids": ids, "more": "/trending", "cut": cut}]}
+        _to, data = renderer.render(sub, period, content, papers, f"<{sub.id}@pb.example>")
+        said.append(re.search(r"(\d+) more, and all of them", data.decode()).group(1))
+    assert said == ["5", "4"]
+
+
 def test_papers_rendered_once_per_pass_give_each_reader_the_mail_the_templates_give(fresh_engine, tmp_path):
     """The batch renderer renders a paper's block once and puts each reader's why line into
     it: every reader still gets exactly the text the templates write for them, with their
