@@ -235,6 +235,11 @@ def test_save_and_follow_from_a_paper_then_unfollow_from_the_author_page(sqlite_
         expect(page.locator("#paper-actions .notice")).to_be_focused()
         said = page.locator("body > p.visually-hidden[role=status]")
         expect(said).to_have_text(page.locator("#paper-actions .notice").inner_text())
+        back = page.url.split("#")[0] + "#%E0%A4%A"  # a malformed fragment: the notice, no error
+        page.goto("about:blank")
+        page.goto(back)
+        expect(page.locator("#paper-actions .notice")).to_be_focused()
+        assert page.js_errors == []
         assert actions.get_by_role("button", name="Follow José García").get_attribute("aria-pressed") == "true"
         # The Following page lists the author and the paper.
         # the header keeps these in the account menu, which says what it is, not only a name

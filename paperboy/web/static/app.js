@@ -583,8 +583,9 @@
     again.setAttribute("role", "status");
     document.body.appendChild(again);
     setTimeout(function () { again.textContent = notice.textContent; }, 150);
-    var id = location.hash.slice(1);
-    var at = id && document.getElementById(decodeURIComponent(id));
+    var at = null;
+    try { at = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1))); }
+    catch (e) { at = null; }  // a malformed fragment (%E0%A4%A): no card to return to
     if (!at || at.contains(notice)) at = notice;
     if (!at.hasAttribute("tabindex")) at.setAttribute("tabindex", "-1");
     at.focus({ preventScroll: at !== notice });
