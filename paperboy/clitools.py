@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from email.utils import parseaddr
 
 import typer
 from rich.console import Console
@@ -18,6 +17,7 @@ from rich.progress import (
 from sqlalchemy.engine import Engine
 
 from paperboy.config import ConfigError, Settings, get_settings
+from paperboy.mail.addresses import mail_domain
 from paperboy.mail.interfaces import MailSender
 from paperboy.mail.senders import get_mail_sender
 from paperboy.papers.taxonomy import known_listing
@@ -45,10 +45,6 @@ def settings() -> Settings:
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SECRET_KEY_MIN = 32  # secrets.token_urlsafe(32) is 43
-
-
-def _mail_domain(address: str) -> str:
-    return parseaddr(address)[1].rpartition("@")[2].strip().lower()
 
 
 def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
@@ -80,7 +76,7 @@ def start_notes(s: Settings, *, schedule: bool, serving: bool) -> None:
                       "guessed from one session cookie, and with it anyone signs in as any member; use "
                       f"{SECRET_KEY_MIN} or more random characters (python3 -c 'import secrets; "
                       "print(secrets.token_urlsafe(32))')", soft_wrap=True)
-    if (s.mail_backend or ("smtp" if s.smtp_url else "")) == "smtp" and _mail_domain(s.mail_from) in ("localhost", ""):
+    if s.resolved_mail_backend == "smtp" and mail_domain(s.mail_from).lower() == "localhost":
         # Receivers check the sender's domain (SPF, DKIM, DMARC): mail from @localhost is
         # refused or filed as spam, and members never see their digests or sign-in links.
         console.print(f"[yellow]note:[/] PAPERBOY_MAIL_FROM is {s.mail_from!r}: mail from a domain receivers cannot "

@@ -329,6 +329,11 @@ class Settings(BaseSettings):
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def resolved_mail_backend(self) -> str:
+        """The mail backend in use: the one named, else smtp when a URL is set, else console."""
+        return self.mail_backend or ("smtp" if self.smtp_url else "console")
+
+    @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 

@@ -25,6 +25,7 @@ from paperboy.community import markdown
 from paperboy.community.accounts import EMAIL_TEMPLATES, commenter_name
 from paperboy.community.models import Comment, Submission
 from paperboy.config import Settings
+from paperboy.mail.addresses import mail_domain
 from paperboy.mail.render import render_email
 from paperboy.papers.mathplain import plain_text
 from paperboy.papers.visibility import visible
@@ -90,24 +91,24 @@ def tell_about_comment(app, conn: Connection, *, paper_id: int, parent_id: int |
     # The HTML part shows the comment as its page does (emphasis, links), not its Markdown;
     # the links an arXiv mention makes are the site's own, made absolute for a mail.
     quoted_html = Markup(markdown.render(quoted).replace('href="/', f'href="{base}/'))
+    root = thread_root(settings, row.arxiv_id)
     msg = render_email(EMAIL_TEMPLATES, template, {
         "site_name": settings.site_name, "name": row.display_name,
         "author": commenter_name(author.display_name, author.email, author.id), "title": " ".join(plain_text(row.title).split()),
-        "quoted": quoted, "quoted_html": quoted_html, "link": f"{settings.resolved_base_url}/papers/{row.arxiv_id}#comment-{comment_id}",
-        "off_link": off, "account_link": f"{settings.resolved_base_url}/account#mail",
+        "quoted": quoted, "quoted_html": quoted_html, "link": f"{base}/papers/{row.arxiv_id}#comment-{comment_id}",
+        "off_link": off, "account_link": f"{base}/account#mail",
     }, to=row.email, sender=settings.mail_from,
         headers={"List-Unsubscribe": f"<{off}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                  # One paper's mails make one conversation in a mail client: each refers to
                  # the same root id, made from the paper (no such message is ever sent).
-                 "References": thread_root(settings, row.arxiv_id), "In-Reply-To": thread_root(settings, row.arxiv_id)})
+                 "References": root, "In-Reply-To": root})
     app.state.outbox.enqueue_in(conn, msg, template, to=row.email)
     return row.email
 
 
 def thread_root(settings: Settings, arxiv_id: str) -> str:
     """The Message-ID a paper's discussion mails all refer to."""
-    domain = settings.mail_from.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
-    return f"<discussion.{arxiv_id.replace('/', '.')}@{domain}>"
+    return f"<discussion.{arxiv_id.replace('/', '.')}@{mail_domain(settings.mail_from)}>"
 
 
 def mark_replies_read(conn, user_id: int, seen_at: dt.datetime) -> None:

@@ -30,6 +30,7 @@ from paperboy.digest.models import OutboxEntry
 from paperboy.digest.schedule import DigestPeriod
 from paperboy.digest.tokens import links
 from paperboy.index.embedder import configured_embedder, embedder_name
+from paperboy.mail.addresses import mail_domain
 from paperboy.mail.render import MAIL_POLICY, macros, render_email, render_parts
 from paperboy.papers.authors import author_ids
 from paperboy.papers.mathplain import plain_text
@@ -297,10 +298,8 @@ class Composer:
 
 def message_id(settings: Settings, subscription_id: int, period: str) -> str:
     """Stable per (subscription, period): a resend carries the same id, so receivers can deduplicate."""
-    sender = settings.mail_from
-    domain = sender.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
     tag = hashlib.sha256(f"{settings.resolved_secret_key()}:digest-message-id".encode()).hexdigest()[:10]
-    return f"<digest.{period}.{subscription_id}.{tag}@{domain}>"
+    return f"<digest.{period}.{subscription_id}.{tag}@{mail_domain(settings.mail_from)}>"
 
 
 def period_label(period: DigestPeriod) -> str:

@@ -22,6 +22,12 @@ class AddressError(ValueError):
     """Not a single, plain email address; the message is safe to show."""
 
 
+def mail_domain(sender: str) -> str:
+    """The domain of a From address ("Paperboy <digest@lab.example.org>"), which names
+    the Message-IDs it sends; "localhost" when it has none."""
+    return sender.rsplit("@", 1)[-1].rstrip(">").strip() or "localhost"
+
+
 def normalise_address(raw: str) -> str:
     """The address as stored: validated, domain lower-cased, surrounding space removed."""
     text = (raw or "").strip()

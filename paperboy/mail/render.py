@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from paperboy.mail.addresses import mail_domain
 from paperboy.store.models import utcnow
 
 # How every mail is written and read back. The default policy folds header lines at 78
@@ -73,8 +74,7 @@ def render_email(
     msg["From"] = sender
     msg["To"] = to
     msg["Date"] = format_datetime(utcnow())
-    domain = sender.rsplit("@", 1)[-1].rstrip(">") or "localhost"
-    msg["Message-ID"] = message_id or make_msgid(domain=domain)
+    msg["Message-ID"] = message_id or make_msgid(domain=mail_domain(sender))
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to the sender
     for key, value in (headers or {}).items():
         msg[key] = value

@@ -229,7 +229,7 @@ def _classify(code: int, text: str) -> TransientMailError | PermanentMailError:
 
 def get_mail_sender(settings: Settings) -> MailSender:
     """The sender the settings ask for: smtp when a URL is set, else console."""
-    backend = settings.mail_backend or ("smtp" if settings.smtp_url else "console")
+    backend = settings.resolved_mail_backend
     if backend == "smtp":
         if not settings.smtp_url:
             raise ConfigError("PAPERBOY_MAIL_BACKEND=smtp needs PAPERBOY_SMTP_URL")
