@@ -333,8 +333,6 @@ MAX_CATEGORY_CHARS = 40
 SEARCH_SORTS = ("relevance", "date", "votes")
 
 
-MAX_ALERT_RESULTS = 1000  # the alert search's own limit; its pages go this far
-
 # Every parameter is read leniently here: a person who pastes an abstract or edits the
 # address gets the results page with a message, never a 4xx page (the JSON API keeps its
 # 422s for programs). The service cuts the text at 10,000 characters, with a message.
@@ -378,7 +376,7 @@ def search_page(request: Request, q_: str = Query("", alias="q"),
         # The papers an alert of these words sends (a digest's "see them all"): every word
         # required, or close in meaning; ranked as the alert ranks them.
         results = request.app.state.search.alert_search(
-            f"{text} cat:{category}" if category else text, limit=min(page * size, MAX_ALERT_RESULTS),
+            f"{text} cat:{category}" if category else text, limit=page * size,  # the service caps it
             date_from=date_from, date_to=date_to, min_similarity=request.app.state.settings.alert_min_similarity)
         results.hits = results.hits[(page - 1) * size:]
         messages.append("Every word required, or close in meaning: the papers an alert of these words sends.")

@@ -187,17 +187,23 @@ def _pieces(text: str, clean: Callable[[str], str], math: Callable[[re.Match], s
     return "".join(out)
 
 
+def _plain(text: str | None, math: Callable[[re.Match], str]) -> str:
+    """``text`` with the TeX markup outside math replaced by what it means, each math
+    segment given to ``math``."""
+    if not text:
+        return ""
+    text = text.replace(_OPEN_EMPH, "").replace(_CLOSE_EMPH, "")
+    if "$" not in text and "\\" not in text:  # no math, no command (most abstracts): one segment
+        return _clean_segment(text)
+    if "\\" in text:
+        text = _unwrap(text, "", "")
+    return _pieces(text, _clean_segment, math)
+
+
 @lru_cache(maxsize=4096)  # the abstracts of hot pages and search results; bounded memory
 def clean_tex(text: str | None) -> str:
     """``text`` with the TeX markup outside math replaced by what it means; math as written."""
-    if not text:
-        return ""
-    if "$" not in text and "\\" not in text:  # no math, no command (most abstracts): one segment
-        return _clean_segment(text.replace(_OPEN_EMPH, "").replace(_CLOSE_EMPH, ""))
-    text = text.replace(_OPEN_EMPH, "").replace(_CLOSE_EMPH, "")
-    if "\\" in text:
-        text = _unwrap(text, "", "")
-    return _pieces(text, _clean_segment, lambda m: m.group(0))
+    return _plain(text, lambda m: m.group(0))
 
 
 def math_source(m: re.Match) -> str:
@@ -207,14 +213,7 @@ def math_source(m: re.Match) -> str:
 
 def clean_tex_with(text: str | None, math: Callable[[str], str]) -> str:
     """``clean_tex``, with each math segment's TeX (delimiters dropped) given to ``math``."""
-    if not text:
-        return ""
-    text = text.replace(_OPEN_EMPH, "").replace(_CLOSE_EMPH, "")
-    if "$" not in text and "\\" not in text:
-        return _clean_segment(text)
-    if "\\" in text:
-        text = _unwrap(text, "", "")
-    return _pieces(text, _clean_segment, lambda m: math(math_source(m)))
+    return _plain(text, lambda m: math(math_source(m)))
 
 
 def clean_tex_html(text: str | None, math: Callable[[re.Match], str] | None = None) -> str:

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 
 from paperboy.papers.mathplain import math_text
 from paperboy.papers.textclean import MATH as _MATH
-from paperboy.papers.textclean import clean_tex_html
+from paperboy.papers.textclean import clean_tex_html, math_source
 
 _MAX_FORMULA = 400
 
@@ -92,7 +92,7 @@ def _to_mathml(tex: str, display: bool) -> str | None:
 
 
 def _math_html(m: re.Match) -> str:
-    tex = m.group("dd") or m.group("d") or m.group("p") or m.group("b") or ""
+    tex = math_source(m)
     display = m.group("dd") is not None or m.group("b") is not None
     mathml = _to_mathml(tex, display)
     if mathml:
