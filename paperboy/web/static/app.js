@@ -351,20 +351,17 @@
     }
   });
 
-  // Menus are <details>: close an open one on a click elsewhere or on Escape.
+  // Menus are <details>: close an open one on a click elsewhere, when focus leaves it
+  // (Tab past its last item: left open, it covered the next card's controls, and the
+  // one focused beneath it could not be seen), or on Escape.
   var MENUS = "details.menu[open], details.save-menu[open]";
-  document.addEventListener("click", function (event) {
+  function closeMenusOutside(event) {
     document.querySelectorAll(MENUS).forEach(function (menu) {
       if (!menu.contains(event.target)) menu.open = false;
     });
-  });
-  // And when focus leaves one (Tab past its last item): left open, it covered the
-  // next card's controls, and the one focused beneath it could not be seen.
-  document.addEventListener("focusin", function (event) {
-    document.querySelectorAll(MENUS).forEach(function (menu) {
-      if (!menu.contains(event.target)) menu.open = false;
-    });
-  });
+  }
+  document.addEventListener("click", closeMenusOutside);
+  document.addEventListener("focusin", closeMenusOutside);
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
     document.querySelectorAll(MENUS).forEach(function (menu) {
@@ -555,11 +552,10 @@
     });
   });
 
-  // A form sent back with its reason (a wrong password low on the account page): bring
-  // the reason into view, or the page reads as if nothing happened.
-  // A refused form's reason gets the focus, where it is seen or not: an alert that is in
-  // the page as it loads is not read out (sign-in's "wrong password" went unheard, the
-  // focus on the page), and a keyboard goes on from it to its form.
+  // A form sent back with its reason gets the focus, brought into view when it is not (a
+  // wrong password low on the account page read as if nothing happened): an alert that
+  // is in the page as it loads is not read out (sign-in's "wrong password" went unheard,
+  // the focus on the page), and a keyboard goes on from it to its form.
   function showRefusal() {
     var refused = document.querySelector("main .error[role=alert], main .notice-error[role=alert]");
     if (!refused) return false;
