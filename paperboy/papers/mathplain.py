@@ -23,7 +23,7 @@ from pylatexenc.latexwalker import LatexWalker
 from pylatexenc.latexwalker import get_default_latex_context_db as default_parsing_context
 from pylatexenc.macrospec import MacroSpec
 
-from paperboy.papers.textclean import clean_tex_with
+from paperboy.papers.textclean import clean_tex_with, closing_brace
 
 _MAX_FORMULA = 2_000  # longer "math" is a stray dollar's doing: left as written
 _MAX_DEPTH = 6  # scripts within scripts; a hostile text cannot recurse further
@@ -154,15 +154,8 @@ def _script_argument(tex: str, i: int) -> tuple[str, int]:
 
 def _group_end(tex: str, i: int) -> int:
     """The index after the brace closing the group opened at ``i`` (the end if none)."""
-    depth = 0
-    for j in range(i, len(tex)):
-        if tex[j] == "{":
-            depth += 1
-        elif tex[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-    return len(tex)
+    close = closing_brace(tex, i + 1)
+    return len(tex) if close < 0 else close + 1
 
 
 def _math(tex: str, depth: int = 0) -> str:

@@ -88,7 +88,7 @@ def _accent(m: re.Match) -> str:
     return unicodedata.normalize("NFC", base + mark)
 
 
-def _closing(text: str, i: int) -> int:
+def closing_brace(text: str, i: int) -> int:
     """The index of the brace closing the one just before ``i`` (-1 if none)."""
     depth = 1
     while i < len(text):
@@ -124,7 +124,7 @@ def _unwrap(text: str, open_emph: str, close_emph: str) -> str:
             s = next((s for s in _SWITCH_ARG.finditer(text) if _outside_math(text, s.start())), None)
             if s is None:
                 return text
-            close = _closing(text, s.end())
+            close = closing_brace(text, s.end())
             if close < 0:
                 return text[:s.start()] + text[s.end():]
             inner = text[s.end():close]
@@ -133,7 +133,7 @@ def _unwrap(text: str, open_emph: str, close_emph: str) -> str:
             text = text[:s.start()] + inner + text[close + 1:]
             continue
         name = m.group(1)
-        close = _closing(text, m.end())
+        close = closing_brace(text, m.end())
         if close < 0:  # unbalanced: drop the command, keep the rest
             text = text[:m.start()] + text[m.end():]
             continue
@@ -141,7 +141,7 @@ def _unwrap(text: str, open_emph: str, close_emph: str) -> str:
         if name in _FIRST_DROPPED:
             nxt = re.match(r"\s*\{", rest)
             if nxt:
-                second = _closing(rest, nxt.end())
+                second = closing_brace(rest, nxt.end())
                 if second >= 0:
                     inner, rest = rest[nxt.end():second], rest[second + 1:]
         if name in _EMPH:
