@@ -425,11 +425,7 @@ def _summary_part(section: dict) -> str:
         return f"{n} for you"
     if kind == "alert":
         return f"{n} for \u201c{title.removeprefix('Alert: ')}\u201d"
-    if kind == "author":
-        return f"{n} {title[0].lower()}{title[1:]}"  # "by Martin Lackner"
-    if kind == "category":
-        return f"{n} {title[0].lower()}{title[1:]}"  # "new in cs.LG"
-    return f"{n} {title.lower()}"
+    return f"{n} {title[:1].lower()}{title[1:]}"  # "by Martin Lackner", "new in cs.LG", "trending"
 
 
 def render_digest(
